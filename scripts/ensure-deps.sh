@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the system packages certgate's build needs on a Debian machine, and says what it does.
+# Usage: scripts/ensure-deps.sh [--boringssl]
+#   cmake       zlib-ng (pulled in by Pingora) and BoringSSL builds
+#   pkg-config  + libssl-dev: the openssl crate links Debian's OpenSSL
+#   clang + libclang-dev (only with --boringssl): bindgen for the boring crate
+set -euo pipefail
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+if [[ "${1:-}" == "--boringssl" ]]; then
+  command -v clang >/dev/null 2>&1 || need+=(clang)
+  dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+fi
+for tool in rustfmt clippy; do
+  if ! cargo "${tool/clippy/clippy}" --version >/dev/null 2>&1; then
+    echo "ensure-deps: installing rustup component $tool"
+    rustup component add "$tool"
+  fi
+done
+if ((${#need[@]})); then
+  echo "ensure-deps: installing Debian packages: ${need[*]}"
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+else
+  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev)"
+fi
