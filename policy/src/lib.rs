@@ -1,1 +1,28 @@
-pub fn placeholder(){}
+//! certgate-policy: Azure API Management policy documents, compiled ahead of time.
+//!
+//! The crate reads APIM policy XML as APIM users write it ([`xml`]), substitutes named values
+//! ([`source`], [`named_values`]), compiles C# policy expressions ([`expr`]) and policy
+//! elements ([`compile`]) into an immutable [`plan::Plan`] per route, and runs that plan against
+//! an abstract [`context::RequestContext`] ([`exec`]).
+//!
+//! It has no networking: the gateway crate supplies sockets, TLS and HTTP, and implements the
+//! request context over them. Everything here is testable and benchable in-process.
+
+pub mod cert;
+pub mod compile;
+pub mod context;
+pub mod counters;
+pub mod document;
+pub mod error;
+pub mod exec;
+pub mod expr;
+pub mod named_values;
+pub mod plan;
+pub mod source;
+pub mod xml;
+
+pub use compile::{compile_route, CompileOptions, Fragments, ScopeDocument};
+pub use error::{CompileError, ErrorKind};
+pub use exec::{LastError, SectionOutcome};
+pub use named_values::NamedValues;
+pub use plan::Plan;

@@ -1,0 +1,408 @@
+//! What a running plan sees of a request, and the per-request state it builds.
+//!
+//! [`RequestContext`] is the seam between this crate and the gateway: the gateway implements it
+//! over Pingora's request and response headers (no copying per request); tests and benches use
+//! [`SimpleContext`]. [`RequestState`] is the part of a request that belongs to policy
+//! execution itself (variables, the backend choice, the last error, the response a policy
+//! builds before any backend answered), so every implementation shares it.
+//!
+//! Nothing here does I/O.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::cert::Certificate;
+use crate::exec::LastError;
+use crate::expr::value::Value;
+
+/// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
+/// Immutable per configuration snapshot; shared by every request.
+#[derive(Debug, Default)]
+pub struct Deployment {
+    certificates: BTreeMap<String, Arc<Certificate>>,
+    thumbprints: HashSet<Arc<str>>,
+    pub service_name: Arc<str>,
+    pub gateway_id: Arc<str>,
+    pub region: Arc<str>,
+}
+
+impl Deployment {
+    pub fn new(service_name: &str, gateway_id: &str, region: &str) -> Deployment {
+        Deployment { service_name: service_name.into(), gateway_id: gateway_id.into(), region: region.into(), ..Default::default() }
+    }
+
+    pub fn add_certificate(&mut self, id: impl Into<String>, cert: Arc<Certificate>) {
+        self.thumbprints.insert(cert.thumbprint().clone());
+        self.certificates.insert(id.into(), cert);
+    }
+
+    pub fn certificates(&self) -> &BTreeMap<String, Arc<Certificate>> {
+        &self.certificates
+    }
+
+    /// Hash-set lookup behind `Certificates.Any(c => c.Value.Thumbprint == x)`.
+    pub fn has_thumbprint(&self, thumbprint: &str) -> bool {
+        self.thumbprints.contains(thumbprint)
+    }
+
+    pub fn certificate_by_thumbprint(&self, thumbprint: &str) -> Option<&Arc<Certificate>> {
+        self.certificates.values().find(|c| c.thumbprint().eq_ignore_ascii_case(thumbprint))
+    }
+}
+
+/// The URL parts expressions can read (`context.Request.Url`).
+#[derive(Clone, Copy, Debug)]
+pub struct UrlView<'a> {
+    pub scheme: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub path: &'a str,
+    /// Without the leading `?`; empty when there is none.
+    pub query: &'a str,
+}
+
+impl UrlView<'_> {
+    /// First value of a query parameter, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_values(name).into_iter().next()
+    }
+
+    pub fn query_values(&self, name: &str) -> Vec<String> {
+        self.query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (decode_component(k) == name).then(|| decode_component(v))
+            })
+            .collect()
+    }
+
+    pub fn to_url_string(&self) -> String {
+        let default_port = matches!((self.scheme, self.port), ("https", 443) | ("http", 80));
+        let mut s = format!("{}://{}", self.scheme, self.host);
+        if !default_port && self.port != 0 {
+            s.push_str(&format!(":{}", self.port));
+        }
+        s.push_str(self.path);
+        if !self.query.is_empty() {
+            s.push('?');
+            s.push_str(self.query);
+        }
+        s
+    }
+}
+
+fn decode_component(s: &str) -> String {
+    let plus = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+}
+
+/// Where the request goes after inbound (`set-backend-service`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendTarget {
+    /// A configured backend entity by id.
+    BackendId(Arc<str>),
+    /// A base URL; the operation path is appended to it.
+    BaseUrl(Arc<str>),
+}
+
+/// The client certificate the gateway presents to the backend (`authentication-certificate`).
+#[derive(Clone, Debug)]
+pub enum BackendCertificate {
+    Id(Arc<str>),
+    Thumbprint(Arc<str>),
+    /// PFX bytes with an optional password. Never logged.
+    Pfx { body: Arc<[u8]>, password: Option<Arc<str>> },
+}
+
+/// A trace event from the `trace` policy, handed to the gateway's sink.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceEvent {
+    pub source: Arc<str>,
+    pub severity: Severity,
+    pub message: String,
+    pub metadata: Vec<(Arc<str>, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Verbose,
+    Information,
+    Error,
+}
+
+/// Per-request policy state, owned by the request.
+#[derive(Debug, Default)]
+pub struct RequestState {
+    /// `context.Variables`: few per request, so a vector beats a hash map.
+    variables: Vec<(Arc<str>, Value)>,
+    pub backend: Option<BackendTarget>,
+    pub backend_certificate: Option<BackendCertificate>,
+    pub last_error: Option<LastError>,
+    /// `forward-request timeout`, when set.
+    pub forward_timeout: Option<std::time::Duration>,
+}
+
+impl RequestState {
+    pub fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+    }
+
+    pub fn set_variable(&mut self, name: &Arc<str>, value: Value) {
+        match self.variables.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.variables.push((name.clone(), value)),
+        }
+    }
+
+    pub fn variables(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.variables.iter().map(|(k, v)| (&**k, v))
+    }
+}
+
+/// How `set-header` changes a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderWrite {
+    /// Replace all values with this one.
+    Set,
+    /// Add a value after the existing ones.
+    Append,
+}
+
+/// The request as a plan sees it, implemented by the gateway over its own request objects.
+///
+/// Header names are case-insensitive everywhere. "Response" means the response under
+/// construction: built by `return-response`/`set-status` before a backend answered, or the
+/// backend's response in the outbound section.
+pub trait RequestContext {
+    fn method(&self) -> &str;
+    fn url(&self) -> UrlView<'_>;
+    /// The URL as the client sent it, before `rewrite-uri`.
+    fn original_url(&self) -> UrlView<'_> {
+        self.url()
+    }
+    /// All values of a request header joined with `,` (APIM's `GetValueOrDefault`).
+    fn request_header(&self, name: &str) -> Option<Cow<'_, str>>;
+    fn request_header_values(&self, name: &str) -> Vec<String>;
+    fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite);
+    fn remove_request_header(&mut self, name: &str);
+    /// `rewrite-uri`: the new path and query (without scheme and host).
+    fn rewrite_url(&mut self, path: &str, query: &str);
+    fn client_ip(&self) -> IpAddr;
+    /// The client certificate of the connection (or of a trusted forwarded header).
+    fn certificate(&self) -> Option<&Arc<Certificate>>;
+    /// Chain verification against the snapshot's trust stores (`Verify()`/`VerifyNoRevocation()`).
+    fn verify_certificate(&self, cert: &Certificate, check_revocation: bool) -> bool;
+    /// The certificate that issued `cert` in its verified chain (identity checks on
+    /// `issuer-thumbprint`/`issuer-certificate-id`). None when the chain does not verify.
+    fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
+        let _ = cert;
+        None
+    }
+    fn deployment(&self) -> &Deployment;
+    /// A parameter matched by the operation's URL template.
+    fn matched_parameter(&self, name: &str) -> Option<&str>;
+    fn request_id(&self) -> &str;
+
+    fn response_status(&self) -> (u16, &str);
+    fn set_response_status(&mut self, code: u16, reason: Option<&str>);
+    fn response_header(&self, name: &str) -> Option<Cow<'_, str>>;
+    fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite);
+    fn remove_response_header(&mut self, name: &str);
+    fn set_response_body(&mut self, body: Vec<u8>);
+
+    fn state(&self) -> &RequestState;
+    fn state_mut(&mut self) -> &mut RequestState;
+    fn trace(&mut self, event: TraceEvent);
+}
+
+/// A self-contained [`RequestContext`]: tests, benchmarks, and the response a plan builds on
+/// its own.
+#[derive(Debug)]
+pub struct SimpleContext {
+    pub method: String,
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub query: String,
+    pub original: Option<(String, String)>,
+    pub request_headers: Vec<(String, String)>,
+    pub client_ip: IpAddr,
+    pub certificate: Option<Arc<Certificate>>,
+    /// Verification outcome per thumbprint: (no-revocation result, with-revocation result).
+    /// The gateway verifies against real trust stores; this keeps the policy tests independent.
+    pub verify_results: HashMap<String, (bool, bool)>,
+    /// Issuer per leaf thumbprint, as a verified chain would give it.
+    pub issuers: HashMap<String, Arc<Certificate>>,
+    pub deployment: Arc<Deployment>,
+    pub matched: Vec<(String, String)>,
+    pub request_id: String,
+    pub status: u16,
+    pub reason: String,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<Vec<u8>>,
+    pub state: RequestState,
+    pub traces: Vec<TraceEvent>,
+}
+
+impl Default for SimpleContext {
+    fn default() -> Self {
+        SimpleContext {
+            method: "GET".into(),
+            scheme: "https".into(),
+            host: "api.example.test".into(),
+            port: 443,
+            path: "/".into(),
+            query: String::new(),
+            original: None,
+            request_headers: Vec::new(),
+            client_ip: IpAddr::from([127, 0, 0, 1]),
+            certificate: None,
+            verify_results: HashMap::new(),
+            issuers: HashMap::new(),
+            deployment: Arc::new(Deployment::default()),
+            matched: Vec::new(),
+            request_id: "00000000-0000-0000-0000-000000000000".into(),
+            status: 200,
+            reason: "OK".into(),
+            response_headers: Vec::new(),
+            response_body: None,
+            state: RequestState::default(),
+            traces: Vec::new(),
+        }
+    }
+}
+
+impl SimpleContext {
+    pub fn new(method: &str, path_and_query: &str) -> SimpleContext {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        SimpleContext { method: method.into(), path: path.into(), query: query.into(), ..Default::default() }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> SimpleContext {
+        self.request_headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn response_header_values(&self, name: &str) -> Vec<&str> {
+        self.response_headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn request_header_list(&self, name: &str) -> Vec<&str> {
+        self.request_headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn body_text(&self) -> Option<&str> {
+        self.response_body.as_deref().and_then(|b| std::str::from_utf8(b).ok())
+    }
+}
+
+fn joined<'a>(list: &'a [(String, String)], name: &str) -> Option<Cow<'a, str>> {
+    let mut it = list.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+    let first = it.next()?;
+    match it.next() {
+        None => Some(Cow::Borrowed(first.1.as_str())),
+        Some(second) => {
+            let mut s = format!("{},{}", first.1, second.1);
+            for (_, v) in it {
+                s.push(',');
+                s.push_str(v);
+            }
+            Some(Cow::Owned(s))
+        }
+    }
+}
+
+fn write(list: &mut Vec<(String, String)>, name: &str, value: &str, how: HeaderWrite) {
+    if how == HeaderWrite::Set {
+        list.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+    list.push((name.to_string(), value.to_string()));
+}
+
+impl RequestContext for SimpleContext {
+    fn method(&self) -> &str {
+        &self.method
+    }
+    fn url(&self) -> UrlView<'_> {
+        UrlView { scheme: &self.scheme, host: &self.host, port: self.port, path: &self.path, query: &self.query }
+    }
+    fn original_url(&self) -> UrlView<'_> {
+        match &self.original {
+            Some((p, q)) => UrlView { scheme: &self.scheme, host: &self.host, port: self.port, path: p, query: q },
+            None => self.url(),
+        }
+    }
+    fn request_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        joined(&self.request_headers, name)
+    }
+    fn request_header_values(&self, name: &str) -> Vec<String> {
+        self.request_header_list(name).into_iter().map(str::to_string).collect()
+    }
+    fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
+        write(&mut self.request_headers, name, value, how)
+    }
+    fn remove_request_header(&mut self, name: &str) {
+        self.request_headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+    fn rewrite_url(&mut self, path: &str, query: &str) {
+        if self.original.is_none() {
+            self.original = Some((self.path.clone(), self.query.clone()));
+        }
+        self.path = path.to_string();
+        self.query = query.to_string();
+    }
+    fn client_ip(&self) -> IpAddr {
+        self.client_ip
+    }
+    fn certificate(&self) -> Option<&Arc<Certificate>> {
+        self.certificate.as_ref()
+    }
+    fn verify_certificate(&self, cert: &Certificate, check_revocation: bool) -> bool {
+        self.verify_results.get(&**cert.thumbprint()).is_some_and(|(plain, rev)| if check_revocation { *rev } else { *plain })
+    }
+    fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
+        self.issuers.get(&**cert.thumbprint()).cloned()
+    }
+    fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+    fn matched_parameter(&self, name: &str) -> Option<&str> {
+        self.matched.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn response_status(&self) -> (u16, &str) {
+        (self.status, &self.reason)
+    }
+    fn set_response_status(&mut self, code: u16, reason: Option<&str>) {
+        self.status = code;
+        self.reason = reason.map_or_else(|| crate::exec::default_reason(code).to_string(), str::to_string);
+    }
+    fn response_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        joined(&self.response_headers, name)
+    }
+    fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
+        write(&mut self.response_headers, name, value, how)
+    }
+    fn remove_response_header(&mut self, name: &str) {
+        self.response_headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+    fn set_response_body(&mut self, body: Vec<u8>) {
+        self.response_body = Some(body);
+    }
+    fn state(&self) -> &RequestState {
+        &self.state
+    }
+    fn state_mut(&mut self) -> &mut RequestState {
+        &mut self.state
+    }
+    fn trace(&mut self, event: TraceEvent) {
+        self.traces.push(event);
+    }
+}

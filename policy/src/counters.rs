@@ -1,0 +1,121 @@
+//! Counters for `rate-limit-by-key` and `quota-by-key`.
+//!
+//! Behind a trait so a shared store (Redis, for several gateway instances) can replace the
+//! in-process one without touching plans. The in-process store keeps one fixed window per key
+//! in a [`DashMap`] (sharded locks, no global lock on the request path) and bounds its size.
+
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// The answer to one counted call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// What is left in the current window after this call.
+    pub remaining: u64,
+    /// Time until the window renews.
+    pub retry_after: Duration,
+}
+
+pub trait CounterStore: Send + Sync + std::fmt::Debug {
+    /// Counts `amount` against `key` within a window of `period`, allowing at most `limit`.
+    /// With `amount == 0` it only reports.
+    fn hit(&self, key: &str, amount: u64, limit: u64, period: Duration) -> Decision;
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    count: u64,
+}
+
+/// In-process fixed-window counters.
+#[derive(Debug)]
+pub struct LocalCounters {
+    windows: DashMap<String, Window>,
+    max_keys: usize,
+}
+
+impl Default for LocalCounters {
+    fn default() -> Self {
+        LocalCounters::new(1_000_000)
+    }
+}
+
+impl LocalCounters {
+    pub fn new(max_keys: usize) -> LocalCounters {
+        LocalCounters { windows: DashMap::new(), max_keys: max_keys.max(1) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Drops windows that have ended, when the map is full (a flood of distinct keys must
+    /// not grow memory without bound).
+    fn make_room(&self, now: Instant, period: Duration) {
+        if self.windows.len() < self.max_keys {
+            return;
+        }
+        self.windows.retain(|_, w| now.duration_since(w.start) < period);
+        if self.windows.len() >= self.max_keys {
+            // Still full of live windows: forget the oldest half rather than refuse service.
+            let mut starts: Vec<Instant> = self.windows.iter().map(|w| w.start).collect();
+            starts.sort();
+            if let Some(cut) = starts.get(starts.len() / 2).copied() {
+                self.windows.retain(|_, w| w.start > cut);
+            }
+        }
+    }
+}
+
+impl CounterStore for LocalCounters {
+    fn hit(&self, key: &str, amount: u64, limit: u64, period: Duration) -> Decision {
+        let now = Instant::now();
+        if !self.windows.contains_key(key) {
+            self.make_room(now, period);
+        }
+        let mut w = self.windows.entry(key.to_string()).or_insert(Window { start: now, count: 0 });
+        if now.duration_since(w.start) >= period {
+            *w = Window { start: now, count: 0 };
+        }
+        let retry_after = period.saturating_sub(now.duration_since(w.start));
+        if w.count.saturating_add(amount) > limit {
+            return Decision { allowed: false, remaining: limit.saturating_sub(w.count), retry_after };
+        }
+        w.count += amount;
+        Decision { allowed: true, remaining: limit - w.count, retry_after }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_limits_and_renews() {
+        let c = LocalCounters::default();
+        let p = Duration::from_millis(50);
+        assert!(c.hit("k", 1, 2, p).allowed);
+        let d = c.hit("k", 1, 2, p);
+        assert!(d.allowed && d.remaining == 0);
+        assert!(!c.hit("k", 1, 2, p).allowed);
+        assert!(c.hit("other", 1, 2, p).allowed);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(c.hit("k", 1, 2, p).allowed);
+    }
+
+    #[test]
+    fn bounded() {
+        let c = LocalCounters::new(10);
+        for i in 0..100 {
+            c.hit(&format!("k{i}"), 1, 5, Duration::from_secs(60));
+        }
+        assert!(c.len() <= 10, "{}", c.len());
+    }
+}

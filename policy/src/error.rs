@@ -1,0 +1,81 @@
+//! Compile-time errors: what went wrong, where in which file, and what was expected.
+//!
+//! Runtime failures of a running plan are not here: they are [`crate::exec::LastError`]s.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::source::Pos;
+
+/// The class of a compile error. Exhaustive so callers (and tests) can match on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The XML dialect could not be read (unclosed element, bad attribute, ...).
+    Xml,
+    /// A `{{name}}` reference is unknown or malformed.
+    NamedValue,
+    /// An element is not a known policy, or not allowed where it stands.
+    UnknownPolicy,
+    /// An attribute is not known for its policy.
+    UnknownAttribute,
+    /// A required attribute or child element is missing.
+    MissingAttribute,
+    /// An attribute or element value is out of range or of the wrong form.
+    InvalidValue,
+    /// The document structure is wrong (sections, `<base/>`, fragments).
+    Structure,
+    /// An expression could not be tokenised or parsed.
+    ExpressionSyntax,
+    /// An expression is well formed but does not type-check (unknown member, wrong types).
+    ExpressionType,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Xml => "xml",
+            ErrorKind::NamedValue => "named-value",
+            ErrorKind::UnknownPolicy => "unknown-policy",
+            ErrorKind::UnknownAttribute => "unknown-attribute",
+            ErrorKind::MissingAttribute => "missing-attribute",
+            ErrorKind::InvalidValue => "invalid-value",
+            ErrorKind::Structure => "structure",
+            ErrorKind::ExpressionSyntax => "expression-syntax",
+            ErrorKind::ExpressionType => "expression-type",
+        }
+    }
+}
+
+/// A compile error with its position in the policy file the operator wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    pub file: Arc<str>,
+    pub pos: Pos,
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl CompileError {
+    pub fn new(file: Arc<str>, pos: Pos, kind: ErrorKind, message: impl Into<String>) -> CompileError {
+        CompileError { file, pos, kind, message: message.into() }
+    }
+
+    /// Replaces every occurrence of a secret in the message (errors may quote source text,
+    /// and source text may hold substituted secret named values).
+    pub fn redact(mut self, secrets: &[&str]) -> CompileError {
+        for s in secrets {
+            if !s.is_empty() && self.message.contains(s) {
+                self.message = self.message.replace(s, "***");
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {} error: {}", self.file, self.pos, self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for CompileError {}

@@ -1,0 +1,119 @@
+//! Syntax tree of the C# subset, as parsed, before type checking. Offsets are into the
+//! expression text.
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lit {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Str(String),
+    Char(char),
+}
+
+/// A type name as written: `string`, `byte[]`, `X509Certificate2`, `Dictionary<string,int>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeName {
+    pub name: String,
+    pub args: Vec<TypeName>,
+    pub array: bool,
+    pub nullable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    Coalesce,
+}
+
+impl BinOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::And => "&&",
+            BinOp::Or => "||",
+            BinOp::Coalesce => "??",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnOp {
+    Not,
+    Neg,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InterpSeg {
+    Lit(String),
+    Hole(Expr, Option<String>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub offset: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Lit(Lit),
+    Ident(String),
+    Member { target: Box<Expr>, name: String, null_cond: bool },
+    Call { target: Box<Expr>, name: String, type_args: Vec<TypeName>, args: Vec<Expr>, null_cond: bool },
+    /// A call of a bare identifier (no receiver) — rejected by the checker with a clear message.
+    Invoke { name: String, args: Vec<Expr> },
+    Index { target: Box<Expr>, index: Box<Expr>, null_cond: bool },
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    Lambda { params: Vec<(String, usize)>, body: Box<Expr> },
+    New { ty: TypeName, args: Vec<Expr> },
+    NewArray { elem: Option<TypeName>, items: Vec<Expr> },
+    Cast { ty: TypeName, expr: Box<Expr> },
+    Is { expr: Box<Expr>, ty: TypeName },
+    As { expr: Box<Expr>, ty: TypeName },
+    Interp(Vec<InterpSeg>),
+    Assign { target: String, op: Option<BinOp>, value: Box<Expr> },
+    /// `typeof(T)`, `default(T)` are not supported; `nameof(x)` folds to a string in the parser.
+    Default(TypeName),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub offset: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    /// `var x = e;` or `T x = e;`
+    Decl { ty: Option<TypeName>, name: String, init: Option<Expr> },
+    Expr(Expr),
+    If { cond: Expr, then: Box<Stmt>, els: Option<Box<Stmt>> },
+    Return(Option<Expr>),
+    Foreach { ty: Option<TypeName>, name: String, iter: Expr, body: Box<Stmt> },
+    Block(Vec<Stmt>),
+}

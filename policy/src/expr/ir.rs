@@ -1,0 +1,424 @@
+//! Static types and the compiled form (IR) of expressions.
+//!
+//! The checker ([`super::check`]) lowers syntax to this IR once per configuration; the
+//! evaluator ([`super::eval`]) walks it per request. Member access is resolved at compile
+//! time into a [`Builtin`], so no name is looked up while a request runs.
+
+use std::fmt;
+
+use super::ast::BinOp;
+use super::value::{Handle, Value};
+
+/// Static types of the C# subset.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ty {
+    /// `object`: a value whose type is only known at run time (`context.Variables["x"]`).
+    Object,
+    /// The type of the `null` literal.
+    Null,
+    Void,
+    Bool,
+    Int,
+    Double,
+    Char,
+    Str,
+    DateTime,
+    TimeSpan,
+    Bytes,
+    Cert,
+    /// `X500DistinguishedName` (`SubjectName`, `IssuerName`); carried as its string at run time.
+    DistName,
+    /// `Oid` (`SignatureAlgorithm`); carried as its friendly name at run time.
+    Oid,
+    Array(Box<Ty>),
+    Pair(Box<Ty>, Box<Ty>),
+    Handle(Handle),
+    Static(Static),
+    StringComparison,
+    NameType,
+    /// A namespace prefix such as `System.Net`, on the way to a static class.
+    Namespace(&'static str),
+}
+
+impl Ty {
+    /// Whether `null` is a valid value (reference types, and value types read through `?.`).
+    pub fn is_reference(&self) -> bool {
+        matches!(self, Ty::Object | Ty::Null | Ty::Str | Ty::Bytes | Ty::Cert | Ty::DistName | Ty::Oid | Ty::Array(_))
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Double | Ty::Char)
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Object => f.write_str("object"),
+            Ty::Null => f.write_str("null"),
+            Ty::Void => f.write_str("void"),
+            Ty::Bool => f.write_str("bool"),
+            Ty::Int => f.write_str("int"),
+            Ty::Double => f.write_str("double"),
+            Ty::Char => f.write_str("char"),
+            Ty::Str => f.write_str("string"),
+            Ty::DateTime => f.write_str("DateTime"),
+            Ty::TimeSpan => f.write_str("TimeSpan"),
+            Ty::Bytes => f.write_str("byte[]"),
+            Ty::Cert => f.write_str("X509Certificate2"),
+            Ty::DistName => f.write_str("X500DistinguishedName"),
+            Ty::Oid => f.write_str("Oid"),
+            Ty::Array(t) => write!(f, "{t}[]"),
+            Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
+            Ty::Handle(h) => f.write_str(handle_type_name(*h)),
+            Ty::Static(s) => write!(f, "{s:?}"),
+            Ty::StringComparison => f.write_str("StringComparison"),
+            Ty::NameType => f.write_str("X509NameType"),
+            Ty::Namespace(n) => f.write_str(n),
+        }
+    }
+}
+
+pub fn handle_type_name(h: Handle) -> &'static str {
+    match h {
+        Handle::Context => "IProxyContext",
+        Handle::Request => "IRequest",
+        Handle::Response => "IResponse",
+        Handle::RequestHeaders | Handle::ResponseHeaders => "IReadOnlyDictionary<string, string[]>",
+        Handle::Url | Handle::OriginalUrl => "IUrl",
+        Handle::Query | Handle::OriginalQuery => "IReadOnlyDictionary<string, string[]> (query)",
+        Handle::MatchedParameters => "IReadOnlyDictionary<string, string> (matched parameters)",
+        Handle::Variables => "IReadOnlyDictionary<string, object> (variables)",
+        Handle::Deployment => "IDeployment",
+        Handle::Certificates => "IReadOnlyDictionary<string, X509Certificate2>",
+        Handle::LastError => "ILastError",
+        Handle::Api => "IApi",
+        Handle::Operation => "IOperation",
+    }
+}
+
+/// Static classes reachable by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Static {
+    String,
+    DateTime,
+    TimeSpan,
+    Convert,
+    WebUtility,
+    Encoding,
+    Utf8,
+    JsonConvert,
+    Math,
+    Guid,
+    StringComparison,
+    X509NameType,
+}
+
+/// The type a value is converted to at run time (casts, `GetValueOrDefault<T>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CastTo {
+    Any,
+    Str,
+    Int,
+    Double,
+    Bool,
+    DateTime,
+    TimeSpan,
+    Bytes,
+    Cert,
+    StrArray,
+}
+
+impl CastTo {
+    pub fn of(ty: &Ty) -> Option<CastTo> {
+        Some(match ty {
+            Ty::Object => CastTo::Any,
+            Ty::Str => CastTo::Str,
+            Ty::Int => CastTo::Int,
+            Ty::Double => CastTo::Double,
+            Ty::Bool => CastTo::Bool,
+            Ty::DateTime => CastTo::DateTime,
+            Ty::TimeSpan => CastTo::TimeSpan,
+            Ty::Bytes => CastTo::Bytes,
+            Ty::Cert => CastTo::Cert,
+            Ty::Array(e) if **e == Ty::Str => CastTo::StrArray,
+            _ => return None,
+        })
+    }
+}
+
+/// Which of a URL's parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlPart {
+    Scheme,
+    Host,
+    Port,
+    Path,
+    QueryString,
+    Whole,
+}
+
+/// `LastError` fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorField {
+    Source,
+    Reason,
+    Message,
+    Scope,
+    Section,
+    Path,
+    PolicyId,
+}
+
+/// Units for `DateTime.AddX`, `TimeSpan.FromX`, `TimeSpan.TotalX`: ticks per unit.
+pub type TicksPerUnit = i64;
+
+/// Everything an expression can call, resolved at compile time. The receiver (for instance
+/// members) is the first argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    // context
+    RequestMethod,
+    RequestIp,
+    RequestCertificate,
+    RequestId,
+    Url(UrlPart),
+    HeaderGet,
+    HeaderContains,
+    HeaderIndex,
+    QueryGet,
+    QueryContains,
+    QueryIndex,
+    MatchedGet,
+    MatchedContains,
+    MatchedIndex,
+    VarGet(CastTo),
+    VarContains,
+    VarIndex,
+    ResponseStatusCode,
+    ResponseStatusReason,
+    DeploymentServiceName,
+    DeploymentGatewayId,
+    DeploymentRegion,
+    CertsContainsKey,
+    CertsIndex,
+    CertsCount,
+    CertsAsArray,
+    /// `Certificates.Any(c => c.Value.Thumbprint == x)` rewritten to a hash-set lookup.
+    CertsHasThumbprint,
+    LastError(ErrorField),
+    PairKey,
+    PairValue,
+    // X509Certificate2
+    CertThumbprint,
+    CertSubject,
+    CertIssuer,
+    CertSerialNumber,
+    CertNotBefore,
+    CertNotAfter,
+    CertVerify,
+    CertVerifyNoRevocation,
+    CertRawData,
+    CertVersion,
+    CertSignatureAlgorithm,
+    CertGetNameInfo,
+    CertHasPrivateKey,
+    NewCertificate,
+    // string
+    StrLength,
+    StrContains,
+    StrStartsWith,
+    StrEndsWith,
+    StrToUpper,
+    StrToLower,
+    StrReplace,
+    StrTrim,
+    StrTrimStart,
+    StrTrimEnd,
+    StrSplit,
+    StrSubstring,
+    StrIndexOf,
+    StrEquals,
+    StrCharAt,
+    StrIsNullOrEmpty,
+    StrIsNullOrWhiteSpace,
+    StrJoin,
+    StrFormat,
+    StrConcat,
+    StrPadLeft,
+    StrPadRight,
+    // conversions
+    FromBase64,
+    ToBase64,
+    ToInt32,
+    ToDouble,
+    ToBoolean,
+    ToStringDyn,
+    ToStringFormat,
+    UrlDecode,
+    UrlEncode,
+    Utf8GetBytes,
+    Utf8GetString,
+    JsonSerialize,
+    NewGuid,
+    // DateTime / TimeSpan
+    Now,
+    UtcNow,
+    DateAdd(TicksPerUnit),
+    DateAddSpan,
+    DateSubtract,
+    DatePart(DatePartKind),
+    DateToUniversal,
+    DateToLocal,
+    DateDate,
+    DateTicks,
+    NewDateTime,
+    SpanFrom(TicksPerUnit),
+    SpanTotal(TicksPerUnit),
+    SpanPart(SpanPartKind),
+    NewTimeSpan,
+    MathMax,
+    MathMin,
+    MathAbs,
+    // arrays
+    ArrLength,
+    ArrContains,
+    ArrIndex,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatePartKind {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+    DayOfYear,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanPartKind {
+    Days,
+    Hours,
+    Minutes,
+    Seconds,
+    Milliseconds,
+    Ticks,
+}
+
+impl Builtin {
+    /// Pure builtins may be evaluated at compile time when their arguments are constants.
+    pub fn is_pure(self) -> bool {
+        use Builtin::*;
+        matches!(
+            self,
+            StrLength
+                | StrContains
+                | StrStartsWith
+                | StrEndsWith
+                | StrToUpper
+                | StrToLower
+                | StrReplace
+                | StrTrim
+                | StrTrimStart
+                | StrTrimEnd
+                | StrSplit
+                | StrSubstring
+                | StrIndexOf
+                | StrEquals
+                | StrCharAt
+                | StrIsNullOrEmpty
+                | StrIsNullOrWhiteSpace
+                | StrJoin
+                | StrFormat
+                | StrConcat
+                | StrPadLeft
+                | StrPadRight
+                | FromBase64
+                | ToBase64
+                | ToInt32
+                | ToDouble
+                | ToBoolean
+                | ToStringDyn
+                | UrlDecode
+                | UrlEncode
+                | Utf8GetBytes
+                | Utf8GetString
+                | SpanFrom(_)
+                | SpanTotal(_)
+                | SpanPart(_)
+                | NewTimeSpan
+                | MathMax
+                | MathMin
+                | MathAbs
+                | ArrLength
+                | ArrContains
+                | ArrIndex
+        )
+    }
+}
+
+/// LINQ operators over a sequence with a lambda.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linq {
+    Any,
+    All,
+    Where,
+    Select,
+    First,
+    FirstOrDefault,
+    Last,
+    LastOrDefault,
+    Count,
+}
+
+/// Compiled expression nodes.
+#[derive(Clone, Debug)]
+pub enum Ir {
+    Const(Value),
+    Local(u16),
+    Not(Box<Ir>),
+    Neg(Box<Ir>),
+    Binary(BinOp, Box<Ir>, Box<Ir>),
+    /// `a && b && ...`, flattened so long chains do not recurse.
+    And(Vec<Ir>),
+    /// `a || b || ...`, flattened.
+    Or(Vec<Ir>),
+    Coalesce(Box<Ir>, Box<Ir>),
+    Cond(Box<Ir>, Box<Ir>, Box<Ir>),
+    Call(Builtin, Vec<Ir>),
+    /// `target?.rest`: evaluates `target`; null short-circuits to null, otherwise it is stored
+    /// in `slot` and `then` (which reads the slot) gives the result.
+    NullCond { target: Box<Ir>, slot: u16, then: Box<Ir> },
+    Linq { op: Linq, source: Box<Ir>, slot: u16, body: Option<Box<Ir>> },
+    Cast(CastTo, Box<Ir>),
+    /// `x is T`
+    Is(CastTo, Box<Ir>),
+    /// `x as T`
+    As(CastTo, Box<Ir>),
+    Concat(Vec<Ir>),
+    /// An interpolation hole with a format string: `{x:D2}`.
+    Format(Box<Ir>, Box<str>),
+    NewArray(Vec<Ir>),
+    Block(Vec<IrStmt>),
+    Assign(u16, Box<Ir>),
+}
+
+#[derive(Clone, Debug)]
+pub enum IrStmt {
+    Eval(Ir),
+    If(Ir, Vec<IrStmt>, Vec<IrStmt>),
+    Return(Ir),
+    Foreach(u16, Ir, Vec<IrStmt>),
+}
+
+impl Ir {
+    pub fn as_const(&self) -> Option<&Value> {
+        match self {
+            Ir::Const(v) => Some(v),
+            _ => None,
+        }
+    }
+}

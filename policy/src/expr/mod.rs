@@ -1,0 +1,217 @@
+//! Policy expressions: the C# subset of APIM (SPEC §3), compiled once per configuration.
+//!
+//! Pipeline: [`lexer`] → [`parser`] (syntax tree, [`ast`]) → [`check`] (types, member
+//! resolution, constant folding → [`ir`]) → [`eval`] per request. This module ties the stages
+//! to policy sources: it recognises `@(...)` and `@{...}` values and maps every error offset to
+//! the line:column of the policy file.
+
+pub mod ast;
+pub mod check;
+pub mod eval;
+pub mod ir;
+pub mod lexer;
+pub mod parser;
+pub mod value;
+
+use std::sync::Arc;
+
+use crate::context::RequestContext;
+use crate::error::{CompileError, ErrorKind};
+use crate::source::{Source, Spanned};
+use check::{CheckErrorKind, Checker, RouteInfo};
+pub use eval::EvalError;
+use ir::{Ir, Ty};
+use value::Value;
+
+/// A compiled `@(...)` or `@{...}`.
+#[derive(Clone, Debug)]
+pub struct Expression {
+    ir: Ir,
+    ty: Ty,
+    slots: u16,
+}
+
+impl Expression {
+    /// An expression that always gives `v` (e.g. a literal `true` where a condition goes).
+    pub fn constant(v: Value) -> Expression {
+        let ty = match &v {
+            Value::Bool(_) => Ty::Bool,
+            Value::Int(_) => Ty::Int,
+            Value::Str(_) => Ty::Str,
+            _ => Ty::Object,
+        };
+        Expression { ir: Ir::Const(v), ty, slots: 0 }
+    }
+
+    pub fn ty(&self) -> &Ty {
+        &self.ty
+    }
+
+    /// The value when the expression folded to a constant at compile time.
+    pub fn as_const(&self) -> Option<&Value> {
+        self.ir.as_const()
+    }
+
+    pub fn eval(&self, ctx: &dyn RequestContext) -> Result<Value, EvalError> {
+        if let Ir::Const(v) = &self.ir {
+            return Ok(v.clone());
+        }
+        let mut env = eval::Env::new(ctx, self.slots);
+        eval::eval(&self.ir, &mut env)
+    }
+
+    pub fn ir(&self) -> &Ir {
+        &self.ir
+    }
+}
+
+/// Whether a (trimmed) value is an expression: `@(...)` or `@{...}`.
+pub fn is_expression(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with("@(") && t.ends_with(')')) || (t.starts_with("@{") && t.ends_with('}'))
+}
+
+/// Compiles `value` if it is an expression; `Ok(None)` for a literal.
+pub fn compile(value: &Spanned, src: &Source, route: &RouteInfo) -> Result<Option<Expression>, CompileError> {
+    let t = value.trimmed();
+    if !is_expression(&t.text) {
+        if t.text.starts_with("@(") || t.text.starts_with("@{") {
+            return Err(src.error(t.src_offset(0), ErrorKind::ExpressionSyntax, "expression is not closed; expected it to end with ')' or '}'"));
+        }
+        return Ok(None);
+    }
+    let block = t.text.starts_with("@{");
+    let inner_start = 2;
+    let inner_end = t.text.len() - 1;
+    let inner = &t.text[inner_start..inner_end];
+    let at = |off: usize| t.src_offset(inner_start + off.min(inner.len()));
+    let syntax = |e: parser::ParseError| src.error(at(e.offset), ErrorKind::ExpressionSyntax, e.message);
+    let checked = if block {
+        let stmts = parser::parse_block_body(inner).map_err(syntax)?;
+        Checker::new(route).check_block(&stmts, inner.len())
+    } else {
+        let e = parser::parse_expression(inner).map_err(syntax)?;
+        Checker::new(route).check_expression(&e)
+    };
+    let c = checked.map_err(|e| {
+        let kind = match e.kind {
+            CheckErrorKind::Syntax => ErrorKind::ExpressionSyntax,
+            CheckErrorKind::Type => ErrorKind::ExpressionType,
+        };
+        src.error(at(e.offset), kind, e.message)
+    })?;
+    Ok(Some(Expression { ir: c.ir, ty: c.ty, slots: c.slots }))
+}
+
+/// An attribute or element value: a literal, or an expression evaluated per request.
+#[derive(Clone, Debug)]
+pub enum Template {
+    Literal(Arc<str>),
+    Expr(Expression),
+}
+
+impl Template {
+    pub fn compile(value: &Spanned, src: &Source, route: &RouteInfo) -> Result<Template, CompileError> {
+        Ok(match compile(value, src, route)? {
+            // A constant expression is a literal: nothing to do per request.
+            Some(e) => match e.as_const() {
+                Some(Value::Str(s)) => Template::Literal(s.clone()),
+                _ => Template::Expr(e),
+            },
+            None => Template::Literal(value.text.as_str().into()),
+        })
+    }
+
+    /// The value as a string (`ToString()` of an expression's result; null is empty).
+    pub fn eval_str(&self, ctx: &dyn RequestContext) -> Result<Arc<str>, EvalError> {
+        match self {
+            Template::Literal(s) => Ok(s.clone()),
+            Template::Expr(e) => Ok(match e.eval(ctx)? {
+                Value::Str(s) => s,
+                Value::Null => Arc::from(""),
+                v => Arc::from(v.to_dotnet_string()),
+            }),
+        }
+    }
+
+    /// The value as an expression result (literals are strings).
+    pub fn eval(&self, ctx: &dyn RequestContext) -> Result<Value, EvalError> {
+        match self {
+            Template::Literal(s) => Ok(Value::Str(s.clone())),
+            Template::Expr(e) => e.eval(ctx),
+        }
+    }
+
+    pub fn literal(&self) -> Option<&str> {
+        match self {
+            Template::Literal(s) => Some(s),
+            Template::Expr(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::SimpleContext;
+
+    fn run(expr: &str, ctx: &SimpleContext) -> Result<Value, String> {
+        let src = Source::plain("t.xml", expr).map_err(|e| e.to_string())?;
+        let mut sp = Spanned::new();
+        sp.push_str(expr, 0);
+        let e = compile(&sp, &src, &RouteInfo::default()).map_err(|e| e.to_string())?.ok_or("literal")?;
+        e.eval(ctx).map_err(|e| e.0)
+    }
+
+    fn s(expr: &str) -> String {
+        run(expr, &SimpleContext::default()).map(|v| v.to_dotnet_string()).unwrap_or_else(|e| format!("ERR {e}"))
+    }
+
+    #[test]
+    fn basic_values() {
+        assert_eq!(s(r#"@("a" + 1 + true)"#), "a1True");
+        assert_eq!(s("@(1 + 2 * 3)"), "7");
+        assert_eq!(s("@(7 / 2)"), "3");
+        assert_eq!(s("@(7.0 / 2)"), "3.5");
+        assert_eq!(s(r#"@($"x{1+1:D3}y")"#), "x002y");
+        assert_eq!(s(r#"@("abc".ToUpper().Substring(1))"#), "BC");
+        assert_eq!(s(r#"@(String.Join(",", "a;b".Split(';')))"#), "a,b");
+        assert_eq!(s(r#"@(new [] {1, 2, 3}.Where(x => x > 1).Count())"#), "2");
+        assert_eq!(s(r#"@(Convert.ToBase64String(Encoding.UTF8.GetBytes("hi")))"#), "aGk=");
+        assert_eq!(s(r#"@(System.Net.WebUtility.UrlEncode("a b"))"#), "a+b");
+        assert_eq!(s(r#"@(TimeSpan.FromMinutes(90).TotalHours)"#), "1.5");
+        assert_eq!(s(r#"@((string)null ?? "d")"#), "d");
+        assert_eq!(s(r#"@("x".Equals("X", StringComparison.OrdinalIgnoreCase))"#), "True");
+        assert_eq!(s("@{ var n = 0; foreach (var x in new [] {1,2,3}) { n += x; } return n; }"), "6");
+    }
+
+    #[test]
+    fn runtime_failures() {
+        assert!(s(r#"@(Convert.FromBase64String(context.Request.Method))"#).starts_with("ERR The input is not a valid Base-64"));
+        assert!(s(r#"@(context.Request.Certificate.Thumbprint)"#).contains("Object reference"));
+        assert!(s("@(1 / (context.Request.Method.Length - 3))").contains("divide by zero"));
+        assert_eq!(s(r#"@(context.Request.Certificate?.Thumbprint ?? "none")"#), "none");
+    }
+
+    #[test]
+    fn constant_folding() {
+        let src = Source::plain("t.xml", "").unwrap();
+        let mut sp = Spanned::new();
+        sp.push_str(r#"@(false && context.Request.Headers.ContainsKey("x"))"#, 0);
+        let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
+        assert!(matches!(e.as_const(), Some(Value::Bool(false))));
+        let mut sp = Spanned::new();
+        sp.push_str(r#"@(true && context.Request.Headers.ContainsKey("x"))"#, 0);
+        let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
+        assert!(matches!(e.ir(), Ir::Call(ir::Builtin::HeaderContains, _)));
+    }
+
+    #[test]
+    fn thumbprint_lookup_is_a_set_probe() {
+        let src = Source::plain("t.xml", "").unwrap();
+        let mut sp = Spanned::new();
+        sp.push_str("@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))", 0);
+        let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
+        assert!(matches!(e.ir(), Ir::Call(ir::Builtin::CertsHasThumbprint, _)), "{:?}", e.ir());
+    }
+}

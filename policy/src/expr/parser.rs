@@ -1,0 +1,665 @@
+//! Recursive-descent/precedence parser for the C# subset. Produces [`ast`](super::ast) trees.
+//!
+//! Deliberate tolerance: a missing `;` directly before `}` is accepted, because a published
+//! seed policy (`return "ClientCertificateNotTrusted"` followed by `}`) relies on it and the
+//! seeds must run as written. Everything else is C#.
+
+use super::ast::*;
+use super::lexer::{lex, InterpPart, Tok, Token};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Nesting limit for expressions and statements: hostile input must not overflow the stack.
+const MAX_NESTING: usize = 48;
+
+/// Longest chain of binary operators of one precedence level (`a || b || ...`): allow-lists
+/// written as conditions can be long, but not unbounded.
+const MAX_CHAIN: usize = 4096;
+
+pub fn parse_expression(src: &str) -> Result<Expr, ParseError> {
+    let mut p = Parser::new(src, 0)?;
+    let e = p.expr()?;
+    p.expect_eof()?;
+    Ok(e)
+}
+
+pub fn parse_block_body(src: &str) -> Result<Vec<Stmt>, ParseError> {
+    let mut p = Parser::new(src, 0)?;
+    let mut stmts = Vec::new();
+    while !p.at_eof() {
+        stmts.push(p.stmt()?);
+    }
+    Ok(stmts)
+}
+
+struct Parser {
+    toks: Vec<Token>,
+    i: usize,
+    base: usize,
+    depth: usize,
+}
+
+const KEYWORDS: [&str; 12] = ["var", "if", "else", "return", "foreach", "in", "new", "null", "true", "false", "is", "as"];
+
+impl Parser {
+    fn new(src: &str, base: usize) -> Result<Parser, ParseError> {
+        let toks = lex(src).map_err(|e| ParseError { offset: e.offset + base, message: e.message })?;
+        Ok(Parser { toks, i: 0, base, depth: 0 })
+    }
+
+    fn peek(&self) -> &Tok {
+        &self.toks[self.i].tok
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        &self.toks[(self.i + n).min(self.toks.len() - 1)].tok
+    }
+
+    fn offset(&self) -> usize {
+        self.toks[self.i].offset + self.base
+    }
+
+    fn bump(&mut self) -> Tok {
+        let t = self.toks[self.i].tok.clone();
+        if self.i < self.toks.len() - 1 {
+            self.i += 1;
+        }
+        t
+    }
+
+    fn at_eof(&self) -> bool {
+        matches!(self.peek(), Tok::Eof)
+    }
+
+    fn is(&self, p: &str) -> bool {
+        matches!(self.peek(), Tok::Punct(q) if *q == p)
+    }
+
+    fn is_kw(&self, k: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(s) if s == k)
+    }
+
+    fn eat(&mut self, p: &str) -> bool {
+        if self.is(p) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn err<T>(&self, message: String) -> Result<T, ParseError> {
+        Err(ParseError { offset: self.offset(), message })
+    }
+
+    fn expect(&mut self, p: &str) -> Result<(), ParseError> {
+        if self.eat(p) {
+            Ok(())
+        } else {
+            self.err(format!("expected '{p}', found {}", self.peek()))
+        }
+    }
+
+    fn expect_eof(&self) -> Result<(), ParseError> {
+        if self.at_eof() {
+            Ok(())
+        } else {
+            self.err(format!("expected end of expression, found {}", self.peek()))
+        }
+    }
+
+    fn ident(&mut self) -> Result<String, ParseError> {
+        match self.peek().clone() {
+            Tok::Ident(s) if !KEYWORDS.contains(&s.as_str()) => {
+                self.bump();
+                Ok(s)
+            }
+            t => self.err(format!("expected an identifier, found {t}")),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return self.err(format!("expression nested deeper than {MAX_NESTING}"));
+        }
+        Ok(())
+    }
+
+    // ---- statements ----
+
+    fn stmt(&mut self) -> Result<Stmt, ParseError> {
+        self.enter()?;
+        let r = self.stmt_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn end_stmt(&mut self) -> Result<(), ParseError> {
+        if self.eat(";") || self.is("}") || self.at_eof() {
+            // A missing ';' before '}' is tolerated (see the module doc).
+            Ok(())
+        } else {
+            self.err(format!("expected ';', found {}", self.peek()))
+        }
+    }
+
+    fn stmt_inner(&mut self) -> Result<Stmt, ParseError> {
+        let offset = self.offset();
+        let kind = if self.eat("{") {
+            let mut body = Vec::new();
+            while !self.is("}") {
+                if self.at_eof() {
+                    return self.err("expected '}' to close the block".into());
+                }
+                body.push(self.stmt()?);
+            }
+            self.bump();
+            StmtKind::Block(body)
+        } else if self.eat(";") {
+            StmtKind::Block(Vec::new())
+        } else if self.is_kw("if") {
+            self.bump();
+            self.expect("(")?;
+            let cond = self.expr()?;
+            self.expect(")")?;
+            let then = Box::new(self.stmt()?);
+            let els = if self.is_kw("else") {
+                self.bump();
+                Some(Box::new(self.stmt()?))
+            } else {
+                None
+            };
+            StmtKind::If { cond, then, els }
+        } else if self.is_kw("return") {
+            self.bump();
+            let value = if self.is(";") || self.is("}") { None } else { Some(self.expr()?) };
+            self.end_stmt()?;
+            StmtKind::Return(value)
+        } else if self.is_kw("foreach") {
+            self.bump();
+            self.expect("(")?;
+            let ty = if self.is_kw("var") {
+                self.bump();
+                None
+            } else {
+                Some(self.type_name()?)
+            };
+            let name = self.ident()?;
+            if !self.is_kw("in") {
+                return self.err(format!("expected 'in', found {}", self.peek()));
+            }
+            self.bump();
+            let iter = self.expr()?;
+            self.expect(")")?;
+            let body = Box::new(self.stmt()?);
+            StmtKind::Foreach { ty, name, iter, body }
+        } else if let Some(decl) = self.try_decl()? {
+            decl
+        } else {
+            let e = self.expr()?;
+            self.end_stmt()?;
+            StmtKind::Expr(e)
+        };
+        Ok(Stmt { kind, offset })
+    }
+
+    /// `var x = e;` or `Type x = e;` — recognised by lookahead, else None (and nothing consumed).
+    fn try_decl(&mut self) -> Result<Option<StmtKind>, ParseError> {
+        let save = self.i;
+        let ty = if self.is_kw("var") {
+            self.bump();
+            None
+        } else if matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str())) {
+            match self.type_name() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.i = save;
+                    return Ok(None);
+                }
+            }
+        } else {
+            return Ok(None);
+        };
+        let is_decl = matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str()))
+            && matches!(self.peek_at(1), Tok::Punct("=") | Tok::Punct(";"));
+        if !is_decl {
+            self.i = save;
+            return Ok(None);
+        }
+        let name = self.ident()?;
+        let init = if self.eat("=") { Some(self.expr()?) } else { None };
+        self.end_stmt()?;
+        Ok(Some(StmtKind::Decl { ty, name, init }))
+    }
+
+    // ---- types ----
+
+    fn type_name(&mut self) -> Result<TypeName, ParseError> {
+        let mut name = self.ident()?;
+        while self.is(".") && matches!(self.peek_at(1), Tok::Ident(_)) {
+            self.bump();
+            name.push('.');
+            name.push_str(&self.ident()?);
+        }
+        let mut args = Vec::new();
+        if self.is("<") {
+            let save = self.i;
+            self.bump();
+            let parsed = (|| -> Result<Vec<TypeName>, ParseError> {
+                let mut v = vec![self.type_name()?];
+                while self.eat(",") {
+                    v.push(self.type_name()?);
+                }
+                self.expect(">")?;
+                Ok(v)
+            })();
+            match parsed {
+                Ok(v) => args = v,
+                Err(_) => self.i = save,
+            }
+        }
+        let nullable = self.eat("?");
+        let mut array = false;
+        if self.is("[") && matches!(self.peek_at(1), Tok::Punct("]")) {
+            self.bump();
+            self.bump();
+            array = true;
+        }
+        Ok(TypeName { name, args, array, nullable })
+    }
+
+    /// After an identifier: `<T,...>(` is a generic call's type arguments.
+    fn try_type_args(&mut self) -> Option<Vec<TypeName>> {
+        if !self.is("<") {
+            return None;
+        }
+        let save = self.i;
+        self.bump();
+        let mut v = Vec::new();
+        loop {
+            match self.type_name() {
+                Ok(t) => v.push(t),
+                Err(_) => {
+                    self.i = save;
+                    return None;
+                }
+            }
+            if self.eat(",") {
+                continue;
+            }
+            if self.eat(">") && self.is("(") {
+                return Some(v);
+            }
+            self.i = save;
+            return None;
+        }
+    }
+
+    // ---- expressions, lowest precedence first ----
+
+    pub fn expr(&mut self) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let r = self.assignment();
+        self.depth -= 1;
+        r
+    }
+
+    fn assignment(&mut self) -> Result<Expr, ParseError> {
+        // Lambda: `x => ...` or `(x, y) => ...`
+        if let Tok::Ident(name) = self.peek().clone() {
+            if matches!(self.peek_at(1), Tok::Punct("=>")) && !KEYWORDS.contains(&name.as_str()) {
+                let offset = self.offset();
+                self.bump();
+                self.bump();
+                let body = self.expr()?;
+                return Ok(Expr { kind: ExprKind::Lambda { params: vec![(name, offset)], body: Box::new(body) }, offset });
+            }
+            let ops = [("=", None), ("+=", Some(BinOp::Add)), ("-=", Some(BinOp::Sub)), ("??=", Some(BinOp::Coalesce))];
+            for (p, op) in ops {
+                if matches!(self.peek_at(1), Tok::Punct(q) if *q == p) && !KEYWORDS.contains(&name.as_str()) {
+                    let offset = self.offset();
+                    self.bump();
+                    self.bump();
+                    let value = self.expr()?;
+                    return Ok(Expr { kind: ExprKind::Assign { target: name, op, value: Box::new(value) }, offset });
+                }
+            }
+        }
+        if self.is("(") {
+            if let Some(l) = self.try_paren_lambda()? {
+                return Ok(l);
+            }
+        }
+        self.conditional()
+    }
+
+    fn try_paren_lambda(&mut self) -> Result<Option<Expr>, ParseError> {
+        let save = self.i;
+        let offset = self.offset();
+        self.bump();
+        let mut params = Vec::new();
+        while let Tok::Ident(n) = self.peek().clone() {
+            params.push((n, self.offset()));
+            self.bump();
+            if !self.eat(",") {
+                break;
+            }
+        }
+        if self.eat(")") && self.eat("=>") {
+            let body = self.expr()?;
+            return Ok(Some(Expr { kind: ExprKind::Lambda { params, body: Box::new(body) }, offset }));
+        }
+        self.i = save;
+        Ok(None)
+    }
+
+    fn conditional(&mut self) -> Result<Expr, ParseError> {
+        let c = self.coalesce()?;
+        if self.is("?") {
+            let offset = self.offset();
+            self.bump();
+            let t = self.expr()?;
+            self.expect(":")?;
+            let f = self.expr()?;
+            return Ok(Expr { kind: ExprKind::Cond(Box::new(c), Box::new(t), Box::new(f)), offset });
+        }
+        Ok(c)
+    }
+
+    fn coalesce(&mut self) -> Result<Expr, ParseError> {
+        let l = self.binary(0)?;
+        if self.is("??") {
+            let offset = self.offset();
+            self.bump();
+            self.enter()?;
+            let r = self.coalesce();
+            self.depth -= 1;
+            return Ok(Expr { kind: ExprKind::Binary(BinOp::Coalesce, Box::new(l), Box::new(r?)), offset });
+        }
+        Ok(l)
+    }
+
+    fn binary(&mut self, level: usize) -> Result<Expr, ParseError> {
+        const LEVELS: [&[(&str, BinOp)]; 6] = [
+            &[("||", BinOp::Or)],
+            &[("&&", BinOp::And)],
+            &[("==", BinOp::Eq), ("!=", BinOp::Ne)],
+            &[("<=", BinOp::Le), (">=", BinOp::Ge), ("<", BinOp::Lt), (">", BinOp::Gt)],
+            &[("+", BinOp::Add), ("-", BinOp::Sub)],
+            &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
+        ];
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut l = self.binary(level + 1)?;
+        let mut chain = 0usize;
+        loop {
+            chain += 1;
+            // && and || chains are flattened by the checker; other operators nest, so they
+            // share the nesting budget.
+            if (level > 1 && self.depth + chain > MAX_NESTING * 2) || chain > MAX_CHAIN {
+                return self.err("expression too long; split it into several policies or variables".into());
+            }
+            if level == 3 && (self.is_kw("is") || self.is_kw("as")) {
+                let offset = self.offset();
+                let is = self.is_kw("is");
+                self.bump();
+                let ty = if is && self.is_kw("null") {
+                    self.bump();
+                    l = Expr { kind: ExprKind::Binary(BinOp::Eq, Box::new(l), Box::new(Expr { kind: ExprKind::Lit(Lit::Null), offset })), offset };
+                    continue;
+                } else {
+                    self.type_name()?
+                };
+                l = Expr { kind: if is { ExprKind::Is { expr: Box::new(l), ty } } else { ExprKind::As { expr: Box::new(l), ty } }, offset };
+                continue;
+            }
+            let op = LEVELS[level].iter().find(|(p, _)| self.is(p)).map(|(_, op)| *op);
+            let Some(op) = op else { break };
+            let offset = self.offset();
+            self.bump();
+            let r = self.binary(level + 1)?;
+            l = Expr { kind: ExprKind::Binary(op, Box::new(l), Box::new(r)), offset };
+        }
+        Ok(l)
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        let offset = self.offset();
+        if self.eat("!") {
+            self.enter()?;
+            let e = self.unary();
+            self.depth -= 1;
+            return Ok(Expr { kind: ExprKind::Unary(UnOp::Not, Box::new(e?)), offset });
+        }
+        if self.eat("-") {
+            self.enter()?;
+            let e = self.unary();
+            self.depth -= 1;
+            return Ok(Expr { kind: ExprKind::Unary(UnOp::Neg, Box::new(e?)), offset });
+        }
+        if self.is("(") {
+            if let Some(cast) = self.try_cast()? {
+                return Ok(cast);
+            }
+        }
+        self.postfix()
+    }
+
+    /// `(Type)expr` — only for type names a cast makes sense with, so `(a) + b` stays a
+    /// parenthesised expression.
+    fn try_cast(&mut self) -> Result<Option<Expr>, ParseError> {
+        let save = self.i;
+        let offset = self.offset();
+        self.bump();
+        if let Tok::Ident(n) = self.peek().clone() {
+            const CASTABLE: [&str; 14] = [
+                "string", "int", "long", "bool", "double", "byte", "object", "DateTime", "TimeSpan", "X509Certificate2", "String", "Int32", "Boolean", "float",
+            ];
+            if CASTABLE.contains(&n.as_str()) {
+                if let Ok(ty) = self.type_name() {
+                    if self.eat(")") {
+                        self.enter()?;
+                        let e = self.unary();
+                        self.depth -= 1;
+                        return Ok(Some(Expr { kind: ExprKind::Cast { ty, expr: Box::new(e?) }, offset }));
+                    }
+                }
+            }
+        }
+        self.i = save;
+        Ok(None)
+    }
+
+    fn postfix(&mut self) -> Result<Expr, ParseError> {
+        let mut e = self.primary()?;
+        let mut chain = 0usize;
+        loop {
+            chain += 1;
+            if self.depth + chain > MAX_NESTING * 2 {
+                return self.err(format!("member chain nested deeper than {}", MAX_NESTING * 2));
+            }
+            let offset = self.offset();
+            if self.is(".") || self.is("?.") {
+                let null_cond = self.is("?.");
+                self.bump();
+                let name = self.ident()?;
+                let type_args = self.try_type_args().unwrap_or_default();
+                if self.is("(") {
+                    let args = self.args("(", ")")?;
+                    e = Expr { kind: ExprKind::Call { target: Box::new(e), name, type_args, args, null_cond }, offset };
+                } else {
+                    e = Expr { kind: ExprKind::Member { target: Box::new(e), name, null_cond }, offset };
+                }
+            } else if self.is("[") || (self.is("?") && matches!(self.peek_at(1), Tok::Punct("["))) {
+                let null_cond = self.is("?");
+                if null_cond {
+                    self.bump();
+                }
+                self.bump();
+                let index = self.expr()?;
+                self.expect("]")?;
+                e = Expr { kind: ExprKind::Index { target: Box::new(e), index: Box::new(index), null_cond }, offset };
+            } else if self.is("!") && matches!(self.peek_at(1), Tok::Punct(".")) {
+                // Null-forgiving `x!.y`: no runtime meaning.
+                self.bump();
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn args(&mut self, open: &str, close: &str) -> Result<Vec<Expr>, ParseError> {
+        self.expect(open)?;
+        let mut v = Vec::new();
+        if self.eat(close) {
+            return Ok(v);
+        }
+        loop {
+            v.push(self.expr()?);
+            if self.eat(close) {
+                return Ok(v);
+            }
+            if !self.eat(",") {
+                return self.err(format!("expected ',' or '{close}', found {}", self.peek()));
+            }
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let offset = self.offset();
+        let kind = match self.bump() {
+            Tok::Int(i) => ExprKind::Lit(Lit::Int(i)),
+            Tok::Double(d) => ExprKind::Lit(Lit::Double(d)),
+            Tok::Str(s) => ExprKind::Lit(Lit::Str(s)),
+            Tok::Char(c) => ExprKind::Lit(Lit::Char(c)),
+            Tok::Interp(parts) => {
+                let mut segs = Vec::new();
+                for part in parts {
+                    match part {
+                        InterpPart::Lit(s) => segs.push(InterpSeg::Lit(s)),
+                        InterpPart::Hole { code, offset: hole, format } => {
+                            let mut p = Parser::new(&code, self.base + hole)?;
+                            p.depth = self.depth;
+                            let e = p.expr()?;
+                            p.expect_eof()?;
+                            segs.push(InterpSeg::Hole(e, format));
+                        }
+                    }
+                }
+                ExprKind::Interp(segs)
+            }
+            Tok::Punct("(") => {
+                let e = self.expr()?;
+                self.expect(")")?;
+                return Ok(e);
+            }
+            Tok::Ident(s) => match s.as_str() {
+                "null" => ExprKind::Lit(Lit::Null),
+                "true" => ExprKind::Lit(Lit::Bool(true)),
+                "false" => ExprKind::Lit(Lit::Bool(false)),
+                "new" => return self.new_expr(offset),
+                "nameof" if self.is("(") => {
+                    self.bump();
+                    let mut last = self.ident()?;
+                    while self.eat(".") {
+                        last = self.ident()?;
+                    }
+                    self.expect(")")?;
+                    ExprKind::Lit(Lit::Str(last))
+                }
+                "default" if self.is("(") => {
+                    self.bump();
+                    let ty = self.type_name()?;
+                    self.expect(")")?;
+                    ExprKind::Default(ty)
+                }
+                _ if KEYWORDS.contains(&s.as_str()) => {
+                    return Err(ParseError { offset, message: format!("unexpected keyword '{s}'; expected an expression") });
+                }
+                _ => {
+                    if self.is("(") {
+                        let args = self.args("(", ")")?;
+                        ExprKind::Invoke { name: s, args }
+                    } else {
+                        ExprKind::Ident(s)
+                    }
+                }
+            },
+            t => return Err(ParseError { offset, message: format!("expected an expression, found {t}") }),
+        };
+        Ok(Expr { kind, offset })
+    }
+
+    fn new_expr(&mut self, offset: usize) -> Result<Expr, ParseError> {
+        // `new [] { ... }`
+        if self.is("[") {
+            self.bump();
+            self.expect("]")?;
+            let items = self.args("{", "}")?;
+            return Ok(Expr { kind: ExprKind::NewArray { elem: None, items }, offset });
+        }
+        let mut ty = self.type_name()?;
+        if ty.array {
+            ty.array = false;
+            let items = if self.is("{") { self.args("{", "}")? } else { Vec::new() };
+            return Ok(Expr { kind: ExprKind::NewArray { elem: Some(ty), items }, offset });
+        }
+        let args = if self.is("(") { self.args("(", ")")? } else { return self.err(format!("expected '(' after 'new {}'", ty.name)) };
+        Ok(Expr { kind: ExprKind::New { ty, args }, offset })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Expr {
+        parse_expression(s).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    #[test]
+    fn precedence() {
+        let e = p("a || b && c == d");
+        let ExprKind::Binary(BinOp::Or, _, r) = e.kind else { panic!() };
+        assert!(matches!(r.kind, ExprKind::Binary(BinOp::And, _, _)));
+    }
+
+    #[test]
+    fn generic_call_vs_less_than() {
+        let e = p(r#"context.Variables.GetValueOrDefault<string>("x")"#);
+        assert!(matches!(e.kind, ExprKind::Call { ref type_args, .. } if type_args.len() == 1));
+        let e = p("a.b < c");
+        assert!(matches!(e.kind, ExprKind::Binary(BinOp::Lt, _, _)));
+    }
+
+    #[test]
+    fn lambda_and_cast() {
+        let e = p("xs.Any(c => c.Value.Thumbprint == t)");
+        let ExprKind::Call { args, .. } = e.kind else { panic!() };
+        assert!(matches!(args[0].kind, ExprKind::Lambda { .. }));
+        assert!(matches!(p("(string)x").kind, ExprKind::Cast { .. }));
+        assert!(matches!(p("(x) + 1").kind, ExprKind::Binary(BinOp::Add, _, _)));
+    }
+
+    #[test]
+    fn statements_and_missing_semicolon_before_brace() {
+        let s = parse_block_body("if (a) { return \"x\" } var n = 1; return null;").unwrap();
+        assert_eq!(s.len(), 3);
+        assert!(parse_block_body("var a = 1 var b = 2; return a;").is_err());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_expression("a +").unwrap_err().offset, 3);
+        assert!(parse_expression("(a").unwrap_err().message.contains("expected ')'"));
+        assert!(parse_expression("a b").unwrap_err().message.contains("end of expression"));
+        let deep = "(".repeat(500) + "1" + &")".repeat(500);
+        assert!(parse_expression(&deep).unwrap_err().message.contains("deeper"));
+    }
+}

@@ -1,0 +1,419 @@
+//! Runtime values of compiled expressions, with the .NET semantics policies rely on:
+//! `DateTime` (local/UTC kinds, en-US `ToString()`), `TimeSpan` (100 ns ticks), `string`
+//! (ordinal comparison), `byte[]`, certificates and context handles.
+//!
+//! Strings are `Arc<str>` so a constant from the plan is shared, not copied, per request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{Datelike, Local, NaiveDateTime, TimeZone, Timelike, Utc};
+
+use crate::cert::Certificate;
+
+/// `DateTimeKind` of .NET.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateKind {
+    Local,
+    Utc,
+    Unspecified,
+}
+
+/// A .NET `DateTime`: wall-clock time plus kind. Comparisons ignore the kind, as .NET does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateTime {
+    pub wall: NaiveDateTime,
+    pub kind: DateKind,
+}
+
+impl PartialOrd for DateTime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.wall.cmp(&other.wall))
+    }
+}
+
+impl DateTime {
+    pub fn now() -> DateTime {
+        DateTime { wall: Local::now().naive_local(), kind: DateKind::Local }
+    }
+
+    pub fn utc_now() -> DateTime {
+        DateTime { wall: Utc::now().naive_utc(), kind: DateKind::Utc }
+    }
+
+    /// A UTC instant (e.g. a certificate's notAfter) as a local `DateTime`, as
+    /// `X509Certificate2.NotAfter` presents it.
+    pub fn local_from_unix(secs: i64) -> Option<DateTime> {
+        let utc = Utc.timestamp_opt(secs, 0).single()?;
+        Some(DateTime { wall: utc.with_timezone(&Local).naive_local(), kind: DateKind::Local })
+    }
+
+    pub fn to_universal(self) -> DateTime {
+        match self.kind {
+            DateKind::Utc => self,
+            _ => {
+                let wall = Local.from_local_datetime(&self.wall).earliest().map_or(self.wall, |d| d.naive_utc());
+                DateTime { wall, kind: DateKind::Utc }
+            }
+        }
+    }
+
+    pub fn to_local(self) -> DateTime {
+        match self.kind {
+            DateKind::Local => self,
+            _ => DateTime { wall: Utc.from_utc_datetime(&self.wall).with_timezone(&Local).naive_local(), kind: DateKind::Local },
+        }
+    }
+
+    pub fn add(self, span: TimeSpan) -> Option<DateTime> {
+        let d = chrono::Duration::microseconds(span.0 / 10);
+        Some(DateTime { wall: self.wall.checked_add_signed(d)?, kind: self.kind })
+    }
+
+    pub fn sub(self, other: DateTime) -> TimeSpan {
+        let d = self.wall - other.wall;
+        TimeSpan(d.num_microseconds().map_or(i64::MAX, |m| m.saturating_mul(10)))
+    }
+
+    pub fn part(&self, name: &str) -> i64 {
+        let w = &self.wall;
+        match name {
+            "Year" => w.year() as i64,
+            "Month" => w.month() as i64,
+            "Day" => w.day() as i64,
+            "Hour" => w.hour() as i64,
+            "Minute" => w.minute() as i64,
+            "Second" => w.second() as i64,
+            "Millisecond" => (w.nanosecond() / 1_000_000) as i64,
+            "DayOfYear" => w.ordinal() as i64,
+            _ => 0,
+        }
+    }
+
+    /// `ToString(format)` for the common custom and standard format strings.
+    pub fn format(&self, fmt: &str) -> String {
+        match fmt {
+            "" | "G" => self.to_string(),
+            "o" | "O" => {
+                let suffix = match self.kind {
+                    DateKind::Utc => "Z".to_string(),
+                    DateKind::Local => Local.from_local_datetime(&self.wall).earliest().map_or(String::new(), |d| d.format("%:z").to_string()),
+                    DateKind::Unspecified => String::new(),
+                };
+                format!("{}{}", self.wall.format("%Y-%m-%dT%H:%M:%S%.7f"), suffix)
+            }
+            "s" => self.wall.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "u" => self.wall.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+            "d" => format!("{}/{}/{}", self.wall.month(), self.wall.day(), self.wall.year()),
+            "r" | "R" => self.wall.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            custom => {
+                // .NET custom specifiers mapped to chrono, longest first.
+                let mut out = String::new();
+                let mut rest = custom;
+                const MAP: [(&str, &str); 16] = [
+                    ("yyyy", "%Y"),
+                    ("MMMM", "%B"),
+                    ("MMM", "%b"),
+                    ("MM", "%m"),
+                    ("dddd", "%A"),
+                    ("ddd", "%a"),
+                    ("dd", "%d"),
+                    ("HH", "%H"),
+                    ("hh", "%I"),
+                    ("mm", "%M"),
+                    ("ss", "%S"),
+                    ("fff", "%3f"),
+                    ("tt", "%p"),
+                    ("yy", "%y"),
+                    ("zzz", "%:z"),
+                    ("K", "%:z"),
+                ];
+                'outer: while !rest.is_empty() {
+                    for (net, ch) in MAP {
+                        if let Some(r) = rest.strip_prefix(net) {
+                            if ch == "%3f" {
+                                out.push_str(&format!("{:03}", self.wall.nanosecond() / 1_000_000));
+                            } else {
+                                out.push_str(&self.wall.format(ch).to_string());
+                            }
+                            rest = r;
+                            continue 'outer;
+                        }
+                    }
+                    let c = rest.chars().next().unwrap_or(' ');
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+                out
+            }
+        }
+    }
+}
+
+impl fmt::Display for DateTime {
+    /// en-US `G` format, as `DateTime.ToString()` prints under the invariant-ish US culture:
+    /// `10/27/2023 9:05:11 AM`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = &self.wall;
+        let (pm, h12) = w.hour12();
+        write!(f, "{}/{}/{} {}:{:02}:{:02} {}", w.month(), w.day(), w.year(), h12, w.minute(), w.second(), if pm { "PM" } else { "AM" })
+    }
+}
+
+/// A .NET `TimeSpan` in 100 ns ticks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeSpan(pub i64);
+
+impl TimeSpan {
+    pub const TICKS_PER_SECOND: i64 = 10_000_000;
+
+    pub fn from_seconds_f64(s: f64) -> Option<TimeSpan> {
+        let t = s * Self::TICKS_PER_SECOND as f64;
+        if t.is_finite() && t.abs() < i64::MAX as f64 {
+            Some(TimeSpan(t as i64))
+        } else {
+            None
+        }
+    }
+
+    pub fn total_seconds(self) -> f64 {
+        self.0 as f64 / Self::TICKS_PER_SECOND as f64
+    }
+
+    pub fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_nanos((self.0.max(0) as u64).saturating_mul(100))
+    }
+}
+
+impl fmt::Display for TimeSpan {
+    /// `[-][d.]hh:mm:ss[.fffffff]`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let neg = self.0 < 0;
+        let t = self.0.unsigned_abs();
+        let frac = t % 10_000_000;
+        let secs = t / 10_000_000;
+        let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+        if neg {
+            f.write_str("-")?;
+        }
+        if d > 0 {
+            write!(f, "{d}.")?;
+        }
+        write!(f, "{h:02}:{m:02}:{s:02}")?;
+        if frac > 0 {
+            write!(f, ".{frac:07}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parts of the request context that expressions navigate (`context.Request.Headers`, ...).
+/// They are values so that `var h = context.Request.Headers;` works like C#.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Handle {
+    Context,
+    Request,
+    Response,
+    RequestHeaders,
+    ResponseHeaders,
+    Url,
+    OriginalUrl,
+    Query,
+    OriginalQuery,
+    MatchedParameters,
+    Variables,
+    Deployment,
+    Certificates,
+    LastError,
+    Api,
+    Operation,
+}
+
+/// Values of the .NET enums policies use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EnumValue {
+    StringComparison(StringComparison),
+    NameType(NameType),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StringComparison {
+    Ordinal,
+    IgnoreCase,
+}
+
+/// `X509NameType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameType {
+    SimpleName,
+    EmailName,
+    UpnName,
+    DnsName,
+    DnsFromAlternativeName,
+    UrlName,
+}
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Char(char),
+    Str(Arc<str>),
+    DateTime(DateTime),
+    TimeSpan(TimeSpan),
+    Bytes(Arc<[u8]>),
+    Cert(Arc<Certificate>),
+    Array(Arc<[Value]>),
+    /// `KeyValuePair<K,V>` from iterating a dictionary.
+    Pair(Arc<(Value, Value)>),
+    Handle(Handle),
+    Enum(EnumValue),
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Arc::from(s))
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The .NET type name, for error messages and `GetType().Name`-like needs.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Double(_) => "double",
+            Value::Char(_) => "char",
+            Value::Str(_) => "string",
+            Value::DateTime(_) => "DateTime",
+            Value::TimeSpan(_) => "TimeSpan",
+            Value::Bytes(_) => "byte[]",
+            Value::Cert(_) => "X509Certificate2",
+            Value::Array(_) => "array",
+            Value::Pair(_) => "KeyValuePair",
+            Value::Handle(_) => "context object",
+            Value::Enum(_) => "enum",
+        }
+    }
+
+    /// `ToString()` as .NET prints it (`True`/`False` for booleans, en-US dates).
+    pub fn to_dotnet_string(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(true) => "True".into(),
+            Value::Bool(false) => "False".into(),
+            Value::Int(i) => i.to_string(),
+            Value::Double(d) => format_double(*d),
+            Value::Char(c) => c.to_string(),
+            Value::Str(s) => s.to_string(),
+            Value::DateTime(d) => d.to_string(),
+            Value::TimeSpan(t) => t.to_string(),
+            Value::Bytes(_) => "System.Byte[]".into(),
+            Value::Cert(c) => c.to_dotnet_string(),
+            Value::Array(_) => "System.Object[]".into(),
+            Value::Pair(p) => format!("[{}, {}]", p.0.to_dotnet_string(), p.1.to_dotnet_string()),
+            Value::Handle(h) => format!("{h:?}"),
+            Value::Enum(EnumValue::StringComparison(s)) => format!("{s:?}"),
+            Value::Enum(EnumValue::NameType(n)) => format!("{n:?}"),
+        }
+    }
+
+    /// C# `==` on two values (the checker has made sure the comparison is meaningful).
+    pub fn dotnet_eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Null, _) | (_, Value::Null) => false,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Int(a), Value::Double(b)) | (Value::Double(b), Value::Int(a)) => (*a as f64) == *b,
+            (Value::Double(a), Value::Double(b)) => a == b,
+            (Value::Char(a), Value::Char(b)) => a == b,
+            (Value::DateTime(a), Value::DateTime(b)) => a.wall == b.wall,
+            (Value::TimeSpan(a), Value::TimeSpan(b)) => a == b,
+            // Reference types: reference equality, as C# does for byte[] and certificates.
+            (Value::Bytes(a), Value::Bytes(b)) => Arc::ptr_eq(a, b),
+            (Value::Cert(a), Value::Cert(b)) => Arc::ptr_eq(a, b),
+            (Value::Array(a), Value::Array(b)) => Arc::ptr_eq(a, b),
+            (Value::Enum(a), Value::Enum(b)) => a == b,
+            (Value::Handle(a), Value::Handle(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Serialises as Json.NET would for simple values.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
+            Value::Char(c) => J::String(c.to_string()),
+            Value::Str(s) => J::String(s.to_string()),
+            Value::DateTime(d) => J::String(d.format("s")),
+            Value::TimeSpan(t) => J::String(t.to_string()),
+            Value::Bytes(b) => {
+                use base64::Engine;
+                J::String(base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Value::Pair(p) => serde_json::json!({"Key": p.0.to_json(), "Value": p.1.to_json()}),
+            Value::Cert(c) => serde_json::json!({"Thumbprint": &**c.thumbprint(), "Subject": &**c.subject()}),
+            Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
+        }
+    }
+}
+
+/// .NET's shortest round-trip double formatting ("1.5", "2", "1E+20").
+fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    if d == d.trunc() && d.abs() < 1e15 {
+        return format!("{}", d as i64);
+    }
+    format!("{d}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime {
+        let wall = NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, s).unwrap();
+        DateTime { wall, kind: DateKind::Local }
+    }
+
+    #[test]
+    fn datetime_en_us() {
+        assert_eq!(dt(2023, 10, 27, 9, 5, 11).to_string(), "10/27/2023 9:05:11 AM");
+        assert_eq!(dt(2023, 1, 2, 0, 0, 0).to_string(), "1/2/2023 12:00:00 AM");
+        assert_eq!(dt(2023, 1, 2, 13, 7, 0).to_string(), "1/2/2023 1:07:00 PM");
+        assert_eq!(dt(2023, 1, 2, 13, 7, 0).format("yyyy-MM-dd HH:mm:ss"), "2023-01-02 13:07:00");
+    }
+
+    #[test]
+    fn timespan_format() {
+        assert_eq!(TimeSpan(90 * TimeSpan::TICKS_PER_SECOND).to_string(), "00:01:30");
+        assert_eq!(TimeSpan(-(86_400 + 1) * TimeSpan::TICKS_PER_SECOND - 5).to_string(), "-1.00:00:01.0000005");
+    }
+
+    #[test]
+    fn dotnet_strings() {
+        assert_eq!(Value::Bool(true).to_dotnet_string(), "True");
+        assert_eq!(Value::Double(2.0).to_dotnet_string(), "2");
+        assert_eq!(Value::Double(1.5).to_dotnet_string(), "1.5");
+        assert!(Value::Null.dotnet_eq(&Value::Null));
+        assert!(!Value::str("a").dotnet_eq(&Value::Null));
+    }
+}
