@@ -9,13 +9,14 @@
 //! Nothing here does I/O.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::cert::Certificate;
 use crate::exec::LastError;
 use crate::expr::value::Value;
+use crate::trust::TrustStore;
 
 /// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
 /// Immutable per configuration snapshot; shared by every request.
@@ -233,11 +234,10 @@ pub struct SimpleContext {
     pub request_headers: Vec<(String, String)>,
     pub client_ip: IpAddr,
     pub certificate: Option<Arc<Certificate>>,
-    /// Verification outcome per thumbprint: (no-revocation result, with-revocation result).
-    /// The gateway verifies against real trust stores; this keeps the policy tests independent.
-    pub verify_results: HashMap<String, (bool, bool)>,
-    /// Issuer per leaf thumbprint, as a verified chain would give it.
-    pub issuers: HashMap<String, Arc<Certificate>>,
+    /// Trust material for `Verify()` and issuer identities; none means nothing verifies.
+    pub trust: Option<Arc<TrustStore>>,
+    /// The chain the client sent after its certificate.
+    pub sent_chain: Vec<openssl::x509::X509>,
     pub deployment: Arc<Deployment>,
     pub matched: Vec<(String, String)>,
     pub request_id: String,
@@ -262,8 +262,8 @@ impl Default for SimpleContext {
             request_headers: Vec::new(),
             client_ip: IpAddr::from([127, 0, 0, 1]),
             certificate: None,
-            verify_results: HashMap::new(),
-            issuers: HashMap::new(),
+            trust: None,
+            sent_chain: Vec::new(),
             deployment: Arc::new(Deployment::default()),
             matched: Vec::new(),
             request_id: "00000000-0000-0000-0000-000000000000".into(),
@@ -363,10 +363,11 @@ impl RequestContext for SimpleContext {
         self.certificate.as_ref()
     }
     fn verify_certificate(&self, cert: &Certificate, check_revocation: bool) -> bool {
-        self.verify_results.get(&**cert.thumbprint()).is_some_and(|(plain, rev)| if check_revocation { *rev } else { *plain })
+        self.trust.as_ref().is_some_and(|t| t.verify(cert, &self.sent_chain, check_revocation).is_ok())
     }
     fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
-        self.issuers.get(&**cert.thumbprint()).cloned()
+        let verified = self.trust.as_ref()?.verify(cert, &self.sent_chain, false).ok()?;
+        verified.issuer().cloned()
     }
     fn deployment(&self) -> &Deployment {
         &self.deployment

@@ -17,8 +17,10 @@ pub mod error;
 pub mod exec;
 pub mod expr;
 pub mod named_values;
+pub mod pki;
 pub mod plan;
 pub mod source;
+pub mod trust;
 pub mod xml;
 
 pub use compile::{compile_route, CompileOptions, Fragments, ScopeDocument};
