@@ -44,7 +44,10 @@ pub struct Certificate {
 
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Certificate").field("subject", &self.subject).field("thumbprint", &self.thumbprint).finish()
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject)
+            .field("thumbprint", &self.thumbprint)
+            .finish()
     }
 }
 
@@ -64,8 +67,12 @@ impl Certificate {
     }
 
     pub fn from_x509(x509: X509) -> Result<Certificate, CertError> {
-        let der: Arc<[u8]> = x509.to_der().map_err(|e| CertError::Der(first_error(&e)))?.into();
-        let digest = openssl::hash::hash(MessageDigest::sha1(), &der).map_err(|e| CertError::Der(first_error(&e)))?;
+        let der: Arc<[u8]> = x509
+            .to_der()
+            .map_err(|e| CertError::Der(first_error(&e)))?
+            .into();
+        let digest = openssl::hash::hash(MessageDigest::sha1(), &der)
+            .map_err(|e| CertError::Der(first_error(&e)))?;
         let thumbprint: Arc<str> = hex_upper(&digest).into();
         let serial = x509
             .serial_number()
@@ -74,14 +81,23 @@ impl Certificate {
             .and_then(|bn| bn.to_hex_str().ok().map(|s| s.to_string()))
             .unwrap_or_default();
         // .NET prints the serial's bytes as encoded: an even number of hex digits.
-        let serial = if serial.len() % 2 == 1 { format!("0{serial}") } else { serial };
+        let serial = if serial.len() % 2 == 1 {
+            format!("0{serial}")
+        } else {
+            serial
+        };
         let not_before = asn1_to_local(x509.not_before())?;
         let not_after = asn1_to_local(x509.not_after())?;
         let sig_alg = x509.signature_algorithm().object().nid();
         let sig_alg: Arc<str> = friendly_sig_alg(sig_alg).into();
         let sans_dns = x509
             .subject_alt_names()
-            .map(|names| names.iter().filter_map(|n| n.dnsname().map(str::to_string)).collect())
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.dnsname().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(Certificate {
             subject: render_dn(x509.subject_name()).into(),
@@ -130,8 +146,16 @@ impl Certificate {
 
     /// `GetNameInfo(X509NameType, forIssuer)`.
     pub fn name_info(&self, kind: NameType, for_issuer: bool) -> String {
-        let name = if for_issuer { self.x509.issuer_name() } else { self.x509.subject_name() };
-        let first = |nid: Nid| name.entries_by_nid(nid).next().and_then(|e| e.data().to_string().ok());
+        let name = if for_issuer {
+            self.x509.issuer_name()
+        } else {
+            self.x509.subject_name()
+        };
+        let first = |nid: Nid| {
+            name.entries_by_nid(nid)
+                .next()
+                .and_then(|e| e.data().to_string().ok())
+        };
         match kind {
             NameType::SimpleName => first(Nid::COMMONNAME)
                 .or_else(|| first(Nid::ORGANIZATIONALUNITNAME))
@@ -165,7 +189,10 @@ impl Certificate {
 }
 
 fn first_error(e: &openssl::error::ErrorStack) -> String {
-    e.errors().first().and_then(|e| e.reason().map(str::to_string)).unwrap_or_else(|| "malformed".into())
+    e.errors()
+        .first()
+        .and_then(|e| e.reason().map(str::to_string))
+        .unwrap_or_else(|| "malformed".into())
 }
 
 pub(crate) fn hex_upper(b: &[u8]) -> String {
@@ -275,9 +302,16 @@ impl DistinguishedName {
                 i += 1;
             }
             if i >= n || chars[i] != '=' {
-                return Err(DnError(format!("expected '=' after attribute '{}'", chars[start..i].iter().collect::<String>().trim())));
+                return Err(DnError(format!(
+                    "expected '=' after attribute '{}'",
+                    chars[start..i].iter().collect::<String>().trim()
+                )));
             }
-            let label: String = chars[start..i].iter().collect::<String>().trim().to_string();
+            let label: String = chars[start..i]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string();
             if label.is_empty() {
                 return Err(DnError("empty attribute name".into()));
             }
@@ -328,11 +362,15 @@ impl DistinguishedName {
 
     /// The DN of a certificate name, via its .NET rendering.
     pub fn of_name(name: &X509NameRef) -> DistinguishedName {
-        DistinguishedName::parse(&render_dn(name)).unwrap_or(DistinguishedName { attrs: Vec::new() })
+        DistinguishedName::parse(&render_dn(name))
+            .unwrap_or(DistinguishedName { attrs: Vec::new() })
     }
 
     pub fn common_name(&self) -> Option<&str> {
-        self.attrs.iter().find(|(l, _)| l == "CN").map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(l, _)| l == "CN")
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -370,7 +408,11 @@ impl Certificate {
     }
 
     pub fn common_name(&self) -> Option<String> {
-        self.x509.subject_name().entries_by_nid(Nid::COMMONNAME).next().and_then(|e| e.data().to_string().ok())
+        self.x509
+            .subject_name()
+            .entries_by_nid(Nid::COMMONNAME)
+            .next()
+            .and_then(|e| e.data().to_string().ok())
     }
 }
 
@@ -385,7 +427,10 @@ mod dn_tests {
         assert_eq!(a, b);
         let c = DistinguishedName::parse("CN=Valid Client").unwrap();
         assert_ne!(a, c);
-        assert_eq!(DistinguishedName::parse(r"CN=a\,b").unwrap(), DistinguishedName::parse(r#"CN="a,b""#).unwrap());
+        assert_eq!(
+            DistinguishedName::parse(r"CN=a\,b").unwrap(),
+            DistinguishedName::parse(r#"CN="a,b""#).unwrap()
+        );
         assert!(DistinguishedName::parse("CN").is_err());
         assert!(DistinguishedName::parse(r#"CN="open"#).is_err());
     }

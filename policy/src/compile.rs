@@ -36,18 +36,33 @@ pub struct CompileOptions {
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { route: RouteInfo::default(), counters: Arc::new(LocalCounters::default()), secrets: Vec::new() }
+        CompileOptions {
+            route: RouteInfo::default(),
+            counters: Arc::new(LocalCounters::default()),
+            secrets: Vec::new(),
+        }
     }
 }
 
 /// Compiles the effective policy of one route from its scope documents (outermost first).
-pub fn compile_route(docs: &[&ScopeDocument], fragments: &Fragments, opts: &CompileOptions) -> Result<Plan, CompileError> {
+pub fn compile_route(
+    docs: &[&ScopeDocument],
+    fragments: &Fragments,
+    opts: &CompileOptions,
+) -> Result<Plan, CompileError> {
     let secrets: Vec<&str> = opts.secrets.iter().map(String::as_str).collect();
     compile_inner(docs, fragments, opts).map_err(|e| e.redact(&secrets))
 }
 
-fn compile_inner(docs: &[&ScopeDocument], fragments: &Fragments, opts: &CompileOptions) -> Result<Plan, CompileError> {
-    let mut c = Compiler { route: &opts.route, explicit_forward: false };
+fn compile_inner(
+    docs: &[&ScopeDocument],
+    fragments: &Fragments,
+    opts: &CompileOptions,
+) -> Result<Plan, CompileError> {
+    let mut c = Compiler {
+        route: &opts.route,
+        explicit_forward: false,
+    };
     let mut blocks = Vec::new();
     for section in Section::ALL {
         let stmts = merge_section(docs, section, fragments)?;
@@ -107,15 +122,27 @@ impl<'a> El<'a> {
     }
 
     fn attr_err(&self, a: &Attr, kind: ErrorKind, msg: impl Into<String>) -> CompileError {
-        self.src.error(a.value.src_offset(0).max(a.offset), kind, msg)
+        self.src
+            .error(a.value.src_offset(0).max(a.offset), kind, msg)
     }
 
     /// Refuses attributes not in `allowed` (`id` is allowed everywhere, as in APIM).
     fn only_attrs(&self, allowed: &[&str]) -> Result<(), CompileError> {
         for a in &self.e.attrs {
             if a.name != "id" && !allowed.contains(&a.name.as_str()) {
-                let expected = if allowed.is_empty() { "no attributes".to_string() } else { allowed.join(", ") };
-                return Err(self.src.error(a.offset, ErrorKind::UnknownAttribute, format!("unknown attribute '{}' on <{}>; expected {expected}", a.name, self.e.name)));
+                let expected = if allowed.is_empty() {
+                    "no attributes".to_string()
+                } else {
+                    allowed.join(", ")
+                };
+                return Err(self.src.error(
+                    a.offset,
+                    ErrorKind::UnknownAttribute,
+                    format!(
+                        "unknown attribute '{}' on <{}>; expected {expected}",
+                        a.name, self.e.name
+                    ),
+                ));
             }
         }
         Ok(())
@@ -126,11 +153,30 @@ impl<'a> El<'a> {
         for n in &self.e.children {
             match n {
                 Node::Element(c) if !allowed.contains(&c.name.as_str()) => {
-                    let expected = if allowed.is_empty() { "no child elements".to_string() } else { allowed.iter().map(|a| format!("<{a}>")).collect::<Vec<_>>().join(", ") };
-                    return Err(self.src.error(c.offset, ErrorKind::UnknownPolicy, format!("unexpected element <{}> inside <{}>; expected {expected}", c.name, self.e.name)));
+                    let expected = if allowed.is_empty() {
+                        "no child elements".to_string()
+                    } else {
+                        allowed
+                            .iter()
+                            .map(|a| format!("<{a}>"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return Err(self.src.error(
+                        c.offset,
+                        ErrorKind::UnknownPolicy,
+                        format!(
+                            "unexpected element <{}> inside <{}>; expected {expected}",
+                            c.name, self.e.name
+                        ),
+                    ));
                 }
                 Node::Text(t) if !text_ok => {
-                    return Err(self.src.error(t.src_offset(0), ErrorKind::Structure, format!("unexpected text inside <{}>", self.e.name)));
+                    return Err(self.src.error(
+                        t.src_offset(0),
+                        ErrorKind::Structure,
+                        format!("unexpected text inside <{}>", self.e.name),
+                    ));
                 }
                 _ => {}
             }
@@ -143,26 +189,44 @@ impl<'a> El<'a> {
     }
 
     fn req(&self, name: &str) -> Result<&'a Attr, CompileError> {
-        self.opt(name).ok_or_else(|| self.err(ErrorKind::MissingAttribute, format!("<{}> needs the attribute '{name}'", self.e.name)))
+        self.opt(name).ok_or_else(|| {
+            self.err(
+                ErrorKind::MissingAttribute,
+                format!("<{}> needs the attribute '{name}'", self.e.name),
+            )
+        })
     }
 
     fn children(&self, name: &'a str) -> impl Iterator<Item = El<'a>> + 'a {
         let src = self.src;
-        self.e.elements().filter(move |c| c.name == name).map(move |e| El { e, src })
+        self.e
+            .elements()
+            .filter(move |c| c.name == name)
+            .map(move |e| El { e, src })
     }
 
     fn child(&self, name: &'a str) -> Result<Option<El<'a>>, CompileError> {
         let mut it = self.children(name);
         let first = it.next();
         if let Some(second) = it.next() {
-            return Err(second.err(ErrorKind::Structure, format!("<{name}> appears more than once in <{}>", self.e.name)));
+            return Err(second.err(
+                ErrorKind::Structure,
+                format!("<{name}> appears more than once in <{}>", self.e.name),
+            ));
         }
         Ok(first)
     }
 
     fn literal(&self, a: &'a Attr) -> Result<&'a str, CompileError> {
         if expr::is_expression(&a.value.text) {
-            return Err(self.attr_err(a, ErrorKind::InvalidValue, format!("attribute '{}' of <{}> must be a literal, not an expression", a.name, self.e.name)));
+            return Err(self.attr_err(
+                a,
+                ErrorKind::InvalidValue,
+                format!(
+                    "attribute '{}' of <{}> must be a literal, not an expression",
+                    a.name, self.e.name
+                ),
+            ));
         }
         Ok(a.value.text.as_str())
     }
@@ -173,7 +237,11 @@ impl<'a> El<'a> {
             Some(a) => match a.value.text.trim() {
                 "true" | "True" => Ok(true),
                 "false" | "False" => Ok(false),
-                other => Err(self.attr_err(a, ErrorKind::InvalidValue, format!("attribute '{name}' is '{other}'; expected true or false"))),
+                other => Err(self.attr_err(
+                    a,
+                    ErrorKind::InvalidValue,
+                    format!("attribute '{name}' is '{other}'; expected true or false"),
+                )),
             },
         }
     }
@@ -182,7 +250,14 @@ impl<'a> El<'a> {
         let t = self.literal(a)?.trim();
         match t.parse::<u64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(v),
-            _ => Err(self.attr_err(a, ErrorKind::InvalidValue, format!("attribute '{}' is '{t}'; expected a whole number from {min} to {max}", a.name))),
+            _ => Err(self.attr_err(
+                a,
+                ErrorKind::InvalidValue,
+                format!(
+                    "attribute '{}' is '{t}'; expected a whole number from {min} to {max}",
+                    a.name
+                ),
+            )),
         }
     }
 
@@ -196,7 +271,12 @@ impl<'a> El<'a> {
 }
 
 impl Compiler<'_> {
-    fn block(&mut self, stmts: &[Statement], section: Section, path: &str) -> Result<Block, CompileError> {
+    fn block(
+        &mut self,
+        stmts: &[Statement],
+        section: Section,
+        path: &str,
+    ) -> Result<Block, CompileError> {
         let mut out = Vec::with_capacity(stmts.len());
         let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for s in stmts {
@@ -208,7 +288,13 @@ impl Compiler<'_> {
         Ok(out)
     }
 
-    fn nested(&mut self, parent: &El, scope: Scope, section: Section, path: &str) -> Result<Block, CompileError> {
+    fn nested(
+        &mut self,
+        parent: &El,
+        scope: Scope,
+        section: Section,
+        path: &str,
+    ) -> Result<Block, CompileError> {
         let mut stmts = Vec::new();
         let fragments = Fragments::new();
         for c in parent.e.elements() {
@@ -216,35 +302,75 @@ impl Compiler<'_> {
                 // Fragments inside choose branches are expanded by the document layer's rules.
                 return Err(parent.src.error(c.offset, ErrorKind::Structure, "<include-fragment> inside <when>/<otherwise> is not supported; include the fragment at section level"));
             }
-            crate::document::expand(c, parent.src, scope, &fragments, &mut stmts, &mut Vec::new())?;
+            crate::document::expand(
+                c,
+                parent.src,
+                scope,
+                &fragments,
+                &mut stmts,
+                &mut Vec::new(),
+            )?;
         }
         parent.only_children(&POLICIES.iter().map(|(n, _)| *n).collect::<Vec<_>>(), false)?;
         self.block(&stmts, section, path)
     }
 
     fn step(&mut self, s: &Statement, section: Section, path: &str) -> Result<Step, CompileError> {
-        let el = El { e: s.element, src: s.source };
+        let el = El {
+            e: s.element,
+            src: s.source,
+        };
         let name = s.element.name.as_str();
         let Some((policy, sections)) = POLICIES.iter().find(|(n, _)| *n == name) else {
             let msg = if name == "base" {
                 "<base/> is only allowed directly inside a section".to_string()
             } else {
-                format!("unknown policy <{name}>; expected one of {}", POLICIES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+                format!(
+                    "unknown policy <{name}>; expected one of {}",
+                    POLICIES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             };
-            return Err(el.err(if name == "base" { ErrorKind::Structure } else { ErrorKind::UnknownPolicy }, msg));
+            return Err(el.err(
+                if name == "base" {
+                    ErrorKind::Structure
+                } else {
+                    ErrorKind::UnknownPolicy
+                },
+                msg,
+            ));
         };
         if !sections.contains(&section) {
-            return Err(el.err(ErrorKind::Structure, format!("<{name}> is not allowed in the {section} section; allowed in {}", sections.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+            return Err(el.err(
+                ErrorKind::Structure,
+                format!(
+                    "<{name}> is not allowed in the {section} section; allowed in {}",
+                    sections
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         let origin = Arc::new(Origin {
             policy,
             scope: s.scope,
             section,
             path: path.into(),
-            id: el.opt("id").map_or_else(|| Arc::from(""), |a| Arc::from(a.value.text.as_str())),
+            id: el
+                .opt("id")
+                .map_or_else(|| Arc::from(""), |a| Arc::from(a.value.text.as_str())),
         });
         let route = self.route;
-        let target = if matches!(section, Section::Inbound | Section::Backend) { HeaderTarget::Request } else { HeaderTarget::Response };
+        let target = if matches!(section, Section::Inbound | Section::Backend) {
+            HeaderTarget::Request
+        } else {
+            HeaderTarget::Response
+        };
         let op = match name {
             "choose" => {
                 el.only_attrs(&[])?;
@@ -256,19 +382,26 @@ impl Compiler<'_> {
                     let ce = El { e: c, src: el.src };
                     if c.name == "when" {
                         if seen_otherwise {
-                            return Err(ce.err(ErrorKind::Structure, "<when> after <otherwise>; expected <otherwise> last"));
+                            return Err(ce.err(
+                                ErrorKind::Structure,
+                                "<when> after <otherwise>; expected <otherwise> last",
+                            ));
                         }
                         ce.only_attrs(&["condition"])?;
                         let cond = self.bool_expr(&ce, ce.req("condition")?)?;
-                        let block = self.nested(&ce, s.scope, section, &format!("{path}/when[{}]", i + 1))?;
+                        let block =
+                            self.nested(&ce, s.scope, section, &format!("{path}/when[{}]", i + 1))?;
                         whens.push((cond, block));
                     } else {
                         if seen_otherwise {
-                            return Err(ce.err(ErrorKind::Structure, "<otherwise> appears more than once"));
+                            return Err(
+                                ce.err(ErrorKind::Structure, "<otherwise> appears more than once")
+                            );
                         }
                         seen_otherwise = true;
                         ce.only_attrs(&[])?;
-                        otherwise = self.nested(&ce, s.scope, section, &format!("{path}/otherwise"))?;
+                        otherwise =
+                            self.nested(&ce, s.scope, section, &format!("{path}/otherwise"))?;
                     }
                 }
                 if whens.is_empty() {
@@ -282,10 +415,23 @@ impl Compiler<'_> {
                     return Err(el.attr_err(a, ErrorKind::InvalidValue, "response-variable-name needs send-request, which certgate does not support; build the response with <set-status>, <set-header> and <set-body>"));
                 }
                 el.only_children(&["set-status", "set-header", "set-body"], false)?;
-                let status = el.child("set-status")?.map(|c| self.set_status(&c)).transpose()?;
-                let headers = el.children("set-header").map(|c| self.set_header(&c, HeaderTarget::Response)).collect::<Result<Vec<_>, _>>()?;
-                let body = el.child("set-body")?.map(|c| self.set_body(&c)).transpose()?;
-                Op::ReturnResponse { status, headers, body }
+                let status = el
+                    .child("set-status")?
+                    .map(|c| self.set_status(&c))
+                    .transpose()?;
+                let headers = el
+                    .children("set-header")
+                    .map(|c| self.set_header(&c, HeaderTarget::Response))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let body = el
+                    .child("set-body")?
+                    .map(|c| self.set_body(&c))
+                    .transpose()?;
+                Op::ReturnResponse {
+                    status,
+                    headers,
+                    body,
+                }
             }
             "set-status" => Op::SetStatus(self.set_status(&el)?),
             "set-header" => Op::SetHeader(self.set_header(&el, target)?),
@@ -299,7 +445,10 @@ impl Compiler<'_> {
                 if let Template::Expr(e) = &value {
                     check_variable_type(&el, v, e.ty())?;
                 }
-                Op::SetVariable { name: el.literal(n)?.into(), value }
+                Op::SetVariable {
+                    name: el.literal(n)?.into(),
+                    value,
+                }
             }
             "trace" => {
                 el.only_attrs(&["source", "severity"])?;
@@ -309,7 +458,13 @@ impl Compiler<'_> {
                     None | Some((_, "verbose")) => Severity::Verbose,
                     Some((_, "information")) => Severity::Information,
                     Some((_, "error")) => Severity::Error,
-                    Some((a, other)) => return Err(el.attr_err(a, ErrorKind::InvalidValue, format!("severity '{other}'; expected verbose, information or error"))),
+                    Some((a, other)) => {
+                        return Err(el.attr_err(
+                            a,
+                            ErrorKind::InvalidValue,
+                            format!("severity '{other}'; expected verbose, information or error"),
+                        ))
+                    }
                 };
                 let Some(m) = el.child("message")? else {
                     return Err(el.err(ErrorKind::Structure, "<trace> needs a <message> child"));
@@ -324,9 +479,17 @@ impl Compiler<'_> {
                 for md in el.children("metadata") {
                     md.only_attrs(&["name", "value"])?;
                     md.only_children(&[], false)?;
-                    metadata.push((md.literal(md.req("name")?)?.into(), md.template(md.req("value")?, route)?));
+                    metadata.push((
+                        md.literal(md.req("name")?)?.into(),
+                        md.template(md.req("value")?, route)?,
+                    ));
                 }
-                Op::Trace { source, severity, message, metadata }
+                Op::Trace {
+                    source,
+                    severity,
+                    message,
+                    metadata,
+                }
             }
             "set-backend-service" => {
                 el.only_attrs(&["base-url", "backend-id"])?;
@@ -336,13 +499,24 @@ impl Compiler<'_> {
                         let t = el.template(u, route)?;
                         if let Some(lit) = t.literal() {
                             if !(lit.starts_with("http://") || lit.starts_with("https://")) {
-                                return Err(el.attr_err(u, ErrorKind::InvalidValue, format!("base-url '{lit}' is not an absolute http(s) URL")));
+                                return Err(el.attr_err(
+                                    u,
+                                    ErrorKind::InvalidValue,
+                                    format!("base-url '{lit}' is not an absolute http(s) URL"),
+                                ));
                             }
                         }
                         Op::SetBackendService(BackendChoice::BaseUrl(t))
                     }
-                    (None, Some(b)) => Op::SetBackendService(BackendChoice::BackendId(el.template(b, route)?)),
-                    _ => return Err(el.err(ErrorKind::MissingAttribute, "<set-backend-service> needs exactly one of base-url and backend-id")),
+                    (None, Some(b)) => {
+                        Op::SetBackendService(BackendChoice::BackendId(el.template(b, route)?))
+                    }
+                    _ => {
+                        return Err(el.err(
+                            ErrorKind::MissingAttribute,
+                            "<set-backend-service> needs exactly one of base-url and backend-id",
+                        ))
+                    }
                 }
             }
             "authentication-certificate" => {
@@ -363,13 +537,19 @@ impl Compiler<'_> {
                     }
                     _ => return Err(el.err(ErrorKind::MissingAttribute, "<authentication-certificate> needs exactly one of thumbprint, certificate-id and body")),
                 };
-                if el.opt("password").is_some() && !matches!(choice, CertificateChoice::Body { .. }) {
+                if el.opt("password").is_some() && !matches!(choice, CertificateChoice::Body { .. })
+                {
                     return Err(el.err(ErrorKind::InvalidValue, "password is only used with body"));
                 }
                 Op::AuthenticationCertificate(choice)
             }
             "check-header" => {
-                el.only_attrs(&["name", "failed-check-httpcode", "failed-check-error-message", "ignore-case"])?;
+                el.only_attrs(&[
+                    "name",
+                    "failed-check-httpcode",
+                    "failed-check-error-message",
+                    "ignore-case",
+                ])?;
                 el.only_children(&["value"], false)?;
                 let name = el.literal(el.req("name")?)?.into();
                 let failed_code = el.u64_attr(el.req("failed-check-httpcode")?, 100, 599)? as u16;
@@ -380,7 +560,13 @@ impl Compiler<'_> {
                     v.only_attrs(&[])?;
                     values.push(Arc::from(v.text().map(|t| t.text).unwrap_or_default()));
                 }
-                Op::CheckHeader { name, failed_code, failed_message, ignore_case, values }
+                Op::CheckHeader {
+                    name,
+                    failed_code,
+                    failed_message,
+                    ignore_case,
+                    values,
+                }
             }
             "ip-filter" => {
                 el.only_attrs(&["action"])?;
@@ -389,7 +575,13 @@ impl Compiler<'_> {
                 let allow = match a.value.text.as_str() {
                     "allow" => true,
                     "forbid" => false,
-                    other => return Err(el.attr_err(a, ErrorKind::InvalidValue, format!("action '{other}'; expected allow or forbid"))),
+                    other => {
+                        return Err(el.attr_err(
+                            a,
+                            ErrorKind::InvalidValue,
+                            format!("action '{other}'; expected allow or forbid"),
+                        ))
+                    }
                 };
                 let mut addresses = Vec::new();
                 let mut ranges = Vec::new();
@@ -398,27 +590,48 @@ impl Compiler<'_> {
                     if c.name == "address" {
                         ce.only_attrs(&[])?;
                         let t = ce.text().map(|t| t.text).unwrap_or_default();
-                        addresses.push(t.parse::<IpAddr>().map_err(|_| ce.err(ErrorKind::InvalidValue, format!("'{t}' is not an IP address")))?);
+                        addresses.push(t.parse::<IpAddr>().map_err(|_| {
+                            ce.err(
+                                ErrorKind::InvalidValue,
+                                format!("'{t}' is not an IP address"),
+                            )
+                        })?);
                     } else {
                         ce.only_attrs(&["from", "to"])?;
                         let parse = |n: &str| -> Result<IpAddr, CompileError> {
                             let a = ce.req(n)?;
-                            a.value.text.trim().parse().map_err(|_| ce.attr_err(a, ErrorKind::InvalidValue, format!("'{}' is not an IP address", a.value.text)))
+                            a.value.text.trim().parse().map_err(|_| {
+                                ce.attr_err(
+                                    a,
+                                    ErrorKind::InvalidValue,
+                                    format!("'{}' is not an IP address", a.value.text),
+                                )
+                            })
                         };
                         let (from, to) = (parse("from")?, parse("to")?);
                         if from.is_ipv4() != to.is_ipv4() || from > to {
-                            return Err(ce.err(ErrorKind::InvalidValue, "address-range needs from <= to, of the same address family"));
+                            return Err(ce.err(
+                                ErrorKind::InvalidValue,
+                                "address-range needs from <= to, of the same address family",
+                            ));
                         }
                         ranges.push((from, to));
                     }
                 }
-                Op::IpFilter { allow, addresses, ranges }
+                Op::IpFilter {
+                    allow,
+                    addresses,
+                    ranges,
+                }
             }
             "rewrite-uri" => {
                 el.only_attrs(&["template", "copy-unmatched-params"])?;
                 el.only_children(&[], false)?;
                 let template = el.template(el.req("template")?, route)?;
-                Op::RewriteUri { template, copy_unmatched_params: el.bool_attr("copy-unmatched-params", true)? }
+                Op::RewriteUri {
+                    template,
+                    copy_unmatched_params: el.bool_attr("copy-unmatched-params", true)?,
+                }
             }
             "mock-response" => {
                 el.only_attrs(&["status-code", "content-type"])?;
@@ -427,20 +640,44 @@ impl Compiler<'_> {
                     Some(a) => el.u64_attr(a, 100, 599)? as u16,
                     None => 200,
                 };
-                let content_type = el.opt("content-type").map(|a| el.literal(a).map(Arc::from)).transpose()?;
-                Op::MockResponse { status, content_type }
+                let content_type = el
+                    .opt("content-type")
+                    .map(|a| el.literal(a).map(Arc::from))
+                    .transpose()?;
+                Op::MockResponse {
+                    status,
+                    content_type,
+                }
             }
             "forward-request" => {
-                el.only_attrs(&["timeout", "timeout-ms", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version"])?;
+                el.only_attrs(&[
+                    "timeout",
+                    "timeout-ms",
+                    "follow-redirects",
+                    "buffer-request-body",
+                    "buffer-response",
+                    "fail-on-error-status-code",
+                    "http-version",
+                ])?;
                 el.only_children(&[], false)?;
-                for flag in ["follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code"] {
+                for flag in [
+                    "follow-redirects",
+                    "buffer-request-body",
+                    "buffer-response",
+                    "fail-on-error-status-code",
+                ] {
                     el.bool_attr(flag, false)?;
                 }
                 if el.bool_attr("follow-redirects", false)? {
                     return Err(el.err(ErrorKind::InvalidValue, "follow-redirects=\"true\" is not supported; redirects are returned to the client"));
                 }
                 let timeout = match (el.opt("timeout"), el.opt("timeout-ms")) {
-                    (Some(_), Some(_)) => return Err(el.err(ErrorKind::InvalidValue, "use either timeout or timeout-ms, not both")),
+                    (Some(_), Some(_)) => {
+                        return Err(el.err(
+                            ErrorKind::InvalidValue,
+                            "use either timeout or timeout-ms, not both",
+                        ))
+                    }
                     (Some(a), None) => Duration::from_secs(el.u64_attr(a, 0, 240)?),
                     (None, Some(a)) => Duration::from_millis(el.u64_attr(a, 0, 240_000)?),
                     (None, None) => Duration::from_secs(300),
@@ -450,25 +687,56 @@ impl Compiler<'_> {
             }
             "rate-limit-by-key" | "quota-by-key" => {
                 let quota = name == "quota-by-key";
-                let mut allowed = vec!["calls", "renewal-period", "counter-key", "increment-condition", "increment-count"];
+                let mut allowed = vec![
+                    "calls",
+                    "renewal-period",
+                    "counter-key",
+                    "increment-condition",
+                    "increment-count",
+                ];
                 if quota {
                     allowed.extend(["bandwidth", "first-period-start"]);
                 } else {
-                    allowed.extend(["retry-after-header-name", "retry-after-variable-name", "remaining-calls-header-name", "remaining-calls-variable-name", "total-calls-header-name"]);
+                    allowed.extend([
+                        "retry-after-header-name",
+                        "retry-after-variable-name",
+                        "remaining-calls-header-name",
+                        "remaining-calls-variable-name",
+                        "total-calls-header-name",
+                    ]);
                 }
                 el.only_attrs(&allowed)?;
                 el.only_children(&[], false)?;
                 if quota && el.opt("bandwidth").is_some() {
-                    return Err(el.err(ErrorKind::InvalidValue, "quota-by-key bandwidth is not supported; use calls"));
+                    return Err(el.err(
+                        ErrorKind::InvalidValue,
+                        "quota-by-key bandwidth is not supported; use calls",
+                    ));
                 }
                 let calls = el.u64_attr(el.req("calls")?, 1, u64::MAX / 2)?;
-                let period = Duration::from_secs(el.u64_attr(el.req("renewal-period")?, 1, 365 * 86_400 * 10)?);
+                let period = Duration::from_secs(el.u64_attr(
+                    el.req("renewal-period")?,
+                    1,
+                    365 * 86_400 * 10,
+                )?);
                 let key = el.template(el.req("counter-key")?, route)?;
-                let increment_condition = el.opt("increment-condition").map(|a| self.bool_expr(&el, a)).transpose()?;
-                let increment_count = el.opt("increment-count").map(|a| el.u64_attr(a, 0, u64::MAX / 2)).transpose()?.unwrap_or(1);
+                let increment_condition = el
+                    .opt("increment-condition")
+                    .map(|a| self.bool_expr(&el, a))
+                    .transpose()?;
+                let increment_count = el
+                    .opt("increment-count")
+                    .map(|a| el.u64_attr(a, 0, u64::MAX / 2))
+                    .transpose()?
+                    .unwrap_or(1);
                 let lit = |n: &str| el.opt(n).map(|a| el.literal(a).map(Arc::from)).transpose();
                 // Counters are per policy instance: the same key under two policies counts twice.
-                let counter_scope = format!("{name}:{}:{}:{}", route.api_id, route.operation_id, el.src.pos(el.e.offset));
+                let counter_scope = format!(
+                    "{name}:{}:{}:{}",
+                    route.api_id,
+                    route.operation_id,
+                    el.src.pos(el.e.offset)
+                );
                 let limit = RateLimit {
                     calls,
                     period,
@@ -488,7 +756,9 @@ impl Compiler<'_> {
                     Op::RateLimitByKey(limit)
                 }
             }
-            "validate-client-certificate" => Op::ValidateClientCertificate(Box::new(self.validate_client_certificate(&el)?)),
+            "validate-client-certificate" => {
+                Op::ValidateClientCertificate(Box::new(self.validate_client_certificate(&el)?))
+            }
             _ => return Err(el.err(ErrorKind::UnknownPolicy, format!("unknown policy <{name}>"))),
         };
         Ok(Step { origin, op })
@@ -497,11 +767,19 @@ impl Compiler<'_> {
     fn bool_expr(&self, el: &El, a: &Attr) -> Result<Expression, CompileError> {
         match expr::compile(&a.value, el.src, self.route)? {
             Some(e) if matches!(e.ty(), Ty::Bool) => Ok(e),
-            Some(e) => Err(el.attr_err(a, ErrorKind::ExpressionType, format!("'{}' must be a bool expression, not '{}'", a.name, e.ty()))),
+            Some(e) => Err(el.attr_err(
+                a,
+                ErrorKind::ExpressionType,
+                format!("'{}' must be a bool expression, not '{}'", a.name, e.ty()),
+            )),
             None => match a.value.text.trim() {
                 "true" | "True" => Ok(Expression::constant(Value::Bool(true))),
                 "false" | "False" => Ok(Expression::constant(Value::Bool(false))),
-                other => Err(el.attr_err(a, ErrorKind::InvalidValue, format!("'{}' is '{other}'; expected @(...) or true/false", a.name))),
+                other => Err(el.attr_err(
+                    a,
+                    ErrorKind::InvalidValue,
+                    format!("'{}' is '{other}'; expected @(...) or true/false", a.name),
+                )),
             },
         }
     }
@@ -512,10 +790,19 @@ impl Compiler<'_> {
         let a = el.req("code")?;
         let code = match expr::compile(&a.value, el.src, self.route)? {
             Some(e) if matches!(e.ty(), Ty::Int) => StatusCode::Expr(e),
-            Some(e) => return Err(el.attr_err(a, ErrorKind::ExpressionType, format!("code must be an int expression, not '{}'", e.ty()))),
+            Some(e) => {
+                return Err(el.attr_err(
+                    a,
+                    ErrorKind::ExpressionType,
+                    format!("code must be an int expression, not '{}'", e.ty()),
+                ))
+            }
             None => StatusCode::Fixed(el.u64_attr(a, 100, 599)? as u16),
         };
-        let reason = el.opt("reason").map(|r| el.template(r, self.route)).transpose()?;
+        let reason = el
+            .opt("reason")
+            .map(|r| el.template(r, self.route))
+            .transpose()?;
         Ok(SetStatus { code, reason })
     }
 
@@ -525,14 +812,24 @@ impl Compiler<'_> {
         let n = el.req("name")?;
         let name = el.literal(n)?;
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-            return Err(el.attr_err(n, ErrorKind::InvalidValue, format!("'{name}' is not a valid header name")));
+            return Err(el.attr_err(
+                n,
+                ErrorKind::InvalidValue,
+                format!("'{name}' is not a valid header name"),
+            ));
         }
         let action = match el.opt("exists-action").map(|a| (a, a.value.text.as_str())) {
             None | Some((_, "override")) => ExistsAction::Override,
             Some((_, "skip")) => ExistsAction::Skip,
             Some((_, "append")) => ExistsAction::Append,
             Some((_, "delete")) => ExistsAction::Delete,
-            Some((a, other)) => return Err(el.attr_err(a, ErrorKind::InvalidValue, format!("exists-action '{other}'; expected override, skip, append or delete"))),
+            Some((a, other)) => {
+                return Err(el.attr_err(
+                    a,
+                    ErrorKind::InvalidValue,
+                    format!("exists-action '{other}'; expected override, skip, append or delete"),
+                ))
+            }
         };
         let mut values = Vec::new();
         for v in el.children("value") {
@@ -542,9 +839,17 @@ impl Compiler<'_> {
             values.push(Template::compile(&t, el.src, self.route)?);
         }
         if values.is_empty() && action != ExistsAction::Delete {
-            return Err(el.err(ErrorKind::Structure, "<set-header> needs at least one <value> (or exists-action=\"delete\")"));
+            return Err(el.err(
+                ErrorKind::Structure,
+                "<set-header> needs at least one <value> (or exists-action=\"delete\")",
+            ));
         }
-        Ok(SetHeader { name: name.into(), action, values, target })
+        Ok(SetHeader {
+            name: name.into(),
+            action,
+            values,
+            target,
+        })
     }
 
     fn set_body(&self, el: &El) -> Result<Template, CompileError> {
@@ -564,8 +869,17 @@ impl Compiler<'_> {
         }
     }
 
-    fn validate_client_certificate(&self, el: &El) -> Result<ValidateClientCertificate, CompileError> {
-        el.only_attrs(&["validate-revocation", "validate-trust", "validate-not-before", "validate-not-after", "ignore-error"])?;
+    fn validate_client_certificate(
+        &self,
+        el: &El,
+    ) -> Result<ValidateClientCertificate, CompileError> {
+        el.only_attrs(&[
+            "validate-revocation",
+            "validate-trust",
+            "validate-not-before",
+            "validate-not-after",
+            "ignore-error",
+        ])?;
         el.only_children(&["identities"], false)?;
         let mut identities = Vec::new();
         let mut thumbprint_only = HashSet::new();
@@ -573,14 +887,35 @@ impl Compiler<'_> {
             ids.only_attrs(&[])?;
             ids.only_children(&["identity"], false)?;
             for id in ids.children("identity") {
-                id.only_attrs(&["thumbprint", "serial-number", "common-name", "subject", "dns-name", "issuer-subject", "issuer-thumbprint", "issuer-certificate-id"])?;
+                id.only_attrs(&[
+                    "thumbprint",
+                    "serial-number",
+                    "common-name",
+                    "subject",
+                    "dns-name",
+                    "issuer-subject",
+                    "issuer-thumbprint",
+                    "issuer-certificate-id",
+                ])?;
                 id.only_children(&[], false)?;
-                let text = |n: &str| -> Result<Option<String>, CompileError> { id.opt(n).map(|a| id.literal(a).map(str::to_string)).transpose() };
-                let hex = |n: &str| -> Result<Option<String>, CompileError> { Ok(text(n)?.map(|t| normalise_hex(&t))) };
+                let text = |n: &str| -> Result<Option<String>, CompileError> {
+                    id.opt(n)
+                        .map(|a| id.literal(a).map(str::to_string))
+                        .transpose()
+                };
+                let hex = |n: &str| -> Result<Option<String>, CompileError> {
+                    Ok(text(n)?.map(|t| normalise_hex(&t)))
+                };
                 let dn = |n: &str| -> Result<Option<DistinguishedName>, CompileError> {
                     match id.opt(n) {
                         None => Ok(None),
-                        Some(a) => DistinguishedName::parse(id.literal(a)?).map(Some).map_err(|e| id.attr_err(a, ErrorKind::InvalidValue, format!("{n}: {e}"))),
+                        Some(a) => {
+                            DistinguishedName::parse(id.literal(a)?)
+                                .map(Some)
+                                .map_err(|e| {
+                                    id.attr_err(a, ErrorKind::InvalidValue, format!("{n}: {e}"))
+                                })
+                        }
                     }
                 };
                 let identity = Identity {
@@ -594,16 +929,23 @@ impl Compiler<'_> {
                     issuer_certificate_id: text("issuer-certificate-id")?,
                 };
                 if id.e.attrs.iter().all(|a| a.name == "id") {
-                    return Err(id.err(ErrorKind::MissingAttribute, "<identity> needs at least one attribute to match"));
+                    return Err(id.err(
+                        ErrorKind::MissingAttribute,
+                        "<identity> needs at least one attribute to match",
+                    ));
                 }
-                let only_thumb = identity.thumbprint.is_some() && id.e.attrs.iter().filter(|a| a.name != "id").count() == 1;
+                let only_thumb = identity.thumbprint.is_some()
+                    && id.e.attrs.iter().filter(|a| a.name != "id").count() == 1;
                 if only_thumb {
                     thumbprint_only.insert(identity.thumbprint.clone().unwrap_or_default());
                 }
                 identities.push(identity);
             }
             if identities.len() > 10 {
-                return Err(ids.err(ErrorKind::InvalidValue, format!("{} identities; at most 10 are allowed", identities.len())));
+                return Err(ids.err(
+                    ErrorKind::InvalidValue,
+                    format!("{} identities; at most 10 are allowed", identities.len()),
+                ));
             }
         }
         Ok(ValidateClientCertificate {
@@ -620,18 +962,37 @@ impl Compiler<'_> {
 
 /// Thumbprints and serials: upper-case hex, spaces and colons removed.
 pub fn normalise_hex(s: &str) -> String {
-    s.chars().filter(|c| !matches!(c, ' ' | ':' | '\u{200e}')).collect::<String>().to_ascii_uppercase()
+    s.chars()
+        .filter(|c| !matches!(c, ' ' | ':' | '\u{200e}'))
+        .collect::<String>()
+        .to_ascii_uppercase()
 }
 
 /// The types APIM allows in variables.
 fn check_variable_type(el: &El, a: &Attr, ty: &Ty) -> Result<(), CompileError> {
     let ok = matches!(
         ty,
-        Ty::Bool | Ty::Int | Ty::Double | Ty::Char | Ty::Str | Ty::DateTime | Ty::TimeSpan | Ty::Bytes | Ty::Cert | Ty::Null | Ty::Object | Ty::Array(_) | Ty::DistName
+        Ty::Bool
+            | Ty::Int
+            | Ty::Double
+            | Ty::Char
+            | Ty::Str
+            | Ty::DateTime
+            | Ty::TimeSpan
+            | Ty::Bytes
+            | Ty::Cert
+            | Ty::Null
+            | Ty::Object
+            | Ty::Array(_)
+            | Ty::DistName
     );
     if ok {
         Ok(())
     } else {
-        Err(el.attr_err(a, ErrorKind::ExpressionType, format!("a variable cannot hold a value of type '{ty}'")))
+        Err(el.attr_err(
+            a,
+            ErrorKind::ExpressionType,
+            format!("a variable cannot hold a value of type '{ty}'"),
+        ))
     }
 }

@@ -31,7 +31,12 @@ pub struct Deployment {
 
 impl Deployment {
     pub fn new(service_name: &str, gateway_id: &str, region: &str) -> Deployment {
-        Deployment { service_name: service_name.into(), gateway_id: gateway_id.into(), region: region.into(), ..Default::default() }
+        Deployment {
+            service_name: service_name.into(),
+            gateway_id: gateway_id.into(),
+            region: region.into(),
+            ..Default::default()
+        }
     }
 
     pub fn add_certificate(&mut self, id: impl Into<String>, cert: Arc<Certificate>) {
@@ -49,7 +54,9 @@ impl Deployment {
     }
 
     pub fn certificate_by_thumbprint(&self, thumbprint: &str) -> Option<&Arc<Certificate>> {
-        self.certificates.values().find(|c| c.thumbprint().eq_ignore_ascii_case(thumbprint))
+        self.certificates
+            .values()
+            .find(|c| c.thumbprint().eq_ignore_ascii_case(thumbprint))
     }
 }
 
@@ -98,7 +105,9 @@ impl UrlView<'_> {
 
 fn decode_component(s: &str) -> String {
     let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Where the request goes after inbound (`set-backend-service`).
@@ -116,7 +125,10 @@ pub enum BackendCertificate {
     Id(Arc<str>),
     Thumbprint(Arc<str>),
     /// PFX bytes with an optional password. Never logged.
-    Pfx { body: Arc<[u8]>, password: Option<Arc<str>> },
+    Pfx {
+        body: Arc<[u8]>,
+        password: Option<Arc<str>>,
+    },
 }
 
 /// A trace event from the `trace` policy, handed to the gateway's sink.
@@ -149,7 +161,10 @@ pub struct RequestState {
 
 impl RequestState {
     pub fn variable(&self, name: &str) -> Option<&Value> {
-        self.variables.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+        self.variables
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v)
     }
 
     pub fn set_variable(&mut self, name: &Arc<str>, value: Value) {
@@ -279,8 +294,15 @@ impl Default for SimpleContext {
 
 impl SimpleContext {
     pub fn new(method: &str, path_and_query: &str) -> SimpleContext {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        SimpleContext { method: method.into(), path: path.into(), query: query.into(), ..Default::default() }
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        SimpleContext {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            ..Default::default()
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> SimpleContext {
@@ -289,15 +311,25 @@ impl SimpleContext {
     }
 
     pub fn response_header_values(&self, name: &str) -> Vec<&str> {
-        self.response_headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.response_headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn request_header_list(&self, name: &str) -> Vec<&str> {
-        self.request_headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.request_headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn body_text(&self) -> Option<&str> {
-        self.response_body.as_deref().and_then(|b| std::str::from_utf8(b).ok())
+        self.response_body
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
     }
 }
 
@@ -329,11 +361,23 @@ impl RequestContext for SimpleContext {
         &self.method
     }
     fn url(&self) -> UrlView<'_> {
-        UrlView { scheme: &self.scheme, host: &self.host, port: self.port, path: &self.path, query: &self.query }
+        UrlView {
+            scheme: &self.scheme,
+            host: &self.host,
+            port: self.port,
+            path: &self.path,
+            query: &self.query,
+        }
     }
     fn original_url(&self) -> UrlView<'_> {
         match &self.original {
-            Some((p, q)) => UrlView { scheme: &self.scheme, host: &self.host, port: self.port, path: p, query: q },
+            Some((p, q)) => UrlView {
+                scheme: &self.scheme,
+                host: &self.host,
+                port: self.port,
+                path: p,
+                query: q,
+            },
             None => self.url(),
         }
     }
@@ -341,13 +385,17 @@ impl RequestContext for SimpleContext {
         joined(&self.request_headers, name)
     }
     fn request_header_values(&self, name: &str) -> Vec<String> {
-        self.request_header_list(name).into_iter().map(str::to_string).collect()
+        self.request_header_list(name)
+            .into_iter()
+            .map(str::to_string)
+            .collect()
     }
     fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
         write(&mut self.request_headers, name, value, how)
     }
     fn remove_request_header(&mut self, name: &str) {
-        self.request_headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self.request_headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
     }
     fn rewrite_url(&mut self, path: &str, query: &str) {
         if self.original.is_none() {
@@ -363,17 +411,26 @@ impl RequestContext for SimpleContext {
         self.certificate.as_ref()
     }
     fn verify_certificate(&self, cert: &Certificate, check_revocation: bool) -> bool {
-        self.trust.as_ref().is_some_and(|t| t.verify(cert, &self.sent_chain, check_revocation).is_ok())
+        self.trust
+            .as_ref()
+            .is_some_and(|t| t.verify(cert, &self.sent_chain, check_revocation).is_ok())
     }
     fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
-        let verified = self.trust.as_ref()?.verify(cert, &self.sent_chain, false).ok()?;
+        let verified = self
+            .trust
+            .as_ref()?
+            .verify(cert, &self.sent_chain, false)
+            .ok()?;
         verified.issuer().cloned()
     }
     fn deployment(&self) -> &Deployment {
         &self.deployment
     }
     fn matched_parameter(&self, name: &str) -> Option<&str> {
-        self.matched.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.matched
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn request_id(&self) -> &str {
         &self.request_id
@@ -383,7 +440,10 @@ impl RequestContext for SimpleContext {
     }
     fn set_response_status(&mut self, code: u16, reason: Option<&str>) {
         self.status = code;
-        self.reason = reason.map_or_else(|| crate::exec::default_reason(code).to_string(), str::to_string);
+        self.reason = reason.map_or_else(
+            || crate::exec::default_reason(code).to_string(),
+            str::to_string,
+        );
     }
     fn response_header(&self, name: &str) -> Option<Cow<'_, str>> {
         joined(&self.response_headers, name)
@@ -392,7 +452,8 @@ impl RequestContext for SimpleContext {
         write(&mut self.response_headers, name, value, how)
     }
     fn remove_response_header(&mut self, name: &str) {
-        self.response_headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self.response_headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
     }
     fn set_response_body(&mut self, body: Vec<u8>) {
         self.response_body = Some(body);

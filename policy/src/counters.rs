@@ -45,7 +45,10 @@ impl Default for LocalCounters {
 
 impl LocalCounters {
     pub fn new(max_keys: usize) -> LocalCounters {
-        LocalCounters { windows: DashMap::new(), max_keys: max_keys.max(1) }
+        LocalCounters {
+            windows: DashMap::new(),
+            max_keys: max_keys.max(1),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -62,7 +65,8 @@ impl LocalCounters {
         if self.windows.len() < self.max_keys {
             return;
         }
-        self.windows.retain(|_, w| now.duration_since(w.start) < period);
+        self.windows
+            .retain(|_, w| now.duration_since(w.start) < period);
         if self.windows.len() >= self.max_keys {
             // Still full of live windows: forget the oldest half rather than refuse service.
             let mut starts: Vec<Instant> = self.windows.iter().map(|w| w.start).collect();
@@ -80,16 +84,30 @@ impl CounterStore for LocalCounters {
         if !self.windows.contains_key(key) {
             self.make_room(now, period);
         }
-        let mut w = self.windows.entry(key.to_string()).or_insert(Window { start: now, count: 0 });
+        let mut w = self.windows.entry(key.to_string()).or_insert(Window {
+            start: now,
+            count: 0,
+        });
         if now.duration_since(w.start) >= period {
-            *w = Window { start: now, count: 0 };
+            *w = Window {
+                start: now,
+                count: 0,
+            };
         }
         let retry_after = period.saturating_sub(now.duration_since(w.start));
         if w.count.saturating_add(amount) > limit {
-            return Decision { allowed: false, remaining: limit.saturating_sub(w.count), retry_after };
+            return Decision {
+                allowed: false,
+                remaining: limit.saturating_sub(w.count),
+                retry_after,
+            };
         }
         w.count += amount;
-        Decision { allowed: true, remaining: limit - w.count, retry_after }
+        Decision {
+            allowed: true,
+            remaining: limit - w.count,
+            retry_after,
+        }
     }
 }
 

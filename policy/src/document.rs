@@ -26,7 +26,12 @@ pub enum Section {
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [Section::Inbound, Section::Backend, Section::Outbound, Section::OnError];
+    pub const ALL: [Section; 4] = [
+        Section::Inbound,
+        Section::Backend,
+        Section::Outbound,
+        Section::OnError,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,10 +85,18 @@ impl ScopeDocument {
     pub fn parse(scope: Scope, source: Source) -> Result<ScopeDocument, CompileError> {
         let root = xml::parse_document(&source)?;
         if root.name != "policies" {
-            return Err(source.error(root.offset, ErrorKind::Structure, format!("root element is <{}>; expected <policies>", root.name)));
+            return Err(source.error(
+                root.offset,
+                ErrorKind::Structure,
+                format!("root element is <{}>; expected <policies>", root.name),
+            ));
         }
         if let Some(a) = root.attrs.first() {
-            return Err(source.error(a.offset, ErrorKind::UnknownAttribute, format!("unknown attribute '{}' on <policies>", a.name)));
+            return Err(source.error(
+                a.offset,
+                ErrorKind::UnknownAttribute,
+                format!("unknown attribute '{}' on <policies>", a.name),
+            ));
         }
         let mut sections = HashMap::new();
         for n in root.children {
@@ -96,34 +109,66 @@ impl ScopeDocument {
                         return Err(source.error(e.offset, ErrorKind::Structure, format!("unknown section <{}>; expected <inbound>, <backend>, <outbound> or <on-error>", e.name)));
                     };
                     if let Some(a) = e.attrs.first() {
-                        return Err(source.error(a.offset, ErrorKind::UnknownAttribute, format!("unknown attribute '{}' on <{}>", a.name, e.name)));
+                        return Err(source.error(
+                            a.offset,
+                            ErrorKind::UnknownAttribute,
+                            format!("unknown attribute '{}' on <{}>", a.name, e.name),
+                        ));
                     }
                     if sections.contains_key(&section) {
-                        return Err(source.error(e.offset, ErrorKind::Structure, format!("section <{}> appears twice", e.name)));
+                        return Err(source.error(
+                            e.offset,
+                            ErrorKind::Structure,
+                            format!("section <{}> appears twice", e.name),
+                        ));
                     }
                     let bases: Vec<&Element> = e.elements().filter(|c| c.name == "base").collect();
                     if bases.len() > 1 {
-                        return Err(source.error(bases[1].offset, ErrorKind::Structure, format!("<base/> appears more than once in <{}>", e.name)));
+                        return Err(source.error(
+                            bases[1].offset,
+                            ErrorKind::Structure,
+                            format!("<base/> appears more than once in <{}>", e.name),
+                        ));
                     }
                     if scope == Scope::Global {
                         if let Some(b) = bases.first() {
-                            return Err(source.error(b.offset, ErrorKind::Structure, "<base/> in the global scope has no parent to stand for"));
+                            return Err(source.error(
+                                b.offset,
+                                ErrorKind::Structure,
+                                "<base/> in the global scope has no parent to stand for",
+                            ));
                         }
                     }
                     sections.insert(section, e);
                 }
             }
         }
-        Ok(ScopeDocument { scope, source, sections })
+        Ok(ScopeDocument {
+            scope,
+            source,
+            sections,
+        })
     }
 
     /// Wraps a bare snippet (a list of policies, as the docs show them) as the inbound section.
-    pub fn from_inbound_snippet(scope: Scope, source: Source) -> Result<ScopeDocument, CompileError> {
+    pub fn from_inbound_snippet(
+        scope: Scope,
+        source: Source,
+    ) -> Result<ScopeDocument, CompileError> {
         let nodes = xml::parse_fragment(&source)?;
-        let section = Element { name: "inbound".into(), offset: 0, attrs: Vec::new(), children: nodes };
+        let section = Element {
+            name: "inbound".into(),
+            offset: 0,
+            attrs: Vec::new(),
+            children: nodes,
+        };
         let mut sections = HashMap::new();
         sections.insert(Section::Inbound, section);
-        Ok(ScopeDocument { scope, source, sections })
+        Ok(ScopeDocument {
+            scope,
+            source,
+            sections,
+        })
     }
 
     pub fn section(&self, s: Section) -> Option<&Element> {
@@ -146,7 +191,11 @@ impl Fragments {
     pub fn add(&mut self, id: impl Into<String>, source: Source) -> Result<(), CompileError> {
         let root = xml::parse_document(&source)?;
         if root.name != "fragment" {
-            return Err(source.error(root.offset, ErrorKind::Structure, format!("fragment root is <{}>; expected <fragment>", root.name)));
+            return Err(source.error(
+                root.offset,
+                ErrorKind::Structure,
+                format!("fragment root is <{}>; expected <fragment>", root.name),
+            ));
         }
         self.map.insert(id.into(), (source, root));
         Ok(())
@@ -171,23 +220,44 @@ const MAX_FRAGMENT_DEPTH: usize = 16;
 
 /// The effective statements of one section: scopes merged through `<base/>`, fragments
 /// expanded. `docs` must be ordered from the outermost scope (global) inwards.
-pub fn merge_section<'a>(docs: &[&'a ScopeDocument], section: Section, fragments: &'a Fragments) -> Result<Vec<Statement<'a>>, CompileError> {
+pub fn merge_section<'a>(
+    docs: &[&'a ScopeDocument],
+    section: Section,
+    fragments: &'a Fragments,
+) -> Result<Vec<Statement<'a>>, CompileError> {
     let mut inherited: Vec<Statement<'a>> = Vec::new();
     for doc in docs {
-        let Some(el) = doc.section(section) else { continue };
+        let Some(el) = doc.section(section) else {
+            continue;
+        };
         let mut out = Vec::new();
         for n in &el.children {
             match n {
                 Node::Text(t) => {
-                    return Err(doc.source.error(t.src_offset(0), ErrorKind::Structure, format!("text inside <{section}>; expected policy elements")));
+                    return Err(doc.source.error(
+                        t.src_offset(0),
+                        ErrorKind::Structure,
+                        format!("text inside <{section}>; expected policy elements"),
+                    ));
                 }
                 Node::Element(e) if e.name == "base" => {
                     if let Some(a) = e.attrs.first() {
-                        return Err(doc.source.error(a.offset, ErrorKind::UnknownAttribute, format!("unknown attribute '{}' on <base>", a.name)));
+                        return Err(doc.source.error(
+                            a.offset,
+                            ErrorKind::UnknownAttribute,
+                            format!("unknown attribute '{}' on <base>", a.name),
+                        ));
                     }
                     out.append(&mut inherited);
                 }
-                Node::Element(e) => expand(e, &doc.source, doc.scope, fragments, &mut out, &mut Vec::new())?,
+                Node::Element(e) => expand(
+                    e,
+                    &doc.source,
+                    doc.scope,
+                    fragments,
+                    &mut out,
+                    &mut Vec::new(),
+                )?,
             }
         }
         inherited = out;
@@ -196,34 +266,77 @@ pub fn merge_section<'a>(docs: &[&'a ScopeDocument], section: Section, fragments
 }
 
 /// Appends `e` to `out`, replacing an `<include-fragment>` by the fragment's statements.
-pub fn expand<'a>(e: &'a Element, src: &'a Source, scope: Scope, fragments: &'a Fragments, out: &mut Vec<Statement<'a>>, chain: &mut Vec<&'a str>) -> Result<(), CompileError> {
+pub fn expand<'a>(
+    e: &'a Element,
+    src: &'a Source,
+    scope: Scope,
+    fragments: &'a Fragments,
+    out: &mut Vec<Statement<'a>>,
+    chain: &mut Vec<&'a str>,
+) -> Result<(), CompileError> {
     if e.name != "include-fragment" {
-        out.push(Statement { element: e, source: src, scope });
+        out.push(Statement {
+            element: e,
+            source: src,
+            scope,
+        });
         return Ok(());
     }
     for a in &e.attrs {
         if a.name != "fragment-id" {
-            return Err(src.error(a.offset, ErrorKind::UnknownAttribute, format!("unknown attribute '{}' on <include-fragment>; expected fragment-id", a.name)));
+            return Err(src.error(
+                a.offset,
+                ErrorKind::UnknownAttribute,
+                format!(
+                    "unknown attribute '{}' on <include-fragment>; expected fragment-id",
+                    a.name
+                ),
+            ));
         }
     }
     let Some(id) = e.attr("fragment-id") else {
-        return Err(src.error(e.offset, ErrorKind::MissingAttribute, "<include-fragment> needs a fragment-id attribute"));
+        return Err(src.error(
+            e.offset,
+            ErrorKind::MissingAttribute,
+            "<include-fragment> needs a fragment-id attribute",
+        ));
     };
     let id = id.value.text.as_str();
     let Some((fsrc, froot)) = fragments.get(id) else {
-        return Err(src.error(e.offset, ErrorKind::InvalidValue, format!("unknown fragment '{id}'; expected the id of a configured fragment")));
+        return Err(src.error(
+            e.offset,
+            ErrorKind::InvalidValue,
+            format!("unknown fragment '{id}'; expected the id of a configured fragment"),
+        ));
     };
     if chain.contains(&id) || chain.len() >= MAX_FRAGMENT_DEPTH {
-        return Err(src.error(e.offset, ErrorKind::Structure, format!("fragment '{id}' includes itself (through {})", chain.join(" -> "))));
+        return Err(src.error(
+            e.offset,
+            ErrorKind::Structure,
+            format!(
+                "fragment '{id}' includes itself (through {})",
+                chain.join(" -> ")
+            ),
+        ));
     }
     chain.push(id);
     for n in &froot.children {
         match n {
             Node::Element(c) if c.name == "base" => {
-                return Err(fsrc.error(c.offset, ErrorKind::Structure, "<base/> is not allowed inside a fragment"));
+                return Err(fsrc.error(
+                    c.offset,
+                    ErrorKind::Structure,
+                    "<base/> is not allowed inside a fragment",
+                ));
             }
             Node::Element(c) => expand(c, fsrc, scope, fragments, out, chain)?,
-            Node::Text(t) => return Err(fsrc.error(t.src_offset(0), ErrorKind::Structure, "text inside <fragment>; expected policy elements")),
+            Node::Text(t) => {
+                return Err(fsrc.error(
+                    t.src_offset(0),
+                    ErrorKind::Structure,
+                    "text inside <fragment>; expected policy elements",
+                ))
+            }
         }
     }
     chain.pop();

@@ -56,8 +56,18 @@ pub struct CompileError {
 }
 
 impl CompileError {
-    pub fn new(file: Arc<str>, pos: Pos, kind: ErrorKind, message: impl Into<String>) -> CompileError {
-        CompileError { file, pos, kind, message: message.into() }
+    pub fn new(
+        file: Arc<str>,
+        pos: Pos,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> CompileError {
+        CompileError {
+            file,
+            pos,
+            kind,
+            message: message.into(),
+        }
     }
 
     /// Replaces every occurrence of a secret in the message (errors may quote source text,
@@ -74,7 +84,14 @@ impl CompileError {
 
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {} error: {}", self.file, self.pos, self.kind.as_str(), self.message)
+        write!(
+            f,
+            "{}:{}: {} error: {}",
+            self.file,
+            self.pos,
+            self.kind.as_str(),
+            self.message
+        )
     }
 }
 

@@ -42,7 +42,13 @@ pub struct LastError {
 
 impl LastError {
     /// An error raised by a step.
-    pub fn at(origin: &Origin, reason: &str, message: &str, status: u16, response_message: &str) -> LastError {
+    pub fn at(
+        origin: &Origin,
+        reason: &str,
+        message: &str,
+        status: u16,
+        response_message: &str,
+    ) -> LastError {
         LastError {
             source: origin.policy.into(),
             reason: reason.into(),
@@ -57,7 +63,13 @@ impl LastError {
     }
 
     /// An error raised by the gateway outside any policy step (routing, backend I/O).
-    pub fn gateway(source: &str, reason: &str, message: &str, section: Section, status: u16) -> LastError {
+    pub fn gateway(
+        source: &str,
+        reason: &str,
+        message: &str,
+        section: Section,
+        status: u16,
+    ) -> LastError {
         LastError {
             source: source.into(),
             reason: reason.into(),
@@ -73,13 +85,25 @@ impl LastError {
 
     /// The built-in `OperationNotFound` (404).
     pub fn operation_not_found() -> LastError {
-        let mut e = LastError::gateway("configuration", "OperationNotFound", "Unable to match incoming request to an operation.", Section::Inbound, 404);
+        let mut e = LastError::gateway(
+            "configuration",
+            "OperationNotFound",
+            "Unable to match incoming request to an operation.",
+            Section::Inbound,
+            404,
+        );
         e.response_message = "Resource not found".into();
         e
     }
 
     pub fn backend_connection_failure(message: &str) -> LastError {
-        LastError::gateway("forward-request", "BackendConnectionFailure", message, Section::Backend, 502)
+        LastError::gateway(
+            "forward-request",
+            "BackendConnectionFailure",
+            message,
+            Section::Backend,
+            502,
+        )
     }
 
     pub fn timeout(message: &str) -> LastError {
@@ -151,7 +175,13 @@ enum Flow {
 /// Expression failures become `ExpressionValueEvaluationFailure` (500).
 fn expr_failed(origin: &Origin, e: &EvalError) -> LastError {
     let msg = format!("Expression evaluation failed. {}", e.0);
-    LastError::at(origin, "ExpressionValueEvaluationFailure", &msg, 500, "Internal server error")
+    LastError::at(
+        origin,
+        "ExpressionValueEvaluationFailure",
+        &msg,
+        500,
+        "Internal server error",
+    )
 }
 
 impl Plan {
@@ -165,12 +195,22 @@ impl Plan {
         self.run_from(Section::Backend, resume_at, ctx)
     }
 
-    fn run_from(&self, section: Section, start: usize, ctx: &mut dyn RequestContext) -> SectionOutcome {
+    fn run_from(
+        &self,
+        section: Section,
+        start: usize,
+        ctx: &mut dyn RequestContext,
+    ) -> SectionOutcome {
         let block = self.section(section);
         for (i, step) in block.iter().enumerate().skip(start) {
             match self.step(step, ctx) {
                 Ok(Flow::Next) => {}
-                Ok(Flow::Stop(SectionOutcome::Forward { timeout, .. })) => return SectionOutcome::Forward { timeout, resume_at: i + 1 },
+                Ok(Flow::Stop(SectionOutcome::Forward { timeout, .. })) => {
+                    return SectionOutcome::Forward {
+                        timeout,
+                        resume_at: i + 1,
+                    }
+                }
                 Ok(Flow::Stop(o)) => return o,
                 Err(e) => {
                     ctx.state_mut().last_error = Some(e);
@@ -192,7 +232,8 @@ impl Plan {
         write_error_response(ctx, status, &message);
         match self.run_section(Section::OnError, ctx) {
             SectionOutcome::Failed => write_error_response(ctx, 500, "Internal server error"),
-            SectionOutcome::Continue | SectionOutcome::Respond | SectionOutcome::Forward { .. } => {}
+            SectionOutcome::Continue | SectionOutcome::Respond | SectionOutcome::Forward { .. } => {
+            }
         }
     }
 
@@ -208,7 +249,9 @@ impl Plan {
     fn step(&self, step: &Step, ctx: &mut dyn RequestContext) -> Result<Flow, LastError> {
         let o = &*step.origin;
         let ev = |r: Result<Value, EvalError>| r.map_err(|e| expr_failed(o, &e));
-        let evs = |t: &Template, ctx: &dyn RequestContext| t.eval_str(ctx).map_err(|e| expr_failed(o, &e));
+        let evs = |t: &Template, ctx: &dyn RequestContext| {
+            t.eval_str(ctx).map_err(|e| expr_failed(o, &e))
+        };
         match &step.op {
             Op::Choose { whens, otherwise } => {
                 for (cond, block) in whens {
@@ -218,7 +261,11 @@ impl Plan {
                 }
                 self.block(otherwise, ctx)
             }
-            Op::ReturnResponse { status, headers, body } => {
+            Op::ReturnResponse {
+                status,
+                headers,
+                body,
+            } => {
                 // A fresh response: nothing of the one under construction carries over.
                 if let Some(s) = status {
                     apply_status(s, ctx, o)?;
@@ -255,13 +302,23 @@ impl Plan {
                 ctx.state_mut().set_variable(name, v);
                 Ok(Flow::Next)
             }
-            Op::Trace { source, severity, message, metadata } => {
+            Op::Trace {
+                source,
+                severity,
+                message,
+                metadata,
+            } => {
                 let message = evs(message, ctx)?.to_string();
                 let mut md = Vec::with_capacity(metadata.len());
                 for (k, v) in metadata {
                     md.push((k.clone(), evs(v, ctx)?.to_string()));
                 }
-                ctx.trace(TraceEvent { source: source.clone(), severity: *severity, message, metadata: md });
+                ctx.trace(TraceEvent {
+                    source: source.clone(),
+                    severity: *severity,
+                    message,
+                    metadata: md,
+                });
                 Ok(Flow::Next)
             }
             Op::SetBackendService(choice) => {
@@ -270,7 +327,13 @@ impl Plan {
                     BackendChoice::BaseUrl(t) => {
                         let url = evs(t, ctx)?;
                         if !(url.starts_with("http://") || url.starts_with("https://")) {
-                            return Err(LastError::at(o, "InvalidBackendUrl", &format!("base-url '{url}' is not an absolute http(s) URL"), 500, "Internal server error"));
+                            return Err(LastError::at(
+                                o,
+                                "InvalidBackendUrl",
+                                &format!("base-url '{url}' is not an absolute http(s) URL"),
+                                500,
+                                "Internal server error",
+                            ));
                         }
                         BackendTarget::BaseUrl(url)
                     }
@@ -281,7 +344,9 @@ impl Plan {
             Op::AuthenticationCertificate(choice) => {
                 let c = match choice {
                     CertificateChoice::Id(t) => BackendCertificate::Id(evs(t, ctx)?),
-                    CertificateChoice::Thumbprint(t) => BackendCertificate::Thumbprint(Arc::from(crate::compile::normalise_hex(&evs(t, ctx)?))),
+                    CertificateChoice::Thumbprint(t) => BackendCertificate::Thumbprint(Arc::from(
+                        crate::compile::normalise_hex(&evs(t, ctx)?),
+                    )),
                     CertificateChoice::Body { body, password } => {
                         let body = match ev(body.eval(ctx))? {
                             Value::Bytes(b) => b,
@@ -294,32 +359,68 @@ impl Plan {
                 ctx.state_mut().backend_certificate = Some(c);
                 Ok(Flow::Next)
             }
-            Op::CheckHeader { name, failed_code, failed_message, ignore_case, values } => {
+            Op::CheckHeader {
+                name,
+                failed_code,
+                failed_message,
+                ignore_case,
+                values,
+            } => {
                 let ok = match ctx.request_header(name) {
                     None => false,
                     Some(_) if values.is_empty() => true,
-                    Some(_) => ctx.request_header_values(name).iter().flat_map(|v| v.split(',')).any(|v| {
-                        let v = v.trim();
-                        values.iter().any(|want| if *ignore_case { want.eq_ignore_ascii_case(v) } else { **want == *v })
-                    }),
+                    Some(_) => ctx
+                        .request_header_values(name)
+                        .iter()
+                        .flat_map(|v| v.split(','))
+                        .any(|v| {
+                            let v = v.trim();
+                            values.iter().any(|want| {
+                                if *ignore_case {
+                                    want.eq_ignore_ascii_case(v)
+                                } else {
+                                    **want == *v
+                                }
+                            })
+                        }),
                 };
                 if ok {
                     return Ok(Flow::Next);
                 }
                 let msg = evs(failed_message, ctx)?;
-                let reason = if ctx.request_header(name).is_none() { "HeaderNotFound" } else { "HeaderValueNotAllowed" };
+                let reason = if ctx.request_header(name).is_none() {
+                    "HeaderNotFound"
+                } else {
+                    "HeaderValueNotAllowed"
+                };
                 Err(LastError::at(o, reason, &msg, *failed_code, &msg))
             }
-            Op::IpFilter { allow, addresses, ranges } => {
+            Op::IpFilter {
+                allow,
+                addresses,
+                ranges,
+            } => {
                 let ip = normalise_ip(ctx.client_ip());
-                let listed = addresses.iter().any(|a| normalise_ip(*a) == ip) || ranges.iter().any(|(f, t)| ip_in(ip, normalise_ip(*f), normalise_ip(*t)));
+                let listed = addresses.iter().any(|a| normalise_ip(*a) == ip)
+                    || ranges
+                        .iter()
+                        .any(|(f, t)| ip_in(ip, normalise_ip(*f), normalise_ip(*t)));
                 if listed == *allow {
                     Ok(Flow::Next)
                 } else {
-                    Err(LastError::at(o, "CallerIpNotAllowed", &format!("Caller IP address {ip} is not allowed. Access denied."), 403, "Forbidden"))
+                    Err(LastError::at(
+                        o,
+                        "CallerIpNotAllowed",
+                        &format!("Caller IP address {ip} is not allowed. Access denied."),
+                        403,
+                        "Forbidden",
+                    ))
                 }
             }
-            Op::RewriteUri { template, copy_unmatched_params } => {
+            Op::RewriteUri {
+                template,
+                copy_unmatched_params,
+            } => {
                 let target = evs(template, ctx)?;
                 let (path, query) = target.split_once('?').unwrap_or((&target, ""));
                 let mut query = query.to_string();
@@ -336,11 +437,18 @@ impl Plan {
                         }
                     }
                 }
-                let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+                let path = if path.starts_with('/') {
+                    path.to_string()
+                } else {
+                    format!("/{path}")
+                };
                 ctx.rewrite_url(&path, &query);
                 Ok(Flow::Next)
             }
-            Op::MockResponse { status, content_type } => {
+            Op::MockResponse {
+                status,
+                content_type,
+            } => {
                 ctx.set_response_status(*status, None);
                 if let Some(ct) = content_type {
                     ctx.write_response_header("Content-Type", ct, HeaderWrite::Set);
@@ -350,14 +458,21 @@ impl Plan {
             }
             Op::ForwardRequest { timeout } => {
                 ctx.state_mut().forward_timeout = Some(*timeout);
-                Ok(Flow::Stop(SectionOutcome::Forward { timeout: *timeout, resume_at: 0 }))
+                Ok(Flow::Stop(SectionOutcome::Forward {
+                    timeout: *timeout,
+                    resume_at: 0,
+                }))
             }
             Op::RateLimitByKey(r) => self.rate_limit(r, ctx, o, false),
             Op::QuotaByKey(r) => self.rate_limit(r, ctx, o, true),
             Op::ValidateClientCertificate(v) => match validate_client_certificate(v, ctx) {
                 Ok(()) => Ok(Flow::Next),
                 Err((reason, message)) => {
-                    let body = if reason == "ClientCertificateNotFound" { "Client certificate missing" } else { "Invalid client certificate" };
+                    let body = if reason == "ClientCertificateNotFound" {
+                        "Client certificate missing"
+                    } else {
+                        "Invalid client certificate"
+                    };
                     let err = LastError::at(o, reason, message, 401, body);
                     if v.ignore_error {
                         ctx.state_mut().last_error = Some(err);
@@ -370,17 +485,32 @@ impl Plan {
         }
     }
 
-    fn rate_limit(&self, r: &RateLimit, ctx: &mut dyn RequestContext, o: &Origin, quota: bool) -> Result<Flow, LastError> {
+    fn rate_limit(
+        &self,
+        r: &RateLimit,
+        ctx: &mut dyn RequestContext,
+        o: &Origin,
+        quota: bool,
+    ) -> Result<Flow, LastError> {
         let key = r.key.eval_str(ctx).map_err(|e| expr_failed(o, &e))?;
         let counts = match &r.increment_condition {
             None => true,
-            Some(c) => matches!(c.eval(ctx).map_err(|e| expr_failed(o, &e))?, Value::Bool(true)),
+            Some(c) => matches!(
+                c.eval(ctx).map_err(|e| expr_failed(o, &e))?,
+                Value::Bool(true)
+            ),
         };
         let full_key = format!("{}\u{1f}{key}", r.counter_scope);
-        let d = self.counters.hit(&full_key, if counts { r.increment_count } else { 0 }, r.calls, r.period);
+        let d = self.counters.hit(
+            &full_key,
+            if counts { r.increment_count } else { 0 },
+            r.calls,
+            r.period,
+        );
         let retry = d.retry_after.as_secs().max(1);
         if let Some(v) = &r.remaining_variable {
-            ctx.state_mut().set_variable(v, Value::Int(d.remaining as i64));
+            ctx.state_mut()
+                .set_variable(v, Value::Int(d.remaining as i64));
         }
         if d.allowed {
             if let Some(h) = &r.remaining_header {
@@ -397,9 +527,20 @@ impl Plan {
         let header = r.retry_after_header.as_deref().unwrap_or("Retry-After");
         ctx.write_response_header(header, &retry.to_string(), HeaderWrite::Set);
         let (reason, status, msg) = if quota {
-            ("QuotaExceeded", 403, format!("Out of call volume quota. Quota will be replenished in {}.", crate::expr::value::TimeSpan(d.retry_after.as_secs() as i64 * 10_000_000)))
+            (
+                "QuotaExceeded",
+                403,
+                format!(
+                    "Out of call volume quota. Quota will be replenished in {}.",
+                    crate::expr::value::TimeSpan(d.retry_after.as_secs() as i64 * 10_000_000)
+                ),
+            )
         } else {
-            ("RateLimitExceeded", 429, format!("Rate limit is exceeded. Try again in {retry} seconds."))
+            (
+                "RateLimitExceeded",
+                429,
+                format!("Rate limit is exceeded. Try again in {retry} seconds."),
+            )
         };
         Err(LastError::at(o, reason, &msg, status, &msg))
     }
@@ -417,10 +558,25 @@ fn apply_status(s: &SetStatus, ctx: &mut dyn RequestContext, o: &Origin) -> Resu
         StatusCode::Fixed(c) => *c,
         StatusCode::Expr(e) => match e.eval(ctx).map_err(|e| expr_failed(o, &e))? {
             Value::Int(c) if (100..=599).contains(&c) => c as u16,
-            v => return Err(LastError::at(o, "ExpressionValueEvaluationFailure", &format!("Expression evaluation failed. Status code {} is out of range.", v.to_dotnet_string()), 500, "Internal server error")),
+            v => {
+                return Err(LastError::at(
+                    o,
+                    "ExpressionValueEvaluationFailure",
+                    &format!(
+                        "Expression evaluation failed. Status code {} is out of range.",
+                        v.to_dotnet_string()
+                    ),
+                    500,
+                    "Internal server error",
+                ))
+            }
         },
     };
-    let reason = s.reason.as_ref().map(|r| r.eval_str(ctx).map_err(|e| expr_failed(o, &e))).transpose()?;
+    let reason = s
+        .reason
+        .as_ref()
+        .map(|r| r.eval_str(ctx).map_err(|e| expr_failed(o, &e)))
+        .transpose()?;
     // A reason phrase goes on the wire: refuse control characters from expressions.
     let reason = reason.filter(|r| !r.chars().any(|c| c.is_control()));
     ctx.set_response_status(code, reason.as_deref());
@@ -452,12 +608,25 @@ fn apply_header(h: &SetHeader, ctx: &mut dyn RequestContext, o: &Origin) -> Resu
         let s = v.eval_str(ctx).map_err(|e| expr_failed(o, &e))?;
         // Header injection guard: a value from an expression must not carry CR/LF.
         if s.contains(['\r', '\n', '\0']) {
-            return Err(LastError::at(o, "ExpressionValueEvaluationFailure", &format!("Expression evaluation failed. Header '{}' value contains a line break.", h.name), 500, "Internal server error"));
+            return Err(LastError::at(
+                o,
+                "ExpressionValueEvaluationFailure",
+                &format!(
+                    "Expression evaluation failed. Header '{}' value contains a line break.",
+                    h.name
+                ),
+                500,
+                "Internal server error",
+            ));
         }
         values.push(s);
     }
     for (i, v) in values.iter().enumerate() {
-        let how = if i == 0 && remove_first { HeaderWrite::Set } else { HeaderWrite::Append };
+        let how = if i == 0 && remove_first {
+            HeaderWrite::Set
+        } else {
+            HeaderWrite::Append
+        };
         match h.target {
             HeaderTarget::Request => ctx.write_request_header(&h.name, v, how),
             HeaderTarget::Response => ctx.write_response_header(&h.name, v, how),
@@ -478,22 +647,37 @@ fn ip_in(ip: IpAddr, from: IpAddr, to: IpAddr) -> bool {
 }
 
 /// SPEC §4: missing → not-before → not-after → trust → revocation → identities.
-fn validate_client_certificate(v: &ValidateClientCertificate, ctx: &dyn RequestContext) -> Result<(), (&'static str, &'static str)> {
+fn validate_client_certificate(
+    v: &ValidateClientCertificate,
+    ctx: &dyn RequestContext,
+) -> Result<(), (&'static str, &'static str)> {
     let Some(cert) = ctx.certificate() else {
         return Err(("ClientCertificateNotFound", "Client certificate missing"));
     };
     let now = crate::expr::value::DateTime::now();
     if v.validate_not_before && cert.not_before() > now {
-        return Err(("ClientCertificateNotYetValid", "Client certificate is not yet valid."));
+        return Err((
+            "ClientCertificateNotYetValid",
+            "Client certificate is not yet valid.",
+        ));
     }
     if v.validate_not_after && cert.not_after() < now {
-        return Err(("ClientCertificateExpired", "Client certificate has expired."));
+        return Err((
+            "ClientCertificateExpired",
+            "Client certificate has expired.",
+        ));
     }
     if v.validate_trust && !ctx.verify_certificate(cert, false) {
-        return Err(("ClientCertificateNotTrusted", "A certificate chain could not be built to a trusted root authority."));
+        return Err((
+            "ClientCertificateNotTrusted",
+            "A certificate chain could not be built to a trusted root authority.",
+        ));
     }
     if v.validate_revocation && !ctx.verify_certificate(cert, true) {
-        return Err(("ClientCertificateRevoked", "The certificate is revoked or its revocation status is unknown."));
+        return Err((
+            "ClientCertificateRevoked",
+            "The certificate is revoked or its revocation status is unknown.",
+        ));
     }
     if v.identities.is_empty() {
         return Ok(());
@@ -501,41 +685,74 @@ fn validate_client_certificate(v: &ValidateClientCertificate, ctx: &dyn RequestC
     if !v.thumbprint_only.is_empty() && v.thumbprint_only.contains(&**cert.thumbprint()) {
         return Ok(());
     }
-    if v.identities.iter().any(|id| identity_matches(id, cert, ctx)) {
+    if v.identities
+        .iter()
+        .any(|id| identity_matches(id, cert, ctx))
+    {
         return Ok(());
     }
-    Err(("ClientCertificateIdentityNotMatched", "Certificate does not match any of allowed identities."))
+    Err((
+        "ClientCertificateIdentityNotMatched",
+        "Certificate does not match any of allowed identities.",
+    ))
 }
 
 fn identity_matches(id: &Identity, cert: &Certificate, ctx: &dyn RequestContext) -> bool {
-    if id.thumbprint.as_deref().is_some_and(|t| t != &**cert.thumbprint()) {
+    if id
+        .thumbprint
+        .as_deref()
+        .is_some_and(|t| t != &**cert.thumbprint())
+    {
         return false;
     }
-    if id.serial_number.as_deref().is_some_and(|s| s.trim_start_matches('0') != cert.serial_number().trim_start_matches('0')) {
+    if id
+        .serial_number
+        .as_deref()
+        .is_some_and(|s| s.trim_start_matches('0') != cert.serial_number().trim_start_matches('0'))
+    {
         return false;
     }
     if let Some(cn) = &id.common_name {
-        if !cert.common_name().is_some_and(|c| c.eq_ignore_ascii_case(cn)) {
+        if !cert
+            .common_name()
+            .is_some_and(|c| c.eq_ignore_ascii_case(cn))
+        {
             return false;
         }
     }
     if id.subject.as_ref().is_some_and(|s| *s != cert.subject_dn()) {
         return false;
     }
-    if id.dns_name.as_deref().is_some_and(|d| !cert.dns_names().iter().any(|n| n.eq_ignore_ascii_case(d))) {
+    if id
+        .dns_name
+        .as_deref()
+        .is_some_and(|d| !cert.dns_names().iter().any(|n| n.eq_ignore_ascii_case(d)))
+    {
         return false;
     }
-    if id.issuer_subject.as_ref().is_some_and(|s| *s != cert.issuer_dn()) {
+    if id
+        .issuer_subject
+        .as_ref()
+        .is_some_and(|s| *s != cert.issuer_dn())
+    {
         return false;
     }
     if id.issuer_thumbprint.is_some() || id.issuer_certificate_id.is_some() {
         // The issuer must be the certificate that signed the leaf in the verified chain.
-        let Some(issuer) = ctx.certificate_issuer(cert) else { return false };
-        if id.issuer_thumbprint.as_deref().is_some_and(|t| t != &**issuer.thumbprint()) {
+        let Some(issuer) = ctx.certificate_issuer(cert) else {
+            return false;
+        };
+        if id
+            .issuer_thumbprint
+            .as_deref()
+            .is_some_and(|t| t != &**issuer.thumbprint())
+        {
             return false;
         }
         if let Some(cid) = &id.issuer_certificate_id {
-            let Some(configured) = ctx.deployment().certificates().get(cid) else { return false };
+            let Some(configured) = ctx.deployment().certificates().get(cid) else {
+                return false;
+            };
             if configured.thumbprint() != issuer.thumbprint() {
                 return false;
             }
@@ -565,7 +782,11 @@ pub enum BackendFailure {
 /// The whole APIM pipeline for one request: inbound → backend (with the caller's backend call
 /// at `forward-request`) → outbound, and on-error on any failure. The gateway runs the same
 /// steps from Pingora's hooks; tests and benchmarks use this.
-pub fn run_pipeline(plan: &Plan, ctx: &mut dyn RequestContext, mut backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>) -> PipelineResult {
+pub fn run_pipeline(
+    plan: &Plan,
+    ctx: &mut dyn RequestContext,
+    mut backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>,
+) -> PipelineResult {
     match plan.run_section(Section::Inbound, ctx) {
         SectionOutcome::Continue | SectionOutcome::Forward { .. } => {}
         SectionOutcome::Respond => return PipelineResult::Responded,
@@ -579,7 +800,9 @@ pub fn run_pipeline(plan: &Plan, ctx: &mut dyn RequestContext, mut backend: impl
     loop {
         let (timeout, resume) = match outcome {
             SectionOutcome::Forward { timeout, resume_at } => (timeout, Some(resume_at)),
-            SectionOutcome::Continue if !forwarded && !plan.explicit_forward => (Duration::from_secs(300), None),
+            SectionOutcome::Continue if !forwarded && !plan.explicit_forward => {
+                (Duration::from_secs(300), None)
+            }
             SectionOutcome::Continue => break,
             SectionOutcome::Respond => return PipelineResult::Responded,
             SectionOutcome::Failed => {

@@ -25,7 +25,13 @@ impl NamedValues {
     }
 
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>, secret: bool) {
-        self.entries.insert(name.into(), Entry { value: value.into(), secret });
+        self.entries.insert(
+            name.into(),
+            Entry {
+                value: value.into(),
+                secret,
+            },
+        );
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -38,7 +44,11 @@ impl NamedValues {
 
     /// The secret values, for redaction of error messages.
     pub fn secrets(&self) -> Vec<&str> {
-        self.entries.values().filter(|e| e.secret).map(|e| e.value.as_str()).collect()
+        self.entries
+            .values()
+            .filter(|e| e.secret)
+            .map(|e| e.value.as_str())
+            .collect()
     }
 
     pub fn len(&self) -> usize {

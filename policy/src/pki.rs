@@ -16,8 +16,13 @@ use openssl::nid::Nid;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
-use openssl::x509::extension::{AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier};
-use openssl::x509::{X509Builder, X509Name, X509NameBuilder, X509};
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, CrlNumber, ExtendedKeyUsage, KeyUsage,
+    SubjectAlternativeName, SubjectKeyIdentifier,
+};
+use openssl::x509::{
+    X509Builder, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X509RevokedBuilder, X509,
+};
 
 /// Key algorithm of a generated tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +50,9 @@ pub struct Issued {
 impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("Issued").field("subject", &self.cert.subject_name()).finish_non_exhaustive()
+        f.debug_struct("Issued")
+            .field("subject", &self.cert.subject_name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,7 +149,16 @@ pub struct Spec<'a> {
 
 impl<'a> Spec<'a> {
     pub fn new(subject: X509Name, profile: Profile) -> Spec<'a> {
-        Spec { subject, not_before_days: -1, not_after_days: 365, profile, dns: &[], ips: &[], emails: &[], uris: &[] }
+        Spec {
+            subject,
+            not_before_days: -1,
+            not_after_days: 365,
+            profile,
+            dns: &[],
+            ips: &[],
+            emails: &[],
+            uris: &[],
+        }
     }
 }
 
@@ -158,7 +174,9 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
     b.set_subject_name(&spec.subject)?;
     b.set_issuer_name(issuer.map_or(&spec.subject, |i| i.cert.subject_name()))?;
     b.set_pubkey(&key)?;
-    let now_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let not_before = Asn1Time::from_unix(now_unix + spec.not_before_days * 86_400)?;
     let not_after = Asn1Time::from_unix(now_unix + spec.not_after_days * 86_400)?;
     b.set_not_before(&not_before)?;
@@ -167,26 +185,57 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
     match spec.profile {
         Profile::Ca => {
             b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-            b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().digital_signature().build()?)?;
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .key_cert_sign()
+                    .crl_sign()
+                    .digital_signature()
+                    .build()?,
+            )?;
         }
         Profile::Client => {
             b.append_extension(BasicConstraints::new().build()?)?;
-            b.append_extension(KeyUsage::new().critical().digital_signature().key_encipherment().build()?)?;
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .digital_signature()
+                    .key_encipherment()
+                    .build()?,
+            )?;
             b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
         }
         Profile::Server => {
             b.append_extension(BasicConstraints::new().build()?)?;
-            b.append_extension(KeyUsage::new().critical().digital_signature().key_encipherment().build()?)?;
-            b.append_extension(ExtendedKeyUsage::new().server_auth().client_auth().build()?)?;
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .digital_signature()
+                    .key_encipherment()
+                    .build()?,
+            )?;
+            b.append_extension(
+                ExtendedKeyUsage::new()
+                    .server_auth()
+                    .client_auth()
+                    .build()?,
+            )?;
         }
     }
-    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
+    let ski =
+        SubjectKeyIdentifier::new().build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
     b.append_extension(ski)?;
     if issuer.is_some() {
-        let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
         b.append_extension(aki)?;
     }
-    if !(spec.dns.is_empty() && spec.ips.is_empty() && spec.emails.is_empty() && spec.uris.is_empty()) {
+    if !(spec.dns.is_empty()
+        && spec.ips.is_empty()
+        && spec.emails.is_empty()
+        && spec.uris.is_empty())
+    {
         let mut san = SubjectAlternativeName::new();
         for d in spec.dns {
             san.dns(d);
@@ -205,10 +254,19 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
     }
     let signer = issuer.map_or(&key, |i| &i.key);
     b.sign(signer, MessageDigest::sha256())?;
-    Ok(Issued { cert: b.build(), key })
+    Ok(Issued {
+        cert: b.build(),
+        key,
+    })
 }
 
-fn client(kind: KeyKind, cn: &str, issuer: &Issued, nb: i64, na: i64) -> Result<Issued, ErrorStack> {
+fn client(
+    kind: KeyKind,
+    cn: &str,
+    issuer: &Issued,
+    nb: i64,
+    na: i64,
+) -> Result<Issued, ErrorStack> {
     let mut s = Spec::new(name(&[("CN", cn)])?, Profile::Client);
     s.not_before_days = nb;
     s.not_after_days = na;
@@ -247,7 +305,12 @@ impl DemoPki {
         };
         let server = {
             let mut s = Spec::new(name(&[("CN", "localhost")])?, Profile::Server);
-            s.dns = &["localhost", "api.certgate.test", "partner.certgate.test", "plain.certgate.test"];
+            s.dns = &[
+                "localhost",
+                "api.certgate.test",
+                "partner.certgate.test",
+                "plain.certgate.test",
+            ];
             s.ips = &["127.0.0.1", "::1"];
             issue(kind, &s, Some(&root))?
         };
@@ -318,17 +381,57 @@ impl DemoPki {
             let issuer = self.issuer_of(stem);
             std::fs::write(dir.join(format!("{stem}.pem")), i.cert_pem())?;
             std::fs::write(dir.join(format!("{stem}.der")), i.cert_der())?;
-            std::fs::write(dir.join(format!("{stem}.cer")), base64::engine::general_purpose::STANDARD.encode(i.cert_der()))?;
+            std::fs::write(
+                dir.join(format!("{stem}.cer")),
+                base64::engine::general_purpose::STANDARD.encode(i.cert_der()),
+            )?;
             write_private(&dir.join(format!("{stem}.key.pem")), &i.key_pem())?;
             let mut chain = i.cert_pem();
             if !std::ptr::eq(issuer, i) {
                 chain.extend(issuer.cert_pem());
             }
             std::fs::write(dir.join(format!("{stem}.chain.pem")), chain)?;
-            write_private(&dir.join(format!("{stem}.pfx")), &i.pfx(pfx_password, &[&issuer.cert]).map_err(io)?)?;
+            write_private(
+                &dir.join(format!("{stem}.pfx")),
+                &i.pfx(pfx_password, &[&issuer.cert]).map_err(io)?,
+            )?;
         }
         Ok(())
     }
+}
+
+/// A CRL issued by `issuer`, revoking `revoked`, valid from `last_days` to `next_days` (days
+/// from now; a negative `next_days` makes an expired CRL).
+pub fn crl(
+    issuer: &Issued,
+    revoked: &[&X509],
+    last_days: i64,
+    next_days: i64,
+) -> Result<X509Crl, ErrorStack> {
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut b = X509CrlBuilder::new()?;
+    b.set_issuer_name(issuer.cert.subject_name())?;
+    let last = Asn1Time::from_unix(now_unix + last_days * 86_400)?;
+    let next = Asn1Time::from_unix(now_unix + next_days * 86_400)?;
+    b.set_last_update(&last)?;
+    b.set_next_update(&next)?;
+    for r in revoked {
+        let mut rb = X509RevokedBuilder::new()?;
+        rb.set_serial_number(r.serial_number())?;
+        rb.set_revocation_date(&last)?;
+        b.add_revoked(rb.build())?;
+    }
+    let ctx_builder = X509Builder::new()?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&ctx_builder.x509v3_context(Some(&issuer.cert), None))?;
+    b.append_extension(aki)?;
+    b.append_extension(CrlNumber::new(BigNum::from_u32(1)?)?.build()?)?;
+    b.sort()?;
+    b.sign(&issuer.key, MessageDigest::sha256())?;
+    b.build()
 }
 
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -336,7 +439,12 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
         f.write_all(data)
     }
     #[cfg(not(unix))]
@@ -361,7 +469,10 @@ mod tests {
         let nyv = Certificate::from_x509(p.not_yet_valid.cert.clone()).unwrap();
         assert!(nyv.not_before() > crate::expr::value::DateTime::now());
         let multi = Certificate::from_x509(p.multi_rdn.cert.clone()).unwrap();
-        assert_eq!(&**multi.subject(), r#"CN=Multi RDN Client, OU=Partner APIs, O="Contoso, Inc.", S=WA, C=US"#);
+        assert_eq!(
+            &**multi.subject(),
+            r#"CN=Multi RDN Client, OU=Partner APIs, O="Contoso, Inc.", S=WA, C=US"#
+        );
         let pfx = p.valid.pfx("pw", &[&p.dev_ca.cert]).unwrap();
         let parsed = Pkcs12::from_der(&pfx).unwrap().parse2("pw").unwrap();
         assert_eq!(parsed.cert.unwrap().to_der().unwrap(), p.valid.cert_der());

@@ -77,7 +77,10 @@ pub enum BackendChoice {
 pub enum CertificateChoice {
     Id(Template),
     Thumbprint(Template),
-    Body { body: Expression, password: Option<Template> },
+    Body {
+        body: Expression,
+        password: Option<Template>,
+    },
 }
 
 /// One identity of `validate-client-certificate`: every present field must match.
@@ -123,20 +126,53 @@ pub struct RateLimit {
 
 #[derive(Clone, Debug)]
 pub enum Op {
-    Choose { whens: Vec<(Expression, Block)>, otherwise: Block },
-    ReturnResponse { status: Option<SetStatus>, headers: Vec<SetHeader>, body: Option<Template> },
+    Choose {
+        whens: Vec<(Expression, Block)>,
+        otherwise: Block,
+    },
+    ReturnResponse {
+        status: Option<SetStatus>,
+        headers: Vec<SetHeader>,
+        body: Option<Template>,
+    },
     SetStatus(SetStatus),
     SetHeader(SetHeader),
     SetBody(Template),
-    SetVariable { name: Arc<str>, value: Template },
-    Trace { source: Arc<str>, severity: Severity, message: Template, metadata: Vec<(Arc<str>, Template)> },
+    SetVariable {
+        name: Arc<str>,
+        value: Template,
+    },
+    Trace {
+        source: Arc<str>,
+        severity: Severity,
+        message: Template,
+        metadata: Vec<(Arc<str>, Template)>,
+    },
     SetBackendService(BackendChoice),
     AuthenticationCertificate(CertificateChoice),
-    CheckHeader { name: Arc<str>, failed_code: u16, failed_message: Template, ignore_case: bool, values: Vec<Arc<str>> },
-    IpFilter { allow: bool, addresses: Vec<IpAddr>, ranges: Vec<(IpAddr, IpAddr)> },
-    RewriteUri { template: Template, copy_unmatched_params: bool },
-    MockResponse { status: u16, content_type: Option<Arc<str>> },
-    ForwardRequest { timeout: Duration },
+    CheckHeader {
+        name: Arc<str>,
+        failed_code: u16,
+        failed_message: Template,
+        ignore_case: bool,
+        values: Vec<Arc<str>>,
+    },
+    IpFilter {
+        allow: bool,
+        addresses: Vec<IpAddr>,
+        ranges: Vec<(IpAddr, IpAddr)>,
+    },
+    RewriteUri {
+        template: Template,
+        copy_unmatched_params: bool,
+    },
+    MockResponse {
+        status: u16,
+        content_type: Option<Arc<str>>,
+    },
+    ForwardRequest {
+        timeout: Duration,
+    },
     RateLimitByKey(RateLimit),
     QuotaByKey(RateLimit),
     ValidateClientCertificate(Box<ValidateClientCertificate>),
@@ -172,7 +208,9 @@ impl Plan {
             b.iter()
                 .map(|s| {
                     1 + match &s.op {
-                        Op::Choose { whens, otherwise } => whens.iter().map(|(_, b)| count(b)).sum::<usize>() + count(otherwise),
+                        Op::Choose { whens, otherwise } => {
+                            whens.iter().map(|(_, b)| count(b)).sum::<usize>() + count(otherwise)
+                        }
                         _ => 0,
                     }
                 })

@@ -49,7 +49,9 @@ pub struct Source {
 impl fmt::Debug for Source {
     // The substituted text may hold secret named values: never print it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Source").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,7 +97,9 @@ impl Source {
                     return Err(src.error_at_orig(
                         i,
                         ErrorKind::NamedValue,
-                        format!("unknown named value '{key}'; expected one defined in named-values"),
+                        format!(
+                            "unknown named value '{key}'; expected one defined in named-values"
+                        ),
                     ));
                 };
                 src.push_original(copied_from, i);
@@ -118,7 +122,10 @@ impl Source {
     }
 
     /// A source with no named values (tests, fragments already substituted).
-    pub fn plain(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> Result<Source, CompileError> {
+    pub fn plain(
+        name: impl Into<Arc<str>>,
+        text: impl Into<Arc<str>>,
+    ) -> Result<Source, CompileError> {
         Source::new(name, text, &NamedValues::default())
     }
 
@@ -126,7 +133,12 @@ impl Source {
         if to > from {
             let start = self.text.len();
             self.text.push_str(&self.original[from..to]);
-            self.segments.push(Segment { text_start: start, orig_start: from, len: to - from, substituted: false });
+            self.segments.push(Segment {
+                text_start: start,
+                orig_start: from,
+                len: to - from,
+                substituted: false,
+            });
         }
     }
 
@@ -141,7 +153,9 @@ impl Source {
 
     /// Maps an offset in the substituted text to the original file.
     pub fn orig_offset(&self, text_offset: usize) -> usize {
-        let idx = self.segments.partition_point(|s| s.text_start <= text_offset);
+        let idx = self
+            .segments
+            .partition_point(|s| s.text_start <= text_offset);
         if idx == 0 {
             return text_offset.min(self.original.len());
         }
@@ -162,23 +176,43 @@ impl Source {
         let orig = orig.min(self.original.len());
         let line = self.line_starts.partition_point(|&s| s <= orig);
         let start = self.line_starts[line - 1];
-        let col = self.original.get(start..orig).map_or(orig - start, |s| s.chars().count()) + 1;
-        Pos { line: line as u32, col: col as u32 }
+        let col = self
+            .original
+            .get(start..orig)
+            .map_or(orig - start, |s| s.chars().count())
+            + 1;
+        Pos {
+            line: line as u32,
+            col: col as u32,
+        }
     }
 
     /// A compile error at an offset of the substituted text.
-    pub fn error(&self, text_offset: usize, kind: ErrorKind, message: impl Into<String>) -> CompileError {
+    pub fn error(
+        &self,
+        text_offset: usize,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> CompileError {
         CompileError::new(self.name.clone(), self.pos(text_offset), kind, message)
     }
 
-    fn error_at_orig(&self, orig: usize, kind: ErrorKind, message: impl Into<String>) -> CompileError {
+    fn error_at_orig(
+        &self,
+        orig: usize,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> CompileError {
         CompileError::new(self.name.clone(), self.orig_pos(orig), kind, message)
     }
 }
 
 /// APIM named-value names: letters, digits, `.`, `-`, `_`.
 fn is_named_value_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    !s.is_empty()
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// A string decoded from the source (entities resolved, quotes removed) that remembers, for
@@ -228,7 +262,11 @@ impl Spanned {
         Spanned {
             text: self.text[start..end].to_string(),
             offsets: self.offsets[start..end].to_vec(),
-            end: if end > start { self.offsets[end - 1] + 1 } else { self.src_offset(start) as u32 },
+            end: if end > start {
+                self.offsets[end - 1] + 1
+            } else {
+                self.src_offset(start) as u32
+            },
         }
     }
 

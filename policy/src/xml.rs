@@ -82,16 +82,36 @@ pub fn parse_document(src: &Source) -> Result<Element, CompileError> {
     });
     match (roots.next(), roots.next()) {
         (Some(Ok(root)), None) => Ok(root),
-        (None, _) => Err(src.error(0, ErrorKind::Xml, "empty document; expected a root element such as <policies>")),
-        (Some(Err(t)), _) => Err(src.error(t.src_offset(0), ErrorKind::Xml, "text outside the root element; expected '<'")),
-        (Some(Ok(_)), Some(Ok(e))) => Err(src.error(e.offset, ErrorKind::Xml, format!("second root element <{}>; expected end of document", e.name))),
-        (Some(Ok(_)), Some(Err(t))) => Err(src.error(t.src_offset(0), ErrorKind::Xml, "text after the root element; expected end of document")),
+        (None, _) => Err(src.error(
+            0,
+            ErrorKind::Xml,
+            "empty document; expected a root element such as <policies>",
+        )),
+        (Some(Err(t)), _) => Err(src.error(
+            t.src_offset(0),
+            ErrorKind::Xml,
+            "text outside the root element; expected '<'",
+        )),
+        (Some(Ok(_)), Some(Ok(e))) => Err(src.error(
+            e.offset,
+            ErrorKind::Xml,
+            format!("second root element <{}>; expected end of document", e.name),
+        )),
+        (Some(Ok(_)), Some(Err(t))) => Err(src.error(
+            t.src_offset(0),
+            ErrorKind::Xml,
+            "text after the root element; expected end of document",
+        )),
     }
 }
 
 /// Reads a sequence of elements and text (a fragment, or a policy snippet as the docs show it).
 pub fn parse_fragment(src: &Source) -> Result<Vec<Node>, CompileError> {
-    let mut r = Reader { src, b: src.text().as_bytes(), i: 0 };
+    let mut r = Reader {
+        src,
+        b: src.text().as_bytes(),
+        i: 0,
+    };
     let nodes = r.content(None, 0)?;
     Ok(nodes)
 }
@@ -123,7 +143,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads nodes until `</parent>` (or the end of input when `parent` is None).
-    fn content(&mut self, parent: Option<(&str, usize)>, depth: usize) -> Result<Vec<Node>, CompileError> {
+    fn content(
+        &mut self,
+        parent: Option<(&str, usize)>,
+        depth: usize,
+    ) -> Result<Vec<Node>, CompileError> {
         if depth > MAX_DEPTH {
             return Err(self.err(self.i, format!("elements nested deeper than {MAX_DEPTH}")));
         }
@@ -132,7 +156,10 @@ impl<'a> Reader<'a> {
         loop {
             if self.i >= self.b.len() {
                 if let Some((name, at)) = parent {
-                    return Err(self.err(at, format!("element <{name}> is never closed; expected </{name}>")));
+                    return Err(self.err(
+                        at,
+                        format!("element <{name}> is never closed; expected </{name}>"),
+                    ));
                 }
                 flush_text(&mut text, &mut nodes);
                 return Ok(nodes);
@@ -150,15 +177,27 @@ impl<'a> Reader<'a> {
                         text.push_str(self.text_str(start, end), start);
                         self.i = end + 3;
                     }
-                    None => return Err(self.err(self.i, "CDATA section is never closed; expected ']]>'")),
+                    None => {
+                        return Err(
+                            self.err(self.i, "CDATA section is never closed; expected ']]>'")
+                        )
+                    }
                 }
             } else if self.starts_with("<?") {
                 match find(self.b, self.i + 2, b"?>") {
                     Some(end) => self.i = end + 2,
-                    None => return Err(self.err(self.i, "processing instruction is never closed; expected '?>'")),
+                    None => {
+                        return Err(self.err(
+                            self.i,
+                            "processing instruction is never closed; expected '?>'",
+                        ))
+                    }
                 }
             } else if self.starts_with("<!") {
-                return Err(self.err(self.i, "DOCTYPE and other declarations are not allowed in policies"));
+                return Err(self.err(
+                    self.i,
+                    "DOCTYPE and other declarations are not allowed in policies",
+                ));
             } else if self.starts_with("</") {
                 let at = self.i;
                 self.i += 2;
@@ -173,8 +212,13 @@ impl<'a> Reader<'a> {
                         flush_text(&mut text, &mut nodes);
                         Ok(nodes)
                     }
-                    Some((p, _)) => Err(self.err(at, format!("closing tag </{name}> does not match; expected </{p}>"))),
-                    None => Err(self.err(at, format!("closing tag </{name}> without an open element"))),
+                    Some((p, _)) => Err(self.err(
+                        at,
+                        format!("closing tag </{name}> does not match; expected </{p}>"),
+                    )),
+                    None => {
+                        Err(self.err(at, format!("closing tag </{name}> without an open element")))
+                    }
                 };
             } else if self.b[self.i] == b'<' {
                 flush_text(&mut text, &mut nodes);
@@ -194,7 +238,11 @@ impl<'a> Reader<'a> {
         while j < self.b.len() && self.b[j].is_ascii_whitespace() {
             j += 1;
         }
-        if out.text.trim().is_empty() && j + 1 < self.b.len() && self.b[j] == b'@' && matches!(self.b[j + 1], b'(' | b'{') {
+        if out.text.trim().is_empty()
+            && j + 1 < self.b.len()
+            && self.b[j] == b'@'
+            && matches!(self.b[j + 1], b'(' | b'{')
+        {
             match scan_expression(self.b, j + 1) {
                 Ok(end) => {
                     decode_into(self.src, start, end, out).map_err(|(at, m)| self.err(at, m))?;
@@ -202,11 +250,17 @@ impl<'a> Reader<'a> {
                     return Ok(());
                 }
                 Err(at) => {
-                    return Err(self.err(at, "expression is never closed; expected a matching ')' or '}'"));
+                    return Err(self.err(
+                        at,
+                        "expression is never closed; expected a matching ')' or '}'",
+                    ));
                 }
             }
         }
-        let end = self.b[self.i..].iter().position(|&c| c == b'<').map_or(self.b.len(), |p| self.i + p);
+        let end = self.b[self.i..]
+            .iter()
+            .position(|&c| c == b'<')
+            .map_or(self.b.len(), |p| self.i + p);
         decode_into(self.src, start, end, out).map_err(|(at, m)| self.err(at, m))?;
         self.i = end;
         Ok(())
@@ -216,14 +270,19 @@ impl<'a> Reader<'a> {
         let start = self.i;
         while self.i < self.b.len() {
             let c = self.b[self.i];
-            let ok = c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.') || c >= 0x80;
+            let ok =
+                c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.') || c >= 0x80;
             if !ok {
                 break;
             }
             self.i += 1;
         }
-        if start == self.i || self.b[start].is_ascii_digit() || matches!(self.b[start], b'-' | b'.') {
-            let found = self.b.get(start).map_or("end of input".to_string(), |c| format!("'{}'", *c as char));
+        if start == self.i || self.b[start].is_ascii_digit() || matches!(self.b[start], b'-' | b'.')
+        {
+            let found = self
+                .b
+                .get(start)
+                .map_or("end of input".to_string(), |c| format!("'{}'", *c as char));
             return Err(self.err(start, format!("expected a name, found {found}")));
         }
         Ok(self.text_str(start, self.i).to_string())
@@ -238,7 +297,10 @@ impl<'a> Reader<'a> {
             let before_ws = self.i;
             self.skip_ws();
             if self.i >= self.b.len() {
-                return Err(self.err(offset, format!("tag <{name} is never closed; expected '>' or '/>'")));
+                return Err(self.err(
+                    offset,
+                    format!("tag <{name} is never closed; expected '>' or '/>'"),
+                ));
             }
             match self.b[self.i] {
                 b'/' => {
@@ -246,20 +308,36 @@ impl<'a> Reader<'a> {
                         return Err(self.err(self.i, "expected '/>'"));
                     }
                     self.i += 2;
-                    return Ok(Element { name, offset, attrs, children: Vec::new() });
+                    return Ok(Element {
+                        name,
+                        offset,
+                        attrs,
+                        children: Vec::new(),
+                    });
                 }
                 b'>' => {
                     self.i += 1;
                     let children = self.content(Some((&name, offset)), depth + 1)?;
-                    return Ok(Element { name, offset, attrs, children });
+                    return Ok(Element {
+                        name,
+                        offset,
+                        attrs,
+                        children,
+                    });
                 }
                 _ => {
                     if before_ws == self.i {
-                        return Err(self.err(self.i, format!("expected white space, '>' or '/>' in <{name}>")));
+                        return Err(self.err(
+                            self.i,
+                            format!("expected white space, '>' or '/>' in <{name}>"),
+                        ));
                     }
                     let a = self.attribute()?;
                     if attrs.iter().any(|x| x.name == a.name) {
-                        return Err(self.err(a.offset, format!("duplicate attribute '{}' on <{name}>", a.name)));
+                        return Err(self.err(
+                            a.offset,
+                            format!("duplicate attribute '{}' on <{name}>", a.name),
+                        ));
                     }
                     attrs.push(a);
                 }
@@ -272,18 +350,27 @@ impl<'a> Reader<'a> {
         let name = self.name()?;
         self.skip_ws();
         if self.b.get(self.i) != Some(&b'=') {
-            return Err(self.err(self.i, format!("expected '=' after attribute name '{name}'")));
+            return Err(self.err(
+                self.i,
+                format!("expected '=' after attribute name '{name}'"),
+            ));
         }
         self.i += 1;
         self.skip_ws();
         let q = match self.b.get(self.i) {
             Some(&q @ (b'"' | b'\'')) => q,
-            _ => return Err(self.err(self.i, format!("expected a quoted value for attribute '{name}'"))),
+            _ => {
+                return Err(self.err(
+                    self.i,
+                    format!("expected a quoted value for attribute '{name}'"),
+                ))
+            }
         };
         let vstart = self.i + 1;
         // An expression value is scanned with C# rules so its inner quotes do not end it.
         let mut end = None;
-        if self.b.get(vstart) == Some(&b'@') && matches!(self.b.get(vstart + 1), Some(b'(' | b'{')) {
+        if self.b.get(vstart) == Some(&b'@') && matches!(self.b.get(vstart + 1), Some(b'(' | b'{'))
+        {
             if let Ok(e) = scan_expression(self.b, vstart + 1) {
                 let mut k = e;
                 while k < self.b.len() && self.b[k].is_ascii_whitespace() {
@@ -298,13 +385,25 @@ impl<'a> Reader<'a> {
             Some(e) => e,
             None => match self.b[vstart..].iter().position(|&c| c == q) {
                 Some(p) => vstart + p,
-                None => return Err(self.err(offset, format!("value of attribute '{name}' is never closed; expected {}", q as char))),
+                None => {
+                    return Err(self.err(
+                        offset,
+                        format!(
+                            "value of attribute '{name}' is never closed; expected {}",
+                            q as char
+                        ),
+                    ))
+                }
             },
         };
         let mut value = Spanned::new();
         decode_into(self.src, vstart, end, &mut value).map_err(|(at, m)| self.err(at, m))?;
         self.i = end + 1;
-        Ok(Attr { name, offset, value })
+        Ok(Attr {
+            name,
+            offset,
+            value,
+        })
     }
 }
 
@@ -320,12 +419,20 @@ fn find(b: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
     if from > b.len() {
         return None;
     }
-    b[from..].windows(pat.len()).position(|w| w == pat).map(|p| from + p)
+    b[from..]
+        .windows(pat.len())
+        .position(|w| w == pat)
+        .map(|p| from + p)
 }
 
 /// Decodes XML entities in `src.text()[from..to]` into `out`. Unknown `&...;` sequences and a
 /// bare `&` (as in a raw `&&` inside an expression) are kept as written: tolerance, not error.
-fn decode_into(src: &Source, from: usize, to: usize, out: &mut Spanned) -> Result<(), (usize, String)> {
+fn decode_into(
+    src: &Source,
+    from: usize,
+    to: usize,
+    out: &mut Spanned,
+) -> Result<(), (usize, String)> {
     let text = src.text();
     let mut i = from;
     let mut run = from;
@@ -340,12 +447,19 @@ fn decode_into(src: &Source, from: usize, to: usize, out: &mut Spanned) -> Resul
                     "lt" => Some('<'),
                     "gt" => Some('>'),
                     "amp" => Some('&'),
-                    _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                        Some(u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32).ok_or((i, format!("invalid character reference '&{ent};'")))?)
-                    }
-                    _ if ent.starts_with('#') => {
-                        Some(ent[1..].parse::<u32>().ok().and_then(char::from_u32).ok_or((i, format!("invalid character reference '&{ent};'")))?)
-                    }
+                    _ if ent.starts_with("#x") || ent.starts_with("#X") => Some(
+                        u32::from_str_radix(&ent[2..], 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or((i, format!("invalid character reference '&{ent};'")))?,
+                    ),
+                    _ if ent.starts_with('#') => Some(
+                        ent[1..]
+                            .parse::<u32>()
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or((i, format!("invalid character reference '&{ent};'")))?,
+                    ),
                     _ => None,
                 };
                 if let Some(c) = decoded {
@@ -393,8 +507,10 @@ pub fn scan_expression(b: &[u8], open: usize) -> Result<usize, usize> {
                 }
             }
             b'"' => {
-                let verbatim = i > 0 && b[i - 1] == b'@' || i > 1 && b[i - 1] == b'$' && b[i - 2] == b'@';
-                let interpolated = i > 0 && b[i - 1] == b'$' || i > 1 && b[i - 1] == b'@' && b[i - 2] == b'$';
+                let verbatim =
+                    i > 0 && b[i - 1] == b'@' || i > 1 && b[i - 1] == b'$' && b[i - 2] == b'@';
+                let interpolated =
+                    i > 0 && b[i - 1] == b'$' || i > 1 && b[i - 1] == b'@' && b[i - 2] == b'$';
                 i = scan_string(b, i + 1, verbatim, interpolated)?;
             }
             b'\'' => {
@@ -456,13 +572,19 @@ mod tests {
 
     #[test]
     fn unescaped_quotes_inside_expression_attribute() {
-        let e = doc(r#"<when condition="@(context.Request.Certificate.Thumbprint != "desired-thumbprint")" />"#);
-        assert_eq!(e.attr("condition").unwrap().value.text, r#"@(context.Request.Certificate.Thumbprint != "desired-thumbprint")"#);
+        let e = doc(
+            r#"<when condition="@(context.Request.Certificate.Thumbprint != "desired-thumbprint")" />"#,
+        );
+        assert_eq!(
+            e.attr("condition").unwrap().value.text,
+            r#"@(context.Request.Certificate.Thumbprint != "desired-thumbprint")"#
+        );
     }
 
     #[test]
     fn single_quoted_and_entities() {
-        let e = doc(r#"<a x='say "hi"' y="@(a == &quot;b&quot; &amp;&amp; c &lt; 2)" z="a && b"/>"#);
+        let e =
+            doc(r#"<a x='say "hi"' y="@(a == &quot;b&quot; &amp;&amp; c &lt; 2)" z="a && b"/>"#);
         assert_eq!(e.attr("x").unwrap().value.text, r#"say "hi""#);
         assert_eq!(e.attr("y").unwrap().value.text, r#"@(a == "b" && c < 2)"#);
         assert_eq!(e.attr("z").unwrap().value.text, "a && b");
@@ -472,18 +594,29 @@ mod tests {
     fn block_expression_with_comment_and_braces_in_strings() {
         let s = "<set-variable name=\"v\" value=\"@{\n // don't \"panic\" (\n var s = \"}\"; return s + @\"a\"\"b\" + $\"{s}\";\n}\" />";
         let e = doc(s);
-        assert!(e.attr("value").unwrap().value.text.ends_with("$\"{s}\";\n}"));
+        assert!(e
+            .attr("value")
+            .unwrap()
+            .value
+            .text
+            .ends_with("$\"{s}\";\n}"));
     }
 
     #[test]
     fn expression_text_with_generic_angle_brackets() {
-        let e = doc(r#"<message>@("x: " + context.Variables.GetValueOrDefault<string>("r"))</message>"#);
-        assert_eq!(e.text().unwrap().text, r#"@("x: " + context.Variables.GetValueOrDefault<string>("r"))"#);
+        let e = doc(
+            r#"<message>@("x: " + context.Variables.GetValueOrDefault<string>("r"))</message>"#,
+        );
+        assert_eq!(
+            e.text().unwrap().text,
+            r#"@("x: " + context.Variables.GetValueOrDefault<string>("r"))"#
+        );
     }
 
     #[test]
     fn comments_cdata_and_pi() {
-        let e = doc("<?xml version=\"1.0\"?><!-- c --><a><!-- <b> --><![CDATA[<raw & stuff>]]></a>");
+        let e =
+            doc("<?xml version=\"1.0\"?><!-- c --><a><!-- <b> --><![CDATA[<raw & stuff>]]></a>");
         assert_eq!(e.text().unwrap().text, "<raw & stuff>");
         assert_eq!(e.elements().count(), 0);
     }

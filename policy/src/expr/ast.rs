@@ -81,22 +81,61 @@ pub struct Expr {
 pub enum ExprKind {
     Lit(Lit),
     Ident(String),
-    Member { target: Box<Expr>, name: String, null_cond: bool },
-    Call { target: Box<Expr>, name: String, type_args: Vec<TypeName>, args: Vec<Expr>, null_cond: bool },
+    Member {
+        target: Box<Expr>,
+        name: String,
+        null_cond: bool,
+    },
+    Call {
+        target: Box<Expr>,
+        name: String,
+        type_args: Vec<TypeName>,
+        args: Vec<Expr>,
+        null_cond: bool,
+    },
     /// A call of a bare identifier (no receiver) — rejected by the checker with a clear message.
-    Invoke { name: String, args: Vec<Expr> },
-    Index { target: Box<Expr>, index: Box<Expr>, null_cond: bool },
+    Invoke {
+        name: String,
+        args: Vec<Expr>,
+    },
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+        null_cond: bool,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
-    Lambda { params: Vec<(String, usize)>, body: Box<Expr> },
-    New { ty: TypeName, args: Vec<Expr> },
-    NewArray { elem: Option<TypeName>, items: Vec<Expr> },
-    Cast { ty: TypeName, expr: Box<Expr> },
-    Is { expr: Box<Expr>, ty: TypeName },
-    As { expr: Box<Expr>, ty: TypeName },
+    Lambda {
+        params: Vec<(String, usize)>,
+        body: Box<Expr>,
+    },
+    New {
+        ty: TypeName,
+        args: Vec<Expr>,
+    },
+    NewArray {
+        elem: Option<TypeName>,
+        items: Vec<Expr>,
+    },
+    Cast {
+        ty: TypeName,
+        expr: Box<Expr>,
+    },
+    Is {
+        expr: Box<Expr>,
+        ty: TypeName,
+    },
+    As {
+        expr: Box<Expr>,
+        ty: TypeName,
+    },
     Interp(Vec<InterpSeg>),
-    Assign { target: String, op: Option<BinOp>, value: Box<Expr> },
+    Assign {
+        target: String,
+        op: Option<BinOp>,
+        value: Box<Expr>,
+    },
     /// `typeof(T)`, `default(T)` are not supported; `nameof(x)` folds to a string in the parser.
     Default(TypeName),
 }
@@ -110,10 +149,23 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `var x = e;` or `T x = e;`
-    Decl { ty: Option<TypeName>, name: String, init: Option<Expr> },
+    Decl {
+        ty: Option<TypeName>,
+        name: String,
+        init: Option<Expr>,
+    },
     Expr(Expr),
-    If { cond: Expr, then: Box<Stmt>, els: Option<Box<Stmt>> },
+    If {
+        cond: Expr,
+        then: Box<Stmt>,
+        els: Option<Box<Stmt>>,
+    },
     Return(Option<Expr>),
-    Foreach { ty: Option<TypeName>, name: String, iter: Expr, body: Box<Stmt> },
+    Foreach {
+        ty: Option<TypeName>,
+        name: String,
+        iter: Expr,
+        body: Box<Stmt>,
+    },
     Block(Vec<Stmt>),
 }

@@ -40,7 +40,11 @@ pub struct CheckError {
 type R<T> = Result<T, CheckError>;
 
 fn type_err<T>(offset: usize, message: impl Into<String>) -> R<T> {
-    Err(CheckError { offset, kind: CheckErrorKind::Type, message: message.into() })
+    Err(CheckError {
+        offset,
+        kind: CheckErrorKind::Type,
+        message: message.into(),
+    })
 }
 
 /// A checked expression: IR, result type and the number of local slots it needs.
@@ -63,7 +67,13 @@ const MAX_SLOTS: u16 = 1024;
 
 impl<'a> Checker<'a> {
     pub fn new(route: &'a RouteInfo) -> Checker<'a> {
-        Checker { route, locals: Vec::new(), next_slot: 0, max_slots: 0, returns: Vec::new() }
+        Checker {
+            route,
+            locals: Vec::new(),
+            next_slot: 0,
+            max_slots: 0,
+            returns: Vec::new(),
+        }
     }
 
     pub fn check_expression(mut self, e: &Expr) -> R<Checked> {
@@ -71,32 +81,51 @@ impl<'a> Checker<'a> {
         if matches!(ty, Ty::Static(_) | Ty::Namespace(_)) {
             return type_err(e.offset, format!("'{ty}' is a type, not a value"));
         }
-        Ok(Checked { ir, ty, slots: self.max_slots })
+        Ok(Checked {
+            ir,
+            ty,
+            slots: self.max_slots,
+        })
     }
 
     pub fn check_block(mut self, stmts: &[Stmt], end_offset: usize) -> R<Checked> {
         let body = self.stmts(stmts)?;
         if !definitely_returns(&body) {
-            return type_err(end_offset, "not all code paths return a value; expected a 'return' statement");
+            return type_err(
+                end_offset,
+                "not all code paths return a value; expected a 'return' statement",
+            );
         }
         let mut ty = Ty::Null;
         for (t, off) in &self.returns {
             ty = match unify(&ty, t) {
                 Some(u) => u,
-                None => return type_err(*off, format!("return type '{t}' differs from an earlier return of type '{ty}'")),
+                None => {
+                    return type_err(
+                        *off,
+                        format!("return type '{t}' differs from an earlier return of type '{ty}'"),
+                    )
+                }
             };
         }
         if ty == Ty::Void {
             return type_err(end_offset, "a policy expression block must return a value");
         }
-        Ok(Checked { ir: Ir::Block(body), ty, slots: self.max_slots })
+        Ok(Checked {
+            ir: Ir::Block(body),
+            ty,
+            slots: self.max_slots,
+        })
     }
 
     // ---- locals ----
 
     fn declare(&mut self, name: &str, ty: Ty, offset: usize) -> R<u16> {
         if self.locals.iter().any(|(n, _, _)| n == name) || name == "context" {
-            return type_err(offset, format!("a local named '{name}' is already defined in this scope"));
+            return type_err(
+                offset,
+                format!("a local named '{name}' is already defined in this scope"),
+            );
         }
         let slot = self.alloc_slot(offset)?;
         self.locals.push((name.to_string(), slot, ty));
@@ -124,12 +153,22 @@ impl<'a> Checker<'a> {
     // ---- statements ----
 
     fn stmts(&mut self, stmts: &[Stmt]) -> R<Vec<IrStmt>> {
-        self.scope(|c| stmts.iter().map(|s| c.stmt(s)).collect::<R<Vec<_>>>().map(|v| v.into_iter().flatten().collect()))
+        self.scope(|c| {
+            stmts
+                .iter()
+                .map(|s| c.stmt(s))
+                .collect::<R<Vec<_>>>()
+                .map(|v| v.into_iter().flatten().collect())
+        })
     }
 
     fn stmt(&mut self, s: &Stmt) -> R<Vec<IrStmt>> {
         Ok(match &s.kind {
-            StmtKind::Block(b) => vec![IrStmt::If(Ir::Const(Value::Bool(true)), self.stmts(b)?, Vec::new())],
+            StmtKind::Block(b) => vec![IrStmt::If(
+                Ir::Const(Value::Bool(true)),
+                self.stmts(b)?,
+                Vec::new(),
+            )],
             StmtKind::Decl { ty, name, init } => {
                 let declared = ty.as_ref().map(|t| resolve_type(t, s.offset)).transpose()?;
                 let (ir, ty) = match (init, declared) {
@@ -139,20 +178,28 @@ impl<'a> Checker<'a> {
                             return type_err(e.offset, "cannot assign null to an implicitly-typed variable; expected a typed declaration");
                         }
                         if t == Ty::Void || matches!(t, Ty::Static(_) | Ty::Namespace(_)) {
-                            return type_err(e.offset, format!("cannot assign '{t}' to a variable"));
+                            return type_err(
+                                e.offset,
+                                format!("cannot assign '{t}' to a variable"),
+                            );
                         }
                         (ir, t)
                     }
                     (Some(e), Some(t)) => (self.coerce(e, &t)?, t),
                     (None, Some(t)) => (Ir::Const(Value::Null), t),
-                    (None, None) => return type_err(s.offset, "implicitly-typed variables must be initialised"),
+                    (None, None) => {
+                        return type_err(s.offset, "implicitly-typed variables must be initialised")
+                    }
                 };
                 let slot = self.declare(name, ty, s.offset)?;
                 vec![IrStmt::Eval(Ir::Assign(slot, Box::new(ir)))]
             }
             StmtKind::Expr(e) => {
                 if !matches!(e.kind, ExprKind::Assign { .. } | ExprKind::Call { .. }) {
-                    return type_err(e.offset, "only assignment and call expressions can be used as a statement");
+                    return type_err(
+                        e.offset,
+                        "only assignment and call expressions can be used as a statement",
+                    );
                 }
                 vec![IrStmt::Eval(self.expr(e)?.0)]
             }
@@ -165,26 +212,45 @@ impl<'a> Checker<'a> {
                 };
                 match c {
                     Ir::Const(Value::Bool(true)) => vec![IrStmt::If(c, t, Vec::new())],
-                    Ir::Const(Value::Bool(false)) => vec![IrStmt::If(Ir::Const(Value::Bool(true)), e, Vec::new())],
+                    Ir::Const(Value::Bool(false)) => {
+                        vec![IrStmt::If(Ir::Const(Value::Bool(true)), e, Vec::new())]
+                    }
                     c => vec![IrStmt::If(c, t, e)],
                 }
             }
-            StmtKind::Return(v) => match v {
-                Some(e) => {
-                    let (ir, ty) = self.expr(e)?;
-                    self.returns.push((ty, e.offset));
-                    vec![IrStmt::Return(ir)]
+            StmtKind::Return(v) => {
+                match v {
+                    Some(e) => {
+                        let (ir, ty) = self.expr(e)?;
+                        self.returns.push((ty, e.offset));
+                        vec![IrStmt::Return(ir)]
+                    }
+                    None => return type_err(
+                        s.offset,
+                        "a policy expression must return a value; expected 'return <expression>;'",
+                    ),
                 }
-                None => return type_err(s.offset, "a policy expression must return a value; expected 'return <expression>;'"),
-            },
-            StmtKind::Foreach { ty, name, iter, body } => {
+            }
+            StmtKind::Foreach {
+                ty,
+                name,
+                iter,
+                body,
+            } => {
                 let (it, ity) = self.expr(iter)?;
                 let elem = match &ity {
                     Ty::Array(e) => (**e).clone(),
                     Ty::Str => Ty::Char,
-                    Ty::Handle(Handle::Certificates) => Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)),
+                    Ty::Handle(Handle::Certificates) => {
+                        Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert))
+                    }
                     Ty::Bytes => Ty::Int,
-                    other => return type_err(iter.offset, format!("foreach cannot iterate over '{other}'")),
+                    other => {
+                        return type_err(
+                            iter.offset,
+                            format!("foreach cannot iterate over '{other}'"),
+                        )
+                    }
                 };
                 let it = match ity {
                     Ty::Handle(Handle::Certificates) => Ir::Call(Builtin::CertsAsArray, vec![it]),
@@ -223,18 +289,43 @@ impl<'a> Checker<'a> {
                 Lit::Char(c) => (Ir::Const(Value::Char(*c)), Ty::Char),
             }),
             ExprKind::Ident(name) => self.ident(name, off),
-            ExprKind::Member { target, name, null_cond } => {
+            ExprKind::Member {
+                target,
+                name,
+                null_cond,
+            } => {
                 let (t, tty) = self.expr(target)?;
-                self.with_receiver(t, tty, *null_cond, off, |c, recv, rty| c.member(recv, &rty, name, off))
+                self.with_receiver(t, tty, *null_cond, off, |c, recv, rty| {
+                    c.member(recv, &rty, name, off)
+                })
             }
-            ExprKind::Call { target, name, type_args, args, null_cond } => {
+            ExprKind::Call {
+                target,
+                name,
+                type_args,
+                args,
+                null_cond,
+            } => {
                 let (t, tty) = self.expr(target)?;
-                self.with_receiver(t, tty, *null_cond, off, |c, recv, rty| c.call(recv, &rty, name, type_args, args, off))
+                self.with_receiver(t, tty, *null_cond, off, |c, recv, rty| {
+                    c.call(recv, &rty, name, type_args, args, off)
+                })
             }
-            ExprKind::Invoke { name, .. } => type_err(off, format!("'{name}' is not a known method; expected a member call such as x.{name}(...)")),
-            ExprKind::Index { target, index, null_cond } => {
+            ExprKind::Invoke { name, .. } => type_err(
+                off,
+                format!(
+                    "'{name}' is not a known method; expected a member call such as x.{name}(...)"
+                ),
+            ),
+            ExprKind::Index {
+                target,
+                index,
+                null_cond,
+            } => {
                 let (t, tty) = self.expr(target)?;
-                self.with_receiver(t, tty, *null_cond, off, |c, recv, rty| c.index(recv, &rty, index, off))
+                self.with_receiver(t, tty, *null_cond, off, |c, recv, rty| {
+                    c.index(recv, &rty, index, off)
+                })
             }
             ExprKind::Unary(op, inner) => {
                 let (ir, ty) = self.expr(inner)?;
@@ -245,7 +336,10 @@ impl<'a> Checker<'a> {
                     }
                     UnOp::Neg => {
                         if !matches!(ty, Ty::Int | Ty::Double | Ty::TimeSpan) {
-                            return type_err(off, format!("operator '-' cannot be applied to '{ty}'"));
+                            return type_err(
+                                off,
+                                format!("operator '-' cannot be applied to '{ty}'"),
+                            );
                         }
                         Ok((fold(Ir::Neg(Box::new(ir))), ty))
                     }
@@ -257,13 +351,19 @@ impl<'a> Checker<'a> {
                 let (ti, tt) = self.expr(t)?;
                 let (fi, ft) = self.expr(f)?;
                 let Some(ty) = unify(&tt, &ft) else {
-                    return type_err(off, format!("conditional branches have different types '{tt}' and '{ft}'"));
+                    return type_err(
+                        off,
+                        format!("conditional branches have different types '{tt}' and '{ft}'"),
+                    );
                 };
                 let ti = convert(ti, &tt, &ty, t.offset)?;
                 let fi = convert(fi, &ft, &ty, f.offset)?;
                 Ok((fold(Ir::Cond(Box::new(c), Box::new(ti), Box::new(fi))), ty))
             }
-            ExprKind::Lambda { .. } => type_err(off, "a lambda is only allowed as an argument of Any, All, Where, Select, First, Count"),
+            ExprKind::Lambda { .. } => type_err(
+                off,
+                "a lambda is only allowed as an argument of Any, All, Where, Select, First, Count",
+            ),
             ExprKind::New { ty, args } => self.new_object(ty, args, off),
             ExprKind::NewArray { elem, items } => {
                 let mut irs = Vec::new();
@@ -278,7 +378,11 @@ impl<'a> Checker<'a> {
                 if ety.is_none() {
                     let mut u = Ty::Null;
                     for ((_, t), o) in &checked {
-                        u = unify(&u, t).ok_or_else(|| CheckError { offset: *o, kind: CheckErrorKind::Type, message: "no best type found for the implicitly-typed array".into() })?;
+                        u = unify(&u, t).ok_or_else(|| CheckError {
+                            offset: *o,
+                            kind: CheckErrorKind::Type,
+                            message: "no best type found for the implicitly-typed array".into(),
+                        })?;
                     }
                     if u == Ty::Null {
                         return type_err(off, "no best type found for the implicitly-typed array");
@@ -314,16 +418,27 @@ impl<'a> Checker<'a> {
             ExprKind::Is { expr, ty } => {
                 let to = resolve_type(ty, off)?;
                 let (ir, _) = self.expr(expr)?;
-                let cast = CastTo::of(&to).ok_or_else(|| CheckError { offset: off, kind: CheckErrorKind::Type, message: format!("cannot test for type '{to}'") })?;
+                let cast = CastTo::of(&to).ok_or_else(|| CheckError {
+                    offset: off,
+                    kind: CheckErrorKind::Type,
+                    message: format!("cannot test for type '{to}'"),
+                })?;
                 Ok((Ir::Is(cast, Box::new(ir)), Ty::Bool))
             }
             ExprKind::As { expr, ty } => {
                 let to = resolve_type(ty, off)?;
                 if !to.is_reference() {
-                    return type_err(off, format!("the 'as' operator needs a reference type, not '{to}'"));
+                    return type_err(
+                        off,
+                        format!("the 'as' operator needs a reference type, not '{to}'"),
+                    );
                 }
                 let (ir, _) = self.expr(expr)?;
-                let cast = CastTo::of(&to).ok_or_else(|| CheckError { offset: off, kind: CheckErrorKind::Type, message: format!("cannot convert to '{to}'") })?;
+                let cast = CastTo::of(&to).ok_or_else(|| CheckError {
+                    offset: off,
+                    kind: CheckErrorKind::Type,
+                    message: format!("cannot convert to '{to}'"),
+                })?;
                 Ok((Ir::As(cast, Box::new(ir)), to))
             }
             ExprKind::Interp(segs) => {
@@ -344,13 +459,25 @@ impl<'a> Checker<'a> {
                 Ok((fold(Ir::Concat(parts)), Ty::Str))
             }
             ExprKind::Assign { target, op, value } => {
-                let Some((_, slot, ty)) = self.locals.iter().rev().find(|(n, _, _)| n == target).cloned() else {
-                    return type_err(off, format!("'{target}' is not a local variable; only locals can be assigned"));
+                let Some((_, slot, ty)) = self
+                    .locals
+                    .iter()
+                    .rev()
+                    .find(|(n, _, _)| n == target)
+                    .cloned()
+                else {
+                    return type_err(
+                        off,
+                        format!("'{target}' is not a local variable; only locals can be assigned"),
+                    );
                 };
                 let ir = match op {
                     None => self.coerce(value, &ty)?,
                     Some(op) => {
-                        let l = Expr { kind: ExprKind::Ident(target.clone()), offset: off };
+                        let l = Expr {
+                            kind: ExprKind::Ident(target.clone()),
+                            offset: off,
+                        };
                         let (ir, rty) = self.binary(*op, &l, value, off)?;
                         convert(ir, &rty, &ty, off)?
                     }
@@ -373,18 +500,42 @@ impl<'a> Checker<'a> {
     /// Member access and calls on `target?.`: the rest of the chain runs only when the target
     /// is not null. A chain continuing after a `?.` is moved inside it, as C# short-circuits
     /// the whole chain.
-    fn with_receiver(&mut self, recv: Ir, rty: Ty, null_cond: bool, off: usize, f: impl FnOnce(&mut Self, Ir, Ty) -> R<(Ir, Ty)>) -> R<(Ir, Ty)> {
+    fn with_receiver(
+        &mut self,
+        recv: Ir,
+        rty: Ty,
+        null_cond: bool,
+        off: usize,
+        f: impl FnOnce(&mut Self, Ir, Ty) -> R<(Ir, Ty)>,
+    ) -> R<(Ir, Ty)> {
         if let Ir::NullCond { target, slot, then } = recv {
             let (inner, ty) = self.with_receiver(*then, rty, null_cond, off, f)?;
-            return Ok((Ir::NullCond { target, slot, then: Box::new(inner) }, ty));
+            return Ok((
+                Ir::NullCond {
+                    target,
+                    slot,
+                    then: Box::new(inner),
+                },
+                ty,
+            ));
         }
         if null_cond {
             if !rty.is_reference() {
-                return type_err(off, format!("'?.' needs a value that can be null, not '{rty}'"));
+                return type_err(
+                    off,
+                    format!("'?.' needs a value that can be null, not '{rty}'"),
+                );
             }
             let slot = self.alloc_slot(off)?;
             let (inner, ty) = f(self, Ir::Local(slot), rty)?;
-            return Ok((Ir::NullCond { target: Box::new(recv), slot, then: Box::new(inner) }, ty));
+            return Ok((
+                Ir::NullCond {
+                    target: Box::new(recv),
+                    slot,
+                    then: Box::new(inner),
+                },
+                ty,
+            ));
         }
         f(self, recv, rty)
     }
@@ -428,29 +579,47 @@ impl<'a> Checker<'a> {
             (Ty::Handle(Handle::Context), "Timestamp") => call(Builtin::UtcNow, Ty::DateTime),
             (Ty::Handle(Handle::Request), "Method") => call(Builtin::RequestMethod, Ty::Str),
             (Ty::Handle(Handle::Request), "IpAddress") => call(Builtin::RequestIp, Ty::Str),
-            (Ty::Handle(Handle::Request), "Certificate") => call(Builtin::RequestCertificate, Ty::Cert),
+            (Ty::Handle(Handle::Request), "Certificate") => {
+                call(Builtin::RequestCertificate, Ty::Cert)
+            }
             (Ty::Handle(Handle::Request), "Headers") => h(Handle::RequestHeaders),
             (Ty::Handle(Handle::Request), "Url") => h(Handle::Url),
             (Ty::Handle(Handle::Request), "OriginalUrl") => h(Handle::OriginalUrl),
             (Ty::Handle(Handle::Request), "MatchedParameters") => h(Handle::MatchedParameters),
-            (Ty::Handle(Handle::Response), "StatusCode") => call(Builtin::ResponseStatusCode, Ty::Int),
-            (Ty::Handle(Handle::Response), "StatusReason") => call(Builtin::ResponseStatusReason, Ty::Str),
+            (Ty::Handle(Handle::Response), "StatusCode") => {
+                call(Builtin::ResponseStatusCode, Ty::Int)
+            }
+            (Ty::Handle(Handle::Response), "StatusReason") => {
+                call(Builtin::ResponseStatusReason, Ty::Str)
+            }
             (Ty::Handle(Handle::Response), "Headers") => h(Handle::ResponseHeaders),
             (Ty::Handle(u @ (Handle::Url | Handle::OriginalUrl)), part) => {
                 let p = match part {
                     "Scheme" => UrlPart::Scheme,
                     "Host" => UrlPart::Host,
-                    "Port" => return Ok((Ir::Call(Builtin::Url(UrlPart::Port), vec![recv]), Ty::Int)),
+                    "Port" => {
+                        return Ok((Ir::Call(Builtin::Url(UrlPart::Port), vec![recv]), Ty::Int))
+                    }
                     "Path" => UrlPart::Path,
                     "QueryString" => UrlPart::QueryString,
-                    "Query" => return h(if *u == Handle::Url { Handle::Query } else { Handle::OriginalQuery }),
+                    "Query" => {
+                        return h(if *u == Handle::Url {
+                            Handle::Query
+                        } else {
+                            Handle::OriginalQuery
+                        })
+                    }
                     _ => return self.unknown_member(rty, name, off),
                 };
                 call(Builtin::Url(p), Ty::Str)
             }
             (Ty::Handle(Handle::Deployment), "Certificates") => h(Handle::Certificates),
-            (Ty::Handle(Handle::Deployment), "ServiceName") => call(Builtin::DeploymentServiceName, Ty::Str),
-            (Ty::Handle(Handle::Deployment), "GatewayId") => call(Builtin::DeploymentGatewayId, Ty::Str),
+            (Ty::Handle(Handle::Deployment), "ServiceName") => {
+                call(Builtin::DeploymentServiceName, Ty::Str)
+            }
+            (Ty::Handle(Handle::Deployment), "GatewayId") => {
+                call(Builtin::DeploymentGatewayId, Ty::Str)
+            }
             (Ty::Handle(Handle::Deployment), "Region") => call(Builtin::DeploymentRegion, Ty::Str),
             (Ty::Handle(Handle::Certificates), "Count") => call(Builtin::CertsCount, Ty::Int),
             (Ty::Handle(Handle::LastError), f) => {
@@ -472,7 +641,9 @@ impl<'a> Checker<'a> {
             (Ty::Handle(Handle::Operation), "Name") => konst(&self.route.operation_name),
             (Ty::Handle(Handle::Operation), "Id") => konst(&self.route.operation_id),
             (Ty::Handle(Handle::Operation), "Method") => konst(&self.route.operation_method),
-            (Ty::Handle(Handle::Operation), "UrlTemplate") => konst(&self.route.operation_url_template),
+            (Ty::Handle(Handle::Operation), "UrlTemplate") => {
+                konst(&self.route.operation_url_template)
+            }
             (Ty::Pair(k, _), "Key") => call(Builtin::PairKey, (**k).clone()),
             (Ty::Pair(_, v), "Value") => call(Builtin::PairValue, (**v).clone()),
             (Ty::Cert, m) => {
@@ -499,7 +670,8 @@ impl<'a> Checker<'a> {
             (Ty::Array(_), "Length") => call(Builtin::ArrLength, Ty::Int),
             (Ty::Bytes, "Length") => call(Builtin::ArrLength, Ty::Int),
             (Ty::DateTime, part) => match part {
-                "Year" | "Month" | "Day" | "Hour" | "Minute" | "Second" | "Millisecond" | "DayOfYear" => {
+                "Year" | "Month" | "Day" | "Hour" | "Minute" | "Second" | "Millisecond"
+                | "DayOfYear" => {
                     let k = match part {
                         "Year" => DatePartKind::Year,
                         "Month" => DatePartKind::Month,
@@ -531,22 +703,43 @@ impl<'a> Checker<'a> {
                     "Ticks" => Builtin::SpanPart(SpanPartKind::Ticks),
                     _ => return self.unknown_member(rty, name, off),
                 };
-                let ty = if matches!(b, Builtin::SpanTotal(_)) { Ty::Double } else { Ty::Int };
+                let ty = if matches!(b, Builtin::SpanTotal(_)) {
+                    Ty::Double
+                } else {
+                    Ty::Int
+                };
                 call(b, ty)
             }
-            (Ty::Static(Static::DateTime), "Now") => Ok((Ir::Call(Builtin::Now, vec![]), Ty::DateTime)),
-            (Ty::Static(Static::DateTime), "UtcNow") => Ok((Ir::Call(Builtin::UtcNow, vec![]), Ty::DateTime)),
-            (Ty::Static(Static::DateTime), "Today") => Ok((Ir::Call(Builtin::DateDate, vec![Ir::Call(Builtin::Now, vec![])]), Ty::DateTime)),
-            (Ty::Static(Static::TimeSpan), "Zero") => Ok((Ir::Const(Value::TimeSpan(super::value::TimeSpan(0))), Ty::TimeSpan)),
+            (Ty::Static(Static::DateTime), "Now") => {
+                Ok((Ir::Call(Builtin::Now, vec![]), Ty::DateTime))
+            }
+            (Ty::Static(Static::DateTime), "UtcNow") => {
+                Ok((Ir::Call(Builtin::UtcNow, vec![]), Ty::DateTime))
+            }
+            (Ty::Static(Static::DateTime), "Today") => Ok((
+                Ir::Call(Builtin::DateDate, vec![Ir::Call(Builtin::Now, vec![])]),
+                Ty::DateTime,
+            )),
+            (Ty::Static(Static::TimeSpan), "Zero") => Ok((
+                Ir::Const(Value::TimeSpan(super::value::TimeSpan(0))),
+                Ty::TimeSpan,
+            )),
             (Ty::Static(Static::String), "Empty") => Ok((Ir::Const(Value::str("")), Ty::Str)),
-            (Ty::Static(Static::Encoding), "UTF8" | "ASCII" | "Default") => Ok((Ir::Const(Value::Null), Ty::Static(Static::Utf8))),
+            (Ty::Static(Static::Encoding), "UTF8" | "ASCII" | "Default") => {
+                Ok((Ir::Const(Value::Null), Ty::Static(Static::Utf8)))
+            }
             (Ty::Static(Static::StringComparison), v) => {
                 let c = match v {
                     "Ordinal" | "InvariantCulture" | "CurrentCulture" => StringComparison::Ordinal,
-                    "OrdinalIgnoreCase" | "InvariantCultureIgnoreCase" | "CurrentCultureIgnoreCase" => StringComparison::IgnoreCase,
+                    "OrdinalIgnoreCase"
+                    | "InvariantCultureIgnoreCase"
+                    | "CurrentCultureIgnoreCase" => StringComparison::IgnoreCase,
                     _ => return self.unknown_member(rty, name, off),
                 };
-                Ok((Ir::Const(Value::Enum(EnumValue::StringComparison(c))), Ty::StringComparison))
+                Ok((
+                    Ir::Const(Value::Enum(EnumValue::StringComparison(c))),
+                    Ty::StringComparison,
+                ))
             }
             (Ty::Static(Static::X509NameType), v) => {
                 let n = match v {
@@ -573,7 +766,12 @@ impl<'a> Checker<'a> {
                     "System.Convert" => Ty::Static(Static::Convert),
                     "System.Math" => Ty::Static(Static::Math),
                     "System.StringComparison" => Ty::Static(Static::StringComparison),
-                    _ => return type_err(off, format!("the type or namespace '{full}' is not available in policy expressions")),
+                    _ => return type_err(
+                        off,
+                        format!(
+                            "the type or namespace '{full}' is not available in policy expressions"
+                        ),
+                    ),
                 };
                 Ok((Ir::Const(Value::Null), t))
             }
@@ -583,19 +781,47 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_member<T>(&self, rty: &Ty, name: &str, off: usize) -> R<T> {
-        type_err(off, format!("'{rty}' does not contain a definition for '{name}'"))
+        type_err(
+            off,
+            format!("'{rty}' does not contain a definition for '{name}'"),
+        )
     }
 
     /// Checks arguments against parameter types; `required` of them must be present.
-    fn args(&mut self, method: &str, args: &[Expr], params: &[Ty], required: usize, off: usize) -> R<Vec<Ir>> {
+    fn args(
+        &mut self,
+        method: &str,
+        args: &[Expr],
+        params: &[Ty],
+        required: usize,
+        off: usize,
+    ) -> R<Vec<Ir>> {
         if args.len() < required || args.len() > params.len() {
-            let n = if required == params.len() { format!("{required}") } else { format!("{required} to {}", params.len()) };
-            return type_err(off, format!("'{method}' takes {n} argument(s), {} given", args.len()));
+            let n = if required == params.len() {
+                format!("{required}")
+            } else {
+                format!("{required} to {}", params.len())
+            };
+            return type_err(
+                off,
+                format!("'{method}' takes {n} argument(s), {} given", args.len()),
+            );
         }
-        args.iter().zip(params).map(|(a, p)| self.coerce(a, p)).collect()
+        args.iter()
+            .zip(params)
+            .map(|(a, p)| self.coerce(a, p))
+            .collect()
     }
 
-    fn call(&mut self, recv: Ir, rty: &Ty, name: &str, type_args: &[TypeName], args: &[Expr], off: usize) -> R<(Ir, Ty)> {
+    fn call(
+        &mut self,
+        recv: Ir,
+        rty: &Ty,
+        name: &str,
+        type_args: &[TypeName],
+        args: &[Expr],
+        off: usize,
+    ) -> R<(Ir, Ty)> {
         let with_recv = |recv: Ir, mut v: Vec<Ir>| {
             v.insert(0, recv);
             v
@@ -606,7 +832,10 @@ impl<'a> Checker<'a> {
                 return Ok((fold(Ir::Call(Builtin::ToStringDyn, vec![recv])), Ty::Str));
             }
             let a = self.args(name, args, &[Ty::Str], 1, off)?;
-            return Ok((fold(Ir::Call(Builtin::ToStringFormat, with_recv(recv, a))), Ty::Str));
+            return Ok((
+                fold(Ir::Call(Builtin::ToStringFormat, with_recv(recv, a))),
+                Ty::Str,
+            ));
         }
         let linq = match name {
             "Any" => Some(Linq::Any),
@@ -623,7 +852,9 @@ impl<'a> Checker<'a> {
         if let Some(op) = linq {
             let elem = match rty {
                 Ty::Array(e) => Some((**e).clone()),
-                Ty::Handle(Handle::Certificates) => Some(Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert))),
+                Ty::Handle(Handle::Certificates) => {
+                    Some(Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)))
+                }
                 Ty::Str => Some(Ty::Char),
                 _ => None,
             };
@@ -633,9 +864,15 @@ impl<'a> Checker<'a> {
         }
         let dict = |h: Handle| -> Option<(Builtin, Builtin, Ty)> {
             match h {
-                Handle::RequestHeaders | Handle::ResponseHeaders => Some((Builtin::HeaderGet, Builtin::HeaderContains, Ty::Str)),
-                Handle::Query | Handle::OriginalQuery => Some((Builtin::QueryGet, Builtin::QueryContains, Ty::Str)),
-                Handle::MatchedParameters => Some((Builtin::MatchedGet, Builtin::MatchedContains, Ty::Str)),
+                Handle::RequestHeaders | Handle::ResponseHeaders => {
+                    Some((Builtin::HeaderGet, Builtin::HeaderContains, Ty::Str))
+                }
+                Handle::Query | Handle::OriginalQuery => {
+                    Some((Builtin::QueryGet, Builtin::QueryContains, Ty::Str))
+                }
+                Handle::MatchedParameters => {
+                    Some((Builtin::MatchedGet, Builtin::MatchedContains, Ty::Str))
+                }
                 _ => None,
             }
         };
@@ -747,13 +984,38 @@ impl<'a> Checker<'a> {
     fn string_method(&mut self, recv: Ir, m: &str, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
         let s = Ty::Str;
         let (b, params, required, ty): (Builtin, Vec<Ty>, usize, Ty) = match m {
-            "Contains" => (Builtin::StrContains, vec![s.clone(), Ty::StringComparison], 1, Ty::Bool),
-            "StartsWith" => (Builtin::StrStartsWith, vec![s.clone(), Ty::StringComparison], 1, Ty::Bool),
-            "EndsWith" => (Builtin::StrEndsWith, vec![s.clone(), Ty::StringComparison], 1, Ty::Bool),
-            "Equals" => (Builtin::StrEquals, vec![s.clone(), Ty::StringComparison], 1, Ty::Bool),
+            "Contains" => (
+                Builtin::StrContains,
+                vec![s.clone(), Ty::StringComparison],
+                1,
+                Ty::Bool,
+            ),
+            "StartsWith" => (
+                Builtin::StrStartsWith,
+                vec![s.clone(), Ty::StringComparison],
+                1,
+                Ty::Bool,
+            ),
+            "EndsWith" => (
+                Builtin::StrEndsWith,
+                vec![s.clone(), Ty::StringComparison],
+                1,
+                Ty::Bool,
+            ),
+            "Equals" => (
+                Builtin::StrEquals,
+                vec![s.clone(), Ty::StringComparison],
+                1,
+                Ty::Bool,
+            ),
             "ToUpper" | "ToUpperInvariant" => (Builtin::StrToUpper, vec![], 0, s.clone()),
             "ToLower" | "ToLowerInvariant" => (Builtin::StrToLower, vec![], 0, s.clone()),
-            "Replace" => (Builtin::StrReplace, vec![s.clone(), s.clone()], 2, s.clone()),
+            "Replace" => (
+                Builtin::StrReplace,
+                vec![s.clone(), s.clone()],
+                2,
+                s.clone(),
+            ),
             "Trim" => (Builtin::StrTrim, vec![], 0, s.clone()),
             "TrimStart" => (Builtin::StrTrimStart, vec![], 0, s.clone()),
             "TrimEnd" => (Builtin::StrTrimEnd, vec![], 0, s.clone()),
@@ -773,10 +1035,18 @@ impl<'a> Checker<'a> {
                         Ty::Char | Ty::Str => irs.push(Ir::Call(Builtin::ToStringDyn, vec![ir])),
                         Ty::Array(e) if matches!(*e, Ty::Char | Ty::Str) => irs.push(ir),
                         Ty::StringComparison => {}
-                        t => return type_err(a.offset, format!("'Split' separators must be char or string, not '{t}'")),
+                        t => {
+                            return type_err(
+                                a.offset,
+                                format!("'Split' separators must be char or string, not '{t}'"),
+                            )
+                        }
                     }
                 }
-                return Ok((fold(Ir::Call(Builtin::StrSplit, irs)), Ty::Array(Box::new(Ty::Str))));
+                return Ok((
+                    fold(Ir::Call(Builtin::StrSplit, irs)),
+                    Ty::Array(Box::new(Ty::Str)),
+                ));
             }
             _ => return self.unknown_member(&Ty::Str, m, off),
         };
@@ -785,8 +1055,16 @@ impl<'a> Checker<'a> {
             let mut v = Vec::new();
             for (i, arg) in args.iter().enumerate() {
                 let (ir, ty) = self.expr(arg)?;
-                let want = params.get(i).ok_or_else(|| CheckError { offset: off, kind: CheckErrorKind::Type, message: format!("too many arguments for '{m}'") })?;
-                let ir = if ty == Ty::Char && *want == Ty::Str { Ir::Call(Builtin::ToStringDyn, vec![ir]) } else { convert(ir, &ty, want, arg.offset)? };
+                let want = params.get(i).ok_or_else(|| CheckError {
+                    offset: off,
+                    kind: CheckErrorKind::Type,
+                    message: format!("too many arguments for '{m}'"),
+                })?;
+                let ir = if ty == Ty::Char && *want == Ty::Str {
+                    Ir::Call(Builtin::ToStringDyn, vec![ir])
+                } else {
+                    convert(ir, &ty, want, arg.offset)?
+                };
                 v.push(ir);
             }
             if v.len() < required {
@@ -807,8 +1085,12 @@ impl<'a> Checker<'a> {
             Ok((fold(Ir::Call(b, a)), ty))
         };
         match (s, m) {
-            (Static::String, "IsNullOrEmpty") => simple(self, Builtin::StrIsNullOrEmpty, &[str_], 1, Ty::Bool),
-            (Static::String, "IsNullOrWhiteSpace") => simple(self, Builtin::StrIsNullOrWhiteSpace, &[str_], 1, Ty::Bool),
+            (Static::String, "IsNullOrEmpty") => {
+                simple(self, Builtin::StrIsNullOrEmpty, &[str_], 1, Ty::Bool)
+            }
+            (Static::String, "IsNullOrWhiteSpace") => {
+                simple(self, Builtin::StrIsNullOrWhiteSpace, &[str_], 1, Ty::Bool)
+            }
             (Static::String, "Equals") => {
                 let a = self.args(m, args, &[Ty::Str, Ty::Str, Ty::StringComparison], 2, off)?;
                 Ok((fold(Ir::Call(Builtin::StrEquals, a)), Ty::Bool))
@@ -835,26 +1117,54 @@ impl<'a> Checker<'a> {
                 if m == "Format" && irs.is_empty() {
                     return type_err(off, "'Format' needs a format string");
                 }
-                let b = if m == "Format" { Builtin::StrFormat } else { Builtin::StrConcat };
+                let b = if m == "Format" {
+                    Builtin::StrFormat
+                } else {
+                    Builtin::StrConcat
+                };
                 Ok((fold(Ir::Call(b, irs)), Ty::Str))
             }
-            (Static::Convert, "FromBase64String") => simple(self, Builtin::FromBase64, &[str_], 1, Ty::Bytes),
-            (Static::Convert, "ToBase64String") => simple(self, Builtin::ToBase64, &[Ty::Bytes], 1, Ty::Str),
-            (Static::Convert, "ToInt32" | "ToInt64") => simple(self, Builtin::ToInt32, &[Ty::Object], 1, Ty::Int),
-            (Static::Convert, "ToDouble") => simple(self, Builtin::ToDouble, &[Ty::Object], 1, Ty::Double),
-            (Static::Convert, "ToBoolean") => simple(self, Builtin::ToBoolean, &[Ty::Object], 1, Ty::Bool),
-            (Static::Convert, "ToString") => simple(self, Builtin::ToStringDyn, &[Ty::Object], 1, Ty::Str),
-            (Static::WebUtility, "UrlDecode") => simple(self, Builtin::UrlDecode, &[str_], 1, Ty::Str),
-            (Static::WebUtility, "UrlEncode") => simple(self, Builtin::UrlEncode, &[str_], 1, Ty::Str),
-            (Static::Utf8, "GetBytes") => simple(self, Builtin::Utf8GetBytes, &[str_], 1, Ty::Bytes),
-            (Static::Utf8, "GetString") => simple(self, Builtin::Utf8GetString, &[Ty::Bytes], 1, Ty::Str),
+            (Static::Convert, "FromBase64String") => {
+                simple(self, Builtin::FromBase64, &[str_], 1, Ty::Bytes)
+            }
+            (Static::Convert, "ToBase64String") => {
+                simple(self, Builtin::ToBase64, &[Ty::Bytes], 1, Ty::Str)
+            }
+            (Static::Convert, "ToInt32" | "ToInt64") => {
+                simple(self, Builtin::ToInt32, &[Ty::Object], 1, Ty::Int)
+            }
+            (Static::Convert, "ToDouble") => {
+                simple(self, Builtin::ToDouble, &[Ty::Object], 1, Ty::Double)
+            }
+            (Static::Convert, "ToBoolean") => {
+                simple(self, Builtin::ToBoolean, &[Ty::Object], 1, Ty::Bool)
+            }
+            (Static::Convert, "ToString") => {
+                simple(self, Builtin::ToStringDyn, &[Ty::Object], 1, Ty::Str)
+            }
+            (Static::WebUtility, "UrlDecode") => {
+                simple(self, Builtin::UrlDecode, &[str_], 1, Ty::Str)
+            }
+            (Static::WebUtility, "UrlEncode") => {
+                simple(self, Builtin::UrlEncode, &[str_], 1, Ty::Str)
+            }
+            (Static::Utf8, "GetBytes") => {
+                simple(self, Builtin::Utf8GetBytes, &[str_], 1, Ty::Bytes)
+            }
+            (Static::Utf8, "GetString") => {
+                simple(self, Builtin::Utf8GetString, &[Ty::Bytes], 1, Ty::Str)
+            }
             (Static::JsonConvert, "SerializeObject") => {
-                let [a] = args else { return type_err(off, "'SerializeObject' takes 1 argument") };
+                let [a] = args else {
+                    return type_err(off, "'SerializeObject' takes 1 argument");
+                };
                 let (ir, ty) = self.expr(a)?;
                 // LastError serialises as its fields.
                 let ir = match ty {
                     Ty::Handle(Handle::LastError) => Ir::Const(Value::Handle(Handle::LastError)),
-                    Ty::Handle(_) | Ty::Static(_) | Ty::Namespace(_) => return type_err(a.offset, format!("'{ty}' cannot be serialised")),
+                    Ty::Handle(_) | Ty::Static(_) | Ty::Namespace(_) => {
+                        return type_err(a.offset, format!("'{ty}' cannot be serialised"))
+                    }
                     _ => ir,
                 };
                 Ok((Ir::Call(Builtin::JsonSerialize, vec![ir]), Ty::Str))
@@ -869,7 +1179,13 @@ impl<'a> Checker<'a> {
                     "FromTicks" => 1,
                     _ => return self.unknown_member(&Ty::Static(s), m, off),
                 };
-                simple(self, Builtin::SpanFrom(unit), &[Ty::Double], 1, Ty::TimeSpan)
+                simple(
+                    self,
+                    Builtin::SpanFrom(unit),
+                    &[Ty::Double],
+                    1,
+                    Ty::TimeSpan,
+                )
             }
             (Static::Math, "Max" | "Min" | "Abs") => {
                 let b = match m {
@@ -900,15 +1216,30 @@ impl<'a> Checker<'a> {
                 Ok((fold(Ir::Call(b, irs)), ty))
             }
             (Static::Guid, "NewGuid") => simple(self, Builtin::NewGuid, &[], 0, Ty::Str),
-            (Static::DateTime, "Parse") => type_err(off, "DateTime.Parse is not supported; compare DateTime values directly"),
+            (Static::DateTime, "Parse") => type_err(
+                off,
+                "DateTime.Parse is not supported; compare DateTime values directly",
+            ),
             _ => self.unknown_member(&Ty::Static(s), m, off),
         }
     }
 
-    fn linq(&mut self, op: Linq, recv: Ir, rty: &Ty, elem: Ty, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
+    fn linq(
+        &mut self,
+        op: Linq,
+        recv: Ir,
+        rty: &Ty,
+        elem: Ty,
+        args: &[Expr],
+        off: usize,
+    ) -> R<(Ir, Ty)> {
         // Certificates.Any(c => c.Value.Thumbprint == x) → hash-set lookup.
         if op == Linq::Any && *rty == Ty::Handle(Handle::Certificates) {
-            if let [Expr { kind: ExprKind::Lambda { params, body }, .. }] = args {
+            if let [Expr {
+                kind: ExprKind::Lambda { params, body },
+                ..
+            }] = args
+            {
                 if let Some(other) = thumbprint_probe(params, body) {
                     let x = self.coerce(other, &Ty::Str)?;
                     return Ok((Ir::Call(Builtin::CertsHasThumbprint, vec![x]), Ty::Bool));
@@ -926,9 +1257,15 @@ impl<'a> Checker<'a> {
         };
         let (slot, body, body_ty) = match args {
             [] if !matches!(op, Linq::All | Linq::Where | Linq::Select) => (0, None, Ty::Bool),
-            [Expr { kind: ExprKind::Lambda { params, body }, offset }] => {
+            [Expr {
+                kind: ExprKind::Lambda { params, body },
+                offset,
+            }] => {
                 let [(p, poff)] = params.as_slice() else {
-                    return type_err(*offset, format!("the lambda for '{op:?}' takes exactly one parameter"));
+                    return type_err(
+                        *offset,
+                        format!("the lambda for '{op:?}' takes exactly one parameter"),
+                    );
                 };
                 self.scope(|c| {
                     let slot = c.declare(p, elem.clone(), *poff)?;
@@ -949,13 +1286,25 @@ impl<'a> Checker<'a> {
             Linq::Select => Ty::Array(Box::new(body_ty)),
             Linq::First | Linq::FirstOrDefault | Linq::Last | Linq::LastOrDefault => elem.clone(),
         };
-        Ok((Ir::Linq { op, source: Box::new(source), slot, body }, ty))
+        Ok((
+            Ir::Linq {
+                op,
+                source: Box::new(source),
+                slot,
+                body,
+            },
+            ty,
+        ))
     }
 
     fn index(&mut self, recv: Ir, rty: &Ty, index: &Expr, off: usize) -> R<(Ir, Ty)> {
         let (b, key, ty) = match rty {
-            Ty::Handle(Handle::RequestHeaders | Handle::ResponseHeaders) => (Builtin::HeaderIndex, Ty::Str, Ty::Array(Box::new(Ty::Str))),
-            Ty::Handle(Handle::Query | Handle::OriginalQuery) => (Builtin::QueryIndex, Ty::Str, Ty::Array(Box::new(Ty::Str))),
+            Ty::Handle(Handle::RequestHeaders | Handle::ResponseHeaders) => {
+                (Builtin::HeaderIndex, Ty::Str, Ty::Array(Box::new(Ty::Str)))
+            }
+            Ty::Handle(Handle::Query | Handle::OriginalQuery) => {
+                (Builtin::QueryIndex, Ty::Str, Ty::Array(Box::new(Ty::Str)))
+            }
             Ty::Handle(Handle::MatchedParameters) => (Builtin::MatchedIndex, Ty::Str, Ty::Str),
             Ty::Handle(Handle::Variables) => (Builtin::VarIndex, Ty::Str, Ty::Object),
             Ty::Handle(Handle::Certificates) => (Builtin::CertsIndex, Ty::Str, Ty::Cert),
@@ -1009,7 +1358,11 @@ impl<'a> Checker<'a> {
                 (_, ir) => items.push(ir),
             }
         }
-        let ir = if op == BinOp::And { Ir::And(items) } else { Ir::Or(items) };
+        let ir = if op == BinOp::And {
+            Ir::And(items)
+        } else {
+            Ir::Or(items)
+        };
         Ok((fold(ir), Ty::Bool))
     }
 
@@ -1019,15 +1372,30 @@ impl<'a> Checker<'a> {
         }
         let (li, lt) = self.expr(l)?;
         let (ri, rt) = self.expr(r)?;
-        let bad = || type_err(off, format!("operator '{}' cannot be applied to operands of type '{lt}' and '{rt}'", op.as_str()));
+        let bad = || {
+            type_err(
+                off,
+                format!(
+                    "operator '{}' cannot be applied to operands of type '{lt}' and '{rt}'",
+                    op.as_str()
+                ),
+            )
+        };
         let b = |li: Ir, ri: Ir| Ir::Binary(op, Box::new(li), Box::new(ri));
         match op {
             BinOp::And | BinOp::Or => unreachable_chain(),
             BinOp::Coalesce => {
-                if !lt.is_reference() && !matches!(li, Ir::NullCond { .. } | Ir::Call(Builtin::VarGet(_), _)) {
-                    return type_err(off, format!("operator '??' needs a left operand that can be null, not '{lt}'"));
+                if !lt.is_reference()
+                    && !matches!(li, Ir::NullCond { .. } | Ir::Call(Builtin::VarGet(_), _))
+                {
+                    return type_err(
+                        off,
+                        format!("operator '??' needs a left operand that can be null, not '{lt}'"),
+                    );
                 }
-                let Some(ty) = unify(&lt, &rt) else { return bad() };
+                let Some(ty) = unify(&lt, &rt) else {
+                    return bad();
+                };
                 Ok((fold(Ir::Coalesce(Box::new(li), Box::new(ri))), ty))
             }
             BinOp::Eq | BinOp::Ne => {
@@ -1099,7 +1467,9 @@ impl<'a> Checker<'a> {
 /// `c => c.Value.Thumbprint == X` (either side), X not mentioning `c`: returns X.
 fn thumbprint_probe<'e>(params: &[(String, usize)], body: &'e Expr) -> Option<&'e Expr> {
     let [(p, _)] = params else { return None };
-    let ExprKind::Binary(BinOp::Eq, l, r) = &body.kind else { return None };
+    let ExprKind::Binary(BinOp::Eq, l, r) = &body.kind else {
+        return None;
+    };
     let is_probe = |e: &Expr| {
         matches!(&e.kind, ExprKind::Member { target, name, null_cond: false } if name == "Thumbprint"
             && matches!(&target.kind, ExprKind::Member { target: t2, name: n2, null_cond: false } if n2 == "Value"
@@ -1124,19 +1494,26 @@ fn mentions(e: &Expr, name: &str) -> bool {
         ExprKind::Call { target, args, .. } => m(target) || args.iter().any(m),
         ExprKind::Invoke { args, .. } | ExprKind::New { args, .. } => args.iter().any(m),
         ExprKind::Index { target, index, .. } => m(target) || m(index),
-        ExprKind::Unary(_, x) | ExprKind::Cast { expr: x, .. } | ExprKind::Is { expr: x, .. } | ExprKind::As { expr: x, .. } => m(x),
+        ExprKind::Unary(_, x)
+        | ExprKind::Cast { expr: x, .. }
+        | ExprKind::Is { expr: x, .. }
+        | ExprKind::As { expr: x, .. } => m(x),
         ExprKind::Binary(_, a, b) => m(a) || m(b),
         ExprKind::Cond(a, b, c) => m(a) || m(b) || m(c),
         ExprKind::Lambda { params, body } => !params.iter().any(|(p, _)| p == name) && m(body),
         ExprKind::NewArray { items, .. } => items.iter().any(m),
-        ExprKind::Interp(segs) => segs.iter().any(|s| matches!(s, InterpSeg::Hole(x, _) if m(x))),
+        ExprKind::Interp(segs) => segs
+            .iter()
+            .any(|s| matches!(s, InterpSeg::Hole(x, _) if m(x))),
         ExprKind::Assign { target, value, .. } => target == name || m(value),
     }
 }
 
 fn check_printable(ty: &Ty, off: usize) -> R<()> {
     match ty {
-        Ty::Static(_) | Ty::Namespace(_) | Ty::Void => type_err(off, format!("'{ty}' cannot be converted to a string")),
+        Ty::Static(_) | Ty::Namespace(_) | Ty::Void => {
+            type_err(off, format!("'{ty}' cannot be converted to a string"))
+        }
         _ => Ok(()),
     }
 }
@@ -1182,9 +1559,18 @@ pub fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "DateTime" | "System.DateTime" => Ty::DateTime,
         "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
         "X509Certificate2" | "X509Certificate" => Ty::Cert,
-        other => return type_err(off, format!("the type '{other}' is not available in policy expressions")),
+        other => {
+            return type_err(
+                off,
+                format!("the type '{other}' is not available in policy expressions"),
+            )
+        }
     };
-    Ok(if t.array { Ty::Array(Box::new(base)) } else { base })
+    Ok(if t.array {
+        Ty::Array(Box::new(base))
+    } else {
+        base
+    })
 }
 
 fn definitely_returns(body: &[IrStmt]) -> bool {
@@ -1275,7 +1661,9 @@ fn fold_chain(items: Vec<Ir>, absorbing: bool) -> Ir {
     }
     match out.len() {
         0 => Ir::Const(Value::Bool(!absorbing)),
-        1 if !matches!(out[0], Ir::Const(_)) => out.pop().unwrap_or(Ir::Const(Value::Bool(!absorbing))),
+        1 if !matches!(out[0], Ir::Const(_)) => {
+            out.pop().unwrap_or(Ir::Const(Value::Bool(!absorbing)))
+        }
         _ if absorbing => Ir::Or(out),
         _ => Ir::And(out),
     }
@@ -1294,5 +1682,9 @@ fn try_const(ir: Ir, all_const: bool) -> Ir {
 #[cold]
 fn unreachable_chain() -> R<(Ir, Ty)> {
     // `binary` sends && and || to `logical_chain` before it gets here.
-    Err(CheckError { offset: 0, kind: CheckErrorKind::Type, message: "internal: logical operator outside a chain".into() })
+    Err(CheckError {
+        offset: 0,
+        kind: CheckErrorKind::Type,
+        message: "internal: logical operator outside a chain".into(),
+    })
 }

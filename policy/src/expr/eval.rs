@@ -38,7 +38,11 @@ pub struct Env<'c> {
 
 impl<'c> Env<'c> {
     pub fn new(ctx: &'c dyn RequestContext, slots: u16) -> Env<'c> {
-        Env { ctx, locals: vec![Value::Null; slots as usize], steps: 0 }
+        Env {
+            ctx,
+            locals: vec![Value::Null; slots as usize],
+            steps: 0,
+        }
     }
 
     fn step(&mut self) -> R<()> {
@@ -65,7 +69,9 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             v => fail(format!("'!' cannot be applied to {}", v.type_name())),
         },
         Ir::Neg(a) => match eval(a, env)? {
-            Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| EvalError("Arithmetic operation resulted in an overflow.".into()))?)),
+            Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| {
+                EvalError("Arithmetic operation resulted in an overflow.".into())
+            })?)),
             Value::Double(d) => Ok(Value::Double(-d)),
             Value::TimeSpan(t) => Ok(Value::TimeSpan(TimeSpan(-t.0))),
             v => fail(format!("'-' cannot be applied to {}", v.type_name())),
@@ -110,7 +116,12 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
                 eval(then, env)
             }
         },
-        Ir::Linq { op, source, slot, body } => linq(*op, source, *slot, body.as_deref(), env),
+        Ir::Linq {
+            op,
+            source,
+            slot,
+            body,
+        } => linq(*op, source, *slot, body.as_deref(), env),
         Ir::Cast(to, a) => {
             let v = eval(a, env)?;
             cast(*to, v, true)
@@ -198,7 +209,11 @@ fn truth(v: Value) -> R<bool> {
 fn sequence(v: Value) -> R<Arc<[Value]>> {
     match v {
         Value::Array(a) => Ok(a),
-        Value::Bytes(b) => Ok(b.iter().map(|&x| Value::Int(x as i64)).collect::<Vec<_>>().into()),
+        Value::Bytes(b) => Ok(b
+            .iter()
+            .map(|&x| Value::Int(x as i64))
+            .collect::<Vec<_>>()
+            .into()),
         Value::Str(s) => Ok(s.chars().map(Value::Char).collect::<Vec<_>>().into()),
         Value::Null => fail(NULL_REF),
         v => fail(format!("cannot iterate over {}", v.type_name())),
@@ -237,7 +252,13 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                 (Value::Int(a), Value::Int(b)) => a.cmp(b),
                 _ => match (num(&x), num(&y)) {
                     (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-                    _ => return fail(format!("cannot compare {} with {}", x.type_name(), y.type_name())),
+                    _ => {
+                        return fail(format!(
+                            "cannot compare {} with {}",
+                            x.type_name(),
+                            y.type_name()
+                        ))
+                    }
                 },
             };
             Ok(Value::Bool(match op {
@@ -283,16 +304,28 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                     BinOp::Div => a / b,
                     _ => a % b,
                 })),
-                _ => fail(format!("operator '{}' cannot be applied to {} and {}", op.as_str(), x.type_name(), y.type_name())),
+                _ => fail(format!(
+                    "operator '{}' cannot be applied to {} and {}",
+                    op.as_str(),
+                    x.type_name(),
+                    y.type_name()
+                )),
             }
         }
-        BinOp::And | BinOp::Or | BinOp::Coalesce => fail("internal: short-circuit operator evaluated eagerly"),
+        BinOp::And | BinOp::Or | BinOp::Coalesce => {
+            fail("internal: short-circuit operator evaluated eagerly")
+        }
     }
 }
 
 /// Converts a value to a type; `explicit` allows numeric narrowing like a C# cast.
 pub fn cast(to: CastTo, v: Value, explicit: bool) -> R<Value> {
-    let bad = |v: &Value| EvalError(format!("Unable to cast object of type '{}' to type '{to:?}'.", v.type_name()));
+    let bad = |v: &Value| {
+        EvalError(format!(
+            "Unable to cast object of type '{}' to type '{to:?}'.",
+            v.type_name()
+        ))
+    };
     match (to, v) {
         (_, Value::Null) => Ok(Value::Null),
         (CastTo::Any, v) => Ok(v),
@@ -430,7 +463,10 @@ fn cert_arg(args: &[Value]) -> R<&Arc<Certificate>> {
 }
 
 fn ignore_case(args: &[Value], i: usize) -> bool {
-    matches!(arg(args, i), Value::Enum(EnumValue::StringComparison(StringComparison::IgnoreCase)))
+    matches!(
+        arg(args, i),
+        Value::Enum(EnumValue::StringComparison(StringComparison::IgnoreCase))
+    )
 }
 
 fn string(s: impl Into<Arc<str>>) -> Value {
@@ -455,7 +491,9 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
     Ok(match b {
         Builtin::RequestMethod => Value::str(ctx.method()),
         Builtin::RequestIp => Value::str(&ip_string(ctx.client_ip())),
-        Builtin::RequestCertificate => ctx.certificate().map_or(Value::Null, |c| Value::Cert(c.clone())),
+        Builtin::RequestCertificate => ctx
+            .certificate()
+            .map_or(Value::Null, |c| Value::Cert(c.clone())),
         Builtin::RequestId => Value::str(ctx.request_id()),
         Builtin::Url(part) => {
             let u = url_of(ctx, arg(&args, 0));
@@ -464,7 +502,11 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                 UrlPart::Host => Value::str(u.host),
                 UrlPart::Port => Value::Int(u.port as i64),
                 UrlPart::Path => Value::str(u.path),
-                UrlPart::QueryString => Value::str(&if u.query.is_empty() { String::new() } else { format!("?{}", u.query) }),
+                UrlPart::QueryString => Value::str(&if u.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", u.query)
+                }),
                 UrlPart::Whole => Value::str(&u.to_url_string()),
             }
         }
@@ -489,13 +531,24 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::HeaderIndex => {
             let name = s_arg(&args, 1)?;
             let values: Vec<String> = match arg(&args, 0) {
-                Value::Handle(Handle::ResponseHeaders) => ctx.response_header(name).map(|v| v.split(',').map(str::to_string).collect()).unwrap_or_default(),
+                Value::Handle(Handle::ResponseHeaders) => ctx
+                    .response_header(name)
+                    .map(|v| v.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
                 _ => ctx.request_header_values(name),
             };
             if values.is_empty() {
-                return fail(format!("The given key '{name}' was not present in the dictionary."));
+                return fail(format!(
+                    "The given key '{name}' was not present in the dictionary."
+                ));
             }
-            Value::Array(values.iter().map(|v| Value::str(v)).collect::<Vec<_>>().into())
+            Value::Array(
+                values
+                    .iter()
+                    .map(|v| Value::str(v))
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
         }
         Builtin::QueryGet => {
             let name = s_arg(&args, 1)?;
@@ -504,12 +557,18 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                 None => arg(&args, 2).clone(),
             }
         }
-        Builtin::QueryContains => Value::Bool(url_of(ctx, arg(&args, 0)).query_param(s_arg(&args, 1)?).is_some()),
+        Builtin::QueryContains => Value::Bool(
+            url_of(ctx, arg(&args, 0))
+                .query_param(s_arg(&args, 1)?)
+                .is_some(),
+        ),
         Builtin::QueryIndex => {
             let name = s_arg(&args, 1)?;
             let values = url_of(ctx, arg(&args, 0)).query_values(name);
             if values.is_empty() {
-                return fail(format!("The given key '{name}' was not present in the dictionary."));
+                return fail(format!(
+                    "The given key '{name}' was not present in the dictionary."
+                ));
             }
             Value::Array(values.into_iter().map(string).collect::<Vec<_>>().into())
         }
@@ -522,7 +581,11 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             let name = s_arg(&args, 1)?;
             match ctx.matched_parameter(name) {
                 Some(v) => Value::str(v),
-                None => return fail(format!("The given key '{name}' was not present in the dictionary.")),
+                None => {
+                    return fail(format!(
+                        "The given key '{name}' was not present in the dictionary."
+                    ))
+                }
             }
         }
         Builtin::VarGet(to) => {
@@ -542,7 +605,11 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             let name = s_arg(&args, 1)?;
             match ctx.state().variable(name) {
                 Some(v) => v.clone(),
-                None => return fail(format!("The given key '{name}' was not present in the dictionary.")),
+                None => {
+                    return fail(format!(
+                        "The given key '{name}' was not present in the dictionary."
+                    ))
+                }
             }
         }
         Builtin::ResponseStatusCode => Value::Int(ctx.response_status().0 as i64),
@@ -550,12 +617,20 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::DeploymentServiceName => Value::Str(ctx.deployment().service_name.clone()),
         Builtin::DeploymentGatewayId => Value::Str(ctx.deployment().gateway_id.clone()),
         Builtin::DeploymentRegion => Value::Str(ctx.deployment().region.clone()),
-        Builtin::CertsContainsKey => Value::Bool(ctx.deployment().certificates().contains_key(s_arg(&args, 1)?)),
+        Builtin::CertsContainsKey => Value::Bool(
+            ctx.deployment()
+                .certificates()
+                .contains_key(s_arg(&args, 1)?),
+        ),
         Builtin::CertsIndex => {
             let id = s_arg(&args, 1)?;
             match ctx.deployment().certificates().get(id) {
                 Some(c) => Value::Cert(c.clone()),
-                None => return fail(format!("The given key '{id}' was not present in the dictionary.")),
+                None => {
+                    return fail(format!(
+                        "The given key '{id}' was not present in the dictionary."
+                    ))
+                }
             }
         }
         Builtin::CertsCount => Value::Int(ctx.deployment().certificates().len() as i64),
@@ -594,17 +669,23 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::CertNotBefore => Value::DateTime(cert_arg(&args)?.not_before()),
         Builtin::CertNotAfter => Value::DateTime(cert_arg(&args)?.not_after()),
         Builtin::CertVerify => Value::Bool(ctx.verify_certificate(cert_arg(&args)?, true)),
-        Builtin::CertVerifyNoRevocation => Value::Bool(ctx.verify_certificate(cert_arg(&args)?, false)),
+        Builtin::CertVerifyNoRevocation => {
+            Value::Bool(ctx.verify_certificate(cert_arg(&args)?, false))
+        }
         Builtin::CertRawData => Value::Bytes(cert_arg(&args)?.raw_data().clone()),
         Builtin::CertVersion => Value::Int(cert_arg(&args)?.version()),
-        Builtin::CertSignatureAlgorithm => Value::Str(cert_arg(&args)?.signature_algorithm_friendly_name().clone()),
+        Builtin::CertSignatureAlgorithm => {
+            Value::Str(cert_arg(&args)?.signature_algorithm_friendly_name().clone())
+        }
         Builtin::CertHasPrivateKey => {
             cert_arg(&args)?;
             Value::Bool(false)
         }
         Builtin::CertGetNameInfo => {
             let c = cert_arg(&args)?;
-            let Value::Enum(EnumValue::NameType(kind)) = arg(&args, 1) else { return fail(NULL_REF) };
+            let Value::Enum(EnumValue::NameType(kind)) = arg(&args, 1) else {
+                return fail(NULL_REF);
+            };
             let for_issuer = matches!(arg(&args, 2), Value::Bool(true));
             string(c.name_info(*kind, for_issuer))
         }
@@ -616,8 +697,14 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             _ => return fail("Value cannot be null. (Parameter 'rawData')"),
         },
         Builtin::StrLength => Value::Int(s_arg(&args, 0)?.encode_utf16().count() as i64),
-        Builtin::StrContains | Builtin::StrStartsWith | Builtin::StrEndsWith | Builtin::StrEquals => {
-            let (s, needle) = if b == Builtin::StrEquals && !matches!(arg(&args, 0), Value::Str(_)) && args.len() >= 2 {
+        Builtin::StrContains
+        | Builtin::StrStartsWith
+        | Builtin::StrEndsWith
+        | Builtin::StrEquals => {
+            let (s, needle) = if b == Builtin::StrEquals
+                && !matches!(arg(&args, 0), Value::Str(_))
+                && args.len() >= 2
+            {
                 // static String.Equals(null, x)
                 (opt_s(&args, 0), opt_s(&args, 1))
             } else {
@@ -626,13 +713,25 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             let ic = ignore_case(&args, 2);
             if b == Builtin::StrEquals {
                 return Ok(Value::Bool(match (s, needle) {
-                    (Some(a), Some(n)) => if ic { a.to_lowercase() == n.to_lowercase() } else { a == n },
+                    (Some(a), Some(n)) => {
+                        if ic {
+                            a.to_lowercase() == n.to_lowercase()
+                        } else {
+                            a == n
+                        }
+                    }
                     (None, None) => true,
                     _ => false,
                 }));
             }
-            let (Some(s), Some(n)) = (s, needle) else { return fail("Value cannot be null. (Parameter 'value')") };
-            let (s, n): (Cow<str>, Cow<str>) = if ic { (lower(s).into(), lower(n).into()) } else { (s.into(), n.into()) };
+            let (Some(s), Some(n)) = (s, needle) else {
+                return fail("Value cannot be null. (Parameter 'value')");
+            };
+            let (s, n): (Cow<str>, Cow<str>) = if ic {
+                (lower(s).into(), lower(n).into())
+            } else {
+                (s.into(), n.into())
+            };
             Value::Bool(match b {
                 Builtin::StrContains => s.contains(&*n),
                 Builtin::StrStartsWith => s.starts_with(&*n),
@@ -664,24 +763,41 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             }
             if args.len() == 1 {
                 // Used for LINQ over a string's characters.
-                return Ok(Value::Array(s.chars().map(Value::Char).collect::<Vec<_>>().into()));
+                return Ok(Value::Array(
+                    s.chars().map(Value::Char).collect::<Vec<_>>().into(),
+                ));
             }
-            Value::Array(split_any(s, &seps).into_iter().map(|p| Value::str(p)).collect::<Vec<_>>().into())
+            Value::Array(
+                split_any(s, &seps)
+                    .into_iter()
+                    .map(|p| Value::str(p))
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
         }
         Builtin::StrSubstring => {
             let s = s_arg(&args, 0)?;
             let units: Vec<u16> = s.encode_utf16().collect();
             let start = i_arg(&args, 1)?;
-            let len = if args.len() > 2 { i_arg(&args, 2)? } else { units.len() as i64 - start };
+            let len = if args.len() > 2 {
+                i_arg(&args, 2)?
+            } else {
+                units.len() as i64 - start
+            };
             if start < 0 || len < 0 || start + len > units.len() as i64 {
                 return fail("Index and length must refer to a location within the string.");
             }
-            string(String::from_utf16_lossy(&units[start as usize..(start + len) as usize]))
+            string(String::from_utf16_lossy(
+                &units[start as usize..(start + len) as usize],
+            ))
         }
         Builtin::StrIndexOf => {
             let s = s_arg(&args, 0)?;
             let n = s_arg(&args, 1)?;
-            Value::Int(s.find(n).map_or(-1, |i| s[..i].encode_utf16().count() as i64))
+            Value::Int(
+                s.find(n)
+                    .map_or(-1, |i| s[..i].encode_utf16().count() as i64),
+            )
         }
         Builtin::StrCharAt => {
             let s = s_arg(&args, 0)?;
@@ -701,10 +817,16 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             };
             let n = s.encode_utf16().count();
             let pad: String = std::iter::repeat_n(c, width.saturating_sub(n)).collect();
-            string(if b == Builtin::StrPadLeft { pad + s } else { s.to_string() + &pad })
+            string(if b == Builtin::StrPadLeft {
+                pad + s
+            } else {
+                s.to_string() + &pad
+            })
         }
         Builtin::StrIsNullOrEmpty => Value::Bool(opt_s(&args, 0).is_none_or(str::is_empty)),
-        Builtin::StrIsNullOrWhiteSpace => Value::Bool(opt_s(&args, 0).is_none_or(|s| s.trim().is_empty())),
+        Builtin::StrIsNullOrWhiteSpace => {
+            Value::Bool(opt_s(&args, 0).is_none_or(|s| s.trim().is_empty()))
+        }
         Builtin::StrJoin => {
             let sep = s_arg(&args, 0)?;
             let items: Vec<String> = match &args[1..] {
@@ -736,14 +858,21 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                 Ok(i) => Value::Int(i),
                 Err(_) => return fail("Input string was not in a correct format."),
             },
-            v => return fail(format!("Unable to cast object of type '{}' to type 'IConvertible'.", v.type_name())),
+            v => {
+                return fail(format!(
+                    "Unable to cast object of type '{}' to type 'IConvertible'.",
+                    v.type_name()
+                ))
+            }
         },
         Builtin::ToDouble => match arg(&args, 0) {
             Value::Null => Value::Double(0.0),
             v => match num(v) {
                 Some(d) => Value::Double(d),
                 None => match v {
-                    Value::Str(s) => Value::Double(s.trim().parse().map_err(|_| EvalError("Input string was not in a correct format.".into()))?),
+                    Value::Str(s) => Value::Double(s.trim().parse().map_err(|_| {
+                        EvalError("Input string was not in a correct format.".into())
+                    })?),
                     _ => return fail("Input string was not in a correct format."),
                 },
             },
@@ -757,9 +886,13 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             _ => return fail("String was not recognized as a valid Boolean."),
         },
         Builtin::ToStringDyn => match arg(&args, 0) {
-            Value::Null if !arg_irs.is_empty() && matches!(arg_irs[0], Ir::Const(Value::Null)) => Value::str(""),
+            Value::Null if !arg_irs.is_empty() && matches!(arg_irs[0], Ir::Const(Value::Null)) => {
+                Value::str("")
+            }
             Value::Null => return fail(NULL_REF),
-            Value::Handle(Handle::Url | Handle::OriginalUrl) => Value::str(&url_of(ctx, arg(&args, 0)).to_url_string()),
+            Value::Handle(Handle::Url | Handle::OriginalUrl) => {
+                Value::str(&url_of(ctx, arg(&args, 0)).to_url_string())
+            }
             v @ Value::Str(_) => v.clone(),
             v => string(v.to_dotnet_string()),
         },
@@ -769,7 +902,11 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         },
         Builtin::UrlDecode => match opt_s(&args, 0) {
             None => Value::Null,
-            Some(s) => string(percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()),
+            Some(s) => string(
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ),
         },
         Builtin::UrlEncode => match opt_s(&args, 0) {
             None => Value::Null,
@@ -791,16 +928,24 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Now => Value::DateTime(DateTime::now()),
         Builtin::UtcNow => Value::DateTime(DateTime::utc_now()),
         Builtin::DateAdd(unit) => {
-            let Value::DateTime(d) = arg(&args, 0) else { return fail(NULL_REF) };
+            let Value::DateTime(d) = arg(&args, 0) else {
+                return fail(NULL_REF);
+            };
             let n = num(arg(&args, 1)).unwrap_or(0.0);
             let ticks = n * unit as f64;
             if !ticks.is_finite() || ticks.abs() > 3.0e18 {
                 return fail("Value to add was out of range.");
             }
-            Value::DateTime(d.add(TimeSpan(ticks as i64)).ok_or_else(|| EvalError("Value to add was out of range.".into()))?)
+            Value::DateTime(
+                d.add(TimeSpan(ticks as i64))
+                    .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
+            )
         }
         Builtin::DateAddSpan => match (arg(&args, 0), arg(&args, 1)) {
-            (Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(d.add(*t).ok_or_else(|| EvalError("Value to add was out of range.".into()))?),
+            (Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(
+                d.add(*t)
+                    .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
+            ),
             _ => return fail(NULL_REF),
         },
         Builtin::DateSubtract => match (arg(&args, 0), arg(&args, 1)) {
@@ -808,19 +953,32 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             _ => return fail(NULL_REF),
         },
         Builtin::DatePart(k) => {
-            let Value::DateTime(d) = arg(&args, 0) else { return fail(NULL_REF) };
+            let Value::DateTime(d) = arg(&args, 0) else {
+                return fail(NULL_REF);
+            };
             Value::Int(d.part(&format!("{k:?}")))
         }
-        Builtin::DateToUniversal | Builtin::DateToLocal | Builtin::DateDate | Builtin::DateTicks => {
-            let Value::DateTime(d) = arg(&args, 0) else { return fail(NULL_REF) };
+        Builtin::DateToUniversal
+        | Builtin::DateToLocal
+        | Builtin::DateDate
+        | Builtin::DateTicks => {
+            let Value::DateTime(d) = arg(&args, 0) else {
+                return fail(NULL_REF);
+            };
             match b {
                 Builtin::DateToUniversal => Value::DateTime(d.to_universal()),
                 Builtin::DateToLocal => Value::DateTime(d.to_local()),
-                Builtin::DateDate => Value::DateTime(DateTime { wall: d.wall.date().and_time(chrono::NaiveTime::MIN), kind: d.kind }),
+                Builtin::DateDate => Value::DateTime(DateTime {
+                    wall: d.wall.date().and_time(chrono::NaiveTime::MIN),
+                    kind: d.kind,
+                }),
                 _ => {
                     // Ticks since 0001-01-01.
-                    let epoch = chrono::NaiveDate::from_ymd_opt(1, 1, 1).map(|e| e.and_time(chrono::NaiveTime::MIN));
-                    let us = epoch.and_then(|e| (d.wall - e).num_microseconds()).unwrap_or(0);
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+                        .map(|e| e.and_time(chrono::NaiveTime::MIN));
+                    let us = epoch
+                        .and_then(|e| (d.wall - e).num_microseconds())
+                        .unwrap_or(0);
                     Value::Int(us.saturating_mul(10))
                 }
             }
@@ -830,8 +988,15 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             let date = chrono::NaiveDate::from_ymd_opt(p(0) as i32, p(1) as u32, p(2) as u32);
             let dt = date.and_then(|d| d.and_hms_opt(p(3) as u32, p(4) as u32, p(5) as u32));
             match dt {
-                Some(wall) => Value::DateTime(DateTime { wall, kind: DateKind::Unspecified }),
-                None => return fail("Year, Month, and Day parameters describe an un-representable DateTime."),
+                Some(wall) => Value::DateTime(DateTime {
+                    wall,
+                    kind: DateKind::Unspecified,
+                }),
+                None => {
+                    return fail(
+                        "Year, Month, and Day parameters describe an un-representable DateTime.",
+                    )
+                }
             }
         }
         Builtin::SpanFrom(unit) => {
@@ -860,23 +1025,43 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             _ => return fail(NULL_REF),
         },
         Builtin::NewTimeSpan => {
-            let p: Vec<i64> = (0..args.len()).map(|i| int(arg(&args, i)).unwrap_or(0)).collect();
-            let (d, h, m, s) = if p.len() == 4 { (p[0], p[1], p[2], p[3]) } else { (0, p[0], p[1], p[2]) };
-            let secs = d.saturating_mul(86_400).saturating_add(h.saturating_mul(3600)).saturating_add(m.saturating_mul(60)).saturating_add(s);
+            let p: Vec<i64> = (0..args.len())
+                .map(|i| int(arg(&args, i)).unwrap_or(0))
+                .collect();
+            let (d, h, m, s) = if p.len() == 4 {
+                (p[0], p[1], p[2], p[3])
+            } else {
+                (0, p[0], p[1], p[2])
+            };
+            let secs = d
+                .saturating_mul(86_400)
+                .saturating_add(h.saturating_mul(3600))
+                .saturating_add(m.saturating_mul(60))
+                .saturating_add(s);
             Value::TimeSpan(TimeSpan(secs.saturating_mul(10_000_000)))
         }
         Builtin::MathMax | Builtin::MathMin => {
             let (x, y) = (arg(&args, 0), arg(&args, 1));
             match (x, y) {
-                (Value::Int(a), Value::Int(c)) => Value::Int(pick_int(b == Builtin::MathMax, *a, *c)),
+                (Value::Int(a), Value::Int(c)) => {
+                    Value::Int(pick_int(b == Builtin::MathMax, *a, *c))
+                }
                 _ => {
                     let (a, c) = (num(x).unwrap_or(0.0), num(y).unwrap_or(0.0));
-                    Value::Double(if b == Builtin::MathMax { a.max(c) } else { a.min(c) })
+                    Value::Double(if b == Builtin::MathMax {
+                        a.max(c)
+                    } else {
+                        a.min(c)
+                    })
                 }
             }
         }
         Builtin::MathAbs => match arg(&args, 0) {
-            Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| EvalError("Negating the minimum value of a twos complement number is invalid.".into()))?),
+            Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| {
+                EvalError(
+                    "Negating the minimum value of a twos complement number is invalid.".into(),
+                )
+            })?),
             v => Value::Double(num(v).unwrap_or(0.0).abs()),
         },
         Builtin::ArrLength => match arg(&args, 0) {
@@ -896,7 +1081,9 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             let i = i_arg(&args, 1)?;
             let r = match arg(&args, 0) {
                 Value::Array(a) => usize::try_from(i).ok().and_then(|i| a.get(i).cloned()),
-                Value::Bytes(b) => usize::try_from(i).ok().and_then(|i| b.get(i).map(|&x| Value::Int(x as i64))),
+                Value::Bytes(b) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| b.get(i).map(|&x| Value::Int(x as i64))),
                 _ => return fail(NULL_REF),
             };
             match r {
@@ -917,7 +1104,9 @@ fn pick_int(max: bool, a: i64, b: i64) -> i64 {
 
 fn ip_string(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
         v4 => v4.to_string(),
     }
 }
@@ -933,7 +1122,11 @@ fn certificates_array(d: &Deployment) -> Value {
 }
 
 fn split_any<'a>(s: &'a str, seps: &[String]) -> Vec<&'a str> {
-    let seps: Vec<&str> = seps.iter().map(String::as_str).filter(|x| !x.is_empty()).collect();
+    let seps: Vec<&str> = seps
+        .iter()
+        .map(String::as_str)
+        .filter(|x| !x.is_empty())
+        .collect();
     if seps.is_empty() {
         return s.split(char::is_whitespace).collect();
     }
@@ -959,7 +1152,16 @@ fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'*' | b'(' | b')' => out.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -975,7 +1177,14 @@ fn new_guid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = crate::cert::hex_upper(&b).to_lowercase();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Format strings for `{x:FMT}` and `ToString(FMT)`: numbers (`D2`, `N0`, `X`), dates.
@@ -1054,7 +1263,11 @@ fn dotnet_format(fmt: &str, args: &[Value]) -> R<String> {
                 let idx = idx.split(',').next().unwrap_or("");
                 let n: usize = idx.trim().parse().map_err(|_| bad())?;
                 let v = args.get(n).ok_or_else(|| EvalError("Index (zero based) must be greater than or equal to zero and less than the size of the argument list.".into()))?;
-                out.push_str(&if f.is_empty() { v.to_dotnet_string() } else { format_value(v, f) });
+                out.push_str(&if f.is_empty() {
+                    v.to_dotnet_string()
+                } else {
+                    format_value(v, f)
+                });
                 while chars.peek().is_some_and(|(j, _)| *j <= end) {
                     chars.next();
                 }
@@ -1078,7 +1291,13 @@ impl RequestContext for FoldContext {
         ""
     }
     fn url(&self) -> UrlView<'_> {
-        UrlView { scheme: "", host: "", port: 0, path: "", query: "" }
+        UrlView {
+            scheme: "",
+            host: "",
+            port: 0,
+            path: "",
+            query: "",
+        }
     }
     fn request_header(&self, _: &str) -> Option<Cow<'_, str>> {
         None
@@ -1138,7 +1357,10 @@ mod tests {
 
     #[test]
     fn format_strings() {
-        assert_eq!(dotnet_format("{0}-{1:D3} {{x}}", &[Value::str("a"), Value::Int(7)]).unwrap(), "a-007 {x}");
+        assert_eq!(
+            dotnet_format("{0}-{1:D3} {{x}}", &[Value::str("a"), Value::Int(7)]).unwrap(),
+            "a-007 {x}"
+        );
         assert!(dotnet_format("{5}", &[]).is_err());
         assert!(dotnet_format("{x}", &[]).is_err());
         assert_eq!(group_thousands(-1234567), "-1,234,567");
@@ -1151,6 +1373,9 @@ mod tests {
 
     #[test]
     fn split() {
-        assert_eq!(split_any("a,b;;c", &[",".into(), ";".into()]), vec!["a", "b", "", "c"]);
+        assert_eq!(
+            split_any("a,b;;c", &[",".into(), ";".into()]),
+            vec!["a", "b", "", "c"]
+        );
     }
 }

@@ -43,7 +43,17 @@ pub enum Ty {
 impl Ty {
     /// Whether `null` is a valid value (reference types, and value types read through `?.`).
     pub fn is_reference(&self) -> bool {
-        matches!(self, Ty::Object | Ty::Null | Ty::Str | Ty::Bytes | Ty::Cert | Ty::DistName | Ty::Oid | Ty::Array(_))
+        matches!(
+            self,
+            Ty::Object
+                | Ty::Null
+                | Ty::Str
+                | Ty::Bytes
+                | Ty::Cert
+                | Ty::DistName
+                | Ty::Oid
+                | Ty::Array(_)
+        )
     }
 
     pub fn is_numeric(&self) -> bool {
@@ -391,8 +401,17 @@ pub enum Ir {
     Call(Builtin, Vec<Ir>),
     /// `target?.rest`: evaluates `target`; null short-circuits to null, otherwise it is stored
     /// in `slot` and `then` (which reads the slot) gives the result.
-    NullCond { target: Box<Ir>, slot: u16, then: Box<Ir> },
-    Linq { op: Linq, source: Box<Ir>, slot: u16, body: Option<Box<Ir>> },
+    NullCond {
+        target: Box<Ir>,
+        slot: u16,
+        then: Box<Ir>,
+    },
+    Linq {
+        op: Linq,
+        source: Box<Ir>,
+        slot: u16,
+        body: Option<Box<Ir>>,
+    },
     Cast(CastTo, Box<Ir>),
     /// `x is T`
     Is(CastTo, Box<Ir>),

@@ -21,7 +21,11 @@ pub enum Tok {
 #[derive(Clone, Debug, PartialEq)]
 pub enum InterpPart {
     Lit(String),
-    Hole { code: String, offset: usize, format: Option<String> },
+    Hole {
+        code: String,
+        offset: usize,
+        format: Option<String>,
+    },
 }
 
 impl fmt::Display for Tok {
@@ -52,8 +56,9 @@ pub struct LexError {
 }
 
 const PUNCTS: [&str; 38] = [
-    "??=", "?.", "??", "=>", "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "++", "--", "::", "(", ")", "{",
-    "}", "[", "]", ".", ",", ";", ":", "?", "!", "<", ">", "=", "+", "-", "*", "/", "%", "&",
+    "??=", "?.", "??", "=>", "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "++",
+    "--", "::", "(", ")", "{", "}", "[", "]", ".", ",", ";", ":", "?", "!", "<", ">", "=", "+",
+    "-", "*", "/", "%", "&",
 ];
 
 /// Upper bound on tokens per expression: hostile input must not make us allocate without bound.
@@ -63,7 +68,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let err = |offset: usize, m: &str| LexError { offset, message: m.to_string() };
+    let err = |offset: usize, m: &str| LexError {
+        offset,
+        message: m.to_string(),
+    };
     while i < b.len() {
         if out.len() > MAX_TOKENS {
             return Err(err(i, "expression too long"));
@@ -87,7 +95,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             continue;
         }
         let start = i;
-        if c.is_ascii_alphabetic() || c == b'_' || (c == b'@' && b.get(i + 1).is_some_and(|d| d.is_ascii_alphabetic())) {
+        if c.is_ascii_alphabetic()
+            || c == b'_'
+            || (c == b'@' && b.get(i + 1).is_some_and(|d| d.is_ascii_alphabetic()))
+        {
             if c == b'@' {
                 i += 1;
             }
@@ -95,7 +106,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Ident(src[s..i].to_string()), offset: start });
+            out.push(Token {
+                tok: Tok::Ident(src[s..i].to_string()),
+                offset: start,
+            });
             continue;
         }
         if c.is_ascii_digit() {
@@ -124,7 +138,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             let tok = if is_double {
                 Tok::Double(text.parse().map_err(|_| err(start, "invalid number"))?)
             } else {
-                Tok::Int(text.parse().map_err(|_| err(start, "integer literal out of range"))?)
+                Tok::Int(
+                    text.parse()
+                        .map_err(|_| err(start, "integer literal out of range"))?,
+                )
             };
             out.push(Token { tok, offset: start });
             continue;
@@ -133,18 +150,31 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             let verbatim = c == b'@';
             i += if verbatim { 2 } else { 1 };
             let (s, end) = string_body(src, i, verbatim, false).map_err(|(o, m)| err(o, m))?;
-            let Some(InterpPart::Lit(s)) = s.into_iter().next().or(Some(InterpPart::Lit(String::new()))) else {
+            let Some(InterpPart::Lit(s)) = s
+                .into_iter()
+                .next()
+                .or(Some(InterpPart::Lit(String::new())))
+            else {
                 return Err(err(start, "invalid string"));
             };
-            out.push(Token { tok: Tok::Str(s), offset: start });
+            out.push(Token {
+                tok: Tok::Str(s),
+                offset: start,
+            });
             i = end;
             continue;
         }
-        if c == b'$' && (b.get(i + 1) == Some(&b'"') || (b.get(i + 1) == Some(&b'@') && b.get(i + 2) == Some(&b'"'))) {
+        if c == b'$'
+            && (b.get(i + 1) == Some(&b'"')
+                || (b.get(i + 1) == Some(&b'@') && b.get(i + 2) == Some(&b'"')))
+        {
             let verbatim = b[i + 1] == b'@';
             i += if verbatim { 3 } else { 2 };
             let (parts, end) = string_body(src, i, verbatim, true).map_err(|(o, m)| err(o, m))?;
-            out.push(Token { tok: Tok::Interp(parts), offset: start });
+            out.push(Token {
+                tok: Tok::Interp(parts),
+                offset: start,
+            });
             i = end;
             continue;
         }
@@ -163,12 +193,18 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 return Err(err(start, "character literal is never closed; expected '"));
             }
             i += 1;
-            out.push(Token { tok: Tok::Char(ch), offset: start });
+            out.push(Token {
+                tok: Tok::Char(ch),
+                offset: start,
+            });
             continue;
         }
         match PUNCTS.iter().find(|p| src[i..].starts_with(**p)) {
             Some(p) => {
-                out.push(Token { tok: Tok::Punct(p), offset: start });
+                out.push(Token {
+                    tok: Tok::Punct(p),
+                    offset: start,
+                });
                 i += p.len();
             }
             None => {
@@ -177,7 +213,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             }
         }
     }
-    out.push(Token { tok: Tok::Eof, offset: b.len() });
+    out.push(Token {
+        tok: Tok::Eof,
+        offset: b.len(),
+    });
     Ok(out)
 }
 
@@ -197,8 +236,11 @@ fn escape(src: &str, i: usize) -> Result<(char, usize), (usize, &'static str)> {
         Some(b'f') => '\x0c',
         Some(b'v') => '\x0b',
         Some(b'u') => {
-            let hex = src.get(i + 2..i + 6).ok_or((i, "invalid \\u escape; expected 4 hex digits"))?;
-            let v = u32::from_str_radix(hex, 16).map_err(|_| (i, "invalid \\u escape; expected 4 hex digits"))?;
+            let hex = src
+                .get(i + 2..i + 6)
+                .ok_or((i, "invalid \\u escape; expected 4 hex digits"))?;
+            let v = u32::from_str_radix(hex, 16)
+                .map_err(|_| (i, "invalid \\u escape; expected 4 hex digits"))?;
             return Ok((char::from_u32(v).unwrap_or('\u{FFFD}'), 6));
         }
         _ => return Err((i, "unknown escape sequence")),
@@ -209,14 +251,22 @@ fn escape(src: &str, i: usize) -> Result<(char, usize), (usize, &'static str)> {
 type Parts = Vec<InterpPart>;
 
 /// A string body from `i` (after the opening quote) to the closing quote.
-fn string_body(src: &str, mut i: usize, verbatim: bool, interp: bool) -> Result<(Parts, usize), (usize, &'static str)> {
+fn string_body(
+    src: &str,
+    mut i: usize,
+    verbatim: bool,
+    interp: bool,
+) -> Result<(Parts, usize), (usize, &'static str)> {
     let b = src.as_bytes();
     let open = i;
     let mut parts = Vec::new();
     let mut cur = String::new();
     loop {
         let Some(&c) = b.get(i) else {
-            return Err((open.saturating_sub(1), "string literal is never closed; expected '\"'"));
+            return Err((
+                open.saturating_sub(1),
+                "string literal is never closed; expected '\"'",
+            ));
         };
         match c {
             b'"' if verbatim && b.get(i + 1) == Some(&b'"') => {
@@ -232,7 +282,12 @@ fn string_body(src: &str, mut i: usize, verbatim: bool, interp: bool) -> Result<
                 cur.push(ch);
                 i += len;
             }
-            b'\n' if !verbatim => return Err((open.saturating_sub(1), "newline in string literal; expected '\"'")),
+            b'\n' if !verbatim => {
+                return Err((
+                    open.saturating_sub(1),
+                    "newline in string literal; expected '\"'",
+                ))
+            }
             b'{' if interp && b.get(i + 1) == Some(&b'{') => {
                 cur.push('{');
                 i += 2;
@@ -242,14 +297,19 @@ fn string_body(src: &str, mut i: usize, verbatim: bool, interp: bool) -> Result<
                 i += 2;
             }
             b'{' if interp => {
-                let end = crate::xml::scan_expression(b, i).map_err(|_| (i, "interpolation hole is never closed; expected '}'"))?;
+                let end = crate::xml::scan_expression(b, i)
+                    .map_err(|_| (i, "interpolation hole is never closed; expected '}'"))?;
                 let inner = &src[i + 1..end - 1];
                 // `{expr:format}`: a top-level ':' that is not part of `?:`/`::` starts a format.
                 let (code, format) = split_format(inner);
                 if !cur.is_empty() {
                     parts.push(InterpPart::Lit(std::mem::take(&mut cur)));
                 }
-                parts.push(InterpPart::Hole { code: code.to_string(), offset: i + 1, format: format.map(str::to_string) });
+                parts.push(InterpPart::Hole {
+                    code: code.to_string(),
+                    offset: i + 1,
+                    format: format.map(str::to_string),
+                });
                 i = end;
             }
             _ => {
@@ -302,7 +362,9 @@ mod tests {
     #[test]
     fn interpolation() {
         let t = toks(r#"$"a{b + "}"}c{{d}}{e:D2}""#);
-        let Tok::Interp(parts) = &t[0] else { panic!("{t:?}") };
+        let Tok::Interp(parts) = &t[0] else {
+            panic!("{t:?}")
+        };
         assert_eq!(parts.len(), 4);
         assert_eq!(parts[0], InterpPart::Lit("a".into()));
         assert!(matches!(&parts[1], InterpPart::Hole { code, .. } if code == r#"b + "}""#));
@@ -319,7 +381,16 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(toks("1_000 2.5 3L 4d"), vec![Tok::Int(1000), Tok::Double(2.5), Tok::Int(3), Tok::Double(4.0), Tok::Eof]);
+        assert_eq!(
+            toks("1_000 2.5 3L 4d"),
+            vec![
+                Tok::Int(1000),
+                Tok::Double(2.5),
+                Tok::Int(3),
+                Tok::Double(4.0),
+                Tok::Eof
+            ]
+        );
         assert!(lex("99999999999999999999").is_err());
     }
 

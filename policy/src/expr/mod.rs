@@ -40,7 +40,11 @@ impl Expression {
             Value::Str(_) => Ty::Str,
             _ => Ty::Object,
         };
-        Expression { ir: Ir::Const(v), ty, slots: 0 }
+        Expression {
+            ir: Ir::Const(v),
+            ty,
+            slots: 0,
+        }
     }
 
     pub fn ty(&self) -> &Ty {
@@ -72,11 +76,19 @@ pub fn is_expression(text: &str) -> bool {
 }
 
 /// Compiles `value` if it is an expression; `Ok(None)` for a literal.
-pub fn compile(value: &Spanned, src: &Source, route: &RouteInfo) -> Result<Option<Expression>, CompileError> {
+pub fn compile(
+    value: &Spanned,
+    src: &Source,
+    route: &RouteInfo,
+) -> Result<Option<Expression>, CompileError> {
     let t = value.trimmed();
     if !is_expression(&t.text) {
         if t.text.starts_with("@(") || t.text.starts_with("@{") {
-            return Err(src.error(t.src_offset(0), ErrorKind::ExpressionSyntax, "expression is not closed; expected it to end with ')' or '}'"));
+            return Err(src.error(
+                t.src_offset(0),
+                ErrorKind::ExpressionSyntax,
+                "expression is not closed; expected it to end with ')' or '}'",
+            ));
         }
         return Ok(None);
     }
@@ -85,7 +97,8 @@ pub fn compile(value: &Spanned, src: &Source, route: &RouteInfo) -> Result<Optio
     let inner_end = t.text.len() - 1;
     let inner = &t.text[inner_start..inner_end];
     let at = |off: usize| t.src_offset(inner_start + off.min(inner.len()));
-    let syntax = |e: parser::ParseError| src.error(at(e.offset), ErrorKind::ExpressionSyntax, e.message);
+    let syntax =
+        |e: parser::ParseError| src.error(at(e.offset), ErrorKind::ExpressionSyntax, e.message);
     let checked = if block {
         let stmts = parser::parse_block_body(inner).map_err(syntax)?;
         Checker::new(route).check_block(&stmts, inner.len())
@@ -100,7 +113,11 @@ pub fn compile(value: &Spanned, src: &Source, route: &RouteInfo) -> Result<Optio
         };
         src.error(at(e.offset), kind, e.message)
     })?;
-    Ok(Some(Expression { ir: c.ir, ty: c.ty, slots: c.slots }))
+    Ok(Some(Expression {
+        ir: c.ir,
+        ty: c.ty,
+        slots: c.slots,
+    }))
 }
 
 /// An attribute or element value: a literal, or an expression evaluated per request.
@@ -111,7 +128,11 @@ pub enum Template {
 }
 
 impl Template {
-    pub fn compile(value: &Spanned, src: &Source, route: &RouteInfo) -> Result<Template, CompileError> {
+    pub fn compile(
+        value: &Spanned,
+        src: &Source,
+        route: &RouteInfo,
+    ) -> Result<Template, CompileError> {
         Ok(match compile(value, src, route)? {
             // A constant expression is a literal: nothing to do per request.
             Some(e) => match e.as_const() {
@@ -159,12 +180,16 @@ mod tests {
         let src = Source::plain("t.xml", expr).map_err(|e| e.to_string())?;
         let mut sp = Spanned::new();
         sp.push_str(expr, 0);
-        let e = compile(&sp, &src, &RouteInfo::default()).map_err(|e| e.to_string())?.ok_or("literal")?;
+        let e = compile(&sp, &src, &RouteInfo::default())
+            .map_err(|e| e.to_string())?
+            .ok_or("literal")?;
         e.eval(ctx).map_err(|e| e.0)
     }
 
     fn s(expr: &str) -> String {
-        run(expr, &SimpleContext::default()).map(|v| v.to_dotnet_string()).unwrap_or_else(|e| format!("ERR {e}"))
+        run(expr, &SimpleContext::default())
+            .map(|v| v.to_dotnet_string())
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -177,20 +202,33 @@ mod tests {
         assert_eq!(s(r#"@("abc".ToUpper().Substring(1))"#), "BC");
         assert_eq!(s(r#"@(String.Join(",", "a;b".Split(';')))"#), "a,b");
         assert_eq!(s(r#"@(new [] {1, 2, 3}.Where(x => x > 1).Count())"#), "2");
-        assert_eq!(s(r#"@(Convert.ToBase64String(Encoding.UTF8.GetBytes("hi")))"#), "aGk=");
+        assert_eq!(
+            s(r#"@(Convert.ToBase64String(Encoding.UTF8.GetBytes("hi")))"#),
+            "aGk="
+        );
         assert_eq!(s(r#"@(System.Net.WebUtility.UrlEncode("a b"))"#), "a+b");
         assert_eq!(s(r#"@(TimeSpan.FromMinutes(90).TotalHours)"#), "1.5");
         assert_eq!(s(r#"@((string)null ?? "d")"#), "d");
-        assert_eq!(s(r#"@("x".Equals("X", StringComparison.OrdinalIgnoreCase))"#), "True");
-        assert_eq!(s("@{ var n = 0; foreach (var x in new [] {1,2,3}) { n += x; } return n; }"), "6");
+        assert_eq!(
+            s(r#"@("x".Equals("X", StringComparison.OrdinalIgnoreCase))"#),
+            "True"
+        );
+        assert_eq!(
+            s("@{ var n = 0; foreach (var x in new [] {1,2,3}) { n += x; } return n; }"),
+            "6"
+        );
     }
 
     #[test]
     fn runtime_failures() {
-        assert!(s(r#"@(Convert.FromBase64String(context.Request.Method))"#).starts_with("ERR The input is not a valid Base-64"));
+        assert!(s(r#"@(Convert.FromBase64String(context.Request.Method))"#)
+            .starts_with("ERR The input is not a valid Base-64"));
         assert!(s(r#"@(context.Request.Certificate.Thumbprint)"#).contains("Object reference"));
         assert!(s("@(1 / (context.Request.Method.Length - 3))").contains("divide by zero"));
-        assert_eq!(s(r#"@(context.Request.Certificate?.Thumbprint ?? "none")"#), "none");
+        assert_eq!(
+            s(r#"@(context.Request.Certificate?.Thumbprint ?? "none")"#),
+            "none"
+        );
     }
 
     #[test]
@@ -212,6 +250,10 @@ mod tests {
         let mut sp = Spanned::new();
         sp.push_str("@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))", 0);
         let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
-        assert!(matches!(e.ir(), Ir::Call(ir::Builtin::CertsHasThumbprint, _)), "{:?}", e.ir());
+        assert!(
+            matches!(e.ir(), Ir::Call(ir::Builtin::CertsHasThumbprint, _)),
+            "{:?}",
+            e.ir()
+        );
     }
 }

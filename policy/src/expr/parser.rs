@@ -43,12 +43,22 @@ struct Parser {
     depth: usize,
 }
 
-const KEYWORDS: [&str; 12] = ["var", "if", "else", "return", "foreach", "in", "new", "null", "true", "false", "is", "as"];
+const KEYWORDS: [&str; 12] = [
+    "var", "if", "else", "return", "foreach", "in", "new", "null", "true", "false", "is", "as",
+];
 
 impl Parser {
     fn new(src: &str, base: usize) -> Result<Parser, ParseError> {
-        let toks = lex(src).map_err(|e| ParseError { offset: e.offset + base, message: e.message })?;
-        Ok(Parser { toks, i: 0, base, depth: 0 })
+        let toks = lex(src).map_err(|e| ParseError {
+            offset: e.offset + base,
+            message: e.message,
+        })?;
+        Ok(Parser {
+            toks,
+            i: 0,
+            base,
+            depth: 0,
+        })
     }
 
     fn peek(&self) -> &Tok {
@@ -93,7 +103,10 @@ impl Parser {
     }
 
     fn err<T>(&self, message: String) -> Result<T, ParseError> {
-        Err(ParseError { offset: self.offset(), message })
+        Err(ParseError {
+            offset: self.offset(),
+            message,
+        })
     }
 
     fn expect(&mut self, p: &str) -> Result<(), ParseError> {
@@ -177,7 +190,11 @@ impl Parser {
             StmtKind::If { cond, then, els }
         } else if self.is_kw("return") {
             self.bump();
-            let value = if self.is(";") || self.is("}") { None } else { Some(self.expr()?) };
+            let value = if self.is(";") || self.is("}") {
+                None
+            } else {
+                Some(self.expr()?)
+            };
             self.end_stmt()?;
             StmtKind::Return(value)
         } else if self.is_kw("foreach") {
@@ -197,7 +214,12 @@ impl Parser {
             let iter = self.expr()?;
             self.expect(")")?;
             let body = Box::new(self.stmt()?);
-            StmtKind::Foreach { ty, name, iter, body }
+            StmtKind::Foreach {
+                ty,
+                name,
+                iter,
+                body,
+            }
         } else if let Some(decl) = self.try_decl()? {
             decl
         } else {
@@ -232,7 +254,11 @@ impl Parser {
             return Ok(None);
         }
         let name = self.ident()?;
-        let init = if self.eat("=") { Some(self.expr()?) } else { None };
+        let init = if self.eat("=") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         self.end_stmt()?;
         Ok(Some(StmtKind::Decl { ty, name, init }))
     }
@@ -270,7 +296,12 @@ impl Parser {
             self.bump();
             array = true;
         }
-        Ok(TypeName { name, args, array, nullable })
+        Ok(TypeName {
+            name,
+            args,
+            array,
+            nullable,
+        })
     }
 
     /// After an identifier: `<T,...>(` is a generic call's type arguments.
@@ -317,16 +348,36 @@ impl Parser {
                 self.bump();
                 self.bump();
                 let body = self.expr()?;
-                return Ok(Expr { kind: ExprKind::Lambda { params: vec![(name, offset)], body: Box::new(body) }, offset });
+                return Ok(Expr {
+                    kind: ExprKind::Lambda {
+                        params: vec![(name, offset)],
+                        body: Box::new(body),
+                    },
+                    offset,
+                });
             }
-            let ops = [("=", None), ("+=", Some(BinOp::Add)), ("-=", Some(BinOp::Sub)), ("??=", Some(BinOp::Coalesce))];
+            let ops = [
+                ("=", None),
+                ("+=", Some(BinOp::Add)),
+                ("-=", Some(BinOp::Sub)),
+                ("??=", Some(BinOp::Coalesce)),
+            ];
             for (p, op) in ops {
-                if matches!(self.peek_at(1), Tok::Punct(q) if *q == p) && !KEYWORDS.contains(&name.as_str()) {
+                if matches!(self.peek_at(1), Tok::Punct(q) if *q == p)
+                    && !KEYWORDS.contains(&name.as_str())
+                {
                     let offset = self.offset();
                     self.bump();
                     self.bump();
                     let value = self.expr()?;
-                    return Ok(Expr { kind: ExprKind::Assign { target: name, op, value: Box::new(value) }, offset });
+                    return Ok(Expr {
+                        kind: ExprKind::Assign {
+                            target: name,
+                            op,
+                            value: Box::new(value),
+                        },
+                        offset,
+                    });
                 }
             }
         }
@@ -352,7 +403,13 @@ impl Parser {
         }
         if self.eat(")") && self.eat("=>") {
             let body = self.expr()?;
-            return Ok(Some(Expr { kind: ExprKind::Lambda { params, body: Box::new(body) }, offset }));
+            return Ok(Some(Expr {
+                kind: ExprKind::Lambda {
+                    params,
+                    body: Box::new(body),
+                },
+                offset,
+            }));
         }
         self.i = save;
         Ok(None)
@@ -366,7 +423,10 @@ impl Parser {
             let t = self.expr()?;
             self.expect(":")?;
             let f = self.expr()?;
-            return Ok(Expr { kind: ExprKind::Cond(Box::new(c), Box::new(t), Box::new(f)), offset });
+            return Ok(Expr {
+                kind: ExprKind::Cond(Box::new(c), Box::new(t), Box::new(f)),
+                offset,
+            });
         }
         Ok(c)
     }
@@ -379,7 +439,10 @@ impl Parser {
             self.enter()?;
             let r = self.coalesce();
             self.depth -= 1;
-            return Ok(Expr { kind: ExprKind::Binary(BinOp::Coalesce, Box::new(l), Box::new(r?)), offset });
+            return Ok(Expr {
+                kind: ExprKind::Binary(BinOp::Coalesce, Box::new(l), Box::new(r?)),
+                offset,
+            });
         }
         Ok(l)
     }
@@ -389,7 +452,12 @@ impl Parser {
             &[("||", BinOp::Or)],
             &[("&&", BinOp::And)],
             &[("==", BinOp::Eq), ("!=", BinOp::Ne)],
-            &[("<=", BinOp::Le), (">=", BinOp::Ge), ("<", BinOp::Lt), (">", BinOp::Gt)],
+            &[
+                ("<=", BinOp::Le),
+                (">=", BinOp::Ge),
+                ("<", BinOp::Lt),
+                (">", BinOp::Gt),
+            ],
             &[("+", BinOp::Add), ("-", BinOp::Sub)],
             &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
         ];
@@ -403,7 +471,9 @@ impl Parser {
             // && and || chains are flattened by the checker; other operators nest, so they
             // share the nesting budget.
             if (level > 1 && self.depth + chain > MAX_NESTING * 2) || chain > MAX_CHAIN {
-                return self.err("expression too long; split it into several policies or variables".into());
+                return self.err(
+                    "expression too long; split it into several policies or variables".into(),
+                );
             }
             if level == 3 && (self.is_kw("is") || self.is_kw("as")) {
                 let offset = self.offset();
@@ -411,20 +481,49 @@ impl Parser {
                 self.bump();
                 let ty = if is && self.is_kw("null") {
                     self.bump();
-                    l = Expr { kind: ExprKind::Binary(BinOp::Eq, Box::new(l), Box::new(Expr { kind: ExprKind::Lit(Lit::Null), offset })), offset };
+                    l = Expr {
+                        kind: ExprKind::Binary(
+                            BinOp::Eq,
+                            Box::new(l),
+                            Box::new(Expr {
+                                kind: ExprKind::Lit(Lit::Null),
+                                offset,
+                            }),
+                        ),
+                        offset,
+                    };
                     continue;
                 } else {
                     self.type_name()?
                 };
-                l = Expr { kind: if is { ExprKind::Is { expr: Box::new(l), ty } } else { ExprKind::As { expr: Box::new(l), ty } }, offset };
+                l = Expr {
+                    kind: if is {
+                        ExprKind::Is {
+                            expr: Box::new(l),
+                            ty,
+                        }
+                    } else {
+                        ExprKind::As {
+                            expr: Box::new(l),
+                            ty,
+                        }
+                    },
+                    offset,
+                };
                 continue;
             }
-            let op = LEVELS[level].iter().find(|(p, _)| self.is(p)).map(|(_, op)| *op);
+            let op = LEVELS[level]
+                .iter()
+                .find(|(p, _)| self.is(p))
+                .map(|(_, op)| *op);
             let Some(op) = op else { break };
             let offset = self.offset();
             self.bump();
             let r = self.binary(level + 1)?;
-            l = Expr { kind: ExprKind::Binary(op, Box::new(l), Box::new(r)), offset };
+            l = Expr {
+                kind: ExprKind::Binary(op, Box::new(l), Box::new(r)),
+                offset,
+            };
         }
         Ok(l)
     }
@@ -435,13 +534,19 @@ impl Parser {
             self.enter()?;
             let e = self.unary();
             self.depth -= 1;
-            return Ok(Expr { kind: ExprKind::Unary(UnOp::Not, Box::new(e?)), offset });
+            return Ok(Expr {
+                kind: ExprKind::Unary(UnOp::Not, Box::new(e?)),
+                offset,
+            });
         }
         if self.eat("-") {
             self.enter()?;
             let e = self.unary();
             self.depth -= 1;
-            return Ok(Expr { kind: ExprKind::Unary(UnOp::Neg, Box::new(e?)), offset });
+            return Ok(Expr {
+                kind: ExprKind::Unary(UnOp::Neg, Box::new(e?)),
+                offset,
+            });
         }
         if self.is("(") {
             if let Some(cast) = self.try_cast()? {
@@ -459,7 +564,20 @@ impl Parser {
         self.bump();
         if let Tok::Ident(n) = self.peek().clone() {
             const CASTABLE: [&str; 14] = [
-                "string", "int", "long", "bool", "double", "byte", "object", "DateTime", "TimeSpan", "X509Certificate2", "String", "Int32", "Boolean", "float",
+                "string",
+                "int",
+                "long",
+                "bool",
+                "double",
+                "byte",
+                "object",
+                "DateTime",
+                "TimeSpan",
+                "X509Certificate2",
+                "String",
+                "Int32",
+                "Boolean",
+                "float",
             ];
             if CASTABLE.contains(&n.as_str()) {
                 if let Ok(ty) = self.type_name() {
@@ -467,7 +585,13 @@ impl Parser {
                         self.enter()?;
                         let e = self.unary();
                         self.depth -= 1;
-                        return Ok(Some(Expr { kind: ExprKind::Cast { ty, expr: Box::new(e?) }, offset }));
+                        return Ok(Some(Expr {
+                            kind: ExprKind::Cast {
+                                ty,
+                                expr: Box::new(e?),
+                            },
+                            offset,
+                        }));
                     }
                 }
             }
@@ -482,7 +606,10 @@ impl Parser {
         loop {
             chain += 1;
             if self.depth + chain > MAX_NESTING * 2 {
-                return self.err(format!("member chain nested deeper than {}", MAX_NESTING * 2));
+                return self.err(format!(
+                    "member chain nested deeper than {}",
+                    MAX_NESTING * 2
+                ));
             }
             let offset = self.offset();
             if self.is(".") || self.is("?.") {
@@ -492,9 +619,25 @@ impl Parser {
                 let type_args = self.try_type_args().unwrap_or_default();
                 if self.is("(") {
                     let args = self.args("(", ")")?;
-                    e = Expr { kind: ExprKind::Call { target: Box::new(e), name, type_args, args, null_cond }, offset };
+                    e = Expr {
+                        kind: ExprKind::Call {
+                            target: Box::new(e),
+                            name,
+                            type_args,
+                            args,
+                            null_cond,
+                        },
+                        offset,
+                    };
                 } else {
-                    e = Expr { kind: ExprKind::Member { target: Box::new(e), name, null_cond }, offset };
+                    e = Expr {
+                        kind: ExprKind::Member {
+                            target: Box::new(e),
+                            name,
+                            null_cond,
+                        },
+                        offset,
+                    };
                 }
             } else if self.is("[") || (self.is("?") && matches!(self.peek_at(1), Tok::Punct("["))) {
                 let null_cond = self.is("?");
@@ -504,7 +647,14 @@ impl Parser {
                 self.bump();
                 let index = self.expr()?;
                 self.expect("]")?;
-                e = Expr { kind: ExprKind::Index { target: Box::new(e), index: Box::new(index), null_cond }, offset };
+                e = Expr {
+                    kind: ExprKind::Index {
+                        target: Box::new(e),
+                        index: Box::new(index),
+                        null_cond,
+                    },
+                    offset,
+                };
             } else if self.is("!") && matches!(self.peek_at(1), Tok::Punct(".")) {
                 // Null-forgiving `x!.y`: no runtime meaning.
                 self.bump();
@@ -543,7 +693,11 @@ impl Parser {
                 for part in parts {
                     match part {
                         InterpPart::Lit(s) => segs.push(InterpSeg::Lit(s)),
-                        InterpPart::Hole { code, offset: hole, format } => {
+                        InterpPart::Hole {
+                            code,
+                            offset: hole,
+                            format,
+                        } => {
                             let mut p = Parser::new(&code, self.base + hole)?;
                             p.depth = self.depth;
                             let e = p.expr()?;
@@ -580,7 +734,10 @@ impl Parser {
                     ExprKind::Default(ty)
                 }
                 _ if KEYWORDS.contains(&s.as_str()) => {
-                    return Err(ParseError { offset, message: format!("unexpected keyword '{s}'; expected an expression") });
+                    return Err(ParseError {
+                        offset,
+                        message: format!("unexpected keyword '{s}'; expected an expression"),
+                    });
                 }
                 _ => {
                     if self.is("(") {
@@ -591,7 +748,12 @@ impl Parser {
                     }
                 }
             },
-            t => return Err(ParseError { offset, message: format!("expected an expression, found {t}") }),
+            t => {
+                return Err(ParseError {
+                    offset,
+                    message: format!("expected an expression, found {t}"),
+                })
+            }
         };
         Ok(Expr { kind, offset })
     }
@@ -602,16 +764,36 @@ impl Parser {
             self.bump();
             self.expect("]")?;
             let items = self.args("{", "}")?;
-            return Ok(Expr { kind: ExprKind::NewArray { elem: None, items }, offset });
+            return Ok(Expr {
+                kind: ExprKind::NewArray { elem: None, items },
+                offset,
+            });
         }
         let mut ty = self.type_name()?;
         if ty.array {
             ty.array = false;
-            let items = if self.is("{") { self.args("{", "}")? } else { Vec::new() };
-            return Ok(Expr { kind: ExprKind::NewArray { elem: Some(ty), items }, offset });
+            let items = if self.is("{") {
+                self.args("{", "}")?
+            } else {
+                Vec::new()
+            };
+            return Ok(Expr {
+                kind: ExprKind::NewArray {
+                    elem: Some(ty),
+                    items,
+                },
+                offset,
+            });
         }
-        let args = if self.is("(") { self.args("(", ")")? } else { return self.err(format!("expected '(' after 'new {}'", ty.name)) };
-        Ok(Expr { kind: ExprKind::New { ty, args }, offset })
+        let args = if self.is("(") {
+            self.args("(", ")")?
+        } else {
+            return self.err(format!("expected '(' after 'new {}'", ty.name));
+        };
+        Ok(Expr {
+            kind: ExprKind::New { ty, args },
+            offset,
+        })
     }
 }
 
@@ -626,7 +808,9 @@ mod tests {
     #[test]
     fn precedence() {
         let e = p("a || b && c == d");
-        let ExprKind::Binary(BinOp::Or, _, r) = e.kind else { panic!() };
+        let ExprKind::Binary(BinOp::Or, _, r) = e.kind else {
+            panic!()
+        };
         assert!(matches!(r.kind, ExprKind::Binary(BinOp::And, _, _)));
     }
 
@@ -641,10 +825,15 @@ mod tests {
     #[test]
     fn lambda_and_cast() {
         let e = p("xs.Any(c => c.Value.Thumbprint == t)");
-        let ExprKind::Call { args, .. } = e.kind else { panic!() };
+        let ExprKind::Call { args, .. } = e.kind else {
+            panic!()
+        };
         assert!(matches!(args[0].kind, ExprKind::Lambda { .. }));
         assert!(matches!(p("(string)x").kind, ExprKind::Cast { .. }));
-        assert!(matches!(p("(x) + 1").kind, ExprKind::Binary(BinOp::Add, _, _)));
+        assert!(matches!(
+            p("(x) + 1").kind,
+            ExprKind::Binary(BinOp::Add, _, _)
+        ));
     }
 
     #[test]
@@ -657,9 +846,18 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(parse_expression("a +").unwrap_err().offset, 3);
-        assert!(parse_expression("(a").unwrap_err().message.contains("expected ')'"));
-        assert!(parse_expression("a b").unwrap_err().message.contains("end of expression"));
+        assert!(parse_expression("(a")
+            .unwrap_err()
+            .message
+            .contains("expected ')'"));
+        assert!(parse_expression("a b")
+            .unwrap_err()
+            .message
+            .contains("end of expression"));
         let deep = "(".repeat(500) + "1" + &")".repeat(500);
-        assert!(parse_expression(&deep).unwrap_err().message.contains("deeper"));
+        assert!(parse_expression(&deep)
+            .unwrap_err()
+            .message
+            .contains("deeper"));
     }
 }

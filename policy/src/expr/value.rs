@@ -34,26 +34,41 @@ impl PartialOrd for DateTime {
 
 impl DateTime {
     pub fn now() -> DateTime {
-        DateTime { wall: Local::now().naive_local(), kind: DateKind::Local }
+        DateTime {
+            wall: Local::now().naive_local(),
+            kind: DateKind::Local,
+        }
     }
 
     pub fn utc_now() -> DateTime {
-        DateTime { wall: Utc::now().naive_utc(), kind: DateKind::Utc }
+        DateTime {
+            wall: Utc::now().naive_utc(),
+            kind: DateKind::Utc,
+        }
     }
 
     /// A UTC instant (e.g. a certificate's notAfter) as a local `DateTime`, as
     /// `X509Certificate2.NotAfter` presents it.
     pub fn local_from_unix(secs: i64) -> Option<DateTime> {
         let utc = Utc.timestamp_opt(secs, 0).single()?;
-        Some(DateTime { wall: utc.with_timezone(&Local).naive_local(), kind: DateKind::Local })
+        Some(DateTime {
+            wall: utc.with_timezone(&Local).naive_local(),
+            kind: DateKind::Local,
+        })
     }
 
     pub fn to_universal(self) -> DateTime {
         match self.kind {
             DateKind::Utc => self,
             _ => {
-                let wall = Local.from_local_datetime(&self.wall).earliest().map_or(self.wall, |d| d.naive_utc());
-                DateTime { wall, kind: DateKind::Utc }
+                let wall = Local
+                    .from_local_datetime(&self.wall)
+                    .earliest()
+                    .map_or(self.wall, |d| d.naive_utc());
+                DateTime {
+                    wall,
+                    kind: DateKind::Utc,
+                }
             }
         }
     }
@@ -61,18 +76,30 @@ impl DateTime {
     pub fn to_local(self) -> DateTime {
         match self.kind {
             DateKind::Local => self,
-            _ => DateTime { wall: Utc.from_utc_datetime(&self.wall).with_timezone(&Local).naive_local(), kind: DateKind::Local },
+            _ => DateTime {
+                wall: Utc
+                    .from_utc_datetime(&self.wall)
+                    .with_timezone(&Local)
+                    .naive_local(),
+                kind: DateKind::Local,
+            },
         }
     }
 
     pub fn add(self, span: TimeSpan) -> Option<DateTime> {
         let d = chrono::Duration::microseconds(span.0 / 10);
-        Some(DateTime { wall: self.wall.checked_add_signed(d)?, kind: self.kind })
+        Some(DateTime {
+            wall: self.wall.checked_add_signed(d)?,
+            kind: self.kind,
+        })
     }
 
     pub fn sub(self, other: DateTime) -> TimeSpan {
         let d = self.wall - other.wall;
-        TimeSpan(d.num_microseconds().map_or(i64::MAX, |m| m.saturating_mul(10)))
+        TimeSpan(
+            d.num_microseconds()
+                .map_or(i64::MAX, |m| m.saturating_mul(10)),
+        )
     }
 
     pub fn part(&self, name: &str) -> i64 {
@@ -97,14 +124,22 @@ impl DateTime {
             "o" | "O" => {
                 let suffix = match self.kind {
                     DateKind::Utc => "Z".to_string(),
-                    DateKind::Local => Local.from_local_datetime(&self.wall).earliest().map_or(String::new(), |d| d.format("%:z").to_string()),
+                    DateKind::Local => Local
+                        .from_local_datetime(&self.wall)
+                        .earliest()
+                        .map_or(String::new(), |d| d.format("%:z").to_string()),
                     DateKind::Unspecified => String::new(),
                 };
                 format!("{}{}", self.wall.format("%Y-%m-%dT%H:%M:%S%.7f"), suffix)
             }
             "s" => self.wall.format("%Y-%m-%dT%H:%M:%S").to_string(),
             "u" => self.wall.format("%Y-%m-%d %H:%M:%SZ").to_string(),
-            "d" => format!("{}/{}/{}", self.wall.month(), self.wall.day(), self.wall.year()),
+            "d" => format!(
+                "{}/{}/{}",
+                self.wall.month(),
+                self.wall.day(),
+                self.wall.year()
+            ),
             "r" | "R" => self.wall.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
             custom => {
                 // .NET custom specifiers mapped to chrono, longest first.
@@ -156,7 +191,17 @@ impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let w = &self.wall;
         let (pm, h12) = w.hour12();
-        write!(f, "{}/{}/{} {}:{:02}:{:02} {}", w.month(), w.day(), w.year(), h12, w.minute(), w.second(), if pm { "PM" } else { "AM" })
+        write!(
+            f,
+            "{}/{}/{} {}:{:02}:{:02} {}",
+            w.month(),
+            w.day(),
+            w.year(),
+            h12,
+            w.minute(),
+            w.second(),
+            if pm { "PM" } else { "AM" }
+        )
     }
 }
 
@@ -331,7 +376,9 @@ impl Value {
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Int(a), Value::Double(b)) | (Value::Double(b), Value::Int(a)) => (*a as f64) == *b,
+            (Value::Int(a), Value::Double(b)) | (Value::Double(b), Value::Int(a)) => {
+                (*a as f64) == *b
+            }
             (Value::Double(a), Value::Double(b)) => a == b,
             (Value::Char(a), Value::Char(b)) => a == b,
             (Value::DateTime(a), Value::DateTime(b)) => a.wall == b.wall,
@@ -364,7 +411,9 @@ impl Value {
             }
             Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
             Value::Pair(p) => serde_json::json!({"Key": p.0.to_json(), "Value": p.1.to_json()}),
-            Value::Cert(c) => serde_json::json!({"Thumbprint": &**c.thumbprint(), "Subject": &**c.subject()}),
+            Value::Cert(c) => {
+                serde_json::json!({"Thumbprint": &**c.thumbprint(), "Subject": &**c.subject()})
+            }
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
         }
     }
@@ -390,22 +439,40 @@ mod tests {
     use chrono::NaiveDate;
 
     fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime {
-        let wall = NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, s).unwrap();
-        DateTime { wall, kind: DateKind::Local }
+        let wall = NaiveDate::from_ymd_opt(y, mo, d)
+            .unwrap()
+            .and_hms_opt(h, mi, s)
+            .unwrap();
+        DateTime {
+            wall,
+            kind: DateKind::Local,
+        }
     }
 
     #[test]
     fn datetime_en_us() {
-        assert_eq!(dt(2023, 10, 27, 9, 5, 11).to_string(), "10/27/2023 9:05:11 AM");
+        assert_eq!(
+            dt(2023, 10, 27, 9, 5, 11).to_string(),
+            "10/27/2023 9:05:11 AM"
+        );
         assert_eq!(dt(2023, 1, 2, 0, 0, 0).to_string(), "1/2/2023 12:00:00 AM");
         assert_eq!(dt(2023, 1, 2, 13, 7, 0).to_string(), "1/2/2023 1:07:00 PM");
-        assert_eq!(dt(2023, 1, 2, 13, 7, 0).format("yyyy-MM-dd HH:mm:ss"), "2023-01-02 13:07:00");
+        assert_eq!(
+            dt(2023, 1, 2, 13, 7, 0).format("yyyy-MM-dd HH:mm:ss"),
+            "2023-01-02 13:07:00"
+        );
     }
 
     #[test]
     fn timespan_format() {
-        assert_eq!(TimeSpan(90 * TimeSpan::TICKS_PER_SECOND).to_string(), "00:01:30");
-        assert_eq!(TimeSpan(-(86_400 + 1) * TimeSpan::TICKS_PER_SECOND - 5).to_string(), "-1.00:00:01.0000005");
+        assert_eq!(
+            TimeSpan(90 * TimeSpan::TICKS_PER_SECOND).to_string(),
+            "00:01:30"
+        );
+        assert_eq!(
+            TimeSpan(-(86_400 + 1) * TimeSpan::TICKS_PER_SECOND - 5).to_string(),
+            "-1.00:00:01.0000005"
+        );
     }
 
     #[test]

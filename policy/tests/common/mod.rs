@@ -1,0 +1,177 @@
+//! Shared fixtures for the policy integration tests: a demo PKI made once per test binary,
+//! trust as APIM models it (root uploaded to Root, DEV intermediate to CertificateAuthority),
+//! request contexts for each kind of client, and the seed documents read from ../shared.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use certgate_policy::cert::Certificate;
+use certgate_policy::context::{Deployment, SimpleContext};
+use certgate_policy::document::{Fragments, Scope, ScopeDocument};
+use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
+use certgate_policy::source::Source;
+use certgate_policy::trust::TrustStore;
+use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
+
+pub fn pki() -> &'static DemoPki {
+    static P: OnceLock<DemoPki> = OnceLock::new();
+    P.get_or_init(|| DemoPki::generate(KeyKind::EcdsaP256).expect("demo PKI"))
+}
+
+/// Root and DEV intermediate uploaded, with current CRLs from both (nothing revoked), so that
+/// `Verify()` (which checks revocation) can succeed as in a real deployment.
+pub fn trust() -> Arc<TrustStore> {
+    static T: OnceLock<Arc<TrustStore>> = OnceLock::new();
+    T.get_or_init(|| {
+        let p = pki();
+        let crls = vec![
+            crl(&p.root, &[], -1, 7).expect("root CRL"),
+            crl(&p.dev_ca, &[], -1, 7).expect("dev CRL"),
+        ];
+        Arc::new(
+            TrustStore::new(vec![p.root.cert.clone()], vec![p.dev_ca.cert.clone()], crls)
+                .expect("trust store"),
+        )
+    })
+    .clone()
+}
+
+pub fn cert(i: &Issued) -> Arc<Certificate> {
+    Arc::new(Certificate::from_x509(i.cert.clone()).expect("certificate"))
+}
+
+/// The deployment's certificates: the valid client is registered, as in seed 003.
+pub fn deployment() -> Arc<Deployment> {
+    static D: OnceLock<Arc<Deployment>> = OnceLock::new();
+    D.get_or_init(|| {
+        let mut d = Deployment::new("certgate-test", "gw-1", "local");
+        d.add_certificate("valid-client-client-certificate", cert(&pki().valid));
+        d.add_certificate("dev-intermediate-ca", cert(&pki().dev_ca));
+        Arc::new(d)
+    })
+    .clone()
+}
+
+/// The kinds of caller every certificate policy is tested against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    Valid,
+    Unregistered,
+    Expired,
+    NotYetValid,
+    /// Under the TST intermediate, presenting that intermediate in its chain.
+    Untrusted,
+    None,
+}
+
+pub const ALL_CLIENTS: [Client; 6] = [
+    Client::Valid,
+    Client::Unregistered,
+    Client::Expired,
+    Client::NotYetValid,
+    Client::Untrusted,
+    Client::None,
+];
+
+pub fn issued(c: Client) -> Option<&'static Issued> {
+    let p = pki();
+    Some(match c {
+        Client::Valid => &p.valid,
+        Client::Unregistered => &p.unregistered,
+        Client::Expired => &p.expired,
+        Client::NotYetValid => &p.not_yet_valid,
+        Client::Untrusted => &p.untrusted,
+        Client::None => return None,
+    })
+}
+
+pub fn ctx_for(c: Client) -> SimpleContext {
+    let mut ctx = SimpleContext::new("GET", "/weather/today?units=metric");
+    ctx.trust = Some(trust());
+    ctx.deployment = deployment();
+    ctx.certificate = issued(c).map(cert);
+    if c == Client::Untrusted {
+        ctx.sent_chain = vec![pki().tst_ca.cert.clone()];
+    }
+    ctx
+}
+
+pub fn compile_snippet(snippet: &str) -> Result<Plan, CompileError> {
+    compile_snippet_with(snippet, &NamedValues::new())
+}
+
+pub fn compile_snippet_with(snippet: &str, nv: &NamedValues) -> Result<Plan, CompileError> {
+    let doc = ScopeDocument::from_inbound_snippet(
+        Scope::Operation,
+        Source::new("snippet.xml", snippet, nv)?,
+    )?;
+    compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+}
+
+pub fn compile_doc(text: &str) -> Result<Plan, CompileError> {
+    let doc = ScopeDocument::parse(Scope::Operation, Source::plain("policy.xml", text)?)?;
+    compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+}
+
+pub fn seeds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds")
+}
+
+/// Every seed document, by file name, read at test time.
+pub fn seeds() -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = std::fs::read_dir(seeds_dir())
+        .expect("../shared/seeds must sit beside the checkout")
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).expect("seed readable"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Top-level policy snippets in a seed: each starts on a line beginning with one of these
+/// elements and ends at the first line where the lines so far read as exactly one element.
+pub fn snippets(text: &str) -> Vec<String> {
+    const STARTS: [&str; 5] = [
+        "<choose",
+        "<set-variable",
+        "<validate-client-certificate",
+        "<authentication-certificate",
+        "<identity ",
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].trim_start();
+        if STARTS.iter().any(|s| t.starts_with(s)) {
+            let mut found = None;
+            for j in i..lines.len().min(i + 80) {
+                let candidate = lines[i..=j].join("\n");
+                let Ok(src) = Source::plain("seed", candidate.as_str()) else {
+                    continue;
+                };
+                if let Ok(nodes) = certgate_policy::xml::parse_fragment(&src) {
+                    if nodes.len() == 1
+                        && matches!(nodes[0], certgate_policy::xml::Node::Element(_))
+                    {
+                        found = Some((candidate, j));
+                        break;
+                    }
+                }
+            }
+            let (snippet, end) =
+                found.unwrap_or_else(|| panic!("snippet starting at line {} never closes", i + 1));
+            out.push(snippet);
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
