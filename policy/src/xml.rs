@@ -371,15 +371,30 @@ impl<'a> Reader<'a> {
         let mut end = None;
         if self.b.get(vstart) == Some(&b'@') && matches!(self.b.get(vstart + 1), Some(b'(' | b'{'))
         {
-            if let Ok(e) = scan_expression(self.b, vstart + 1) {
-                let mut k = e;
-                while k < self.b.len() && self.b[k].is_ascii_whitespace() {
-                    k += 1;
-                }
-                if self.b.get(k) == Some(&q) {
-                    end = Some(k);
-                }
+            let expr_err = |m: &str| {
+                self.src.error(
+                    vstart,
+                    ErrorKind::ExpressionSyntax,
+                    format!("expression in attribute '{name}' {m}"),
+                )
+            };
+            let Ok(e) = scan_expression(self.b, vstart + 1) else {
+                return Err(expr_err(
+                    "is never closed; check its brackets and string quotes",
+                ));
+            };
+            let mut k = e;
+            while k < self.b.len() && self.b[k].is_ascii_whitespace() {
+                k += 1;
             }
+            if self.b.get(k) != Some(&q) {
+                let m = format!(
+                    "continues after its closing bracket; expected {} to end the attribute",
+                    q as char
+                );
+                return Err(expr_err(&m));
+            }
+            end = Some(k);
         }
         let end = match end {
             Some(e) => e,

@@ -766,12 +766,14 @@ impl<'a> Checker<'a> {
                     "System.Convert" => Ty::Static(Static::Convert),
                     "System.Math" => Ty::Static(Static::Math),
                     "System.StringComparison" => Ty::Static(Static::StringComparison),
-                    _ => return type_err(
-                        off,
-                        format!(
+                    _ => {
+                        return type_err(
+                            off,
+                            format!(
                             "the type or namespace '{full}' is not available in policy expressions"
                         ),
-                    ),
+                        )
+                    }
                 };
                 Ok((Ir::Const(Value::Null), t))
             }

@@ -615,6 +615,8 @@ impl Parser {
             if self.is(".") || self.is("?.") {
                 let null_cond = self.is("?.");
                 self.bump();
+                // Errors about a member point at its name.
+                let offset = self.offset();
                 let name = self.ident()?;
                 let type_args = self.try_type_args().unwrap_or_default();
                 if self.is("(") {
