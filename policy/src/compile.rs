@@ -62,10 +62,12 @@ fn compile_inner(
     let mut c = Compiler {
         route: &opts.route,
         explicit_forward: false,
+        after_forward: false,
     };
     let mut blocks = Vec::new();
     for section in Section::ALL {
         let stmts = merge_section(docs, section, fragments)?;
+        c.after_forward = false;
         blocks.push(c.block(&stmts, section, section.as_str())?);
     }
     let mut it = blocks.into_iter();
@@ -108,6 +110,8 @@ const POLICIES: &[(&str, &[Section])] = {
 struct Compiler<'r> {
     route: &'r RouteInfo,
     explicit_forward: bool,
+    /// In the backend section, statements after `forward-request` act on the response.
+    after_forward: bool,
 }
 
 /// An element with its source, and the attribute/child readers every policy uses.
@@ -366,7 +370,9 @@ impl Compiler<'_> {
                 .map_or_else(|| Arc::from(""), |a| Arc::from(a.value.text.as_str())),
         });
         let route = self.route;
-        let target = if matches!(section, Section::Inbound | Section::Backend) {
+        let before_backend =
+            section == Section::Inbound || (section == Section::Backend && !self.after_forward);
+        let target = if before_backend {
             HeaderTarget::Request
         } else {
             HeaderTarget::Response
@@ -683,6 +689,7 @@ impl Compiler<'_> {
                     (None, None) => Duration::from_secs(300),
                 };
                 self.explicit_forward = true;
+                self.after_forward = true;
                 Op::ForwardRequest { timeout }
             }
             "rate-limit-by-key" | "quota-by-key" => {
