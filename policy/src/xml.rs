@@ -495,6 +495,16 @@ fn decode_into(
 /// Scans a C# expression or block whose opening bracket is at `open` (`(` or `{`). Returns
 /// the offset just after the matching close, or the offset where scanning failed.
 pub fn scan_expression(b: &[u8], open: usize) -> Result<usize, usize> {
+    scan_nested(b, open, 0)
+}
+
+/// Interpolated strings nest code in strings in code; this bounds that recursion.
+const MAX_INTERPOLATION_DEPTH: usize = 16;
+
+fn scan_nested(b: &[u8], open: usize, depth: usize) -> Result<usize, usize> {
+    if depth > MAX_INTERPOLATION_DEPTH {
+        return Err(open);
+    }
     let mut stack: Vec<u8> = Vec::new();
     let mut i = open;
     while i < b.len() {
@@ -526,7 +536,7 @@ pub fn scan_expression(b: &[u8], open: usize) -> Result<usize, usize> {
                     i > 0 && b[i - 1] == b'@' || i > 1 && b[i - 1] == b'$' && b[i - 2] == b'@';
                 let interpolated =
                     i > 0 && b[i - 1] == b'$' || i > 1 && b[i - 1] == b'@' && b[i - 2] == b'$';
-                i = scan_string(b, i + 1, verbatim, interpolated)?;
+                i = scan_string(b, i + 1, verbatim, interpolated, depth)?;
             }
             b'\'' => {
                 i += 1;
@@ -554,7 +564,13 @@ pub fn scan_expression(b: &[u8], open: usize) -> Result<usize, usize> {
 }
 
 /// Scans a C# string body starting after its opening quote; returns the offset after the close.
-fn scan_string(b: &[u8], mut i: usize, verbatim: bool, interpolated: bool) -> Result<usize, usize> {
+fn scan_string(
+    b: &[u8],
+    mut i: usize,
+    verbatim: bool,
+    interpolated: bool,
+    depth: usize,
+) -> Result<usize, usize> {
     let start = i;
     while i < b.len() {
         match b[i] {
@@ -565,7 +581,7 @@ fn scan_string(b: &[u8], mut i: usize, verbatim: bool, interpolated: bool) -> Re
             b'{' if interpolated && b.get(i + 1) == Some(&b'{') => i += 2,
             b'{' if interpolated => {
                 // A hole: C# code up to the matching '}'.
-                i = scan_expression(b, i)?;
+                i = scan_nested(b, i, depth + 1)?;
             }
             _ => i += 1,
         }

@@ -1487,28 +1487,45 @@ fn thumbprint_probe<'e>(params: &[(String, usize)], body: &'e Expr) -> Option<&'
     (!mentions(other, p)).then_some(other)
 }
 
+/// Whether `e` refers to `name`. Iterative: hostile input may chain thousands of operators.
 fn mentions(e: &Expr, name: &str) -> bool {
-    let m = |x: &Expr| mentions(x, name);
-    match &e.kind {
-        ExprKind::Ident(i) => i == name,
-        ExprKind::Lit(_) | ExprKind::Default(_) => false,
-        ExprKind::Member { target, .. } => m(target),
-        ExprKind::Call { target, args, .. } => m(target) || args.iter().any(m),
-        ExprKind::Invoke { args, .. } | ExprKind::New { args, .. } => args.iter().any(m),
-        ExprKind::Index { target, index, .. } => m(target) || m(index),
-        ExprKind::Unary(_, x)
-        | ExprKind::Cast { expr: x, .. }
-        | ExprKind::Is { expr: x, .. }
-        | ExprKind::As { expr: x, .. } => m(x),
-        ExprKind::Binary(_, a, b) => m(a) || m(b),
-        ExprKind::Cond(a, b, c) => m(a) || m(b) || m(c),
-        ExprKind::Lambda { params, body } => !params.iter().any(|(p, _)| p == name) && m(body),
-        ExprKind::NewArray { items, .. } => items.iter().any(m),
-        ExprKind::Interp(segs) => segs
-            .iter()
-            .any(|s| matches!(s, InterpSeg::Hole(x, _) if m(x))),
-        ExprKind::Assign { target, value, .. } => target == name || m(value),
+    let mut work = vec![e];
+    while let Some(e) = work.pop() {
+        match &e.kind {
+            ExprKind::Ident(i) if i == name => return true,
+            ExprKind::Ident(_) | ExprKind::Lit(_) | ExprKind::Default(_) => {}
+            ExprKind::Member { target, .. } => work.push(target),
+            ExprKind::Call { target, args, .. } => {
+                work.push(target);
+                work.extend(args);
+            }
+            ExprKind::Invoke { args, .. } | ExprKind::New { args, .. } => work.extend(args),
+            ExprKind::Index { target, index, .. } => work.extend([&**target, &**index]),
+            ExprKind::Unary(_, x)
+            | ExprKind::Cast { expr: x, .. }
+            | ExprKind::Is { expr: x, .. }
+            | ExprKind::As { expr: x, .. } => work.push(x),
+            ExprKind::Binary(_, a, b) => work.extend([&**a, &**b]),
+            ExprKind::Cond(a, b, c) => work.extend([&**a, &**b, &**c]),
+            ExprKind::Lambda { params, body } => {
+                if !params.iter().any(|(p, _)| p == name) {
+                    work.push(body);
+                }
+            }
+            ExprKind::NewArray { items, .. } => work.extend(items),
+            ExprKind::Interp(segs) => work.extend(segs.iter().filter_map(|s| match s {
+                InterpSeg::Hole(x, _) => Some(x),
+                InterpSeg::Lit(_) => None,
+            })),
+            ExprKind::Assign { target, value, .. } => {
+                if target == name {
+                    return true;
+                }
+                work.push(value);
+            }
+        }
     }
+    false
 }
 
 fn check_printable(ty: &Ty, off: usize) -> R<()> {
