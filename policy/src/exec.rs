@@ -62,6 +62,22 @@ impl LastError {
         }
     }
 
+    fn fail(
+        origin: &Origin,
+        reason: &str,
+        message: &str,
+        status: u16,
+        response_message: &str,
+    ) -> Fail {
+        Box::new(LastError::at(
+            origin,
+            reason,
+            message,
+            status,
+            response_message,
+        ))
+    }
+
     /// An error raised by the gateway outside any policy step (routing, backend I/O).
     pub fn gateway(
         source: &str,
@@ -124,6 +140,10 @@ impl LastError {
     }
 }
 
+/// A step's failure: boxed, because failures are rare and `Result`s on the request path should
+/// stay small.
+type Fail = Box<LastError>;
+
 /// How a section ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SectionOutcome {
@@ -173,9 +193,9 @@ enum Flow {
 }
 
 /// Expression failures become `ExpressionValueEvaluationFailure` (500).
-fn expr_failed(origin: &Origin, e: &EvalError) -> LastError {
+fn expr_failed(origin: &Origin, e: &EvalError) -> Fail {
     let msg = format!("Expression evaluation failed. {}", e.0);
-    LastError::at(
+    LastError::fail(
         origin,
         "ExpressionValueEvaluationFailure",
         &msg,
@@ -213,7 +233,7 @@ impl Plan {
                 }
                 Ok(Flow::Stop(o)) => return o,
                 Err(e) => {
-                    ctx.state_mut().last_error = Some(e);
+                    ctx.state_mut().last_error = Some(*e);
                     return SectionOutcome::Failed;
                 }
             }
@@ -237,7 +257,7 @@ impl Plan {
         }
     }
 
-    fn block(&self, block: &Block, ctx: &mut dyn RequestContext) -> Result<Flow, LastError> {
+    fn block(&self, block: &Block, ctx: &mut dyn RequestContext) -> Result<Flow, Fail> {
         for step in block {
             if let Flow::Stop(o) = self.step(step, ctx)? {
                 return Ok(Flow::Stop(o));
@@ -246,7 +266,7 @@ impl Plan {
         Ok(Flow::Next)
     }
 
-    fn step(&self, step: &Step, ctx: &mut dyn RequestContext) -> Result<Flow, LastError> {
+    fn step(&self, step: &Step, ctx: &mut dyn RequestContext) -> Result<Flow, Fail> {
         let o = &*step.origin;
         let ev = |r: Result<Value, EvalError>| r.map_err(|e| expr_failed(o, &e));
         let evs = |t: &Template, ctx: &dyn RequestContext| {
@@ -327,7 +347,7 @@ impl Plan {
                     BackendChoice::BaseUrl(t) => {
                         let url = evs(t, ctx)?;
                         if !(url.starts_with("http://") || url.starts_with("https://")) {
-                            return Err(LastError::at(
+                            return Err(LastError::fail(
                                 o,
                                 "InvalidBackendUrl",
                                 &format!("base-url '{url}' is not an absolute http(s) URL"),
@@ -350,7 +370,7 @@ impl Plan {
                     CertificateChoice::Body { body, password } => {
                         let body = match ev(body.eval(ctx))? {
                             Value::Bytes(b) => b,
-                            _ => return Err(LastError::at(o, "ExpressionValueEvaluationFailure", "Expression evaluation failed. The certificate body is null or not a byte array.", 500, "Internal server error")),
+                            _ => return Err(LastError::fail(o, "ExpressionValueEvaluationFailure", "Expression evaluation failed. The certificate body is null or not a byte array.", 500, "Internal server error")),
                         };
                         let password = password.as_ref().map(|p| evs(p, ctx)).transpose()?;
                         BackendCertificate::Pfx { body, password }
@@ -393,7 +413,7 @@ impl Plan {
                 } else {
                     "HeaderValueNotAllowed"
                 };
-                Err(LastError::at(o, reason, &msg, *failed_code, &msg))
+                Err(LastError::fail(o, reason, &msg, *failed_code, &msg))
             }
             Op::IpFilter {
                 allow,
@@ -408,7 +428,7 @@ impl Plan {
                 if listed == *allow {
                     Ok(Flow::Next)
                 } else {
-                    Err(LastError::at(
+                    Err(LastError::fail(
                         o,
                         "CallerIpNotAllowed",
                         &format!("Caller IP address {ip} is not allowed. Access denied."),
@@ -478,7 +498,7 @@ impl Plan {
                         ctx.state_mut().last_error = Some(err);
                         Ok(Flow::Next)
                     } else {
-                        Err(err)
+                        Err(Box::new(err))
                     }
                 }
             },
@@ -491,7 +511,7 @@ impl Plan {
         ctx: &mut dyn RequestContext,
         o: &Origin,
         quota: bool,
-    ) -> Result<Flow, LastError> {
+    ) -> Result<Flow, Fail> {
         let key = r.key.eval_str(ctx).map_err(|e| expr_failed(o, &e))?;
         let counts = match &r.increment_condition {
             None => true,
@@ -542,7 +562,7 @@ impl Plan {
                 format!("Rate limit is exceeded. Try again in {retry} seconds."),
             )
         };
-        Err(LastError::at(o, reason, &msg, status, &msg))
+        Err(LastError::fail(o, reason, &msg, status, &msg))
     }
 }
 
@@ -553,13 +573,13 @@ fn write_error_response(ctx: &mut dyn RequestContext, status: u16, message: &str
     ctx.set_response_body(body.to_string().into_bytes());
 }
 
-fn apply_status(s: &SetStatus, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), LastError> {
+fn apply_status(s: &SetStatus, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
     let code = match &s.code {
         StatusCode::Fixed(c) => *c,
         StatusCode::Expr(e) => match e.eval(ctx).map_err(|e| expr_failed(o, &e))? {
             Value::Int(c) if (100..=599).contains(&c) => c as u16,
             v => {
-                return Err(LastError::at(
+                return Err(LastError::fail(
                     o,
                     "ExpressionValueEvaluationFailure",
                     &format!(
@@ -583,7 +603,7 @@ fn apply_status(s: &SetStatus, ctx: &mut dyn RequestContext, o: &Origin) -> Resu
     Ok(())
 }
 
-fn apply_header(h: &SetHeader, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), LastError> {
+fn apply_header(h: &SetHeader, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
     let exists = match h.target {
         HeaderTarget::Request => ctx.request_header(&h.name).is_some(),
         HeaderTarget::Response => ctx.response_header(&h.name).is_some(),
@@ -608,7 +628,7 @@ fn apply_header(h: &SetHeader, ctx: &mut dyn RequestContext, o: &Origin) -> Resu
         let s = v.eval_str(ctx).map_err(|e| expr_failed(o, &e))?;
         // Header injection guard: a value from an expression must not carry CR/LF.
         if s.contains(['\r', '\n', '\0']) {
-            return Err(LastError::at(
+            return Err(LastError::fail(
                 o,
                 "ExpressionValueEvaluationFailure",
                 &format!(

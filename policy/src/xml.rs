@@ -76,9 +76,9 @@ impl Element {
 /// Reads a document that must consist of exactly one root element.
 pub fn parse_document(src: &Source) -> Result<Element, CompileError> {
     let mut nodes = parse_fragment(src)?;
-    let mut roots = nodes.drain(..).filter_map(|n| match n {
-        Node::Element(e) => Some(Ok(e)),
-        Node::Text(t) => Some(Err(t)),
+    let mut roots = nodes.drain(..).map(|n| match n {
+        Node::Element(e) => Ok(e),
+        Node::Text(t) => Err(t),
     });
     match (roots.next(), roots.next()) {
         (Some(Ok(root)), None) => Ok(root),

@@ -774,11 +774,19 @@ fn verify_and_verify_no_revocation_with_crls() {
     )
     .unwrap();
     assert!(allow
-        .verify(&cert(&p.untrusted), &[p.tst_ca.cert.clone()], false)
+        .verify(
+            &cert(&p.untrusted),
+            std::slice::from_ref(&p.tst_ca.cert),
+            false
+        )
         .is_err());
     allow.allow_sent_intermediates = true;
     assert!(allow
-        .verify(&cert(&p.untrusted), &[p.tst_ca.cert.clone()], false)
+        .verify(
+            &cert(&p.untrusted),
+            std::slice::from_ref(&p.tst_ca.cert),
+            false
+        )
         .is_ok());
 }
 

@@ -272,12 +272,12 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
             match (&x, &y) {
                 (Value::Null, _) | (_, Value::Null) => return Ok(Value::Null),
                 (Value::DateTime(d), Value::TimeSpan(t)) | (Value::TimeSpan(t), Value::DateTime(d)) if op == BinOp::Add => {
-                    return d.add(*t).map(Value::DateTime).ok_or_else(|| EvalError("The added or subtracted value results in an un-representable DateTime.".into()))
+                    return d.checked_add(*t).map(Value::DateTime).ok_or_else(|| EvalError("The added or subtracted value results in an un-representable DateTime.".into()))
                 }
                 (Value::DateTime(d), Value::TimeSpan(t)) if op == BinOp::Sub => {
-                    return d.add(TimeSpan(-t.0)).map(Value::DateTime).ok_or_else(|| EvalError("The added or subtracted value results in an un-representable DateTime.".into()))
+                    return d.checked_add(TimeSpan(-t.0)).map(Value::DateTime).ok_or_else(|| EvalError("The added or subtracted value results in an un-representable DateTime.".into()))
                 }
-                (Value::DateTime(a), Value::DateTime(b)) if op == BinOp::Sub => return Ok(Value::TimeSpan(a.sub(*b))),
+                (Value::DateTime(a), Value::DateTime(b)) if op == BinOp::Sub => return Ok(Value::TimeSpan(a.since(*b))),
                 (Value::TimeSpan(a), Value::TimeSpan(b)) => {
                     let r = if op == BinOp::Add { a.0.checked_add(b.0) } else { a.0.checked_sub(b.0) };
                     return r.map(|t| Value::TimeSpan(TimeSpan(t))).ok_or_else(overflow);
@@ -432,7 +432,7 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
     }
 }
 
-fn arg<'a>(args: &'a [Value], i: usize) -> &'a Value {
+fn arg(args: &[Value], i: usize) -> &Value {
     args.get(i).unwrap_or(&Value::Null)
 }
 
@@ -770,7 +770,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             Value::Array(
                 split_any(s, &seps)
                     .into_iter()
-                    .map(|p| Value::str(p))
+                    .map(Value::str)
                     .collect::<Vec<_>>()
                     .into(),
             )
@@ -937,19 +937,19 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                 return fail("Value to add was out of range.");
             }
             Value::DateTime(
-                d.add(TimeSpan(ticks as i64))
+                d.checked_add(TimeSpan(ticks as i64))
                     .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
             )
         }
         Builtin::DateAddSpan => match (arg(&args, 0), arg(&args, 1)) {
             (Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(
-                d.add(*t)
+                d.checked_add(*t)
                     .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
             ),
             _ => return fail(NULL_REF),
         },
         Builtin::DateSubtract => match (arg(&args, 0), arg(&args, 1)) {
-            (Value::DateTime(a), Value::DateTime(b)) => Value::TimeSpan(a.sub(*b)),
+            (Value::DateTime(a), Value::DateTime(b)) => Value::TimeSpan(a.since(*b)),
             _ => return fail(NULL_REF),
         },
         Builtin::DatePart(k) => {
@@ -1225,7 +1225,7 @@ fn group_thousands(i: i64) -> String {
     let s = i.unsigned_abs().to_string();
     let mut out = String::new();
     for (n, c) in s.chars().enumerate() {
-        if n > 0 && (s.len() - n) % 3 == 0 {
+        if n > 0 && (s.len() - n).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -86,7 +86,7 @@ impl DateTime {
         }
     }
 
-    pub fn add(self, span: TimeSpan) -> Option<DateTime> {
+    pub fn checked_add(self, span: TimeSpan) -> Option<DateTime> {
         let d = chrono::Duration::microseconds(span.0 / 10);
         Some(DateTime {
             wall: self.wall.checked_add_signed(d)?,
@@ -94,7 +94,7 @@ impl DateTime {
         })
     }
 
-    pub fn sub(self, other: DateTime) -> TimeSpan {
+    pub fn since(self, other: DateTime) -> TimeSpan {
         let d = self.wall - other.wall;
         TimeSpan(
             d.num_microseconds()
