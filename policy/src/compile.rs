@@ -4,7 +4,6 @@
 //! [`El`], which refuse unknown attributes and children with the element's position. Nothing
 //! is skipped silently: an element this module does not know is a compile error.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -889,7 +888,7 @@ impl Compiler<'_> {
         ])?;
         el.only_children(&["identities"], false)?;
         let mut identities = Vec::new();
-        let mut thumbprint_only = HashSet::new();
+        let mut thumbprint_only = crate::thumbprints::ThumbprintSet::new();
         if let Some(ids) = el.child("identities")? {
             ids.only_attrs(&[])?;
             ids.only_children(&["identity"], false)?;
@@ -911,7 +910,28 @@ impl Compiler<'_> {
                         .transpose()
                 };
                 let hex = |n: &str| -> Result<Option<String>, CompileError> {
-                    Ok(text(n)?.map(|t| normalise_hex(&t)))
+                    let Some(t) = text(n)? else { return Ok(None) };
+                    let h = normalise_hex(&t);
+                    let is_thumbprint = n != "serial-number";
+                    let ok = if is_thumbprint {
+                        crate::thumbprints::parse_hex(&h).is_some()
+                    } else {
+                        !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
+                    };
+                    if !ok {
+                        let want = if is_thumbprint {
+                            "40 hex digits (a SHA-1 thumbprint)"
+                        } else {
+                            "hex digits"
+                        };
+                        let a = id.opt(n).map_or(id.e.offset, |a| a.value.src_offset(0));
+                        return Err(id.src.error(
+                            a,
+                            ErrorKind::InvalidValue,
+                            format!("{n} '{t}'; expected {want}"),
+                        ));
+                    }
+                    Ok(Some(h))
                 };
                 let dn = |n: &str| -> Result<Option<DistinguishedName>, CompileError> {
                     match id.opt(n) {
@@ -944,7 +964,7 @@ impl Compiler<'_> {
                 let only_thumb = identity.thumbprint.is_some()
                     && id.e.attrs.iter().filter(|a| a.name != "id").count() == 1;
                 if only_thumb {
-                    thumbprint_only.insert(identity.thumbprint.clone().unwrap_or_default());
+                    thumbprint_only.insert_hex(identity.thumbprint.as_deref().unwrap_or_default());
                 }
                 identities.push(identity);
             }

@@ -9,13 +9,14 @@
 //! Nothing here does I/O.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::cert::Certificate;
 use crate::exec::LastError;
 use crate::expr::value::Value;
+use crate::thumbprints::ThumbprintSet;
 use crate::trust::TrustStore;
 
 /// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
@@ -23,7 +24,7 @@ use crate::trust::TrustStore;
 #[derive(Debug, Default)]
 pub struct Deployment {
     certificates: BTreeMap<String, Arc<Certificate>>,
-    thumbprints: HashSet<Arc<str>>,
+    thumbprints: ThumbprintSet,
     pub service_name: Arc<str>,
     pub gateway_id: Arc<str>,
     pub region: Arc<str>,
@@ -40,7 +41,7 @@ impl Deployment {
     }
 
     pub fn add_certificate(&mut self, id: impl Into<String>, cert: Arc<Certificate>) {
-        self.thumbprints.insert(cert.thumbprint().clone());
+        self.thumbprints.insert_hex(cert.thumbprint());
         self.certificates.insert(id.into(), cert);
     }
 
@@ -48,9 +49,19 @@ impl Deployment {
         &self.certificates
     }
 
-    /// Hash-set lookup behind `Certificates.Any(c => c.Value.Thumbprint == x)`.
+    /// Hash-set lookup behind `Certificates.Any(c => c.Value.Thumbprint == x)`. The C#
+    /// comparison is ordinal against `Thumbprint`'s upper-case hex, so only that form matches.
     pub fn has_thumbprint(&self, thumbprint: &str) -> bool {
-        self.thumbprints.contains(thumbprint)
+        thumbprint.len() == 40
+            && thumbprint
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+            && self.thumbprints.contains_hex(thumbprint)
+    }
+
+    /// The thumbprint index alone (sizes, memory).
+    pub fn thumbprints(&self) -> &ThumbprintSet {
+        &self.thumbprints
     }
 
     pub fn certificate_by_thumbprint(&self, thumbprint: &str) -> Option<&Arc<Certificate>> {

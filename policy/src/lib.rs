@@ -19,7 +19,9 @@ pub mod expr;
 pub mod named_values;
 pub mod pki;
 pub mod plan;
+pub mod snippets;
 pub mod source;
+pub mod thumbprints;
 pub mod trust;
 pub mod xml;
 

@@ -4,7 +4,6 @@
 //! by all requests. Every step knows where it came from (policy name, scope, section, path, id)
 //! so a failure can fill `context.LastError` without looking anything up.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,7 +104,7 @@ pub struct ValidateClientCertificate {
     pub ignore_error: bool,
     pub identities: Vec<Identity>,
     /// Identities that are just a thumbprint, as a set (the common case, and the fast one).
-    pub thumbprint_only: HashSet<String>,
+    pub thumbprint_only: crate::thumbprints::ThumbprintSet,
 }
 
 #[derive(Clone, Debug)]

@@ -246,6 +246,13 @@ fn missing_and_invalid_values() {
         .collect();
     expect(&inbound(&format!("<validate-client-certificate><identities>{ids}</identities></validate-client-certificate>")), ErrorKind::InvalidValue, 2, 30, "at most 10");
     expect(
+        &inbound("<validate-client-certificate><identities><identity thumbprint=\"ABC\"/></identities></validate-client-certificate>"),
+        ErrorKind::InvalidValue,
+        2,
+        64,
+        "expected 40 hex digits",
+    );
+    expect(
         &inbound("<set-backend-service base-url=\"ftp://x\"/>"),
         ErrorKind::InvalidValue,
         2,

@@ -134,44 +134,7 @@ pub fn seeds() -> Vec<(String, String)> {
     v
 }
 
-/// Top-level policy snippets in a seed: each starts on a line beginning with one of these
-/// elements and ends at the first line where the lines so far read as exactly one element.
+/// Top-level policy snippets in a seed.
 pub fn snippets(text: &str) -> Vec<String> {
-    const STARTS: [&str; 5] = [
-        "<choose",
-        "<set-variable",
-        "<validate-client-certificate",
-        "<authentication-certificate",
-        "<identity ",
-    ];
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let t = lines[i].trim_start();
-        if STARTS.iter().any(|s| t.starts_with(s)) {
-            let mut found = None;
-            for j in i..lines.len().min(i + 80) {
-                let candidate = lines[i..=j].join("\n");
-                let Ok(src) = Source::plain("seed", candidate.as_str()) else {
-                    continue;
-                };
-                if let Ok(nodes) = certgate_policy::xml::parse_fragment(&src) {
-                    if nodes.len() == 1
-                        && matches!(nodes[0], certgate_policy::xml::Node::Element(_))
-                    {
-                        found = Some((candidate, j));
-                        break;
-                    }
-                }
-            }
-            let (snippet, end) =
-                found.unwrap_or_else(|| panic!("snippet starting at line {} never closes", i + 1));
-            out.push(snippet);
-            i = end + 1;
-        } else {
-            i += 1;
-        }
-    }
-    out
+    certgate_policy::snippets::extract(text)
 }

@@ -1,0 +1,141 @@
+//! Sets of certificate thumbprints, for allow-lists of any size (SPEC §1: "thumbprint lookups
+//! go through immutable hash sets shared lock-free by all workers").
+//!
+//! Keys are the 20 binary bytes of the SHA-1, not hex strings: 20 bytes per entry instead of a
+//! pointer plus a 40-byte heap string, and no allocation per lookup. The key is itself a
+//! cryptographic digest, so its first eight bytes are an adequate hash; the set's contents come
+//! from configuration, never from the network, so hash flooding is not a concern.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A SHA-1 thumbprint in binary.
+pub type Thumbprint = [u8; 20];
+
+/// Hashes a digest by its leading bytes.
+#[derive(Default)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Arrays hash their length first (a usize) and then their bytes; keep the digest's.
+        if bytes.len() >= 8 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[..8]);
+            self.0 = u64::from_le_bytes(b);
+        }
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// An immutable-after-build set of thumbprints.
+#[derive(Clone, Debug, Default)]
+pub struct ThumbprintSet {
+    set: HashSet<Thumbprint, BuildHasherDefault<DigestHasher>>,
+}
+
+impl ThumbprintSet {
+    pub fn new() -> ThumbprintSet {
+        ThumbprintSet::default()
+    }
+
+    pub fn with_capacity(n: usize) -> ThumbprintSet {
+        ThumbprintSet {
+            set: HashSet::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+        }
+    }
+
+    /// Adds a thumbprint given as hex (any case; spaces and colons ignored). False if it is not
+    /// a SHA-1 thumbprint.
+    pub fn insert_hex(&mut self, hex: &str) -> bool {
+        match parse_hex(hex) {
+            Some(t) => {
+                self.set.insert(t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn insert(&mut self, t: Thumbprint) {
+        self.set.insert(t);
+    }
+
+    /// Case-insensitive lookup by hex; no allocation.
+    pub fn contains_hex(&self, hex: &str) -> bool {
+        parse_hex(hex).is_some_and(|t| self.set.contains(&t))
+    }
+
+    pub fn contains(&self, t: &Thumbprint) -> bool {
+        self.set.contains(t)
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// Heap bytes held by the table (buckets plus control bytes), for capacity planning.
+    pub fn heap_bytes(&self) -> usize {
+        let buckets = if self.set.capacity() == 0 {
+            0
+        } else {
+            (self.set.capacity() * 8 / 7).next_power_of_two()
+        };
+        buckets * (std::mem::size_of::<Thumbprint>() + 1)
+    }
+}
+
+/// 40 hex digits (upper or lower case), optionally separated by spaces or colons.
+pub fn parse_hex(s: &str) -> Option<Thumbprint> {
+    let mut out = [0u8; 20];
+    let mut n = 0;
+    let mut hi: Option<u8> = None;
+    for b in s.bytes() {
+        let v = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b' ' | b':' => continue,
+            _ => return None,
+        };
+        match hi.take() {
+            None => hi = Some(v),
+            Some(h) => {
+                if n == 20 {
+                    return None;
+                }
+                out[n] = h << 4 | v;
+                n += 1;
+            }
+        }
+    }
+    (n == 20 && hi.is_none()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_forms() {
+        let t = "C9AF2C74A22DBCA898BF291E8B84C68E5D3661F0";
+        let mut s = ThumbprintSet::new();
+        assert!(s.insert_hex(t));
+        assert!(s.contains_hex("c9af2c74a22dbca898bf291e8b84c68e5d3661f0"));
+        assert!(s.contains_hex("c9:af:2c:74:a2:2d:bc:a8:98:bf:29:1e:8b:84:c6:8e:5d:36:61:f0"));
+        assert!(!s.contains_hex("C9AF2C74A22DBCA898BF291E8B84C68E5D3661F1"));
+        assert!(!s.contains_hex("C9AF"));
+        assert!(!s.contains_hex(&format!("{t}00")));
+        assert!(!s.contains_hex("zz"));
+        assert!(!s.insert_hex("not hex"));
+    }
+}
