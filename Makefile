@@ -5,9 +5,10 @@ CARGO ?= cargo
 PROPTEST_CASES ?= 512
 export PROPTEST_CASES
 
-.PHONY: help deps test fmt fmt-check lint unit bench
+.PHONY: help deps run test fmt fmt-check lint unit bench
 
 help:
+	@echo "make run    - build, write the demo PKI to run/pki, run every seed policy against every demo client"
 	@echo "make test   - install missing system packages, then fmt check, clippy -D warnings, all tests"
 	@echo "make bench  - criterion benchmarks (bench/)"
 	@echo "make fmt    - format the workspace"
@@ -15,6 +16,10 @@ help:
 
 deps:
 	@scripts/ensure-deps.sh
+
+run: deps
+	@echo "== building and running the seed policy matrix (the gateway arrives with its own issue)"
+	$(CARGO) run -q -p certgate-policy --example seed_matrix -- ../shared/seeds run/pki
 
 fmt:
 	$(CARGO) fmt --all

@@ -13,10 +13,11 @@ if [[ "${1:-}" == "--boringssl" ]]; then
   command -v clang >/dev/null 2>&1 || need+=(clang)
   dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 fi
-for tool in rustfmt clippy; do
-  if ! cargo "${tool/clippy/clippy}" --version >/dev/null 2>&1; then
-    echo "ensure-deps: installing rustup component $tool"
-    rustup component add "$tool"
+for pair in fmt:rustfmt clippy:clippy; do
+  sub=${pair%%:*} component=${pair##*:}
+  if ! cargo "$sub" --version >/dev/null 2>&1; then
+    echo "ensure-deps: installing rustup component $component"
+    rustup component add "$component"
   fi
 done
 if ((${#need[@]})); then
