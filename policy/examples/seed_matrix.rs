@@ -17,16 +17,32 @@ use certgate_policy::{compile_route, CompileOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let seeds = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared/seeds"));
-    let out = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("run/pki"));
+    let seeds = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/seeds"));
+    let out = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("run/pki"));
     let pki = DemoPki::generate(KeyKind::EcdsaP256)?;
     pki.write(&out, "certgate-demo")?;
-    println!("demo PKI written to {} (PFX password: certgate-demo)\n", out.display());
+    println!(
+        "demo PKI written to {} (PFX password: certgate-demo)\n",
+        out.display()
+    );
 
     let crls = vec![crl(&pki.root, &[], -1, 7)?, crl(&pki.dev_ca, &[], -1, 7)?];
-    let trust = Arc::new(TrustStore::new(vec![pki.root.cert.clone()], vec![pki.dev_ca.cert.clone()], crls)?);
+    let trust = Arc::new(TrustStore::new(
+        vec![pki.root.cert.clone()],
+        vec![pki.dev_ca.cert.clone()],
+        crls,
+    )?);
     let mut deployment = Deployment::new("certgate-demo", "local", "local");
-    deployment.add_certificate("valid-client-client-certificate", Arc::new(Certificate::from_x509(pki.valid.cert.clone())?));
+    deployment.add_certificate(
+        "valid-client-client-certificate",
+        Arc::new(Certificate::from_x509(pki.valid.cert.clone())?),
+    );
     let deployment = Arc::new(deployment);
     let clients: [(&str, Option<&Issued>); 6] = [
         ("valid", Some(&pki.valid)),
@@ -49,7 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let snippets = certgate_policy::snippets::extract(&text);
         // Seed 003 shows its set-variable variants and the <choose> that reads the variable
         // separately; they run together. Its lone <identity> runs inside the blog's policy.
-        let reader = snippets.iter().find(|s| s.starts_with("<choose>") && s.contains("certificateValidationResult")).cloned();
+        let reader = snippets
+            .iter()
+            .find(|s| s.starts_with("<choose>") && s.contains("certificateValidationResult"))
+            .cloned();
         for snippet in snippets {
             if reader.as_deref() == Some(snippet.as_str()) {
                 continue;
@@ -58,13 +77,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (_, true) => format!(
                     r#"<validate-client-certificate validate-trust="false" validate-revocation="false"><identities>{snippet}</identities></validate-client-certificate>"#
                 ),
-                (Some(r), false) if snippet.contains("name=\"certificateValidationResult\"") => format!("{snippet}\n{r}"),
+                (Some(r), false) if snippet.contains("name=\"certificateValidationResult\"") => {
+                    format!("{snippet}\n{r}")
+                }
                 _ => snippet,
             };
-            let label = format!("{seed}: {}", snippet.lines().map(str::trim).collect::<Vec<_>>().join(" "));
+            let label = format!(
+                "{seed}: {}",
+                snippet.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+            );
             let label: String = label.chars().take(56).collect();
-            let plan = ScopeDocument::from_inbound_snippet(Scope::Operation, Source::plain("seed", snippet.as_str())?)
-                .and_then(|d| compile_route(&[&d], &Fragments::new(), &CompileOptions::default()));
+            let plan = ScopeDocument::from_inbound_snippet(
+                Scope::Operation,
+                Source::plain("seed", snippet.as_str())?,
+            )
+            .and_then(|d| compile_route(&[&d], &Fragments::new(), &CompileOptions::default()));
             print!("{label:<58}");
             let plan = match plan {
                 Ok(p) => p,
@@ -77,11 +104,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut ctx = SimpleContext::new("GET", "/");
                 ctx.trust = Some(trust.clone());
                 ctx.deployment = deployment.clone();
-                ctx.certificate = issued.map(|i| Certificate::from_x509(i.cert.clone())).transpose()?.map(Arc::new);
+                ctx.certificate = issued
+                    .map(|i| Certificate::from_x509(i.cert.clone()))
+                    .transpose()?
+                    .map(Arc::new);
                 let cell = match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
                     PipelineResult::Proxied => "pass".to_string(),
                     _ => match &ctx.state.last_error {
-                        Some(e) => format!("{} {}", ctx.status, e.reason.trim_start_matches("ClientCertificate")),
+                        Some(e) => format!(
+                            "{} {}",
+                            ctx.status,
+                            e.reason.trim_start_matches("ClientCertificate")
+                        ),
                         None => ctx.status.to_string(),
                     },
                 };

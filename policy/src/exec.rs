@@ -740,7 +740,7 @@ fn identity_matches(id: &Identity, cert: &Certificate, ctx: &dyn RequestContext)
             return false;
         }
     }
-    if id.subject.as_ref().is_some_and(|s| *s != cert.subject_dn()) {
+    if id.subject.as_ref().is_some_and(|s| s != cert.subject_dn()) {
         return false;
     }
     if id
@@ -753,7 +753,7 @@ fn identity_matches(id: &Identity, cert: &Certificate, ctx: &dyn RequestContext)
     if id
         .issuer_subject
         .as_ref()
-        .is_some_and(|s| *s != cert.issuer_dn())
+        .is_some_and(|s| s != cert.issuer_dn())
     {
         return false;
     }

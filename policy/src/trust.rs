@@ -154,7 +154,13 @@ impl TrustStore {
             let Some(crl) = crl else {
                 return Err(TrustFailure::RevocationUnknown(format!(
                     "no CRL from {}",
-                    crate::cert::render_dn(issuer.subject_name())
+                    issuer
+                        .subject_name()
+                        .to_der()
+                        .ok()
+                        .and_then(|d| crate::cert::Name::from_der(&d).ok())
+                        .map(|n| n.to_dotnet())
+                        .unwrap_or_default()
                 )));
             };
             if crl.next_update().is_some_and(|n| n < now) {

@@ -1,0 +1,269 @@
+//! The certificate object policies see as `X509Certificate2` (SPEC §4).
+//!
+//! Built once from DER (per connection in the gateway, per configured certificate at load) so
+//! that every property a policy reads is a field access. This module holds the members the
+//! expression language binds to; the full .NET rendering rules, trust stores and chain
+//! verification live with the certificate-semantics work and extend this type.
+//!
+//! Submodules: [`name`] (distinguished names: .NET rendering, comparison).
+//!
+//! It must not verify chains itself: `Verify()` asks the request context, which knows the trust
+//! material of the running snapshot (see [`crate::context::RequestContext::verify_certificate`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::x509::X509;
+
+use crate::expr::value::{DateTime, NameType};
+
+pub mod name;
+
+pub use name::{DistinguishedName, DnError, Name, NameError};
+
+/// Why a certificate could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    #[error("not a DER-encoded X.509 certificate: {0}")]
+    Der(String),
+    #[error("not a PEM certificate: {0}")]
+    Pem(String),
+    #[error("certificate validity time out of range")]
+    Time,
+    #[error("certificate name: {0}")]
+    Name(#[from] NameError),
+}
+
+/// An X.509 certificate with its .NET-visible properties precomputed.
+pub struct Certificate {
+    x509: X509,
+    der: Arc<[u8]>,
+    thumbprint: Arc<str>,
+    serial: Arc<str>,
+    subject: Arc<str>,
+    issuer: Arc<str>,
+    subject_name: Name,
+    issuer_name: Name,
+    subject_dn: DistinguishedName,
+    issuer_dn: DistinguishedName,
+    not_before: DateTime,
+    not_after: DateTime,
+    sig_alg: Arc<str>,
+    sans_dns: Vec<String>,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject)
+            .field("thumbprint", &self.thumbprint)
+            .finish()
+    }
+}
+
+impl Certificate {
+    pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
+        let x509 = X509::from_der(der).map_err(|e| CertError::Der(first_error(&e)))?;
+        Certificate::from_x509(x509)
+    }
+
+    /// PEM text, or DER; the `new X509Certificate2(byte[])` constructor accepts both.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Certificate, CertError> {
+        if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+            let x509 = X509::from_pem(bytes).map_err(|e| CertError::Pem(first_error(&e)))?;
+            return Certificate::from_x509(x509);
+        }
+        Certificate::from_der(bytes)
+    }
+
+    pub fn from_x509(x509: X509) -> Result<Certificate, CertError> {
+        let der: Arc<[u8]> = x509
+            .to_der()
+            .map_err(|e| CertError::Der(first_error(&e)))?
+            .into();
+        let digest = openssl::hash::hash(MessageDigest::sha1(), &der)
+            .map_err(|e| CertError::Der(first_error(&e)))?;
+        let thumbprint: Arc<str> = hex_upper(&digest).into();
+        let serial = x509
+            .serial_number()
+            .to_bn()
+            .ok()
+            .and_then(|bn| bn.to_hex_str().ok().map(|s| s.to_string()))
+            .unwrap_or_default();
+        // .NET prints the serial's bytes as encoded: an even number of hex digits.
+        let serial = if serial.len() % 2 == 1 {
+            format!("0{serial}")
+        } else {
+            serial
+        };
+        let not_before = asn1_to_local(x509.not_before())?;
+        let not_after = asn1_to_local(x509.not_after())?;
+        let sig_alg = x509.signature_algorithm().object().nid();
+        let sig_alg: Arc<str> = friendly_sig_alg(sig_alg).into();
+        let sans_dns = x509
+            .subject_alt_names()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.dnsname().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let der_of = |n: &openssl::x509::X509NameRef| {
+            n.to_der().map_err(|e| CertError::Der(first_error(&e)))
+        };
+        let subject_name = Name::from_der(&der_of(x509.subject_name())?)?;
+        let issuer_name = Name::from_der(&der_of(x509.issuer_name())?)?;
+        Ok(Certificate {
+            subject: subject_name.to_dotnet().into(),
+            issuer: issuer_name.to_dotnet().into(),
+            subject_dn: DistinguishedName::of_name(&subject_name),
+            issuer_dn: DistinguishedName::of_name(&issuer_name),
+            subject_name,
+            issuer_name,
+            x509,
+            der,
+            thumbprint,
+            serial: serial.to_uppercase().into(),
+            not_before,
+            not_after,
+            sig_alg,
+            sans_dns,
+        })
+    }
+
+    pub fn x509(&self) -> &X509 {
+        &self.x509
+    }
+    pub fn thumbprint(&self) -> &Arc<str> {
+        &self.thumbprint
+    }
+    pub fn serial_number(&self) -> &Arc<str> {
+        &self.serial
+    }
+    pub fn subject(&self) -> &Arc<str> {
+        &self.subject
+    }
+    pub fn issuer(&self) -> &Arc<str> {
+        &self.issuer
+    }
+    pub fn not_before(&self) -> DateTime {
+        self.not_before
+    }
+    pub fn not_after(&self) -> DateTime {
+        self.not_after
+    }
+    pub fn raw_data(&self) -> &Arc<[u8]> {
+        &self.der
+    }
+    pub fn version(&self) -> i64 {
+        self.x509.version() as i64 + 1
+    }
+    pub fn signature_algorithm_friendly_name(&self) -> &Arc<str> {
+        &self.sig_alg
+    }
+
+    /// `GetNameInfo(X509NameType, forIssuer)`.
+    pub fn name_info(&self, kind: NameType, for_issuer: bool) -> String {
+        let name = if for_issuer {
+            &self.issuer_name
+        } else {
+            &self.subject_name
+        };
+        let first = |oid: &str| name.first(oid).map(str::to_string);
+        match kind {
+            NameType::SimpleName => first(name::OID_CN)
+                .or_else(|| first(name::OID_OU))
+                .or_else(|| first(name::OID_O))
+                .or_else(|| first(name::OID_EMAIL))
+                .unwrap_or_default(),
+            NameType::EmailName => first(name::OID_EMAIL).unwrap_or_default(),
+            NameType::DnsName | NameType::DnsFromAlternativeName => {
+                if !for_issuer {
+                    if let Some(d) = self.sans_dns.first() {
+                        return d.clone();
+                    }
+                }
+                if kind == NameType::DnsName {
+                    first(name::OID_CN).unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            }
+            NameType::UpnName | NameType::UrlName => String::new(),
+        }
+    }
+
+    /// `ToString()` in .NET's layout.
+    pub fn to_dotnet_string(&self) -> String {
+        format!(
+            "[Subject]\n  {}\n\n[Issuer]\n  {}\n\n[Serial Number]\n  {}\n\n[Not Before]\n  {}\n\n[Not After]\n  {}\n\n[Thumbprint]\n  {}\n",
+            self.subject, self.issuer, self.serial, self.not_before, self.not_after, self.thumbprint
+        )
+    }
+}
+
+fn first_error(e: &openssl::error::ErrorStack) -> String {
+    e.errors()
+        .first()
+        .and_then(|e| e.reason().map(str::to_string))
+        .unwrap_or_else(|| "malformed".into())
+}
+
+pub(crate) fn hex_upper(b: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
+    }
+    s
+}
+
+fn asn1_to_local(t: &openssl::asn1::Asn1TimeRef) -> Result<DateTime, CertError> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(|_| CertError::Time)?;
+    let diff = epoch.diff(t).map_err(|_| CertError::Time)?;
+    let secs = diff.days as i64 * 86_400 + diff.secs as i64;
+    DateTime::local_from_unix(secs).ok_or(CertError::Time)
+}
+
+fn friendly_sig_alg(nid: Nid) -> &'static str {
+    match nid {
+        Nid::SHA256WITHRSAENCRYPTION => "sha256RSA",
+        Nid::SHA384WITHRSAENCRYPTION => "sha384RSA",
+        Nid::SHA512WITHRSAENCRYPTION => "sha512RSA",
+        Nid::SHA1WITHRSAENCRYPTION => "sha1RSA",
+        Nid::ECDSA_WITH_SHA256 => "sha256ECDSA",
+        Nid::ECDSA_WITH_SHA384 => "sha384ECDSA",
+        Nid::ECDSA_WITH_SHA512 => "sha512ECDSA",
+        _ => "",
+    }
+}
+
+impl Certificate {
+    pub fn subject_dn(&self) -> &DistinguishedName {
+        &self.subject_dn
+    }
+
+    pub fn issuer_dn(&self) -> &DistinguishedName {
+        &self.issuer_dn
+    }
+
+    pub fn subject_name(&self) -> &Name {
+        &self.subject_name
+    }
+
+    pub fn issuer_name(&self) -> &Name {
+        &self.issuer_name
+    }
+
+    pub fn dns_names(&self) -> &[String] {
+        &self.sans_dns
+    }
+
+    pub fn common_name(&self) -> Option<&str> {
+        self.subject_name.first(name::OID_CN)
+    }
+}

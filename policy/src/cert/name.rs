@@ -1,0 +1,440 @@
+//! Distinguished names as .NET shows and compares them (SPEC §4).
+//!
+//! Rendering: `X500DistinguishedName.Name` / `X509Certificate2.Subject` — RDNs in reverse of
+//! the encoded order, `", "` between RDNs, `" + "` inside a multi-valued RDN, .NET's attribute
+//! labels (`CN`, `OU`, `O`, `L`, `S`, `C`, `E`, ... and `OID.x.y.z` for the rest), and values
+//! quoted with `"` when they contain `, + = " ; < > #`, a line break, or leading/trailing
+//! spaces (embedded quotes doubled).
+//!
+//! Hand-written DER reading of the `Name` structure: openssl's API flattens multi-valued RDNs
+//! and converts string types silently, and both matter for an exact rendering. The reader is
+//! bounded (no recursion beyond the fixed Name shape) and refuses NUL bytes in values, which
+//! would otherwise let `CN=evil\0.good.example` render as something it is not.
+
+use std::fmt;
+
+/// Why a name could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("malformed DER in a distinguished name: {0}")]
+    Der(&'static str),
+    #[error("attribute {0} contains a NUL byte")]
+    Nul(String),
+    #[error("attribute {0} is not valid text in its declared string type")]
+    Encoding(String),
+}
+
+/// One attribute of an RDN: its OID (dotted) and its value as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ava {
+    pub oid: String,
+    pub value: String,
+}
+
+/// A Name as encoded: RDNs in encoded order, each with one or more attributes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Name {
+    pub rdns: Vec<Vec<Ava>>,
+}
+
+/// Names with more RDNs than this are refused (real ones have fewer than 20).
+const MAX_RDNS: usize = 64;
+
+impl Name {
+    /// Parses a DER-encoded `Name` (SEQUENCE OF SET OF AttributeTypeAndValue).
+    pub fn from_der(der: &[u8]) -> Result<Name, NameError> {
+        let mut outer = Der::new(der);
+        let seq = outer.expect(0x30)?;
+        if !outer.is_empty() {
+            return Err(NameError::Der("trailing bytes after the name"));
+        }
+        let mut rdns = Vec::new();
+        let mut seq = Der::new(seq);
+        while !seq.is_empty() {
+            if rdns.len() >= MAX_RDNS {
+                return Err(NameError::Der("too many RDNs"));
+            }
+            let mut set = Der::new(seq.expect(0x31)?);
+            let mut avas = Vec::new();
+            while !set.is_empty() {
+                let mut atv = Der::new(set.expect(0x30)?);
+                let oid = oid_to_string(atv.expect(0x06)?)?;
+                let (tag, bytes) = atv.any()?;
+                let value = decode_string(tag, bytes, &oid)?;
+                avas.push(Ava { oid, value });
+            }
+            if avas.is_empty() {
+                return Err(NameError::Der("empty RDN"));
+            }
+            rdns.push(avas);
+        }
+        Ok(Name { rdns })
+    }
+
+    /// The .NET rendering (`X500DistinguishedName.Name`).
+    pub fn to_dotnet(&self) -> String {
+        let mut out = String::new();
+        for (i, rdn) in self.rdns.iter().rev().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            for (j, ava) in rdn.iter().enumerate() {
+                if j > 0 {
+                    out.push_str(" + ");
+                }
+                out.push_str(&dotnet_label(&ava.oid));
+                out.push('=');
+                out.push_str(&quote_value(&ava.value));
+            }
+        }
+        out
+    }
+
+    /// The first value of an attribute, in encoded order.
+    pub fn first(&self, oid: &str) -> Option<&str> {
+        self.rdns
+            .iter()
+            .flatten()
+            .find(|a| a.oid == oid)
+            .map(|a| a.value.as_str())
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_dotnet())
+    }
+}
+
+pub const OID_CN: &str = "2.5.4.3";
+pub const OID_OU: &str = "2.5.4.11";
+pub const OID_O: &str = "2.5.4.10";
+pub const OID_EMAIL: &str = "1.2.840.113549.1.9.1";
+
+/// .NET's label for an attribute OID; `OID.x.y.z` when it has none.
+pub fn dotnet_label(oid: &str) -> String {
+    let l = match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.4" => "SN",
+        "2.5.4.5" => "SERIALNUMBER",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "S",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.12" => "T",
+        "2.5.4.13" => "Description",
+        "2.5.4.17" => "PostalCode",
+        "2.5.4.42" => "G",
+        "2.5.4.43" => "I",
+        "1.2.840.113549.1.9.1" => "E",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        _ => return format!("OID.{oid}"),
+    };
+    l.to_string()
+}
+
+/// Quotes a value the way .NET (CryptoAPI's CertNameToStr) does.
+pub fn quote_value(v: &str) -> String {
+    let needs = v.is_empty()
+        || v.starts_with([' ', '\t'])
+        || v.ends_with([' ', '\t'])
+        || v.contains([',', '+', '=', '"', '\n', '\r', '<', '>', '#', ';']);
+    if needs {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}
+
+/// A minimal DER reader over a byte slice: tag, definite length, contents.
+struct Der<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Der<'a> {
+    fn new(b: &'a [u8]) -> Der<'a> {
+        Der { b }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.b.is_empty()
+    }
+
+    fn any(&mut self) -> Result<(u8, &'a [u8]), NameError> {
+        let (&tag, rest) = self.b.split_first().ok_or(NameError::Der("truncated"))?;
+        if tag & 0x1f == 0x1f {
+            return Err(NameError::Der("multi-byte tags are not used in names"));
+        }
+        let (&l0, mut rest) = rest
+            .split_first()
+            .ok_or(NameError::Der("truncated length"))?;
+        let len = if l0 < 0x80 {
+            l0 as usize
+        } else {
+            let n = (l0 & 0x7f) as usize;
+            if n == 0 || n > 4 || rest.len() < n {
+                return Err(NameError::Der("bad length"));
+            }
+            let mut len = 0usize;
+            for &x in &rest[..n] {
+                len = len << 8 | x as usize;
+            }
+            rest = &rest[n..];
+            len
+        };
+        if rest.len() < len {
+            return Err(NameError::Der("length past the end"));
+        }
+        let (content, after) = rest.split_at(len);
+        self.b = after;
+        Ok((tag, content))
+    }
+
+    fn expect(&mut self, tag: u8) -> Result<&'a [u8], NameError> {
+        match self.any()? {
+            (t, c) if t == tag => Ok(c),
+            _ => Err(NameError::Der("unexpected tag")),
+        }
+    }
+}
+
+fn oid_to_string(b: &[u8]) -> Result<String, NameError> {
+    if b.is_empty() || b.len() > 64 {
+        return Err(NameError::Der("bad OID length"));
+    }
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut v: u64 = 0;
+    for (i, &x) in b.iter().enumerate() {
+        if v > (u64::MAX >> 7) {
+            return Err(NameError::Der("OID arc too large"));
+        }
+        v = v << 7 | (x & 0x7f) as u64;
+        if x & 0x80 == 0 {
+            if arcs.is_empty() {
+                let (first, second) = if v < 40 {
+                    (0, v)
+                } else if v < 80 {
+                    (1, v - 40)
+                } else {
+                    (2, v - 80)
+                };
+                arcs.push(first);
+                arcs.push(second);
+            } else {
+                arcs.push(v);
+            }
+            v = 0;
+        } else if i == b.len() - 1 {
+            return Err(NameError::Der("truncated OID"));
+        }
+    }
+    Ok(arcs
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+fn decode_string(tag: u8, b: &[u8], oid: &str) -> Result<String, NameError> {
+    let label = || dotnet_label(oid);
+    let s = match tag {
+        0x0c => std::str::from_utf8(b)
+            .map_err(|_| NameError::Encoding(label()))?
+            .to_string(),
+        // Printable, IA5, Numeric, Visible: ASCII; Teletex: treated as Latin-1, as .NET does.
+        0x13 | 0x16 | 0x12 | 0x1a | 0x14 => b.iter().map(|&c| c as char).collect(),
+        0x1e => {
+            if b.len() % 2 != 0 {
+                return Err(NameError::Encoding(label()));
+            }
+            let units: Vec<u16> = b
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).map_err(|_| NameError::Encoding(label()))?
+        }
+        0x1c => {
+            if b.len() % 4 != 0 {
+                return Err(NameError::Encoding(label()));
+            }
+            b.chunks_exact(4)
+                .map(|c| {
+                    char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                        .ok_or_else(|| NameError::Encoding(label()))
+                })
+                .collect::<Result<String, _>>()?
+        }
+        // Other types (e.g. a BIT STRING x500UniqueIdentifier): '#' and the hex of the value.
+        _ => {
+            let mut s = String::from("#");
+            for x in b {
+                s.push_str(&format!("{x:02X}"));
+            }
+            s
+        }
+    };
+    if s.contains('\0') {
+        return Err(NameError::Nul(label()));
+    }
+    Ok(s)
+}
+
+/// A distinguished name parsed for comparison (`subject`/`issuer-subject` identities):
+/// attribute labels normalised through their aliases (`ST`→`S`, `emailAddress`→`E`, OIDs →
+/// labels), values compared case-insensitively, RDN order ignored (either order matches).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistinguishedName {
+    /// Sorted (label, lower-cased value) pairs; multi-valued RDNs are flattened.
+    attrs: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid distinguished name: {0}")]
+pub struct DnError(pub String);
+
+impl DistinguishedName {
+    pub fn parse(s: &str) -> Result<DistinguishedName, DnError> {
+        let mut attrs = Vec::new();
+        let chars: Vec<char> = s.chars().collect();
+        let mut i = 0;
+        let n = chars.len();
+        let skip_ws = |i: &mut usize| {
+            while *i < n && chars[*i].is_whitespace() {
+                *i += 1;
+            }
+        };
+        skip_ws(&mut i);
+        if i == n {
+            return Ok(DistinguishedName { attrs });
+        }
+        loop {
+            skip_ws(&mut i);
+            let start = i;
+            while i < n && chars[i] != '=' && !matches!(chars[i], ',' | ';' | '+') {
+                i += 1;
+            }
+            if i >= n || chars[i] != '=' {
+                return Err(DnError(format!(
+                    "expected '=' after attribute '{}'",
+                    chars[start..i].iter().collect::<String>().trim()
+                )));
+            }
+            let label: String = chars[start..i]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string();
+            if label.is_empty() {
+                return Err(DnError("empty attribute name".into()));
+            }
+            i += 1;
+            skip_ws(&mut i);
+            let mut value = String::new();
+            if i < n && chars[i] == '"' {
+                i += 1;
+                loop {
+                    if i >= n {
+                        return Err(DnError("quoted value is never closed".into()));
+                    }
+                    if chars[i] == '"' {
+                        if i + 1 < n && chars[i + 1] == '"' {
+                            value.push('"');
+                            i += 2;
+                            continue;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    value.push(chars[i]);
+                    i += 1;
+                }
+                skip_ws(&mut i);
+            } else {
+                while i < n && !matches!(chars[i], ',' | ';' | '+') {
+                    if chars[i] == '\\' && i + 1 < n {
+                        i += 1;
+                    }
+                    value.push(chars[i]);
+                    i += 1;
+                }
+                value = value.trim().to_string();
+            }
+            attrs.push((normalise_label(&label), value.to_lowercase()));
+            if i >= n {
+                break;
+            }
+            if !matches!(chars[i], ',' | ';' | '+') {
+                return Err(DnError(format!("unexpected '{}' after a value", chars[i])));
+            }
+            i += 1;
+        }
+        attrs.sort();
+        Ok(DistinguishedName { attrs })
+    }
+
+    /// The comparison form of a parsed certificate name.
+    pub fn of_name(name: &Name) -> DistinguishedName {
+        let mut attrs: Vec<(String, String)> = name
+            .rdns
+            .iter()
+            .flatten()
+            .map(|a| {
+                (
+                    normalise_label(&dotnet_label(&a.oid)),
+                    a.value.to_lowercase(),
+                )
+            })
+            .collect();
+        attrs.sort();
+        DistinguishedName { attrs }
+    }
+
+    pub fn common_name(&self) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(l, _)| l == "CN")
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn normalise_label(label: &str) -> String {
+    let up = label.to_ascii_uppercase();
+    let up = up.strip_prefix("OID.").unwrap_or(&up).to_string();
+    match up.as_str() {
+        "ST" | "2.5.4.8" => "S".into(),
+        "EMAILADDRESS" | "EMAIL" | "1.2.840.113549.1.9.1" => "E".into(),
+        "2.5.4.3" | "COMMONNAME" => "CN".into(),
+        "2.5.4.10" => "O".into(),
+        "2.5.4.11" => "OU".into(),
+        "2.5.4.7" => "L".into(),
+        "2.5.4.6" => "C".into(),
+        "STREET" | "2.5.4.9" => "STREET".into(),
+        "0.9.2342.19200300.100.1.25" => "DC".into(),
+        "TITLE" | "2.5.4.12" => "T".into(),
+        "GIVENNAME" | "2.5.4.42" => "G".into(),
+        "SURNAME" | "2.5.4.4" => "SN".into(),
+        _ => up,
+    }
+}
+
+#[cfg(test)]
+mod match_tests {
+    use super::*;
+
+    #[test]
+    fn order_aliases_quotes_case() {
+        let a = DistinguishedName::parse(r#"CN=Valid Client, O="Contoso, Inc.", ST=WA"#).unwrap();
+        let b = DistinguishedName::parse(r#"S=wa;o="contoso, inc." , cn=valid client"#).unwrap();
+        assert_eq!(a, b);
+        let c = DistinguishedName::parse("CN=Valid Client").unwrap();
+        assert_ne!(a, c);
+        assert_eq!(
+            DistinguishedName::parse(r"CN=a\,b").unwrap(),
+            DistinguishedName::parse(r#"CN="a,b""#).unwrap()
+        );
+        assert!(DistinguishedName::parse("CN").is_err());
+        assert!(DistinguishedName::parse(r#"CN="open"#).is_err());
+    }
+}
