@@ -147,10 +147,7 @@ fn bench_thumbprint_sets(c: &mut Criterion) {
     for size in [10usize, 10_000, 1_000_000] {
         let mut set = ThumbprintSet::with_capacity(size);
         for i in 0..size - 1 {
-            set.insert_hex(&format!(
-                "{:040X}",
-                (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
-            ));
+            set.insert(openssl::sha::sha1(&(i as u64).to_le_bytes()));
         }
         set.insert_hex(probe.thumbprint());
         eprintln!(

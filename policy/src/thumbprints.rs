@@ -2,9 +2,9 @@
 //! go through immutable hash sets shared lock-free by all workers").
 //!
 //! Keys are the 20 binary bytes of the SHA-1, not hex strings: 20 bytes per entry instead of a
-//! pointer plus a 40-byte heap string, and no allocation per lookup. The key is itself a
-//! cryptographic digest, so its first eight bytes are an adequate hash; the set's contents come
-//! from configuration, never from the network, so hash flooding is not a concern.
+//! pointer plus a 40-byte heap string, and no allocation per lookup. The hash is a cheap mix of
+//! the key's bytes (not SipHash): the set's contents come from configuration, never from the
+//! network, so hash flooding is not a concern, but they need not be random either.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -22,11 +22,23 @@ impl Hasher for DigestHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Arrays hash their length first (a usize) and then their bytes; keep the digest's.
-        if bytes.len() >= 8 {
+        // Arrays hash their length first (a usize, ignored) and then their bytes. Configured
+        // values need not be random (an operator may list anything), so both halves are mixed
+        // with a folded multiply: hashbrown takes bucket bits from the low end and tag bits
+        // from the high end, and both must vary.
+        if bytes.len() >= 20 {
+            let mut a = [0u8; 8];
             let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[..8]);
-            self.0 = u64::from_le_bytes(b);
+            let mut c = [0u8; 4];
+            a.copy_from_slice(&bytes[..8]);
+            b.copy_from_slice(&bytes[8..16]);
+            c.copy_from_slice(&bytes[16..20]);
+            let x = u64::from_le_bytes(a)
+                ^ u64::from_le_bytes(b).rotate_left(29)
+                ^ (u32::from_le_bytes(c) as u64).rotate_left(47)
+                ^ self.0;
+            let m = (x as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_u128);
+            self.0 = (m as u64) ^ ((m >> 64) as u64);
         }
     }
 
@@ -124,6 +136,20 @@ pub fn parse_hex(s: &str) -> Option<Thumbprint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_random_keys_spread() {
+        // Keys that differ only in their last bytes (leading zeros) must not collide.
+        let mut hashes = std::collections::HashSet::new();
+        for i in 0u32..1000 {
+            let mut t = [0u8; 20];
+            t[16..].copy_from_slice(&i.to_be_bytes());
+            let mut h = DigestHasher::default();
+            std::hash::Hash::hash(&t, &mut h);
+            hashes.insert(h.finish() & 0xffff);
+        }
+        assert!(hashes.len() > 900, "{} distinct low bits", hashes.len());
+    }
 
     #[test]
     fn hex_forms() {
