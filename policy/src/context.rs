@@ -17,7 +17,7 @@ use crate::cert::Certificate;
 use crate::exec::LastError;
 use crate::expr::value::Value;
 use crate::thumbprints::ThumbprintSet;
-use crate::trust::TrustStore;
+use crate::trust::{SentChain, TrustStore};
 
 /// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
 /// Immutable per configuration snapshot; shared by every request.
@@ -263,7 +263,7 @@ pub struct SimpleContext {
     /// Trust material for `Verify()` and issuer identities; none means nothing verifies.
     pub trust: Option<Arc<TrustStore>>,
     /// The chain the client sent after its certificate.
-    pub sent_chain: Vec<openssl::x509::X509>,
+    pub sent_chain: SentChain,
     pub deployment: Arc<Deployment>,
     pub matched: Vec<(String, String)>,
     pub request_id: String,
@@ -289,7 +289,7 @@ impl Default for SimpleContext {
             client_ip: IpAddr::from([127, 0, 0, 1]),
             certificate: None,
             trust: None,
-            sent_chain: Vec::new(),
+            sent_chain: SentChain::default(),
             deployment: Arc::new(Deployment::default()),
             matched: Vec::new(),
             request_id: "00000000-0000-0000-0000-000000000000".into(),

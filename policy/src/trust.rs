@@ -1,15 +1,24 @@
 //! Trust stores and chain verification (SPEC §4): `Root` anchors, `CertificateAuthority`
-//! intermediates, CRL files, verified with openssl's `X509Store`/`X509StoreContext`.
+//! intermediates, CRL files, verified with openssl's `X509Store`/`X509StoreContext`, and a
+//! bounded verification cache so that a certificate seen before costs a hash lookup.
 //!
 //! APIM's model: intermediates a client sends are not used to build the chain unless the store
 //! allows it; only uploaded intermediates count. Failures map onto the reasons of
-//! `validate-client-certificate`. Caching of results and fetching CRLs over HTTP build on this.
+//! `validate-client-certificate`.
+//!
+//! Revocation is checked here against CRLs given to the store (files, or CRLs a fetcher
+//! downloaded from distribution points): every certificate below the anchor needs a current CRL
+//! from its issuer, else the status is unknown and `Verify()` fails.
 
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use dashmap::DashMap;
 use openssl::stack::Stack;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
-use openssl::x509::verify::X509VerifyFlags;
+use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509Crl, X509StoreContext, X509VerifyResult, X509};
 
 use crate::cert::Certificate;
@@ -31,23 +40,31 @@ pub enum TrustFailure {
     Other(String),
 }
 
-/// Roots, intermediates and CRLs of one configuration generation.
-pub struct TrustStore {
-    roots: Vec<X509>,
-    intermediates: Vec<X509>,
-    crls: Vec<X509Crl>,
-    /// Use intermediates the client sent (off by default, as in APIM).
-    pub allow_sent_intermediates: bool,
-    store: X509Store,
+/// Longest chain accepted, anchor included (SPEC §9: deeper chains are refused).
+pub const MAX_CHAIN_DEPTH: i32 = 10;
+
+/// The intermediates a client sent, hashed once per connection so that per-request cache keys
+/// cost nothing.
+#[derive(Clone, Debug, Default)]
+pub struct SentChain {
+    pub certs: Vec<X509>,
+    sha256: [u8; 32],
 }
 
-impl std::fmt::Debug for TrustStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrustStore")
-            .field("roots", &self.roots.len())
-            .field("intermediates", &self.intermediates.len())
-            .field("crls", &self.crls.len())
-            .finish()
+impl SentChain {
+    pub fn new(certs: Vec<X509>) -> SentChain {
+        let mut all = Vec::new();
+        for c in &certs {
+            all.extend(c.to_der().unwrap_or_default());
+        }
+        SentChain {
+            sha256: openssl::sha::sha256(&all),
+            certs,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
     }
 }
 
@@ -64,25 +81,208 @@ impl Verified {
     }
 }
 
+type Outcome = Result<Arc<Verified>, TrustFailure>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct CacheKey {
+    leaf: [u8; 32],
+    chain: [u8; 32],
+    generation: u64,
+    revocation: bool,
+}
+
+impl Hash for CacheKey {
+    // The leaf hash is a SHA-256: its first bytes are a good hash on their own.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(&self.leaf[..8]);
+        state.write(&self.chain[..4]);
+        state.write_u64(self.generation);
+        state.write_u8(self.revocation as u8);
+    }
+}
+
+struct CacheEntry {
+    outcome: Outcome,
+    /// When the outcome stops holding: earliest notAfter in the chain, CRL nextUpdate, or a
+    /// short time for failures (trust material may be fixed without a new generation's cache).
+    until: SystemTime,
+}
+
+/// How long a failed verification is remembered.
+const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// Chain-verification results by certificate, shared by all workers, bounded in size.
+pub struct VerificationCache {
+    map: DashMap<CacheKey, CacheEntry>,
+    capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl std::fmt::Debug for VerificationCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationCache")
+            .field("len", &self.map.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl VerificationCache {
+    pub fn new(capacity: usize) -> VerificationCache {
+        VerificationCache {
+            map: DashMap::new(),
+            capacity: capacity.max(1),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    fn get(&self, key: &CacheKey, now: SystemTime) -> Option<Outcome> {
+        let e = self.map.get(key)?;
+        if e.until <= now {
+            drop(e);
+            self.map.remove(key);
+            return None;
+        }
+        Some(e.outcome.clone())
+    }
+
+    fn insert(&self, key: CacheKey, entry: CacheEntry, now: SystemTime) {
+        if self.map.len() >= self.capacity {
+            self.evict(now);
+        }
+        self.map.insert(key, entry);
+    }
+
+    /// Drops ended entries; if that is not enough, drops entries until a quarter of the
+    /// capacity is free (arbitrary ones: the map has no order, and a miss only costs one
+    /// verification).
+    fn evict(&self, now: SystemTime) {
+        self.map.retain(|_, e| e.until > now);
+        let target = self.capacity - self.capacity / 4;
+        if self.map.len() > target {
+            let mut excess = self.map.len() - target;
+            self.map.retain(|_, _| {
+                if excess > 0 {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+}
+
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// Roots, intermediates and CRLs of one configuration generation.
+pub struct TrustStore {
+    roots: Vec<X509>,
+    intermediates: Vec<X509>,
+    crls: Vec<X509Crl>,
+    /// Use intermediates the client sent (off by default, as in APIM).
+    pub allow_sent_intermediates: bool,
+    store: X509Store,
+    generation: u64,
+    cache: Arc<VerificationCache>,
+    /// Earliest CRL nextUpdate: cached revocation outcomes end there.
+    crl_horizon: Option<SystemTime>,
+}
+
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("roots", &self.roots.len())
+            .field("intermediates", &self.intermediates.len())
+            .field("crls", &self.crls.len())
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+fn other(e: openssl::error::ErrorStack) -> TrustFailure {
+    TrustFailure::Other(e.to_string())
+}
+
+fn unix(t: &openssl::asn1::Asn1TimeRef) -> Option<SystemTime> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(t).ok()?;
+    let secs = d.days as i64 * 86_400 + d.secs as i64;
+    if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
+    } else {
+        Some(UNIX_EPOCH)
+    }
+}
+
 impl TrustStore {
+    /// A new trust generation with a cache of its own (100 000 entries).
     pub fn new(
         roots: Vec<X509>,
         intermediates: Vec<X509>,
         crls: Vec<X509Crl>,
     ) -> Result<TrustStore, openssl::error::ErrorStack> {
+        TrustStore::with_cache(
+            roots,
+            intermediates,
+            crls,
+            Arc::new(VerificationCache::new(100_000)),
+        )
+    }
+
+    /// A new trust generation sharing `cache` with earlier ones (entries of older generations
+    /// never match and age out).
+    pub fn with_cache(
+        roots: Vec<X509>,
+        intermediates: Vec<X509>,
+        crls: Vec<X509Crl>,
+        cache: Arc<VerificationCache>,
+    ) -> Result<TrustStore, openssl::error::ErrorStack> {
         let mut b = X509StoreBuilder::new()?;
         for r in &roots {
             b.add_cert(r.clone())?;
         }
-        // Certificates must be within their validity at verification time (default), and
-        // partial chains are not anchors: only `Root` entries are.
+        // Only `Root` entries are anchors; strict DER and extension checks.
         b.set_flags(X509VerifyFlags::X509_STRICT)?;
+        let mut param = X509VerifyParam::new()?;
+        // openssl's depth counts intermediates below the leaf... up to the anchor exclusive.
+        param.set_depth(MAX_CHAIN_DEPTH - 2);
+        b.set_param(&param)?;
+        let crl_horizon = crls
+            .iter()
+            .filter_map(|c| c.next_update().and_then(unix))
+            .min();
         Ok(TrustStore {
             store: b.build(),
             roots,
             intermediates,
             crls,
             allow_sent_intermediates: false,
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            cache,
+            crl_horizon,
         })
     }
 
@@ -90,31 +290,96 @@ impl TrustStore {
         &self.roots
     }
 
-    /// Verifies `leaf` (with the chain the client sent, used only when allowed) against the
-    /// anchors, optionally checking revocation with the configured CRLs.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn cache(&self) -> &Arc<VerificationCache> {
+        &self.cache
+    }
+
+    /// Verifies `leaf` with the cache. The leaf's own validity period is checked on every call,
+    /// hit or miss, so a cached success never outlives the certificate.
     pub fn verify(
         &self,
         leaf: &Certificate,
-        sent: &[X509],
+        sent: &SentChain,
         check_revocation: bool,
-    ) -> Result<Verified, TrustFailure> {
-        let mut untrusted = Stack::new().map_err(|e| TrustFailure::Other(e.to_string()))?;
-        for i in &self.intermediates {
-            untrusted
-                .push(i.clone())
-                .map_err(|e| TrustFailure::Other(e.to_string()))?;
-        }
-        if self.allow_sent_intermediates {
-            for s in sent {
-                untrusted
-                    .push(s.clone())
-                    .map_err(|e| TrustFailure::Other(e.to_string()))?;
+    ) -> Result<Arc<Verified>, TrustFailure> {
+        let now = SystemTime::now();
+        if let Some((nb, na)) = leaf.validity() {
+            if now < nb {
+                return Err(TrustFailure::NotYetValid);
+            }
+            if now > na {
+                return Err(TrustFailure::Expired);
             }
         }
-        let store = &self.store;
-        let mut ctx = X509StoreContext::new().map_err(|e| TrustFailure::Other(e.to_string()))?;
-        let outcome = ctx
-            .init(store, leaf.x509(), &untrusted, |c| {
+        let key = CacheKey {
+            leaf: *leaf.sha256(),
+            chain: if self.allow_sent_intermediates {
+                sent.sha256
+            } else {
+                [0; 32]
+            },
+            generation: self.generation,
+            revocation: check_revocation,
+        };
+        if let Some(hit) = self.cache.get(&key, now) {
+            self.cache.hits.fetch_add(1, Ordering::Relaxed);
+            return hit;
+        }
+        self.cache.misses.fetch_add(1, Ordering::Relaxed);
+        let outcome = self
+            .verify_uncached(leaf, sent, check_revocation)
+            .map(Arc::new);
+        let until = match &outcome {
+            Ok(v) => {
+                let mut until = v
+                    .chain
+                    .iter()
+                    .filter_map(|c| c.validity().map(|(_, na)| na))
+                    .min()
+                    .unwrap_or(now + FAILURE_TTL);
+                if check_revocation {
+                    if let Some(h) = self.crl_horizon {
+                        until = until.min(h);
+                    }
+                }
+                until
+            }
+            Err(_) => now + FAILURE_TTL,
+        };
+        self.cache.insert(
+            key,
+            CacheEntry {
+                outcome: outcome.clone(),
+                until,
+            },
+            now,
+        );
+        outcome
+    }
+
+    /// Verifies without the cache: builds the chain with openssl and checks revocation.
+    pub fn verify_uncached(
+        &self,
+        leaf: &Certificate,
+        sent: &SentChain,
+        check_revocation: bool,
+    ) -> Result<Verified, TrustFailure> {
+        let mut untrusted = Stack::new().map_err(other)?;
+        for i in &self.intermediates {
+            untrusted.push(i.clone()).map_err(other)?;
+        }
+        if self.allow_sent_intermediates {
+            for s in &sent.certs {
+                untrusted.push(s.clone()).map_err(other)?;
+            }
+        }
+        let mut ctx = X509StoreContext::new().map_err(other)?;
+        let (ok, err, chain) = ctx
+            .init(&self.store, leaf.x509(), &untrusted, |c| {
                 let ok = c.verify_cert()?;
                 let chain: Vec<X509> = c
                     .chain()
@@ -122,8 +387,7 @@ impl TrustStore {
                     .unwrap_or_default();
                 Ok((ok, c.error(), chain))
             })
-            .map_err(|e| TrustFailure::Other(e.to_string()))?;
-        let (ok, err, chain) = outcome;
+            .map_err(other)?;
         if !ok {
             return Err(map_error(err));
         }
@@ -140,27 +404,24 @@ impl TrustStore {
     /// Every certificate below the anchor needs a current CRL from its issuer that does not
     /// list it; a missing or outdated CRL means the status is unknown (which fails `Verify()`).
     fn check_revocation(&self, chain: &[X509]) -> Result<(), TrustFailure> {
-        let now = openssl::asn1::Asn1Time::days_from_now(0)
-            .map_err(|e| TrustFailure::Other(e.to_string()))?;
+        let now = openssl::asn1::Asn1Time::days_from_now(0).map_err(other)?;
         for pair in chain.windows(2) {
             let (cert, issuer) = (&pair[0], &pair[1]);
-            let key = issuer
-                .public_key()
-                .map_err(|e| TrustFailure::Other(e.to_string()))?;
+            let key = issuer.public_key().map_err(other)?;
             let crl = self.crls.iter().find(|c| {
                 c.issuer_name().to_der().ok() == issuer.subject_name().to_der().ok()
                     && c.verify(&key).unwrap_or(false)
             });
             let Some(crl) = crl else {
+                let who = issuer
+                    .subject_name()
+                    .to_der()
+                    .ok()
+                    .and_then(|d| crate::cert::Name::from_der(&d).ok())
+                    .map(|n| n.to_dotnet())
+                    .unwrap_or_default();
                 return Err(TrustFailure::RevocationUnknown(format!(
-                    "no CRL from {}",
-                    issuer
-                        .subject_name()
-                        .to_der()
-                        .ok()
-                        .and_then(|d| crate::cert::Name::from_der(&d).ok())
-                        .map(|n| n.to_dotnet())
-                        .unwrap_or_default()
+                    "no CRL from {who}"
                 )));
             };
             if crl.next_update().is_some_and(|n| n < now) {
@@ -187,7 +448,6 @@ fn map_error(e: X509VerifyResult) -> TrustFailure {
         9 => TrustFailure::NotYetValid, // X509_V_ERR_CERT_NOT_YET_VALID
         10 => TrustFailure::Expired,    // X509_V_ERR_CERT_HAS_EXPIRED
         23 => TrustFailure::Revoked,    // X509_V_ERR_CERT_REVOKED
-        3 | 11 | 12 => TrustFailure::RevocationUnknown(e.error_string().to_string()), // unable to get CRL, CRL not yet valid, CRL expired
         _ => TrustFailure::NotTrusted(e.error_string().to_string()),
     }
 }

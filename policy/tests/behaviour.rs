@@ -13,7 +13,7 @@ use certgate_policy::expr::check::RouteInfo;
 use certgate_policy::expr::value::Value;
 use certgate_policy::pki::crl;
 use certgate_policy::source::Source;
-use certgate_policy::trust::TrustStore;
+use certgate_policy::trust::{SentChain, TrustStore};
 use certgate_policy::{compile_route, CompileOptions, NamedValues, Plan};
 use common::*;
 
@@ -730,14 +730,18 @@ fn verify_and_verify_no_revocation_with_crls() {
     .unwrap();
     let leaf = cert(&p.unregistered);
     assert!(
-        revoking.verify(&leaf, &[], false).is_ok(),
+        revoking.verify(&leaf, &SentChain::default(), false).is_ok(),
         "VerifyNoRevocation() is true"
     );
     assert_eq!(
-        revoking.verify(&leaf, &[], true).unwrap_err(),
+        revoking
+            .verify(&leaf, &SentChain::default(), true)
+            .unwrap_err(),
         certgate_policy::trust::TrustFailure::Revoked
     );
-    assert!(revoking.verify(&cert(&p.valid), &[], true).is_ok());
+    assert!(revoking
+        .verify(&cert(&p.valid), &SentChain::default(), true)
+        .is_ok());
     // An expired CRL makes the status unknown: Verify() fails, VerifyNoRevocation() passes.
     let stale = TrustStore::new(
         vec![p.root.cert.clone()],
@@ -749,10 +753,12 @@ fn verify_and_verify_no_revocation_with_crls() {
     )
     .unwrap();
     assert!(matches!(
-        stale.verify(&cert(&p.valid), &[], true),
+        stale.verify(&cert(&p.valid), &SentChain::default(), true),
         Err(certgate_policy::trust::TrustFailure::RevocationUnknown(_))
     ));
-    assert!(stale.verify(&cert(&p.valid), &[], false).is_ok());
+    assert!(stale
+        .verify(&cert(&p.valid), &SentChain::default(), false)
+        .is_ok());
     // Through the policy language.
     let nv = NamedValues::new();
     let d = doc(
@@ -776,7 +782,7 @@ fn verify_and_verify_no_revocation_with_crls() {
     assert!(allow
         .verify(
             &cert(&p.untrusted),
-            std::slice::from_ref(&p.tst_ca.cert),
+            &SentChain::new(vec![p.tst_ca.cert.clone()]),
             false
         )
         .is_err());
@@ -784,7 +790,7 @@ fn verify_and_verify_no_revocation_with_crls() {
     assert!(allow
         .verify(
             &cert(&p.untrusted),
-            std::slice::from_ref(&p.tst_ca.cert),
+            &SentChain::new(vec![p.tst_ca.cert.clone()]),
             false
         )
         .is_ok());

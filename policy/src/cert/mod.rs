@@ -50,6 +50,9 @@ pub struct Certificate {
     issuer_dn: DistinguishedName,
     not_before: DateTime,
     not_after: DateTime,
+    /// Validity as seconds since the epoch (cheap per-request checks).
+    validity_unix: (i64, i64),
+    sha256: [u8; 32],
     sig_alg: Arc<str>,
     sans_dns: Vec<String>,
 }
@@ -98,8 +101,11 @@ impl Certificate {
         } else {
             serial
         };
-        let not_before = asn1_to_local(x509.not_before())?;
-        let not_after = asn1_to_local(x509.not_after())?;
+        let nb_unix = asn1_to_unix(x509.not_before())?;
+        let na_unix = asn1_to_unix(x509.not_after())?;
+        let not_before = DateTime::local_from_unix(nb_unix).ok_or(CertError::Time)?;
+        let not_after = DateTime::local_from_unix(na_unix).ok_or(CertError::Time)?;
+        let sha256 = openssl::sha::sha256(&der);
         let sig_alg = x509.signature_algorithm().object().nid();
         let sig_alg: Arc<str> = friendly_sig_alg(sig_alg).into();
         let sans_dns = x509
@@ -129,6 +135,8 @@ impl Certificate {
             serial: serial.to_uppercase().into(),
             not_before,
             not_after,
+            validity_unix: (nb_unix, na_unix),
+            sha256,
             sig_alg,
             sans_dns,
         })
@@ -222,11 +230,10 @@ pub(crate) fn hex_upper(b: &[u8]) -> String {
     s
 }
 
-fn asn1_to_local(t: &openssl::asn1::Asn1TimeRef) -> Result<DateTime, CertError> {
+fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Result<i64, CertError> {
     let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(|_| CertError::Time)?;
     let diff = epoch.diff(t).map_err(|_| CertError::Time)?;
-    let secs = diff.days as i64 * 86_400 + diff.secs as i64;
-    DateTime::local_from_unix(secs).ok_or(CertError::Time)
+    Ok(diff.days as i64 * 86_400 + diff.secs as i64)
 }
 
 fn friendly_sig_alg(nid: Nid) -> &'static str {
@@ -257,6 +264,24 @@ impl Certificate {
 
     pub fn issuer_name(&self) -> &Name {
         &self.issuer_name
+    }
+
+    /// SHA-256 of the DER (verification-cache key).
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
+    }
+
+    /// notBefore and notAfter as system times; None if before the epoch.
+    pub fn validity(&self) -> Option<(std::time::SystemTime, std::time::SystemTime)> {
+        let at = |s: i64| {
+            u64::try_from(s)
+                .ok()
+                .and_then(|s| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(s)))
+        };
+        Some((
+            at(self.validity_unix.0).unwrap_or(std::time::UNIX_EPOCH),
+            at(self.validity_unix.1)?,
+        ))
     }
 
     pub fn dns_names(&self) -> &[String] {

@@ -11,7 +11,7 @@ use certgate_policy::context::{Deployment, SimpleContext};
 use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
 use certgate_policy::source::Source;
-use certgate_policy::trust::TrustStore;
+use certgate_policy::trust::{SentChain, TrustStore};
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
 
 pub fn pki() -> &'static DemoPki {
@@ -92,7 +92,7 @@ pub fn ctx_for(c: Client) -> SimpleContext {
     ctx.deployment = deployment();
     ctx.certificate = issued(c).map(cert);
     if c == Client::Untrusted {
-        ctx.sent_chain = vec![pki().tst_ca.cert.clone()];
+        ctx.sent_chain = SentChain::new(vec![pki().tst_ca.cert.clone()]);
     }
     ctx
 }
