@@ -155,13 +155,35 @@ fn bench_thumbprint_sets(c: &mut Criterion) {
             set.heap_bytes(),
             set.heap_bytes() as f64 / size as f64
         );
-        let hit = probe.thumbprint().clone();
-        let miss = format!("{:040X}", u128::MAX);
+        // Rotate over many keys: one repeated key would sit in L1 and flatter large sets.
+        let present: Vec<[u8; 20]> = (0..4096u64)
+            .map(|i| openssl::sha::sha1(&((i * 7919) % (size as u64 - 1)).to_le_bytes()))
+            .collect();
+        let absent: Vec<[u8; 20]> = (0..4096u64)
+            .map(|i| openssl::sha::sha1(&(u64::MAX - i).to_le_bytes()))
+            .collect();
+        let present_hex: Vec<String> = present
+            .iter()
+            .map(|t| t.iter().map(|b| format!("{b:02X}")).collect())
+            .collect();
+        let mut i = 0usize;
         g.bench_function(format!("set_of_{size}_hit"), |b| {
-            b.iter(|| black_box(set.contains_hex(black_box(&hit))))
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                black_box(set.contains(black_box(&present[i])))
+            })
         });
         g.bench_function(format!("set_of_{size}_miss"), |b| {
-            b.iter(|| black_box(set.contains_hex(black_box(&miss))))
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                black_box(set.contains(black_box(&absent[i])))
+            })
+        });
+        g.bench_function(format!("set_of_{size}_hit_hex"), |b| {
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                black_box(set.contains_hex(black_box(&present_hex[i])))
+            })
         });
     }
     // The policy form of the same lookup (seed 001): compiles to the set probe.

@@ -702,7 +702,7 @@ fn validate_client_certificate(
     if v.identities.is_empty() {
         return Ok(());
     }
-    if !v.thumbprint_only.is_empty() && v.thumbprint_only.contains_hex(cert.thumbprint()) {
+    if !v.thumbprint_only.is_empty() && v.thumbprint_only.contains(cert.sha1()) {
         return Ok(());
     }
     if v.identities

@@ -52,6 +52,7 @@ pub struct Certificate {
     not_after: DateTime,
     /// Validity as seconds since the epoch (cheap per-request checks).
     validity_unix: (i64, i64),
+    sha1: [u8; 20],
     sha256: [u8; 32],
     sig_alg: Arc<str>,
     sans_dns: Vec<String>,
@@ -89,6 +90,8 @@ impl Certificate {
         let digest = openssl::hash::hash(MessageDigest::sha1(), &der)
             .map_err(|e| CertError::Der(first_error(&e)))?;
         let thumbprint: Arc<str> = hex_upper(&digest).into();
+        let mut sha1 = [0u8; 20];
+        sha1.copy_from_slice(&digest[..20.min(digest.len())]);
         let serial = x509
             .serial_number()
             .to_bn()
@@ -136,6 +139,7 @@ impl Certificate {
             not_before,
             not_after,
             validity_unix: (nb_unix, na_unix),
+            sha1,
             sha256,
             sig_alg,
             sans_dns,
@@ -264,6 +268,11 @@ impl Certificate {
 
     pub fn issuer_name(&self) -> &Name {
         &self.issuer_name
+    }
+
+    /// The thumbprint in binary (set lookups without hex parsing).
+    pub fn sha1(&self) -> &[u8; 20] {
+        &self.sha1
     }
 
     /// SHA-256 of the DER (verification-cache key).

@@ -1244,6 +1244,16 @@ impl<'a> Checker<'a> {
             {
                 if let Some(other) = thumbprint_probe(params, body) {
                     let x = self.coerce(other, &Ty::Str)?;
+                    // The seeds' form compares with the caller's own certificate: probe with
+                    // its binary digest, no hex at all.
+                    if let Ir::Call(Builtin::CertThumbprint, inner) = &x {
+                        if matches!(inner.as_slice(), [Ir::Call(Builtin::RequestCertificate, _)]) {
+                            return Ok((
+                                Ir::Call(Builtin::CertsHasRequestCertificate, vec![]),
+                                Ty::Bool,
+                            ));
+                        }
+                    }
                     return Ok((Ir::Call(Builtin::CertsHasThumbprint, vec![x]), Ty::Bool));
                 }
             }

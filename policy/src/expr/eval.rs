@@ -635,6 +635,12 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         }
         Builtin::CertsCount => Value::Int(ctx.deployment().certificates().len() as i64),
         Builtin::CertsAsArray => certificates_array(ctx.deployment()),
+        Builtin::CertsHasRequestCertificate => match ctx.certificate() {
+            Some(c) => Value::Bool(ctx.deployment().thumbprints().contains(c.sha1())),
+            // C# evaluates the lambda (and throws) only when there is a certificate to test.
+            None if ctx.deployment().certificates().is_empty() => Value::Bool(false),
+            None => return fail(NULL_REF),
+        },
         Builtin::CertsHasThumbprint => match arg(&args, 0) {
             Value::Str(t) => Value::Bool(ctx.deployment().has_thumbprint(t)),
             // `c.Value.Thumbprint == null` is false for every certificate.

@@ -216,6 +216,8 @@ pub enum Builtin {
     CertsAsArray,
     /// `Certificates.Any(c => c.Value.Thumbprint == x)` rewritten to a hash-set lookup.
     CertsHasThumbprint,
+    /// The same with `x` = `context.Request.Certificate.Thumbprint`, probed in binary.
+    CertsHasRequestCertificate,
     LastError(ErrorField),
     PairKey,
     PairValue,

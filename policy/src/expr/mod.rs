@@ -251,7 +251,7 @@ mod tests {
         sp.push_str("@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))", 0);
         let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
         assert!(
-            matches!(e.ir(), Ir::Call(ir::Builtin::CertsHasThumbprint, _)),
+            matches!(e.ir(), Ir::Call(ir::Builtin::CertsHasRequestCertificate, _)),
             "{:?}",
             e.ir()
         );
