@@ -106,19 +106,52 @@ impl ThumbprintSet {
     }
 }
 
+/// Hex digit values; `SEP` for the separators allowed between digits, `BAD` for the rest.
+const BAD: u8 = 0xff;
+const SEP: u8 = 0xfe;
+static HEX: [u8; 256] = {
+    let mut t = [BAD; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t[b' ' as usize] = SEP;
+    t[b':' as usize] = SEP;
+    t
+};
+
 /// 40 hex digits (upper or lower case), optionally separated by spaces or colons.
 pub fn parse_hex(s: &str) -> Option<Thumbprint> {
+    let b = s.as_bytes();
     let mut out = [0u8; 20];
+    if b.len() == 40 {
+        // The common form: no separators, one table lookup per digit.
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (h, l) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            if h > 15 || l > 15 {
+                return None;
+            }
+            *o = h << 4 | l;
+        }
+        return Some(out);
+    }
     let mut n = 0;
     let mut hi: Option<u8> = None;
-    for b in s.bytes() {
-        let v = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            b' ' | b':' => continue,
-            _ => return None,
-        };
+    for &c in b {
+        let v = HEX[c as usize];
+        if v == SEP {
+            continue;
+        }
+        if v == BAD {
+            return None;
+        }
         match hi.take() {
             None => hi = Some(v),
             Some(h) => {
