@@ -5,7 +5,8 @@
 //! expression language binds to; the full .NET rendering rules, trust stores and chain
 //! verification live with the certificate-semantics work and extend this type.
 //!
-//! Submodules: [`name`] (distinguished names: .NET rendering, comparison).
+//! Submodules: [`name`] (distinguished names: .NET rendering, comparison), [`extensions`]
+//! (`Extensions`, SAN formatting).
 //!
 //! It must not verify chains itself: `Verify()` asks the request context, which knows the trust
 //! material of the running snapshot (see [`crate::context::RequestContext::verify_certificate`]).
@@ -19,7 +20,11 @@ use openssl::x509::X509;
 
 use crate::expr::value::{DateTime, NameType};
 
+mod der;
+pub mod extensions;
 pub mod name;
+
+pub use extensions::Extension;
 
 pub use name::{DistinguishedName, DnError, Name, NameError};
 
@@ -56,6 +61,8 @@ pub struct Certificate {
     sha256: [u8; 32],
     sig_alg: Arc<str>,
     sans_dns: Vec<String>,
+    extensions: Vec<Arc<Extension>>,
+    sig_oid: Arc<str>,
 }
 
 impl fmt::Debug for Certificate {
@@ -92,18 +99,7 @@ impl Certificate {
         let thumbprint: Arc<str> = hex_upper(&digest).into();
         let mut sha1 = [0u8; 20];
         sha1.copy_from_slice(&digest[..20.min(digest.len())]);
-        let serial = x509
-            .serial_number()
-            .to_bn()
-            .ok()
-            .and_then(|bn| bn.to_hex_str().ok().map(|s| s.to_string()))
-            .unwrap_or_default();
-        // .NET prints the serial's bytes as encoded: an even number of hex digits.
-        let serial = if serial.len() % 2 == 1 {
-            format!("0{serial}")
-        } else {
-            serial
-        };
+        let serial = dotnet_serial(x509.serial_number());
         let nb_unix = asn1_to_unix(x509.not_before())?;
         let na_unix = asn1_to_unix(x509.not_after())?;
         let not_before = DateTime::local_from_unix(nb_unix).ok_or(CertError::Time)?;
@@ -111,15 +107,9 @@ impl Certificate {
         let sha256 = openssl::sha::sha256(&der);
         let sig_alg = x509.signature_algorithm().object().nid();
         let sig_alg: Arc<str> = friendly_sig_alg(sig_alg).into();
-        let sans_dns = x509
-            .subject_alt_names()
-            .map(|names| {
-                names
-                    .iter()
-                    .filter_map(|n| n.dnsname().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let sans_dns = extensions::san_dns(&x509);
+        let extensions = extensions::read(&der, &x509)?;
+        let sig_oid: Arc<str> = extensions::signature_oid(&der)?.into();
         let der_of = |n: &openssl::x509::X509NameRef| {
             n.to_der().map_err(|e| CertError::Der(first_error(&e)))
         };
@@ -135,7 +125,7 @@ impl Certificate {
             x509,
             der,
             thumbprint,
-            serial: serial.to_uppercase().into(),
+            serial: serial.into(),
             not_before,
             not_after,
             validity_unix: (nb_unix, na_unix),
@@ -143,6 +133,8 @@ impl Certificate {
             sha256,
             sig_alg,
             sans_dns,
+            extensions,
+            sig_oid,
         })
     }
 
@@ -224,6 +216,23 @@ fn first_error(e: &openssl::error::ErrorStack) -> String {
         .unwrap_or_else(|| "malformed".into())
 }
 
+/// `SerialNumber` as .NET prints it: the bytes of the DER INTEGER's content in upper-case hex,
+/// so a positive serial whose top bit is set keeps its leading `00`.
+fn dotnet_serial(serial: &openssl::asn1::Asn1IntegerRef) -> String {
+    let Ok(bn) = serial.to_bn() else {
+        return String::new();
+    };
+    let mut bytes = bn.to_vec();
+    if bn.is_negative() {
+        // Negative serials are malformed but exist; show the magnitude with a sign marker.
+        return format!("-{}", hex_upper(&bytes));
+    }
+    if bytes.is_empty() || bytes[0] & 0x80 != 0 {
+        bytes.insert(0, 0);
+    }
+    hex_upper(&bytes)
+}
+
 pub(crate) fn hex_upper(b: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(b.len() * 2);
@@ -291,6 +300,15 @@ impl Certificate {
             at(self.validity_unix.0).unwrap_or(std::time::UNIX_EPOCH),
             at(self.validity_unix.1)?,
         ))
+    }
+
+    pub fn extensions(&self) -> &[Arc<Extension>] {
+        &self.extensions
+    }
+
+    /// The signature algorithm's OID, dotted.
+    pub fn signature_algorithm_oid(&self) -> &Arc<str> {
+        &self.sig_oid
     }
 
     pub fn dns_names(&self) -> &[String] {

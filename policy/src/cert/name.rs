@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use super::der::Der;
+
 /// Why a name could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -29,6 +31,8 @@ pub enum NameError {
 pub struct Ava {
     pub oid: String,
     pub value: String,
+    /// The value was not a string type and is shown as `#` and hex: never quoted.
+    pub hex: bool,
 }
 
 /// A Name as encoded: RDNs in encoded order, each with one or more attributes.
@@ -61,7 +65,8 @@ impl Name {
                 let oid = oid_to_string(atv.expect(0x06)?)?;
                 let (tag, bytes) = atv.any()?;
                 let value = decode_string(tag, bytes, &oid)?;
-                avas.push(Ava { oid, value });
+                let hex = !matches!(tag, 0x0c | 0x13 | 0x16 | 0x12 | 0x1a | 0x14 | 0x1e | 0x1c);
+                avas.push(Ava { oid, value, hex });
             }
             if avas.is_empty() {
                 return Err(NameError::Der("empty RDN"));
@@ -84,7 +89,11 @@ impl Name {
                 }
                 out.push_str(&dotnet_label(&ava.oid));
                 out.push('=');
-                out.push_str(&quote_value(&ava.value));
+                if ava.hex {
+                    out.push_str(&ava.value);
+                } else {
+                    out.push_str(&quote_value(&ava.value));
+                }
             }
         }
         out
@@ -148,59 +157,7 @@ pub fn quote_value(v: &str) -> String {
     }
 }
 
-/// A minimal DER reader over a byte slice: tag, definite length, contents.
-struct Der<'a> {
-    b: &'a [u8],
-}
-
-impl<'a> Der<'a> {
-    fn new(b: &'a [u8]) -> Der<'a> {
-        Der { b }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.b.is_empty()
-    }
-
-    fn any(&mut self) -> Result<(u8, &'a [u8]), NameError> {
-        let (&tag, rest) = self.b.split_first().ok_or(NameError::Der("truncated"))?;
-        if tag & 0x1f == 0x1f {
-            return Err(NameError::Der("multi-byte tags are not used in names"));
-        }
-        let (&l0, mut rest) = rest
-            .split_first()
-            .ok_or(NameError::Der("truncated length"))?;
-        let len = if l0 < 0x80 {
-            l0 as usize
-        } else {
-            let n = (l0 & 0x7f) as usize;
-            if n == 0 || n > 4 || rest.len() < n {
-                return Err(NameError::Der("bad length"));
-            }
-            let mut len = 0usize;
-            for &x in &rest[..n] {
-                len = len << 8 | x as usize;
-            }
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return Err(NameError::Der("length past the end"));
-        }
-        let (content, after) = rest.split_at(len);
-        self.b = after;
-        Ok((tag, content))
-    }
-
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], NameError> {
-        match self.any()? {
-            (t, c) if t == tag => Ok(c),
-            _ => Err(NameError::Der("unexpected tag")),
-        }
-    }
-}
-
-fn oid_to_string(b: &[u8]) -> Result<String, NameError> {
+pub(crate) fn oid_to_string(b: &[u8]) -> Result<String, NameError> {
     if b.is_empty() || b.len() > 64 {
         return Err(NameError::Der("bad OID length"));
     }
@@ -246,7 +203,7 @@ fn decode_string(tag: u8, b: &[u8], oid: &str) -> Result<String, NameError> {
         // Printable, IA5, Numeric, Visible: ASCII; Teletex: treated as Latin-1, as .NET does.
         0x13 | 0x16 | 0x12 | 0x1a | 0x14 => b.iter().map(|&c| c as char).collect(),
         0x1e => {
-            if b.len() % 2 != 0 {
+            if !b.len().is_multiple_of(2) {
                 return Err(NameError::Encoding(label()));
             }
             let units: Vec<u16> = b
@@ -256,7 +213,7 @@ fn decode_string(tag: u8, b: &[u8], oid: &str) -> Result<String, NameError> {
             String::from_utf16(&units).map_err(|_| NameError::Encoding(label()))?
         }
         0x1c => {
-            if b.len() % 4 != 0 {
+            if !b.len().is_multiple_of(4) {
                 return Err(NameError::Encoding(label()));
             }
             b.chunks_exact(4)

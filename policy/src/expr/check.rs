@@ -660,12 +660,19 @@ impl<'a> Checker<'a> {
                     "Version" => (Builtin::CertVersion, Ty::Int),
                     "SignatureAlgorithm" => (Builtin::CertSignatureAlgorithm, Ty::Oid),
                     "HasPrivateKey" => (Builtin::CertHasPrivateKey, Ty::Bool),
+                    "Extensions" => (Builtin::CertExtensions, Ty::Extensions),
                     _ => return self.unknown_member(rty, name, off),
                 };
                 call(b, t)
             }
             // Name/FriendlyName are the runtime representation of these wrapper types.
-            (Ty::DistName, "Name") | (Ty::Oid, "FriendlyName") => Ok((recv, Ty::Str)),
+            (Ty::DistName, "Name") => Ok((recv, Ty::Str)),
+            (Ty::Oid, "Value") => call(Builtin::PairKey, Ty::Str),
+            (Ty::Oid, "FriendlyName") => call(Builtin::PairValue, Ty::Str),
+            (Ty::Extensions, "Count") => call(Builtin::ArrLength, Ty::Int),
+            (Ty::Extension, "Oid") => call(Builtin::ExtensionOid, Ty::Oid),
+            (Ty::Extension, "Critical") => call(Builtin::ExtensionCritical, Ty::Bool),
+            (Ty::Extension, "RawData") => call(Builtin::ExtensionRawData, Ty::Bytes),
             (Ty::Str, "Length") => call(Builtin::StrLength, Ty::Int),
             (Ty::Array(_), "Length") => call(Builtin::ArrLength, Ty::Int),
             (Ty::Bytes, "Length") => call(Builtin::ArrLength, Ty::Int),
@@ -854,6 +861,7 @@ impl<'a> Checker<'a> {
         if let Some(op) = linq {
             let elem = match rty {
                 Ty::Array(e) => Some((**e).clone()),
+                Ty::Extensions => Some(Ty::Extension),
                 Ty::Handle(Handle::Certificates) => {
                     Some(Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)))
                 }
@@ -920,6 +928,10 @@ impl<'a> Checker<'a> {
             (Ty::Cert, "GetNameInfo") => {
                 let a = self.args(name, args, &[Ty::NameType, Ty::Bool], 2, off)?;
                 Ok((Ir::Call(Builtin::CertGetNameInfo, with_recv(recv, a)), Ty::Str))
+            }
+            (Ty::Extension, "Format") => {
+                let a = self.args(name, args, &[Ty::Bool], 1, off)?;
+                Ok((Ir::Call(Builtin::ExtensionFormat, with_recv(recv, a)), Ty::Str))
             }
             (Ty::Cert, "GetCertHashString") => {
                 self.args(name, args, &[], 0, off)?;
@@ -1321,6 +1333,20 @@ impl<'a> Checker<'a> {
             Ty::Handle(Handle::Variables) => (Builtin::VarIndex, Ty::Str, Ty::Object),
             Ty::Handle(Handle::Certificates) => (Builtin::CertsIndex, Ty::Str, Ty::Cert),
             Ty::Str => (Builtin::StrCharAt, Ty::Int, Ty::Char),
+            Ty::Extensions => {
+                let (k, kty) = self.expr(index)?;
+                return match kty {
+                    Ty::Int => Ok((Ir::Call(Builtin::ArrIndex, vec![recv, k]), Ty::Extension)),
+                    Ty::Str => Ok((
+                        Ir::Call(Builtin::ExtensionByName, vec![recv, k]),
+                        Ty::Extension,
+                    )),
+                    t => type_err(
+                        index.offset,
+                        format!("extensions are indexed by int or OID string, not '{t}'"),
+                    ),
+                };
+            }
             Ty::Array(e) => (Builtin::ArrIndex, Ty::Int, (**e).clone()),
             Ty::Bytes => (Builtin::ArrIndex, Ty::Int, Ty::Int),
             t => return type_err(off, format!("cannot apply indexing with [] to '{t}'")),

@@ -681,7 +681,56 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::CertRawData => Value::Bytes(cert_arg(&args)?.raw_data().clone()),
         Builtin::CertVersion => Value::Int(cert_arg(&args)?.version()),
         Builtin::CertSignatureAlgorithm => {
-            Value::Str(cert_arg(&args)?.signature_algorithm_friendly_name().clone())
+            let c = cert_arg(&args)?;
+            Value::Pair(Arc::new((
+                Value::Str(c.signature_algorithm_oid().clone()),
+                Value::Str(c.signature_algorithm_friendly_name().clone()),
+            )))
+        }
+        Builtin::CertExtensions => {
+            let c = cert_arg(&args)?;
+            Value::Array(
+                c.extensions()
+                    .iter()
+                    .map(|e| Value::Ext(e.clone()))
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
+        }
+        Builtin::ExtensionByName => {
+            let key = s_arg(&args, 1)?;
+            match arg(&args, 0) {
+                Value::Array(a) => a
+                    .iter()
+                    .find(|v| matches!(v, Value::Ext(e) if &*e.oid == key || (!e.friendly_name.is_empty() && &*e.friendly_name == key)))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                _ => return fail(NULL_REF),
+            }
+        }
+        Builtin::ExtensionOid
+        | Builtin::ExtensionCritical
+        | Builtin::ExtensionRawData
+        | Builtin::ExtensionFormat => {
+            let Value::Ext(e) = arg(&args, 0) else {
+                return fail(NULL_REF);
+            };
+            match b {
+                Builtin::ExtensionOid => Value::Pair(Arc::new((
+                    Value::Str(e.oid.clone()),
+                    Value::Str(e.friendly_name.clone()),
+                ))),
+                Builtin::ExtensionCritical => Value::Bool(e.critical),
+                Builtin::ExtensionRawData => Value::Bytes(e.raw.clone()),
+                _ => {
+                    // Format(multiLine): one entry per line when true.
+                    if matches!(arg(&args, 1), Value::Bool(true)) {
+                        string(e.formatted.replace(", ", "\r\n") + "\r\n")
+                    } else {
+                        Value::Str(e.formatted.clone())
+                    }
+                }
+            }
         }
         Builtin::CertHasPrivateKey => {
             cert_arg(&args)?;

@@ -28,8 +28,12 @@ pub enum Ty {
     Cert,
     /// `X500DistinguishedName` (`SubjectName`, `IssuerName`); carried as its string at run time.
     DistName,
-    /// `Oid` (`SignatureAlgorithm`); carried as its friendly name at run time.
+    /// `Oid` (`SignatureAlgorithm`, `Extension.Oid`); carried as a pair (value, friendly name).
     Oid,
+    /// `X509ExtensionCollection`; carried as an array of extensions.
+    Extensions,
+    /// `X509Extension`.
+    Extension,
     Array(Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
     Handle(Handle),
@@ -53,6 +57,8 @@ impl Ty {
                 | Ty::DistName
                 | Ty::Oid
                 | Ty::Array(_)
+                | Ty::Extensions
+                | Ty::Extension
         )
     }
 
@@ -78,6 +84,8 @@ impl fmt::Display for Ty {
             Ty::Cert => f.write_str("X509Certificate2"),
             Ty::DistName => f.write_str("X500DistinguishedName"),
             Ty::Oid => f.write_str("Oid"),
+            Ty::Extensions => f.write_str("X509ExtensionCollection"),
+            Ty::Extension => f.write_str("X509Extension"),
             Ty::Array(t) => write!(f, "{t}[]"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
@@ -235,6 +243,13 @@ pub enum Builtin {
     CertSignatureAlgorithm,
     CertGetNameInfo,
     CertHasPrivateKey,
+    CertExtensions,
+    /// `Extensions["2.5.29.17"]` / `Extensions["Subject Alternative Name"]`: null when absent.
+    ExtensionByName,
+    ExtensionOid,
+    ExtensionCritical,
+    ExtensionRawData,
+    ExtensionFormat,
     NewCertificate,
     // string
     StrLength,

@@ -310,6 +310,8 @@ pub enum Value {
     TimeSpan(TimeSpan),
     Bytes(Arc<[u8]>),
     Cert(Arc<Certificate>),
+    /// An `X509Extension` of a certificate.
+    Ext(Arc<crate::cert::Extension>),
     Array(Arc<[Value]>),
     /// `KeyValuePair<K,V>` from iterating a dictionary.
     Pair(Arc<(Value, Value)>),
@@ -339,6 +341,7 @@ impl Value {
             Value::TimeSpan(_) => "TimeSpan",
             Value::Bytes(_) => "byte[]",
             Value::Cert(_) => "X509Certificate2",
+            Value::Ext(_) => "X509Extension",
             Value::Array(_) => "array",
             Value::Pair(_) => "KeyValuePair",
             Value::Handle(_) => "context object",
@@ -360,6 +363,7 @@ impl Value {
             Value::TimeSpan(t) => t.to_string(),
             Value::Bytes(_) => "System.Byte[]".into(),
             Value::Cert(c) => c.to_dotnet_string(),
+            Value::Ext(_) => "System.Security.Cryptography.X509Certificates.X509Extension".into(),
             Value::Array(_) => "System.Object[]".into(),
             Value::Pair(p) => format!("[{}, {}]", p.0.to_dotnet_string(), p.1.to_dotnet_string()),
             Value::Handle(h) => format!("{h:?}"),
@@ -386,6 +390,7 @@ impl Value {
             // Reference types: reference equality, as C# does for byte[] and certificates.
             (Value::Bytes(a), Value::Bytes(b)) => Arc::ptr_eq(a, b),
             (Value::Cert(a), Value::Cert(b)) => Arc::ptr_eq(a, b),
+            (Value::Ext(a), Value::Ext(b)) => Arc::ptr_eq(a, b),
             (Value::Array(a), Value::Array(b)) => Arc::ptr_eq(a, b),
             (Value::Enum(a), Value::Enum(b)) => a == b,
             (Value::Handle(a), Value::Handle(b)) => a == b,
@@ -414,6 +419,7 @@ impl Value {
             Value::Cert(c) => {
                 serde_json::json!({"Thumbprint": &**c.thumbprint(), "Subject": &**c.subject()})
             }
+            Value::Ext(e) => serde_json::json!({"Oid": &*e.oid, "Critical": e.critical}),
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
         }
     }

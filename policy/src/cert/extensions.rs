@@ -1,0 +1,147 @@
+//! Certificate extensions as `X509Certificate2.Extensions` shows them: OID, friendly name,
+//! critical flag, raw value, and `Format(false)` text. The Subject Alternative Name is
+//! formatted the way .NET on Windows prints it (`DNS Name=..., IP Address=..., RFC822 Name=...,
+//! URL=...`); other extensions format as space-separated hex, as .NET does for types it has no
+//! formatter for.
+//!
+//! The extension list is read from the TBSCertificate with the DER reader (the openssl crate
+//! has no generic extension iterator); SAN entries come from openssl's GeneralName parsing.
+
+use std::sync::Arc;
+
+use openssl::x509::X509;
+
+use super::der::Der;
+use super::name::{oid_to_string, NameError};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub oid: Arc<str>,
+    pub friendly_name: Arc<str>,
+    pub critical: bool,
+    pub raw: Arc<[u8]>,
+    pub formatted: Arc<str>,
+}
+
+pub const OID_SAN: &str = "2.5.29.17";
+
+pub fn friendly_name(oid: &str) -> &'static str {
+    match oid {
+        "2.5.29.17" => "Subject Alternative Name",
+        "2.5.29.19" => "Basic Constraints",
+        "2.5.29.15" => "Key Usage",
+        "2.5.29.37" => "Enhanced Key Usage",
+        "2.5.29.14" => "Subject Key Identifier",
+        "2.5.29.35" => "Authority Key Identifier",
+        "2.5.29.31" => "CRL Distribution Points",
+        "1.3.6.1.5.5.7.1.1" => "Authority Information Access",
+        "2.5.29.32" => "Certificate Policies",
+        _ => "",
+    }
+}
+
+/// Reads the extensions of a certificate DER.
+pub fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameError> {
+    let mut cert = Der::new(der);
+    let mut cert = Der::new(cert.expect(0x30)?);
+    let mut tbs = Der::new(cert.expect(0x30)?);
+    tbs.optional(0xa0)?; // version
+    for _ in 0..6 {
+        // serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+        tbs.any()?;
+    }
+    tbs.optional(0x81)?; // issuerUniqueID
+    tbs.optional(0x82)?; // subjectUniqueID
+    let Some(wrapped) = tbs.optional(0xa3)? else {
+        return Ok(Vec::new());
+    };
+    let mut list = Der::new(Der::new(wrapped).expect(0x30)?);
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        if out.len() >= 64 {
+            return Err(NameError::Der("too many extensions"));
+        }
+        let mut ext = Der::new(list.expect(0x30)?);
+        let oid = oid_to_string(ext.expect(0x06)?)?;
+        let critical = ext
+            .optional(0x01)?
+            .is_some_and(|b| b.first().is_some_and(|&x| x != 0));
+        let raw = ext.expect(0x04)?;
+        let formatted = if oid == OID_SAN {
+            format_san(x509)
+        } else {
+            hex_spaced(raw)
+        };
+        out.push(Arc::new(Extension {
+            friendly_name: friendly_name(&oid).into(),
+            oid: oid.into(),
+            critical,
+            raw: raw.into(),
+            formatted: formatted.into(),
+        }));
+    }
+    Ok(out)
+}
+
+/// The signatureAlgorithm OID of a certificate DER (dotted).
+pub fn signature_oid(der: &[u8]) -> Result<String, NameError> {
+    let mut cert = Der::new(der);
+    let mut cert = Der::new(cert.expect(0x30)?);
+    cert.expect(0x30)?; // tbsCertificate
+    let mut alg = Der::new(cert.expect(0x30)?);
+    oid_to_string(alg.expect(0x06)?)
+}
+
+fn hex_spaced(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `DNS Name=a, IP Address=127.0.0.1, RFC822 Name=x@y, URL=u` in encoded order.
+fn format_san(x509: &X509) -> String {
+    let Some(names) = x509.subject_alt_names() else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for n in names.iter() {
+        if let Some(d) = n.dnsname() {
+            parts.push(format!("DNS Name={d}"));
+        } else if let Some(ip) = n.ipaddress() {
+            parts.push(format!("IP Address={}", format_ip(ip)));
+        } else if let Some(e) = n.email() {
+            parts.push(format!("RFC822 Name={e}"));
+        } else if let Some(u) = n.uri() {
+            parts.push(format!("URL={u}"));
+        } else {
+            parts.push("Other Name=".to_string());
+        }
+    }
+    parts.join(", ")
+}
+
+fn format_ip(b: &[u8]) -> String {
+    match b.len() {
+        4 => format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]),
+        // Windows prints every group of an IPv6 address in full.
+        16 => b
+            .chunks(2)
+            .map(|c| format!("{:02X}{:02X}", c[0], c[1]))
+            .collect::<Vec<_>>()
+            .join(":"),
+        _ => hex_spaced(b),
+    }
+}
+
+/// The SAN entries by kind, for identity matching and `GetNameInfo`.
+pub fn san_dns(x509: &X509) -> Vec<String> {
+    x509.subject_alt_names()
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(|n| n.dnsname().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,604 @@
+//! Certificate semantics (SPEC §4): .NET renderings, extensions, parsing of hostile input, chain
+//! depth, and the verification cache.
+
+mod common;
+
+use std::sync::Arc;
+
+use certgate_policy::cert::{CertError, Certificate, Name, NameError};
+use certgate_policy::exec::{run_pipeline, PipelineResult};
+use certgate_policy::expr::value::Value;
+use certgate_policy::pki::{issue, DemoPki, KeyKind, Profile, Spec};
+use certgate_policy::trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
+use common::*;
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::BigNum;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::x509::{X509Builder, X509NameBuilder};
+
+// ---- a tiny DER writer, so names can hold exactly what a hostile CA would put in them ----
+
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        v.push(n as u8);
+    } else if n < 0x100 {
+        v.extend([0x81, n as u8]);
+    } else {
+        v.extend([0x82, (n >> 8) as u8, n as u8]);
+    }
+    v.extend_from_slice(content);
+    v
+}
+
+fn oid(dotted: &str) -> Vec<u8> {
+    let arcs: Vec<u64> = dotted.split('.').map(|a| a.parse().unwrap()).collect();
+    let mut out = vec![(arcs[0] * 40 + arcs[1]) as u8];
+    for &a in &arcs[2..] {
+        let mut stack = vec![(a & 0x7f) as u8];
+        let mut v = a >> 7;
+        while v > 0 {
+            stack.push((v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        stack.reverse();
+        out.extend(stack);
+    }
+    der(0x06, &out)
+}
+
+const UTF8: u8 = 0x0c;
+const PRINTABLE: u8 = 0x13;
+const IA5: u8 = 0x16;
+const BMP: u8 = 0x1e;
+
+/// A Name from RDNs in encoded order; each RDN is a list of (oid, string tag, value bytes).
+fn name(rdns: &[&[(&str, u8, &[u8])]]) -> Vec<u8> {
+    let mut seq = Vec::new();
+    for rdn in rdns {
+        let mut set = Vec::new();
+        for (o, tag, v) in *rdn {
+            let mut atv = oid(o);
+            atv.extend(der(*tag, v));
+            set.extend(der(0x30, &atv));
+        }
+        seq.extend(der(0x31, &set));
+    }
+    der(0x30, &seq)
+}
+
+fn render(rdns: &[&[(&str, u8, &[u8])]]) -> String {
+    Name::from_der(&name(rdns))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_dotnet()
+}
+
+const CN: &str = "2.5.4.3";
+const O: &str = "2.5.4.10";
+const OU: &str = "2.5.4.11";
+const C: &str = "2.5.4.6";
+const ST: &str = "2.5.4.8";
+const L: &str = "2.5.4.7";
+const E: &str = "1.2.840.113549.1.9.1";
+const DC: &str = "0.9.2342.19200300.100.1.25";
+
+#[test]
+fn dotnet_distinguished_name_rendering() {
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        // 1. RDNs in reverse of the encoded order, ", " between them.
+        (
+            name(&[
+                &[(C, PRINTABLE, b"US")],
+                &[(O, UTF8, b"Contoso")],
+                &[(CN, UTF8, b"api")],
+            ]),
+            "CN=api, O=Contoso, C=US",
+        ),
+        // 2. A comma inside O is quoted (seed 003's O="Contoso, Inc.").
+        (
+            name(&[
+                &[(O, UTF8, b"Contoso, Inc.")],
+                &[(CN, UTF8, b"Valid Client")],
+            ]),
+            r#"CN=Valid Client, O="Contoso, Inc.""#,
+        ),
+        // 3. Multi-valued RDN: " + " inside, encoded order kept within the set.
+        (
+            name(&[
+                &[(O, UTF8, b"Contoso")],
+                &[(CN, UTF8, b"a"), (OU, UTF8, b"b")],
+            ]),
+            "CN=a + OU=b, O=Contoso",
+        ),
+        // 4. Embedded quotes are doubled inside quotes.
+        (name(&[&[(CN, UTF8, br#"Say "hi""#)]]), r#"CN="Say ""hi""""#),
+        // 5-6. Leading and trailing spaces are quoted.
+        (name(&[&[(CN, UTF8, b" lead")]]), r#"CN=" lead""#),
+        (name(&[&[(CN, UTF8, b"trail ")]]), r#"CN="trail ""#),
+        // 7-8. '+' and '=' are quoted.
+        (name(&[&[(CN, UTF8, b"a+b")]]), r#"CN="a+b""#),
+        (name(&[&[(CN, UTF8, b"a=b")]]), r#"CN="a=b""#),
+        // 9. UTF-8 as it is.
+        (
+            name(&[
+                &[(L, UTF8, "Zürich".as_bytes())],
+                &[(CN, UTF8, "Ærøskøbing".as_bytes())],
+            ]),
+            "CN=Ærøskøbing, L=Zürich",
+        ),
+        // 10. BMPString (UTF-16BE).
+        (
+            name(&[&[(
+                CN,
+                BMP,
+                &[0x03, 0xA9, 0x00, 0x6D, 0x00, 0x65, 0x00, 0x67, 0x00, 0x61],
+            )]]),
+            "CN=Ωmega",
+        ),
+        // 11. An OID .NET has no label for.
+        (
+            name(&[&[("1.2.3.4.5", UTF8, b"x")], &[(CN, UTF8, b"y")]]),
+            "CN=y, OID.1.2.3.4.5=x",
+        ),
+        // 12. Email as E, from an IA5String.
+        (
+            name(&[&[(E, IA5, b"ops@example.test")], &[(CN, UTF8, b"ops")]]),
+            "CN=ops, E=ops@example.test",
+        ),
+        // 13. An empty subject.
+        (name(&[]), ""),
+        // 14. stateOrProvinceName is S.
+        (
+            name(&[&[(C, PRINTABLE, b"US")], &[(ST, UTF8, b"WA")]]),
+            "S=WA, C=US",
+        ),
+        // 15. Domain components.
+        (
+            name(&[
+                &[(DC, IA5, b"test")],
+                &[(DC, IA5, b"example")],
+                &[(CN, UTF8, b"host")],
+            ]),
+            "CN=host, DC=example, DC=test",
+        ),
+        // 16. A line break is quoted.
+        (name(&[&[(CN, UTF8, b"two\nlines")]]), "CN=\"two\nlines\""),
+        // 17. '#' and ';' are quoted.
+        (
+            name(&[&[(CN, UTF8, b"#1")], &[(OU, UTF8, b"a;b")]]),
+            r##"OU="a;b", CN="#1""##,
+        ),
+        // 18. An empty value is "".
+        (name(&[&[(CN, UTF8, b"")]]), r#"CN="""#),
+        // 19. A non-string value is shown as '#' and hex.
+        (
+            name(&[&[("2.5.4.45", 0x03, &[0x00, 0xAB, 0xCD])]]),
+            "OID.2.5.4.45=#00ABCD",
+        ),
+        // 20. serialNumber attribute.
+        (
+            name(&[&[("2.5.4.5", PRINTABLE, b"12345")], &[(CN, UTF8, b"dev")]]),
+            "CN=dev, SERIALNUMBER=12345",
+        ),
+    ];
+    for (i, (der, want)) in cases.iter().enumerate() {
+        let got = Name::from_der(der)
+            .unwrap_or_else(|e| panic!("case {}: {e}", i + 1))
+            .to_dotnet();
+        assert_eq!(&got, want, "case {}", i + 1);
+    }
+    assert_eq!(render(&[&[(CN, UTF8, b"x")]]), "CN=x");
+}
+
+#[test]
+fn hostile_names_are_typed_errors() {
+    assert_eq!(
+        Name::from_der(&name(&[&[(CN, UTF8, b"evil\0.good.example")]])),
+        Err(NameError::Nul("CN".into()))
+    );
+    let mut truncated = name(&[&[(CN, UTF8, b"abc")]]);
+    truncated.truncate(truncated.len() - 2);
+    assert!(matches!(Name::from_der(&truncated), Err(NameError::Der(_))));
+    assert!(matches!(
+        Name::from_der(&name(&[&[(CN, UTF8, &[0xff, 0xfe])]])),
+        Err(NameError::Encoding(_))
+    ));
+    assert!(matches!(
+        Name::from_der(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+        Err(NameError::Der(_))
+    ));
+    assert!(matches!(Name::from_der(&[]), Err(NameError::Der(_))));
+    // An empty RDN set.
+    assert!(matches!(
+        Name::from_der(&der(0x30, &der(0x31, &[]))),
+        Err(NameError::Der(_))
+    ));
+}
+
+/// A certificate with fixed content: subject, serial with the top bit set, fixed dates.
+fn known_certificate() -> openssl::x509::X509 {
+    let key = openssl::pkey::PKey::from_ec_key(
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut n = X509NameBuilder::new().unwrap();
+    n.append_entry_by_text("O", "Contoso, Inc.").unwrap();
+    n.append_entry_by_text("CN", "Known Client").unwrap();
+    let n = n.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_hex_str("E5112233").unwrap()).unwrap())
+        .unwrap();
+    b.set_subject_name(&n).unwrap();
+    b.set_issuer_name(&n).unwrap();
+    b.set_pubkey(&key).unwrap();
+    // 2023-10-27 09:05:11 UTC and 2026-10-27 09:15:10 UTC (the seed's root CA dates).
+    b.set_not_before(&Asn1Time::from_unix(1_698_397_511).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(1_793_092_510).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+/// Runs this test binary again as a child with `TZ` set, filtered to `test`: the local zone is
+/// read once per process, so zone-dependent checks need a process of their own.
+fn in_time_zone(tz: &str, test: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("TZ", tz)
+        .env("CERTGATE_TZ_CHILD", tz)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child in TZ={tz}:\n{text}"
+    );
+}
+
+#[test]
+fn to_string_serial_and_dates_in_dotnet_layout() {
+    let Ok(tz) = std::env::var("CERTGATE_TZ_CHILD") else {
+        in_time_zone("UTC0", "to_string_serial_and_dates_in_dotnet_layout");
+        in_time_zone(
+            "EST5EDT,M3.2.0,M11.1.0",
+            "to_string_serial_and_dates_in_dotnet_layout",
+        );
+        return;
+    };
+    let x = known_certificate();
+    let c = Certificate::from_x509(x.clone()).unwrap();
+    if tz != "UTC0" {
+        // NotBefore/NotAfter are local time, as X509Certificate2 shows them (EDT is UTC-4).
+        assert_eq!(c.not_before().to_string(), "10/27/2023 5:05:11 AM");
+        assert_eq!(c.not_after().to_string(), "10/27/2026 5:15:10 AM");
+        return;
+    }
+    assert_eq!(&**c.serial_number(), "00E5112233");
+    let thumb: String = openssl::hash::hash(MessageDigest::sha1(), &x.to_der().unwrap())
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(&**c.thumbprint(), thumb.as_str());
+    let want = format!(
+        "[Subject]\n  CN=Known Client, O=\"Contoso, Inc.\"\n\n[Issuer]\n  CN=Known Client, O=\"Contoso, Inc.\"\n\n[Serial Number]\n  00E5112233\n\n[Not Before]\n  10/27/2023 9:05:11 AM\n\n[Not After]\n  10/27/2026 9:15:10 AM\n\n[Thumbprint]\n  {thumb}\n"
+    );
+    assert_eq!(c.to_dotnet_string(), want);
+    assert_eq!(c.version(), 3);
+    assert_eq!(&**c.signature_algorithm_friendly_name(), "sha256ECDSA");
+}
+
+fn eval_for(cert: &Arc<Certificate>, expr: &str) -> Result<String, String> {
+    let plan = compile_snippet(&format!(r#"<set-variable name="r" value="@({expr})"/>"#))
+        .map_err(|e| e.to_string())?;
+    let mut ctx = ctx_for(Client::None);
+    ctx.certificate = Some(cert.clone());
+    let pem = certgate_policy::expr::value::Value::Bytes(pki().valid.cert_pem().into());
+    ctx.state.set_variable(&Arc::from("pem"), pem);
+    match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
+        PipelineResult::Proxied => Ok(ctx
+            .state
+            .variable("r")
+            .map(Value::to_dotnet_string)
+            .unwrap_or_default()),
+        _ => Err(ctx
+            .state
+            .last_error
+            .map(|e| e.message.to_string())
+            .unwrap_or_default()),
+    }
+}
+
+#[test]
+fn certificate_members_in_expressions() {
+    let p = pki();
+    let san = cert(&p.multi_san);
+    let c = "context.Request.Certificate";
+    assert_eq!(
+        eval_for(&san, &format!(r#"{c}.Extensions["2.5.29.17"].Format(false)"#)).unwrap(),
+        "DNS Name=client.example.test, DNS Name=alt.example.test, IP Address=127.0.0.1, IP Address=0000:0000:0000:0000:0000:0000:0000:0001, RFC822 Name=ops@example.test, URL=spiffe://example.test/client"
+    );
+    assert_eq!(
+        eval_for(
+            &san,
+            &format!(r#"{c}.Extensions["Subject Alternative Name"].Oid.Value"#)
+        )
+        .unwrap(),
+        "2.5.29.17"
+    );
+    assert_eq!(
+        eval_for(
+            &san,
+            &format!(r#"{c}.Extensions.Any(e => e.Oid.FriendlyName == "Enhanced Key Usage")"#)
+        )
+        .unwrap(),
+        "True"
+    );
+    assert_eq!(
+        eval_for(&san, &format!(r#"{c}.Extensions["1.2.3"] == null"#)).unwrap(),
+        "True"
+    );
+    assert_eq!(
+        eval_for(
+            &san,
+            &format!("{c}.GetNameInfo(X509NameType.DnsName, false)")
+        )
+        .unwrap(),
+        "client.example.test"
+    );
+    assert_eq!(
+        eval_for(
+            &san,
+            &format!("{c}.GetNameInfo(X509NameType.SimpleName, true)")
+        )
+        .unwrap(),
+        "APIM Sample DEV Intermediate CA"
+    );
+    assert_eq!(
+        eval_for(
+            &san,
+            &format!("{c}.SignatureAlgorithm.FriendlyName + \"/\" + {c}.SignatureAlgorithm.Value")
+        )
+        .unwrap(),
+        "sha256ECDSA/1.2.840.10045.4.3.2"
+    );
+    assert_eq!(
+        eval_for(
+            &san,
+            &format!("{c}.RawData.Length == {c}.GetRawCertData().Length")
+        )
+        .unwrap(),
+        "True"
+    );
+    let multi = cert(&p.multi_rdn);
+    assert_eq!(
+        eval_for(&multi, &format!("{c}.SubjectName.Name")).unwrap(),
+        r#"CN=Multi RDN Client, OU=Partner APIs, O="Contoso, Inc.", S=WA, C=US"#
+    );
+    // new X509Certificate2(byte[]) from DER and from PEM text bytes.
+    assert_eq!(
+        eval_for(
+            &multi,
+            &format!("new X509Certificate2({c}.RawData).Thumbprint == {c}.Thumbprint")
+        )
+        .unwrap(),
+        "True"
+    );
+    assert_eq!(
+        eval_for(
+            &multi,
+            r#"new X509Certificate2(context.Variables.GetValueOrDefault<byte[]>("pem")).Subject"#
+        )
+        .unwrap(),
+        "CN=Valid Client"
+    );
+    // Garbage bytes: ExpressionValueEvaluationFailure, not a panic.
+    let e = eval_for(&multi, r#"new X509Certificate2(Encoding.UTF8.GetBytes("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")).Subject"#).unwrap_err();
+    assert!(e.starts_with("Expression evaluation failed."), "{e}");
+    let e = eval_for(
+        &multi,
+        r#"new X509Certificate2(Convert.FromBase64String("MIIB")).Subject"#,
+    )
+    .unwrap_err();
+    assert!(e.contains("Cannot find the requested object"), "{e}");
+}
+
+#[test]
+fn garbage_certificates_are_typed_errors() {
+    let der = pki().valid.cert_der();
+    assert!(matches!(
+        Certificate::from_der(&der[..der.len() / 2]),
+        Err(CertError::Der(_))
+    ));
+    assert!(matches!(Certificate::from_der(&[]), Err(CertError::Der(_))));
+    assert!(matches!(
+        Certificate::from_bytes(
+            b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+        ),
+        Err(CertError::Pem(_))
+    ));
+    assert!(Certificate::from_bytes(&pki().valid.cert_pem()).is_ok());
+    // A NUL byte in the CN of an otherwise valid certificate.
+    let key = openssl::pkey::PKey::from_ec_key(
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut n = X509NameBuilder::new().unwrap();
+    n.append_entry_by_nid_with_type(
+        Nid::COMMONNAME,
+        "evil\0.good.example",
+        openssl::asn1::Asn1Type::UTF8STRING,
+    )
+    .unwrap();
+    let n = n.build();
+    let mut b = X509Builder::new().unwrap();
+    b.set_subject_name(&n).unwrap();
+    b.set_issuer_name(&n).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    assert_eq!(
+        Certificate::from_x509(b.build()).unwrap_err(),
+        CertError::Name(NameError::Nul("CN".into()))
+    );
+}
+
+/// root → n intermediates → leaf.
+fn chain(
+    n: usize,
+) -> (
+    Vec<openssl::x509::X509>,
+    Vec<openssl::x509::X509>,
+    Arc<Certificate>,
+) {
+    let ca = |cn: &str, issuer: Option<&certgate_policy::pki::Issued>| {
+        let mut nb = X509NameBuilder::new().unwrap();
+        nb.append_entry_by_text("CN", cn).unwrap();
+        issue(
+            KeyKind::EcdsaP256,
+            &Spec::new(nb.build(), Profile::Ca),
+            issuer,
+        )
+        .unwrap()
+    };
+    let root = ca("Deep Root", None);
+    let mut inter = Vec::new();
+    let mut parent = root.clone();
+    for i in 0..n {
+        let c = ca(&format!("Deep Intermediate {i}"), Some(&parent));
+        inter.push(c.cert.clone());
+        parent = c;
+    }
+    let mut nb = X509NameBuilder::new().unwrap();
+    nb.append_entry_by_text("CN", "Deep Leaf").unwrap();
+    let leaf = issue(
+        KeyKind::EcdsaP256,
+        &Spec::new(nb.build(), Profile::Client),
+        Some(&parent),
+    )
+    .unwrap();
+    (
+        vec![root.cert],
+        inter,
+        Arc::new(Certificate::from_x509(leaf.cert).unwrap()),
+    )
+}
+
+#[test]
+fn chains_deeper_than_ten_are_refused() {
+    // Ten certificates in all (leaf, 8 intermediates, root) verify; eleven do not.
+    let (roots, inter, leaf) = chain(8);
+    let t = TrustStore::new(roots, inter, vec![]).unwrap();
+    assert!(t.verify(&leaf, &SentChain::default(), false).is_ok());
+    let (roots, inter, leaf) = chain(9);
+    let t = TrustStore::new(roots, inter, vec![]).unwrap();
+    assert!(matches!(
+        t.verify(&leaf, &SentChain::default(), false),
+        Err(TrustFailure::NotTrusted(_))
+    ));
+}
+
+#[test]
+fn verification_cache_hits_invalidates_and_stays_bounded() {
+    let p = pki();
+    let cache = Arc::new(VerificationCache::new(4));
+    let store = |cache: &Arc<VerificationCache>| {
+        TrustStore::with_cache(
+            vec![p.root.cert.clone()],
+            vec![p.dev_ca.cert.clone()],
+            vec![],
+            cache.clone(),
+        )
+        .unwrap()
+    };
+    let gen1 = store(&cache);
+    let leaf = cert(&p.valid);
+    let none = SentChain::default();
+    assert!(gen1.verify(&leaf, &none, false).is_ok());
+    assert_eq!((cache.hits(), cache.misses()), (0, 1));
+    assert!(gen1.verify(&leaf, &none, false).is_ok());
+    assert_eq!((cache.hits(), cache.misses()), (1, 1));
+    // Failures are cached too (briefly): the untrusted client.
+    assert!(gen1.verify(&cert(&p.untrusted), &none, false).is_err());
+    assert!(gen1.verify(&cert(&p.untrusted), &none, false).is_err());
+    assert_eq!((cache.hits(), cache.misses()), (2, 2));
+    // A new trust generation never sees the old entries.
+    let gen2 = store(&cache);
+    assert_ne!(gen1.generation(), gen2.generation());
+    assert!(gen2.verify(&leaf, &none, false).is_ok());
+    assert_eq!(cache.misses(), 3);
+    // The capacity bound holds under many distinct certificates.
+    for i in 0..12 {
+        let mut nb = X509NameBuilder::new().unwrap();
+        nb.append_entry_by_text("CN", &format!("Client {i}"))
+            .unwrap();
+        let c = issue(
+            KeyKind::EcdsaP256,
+            &Spec::new(nb.build(), Profile::Client),
+            Some(&p.dev_ca),
+        )
+        .unwrap();
+        assert!(gen2
+            .verify(&Certificate::from_x509(c.cert).unwrap(), &none, false)
+            .is_ok());
+        assert!(
+            cache.len() <= cache.capacity(),
+            "{} > {}",
+            cache.len(),
+            cache.capacity()
+        );
+    }
+    // The leaf's validity is checked even on a hit: the expired client never verifies.
+    assert_eq!(
+        gen2.verify(&cert(&p.expired), &none, false).unwrap_err(),
+        TrustFailure::Expired
+    );
+}
+
+#[test]
+fn rsa_demo_tree_verifies_like_ecdsa() {
+    let p = DemoPki::generate(KeyKind::Rsa2048).unwrap();
+    let t = TrustStore::new(
+        vec![p.root.cert.clone()],
+        vec![p.dev_ca.cert.clone()],
+        vec![],
+    )
+    .unwrap();
+    let v = t
+        .verify(
+            &Certificate::from_x509(p.valid.cert.clone()).unwrap(),
+            &SentChain::default(),
+            false,
+        )
+        .unwrap();
+    assert_eq!(v.chain.len(), 3);
+    assert_eq!(
+        &**v.issuer().unwrap().subject(),
+        "CN=APIM Sample DEV Intermediate CA"
+    );
+    assert_eq!(
+        &**v.chain[0].signature_algorithm_friendly_name(),
+        "sha256RSA"
+    );
+    assert!(t
+        .verify(
+            &Certificate::from_x509(p.untrusted.cert.clone()).unwrap(),
+            &SentChain::new(vec![p.tst_ca.cert.clone()]),
+            false
+        )
+        .is_err());
+}
