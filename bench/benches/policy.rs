@@ -205,11 +205,65 @@ fn bench_thumbprint_sets(c: &mut Criterion) {
     g.finish();
 }
 
+/// Chain verification of a 3-level chain (leaf, DEV intermediate, root), with and without the
+/// cache, for both key types; and validate-client-certificate with validate-trust on a cached
+/// chain.
+fn bench_chain_verification(c: &mut Criterion) {
+    use certgate_policy::trust::{SentChain, TrustStore};
+    let mut g = c.benchmark_group("chain_verification");
+    for kind in [KeyKind::EcdsaP256, KeyKind::Rsa2048] {
+        let pki = DemoPki::generate(kind).unwrap();
+        let trust = Arc::new(
+            TrustStore::new(
+                vec![pki.root.cert.clone()],
+                vec![pki.dev_ca.cert.clone()],
+                vec![],
+            )
+            .unwrap(),
+        );
+        let leaf = Arc::new(Certificate::from_x509(pki.valid.cert.clone()).unwrap());
+        let none = SentChain::default();
+        g.bench_function(format!("{}_uncached", kind.as_str()), |b| {
+            b.iter(|| black_box(trust.verify_uncached(&leaf, &none, false).is_ok()))
+        });
+        assert!(trust.verify(&leaf, &none, false).is_ok());
+        g.bench_function(format!("{}_cached", kind.as_str()), |b| {
+            b.iter(|| black_box(trust.verify(&leaf, &none, false).is_ok()))
+        });
+        if kind == KeyKind::EcdsaP256 {
+            let mut ids: String = (0..9).map(|i| format!(r#"<identity subject="CN=Client {i}" issuer-subject="CN=APIM Sample DEV Intermediate CA"/>"#)).collect();
+            ids.push_str(r#"<identity subject="CN=Valid Client" issuer-subject="CN=APIM Sample DEV Intermediate CA"/>"#);
+            let plan = compile_snippet(&format!(r#"<validate-client-certificate validate-trust="true" validate-revocation="false"><identities>{ids}</identities></validate-client-certificate>"#)).unwrap();
+            g.bench_function(
+                "validate_client_certificate_10_identities_trust_cached",
+                |b| {
+                    b.iter_batched_ref(
+                        || {
+                            let mut ctx = SimpleContext::new("GET", "/");
+                            ctx.certificate = Some(leaf.clone());
+                            ctx.trust = Some(trust.clone());
+                            ctx
+                        },
+                        |ctx| {
+                            black_box(
+                                plan.run_section(certgate_policy::document::Section::Inbound, ctx),
+                            )
+                        },
+                        BatchSize::SmallInput,
+                    )
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_compile_seeds,
     bench_typical_inbound,
     bench_validate_client_certificate,
-    bench_thumbprint_sets
+    bench_thumbprint_sets,
+    bench_chain_verification
 );
 criterion_main!(benches);
