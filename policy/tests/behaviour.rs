@@ -808,6 +808,22 @@ fn validate_client_certificate_identity_kinds() {
         (format!(r#"<identity serial-number="{}"/>"#, cert(&p.valid).serial_number()), Client::Valid, true),
         (r#"<identity subject="CN=Unregistered Client" issuer-subject="CN=APIM Sample DEV Intermediate CA"/>"#.into(), Client::Valid, false),
     ];
+    // Subjects compare as parsed DNs: RDNs in either order, aliases (ST for S), any case.
+    let multi = format!(
+        r#"<identity subject='C=us, ST=wa, O="Contoso, Inc.", OU=Partner APIs, CN=Multi RDN Client' issuer-thumbprint="{dev_thumb}"/>"#
+    );
+    let plan = compile_snippet(&format!(
+        r#"<validate-client-certificate validate-revocation="false"><identities>{multi}</identities></validate-client-certificate>"#
+    ))
+    .unwrap();
+    let mut ctx = ctx_for(Client::Valid);
+    ctx.certificate = Some(cert(&p.multi_rdn));
+    assert_eq!(
+        run_pipeline(&plan, &mut ctx, ok_backend),
+        PipelineResult::Proxied,
+        "{:?}",
+        ctx.state.last_error
+    );
     for (identity, client, pass) in cases {
         let snippet = format!(
             r#"<validate-client-certificate validate-revocation="false" validate-trust="true"><identities>{identity}</identities></validate-client-certificate>"#

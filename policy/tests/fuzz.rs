@@ -185,6 +185,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn certificate_parser_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = certgate_policy::cert::Certificate::from_der(&bytes);
+        let _ = certgate_policy::cert::Certificate::from_bytes(&bytes);
+        let _ = certgate_policy::cert::Name::from_der(&bytes);
+    }
+
+    #[test]
+    fn certificate_parser_survives_mutated_certificates(
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut der = common::pki().multi_san.cert_der();
+        for (i, b) in flips {
+            let at = i.index(der.len());
+            der[at] = b;
+        }
+        let _ = certgate_policy::cert::Certificate::from_der(&der);
+        let at = cut.index(der.len());
+        let _ = certgate_policy::cert::Certificate::from_der(&der[..at]);
+    }
+}
+
 /// Adversarial shapes that target recursion: each must be refused or handled, not crash.
 #[test]
 fn depth_bombs_are_refused_or_handled() {

@@ -481,8 +481,9 @@ fn url_of<'a>(ctx: &'a dyn RequestContext, recv: &Value) -> UrlView<'a> {
 }
 
 fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
-    // Arguments are few; evaluate them up front (no builtin short-circuits its arguments).
-    let mut args: Vec<Value> = Vec::with_capacity(arg_irs.len());
+    // Arguments are few; evaluate them up front (no builtin short-circuits its arguments),
+    // inline on the stack: an argument list must not cost an allocation per call.
+    let mut args: smallvec::SmallVec<[Value; 4]> = smallvec::SmallVec::new();
     for a in arg_irs {
         args.push(eval(a, env)?);
     }
