@@ -17,7 +17,7 @@ use crate::cert::Certificate;
 use crate::exec::LastError;
 use crate::expr::value::Value;
 use crate::thumbprints::ThumbprintSet;
-use crate::trust::{SentChain, TrustStore};
+use crate::trust::{SentChain, TrustFailure, TrustStore};
 
 /// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
 /// Immutable per configuration snapshot; shared by every request.
@@ -222,7 +222,13 @@ pub trait RequestContext {
     /// The client certificate of the connection (or of a trusted forwarded header).
     fn certificate(&self) -> Option<&Arc<Certificate>>;
     /// Chain verification against the snapshot's trust stores (`Verify()`/`VerifyNoRevocation()`).
-    fn verify_certificate(&self, cert: &Certificate, check_revocation: bool) -> bool;
+    /// Why it failed, typed, so `validate-client-certificate` can tell a revoked certificate
+    /// from one whose revocation status is unknown.
+    fn verify_certificate(
+        &self,
+        cert: &Certificate,
+        check_revocation: bool,
+    ) -> Result<(), TrustFailure>;
     /// The certificate that issued `cert` in its verified chain (identity checks on
     /// `issuer-thumbprint`/`issuer-certificate-id`). None when the chain does not verify.
     fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
@@ -421,10 +427,19 @@ impl RequestContext for SimpleContext {
     fn certificate(&self) -> Option<&Arc<Certificate>> {
         self.certificate.as_ref()
     }
-    fn verify_certificate(&self, cert: &Certificate, check_revocation: bool) -> bool {
-        self.trust
-            .as_ref()
-            .is_some_and(|t| t.verify(cert, &self.sent_chain, check_revocation).is_ok())
+    fn verify_certificate(
+        &self,
+        cert: &Certificate,
+        check_revocation: bool,
+    ) -> Result<(), TrustFailure> {
+        match &self.trust {
+            Some(t) => t
+                .verify(cert, &self.sent_chain, check_revocation)
+                .map(|_| ()),
+            None => Err(TrustFailure::NotTrusted(
+                "no trust store is configured".into(),
+            )),
+        }
     }
     fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
         let verified = self

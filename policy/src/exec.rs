@@ -687,17 +687,26 @@ fn validate_client_certificate(
             "Client certificate has expired.",
         ));
     }
-    if v.validate_trust && !ctx.verify_certificate(cert, false) {
+    if v.validate_trust && ctx.verify_certificate(cert, false).is_err() {
         return Err((
             "ClientCertificateNotTrusted",
             "A certificate chain could not be built to a trusted root authority.",
         ));
     }
-    if v.validate_revocation && !ctx.verify_certificate(cert, true) {
-        return Err((
-            "ClientCertificateRevoked",
-            "The certificate is revoked or its revocation status is unknown.",
-        ));
+    if v.validate_revocation {
+        match ctx.verify_certificate(cert, true) {
+            Ok(()) => {}
+            Err(crate::trust::TrustFailure::Revoked) => {
+                return Err(("ClientCertificateRevoked", "The certificate is revoked."));
+            }
+            // Unknown status, or no chain to check revocation along (validate-trust off).
+            Err(_) => {
+                return Err((
+                    "ClientCertificateRevocationUnknown",
+                    "The revocation status of the certificate could not be determined.",
+                ));
+            }
+        }
     }
     if v.identities.is_empty() {
         return Ok(());

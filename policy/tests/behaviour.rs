@@ -862,6 +862,25 @@ fn validate_client_certificate_identity_kinds() {
     run_pipeline(&plan, &mut ctx, ok_backend);
     assert_eq!(
         &*ctx.state.last_error.unwrap().reason,
-        "ClientCertificateRevoked"
+        "ClientCertificateRevocationUnknown"
+    );
+    // A CRL that lists the certificate: revoked.
+    let revoking = TrustStore::new(
+        vec![p.root.cert.clone()],
+        vec![p.dev_ca.cert.clone()],
+        vec![
+            crl(&p.root, &[], -1, 7).unwrap(),
+            crl(&p.dev_ca, &[&p.valid.cert], -1, 7).unwrap(),
+        ],
+    )
+    .unwrap();
+    let mut ctx = ctx_for(Client::Valid);
+    ctx.trust = Some(Arc::new(revoking));
+    run_pipeline(&plan, &mut ctx, ok_backend);
+    let e = ctx.state.last_error.clone().unwrap();
+    assert_eq!((&*e.reason, e.status), ("ClientCertificateRevoked", 401));
+    assert_eq!(
+        ctx.body_text(),
+        Some(r#"{"message":"Invalid client certificate","statusCode":401}"#)
     );
 }

@@ -675,9 +675,9 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::CertSerialNumber => Value::Str(cert_arg(&args)?.serial_number().clone()),
         Builtin::CertNotBefore => Value::DateTime(cert_arg(&args)?.not_before()),
         Builtin::CertNotAfter => Value::DateTime(cert_arg(&args)?.not_after()),
-        Builtin::CertVerify => Value::Bool(ctx.verify_certificate(cert_arg(&args)?, true)),
+        Builtin::CertVerify => Value::Bool(ctx.verify_certificate(cert_arg(&args)?, true).is_ok()),
         Builtin::CertVerifyNoRevocation => {
-            Value::Bool(ctx.verify_certificate(cert_arg(&args)?, false))
+            Value::Bool(ctx.verify_certificate(cert_arg(&args)?, false).is_ok())
         }
         Builtin::CertRawData => Value::Bytes(cert_arg(&args)?.raw_data().clone()),
         Builtin::CertVersion => Value::Int(cert_arg(&args)?.version()),
@@ -1370,8 +1370,12 @@ impl RequestContext for FoldContext {
     fn certificate(&self) -> Option<&Arc<Certificate>> {
         None
     }
-    fn verify_certificate(&self, _: &Certificate, _: bool) -> bool {
-        false
+    fn verify_certificate(
+        &self,
+        _: &Certificate,
+        _: bool,
+    ) -> Result<(), crate::trust::TrustFailure> {
+        Err(crate::trust::TrustFailure::Other("no request".into()))
     }
     fn deployment(&self) -> &Deployment {
         &self.deployment
