@@ -194,7 +194,7 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
                     .build()?,
             )?;
         }
-        Profile::Client => {
+        Profile::Client | Profile::Server => {
             b.append_extension(BasicConstraints::new().build()?)?;
             b.append_extension(
                 KeyUsage::new()
@@ -203,23 +203,12 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
                     .key_encipherment()
                     .build()?,
             )?;
-            b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
-        }
-        Profile::Server => {
-            b.append_extension(BasicConstraints::new().build()?)?;
-            b.append_extension(
-                KeyUsage::new()
-                    .critical()
-                    .digital_signature()
-                    .key_encipherment()
-                    .build()?,
-            )?;
-            b.append_extension(
-                ExtendedKeyUsage::new()
-                    .server_auth()
-                    .client_auth()
-                    .build()?,
-            )?;
+            // Server certificates may also act as clients (the demo backend's gateway leg).
+            let mut eku = ExtendedKeyUsage::new();
+            if spec.profile == Profile::Server {
+                eku.server_auth();
+            }
+            b.append_extension(eku.client_auth().build()?)?;
         }
     }
     let ski =

@@ -217,33 +217,48 @@ fn hostile_names_are_typed_errors() {
     ));
 }
 
-/// A certificate with fixed content: subject, serial with the top bit set, fixed dates.
-fn known_certificate() -> openssl::x509::X509 {
-    let key = openssl::pkey::PKey::from_ec_key(
-        openssl::ec::EcKey::generate(
-            &openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let mut n = X509NameBuilder::new().unwrap();
-    n.append_entry_by_text("O", "Contoso, Inc.").unwrap();
-    n.append_entry_by_text("CN", "Known Client").unwrap();
-    let n = n.build();
+fn ec_key() -> openssl::pkey::PKey<openssl::pkey::Private> {
+    let group = openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap()
+}
+
+/// A self-signed certificate with the given name, serial and validity (unix seconds).
+fn self_signed(
+    name: &openssl::x509::X509NameRef,
+    serial_hex: &str,
+    not_before: i64,
+    not_after: i64,
+) -> openssl::x509::X509 {
+    let key = ec_key();
     let mut b = X509Builder::new().unwrap();
     b.set_version(2).unwrap();
-    b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_hex_str("E5112233").unwrap()).unwrap())
+    b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_hex_str(serial_hex).unwrap()).unwrap())
         .unwrap();
-    b.set_subject_name(&n).unwrap();
-    b.set_issuer_name(&n).unwrap();
+    b.set_subject_name(name).unwrap();
+    b.set_issuer_name(name).unwrap();
     b.set_pubkey(&key).unwrap();
-    // 2023-10-27 09:05:11 UTC and 2026-10-27 09:15:10 UTC (the seed's root CA dates).
-    b.set_not_before(&Asn1Time::from_unix(1_698_397_511).unwrap())
+    b.set_not_before(&Asn1Time::from_unix(not_before).unwrap())
         .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(1_793_092_510).unwrap())
+    b.set_not_after(&Asn1Time::from_unix(not_after).unwrap())
         .unwrap();
     b.sign(&key, MessageDigest::sha256()).unwrap();
     b.build()
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A certificate with fixed content: subject, serial with the top bit set, fixed dates.
+fn known_certificate() -> openssl::x509::X509 {
+    let mut n = X509NameBuilder::new().unwrap();
+    n.append_entry_by_text("O", "Contoso, Inc.").unwrap();
+    n.append_entry_by_text("CN", "Known Client").unwrap();
+    // 2023-10-27 09:05:11 UTC and 2026-10-27 09:15:10 UTC (the seed's root CA dates).
+    self_signed(&n.build(), "E5112233", 1_698_397_511, 1_793_092_510)
 }
 
 /// Runs this test binary again as a child with `TZ` set, filtered to `test`: the local zone is
@@ -427,13 +442,6 @@ fn garbage_certificates_are_typed_errors() {
     ));
     assert!(Certificate::from_bytes(&pki().valid.cert_pem()).is_ok());
     // A NUL byte in the CN of an otherwise valid certificate.
-    let key = openssl::pkey::PKey::from_ec_key(
-        openssl::ec::EcKey::generate(
-            &openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
     let mut n = X509NameBuilder::new().unwrap();
     n.append_entry_by_nid_with_type(
         Nid::COMMONNAME,
@@ -441,18 +449,9 @@ fn garbage_certificates_are_typed_errors() {
         openssl::asn1::Asn1Type::UTF8STRING,
     )
     .unwrap();
-    let n = n.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_subject_name(&n).unwrap();
-    b.set_issuer_name(&n).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
+    let x = self_signed(&n.build(), "01", now_unix() - 60, now_unix() + 86_400);
     assert_eq!(
-        Certificate::from_x509(b.build()).unwrap_err(),
+        Certificate::from_x509(x).unwrap_err(),
         CertError::Name(NameError::Nul("CN".into()))
     );
 }
