@@ -60,6 +60,7 @@ fn compile_inner(
 ) -> Result<Plan, CompileError> {
     let mut c = Compiler {
         route: &opts.route,
+        fragments,
         explicit_forward: false,
         after_forward: false,
     };
@@ -108,6 +109,9 @@ const POLICIES: &[(&str, &[Section])] = {
 
 struct Compiler<'r> {
     route: &'r RouteInfo,
+    /// For `<include-fragment>` inside `<when>`/`<otherwise>` (section level is expanded by
+    /// the document layer).
+    fragments: &'r Fragments,
     explicit_forward: bool,
     /// In the backend section, statements after `forward-request` act on the response.
     after_forward: bool,
@@ -298,23 +302,20 @@ impl Compiler<'_> {
         section: Section,
         path: &str,
     ) -> Result<Block, CompileError> {
+        let mut allowed: Vec<&str> = POLICIES.iter().map(|(n, _)| *n).collect();
+        allowed.push("include-fragment");
+        parent.only_children(&allowed, false)?;
         let mut stmts = Vec::new();
-        let fragments = Fragments::new();
         for c in parent.e.elements() {
-            if c.name == "include-fragment" {
-                // Fragments inside choose branches are expanded by the document layer's rules.
-                return Err(parent.src.error(c.offset, ErrorKind::Structure, "<include-fragment> inside <when>/<otherwise> is not supported; include the fragment at section level"));
-            }
             crate::document::expand(
                 c,
                 parent.src,
                 scope,
-                &fragments,
+                self.fragments,
                 &mut stmts,
                 &mut Vec::new(),
             )?;
         }
-        parent.only_children(&POLICIES.iter().map(|(n, _)| *n).collect::<Vec<_>>(), false)?;
         self.block(&stmts, section, path)
     }
 

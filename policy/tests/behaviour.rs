@@ -697,6 +697,20 @@ fn include_fragment_expands_in_place() {
         run_pipeline(&plan, &mut ctx, ok_backend),
         PipelineResult::Proxied
     );
+    // Also inside a choose branch.
+    let p = doc(
+        Scope::Operation,
+        "op.xml",
+        r#"<policies><inbound><choose><when condition="@(context.Request.Method == &quot;GET&quot;)"><include-fragment fragment-id="cert-check"/></when></choose></inbound></policies>"#,
+        &nv,
+    );
+    let plan = compile_route(&[&p], &f, &CompileOptions::default()).unwrap();
+    let mut ctx = ctx_for(Client::None);
+    assert_eq!(
+        run_pipeline(&plan, &mut ctx, ok_backend),
+        PipelineResult::Responded
+    );
+    assert_eq!(ctx.status, 401);
 }
 
 #[test]
