@@ -361,7 +361,8 @@ impl DemoPki {
 
     /// Writes the tree: for each certificate `NAME.pem` (certificate), `NAME.cer` (base64 DER
     /// without markers, as APIM uploads take it), `NAME.der`, `NAME.key.pem`, `NAME.chain.pem`
-    /// (certificate + issuer) and `NAME.pfx` protected by `pfx_password`.
+    /// (certificate + issuer), `NAME.pfx` protected by `pfx_password` and `NAME.thumbprint`;
+    /// and for each CA `NAME.crl.pem`, an empty CRL valid for 30 days.
     pub fn write(&self, dir: &Path, pfx_password: &str) -> std::io::Result<()> {
         use base64::Engine;
         std::fs::create_dir_all(dir)?;
@@ -384,6 +385,21 @@ impl DemoPki {
                 &dir.join(format!("{stem}.pfx")),
                 &i.pfx(pfx_password, &[&issuer.cert]).map_err(io)?,
             )?;
+            let thumb: String = openssl::hash::hash(MessageDigest::sha1(), &i.cert_der())
+                .map_err(io)?
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect();
+            std::fs::write(dir.join(format!("{stem}.thumbprint")), thumb)?;
+        }
+        for (stem, ca) in [
+            ("root-ca", &self.root),
+            ("dev-intermediate-ca", &self.dev_ca),
+            ("tst-intermediate-ca", &self.tst_ca),
+            ("backend-root-ca", &self.backend_root),
+        ] {
+            let pem = crl(ca, &[], -1, 30).and_then(|c| c.to_pem()).map_err(io)?;
+            std::fs::write(dir.join(format!("{stem}.crl.pem")), pem)?;
         }
         Ok(())
     }

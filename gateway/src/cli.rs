@@ -1,0 +1,177 @@
+//! The `certgate` command line (SPEC §7): `check -c FILE`, `cert inspect FILE`,
+//! `pki demo --out DIR`. (`run -c FILE` arrives with the server.)
+//!
+//! Commands return their output and exit code so they are testable without a process.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use certgate_policy::cert::Certificate;
+use certgate_policy::pki::{DemoPki, KeyKind};
+
+use crate::config::{load, LoadOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certgate",
+    version,
+    about = "mTLS API gateway running Azure API Management policies"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a configuration and compile every policy; print all errors, or the routes.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Certificate tools.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Demo PKI tools.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Show a certificate as a policy sees it (PEM, DER or .cer).
+    Inspect { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Write seed 003's demo certificate tree (root, DEV/TST intermediates, clients, server).
+    Demo {
+        #[arg(long)]
+        out: PathBuf,
+        /// rsa or ecdsa.
+        #[arg(long, default_value = "ecdsa")]
+        key: String,
+        /// Password of the PFX files.
+        #[arg(long, default_value = "certgate-demo")]
+        pfx_password: String,
+    },
+}
+
+/// What a command printed and its exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+fn ok(stdout: String) -> Outcome {
+    Outcome {
+        stdout,
+        stderr: String::new(),
+        code: 0,
+    }
+}
+
+fn fail(stderr: String, code: i32) -> Outcome {
+    Outcome {
+        stdout: String::new(),
+        stderr,
+        code,
+    }
+}
+
+pub fn execute(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Check { config } => match load(&config, &LoadOptions::default()) {
+            Ok(s) => ok(s.summary()),
+            Err(errors) => {
+                let mut s: String = errors.iter().map(|e| format!("{e}\n")).collect();
+                s.push_str(&format!(
+                    "{} error(s); configuration not valid\n",
+                    errors.len()
+                ));
+                fail(s, 1)
+            }
+        },
+        Command::Cert {
+            command: CertCommand::Inspect { file },
+        } => inspect(&file),
+        Command::Pki {
+            command:
+                PkiCommand::Demo {
+                    out,
+                    key,
+                    pfx_password,
+                },
+        } => {
+            let kind = match key.as_str() {
+                "rsa" => KeyKind::Rsa2048,
+                "ecdsa" => KeyKind::EcdsaP256,
+                other => return fail(format!("--key {other}: expected rsa or ecdsa\n"), 2),
+            };
+            let pki = match DemoPki::generate(kind) {
+                Ok(p) => p,
+                Err(e) => return fail(format!("cannot generate the demo PKI: {e}\n"), 1),
+            };
+            match pki.write(&out, &pfx_password) {
+                Ok(()) => ok(format!(
+                    "demo PKI ({}) written to {}\n",
+                    kind.as_str(),
+                    out.display()
+                )),
+                Err(e) => fail(format!("cannot write {}: {e}\n", out.display()), 1),
+            }
+        }
+    }
+}
+
+fn inspect(file: &PathBuf) -> Outcome {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("{}: {e}\n", file.display()), 1),
+    };
+    let parsed = Certificate::from_bytes(&bytes).or_else(|first| {
+        // `.cer` base64 without markers.
+        use base64::Engine;
+        let clean: Vec<u8> = bytes
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .map_err(|_| first.clone())
+            .and_then(|der| Certificate::from_der(&der).map_err(|_| first))
+    });
+    match parsed {
+        Ok(c) => {
+            let mut s = c.to_dotnet_string();
+            s.push_str(&format!(
+                "\n[Signature Algorithm]\n  {} ({})\n",
+                c.signature_algorithm_friendly_name(),
+                c.signature_algorithm_oid()
+            ));
+            for e in c.extensions() {
+                let name = if e.friendly_name.is_empty() {
+                    e.oid.to_string()
+                } else {
+                    format!("{} ({})", e.friendly_name, e.oid)
+                };
+                s.push_str(&format!(
+                    "\n[Extension] {name}{}\n  {}\n",
+                    if e.critical { " critical" } else { "" },
+                    e.formatted
+                ));
+            }
+            ok(s)
+        }
+        Err(e) => fail(format!("{}: {e}\n", file.display()), 1),
+    }
+}

@@ -1,0 +1,298 @@
+//! The YAML configuration schema (SPEC §2), as serde types. Unknown fields are errors.
+//!
+//! Values that the loader must check beyond their type (file paths, addresses, CIDRs, URLs)
+//! are [`Spanned`] so that their errors carry the line and column where the operator wrote
+//! them. This module only describes the file; turning it into a runtime model is
+//! [`super::load`]'s job.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+    #[serde(default)]
+    pub admin: Option<Admin>,
+    #[serde(default)]
+    pub ca_certificates: Vec<CaCertificate>,
+    #[serde(default)]
+    pub trust: Option<TrustOptions>,
+    #[serde(default)]
+    pub certificates: Vec<CertificateEntry>,
+    #[serde(default)]
+    pub named_values: Vec<NamedValue>,
+    #[serde(default)]
+    pub backends: Vec<Backend>,
+    #[serde(default)]
+    pub policies: Option<Policies>,
+    #[serde(default)]
+    pub fragments: Vec<Fragment>,
+    #[serde(default)]
+    pub products: Vec<Product>,
+    #[serde(default)]
+    pub apis: Vec<Api>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<S<String>>,
+    #[serde(default)]
+    pub forwarded_certificate: Option<ForwardedCertificate>,
+    #[serde(default)]
+    pub forward_client_certificate: Option<ForwardClientCertificate>,
+    #[serde(default)]
+    pub deployment: Option<DeploymentInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Listener {
+    pub address: S<String>,
+    /// TLS (default) or plain HTTP.
+    #[serde(default = "yes")]
+    pub tls: bool,
+    #[serde(default = "yes")]
+    pub http2: bool,
+    #[serde(default)]
+    pub hostnames: Vec<Hostname>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Hostname {
+    pub host: S<String>,
+    /// Serves clients that send no SNI (or an unknown one).
+    #[serde(default)]
+    pub default: bool,
+    pub certificate: KeyPair,
+    /// Request a client certificate in the handshake (APIM's default: false).
+    #[serde(default)]
+    pub negotiate_client_certificate: bool,
+    /// Reject the handshake without a trusted client certificate (nginx `ssl_verify_client on`).
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// A certificate with its private key: PEM chain + key, or PFX + password.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KeyPair {
+    #[serde(default)]
+    pub pem: Option<S<String>>,
+    #[serde(default)]
+    pub key: Option<S<String>>,
+    #[serde(default)]
+    pub pfx: Option<S<String>>,
+    /// Literal, or `{{named-value}}`.
+    #[serde(default)]
+    pub password: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Admin {
+    pub address: S<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Root,
+    CertificateAuthority,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CaCertificate {
+    pub file: S<String>,
+    pub store: Store,
+    #[serde(default)]
+    pub crls: Vec<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TrustOptions {
+    /// Use intermediates that clients send to build chains (APIM does not; default false).
+    #[serde(default)]
+    pub allow_client_intermediates: bool,
+    /// Capacity of the verification cache, in certificates.
+    #[serde(default)]
+    pub cache_capacity: Option<usize>,
+}
+
+/// A certificate entity (`context.Deployment.Certificates`, `certificate-id`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CertificateEntry {
+    pub id: S<String>,
+    /// Public certificate only: PEM, DER, or `.cer` base64 without markers.
+    #[serde(default)]
+    pub file: Option<S<String>>,
+    #[serde(default)]
+    pub pem: Option<S<String>>,
+    #[serde(default)]
+    pub key: Option<S<String>>,
+    #[serde(default)]
+    pub pfx: Option<S<String>>,
+    #[serde(default)]
+    pub password: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NamedValue {
+    pub name: S<String>,
+    #[serde(default)]
+    pub value: Option<S<String>>,
+    #[serde(default)]
+    pub env: Option<S<String>>,
+    #[serde(default)]
+    pub file: Option<S<String>>,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Backend {
+    pub id: S<String>,
+    pub url: S<String>,
+    #[serde(default)]
+    pub credentials: Option<BackendCredentials>,
+    #[serde(default)]
+    pub tls: Option<BackendTls>,
+    #[serde(default)]
+    pub timeouts: Option<Timeouts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackendCredentials {
+    #[serde(default)]
+    pub certificate_ids: Vec<S<String>>,
+    /// Headers added to every backend request: name → values.
+    #[serde(default)]
+    pub header: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackendTls {
+    #[serde(default = "yes")]
+    pub validate_certificate_chain: bool,
+    #[serde(default = "yes")]
+    pub validate_certificate_name: bool,
+    #[serde(default)]
+    pub ca_certificates: Vec<S<String>>,
+    #[serde(default)]
+    pub sni: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Timeouts {
+    /// Durations such as `5s`, `250ms`.
+    #[serde(default)]
+    pub connect: Option<S<String>>,
+    #[serde(default)]
+    pub read: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Policies {
+    pub global: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Fragment {
+    pub id: S<String>,
+    pub file: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Product {
+    pub name: S<String>,
+    #[serde(default)]
+    pub policy: Option<S<String>>,
+    /// Names of the APIs in the product.
+    #[serde(default)]
+    pub apis: Vec<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Api {
+    pub name: S<String>,
+    /// Path prefix, e.g. `/weather`.
+    pub path: S<String>,
+    #[serde(default)]
+    pub hostnames: Vec<S<String>>,
+    /// A backend id, or a service URL.
+    #[serde(default)]
+    pub backend: Option<S<String>>,
+    #[serde(default)]
+    pub policy: Option<S<String>>,
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Operation {
+    pub name: S<String>,
+    /// An HTTP method, or `*`.
+    pub method: S<String>,
+    pub url_template: S<String>,
+    #[serde(default)]
+    pub policy: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertEncoding {
+    /// URL-encoded PEM (Application Gateway, nginx `$ssl_client_escaped_cert`).
+    UrlPem,
+    /// Base64 of the DER.
+    Base64Der,
+    /// RFC 9440 `Client-Cert`: `:base64-DER:`.
+    Rfc9440,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ForwardedCertificate {
+    pub header: S<String>,
+    pub encoding: CertEncoding,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardFormat {
+    Rfc9440,
+    Xfcc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ForwardClientCertificate {
+    pub format: ForwardFormat,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DeploymentInfo {
+    #[serde(default)]
+    pub service_name: Option<String>,
+    #[serde(default)]
+    pub gateway_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+}

@@ -1,0 +1,11 @@
+//! certgate: the gateway crate. Configuration files are parsed into one internal model
+//! ([`config`]), compiled into an immutable [`snapshot::Snapshot`] (plans per route, trust
+//! material, backends), and served; requests are routed by [`routing`].
+//!
+//! Parsing never mixes with serving: everything a request needs is in the snapshot, built and
+//! validated before it is used.
+
+pub mod cli;
+pub mod config;
+pub mod routing;
+pub mod snapshot;

@@ -1,0 +1,282 @@
+//! The runtime configuration: one immutable snapshot, built and validated completely by
+//! [`crate::config::load`] before anything uses it, then shared (behind an `arc-swap` in the
+//! server) by every request. A reload builds a new snapshot; requests in flight keep the one
+//! they started with.
+//!
+//! Nothing here parses files or does I/O.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certgate_policy::cert::Certificate;
+use certgate_policy::context::Deployment;
+use certgate_policy::trust::TrustStore;
+use certgate_policy::NamedValues;
+use ipnet::IpNet;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+
+use crate::config::schema::{CertEncoding, ForwardFormat};
+use crate::routing::Router;
+
+/// A certificate with its chain and, when the configuration gave one, its private key.
+#[derive(Clone)]
+pub struct CertMaterial {
+    pub cert: Arc<Certificate>,
+    /// Intermediates sent after the certificate.
+    pub chain: Vec<X509>,
+    pub key: Option<PKey<Private>>,
+}
+
+impl std::fmt::Debug for CertMaterial {
+    // Never print key material.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertMaterial")
+            .field("subject", self.cert.subject())
+            .field("has_key", &self.key.is_some())
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct HostnameSpec {
+    /// Lower-case SNI name.
+    pub host: String,
+    pub default: bool,
+    pub certificate: CertMaterial,
+    pub negotiate_client_certificate: bool,
+    pub strict: bool,
+}
+
+#[derive(Debug)]
+pub struct ListenerSpec {
+    pub address: SocketAddr,
+    pub tls: bool,
+    pub http2: bool,
+    pub hostnames: Vec<HostnameSpec>,
+}
+
+impl ListenerSpec {
+    /// The hostname entry for an SNI name, falling back to the default one.
+    pub fn hostname(&self, sni: Option<&str>) -> Option<&HostnameSpec> {
+        sni.and_then(|s| {
+            self.hostnames
+                .iter()
+                .find(|h| h.host.eq_ignore_ascii_case(s))
+        })
+        .or_else(|| self.hostnames.iter().find(|h| h.default))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    /// Base path without trailing slash ("" for none).
+    pub base_path: String,
+}
+
+impl BackendUrl {
+    pub fn parse(url: &str) -> Result<BackendUrl, String> {
+        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("'{url}' is not an http:// or https:// URL"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("'{url}' needs a host (and no user info)"));
+        }
+        let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+            let (h, after) = h
+                .split_once(']')
+                .ok_or_else(|| format!("'{url}': unclosed IPv6 address"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| format!("'{url}': bad port"))?,
+                None => default_port(https),
+            };
+            (h.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse().map_err(|_| format!("'{url}': bad port '{p}'"))?,
+                ),
+                None => (authority.to_string(), default_port(https)),
+            }
+        };
+        if path.contains(['?', '#']) {
+            return Err(format!("'{url}': a backend URL has no query or fragment"));
+        }
+        Ok(BackendUrl {
+            https,
+            host,
+            port,
+            base_path: path.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+fn default_port(https: bool) -> u16 {
+    if https {
+        443
+    } else {
+        80
+    }
+}
+
+#[derive(Debug)]
+pub struct BackendSpec {
+    pub id: String,
+    pub url: BackendUrl,
+    /// Client certificate for backend mTLS (first of `credentials.certificate-ids`).
+    pub client_certificate: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub validate_chain: bool,
+    pub validate_name: bool,
+    pub ca_certificates: Vec<X509>,
+    pub sni: Option<String>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForwardedCertificateSpec {
+    pub header: String,
+    pub encoding: CertEncoding,
+}
+
+/// Everything the gateway serves from, for one configuration generation.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub config_file: PathBuf,
+    /// Every file the configuration read: reload watches these.
+    pub files: Vec<PathBuf>,
+    pub listeners: Vec<ListenerSpec>,
+    pub admin: SocketAddr,
+    pub trust: Arc<TrustStore>,
+    pub deployment: Arc<Deployment>,
+    pub certificates: HashMap<String, CertMaterial>,
+    pub backends: HashMap<String, BackendSpec>,
+    pub router: Router,
+    pub trusted_proxies: Vec<IpNet>,
+    pub forwarded_certificate: Option<ForwardedCertificateSpec>,
+    pub forward_client_certificate: Option<ForwardFormat>,
+    pub named_values: NamedValues,
+}
+
+impl Snapshot {
+    /// What `certgate check` prints: routes, listeners, trust, with no secrets.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "configuration {} is valid (generation {})",
+            self.config_file.display(),
+            self.generation
+        );
+        for l in &self.listeners {
+            let hosts: Vec<String> = l
+                .hostnames
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}{}{}",
+                        h.host,
+                        if h.negotiate_client_certificate {
+                            " (client certificate)"
+                        } else {
+                            ""
+                        },
+                        if h.strict { " (strict)" } else { "" }
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "listener {} {}{} {}",
+                l.address,
+                if l.tls { "tls" } else { "plain" },
+                if l.http2 { " h2" } else { "" },
+                hosts.join(", ")
+            );
+        }
+        let _ = writeln!(s, "admin {}", self.admin);
+        let _ = writeln!(
+            s,
+            "trust: {} root(s), verification cache {} entries",
+            self.trust.roots().len(),
+            self.trust.cache().capacity()
+        );
+        let _ = writeln!(
+            s,
+            "certificates: {}; backends: {}; named values: {}",
+            self.certificates.len(),
+            self.backends.len(),
+            self.named_values.len()
+        );
+        for api in self.router.apis() {
+            let hosts = if api.hostnames.is_empty() {
+                "*".to_string()
+            } else {
+                api.hostnames.join(",")
+            };
+            if let Some(p) = &api.pass_through {
+                let _ = writeln!(
+                    s,
+                    "route {hosts} {}/* -> api {} (pass-through, {} steps)",
+                    api.prefix,
+                    api.name,
+                    p.step_count()
+                );
+            }
+            for op in &api.operations {
+                let _ = writeln!(
+                    s,
+                    "route {hosts} {} {}{} -> api {} operation {} ({} steps)",
+                    op.method.as_deref().unwrap_or("*"),
+                    api.prefix,
+                    op.template_text,
+                    api.name,
+                    op.name,
+                    op.plan.step_count()
+                );
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_urls() {
+        assert_eq!(
+            BackendUrl::parse("https://backend:9443/api/").unwrap(),
+            BackendUrl {
+                https: true,
+                host: "backend".into(),
+                port: 9443,
+                base_path: "/api".into()
+            }
+        );
+        assert_eq!(BackendUrl::parse("http://[::1]").unwrap().port, 80);
+        assert!(BackendUrl::parse("ftp://x").is_err());
+        assert!(BackendUrl::parse("https://u@h").is_err());
+        assert!(BackendUrl::parse("https://h:99999").is_err());
+        assert!(BackendUrl::parse("https://h/a?b").is_err());
+    }
+}
