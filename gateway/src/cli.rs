@@ -1,5 +1,5 @@
 //! The `certgate` command line (SPEC §7): `check -c FILE`, `cert inspect FILE`,
-//! `pki demo --out DIR`. (`run -c FILE` arrives with the server.)
+//! `pki demo --out DIR`, `run -c FILE`.
 //!
 //! Commands return their output and exit code so they are testable without a process.
 
@@ -25,6 +25,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve: TLS listeners, policies, backends, admin endpoints.
+    Run {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Take over the listening sockets of a running certgate (zero-downtime upgrade).
+        #[arg(short, long)]
+        upgrade: bool,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Validate a configuration and compile every policy; print all errors, or the routes.
     Check {
         #[arg(short, long)]
@@ -89,6 +100,14 @@ fn fail(stderr: String, code: i32) -> Outcome {
 
 pub fn execute(cli: Cli) -> Outcome {
     match cli.command {
+        Command::Run {
+            config,
+            upgrade,
+            threads,
+        } => match crate::server::run(&config, upgrade, threads) {
+            Ok(()) => ok(String::new()),
+            Err(e) => fail(format!("{e}\n"), 1),
+        },
         Command::Check { config } => match load(&config, &LoadOptions::default()) {
             Ok(s) => ok(s.summary()),
             Err(errors) => {

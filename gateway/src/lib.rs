@@ -7,5 +7,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod proxy;
 pub mod routing;
+pub mod server;
 pub mod snapshot;
+pub mod tls;

@@ -1,0 +1,786 @@
+//! The proxy: Pingora's hooks running each route's compiled plan (SPEC §1, §3).
+//!
+//! - `request_filter`: take the snapshot the request will use to its end, read the client
+//!   identity from the connection, route, run `inbound` and then `backend` up to
+//!   `forward-request`; a policy that answers (return-response, an error) ends here.
+//! - `upstream_peer`: the backend chosen by `set-backend-service` or the API, with its
+//!   client certificate (backend credentials or `authentication-certificate`) and timeouts.
+//! - `upstream_request_filter`: the rewritten URL, the backend's host and headers.
+//! - `response_filter` / `response_body_filter`: `outbound`, and bodies it replaces.
+//! - `fail_to_proxy`: backend failures become `BackendConnectionFailure` / `Timeout` and run
+//!   `on-error`.
+//!
+//! Requests never re-parse anything: plans, certificates and trust are in the snapshot.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use certgate_policy::cert::Certificate;
+use certgate_policy::context::{
+    BackendCertificate, BackendTarget, Deployment, HeaderWrite, RequestContext, RequestState,
+    TraceEvent, UrlView,
+};
+use certgate_policy::document::Section;
+use certgate_policy::exec::{LastError, SectionOutcome};
+use certgate_policy::trust::{SentChain, TrustFailure};
+use certgate_policy::Plan;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::utils::tls::CertKey;
+
+use crate::snapshot::{BackendUrl, Snapshot};
+use crate::tls::ClientIdentity;
+
+/// The response a policy builds before (or instead of) the backend's.
+#[derive(Debug)]
+struct Pending {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            status: 200,
+            reason: "OK".into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+/// Per-request state carried between the hooks.
+pub struct RequestCtx {
+    snapshot: Option<Arc<Snapshot>>,
+    plan: Option<Arc<Plan>>,
+    api_backend: Option<crate::routing::BackendRef>,
+    params: Vec<(String, String)>,
+    certificate: Option<Arc<Certificate>>,
+    sent_chain: SentChain,
+    client_ip: IpAddr,
+    scheme: &'static str,
+    host: String,
+    port: u16,
+    path: String,
+    query: String,
+    original: Option<(String, String)>,
+    request_id: String,
+    state: RequestState,
+    pending: Pending,
+    /// Headers the outbound section set; applied in `response_filter`.
+    resume_backend_at: Option<usize>,
+    /// A body that replaces the backend's (outbound set-body, or an error response there).
+    replace_body: Option<Vec<u8>>,
+    traces: Vec<TraceEvent>,
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        RequestCtx {
+            snapshot: None,
+            plan: None,
+            api_backend: None,
+            params: Vec::new(),
+            certificate: None,
+            sent_chain: SentChain::default(),
+            client_ip: IpAddr::from([0, 0, 0, 0]),
+            scheme: "https",
+            host: String::new(),
+            port: 0,
+            path: String::new(),
+            query: String::new(),
+            original: None,
+            request_id: String::new(),
+            state: RequestState::default(),
+            pending: Pending::default(),
+            resume_backend_at: None,
+            replace_body: None,
+            traces: Vec::new(),
+        }
+    }
+}
+
+/// Where a hook's "response" is: the one a policy builds, or the backend's.
+enum ResponseTarget<'a> {
+    Pending(&'a mut Pending),
+    Upstream(&'a mut ResponseHeader, &'a mut Option<Vec<u8>>),
+}
+
+/// [`RequestContext`] over Pingora's request header and the per-request state.
+struct Hook<'a> {
+    req: &'a mut RequestHeader,
+    rc: &'a mut RequestCtx,
+    deployment: &'a Deployment,
+    snapshot: &'a Snapshot,
+    resp: ResponseTarget<'a>,
+}
+
+fn joined(values: Vec<&str>) -> Option<Cow<'_, str>> {
+    match values.len() {
+        0 => None,
+        1 => Some(Cow::Borrowed(values[0])),
+        _ => Some(Cow::Owned(values.join(","))),
+    }
+}
+
+impl RequestContext for Hook<'_> {
+    fn method(&self) -> &str {
+        self.req.method.as_str()
+    }
+    fn url(&self) -> UrlView<'_> {
+        UrlView {
+            scheme: self.rc.scheme,
+            host: &self.rc.host,
+            port: self.rc.port,
+            path: &self.rc.path,
+            query: &self.rc.query,
+        }
+    }
+    fn original_url(&self) -> UrlView<'_> {
+        match &self.rc.original {
+            Some((p, q)) => UrlView {
+                scheme: self.rc.scheme,
+                host: &self.rc.host,
+                port: self.rc.port,
+                path: p,
+                query: q,
+            },
+            None => self.url(),
+        }
+    }
+    fn request_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        joined(
+            self.req
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect(),
+        )
+    }
+    fn request_header_values(&self, name: &str) -> Vec<String> {
+        self.req
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    }
+    fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
+        let name = name.to_string();
+        let value = value.to_string();
+        let _ = match how {
+            HeaderWrite::Set => self.req.insert_header(name, value),
+            HeaderWrite::Append => self.req.append_header(name, value).map(|_| ()),
+        };
+    }
+    fn remove_request_header(&mut self, name: &str) {
+        self.req.remove_header(name);
+    }
+    fn rewrite_url(&mut self, path: &str, query: &str) {
+        if self.rc.original.is_none() {
+            self.rc.original = Some((self.rc.path.clone(), self.rc.query.clone()));
+        }
+        self.rc.path = path.to_string();
+        self.rc.query = query.to_string();
+    }
+    fn client_ip(&self) -> IpAddr {
+        self.rc.client_ip
+    }
+    fn certificate(&self) -> Option<&Arc<Certificate>> {
+        self.rc.certificate.as_ref()
+    }
+    fn verify_certificate(
+        &self,
+        cert: &Certificate,
+        check_revocation: bool,
+    ) -> Result<(), TrustFailure> {
+        self.snapshot
+            .trust
+            .verify(cert, &self.rc.sent_chain, check_revocation)
+            .map(|_| ())
+    }
+    fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
+        self.snapshot
+            .trust
+            .verify(cert, &self.rc.sent_chain, false)
+            .ok()?
+            .issuer()
+            .cloned()
+    }
+    fn deployment(&self) -> &Deployment {
+        self.deployment
+    }
+    fn matched_parameter(&self, name: &str) -> Option<&str> {
+        self.rc
+            .params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn request_id(&self) -> &str {
+        &self.rc.request_id
+    }
+    fn response_status(&self) -> (u16, &str) {
+        match &self.resp {
+            ResponseTarget::Pending(p) => (p.status, &p.reason),
+            ResponseTarget::Upstream(r, _) => {
+                (r.status.as_u16(), r.status.canonical_reason().unwrap_or(""))
+            }
+        }
+    }
+    fn set_response_status(&mut self, code: u16, reason: Option<&str>) {
+        let reason = reason.map_or_else(
+            || certgate_policy::exec::default_reason(code).to_string(),
+            str::to_string,
+        );
+        match &mut self.resp {
+            ResponseTarget::Pending(p) => {
+                p.status = code;
+                p.reason = reason;
+            }
+            ResponseTarget::Upstream(r, _) => {
+                let _ = r.set_status(code);
+                let _ = r.set_reason_phrase(Some(&reason));
+            }
+        }
+    }
+    fn response_header(&self, name: &str) -> Option<Cow<'_, str>> {
+        match &self.resp {
+            ResponseTarget::Pending(p) => joined(
+                p.headers
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+                    .collect(),
+            ),
+            ResponseTarget::Upstream(r, _) => joined(
+                r.headers
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect(),
+            ),
+        }
+    }
+    fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
+        match &mut self.resp {
+            ResponseTarget::Pending(p) => {
+                if how == HeaderWrite::Set {
+                    p.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+                }
+                p.headers.push((name.to_string(), value.to_string()));
+            }
+            ResponseTarget::Upstream(r, _) => {
+                let _ = match how {
+                    HeaderWrite::Set => r.insert_header(name.to_string(), value.to_string()),
+                    HeaderWrite::Append => r
+                        .append_header(name.to_string(), value.to_string())
+                        .map(|_| ()),
+                };
+            }
+        }
+    }
+    fn remove_response_header(&mut self, name: &str) {
+        match &mut self.resp {
+            ResponseTarget::Pending(p) => p.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name)),
+            ResponseTarget::Upstream(r, _) => {
+                r.remove_header(name);
+            }
+        }
+    }
+    fn set_response_body(&mut self, body: Vec<u8>) {
+        match &mut self.resp {
+            ResponseTarget::Pending(p) => p.body = Some(body),
+            ResponseTarget::Upstream(_, replace) => **replace = Some(body),
+        }
+    }
+    fn state(&self) -> &RequestState {
+        &self.rc.state
+    }
+    fn state_mut(&mut self) -> &mut RequestState {
+        &mut self.rc.state
+    }
+    fn trace(&mut self, event: TraceEvent) {
+        self.rc.traces.push(event);
+    }
+}
+
+/// The gateway service.
+pub struct Gateway {
+    pub state: Arc<ArcSwap<Snapshot>>,
+}
+
+static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn http_error(status: u16, msg: &str) -> Box<Error> {
+    Error::explain(ErrorType::HTTPStatus(status), msg.to_string())
+}
+
+impl Gateway {
+    /// Runs a section with the pending response as the response.
+    fn run(
+        session: &mut Session,
+        rc: &mut RequestCtx,
+        section: Section,
+        resume_at: Option<usize>,
+    ) -> SectionOutcome {
+        let (Some(snap), Some(plan)) = (rc.snapshot.clone(), rc.plan.clone()) else {
+            return SectionOutcome::Continue;
+        };
+        let mut pending = std::mem::take(&mut rc.pending);
+        let outcome = {
+            let mut hook = Hook {
+                req: session.req_header_mut(),
+                rc,
+                deployment: &snap.deployment,
+                snapshot: &snap,
+                resp: ResponseTarget::Pending(&mut pending),
+            };
+            let o = match resume_at {
+                Some(r) => plan.resume_backend(r, &mut hook),
+                None => plan.run_section(section, &mut hook),
+            };
+            if o == SectionOutcome::Failed {
+                plan.handle_error(&mut hook);
+            }
+            o
+        };
+        rc.pending = pending;
+        outcome
+    }
+
+    /// Sends the pending response to the client.
+    async fn respond(session: &mut Session, rc: &mut RequestCtx) -> Result<()> {
+        let p = std::mem::take(&mut rc.pending);
+        let mut h = ResponseHeader::build(p.status, Some(p.headers.len() + 1))?;
+        let _ = h.set_reason_phrase(Some(&p.reason));
+        for (k, v) in &p.headers {
+            let _ = h.append_header(k.clone(), v.clone());
+        }
+        let body = p.body.unwrap_or_default();
+        h.insert_header("Content-Length", body.len().to_string())?;
+        session
+            .write_response_header(Box::new(h), body.is_empty())
+            .await?;
+        if !body.is_empty() {
+            session
+                .write_response_body(Some(Bytes::from(body)), true)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Answers with the default error response for `err`, without a plan (e.g. no route).
+    async fn respond_error(
+        session: &mut Session,
+        rc: &mut RequestCtx,
+        err: LastError,
+    ) -> Result<()> {
+        rc.pending = Pending {
+            status: err.status,
+            reason: certgate_policy::exec::default_reason(err.status).to_string(),
+            ..Default::default()
+        };
+        rc.pending
+            .headers
+            .push(("Content-Type".into(), "application/json".into()));
+        rc.pending.body = Some(serde_json_body(err.status, &err.response_message));
+        rc.state.last_error = Some(err);
+        Self::respond(session, rc).await
+    }
+
+    fn identify(session: &Session, rc: &mut RequestCtx) {
+        if let Some(id) = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .and_then(|s| s.extension.get::<ClientIdentity>())
+        {
+            rc.certificate = id.certificate.clone();
+            rc.sent_chain = id.sent_chain.clone();
+            rc.scheme = "https";
+        } else {
+            rc.scheme = if session
+                .digest()
+                .and_then(|d| d.ssl_digest.as_ref())
+                .is_some()
+            {
+                "https"
+            } else {
+                "http"
+            };
+        }
+        if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
+            rc.client_ip = addr.ip();
+        }
+        rc.port = session
+            .server_addr()
+            .and_then(|a| a.as_inet())
+            .map_or(0, |a| a.port());
+    }
+}
+
+fn serde_json_body(status: u16, message: &str) -> Vec<u8> {
+    format!(
+        "{{\"statusCode\":{status},\"message\":{}}}",
+        json_string(message)
+    )
+    .into_bytes()
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, rc: &mut RequestCtx) -> Result<bool> {
+        let snap = self.state.load_full();
+        rc.request_id = format!(
+            "{:016x}",
+            REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        Self::identify(session, rc);
+        {
+            let req = session.req_header();
+            rc.host = req
+                .headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| req.uri.host())
+                .unwrap_or("")
+                .to_string();
+            rc.path = req.uri.path().to_string();
+            rc.query = req.uri.query().unwrap_or("").to_string();
+        }
+        let method = session.req_header().method.as_str().to_string();
+        let route = snap
+            .router
+            .route(&rc.host, &method, &rc.path)
+            .map(|m| (m.plan.clone(), m.params, m.api.backend.clone()));
+        rc.snapshot = Some(snap);
+        let (plan, params, backend) = match route {
+            Ok(r) => r,
+            Err(_) => {
+                Self::respond_error(session, rc, LastError::operation_not_found()).await?;
+                return Ok(true);
+            }
+        };
+        rc.plan = Some(plan);
+        rc.params = params;
+        rc.api_backend = backend;
+        match Self::run(session, rc, Section::Inbound, None) {
+            SectionOutcome::Continue | SectionOutcome::Forward { .. } => {}
+            SectionOutcome::Respond | SectionOutcome::Failed => {
+                Self::respond(session, rc).await?;
+                return Ok(true);
+            }
+        }
+        match Self::run(session, rc, Section::Backend, None) {
+            SectionOutcome::Forward { timeout, resume_at } => {
+                rc.state.forward_timeout = Some(timeout);
+                rc.resume_backend_at = Some(resume_at);
+            }
+            SectionOutcome::Continue => {}
+            SectionOutcome::Respond | SectionOutcome::Failed => {
+                Self::respond(session, rc).await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        rc: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let snap = rc
+            .snapshot
+            .clone()
+            .ok_or_else(|| http_error(500, "no snapshot"))?;
+        let (url, spec) = match (&rc.state.backend, &rc.api_backend) {
+            (Some(BackendTarget::BackendId(id)), _) => {
+                let b = snap
+                    .backends
+                    .get(&**id)
+                    .ok_or_else(|| http_error(500, "unknown backend id"))?;
+                (b.url.clone(), Some(b))
+            }
+            (Some(BackendTarget::BaseUrl(u)), _) => {
+                (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
+            }
+            (None, Some(crate::routing::BackendRef::Id(id))) => {
+                let b = snap
+                    .backends
+                    .get(id)
+                    .ok_or_else(|| http_error(500, "unknown backend id"))?;
+                (b.url.clone(), Some(b))
+            }
+            (None, Some(crate::routing::BackendRef::Url(u))) => {
+                (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
+            }
+            (None, None) => return Err(http_error(500, "the API has no backend")),
+        };
+        let sni = spec
+            .and_then(|s| s.sni.clone())
+            .unwrap_or_else(|| url.host.clone());
+        let mut peer = HttpPeer::new((url.host.as_str(), url.port), url.https, sni);
+        if let Some(s) = spec {
+            peer.options.connection_timeout = Some(s.connect_timeout);
+            peer.options.read_timeout = Some(s.read_timeout);
+            peer.options.verify_cert = s.validate_chain;
+            peer.options.verify_hostname = s.validate_name;
+            if !s.ca_certificates.is_empty() {
+                peer.options.ca = Some(Arc::new(s.ca_certificates.clone().into_boxed_slice()));
+            }
+        }
+        if let Some(t) = rc.state.forward_timeout {
+            peer.options.read_timeout = Some(t.max(Duration::from_millis(1)));
+        }
+        // The client certificate: authentication-certificate, else backend credentials.
+        let cert_id: Option<String> = match &rc.state.backend_certificate {
+            Some(BackendCertificate::Id(id)) => Some(id.to_string()),
+            Some(BackendCertificate::Thumbprint(t)) => snap
+                .certificates
+                .iter()
+                .find(|(_, m)| m.cert.thumbprint().eq_ignore_ascii_case(t))
+                .map(|(id, _)| id.clone()),
+            Some(BackendCertificate::Pfx { body, password }) => {
+                let p = openssl::pkcs12::Pkcs12::from_der(body)
+                    .and_then(|p| p.parse2(password.as_deref().unwrap_or("")))
+                    .map_err(|_| {
+                        http_error(
+                            500,
+                            "authentication-certificate body is not a PFX or the password is wrong",
+                        )
+                    })?;
+                if let (Some(c), Some(k)) = (p.cert, p.pkey) {
+                    let mut chain = vec![c];
+                    chain.extend(
+                        p.ca.map(|s| s.into_iter().collect::<Vec<_>>())
+                            .unwrap_or_default(),
+                    );
+                    peer.client_cert_key = Some(Arc::new(CertKey::new(chain, k)));
+                }
+                None
+            }
+            None => spec.and_then(|s| s.client_certificate.clone()),
+        };
+        if let Some(id) = cert_id {
+            let m = snap
+                .certificates
+                .get(&id)
+                .ok_or_else(|| http_error(500, "unknown client certificate"))?;
+            if let Some(k) = &m.key {
+                let mut chain = vec![m.cert.x509().clone()];
+                chain.extend(m.chain.iter().cloned());
+                peer.client_cert_key = Some(Arc::new(CertKey::new(chain, k.clone())));
+            }
+        }
+        rc.pending = Pending::default();
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        rc: &mut RequestCtx,
+    ) -> Result<()> {
+        let snap = rc
+            .snapshot
+            .clone()
+            .ok_or_else(|| http_error(500, "no snapshot"))?;
+        let (base, host, headers) = match (&rc.state.backend, &rc.api_backend) {
+            (Some(BackendTarget::BackendId(id)), _) => snap
+                .backends
+                .get(&**id)
+                .map(|b| (b.url.clone(), b.headers.clone()))
+                .map(|(u, h)| (u.base_path.clone(), format!("{}:{}", u.host, u.port), h))
+                .unwrap_or_default(),
+            (Some(BackendTarget::BaseUrl(u)), _) => BackendUrl::parse(u)
+                .map(|u| (u.base_path, format!("{}:{}", u.host, u.port), Vec::new()))
+                .unwrap_or_default(),
+            (None, Some(crate::routing::BackendRef::Id(id))) => snap
+                .backends
+                .get(id)
+                .map(|b| {
+                    (
+                        b.url.base_path.clone(),
+                        format!("{}:{}", b.url.host, b.url.port),
+                        b.headers.clone(),
+                    )
+                })
+                .unwrap_or_default(),
+            (None, Some(crate::routing::BackendRef::Url(u))) => BackendUrl::parse(u)
+                .map(|u| (u.base_path, format!("{}:{}", u.host, u.port), Vec::new()))
+                .unwrap_or_default(),
+            (None, None) => Default::default(),
+        };
+        // The path below the API prefix goes to the backend's base path (APIM's model).
+        let api_prefix_len = rc.plan.as_ref().map_or(0, |p| p.route.api_path.len());
+        let rest = if rc.original.is_some() {
+            rc.path.as_str()
+        } else {
+            rc.path.get(api_prefix_len..).unwrap_or("")
+        };
+        let mut target = format!("{base}{rest}");
+        if target.is_empty() {
+            target.push('/');
+        }
+        if !rc.query.is_empty() {
+            target.push('?');
+            target.push_str(&rc.query);
+        }
+        upstream.set_uri(
+            target
+                .parse()
+                .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
+        );
+        upstream.insert_header("Host", host)?;
+        for (k, v) in headers {
+            upstream.append_header(k, v)?;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut ResponseHeader,
+        rc: &mut RequestCtx,
+    ) -> Result<()> {
+        let (Some(snap), Some(plan)) = (rc.snapshot.clone(), rc.plan.clone()) else {
+            return Ok(());
+        };
+        let mut replace = rc.replace_body.take();
+        {
+            let mut hook = Hook {
+                req: session.req_header_mut(),
+                rc,
+                deployment: &snap.deployment,
+                snapshot: &snap,
+                resp: ResponseTarget::Upstream(upstream, &mut replace),
+            };
+            if let Some(r) = hook.rc.resume_backend_at.take() {
+                if plan.resume_backend(r, &mut hook) == SectionOutcome::Failed {
+                    plan.handle_error(&mut hook);
+                }
+            }
+            if plan.run_section(Section::Outbound, &mut hook) == SectionOutcome::Failed {
+                plan.handle_error(&mut hook);
+            }
+        }
+        if let Some(b) = &replace {
+            upstream.remove_header("Transfer-Encoding");
+            upstream.insert_header("Content-Length", b.len().to_string())?;
+        }
+        rc.replace_body = replace;
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        rc: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        if let Some(replacement) = &rc.replace_body {
+            // Swallow the backend's body; emit ours at the end.
+            *body = if end_of_stream {
+                Some(Bytes::from(replacement.clone()))
+            } else {
+                None
+            };
+        }
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        rc: &mut RequestCtx,
+    ) -> FailToProxy {
+        let err = match e.etype() {
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                LastError::timeout(&format!("backend timed out: {e}"))
+            }
+            ErrorType::HTTPStatus(code) => LastError::gateway(
+                "gateway",
+                "InternalError",
+                &e.to_string(),
+                Section::Backend,
+                *code,
+            ),
+            _ if e.esource() == &ErrorSource::Upstream => LastError::backend_connection_failure(
+                &format!("backend connection failed: {}", e.etype().as_str()),
+            ),
+            _ => LastError::gateway(
+                "gateway",
+                "InternalError",
+                "Internal server error",
+                Section::Backend,
+                500,
+            ),
+        };
+        let code = err.status;
+        rc.state.last_error = Some(err);
+        rc.pending = Pending::default();
+        if let Some(plan) = rc.plan.clone() {
+            if let Some(snap) = rc.snapshot.clone() {
+                let mut pending = std::mem::take(&mut rc.pending);
+                {
+                    let mut hook = Hook {
+                        req: session.req_header_mut(),
+                        rc,
+                        deployment: &snap.deployment,
+                        snapshot: &snap,
+                        resp: ResponseTarget::Pending(&mut pending),
+                    };
+                    plan.handle_error(&mut hook);
+                }
+                rc.pending = pending;
+            }
+        } else {
+            rc.pending = Pending {
+                status: code,
+                ..Default::default()
+            };
+        }
+        let status = rc.pending.status;
+        let _ = Self::respond(session, rc).await;
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+}

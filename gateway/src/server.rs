@@ -1,0 +1,211 @@
+//! The running gateway: a Pingora server with one proxy service for all listeners and an
+//! admin service (`/healthz`, `/readyz`, `/metrics`, `POST /admin/reload`) on loopback.
+//!
+//! The snapshot lives behind an [`ArcSwap`]: a reload builds and validates a complete new
+//! snapshot off the request path and swaps it in one step; a failed reload leaves the old one
+//! serving and reports why. Requests in flight finish on the snapshot they started with, and
+//! new TLS handshakes pick up rotated certificates.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use certgate_policy::counters::{CounterStore, LocalCounters};
+use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::protocols::http::ServerSession;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::listening::Service;
+
+use crate::config::{load, LoadOptions};
+use crate::proxy::Gateway;
+use crate::snapshot::Snapshot;
+
+/// What reloads share with the running server.
+pub struct Control {
+    pub config: PathBuf,
+    pub state: Arc<ArcSwap<Snapshot>>,
+    pub counters: Arc<dyn CounterStore>,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+}
+
+impl Control {
+    /// Builds a new snapshot from the configuration and swaps it in; on failure the old one
+    /// keeps serving and the errors are returned.
+    pub fn reload(&self) -> Result<u64, String> {
+        let opts = LoadOptions {
+            verification_cache: Some(self.state.load().trust.cache().clone()),
+            counters: self.counters.clone(),
+        };
+        match load(&self.config, &opts) {
+            Ok(s) => {
+                let g = s.generation;
+                self.state.store(Arc::new(s));
+                self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                Ok(g)
+            }
+            Err(errors) => {
+                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                Err(errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            }
+        }
+    }
+}
+
+struct Admin {
+    control: Arc<Control>,
+}
+
+fn reply(status: u16, content_type: &str, body: String) -> http::Response<Vec<u8>> {
+    let body = body.into_bytes();
+    http::Response::builder()
+        .status(status)
+        .header("Content-Type", content_type)
+        .header("Content-Length", body.len().to_string())
+        .body(body)
+        .unwrap_or_else(|_| http::Response::new(Vec::new()))
+}
+
+#[async_trait]
+impl ServeHttp for Admin {
+    async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        let method = session.req_header().method.as_str().to_string();
+        let path = session.req_header().uri.path().to_string();
+        let c = &self.control;
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/healthz") => reply(200, "text/plain", "ok\n".into()),
+            ("GET", "/readyz") => reply(
+                200,
+                "text/plain",
+                format!("ready generation {}\n", c.state.load().generation),
+            ),
+            ("POST", "/admin/reload") => match c.reload() {
+                Ok(g) => reply(
+                    200,
+                    "application/json",
+                    format!("{{\"result\":\"ok\",\"generation\":{g}}}\n"),
+                ),
+                Err(e) => reply(
+                    500,
+                    "text/plain",
+                    format!("reload failed; the previous configuration keeps serving\n{e}\n"),
+                ),
+            },
+            ("GET", "/metrics") => {
+                let s = c.state.load();
+                let cache = s.trust.cache();
+                let body = format!(
+                    "# TYPE certgate_config_generation gauge\ncertgate_config_generation {}\n# TYPE certgate_config_reloads_total counter\ncertgate_config_reloads_total{{result=\"success\"}} {}\ncertgate_config_reloads_total{{result=\"failure\"}} {}\n# TYPE certgate_verification_cache_hits_total counter\ncertgate_verification_cache_hits_total {}\n# TYPE certgate_verification_cache_misses_total counter\ncertgate_verification_cache_misses_total {}\n# TYPE certgate_verification_cache_size gauge\ncertgate_verification_cache_size {}\n",
+                    s.generation,
+                    c.reloads_ok.load(Ordering::Relaxed),
+                    c.reloads_failed.load(Ordering::Relaxed),
+                    cache.hits(),
+                    cache.misses(),
+                    cache.len()
+                );
+                reply(200, "text/plain; version=0.0.4", body)
+            }
+            _ => reply(404, "text/plain", "not found\n".into()),
+        }
+    }
+}
+
+/// `certgate run -c FILE`: loads the configuration and serves until stopped.
+pub fn run(config: &Path, upgrade: bool, threads: usize) -> Result<(), String> {
+    let counters: Arc<dyn CounterStore> = Arc::new(LocalCounters::default());
+    let snap = load(
+        config,
+        &LoadOptions {
+            verification_cache: None,
+            counters: counters.clone(),
+        },
+    )
+    .map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let state = Arc::new(ArcSwap::from_pointee(snap));
+    let control = Arc::new(Control {
+        config: config.to_path_buf(),
+        state: state.clone(),
+        counters,
+        reloads_ok: AtomicU64::new(0),
+        reloads_failed: AtomicU64::new(0),
+    });
+
+    let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let conf = ServerConf {
+        threads: threads.max(1),
+        pid_file: dir.join("certgate.pid").display().to_string(),
+        upgrade_sock: dir.join("certgate-upgrade.sock").display().to_string(),
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(10),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        Gateway {
+            state: state.clone(),
+        },
+    );
+    let snap = state.load();
+    for l in &snap.listeners {
+        let addr = l.address.to_string();
+        if l.tls {
+            let settings = crate::tls::settings(l.address, l.http2, state.clone())
+                .map_err(|e| format!("listener {addr}: {e}"))?;
+            proxy.add_tls_with_settings(&addr, None, settings);
+        } else {
+            proxy.add_tcp(&addr);
+        }
+    }
+    server.add_service(proxy);
+    let mut admin = Service::new(
+        "certgate admin".to_string(),
+        HttpServer::new_app(Admin {
+            control: control.clone(),
+        }),
+    );
+    admin.add_tcp(&snap.admin.to_string());
+    server.add_service(admin);
+    install_sighup(control);
+    server.run_forever()
+}
+
+/// SIGHUP reloads the configuration (Pingora uses SIGQUIT/SIGTERM for upgrade and shutdown).
+fn install_sighup(control: Arc<Control>) {
+    std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(_) => return,
+        };
+        rt.block_on(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+            while hup.recv().await.is_some() {
+                if let Err(e) = control.reload() {
+                    eprintln!("certgate: reload after SIGHUP failed; the previous configuration keeps serving\n{e}");
+                }
+            }
+        });
+    });
+}

@@ -1,0 +1,155 @@
+//! TLS on the listener (SPEC §5): the server certificate chosen by SNI, the client certificate
+//! requested per hostname, proof of possession enforced by the handshake, chain decisions left
+//! to policy (or enforced in the handshake in strict mode), and the client certificate parsed
+//! once per connection.
+//!
+//! Per handshake, Pingora pauses for [`TlsAccept::certificate_callback`]; there the current
+//! snapshot's hostname entry is looked up by SNI (so a reload applies to the next handshake)
+//! and its certificate, key and verify mode are set on the connection. After the handshake,
+//! [`TlsAccept::handshake_complete_callback`] parses the peer certificate and the chain it sent
+//! into a [`ClientIdentity`] that every request on the connection reuses.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use certgate_policy::cert::Certificate;
+use certgate_policy::trust::{SentChain, TrustStore};
+use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::TlsAccept;
+use pingora::protocols::tls::TlsRef;
+use pingora::tls::ext;
+use pingora::tls::ssl::{NameType, SslRef, SslVerifyMode, SslVersion};
+
+use crate::snapshot::{HostnameSpec, Snapshot};
+
+/// What the handshake established about the client, parsed once per connection.
+#[derive(Debug, Default)]
+pub struct ClientIdentity {
+    pub certificate: Option<Arc<Certificate>>,
+    pub sent_chain: SentChain,
+    pub sni: Option<String>,
+    /// The client sent a certificate certgate could not read (kept out of policies).
+    pub unreadable: Option<String>,
+}
+
+/// The per-listener handshake callbacks.
+pub struct Handshake {
+    pub listener: SocketAddr,
+    pub state: Arc<ArcSwap<Snapshot>>,
+}
+
+impl Handshake {
+    fn hostname<'s>(&self, snap: &'s Snapshot, sni: Option<&str>) -> Option<&'s HostnameSpec> {
+        snap.listeners
+            .iter()
+            .find(|l| l.address == self.listener)?
+            .hostname(sni)
+    }
+}
+
+/// Accepts any chain (the policy decides) but keeps OpenSSL's proof-of-possession check.
+fn accept_any(_preverify: bool, _ctx: &mut pingora::tls::x509::X509StoreContextRef) -> bool {
+    true
+}
+
+fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
+    if h.strict {
+        // Reject in the handshake unless the leaf verifies against the trust store (APIM's
+        // chain model: uploaded intermediates only, unless allowed).
+        ssl.set_verify_callback(
+            SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+            move |_pre, ctx| {
+                if ctx.error_depth() != 0 {
+                    return true;
+                }
+                let Some(leaf) = ctx.current_cert().map(|c| c.to_owned()) else {
+                    return false;
+                };
+                match Certificate::from_x509(leaf) {
+                    Ok(c) => trust.verify(&c, &SentChain::default(), false).is_ok(),
+                    Err(_) => false,
+                }
+            },
+        );
+    } else if h.negotiate_client_certificate {
+        ssl.set_verify_callback(SslVerifyMode::PEER, accept_any);
+    } else {
+        ssl.set_verify(SslVerifyMode::NONE);
+    }
+}
+
+#[async_trait]
+impl TlsAccept for Handshake {
+    async fn certificate_callback(&self, ssl: &mut TlsRef) {
+        let snap = self.state.load();
+        let sni = ssl
+            .servername(NameType::HOST_NAME)
+            .map(str::to_ascii_lowercase);
+        let Some(h) = self.hostname(&snap, sni.as_deref()) else {
+            return;
+        };
+        let Some(key) = &h.certificate.key else {
+            return;
+        };
+        // Errors leave the connection without a certificate: the handshake fails cleanly.
+        if ext::ssl_use_certificate(ssl, h.certificate.cert.x509()).is_err()
+            || ext::ssl_use_private_key(ssl, key).is_err()
+        {
+            return;
+        }
+        for c in &h.certificate.chain {
+            let _ = ext::ssl_add_chain_cert(ssl, c);
+        }
+        set_verify(ssl, h, snap.trust.clone());
+    }
+
+    async fn handshake_complete_callback(
+        &self,
+        ssl: &TlsRef,
+    ) -> Option<Arc<dyn Any + Send + Sync>> {
+        let sni = ssl
+            .servername(NameType::HOST_NAME)
+            .map(str::to_ascii_lowercase);
+        let mut id = ClientIdentity {
+            sni,
+            ..Default::default()
+        };
+        if let Some(peer) = ssl.peer_certificate() {
+            match Certificate::from_x509(peer) {
+                Ok(c) => id.certificate = Some(Arc::new(c)),
+                Err(e) => id.unreadable = Some(e.to_string()),
+            }
+            // On the server side the peer chain excludes the leaf.
+            let chain: Vec<_> = ssl
+                .peer_cert_chain()
+                .map(|s| s.iter().map(|c| c.to_owned()).collect())
+                .unwrap_or_default();
+            id.sent_chain = SentChain::new(chain);
+        }
+        Some(Arc::new(id))
+    }
+}
+
+/// TLS settings for one listener: TLS 1.2 and 1.3, ALPN h2 when enabled, session resumption
+/// (tickets and cache) that keeps the client certificate.
+pub fn settings(
+    listener: SocketAddr,
+    http2: bool,
+    state: Arc<ArcSwap<Snapshot>>,
+) -> pingora::Result<TlsSettings> {
+    let mut s = TlsSettings::with_callbacks(Box::new(Handshake { listener, state }))?;
+    let tls_err = |e: pingora::tls::error::ErrorStack| {
+        pingora::Error::because(pingora::ErrorType::InternalError, "TLS settings", e)
+    };
+    s.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(tls_err)?;
+    // Required for resumption of sessions that carry a client certificate.
+    s.set_session_id_context(b"certgate").map_err(tls_err)?;
+    if http2 {
+        s.enable_h2();
+    }
+    Ok(s)
+}
