@@ -36,6 +36,20 @@ pub enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// The demo backend of `make run` and the tests: HTTPS, requires a client certificate,
+    /// echoes the request as JSON.
+    #[command(hide = true)]
+    DemoBackend {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// CA certificates that client certificates must chain to (repeatable).
+        #[arg(long = "client-ca", required = true)]
+        client_ca: Vec<PathBuf>,
+    },
     /// Validate a configuration and compile every policy; print all errors, or the routes.
     Check {
         #[arg(short, long)]
@@ -105,6 +119,15 @@ pub fn execute(cli: Cli) -> Outcome {
             upgrade,
             threads,
         } => match crate::server::run(&config, upgrade, threads) {
+            Ok(()) => ok(String::new()),
+            Err(e) => fail(format!("{e}\n"), 1),
+        },
+        Command::DemoBackend {
+            listen,
+            cert,
+            key,
+            client_ca,
+        } => match crate::demo_backend::run(listen, &cert, &key, &client_ca) {
             Ok(()) => ok(String::new()),
             Err(e) => fail(format!("{e}\n"), 1),
         },

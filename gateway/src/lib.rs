@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo_backend;
 pub mod proxy;
 pub mod routing;
 pub mod server;
