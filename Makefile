@@ -8,7 +8,7 @@ export PROPTEST_CASES
 .PHONY: help deps run test fmt fmt-check lint unit bench
 
 help:
-	@echo "make run    - build, write the demo PKI to run/pki, run every seed policy against every demo client"
+	@echo "make run    - build, write the demo PKI, start the demo backend and the gateway, print curl lines"
 	@echo "make test   - install missing system packages, then fmt check, clippy -D warnings, all tests"
 	@echo "make bench  - criterion benchmarks (bench/)"
 	@echo "make fmt    - format the workspace"
@@ -18,8 +18,7 @@ deps:
 	@scripts/ensure-deps.sh
 
 run: deps
-	@echo "== building and running the seed policy matrix (the gateway arrives with its own issue)"
-	$(CARGO) run -q -p certgate-policy --example seed_matrix -- ../shared/seeds run/pki
+	@scripts/run-demo.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -9,6 +9,11 @@ need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+# perl + make build the vendored OpenSSL that Pingora's openssl backend uses; curl drives the
+# end-to-end tests and `make run`.
+command -v perl >/dev/null 2>&1 || need+=(perl)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [[ "${1:-}" == "--boringssl" ]]; then
   command -v clang >/dev/null 2>&1 || need+=(clang)
   dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -26,5 +31,5 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 else
-  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev)"
+  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl)"
 fi
