@@ -1,0 +1,448 @@
+//! End to end: the real `certgate` binary (gateway and demo backend) on 127.0.0.1 with the
+//! example configuration and a freshly generated demo PKI, driven by curl (a real HTTP/1.1 and
+//! HTTP/2 client with client certificates). Each test starts its own processes on free ports
+//! and stops them when it ends.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use certgate_policy::pki::{DemoPki, KeyKind};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// A running gateway and demo backend; both are killed on drop.
+struct Demo {
+    dir: tempfile::TempDir,
+    tls: u16,
+    plain: u16,
+    admin: u16,
+    children: Vec<Child>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_certgate")
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples"),
+            dir.path(),
+        );
+        DemoPki::generate(KeyKind::EcdsaP256)
+            .unwrap()
+            .write(&dir.path().join("pki"), "certgate-demo")
+            .unwrap();
+        let (tls, plain, admin, backend) = (free_port(), free_port(), free_port(), free_port());
+        let cfg = dir.path().join("certgate.yaml");
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("127.0.0.1:8443", &format!("127.0.0.1:{tls}"))
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{plain}"))
+            .replace("127.0.0.1:9901", &format!("127.0.0.1:{admin}"))
+            .replace("127.0.0.1:9443", &format!("127.0.0.1:{backend}"));
+        std::fs::write(&cfg, text).unwrap();
+        let p = dir.path().join("pki");
+        let backend_child = Command::new(bin())
+            .args(["demo-backend", "--listen", &format!("127.0.0.1:{backend}")])
+            .arg("--cert")
+            .arg(p.join("backend-server.chain.pem"))
+            .arg("--key")
+            .arg(p.join("backend-server.key.pem"))
+            .arg("--client-ca")
+            .arg(p.join("root-ca.pem"))
+            .arg("--client-ca")
+            .arg(p.join("dev-intermediate-ca.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let gw = Command::new(bin())
+            .args(["run", "-c"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let demo = Demo {
+            dir,
+            tls,
+            plain,
+            admin,
+            children: vec![backend_child, gw],
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if demo.admin("GET", "/readyz").0 == 200
+                && std::net::TcpStream::connect(("127.0.0.1", backend)).is_ok()
+            {
+                return demo;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("gateway did not become ready");
+    }
+
+    fn pki(&self, f: &str) -> String {
+        self.dir.path().join("pki").join(f).display().to_string()
+    }
+
+    /// curl against the TLS listener as `host`; returns (status, headers lower-cased, body).
+    fn curl(
+        &self,
+        host: &str,
+        path: &str,
+        client: Option<&str>,
+        extra: &[&str],
+    ) -> (u16, String, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-D",
+            "-",
+            "--max-time",
+            "10",
+            "--cacert",
+            &self.pki("root-ca.pem"),
+            "--resolve",
+            &format!("{host}:{}:127.0.0.1", self.tls),
+        ]);
+        if let Some(c) = client {
+            let chain = if c.starts_with("tst-") {
+                format!("{c}.chain.pem")
+            } else {
+                format!("{c}.pem")
+            };
+            cmd.args([
+                "--cert",
+                &self.pki(&chain),
+                "--key",
+                &self.pki(&format!("{c}.key.pem")),
+            ]);
+        }
+        cmd.args(extra)
+            .arg(format!("https://{host}:{}{path}", self.tls));
+        parse(cmd.output().expect("curl").stdout)
+    }
+
+    fn admin(&self, method: &str, path: &str) -> (u16, String, String) {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-D",
+                "-",
+                "--max-time",
+                "10",
+                "-X",
+                method,
+                &format!("http://127.0.0.1:{}{path}", self.admin),
+            ])
+            .output()
+            .expect("curl");
+        parse(out.stdout)
+    }
+}
+
+fn parse(out: Vec<u8>) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(&out).to_string();
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return (0, String::new(), text);
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::trim))
+}
+
+const API: &str = "api.certgate.test";
+const CLIENTS: [&str; 6] = [
+    "dev-valid-client",
+    "dev-unregistered-client",
+    "dev-expired-client",
+    "dev-not-yet-valid-client",
+    "tst-untrusted-client",
+    "",
+];
+
+#[test]
+fn every_seed_scenario_for_every_client() {
+    let d = Demo::start();
+    // (route, expected per client in CLIENTS order: status and X-Error-Reason or validation result)
+    let cases: [(&str, [(u16, &str); 6]); 5] = [
+        (
+            "/validate/weather/Oslo",
+            [
+                (200, ""),
+                (401, "clientcertificateidentitynotmatched"),
+                (401, "clientcertificateexpired"),
+                (401, "clientcertificatenotyetvalid"),
+                (401, "clientcertificatenottrusted"),
+                (401, "clientcertificatenotfound"),
+            ],
+        ),
+        (
+            "/thumbprint/x",
+            [
+                (200, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+            ],
+        ),
+        (
+            "/issuer-subject/x",
+            [
+                (200, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+            ],
+        ),
+        (
+            "/uploaded/x",
+            [
+                (200, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+                (403, ""),
+            ],
+        ),
+        (
+            "/context/x",
+            [
+                (200, ""),
+                (200, ""),
+                (401, "clientcertificateexpired"),
+                (401, "clientcertificatenotyetvalid"),
+                (401, "clientcertificatenottrusted"),
+                (401, "clientcertificatenotfound"),
+            ],
+        ),
+    ];
+    for (route, expected) in cases {
+        for (client, (status, reason)) in CLIENTS.iter().zip(expected) {
+            let c = (!client.is_empty()).then_some(*client);
+            let (got, head, body) = d.curl(API, route, c, &[]);
+            assert_eq!(got, status, "{route} {client}: {head}{body}");
+            let seen = header(&head, "x-error-reason")
+                .or_else(|| header(&head, "x-validation-result"))
+                .unwrap_or("");
+            assert_eq!(seen, reason, "{route} {client}: {head}");
+            if status == 200 {
+                assert_eq!(header(&head, "x-backend"), Some("demo"), "{route} {client}");
+            }
+            if status == 403 {
+                assert!(
+                    head.starts_with("http/2 403")
+                        || head.contains(" 403 invalid client certificate"),
+                    "{head}"
+                );
+            }
+        }
+    }
+    // Default error bodies: missing vs. invalid certificate.
+    let (_, _, body) = d.curl(API, "/validate/weather/Oslo", None, &[]);
+    assert_eq!(
+        body,
+        r#"{"message":"Client certificate missing","statusCode":401}"#
+    );
+    let (_, _, body) = d.curl(
+        API,
+        "/validate/weather/Oslo",
+        Some("dev-expired-client"),
+        &[],
+    );
+    assert_eq!(
+        body,
+        r#"{"message":"Invalid client certificate","statusCode":401}"#
+    );
+    // The reason phrase set by return-response, over HTTP/1.1.
+    let (_, head, _) = d.curl(
+        API,
+        "/thumbprint/x",
+        Some("dev-unregistered-client"),
+        &["--http1.1"],
+    );
+    assert!(
+        head.starts_with("http/1.1 403 invalid client certificate"),
+        "{head}"
+    );
+    // Unknown route.
+    let (status, _, body) = d.curl(API, "/nowhere", Some("dev-valid-client"), &[]);
+    assert_eq!(
+        (status, body.as_str()),
+        (404, r#"{"statusCode":404,"message":"Resource not found"}"#)
+    );
+}
+
+#[test]
+fn backend_mtls_http2_and_negotiation_per_hostname() {
+    let d = Demo::start();
+    // HTTP/2 with a client certificate; the backend saw the gateway's own client certificate,
+    // the matched parameter, the backend credential header, and the query string.
+    let (status, head, body) = d.curl(
+        API,
+        "/validate/weather/Bergen?units=metric",
+        Some("dev-valid-client"),
+        &["--http2"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(head.starts_with("http/2 200"), "{head}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["client_certificate"], "CN=Unprotected API");
+    assert_eq!(echo["request"], "GET /weather/Bergen?units=metric HTTP/1.1");
+    let headers = echo["headers"].as_array().unwrap();
+    let has = |k: &str, v: &str| {
+        headers
+            .iter()
+            .any(|h| h[0].as_str().is_some_and(|x| x.eq_ignore_ascii_case(k)) && h[1] == v)
+    };
+    assert!(
+        has("x-city", "Bergen") && has("x-gateway", "certgate"),
+        "{body}"
+    );
+    // Same port, the other hostname does not ask for a client certificate: the policy sees none
+    // even though curl has one to offer.
+    let (status, head, _) = d.curl(
+        "plain.certgate.test",
+        "/validate/weather/Oslo",
+        Some("dev-valid-client"),
+        &[],
+    );
+    assert_eq!(status, 401);
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificatenotfound")
+    );
+    // The demo backend refuses a client without a certificate (what the gateway relies on).
+    let backend = std::fs::read_to_string(d.dir.path().join("certgate.yaml")).unwrap();
+    let port = backend
+        .split("url: https://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "--cacert",
+            &d.pki("backend-root-ca.pem"),
+            &format!("https://localhost:{port}/"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "000",
+        "the backend must refuse clients without a certificate"
+    );
+}
+
+#[test]
+fn reload_keeps_serving_on_bad_config_and_applies_good_ones() {
+    let d = Demo::start();
+    let cfg = d.dir.path().join("certgate.yaml");
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let gen = |d: &Demo| d.admin("GET", "/readyz").2;
+    let before = gen(&d);
+    // An invalid configuration: rejected with its error, old one keeps serving.
+    std::fs::write(&cfg, good.replace("path: /validate", "path: validate")).unwrap();
+    let (status, _, body) = d.admin("POST", "/admin/reload");
+    assert_eq!(status, 500);
+    assert!(body.contains("must start with '/'"), "{body}");
+    assert_eq!(gen(&d), before);
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+    // A valid change: a new API path is live after the reload.
+    std::fs::write(&cfg, good.replace("path: /validate", "path: /checked")).unwrap();
+    let (status, _, body) = d.admin("POST", "/admin/reload");
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(gen(&d), before);
+    assert_eq!(
+        d.curl(API, "/checked/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        404
+    );
+    // Same certificate again in this generation: the chain verification is a cache hit.
+    assert_eq!(
+        d.curl(API, "/checked/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+    let (_, _, metrics) = d.admin("GET", "/metrics");
+    assert!(
+        metrics.contains("certgate_config_reloads_total{result=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certgate_config_reloads_total{result=\"failure\"} 1"),
+        "{metrics}"
+    );
+    let hits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("certgate_verification_cache_hits_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(hits > 0, "{metrics}");
+    // Health endpoints.
+    assert_eq!(d.admin("GET", "/healthz").0, 200);
+    assert_eq!(d.admin("GET", "/nope").0, 404);
+    let _ = d.plain;
+}
