@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo_backend;
+pub mod forwarded;
 pub mod proxy;
 pub mod routing;
 pub mod server;

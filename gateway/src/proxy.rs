@@ -479,6 +479,42 @@ impl ProxyHttp for Gateway {
             rc.path = req.uri.path().to_string();
             rc.query = req.uri.query().unwrap_or("").to_string();
         }
+        // A forwarded certificate counts only from a trusted proxy; otherwise it is removed
+        // before any policy can see it. Forward-to-backend headers are never taken from clients.
+        for h in crate::forwarded::FORWARD_HEADERS {
+            session.req_header_mut().remove_header(h);
+        }
+        if let Some(f) = snap.forwarded_certificate.clone() {
+            let value = session
+                .req_header()
+                .headers
+                .get(f.header.as_str())
+                .map(|v| v.as_bytes().to_vec());
+            session.req_header_mut().remove_header(f.header.as_str());
+            if let Some(v) = value {
+                if crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies) {
+                    match crate::forwarded::decode(&v, f.encoding) {
+                        Ok(c) => {
+                            rc.certificate = Some(Arc::new(c));
+                            rc.sent_chain = SentChain::default();
+                        }
+                        Err(_) => {
+                            rc.snapshot = Some(snap);
+                            let mut e = LastError::gateway(
+                                "forwarded-certificate",
+                                "InvalidForwardedCertificate",
+                                "The forwarded client certificate header cannot be read.",
+                                Section::Inbound,
+                                400,
+                            );
+                            e.response_message = "Invalid forwarded client certificate".into();
+                            Self::respond_error(session, rc, e).await?;
+                            return Ok(true);
+                        }
+                    }
+                }
+            }
+        }
         let method = session.req_header().method.as_str().to_string();
         let route = snap
             .router
@@ -665,6 +701,13 @@ impl ProxyHttp for Gateway {
                 .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
         );
         upstream.insert_header("Host", host)?;
+        if let (Some(format), Some(cert)) = (snap.forward_client_certificate, &rc.certificate) {
+            // Only a certificate that verifies is vouched for to the backend.
+            if snap.trust.verify(cert, &rc.sent_chain, false).is_ok() {
+                let (name, value) = crate::forwarded::encode(cert, format);
+                upstream.insert_header(name, value)?;
+            }
+        }
         for (k, v) in headers {
             upstream.append_header(k, v)?;
         }

@@ -388,6 +388,77 @@ fn backend_mtls_http2_and_negotiation_per_hostname() {
 }
 
 #[test]
+fn forwarded_certificates_only_from_trusted_proxies() {
+    let d = Demo::start();
+    let pem = std::fs::read(d.pki("dev-valid-client.pem")).unwrap();
+    let escaped =
+        percent_encoding::percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let plain = |from: &str, header: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-D",
+                "-",
+                "--max-time",
+                "10",
+                "--interface",
+                from,
+                "-H",
+                header,
+                "-H",
+                "Client-Cert: :c3Bvb2Zl:",
+            ])
+            .arg(format!(
+                "http://127.0.0.1:{}/validate/weather/Oslo",
+                d.plain
+            ))
+            .output()
+            .unwrap();
+        parse(out.stdout)
+    };
+    // From the trusted proxy (127.0.0.1/32): the header is the client certificate.
+    let (status, head, body) = plain("127.0.0.1", &format!("X-ARR-ClientCert: {escaped}"));
+    assert_eq!(status, 200, "{head}{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let headers = echo["headers"].as_array().unwrap();
+    // The backend gets the verified certificate as RFC 9440 Client-Cert, not the client's copy,
+    // and never the forwarded header itself.
+    let client_cert: Vec<&str> = headers
+        .iter()
+        .filter(|h| {
+            h[0].as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case("client-cert"))
+        })
+        .filter_map(|h| h[1].as_str())
+        .collect();
+    assert_eq!(client_cert.len(), 1, "{body}");
+    assert_ne!(client_cert[0], ":c3Bvb2Zl:");
+    assert!(
+        !body.to_ascii_lowercase().contains("x-arr-clientcert"),
+        "{body}"
+    );
+    // From anyone else (127.0.0.2 is loopback too, but not trusted): stripped, no certificate.
+    let (status, head, _) = plain("127.0.0.2", &format!("X-ARR-ClientCert: {escaped}"));
+    assert_eq!(status, 401);
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificatenotfound")
+    );
+    // Garbage from the trusted proxy: 400, not a missing certificate.
+    let (status, _, body) = plain(
+        "127.0.0.1",
+        "X-ARR-ClientCert: -----BEGIN%20CERTIFICATE-----garbage",
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            r#"{"statusCode":400,"message":"Invalid forwarded client certificate"}"#
+        )
+    );
+}
+
+#[test]
 fn reload_keeps_serving_on_bad_config_and_applies_good_ones() {
     let d = Demo::start();
     let cfg = d.dir.path().join("certgate.yaml");
