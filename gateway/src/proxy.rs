@@ -81,6 +81,10 @@ pub struct RequestCtx {
     /// A body that replaces the backend's (outbound set-body, or an error response there).
     replace_body: Option<Vec<u8>>,
     traces: Vec<TraceEvent>,
+    api: String,
+    operation: String,
+    sni: Option<String>,
+    start: std::time::Instant,
 }
 
 impl Default for RequestCtx {
@@ -105,6 +109,10 @@ impl Default for RequestCtx {
             resume_backend_at: None,
             replace_body: None,
             traces: Vec::new(),
+            api: String::new(),
+            operation: String::new(),
+            sni: None,
+            start: std::time::Instant::now(),
         }
     }
 }
@@ -406,6 +414,7 @@ impl Gateway {
             .and_then(|s| s.extension.get::<ClientIdentity>())
         {
             rc.certificate = id.certificate.clone();
+            rc.sni = id.sni.clone();
             rc.sent_chain = id.sent_chain.clone();
             rc.scheme = "https";
         } else {
@@ -492,13 +501,26 @@ impl ProxyHttp for Gateway {
                 .map(|v| v.as_bytes().to_vec());
             session.req_header_mut().remove_header(f.header.as_str());
             if let Some(v) = value {
-                if crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies) {
+                if !crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies) {
+                    crate::metrics::METRICS
+                        .forwarded
+                        .with_label_values(&["stripped"])
+                        .inc();
+                } else {
                     match crate::forwarded::decode(&v, f.encoding) {
                         Ok(c) => {
+                            crate::metrics::METRICS
+                                .forwarded
+                                .with_label_values(&["accepted"])
+                                .inc();
                             rc.certificate = Some(Arc::new(c));
                             rc.sent_chain = SentChain::default();
                         }
                         Err(_) => {
+                            crate::metrics::METRICS
+                                .forwarded
+                                .with_label_values(&["rejected"])
+                                .inc();
                             rc.snapshot = Some(snap);
                             let mut e = LastError::gateway(
                                 "forwarded-certificate",
@@ -516,10 +538,11 @@ impl ProxyHttp for Gateway {
             }
         }
         let method = session.req_header().method.as_str().to_string();
-        let route = snap
-            .router
-            .route(&rc.host, &method, &rc.path)
-            .map(|m| (m.plan.clone(), m.params, m.api.backend.clone()));
+        let route = snap.router.route(&rc.host, &method, &rc.path).map(|m| {
+            rc.api = m.api.name.clone();
+            rc.operation = m.operation.map(|o| o.name.clone()).unwrap_or_default();
+            (m.plan.clone(), m.params, m.api.backend.clone())
+        });
         rc.snapshot = Some(snap);
         let (plan, params, backend) = match route {
             Ok(r) => r,
@@ -767,6 +790,70 @@ impl ProxyHttp for Gateway {
         Ok(None)
     }
 
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, rc: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let m = &crate::metrics::METRICS;
+        let elapsed = rc.start.elapsed();
+        m.requests
+            .with_label_values(&[&rc.api, &rc.operation, &status.to_string()])
+            .inc();
+        m.latency
+            .with_label_values(&[&rc.api])
+            .observe(elapsed.as_secs_f64());
+        let reason = rc
+            .state
+            .last_error
+            .as_ref()
+            .filter(|e| &*e.source == "validate-client-certificate")
+            .map(|e| e.reason.to_string());
+        if let Some(r) = &reason {
+            m.validations.with_label_values(&[r]).inc();
+        } else if rc
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.validates_client_certificate())
+        {
+            m.validations.with_label_values(&["Valid"]).inc();
+        }
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for t in rc.traces.drain(..) {
+            m.trace_events.inc();
+            let metadata: serde_json::Map<String, serde_json::Value> = t
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+                .collect();
+            let line = serde_json::json!({
+                "type": "trace",
+                "time": time,
+                "source": &*t.source,
+                "severity": format!("{:?}", t.severity).to_lowercase(),
+                "message": t.message,
+                "metadata": metadata,
+                "request_id": rc.request_id,
+            });
+            println!("{line}");
+        }
+        let cert = rc.certificate.as_ref();
+        let line = serde_json::json!({
+            "type": "access",
+            "time": time,
+            "client": rc.client_ip.to_string(),
+            "sni": rc.sni,
+            "method": session.req_header().method.as_str(),
+            "path": rc.original.as_ref().map_or(rc.path.as_str(), |(p, _)| p.as_str()),
+            "status": status,
+            "latency_ms": (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            "api": rc.api,
+            "operation": rc.operation,
+            "certificate_thumbprint": cert.map(|c| c.thumbprint().to_string()),
+            "certificate_subject": cert.map(|c| c.subject().to_string()),
+            "validation_reason": reason,
+            "request_id": rc.request_id,
+        });
+        println!("{line}");
+    }
+
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
@@ -796,6 +883,10 @@ impl ProxyHttp for Gateway {
             ),
         };
         let code = err.status;
+        crate::metrics::METRICS
+            .backend_errors
+            .with_label_values(&[&*err.reason])
+            .inc();
         rc.state.last_error = Some(err);
         rc.pending = Pending::default();
         if let Some(plan) = rc.plan.clone() {

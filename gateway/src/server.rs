@@ -7,7 +7,6 @@
 //! new TLS handshakes pick up rotated certificates.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -28,8 +27,6 @@ pub struct Control {
     pub config: PathBuf,
     pub state: Arc<ArcSwap<Snapshot>>,
     pub counters: Arc<dyn CounterStore>,
-    pub reloads_ok: AtomicU64,
-    pub reloads_failed: AtomicU64,
 }
 
 impl Control {
@@ -44,11 +41,17 @@ impl Control {
             Ok(s) => {
                 let g = s.generation;
                 self.state.store(Arc::new(s));
-                self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::METRICS
+                    .reloads
+                    .with_label_values(&["success"])
+                    .inc();
                 Ok(g)
             }
             Err(errors) => {
-                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::METRICS
+                    .reloads
+                    .with_label_values(&["failure"])
+                    .inc();
                 Err(errors
                     .iter()
                     .map(|e| e.to_string())
@@ -101,16 +104,12 @@ impl ServeHttp for Admin {
             ("GET", "/metrics") => {
                 let s = c.state.load();
                 let cache = s.trust.cache();
-                let body = format!(
-                    "# TYPE certgate_config_generation gauge\ncertgate_config_generation {}\n# TYPE certgate_config_reloads_total counter\ncertgate_config_reloads_total{{result=\"success\"}} {}\ncertgate_config_reloads_total{{result=\"failure\"}} {}\n# TYPE certgate_verification_cache_hits_total counter\ncertgate_verification_cache_hits_total {}\n# TYPE certgate_verification_cache_misses_total counter\ncertgate_verification_cache_misses_total {}\n# TYPE certgate_verification_cache_size gauge\ncertgate_verification_cache_size {}\n",
-                    s.generation,
-                    c.reloads_ok.load(Ordering::Relaxed),
-                    c.reloads_failed.load(Ordering::Relaxed),
-                    cache.hits(),
-                    cache.misses(),
-                    cache.len()
-                );
-                reply(200, "text/plain; version=0.0.4", body)
+                let m = &crate::metrics::METRICS;
+                m.generation.set(s.generation as i64);
+                m.cache_hits.set(cache.hits() as i64);
+                m.cache_misses.set(cache.misses() as i64);
+                m.cache_size.set(cache.len() as i64);
+                reply(200, "text/plain; version=0.0.4", crate::metrics::render())
             }
             _ => reply(404, "text/plain", "not found\n".into()),
         }
@@ -135,12 +134,14 @@ pub fn run(config: &Path, upgrade: bool, threads: usize) -> Result<(), String> {
             .join("\n")
     })?;
     let state = Arc::new(ArcSwap::from_pointee(snap));
+    // Make both reload series visible from the start (0), as dashboards expect.
+    for r in ["success", "failure"] {
+        crate::metrics::METRICS.reloads.with_label_values(&[r]);
+    }
     let control = Arc::new(Control {
         config: config.to_path_buf(),
         state: state.clone(),
         counters,
-        reloads_ok: AtomicU64::new(0),
-        reloads_failed: AtomicU64::new(0),
     });
 
     let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();

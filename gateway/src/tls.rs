@@ -117,6 +117,15 @@ impl TlsAccept for Handshake {
             sni,
             ..Default::default()
         };
+        let presented = if ssl.peer_certificate().is_some() {
+            "presented"
+        } else {
+            "none"
+        };
+        crate::metrics::METRICS
+            .handshakes
+            .with_label_values(&[presented])
+            .inc();
         if let Some(peer) = ssl.peer_certificate() {
             match Certificate::from_x509(peer) {
                 Ok(c) => id.certificate = Some(Arc::new(c)),

@@ -512,6 +512,29 @@ fn reload_keeps_serving_on_bad_config_and_applies_good_ones() {
         .and_then(|v| v.parse().ok())
         .unwrap();
     assert!(hits > 0, "{metrics}");
+    // The API kept its name across the reload (only its path changed): three 200s, one 404.
+    assert!(
+        metrics.contains(
+            "certgate_requests_total{api=\"validate\",operation=\"get-weather\",status=\"200\"} 3"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certgate_requests_total{api=\"\",operation=\"\",status=\"404\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certgate_client_certificate_validations_total{reason=\"Valid\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certgate_tls_handshakes_total{client_certificate=\"presented\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("certgate_request_duration_seconds_bucket{api=\"validate\""),
+        "{metrics}"
+    );
     // Health endpoints.
     assert_eq!(d.admin("GET", "/healthz").0, 200);
     assert_eq!(d.admin("GET", "/nope").0, 404);

@@ -201,6 +201,20 @@ impl Plan {
         }
     }
 
+    /// Whether the inbound section validates client certificates (metrics label "Valid").
+    pub fn validates_client_certificate(&self) -> bool {
+        fn any(b: &Block) -> bool {
+            b.iter().any(|s| match &s.op {
+                Op::ValidateClientCertificate(_) => true,
+                Op::Choose { whens, otherwise } => {
+                    whens.iter().any(|(_, b)| any(b)) || any(otherwise)
+                }
+                _ => false,
+            })
+        }
+        any(&self.inbound)
+    }
+
     /// Number of steps, nested ones included (for `certgate check` summaries).
     pub fn step_count(&self) -> usize {
         fn count(b: &Block) -> usize {

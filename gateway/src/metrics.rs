@@ -1,0 +1,148 @@
+//! Prometheus metrics (SPEC §7). The registry is the one piece of global state besides the
+//! snapshot; everything here is a counter, gauge or histogram updated with atomics.
+//!
+//! Names (all prefixed `certgate_`): `requests_total{api,operation,status}`,
+//! `request_duration_seconds{api}`, `client_certificate_validations_total{reason}`,
+//! `tls_handshakes_total{client_certificate}`, `verification_cache_{hits_total,misses_total,size}`,
+//! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
+//! `forwarded_certificates_total{result}`, `crl_fetches_total{result}`.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub validations: IntCounterVec,
+    pub handshakes: IntCounterVec,
+    pub cache_hits: IntGauge,
+    pub cache_misses: IntGauge,
+    pub cache_size: IntGauge,
+    pub reloads: IntCounterVec,
+    pub generation: IntGauge,
+    pub backend_errors: IntCounterVec,
+    pub forwarded: IntCounterVec,
+    pub crl_fetches: IntCounterVec,
+    pub trace_events: IntCounter,
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|_| unreachable_metric(name));
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).unwrap_or_else(|_| unreachable_metric(name));
+    let _ = r.register(Box::new(g.clone()));
+    g
+}
+
+#[cold]
+fn unreachable_metric(name: &str) -> ! {
+    // Metric names and labels are constants of this module; an invalid one is a bug caught by
+    // the first test that scrapes.
+    panic!("invalid metric definition {name}")
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let r = Registry::new();
+    let latency = HistogramVec::new(
+        HistogramOpts::new(
+            "certgate_request_duration_seconds",
+            "Request latency through the gateway",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]),
+        &["api"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("certgate_request_duration_seconds"));
+    let _ = r.register(Box::new(latency.clone()));
+    let trace_events = IntCounter::new(
+        "certgate_trace_events_total",
+        "Events logged by the trace policy",
+    )
+    .unwrap_or_else(|_| unreachable_metric("trace"));
+    let _ = r.register(Box::new(trace_events.clone()));
+    Metrics {
+        requests: counter_vec(
+            &r,
+            "certgate_requests_total",
+            "Requests by API, operation and status",
+            &["api", "operation", "status"],
+        ),
+        latency,
+        validations: counter_vec(
+            &r,
+            "certgate_client_certificate_validations_total",
+            "validate-client-certificate outcomes by reason",
+            &["reason"],
+        ),
+        handshakes: counter_vec(
+            &r,
+            "certgate_tls_handshakes_total",
+            "Completed TLS handshakes, by whether a client certificate was presented",
+            &["client_certificate"],
+        ),
+        cache_hits: gauge(
+            &r,
+            "certgate_verification_cache_hits_total",
+            "Chain verifications answered from the cache",
+        ),
+        cache_misses: gauge(
+            &r,
+            "certgate_verification_cache_misses_total",
+            "Chain verifications computed",
+        ),
+        cache_size: gauge(
+            &r,
+            "certgate_verification_cache_size",
+            "Entries in the verification cache",
+        ),
+        reloads: counter_vec(
+            &r,
+            "certgate_config_reloads_total",
+            "Configuration reloads by result",
+            &["result"],
+        ),
+        generation: gauge(
+            &r,
+            "certgate_config_generation",
+            "Generation of the configuration being served",
+        ),
+        backend_errors: counter_vec(
+            &r,
+            "certgate_backend_errors_total",
+            "Backend failures by reason",
+            &["reason"],
+        ),
+        forwarded: counter_vec(
+            &r,
+            "certgate_forwarded_certificates_total",
+            "Forwarded-certificate headers by result",
+            &["result"],
+        ),
+        crl_fetches: counter_vec(
+            &r,
+            "certgate_crl_fetches_total",
+            "CRL downloads by result",
+            &["result"],
+        ),
+        trace_events,
+        registry: r,
+    }
+});
+
+/// The text exposition of every metric.
+pub fn render() -> String {
+    let mut buf = Vec::new();
+    let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
