@@ -14,6 +14,7 @@ dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v perl >/dev/null 2>&1 || need+=(perl)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [[ "${1:-}" == "--boringssl" ]]; then
   command -v clang >/dev/null 2>&1 || need+=(clang)
   dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -31,5 +32,5 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 else
-  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl)"
+  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl, openssl)"
 fi

@@ -87,10 +87,11 @@ impl Demo {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let gw = Command::new(bin())
             .args(["run", "-c"])
             .arg(&cfg)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -539,4 +540,125 @@ fn reload_keeps_serving_on_bad_config_and_applies_good_ones() {
     assert_eq!(d.admin("GET", "/healthz").0, 200);
     assert_eq!(d.admin("GET", "/nope").0, 404);
     let _ = d.plain;
+}
+
+#[test]
+fn strict_hostname_rejects_in_the_handshake() {
+    let d = Demo::start();
+    let strict = "partner.certgate.test";
+    let (status, _, body) = d.curl(
+        strict,
+        "/validate/weather/Oslo",
+        Some("dev-valid-client"),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    for client in [
+        None,
+        Some("tst-untrusted-client"),
+        Some("dev-expired-client"),
+    ] {
+        let (status, head, _) = d.curl(strict, "/validate/weather/Oslo", client, &[]);
+        assert_eq!(
+            status, 0,
+            "{client:?} must not complete the handshake: {head}"
+        );
+    }
+    // The gateway keeps serving others meanwhile.
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+}
+
+#[test]
+fn resumed_sessions_keep_the_client_certificate() {
+    let d = Demo::start();
+    let sess = d.dir.path().join("session.pem");
+    let request = "GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
+    let s_client = |with_cert: bool, sess_arg: &str| {
+        let mut cmd = Command::new("openssl");
+        cmd.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{}", d.tls),
+            "-servername",
+            API,
+            "-CAfile",
+            &d.pki("root-ca.pem"),
+            sess_arg,
+        ])
+        .arg(&sess);
+        if with_cert {
+            cmd.args([
+                "-cert",
+                &d.pki("dev-valid-client.pem"),
+                "-key",
+                &d.pki("dev-valid-client.key.pem"),
+            ]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(request.as_bytes()).unwrap();
+            // Keep stdin open long enough for the response (and the TLS 1.3 ticket) to arrive.
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
+    };
+    let first = s_client(true, "-sess_out");
+    assert!(first.contains("HTTP/1.1 200 OK"), "{first}");
+    // No certificate this time: the resumed session carries it.
+    let second = s_client(false, "-sess_in");
+    assert!(second.contains("Reused, TLSv1.3"), "{second}");
+    assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
+}
+
+#[test]
+fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
+    let d = Demo::start();
+    let cfg = d.dir.path().join("certgate.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "ca-certificates: [pki/backend-root-ca.pem]",
+        "ca-certificates: [pki/root-ca.pem]",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    let (status, head, body) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 502, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("backendconnectionfailure")
+    );
+    assert!(
+        body.starts_with(r#"{"message":"backend connection failed"#),
+        "{body}"
+    );
+    let (_, _, metrics) = d.admin("GET", "/metrics");
+    assert!(
+        metrics.contains("certgate_backend_errors_total{reason=\"BackendConnectionFailure\"} 1"),
+        "{metrics}"
+    );
+    // One JSON line per request, with the certificate and the outcome.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(d.dir.path().join("gateway.log")).unwrap();
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "access" && v["status"] == 502)
+        .expect("an access log line");
+    assert_eq!(line["api"], "validate");
+    assert_eq!(line["certificate_subject"], "CN=Valid Client");
+    assert_eq!(line["sni"], "api.certgate.test");
+    assert_eq!(
+        line["certificate_thumbprint"].as_str().map(str::len),
+        Some(40)
+    );
 }
