@@ -47,7 +47,8 @@ fn example_configuration_compiles() {
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(snap.listeners.len(), 2);
     let tls = &snap.listeners[0];
-    assert_eq!(tls.hostnames.len(), 2);
+    assert_eq!(tls.hostnames.len(), 3);
+    assert!(tls.hostname(Some("partner.certgate.test")).unwrap().strict);
     assert!(tls.hostname(None).unwrap().negotiate_client_certificate);
     assert!(
         !tls.hostname(Some("PLAIN.certgate.test"))
