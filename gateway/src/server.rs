@@ -186,7 +186,8 @@ pub fn run(config: &Path, upgrade: bool, threads: usize) -> Result<(), String> {
     );
     admin.add_tcp(&snap.admin.to_string());
     server.add_service(admin);
-    install_sighup(control);
+    install_sighup(control.clone());
+    watch_files(control);
     server.run_forever()
 }
 
@@ -208,5 +209,36 @@ fn install_sighup(control: Arc<Control>) {
                 }
             }
         });
+    });
+}
+
+/// Reloads when the configuration file or any file it references changes (SPEC §7). Polls
+/// modification times once a second: portable, bounded work, and editors that replace files
+/// (rename over) are seen too. A failed reload keeps the old snapshot; the file set to watch is
+/// the current snapshot's, so a new reference is watched after the next successful load.
+fn watch_files(control: Arc<Control>) {
+    std::thread::spawn(move || {
+        let stamp = |files: &[PathBuf]| -> Vec<Option<std::time::SystemTime>> {
+            files
+                .iter()
+                .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                .collect()
+        };
+        let mut files = control.state.load().files.clone();
+        let mut last = stamp(&files);
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let now = stamp(&files);
+            if now == last {
+                continue;
+            }
+            // Let a writer finish (several files are often updated together).
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if let Err(e) = control.reload() {
+                eprintln!("certgate: reload after a file change failed; the previous configuration keeps serving\n{e}");
+            }
+            files = control.state.load().files.clone();
+            last = stamp(&files);
+        }
     });
 }

@@ -662,3 +662,92 @@ fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
         Some(40)
     );
 }
+
+#[test]
+fn file_changes_reload_and_reloads_under_load_fail_no_request() {
+    let d = Demo::start();
+    let cfg = d.dir.path().join("certgate.yaml");
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    // A change of a referenced policy file is picked up without any signal.
+    let policy = d.dir.path().join("policies/validate.xml");
+    let original = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, original.replace("<base />", "<base />\n    <set-header name=\"X-Watched\" exists-action=\"override\"><value>yes</value></set-header>")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = false;
+    while Instant::now() < deadline && !seen {
+        let (_, _, body) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
+        seen = body.contains("X-Watched") || body.contains("x-watched");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(seen, "the policy change was not picked up");
+    // Under a steady client loop, reload 20 times, valid and invalid alternating.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tls, root, cert, key) = (
+        d.tls,
+        d.pki("root-ca.pem"),
+        d.pki("dev-valid-client.pem"),
+        d.pki("dev-valid-client.key.pem"),
+    );
+    let loader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            // Bounded: at most 2000 requests or until told to stop.
+            for _ in 0..2000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let out = Command::new("curl")
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "10",
+                        "--cacert",
+                        &root,
+                        "--cert",
+                        &cert,
+                        "--key",
+                        &key,
+                        "--resolve",
+                        &format!("{API}:{tls}:127.0.0.1"),
+                    ])
+                    .arg(format!("https://{API}:{tls}/validate/weather/Oslo"))
+                    .output()
+                    .unwrap();
+                let code = String::from_utf8_lossy(&out.stdout).to_string();
+                if code == "200" {
+                    ok += 1;
+                } else {
+                    failed.push(code);
+                }
+            }
+            (ok, failed)
+        })
+    };
+    for i in 0..20 {
+        let (text, expect) = if i % 2 == 0 {
+            (good.replace("path: /validate", "path: validate"), 500)
+        } else {
+            (good.clone(), 200)
+        };
+        std::fs::write(&cfg, &text).unwrap();
+        let (status, _, body) = d.admin("POST", "/admin/reload");
+        assert_eq!(status, expect, "reload {i}: {body}");
+        if expect == 500 {
+            assert!(body.contains("must start with '/'"), "{body}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = loader.join().unwrap();
+    assert!(ok > 0);
+    assert!(
+        failed.is_empty(),
+        "{} requests failed during reloads: {failed:?}",
+        failed.len()
+    );
+}
