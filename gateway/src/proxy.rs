@@ -328,6 +328,9 @@ pub struct Gateway {
     pub state: Arc<ArcSwap<Snapshot>>,
 }
 
+/// Largest request head (headers + URL) proxied.
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+
 static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn http_error(status: u16, msg: &str) -> Box<Error> {
@@ -487,6 +490,28 @@ impl ProxyHttp for Gateway {
                 .to_string();
             rc.path = req.uri.path().to_string();
             rc.query = req.uri.query().unwrap_or("").to_string();
+        }
+        // Bounded request heads: a defined 431 instead of whatever a backend does with them.
+        let head_bytes: usize = session
+            .req_header()
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+            + rc.path.len()
+            + rc.query.len();
+        if head_bytes > MAX_REQUEST_HEAD {
+            rc.snapshot = Some(snap);
+            let mut e = LastError::gateway(
+                "gateway",
+                "RequestHeaderTooLarge",
+                "The request headers are too large.",
+                Section::Inbound,
+                431,
+            );
+            e.response_message = "Request header fields too large".into();
+            Self::respond_error(session, rc, e).await?;
+            return Ok(true);
         }
         // A forwarded certificate counts only from a trusted proxy; otherwise it is removed
         // before any policy can see it. Forward-to-backend headers are never taken from clients.

@@ -751,3 +751,42 @@ fn file_changes_reload_and_reloads_under_load_fail_no_request() {
         failed.len()
     );
 }
+
+#[test]
+fn stalled_handshakes_and_oversized_headers() {
+    let d = Demo::start();
+    // Clients that connect and send nothing, or half a ClientHello, hold no worker hostage.
+    let mut stalled = Vec::new();
+    for i in 0..20 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", d.tls)).unwrap();
+        if i % 2 == 0 {
+            use std::io::Write;
+            let _ = s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+        }
+        stalled.push(s);
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+                .0,
+            200
+        );
+    }
+    drop(stalled);
+    // A header far beyond any sane size is refused, not proxied; the next request still works.
+    let huge = d.dir.path().join("huge-header.txt");
+    std::fs::write(&huge, format!("X-Huge: {}\n", "a".repeat(100_000))).unwrap();
+    let at = format!("@{}", huge.display());
+    let (status, _, _) = d.curl(
+        API,
+        "/validate/weather/Oslo",
+        Some("dev-valid-client"),
+        &["--http1.1", "-H", &at],
+    );
+    assert_eq!(status, 431, "oversized header");
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+}
