@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() {
+    // Pingora reports through `log`: warnings and errors to stderr (RUST_LOG overrides).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let out = certgate::cli::execute(certgate::cli::Cli::parse());
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
