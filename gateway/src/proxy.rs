@@ -502,14 +502,14 @@ impl ProxyHttp for Gateway {
             + rc.query.len();
         if head_bytes > MAX_REQUEST_HEAD {
             rc.snapshot = Some(snap);
-            let mut e = LastError::gateway(
+            let e = LastError::gateway(
                 "gateway",
                 "RequestHeaderTooLarge",
                 "The request headers are too large.",
                 Section::Inbound,
                 431,
-            );
-            e.response_message = "Request header fields too large".into();
+            )
+            .with_response_message("Request header fields too large");
             Self::respond_error(session, rc, e).await?;
             return Ok(true);
         }
@@ -547,14 +547,14 @@ impl ProxyHttp for Gateway {
                                 .with_label_values(&["rejected"])
                                 .inc();
                             rc.snapshot = Some(snap);
-                            let mut e = LastError::gateway(
+                            let e = LastError::gateway(
                                 "forwarded-certificate",
                                 "InvalidForwardedCertificate",
                                 "The forwarded client certificate header cannot be read.",
                                 Section::Inbound,
                                 400,
-                            );
-                            e.response_message = "Invalid forwarded client certificate".into();
+                            )
+                            .with_response_message("Invalid forwarded client certificate");
                             Self::respond_error(session, rc, e).await?;
                             return Ok(true);
                         }

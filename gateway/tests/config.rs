@@ -2,36 +2,21 @@
 //! configurations are reported at file:line:column with what was expected; `certgate check`
 //! prints every error; secrets never show.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::OnceLock;
 
 use certgate::cli::{execute, CertCommand, Cli, Command, PkiCommand};
 use certgate::config::{load, ConfigError, LoadOptions};
 use certgate_policy::pki::{DemoPki, KeyKind};
 
-fn examples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// The example configuration with a demo PKI beside it, made once per test binary.
 fn demo_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
-        copy_dir(&examples(), d.path());
+        common::copy_dir(&common::examples(), d.path());
         DemoPki::generate(KeyKind::EcdsaP256)
             .unwrap()
             .write(&d.path().join("pki"), "certgate-demo")

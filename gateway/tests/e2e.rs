@@ -3,8 +3,9 @@
 //! HTTP/2 client with client certificates). Each test starts its own processes on free ports
 //! and stops them when it ends.
 
+mod common;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,19 +16,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 /// A running gateway and demo backend; both are killed on drop.
@@ -55,10 +43,7 @@ fn bin() -> &'static str {
 impl Demo {
     fn start() -> Demo {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples"),
-            dir.path(),
-        );
+        common::copy_dir(&common::examples(), dir.path());
         DemoPki::generate(KeyKind::EcdsaP256)
             .unwrap()
             .write(&dir.path().join("pki"), "certgate-demo")

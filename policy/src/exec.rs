@@ -99,17 +99,22 @@ impl LastError {
         }
     }
 
+    /// The same error with a different message in the default response body.
+    pub fn with_response_message(mut self, message: &str) -> LastError {
+        self.response_message = message.into();
+        self
+    }
+
     /// The built-in `OperationNotFound` (404).
     pub fn operation_not_found() -> LastError {
-        let mut e = LastError::gateway(
+        LastError::gateway(
             "configuration",
             "OperationNotFound",
             "Unable to match incoming request to an operation.",
             Section::Inbound,
             404,
-        );
-        e.response_message = "Resource not found".into();
-        e
+        )
+        .with_response_message("Resource not found")
     }
 
     pub fn backend_connection_failure(message: &str) -> LastError {
