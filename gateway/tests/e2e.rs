@@ -775,3 +775,102 @@ fn stalled_handshakes_and_oversized_headers() {
         200
     );
 }
+
+#[test]
+fn authentication_certificate_set_backend_service_and_outbound_body() {
+    use base64::Engine;
+    let d = Demo::start();
+    let dir = d.dir.path();
+    let cfg = dir.join("certgate.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let port = text
+        .split("url: https://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let pfx = std::fs::read(dir.join("pki/backend-client.pfx")).unwrap();
+    std::fs::write(
+        dir.join("pki/backend-client.pfx.b64"),
+        base64::engine::general_purpose::STANDARD.encode(pfx),
+    )
+    .unwrap();
+    let policies = [
+        (
+            "auth-none",
+            "<policies><inbound><base /></inbound></policies>",
+        ),
+        (
+            "auth-id",
+            r#"<policies><inbound><base /><authentication-certificate certificate-id="backend-client" /></inbound></policies>"#,
+        ),
+        (
+            "auth-thumb",
+            r#"<policies><inbound><base /><authentication-certificate thumbprint="{{backend-thumbprint}}" /></inbound></policies>"#,
+        ),
+        (
+            "auth-body",
+            r#"<policies><inbound><base /><set-variable name="byteCertificate" value="@(Convert.FromBase64String(&quot;{{backend-pfx}}&quot;))" /><authentication-certificate body="@(context.Variables.GetValueOrDefault<byte[]>("byteCertificate"))" password="{{pfx-password}}" /></inbound></policies>"#,
+        ),
+        (
+            "switch",
+            r#"<policies><inbound><base /><set-backend-service backend-id="demo" /></inbound></policies>"#,
+        ),
+        (
+            "to-url",
+            &format!(
+                r#"<policies><inbound><base /><set-backend-service base-url="https://127.0.0.1:{port}/base" /></inbound></policies>"#
+            ),
+        ),
+        (
+            "outbound",
+            r#"<policies><inbound><base /></inbound><outbound><base /><set-header name="X-Outbound" exists-action="override"><value>@(context.Response.StatusCode.ToString())</value></set-header><set-body>@("wrapped:" + context.Response.StatusCode)</set-body></outbound></policies>"#,
+        ),
+    ];
+    let mut apis = String::new();
+    for (name, policy) in &policies {
+        std::fs::write(dir.join(format!("policies/{name}.xml")), policy).unwrap();
+        let backend = if *name == "outbound" {
+            "demo"
+        } else {
+            "demo-nocreds"
+        };
+        apis.push_str(&format!("  - name: {name}\n    path: /{name}\n    backend: {backend}\n    policy: policies/{name}.xml\n"));
+    }
+    let text = text
+        .replace(
+            "backends:\n",
+            &format!("backends:\n  - id: demo-nocreds\n    url: https://127.0.0.1:{port}\n    tls: {{ ca-certificates: [pki/backend-root-ca.pem], sni: localhost }}\n"),
+        )
+        .replace("named-values:\n", "named-values:\n  - name: backend-thumbprint\n    file: pki/backend-client.thumbprint\n  - name: backend-pfx\n    file: pki/backend-client.pfx.b64\n    secret: true\n")
+        .replace("trusted-proxies:", &format!("{apis}\ntrusted-proxies:"));
+    std::fs::write(&cfg, text).unwrap();
+    let (status, _, body) = d.admin("POST", "/admin/reload");
+    assert_eq!(status, 200, "{body}");
+    let call = |api: &str| d.curl(API, &format!("/{api}/x"), Some("dev-valid-client"), &[]);
+    // Without a client certificate the demo backend refuses the gateway.
+    let (status, head, _) = call("auth-none");
+    assert_eq!(
+        (status, header(&head, "x-error-reason")),
+        (502, Some("backendconnectionfailure"))
+    );
+    // Each authentication-certificate form presents the backend client certificate.
+    for api in ["auth-id", "auth-thumb", "auth-body", "switch"] {
+        let (status, head, body) = call(api);
+        assert_eq!(status, 200, "{api}: {head}{body}");
+        let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(echo["client_certificate"], "CN=Unprotected API", "{api}");
+    }
+    // A base URL without configured CAs: the backend's own CA is not trusted, so 502 proves the
+    // URL (not the API's backend) was used.
+    let (status, head, _) = call("to-url");
+    assert_eq!(
+        (status, header(&head, "x-error-reason")),
+        (502, Some("backendconnectionfailure"))
+    );
+    // Outbound: header and body replaced after the backend answered.
+    let (status, head, body) = call("outbound");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "x-outbound"), Some("200"));
+    assert_eq!(body, "wrapped:200");
+}
