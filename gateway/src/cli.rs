@@ -35,6 +35,9 @@ pub enum Command {
         /// Worker threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Seconds requests in flight may take to finish after SIGTERM.
+        #[arg(long, default_value_t = 10)]
+        drain_seconds: u64,
     },
     /// The demo backend of `make run` and the tests: HTTPS, requires a client certificate,
     /// echoes the request as JSON.
@@ -118,7 +121,8 @@ pub fn execute(cli: Cli) -> Outcome {
             config,
             upgrade,
             threads,
-        } => match crate::server::run(&config, upgrade, threads) {
+            drain_seconds,
+        } => match crate::server::run(&config, upgrade, threads, drain_seconds) {
             Ok(()) => ok(String::new()),
             Err(e) => fail(format!("{e}\n"), 1),
         },

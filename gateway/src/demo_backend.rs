@@ -3,7 +3,7 @@
 //! the request line, the headers it got, and the client certificate's subject.
 //!
 //! A fixture, not a product feature: HTTP/1.1 with Content-Length bodies only, bounded request
-//! heads, nothing persisted.
+//! heads, nothing persisted; `?delay=MS` (capped at 10 s) makes it slow on purpose.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -130,6 +130,18 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             buf.extend_from_slice(&chunk[..n]);
         }
         buf.drain(..end + length);
+        // `?delay=MS` (at most 10 s): a slow backend for timeout and draining tests.
+        let delay = request_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|target| target.split_once('?'))
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("delay=")))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(10_000);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         let body = serde_json::json!({
             "request": request_line,
             "headers": headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>(),

@@ -117,7 +117,9 @@ impl ServeHttp for Admin {
 }
 
 /// `certgate run -c FILE`: loads the configuration and serves until stopped.
-pub fn run(config: &Path, upgrade: bool, threads: usize) -> Result<(), String> {
+/// `drain_seconds`: after SIGTERM (or an upgrade hand-over), how long requests in flight may
+/// take to finish before the process exits.
+pub fn run(config: &Path, upgrade: bool, threads: usize, drain_seconds: u64) -> Result<(), String> {
     let counters: Arc<dyn CounterStore> = Arc::new(LocalCounters::default());
     let snap = load(
         config,
@@ -149,8 +151,9 @@ pub fn run(config: &Path, upgrade: bool, threads: usize) -> Result<(), String> {
         threads: threads.max(1),
         pid_file: dir.join("certgate.pid").display().to_string(),
         upgrade_sock: dir.join("certgate-upgrade.sock").display().to_string(),
-        grace_period_seconds: Some(1),
-        graceful_shutdown_timeout_seconds: Some(10),
+        // Pingora stops its runtimes (dropping unfinished requests) after the grace period.
+        grace_period_seconds: Some(drain_seconds),
+        graceful_shutdown_timeout_seconds: Some(5),
         ..ServerConf::default()
     };
     let opt = Opt {

@@ -74,7 +74,7 @@ impl Demo {
             .unwrap();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let gw = Command::new(bin())
-            .args(["run", "-c"])
+            .args(["run", "--drain-seconds", "3", "-c"])
             .arg(&cfg)
             .stdout(log)
             .stderr(Stdio::null())
@@ -873,4 +873,78 @@ fn authentication_certificate_set_backend_service_and_outbound_body() {
     assert_eq!(status, 200);
     assert_eq!(header(&head, "x-outbound"), Some("200"));
     assert_eq!(body, "wrapped:200");
+}
+
+#[test]
+fn backend_timeout_is_a_504_and_shutdown_drains_in_flight_requests() {
+    let mut d = Demo::start();
+    let dir = d.dir.path().to_path_buf();
+    std::fs::write(
+        dir.join("policies/slow.xml"),
+        r#"<policies><backend><forward-request timeout="1" /></backend></policies>"#,
+    )
+    .unwrap();
+    let cfg = dir.join("certgate.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("trusted-proxies:", "  - name: slow\n    path: /slow\n    backend: demo\n    policy: policies/slow.xml\n\ntrusted-proxies:");
+    std::fs::write(&cfg, text).unwrap();
+    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    // forward-request timeout="1" against a backend that takes 2 s: Timeout through on-error.
+    let (status, head, body) = d.curl(API, "/slow/x?delay=2000", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 504, "{head}{body}");
+    assert_eq!(header(&head, "x-error-reason"), Some("timeout"));
+    // Graceful shutdown: a request in flight when SIGTERM arrives still completes.
+    let (tls, root, cert, key) = (
+        d.tls,
+        d.pki("root-ca.pem"),
+        d.pki("dev-valid-client.pem"),
+        d.pki("dev-valid-client.key.pem"),
+    );
+    let in_flight = std::thread::spawn(move || {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "15",
+                "--cacert",
+                &root,
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                "--resolve",
+                &format!("{API}:{tls}:127.0.0.1"),
+            ])
+            .arg(format!(
+                "https://{API}:{tls}/validate/weather/Oslo?delay=1500"
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let gateway = d.children.last_mut().unwrap();
+    let pid = gateway.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(
+        in_flight.join().unwrap(),
+        "200",
+        "the in-flight request must complete"
+    );
+    // And the process exits by itself within its drain timeout.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while gateway.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "gateway did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
