@@ -538,6 +538,12 @@ fn scan_nested(b: &[u8], open: usize, depth: usize) -> Result<usize, usize> {
                     i > 0 && b[i - 1] == b'$' || i > 1 && b[i - 1] == b'@' && b[i - 2] == b'$';
                 i = scan_string(b, i + 1, verbatim, interpolated, depth)?;
             }
+            // A string written with entities (`&quot;...&quot;`, properly escaped XML) is a string
+            // too: what it holds ("https://", "//") must not be read as code or comments.
+            b'&' if b[i..].starts_with(b"&quot;") => match find(b, i + 6, b"&quot;") {
+                Some(e) => i = e + 6,
+                None => return Err(i),
+            },
             b'\'' => {
                 i += 1;
                 while i < b.len() && b[i] != b'\'' && b[i] != b'\n' {
@@ -631,6 +637,19 @@ mod tests {
             .value
             .text
             .ends_with("$\"{s}\";\n}"));
+    }
+
+    #[test]
+    fn entity_quoted_strings_hide_comment_markers() {
+        let e = doc(
+            r#"<when condition="@(context.Request.Url.Host == &quot;https://a//b&quot; || true)" />"#,
+        );
+        assert_eq!(
+            e.attr("condition").unwrap().value.text,
+            r#"@(context.Request.Url.Host == "https://a//b" || true)"#
+        );
+        let e = doc(r#"<set-variable value="@{ var u = &quot;//x&quot;; return u; }" />"#);
+        assert!(e.attr("value").unwrap().value.text.ends_with("return u; }"));
     }
 
     #[test]
