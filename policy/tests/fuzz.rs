@@ -188,6 +188,14 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
 
+    /// Entity-escaped string literals hold anything a URL or base64 holds (`//`, `/*`, `+`, `=`);
+    /// `{{` is named-value syntax and is excluded.
+    #[test]
+    fn entity_quoted_literals_always_compile(lit in "[A-Za-z0-9/+=:.()*#_-]{0,60}") {
+        let text = format!("<policies><inbound><choose><when condition=\"@(context.Request.Method == &quot;{lit}&quot;)\"><return-response><set-status code=\"401\"/></return-response></when></choose></inbound></policies>");
+        assert!(compile_and_run(text.clone()), "{text}");
+    }
+
     #[test]
     fn certificate_parser_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         let _ = certgate_policy::cert::Certificate::from_der(&bytes);
