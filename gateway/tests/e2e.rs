@@ -948,3 +948,92 @@ fn backend_timeout_is_a_504_and_shutdown_drains_in_flight_requests() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn zero_downtime_upgrade_hands_over_the_sockets() {
+    let mut d = Demo::start();
+    let cfg = d.dir.path().join("certgate.yaml");
+    // The new process waits on the upgrade socket for the old one's listeners.
+    let new = Command::new(bin())
+        .args(["run", "-u", "--drain-seconds", "3", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tls, root, cert, key) = (
+        d.tls,
+        d.pki("root-ca.pem"),
+        d.pki("dev-valid-client.pem"),
+        d.pki("dev-valid-client.key.pem"),
+    );
+    let loader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut codes = Vec::new();
+            for _ in 0..500 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let out = Command::new("curl")
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "10",
+                        "--cacert",
+                        &root,
+                        "--cert",
+                        &cert,
+                        "--key",
+                        &key,
+                        "--resolve",
+                        &format!("{API}:{tls}:127.0.0.1"),
+                    ])
+                    .arg(format!("https://{API}:{tls}/validate/weather/Oslo"))
+                    .output()
+                    .unwrap();
+                codes.push(String::from_utf8_lossy(&out.stdout).to_string());
+            }
+            codes
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let old = d.children.pop().unwrap();
+    d.children.push(new);
+    assert!(Command::new("kill")
+        .args(["-QUIT", &old.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut old = old;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while old.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the old process did not exit after handing over"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The old process is gone: what answers now is the new one.
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let codes = loader.join().unwrap();
+    assert!(codes.len() > 3);
+    let failed: Vec<&String> = codes.iter().filter(|c| *c != "200").collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed during the upgrade: {failed:?}",
+        failed.len(),
+        codes.len()
+    );
+}
