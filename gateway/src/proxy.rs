@@ -85,6 +85,14 @@ pub struct RequestCtx {
     operation: String,
     sni: Option<String>,
     start: std::time::Instant,
+    /// The backend chosen in `upstream_peer`, for `upstream_request_filter`.
+    upstream: Option<Upstream>,
+}
+
+/// A resolved backend: its URL and, for a configured backend entity, its id.
+struct Upstream {
+    url: BackendUrl,
+    backend_id: Option<String>,
 }
 
 impl Default for RequestCtx {
@@ -113,6 +121,7 @@ impl Default for RequestCtx {
             operation: String::new(),
             sni: None,
             start: std::time::Instant::now(),
+            upstream: None,
         }
     }
 }
@@ -405,7 +414,10 @@ impl Gateway {
         rc.pending
             .headers
             .push(("Content-Type".into(), "application/json".into()));
-        rc.pending.body = Some(serde_json_body(err.status, &err.response_message));
+        rc.pending.body = Some(certgate_policy::exec::error_body(
+            err.status,
+            &err.response_message,
+        ));
         rc.state.last_error = Some(err);
         Self::respond(session, rc).await
     }
@@ -439,29 +451,6 @@ impl Gateway {
             .and_then(|a| a.as_inet())
             .map_or(0, |a| a.port());
     }
-}
-
-fn serde_json_body(status: u16, message: &str) -> Vec<u8> {
-    format!(
-        "{{\"statusCode\":{status},\"message\":{}}}",
-        json_string(message)
-    )
-    .into_bytes()
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[async_trait]
@@ -609,6 +598,7 @@ impl ProxyHttp for Gateway {
             .snapshot
             .clone()
             .ok_or_else(|| http_error(500, "no snapshot"))?;
+        // set-backend-service wins over the API's default backend.
         let (url, spec) = match (&rc.state.backend, &rc.api_backend) {
             (Some(BackendTarget::BackendId(id)), _) => {
                 let b = snap
@@ -617,9 +607,6 @@ impl ProxyHttp for Gateway {
                     .ok_or_else(|| http_error(500, "unknown backend id"))?;
                 (b.url.clone(), Some(b))
             }
-            (Some(BackendTarget::BaseUrl(u)), _) => {
-                (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
-            }
             (None, Some(crate::routing::BackendRef::Id(id))) => {
                 let b = snap
                     .backends
@@ -627,11 +614,18 @@ impl ProxyHttp for Gateway {
                     .ok_or_else(|| http_error(500, "unknown backend id"))?;
                 (b.url.clone(), Some(b))
             }
+            (Some(BackendTarget::BaseUrl(u)), _) => {
+                (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
+            }
             (None, Some(crate::routing::BackendRef::Url(u))) => {
                 (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
             }
             (None, None) => return Err(http_error(500, "the API has no backend")),
         };
+        rc.upstream = Some(Upstream {
+            url: url.clone(),
+            backend_id: spec.map(|b| b.id.clone()),
+        });
         let sni = spec
             .and_then(|s| s.sni.clone())
             .unwrap_or_else(|| url.host.clone());
@@ -702,32 +696,20 @@ impl ProxyHttp for Gateway {
             .snapshot
             .clone()
             .ok_or_else(|| http_error(500, "no snapshot"))?;
-        let (base, host, headers) = match (&rc.state.backend, &rc.api_backend) {
-            (Some(BackendTarget::BackendId(id)), _) => snap
-                .backends
-                .get(&**id)
-                .map(|b| (b.url.clone(), b.headers.clone()))
-                .map(|(u, h)| (u.base_path.clone(), format!("{}:{}", u.host, u.port), h))
-                .unwrap_or_default(),
-            (Some(BackendTarget::BaseUrl(u)), _) => BackendUrl::parse(u)
-                .map(|u| (u.base_path, format!("{}:{}", u.host, u.port), Vec::new()))
-                .unwrap_or_default(),
-            (None, Some(crate::routing::BackendRef::Id(id))) => snap
-                .backends
-                .get(id)
-                .map(|b| {
-                    (
-                        b.url.base_path.clone(),
-                        format!("{}:{}", b.url.host, b.url.port),
-                        b.headers.clone(),
-                    )
-                })
-                .unwrap_or_default(),
-            (None, Some(crate::routing::BackendRef::Url(u))) => BackendUrl::parse(u)
-                .map(|u| (u.base_path, format!("{}:{}", u.host, u.port), Vec::new()))
-                .unwrap_or_default(),
-            (None, None) => Default::default(),
-        };
+        let up = rc
+            .upstream
+            .as_ref()
+            .ok_or_else(|| http_error(500, "no upstream chosen"))?;
+        let (base, host) = (
+            up.url.base_path.clone(),
+            format!("{}:{}", up.url.host, up.url.port),
+        );
+        let headers = up
+            .backend_id
+            .as_ref()
+            .and_then(|id| snap.backends.get(id))
+            .map(|b| b.headers.clone())
+            .unwrap_or_default();
         // The path below the API prefix goes to the backend's base path (APIM's model).
         let api_prefix_len = rc.plan.as_ref().map_or(0, |p| p.route.api_path.len());
         let rest = if rc.original.is_some() {

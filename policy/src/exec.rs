@@ -572,11 +572,18 @@ impl Plan {
     }
 }
 
+/// The default error body of SPEC §3, `{"statusCode": N, "message": "..."}`, for every error
+/// response the gateway produces, with or without a plan.
+pub fn error_body(status: u16, message: &str) -> Vec<u8> {
+    serde_json::json!({ "statusCode": status, "message": message })
+        .to_string()
+        .into_bytes()
+}
+
 fn write_error_response(ctx: &mut dyn RequestContext, status: u16, message: &str) {
     ctx.set_response_status(status, None);
     ctx.write_response_header("Content-Type", "application/json", HeaderWrite::Set);
-    let body = serde_json::json!({ "statusCode": status, "message": message });
-    ctx.set_response_body(body.to_string().into_bytes());
+    ctx.set_response_body(error_body(status, message));
 }
 
 fn apply_status(s: &SetStatus, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
