@@ -117,16 +117,13 @@ impl TlsAccept for Handshake {
             sni,
             ..Default::default()
         };
-        let presented = if ssl.peer_certificate().is_some() {
-            "presented"
-        } else {
-            "none"
-        };
+        let peer = ssl.peer_certificate();
+        let presented = if peer.is_some() { "presented" } else { "none" };
         crate::metrics::METRICS
             .handshakes
             .with_label_values(&[presented])
             .inc();
-        if let Some(peer) = ssl.peer_certificate() {
+        if let Some(peer) = peer {
             match Certificate::from_x509(peer) {
                 Ok(c) => id.certificate = Some(Arc::new(c)),
                 Err(e) => id.unreadable = Some(e.to_string()),

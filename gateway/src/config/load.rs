@@ -118,6 +118,7 @@ impl Loader {
         });
     }
 
+    /// Secrets in the message are redacted by `load` for every error at once.
     fn compile_error(&mut self, e: CompileError) {
         self.errors.push(ConfigError {
             file: PathBuf::from(&*e.file),
@@ -646,7 +647,7 @@ impl Loader {
         match r {
             Ok(d) => Some(d),
             Err(e) => {
-                self.compile_error(e.redact(&self.named.secrets()));
+                self.compile_error(e);
                 None
             }
         }
@@ -679,7 +680,7 @@ impl Loader {
             if let Err(e) = Source::new(name, text, &self.named)
                 .and_then(|src| fragments.add(f.id.value.clone(), src))
             {
-                self.compile_error(e.redact(&self.named.secrets()));
+                self.compile_error(e);
             }
         }
         // Product scope per API (an API may be in one product: without subscriptions there is
