@@ -5,17 +5,24 @@ CARGO ?= cargo
 PROPTEST_CASES ?= 512
 export PROPTEST_CASES
 
-.PHONY: help deps run test fmt fmt-check lint unit bench
+# The BoringSSL build (SPEC §1): same crates, `--no-default-features --features boringssl`.
+BORING := -p certgate -p certgate-policy --no-default-features --features boringssl
+
+.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench
 
 help:
 	@echo "make run    - build, write the demo PKI, start the demo backend and the gateway, print curl lines"
-	@echo "make test   - install missing system packages, then fmt check, clippy -D warnings, all tests"
+	@echo "make test   - install missing system packages, then fmt check, clippy -D warnings, all tests,"
+	@echo "              then the same for the BoringSSL build (make boringssl)"
 	@echo "make bench  - criterion benchmarks (bench/)"
 	@echo "make fmt    - format the workspace"
 	@echo "make lint   - clippy with warnings denied"
 
 deps:
 	@scripts/ensure-deps.sh
+
+deps-boringssl:
+	@scripts/ensure-deps.sh --boringssl
 
 run: deps
 	@scripts/run-demo.sh
@@ -35,7 +42,13 @@ unit: deps
 	@echo "== cargo test (dev profile)"
 	$(CARGO) test --workspace
 
-test: deps fmt-check lint unit
+# Builds BoringSSL from source (cmake, clang/libclang for bindgen) the first time: a few minutes.
+boringssl: deps-boringssl
+	@echo "== BoringSSL build: clippy (warnings denied) and tests"
+	$(CARGO) clippy $(BORING) --all-targets -- -D warnings
+	$(CARGO) test $(BORING)
+
+test: deps fmt-check lint unit boringssl
 	@echo "== make test: all checks passed"
 
 bench: deps

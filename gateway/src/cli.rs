@@ -12,10 +12,23 @@ use certgate_policy::pki::{DemoPki, KeyKind};
 
 use crate::config::{load, LoadOptions};
 
+/// `certgate --version`: the crate version and the TLS library this binary links (the
+/// `openssl` or `boringssl` build), which operators need when reading a TLS bug report.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            certgate_policy::crypto::version::version()
+        )
+    })
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "certgate",
-    version,
+    version = version(),
     about = "mTLS API gateway running Azure API Management policies"
 )]
 pub struct Cli {

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use openssl::pkey::PKey;
-use openssl::ssl::{SslAcceptor, SslMethod, SslVerifyMode};
-use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::X509;
+use certgate_policy::crypto::pkey::PKey;
+use certgate_policy::crypto::ssl::{SslAcceptor, SslMethod, SslVerifyMode};
+use certgate_policy::crypto::x509::store::X509StoreBuilder;
+use certgate_policy::crypto::x509::X509;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Largest request head accepted.
@@ -64,10 +64,10 @@ pub fn run(
             };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(ssl) = openssl::ssl::Ssl::new(acceptor.context()) else {
+                let Ok(ssl) = certgate_policy::crypto::ssl::Ssl::new(acceptor.context()) else {
                     return;
                 };
-                let Ok(mut tls) = tokio_openssl::SslStream::new(ssl, tcp) else {
+                let Ok(mut tls) = pingora::tls::tokio_ssl::SslStream::new(ssl, tcp) else {
                     return;
                 };
                 if std::pin::Pin::new(&mut tls).accept().await.is_err() {

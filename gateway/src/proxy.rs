@@ -651,7 +651,7 @@ impl ProxyHttp for Gateway {
                 .find(|(_, m)| m.cert.thumbprint().eq_ignore_ascii_case(t))
                 .map(|(id, _)| id.clone()),
             Some(BackendCertificate::Pfx { body, password }) => {
-                let p = openssl::pkcs12::Pkcs12::from_der(body)
+                let p = certgate_policy::crypto::pkcs12::Pkcs12::from_der(body)
                     .and_then(|p| p.parse2(password.as_deref().unwrap_or("")))
                     .map_err(|_| {
                         http_error(

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use certgate_policy::cert::Certificate;
 use certgate_policy::context::Deployment;
+use certgate_policy::crypto::pkey::{PKey, Private};
+use certgate_policy::crypto::x509::X509;
 use certgate_policy::trust::TrustStore;
 use certgate_policy::NamedValues;
 use ipnet::IpNet;
-use openssl::pkey::{PKey, Private};
-use openssl::x509::X509;
 
 use crate::config::schema::{CertEncoding, ForwardFormat};
 use crate::routing::Router;

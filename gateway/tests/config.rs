@@ -334,3 +334,25 @@ fn cert_inspect_and_pki_demo() {
     });
     assert_eq!(out.code, 2);
 }
+
+/// The binary names the TLS library it links, and it is the one the build asked for: a
+/// `--features boringssl` build must not quietly run on OpenSSL (or link both).
+#[test]
+fn version_names_the_tls_library_of_this_build() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (want, not) = if cfg!(feature = "boringssl") {
+        ("BoringSSL", "OpenSSL")
+    } else {
+        ("OpenSSL", "BoringSSL")
+    };
+    assert!(
+        text.starts_with("certgate 0.") && text.contains(want),
+        "{text}"
+    );
+    assert!(!text.contains(not), "{text}");
+}

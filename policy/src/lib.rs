@@ -8,10 +8,25 @@
 //! It has no networking: the gateway crate supplies sockets, TLS and HTTP, and implements the
 //! request context over them. Everything here is testable and benchable in-process.
 
+#[cfg(all(feature = "openssl", feature = "boringssl"))]
+compile_error!("certgate-policy: enable exactly one of the features `openssl` and `boringssl`");
+#[cfg(not(any(feature = "openssl", feature = "boringssl")))]
+compile_error!("certgate-policy: enable one of the features `openssl` (default) or `boringssl`");
+
+#[cfg(all(feature = "boringssl", not(feature = "openssl")))]
+pub use boring as crypto;
+/// The TLS/crypto library this build links: rust-openssl, or its BoringSSL fork `boring`, which
+/// keeps the same module layout. Everything in this workspace names it through this alias, so a
+/// binary links exactly the library Pingora was built with.
+#[cfg(feature = "openssl")]
+pub use openssl as crypto;
+
 pub mod cert;
 pub mod compile;
 pub mod context;
 pub mod counters;
+pub mod crl;
+pub mod crypto_compat;
 pub mod document;
 pub mod error;
 pub mod exec;

@@ -7,22 +7,22 @@
 
 use std::path::Path;
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::error::ErrorStack;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkcs12::Pkcs12;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, CrlNumber, ExtendedKeyUsage, KeyUsage,
-    SubjectAlternativeName, SubjectKeyIdentifier,
+use crate::crypto::asn1::{Asn1Integer, Asn1Time};
+use crate::crypto::bn::{BigNum, MsbOption};
+use crate::crypto::ec::{EcGroup, EcKey};
+use crate::crypto::error::ErrorStack;
+use crate::crypto::hash::MessageDigest;
+use crate::crypto::nid::Nid;
+use crate::crypto::pkey::{PKey, Private};
+use crate::crypto::rsa::Rsa;
+use crate::crypto::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
 };
-use openssl::x509::{
-    X509Builder, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X509RevokedBuilder, X509,
-};
+use crate::crypto::x509::{X509Builder, X509Name, X509NameBuilder, X509Ref, X509};
+
+use crate::crl::{days_from_now, Crl, CrlError};
+use crate::crypto_compat::append_extension;
 
 /// Key algorithm of a generated tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +68,11 @@ impl Issued {
     }
     /// PKCS#12 with the certificate, its key and the given chain, protected by `password`.
     pub fn pfx(&self, password: &str, chain: &[&X509]) -> Result<Vec<u8>, ErrorStack> {
-        let mut ca = openssl::stack::Stack::new()?;
+        let mut ca = crate::crypto::stack::Stack::new()?;
         for c in chain {
             ca.push((*c).clone())?;
         }
-        let mut b = Pkcs12::builder();
-        b.name("certgate").pkey(&self.key).cert(&self.cert).ca(ca);
-        b.build2(password)?.to_der()
+        crate::crypto_compat::pkcs12(password, "certgate", &self.key, &self.cert, ca)
     }
 }
 
@@ -184,9 +182,10 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
     let ctx_issuer = issuer.map(|i| &i.cert);
     match spec.profile {
         Profile::Ca => {
-            b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-            b.append_extension(
-                KeyUsage::new()
+            append_extension(&mut b, &BasicConstraints::new().critical().ca().build()?)?;
+            append_extension(
+                &mut b,
+                &KeyUsage::new()
                     .critical()
                     .key_cert_sign()
                     .crl_sign()
@@ -195,9 +194,10 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
             )?;
         }
         Profile::Client | Profile::Server => {
-            b.append_extension(BasicConstraints::new().build()?)?;
-            b.append_extension(
-                KeyUsage::new()
+            append_extension(&mut b, &BasicConstraints::new().build()?)?;
+            append_extension(
+                &mut b,
+                &KeyUsage::new()
                     .critical()
                     .digital_signature()
                     .key_encipherment()
@@ -208,17 +208,17 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
             if spec.profile == Profile::Server {
                 eku.server_auth();
             }
-            b.append_extension(eku.client_auth().build()?)?;
+            append_extension(&mut b, &eku.client_auth().build()?)?;
         }
     }
     let ski =
         SubjectKeyIdentifier::new().build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
-    b.append_extension(ski)?;
+    append_extension(&mut b, &ski)?;
     if issuer.is_some() {
         let aki = AuthorityKeyIdentifier::new()
             .keyid(true)
             .build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
-        b.append_extension(aki)?;
+        append_extension(&mut b, &aki)?;
     }
     if !(spec.dns.is_empty()
         && spec.ips.is_empty()
@@ -239,7 +239,7 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
             san.uri(u);
         }
         let ext = san.build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
-        b.append_extension(ext)?;
+        append_extension(&mut b, &ext)?;
     }
     let signer = issuer.map_or(&key, |i| &i.key);
     b.sign(signer, MessageDigest::sha256())?;
@@ -385,7 +385,7 @@ impl DemoPki {
                 &dir.join(format!("{stem}.pfx")),
                 &i.pfx(pfx_password, &[&issuer.cert]).map_err(io)?,
             )?;
-            let thumb: String = openssl::hash::hash(MessageDigest::sha1(), &i.cert_der())
+            let thumb: String = crate::crypto::hash::hash(MessageDigest::sha1(), &i.cert_der())
                 .map_err(io)?
                 .iter()
                 .map(|b| format!("{b:02X}"))
@@ -398,7 +398,9 @@ impl DemoPki {
             ("tst-intermediate-ca", &self.tst_ca),
             ("backend-root-ca", &self.backend_root),
         ] {
-            let pem = crl(ca, &[], -1, 30).and_then(|c| c.to_pem()).map_err(io)?;
+            let pem = crl(ca, &[], -1, 30)
+                .and_then(|c| c.to_pem())
+                .map_err(std::io::Error::other)?;
             std::fs::write(dir.join(format!("{stem}.crl.pem")), pem)?;
         }
         Ok(())
@@ -412,31 +414,16 @@ pub fn crl(
     revoked: &[&X509],
     last_days: i64,
     next_days: i64,
-) -> Result<X509Crl, ErrorStack> {
-    let now_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let mut b = X509CrlBuilder::new()?;
-    b.set_issuer_name(issuer.cert.subject_name())?;
-    let last = Asn1Time::from_unix(now_unix + last_days * 86_400)?;
-    let next = Asn1Time::from_unix(now_unix + next_days * 86_400)?;
-    b.set_last_update(&last)?;
-    b.set_next_update(&next)?;
-    for r in revoked {
-        let mut rb = X509RevokedBuilder::new()?;
-        rb.set_serial_number(r.serial_number())?;
-        rb.set_revocation_date(&last)?;
-        b.add_revoked(rb.build())?;
-    }
-    let ctx_builder = X509Builder::new()?;
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(true)
-        .build(&ctx_builder.x509v3_context(Some(&issuer.cert), None))?;
-    b.append_extension(aki)?;
-    b.append_extension(CrlNumber::new(BigNum::from_u32(1)?)?.build()?)?;
-    b.sort()?;
-    b.sign(&issuer.key, MessageDigest::sha256())?;
-    b.build()
+) -> Result<Crl, CrlError> {
+    let revoked: Vec<&X509Ref> = revoked.iter().map(|c| c.as_ref()).collect();
+    Crl::issue(
+        &issuer.cert,
+        &issuer.key,
+        &revoked,
+        days_from_now(last_days),
+        days_from_now(next_days),
+        1,
+    )
 }
 
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -479,7 +466,10 @@ mod tests {
             r#"CN=Multi RDN Client, OU=Partner APIs, O="Contoso, Inc.", S=WA, C=US"#
         );
         let pfx = p.valid.pfx("pw", &[&p.dev_ca.cert]).unwrap();
-        let parsed = Pkcs12::from_der(&pfx).unwrap().parse2("pw").unwrap();
+        let parsed = crate::crypto::pkcs12::Pkcs12::from_der(&pfx)
+            .unwrap()
+            .parse2("pw")
+            .unwrap();
         assert_eq!(parsed.cert.unwrap().to_der().unwrap(), p.valid.cert_der());
     }
 }

@@ -13,13 +13,15 @@
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use crate::crypto::stack::Stack;
+use crate::crypto::x509::store::{X509Store, X509StoreBuilder};
+use crate::crypto::x509::verify::X509VerifyParam;
+use crate::crypto::x509::{X509Ref, X509StoreContext, X509};
 use dashmap::DashMap;
-use openssl::stack::Stack;
-use openssl::x509::store::{X509Store, X509StoreBuilder};
-use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
-use openssl::x509::{X509Crl, X509StoreContext, X509VerifyResult, X509};
+
+use crate::crl::Crl;
 
 use crate::cert::Certificate;
 
@@ -58,7 +60,7 @@ impl SentChain {
             all.extend(c.to_der().unwrap_or_default());
         }
         SentChain {
-            sha256: openssl::sha::sha256(&all),
+            sha256: crate::crypto::sha::sha256(&all),
             certs,
         }
     }
@@ -201,7 +203,7 @@ static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 pub struct TrustStore {
     roots: Vec<X509>,
     intermediates: Vec<X509>,
-    crls: Vec<X509Crl>,
+    crls: Vec<Crl>,
     /// Use intermediates the client sent (off by default, as in APIM).
     pub allow_sent_intermediates: bool,
     store: X509Store,
@@ -222,19 +224,8 @@ impl std::fmt::Debug for TrustStore {
     }
 }
 
-fn other(e: openssl::error::ErrorStack) -> TrustFailure {
+fn other(e: crate::crypto::error::ErrorStack) -> TrustFailure {
     TrustFailure::Other(e.to_string())
-}
-
-fn unix(t: &openssl::asn1::Asn1TimeRef) -> Option<SystemTime> {
-    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
-    let d = epoch.diff(t).ok()?;
-    let secs = d.days as i64 * 86_400 + d.secs as i64;
-    if secs >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
-    } else {
-        Some(UNIX_EPOCH)
-    }
 }
 
 impl TrustStore {
@@ -242,8 +233,8 @@ impl TrustStore {
     pub fn new(
         roots: Vec<X509>,
         intermediates: Vec<X509>,
-        crls: Vec<X509Crl>,
-    ) -> Result<TrustStore, openssl::error::ErrorStack> {
+        crls: Vec<Crl>,
+    ) -> Result<TrustStore, crate::crypto::error::ErrorStack> {
         TrustStore::with_cache(
             roots,
             intermediates,
@@ -257,23 +248,20 @@ impl TrustStore {
     pub fn with_cache(
         roots: Vec<X509>,
         intermediates: Vec<X509>,
-        crls: Vec<X509Crl>,
+        crls: Vec<Crl>,
         cache: Arc<VerificationCache>,
-    ) -> Result<TrustStore, openssl::error::ErrorStack> {
+    ) -> Result<TrustStore, crate::crypto::error::ErrorStack> {
         let mut b = X509StoreBuilder::new()?;
         for r in &roots {
             b.add_cert(r.clone())?;
         }
         // Only `Root` entries are anchors; strict DER and extension checks.
-        b.set_flags(X509VerifyFlags::X509_STRICT)?;
+        crate::crypto_compat::set_strict(&mut b)?;
         let mut param = X509VerifyParam::new()?;
         // openssl's depth counts intermediates below the leaf... up to the anchor exclusive.
         param.set_depth(MAX_CHAIN_DEPTH - 2);
         b.set_param(&param)?;
-        let crl_horizon = crls
-            .iter()
-            .filter_map(|c| c.next_update().and_then(unix))
-            .min();
+        let crl_horizon = crls.iter().filter_map(|c| c.next_update()).min();
         Ok(TrustStore {
             store: b.build(),
             roots,
@@ -383,13 +371,13 @@ impl TrustStore {
                 let ok = c.verify_cert()?;
                 let chain: Vec<X509> = c
                     .chain()
-                    .map(|s| s.iter().map(|x| x.to_owned()).collect())
+                    .map(|s| s.iter().map(X509Ref::to_owned).collect())
                     .unwrap_or_default();
-                Ok((ok, c.error(), chain))
+                Ok((ok, crate::crypto_compat::verify_error(c), chain))
             })
             .map_err(other)?;
         if !ok {
-            return Err(map_error(err));
+            return Err(map_error(err.unwrap_or((-1, "chain not verified"))));
         }
         if check_revocation {
             self.check_revocation(&chain)?;
@@ -404,20 +392,17 @@ impl TrustStore {
     /// Every certificate below the anchor needs a current CRL from its issuer that does not
     /// list it; a missing or outdated CRL means the status is unknown (which fails `Verify()`).
     fn check_revocation(&self, chain: &[X509]) -> Result<(), TrustFailure> {
-        let now = openssl::asn1::Asn1Time::days_from_now(0).map_err(other)?;
+        let now = SystemTime::now();
         for pair in chain.windows(2) {
             let (cert, issuer) = (&pair[0], &pair[1]);
             let key = issuer.public_key().map_err(other)?;
-            let crl = self.crls.iter().find(|c| {
-                c.issuer_name().to_der().ok() == issuer.subject_name().to_der().ok()
-                    && c.verify(&key).unwrap_or(false)
-            });
+            let subject = issuer.subject_name().to_der().map_err(other)?;
+            let crl = self
+                .crls
+                .iter()
+                .find(|c| c.issuer_der() == subject.as_slice() && c.verify(&key));
             let Some(crl) = crl else {
-                let who = issuer
-                    .subject_name()
-                    .to_der()
-                    .ok()
-                    .and_then(|d| crate::cert::Name::from_der(&d).ok())
+                let who = crate::cert::Name::from_der(&subject)
                     .map(|n| n.to_dotnet())
                     .unwrap_or_default();
                 return Err(TrustFailure::RevocationUnknown(format!(
@@ -429,12 +414,12 @@ impl TrustStore {
                     "the CRL has expired".into(),
                 ));
             }
-            if crl.last_update() > now {
+            if crl.this_update() > now {
                 return Err(TrustFailure::RevocationUnknown(
                     "the CRL is not yet valid".into(),
                 ));
             }
-            if matches!(crl.get_by_cert(cert), openssl::x509::CrlStatus::Revoked(_)) {
+            if crl.revokes(cert) {
                 return Err(TrustFailure::Revoked);
             }
         }
@@ -442,12 +427,12 @@ impl TrustStore {
     }
 }
 
-fn map_error(e: X509VerifyResult) -> TrustFailure {
-    // Codes from openssl/x509_vfy.h.
-    match e.as_raw() {
+fn map_error((code, text): (i32, &str)) -> TrustFailure {
+    // Codes from openssl/x509_vfy.h (BoringSSL keeps the same numbers).
+    match code {
         9 => TrustFailure::NotYetValid, // X509_V_ERR_CERT_NOT_YET_VALID
         10 => TrustFailure::Expired,    // X509_V_ERR_CERT_HAS_EXPIRED
         23 => TrustFailure::Revoked,    // X509_V_ERR_CERT_REVOKED
-        _ => TrustFailure::NotTrusted(e.error_string().to_string()),
+        _ => TrustFailure::NotTrusted(text.to_string()),
     }
 }

@@ -6,16 +6,16 @@ mod common;
 use std::sync::Arc;
 
 use certgate_policy::cert::{CertError, Certificate, Name, NameError};
+use certgate_policy::crypto::asn1::{Asn1Integer, Asn1Time};
+use certgate_policy::crypto::bn::BigNum;
+use certgate_policy::crypto::hash::MessageDigest;
+use certgate_policy::crypto::nid::Nid;
+use certgate_policy::crypto::x509::{X509Builder, X509NameBuilder};
 use certgate_policy::exec::{run_pipeline, PipelineResult};
 use certgate_policy::expr::value::Value;
 use certgate_policy::pki::{issue, DemoPki, KeyKind, Profile, Spec};
 use certgate_policy::trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
 use common::*;
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::x509::{X509Builder, X509NameBuilder};
 
 // ---- a tiny DER writer, so names can hold exactly what a hostile CA would put in them ----
 
@@ -217,18 +217,22 @@ fn hostile_names_are_typed_errors() {
     ));
 }
 
-fn ec_key() -> openssl::pkey::PKey<openssl::pkey::Private> {
-    let group = openssl::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap()
+fn ec_key() -> certgate_policy::crypto::pkey::PKey<certgate_policy::crypto::pkey::Private> {
+    let group =
+        certgate_policy::crypto::ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    certgate_policy::crypto::pkey::PKey::from_ec_key(
+        certgate_policy::crypto::ec::EcKey::generate(&group).unwrap(),
+    )
+    .unwrap()
 }
 
 /// A self-signed certificate with the given name, serial and validity (unix seconds).
 fn self_signed(
-    name: &openssl::x509::X509NameRef,
+    name: &certgate_policy::crypto::x509::X509NameRef,
     serial_hex: &str,
     not_before: i64,
     not_after: i64,
-) -> openssl::x509::X509 {
+) -> certgate_policy::crypto::x509::X509 {
     let key = ec_key();
     let mut b = X509Builder::new().unwrap();
     b.set_version(2).unwrap();
@@ -253,7 +257,7 @@ fn now_unix() -> i64 {
 }
 
 /// A certificate with fixed content: subject, serial with the top bit set, fixed dates.
-fn known_certificate() -> openssl::x509::X509 {
+fn known_certificate() -> certgate_policy::crypto::x509::X509 {
     let mut n = X509NameBuilder::new().unwrap();
     n.append_entry_by_text("O", "Contoso, Inc.").unwrap();
     n.append_entry_by_text("CN", "Known Client").unwrap();
@@ -297,11 +301,12 @@ fn to_string_serial_and_dates_in_dotnet_layout() {
         return;
     }
     assert_eq!(&**c.serial_number(), "00E5112233");
-    let thumb: String = openssl::hash::hash(MessageDigest::sha1(), &x.to_der().unwrap())
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
+    let thumb: String =
+        certgate_policy::crypto::hash::hash(MessageDigest::sha1(), &x.to_der().unwrap())
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
     assert_eq!(&**c.thumbprint(), thumb.as_str());
     let want = format!(
         "[Subject]\n  CN=Known Client, O=\"Contoso, Inc.\"\n\n[Issuer]\n  CN=Known Client, O=\"Contoso, Inc.\"\n\n[Serial Number]\n  00E5112233\n\n[Not Before]\n  10/27/2023 9:05:11 AM\n\n[Not After]\n  10/27/2026 9:15:10 AM\n\n[Thumbprint]\n  {thumb}\n"
@@ -446,7 +451,7 @@ fn garbage_certificates_are_typed_errors() {
     n.append_entry_by_nid_with_type(
         Nid::COMMONNAME,
         "evil\0.good.example",
-        openssl::asn1::Asn1Type::UTF8STRING,
+        certgate_policy::crypto::asn1::Asn1Type::UTF8STRING,
     )
     .unwrap();
     let x = self_signed(&n.build(), "01", now_unix() - 60, now_unix() + 86_400);
@@ -460,8 +465,8 @@ fn garbage_certificates_are_typed_errors() {
 fn chain(
     n: usize,
 ) -> (
-    Vec<openssl::x509::X509>,
-    Vec<openssl::x509::X509>,
+    Vec<certgate_policy::crypto::x509::X509>,
+    Vec<certgate_policy::crypto::x509::X509>,
     Arc<Certificate>,
 ) {
     let ca = |cn: &str, issuer: Option<&certgate_policy::pki::Issued>| {
@@ -600,4 +605,66 @@ fn rsa_demo_tree_verifies_like_ecdsa() {
             false
         )
         .is_err());
+}
+
+// ---- CRLs written by another implementation ----
+
+/// A CRL made by the `openssl ca` command (a v1 CRL without extensions, the form its
+/// defaults produce) revoking one client: read, signature checked, and applied by `Verify()`.
+#[test]
+fn crl_from_the_openssl_command_line_revokes() {
+    use std::process::Command;
+    let p = DemoPki::generate(KeyKind::EcdsaP256).unwrap();
+    let dir = std::env::temp_dir().join(format!("certgate-crl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    p.write(&dir, "pw").unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    let cnf = format!(
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = {db}\ndefault_md = sha256\ndefault_crl_days = 7\n",
+        db = dir.join("index.txt").display()
+    );
+    std::fs::write(dir.join("ca.cnf"), cnf).unwrap();
+    let ca = |extra: &[&str]| {
+        let out = Command::new("openssl")
+            .arg("ca")
+            .arg("-config")
+            .arg(dir.join("ca.cnf"))
+            .arg("-keyfile")
+            .arg(dir.join("dev-intermediate-ca.key.pem"))
+            .arg("-cert")
+            .arg(dir.join("dev-intermediate-ca.pem"))
+            .args(extra)
+            .output()
+            .expect("openssl on PATH (make deps installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let leaf = dir.join("dev-valid-client.pem");
+    ca(&["-revoke", leaf.to_str().unwrap()]);
+    let crl_path = dir.join("dev.crl.pem");
+    ca(&["-gencrl", "-out", crl_path.to_str().unwrap()]);
+    let pem = std::fs::read(&crl_path).unwrap();
+    let crl = certgate_policy::crl::Crl::from_pem_or_der(&pem).unwrap();
+    assert_eq!(crl.revoked_count(), 1);
+    assert!(crl.revokes(&p.valid.cert));
+    assert!(crl.verify(&p.dev_ca.cert.public_key().unwrap()));
+    let root_crl = certgate_policy::pki::crl(&p.root, &[], -1, 7).unwrap();
+    let store = TrustStore::new(
+        vec![p.root.cert.clone()],
+        vec![p.dev_ca.cert.clone()],
+        vec![root_crl, crl],
+    )
+    .unwrap();
+    let sent = SentChain::default();
+    let valid = Certificate::from_x509(p.valid.cert.clone()).unwrap();
+    let other = Certificate::from_x509(p.unregistered.cert.clone()).unwrap();
+    assert!(matches!(
+        store.verify(&valid, &sent, true),
+        Err(TrustFailure::Revoked)
+    ));
+    assert!(store.verify(&other, &sent, true).is_ok());
+    std::fs::remove_dir_all(&dir).ok();
 }

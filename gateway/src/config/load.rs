@@ -17,15 +17,16 @@ use std::time::Duration;
 use certgate_policy::cert::Certificate;
 use certgate_policy::context::Deployment;
 use certgate_policy::counters::{CounterStore, LocalCounters};
+use certgate_policy::crl::Crl;
+use certgate_policy::crypto::pkcs12::Pkcs12;
+use certgate_policy::crypto::pkey::PKey;
+use certgate_policy::crypto::x509::X509;
 use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::expr::check::RouteInfo;
 use certgate_policy::source::Source;
 use certgate_policy::trust::{TrustStore, VerificationCache};
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
 use ipnet::IpNet;
-use openssl::pkcs12::Pkcs12;
-use openssl::pkey::PKey;
-use openssl::x509::{X509Crl, X509};
 
 use super::schema::{self, ConfigFile, KeyPair, Store, S};
 use super::ConfigError;
@@ -369,7 +370,7 @@ impl Loader {
     fn material(
         &mut self,
         leaf_chain: Vec<X509>,
-        key: Option<PKey<openssl::pkey::Private>>,
+        key: Option<PKey<certgate_policy::crypto::pkey::Private>>,
         at: &S<String>,
     ) -> Option<CertMaterial> {
         let mut it = leaf_chain.into_iter();
@@ -497,14 +498,12 @@ impl Loader {
             }
             for crl in &ca.crls {
                 let Some(b) = self.read(crl) else { continue };
-                let parsed = if b.starts_with(b"-----BEGIN") {
-                    X509Crl::from_pem(&b)
-                } else {
-                    X509Crl::from_der(&b)
-                };
-                match parsed {
+                match Crl::from_pem_or_der(&b) {
                     Ok(c) => crls.push(c),
-                    Err(_) => self.at(crl, format!("'{}' is not a CRL (PEM or DER)", crl.value)),
+                    Err(e) => self.at(
+                        crl,
+                        format!("'{}' is not a CRL (PEM or DER): {e}", crl.value),
+                    ),
                 }
             }
         }

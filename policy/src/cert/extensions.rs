@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use openssl::x509::X509;
+use crate::crypto::x509::X509;
 
 use super::der::Der;
 use super::name::{oid_to_string, NameError};

@@ -14,9 +14,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::x509::X509;
+use crate::crypto::hash::MessageDigest;
+use crate::crypto::nid::Nid;
+use crate::crypto::x509::X509;
 
 use crate::expr::value::{DateTime, NameType};
 
@@ -94,7 +94,7 @@ impl Certificate {
             .to_der()
             .map_err(|e| CertError::Der(first_error(&e)))?
             .into();
-        let digest = openssl::hash::hash(MessageDigest::sha1(), &der)
+        let digest = crate::crypto::hash::hash(MessageDigest::sha1(), &der)
             .map_err(|e| CertError::Der(first_error(&e)))?;
         let thumbprint: Arc<str> = hex_upper(&digest).into();
         let mut sha1 = [0u8; 20];
@@ -104,13 +104,13 @@ impl Certificate {
         let na_unix = asn1_to_unix(x509.not_after())?;
         let not_before = DateTime::local_from_unix(nb_unix).ok_or(CertError::Time)?;
         let not_after = DateTime::local_from_unix(na_unix).ok_or(CertError::Time)?;
-        let sha256 = openssl::sha::sha256(&der);
+        let sha256 = crate::crypto::sha::sha256(&der);
         let sig_alg = x509.signature_algorithm().object().nid();
         let sig_alg: Arc<str> = friendly_sig_alg(sig_alg).into();
         let sans_dns = extensions::san_dns(&x509);
         let extensions = extensions::read(&der, &x509)?;
         let sig_oid: Arc<str> = extensions::signature_oid(&der)?.into();
-        let der_of = |n: &openssl::x509::X509NameRef| {
+        let der_of = |n: &crate::crypto::x509::X509NameRef| {
             n.to_der().map_err(|e| CertError::Der(first_error(&e)))
         };
         let subject_name = Name::from_der(&der_of(x509.subject_name())?)?;
@@ -162,8 +162,24 @@ impl Certificate {
     pub fn raw_data(&self) -> &Arc<[u8]> {
         &self.der
     }
+    /// X.509 version (1–3), read from the DER: TBSCertificate's `[0] EXPLICIT INTEGER`,
+    /// absent for v1. (BoringSSL's binding has no accessor, so both builds read the bytes.)
     pub fn version(&self) -> i64 {
-        self.x509.version() as i64 + 1
+        let read = || -> Result<i64, NameError> {
+            let cert = der::Der::new(&self.der).expect(0x30)?;
+            let tbs = der::Der::new(cert).expect(0x30)?;
+            Ok(match der::Der::new(tbs).optional(0xA0)? {
+                None => 1,
+                Some(v) => {
+                    der::Der::new(v)
+                        .expect(0x02)?
+                        .last()
+                        .map_or(0, |b| *b as i64)
+                        + 1
+                }
+            })
+        };
+        read().unwrap_or(1)
     }
     pub fn signature_algorithm_friendly_name(&self) -> &Arc<str> {
         &self.sig_alg
@@ -209,7 +225,7 @@ impl Certificate {
     }
 }
 
-fn first_error(e: &openssl::error::ErrorStack) -> String {
+fn first_error(e: &crate::crypto::error::ErrorStack) -> String {
     e.errors()
         .first()
         .and_then(|e| e.reason().map(str::to_string))
@@ -218,7 +234,7 @@ fn first_error(e: &openssl::error::ErrorStack) -> String {
 
 /// `SerialNumber` as .NET prints it: the bytes of the DER INTEGER's content in upper-case hex,
 /// so a positive serial whose top bit is set keeps its leading `00`.
-fn dotnet_serial(serial: &openssl::asn1::Asn1IntegerRef) -> String {
+fn dotnet_serial(serial: &crate::crypto::asn1::Asn1IntegerRef) -> String {
     let Ok(bn) = serial.to_bn() else {
         return String::new();
     };
@@ -243,8 +259,8 @@ pub(crate) fn hex_upper(b: &[u8]) -> String {
     s
 }
 
-fn asn1_to_unix(t: &openssl::asn1::Asn1TimeRef) -> Result<i64, CertError> {
-    let epoch = openssl::asn1::Asn1Time::from_unix(0).map_err(|_| CertError::Time)?;
+fn asn1_to_unix(t: &crate::crypto::asn1::Asn1TimeRef) -> Result<i64, CertError> {
+    let epoch = crate::crypto::asn1::Asn1Time::from_unix(0).map_err(|_| CertError::Time)?;
     let diff = epoch.diff(t).map_err(|_| CertError::Time)?;
     Ok(diff.days as i64 * 86_400 + diff.secs as i64)
 }

@@ -1227,7 +1227,7 @@ fn url_encode(s: &str) -> String {
 
 fn new_guid() -> String {
     let mut b = [0u8; 16];
-    if openssl::rand::rand_bytes(&mut b).is_err() {
+    if crate::crypto::rand::rand_bytes(&mut b).is_err() {
         return "00000000-0000-0000-0000-000000000000".into();
     }
     b[6] = (b[6] & 0x0f) | 0x40;
