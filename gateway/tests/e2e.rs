@@ -104,6 +104,38 @@ impl Demo {
     }
 
     /// curl against the TLS listener as `host`; returns (status, headers lower-cased, body).
+    /// `openssl s_client` to the TLS listener with SNI `api.certgate.test` and `extra`
+    /// arguments: writes `request`, keeps stdin open long enough for the answer (and a TLS 1.3
+    /// ticket), and returns what it printed. Used where curl cannot go: resumption, and request
+    /// heads over 128 KiB (curl 7.88 stalls sending those; openssl and other clients do not).
+    fn s_client(&self, extra: &[&str], request: &[u8]) -> String {
+        let mut child = Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{}", self.tls),
+                "-servername",
+                API,
+                "-CAfile",
+                &self.pki("root-ca.pem"),
+                "-alpn",
+                "http/1.1",
+            ])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            let _ = stdin.write_all(request);
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
+    }
+
     fn curl(
         &self,
         host: &str,
@@ -609,40 +641,14 @@ fn resumed_sessions_keep_the_client_certificate() {
     let sess = d.dir.path().join("session.pem");
     let request = "GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
     let s_client = |with_cert: bool, sess_arg: &str| {
-        let mut cmd = Command::new("openssl");
-        cmd.args([
-            "s_client",
-            "-connect",
-            &format!("127.0.0.1:{}", d.tls),
-            "-servername",
-            API,
-            "-CAfile",
-            &d.pki("root-ca.pem"),
-            sess_arg,
-        ])
-        .arg(&sess);
+        let sess = sess.to_str().unwrap();
+        let cert = d.pki("dev-valid-client.pem");
+        let key = d.pki("dev-valid-client.key.pem");
+        let mut args = vec![sess_arg, sess];
         if with_cert {
-            cmd.args([
-                "-cert",
-                &d.pki("dev-valid-client.pem"),
-                "-key",
-                &d.pki("dev-valid-client.key.pem"),
-            ]);
+            args.extend(["-cert", &cert, "-key", &key]);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(request.as_bytes()).unwrap();
-            // Keep stdin open long enough for the response (and the TLS 1.3 ticket) to arrive.
-            std::thread::sleep(Duration::from_millis(800));
-        }
-        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
+        d.s_client(&args, request.as_bytes())
     };
     let first = s_client(true, "-sess_out");
     assert!(first.contains("HTTP/1.1 200 OK"), "{first}");
@@ -772,6 +778,22 @@ fn stalled_handshakes_and_oversized_headers() {
         &["--http1.1", "-H", &at],
     );
     assert_eq!(status, 431, "oversized header");
+    // Heads past 128 KiB get the same 431; past Pingora's own 1 MiB limit, and for a request
+    // line that is not HTTP, Pingora answers 400 and closes. No case hangs or reaches a backend.
+    let cert = d.pki("dev-valid-client.pem");
+    let key = d.pki("dev-valid-client.key.pem");
+    let with_cert = ["-cert", cert.as_str(), "-key", key.as_str()];
+    for (head_bytes, want) in [(300_000, "HTTP/1.1 431 "), (1_200_000, "HTTP/1.1 400 ")] {
+        let mut req =
+            b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nX-Huge: ".to_vec();
+        req.resize(req.len() + head_bytes, b'a');
+        req.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        let out = d.s_client(&with_cert, &req);
+        assert!(out.contains(want), "{head_bytes} bytes: {out}");
+        assert!(!out.contains("echo"), "{out}");
+    }
+    let out = d.s_client(&with_cert, b"\x16\x00garbage \x01\x02 HTTP/9\r\n\r\n");
+    assert!(out.contains("HTTP/1.1 400 "), "{out}");
     assert_eq!(
         d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
             .0,
