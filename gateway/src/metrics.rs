@@ -3,7 +3,8 @@
 //!
 //! Names (all prefixed `certgate_`): `requests_total{api,operation,status}`,
 //! `request_duration_seconds{api}`, `client_certificate_validations_total{reason}`,
-//! `tls_handshakes_total{client_certificate}`, `verification_cache_{hits_total,misses_total,size}`,
+//! `tls_handshakes_total{client_certificate}` (completed), `tls_handshakes_started_total`,
+//! `tls_handshake_failures_total{reason}`, `verification_cache_{hits_total,misses_total,size}`,
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
 //! `forwarded_certificates_total{result}`, `crl_fetches_total{result}`.
 
@@ -20,6 +21,8 @@ pub struct Metrics {
     pub latency: HistogramVec,
     pub validations: IntCounterVec,
     pub handshakes: IntCounterVec,
+    pub handshakes_started: IntCounter,
+    pub handshake_failures: IntCounterVec,
     pub cache_hits: IntGauge,
     pub cache_misses: IntGauge,
     pub cache_size: IntGauge,
@@ -90,6 +93,22 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "certgate_tls_handshakes_total",
             "Completed TLS handshakes, by whether a client certificate was presented",
             &["client_certificate"],
+        ),
+        handshakes_started: {
+            let c = IntCounter::new(
+                "certgate_tls_handshakes_started_total",
+                "ClientHellos processed (started - completed = handshakes that failed)",
+            )
+            .unwrap_or_else(|_| unreachable_metric("handshakes_started"));
+            let _ = r.register(Box::new(c.clone()));
+            c
+        },
+        handshake_failures: counter_vec(
+            &r,
+            "certgate_tls_handshake_failures_total",
+            "Handshakes the gateway refused, by reason (client aborts and protocol errors are \
+             only visible as started - completed: Pingora has no hook for them)",
+            &["reason"],
         ),
         cache_hits: gauge(
             &r,

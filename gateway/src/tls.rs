@@ -55,6 +55,13 @@ fn accept_any(_preverify: bool, _ctx: &mut pingora::tls::x509::X509StoreContextR
     true
 }
 
+fn handshake_failed(reason: &str) {
+    crate::metrics::METRICS
+        .handshake_failures
+        .with_label_values(&[reason])
+        .inc();
+}
+
 fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
     if h.strict {
         // Reject in the handshake unless the leaf verifies against the trust store (APIM's
@@ -68,10 +75,14 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
                 let Some(leaf) = ctx.current_cert().map(|c| c.to_owned()) else {
                     return false;
                 };
-                match Certificate::from_x509(leaf) {
+                let ok = match Certificate::from_x509(leaf) {
                     Ok(c) => trust.verify(&c, &SentChain::default(), false).is_ok(),
                     Err(_) => false,
+                };
+                if !ok {
+                    handshake_failed("client_certificate_untrusted");
                 }
+                ok
             },
         );
     } else if h.negotiate_client_certificate {
@@ -84,20 +95,24 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
 #[async_trait]
 impl TlsAccept for Handshake {
     async fn certificate_callback(&self, ssl: &mut TlsRef) {
+        crate::metrics::METRICS.handshakes_started.inc();
         let snap = self.state.load();
         let sni = ssl
             .servername(NameType::HOST_NAME)
             .map(str::to_ascii_lowercase);
         let Some(h) = self.hostname(&snap, sni.as_deref()) else {
+            handshake_failed("unknown_hostname");
             return;
         };
         let Some(key) = &h.certificate.key else {
+            handshake_failed("server_certificate");
             return;
         };
         // Errors leave the connection without a certificate: the handshake fails cleanly.
         if ext::ssl_use_certificate(ssl, h.certificate.cert.x509()).is_err()
             || ext::ssl_use_private_key(ssl, key).is_err()
         {
+            handshake_failed("server_certificate");
             return;
         }
         for c in &h.certificate.chain {

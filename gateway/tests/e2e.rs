@@ -627,6 +627,25 @@ fn strict_hostname_rejects_in_the_handshake() {
             "{client:?} must not complete the handshake: {head}"
         );
     }
+    // Refusals are counted by reason; every refused handshake shows as started - completed.
+    let (_, _, metrics) = d.admin("GET", "/metrics");
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(
+        value("certgate_tls_handshake_failures_total{reason=\"client_certificate_untrusted\"}")
+            >= 2.0,
+        "{metrics}"
+    );
+    assert!(
+        value("certgate_tls_handshakes_started_total")
+            >= value("certgate_tls_handshakes_total") + 3.0,
+        "{metrics}"
+    );
     // The gateway keeps serving others meanwhile.
     assert_eq!(
         d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
