@@ -51,6 +51,10 @@ pub enum Command {
         /// Seconds requests in flight may take to finish after SIGTERM.
         #[arg(long, default_value_t = 10)]
         drain_seconds: u64,
+        /// Where the pid file and the upgrade socket go. Default: `$RUNTIME_DIRECTORY` (set by
+        /// systemd's `RuntimeDirectory=`), else the configuration's directory.
+        #[arg(long, env = "RUNTIME_DIRECTORY")]
+        runtime_dir: Option<PathBuf>,
     },
     /// The demo backend of `make run` and the tests: HTTPS, requires a client certificate,
     /// echoes the request as JSON.
@@ -135,7 +139,16 @@ pub fn execute(cli: Cli) -> Outcome {
             upgrade,
             threads,
             drain_seconds,
-        } => match crate::server::run(&config, upgrade, threads, drain_seconds) {
+            runtime_dir,
+        } => match crate::server::run(
+            &config,
+            &crate::server::RunOptions {
+                upgrade,
+                threads,
+                drain_seconds,
+                runtime_dir,
+            },
+        ) {
             Ok(()) => ok(String::new()),
             Err(e) => fail(format!("{e}\n"), 1),
         },

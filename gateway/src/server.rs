@@ -116,10 +116,28 @@ impl ServeHttp for Admin {
     }
 }
 
+/// How `certgate run` serves (its command-line flags).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Take over the sockets of a running instance (Pingora's upgrade).
+    pub upgrade: bool,
+    pub threads: usize,
+    /// After SIGTERM (or an upgrade hand-over), how long requests in flight may take to finish
+    /// before the process exits.
+    pub drain_seconds: u64,
+    /// Pid file and upgrade socket; `None`: the configuration's directory (which is read-only
+    /// under systemd's `ProtectSystem=strict` or a Kubernetes ConfigMap, hence the option).
+    pub runtime_dir: Option<PathBuf>,
+}
+
 /// `certgate run -c FILE`: loads the configuration and serves until stopped.
-/// `drain_seconds`: after SIGTERM (or an upgrade hand-over), how long requests in flight may
-/// take to finish before the process exits.
-pub fn run(config: &Path, upgrade: bool, threads: usize, drain_seconds: u64) -> Result<(), String> {
+pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
+    let RunOptions {
+        upgrade,
+        threads,
+        drain_seconds,
+        ..
+    } = *opts;
     let counters: Arc<dyn CounterStore> = Arc::new(LocalCounters::default());
     let snap = load(
         config,
@@ -146,7 +164,11 @@ pub fn run(config: &Path, upgrade: bool, threads: usize, drain_seconds: u64) -> 
         counters,
     });
 
-    let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = opts
+        .runtime_dir
+        .clone()
+        .or_else(|| config.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
     let conf = ServerConf {
         threads: threads.max(1),
         pid_file: dir.join("certgate.pid").display().to_string(),

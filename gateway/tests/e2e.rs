@@ -73,9 +73,13 @@ impl Demo {
             .spawn()
             .unwrap();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+        let runtime = dir.path().join("runtime");
+        std::fs::create_dir_all(&runtime).unwrap();
         let gw = Command::new(bin())
             .args(["run", "--drain-seconds", "3", "-c"])
             .arg(&cfg)
+            .arg("--runtime-dir")
+            .arg(&runtime)
             .stdout(log)
             .stderr(Stdio::null())
             .spawn()
@@ -998,14 +1002,20 @@ fn zero_downtime_upgrade_hands_over_the_sockets() {
     let mut d = Demo::start();
     let cfg = d.dir.path().join("certgate.yaml");
     // The new process waits on the upgrade socket for the old one's listeners.
+    // The runtime directory (upgrade socket, pid file when daemonized) comes from systemd's variable here, from
+    // --runtime-dir for the old process: both name the same place, not the config directory.
+    let runtime = d.dir.path().join("runtime");
     let new = Command::new(bin())
         .args(["run", "-u", "--drain-seconds", "3", "-c"])
         .arg(&cfg)
+        .env("RUNTIME_DIRECTORY", &runtime)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
+    assert!(runtime.join("certgate-upgrade.sock").exists());
+    assert!(!d.dir.path().join("certgate-upgrade.sock").exists());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let loader = client_loop(&d, stop.clone(), 500);
     std::thread::sleep(Duration::from_millis(500));
