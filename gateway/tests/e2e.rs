@@ -6,6 +6,7 @@
 mod common;
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -1050,5 +1051,97 @@ fn zero_downtime_upgrade_hands_over_the_sockets() {
         "{} of {} requests failed during the upgrade: {failed:?}",
         failed.len(),
         codes.len()
+    );
+}
+
+/// Every metric the Grafana dashboard (deploy/grafana) queries is one this gateway exports:
+/// traffic that moves every family (accepted and refused clients, a strict-mode refusal, a
+/// forwarded header, a trace event, a dead backend), then one scrape.
+#[test]
+fn grafana_dashboard_queries_only_exported_metrics() {
+    let mut d = Demo::start();
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+    assert_eq!(
+        d.curl(
+            API,
+            "/validate/weather/Oslo",
+            Some("dev-expired-client"),
+            &[]
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        d.curl(API, "/context/weather", Some("dev-expired-client"), &[])
+            .0,
+        401
+    );
+    d.curl(
+        "partner.certgate.test",
+        "/validate/weather/Oslo",
+        Some("tst-untrusted-client"),
+        &[],
+    );
+    let forwarded = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-H",
+            "X-ARR-ClientCert: not-a-certificate",
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/validate/weather/Oslo",
+            d.plain
+        ))
+        .status()
+        .unwrap();
+    assert!(forwarded.success());
+    // The demo backend goes away: the next request is a counted backend error.
+    let mut backend = d.children.remove(0);
+    backend.kill().unwrap();
+    backend.wait().unwrap();
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        502
+    );
+    let (_, _, metrics) = d.admin("GET", "/metrics");
+    let exported: std::collections::BTreeSet<&str> = metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/certgate-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(i) = rest.find("certgate_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 12, "{queried:?}");
+    let missing: Vec<&String> = queried
+        .iter()
+        .filter(|q| !exported.contains(q.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "dashboard queries {missing:?}, not in /metrics:\n{metrics}"
     );
 }
