@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages certgate's build needs on a Debian machine, and says what it does.
 # Usage: scripts/ensure-deps.sh [--boringssl]
+#   wrk, nodejs (node --check), oha (cargo install): the load-test kit's test (load-tests/)
 #   cmake       zlib-ng (pulled in by Pingora) and BoringSSL builds
 #   pkg-config  + libssl-dev: the openssl crate links Debian's OpenSSL
 #   clang + libclang-dev (only with --boringssl): bindgen for the boring crate
@@ -15,6 +16,8 @@ command -v perl >/dev/null 2>&1 || need+=(perl)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 if [[ "${1:-}" == "--boringssl" ]]; then
   command -v clang >/dev/null 2>&1 || need+=(clang)
   dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -32,5 +35,9 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 else
-  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl, openssl)"
+  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl, openssl, wrk, node)"
+fi
+if ! command -v oha >/dev/null 2>&1; then
+  echo "ensure-deps: installing oha (HTTP load generator) with cargo install, a few minutes"
+  cargo install oha --locked --quiet
 fi

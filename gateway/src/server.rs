@@ -195,7 +195,7 @@ pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     for l in &snap.listeners {
         let addr = l.address.to_string();
         if l.tls {
-            let settings = crate::tls::settings(l.address, l.http2, state.clone())
+            let settings = crate::tls::settings(l, state.clone())
                 .map_err(|e| format!("listener {addr}: {e}"))?;
             proxy.add_tls_with_settings(&addr, None, settings);
         } else {

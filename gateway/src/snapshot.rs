@@ -51,11 +51,20 @@ pub struct HostnameSpec {
     pub strict: bool,
 }
 
+/// Lowest TLS version a listener accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinTlsVersion {
+    Tls12,
+    Tls13,
+}
+
 #[derive(Debug)]
 pub struct ListenerSpec {
     pub address: SocketAddr,
     pub tls: bool,
     pub http2: bool,
+    pub min_tls_version: MinTlsVersion,
+    pub session_resumption: bool,
     pub hostnames: Vec<HostnameSpec>,
 }
 

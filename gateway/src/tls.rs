@@ -21,9 +21,11 @@ use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::TlsAccept;
 use pingora::protocols::tls::TlsRef;
 use pingora::tls::ext;
-use pingora::tls::ssl::{NameType, SslRef, SslVerifyMode, SslVersion};
+use pingora::tls::ssl::{
+    NameType, SslOptions, SslRef, SslSessionCacheMode, SslVerifyMode, SslVersion,
+};
 
-use crate::snapshot::{HostnameSpec, Snapshot};
+use crate::snapshot::{HostnameSpec, ListenerSpec, MinTlsVersion, Snapshot};
 
 /// What the handshake established about the client, parsed once per connection.
 #[derive(Debug, Default)]
@@ -154,22 +156,32 @@ impl TlsAccept for Handshake {
     }
 }
 
-/// TLS settings for one listener: TLS 1.2 and 1.3, ALPN h2 when enabled, session resumption
-/// (tickets and cache) that keeps the client certificate.
+/// TLS settings for one listener: TLS 1.2 (unless `min-tls-version: "1.3"`) and 1.3, ALPN h2
+/// when enabled, session resumption (tickets and cache) that keeps the client certificate,
+/// unless switched off. Fixed for the life of the listening socket.
 pub fn settings(
-    listener: SocketAddr,
-    http2: bool,
+    listener: &ListenerSpec,
     state: Arc<ArcSwap<Snapshot>>,
 ) -> pingora::Result<TlsSettings> {
-    let mut s = TlsSettings::with_callbacks(Box::new(Handshake { listener, state }))?;
+    let mut s = TlsSettings::with_callbacks(Box::new(Handshake {
+        listener: listener.address,
+        state,
+    }))?;
     let tls_err = |e: pingora::tls::error::ErrorStack| {
         pingora::Error::because(pingora::ErrorType::InternalError, "TLS settings", e)
     };
-    s.set_min_proto_version(Some(SslVersion::TLS1_2))
-        .map_err(tls_err)?;
+    let min = match listener.min_tls_version {
+        MinTlsVersion::Tls12 => SslVersion::TLS1_2,
+        MinTlsVersion::Tls13 => SslVersion::TLS1_3,
+    };
+    s.set_min_proto_version(Some(min)).map_err(tls_err)?;
     // Required for resumption of sessions that carry a client certificate.
     s.set_session_id_context(b"certgate").map_err(tls_err)?;
-    if http2 {
+    if !listener.session_resumption {
+        s.set_session_cache_mode(SslSessionCacheMode::OFF);
+        s.set_options(SslOptions::NO_TICKET);
+    }
+    if listener.http2 {
         s.enable_h2();
     }
     Ok(s)

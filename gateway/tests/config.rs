@@ -116,6 +116,12 @@ fn malformed_configurations_are_located() {
         "invalid boolean",
     );
     expect("apis:\n  - name: a\n", 2, 5, "missing field `path`");
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    min-tls-version: \"1.1\"\n",
+        4,
+        22,
+        "min-tls-version '1.1': expected \"1.2\" or \"1.3\"",
+    );
     // Addresses, hosts and listeners.
     expect(
         "listeners:\n  - address: localhost\n    tls: false\n",

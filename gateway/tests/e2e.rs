@@ -4,263 +4,14 @@
 //! and stops them when it ends.
 
 mod common;
+mod demo;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use certgate_policy::pki::{DemoPki, KeyKind};
+use demo::*;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A running gateway and demo backend; both are killed on drop.
-struct Demo {
-    dir: tempfile::TempDir,
-    tls: u16,
-    plain: u16,
-    admin: u16,
-    children: Vec<Child>,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_certgate")
-}
-
-impl Demo {
-    fn start() -> Demo {
-        let dir = tempfile::tempdir().unwrap();
-        common::copy_dir(&common::examples(), dir.path());
-        DemoPki::generate(KeyKind::EcdsaP256)
-            .unwrap()
-            .write(&dir.path().join("pki"), "certgate-demo")
-            .unwrap();
-        let (tls, plain, admin, backend) = (free_port(), free_port(), free_port(), free_port());
-        let cfg = dir.path().join("certgate.yaml");
-        let text = std::fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("127.0.0.1:8443", &format!("127.0.0.1:{tls}"))
-            .replace("127.0.0.1:8080", &format!("127.0.0.1:{plain}"))
-            .replace("127.0.0.1:9901", &format!("127.0.0.1:{admin}"))
-            .replace("127.0.0.1:9443", &format!("127.0.0.1:{backend}"));
-        std::fs::write(&cfg, text).unwrap();
-        let p = dir.path().join("pki");
-        let backend_child = Command::new(bin())
-            .args(["demo-backend", "--listen", &format!("127.0.0.1:{backend}")])
-            .arg("--cert")
-            .arg(p.join("backend-server.chain.pem"))
-            .arg("--key")
-            .arg(p.join("backend-server.key.pem"))
-            .arg("--client-ca")
-            .arg(p.join("root-ca.pem"))
-            .arg("--client-ca")
-            .arg(p.join("dev-intermediate-ca.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
-        let runtime = dir.path().join("runtime");
-        std::fs::create_dir_all(&runtime).unwrap();
-        let gw = Command::new(bin())
-            .args(["run", "--drain-seconds", "3", "-c"])
-            .arg(&cfg)
-            .arg("--runtime-dir")
-            .arg(&runtime)
-            .stdout(log)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let demo = Demo {
-            dir,
-            tls,
-            plain,
-            admin,
-            children: vec![backend_child, gw],
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if demo.admin("GET", "/readyz").0 == 200
-                && std::net::TcpStream::connect(("127.0.0.1", backend)).is_ok()
-            {
-                return demo;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("gateway did not become ready");
-    }
-
-    fn pki(&self, f: &str) -> String {
-        self.dir.path().join("pki").join(f).display().to_string()
-    }
-
-    /// curl against the TLS listener as `host`; returns (status, headers lower-cased, body).
-    /// `openssl s_client` to the TLS listener with SNI `api.certgate.test` and `extra`
-    /// arguments: writes `request`, keeps stdin open long enough for the answer (and a TLS 1.3
-    /// ticket), and returns what it printed. Used where curl cannot go: resumption, and request
-    /// heads over 128 KiB (curl 7.88 stalls sending those; openssl and other clients do not).
-    fn s_client(&self, extra: &[&str], request: &[u8]) -> String {
-        let mut child = Command::new("openssl")
-            .args([
-                "s_client",
-                "-connect",
-                &format!("127.0.0.1:{}", self.tls),
-                "-servername",
-                API,
-                "-CAfile",
-                &self.pki("root-ca.pem"),
-                "-alpn",
-                "http/1.1",
-            ])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
-            let _ = stdin.write_all(request);
-            std::thread::sleep(Duration::from_millis(800));
-        }
-        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
-    }
-
-    fn curl(
-        &self,
-        host: &str,
-        path: &str,
-        client: Option<&str>,
-        extra: &[&str],
-    ) -> (u16, String, String) {
-        let mut cmd = Command::new("curl");
-        cmd.args([
-            "-s",
-            "-D",
-            "-",
-            "--max-time",
-            "10",
-            "--cacert",
-            &self.pki("root-ca.pem"),
-            "--resolve",
-            &format!("{host}:{}:127.0.0.1", self.tls),
-        ]);
-        if let Some(c) = client {
-            let chain = if c.starts_with("tst-") {
-                format!("{c}.chain.pem")
-            } else {
-                format!("{c}.pem")
-            };
-            cmd.args([
-                "--cert",
-                &self.pki(&chain),
-                "--key",
-                &self.pki(&format!("{c}.key.pem")),
-            ]);
-        }
-        cmd.args(extra)
-            .arg(format!("https://{host}:{}{path}", self.tls));
-        parse(cmd.output().expect("curl").stdout)
-    }
-
-    fn admin(&self, method: &str, path: &str) -> (u16, String, String) {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-D",
-                "-",
-                "--max-time",
-                "10",
-                "-X",
-                method,
-                &format!("http://127.0.0.1:{}{path}", self.admin),
-            ])
-            .output()
-            .expect("curl");
-        parse(out.stdout)
-    }
-}
-
-/// Requests `/validate/weather/Oslo` as the valid client in a loop (at most `max` times) until
-/// `stop` is set; the status codes, for tests that change things under load.
-fn client_loop(
-    d: &Demo,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    max: usize,
-) -> std::thread::JoinHandle<Vec<String>> {
-    let (tls, root, cert, key) = (
-        d.tls,
-        d.pki("root-ca.pem"),
-        d.pki("dev-valid-client.pem"),
-        d.pki("dev-valid-client.key.pem"),
-    );
-    std::thread::spawn(move || {
-        let mut codes = Vec::new();
-        for _ in 0..max {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                break;
-            }
-            let out = Command::new("curl")
-                .args([
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{http_code}",
-                    "--max-time",
-                    "10",
-                    "--cacert",
-                    &root,
-                    "--cert",
-                    &cert,
-                    "--key",
-                    &key,
-                    "--resolve",
-                    &format!("{API}:{tls}:127.0.0.1"),
-                ])
-                .arg(format!("https://{API}:{tls}/validate/weather/Oslo"))
-                .output()
-                .unwrap();
-            codes.push(String::from_utf8_lossy(&out.stdout).to_string());
-        }
-        codes
-    })
-}
-
-fn parse(out: Vec<u8>) -> (u16, String, String) {
-    let text = String::from_utf8_lossy(&out).to_string();
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        return (0, String::new(), text);
-    };
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_string())
-}
-
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::trim))
-}
-
-const API: &str = "api.certgate.test";
 const CLIENTS: [&str; 6] = [
     "dev-valid-client",
     "dev-unregistered-client",
@@ -680,6 +431,31 @@ fn resumed_sessions_keep_the_client_certificate() {
     let second = s_client(false, "-sess_in");
     assert!(second.contains("Reused, TLSv1.3"), "{second}");
     assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
+}
+
+/// `session-resumption: false` gives every connection a full handshake (what a handshake
+/// benchmark needs); `min-tls-version: "1.3"` refuses TLS 1.2.
+#[test]
+fn listener_tls_options_resumption_off_and_tls13_only() {
+    let d = Demo::start_with(|yaml| {
+        yaml.replacen(
+            "    hostnames:\n",
+            "    session-resumption: false\n    min-tls-version: \"1.3\"\n    hostnames:\n",
+            1,
+        )
+    });
+    let sess = d.dir.path().join("session.pem");
+    let sess = sess.to_str().unwrap();
+    let cert = d.pki("dev-valid-client.pem");
+    let key = d.pki("dev-valid-client.key.pem");
+    let request = b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
+    let first = d.s_client(&["-sess_out", sess, "-cert", &cert, "-key", &key], request);
+    assert!(first.contains("HTTP/1.1 200 OK"), "{first}");
+    let second = d.s_client(&["-sess_in", sess, "-cert", &cert, "-key", &key], request);
+    assert!(second.contains("New, TLSv1.3"), "{second}");
+    assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
+    let old = d.s_client(&["-tls1_2", "-cert", &cert, "-key", &key], request);
+    assert!(!old.contains("HTTP/1.1"), "{old}");
 }
 
 #[test]

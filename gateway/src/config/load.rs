@@ -933,10 +933,25 @@ impl Loader {
                     first.default = true;
                 }
             }
+            let min_tls_version = match l.min_tls_version.as_ref().map(|v| v.value.as_str()) {
+                None | Some("1.2") => MinTlsVersion::Tls12,
+                Some("1.3") => MinTlsVersion::Tls13,
+                Some(other) => {
+                    if let Some(v) = &l.min_tls_version {
+                        self.at(
+                            v,
+                            format!("min-tls-version '{other}': expected \"1.2\" or \"1.3\""),
+                        );
+                    }
+                    MinTlsVersion::Tls12
+                }
+            };
             out.push(ListenerSpec {
                 address,
                 tls: l.tls,
                 http2: l.http2,
+                min_tls_version,
+                session_resumption: l.session_resumption,
                 hostnames,
             });
         }

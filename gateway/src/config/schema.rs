@@ -54,6 +54,13 @@ pub struct Listener {
     pub tls: bool,
     #[serde(default = "yes")]
     pub http2: bool,
+    /// Lowest TLS version accepted: "1.2" (default) or "1.3".
+    #[serde(default)]
+    pub min_tls_version: Option<S<String>>,
+    /// TLS session resumption (tickets and the server-side cache; default on). Off forces a
+    /// full handshake per connection, e.g. for handshake benchmarks.
+    #[serde(default = "yes")]
+    pub session_resumption: bool,
     #[serde(default)]
     pub hostnames: Vec<Hostname>,
 }
