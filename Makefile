@@ -8,13 +8,14 @@ export PROPTEST_CASES
 # The BoringSSL build (SPEC §1): same crates, `--no-default-features --features boringssl`.
 BORING := -p certgate -p certgate-policy --no-default-features --features boringssl
 
-.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench
+.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench compare
 
 help:
 	@echo "make run    - build, write the demo PKI, start the demo backend and the gateway, print curl lines"
 	@echo "make test   - install missing system packages, then fmt check, clippy -D warnings, all tests,"
 	@echo "              then the same for the BoringSSL build (make boringssl)"
 	@echo "make bench  - criterion benchmarks (bench/)"
+	@echo "make compare - certgate vs nginx vs HAProxy side by side (bench/compare), writes bench/RESULTS.md"
 	@echo "make fmt    - format the workspace"
 	@echo "make lint   - clippy with warnings denied"
 
@@ -53,3 +54,8 @@ test: deps fmt-check lint unit boringssl
 
 bench: deps
 	$(CARGO) bench -p certgate-bench
+
+# Installs nginx-light, haproxy, wrk (Debian) and oha (crates.io) when missing; ~15 minutes.
+# COMPARE_ARGS="--rounds 1 --duration 3 --keys ecdsa" for a quick look.
+compare: deps-boringssl
+	python3 bench/compare/compare.py $(COMPARE_ARGS)

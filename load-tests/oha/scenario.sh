@@ -28,7 +28,7 @@ CONCURRENCY=${CONCURRENCY:-16}
 HEADER=${HEADER:-X-ARR-ClientCert}
 CLIENT=${CLIENT:-dev-valid-client}
 
-common=(--no-tui --output-format json -z "$DURATION" -c "$CONCURRENCY")
+common=(--no-tui --output-format json -w -z "$DURATION" -c "$CONCURRENCY")
 tls=(--cacert "$CACERT")
 [[ -n "$CONNECT_TO" ]] && tls+=(--connect-to "$CONNECT_TO")
 expect=200

@@ -1,0 +1,568 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: certgate against nginx and HAProxy doing the same mTLS job.
+
+`make compare` runs this. It installs what it needs (nginx-light, haproxy, wrk from Debian; oha
+from crates.io), builds certgate in release mode (OpenSSL and BoringSSL builds), generates an
+ECDSA P-256 and an RSA-2048 PKI with `certgate pki demo`, starts one shared backend, and runs
+equivalent configurations of every system, one at a time:
+
+  nginx            ssl_verify_client on + `map $ssl_client_fingerprint` over 1 000 thumbprints
+  haproxy          verify required + an `ssl_c_sha1` ACL over the same 1 000 thumbprints
+  certgate         strict mTLS + validate-client-certificate with the same 1 000 identities
+  certgate-boringssl  the same, built with --features boringssl
+  certgate-plain   certgate with strict mTLS and no policy (Pingora proxying)
+
+Scenarios (same concurrency, duration and 1 KiB payload everywhere):
+  a  kept-alive mTLS GET (oha)
+  b  a new mTLS handshake per request, session caches and tickets off on every server (oha)
+  c  as b with session resumption on every server (oha resumes sessions by itself)
+  d  the forwarded-certificate header over plain HTTP (wrk); only certgate verifies a
+     certificate from a header, so nginx/HAProxy have no equivalent and are not run
+
+Fairness: TLS 1.3 only on every server; one worker/thread per gateway; the gateway pinned to
+CPU 0, load generator and backend to CPU 1; the systems alternate over ROUNDS rounds and the
+report gives medians. The gateway's own CPU time (utime+stime of its processes from /proc) per
+10 000 requests is the figure that stays meaningful when the load generator is the bottleneck.
+
+Traffic goes to 127.0.0.1 only; every run is bounded by DURATION.
+
+Usage: bench/compare/compare.py [--rounds N] [--duration S] [--concurrency C]
+                                [--systems a,b] [--scenarios a,b,c,d] [--keys ecdsa,rsa]
+                                [--out DIR] [--no-install]
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY_CPU, LOADGEN_CPU = "0", "1"
+PORT_TLS, PORT_PLAIN, PORT_ADMIN, PORT_BACKEND = 18443, 18080, 18901, 18000
+HOST = "bench.certgate.test"
+ALLOW_LIST = 1000
+PAYLOAD = "x" * 1024
+SYSTEMS = ["nginx", "haproxy", "certgate", "certgate-boringssl", "certgate-plain"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(f"[compare] {msg}", file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+# ---------------------------------------------------------------- installation and builds
+
+
+def install():
+    need = [p for p, b in [("nginx-light", "nginx"), ("haproxy", "haproxy"), ("wrk", "wrk")]
+            if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists()]
+    if need:
+        log(f"installing Debian packages: {' '.join(need)}")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        sh(sudo + ["apt-get", "update", "-qq"])
+        sh(sudo + ["apt-get", "install", "-y", "-qq"] + need,
+           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        # Debian starts the packaged services; the benchmark runs its own instances.
+        for svc in ("nginx", "haproxy"):
+            subprocess.run(sudo + ["service", svc, "stop"], stderr=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL)
+    if shutil.which("oha") is None:
+        log("installing oha with cargo install (a few minutes)")
+        sh(["cargo", "install", "oha", "--locked", "--quiet"])
+
+
+def build(out):
+    bins = {}
+    log("building certgate (release, OpenSSL)")
+    sh(["cargo", "build", "--release", "-q", "-p", "certgate"], cwd=ROOT)
+    bins["openssl"] = out / "certgate-openssl"
+    shutil.copy2(ROOT / "target/release/certgate", bins["openssl"])
+    log("building certgate (release, BoringSSL)")
+    sh(["cargo", "build", "--release", "-q", "-p", "certgate", "--no-default-features",
+        "--features", "boringssl"], cwd=ROOT)
+    bins["boringssl"] = out / "certgate-boringssl"
+    shutil.copy2(ROOT / "target/release/certgate", bins["boringssl"])
+    return bins
+
+
+def binary(name):
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
+# ---------------------------------------------------------------- PKI and configurations
+
+
+def pki(certgate, out, key):
+    d = out / f"pki-{key}"
+    if not (d / "root-ca.pem").exists():
+        sh([str(certgate), "pki", "demo", "--out", str(d), "--key", key],
+           stdout=subprocess.DEVNULL)
+    valid = (d / "dev-valid-client.thumbprint").read_text().strip().upper()
+    rng = random.Random(1000)
+    others = {"%040X" % rng.getrandbits(160) for _ in range(ALLOW_LIST * 2)}
+    allow = sorted(list(others - {valid})[: ALLOW_LIST - 1] + [valid])
+    (d / "allow.upper").write_text("\n".join(allow) + "\n")
+    # nginx's $ssl_client_fingerprint is lower-case hex.
+    (d / "allow.nginx").write_text("".join(f"{t.lower()} 1;\n" for t in allow))
+    (d / "ca-bundle.pem").write_text((d / "root-ca.pem").read_text()
+                                     + (d / "dev-intermediate-ca.pem").read_text())
+    (d / "server.bundle.pem").write_text((d / "server.chain.pem").read_text()
+                                         + (d / "server.key.pem").read_text())
+    return d, allow
+
+
+def backend_conf(work):
+    conf = work / "backend.conf"
+    conf.write_text(f"""
+worker_processes 1;
+pid {work}/backend.pid;
+error_log {work}/backend.error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{PORT_BACKEND};
+    location / {{ default_type text/plain; return 200 "{PAYLOAD}"; }}
+  }}
+}}
+""")
+    return [binary("nginx"), "-c", str(conf), "-p", str(work), "-g", "daemon off;"]
+
+
+def nginx_conf(work, d, resumption):
+    cache = "shared:SSL:20m" if resumption else "off"
+    tickets = "on" if resumption else "off"
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx.error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  upstream backend {{ server 127.0.0.1:{PORT_BACKEND}; keepalive 64; }}
+  map $ssl_client_fingerprint $allowed {{ default 0; include {d}/allow.nginx; }}
+  server {{
+    listen 127.0.0.1:{PORT_TLS} ssl;
+    server_name {HOST};
+    ssl_certificate {d}/server.chain.pem;
+    ssl_certificate_key {d}/server.key.pem;
+    ssl_protocols TLSv1.3;
+    ssl_client_certificate {d}/ca-bundle.pem;
+    ssl_verify_client on;
+    ssl_verify_depth 3;
+    ssl_session_cache {cache};
+    ssl_session_tickets {tickets};
+    location / {{
+      if ($allowed = 0) {{ return 403; }}
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+""")
+    return [binary("nginx"), "-c", str(conf), "-p", str(work), "-g", "daemon off;"]
+
+
+def haproxy_conf(work, d, resumption):
+    conf = work / "haproxy.cfg"
+    cache = "20000" if resumption else "0"
+    tickets = "" if resumption else " no-tls-tickets"
+    conf.write_text(f"""
+global
+  nbthread 1
+  maxconn 20000
+  tune.ssl.cachesize {cache}
+  log stderr format raw local0 err
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{PORT_TLS} ssl crt {d}/server.bundle.pem ca-file {d}/ca-bundle.pem verify required ssl-min-ver TLSv1.3{tickets}
+  acl allowed ssl_c_sha1,hex -i -f {d}/allow.upper
+  http-request deny deny_status 403 unless allowed
+  default_backend be
+backend be
+  server s1 127.0.0.1:{PORT_BACKEND}
+""")
+    return [binary("haproxy"), "-f", str(conf), "-db"]
+
+
+def certgate_conf(work, d, allow, resumption, policy, certgate):
+    policies = work / "policies"
+    policies.mkdir(exist_ok=True)
+    identities = "".join(f'<identity thumbprint="{t}" />' for t in allow)
+    (policies / "allow.xml").write_text(f"""<policies>
+  <inbound>
+    <validate-client-certificate validate-revocation="false" validate-trust="true"
+        validate-not-before="true" validate-not-after="true" ignore-error="false">
+      <identities>{identities}</identities>
+    </validate-client-certificate>
+  </inbound>
+  <backend><forward-request /></backend>
+  <outbound />
+  <on-error />
+</policies>
+""")
+    policy_line = "    policy: policies/allow.xml\n" if policy else ""
+    conf = work / "certgate.yaml"
+    conf.write_text(f"""
+listeners:
+  - address: 127.0.0.1:{PORT_TLS}
+    http2: false
+    min-tls-version: "1.3"
+    session-resumption: {"true" if resumption else "false"}
+    hostnames:
+      - host: {HOST}
+        default: true
+        certificate: {{ pem: {d}/server.chain.pem, key: {d}/server.key.pem }}
+        negotiate-client-certificate: true
+        strict: true
+  - address: 127.0.0.1:{PORT_PLAIN}
+    tls: false
+admin:
+  address: 127.0.0.1:{PORT_ADMIN}
+ca-certificates:
+  - {{ file: {d}/root-ca.pem, store: Root }}
+  - {{ file: {d}/dev-intermediate-ca.pem, store: CertificateAuthority }}
+trusted-proxies: [127.0.0.1/32]
+forwarded-certificate: {{ header: X-Client-Cert, encoding: url-pem }}
+backends:
+  - id: b
+    url: http://127.0.0.1:{PORT_BACKEND}
+apis:
+  - name: bench
+    path: /
+    backend: b
+{policy_line}    operations:
+      - {{ name: any, method: "*", url-template: "/{{*rest}}" }}
+""")
+    return [str(certgate), "run", "-c", str(conf), "--threads", "1", "--runtime-dir", str(work)]
+
+
+# ---------------------------------------------------------------- processes and /proc
+
+
+def start(cmd, name, work, cpu):
+    logf = open(work / f"{name}.log", "ab")
+    p = subprocess.Popen(["taskset", "-c", cpu] + cmd, stdout=logf, stderr=logf,
+                         start_new_session=True)
+    return p
+
+
+def wait_port(port, timeout=20):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop(p):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                kids = Path(f"/proc/{p}/task/{t}/children").read_text().split()
+                todo.extend(int(k) for k in kids)
+        except OSError:
+            pass
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
+def peak_rss_mib(pids):
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+# ---------------------------------------------------------------- load generators
+
+
+def oha(d, duration, concurrency, keepalive):
+    cmd = ["taskset", "-c", LOADGEN_CPU, "oha", "--no-tui", "--output-format", "json", "-w",
+           "-z", f"{duration}s", "-c", str(concurrency),
+           "--cacert", str(d / "root-ca.pem"),
+           "--cert", str(d / "dev-valid-client.pem"), "--key", str(d / "dev-valid-client.key.pem"),
+           "--connect-to", f"{HOST}:{PORT_TLS}:127.0.0.1:{PORT_TLS}"]
+    if not keepalive:
+        cmd.append("--disable-keepalive")
+    cmd.append(f"https://{HOST}:{PORT_TLS}/")
+    r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    codes = {int(k): v for k, v in r.get("statusCodeDistribution", {}).items()}
+    pct = r.get("latencyPercentiles", {})
+    return {
+        "requests": sum(codes.values()),
+        "ok": codes.get(200, 0),
+        "errors": sum(r.get("errorDistribution", {}).values()),
+        "rps": r["summary"]["requestsPerSec"],
+        "p50_ms": (pct.get("p50") or 0) * 1000,
+        "p99_ms": (pct.get("p99") or 0) * 1000,
+    }
+
+
+def wrk_forwarded(d, duration, concurrency):
+    cmd = ["taskset", "-c", LOADGEN_CPU, "wrk", "-t1", f"-c{concurrency}", f"-d{duration}s",
+           "--latency", "-s", str(ROOT / "load-tests/wrk/forwarded-header.lua"),
+           f"http://127.0.0.1:{PORT_PLAIN}/"]
+    env = {**os.environ, "CERT": str(d / "dev-valid-client.pem"), "HEADER": "X-Client-Cert"}
+    text = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+
+    def ms(v):
+        for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+            if v.endswith(unit):
+                return float(v[: -len(unit)]) * f
+        return float(v)
+
+    res = {"requests": 0, "ok": 0, "errors": 0, "rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0}
+    for line in text.splitlines():
+        parts = line.split()
+        if line.strip().startswith("50%"):
+            res["p50_ms"] = ms(parts[1])
+        elif line.strip().startswith("99%"):
+            res["p99_ms"] = ms(parts[1])
+        elif line.startswith("Requests/sec:"):
+            res["rps"] = float(parts[1])
+        elif "requests in" in line:
+            res["requests"] = int(parts[0])
+        elif line.startswith("status 200:"):
+            res["ok"] += int(parts[2])
+        elif line.startswith("  Socket errors") or line.startswith("  Non-2xx"):
+            res["errors"] += sum(int(x.strip(",")) for x in parts if x.strip(",").isdigit())
+    return res
+
+
+# ---------------------------------------------------------------- one measurement
+
+
+def gateway_cmd(system, work, d, allow, resumption, bins):
+    if system == "nginx":
+        return nginx_conf(work, d, resumption)
+    if system == "haproxy":
+        return haproxy_conf(work, d, resumption)
+    if system == "certgate":
+        return certgate_conf(work, d, allow, resumption, True, bins["openssl"])
+    if system == "certgate-boringssl":
+        return certgate_conf(work, d, allow, resumption, True, bins["boringssl"])
+    if system == "certgate-plain":
+        return certgate_conf(work, d, allow, resumption, False, bins["openssl"])
+    raise ValueError(system)
+
+
+def measure(system, scenario, d, allow, args, bins, work):
+    resumption = scenario in ("a", "c", "d")
+    cmd = gateway_cmd(system, work, d, allow, resumption, bins)
+    gw = start(cmd, system, work, GATEWAY_CPU)
+    try:
+        port = PORT_PLAIN if scenario == "d" else PORT_TLS
+        if not wait_port(port):
+            raise RuntimeError(f"{system} did not start; see {work}/{system}.log")
+        # Warm-up: connections, caches, pools.
+        if scenario == "d":
+            wrk_forwarded(d, 1, args.concurrency)
+        else:
+            oha(d, 1, args.concurrency, scenario == "a")
+        pids = tree(gw.pid)
+        cpu0 = cpu_seconds(pids)
+        if scenario == "d":
+            res = wrk_forwarded(d, args.duration, args.concurrency)
+        else:
+            res = oha(d, args.duration, args.concurrency, scenario == "a")
+        pids = tree(gw.pid)
+        cpu = cpu_seconds(pids) - cpu0
+        res["cpu_s_per_10k"] = cpu / max(res["requests"], 1) * 10_000
+        res["cpu_us_per_req"] = cpu / max(res["requests"], 1) * 1e6
+        res["peak_rss_mib"] = peak_rss_mib(pids)
+        return res
+    finally:
+        stop(gw)
+
+
+# ---------------------------------------------------------------- report
+
+
+def versions(bins):
+    def first(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "machine": f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
+        "nginx": first([binary("nginx"), "-v"]),
+        "haproxy": first([binary("haproxy"), "-v"]),
+        "certgate": first([str(bins["openssl"]), "--version"]),
+        "certgate-boringssl": first([str(bins["boringssl"]), "--version"]),
+        "oha": first(["oha", "--version"]),
+        "wrk": first(["wrk", "-v"]),
+    }
+
+
+SCENARIO_NAMES = {
+    "a": "(a) kept-alive mTLS GET",
+    "b": "(b) new mTLS handshake per request, no resumption",
+    "c": "(c) new connection per request, session resumption",
+    "d": "(d) forwarded-certificate header, plain HTTP (wrk)",
+}
+
+
+def report(results, meta, args, path):
+    lines = [
+        "# certgate side by side: results",
+        "",
+        f"Command: `make compare` (= `bench/compare/compare.py --rounds {args.rounds} "
+        f"--duration {args.duration} --concurrency {args.concurrency}`)",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {meta['machine']}.",
+        "",
+        "Versions: " + "; ".join(f"{k} `{v}`" for k, v in meta.items() if k != "machine") + ".",
+        "",
+        "Every figure is the median over the rounds; the systems alternated within each round. "
+        "Gateway pinned to CPU 0 with one worker, oha/wrk and the backend on CPU 1; TLS 1.3; "
+        f"{ALLOW_LIST}-thumbprint allow-list; 1 KiB response. `CPU/req` is the gateway's own "
+        "user+system time per request (from /proc), `CPU s/10k` the same per 10 000 requests, "
+        "`vs nginx` the ratio of requests/s (higher is better) and of CPU/req (lower is better).",
+        "",
+    ]
+    for key in args.keys:
+        for sc in args.scenarios:
+            rows = []
+            base = results.get(key, {}).get(sc, {}).get("nginx")
+            for system in args.systems:
+                runs = results.get(key, {}).get(sc, {}).get(system)
+                if not runs:
+                    continue
+                med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+                rows.append((system, med))
+            if not rows:
+                continue
+            base_med = ({k: statistics.median(r[k] for r in base) for k in base[0]}
+                        if base else None)
+            lines.append(f"## {key.upper()}: {SCENARIO_NAMES[sc]}")
+            lines.append("")
+            lines.append("| system | req/s | p50 ms | p99 ms | CPU/req µs | CPU s/10k | peak RSS MiB | errors | vs nginx req/s | vs nginx CPU/req |")
+            lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for system, m in rows:
+                vs_rps = f"{m['rps'] / base_med['rps']:.2f}" if base_med else "n/a"
+                vs_cpu = (f"{m['cpu_us_per_req'] / base_med['cpu_us_per_req']:.2f}"
+                          if base_med and base_med["cpu_us_per_req"] else "n/a")
+                lines.append(
+                    f"| {system} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
+                    f"{m['cpu_us_per_req']:.1f} | {m['cpu_s_per_10k']:.3f} | "
+                    f"{m['peak_rss_mib']:.1f} | {m['errors']:.0f} | {vs_rps} | {vs_cpu} |")
+            lines.append("")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=8, help="seconds per run")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--scenarios", default="a,b,c,d")
+    ap.add_argument("--keys", default="ecdsa,rsa")
+    ap.add_argument("--out", default=str(ROOT / "target/compare"))
+    ap.add_argument("--results", default=str(ROOT / "bench/RESULTS.md"))
+    ap.add_argument("--no-install", action="store_true")
+    args = ap.parse_args()
+    args.systems = args.systems.split(",")
+    args.scenarios = args.scenarios.split(",")
+    args.keys = args.keys.split(",")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.no_install:
+        install()
+    bins = build(out)
+    meta = versions(bins)
+    work = out / "work"
+    work.mkdir(exist_ok=True)
+    backend = start(backend_conf(work), "backend", work, LOADGEN_CPU)
+    results = {}
+    try:
+        if not wait_port(PORT_BACKEND):
+            raise RuntimeError("backend did not start")
+        for key in args.keys:
+            d, allow = pki(bins["openssl"], out, key)
+            for rnd in range(args.rounds):
+                order = args.systems[rnd % len(args.systems):] + args.systems[:rnd % len(args.systems)]
+                for sc in args.scenarios:
+                    for system in order:
+                        if sc == "d" and not system.startswith("certgate"):
+                            continue
+                        log(f"{key} round {rnd + 1}/{args.rounds} scenario {sc} {system}")
+                        res = measure(system, sc, d, allow, args, bins, work)
+                        log(f"  {res['rps']:.0f} req/s, p99 {res['p99_ms']:.2f} ms, "
+                            f"{res['cpu_us_per_req']:.1f} µs CPU/req, errors {res['errors']}, "
+                            f"ok {res['ok']}/{res['requests']}")
+                        results.setdefault(key, {}).setdefault(sc, {}).setdefault(system, []).append(res)
+                        (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    finally:
+        stop(backend)
+    report(results, meta, args, args.results)
+    log(f"wrote {args.results} and {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
