@@ -70,16 +70,23 @@ impl SentChain {
     }
 }
 
-/// The result of a successful verification: the chain from the leaf to the anchor.
+/// The result of a successful verification, as the cache keeps it: only what policies read,
+/// so an entry costs a few dozen bytes however long the chain (the issuer is shared with the
+/// trust store whenever it is one of its certificates).
 #[derive(Clone, Debug)]
 pub struct Verified {
-    pub chain: Vec<Arc<Certificate>>,
+    /// The certificate that issued the leaf.
+    issuer: Option<Arc<Certificate>>,
+    /// Certificates in the chain, leaf and anchor included.
+    pub depth: usize,
+    /// Earliest notAfter in the chain: the result holds until then.
+    pub not_after: Option<SystemTime>,
 }
 
 impl Verified {
     /// The certificate that issued the leaf.
     pub fn issuer(&self) -> Option<&Arc<Certificate>> {
-        self.chain.get(1)
+        self.issuer.as_ref()
     }
 }
 
@@ -211,6 +218,9 @@ pub struct TrustStore {
     cache: Arc<VerificationCache>,
     /// Earliest CRL nextUpdate: cached revocation outcomes end there.
     crl_horizon: Option<SystemTime>,
+    /// Roots and intermediates parsed once, by SHA-256 of their DER, so cached results share
+    /// them instead of holding a parsed copy each.
+    parsed: std::collections::HashMap<[u8; 32], Arc<Certificate>>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -262,7 +272,14 @@ impl TrustStore {
         param.set_depth(MAX_CHAIN_DEPTH - 2);
         b.set_param(&param)?;
         let crl_horizon = crls.iter().filter_map(|c| c.next_update()).min();
+        let parsed = roots
+            .iter()
+            .chain(&intermediates)
+            .filter_map(|x| Certificate::from_x509(x.clone()).ok())
+            .map(|c| (*c.sha256(), Arc::new(c)))
+            .collect();
         Ok(TrustStore {
+            parsed,
             store: b.build(),
             roots,
             intermediates,
@@ -323,12 +340,7 @@ impl TrustStore {
             .map(Arc::new);
         let until = match &outcome {
             Ok(v) => {
-                let mut until = v
-                    .chain
-                    .iter()
-                    .filter_map(|c| c.validity().map(|(_, na)| na))
-                    .min()
-                    .unwrap_or(now + FAILURE_TTL);
+                let mut until = v.not_after.unwrap_or(now + FAILURE_TTL);
                 if check_revocation {
                     if let Some(h) = self.crl_horizon {
                         until = until.min(h);
@@ -382,11 +394,31 @@ impl TrustStore {
         if check_revocation {
             self.check_revocation(&chain)?;
         }
-        let chain = chain
-            .into_iter()
-            .filter_map(|x| Certificate::from_x509(x).ok().map(Arc::new))
-            .collect();
-        Ok(Verified { chain })
+        // The leaf is parsed already; the rest is the trust store's own parsed certificates,
+        // except intermediates the client sent (when allowed), parsed here.
+        let mut not_after = leaf.validity().map(|(_, na)| na);
+        let mut issuer = None;
+        for (i, x) in chain.iter().enumerate().skip(1) {
+            let shared = x
+                .to_der()
+                .ok()
+                .and_then(|der| self.parsed.get(&crate::crypto::sha::sha256(&der)).cloned());
+            let Some(c) = shared.or_else(|| Certificate::from_x509(x.clone()).ok().map(Arc::new))
+            else {
+                continue;
+            };
+            if let Some((_, na)) = c.validity() {
+                not_after = Some(not_after.map_or(na, |n| n.min(na)));
+            }
+            if i == 1 {
+                issuer = Some(c);
+            }
+        }
+        Ok(Verified {
+            issuer,
+            depth: chain.len(),
+            not_after,
+        })
     }
 
     /// Every certificate below the anchor needs a current CRL from its issuer that does not

@@ -589,13 +589,13 @@ fn rsa_demo_tree_verifies_like_ecdsa() {
             false,
         )
         .unwrap();
-    assert_eq!(v.chain.len(), 3);
+    assert_eq!(v.depth, 3);
     assert_eq!(
         &**v.issuer().unwrap().subject(),
         "CN=APIM Sample DEV Intermediate CA"
     );
     assert_eq!(
-        &**v.chain[0].signature_algorithm_friendly_name(),
+        &**v.issuer().unwrap().signature_algorithm_friendly_name(),
         "sha256RSA"
     );
     assert!(t
@@ -667,4 +667,40 @@ fn crl_from_the_openssl_command_line_revokes() {
     ));
     assert!(store.verify(&other, &sent, true).is_ok());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Cached results share the trust store's parsed issuer instead of each holding a parsed copy
+/// of the chain (which cost ~16 KiB per entry; bench/examples/cache_memory measures it).
+#[test]
+fn cached_results_share_the_issuer_of_the_trust_store() {
+    let p = DemoPki::generate(KeyKind::EcdsaP256).unwrap();
+    let t = TrustStore::new(
+        vec![p.root.cert.clone()],
+        vec![p.dev_ca.cert.clone()],
+        vec![],
+    )
+    .unwrap();
+    let none = SentChain::default();
+    let a = t
+        .verify(
+            &Certificate::from_x509(p.valid.cert.clone()).unwrap(),
+            &none,
+            false,
+        )
+        .unwrap();
+    let b = t
+        .verify(
+            &Certificate::from_x509(p.unregistered.cert.clone()).unwrap(),
+            &none,
+            false,
+        )
+        .unwrap();
+    assert!(Arc::ptr_eq(a.issuer().unwrap(), b.issuer().unwrap()));
+    assert_eq!(a.depth, 3);
+    let dev_not_after = Certificate::from_x509(p.dev_ca.cert.clone())
+        .unwrap()
+        .validity()
+        .unwrap()
+        .1;
+    assert!(a.not_after.unwrap() <= dev_not_after);
 }
