@@ -434,6 +434,84 @@ def measure(system, scenario, d, allow, args, bins, work):
         stop(gw)
 
 
+# ---------------------------------------------------------------- idle connections
+
+
+async def _open_idle(n, d, concurrency=200):
+    import asyncio
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(d / "root-ca.pem"))
+    ctx.load_cert_chain(str(d / "dev-valid-client.pem"), str(d / "dev-valid-client.key.pem"))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    sem = asyncio.Semaphore(concurrency)
+    conns, failures = [], 0
+    request = f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+
+    async def one():
+        nonlocal failures
+        async with sem:
+            try:
+                r, w = await asyncio.open_connection("127.0.0.1", PORT_TLS, ssl=ctx,
+                                                     server_hostname=HOST)
+                w.write(request)
+                await w.drain()
+                head = await r.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await r.readexactly(length)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    failures += 1
+                conns.append(w)
+            except (OSError, asyncio.IncompleteReadError, ssl.SSLError, ValueError):
+                failures += 1
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return conns, failures
+
+
+def idle_connections(system, n, d, allow, bins, work):
+    """Gateway RSS with `n` kept-alive mTLS connections that each served one request."""
+    import asyncio
+    import resource
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n * 2 + 1024, n * 2 + 1024))
+    gw = start(gateway_cmd(system, work, d, allow, True, bins), system, work, GATEWAY_CPU)
+    try:
+        if not wait_port(PORT_TLS):
+            raise RuntimeError(f"{system} did not start")
+        loop = asyncio.new_event_loop()
+        # Warm up with a few connections so the baseline includes pools and caches.
+        warm, _ = loop.run_until_complete(_open_idle(10, d))
+        for w in warm:
+            w.close()
+        time.sleep(0.5)
+        base = rss_mib(tree(gw.pid))
+        conns, failures = loop.run_until_complete(_open_idle(n, d))
+        time.sleep(1.0)
+        loaded = rss_mib(tree(gw.pid))
+        for w in conns:
+            w.close()
+        loop.close()
+        return {"connections": len(conns), "failures": failures, "rss_base_mib": base,
+                "rss_mib": loaded,
+                "kib_per_connection": (loaded - base) * 1024 / max(len(conns), 1)}
+    finally:
+        stop(gw)
+
+
+def rss_mib(pids):
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -468,7 +546,7 @@ SCENARIO_NAMES = {
 }
 
 
-def report(results, meta, args, path):
+def report(results, meta, args, path, memory=None):
     lines = [
         "# certgate side by side: results",
         "",
@@ -512,6 +590,22 @@ def report(results, meta, args, path):
                     f"{m['cpu_us_per_req']:.1f} | {m['cpu_s_per_10k']:.3f} | "
                     f"{m['peak_rss_mib']:.1f} | {m['errors']:.0f} | {vs_rps} | {vs_cpu} |")
             lines.append("")
+    if memory:
+        lines += [
+            "## Memory: idle kept-alive mTLS connections",
+            "",
+            "Each connection completed a TLS 1.3 mTLS handshake and one request, then stayed open "
+            "(Python asyncio client). RSS of the gateway's processes (VmRSS) before and after.",
+            "",
+            "| system | key | connections | failures | RSS before MiB | RSS with connections MiB | KiB per connection |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for key, systems in memory.items():
+            for system, m in systems.items():
+                lines.append(f"| {system} | {key} | {m['connections']} | {m['failures']} | "
+                             f"{m['rss_base_mib']:.1f} | {m['rss_mib']:.1f} | "
+                             f"{m['kib_per_connection']:.1f} |")
+        lines.append("")
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -526,6 +620,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "target/compare"))
     ap.add_argument("--results", default=str(ROOT / "bench/RESULTS.md"))
     ap.add_argument("--no-install", action="store_true")
+    ap.add_argument("--idle", type=int, default=10_000,
+                    help="idle kept-alive connections for the memory table (0: skip)")
     args = ap.parse_args()
     args.systems = args.systems.split(",")
     args.scenarios = args.scenarios.split(",")
@@ -558,9 +654,18 @@ def main():
                             f"ok {res['ok']}/{res['requests']}")
                         results.setdefault(key, {}).setdefault(sc, {}).setdefault(system, []).append(res)
                         (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+        memory = {}
+        if args.idle:
+            key = args.keys[0]
+            d, allow = pki(bins["openssl"], out, key)
+            for system in args.systems:
+                log(f"{key} {args.idle} idle connections: {system}")
+                m = idle_connections(system, args.idle, d, allow, bins, work)
+                log(f"  {m}")
+                memory.setdefault(key, {})[system] = m
     finally:
         stop(backend)
-    report(results, meta, args, args.results)
+    report(results, meta, args, args.results, memory)
     log(f"wrote {args.results} and {out / 'results.json'}")
 
 
