@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import signal
 import statistics
@@ -48,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_CPU, LOADGEN_CPU = "0", "1"
 PORT_TLS, PORT_PLAIN, PORT_ADMIN, PORT_BACKEND = 18443, 18080, 18901, 18000
-HOST = "bench.certgate.test"
+HOST = "api.certgate.test"  # a name in the demo PKI's server certificate
 ALLOW_LIST = 1000
 PAYLOAD = "x" * 1024
 SYSTEMS = ["nginx", "haproxy", "certgate", "certgate-boringssl", "certgate-plain"]
@@ -105,18 +104,36 @@ def binary(name):
 # ---------------------------------------------------------------- PKI and configurations
 
 
+def thumbprint(pem_file):
+    import base64
+    import hashlib
+    text = Path(pem_file).read_text()
+    body = text.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+    return hashlib.sha1(base64.b64decode("".join(body.split()))).hexdigest().upper()
+
+
 def pki(certgate, out, key):
     d = out / f"pki-{key}"
     if not (d / "root-ca.pem").exists():
         sh([str(certgate), "pki", "demo", "--out", str(d), "--key", key],
            stdout=subprocess.DEVNULL)
-    valid = (d / "dev-valid-client.thumbprint").read_text().strip().upper()
-    rng = random.Random(1000)
-    others = {"%040X" % rng.getrandbits(160) for _ in range(ALLOW_LIST * 2)}
-    allow = sorted(list(others - {valid})[: ALLOW_LIST - 1] + [valid])
-    (d / "allow.upper").write_text("\n".join(allow) + "\n")
+    # The allow-list: the valid client and 999 other real certificates. certgate holds them as
+    # uploaded certificates (`context.Deployment.Certificates`, seed 001's form: APIM allows at
+    # most 10 identities in validate-client-certificate); nginx and HAProxy get their SHA-1s.
+    others = d / "allow"
+    others.mkdir(exist_ok=True)
+    for i in range(ALLOW_LIST - 1):
+        f = others / f"c{i}.pem"
+        if not f.exists():
+            sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN=allowed {i}", "-days", "365",
+                "-keyout", "/dev/null", "-out", str(f)], stdout=subprocess.DEVNULL,
+               stderr=subprocess.DEVNULL)
+    files = [d / "dev-valid-client.pem"] + [others / f"c{i}.pem" for i in range(ALLOW_LIST - 1)]
+    allow = sorted({thumbprint(f): f for f in files}.items())
+    (d / "allow.upper").write_text("".join(f"{t}\n" for t, _ in allow))
     # nginx's $ssl_client_fingerprint is lower-case hex.
-    (d / "allow.nginx").write_text("".join(f"{t.lower()} 1;\n" for t in allow))
+    (d / "allow.nginx").write_text("".join(f"{t.lower()} 1;\n" for t, _ in allow))
     (d / "ca-bundle.pem").write_text((d / "root-ca.pem").read_text()
                                      + (d / "dev-intermediate-ca.pem").read_text())
     (d / "server.bundle.pem").write_text((d / "server.chain.pem").read_text()
@@ -155,6 +172,8 @@ events {{ worker_connections 8192; }}
 http {{
   access_log off;
   keepalive_requests 10000000;
+  map_hash_max_size 4096;
+  map_hash_bucket_size 128;
   upstream backend {{ server 127.0.0.1:{PORT_BACKEND}; keepalive 64; }}
   map $ssl_client_fingerprint $allowed {{ default 0; include {d}/allow.nginx; }}
   server {{
@@ -187,7 +206,7 @@ def haproxy_conf(work, d, resumption):
     conf.write_text(f"""
 global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
   tune.ssl.cachesize {cache}
   log stderr format raw local0 err
 defaults
@@ -211,13 +230,15 @@ backend be
 def certgate_conf(work, d, allow, resumption, policy, certgate):
     policies = work / "policies"
     policies.mkdir(exist_ok=True)
-    identities = "".join(f'<identity thumbprint="{t}" />' for t in allow)
-    (policies / "allow.xml").write_text(f"""<policies>
+    certificates = "".join(f"  - {{ id: allowed-{i}, file: {f} }}\n"
+                           for i, (_, f) in enumerate(allow))
+    (policies / "allow.xml").write_text("""<policies>
   <inbound>
-    <validate-client-certificate validate-revocation="false" validate-trust="true"
-        validate-not-before="true" validate-not-after="true" ignore-error="false">
-      <identities>{identities}</identities>
-    </validate-client-certificate>
+    <choose>
+      <when condition="@(context.Request.Certificate == null || !context.Request.Certificate.VerifyNoRevocation() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))">
+        <return-response><set-status code="403" reason="Invalid client certificate" /></return-response>
+      </when>
+    </choose>
   </inbound>
   <backend><forward-request /></backend>
   <outbound />
@@ -245,7 +266,8 @@ admin:
 ca-certificates:
   - {{ file: {d}/root-ca.pem, store: Root }}
   - {{ file: {d}/dev-intermediate-ca.pem, store: CertificateAuthority }}
-trusted-proxies: [127.0.0.1/32]
+certificates:
+{certificates}trusted-proxies: [127.0.0.1/32]
 forwarded-certificate: {{ header: X-Client-Cert, encoding: url-pem }}
 backends:
   - id: b
@@ -265,9 +287,19 @@ apis:
 
 def start(cmd, name, work, cpu):
     logf = open(work / f"{name}.log", "ab")
+    def limits():
+        raise_nofile(65536)
     p = subprocess.Popen(["taskset", "-c", cpu] + cmd, stdout=logf, stderr=logf,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=limits)
     return p
+
+
+def raise_nofile(want):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def wait_port(port, timeout=20):
@@ -426,6 +458,9 @@ def measure(system, scenario, d, allow, args, bins, work):
             res = oha(d, args.duration, args.concurrency, scenario == "a")
         pids = tree(gw.pid)
         cpu = cpu_seconds(pids) - cpu0
+        if res["ok"] < 0.99 * max(res["requests"], 1) or res["requests"] == 0:
+            raise RuntimeError(f"{system} scenario {scenario}: only {res['ok']} of "
+                               f"{res['requests']} requests answered 200 ({res['errors']} errors)")
         res["cpu_s_per_10k"] = cpu / max(res["requests"], 1) * 10_000
         res["cpu_us_per_req"] = cpu / max(res["requests"], 1) * 1e6
         res["peak_rss_mib"] = peak_rss_mib(pids)
@@ -474,8 +509,7 @@ async def _open_idle(n, d, concurrency=200):
 def idle_connections(system, n, d, allow, bins, work):
     """Gateway RSS with `n` kept-alive mTLS connections that each served one request."""
     import asyncio
-    import resource
-    resource.setrlimit(resource.RLIMIT_NOFILE, (n * 2 + 1024, n * 2 + 1024))
+    raise_nofile(n * 2 + 1024)
     gw = start(gateway_cmd(system, work, d, allow, True, bins), system, work, GATEWAY_CPU)
     try:
         if not wait_port(PORT_TLS):

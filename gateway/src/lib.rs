@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo_backend;
 pub mod forwarded;
+pub mod log;
 pub mod metrics;
 pub mod proxy;
 pub mod routing;

@@ -825,40 +825,45 @@ impl ProxyHttp for Gateway {
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         for t in rc.traces.drain(..) {
             m.trace_events.inc();
-            let metadata: serde_json::Map<String, serde_json::Value> = t
+            let metadata = t
                 .metadata
                 .iter()
                 .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
                 .collect();
-            let line = serde_json::json!({
-                "type": "trace",
-                "time": time,
-                "source": &*t.source,
-                "severity": format!("{:?}", t.severity).to_lowercase(),
-                "message": t.message,
-                "metadata": metadata,
-                "request_id": rc.request_id,
+            let severity = format!("{:?}", t.severity).to_lowercase();
+            crate::log::emit(&crate::log::TraceLine {
+                kind: "trace",
+                time: &time,
+                source: &t.source,
+                severity: &severity,
+                message: &t.message,
+                metadata,
+                request_id: &rc.request_id,
             });
-            println!("{line}");
+        }
+        if rc.snapshot.as_ref().is_some_and(|s| !s.access_log) {
+            return;
         }
         let cert = rc.certificate.as_ref();
-        let line = serde_json::json!({
-            "type": "access",
-            "time": time,
-            "client": rc.client_ip.to_string(),
-            "sni": rc.sni,
-            "method": session.req_header().method.as_str(),
-            "path": rc.original.as_ref().map_or(rc.path.as_str(), |(p, _)| p.as_str()),
-            "status": status,
-            "latency_ms": (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-            "api": rc.api,
-            "operation": rc.operation,
-            "certificate_thumbprint": cert.map(|c| c.thumbprint().to_string()),
-            "certificate_subject": cert.map(|c| c.subject().to_string()),
-            "validation_reason": reason,
-            "request_id": rc.request_id,
+        crate::log::emit(&crate::log::AccessLine {
+            kind: "access",
+            time: &time,
+            client: rc.client_ip,
+            sni: rc.sni.as_deref(),
+            method: session.req_header().method.as_str(),
+            path: rc
+                .original
+                .as_ref()
+                .map_or(rc.path.as_str(), |(p, _)| p.as_str()),
+            status,
+            latency_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            api: &rc.api,
+            operation: &rc.operation,
+            certificate_thumbprint: cert.map(|c| &**c.thumbprint()),
+            certificate_subject: cert.map(|c| &**c.subject()),
+            validation_reason: reason.as_deref(),
+            request_id: &rc.request_id,
         });
-        println!("{line}");
     }
 
     async fn fail_to_proxy(

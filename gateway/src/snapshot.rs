@@ -182,6 +182,8 @@ pub struct Snapshot {
     pub forwarded_certificate: Option<ForwardedCertificateSpec>,
     pub forward_client_certificate: Option<ForwardFormat>,
     pub named_values: NamedValues,
+    /// Write the JSON access log (`access-log`, default true).
+    pub access_log: bool,
 }
 
 impl Snapshot {

@@ -921,3 +921,23 @@ fn grafana_dashboard_queries_only_exported_metrics() {
         "dashboard queries {missing:?}, not in /metrics:\n{metrics}"
     );
 }
+
+/// `access-log: false` silences the access log (trace events are still written).
+#[test]
+fn access_log_can_be_switched_off() {
+    let d = Demo::start_with(|yaml| format!("{yaml}\naccess-log: false\n"));
+    assert_eq!(
+        d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[])
+            .0,
+        200
+    );
+    assert_eq!(
+        d.curl(API, "/context/weather", Some("dev-expired-client"), &[])
+            .0,
+        401
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let log = std::fs::read_to_string(d.dir.path().join("gateway.log")).unwrap();
+    assert!(!log.contains("\"type\":\"access\""), "{log}");
+    assert!(log.contains("\"type\":\"trace\""), "{log}");
+}

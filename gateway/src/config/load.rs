@@ -259,6 +259,7 @@ impl Loader {
             trusted_proxies,
             forwarded_certificate,
             forward_client_certificate: cfg.forward_client_certificate.as_ref().map(|f| f.format),
+            access_log: cfg.access_log,
             named_values: self.named.clone(),
         })
     }

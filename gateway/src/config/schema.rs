@@ -43,6 +43,9 @@ pub struct ConfigFile {
     pub forward_client_certificate: Option<ForwardClientCertificate>,
     #[serde(default)]
     pub deployment: Option<DeploymentInfo>,
+    /// The JSON access log on stdout (default on; trace events are logged either way).
+    #[serde(default = "yes")]
+    pub access_log: bool,
 }
 
 #[derive(Debug, Deserialize)]
