@@ -83,17 +83,19 @@ def install():
         sh(["cargo", "install", "oha", "--locked", "--quiet"])
 
 
-def build(out):
+def build(out, systems):
+    """Release builds of the certgate variants `systems` needs (OpenSSL always: it also makes
+    the PKI)."""
     bins = {}
-    log("building certgate (release, OpenSSL)")
-    sh(["cargo", "build", "--release", "-q", "-p", "certgate"], cwd=ROOT)
-    bins["openssl"] = out / "certgate-openssl"
-    shutil.copy2(ROOT / "target/release/certgate", bins["openssl"])
-    log("building certgate (release, BoringSSL)")
-    sh(["cargo", "build", "--release", "-q", "-p", "certgate", "--no-default-features",
-        "--features", "boringssl"], cwd=ROOT)
-    bins["boringssl"] = out / "certgate-boringssl"
-    shutil.copy2(ROOT / "target/release/certgate", bins["boringssl"])
+    variants = [("openssl", [])]
+    if "certgate-boringssl" in systems:
+        variants.append(("boringssl", ["--no-default-features", "--features",
+                                       "boringssl"]))
+    for name, flags in variants:
+        log(f"building certgate (release, {name})")
+        sh(["cargo", "build", "--release", "-q", "-p", "certgate"] + flags, cwd=ROOT)
+        bins[name] = out / f"certgate-{name}"
+        shutil.copy2(ROOT / "target/release/certgate", bins[name])
     return bins
 
 
@@ -266,6 +268,7 @@ admin:
 ca-certificates:
   - {{ file: {d}/root-ca.pem, store: Root }}
   - {{ file: {d}/dev-intermediate-ca.pem, store: CertificateAuthority }}
+access-log: false                     # like nginx's access_log off; HAProxy logs no requests
 certificates:
 {certificates}trusted-proxies: [127.0.0.1/32]
 forwarded-certificate: {{ header: X-Client-Cert, encoding: url-pem }}
@@ -566,7 +569,8 @@ def versions(bins):
         "nginx": first([binary("nginx"), "-v"]),
         "haproxy": first([binary("haproxy"), "-v"]),
         "certgate": first([str(bins["openssl"]), "--version"]),
-        "certgate-boringssl": first([str(bins["boringssl"]), "--version"]),
+        "certgate-boringssl": (first([str(bins["boringssl"]), "--version"])
+                               if "boringssl" in bins else "not built"),
         "oha": first(["oha", "--version"]),
         "wrk": first(["wrk", "-v"]),
     }
@@ -664,7 +668,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     if not args.no_install:
         install()
-    bins = build(out)
+    bins = build(out, args.systems)
     meta = versions(bins)
     work = out / "work"
     work.mkdir(exist_ok=True)

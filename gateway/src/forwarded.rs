@@ -32,6 +32,56 @@ pub fn is_trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|n| n.contains(&ip))
 }
 
+/// Decoded forwarded certificates by header value. A proxy sends the same few certificates
+/// again and again, and decoding one (percent/base64, DER, the .NET renderings) costs ~100 µs
+/// where a lookup costs a hash of the value. Only successful decodes are kept; bounded, and
+/// cleared when full (a miss only costs one decode).
+pub struct DecodeCache {
+    map: dashmap::DashMap<Box<[u8]>, Arc<Certificate>>,
+    capacity: usize,
+}
+
+impl DecodeCache {
+    pub fn new(capacity: usize) -> DecodeCache {
+        DecodeCache {
+            map: dashmap::DashMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// [`decode`], remembered. The key includes the encoding, so one value read two ways
+    /// never shares an entry.
+    pub fn decode(
+        &self,
+        value: &[u8],
+        encoding: CertEncoding,
+    ) -> Result<Arc<Certificate>, ForwardedError> {
+        if value.len() > MAX_HEADER {
+            return Err(ForwardedError::TooLarge);
+        }
+        let mut key = Vec::with_capacity(value.len() + 1);
+        key.push(encoding as u8);
+        key.extend_from_slice(value);
+        if let Some(hit) = self.map.get(key.as_slice()) {
+            return Ok(hit.clone());
+        }
+        let cert = Arc::new(decode(value, encoding)?);
+        if self.map.len() >= self.capacity {
+            self.map.clear();
+        }
+        self.map.insert(key.into_boxed_slice(), cert.clone());
+        Ok(cert)
+    }
+}
+
 /// Decodes a forwarded certificate header value.
 pub fn decode(value: &[u8], encoding: CertEncoding) -> Result<Certificate, ForwardedError> {
     if value.len() > MAX_HEADER {
@@ -102,6 +152,28 @@ pub const FORWARD_HEADERS: [&str; 3] = [
 mod tests {
     use super::*;
     use certgate_policy::pki::{DemoPki, KeyKind};
+
+    #[test]
+    fn cache_returns_the_same_certificate_and_stays_bounded() {
+        let p = certgate_policy::pki::DemoPki::generate(certgate_policy::pki::KeyKind::EcdsaP256)
+            .unwrap();
+        let cache = DecodeCache::new(2);
+        let value = |c: &certgate_policy::pki::Issued| {
+            percent_encoding::percent_encode(&c.cert_pem(), percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        };
+        let (a, b, c) = (value(&p.valid), value(&p.expired), value(&p.unregistered));
+        let first = cache.decode(a.as_bytes(), CertEncoding::UrlPem).unwrap();
+        let again = cache.decode(a.as_bytes(), CertEncoding::UrlPem).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(&**first.subject(), "CN=Valid Client");
+        // The same bytes read as another encoding are not a hit (and here not a certificate).
+        assert!(cache.decode(a.as_bytes(), CertEncoding::Base64Der).is_err());
+        cache.decode(b.as_bytes(), CertEncoding::UrlPem).unwrap();
+        cache.decode(c.as_bytes(), CertEncoding::UrlPem).unwrap();
+        assert!(cache.len() <= 2);
+        assert!(cache.decode(b"garbage", CertEncoding::UrlPem).is_err());
+    }
 
     #[test]
     fn encodings_round_trip_and_garbage_is_refused() {

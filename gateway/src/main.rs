@@ -2,6 +2,10 @@
 
 use clap::Parser;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Pingora reports through `log`: warnings and errors to stderr (RUST_LOG overrides).
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();

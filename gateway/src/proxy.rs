@@ -335,6 +335,8 @@ impl RequestContext for Hook<'_> {
 /// The gateway service.
 pub struct Gateway {
     pub state: Arc<ArcSwap<Snapshot>>,
+    /// Forwarded-certificate header values already decoded (SPEC §8).
+    pub forwarded: crate::forwarded::DecodeCache,
 }
 
 /// Largest request head (headers + URL) proxied.
@@ -521,13 +523,13 @@ impl ProxyHttp for Gateway {
                         .with_label_values(&["stripped"])
                         .inc();
                 } else {
-                    match crate::forwarded::decode(&v, f.encoding) {
+                    match self.forwarded.decode(&v, f.encoding) {
                         Ok(c) => {
                             crate::metrics::METRICS
                                 .forwarded
                                 .with_label_values(&["accepted"])
                                 .inc();
-                            rc.certificate = Some(Arc::new(c));
+                            rc.certificate = Some(c);
                             rc.sent_chain = SentChain::default();
                         }
                         Err(_) => {

@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use certgate_policy::counters::{CounterStore, LocalCounters};
 use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::protocols::http::ServerSession;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
@@ -116,6 +117,13 @@ impl ServeHttp for Admin {
     }
 }
 
+fn buffers(read: usize) -> L4BufferSettings {
+    L4BufferSettings {
+        read: Some(read),
+        write: None,
+    }
+}
+
 /// How `certgate run` serves (its command-line flags).
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -189,6 +197,7 @@ pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
         &server.configuration,
         Gateway {
             state: state.clone(),
+            forwarded: crate::forwarded::DecodeCache::new(4096),
         },
     );
     let snap = state.load();
@@ -197,9 +206,13 @@ pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
         if l.tls {
             let settings = crate::tls::settings(l, state.clone())
                 .map_err(|e| format!("listener {addr}: {e}"))?;
-            proxy.add_tls_with_settings(&addr, None, settings);
+            proxy.add_listener(
+                ListenerConfig::tcp(&addr)
+                    .tls(settings)
+                    .l4_buffer(buffers(l.read_buffer)),
+            );
         } else {
-            proxy.add_tcp(&addr);
+            proxy.add_listener(ListenerConfig::tcp(&addr).l4_buffer(buffers(l.read_buffer)));
         }
     }
     server.add_service(proxy);

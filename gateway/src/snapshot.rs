@@ -65,6 +65,8 @@ pub struct ListenerSpec {
     pub http2: bool,
     pub min_tls_version: MinTlsVersion,
     pub session_resumption: bool,
+    /// Socket read buffer per connection, bytes.
+    pub read_buffer: usize,
     pub hostnames: Vec<HostnameSpec>,
 }
 

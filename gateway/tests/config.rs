@@ -117,6 +117,12 @@ fn malformed_configurations_are_located() {
     );
     expect("apis:\n  - name: a\n", 2, 5, "missing field `path`");
     expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    read-buffer-bytes: 10\n",
+        4,
+        24,
+        "read-buffer-bytes 10: expected 1024 to 1048576",
+    );
+    expect(
         "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    min-tls-version: \"1.1\"\n",
         4,
         22,

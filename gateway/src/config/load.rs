@@ -33,6 +33,9 @@ use super::ConfigError;
 use crate::routing::{normalise_prefix, ApiRoute, BackendRef, OperationRoute, Router, UrlTemplate};
 use crate::snapshot::*;
 
+/// Socket read buffer per connection: one TLS record (16 KiB) plus its header.
+const DEFAULT_READ_BUFFER: usize = 16 * 1024 + 5;
+
 /// What survives from one configuration generation to the next.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -947,8 +950,20 @@ impl Loader {
                     MinTlsVersion::Tls12
                 }
             };
+            let read_buffer = match &l.read_buffer_bytes {
+                None => DEFAULT_READ_BUFFER,
+                Some(v) if (1024..=1 << 20).contains(&v.value) => v.value as usize,
+                Some(v) => {
+                    self.at(
+                        v,
+                        format!("read-buffer-bytes {}: expected 1024 to 1048576", v.value),
+                    );
+                    DEFAULT_READ_BUFFER
+                }
+            };
             out.push(ListenerSpec {
                 address,
+                read_buffer,
                 tls: l.tls,
                 http2: l.http2,
                 min_tls_version,
