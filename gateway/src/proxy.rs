@@ -824,6 +824,10 @@ impl ProxyHttp for Gateway {
         {
             m.validations.with_label_values(&["Valid"]).inc();
         }
+        let access_log = rc.snapshot.as_ref().is_none_or(|s| s.access_log);
+        if rc.traces.is_empty() && !access_log {
+            return;
+        }
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         for t in rc.traces.drain(..) {
             m.trace_events.inc();
@@ -843,7 +847,7 @@ impl ProxyHttp for Gateway {
                 request_id: &rc.request_id,
             });
         }
-        if rc.snapshot.as_ref().is_some_and(|s| !s.access_log) {
+        if !access_log {
             return;
         }
         let cert = rc.certificate.as_ref();
