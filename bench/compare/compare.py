@@ -549,6 +549,62 @@ def rss_mib(pids):
     return total / 1024
 
 
+# ---------------------------------------------------------------- reload under load
+
+
+def reload_under_load(d, allow, bins, work, seconds, rate):
+    """oha at a steady `rate` for `seconds`, once undisturbed and once while the configuration
+    is reloaded (POST /admin/reload, a complete new snapshot) every second."""
+    import threading
+    import urllib.request
+    out = {}
+    for label, reloading in (("steady", False), ("reloading every second", True)):
+        gw = start(gateway_cmd("certgate", work, d, allow, True, bins), "certgate", work,
+                   GATEWAY_CPU)
+        try:
+            if not wait_port(PORT_TLS):
+                raise RuntimeError("certgate did not start")
+            stop_flag = threading.Event()
+            reloads = {"ok": 0, "failed": 0}
+
+            def reloader():
+                while not stop_flag.wait(1.0):
+                    req = urllib.request.Request(f"http://127.0.0.1:{PORT_ADMIN}/admin/reload",
+                                                 method="POST")
+                    try:
+                        with urllib.request.urlopen(req, timeout=10) as r:
+                            reloads["ok" if r.status == 200 else "failed"] += 1
+                    except OSError:
+                        reloads["failed"] += 1
+            t = threading.Thread(target=reloader)
+            if reloading:
+                t.start()
+            cmd = ["taskset", "-c", LOADGEN_CPU, "oha", "--no-tui", "--output-format", "json",
+                   "-w", "-z", f"{seconds}s", "-c", "16", "-q", str(rate),
+                   "--cacert", str(d / "root-ca.pem"), "--cert", str(d / "dev-valid-client.pem"),
+                   "--key", str(d / "dev-valid-client.key.pem"),
+                   "--connect-to", f"{HOST}:{PORT_TLS}:127.0.0.1:{PORT_TLS}",
+                   f"https://{HOST}:{PORT_TLS}/"]
+            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            stop_flag.set()
+            if reloading:
+                t.join()
+            codes = r.get("statusCodeDistribution", {})
+            pct = r.get("latencyPercentiles", {})
+            out[label] = {
+                "requests": sum(codes.values()),
+                "non_200": sum(v for k, v in codes.items() if k != "200"),
+                "errors": sum(r.get("errorDistribution", {}).values()),
+                "p50_ms": (pct.get("p50") or 0) * 1000,
+                "p99_ms": (pct.get("p99") or 0) * 1000,
+                "reloads_ok": reloads["ok"],
+                "reloads_failed": reloads["failed"],
+            }
+        finally:
+            stop(gw)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -584,7 +640,7 @@ SCENARIO_NAMES = {
 }
 
 
-def report(results, meta, args, path, memory=None):
+def report(results, meta, args, path, memory=None, reload=None):
     lines = [
         "# certgate side by side: results",
         "",
@@ -644,6 +700,25 @@ def report(results, meta, args, path, memory=None):
                              f"{m['rss_base_mib']:.1f} | {m['rss_mib']:.1f} | "
                              f"{m['kib_per_connection']:.1f} |")
         lines.append("")
+    if reload:
+        lines += [
+            "## Reload under load",
+            "",
+            "oha at a fixed rate (16 connections, kept alive) against certgate for the same "
+            "duration twice: undisturbed, and while `POST /admin/reload` rebuilds and swaps the "
+            "whole snapshot every second.",
+            "",
+            "| run | requests | non-200 | errors | reloads ok / failed | p50 ms | p99 ms |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for label, m in reload.items():
+            lines.append(f"| {label} | {m['requests']} | {m['non_200']} | {m['errors']} | "
+                         f"{m['reloads_ok']} / {m['reloads_failed']} | {m['p50_ms']:.2f} | "
+                         f"{m['p99_ms']:.2f} |")
+        lines.append("")
+    notes = Path(__file__).with_name("NOTES.md")
+    if notes.exists():
+        lines += [notes.read_text()]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -658,6 +733,11 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "target/compare"))
     ap.add_argument("--results", default=str(ROOT / "bench/RESULTS.md"))
     ap.add_argument("--no-install", action="store_true")
+    ap.add_argument("--reload-seconds", type=int, default=60,
+                    help="reload-under-load test duration (0: skip)")
+    ap.add_argument("--reload-rate", type=int, default=2000, help="requests/s during it")
+    ap.add_argument("--only-report", action="store_true",
+                    help="rewrite RESULTS.md from the saved results.json / extra.json")
     ap.add_argument("--idle", type=int, default=10_000,
                     help="idle kept-alive connections for the memory table (0: skip)")
     args = ap.parse_args()
@@ -666,6 +746,13 @@ def main():
     args.keys = args.keys.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.only_report:
+        saved = json.loads((out / "results.json").read_text())
+        extra = (json.loads((out / "extra.json").read_text())
+                 if (out / "extra.json").exists() else {})
+        report(saved["results"], saved["meta"], args, args.results, extra.get("memory"),
+               extra.get("reload"))
+        return
     if not args.no_install:
         install()
     bins = build(out, args.systems)
@@ -693,6 +780,13 @@ def main():
                         results.setdefault(key, {}).setdefault(sc, {}).setdefault(system, []).append(res)
                         (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
         memory = {}
+        reload = None
+        if args.reload_seconds:
+            d, allow = pki(bins["openssl"], out, args.keys[0])
+            log(f"reload under load: 2 x {args.reload_seconds} s at {args.reload_rate} req/s")
+            reload = reload_under_load(d, allow, bins, work, args.reload_seconds,
+                                       args.reload_rate)
+            log(f"  {reload}")
         if args.idle:
             key = args.keys[0]
             d, allow = pki(bins["openssl"], out, key)
@@ -701,9 +795,11 @@ def main():
                 m = idle_connections(system, args.idle, d, allow, bins, work)
                 log(f"  {m}")
                 memory.setdefault(key, {})[system] = m
+        (out / "extra.json").write_text(json.dumps({"memory": memory, "reload": reload},
+                                                   indent=1))
     finally:
         stop(backend)
-    report(results, meta, args, args.results, memory)
+    report(results, meta, args, args.results, memory, reload)
     log(f"wrote {args.results} and {out / 'results.json'}")
 
 
