@@ -451,9 +451,13 @@ fn listener_tls_options_resumption_off_and_tls13_only() {
     let request = b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
     let first = d.s_client(&["-sess_out", sess, "-cert", &cert, "-key", &key], request);
     assert!(first.contains("HTTP/1.1 200 OK"), "{first}");
-    let second = d.s_client(&["-sess_in", sess, "-cert", &cert, "-key", &key], request);
-    assert!(second.contains("New, TLSv1.3"), "{second}");
-    assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
+    // No resumption: either the server hands out nothing to resume (BoringSSL sends no
+    // ticket at all), or offering what it handed out still gets a full handshake (OpenSSL).
+    if Path::new(sess).exists() {
+        let second = d.s_client(&["-sess_in", sess, "-cert", &cert, "-key", &key], request);
+        assert!(second.contains("New, TLSv1.3"), "{second}");
+        assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
+    }
     let old = d.s_client(&["-tls1_2", "-cert", &cert, "-key", &key], request);
     assert!(!old.contains("HTTP/1.1"), "{old}");
 }

@@ -133,7 +133,7 @@ impl Demo {
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         {
@@ -142,7 +142,13 @@ impl Demo {
             let _ = stdin.write_all(request);
             std::thread::sleep(Duration::from_millis(800));
         }
-        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
+        let out = child.wait_with_output().unwrap();
+        // stdout first (what tests look for), then s_client's diagnostics for failure messages.
+        format!(
+            "{}\n--- s_client stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 
     /// curl against the TLS listener as `host`; returns (status, headers lower-cased, body).
