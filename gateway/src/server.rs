@@ -117,13 +117,6 @@ impl ServeHttp for Admin {
     }
 }
 
-fn buffers(read: usize) -> L4BufferSettings {
-    L4BufferSettings {
-        read: Some(read),
-        write: None,
-    }
-}
-
 /// How `certgate run` serves (its command-line flags).
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -203,17 +196,16 @@ pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     let snap = state.load();
     for l in &snap.listeners {
         let addr = l.address.to_string();
+        let mut endpoint = ListenerConfig::tcp(&addr).l4_buffer(L4BufferSettings {
+            read: Some(l.read_buffer),
+            write: None,
+        });
         if l.tls {
             let settings = crate::tls::settings(l, state.clone())
                 .map_err(|e| format!("listener {addr}: {e}"))?;
-            proxy.add_listener(
-                ListenerConfig::tcp(&addr)
-                    .tls(settings)
-                    .l4_buffer(buffers(l.read_buffer)),
-            );
-        } else {
-            proxy.add_listener(ListenerConfig::tcp(&addr).l4_buffer(buffers(l.read_buffer)));
+            endpoint = endpoint.tls(settings);
         }
+        proxy.add_listener(endpoint);
     }
     server.add_service(proxy);
     let mut admin = Service::new(

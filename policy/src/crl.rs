@@ -10,7 +10,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use x509_cert::der::asn1::{Any, BitString, ObjectIdentifier};
-use x509_cert::der::{Decode, DecodePem, Encode, EncodePem, Sequence};
+use x509_cert::der::{pem, Decode, Encode, Sequence};
 use x509_cert::ext::Extensions;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -45,9 +45,7 @@ struct RawCertificateList {
     signature: BitString,
 }
 
-impl x509_cert::der::pem::PemLabel for RawCertificateList {
-    const PEM_LABEL: &'static str = "X509 CRL";
-}
+const PEM_LABEL: &str = "X509 CRL";
 
 /// TBSCertList. `x509-cert`'s own type requires the version field, which v1 CRLs (as written by
 /// `openssl ca -gencrl` without extensions) omit.
@@ -158,13 +156,14 @@ impl Crl {
             .find(BEGIN)
             .and_then(|a| text[a..].find(END).map(|b| &text[a..a + b + END.len()]))
             .ok_or_else(|| CrlError::Malformed(format!("no '{BEGIN}' block")))?;
-        let raw = RawCertificateList::from_pem(block).map_err(malformed)?;
-        Crl::from_der(&raw.to_der().map_err(malformed)?)
+        // The block starts with BEGIN X509 CRL, so its label is PEM_LABEL.
+        let (_, der) = pem::decode_vec(block.as_bytes()).map_err(malformed)?;
+        Crl::from_der(&der)
     }
 
     /// PEM or DER, whichever `bytes` is.
     pub fn from_pem_or_der(bytes: &[u8]) -> Result<Crl, CrlError> {
-        if bytes.starts_with(b"-----") || bytes.trim_ascii_start().starts_with(b"-----") {
+        if bytes.trim_ascii_start().starts_with(b"-----") {
             Crl::from_pem(bytes)
         } else {
             Crl::from_der(bytes)
@@ -176,9 +175,7 @@ impl Crl {
     }
 
     pub fn to_pem(&self) -> Result<String, CrlError> {
-        let raw = RawCertificateList::from_der(&self.der).map_err(malformed)?;
-        raw.to_pem(x509_cert::der::pem::LineEnding::LF)
-            .map_err(malformed)
+        pem::encode_string(PEM_LABEL, pem::LineEnding::LF, &self.der).map_err(malformed)
     }
 
     /// DER of the issuer Name, to match against a CA certificate's subject.
@@ -196,19 +193,17 @@ impl Crl {
 
     /// True when the signature was made by `key` with an algorithm we accept.
     pub fn verify<T: HasPublic>(&self, key: &PKeyRef<T>) -> bool {
-        let Some(digest) = digest_for(&self.signature_algorithm) else {
-            return false;
+        let checked = match digest_for(&self.signature_algorithm) {
+            None => return false,
+            Some(Some(digest)) => Verifier::new(digest, key).and_then(|mut v| {
+                v.update(&self.tbs)?;
+                v.verify(&self.signature)
+            }),
+            // Ed25519 signs the message itself, in one shot.
+            Some(None) => Verifier::new_without_digest(key)
+                .and_then(|mut v| v.verify_oneshot(&self.signature, &self.tbs)),
         };
-        let verifier = match digest {
-            Some(d) => Verifier::new(d, key),
-            None => Verifier::new_without_digest(key),
-        };
-        let Ok(mut v) = verifier else { return false };
-        if digest.is_some() {
-            return v.update(&self.tbs).is_ok() && v.verify(&self.signature).unwrap_or(false);
-        }
-        v.verify_oneshot(&self.signature, &self.tbs)
-            .unwrap_or(false)
+        checked.unwrap_or(false)
     }
 
     /// True when `cert`'s serial number is listed.

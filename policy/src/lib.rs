@@ -13,11 +13,11 @@ compile_error!("certgate-policy: enable exactly one of the features `openssl` an
 #[cfg(not(any(feature = "openssl", feature = "boringssl")))]
 compile_error!("certgate-policy: enable one of the features `openssl` (default) or `boringssl`");
 
+// The TLS/crypto library this build links: rust-openssl, or its BoringSSL fork `boring`, which
+// keeps the same module layout. Everything in this workspace names it through this alias, so a
+// binary links exactly the library Pingora was built with.
 #[cfg(all(feature = "boringssl", not(feature = "openssl")))]
 pub use boring as crypto;
-/// The TLS/crypto library this build links: rust-openssl, or its BoringSSL fork `boring`, which
-/// keeps the same module layout. Everything in this workspace names it through this alias, so a
-/// binary links exactly the library Pingora was built with.
 #[cfg(feature = "openssl")]
 pub use openssl as crypto;
 
