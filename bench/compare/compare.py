@@ -90,7 +90,7 @@ def build(out, systems):
     variants = [("openssl", [])]
     if "certgate-boringssl" in systems:
         variants.append(("boringssl", ["--no-default-features", "--features",
-                                       "boringssl"]))
+                                       "boringssl,jemalloc"]))
     for name, flags in variants:
         log(f"building certgate (release, {name})")
         sh(["cargo", "build", "--release", "-q", "-p", "certgate"] + flags, cwd=ROOT)

@@ -35,7 +35,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::CertKey;
 
-use crate::snapshot::{BackendUrl, Snapshot};
+use crate::snapshot::{BackendSpec, BackendUrl, Snapshot};
 use crate::tls::ClientIdentity;
 
 /// The response a policy builds before (or instead of) the backend's.
@@ -73,7 +73,7 @@ pub struct RequestCtx {
     path: String,
     query: String,
     original: Option<(String, String)>,
-    request_id: String,
+    request_id: RequestId,
     state: RequestState,
     pending: Pending,
     /// Headers the outbound section set; applied in `response_filter`.
@@ -89,10 +89,30 @@ pub struct RequestCtx {
     upstream: Option<Upstream>,
 }
 
+/// A request's id: a process-wide counter as 16 lower-case hex digits, kept inline so that
+/// naming a request allocates nothing.
+struct RequestId([u8; 16]);
+
+impl RequestId {
+    fn new(n: u64) -> RequestId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [0u8; 16];
+        for (i, d) in b.iter_mut().enumerate() {
+            *d = HEX[((n >> ((15 - i) * 4)) & 0xf) as usize];
+        }
+        RequestId(b)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("0000000000000000")
+    }
+}
+
 /// A resolved backend: its URL and, for a configured backend entity, its id.
 struct Upstream {
-    url: BackendUrl,
-    backend_id: Option<String>,
+    url: Arc<BackendUrl>,
+    backend: Option<Arc<BackendSpec>>,
 }
 
 impl Default for RequestCtx {
@@ -111,7 +131,7 @@ impl Default for RequestCtx {
             path: String::new(),
             query: String::new(),
             original: None,
-            request_id: String::new(),
+            request_id: RequestId::new(0),
             state: RequestState::default(),
             pending: Pending::default(),
             resume_backend_at: None,
@@ -245,7 +265,7 @@ impl RequestContext for Hook<'_> {
             .map(|(_, v)| v.as_str())
     }
     fn request_id(&self) -> &str {
-        &self.rc.request_id
+        self.rc.request_id.as_str()
     }
     fn response_status(&self) -> (u16, &str) {
         match &self.resp {
@@ -465,10 +485,8 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, rc: &mut RequestCtx) -> Result<bool> {
         let snap = self.state.load_full();
-        rc.request_id = format!(
-            "{:016x}",
-            REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        rc.request_id =
+            RequestId::new(REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         Self::identify(session, rc);
         {
             let req = session.req_header();
@@ -506,8 +524,12 @@ impl ProxyHttp for Gateway {
         }
         // A forwarded certificate counts only from a trusted proxy; otherwise it is removed
         // before any policy can see it. Forward-to-backend headers are never taken from clients.
+        // (Looked up before removal: removing keeps Pingora's case map in step and costs more
+        // than a lookup, and these headers are almost always absent.)
         for h in crate::forwarded::FORWARD_HEADERS {
-            session.req_header_mut().remove_header(h);
+            if session.req_header().headers.contains_key(h) {
+                session.req_header_mut().remove_header(h);
+            }
         }
         if let Some(f) = snap.forwarded_certificate.clone() {
             let value = session
@@ -515,7 +537,9 @@ impl ProxyHttp for Gateway {
                 .headers
                 .get(f.header.as_str())
                 .map(|v| v.as_bytes().to_vec());
-            session.req_header_mut().remove_header(f.header.as_str());
+            if value.is_some() {
+                session.req_header_mut().remove_header(f.header.as_str());
+            }
             if let Some(v) = value {
                 if !crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies) {
                     crate::metrics::METRICS
@@ -553,12 +577,15 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
-        let method = session.req_header().method.as_str().to_string();
-        let route = snap.router.route(&rc.host, &method, &rc.path).map(|m| {
-            rc.api = m.api.name.clone();
-            rc.operation = m.operation.map(|o| o.name.clone()).unwrap_or_default();
-            (m.plan.clone(), m.params, m.api.backend.clone())
-        });
+        let method = session.req_header().method.clone();
+        let route = snap
+            .router
+            .route(&rc.host, method.as_str(), &rc.path)
+            .map(|m| {
+                rc.api = m.api.name.clone();
+                rc.operation = m.operation.map(|o| o.name.clone()).unwrap_or_default();
+                (m.plan.clone(), m.params, m.api.backend.clone())
+            });
         rc.snapshot = Some(snap);
         let (plan, params, backend) = match route {
             Ok(r) => r,
@@ -601,37 +628,52 @@ impl ProxyHttp for Gateway {
             .clone()
             .ok_or_else(|| http_error(500, "no snapshot"))?;
         // set-backend-service wins over the API's default backend.
-        let (url, spec) = match (&rc.state.backend, &rc.api_backend) {
-            (Some(BackendTarget::BackendId(id)), _) => {
-                let b = snap
-                    .backends
+        let backend: Option<Arc<BackendSpec>> = match (&rc.state.backend, &rc.api_backend) {
+            (Some(BackendTarget::BackendId(id)), _) => Some(
+                snap.backends
                     .get(&**id)
-                    .ok_or_else(|| http_error(500, "unknown backend id"))?;
-                (b.url.clone(), Some(b))
-            }
-            (None, Some(crate::routing::BackendRef::Id(id))) => {
-                let b = snap
-                    .backends
+                    .cloned()
+                    .ok_or_else(|| http_error(500, "unknown backend id"))?,
+            ),
+            (None, Some(crate::routing::BackendRef::Id(id))) => Some(
+                snap.backends
                     .get(id)
-                    .ok_or_else(|| http_error(500, "unknown backend id"))?;
-                (b.url.clone(), Some(b))
-            }
-            (Some(BackendTarget::BaseUrl(u)), _) => {
-                (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
-            }
-            (None, Some(crate::routing::BackendRef::Url(u))) => {
-                (BackendUrl::parse(u).map_err(|e| http_error(500, &e))?, None)
-            }
-            (None, None) => return Err(http_error(500, "the API has no backend")),
+                    .cloned()
+                    .ok_or_else(|| http_error(500, "unknown backend id"))?,
+            ),
+            _ => None,
         };
-        rc.upstream = Some(Upstream {
-            url: url.clone(),
-            backend_id: spec.map(|b| b.id.clone()),
-        });
+        let url = match (&backend, &rc.state.backend, &rc.api_backend) {
+            (Some(s), _, _) => s.url.clone(),
+            (None, Some(BackendTarget::BaseUrl(u)), _) => {
+                Arc::new(BackendUrl::parse(u).map_err(|e| http_error(500, &e))?)
+            }
+            (None, None, Some(crate::routing::BackendRef::Url(u))) => {
+                Arc::new(BackendUrl::parse(u).map_err(|e| http_error(500, &e))?)
+            }
+            _ => return Err(http_error(500, "the API has no backend")),
+        };
+        let spec = backend.as_deref();
         let sni = spec
             .and_then(|s| s.sni.clone())
             .unwrap_or_else(|| url.host.clone());
-        let mut peer = HttpPeer::new((url.host.as_str(), url.port), url.https, sni);
+        // IP literals were parsed at load time; a host name is resolved off the runtime's
+        // threads (std's resolver blocks) on every request, so DNS changes are followed.
+        let addr = match url.ip {
+            Some(a) => a,
+            None => tokio::net::lookup_host((url.host.as_str(), url.port))
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| {
+                    Error::explain(
+                        ErrorType::ConnectNoRoute,
+                        format!("backend host {} does not resolve", url.host),
+                    )
+                    .into_up()
+                })?,
+        };
+        let mut peer = HttpPeer::new(addr, url.https, sni);
         if let Some(s) = spec {
             peer.options.connection_timeout = Some(s.connect_timeout);
             peer.options.read_timeout = Some(s.read_timeout);
@@ -685,6 +727,7 @@ impl ProxyHttp for Gateway {
             }
         }
         rc.pending = Pending::default();
+        rc.upstream = Some(Upstream { url, backend });
         Ok(Box::new(peer))
     }
 
@@ -702,16 +745,6 @@ impl ProxyHttp for Gateway {
             .upstream
             .as_ref()
             .ok_or_else(|| http_error(500, "no upstream chosen"))?;
-        let (base, host) = (
-            up.url.base_path.clone(),
-            format!("{}:{}", up.url.host, up.url.port),
-        );
-        let headers = up
-            .backend_id
-            .as_ref()
-            .and_then(|id| snap.backends.get(id))
-            .map(|b| b.headers.clone())
-            .unwrap_or_default();
         // The path below the API prefix goes to the backend's base path (APIM's model).
         let api_prefix_len = rc.plan.as_ref().map_or(0, |p| p.route.api_path.len());
         let rest = if rc.original.is_some() {
@@ -719,20 +752,32 @@ impl ProxyHttp for Gateway {
         } else {
             rc.path.get(api_prefix_len..).unwrap_or("")
         };
-        let mut target = format!("{base}{rest}");
-        if target.is_empty() {
-            target.push('/');
+        let base = up.url.base_path.as_str();
+        // The common case (API at "/", backend without a base path, URL not rewritten) keeps
+        // the client's request target as it is: nothing to build or re-parse.
+        let unchanged = base.is_empty()
+            && !rest.is_empty()
+            && upstream.uri.authority().is_none()
+            && upstream.uri.path() == rest
+            && upstream.uri.query().unwrap_or("") == rc.query;
+        if !unchanged {
+            let mut target = String::with_capacity(base.len() + rest.len() + rc.query.len() + 2);
+            target.push_str(base);
+            target.push_str(rest);
+            if target.is_empty() {
+                target.push('/');
+            }
+            if !rc.query.is_empty() {
+                target.push('?');
+                target.push_str(&rc.query);
+            }
+            upstream.set_uri(
+                target
+                    .parse()
+                    .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
+            );
         }
-        if !rc.query.is_empty() {
-            target.push('?');
-            target.push_str(&rc.query);
-        }
-        upstream.set_uri(
-            target
-                .parse()
-                .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
-        );
-        upstream.insert_header("Host", host)?;
+        upstream.insert_header("Host", up.url.authority.as_str())?;
         if let (Some(format), Some(cert)) = (snap.forward_client_certificate, &rc.certificate) {
             // Only a certificate that verifies is vouched for to the backend.
             if snap.trust.verify(cert, &rc.sent_chain, false).is_ok() {
@@ -740,8 +785,8 @@ impl ProxyHttp for Gateway {
                 upstream.insert_header(name, value)?;
             }
         }
-        for (k, v) in headers {
-            upstream.append_header(k, v)?;
+        for (k, v) in up.backend.iter().flat_map(|b| &b.headers) {
+            upstream.append_header(k.clone(), v.as_str())?;
         }
         Ok(())
     }
@@ -844,7 +889,7 @@ impl ProxyHttp for Gateway {
                 severity: &severity,
                 message: &t.message,
                 metadata,
-                request_id: &rc.request_id,
+                request_id: rc.request_id.as_str(),
             });
         }
         if !access_log {
@@ -868,7 +913,7 @@ impl ProxyHttp for Gateway {
             certificate_thumbprint: cert.map(|c| &**c.thumbprint()),
             certificate_subject: cert.map(|c| &**c.subject()),
             validation_reason: reason.as_deref(),
-            request_id: &rc.request_id,
+            request_id: rc.request_id.as_str(),
         });
     }
 
@@ -934,5 +979,21 @@ impl ProxyHttp for Gateway {
             error_code: status,
             can_reuse_downstream: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_ids_are_sixteen_hex_digits() {
+        assert_eq!(RequestId::new(0).as_str(), "0000000000000000");
+        assert_eq!(RequestId::new(0xab_cdef).as_str(), "0000000000abcdef");
+        assert_eq!(RequestId::new(u64::MAX).as_str(), "ffffffffffffffff");
+        assert_eq!(
+            RequestId::new(0x0123_4567_89ab_cdef).as_str(),
+            format!("{:016x}", 0x0123_4567_89ab_cdef_u64)
+        );
     }
 }

@@ -89,6 +89,10 @@ pub struct BackendUrl {
     pub port: u16,
     /// Base path without trailing slash ("" for none).
     pub base_path: String,
+    /// `host:port` as sent in the Host header (IPv6 in brackets); built once, not per request.
+    pub authority: String,
+    /// The socket address when the host is an IP literal: no resolution on the request path.
+    pub ip: Option<std::net::SocketAddr>,
 }
 
 impl BackendUrl {
@@ -128,11 +132,21 @@ impl BackendUrl {
         if path.contains(['?', '#']) {
             return Err(format!("'{url}': a backend URL has no query or fragment"));
         }
+        let ip = host
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| std::net::SocketAddr::new(ip, port));
+        let authority = match ip {
+            Some(a) => a.to_string(),
+            None => format!("{host}:{port}"),
+        };
         Ok(BackendUrl {
             https,
             host,
             port,
             base_path: path.trim_end_matches('/').to_string(),
+            authority,
+            ip,
         })
     }
 }
@@ -148,7 +162,7 @@ fn default_port(https: bool) -> u16 {
 #[derive(Debug)]
 pub struct BackendSpec {
     pub id: String,
-    pub url: BackendUrl,
+    pub url: Arc<BackendUrl>,
     /// Client certificate for backend mTLS (first of `credentials.certificate-ids`).
     pub client_certificate: Option<String>,
     pub headers: Vec<(String, String)>,
@@ -178,7 +192,7 @@ pub struct Snapshot {
     pub trust: Arc<TrustStore>,
     pub deployment: Arc<Deployment>,
     pub certificates: HashMap<String, CertMaterial>,
-    pub backends: HashMap<String, BackendSpec>,
+    pub backends: HashMap<String, Arc<BackendSpec>>,
     pub router: Router,
     pub trusted_proxies: Vec<IpNet>,
     pub forwarded_certificate: Option<ForwardedCertificateSpec>,
@@ -283,10 +297,14 @@ mod tests {
                 https: true,
                 host: "backend".into(),
                 port: 9443,
-                base_path: "/api".into()
+                base_path: "/api".into(),
+                authority: "backend:9443".into(),
+                ip: None,
             }
         );
-        assert_eq!(BackendUrl::parse("http://[::1]").unwrap().port, 80);
+        let v6 = BackendUrl::parse("http://[::1]").unwrap();
+        assert_eq!((v6.port, v6.authority.as_str()), (80, "[::1]:80"));
+        assert_eq!(v6.ip, Some("[::1]:80".parse().unwrap()));
         assert!(BackendUrl::parse("ftp://x").is_err());
         assert!(BackendUrl::parse("https://u@h").is_err());
         assert!(BackendUrl::parse("https://h:99999").is_err());

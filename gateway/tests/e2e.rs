@@ -507,6 +507,34 @@ fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
         line["certificate_thumbprint"].as_str().map(str::len),
         Some(40)
     );
+    // A backend host name that does not resolve: the same defined failure, counted.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let port = text
+        .split("url: https://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            &format!("url: https://127.0.0.1:{port}"),
+            &format!("url: https://no-such-backend.invalid:{port}"),
+        ),
+    )
+    .unwrap();
+    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    let (status, head, body) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 502, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("backendconnectionfailure")
+    );
+    let (_, _, metrics) = d.admin("GET", "/metrics");
+    assert!(
+        metrics.contains("certgate_backend_errors_total{reason=\"BackendConnectionFailure\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[test]

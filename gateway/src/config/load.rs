@@ -558,7 +558,7 @@ impl Loader {
         &mut self,
         list: &[schema::Backend],
         certs: &HashMap<String, CertMaterial>,
-    ) -> HashMap<String, BackendSpec> {
+    ) -> HashMap<String, Arc<BackendSpec>> {
         let mut out = HashMap::new();
         for b in list {
             if out.contains_key(&b.id.value) {
@@ -624,9 +624,9 @@ impl Loader {
             };
             out.insert(
                 b.id.value.clone(),
-                BackendSpec {
+                Arc::new(BackendSpec {
                     id: b.id.value.clone(),
-                    url,
+                    url: Arc::new(url),
                     client_certificate,
                     headers,
                     validate_chain,
@@ -635,7 +635,7 @@ impl Loader {
                     sni,
                     connect_timeout: connect,
                     read_timeout: read,
-                },
+                }),
             );
         }
         out
@@ -659,7 +659,7 @@ impl Loader {
     fn routes(
         &mut self,
         cfg: &ConfigFile,
-        backends: &HashMap<String, BackendSpec>,
+        backends: &HashMap<String, Arc<BackendSpec>>,
         opts: &LoadOptions,
     ) -> Router {
         let global = cfg
