@@ -8,7 +8,7 @@ export PROPTEST_CASES
 # The BoringSSL build (SPEC §1): same crates, `--no-default-features --features boringssl`.
 BORING := -p certgate -p certgate-policy --no-default-features --features boringssl
 
-.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench compare
+.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench compare instructions
 
 help:
 	@echo "make run    - build, write the demo PKI, start the demo backend and the gateway, print curl lines"
@@ -16,6 +16,7 @@ help:
 	@echo "              then the same for the BoringSSL build (make boringssl)"
 	@echo "make bench  - criterion benchmarks (bench/)"
 	@echo "make compare - certgate vs nginx vs HAProxy side by side (bench/compare), writes bench/RESULTS.md"
+	@echo "make instructions - callgrind instructions per kept-alive request and where they go"
 	@echo "make fmt    - format the workspace"
 	@echo "make lint   - clippy with warnings denied"
 
@@ -59,3 +60,8 @@ bench: deps
 # COMPARE_ARGS="--rounds 1 --duration 3 --keys ecdsa" for a quick look.
 compare: deps-boringssl
 	python3 bench/compare/compare.py $(COMPARE_ARGS)
+
+# Repeatable instruction counts for one change to the request path (installs valgrind when
+# missing). INSTRUCTIONS_ARGS="--policy" for the 1 000-certificate policy.
+instructions: deps
+	python3 bench/compare/instructions.py $(INSTRUCTIONS_ARGS)
