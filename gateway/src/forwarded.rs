@@ -142,10 +142,11 @@ pub fn encode(cert: &Arc<Certificate>, format: ForwardFormat) -> (&'static str, 
 }
 
 /// Both headers are always removed from what clients send, whichever format is configured.
-pub const FORWARD_HEADERS: [&str; 3] = [
-    "client-cert",
-    "client-cert-chain",
-    "x-forwarded-client-cert",
+/// (Typed names: a lookup by `&str` re-validates and lower-cases the name on every request.)
+pub const FORWARD_HEADERS: [http::HeaderName; 3] = [
+    http::HeaderName::from_static("client-cert"),
+    http::HeaderName::from_static("client-cert-chain"),
+    http::HeaderName::from_static("x-forwarded-client-cert"),
 ];
 
 #[cfg(test)]

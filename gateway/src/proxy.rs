@@ -527,18 +527,18 @@ impl ProxyHttp for Gateway {
         // (Looked up before removal: removing keeps Pingora's case map in step and costs more
         // than a lookup, and these headers are almost always absent.)
         for h in crate::forwarded::FORWARD_HEADERS {
-            if session.req_header().headers.contains_key(h) {
-                session.req_header_mut().remove_header(h);
+            if session.req_header().headers.contains_key(&h) {
+                session.req_header_mut().remove_header(&h);
             }
         }
         if let Some(f) = snap.forwarded_certificate.clone() {
             let value = session
                 .req_header()
                 .headers
-                .get(f.header.as_str())
+                .get(&f.header)
                 .map(|v| v.as_bytes().to_vec());
             if value.is_some() {
-                session.req_header_mut().remove_header(f.header.as_str());
+                session.req_header_mut().remove_header(&f.header);
             }
             if let Some(v) = value {
                 if !crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies) {

@@ -176,7 +176,7 @@ pub struct BackendSpec {
 
 #[derive(Debug, Clone)]
 pub struct ForwardedCertificateSpec {
-    pub header: String,
+    pub header: http::HeaderName,
     pub encoding: CertEncoding,
 }
 

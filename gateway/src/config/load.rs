@@ -228,9 +228,10 @@ impl Loader {
         };
         let trusted_proxies = self.trusted_proxies(&cfg.trusted_proxies);
         let forwarded_certificate = cfg.forwarded_certificate.as_ref().and_then(|f| {
-            if valid_header_name(&f.header.value) {
+            let name = http::HeaderName::from_bytes(f.header.value.as_bytes()).ok();
+            if let (true, Some(header)) = (valid_header_name(&f.header.value), name) {
                 Some(ForwardedCertificateSpec {
-                    header: f.header.value.to_ascii_lowercase(),
+                    header,
                     encoding: f.encoding,
                 })
             } else {
