@@ -978,3 +978,47 @@ fn access_log_can_be_switched_off() {
     assert!(!log.contains("\"type\":\"access\""), "{log}");
     assert!(log.contains("\"type\":\"trace\""), "{log}");
 }
+
+#[test]
+fn api_at_the_root_forwards_the_request_target_unchanged() {
+    // An API at "/" on a backend without a base path: the gateway forwards the client's target
+    // as it came (percent-escapes, query order) and names the backend in Host as host:port.
+    let d = Demo::start();
+    let cfg = d.dir.path().join("certgate.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "trusted-proxies:",
+        "  - name: root\n    path: /\n    backend: demo\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    let target = "/weather/Bergen%2FNorway?units=metric&b=2&a=1";
+    let (status, head, body) = d.curl(API, target, Some("dev-valid-client"), &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["request"], format!("GET {target} HTTP/1.1"));
+    let port = text
+        .split("url: https://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap();
+    let host = echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| {
+            h[0].as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case("host"))
+        })
+        .map(|h| h[1].clone());
+    assert_eq!(host, Some(serde_json::json!(format!("127.0.0.1:{port}"))));
+    // The other APIs keep their prefixes: /validate still strips its own.
+    let (status, _, body) = d.curl(
+        API,
+        "/validate/weather/Oslo?x=1",
+        Some("dev-valid-client"),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["request"], "GET /weather/Oslo?x=1 HTTP/1.1");
+}
