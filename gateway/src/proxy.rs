@@ -658,20 +658,26 @@ impl ProxyHttp for Gateway {
             .and_then(|s| s.sni.clone())
             .unwrap_or_else(|| url.host.clone());
         // IP literals were parsed at load time; a host name is resolved off the runtime's
-        // threads (std's resolver blocks) on every request, so DNS changes are followed.
+        // threads (std's resolver blocks) on every request, so DNS changes are followed. A
+        // slow resolver gets no more than the backend's connect timeout.
+        let resolve_within = spec.map_or(Duration::from_secs(5), |s| s.connect_timeout);
         let addr = match url.ip {
             Some(a) => a,
-            None => tokio::net::lookup_host((url.host.as_str(), url.port))
-                .await
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| {
-                    Error::explain(
-                        ErrorType::ConnectNoRoute,
-                        format!("backend host {} does not resolve", url.host),
-                    )
-                    .into_up()
-                })?,
+            None => tokio::time::timeout(
+                resolve_within,
+                tokio::net::lookup_host((url.host.as_str(), url.port)),
+            )
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                Error::explain(
+                    ErrorType::ConnectNoRoute,
+                    format!("backend host {} does not resolve", url.host),
+                )
+                .into_up()
+            })?,
         };
         let mut peer = HttpPeer::new(addr, url.https, sni);
         if let Some(s) = spec {
