@@ -470,13 +470,13 @@ fn listener_tls_options_resumption_off_and_tls13_only() {
 #[test]
 fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
     let d = Demo::start();
-    let cfg = d.dir.path().join("certgate.yaml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "ca-certificates: [pki/backend-root-ca.pem]",
-        "ca-certificates: [pki/root-ca.pem]",
-    );
-    std::fs::write(&cfg, text).unwrap();
-    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "ca-certificates: [pki/backend-root-ca.pem]",
+            "ca-certificates: [pki/root-ca.pem]",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
     let (status, head, body) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
     assert_eq!(status, 502, "{head}{body}");
     assert_eq!(
@@ -508,22 +508,14 @@ fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
         Some(40)
     );
     // A backend host name that does not resolve: the same defined failure, counted.
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    let port = text
-        .split("url: https://127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
-    std::fs::write(
-        &cfg,
+    let port = d.backend;
+    let (status, body) = d.reconfigure(|text| {
         text.replace(
             &format!("url: https://127.0.0.1:{port}"),
             &format!("url: https://no-such-backend.invalid:{port}"),
-        ),
-    )
-    .unwrap();
-    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+        )
+    });
+    assert_eq!(status, 200, "{body}");
     let (status, head, body) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
     assert_eq!(status, 502, "{head}{body}");
     assert_eq!(
@@ -643,14 +635,7 @@ fn authentication_certificate_set_backend_service_and_outbound_body() {
     use base64::Engine;
     let d = Demo::start();
     let dir = d.dir.path();
-    let cfg = dir.join("certgate.yaml");
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    let port = text
-        .split("url: https://127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let port = d.backend;
     let pfx = std::fs::read(dir.join("pki/backend-client.pfx")).unwrap();
     std::fs::write(
         dir.join("pki/backend-client.pfx.b64"),
@@ -699,15 +684,14 @@ fn authentication_certificate_set_backend_service_and_outbound_body() {
         };
         apis.push_str(&format!("  - name: {name}\n    path: /{name}\n    backend: {backend}\n    policy: policies/{name}.xml\n"));
     }
-    let text = text
-        .replace(
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
             "backends:\n",
             &format!("backends:\n  - id: demo-nocreds\n    url: https://127.0.0.1:{port}\n    tls: {{ ca-certificates: [pki/backend-root-ca.pem], sni: localhost }}\n"),
         )
         .replace("named-values:\n", "named-values:\n  - name: backend-thumbprint\n    file: pki/backend-client.thumbprint\n  - name: backend-pfx\n    file: pki/backend-client.pfx.b64\n    secret: true\n")
-        .replace("trusted-proxies:", &format!("{apis}\ntrusted-proxies:"));
-    std::fs::write(&cfg, text).unwrap();
-    let (status, _, body) = d.admin("POST", "/admin/reload");
+        .replace("trusted-proxies:", &format!("{apis}\ntrusted-proxies:"))
+    });
     assert_eq!(status, 200, "{body}");
     let call = |api: &str| d.curl(API, &format!("/{api}/x"), Some("dev-valid-client"), &[]);
     // Without a client certificate the demo backend refuses the gateway.
@@ -746,10 +730,8 @@ fn backend_timeout_is_a_504_and_shutdown_drains_in_flight_requests() {
         r#"<policies><backend><forward-request timeout="1" /></backend></policies>"#,
     )
     .unwrap();
-    let cfg = dir.join("certgate.yaml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("trusted-proxies:", "  - name: slow\n    path: /slow\n    backend: demo\n    policy: policies/slow.xml\n\ntrusted-proxies:");
-    std::fs::write(&cfg, text).unwrap();
-    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    let (status, body) = d.reconfigure(|text| text.replace("trusted-proxies:", "  - name: slow\n    path: /slow\n    backend: demo\n    policy: policies/slow.xml\n\ntrusted-proxies:"));
+    assert_eq!(status, 200, "{body}");
     // forward-request timeout="1" against a backend that takes 2 s: Timeout through on-error.
     let (status, head, body) = d.curl(API, "/slow/x?delay=2000", Some("dev-valid-client"), &[]);
     assert_eq!(status, 504, "{head}{body}");
@@ -984,23 +966,19 @@ fn api_at_the_root_forwards_the_request_target_unchanged() {
     // An API at "/" on a backend without a base path: the gateway forwards the client's target
     // as it came (percent-escapes, query order) and names the backend in Host as host:port.
     let d = Demo::start();
-    let cfg = d.dir.path().join("certgate.yaml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "trusted-proxies:",
-        "  - name: root\n    path: /\n    backend: demo\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-    );
-    std::fs::write(&cfg, &text).unwrap();
-    assert_eq!(d.admin("POST", "/admin/reload").0, 200);
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            "  - name: root\n    path: /\n    backend: demo\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
     let target = "/weather/Bergen%2FNorway?units=metric&b=2&a=1";
     let (status, head, body) = d.curl(API, target, Some("dev-valid-client"), &[]);
     assert_eq!(status, 200, "{head}{body}");
     let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(echo["request"], format!("GET {target} HTTP/1.1"));
-    let port = text
-        .split("url: https://127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap();
+    let port = d.backend;
     let host = echo["headers"]
         .as_array()
         .unwrap()

@@ -24,6 +24,8 @@ pub struct Demo {
     pub tls: u16,
     pub plain: u16,
     pub admin: u16,
+    /// The demo backend's port (its URL in the configuration is https://127.0.0.1:PORT).
+    pub backend: u16,
     pub children: Vec<Child>,
 }
 
@@ -95,6 +97,7 @@ impl Demo {
             tls,
             plain,
             admin,
+            backend,
             children: vec![backend_child, gw],
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -187,6 +190,16 @@ impl Demo {
         cmd.args(extra)
             .arg(format!("https://{host}:{}{path}", self.tls));
         parse(cmd.output().expect("curl").stdout)
+    }
+
+    /// Rewrites the running configuration with `edit` and asks for a reload; the admin
+    /// endpoint's status and body.
+    pub fn reconfigure(&self, edit: impl FnOnce(String) -> String) -> (u16, String) {
+        let cfg = self.dir.path().join("certgate.yaml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, edit(text)).unwrap();
+        let (status, _, body) = self.admin("POST", "/admin/reload");
+        (status, body)
     }
 
     pub fn admin(&self, method: &str, path: &str) -> (u16, String, String) {
