@@ -109,7 +109,7 @@ impl RequestId {
     }
 }
 
-/// A resolved backend: its URL and, for a configured backend entity, its id.
+/// A resolved backend: its URL and, for a configured backend entity, its settings.
 struct Upstream {
     url: Arc<BackendUrl>,
     backend: Option<Arc<BackendSpec>>,
@@ -628,29 +628,28 @@ impl ProxyHttp for Gateway {
             .clone()
             .ok_or_else(|| http_error(500, "no snapshot"))?;
         // set-backend-service wins over the API's default backend.
-        let backend: Option<Arc<BackendSpec>> = match (&rc.state.backend, &rc.api_backend) {
-            (Some(BackendTarget::BackendId(id)), _) => Some(
-                snap.backends
-                    .get(&**id)
-                    .cloned()
-                    .ok_or_else(|| http_error(500, "unknown backend id"))?,
-            ),
-            (None, Some(crate::routing::BackendRef::Id(id))) => Some(
+        let backend_id = match (&rc.state.backend, &rc.api_backend) {
+            (Some(BackendTarget::BackendId(id)), _) => Some(&**id),
+            (None, Some(crate::routing::BackendRef::Id(id))) => Some(id.as_str()),
+            _ => None,
+        };
+        let backend: Option<Arc<BackendSpec>> = backend_id
+            .map(|id| {
                 snap.backends
                     .get(id)
                     .cloned()
-                    .ok_or_else(|| http_error(500, "unknown backend id"))?,
-            ),
-            _ => None,
+                    .ok_or_else(|| http_error(500, "unknown backend id"))
+            })
+            .transpose()?;
+        let parse = |u: &str| {
+            BackendUrl::parse(u)
+                .map(Arc::new)
+                .map_err(|e| http_error(500, &e))
         };
         let url = match (&backend, &rc.state.backend, &rc.api_backend) {
             (Some(s), _, _) => s.url.clone(),
-            (None, Some(BackendTarget::BaseUrl(u)), _) => {
-                Arc::new(BackendUrl::parse(u).map_err(|e| http_error(500, &e))?)
-            }
-            (None, None, Some(crate::routing::BackendRef::Url(u))) => {
-                Arc::new(BackendUrl::parse(u).map_err(|e| http_error(500, &e))?)
-            }
+            (None, Some(BackendTarget::BaseUrl(u)), _) => parse(u)?,
+            (None, None, Some(crate::routing::BackendRef::Url(u))) => parse(u)?,
             _ => return Err(http_error(500, "the API has no backend")),
         };
         let spec = backend.as_deref();
@@ -685,9 +684,7 @@ impl ProxyHttp for Gateway {
             peer.options.read_timeout = Some(s.read_timeout);
             peer.options.verify_cert = s.validate_chain;
             peer.options.verify_hostname = s.validate_name;
-            if !s.ca_certificates.is_empty() {
-                peer.options.ca = Some(Arc::new(s.ca_certificates.clone().into_boxed_slice()));
-            }
+            peer.options.ca = s.ca_certificates.clone();
         }
         if let Some(t) = rc.state.forward_timeout {
             peer.options.read_timeout = Some(t.max(Duration::from_millis(1)));

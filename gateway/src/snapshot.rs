@@ -168,7 +168,9 @@ pub struct BackendSpec {
     pub headers: Vec<(String, String)>,
     pub validate_chain: bool,
     pub validate_name: bool,
-    pub ca_certificates: Vec<X509>,
+    /// Trust anchors for the backend's certificate; None: the system's. Shared with every
+    /// request's peer as they are (Pingora takes them behind an `Arc`).
+    pub ca_certificates: Option<Arc<Box<[X509]>>>,
     pub sni: Option<String>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,

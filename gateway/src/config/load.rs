@@ -228,8 +228,8 @@ impl Loader {
         };
         let trusted_proxies = self.trusted_proxies(&cfg.trusted_proxies);
         let forwarded_certificate = cfg.forwarded_certificate.as_ref().and_then(|f| {
-            let name = http::HeaderName::from_bytes(f.header.value.as_bytes()).ok();
-            if let (true, Some(header)) = (valid_header_name(&f.header.value), name) {
+            // `HeaderName` accepts exactly the RFC 9110 token characters (lower-casing them).
+            if let Ok(header) = http::HeaderName::from_bytes(f.header.value.as_bytes()) {
                 Some(ForwardedCertificateSpec {
                     header,
                     encoding: f.encoding,
@@ -632,7 +632,7 @@ impl Loader {
                     headers,
                     validate_chain,
                     validate_name,
-                    ca_certificates: cas,
+                    ca_certificates: (!cas.is_empty()).then(|| Arc::new(cas.into_boxed_slice())),
                     sni,
                     connect_timeout: connect,
                     read_timeout: read,
