@@ -223,6 +223,12 @@ fn malformed_configurations_are_located() {
         19,
         "not an IP address or CIDR",
     );
+    expect(
+        "trusted-proxies: [127.0.0.1/32]\nforwarded-certificate: { header: \"X Client\", encoding: url-pem }\n",
+        2,
+        34,
+        "'X Client' is not a valid header name",
+    );
 }
 
 #[test]
