@@ -21,6 +21,7 @@ Usage: bench/compare/instructions.py [--binary PATH] [--requests N] [--policy] [
 """
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -126,7 +127,6 @@ def main():
                  "--key", str(d / "dev-valid-client.key.pem"), "--connect-to",
                  f"{c.HOST}:{c.PORT_TLS}:127.0.0.1:{c.PORT_TLS}", f"https://{c.HOST}:{c.PORT_TLS}/"],
                 capture_output=True, text=True, check=True).stdout
-            import json
             codes = json.loads(r).get("statusCodeDistribution", {})
             if codes.get("200", 0) != n:
                 raise RuntimeError(f"expected {n} answers 200, got {codes}")
