@@ -7,6 +7,7 @@
 #   clang + libclang-dev (only with --boringssl): bindgen for the boring crate
 set -euo pipefail
 need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc)   # C code in the build: jemalloc, zlib-ng, vendored OpenSSL
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
