@@ -5,6 +5,7 @@
 //! Parsing never mixes with serving: everything a request needs is in the snapshot, built and
 //! validated before it is used.
 
+pub mod boundary;
 pub mod cli;
 pub mod config;
 pub mod demo_backend;

@@ -6,7 +6,8 @@
 //! `tls_handshakes_total{client_certificate}` (completed), `tls_handshakes_started_total`,
 //! `tls_handshake_failures_total{reason}`, `verification_cache_{hits_total,misses_total,size}`,
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
-//! `forwarded_certificates_total{result}`, `crl_fetches_total{result}`.
+//! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
+//! `crl_fetches_total{result}`.
 
 use std::sync::LazyLock;
 
@@ -30,6 +31,7 @@ pub struct Metrics {
     pub generation: IntGauge,
     pub backend_errors: IntCounterVec,
     pub forwarded: IntCounterVec,
+    pub refusals: IntCounterVec,
     pub crl_fetches: IntCounterVec,
     pub trace_events: IntCounter,
 }
@@ -147,6 +149,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "certgate_forwarded_certificates_total",
             "Forwarded-certificate headers by result",
             &["result"],
+        ),
+        refusals: counter_vec(
+            &r,
+            "certgate_request_refusals_total",
+            "Requests refused at the authentication boundary before routing, by reason",
+            &["reason"],
         ),
         crl_fetches: counter_vec(
             &r,

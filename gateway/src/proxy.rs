@@ -35,7 +35,8 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::CertKey;
 
-use crate::snapshot::{BackendSpec, BackendUrl, Snapshot};
+use crate::boundary;
+use crate::snapshot::{BackendSpec, BackendUrl, ClientCertRule, Snapshot};
 use crate::tls::ClientIdentity;
 
 /// The response a policy builds before (or instead of) the backend's.
@@ -444,6 +445,143 @@ impl Gateway {
         Self::respond(session, rc).await
     }
 
+    /// Answers a request refused at the boundary: counted by reason, logged like any other
+    /// answer, and the connection is not reused (the client is hostile or confused).
+    async fn refuse(
+        session: &mut Session,
+        rc: &mut RequestCtx,
+        r: boundary::Refusal,
+    ) -> Result<bool> {
+        crate::metrics::METRICS
+            .refusals
+            .with_label_values(&[r.reason])
+            .inc();
+        session.set_keepalive(None);
+        let e = LastError::gateway("gateway", r.reason, r.message, Section::Inbound, r.status)
+            .with_response_message(r.message);
+        Self::respond_error(session, rc, e).await?;
+        Ok(true)
+    }
+
+    /// Host and SNI are one identity; strict hostnames hold on every request; a hostname that
+    /// asks for client certificates is reachable over plain HTTP only through a trusted proxy
+    /// (README, "Authentication boundary").
+    fn admit(session: &Session, rc: &RequestCtx, snap: &Snapshot) -> Result<(), boundary::Refusal> {
+        let host = boundary::host_name(&rc.host);
+        let id = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .and_then(|s| s.extension.get::<ClientIdentity>());
+        let rule = if rc.scheme == "https" {
+            let conn = id.and_then(|i| i.hostname.as_deref()).unwrap_or("");
+            if conn != host && snap.host_rules.contains_key(host.as_ref()) {
+                return Err(boundary::MISDIRECTED);
+            }
+            if id.is_some_and(|i| i.unreadable.is_some()) {
+                return Err(boundary::UNREADABLE_CERTIFICATE);
+            }
+            snap.host_rules.get(conn).copied()
+        } else {
+            let rule = snap.host_rules.get(host.as_ref()).copied();
+            if rule > Some(ClientCertRule::NotRequested)
+                && !crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies)
+            {
+                return Err(boundary::NEEDS_TLS);
+            }
+            rule
+        };
+        if rule == Some(ClientCertRule::Strict) {
+            let Some(cert) = &rc.certificate else {
+                return Err(boundary::strict_refusal("client_certificate_missing"));
+            };
+            crate::tls::strict_check(&snap.trust, cert).map_err(boundary::strict_refusal)?;
+        }
+        Ok(())
+    }
+
+    /// The forwarded-certificate header (SPEC §8, README "Forwarded certificates"): from a
+    /// trusted proxy the configured header is read and stays visible to policies as sent; every
+    /// other spelling of it, and of the headers certgate forwards to backends, is removed before
+    /// any policy runs. `Some(true)`: answered (a 400 for a header that cannot be read).
+    async fn forwarded_certificate(
+        &self,
+        session: &mut Session,
+        rc: &mut RequestCtx,
+        snap: &Arc<Snapshot>,
+    ) -> Result<Option<bool>> {
+        let configured = snap.forwarded_certificate.as_ref();
+        let trusted = configured.is_some()
+            && crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies);
+        // Names to drop: a lookup per request is a walk over the few header names.
+        let mut drop: Vec<http::HeaderName> = Vec::new();
+        for name in session.req_header().headers.keys() {
+            let n = name.as_str();
+            let honoured = trusted && configured.is_some_and(|f| f.header == *name);
+            if honoured {
+                continue;
+            }
+            let forged = configured.is_some_and(|f| boundary::same_header(n, f.header.as_str()))
+                || crate::forwarded::FORWARD_HEADERS
+                    .iter()
+                    .any(|h| boundary::same_header(n, h.as_str()));
+            if forged && !drop.contains(name) {
+                drop.push(name.clone());
+            }
+        }
+        if !drop.is_empty() {
+            crate::metrics::METRICS
+                .forwarded
+                .with_label_values(&["stripped"])
+                .inc();
+            for name in &drop {
+                session.req_header_mut().remove_header(name);
+            }
+        }
+        let Some(f) = configured.filter(|_| trusted) else {
+            return Ok(None);
+        };
+        let mut values = session.req_header().headers.get_all(&f.header).iter();
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        let decoded = if values.next().is_some() {
+            // Two certificates for one request: which one the proxy meant is unknowable.
+            Err(crate::forwarded::ForwardedError::Malformed(
+                "repeated".into(),
+            ))
+        } else {
+            self.forwarded.decode(first.as_bytes(), f.encoding)
+        };
+        match decoded {
+            Ok(c) => {
+                crate::metrics::METRICS
+                    .forwarded
+                    .with_label_values(&["accepted"])
+                    .inc();
+                rc.certificate = Some(c);
+                rc.sent_chain = SentChain::default();
+                Ok(None)
+            }
+            Err(_) => {
+                crate::metrics::METRICS
+                    .forwarded
+                    .with_label_values(&["rejected"])
+                    .inc();
+                rc.snapshot = Some(snap.clone());
+                let e = LastError::gateway(
+                    "forwarded-certificate",
+                    "InvalidForwardedCertificate",
+                    "The forwarded client certificate header cannot be read.",
+                    Section::Inbound,
+                    400,
+                )
+                .with_response_message("Invalid forwarded client certificate");
+                Self::respond_error(session, rc, e).await?;
+                Ok(Some(true))
+            }
+        }
+    }
+
     fn identify(session: &Session, rc: &mut RequestCtx) {
         if let Some(id) = session
             .digest()
@@ -488,16 +626,27 @@ impl ProxyHttp for Gateway {
         rc.request_id =
             RequestId::new(REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         Self::identify(session, rc);
+        if let Err(r) = boundary::check_framing(session.req_header()) {
+            rc.snapshot = Some(snap);
+            return Self::refuse(session, rc, r).await;
+        }
         {
             let req = session.req_header();
             rc.host = req
                 .headers
                 .get("host")
                 .and_then(|h| h.to_str().ok())
-                .or_else(|| req.uri.host())
+                .or_else(|| req.uri.authority().map(|a| a.as_str()))
                 .unwrap_or("")
                 .to_string();
-            rc.path = req.uri.path().to_string();
+            match boundary::normalize_path(req.uri.path()) {
+                Ok(p) => rc.path = p.into_owned(),
+                Err(r) => {
+                    rc.path = req.uri.path().to_string();
+                    rc.snapshot = Some(snap);
+                    return Self::refuse(session, rc, r).await;
+                }
+            }
             rc.query = req.uri.query().unwrap_or("").to_string();
         }
         // Bounded request heads: a defined 431 instead of whatever a backend does with them.
@@ -522,60 +671,12 @@ impl ProxyHttp for Gateway {
             Self::respond_error(session, rc, e).await?;
             return Ok(true);
         }
-        // A forwarded certificate counts only from a trusted proxy; otherwise it is removed
-        // before any policy can see it. Forward-to-backend headers are never taken from clients.
-        // (Looked up before removal: removing keeps Pingora's case map in step and costs more
-        // than a lookup, and these headers are almost always absent.)
-        for h in crate::forwarded::FORWARD_HEADERS {
-            if session.req_header().headers.contains_key(&h) {
-                session.req_header_mut().remove_header(&h);
-            }
+        if let Some(answered) = self.forwarded_certificate(session, rc, &snap).await? {
+            return Ok(answered);
         }
-        if let Some(f) = snap.forwarded_certificate.clone() {
-            let value = session
-                .req_header()
-                .headers
-                .get(&f.header)
-                .map(|v| v.as_bytes().to_vec());
-            if value.is_some() {
-                session.req_header_mut().remove_header(&f.header);
-            }
-            if let Some(v) = value {
-                if !crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies) {
-                    crate::metrics::METRICS
-                        .forwarded
-                        .with_label_values(&["stripped"])
-                        .inc();
-                } else {
-                    match self.forwarded.decode(&v, f.encoding) {
-                        Ok(c) => {
-                            crate::metrics::METRICS
-                                .forwarded
-                                .with_label_values(&["accepted"])
-                                .inc();
-                            rc.certificate = Some(c);
-                            rc.sent_chain = SentChain::default();
-                        }
-                        Err(_) => {
-                            crate::metrics::METRICS
-                                .forwarded
-                                .with_label_values(&["rejected"])
-                                .inc();
-                            rc.snapshot = Some(snap);
-                            let e = LastError::gateway(
-                                "forwarded-certificate",
-                                "InvalidForwardedCertificate",
-                                "The forwarded client certificate header cannot be read.",
-                                Section::Inbound,
-                                400,
-                            )
-                            .with_response_message("Invalid forwarded client certificate");
-                            Self::respond_error(session, rc, e).await?;
-                            return Ok(true);
-                        }
-                    }
-                }
-            }
+        if let Err(r) = Self::admit(session, rc, &snap) {
+            rc.snapshot = Some(snap);
+            return Self::refuse(session, rc, r).await;
         }
         let method = session.req_header().method.clone();
         let route = snap
@@ -755,6 +856,10 @@ impl ProxyHttp for Gateway {
         } else {
             rc.path.get(api_prefix_len..).unwrap_or("")
         };
+        // The client's path was normalised before routing; a path a policy rewrote is
+        // normalised here, so nothing leaves the backend's base path.
+        let rest = boundary::normalize_path(rest).map_err(|r| http_error(r.status, r.message))?;
+        let rest = rest.as_ref();
         let base = up.url.base_path.as_str();
         // The common case (API at "/", backend without a base path, URL not rewritten) keeps
         // the client's request target as it is: nothing to build or re-parse.
@@ -788,8 +893,15 @@ impl ProxyHttp for Gateway {
                 upstream.insert_header(name, value)?;
             }
         }
-        for (k, v) in up.backend.iter().flat_map(|b| &b.headers) {
-            upstream.append_header(k.clone(), v.as_str())?;
+        // A credential header replaces the one the request carries (APIM: `Host` is how a
+        // backend called by IP gets its name); further values of the same name are added.
+        let headers = up.backend.as_ref().map_or(&[][..], |b| &b.headers[..]);
+        for (i, (k, v)) in headers.iter().enumerate() {
+            if headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(k)) {
+                upstream.append_header(k.clone(), v.as_str())?;
+            } else {
+                upstream.insert_header(k.clone(), v.as_str())?;
+            }
         }
         Ok(())
     }

@@ -26,6 +26,8 @@ use crate::snapshot::Snapshot;
 /// What reloads share with the running server.
 pub struct Control {
     pub config: PathBuf,
+    /// The listeners' socket settings at start: a reload cannot change them.
+    pub sockets: Vec<String>,
     pub state: Arc<ArcSwap<Snapshot>>,
     pub counters: Arc<dyn CounterStore>,
 }
@@ -38,7 +40,29 @@ impl Control {
             verification_cache: Some(self.state.load().trust.cache().clone()),
             counters: self.counters.clone(),
         };
-        match load(&self.config, &opts) {
+        let loaded = load(&self.config, &opts).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        // Listening sockets are bound once; a reload that moved or re-set one would leave the
+        // old socket serving a configuration that no longer names it. Refuse it instead.
+        let loaded = loaded.and_then(|s| {
+            let want = s.socket_settings();
+            if want == self.sockets {
+                return Ok(s);
+            }
+            let gone: Vec<&String> = self.sockets.iter().filter(|l| !want.contains(l)).collect();
+            let new: Vec<&String> = want.iter().filter(|l| !self.sockets.contains(l)).collect();
+            Err(format!(
+                "{}: listeners changed (running: {gone:?}; configured: {new:?}); a reload cannot \
+                 rebind sockets: restart or upgrade (`certgate run -u`) to apply",
+                self.config.display()
+            ))
+        });
+        match loaded {
             Ok(s) => {
                 let g = s.generation;
                 self.state.store(Arc::new(s));
@@ -48,16 +72,12 @@ impl Control {
                     .inc();
                 Ok(g)
             }
-            Err(errors) => {
+            Err(e) => {
                 crate::metrics::METRICS
                     .reloads
                     .with_label_values(&["failure"])
                     .inc();
-                Err(errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n"))
+                Err(e)
             }
         }
     }
@@ -161,6 +181,7 @@ pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     }
     let control = Arc::new(Control {
         config: config.to_path_buf(),
+        sockets: state.load().socket_settings(),
         state: state.clone(),
         counters,
     });

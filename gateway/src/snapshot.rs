@@ -51,6 +51,28 @@ pub struct HostnameSpec {
     pub strict: bool,
 }
 
+impl HostnameSpec {
+    pub fn rule(&self) -> ClientCertRule {
+        if self.strict {
+            ClientCertRule::Strict
+        } else if self.negotiate_client_certificate {
+            ClientCertRule::Negotiate
+        } else {
+            ClientCertRule::NotRequested
+        }
+    }
+}
+
+/// What a hostname asks of clients' certificates, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClientCertRule {
+    NotRequested,
+    /// Requested; policies decide.
+    Negotiate,
+    /// Required and trusted (valid, not revoked) before any request is read.
+    Strict,
+}
+
 /// Lowest TLS version a listener accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MinTlsVersion {
@@ -190,6 +212,9 @@ pub struct Snapshot {
     /// Every file the configuration read: reload watches these.
     pub files: Vec<PathBuf>,
     pub listeners: Vec<ListenerSpec>,
+    /// Every hostname of every TLS listener with its strongest client-certificate rule: what a
+    /// request's Host is checked against (crate::boundary).
+    pub host_rules: HashMap<String, ClientCertRule>,
     pub admin: SocketAddr,
     pub trust: Arc<TrustStore>,
     pub deployment: Arc<Deployment>,
@@ -205,6 +230,35 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The host-rule table for a set of listeners.
+    pub fn host_rules(listeners: &[ListenerSpec]) -> HashMap<String, ClientCertRule> {
+        let mut rules: HashMap<String, ClientCertRule> = HashMap::new();
+        for h in listeners.iter().flat_map(|l| &l.hostnames) {
+            let r = rules.entry(h.host.clone()).or_insert(h.rule());
+            *r = (*r).max(h.rule());
+        }
+        rules
+    }
+
+    /// The settings of a listener that are fixed for the life of its socket (a reload cannot
+    /// change them; `certgate run -u` can).
+    pub fn socket_settings(&self) -> Vec<String> {
+        self.listeners
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} tls={} http2={} min-tls={:?} resumption={} read-buffer={}",
+                    l.address,
+                    l.tls,
+                    l.http2,
+                    l.min_tls_version,
+                    l.session_resumption,
+                    l.read_buffer
+                )
+            })
+            .collect()
+    }
+
     /// What `certgate check` prints: routes, listeners, trust, with no secrets.
     pub fn summary(&self) -> String {
         use std::fmt::Write;

@@ -295,6 +295,12 @@ impl TrustStore {
         &self.roots
     }
 
+    /// CRLs are configured: strict hostnames then refuse revoked clients and clients whose
+    /// revocation status is unknown, as nginx's `ssl_crl` does.
+    pub fn has_crls(&self) -> bool {
+        !self.crls.is_empty()
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation
     }

@@ -222,6 +222,17 @@ impl Loader {
         let backends = self.backends(&cfg.backends, &certificates);
         let router = self.routes(&cfg, &backends, opts);
         let listeners = self.listeners(&cfg.listeners);
+        if cfg.listeners.is_empty() {
+            // An empty file parses as a configuration with nothing in it; serving it would
+            // refuse every connection.
+            self.errors.push(ConfigError {
+                file: self.file.clone(),
+                line: 1,
+                column: 1,
+                message: "no listeners: the configuration needs at least one entry in `listeners`"
+                    .into(),
+            });
+        }
         let admin = match &cfg.admin {
             Some(a) => self.address(&a.address),
             None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
@@ -253,6 +264,7 @@ impl Loader {
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             config_file: self.file.clone(),
             files: std::mem::take(&mut self.files),
+            host_rules: Snapshot::host_rules(&listeners),
             listeners,
             admin,
             trust,

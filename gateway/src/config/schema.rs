@@ -55,7 +55,9 @@ pub struct Listener {
     /// TLS (default) or plain HTTP.
     #[serde(default = "yes")]
     pub tls: bool,
-    #[serde(default = "yes")]
+    /// HTTP/2 by ALPN (default off, as on APIM's client side: HTTP/2 has no reason phrase, and
+    /// seed policies answer 401 with the failure reason as the phrase).
+    #[serde(default)]
     pub http2: bool,
     /// Lowest TLS version accepted: "1.2" (default) or "1.3".
     #[serde(default)]

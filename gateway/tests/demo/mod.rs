@@ -27,6 +27,8 @@ pub struct Demo {
     /// The demo backend's port (its URL in the configuration is https://127.0.0.1:PORT).
     pub backend: u16,
     pub children: Vec<Child>,
+    /// The demo PKI written to `pki/` (keys included), for tests that issue more.
+    pub tree: DemoPki,
 }
 
 impl Drop for Demo {
@@ -52,9 +54,8 @@ impl Demo {
     pub fn start_with(edit: impl Fn(String) -> String) -> Demo {
         let dir = tempfile::tempdir().unwrap();
         crate::common::copy_dir(&crate::common::examples(), dir.path());
-        DemoPki::generate(KeyKind::EcdsaP256)
-            .unwrap()
-            .write(&dir.path().join("pki"), "certgate-demo")
+        let tree = DemoPki::generate(KeyKind::EcdsaP256).unwrap();
+        tree.write(&dir.path().join("pki"), "certgate-demo")
             .unwrap();
         let (tls, plain, admin, backend) = (free_port(), free_port(), free_port(), free_port());
         let cfg = dir.path().join("certgate.yaml");
@@ -99,6 +100,7 @@ impl Demo {
             admin,
             backend,
             children: vec![backend_child, gw],
+            tree,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -121,18 +123,19 @@ impl Demo {
     /// ticket), and returns what it printed. Used where curl cannot go: resumption, and request
     /// heads over 128 KiB (curl 7.88 stalls sending those; openssl and other clients do not).
     pub fn s_client(&self, extra: &[&str], request: &[u8]) -> String {
+        self.s_client_as(Some(API), extra, request)
+    }
+
+    /// As [`Demo::s_client`] with the SNI name `sni` (None: no SNI at all).
+    pub fn s_client_as(&self, sni: Option<&str>, extra: &[&str], request: &[u8]) -> String {
+        let sni_args = match sni {
+            Some(s) => vec!["-servername", s],
+            None => vec!["-noservername"],
+        };
         let mut child = Command::new("openssl")
-            .args([
-                "s_client",
-                "-connect",
-                &format!("127.0.0.1:{}", self.tls),
-                "-servername",
-                API,
-                "-CAfile",
-                &self.pki("root-ca.pem"),
-                "-alpn",
-                "http/1.1",
-            ])
+            .args(["s_client", "-connect", &format!("127.0.0.1:{}", self.tls)])
+            .args(&sni_args)
+            .args(["-CAfile", &self.pki("root-ca.pem"), "-alpn", "http/1.1"])
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -264,6 +267,32 @@ pub fn client_loop(
         }
         codes
     })
+}
+
+/// Sends `request` as it is over plain TCP to `port` and returns everything the server wrote
+/// until it closed the connection or 5 s passed.
+pub fn raw(port: u16, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// The sum of a metric's samples whose line starts with `prefix` in a /metrics text.
+pub fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 pub fn parse(out: Vec<u8>) -> (u16, String, String) {

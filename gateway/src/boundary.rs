@@ -1,0 +1,406 @@
+//! The authentication boundary (README "Authentication boundary"): what a request must be
+//! before routing or any policy sees it.
+//!
+//! - HTTP framing that HTTP forbids or that backends may read differently (request smuggling):
+//!   a missing or repeated Host, a Host that disagrees with the request target's authority,
+//!   repeated or malformed Content-Length, Transfer-Encoding other than a lone `chunked`.
+//! - Host and SNI are one identity: a request on a TLS connection may not name another
+//!   configured hostname than the one its handshake was made for (421), and a hostname that
+//!   asks for client certificates is reachable over a plain listener only from a trusted proxy.
+//! - Paths: dot-segments removed (RFC 3986 §5.2.4, percent-encoded dots included) before
+//!   routing; a path that climbs above the root, or hides a separator in an escape (`%2F`,
+//!   `%5C`) or a backslash, is refused.
+//!
+//! Pure functions over request parts: the proxy calls them and turns a [`Refusal`] into the
+//! response. Nothing here does I/O or touches the snapshot's mutable state.
+
+use std::borrow::Cow;
+
+use pingora::http::RequestHeader;
+
+/// Why a request is refused at the boundary: status, reason (metric label and `LastError`
+/// reason) and the message of the JSON error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub reason: &'static str,
+    pub message: &'static str,
+}
+
+const fn refuse(status: u16, reason: &'static str, message: &'static str) -> Refusal {
+    Refusal {
+        status,
+        reason,
+        message,
+    }
+}
+
+pub const MISSING_HOST: Refusal = refuse(
+    400,
+    "MissingHost",
+    "An HTTP/1.1 request needs exactly one Host header.",
+);
+pub const HOST_MISMATCH: Refusal = refuse(
+    400,
+    "HostMismatch",
+    "The Host header and the request target name different hosts.",
+);
+pub const BAD_CONTENT_LENGTH: Refusal = refuse(
+    400,
+    "InvalidContentLength",
+    "Content-Length must be one decimal number.",
+);
+pub const LENGTH_AND_CHUNKED: Refusal = refuse(
+    400,
+    "ContentLengthWithTransferEncoding",
+    "A request may not carry both Content-Length and Transfer-Encoding.",
+);
+pub const BAD_TRANSFER_ENCODING: Refusal = refuse(
+    501,
+    "UnsupportedTransferEncoding",
+    "Only Transfer-Encoding: chunked is supported.",
+);
+pub const MISDIRECTED: Refusal = refuse(
+    421,
+    "MisdirectedRequest",
+    "The request names a hostname other than the one this connection was made for.",
+);
+pub const NEEDS_TLS: Refusal = refuse(
+    421,
+    "ClientCertificateHostnameOverPlainHttp",
+    "This hostname requires a client certificate: connect with TLS.",
+);
+pub const PATH_ABOVE_ROOT: Refusal = refuse(
+    400,
+    "PathAboveRoot",
+    "The request path climbs above the root.",
+);
+pub const PATH_ENCODED_SEPARATOR: Refusal = refuse(
+    400,
+    "PathEncodedSeparator",
+    "The request path contains an encoded slash or a backslash.",
+);
+
+/// The answer to a request on a strict hostname whose certificate fails the strict check
+/// (`crate::tls::strict_check`'s reason): 401 with the reason `validate-client-certificate`
+/// would give.
+pub fn strict_refusal(reason: &str) -> Refusal {
+    match reason {
+        "client_certificate_missing" => refuse(
+            401,
+            "ClientCertificateNotFound",
+            "Client certificate missing",
+        ),
+        "client_certificate_expired" => refuse(
+            401,
+            "ClientCertificateExpired",
+            "Client certificate has expired.",
+        ),
+        "client_certificate_not_yet_valid" => refuse(
+            401,
+            "ClientCertificateNotYetValid",
+            "Client certificate is not yet valid.",
+        ),
+        "client_certificate_revoked" => refuse(
+            401,
+            "ClientCertificateRevoked",
+            "The certificate is revoked.",
+        ),
+        "client_certificate_revocation_unknown" => refuse(
+            401,
+            "ClientCertificateRevocationUnknown",
+            "The revocation status of the certificate could not be determined.",
+        ),
+        "client_certificate_unreadable" => UNREADABLE_CERTIFICATE,
+        _ => refuse(
+            401,
+            "ClientCertificateNotTrusted",
+            "A certificate chain could not be built to a trusted root authority.",
+        ),
+    }
+}
+
+pub const UNREADABLE_CERTIFICATE: Refusal = refuse(
+    401,
+    "ClientCertificateUnreadable",
+    "The client certificate cannot be read (malformed name or extension).",
+);
+
+/// Checks what HTTP/1.1 (RFC 9112 §3.2, §6) forbids in a request head, and what lets a
+/// backend frame the request differently from the gateway.
+pub fn check_framing(req: &RequestHeader) -> Result<(), Refusal> {
+    let h = &req.headers;
+    let hosts = h.get_all(http::header::HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && req.version == http::Version::HTTP_11) {
+        return Err(MISSING_HOST);
+    }
+    if let (Some(target), Some(host)) = (req.uri.authority(), h.get(http::header::HOST)) {
+        if !target
+            .as_str()
+            .as_bytes()
+            .eq_ignore_ascii_case(host.as_bytes())
+        {
+            return Err(HOST_MISMATCH);
+        }
+    }
+    let mut lengths = h.get_all(http::header::CONTENT_LENGTH).iter();
+    let length = lengths.next();
+    if let Some(v) = length {
+        let digits = v.as_bytes();
+        if lengths.next().is_some()
+            || digits.is_empty()
+            || digits.len() > 18
+            || !digits.iter().all(u8::is_ascii_digit)
+        {
+            return Err(BAD_CONTENT_LENGTH);
+        }
+    }
+    let mut codings = h.get_all(http::header::TRANSFER_ENCODING).iter();
+    if let Some(te) = codings.next() {
+        if length.is_some() {
+            return Err(LENGTH_AND_CHUNKED);
+        }
+        let lone_chunked = te
+            .to_str()
+            .is_ok_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
+        if codings.next().is_some() || !lone_chunked || req.version != http::Version::HTTP_11 {
+            return Err(BAD_TRANSFER_ENCODING);
+        }
+    }
+    Ok(())
+}
+
+/// A Host (or `:authority`) value as a hostname: no port, no trailing dot, lower case.
+pub fn host_name(authority: &str) -> Cow<'_, str> {
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => authority,
+        }
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+/// A segment that means "this directory" or "the parent": `.`/`..` spelt with any mix of `.`
+/// and `%2e`, ignoring `;parameters` (which some servers strip before resolving).
+fn dots(segment: &str) -> Option<usize> {
+    let s = segment.split(';').next().unwrap_or(segment).as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'.' {
+            i += 1;
+        } else if s.len() >= i + 3 && s[i] == b'%' && s[i + 1] == b'2' && (s[i + 2] | 0x20) == b'e'
+        {
+            i += 3;
+        } else {
+            return None;
+        }
+        n += 1;
+    }
+    (1..=2).contains(&n).then_some(n)
+}
+
+/// RFC 3986 §5.2.4 remove_dot_segments on an origin-form path, with percent-encoded dots
+/// recognised. Refuses a path that climbs above the root, and escapes that some backends decode
+/// into separators (`%2F`, `%5C`) or a raw backslash. The path unchanged (borrowed) when it has
+/// nothing to remove.
+pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, Refusal> {
+    let b = path.as_bytes();
+    let mut suspicious = false;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'\\' => return Err(PATH_ENCODED_SEPARATOR),
+            b'%' if b.len() > i + 2 => {
+                let (h, l) = (b[i + 1], b[i + 2] | 0x20);
+                if (h == b'2' && l == b'f') || (h == b'5' && l == b'c') {
+                    return Err(PATH_ENCODED_SEPARATOR);
+                }
+                if h == b'2' && l == b'e' {
+                    suspicious = true;
+                }
+            }
+            b'.' => suspicious = true,
+            _ => {}
+        }
+    }
+    if !suspicious {
+        return Ok(Cow::Borrowed(path));
+    }
+    let body = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = body.split('/').collect();
+    if segments.iter().all(|s| dots(s).is_none()) {
+        return Ok(Cow::Borrowed(path));
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(segments.len());
+    let last = segments.len() - 1;
+    let mut trailing = false;
+    for (i, s) in segments.iter().enumerate() {
+        match dots(s) {
+            Some(1) => trailing = i == last,
+            Some(_) => {
+                if out.pop().is_none() {
+                    return Err(PATH_ABOVE_ROOT);
+                }
+                trailing = i == last;
+            }
+            _ => {
+                out.push(s);
+                trailing = false;
+            }
+        }
+    }
+    let mut p = String::with_capacity(path.len());
+    for s in &out {
+        p.push('/');
+        p.push_str(s);
+    }
+    if trailing || p.is_empty() {
+        p.push('/');
+    }
+    Ok(Cow::Owned(p))
+}
+
+/// Whether a header name is `wanted` to a backend that folds case and treats `_` as `-` (as
+/// CGI-style servers, IIS and many frameworks do): `X_ARR_ClientCert` is `X-ARR-ClientCert`.
+pub fn same_header(name: &str, wanted: &str) -> bool {
+    name.len() == wanted.len()
+        && name.bytes().zip(wanted.bytes()).all(|(a, b)| {
+            let fold = |c: u8| {
+                if c == b'_' {
+                    b'-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
+            fold(a) == fold(b)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(lines: &[(&str, &str)], target: &str, v11: bool) -> RequestHeader {
+        let mut r = RequestHeader::build("GET", target.as_bytes(), None).unwrap();
+        if !v11 {
+            r.set_version(http::Version::HTTP_10);
+        }
+        for (k, v) in lines {
+            r.append_header(k.to_string(), *v).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn framing() {
+        let ok = head(&[("Host", "a")], "/", true);
+        assert_eq!(check_framing(&ok), Ok(()));
+        assert_eq!(check_framing(&head(&[], "/", true)), Err(MISSING_HOST));
+        assert_eq!(check_framing(&head(&[], "/", false)), Ok(()));
+        assert_eq!(
+            check_framing(&head(&[("Host", "a"), ("Host", "b")], "/", true)),
+            Err(MISSING_HOST)
+        );
+        assert_eq!(
+            check_framing(&head(&[("Host", "a")], "https://b/x", true)),
+            Err(HOST_MISMATCH)
+        );
+        assert_eq!(
+            check_framing(&head(&[("Host", "B")], "https://b/x", true)),
+            Ok(())
+        );
+        for bad in ["5, 5", "", "-1", "0x10", "1 2", "99999999999999999999"] {
+            assert_eq!(
+                check_framing(&head(&[("Host", "a"), ("Content-Length", bad)], "/", true)),
+                Err(BAD_CONTENT_LENGTH),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check_framing(&head(
+                &[
+                    ("Host", "a"),
+                    ("Content-Length", "5"),
+                    ("Content-Length", "5")
+                ],
+                "/",
+                true
+            )),
+            Err(BAD_CONTENT_LENGTH)
+        );
+        assert_eq!(
+            check_framing(&head(
+                &[
+                    ("Host", "a"),
+                    ("Content-Length", "5"),
+                    ("Transfer-Encoding", "chunked")
+                ],
+                "/",
+                true
+            )),
+            Err(LENGTH_AND_CHUNKED)
+        );
+        for te in ["gzip", "chunked, chunked", "xchunked", "gzip, chunked"] {
+            assert_eq!(
+                check_framing(&head(
+                    &[("Host", "a"), ("Transfer-Encoding", te)],
+                    "/",
+                    true
+                )),
+                Err(BAD_TRANSFER_ENCODING),
+                "{te}"
+            );
+        }
+        assert_eq!(
+            check_framing(&head(
+                &[("Host", "a"), ("Transfer-Encoding", "Chunked")],
+                "/",
+                true
+            )),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_name("Partner.Example.:8443"), "partner.example");
+        assert_eq!(host_name("[::1]:443"), "::1");
+        assert_eq!(host_name("a.b"), "a.b");
+    }
+
+    #[test]
+    fn paths() {
+        let n = |p: &str| normalize_path(p).map(|c| c.into_owned());
+        assert_eq!(n("/a/b"), Ok("/a/b".into()));
+        assert_eq!(n("/a/./b/../c"), Ok("/a/c".into()));
+        assert_eq!(n("/a/b/.."), Ok("/a/".into()));
+        assert_eq!(n("/a/%2e%2E/x"), Ok("/x".into()));
+        assert_eq!(n("/a/.%2e/x"), Ok("/x".into()));
+        assert_eq!(n("/a/..;jsessionid=1/x"), Ok("/x".into()));
+        assert_eq!(n("/v1.2/file.txt"), Ok("/v1.2/file.txt".into()));
+        assert_eq!(n("/a/.../b"), Ok("/a/.../b".into()));
+        assert_eq!(n("/based/../../secret"), Err(PATH_ABOVE_ROOT));
+        assert_eq!(n("/%2e%2e/secret"), Err(PATH_ABOVE_ROOT));
+        assert_eq!(n("/.."), Err(PATH_ABOVE_ROOT));
+        assert_eq!(n("/a/..%2fsecret"), Err(PATH_ENCODED_SEPARATOR));
+        assert_eq!(n("/a/..%5Csecret"), Err(PATH_ENCODED_SEPARATOR));
+        assert_eq!(n("/a\\..\\b"), Err(PATH_ENCODED_SEPARATOR));
+        assert_eq!(n("/"), Ok("/".into()));
+        assert_eq!(n("/."), Ok("/".into()));
+    }
+
+    #[test]
+    fn header_spellings() {
+        assert!(same_header("x_arr_clientcert", "x-arr-clientcert"));
+        assert!(same_header("X-ARR-ClientCert", "x-arr-clientcert"));
+        assert!(!same_header("x-arr-clientcerts", "x-arr-clientcert"));
+    }
+}

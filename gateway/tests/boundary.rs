@@ -1,0 +1,395 @@
+//! The authentication boundary, attacked: each test reproduces a way past a hostname's
+//! client-certificate rule (or a hostile request) against the real gateway on 127.0.0.1, with
+//! curl, `openssl s_client` and raw sockets, and checks the defined answer and its metric.
+//! README "Authentication boundary" states the rules these tests hold the gateway to.
+
+mod common;
+mod demo;
+
+use std::process::Command;
+
+use certgate_policy::pki;
+use demo::*;
+
+const STRICT: &str = "partner.certgate.test";
+const PLAIN: &str = "plain.certgate.test";
+const WEATHER: &str = "/validate/weather/Oslo";
+
+fn metrics(d: &Demo) -> String {
+    d.admin("GET", "/metrics").2
+}
+
+/// Adds `http2: true` to the TLS listener of the example configuration.
+fn with_h2(yaml: String) -> String {
+    yaml.replacen("    hostnames:\n", "    http2: true\n    hostnames:\n", 1)
+}
+
+/// Item 1: a request on a TLS connection may name only the hostname its handshake was made for.
+#[test]
+fn host_header_cannot_reach_a_strict_hostname_from_another_handshake() {
+    let d = Demo::start_with(with_h2);
+    // The attack: SNI plain.certgate.test (no client certificate asked), Host: the strict one.
+    for (host_header, client) in [
+        (STRICT, None),
+        (STRICT, Some("tst-untrusted-client")),
+        ("PARTNER.certgate.test.", None),
+        (&format!("{STRICT}:{}", d.tls) as &str, None),
+    ] {
+        let (status, head, body) = d.curl(
+            PLAIN,
+            WEATHER,
+            client,
+            &["--http1.1", "-H", &format!("Host: {host_header}")],
+        );
+        assert_eq!(status, 421, "Host {host_header}: {head}{body}");
+        assert!(body.contains("\"statusCode\":421"), "{body}");
+    }
+    // HTTP/2: curl turns Host into :authority.
+    let (status, head, _) = d.curl(
+        PLAIN,
+        WEATHER,
+        None,
+        &["--http2", "-H", &format!("Host: {STRICT}")],
+    );
+    assert_eq!(status, 421, "{head}");
+    assert!(head.starts_with("http/2 421"), "{head}");
+    // No SNI at all (the default hostname answers the handshake), Host: the strict one.
+    let out = Command::new("curl")
+        .args(["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--max-time", "10", "-H", &format!("Host: {STRICT}")])
+        .arg(format!("https://127.0.0.1:{}{WEATHER}", d.tls))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "421");
+    // The negotiated hostname itself still works, with any spelling of its name.
+    let (status, _, body) = d.curl(
+        API,
+        WEATHER,
+        Some("dev-valid-client"),
+        &["-H", "Host: API.certgate.test.:443"],
+    );
+    assert_eq!(status, 200, "{body}");
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"MisdirectedRequest\"}"
+        ) >= 6.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_requests_total{api=\"\",operation=\"\",status=\"421\"}"
+        ) >= 6.0,
+        "{m}"
+    );
+}
+
+/// Item 1, plain listener: a hostname that asks for client certificates is reachable over
+/// plain HTTP only from a trusted proxy, and a strict one only with a forwarded certificate
+/// that passes the strict check.
+#[test]
+fn plain_listener_serves_certificate_hostnames_only_to_trusted_proxies() {
+    let d = Demo::start();
+    let get = |host: &str, cert: Option<&str>| {
+        let mut req = format!("GET {WEATHER} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        if let Some(c) = cert {
+            let pem = std::fs::read(d.pki(c)).unwrap();
+            let v = percent_encoding::percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC);
+            req.push_str(&format!("X-ARR-ClientCert: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        raw(d.plain, req.as_bytes())
+    };
+    // 127.0.0.1 is a trusted proxy in the example configuration.
+    let r = get(STRICT, None);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    assert!(r.contains("Client certificate missing"), "{r}");
+    let r = get(STRICT, Some("tst-untrusted-client.pem"));
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    let r = get(STRICT, Some("dev-expired-client.pem"));
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    assert!(r.contains("expired"), "{r}");
+    let r = get(STRICT, Some("dev-valid-client.pem"));
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // From a trusted proxy the header stays as the proxy sent it (policies may read it).
+    assert!(
+        echo_headers(&r).contains(&"x-arr-clientcert".to_string()),
+        "{r}"
+    );
+    // Not a trusted proxy any more: certificate hostnames are refused over plain HTTP.
+    let (status, body) = d.reconfigure(|y| {
+        y.replace(
+            "trusted-proxies: [127.0.0.1/32]",
+            "trusted-proxies: [10.9.9.9/32]",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    for host in [STRICT, API] {
+        let r = get(host, Some("dev-valid-client.pem"));
+        assert!(r.starts_with("HTTP/1.1 421"), "{host}: {r}");
+    }
+    // A hostname without client certificates is still served (its policy decides).
+    let r = get(PLAIN, None);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    assert!(r.contains("Client certificate missing"), "{r}");
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"ClientCertificateHostnameOverPlainHttp\"}"
+        ) >= 2.0,
+        "{m}"
+    );
+}
+
+/// Item 2: a session made under one hostname never resumes under another (TLS 1.2 and 1.3).
+#[test]
+fn sessions_never_carry_a_certificate_across_hostnames() {
+    let d = Demo::start();
+    let req = |host: &str| {
+        format!("GET {WEATHER} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").into_bytes()
+    };
+    let untrusted = (
+        d.pki("tst-untrusted-client.pem"),
+        d.pki("tst-untrusted-client.key.pem"),
+    );
+    let valid = (
+        d.pki("dev-valid-client.pem"),
+        d.pki("dev-valid-client.key.pem"),
+    );
+    for version in ["-tls1_3", "-tls1_2"] {
+        let sess = d.dir.path().join(format!("session{version}.pem"));
+        let sess = sess.to_str().unwrap();
+        // A session with an untrusted certificate, made where policies decide.
+        let first = d.s_client_as(
+            Some(API),
+            &[
+                version,
+                "-sess_out",
+                sess,
+                "-cert",
+                &untrusted.0,
+                "-key",
+                &untrusted.1,
+            ],
+            &req(API),
+        );
+        assert!(first.contains("HTTP/1.1 401"), "{first}");
+        assert!(
+            std::path::Path::new(sess).exists(),
+            "no session handed out: {first}"
+        );
+        // Offered to the strict hostname: a full handshake, which fails without a certificate.
+        let second = d.s_client_as(Some(STRICT), &[version, "-sess_in", sess], &req(STRICT));
+        assert!(!second.contains("Reused"), "{version}: {second}");
+        assert!(!second.contains("HTTP/1.1"), "{version}: {second}");
+        // The same hostname still resumes (resumption itself is not switched off).
+        let strict_sess = d.dir.path().join(format!("strict{version}.pem"));
+        let strict_sess = strict_sess.to_str().unwrap();
+        let own = d.s_client_as(
+            Some(STRICT),
+            &[
+                version,
+                "-sess_out",
+                strict_sess,
+                "-cert",
+                &valid.0,
+                "-key",
+                &valid.1,
+            ],
+            &req(STRICT),
+        );
+        assert!(own.contains("HTTP/1.1 200"), "{own}");
+        let again = d.s_client_as(
+            Some(STRICT),
+            &[version, "-sess_in", strict_sess],
+            &req(STRICT),
+        );
+        assert!(again.contains("Reused"), "{version}: {again}");
+        assert!(again.contains("HTTP/1.1 200"), "{version}: {again}");
+        // ... but not on the hostname without client certificates, and back.
+        let cross = d.s_client_as(
+            Some(PLAIN),
+            &[version, "-sess_in", strict_sess],
+            &req(PLAIN),
+        );
+        assert!(!cross.contains("Reused"), "{version}: {cross}");
+    }
+}
+
+/// Items 2 and 3: strict hostnames refuse revoked clients in the handshake when CRLs are
+/// configured, and a resumed session is re-checked against the current CRLs on every request.
+#[test]
+fn strict_mode_honours_revocation_in_the_handshake_and_after_resumption() {
+    let d = Demo::start();
+    let valid = (
+        d.pki("dev-valid-client.pem"),
+        d.pki("dev-valid-client.key.pem"),
+    );
+    let req = format!("GET {WEATHER} HTTP/1.1\r\nHost: {STRICT}\r\nConnection: close\r\n\r\n");
+    let sess = d.dir.path().join("strict-session.pem");
+    let sess = sess.to_str().unwrap();
+    let first = d.s_client_as(
+        Some(STRICT),
+        &["-sess_out", sess, "-cert", &valid.0, "-key", &valid.1],
+        req.as_bytes(),
+    );
+    assert!(first.contains("HTTP/1.1 200"), "{first}");
+    // The DEV intermediate revokes the valid client; the file change reloads.
+    let crl = pki::crl(&d.tree.dev_ca, &[&d.tree.valid.cert], -1, 30).unwrap();
+    std::fs::write(d.pki("dev-intermediate-ca.crl.pem"), crl.to_pem().unwrap()).unwrap();
+    let (status, body) = d.reconfigure(|y| y);
+    assert_eq!(status, 200, "{body}");
+    // A full handshake is refused...
+    let (status, head, _) = d.curl(STRICT, WEATHER, Some("dev-valid-client"), &[]);
+    assert_eq!(
+        status, 0,
+        "a revoked client completed the strict handshake: {head}"
+    );
+    // ... and so is every request on the resumed session made before the revocation.
+    let resumed = d.s_client_as(Some(STRICT), &["-sess_in", sess], req.as_bytes());
+    assert!(
+        resumed.contains("HTTP/1.1 401") && resumed.contains("revoked"),
+        "{resumed}"
+    );
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_tls_handshake_failures_total{reason=\"client_certificate_revoked\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"ClientCertificateRevoked\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    // Where policies decide, the revoked client still completes the handshake and its policy
+    // answers (validate-client-certificate with revocation).
+    let (status, head, _) = d.curl(API, WEATHER, Some("dev-valid-client"), &[]);
+    assert_eq!(status, 401, "{head}");
+}
+
+/// Item 4: dot-segments are resolved before routing; nothing climbs out of the root or out of
+/// the backend's base path; encoded separators are refused.
+#[test]
+fn paths_cannot_climb_out() {
+    let d = Demo::start();
+    let get = |path: &str| d.curl(API, path, Some("dev-valid-client"), &["--path-as-is"]);
+    for path in [
+        "/validate/../../secret",
+        "/validate/%2e%2e/%2E%2E/secret",
+        "/validate/weather/..%2f..%2fsecret",
+        "/validate/weather/..%5C..%5Csecret",
+    ] {
+        let (status, head, body) = get(path);
+        assert_eq!(status, 400, "{path}: {head}{body}");
+    }
+    // Inside the root, dot-segments resolve to another operation; the backend sees the
+    // resolved path, never a dot-segment.
+    let (status, _, body) = get("/thumbprint/../validate/weather/./x/../Oslo");
+    assert_eq!(status, 200, "{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["request"], "GET /weather/Oslo HTTP/1.1", "{body}");
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"PathAboveRoot\"}"
+        ) >= 2.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"PathEncodedSeparator\"}"
+        ) >= 2.0,
+        "{m}"
+    );
+}
+
+/// Item 5: the configured header is read before anything is stripped (RFC 9440 `Client-Cert`
+/// works under its own name); from a trusted proxy the header reaches policies and the backend
+/// as sent; from anyone else every spelling of it is removed.
+#[test]
+fn forwarded_certificates_under_their_own_name_and_every_spelling_stripped() {
+    let d = Demo::start();
+    let der = std::fs::read(d.pki("dev-valid-client.der")).unwrap();
+    use base64::Engine;
+    let rfc9440 = format!(
+        ":{}:",
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    );
+    let (status, body) = d.reconfigure(|y| {
+        y.replace(
+            "  header: X-ARR-ClientCert\n  encoding: url-pem",
+            "  header: Client-Cert\n  encoding: rfc9440",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let req = |extra: &str| {
+        raw(
+            d.plain,
+            format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nConnection: close\r\n{extra}\r\n")
+                .as_bytes(),
+        )
+    };
+    let r = req(&format!("Client-Cert: {rfc9440}\r\n"));
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // Not trusted: Client-Cert and every spelling of the forwarded-certificate headers are
+    // removed before the policy and never reach the backend (an API without a policy here).
+    let (status, body) = d.reconfigure(|y| {
+        y.replace(
+            "trusted-proxies: [127.0.0.1/32]",
+            "trusted-proxies: [10.9.9.9/32]",
+        )
+        .replace(
+            "\ntrusted-proxies:",
+            "\n  - name: open\n    path: /open\n    backend: demo\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let r = raw(
+        d.plain,
+        format!(
+            "GET /open/x HTTP/1.1\r\nHost: {PLAIN}\r\nConnection: close\r\nClient-Cert: {rfc9440}\r\nClient_Cert: {rfc9440}\r\nX_Forwarded_Client_Cert: x\r\nx-forwarded-client-cert: y\r\nClient-Cert-Chain: z\r\nX-Other: kept\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let names = echo_headers(&r);
+    assert!(names.contains(&"x-other".to_string()), "{names:?}");
+    for n in &names {
+        assert!(
+            !n.replace('_', "-").contains("client-cert"),
+            "{n} reached the backend: {names:?}"
+        );
+    }
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_forwarded_certificates_total{result=\"stripped\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+}
+
+/// The lower-cased header names the demo backend says it received, from a raw response.
+fn echo_headers(response: &str) -> Vec<String> {
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let echo: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    echo["headers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h[0].as_str().map(str::to_ascii_lowercase))
+                .collect()
+        })
+        .unwrap_or_default()
+}
