@@ -8,8 +8,8 @@
 //!   configured hostname than the one its handshake was made for (421), and a hostname that
 //!   asks for client certificates is reachable over a plain listener only from a trusted proxy.
 //! - Paths: dot-segments removed (RFC 3986 §5.2.4, percent-encoded dots included) before
-//!   routing; a path that climbs above the root, or hides a separator in an escape (`%2F`,
-//!   `%5C`) or a backslash, is refused.
+//!   routing; a path that climbs above the root, hides a dot-segment behind an escaped
+//!   separator (`..%2F`), or contains a backslash, is refused. `%2F` alone is data.
 //!
 //! Pure functions over request parts: the proxy calls them and turns a [`Refusal`] into the
 //! response. Nothing here does I/O or touches the snapshot's mutable state.
@@ -78,7 +78,7 @@ pub const PATH_ABOVE_ROOT: Refusal = refuse(
 pub const PATH_ENCODED_SEPARATOR: Refusal = refuse(
     400,
     "PathEncodedSeparator",
-    "The request path contains an encoded slash or a backslash.",
+    "The request path hides a dot-segment behind an encoded slash, or contains a backslash.",
 );
 
 /// The answer to a request on a strict hostname whose certificate fails the strict check
@@ -208,20 +208,45 @@ fn dots(segment: &str) -> Option<usize> {
     (1..=2).contains(&n).then_some(n)
 }
 
+/// The pieces of a segment between `%2F` / `%5C` escapes.
+fn split_escaped_separators(segment: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(segment);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        let b = s.as_bytes();
+        let at = (0..b.len().saturating_sub(2)).find(|&i| {
+            b[i] == b'%'
+                && ((b[i + 1] == b'2' && (b[i + 2] | 0x20) == b'f')
+                    || (b[i + 1] == b'5' && (b[i + 2] | 0x20) == b'c'))
+        });
+        match at {
+            Some(i) => {
+                rest = Some(&s[i + 3..]);
+                Some(&s[..i])
+            }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    })
+}
+
 /// RFC 3986 §5.2.4 remove_dot_segments on an origin-form path, with percent-encoded dots
-/// recognised. Refuses a path that climbs above the root, and escapes that some backends decode
-/// into separators (`%2F`, `%5C`) or a raw backslash. The path unchanged (borrowed) when it has
-/// nothing to remove.
+/// recognised. Refuses a path that climbs above the root, a raw backslash, and a dot-segment
+/// hidden behind an escaped separator (`..%2F`, `%5C..`) that a decoding backend would resolve.
+/// The path unchanged (borrowed) when it has nothing to remove.
 pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, Refusal> {
     let b = path.as_bytes();
     let mut suspicious = false;
+    let mut escaped_separator = false;
     for (i, &c) in b.iter().enumerate() {
         match c {
             b'\\' => return Err(PATH_ENCODED_SEPARATOR),
             b'%' if b.len() > i + 2 => {
                 let (h, l) = (b[i + 1], b[i + 2] | 0x20);
                 if (h == b'2' && l == b'f') || (h == b'5' && l == b'c') {
-                    return Err(PATH_ENCODED_SEPARATOR);
+                    escaped_separator = true;
                 }
                 if h == b'2' && l == b'e' {
                     suspicious = true;
@@ -229,6 +254,15 @@ pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, Refusal> {
             }
             b'.' => suspicious = true,
             _ => {}
+        }
+    }
+    // `%2F` is data, not a separator (an id may contain a slash), and is forwarded as sent;
+    // but a dot-segment behind one is what a decoding backend would resolve.
+    if escaped_separator && suspicious {
+        for segment in path.split('/') {
+            if split_escaped_separators(segment).any(|piece| dots(piece).is_some()) {
+                return Err(PATH_ENCODED_SEPARATOR);
+            }
         }
     }
     if !suspicious {
@@ -289,7 +323,8 @@ mod tests {
     use super::*;
 
     fn head(lines: &[(&str, &str)], target: &str, v11: bool) -> RequestHeader {
-        let mut r = RequestHeader::build("GET", target.as_bytes(), None).unwrap();
+        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
+        r.set_uri(target.parse().unwrap());
         if !v11 {
             r.set_version(http::Version::HTTP_10);
         }
@@ -393,6 +428,12 @@ mod tests {
         assert_eq!(n("/a/..%2fsecret"), Err(PATH_ENCODED_SEPARATOR));
         assert_eq!(n("/a/..%5Csecret"), Err(PATH_ENCODED_SEPARATOR));
         assert_eq!(n("/a\\..\\b"), Err(PATH_ENCODED_SEPARATOR));
+        assert_eq!(
+            n("/weather/Bergen%2FNorway"),
+            Ok("/weather/Bergen%2FNorway".into())
+        );
+        assert_eq!(n("/a/v1.0%2Fx"), Ok("/a/v1.0%2Fx".into()));
+        assert_eq!(n("/a/x%2F..%2Fy"), Err(PATH_ENCODED_SEPARATOR));
         assert_eq!(n("/"), Ok("/".into()));
         assert_eq!(n("/."), Ok("/".into()));
     }

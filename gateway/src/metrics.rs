@@ -6,7 +6,7 @@
 //! `tls_handshakes_total{client_certificate}` (completed), `tls_handshakes_started_total`,
 //! `tls_handshake_failures_total{reason}`, `verification_cache_{hits_total,misses_total,size}`,
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
-//! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
+//! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`, `expression_budget_exceeded_total`,
 //! `crl_fetches_total{result}`.
 
 use std::sync::LazyLock;
@@ -27,6 +27,8 @@ pub struct Metrics {
     pub cache_hits: IntGauge,
     pub cache_misses: IntGauge,
     pub cache_size: IntGauge,
+    /// Mirrors the policy crate's process-wide count (set on each scrape).
+    pub expression_budget_exceeded: IntGauge,
     pub reloads: IntCounterVec,
     pub generation: IntGauge,
     pub backend_errors: IntCounterVec,
@@ -126,6 +128,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &r,
             "certgate_verification_cache_size",
             "Entries in the verification cache",
+        ),
+        expression_budget_exceeded: gauge(
+            &r,
+            "certgate_expression_budget_exceeded_total",
+            "Policy expression evaluations stopped by their memory budget",
         ),
         reloads: counter_vec(
             &r,

@@ -1049,6 +1049,22 @@ impl ProxyHttp for Gateway {
                 Section::Backend,
                 *code,
             ),
+            // The client's side broke: a body whose framing cannot be read (malformed chunks,
+            // shorter than its Content-Length). The backend connection is dropped with it.
+            _ if e.esource() == &ErrorSource::Downstream => {
+                crate::metrics::METRICS
+                    .refusals
+                    .with_label_values(&["InvalidRequestBody"])
+                    .inc();
+                LastError::gateway(
+                    "gateway",
+                    "InvalidRequestBody",
+                    "The request body cannot be read.",
+                    Section::Backend,
+                    400,
+                )
+                .with_response_message("The request body cannot be read.")
+            }
             _ if e.esource() == &ErrorSource::Upstream => LastError::backend_connection_failure(
                 &format!("backend connection failed: {}", e.etype().as_str()),
             ),

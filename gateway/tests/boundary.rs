@@ -393,3 +393,314 @@ fn echo_headers(response: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Item 6: a backend credential header replaces the one the request carries. The gateway calls
+/// itself through a backend that sets `Host` (APIM's way to call a backend by IP), presenting
+/// a client certificate read from a PFX.
+#[test]
+fn credential_host_header_replaces_the_requests_own() {
+    let d = Demo::start();
+    let tls = d.tls;
+    let (status, body) = d.reconfigure(|y| {
+        y.replacen(
+            "\ncertificates:",
+            "\ncertificates:\n  - id: loop-client\n    pfx: pki/dev-valid-client.pfx\n    password: \"{{pfx-password}}\"",
+            1,
+        )
+        .replacen(
+            "backends:\n",
+            &format!(
+                "backends:\n  - id: self\n    url: https://127.0.0.1:{tls}\n    credentials:\n      certificate-ids: [loop-client]\n      header: {{ Host: [api.certgate.test] }}\n    tls:\n      ca-certificates: [pki/root-ca.pem]\n      sni: api.certgate.test\n"
+            ),
+            1,
+        )
+        .replace(
+            "\ntrusted-proxies:",
+            "\n  - name: loop\n    path: /loop\n    backend: self\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    // The outer request has no certificate requirement of its own (an API without policy);
+    // the inner one passes validate-client-certificate with the PFX's certificate.
+    let (status, head, body) = d.curl(
+        API,
+        "/loop/validate/weather/Oslo",
+        Some("dev-valid-client"),
+        &[],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["request"], "GET /weather/Oslo HTTP/1.1", "{body}");
+}
+
+/// Item 7: requests HTTP forbids are answered 400 before anything goes upstream, and counted.
+#[test]
+fn requests_http_forbids_get_400_before_the_backend() {
+    let d = Demo::start();
+    let pem = std::fs::read(d.pki("dev-valid-client.pem")).unwrap();
+    let cert =
+        percent_encoding::percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let send = |head: &str, body: &str| {
+        raw(
+            d.plain,
+            format!("{head}X-ARR-ClientCert: {cert}\r\nConnection: close\r\n\r\n{body}").as_bytes(),
+        )
+    };
+    let ok = send(&format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\n"), "");
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    for (what, head, body, status) in [
+        (
+            "repeated length",
+            format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nContent-Length: 5, 5\r\n"),
+            "hello",
+            "400",
+        ),
+        (
+            "two length headers",
+            format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nContent-Length: 5\r\nContent-Length: 5\r\n"),
+            "hello",
+            "400",
+        ),
+        ("no Host", format!("GET {WEATHER} HTTP/1.1\r\n"), "", "400"),
+        (
+            "two Hosts",
+            format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nHost: {STRICT}\r\n"),
+            "",
+            "400",
+        ),
+        (
+            "unknown coding",
+            format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nTransfer-Encoding: gzip, chunked\r\n"),
+            "0\r\n\r\n",
+            "501",
+        ),
+        (
+            "malformed chunk",
+            format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nTransfer-Encoding: chunked\r\n"),
+            "zz\r\nhello\r\n0\r\n\r\n",
+            "400",
+        ),
+    ] {
+        let r = send(&head, body);
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {status}")),
+            "{what}: {r}"
+        );
+    }
+    // Content-Length beside chunked: Pingora drops the length before any hook runs (RFC 9112
+    // §6.3), so the backend sees one framing only.
+    let r = send(
+        &format!("GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"),
+        "0\r\n\r\n",
+    );
+    assert!(
+        r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.1 400"),
+        "{r}"
+    );
+    let names = echo_headers(&r);
+    assert!(
+        !names.contains(&"content-length".to_string())
+            || !names.contains(&"transfer-encoding".to_string()),
+        "{names:?}"
+    );
+    let m = metrics(&d);
+    for reason in [
+        "InvalidContentLength",
+        "MissingHost",
+        "UnsupportedTransferEncoding",
+        "InvalidRequestBody",
+    ] {
+        assert!(
+            metric(
+                &m,
+                &format!("certgate_request_refusals_total{{reason=\"{reason}\"}}")
+            ) >= 1.0,
+            "{reason}: {m}"
+        );
+    }
+}
+
+/// Item 10: an empty configuration, one without listeners, or one that moves a listener never
+/// silently breaks serving.
+#[test]
+fn configuration_changes_never_silently_break_serving() {
+    let d = Demo::start();
+    let empty = d.dir.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let out = Command::new(bin())
+        .args(["check", "-c"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("empty.yaml:1:1") && text.contains("no listeners"),
+        "{text}"
+    );
+    // Reloading an emptied configuration is refused; the old one keeps serving.
+    let cfg = d.dir.path().join("certgate.yaml");
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let (status, body) = d.reconfigure(|_| String::new());
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("no listeners"), "{body}");
+    assert_eq!(d.curl(API, WEATHER, Some("dev-valid-client"), &[]).0, 200);
+    // Moving the TLS listener: refused with what to do instead; the old port keeps serving.
+    let moved = free_port();
+    let (status, body) = d.reconfigure(|_| {
+        good.replace(
+            &format!("127.0.0.1:{}", d.tls),
+            &format!("127.0.0.1:{moved}"),
+        )
+    });
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("listeners changed") && body.contains("run -u"),
+        "{body}"
+    );
+    assert_eq!(d.curl(API, WEATHER, Some("dev-valid-client"), &[]).0, 200);
+    let (_, _, ready) = d.admin("GET", "/readyz");
+    assert!(ready.contains("ready"), "{ready}");
+}
+
+/// Reason phrases: HTTP/2 is off unless configured, so a client that offers h2 still reads the
+/// policy's reason phrase over HTTP/1.1; with `http2: true` the status arrives without one and
+/// the reason travels in the JSON body and the on-error header the policy sets.
+#[test]
+fn reason_phrases_survive_by_default_and_h2_is_opt_in() {
+    let d = Demo::start();
+    let (_, head, _) = d.curl(
+        API,
+        "/thumbprint/x",
+        Some("dev-unregistered-client"),
+        &["--http2"],
+    );
+    assert!(
+        head.starts_with("http/1.1 403 invalid client certificate"),
+        "{head}"
+    );
+    let d = Demo::start_with(with_h2);
+    let (status, head, _) = d.curl(
+        API,
+        "/thumbprint/x",
+        Some("dev-unregistered-client"),
+        &["--http2"],
+    );
+    assert_eq!(status, 403);
+    assert!(head.starts_with("http/2 403"), "{head}");
+    let (status, head, body) = d.curl(API, WEATHER, Some("dev-expired-client"), &["--http2"]);
+    assert_eq!(status, 401);
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificateexpired"),
+        "{head}"
+    );
+    assert!(body.contains("Invalid client certificate"), "{body}");
+}
+
+/// Item 11: a client certificate certgate cannot read (a NUL byte in its CN) gets a reason that
+/// says so, not "missing"; an oversized one (2 000 SANs) is refused in the handshake with a
+/// counted reason instead of breaking session tickets.
+#[test]
+fn certificates_at_the_edges_get_defined_outcomes() {
+    use certgate_policy::crypto::asn1::Asn1Type;
+    use certgate_policy::crypto::nid::Nid;
+    use certgate_policy::crypto::x509::X509NameBuilder;
+    let d = Demo::start();
+    let write = |stem: &str, issued: &pki::Issued| {
+        std::fs::write(d.pki(&format!("{stem}.pem")), issued.cert_pem()).unwrap();
+        std::fs::write(d.pki(&format!("{stem}.key.pem")), issued.key_pem()).unwrap();
+    };
+    let mut n = X509NameBuilder::new().unwrap();
+    n.append_entry_by_nid_with_type(Nid::COMMONNAME, "evil\0.good.example", Asn1Type::UTF8STRING)
+        .unwrap();
+    let nul = pki::issue(
+        pki::KeyKind::EcdsaP256,
+        &pki::Spec::new(n.build(), pki::Profile::Client),
+        Some(&d.tree.dev_ca),
+    )
+    .unwrap();
+    write("dev-nul-client", &nul);
+    let (status, head, body) = d.curl(API, WEATHER, Some("dev-nul-client"), &[]);
+    assert_eq!(status, 401, "{head}{body}");
+    assert!(body.contains("cannot be read"), "{body}");
+    // A strict hostname refuses it in the handshake.
+    assert_eq!(d.curl(STRICT, WEATHER, Some("dev-nul-client"), &[]).0, 0);
+
+    let names: Vec<String> = (0..2000).map(|i| format!("host{i}.san.example")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut n = X509NameBuilder::new().unwrap();
+    n.append_entry_by_text("CN", "Many SANs").unwrap();
+    let mut spec = pki::Spec::new(n.build(), pki::Profile::Client);
+    spec.dns = &refs;
+    let big = pki::issue(pki::KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap();
+    assert!(big.cert_der().len() > 16 * 1024);
+    write("dev-big-client", &big);
+    for host in [API, STRICT] {
+        let (status, head, _) = d.curl(host, WEATHER, Some("dev-big-client"), &[]);
+        assert_eq!(status, 0, "{host}: {head}");
+    }
+    // The gateway is unharmed.
+    assert_eq!(d.curl(API, WEATHER, Some("dev-valid-client"), &[]).0, 200);
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_tls_handshake_failures_total{reason=\"client_certificate_too_large\"}"
+        ) >= 2.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_tls_handshake_failures_total{reason=\"client_certificate_unreadable\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"ClientCertificateUnreadable\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+}
+
+/// Item 9: a policy that doubles a string 25 times (or blows one up with Replace) ends in an
+/// expression error through on-error, counted, instead of allocating gigabytes.
+#[test]
+fn expressions_cannot_exhaust_memory() {
+    let d = Demo::start();
+    let doubling: String = "s = s + s; ".repeat(25);
+    let policy = format!(
+        "<policies><inbound><base /><set-variable name=\"big\" value=\"@{{ string s = &quot;abcdefgh&quot;; {doubling}return s.Length.ToString(); }}\" /><return-response><set-status code=\"200\" /></return-response></inbound></policies>"
+    );
+    std::fs::write(d.dir.path().join("policies/doubling.xml"), policy).unwrap();
+    std::fs::write(
+        d.dir.path().join("policies/replace.xml"),
+        "<policies><inbound><base /><set-variable name=\"big\" value=\"@(&quot;x&quot;.PadLeft(1000000).Replace(&quot; &quot;, &quot;0123456789012345678901234567890123456789&quot;).Length.ToString())\" /><return-response><set-status code=\"200\" /></return-response></inbound></policies>",
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|y| {
+        y.replace(
+            "\ntrusted-proxies:",
+            "\n  - name: doubling\n    path: /doubling\n    policy: policies/doubling.xml\n  - name: replace\n    path: /replace\n    policy: policies/replace.xml\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    for path in ["/doubling/x", "/replace/x"] {
+        let (status, head, _) = d.curl(API, path, Some("dev-valid-client"), &[]);
+        assert_eq!(status, 500, "{path}: {head}");
+        assert_eq!(
+            header(&head, "x-error-reason"),
+            Some("expressionvalueevaluationfailure"),
+            "{head}"
+        );
+    }
+    let m = metrics(&d);
+    assert!(
+        metric(&m, "certgate_expression_budget_exceeded_total") >= 2.0,
+        "{m}"
+    );
+}

@@ -236,12 +236,12 @@ fn policy_errors_point_into_the_policy_file() {
     let dir = demo_dir();
     std::fs::write(dir.join("policies/broken.xml"), "<policies>\n  <inbound>\n    <set-header name=\"x\" exist-action=\"skip\"><value>1</value></set-header>\n  </inbound>\n</policies>\n").unwrap();
     std::fs::write(dir.join("policies/bad-expr.xml"), "<policies><inbound>\n<set-variable name=\"v\" value=\"@(context.Request.Nope)\"/>\n</inbound></policies>\n").unwrap();
-    let errors = errors_of("apis:\n  - name: a\n    path: /a\n    policy: policies/broken.xml\n  - name: b\n    path: /b\n    policy: policies/bad-expr.xml\n  - name: c\n    path: /c\n    policy: policies/missing.xml\n");
+    let errors = errors_of("listeners:\n  - address: 127.0.0.1:1\n    tls: false\napis:\n  - name: a\n    path: /a\n    policy: policies/broken.xml\n  - name: b\n    path: /b\n    policy: policies/bad-expr.xml\n  - name: c\n    path: /c\n    policy: policies/missing.xml\n");
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(errors.len(), 3, "{text:?}");
     assert!(text[0].ends_with("policies/broken.xml:3:26: unknown-attribute error: unknown attribute 'exist-action' on <set-header>; expected name, exists-action"), "{}", text[0]);
     assert!(text[1].contains("policies/bad-expr.xml:2:49: expression-type error: 'IRequest' does not contain a definition for 'Nope'"), "{}", text[1]);
-    assert!(text[2].contains(":10:13: cannot read"), "{}", text[2]);
+    assert!(text[2].contains(":13:13: cannot read"), "{}", text[2]);
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn check_prints_every_error_and_redacts_secrets() {
         },
     });
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert!(ok.stdout.contains("listener 127.0.0.1:8443 tls h2 api.certgate.test (client certificate), plain.certgate.test"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("listener 127.0.0.1:8443 tls api.certgate.test (client certificate), plain.certgate.test"), "{}", ok.stdout);
     assert!(!ok.stdout.contains("certgate-demo\n"));
 }
 

@@ -30,10 +30,35 @@ fn fail<T>(m: impl Into<String>) -> R<T> {
 /// policy spin.
 const MAX_STEPS: u32 = 1_000_000;
 
+/// The memory budget of one evaluation (README "Expression limits"): no string longer than
+/// `MAX_STRING` bytes, no collection of more than `MAX_ITEMS` items, and no more than
+/// `MAX_PRODUCED` bytes of strings produced in all. Hostile input (or a careless policy doubling
+/// a string) ends in an expression error through `on-error`, not in gigabytes of memory.
+pub const MAX_STRING: usize = 4 << 20;
+pub const MAX_ITEMS: usize = 100_000;
+pub const MAX_PRODUCED: usize = 32 << 20;
+
+/// Evaluations stopped by the memory budget, process-wide (exported as a metric).
+pub static BUDGET_EXCEEDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn over_budget<T>(what: String) -> R<T> {
+    BUDGET_EXCEEDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    fail(format!("expression exceeded its memory budget: {what}"))
+}
+
+/// Fails before allocating a string of `len` bytes that the budget would refuse anyway.
+fn check_len(len: usize) -> R<()> {
+    if len > MAX_STRING {
+        return over_budget(format!("a string of {len} bytes (at most {MAX_STRING})"));
+    }
+    Ok(())
+}
+
 pub struct Env<'c> {
     pub ctx: &'c dyn RequestContext,
     pub locals: Vec<Value>,
     steps: u32,
+    produced: usize,
 }
 
 impl<'c> Env<'c> {
@@ -42,7 +67,32 @@ impl<'c> Env<'c> {
             ctx,
             locals: vec![Value::Null; slots as usize],
             steps: 0,
+            produced: 0,
         }
+    }
+
+    /// Charges a value just produced against the evaluation's memory budget.
+    fn charge(&mut self, v: Value) -> R<Value> {
+        let (len, items) = match &v {
+            Value::Str(s) => (s.len(), 0),
+            Value::Bytes(b) => (b.len(), 0),
+            Value::Array(a) => (0, a.len()),
+            _ => return Ok(v),
+        };
+        check_len(len)?;
+        if items > MAX_ITEMS {
+            return over_budget(format!(
+                "a collection of {items} items (at most {MAX_ITEMS})"
+            ));
+        }
+        self.produced = self.produced.saturating_add(len);
+        if self.produced > MAX_PRODUCED {
+            return over_budget(format!(
+                "{} bytes of strings produced (at most {MAX_PRODUCED})",
+                self.produced
+            ));
+        }
+        Ok(v)
     }
 
     fn step(&mut self) -> R<()> {
@@ -106,9 +156,16 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
         Ir::Binary(op, a, b) => {
             let x = eval(a, env)?;
             let y = eval(b, env)?;
-            binary(*op, x, y)
+            if let (Value::Str(p), Value::Str(q)) = (&x, &y) {
+                check_len(p.len() + q.len())?;
+            }
+            let v = binary(*op, x, y)?;
+            env.charge(v)
         }
-        Ir::Call(b, args) => call(*b, args, env),
+        Ir::Call(b, args) => {
+            let v = call(*b, args, env)?;
+            env.charge(v)
+        }
         Ir::NullCond { target, slot, then } => match eval(target, env)? {
             Value::Null => Ok(Value::Null),
             v => {
@@ -138,11 +195,14 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             let mut s = String::new();
             for p in parts {
                 match eval(p, env)? {
-                    Value::Str(x) => s.push_str(&x),
+                    Value::Str(x) => {
+                        check_len(s.len() + x.len())?;
+                        s.push_str(&x)
+                    }
                     v => s.push_str(&v.to_dotnet_string()),
                 }
             }
-            Ok(Value::Str(s.into()))
+            env.charge(Value::Str(s.into()))
         }
         Ir::Format(a, fmt) => {
             let v = eval(a, env)?;
@@ -802,7 +862,15 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
             if from.is_empty() {
                 return fail("String cannot be of zero length. (Parameter 'oldValue')");
             }
-            string(s.replace(from, opt_s(&args, 2).unwrap_or("")))
+            let to = opt_s(&args, 2).unwrap_or("");
+            if to.len() > from.len() {
+                let grows = s
+                    .matches(from)
+                    .count()
+                    .saturating_mul(to.len() - from.len());
+                check_len(s.len().saturating_add(grows))?;
+            }
+            string(s.replace(from, to))
         }
         Builtin::StrTrim => string(s_arg(&args, 0)?.trim()),
         Builtin::StrTrimStart => string(s_arg(&args, 0)?.trim_start()),
@@ -889,6 +957,8 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                 [Value::Array(a)] => a.iter().map(Value::to_dotnet_string).collect(),
                 rest => rest.iter().map(Value::to_dotnet_string).collect(),
             };
+            let total = items.iter().map(|i| i.len() + sep.len()).sum::<usize>();
+            check_len(total)?;
             string(items.join(sep))
         }
         Builtin::StrConcat => string(args.iter().map(Value::to_dotnet_string).collect::<String>()),
