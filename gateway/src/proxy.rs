@@ -626,6 +626,11 @@ impl ProxyHttp for Gateway {
         rc.request_id =
             RequestId::new(REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         Self::identify(session, rc);
+        // An idle kept-alive connection is closed after `keepalive-timeout` (Pingora waits
+        // forever by default); `Connection: close` stays as the client asked.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(snap.keepalive_timeout));
+        }
         if let Err(r) = boundary::check_framing(session.req_header()) {
             rc.snapshot = Some(snap);
             return Self::refuse(session, rc, r).await;

@@ -227,6 +227,8 @@ pub struct Snapshot {
     pub named_values: NamedValues,
     /// Write the JSON access log (`access-log`, default true).
     pub access_log: bool,
+    /// Idle time allowed between requests on an HTTP/1.1 connection, whole seconds.
+    pub keepalive_timeout: u64,
 }
 
 impl Snapshot {

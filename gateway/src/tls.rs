@@ -219,14 +219,14 @@ impl TlsAccept for Handshake {
         &self,
         ssl: &TlsRef,
     ) -> Option<Arc<dyn Any + Send + Sync>> {
-        #[cfg(feature = "openssl")]
-        let hello = openssl_sessions::hello_sni(ssl);
-        #[cfg(not(feature = "openssl"))]
-        let hello: Option<Option<String>> = None;
-        let sni = hello.unwrap_or_else(|| {
+        let reported = || {
             ssl.servername(NameType::HOST_NAME)
                 .map(str::to_ascii_lowercase)
-        });
+        };
+        #[cfg(feature = "openssl")]
+        let sni = openssl_sessions::hello_sni(ssl).unwrap_or_else(reported);
+        #[cfg(not(feature = "openssl"))]
+        let sni = reported();
         let hostname = {
             let snap = self.state.load();
             self.hostname(&snap, sni.as_deref()).map(|h| h.host.clone())

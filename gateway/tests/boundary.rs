@@ -704,3 +704,34 @@ fn expressions_cannot_exhaust_memory() {
         "{m}"
     );
 }
+
+/// Item 8 (the part built): an idle kept-alive connection is closed after `keepalive-timeout`
+/// instead of being held forever.
+#[test]
+fn idle_kept_alive_connections_are_closed() {
+    use std::io::{Read, Write};
+    let d = Demo::start_with(|y| format!("{y}\nkeepalive-timeout: 1s\n"));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.plain)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(6)))
+        .unwrap();
+    s.write_all(format!("GET {WEATHER} HTTP/1.1\r\nHost: {PLAIN}\r\n\r\n").as_bytes())
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(
+        !text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    assert!(closed, "the idle connection was still open after 6 s");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(900));
+}

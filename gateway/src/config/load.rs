@@ -256,6 +256,10 @@ impl Loader {
         if cfg.forwarded_certificate.is_some() && cfg.trusted_proxies.is_empty() {
             self.whole("forwarded-certificate is set but trusted-proxies is empty: the header would never be honoured");
         }
+        let keepalive_timeout = self
+            .duration(&cfg.keepalive_timeout, Duration::from_secs(75))
+            .as_secs()
+            .max(1);
         let (trust, admin) = (trust?, admin?);
         if !self.errors.is_empty() {
             return None;
@@ -276,6 +280,7 @@ impl Loader {
             forwarded_certificate,
             forward_client_certificate: cfg.forward_client_certificate.as_ref().map(|f| f.format),
             access_log: cfg.access_log,
+            keepalive_timeout,
             named_values: self.named.clone(),
         })
     }

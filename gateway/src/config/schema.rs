@@ -46,6 +46,10 @@ pub struct ConfigFile {
     /// The JSON access log on stdout (default on; trace events are logged either way).
     #[serde(default = "yes")]
     pub access_log: bool,
+    /// How long an HTTP/1.1 connection may sit idle between requests (default 75s, nginx's
+    /// `keepalive_timeout`); Pingora's own default is forever.
+    #[serde(default)]
+    pub keepalive_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
