@@ -89,6 +89,10 @@ pub struct HttpServerOptions {
     ///
     /// Default: `None`
     pub h2_idle_timeout: Option<Duration>,
+
+    /// certgate patch 0001: total time to read an HTTP/1 request head once its first byte
+    /// arrived. Default `None`: per-read timeouts only.
+    pub h1_request_head_deadline: Option<Duration>,
 }
 
 /// Settings persisted across HTTP/1.x keepalive requests on the same downstream connection.
@@ -356,6 +360,11 @@ where
                 self.server_options()
                     .and_then(|opts| opts.keepalive_request_limit),
             );
+            // certgate patch 0001
+            let head_deadline = self
+                .server_options()
+                .and_then(|opts| opts.h1_request_head_deadline);
+            session.set_request_head_deadline(head_deadline);
 
             let mut result = self.process_new_http(session, shutdown).await;
             while let Some((stream, persistent_settings)) = result.map(|r| r.consume()) {
@@ -363,6 +372,7 @@ where
                 if let Some(persistent_settings) = persistent_settings {
                     persistent_settings.apply_to_session(&mut session);
                 }
+                session.set_request_head_deadline(head_deadline); // certgate patch 0001
 
                 result = self.process_new_http(session, shutdown).await;
             }

@@ -372,6 +372,14 @@ impl Session {
         }
     }
 
+    /// certgate patch 0001: the total time to read an HTTP/1 request head from its first byte
+    /// (see [`v1::server::HttpSession::set_request_head_deadline`]); nothing for HTTP/2.
+    pub fn set_request_head_deadline(&mut self, deadline: Option<Duration>) {
+        if let Self::H1(s) = self {
+            s.set_request_head_deadline(deadline);
+        }
+    }
+
     /// Sets the downstream read timeout. This will trigger if we're unable
     /// to read from the stream after `timeout`.
     ///

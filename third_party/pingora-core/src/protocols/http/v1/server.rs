@@ -42,6 +42,10 @@ use crate::protocols::http::{
 use crate::protocols::{Digest, SocketAddr, Stream};
 use crate::utils::{BufRef, KVRef};
 
+/// certgate patch 0001: a request head was not complete within its deadline.
+pub const REQUEST_HEAD_DEADLINE: pingora_error::ErrorType =
+    pingora_error::ErrorType::Custom("RequestHeadDeadline");
+
 /// Tracks which writer is currently processing a task.
 ///
 /// This enables resuming writes after cancellation. Each variant stores the
@@ -102,6 +106,8 @@ pub struct HttpSession {
     /// timeouts:
     keepalive_timeout: KeepaliveStatus,
     read_timeout: Option<Duration>,
+    /// Total time to read a request head, from its first byte (certgate patch 0001).
+    request_head_deadline: Option<Duration>,
     write_timeout: Option<Duration>,
     /// How long to wait to make downstream session reusable, if body needs to be drained.
     total_drain_timeout: Option<Duration>,
@@ -187,6 +193,7 @@ impl HttpSession {
             response_written: None,
             request_header: None,
             read_timeout: Some(Duration::from_secs(60)),
+            request_head_deadline: None, // certgate patch 0001
             write_timeout: None,
             total_drain_timeout: None,
             body_bytes_sent: 0,
@@ -304,7 +311,14 @@ impl HttpSession {
         let mut already_read = buf.len();
         let mut skip_next_read = already_read != 0;
         let mut detached_suffix = None;
+        // certgate patch 0001: set once the head's first byte is in.
+        let mut head_deadline = None;
         loop {
+            if head_deadline.is_none() && already_read > 0 {
+                head_deadline = self
+                    .request_head_deadline
+                    .map(|d| std::time::Instant::now() + d);
+            }
             if already_read > MAX_HEADER_SIZE {
                 /* NOTE: this check only blocks second read. The first large read is allowed
                 since the buf is already allocated. The goal is to avoid slowly bloating
@@ -323,10 +337,29 @@ impl HttpSession {
             // this request and is waiting for our response).
             if skip_next_read {
                 skip_next_read = false;
-            } else if let Some(n) = self.read_request_buf(&mut buf, already_read).await? {
-                already_read += n;
             } else {
-                return Ok(None);
+                let read = self.read_request_buf(&mut buf, already_read);
+                // certgate patch 0001: later reads of a head share what is left of its deadline.
+                let n = match head_deadline {
+                    Some(at) => {
+                        match timeout(at.saturating_duration_since(std::time::Instant::now()), read)
+                            .await
+                        {
+                            Ok(r) => r?,
+                            Err(_) => {
+                                return Error::e_explain(
+                                    REQUEST_HEAD_DEADLINE,
+                                    format!("request head incomplete after {already_read} bytes"),
+                                )
+                            }
+                        }
+                    }
+                    None => read.await?,
+                };
+                match n {
+                    Some(n) => already_read += n,
+                    None => return Ok(None),
+                }
             }
 
             // Use loop as GOTO to retry escaped request buffer, not a real loop
@@ -1337,6 +1370,14 @@ impl HttpSession {
     /// Gets the downstream read timeout.
     pub fn get_read_timeout(&self) -> Option<Duration> {
         self.read_timeout
+    }
+
+    /// certgate patch 0001: the total time allowed to read a request head once its first byte
+    /// arrived (nginx's `client_header_timeout`). The read timeout applies per read, so a client
+    /// trickling one byte per read could otherwise hold a connection forever. Expiry is a
+    /// [`REQUEST_HEAD_DEADLINE`] error.
+    pub fn set_request_head_deadline(&mut self, deadline: Option<Duration>) {
+        self.request_head_deadline = deadline;
     }
 
     /// Sets the downstream write timeout. This will trigger if we're unable
