@@ -347,13 +347,22 @@ where
             }
             Err(mut e) => {
                 e.as_down();
-                if matches!(e.etype, InvalidHTTPHeader) {
+                // certgate patch 0002: a missed head deadline is answered 408 (nginx's
+                // client_header_timeout), and the application hears of every failure.
+                let status = match e.etype {
+                    InvalidHTTPHeader => Some(400),
+                    pingora_core::protocols::http::v1::server::REQUEST_HEAD_DEADLINE => Some(408),
+                    _ => None,
+                };
+                self.inner
+                    .request_head_error(&downstream_session, &e, status);
+                if let Some(status) = status {
                     debug!(
                         "Fail to proxy: {e}, downstream session type: {}",
                         downstream_session.session_type()
                     );
                     downstream_session
-                        .respond_error(400)
+                        .respond_error(status)
                         .await
                         .unwrap_or_else(|e| {
                             error!("failed to send error response to downstream: {e}");

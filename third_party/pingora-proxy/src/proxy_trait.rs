@@ -106,6 +106,13 @@ pub trait ProxyHttp {
         Ok(false)
     }
 
+    /// certgate patch 0002: a request head could not be read (malformed, too large, not complete
+    /// within its deadline, or the connection broke mid-head). No other hook runs for such a
+    /// request; this one lets the application count and log it. `status` is the answer that
+    /// follows (400 for a malformed head, 408 for a missed deadline), `None` when the connection
+    /// is just closed. A head that never started (an idle connection closing) is not an error.
+    fn request_head_error(&self, _session: &HttpSession, _error: &Error, _status: Option<u16>) {}
+
     /// Handle the incoming request before any downstream module is executed.
     ///
     /// This function is similar to [Self::request_filter()] but executes before any other logic,
