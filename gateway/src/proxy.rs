@@ -171,6 +171,9 @@ fn joined(values: Vec<&str>) -> Option<Cow<'_, str>> {
 }
 
 impl RequestContext for Hook<'_> {
+    fn expression_budget(&self) -> certgate_policy::context::ExpressionBudget {
+        self.snapshot.expression_budget
+    }
     fn method(&self) -> &str {
         self.req.method.as_str()
     }
@@ -619,6 +622,61 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::default()
+    }
+
+    /// A request head Pingora could not read (third_party patch 0002): malformed or over 1 MiB
+    /// (400), not complete within `request-head-timeout` (408), or cut off mid-head. Counted and
+    /// logged like any other answer; no other hook runs for it.
+    fn request_head_error(
+        &self,
+        session: &pingora::protocols::http::ServerSession,
+        error: &Error,
+        status: Option<u16>,
+    ) {
+        let reason = match status {
+            Some(400) => "MalformedRequestHead",
+            Some(408) => "RequestHeadTimeout",
+            _ => "RequestHeadIncomplete",
+        };
+        let m = &crate::metrics::METRICS;
+        m.refusals.with_label_values(&[reason]).inc();
+        let Some(status) = status else {
+            return;
+        };
+        m.requests
+            .with_label_values(&["", "", &status.to_string()])
+            .inc();
+        if !self.state.load().access_log {
+            return;
+        }
+        let client = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let sni = session
+            .digest()
+            .and_then(|d| d.ssl_digest.as_ref())
+            .and_then(|s| s.extension.get::<ClientIdentity>())
+            .and_then(|i| i.sni.as_deref());
+        let id = RequestId::new(REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        crate::log::emit(&crate::log::AccessLine {
+            kind: "access",
+            time: &time,
+            client,
+            sni,
+            method: "",
+            path: "",
+            status,
+            latency_ms: 0.0,
+            api: "",
+            operation: "",
+            certificate_thumbprint: None,
+            certificate_subject: None,
+            validation_reason: Some(reason)
+                .filter(|_| error.etype() != &ErrorType::ConnectionClosed),
+            request_id: id.as_str(),
+        });
     }
 
     async fn request_filter(&self, session: &mut Session, rc: &mut RequestCtx) -> Result<bool> {

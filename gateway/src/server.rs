@@ -219,6 +219,13 @@ pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
         },
     );
     let snap = state.load();
+    if let Some(app) = proxy.app_logic_mut() {
+        // third_party patch 0001: a request head must be complete this long after its first
+        // byte (the read timeout alone is per read: a trickling client never hit it).
+        let mut options = pingora::apps::HttpServerOptions::default();
+        options.h1_request_head_deadline = Some(snap.request_head_timeout);
+        app.server_options = Some(options);
+    }
     for l in &snap.listeners {
         let addr = l.address.to_string();
         let mut endpoint = ListenerConfig::tcp(&addr).l4_buffer(L4BufferSettings {

@@ -229,6 +229,10 @@ pub struct Snapshot {
     pub access_log: bool,
     /// Idle time allowed between requests on an HTTP/1.1 connection, whole seconds.
     pub keepalive_timeout: u64,
+    /// Total time to read an HTTP/1 request head (Pingora server option: fixed at start).
+    pub request_head_timeout: Duration,
+    /// The memory budget of each policy expression evaluation (`expression-limits`).
+    pub expression_budget: certgate_policy::context::ExpressionBudget,
 }
 
 impl Snapshot {
@@ -258,6 +262,10 @@ impl Snapshot {
                     l.read_buffer
                 )
             })
+            .chain(std::iter::once(format!(
+                "request-head-timeout={:?}",
+                self.request_head_timeout
+            )))
             .collect()
     }
 

@@ -698,9 +698,35 @@ fn expressions_cannot_exhaust_memory() {
             "{head}"
         );
     }
+    // The budget is configuration: a 100-byte string passes by default, not under a 64-byte
+    // limit.
+    std::fs::write(
+        d.dir.path().join("policies/small.xml"),
+        "<policies><inbound><base /><set-variable name=\"s\" value=\"@(context.Request.Method.PadLeft(100))\" /><return-response><set-status code=\"200\" /></return-response></inbound></policies>",
+    )
+    .unwrap();
+    let add_small = |y: String| {
+        y.replace(
+            "\ntrusted-proxies:",
+            "\n  - name: small\n    path: /small\n    policy: policies/small.xml\ntrusted-proxies:",
+        )
+    };
+    let (status, body) = d.reconfigure(add_small);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        d.curl(API, "/small/x", Some("dev-valid-client"), &[]).0,
+        200
+    );
+    let (status, body) =
+        d.reconfigure(|y| format!("{y}\nexpression-limits: {{ max-string-bytes: 64 }}\n"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        d.curl(API, "/small/x", Some("dev-valid-client"), &[]).0,
+        500
+    );
     let m = metrics(&d);
     assert!(
-        metric(&m, "certgate_expression_budget_exceeded_total") >= 2.0,
+        metric(&m, "certgate_expression_budget_exceeded_total") >= 3.0,
         "{m}"
     );
 }
@@ -734,4 +760,94 @@ fn idle_kept_alive_connections_are_closed() {
     );
     assert!(closed, "the idle connection was still open after 6 s");
     assert!(start.elapsed() >= std::time::Duration::from_millis(900));
+}
+
+/// Items 7 and 8: clients trickling a request head are cut off `request-head-timeout` after its
+/// first byte with 408 (Pingora's timeout is per read: they used to stay forever), and heads
+/// Pingora cannot parse get its 400, now counted and logged (third_party patches 0001, 0002).
+#[test]
+fn slow_and_malformed_heads_are_cut_off_counted_and_logged() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let d = Demo::start_with(|y| format!("{y}\nrequest-head-timeout: 2s\n"));
+    let port = d.plain;
+    let slow: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                let _ = s.write_all(b"GET /validate/weather/Oslo HTTP/1.1\r\nX-Slow: ");
+                let mut got = Vec::new();
+                let mut buf = [0u8; 1024];
+                // One byte every ~300 ms for at most 10 s; stop when the gateway answers/closes.
+                while start.elapsed() < Duration::from_secs(10) {
+                    match s.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            if !got.is_empty() || s.write_all(b"a").is_err() {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (start.elapsed(), String::from_utf8_lossy(&got).to_string())
+            })
+        })
+        .collect();
+    let results: Vec<(Duration, String)> = slow.into_iter().map(|t| t.join().unwrap()).collect();
+    for (took, _) in &results {
+        assert!(
+            *took < Duration::from_secs(6),
+            "a trickling client stayed {took:?}"
+        );
+    }
+    let answered = results
+        .iter()
+        .filter(|(_, r)| r.starts_with("HTTP/1.1 408"))
+        .count();
+    assert!(answered >= 10, "{results:?}");
+
+    let r = raw(port, b"\x16\x03\x01 garbage that is not HTTP\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    let m = metrics(&d);
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"RequestHeadTimeout\"}"
+        ) >= 10.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_requests_total{api=\"\",operation=\"\",status=\"408\"}"
+        ) >= 10.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_request_refusals_total{reason=\"MalformedRequestHead\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "certgate_requests_total{api=\"\",operation=\"\",status=\"400\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    let log = std::fs::read_to_string(d.dir.path().join("gateway.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"status\":400") && l.contains("MalformedRequestHead")),
+        "{log}"
+    );
+    // The gateway still serves.
+    assert_eq!(d.curl(API, WEATHER, Some("dev-valid-client"), &[]).0, 200);
 }

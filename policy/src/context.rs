@@ -199,12 +199,37 @@ pub enum HeaderWrite {
     Append,
 }
 
+/// The memory budget of one expression evaluation (README "Expression limits"): no string
+/// longer than `max_string` bytes, no collection of more than `max_items` items, and no more
+/// than `max_produced` bytes of strings produced in all. Hostile input (or a policy doubling a
+/// string) ends in an expression error through `on-error`, not in gigabytes of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpressionBudget {
+    pub max_string: usize,
+    pub max_items: usize,
+    pub max_produced: usize,
+}
+
+impl Default for ExpressionBudget {
+    fn default() -> Self {
+        ExpressionBudget {
+            max_string: 4 << 20,
+            max_items: 100_000,
+            max_produced: 32 << 20,
+        }
+    }
+}
+
 /// The request as a plan sees it, implemented by the gateway over its own request objects.
 ///
 /// Header names are case-insensitive everywhere. "Response" means the response under
 /// construction: built by `return-response`/`set-status` before a backend answered, or the
 /// backend's response in the outbound section.
 pub trait RequestContext {
+    /// The memory budget each expression evaluation of this request gets.
+    fn expression_budget(&self) -> ExpressionBudget {
+        ExpressionBudget::default()
+    }
     fn method(&self) -> &str;
     fn url(&self) -> UrlView<'_>;
     /// The URL as the client sent it, before `rewrite-uri`.

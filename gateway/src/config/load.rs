@@ -260,6 +260,9 @@ impl Loader {
             .duration(&cfg.keepalive_timeout, Duration::from_secs(75))
             .as_secs()
             .max(1);
+        let expression_budget = self.expression_budget(cfg.expression_limits.as_ref());
+        let request_head_timeout =
+            self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
         let (trust, admin) = (trust?, admin?);
         if !self.errors.is_empty() {
             return None;
@@ -281,6 +284,8 @@ impl Loader {
             forward_client_certificate: cfg.forward_client_certificate.as_ref().map(|f| f.format),
             access_log: cfg.access_log,
             keepalive_timeout,
+            request_head_timeout,
+            expression_budget,
             named_values: self.named.clone(),
         })
     }
@@ -990,6 +995,30 @@ impl Loader {
             });
         }
         out
+    }
+
+    fn expression_budget(
+        &mut self,
+        limits: Option<&schema::ExpressionLimits>,
+    ) -> certgate_policy::context::ExpressionBudget {
+        let mut b = certgate_policy::context::ExpressionBudget::default();
+        let Some(l) = limits else {
+            return b;
+        };
+        for (v, slot) in [
+            (&l.max_string_bytes, &mut b.max_string),
+            (&l.max_collection_items, &mut b.max_items),
+            (&l.max_bytes_per_evaluation, &mut b.max_produced),
+        ] {
+            if let Some(v) = v {
+                if (1..=1 << 32).contains(&v.value) {
+                    *slot = v.value as usize;
+                } else {
+                    self.at(v, format!("{}: expected 1 to 4294967296", v.value));
+                }
+            }
+        }
+        b
     }
 
     fn trusted_proxies(&mut self, list: &[S<String>]) -> Vec<IpNet> {

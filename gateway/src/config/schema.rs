@@ -50,6 +50,13 @@ pub struct ConfigFile {
     /// `keepalive_timeout`); Pingora's own default is forever.
     #[serde(default)]
     pub keepalive_timeout: Option<S<String>>,
+    /// Total time to read an HTTP/1 request head once its first byte arrived (default 10s,
+    /// nginx's `client_header_timeout` is 60s); 408 after it. Fixed at start.
+    #[serde(default)]
+    pub request_head_timeout: Option<S<String>>,
+    /// The memory budget of each policy expression evaluation.
+    #[serde(default)]
+    pub expression_limits: Option<ExpressionLimits>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +305,17 @@ pub struct ForwardedCertificate {
 pub enum ForwardFormat {
     Rfc9440,
     Xfcc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExpressionLimits {
+    /// Longest string an expression may produce, bytes (default 4 MiB).
+    pub max_string_bytes: Option<S<u64>>,
+    /// Most items in a collection (default 100 000).
+    pub max_collection_items: Option<S<u64>>,
+    /// Most bytes of strings produced by one evaluation in all (default 32 MiB).
+    pub max_bytes_per_evaluation: Option<S<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

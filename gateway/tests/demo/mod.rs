@@ -146,7 +146,8 @@ impl Demo {
             use std::io::Write;
             let mut stdin = child.stdin.take().unwrap();
             let _ = stdin.write_all(request);
-            std::thread::sleep(Duration::from_millis(800));
+            // Longer for big requests: s_client may still be encrypting them on a busy machine.
+            std::thread::sleep(Duration::from_millis(800 + request.len() as u64 / 1000));
         }
         let out = child.wait_with_output().unwrap();
         // stdout first (what tests look for), then s_client's diagnostics for failure messages.

@@ -30,14 +30,6 @@ fn fail<T>(m: impl Into<String>) -> R<T> {
 /// policy spin.
 const MAX_STEPS: u32 = 1_000_000;
 
-/// The memory budget of one evaluation (README "Expression limits"): no string longer than
-/// `MAX_STRING` bytes, no collection of more than `MAX_ITEMS` items, and no more than
-/// `MAX_PRODUCED` bytes of strings produced in all. Hostile input (or a careless policy doubling
-/// a string) ends in an expression error through `on-error`, not in gigabytes of memory.
-pub const MAX_STRING: usize = 4 << 20;
-pub const MAX_ITEMS: usize = 100_000;
-pub const MAX_PRODUCED: usize = 32 << 20;
-
 /// Evaluations stopped by the memory budget, process-wide (exported as a metric).
 pub static BUDGET_EXCEEDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -46,19 +38,12 @@ fn over_budget<T>(what: String) -> R<T> {
     fail(format!("expression exceeded its memory budget: {what}"))
 }
 
-/// Fails before allocating a string of `len` bytes that the budget would refuse anyway.
-fn check_len(len: usize) -> R<()> {
-    if len > MAX_STRING {
-        return over_budget(format!("a string of {len} bytes (at most {MAX_STRING})"));
-    }
-    Ok(())
-}
-
 pub struct Env<'c> {
     pub ctx: &'c dyn RequestContext,
     pub locals: Vec<Value>,
     steps: u32,
     produced: usize,
+    budget: crate::context::ExpressionBudget,
 }
 
 impl<'c> Env<'c> {
@@ -68,7 +53,17 @@ impl<'c> Env<'c> {
             locals: vec![Value::Null; slots as usize],
             steps: 0,
             produced: 0,
+            budget: ctx.expression_budget(),
         }
+    }
+
+    /// Fails before allocating a string of `len` bytes that the budget would refuse anyway.
+    fn check_len(&self, len: usize) -> R<()> {
+        let max = self.budget.max_string;
+        if len > max {
+            return over_budget(format!("a string of {len} bytes (at most {max})"));
+        }
+        Ok(())
     }
 
     /// Charges a value just produced against the evaluation's memory budget.
@@ -79,17 +74,19 @@ impl<'c> Env<'c> {
             Value::Array(a) => (0, a.len()),
             _ => return Ok(v),
         };
-        check_len(len)?;
-        if items > MAX_ITEMS {
+        self.check_len(len)?;
+        let b = self.budget;
+        if items > b.max_items {
             return over_budget(format!(
-                "a collection of {items} items (at most {MAX_ITEMS})"
+                "a collection of {items} items (at most {})",
+                b.max_items
             ));
         }
         self.produced = self.produced.saturating_add(len);
-        if self.produced > MAX_PRODUCED {
+        if self.produced > b.max_produced {
             return over_budget(format!(
-                "{} bytes of strings produced (at most {MAX_PRODUCED})",
-                self.produced
+                "{} bytes of strings produced (at most {})",
+                self.produced, b.max_produced
             ));
         }
         Ok(v)
@@ -157,7 +154,7 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             let x = eval(a, env)?;
             let y = eval(b, env)?;
             if let (Value::Str(p), Value::Str(q)) = (&x, &y) {
-                check_len(p.len() + q.len())?;
+                env.check_len(p.len() + q.len())?;
             }
             let v = binary(*op, x, y)?;
             env.charge(v)
@@ -196,7 +193,7 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             for p in parts {
                 match eval(p, env)? {
                     Value::Str(x) => {
-                        check_len(s.len() + x.len())?;
+                        env.check_len(s.len() + x.len())?;
                         s.push_str(&x)
                     }
                     v => s.push_str(&v.to_dotnet_string()),
@@ -868,7 +865,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                     .matches(from)
                     .count()
                     .saturating_mul(to.len() - from.len());
-                check_len(s.len().saturating_add(grows))?;
+                env.check_len(s.len().saturating_add(grows))?;
             }
             string(s.replace(from, to))
         }
@@ -958,7 +955,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
                 rest => rest.iter().map(Value::to_dotnet_string).collect(),
             };
             let total = items.iter().map(|i| i.len() + sep.len()).sum::<usize>();
-            check_len(total)?;
+            env.check_len(total)?;
             string(items.join(sep))
         }
         Builtin::StrConcat => string(args.iter().map(Value::to_dotnet_string).collect::<String>()),
