@@ -470,22 +470,33 @@ impl Gateway {
     /// asks for client certificates is reachable over plain HTTP only through a trusted proxy
     /// (README, "Authentication boundary").
     fn admit(session: &Session, rc: &RequestCtx, snap: &Snapshot) -> Result<(), boundary::Refusal> {
-        let host = boundary::host_name(&rc.host);
         let id = session
             .digest()
             .and_then(|d| d.ssl_digest.as_ref())
             .and_then(|s| s.extension.get::<ClientIdentity>());
         let rule = if rc.scheme == "https" {
             let conn = id.and_then(|i| i.hostname.as_deref()).unwrap_or("");
-            if conn != host && snap.host_rules.contains_key(host.as_ref()) {
-                return Err(boundary::MISDIRECTED);
+            // The common case, Host exactly the negotiated name (with or without a port),
+            // needs no normalising.
+            let exact = rc
+                .host
+                .strip_prefix(conn)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'));
+            if !exact {
+                let host = boundary::host_name(&rc.host);
+                if conn != host && snap.host_rules.contains_key(host.as_ref()) {
+                    return Err(boundary::MISDIRECTED);
+                }
             }
             if id.is_some_and(|i| i.unreadable.is_some()) {
                 return Err(boundary::UNREADABLE_CERTIFICATE);
             }
             snap.host_rules.get(conn).copied()
         } else {
-            let rule = snap.host_rules.get(host.as_ref()).copied();
+            let rule = snap
+                .host_rules
+                .get(boundary::host_name(&rc.host).as_ref())
+                .copied();
             if rule > Some(ClientCertRule::NotRequested)
                 && !crate::forwarded::is_trusted(rc.client_ip, &snap.trusted_proxies)
             {
@@ -497,7 +508,19 @@ impl Gateway {
             let Some(cert) = &rc.certificate else {
                 return Err(boundary::strict_refusal("client_certificate_missing"));
             };
+            // The handshake (or an earlier request on this connection, under the same trust)
+            // checked it less than a second ago: kept-alive requests skip the cache lookup.
+            let generation = snap.trust.generation();
+            let memo = id
+                .filter(|_| rc.scheme == "https")
+                .map(|i| &i.strict_passed);
+            if memo.is_some_and(|m| m.fresh(generation, rc.start)) {
+                return Ok(());
+            }
             crate::tls::strict_check(&snap.trust, cert).map_err(boundary::strict_refusal)?;
+            if let Some(m) = memo {
+                m.record(generation, rc.start);
+            }
         }
         Ok(())
     }

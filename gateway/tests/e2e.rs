@@ -904,6 +904,17 @@ fn grafana_dashboard_queries_only_exported_metrics() {
         .status()
         .unwrap();
     assert!(forwarded.success());
+    // A request naming the strict hostname over another hostname's handshake: 421.
+    assert_eq!(
+        d.curl(
+            "plain.certgate.test",
+            "/validate/weather/Oslo",
+            None,
+            &["-H", "Host: partner.certgate.test"],
+        )
+        .0,
+        421
+    );
     // The demo backend goes away: the next request is a counted backend error.
     let mut backend = d.children.remove(0);
     backend.kill().unwrap();

@@ -44,6 +44,43 @@ pub struct ClientIdentity {
     pub resumed: bool,
     /// The client sent a certificate certgate could not read (kept out of policies).
     pub unreadable: Option<String>,
+    /// The last strict check that passed on this connection, so kept-alive requests re-check
+    /// at most once a second or when trust changes.
+    pub strict_passed: StrictMemo,
+}
+
+/// When a connection last passed the strict check: the trust generation and the time, in
+/// milliseconds since the process's first connection. 0: never.
+#[derive(Debug, Default)]
+pub struct StrictMemo {
+    generation: std::sync::atomic::AtomicU64,
+    at_ms: std::sync::atomic::AtomicU64,
+}
+
+/// How long a passed strict check stands on a connection before it is repeated (expiry and
+/// CRL changes are seen within this; a reload is seen at once).
+const STRICT_RECHECK_MS: u64 = 1000;
+
+static EPOCH: std::sync::LazyLock<std::time::Instant> =
+    std::sync::LazyLock::new(std::time::Instant::now);
+
+impl StrictMemo {
+    /// Whether the strict check passed under `generation` less than a second before `now`.
+    pub fn fresh(&self, generation: u64, now: std::time::Instant) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let at = self.at_ms.load(Relaxed);
+        at != 0
+            && self.generation.load(Relaxed) == generation
+            && (now.saturating_duration_since(*EPOCH).as_millis() as u64).saturating_sub(at)
+                < STRICT_RECHECK_MS
+    }
+
+    pub fn record(&self, generation: u64, now: std::time::Instant) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.generation.store(generation, Relaxed);
+        let ms = now.saturating_duration_since(*EPOCH).as_millis() as u64;
+        self.at_ms.store(ms.max(1), Relaxed);
+    }
 }
 
 /// Largest client certificate accepted in the handshake (DER bytes). Real client certificates
