@@ -647,6 +647,11 @@ impl ProxyHttp for Gateway {
         RequestCtx::default()
     }
 
+    /// No downstream modules: Pingora's default adds a response-compression module that is
+    /// disabled yet still costs an allocation and three boxed calls per request. certgate
+    /// does not compress (APIM does not, without a policy).
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
+
     /// A request head Pingora could not read (third_party patch 0002): malformed or over 1 MiB
     /// (400), not complete within `request-head-timeout` (408), or cut off mid-head. Counted and
     /// logged like any other answer; no other hook runs for it.
