@@ -34,10 +34,14 @@ fn compile_snippet(s: &str) -> Option<Plan> {
 
 fn bench_compile_seeds(c: &mut Criterion) {
     let mut g = c.benchmark_group("compile_seed_document");
-    let mut entries: Vec<_> = std::fs::read_dir(seeds_dir())
-        .expect("../shared/seeds")
-        .filter_map(|e| e.ok())
-        .collect();
+    let Ok(dir) = std::fs::read_dir(seeds_dir()) else {
+        eprintln!(
+            "compile_seed_document skipped: {} not found (../shared/seeds beside the checkout)",
+            seeds_dir().display()
+        );
+        return;
+    };
+    let mut entries: Vec<_> = dir.filter_map(|e| e.ok()).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e
