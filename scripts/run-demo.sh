@@ -51,6 +51,10 @@ $C --cert $P/tst-untrusted-client.chain.pem --key $P/tst-untrusted-client.key.pe
 # no certificate -> 401, body {"message":"Client certificate missing","statusCode":401}
 $C $U
 
+# a Host naming another configured hostname (the strict partner.certgate.test) than the
+# connection's -> 421 Misdirected Request, before any policy runs (README "Authentication boundary")
+$C -H "Host: partner.certgate.test" $U
+
 # other seed scenarios with the valid client: /thumbprint/x, /issuer-subject/x, /uploaded/x, /context/x
 $C --cert $P/dev-valid-client.pem --key $P/dev-valid-client.key.pem https://api.certgate.test:8443/uploaded/x
 
