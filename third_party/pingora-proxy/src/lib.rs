@@ -55,6 +55,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::time;
 
+/// certgate patch 0003: how long a connection waiting for its request may still receive it once
+/// a graceful shutdown began.
+const SHUTDOWN_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 use pingora_cache::NoCacheReason;
 use pingora_core::apps::{
     HttpPersistentSettings, HttpServerApp, HttpServerOptions, ReusedHttpStream,
@@ -329,12 +333,24 @@ where
     {
         // phase 1 read request header
 
-        let res = tokio::select! {
-            biased; // biased select is cheaper, and we don't want to drop already buffered requests
-            res = downstream_session.read_request() => { res }
-            _ = self.await_shutdown() => {
-                // service shutting down, dropping the connection to stop more req from coming in
-                return None;
+        let res = {
+            let read = downstream_session.read_request();
+            tokio::pin!(read);
+            tokio::select! {
+                biased; // biased select is cheaper, and we don't want to drop already buffered requests
+                res = &mut read => { res }
+                _ = self.await_shutdown() => {
+                    // certgate patch 0003: a request already on its way (typically on a
+                    // connection accepted just before a graceful shutdown or upgrade) is still
+                    // read and served if it arrives within a short grace; only then is the
+                    // connection dropped to stop more requests from coming in. Dropping at once
+                    // lost HTTP/1 requests sent on a fresh connection during an upgrade. The
+                    // same read continues, so no byte already read is lost.
+                    match time::timeout(SHUTDOWN_REQUEST_GRACE, &mut read).await {
+                        Ok(res) => res,
+                        Err(_) => return None,
+                    }
+                }
             }
         };
         match res {
