@@ -1019,3 +1019,31 @@ fn api_at_the_root_forwards_the_request_target_unchanged() {
     let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(echo["request"], "GET /weather/Oslo?x=1 HTTP/1.1");
 }
+
+/// A connection accepted just before a graceful shutdown (or an upgrade hand-over) whose
+/// request arrives a moment later is still served, not dropped (third_party patch 0003): HTTP/1
+/// clients send their request right after connecting, so dropping lost requests on upgrades.
+#[test]
+fn a_request_arriving_just_after_shutdown_began_is_served() {
+    use std::io::{Read, Write};
+    let d = Demo::start();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.plain)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Let the gateway accept it and start waiting for the request.
+    std::thread::sleep(Duration::from_millis(300));
+    let gw = d.children.last().unwrap().id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &gw])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(
+        b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: plain.certgate.test\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 401"), "dropped: {text:?}");
+}
