@@ -658,7 +658,7 @@ impl ProxyHttp for Gateway {
     fn request_head_error(
         &self,
         session: &pingora::protocols::http::ServerSession,
-        error: &Error,
+        _error: &Error,
         status: Option<u16>,
     ) {
         let reason = match status {
@@ -701,8 +701,7 @@ impl ProxyHttp for Gateway {
             operation: "",
             certificate_thumbprint: None,
             certificate_subject: None,
-            validation_reason: Some(reason)
-                .filter(|_| error.etype() != &ErrorType::ConnectionClosed),
+            validation_reason: Some(reason),
             request_id: id.as_str(),
         });
     }
@@ -1168,10 +1167,13 @@ impl ProxyHttp for Gateway {
             ),
         };
         let code = err.status;
-        crate::metrics::METRICS
-            .backend_errors
-            .with_label_values(&[&*err.reason])
-            .inc();
+        // A client that broke its own request is a refusal (counted above), not a backend error.
+        if e.esource() != &ErrorSource::Downstream {
+            crate::metrics::METRICS
+                .backend_errors
+                .with_label_values(&[&*err.reason])
+                .inc();
+        }
         rc.state.last_error = Some(err);
         rc.pending = Pending::default();
         if let Some(plan) = rc.plan.clone() {

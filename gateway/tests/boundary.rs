@@ -504,6 +504,15 @@ fn requests_http_forbids_get_400_before_the_backend() {
         "{names:?}"
     );
     let m = metrics(&d);
+    // A client that broke its own body is not a backend error.
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_backend_errors_total{reason=\"InvalidRequestBody\"}"
+        ),
+        0.0,
+        "{m}"
+    );
     for reason in [
         "InvalidContentLength",
         "MissingHost",
