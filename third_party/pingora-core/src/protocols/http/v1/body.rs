@@ -1344,6 +1344,50 @@ impl BodyWriter {
         matches!(self.body_mode, BM::UntilClose(_))
     }
 
+    /// certgate patch 0004: whether the body is delimited by Content-Length (the mode in which
+    /// a held response head can go out in the same write as the body).
+    pub fn is_content_length(&self) -> bool {
+        matches!(self.body_mode, BM::ContentLength(_, _))
+    }
+
+    /// certgate patch 0004: writes `head` (an already serialised response head) and `buf`
+    /// (Content-Length body bytes) with one `write_all`, so that a TLS stream sends them as one
+    /// record instead of two. Only `buf` counts as body. Other body modes write the head, then
+    /// the body as [`Self::write_body`] does.
+    pub async fn write_head_and_body<S>(
+        &mut self,
+        stream: &mut S,
+        head: &[u8],
+        buf: &[u8],
+    ) -> Result<Option<usize>>
+    where
+        S: AsyncWrite + Unpin + Send,
+    {
+        let BM::ContentLength(total, written) = self.body_mode else {
+            stream
+                .write_all(head)
+                .await
+                .or_err(WriteError, "writing response header")?;
+            return self.write_body(stream, buf).await;
+        };
+        let to_write = buf.len().min(total.saturating_sub(written));
+        if to_write < buf.len() {
+            warn!("Trying to write data over content-length: {total}");
+        }
+        let mut out = BytesMut::with_capacity(head.len() + to_write);
+        out.extend_from_slice(head);
+        out.extend_from_slice(&buf[..to_write]);
+        stream
+            .write_all(&out)
+            .await
+            .or_err(WriteError, "writing response header and body")?;
+        self.body_mode = BM::ContentLength(total, written + to_write);
+        if self.finished() {
+            stream.flush().await.or_err(WriteError, "flushing body")?;
+        }
+        Ok(Some(to_write))
+    }
+
     async fn do_write_body<S>(&mut self, stream: &mut S, buf: &[u8]) -> Result<Option<usize>>
     where
         S: AsyncWrite + Unpin + Send,

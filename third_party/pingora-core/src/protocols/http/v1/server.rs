@@ -693,7 +693,18 @@ impl HttpSession {
             // Header already sent or should be ignored
             return Ok(());
         };
+        self.write_prepared_header(header, write_buf, flush).await
+    }
 
+    /// Writes a response head serialised by `prepare_response_header` (certgate patch 0004:
+    /// split out of `write_response_header` so a head can also be held and written with its
+    /// body).
+    async fn write_prepared_header(
+        &mut self,
+        header: Box<ResponseHeader>,
+        write_buf: Bytes,
+        flush: bool,
+    ) -> Result<()> {
         match self.underlying_stream.write_all(&write_buf).await {
             Ok(()) => {
                 // flush the stream if 1xx header or there is no response body
@@ -1102,6 +1113,39 @@ impl HttpSession {
             },
             None => self.do_write_body_buf().await,
         }
+    }
+
+    /// certgate patch 0004: writes a held response head (if any) together with the buffered
+    /// body, in one write; without a held head, the buffered body as `write_body_buf` does.
+    async fn write_held_head_and_body_buf(&mut self, head: Option<Bytes>) -> Result<()> {
+        let Some(head) = head else {
+            self.write_body_buf().await?;
+            return Ok(());
+        };
+        let body = std::mem::take(&mut self.body_write_buf);
+        let write_timeout = self.write_timeout(body.len());
+        let write = self
+            .body_writer
+            .write_head_and_body(&mut self.underlying_stream, &head, &body);
+        let written = match write_timeout {
+            Some(t) => match timeout(t, write).await {
+                Ok(res) => res,
+                Err(_) => {
+                    return Error::e_explain(
+                        WriteTimedout,
+                        format!("writing response, timeout: {t:?}"),
+                    )
+                }
+            },
+            None => write.await,
+        }?;
+        if let Some(n) = written {
+            self.body_bytes_sent += n;
+        }
+        // Keep the buffer's capacity for the next batch.
+        self.body_write_buf = body;
+        self.body_write_buf.clear();
+        Ok(())
     }
 
     fn maybe_force_close_body_reader(&mut self) {
@@ -1599,12 +1643,39 @@ impl HttpSession {
         }
 
         let mut end_stream = false;
-        for task in tasks.into_iter() {
+        // certgate patch 0004: a response head followed in this batch by a Content-Length body
+        // is held and written together with the body: one write, one TLS record, instead of
+        // one for the head and one for the body.
+        let mut held_head: Option<Bytes> = None;
+        let mut tasks = tasks.into_iter().peekable();
+        while let Some(task) = tasks.next() {
             end_stream = match task {
-                HttpTask::Header(header, end_stream) => {
-                    self.write_response_header(header)
-                        .await
-                        .map_err(|e| e.into_down())?;
+                HttpTask::Header(mut header, end_stream) => {
+                    let body_follows = matches!(tasks.peek(), Some(HttpTask::Body(Some(_), _)));
+                    if held_head.is_none() && body_follows && !end_stream {
+                        match self
+                            .prepare_response_header(&mut header)
+                            .map_err(|e| e.into_down())?
+                        {
+                            Some((buf, false))
+                                if self.body_writer.is_content_length()
+                                    && !self.body_writer.finished() =>
+                            {
+                                held_head = Some(buf);
+                                self.response_written = Some(header);
+                            }
+                            Some((buf, flush)) => {
+                                self.write_prepared_header(header, buf, flush)
+                                    .await
+                                    .map_err(|e| e.into_down())?;
+                            }
+                            None => {}
+                        }
+                    } else {
+                        self.write_response_header(header)
+                            .await
+                            .map_err(|e| e.into_down())?;
+                    }
                     end_stream
                 }
                 HttpTask::Body(data, end_stream) => {
@@ -1619,7 +1690,9 @@ impl HttpSession {
                 HttpTask::Done => true,
                 HttpTask::Failed(e) => {
                     // flush the data we have and quit
-                    self.write_body_buf().await.map_err(|e| e.into_down())?;
+                    self.write_held_head_and_body_buf(held_head.take())
+                        .await
+                        .map_err(|e| e.into_down())?;
                     self.underlying_stream
                         .flush()
                         .await
@@ -1628,7 +1701,9 @@ impl HttpSession {
                 }
             }
         }
-        self.write_body_buf().await.map_err(|e| e.into_down())?;
+        self.write_held_head_and_body_buf(held_head.take())
+            .await
+            .map_err(|e| e.into_down())?;
         if end_stream {
             // no-op if body wasn't initialized or is finished already
             self.finish_body().await.map_err(|e| e.into_down())?;
