@@ -30,6 +30,7 @@ use certgate_policy::exec::{LastError, SectionOutcome};
 use certgate_policy::trust::{SentChain, TrustFailure};
 use certgate_policy::Plan;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::HttpTask;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -415,14 +416,16 @@ impl Gateway {
         }
         let body = p.body.unwrap_or_default();
         h.insert_header("Content-Length", body.len().to_string())?;
-        session
-            .write_response_header(Box::new(h), body.is_empty())
-            .await?;
-        if !body.is_empty() {
-            session
-                .write_response_body(Some(Bytes::from(body)), true)
-                .await?;
-        }
+        // Head and body as one batch: one write, one TLS record (third_party patch 0004).
+        let tasks = if body.is_empty() {
+            vec![HttpTask::Header(Box::new(h), true)]
+        } else {
+            vec![
+                HttpTask::Header(Box::new(h), false),
+                HttpTask::Body(Some(Bytes::from(body)), true),
+            ]
+        };
+        session.write_response_tasks(tasks).await?;
         Ok(())
     }
 
