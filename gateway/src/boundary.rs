@@ -183,14 +183,7 @@ pub fn check_framing(req: &RequestHeader) -> Result<(), Refusal> {
 
 /// A Host (or `:authority`) value as a hostname: no port, no trailing dot, lower case.
 pub fn host_name(authority: &str) -> Cow<'_, str> {
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or(v6)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
-        }
-    };
+    let host = crate::routing::strip_port(authority);
     let host = host.strip_suffix('.').unwrap_or(host);
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(host.to_ascii_lowercase())

@@ -268,7 +268,8 @@ impl Router {
     }
 }
 
-fn strip_port(host: &str) -> &str {
+/// A Host value without its port (`[v6]:port` → `v6`).
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.split(']').next().map_or(host, |h| &h[1..]);
     }

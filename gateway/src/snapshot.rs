@@ -236,6 +236,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The hostname entry of the listener on `listener` for an SNI name (or its default).
+    pub fn hostname_on(&self, listener: SocketAddr, sni: Option<&str>) -> Option<&HostnameSpec> {
+        self.listeners
+            .iter()
+            .find(|l| l.address == listener)?
+            .hostname(sni)
+    }
+
     /// The host-rule table for a set of listeners.
     pub fn host_rules(listeners: &[ListenerSpec]) -> HashMap<String, ClientCertRule> {
         let mut rules: HashMap<String, ClientCertRule> = HashMap::new();

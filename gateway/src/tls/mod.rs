@@ -40,8 +40,6 @@ pub struct ClientIdentity {
     /// The configured hostname the connection was negotiated for (SNI, or the default one):
     /// the only hostname its requests may name.
     pub hostname: Option<String>,
-    /// The session was resumed rather than negotiated in full.
-    pub resumed: bool,
     /// The client sent a certificate certgate could not read (kept out of policies).
     pub unreadable: Option<String>,
     /// The last strict check that passed on this connection, so kept-alive requests re-check
@@ -92,15 +90,6 @@ pub const MAX_CLIENT_CERTIFICATE: usize = 16 * 1024;
 pub struct Handshake {
     pub listener: SocketAddr,
     pub state: Arc<ArcSwap<Snapshot>>,
-}
-
-impl Handshake {
-    fn hostname<'s>(&self, snap: &'s Snapshot, sni: Option<&str>) -> Option<&'s HostnameSpec> {
-        snap.listeners
-            .iter()
-            .find(|l| l.address == self.listener)?
-            .hostname(sni)
-    }
 }
 
 /// Accepts any chain (the policy decides) but keeps OpenSSL's proof-of-possession check; only
@@ -190,7 +179,7 @@ impl TlsAccept for Handshake {
         let sni = ssl
             .servername(NameType::HOST_NAME)
             .map(str::to_ascii_lowercase);
-        let Some(h) = self.hostname(&snap, sni.as_deref()) else {
+        let Some(h) = snap.hostname_on(self.listener, sni.as_deref()) else {
             handshake_failed("unknown_hostname");
             return;
         };
@@ -228,12 +217,12 @@ impl TlsAccept for Handshake {
         let sni = reported();
         let hostname = {
             let snap = self.state.load();
-            self.hostname(&snap, sni.as_deref()).map(|h| h.host.clone())
+            snap.hostname_on(self.listener, sni.as_deref())
+                .map(|h| h.host.clone())
         };
         let mut id = ClientIdentity {
             sni,
             hostname,
-            resumed: ssl.session_reused(),
             ..Default::default()
         };
         let peer = ssl.peer_certificate();

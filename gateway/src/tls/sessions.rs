@@ -405,11 +405,7 @@ mod openssl {
         s.set_client_hello_callback(move |ssl: &mut SslRef, _alert: &mut SslAlert| {
             let snap = state.load();
             let sni = client_hello_sni(ssl);
-            let host = snap
-                .listeners
-                .iter()
-                .find(|l| l.address == listener)
-                .and_then(|l| l.hostname(sni.as_deref()));
+            let host = snap.hostname_on(listener, sni.as_deref());
             if let Some(index) = *SNI {
                 ssl.set_ex_data(index, sni.clone());
             }
