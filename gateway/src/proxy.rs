@@ -26,7 +26,9 @@ use certgate_policy::context::{
     TraceEvent, UrlView,
 };
 use certgate_policy::document::Section;
-use certgate_policy::exec::{LastError, SectionOutcome};
+use certgate_policy::exec::LastError;
+use certgate_policy::pipeline::Cursor;
+use certgate_policy::pipeline::Next;
 use certgate_policy::trust::{SentChain, TrustFailure};
 use certgate_policy::Plan;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -78,8 +80,8 @@ pub struct RequestCtx {
     request_id: RequestId,
     state: RequestState,
     pending: Pending,
-    /// Headers the outbound section set; applied in `response_filter`.
-    resume_backend_at: Option<usize>,
+    /// Where the pipeline resumes once the backend answered (or failed).
+    cursor: Option<Cursor>,
     /// A body that replaces the backend's (outbound set-body, or an error response there).
     replace_body: Option<Vec<u8>>,
     traces: Vec<TraceEvent>,
@@ -136,7 +138,7 @@ impl Default for RequestCtx {
             request_id: RequestId::new(0),
             state: RequestState::default(),
             pending: Pending::default(),
-            resume_backend_at: None,
+            cursor: None,
             replace_body: None,
             traces: Vec::new(),
             api: String::new(),
@@ -346,6 +348,18 @@ impl RequestContext for Hook<'_> {
             ResponseTarget::Upstream(_, replace) => **replace = Some(body),
         }
     }
+    fn clear_response(&mut self) {
+        match &mut self.resp {
+            ResponseTarget::Pending(p) => **p = Pending::default(),
+            ResponseTarget::Upstream(r, replace) => {
+                // The backend's head gives way to an empty 200; its body is swallowed.
+                if let Ok(fresh) = ResponseHeader::build(200, None) {
+                    **r = fresh;
+                }
+                **replace = Some(Vec::new());
+            }
+        }
+    }
     fn state(&self) -> &RequestState {
         &self.rc.state
     }
@@ -374,36 +388,18 @@ fn http_error(status: u16, msg: &str) -> Box<Error> {
 }
 
 impl Gateway {
-    /// Runs a section with the pending response as the response.
-    fn run(
-        session: &mut Session,
-        rc: &mut RequestCtx,
-        section: Section,
-        resume_at: Option<usize>,
-    ) -> SectionOutcome {
-        let (Some(snap), Some(plan)) = (rc.snapshot.clone(), rc.plan.clone()) else {
-            return SectionOutcome::Continue;
-        };
+    /// Drives the pipeline up to the backend call, with the pending response as the response.
+    fn start(session: &mut Session, rc: &mut RequestCtx, snap: &Snapshot, plan: &Plan) -> Next {
         let mut pending = std::mem::take(&mut rc.pending);
-        let outcome = {
-            let mut hook = Hook {
-                req: session.req_header_mut(),
-                rc,
-                deployment: &snap.deployment,
-                snapshot: &snap,
-                resp: ResponseTarget::Pending(&mut pending),
-            };
-            let o = match resume_at {
-                Some(r) => plan.resume_backend(r, &mut hook),
-                None => plan.run_section(section, &mut hook),
-            };
-            if o == SectionOutcome::Failed {
-                plan.handle_error(&mut hook);
-            }
-            o
-        };
+        let next = plan.start(&mut Hook {
+            req: session.req_header_mut(),
+            rc,
+            deployment: &snap.deployment,
+            snapshot: snap,
+            resp: ResponseTarget::Pending(&mut pending),
+        });
         rc.pending = pending;
-        outcome
+        next
     }
 
     /// Sends the pending response to the client.
@@ -780,7 +776,7 @@ impl ProxyHttp for Gateway {
                 rc.operation = m.operation.map(|o| o.name.clone()).unwrap_or_default();
                 (m.plan.clone(), m.params, m.api.backend.clone())
             });
-        rc.snapshot = Some(snap);
+        rc.snapshot = Some(snap.clone());
         let (plan, params, backend) = match route {
             Ok(r) => r,
             Err(_) => {
@@ -788,28 +784,22 @@ impl ProxyHttp for Gateway {
                 return Ok(true);
             }
         };
-        rc.plan = Some(plan);
+        rc.plan = Some(plan.clone());
         rc.params = params;
         rc.api_backend = backend;
-        match Self::run(session, rc, Section::Inbound, None) {
-            SectionOutcome::Continue | SectionOutcome::Forward { .. } => {}
-            SectionOutcome::Respond | SectionOutcome::Failed => {
+        match Self::start(session, rc, &snap, &plan) {
+            Next::CallBackend { timeout, cursor } => {
+                if timeout.is_some() {
+                    rc.state.forward_timeout = timeout;
+                }
+                rc.cursor = Some(cursor);
+                Ok(false)
+            }
+            Next::Finish(_) => {
                 Self::respond(session, rc).await?;
-                return Ok(true);
+                Ok(true)
             }
         }
-        match Self::run(session, rc, Section::Backend, None) {
-            SectionOutcome::Forward { timeout, resume_at } => {
-                rc.state.forward_timeout = Some(timeout);
-                rc.resume_backend_at = Some(resume_at);
-            }
-            SectionOutcome::Continue => {}
-            SectionOutcome::Respond | SectionOutcome::Failed => {
-                Self::respond(session, rc).await?;
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     async fn upstream_peer(
@@ -1017,13 +1007,9 @@ impl ProxyHttp for Gateway {
                 snapshot: &snap,
                 resp: ResponseTarget::Upstream(upstream, &mut replace),
             };
-            if let Some(r) = hook.rc.resume_backend_at.take() {
-                if plan.resume_backend(r, &mut hook) == SectionOutcome::Failed {
-                    plan.handle_error(&mut hook);
-                }
-            }
-            if plan.run_section(Section::Outbound, &mut hook) == SectionOutcome::Failed {
-                plan.handle_error(&mut hook);
+            // Whatever the pipeline ends with, the response is this one as it left it.
+            if let Some(cursor) = hook.rc.cursor.take() {
+                plan.after_backend(cursor, Ok(()), &mut hook);
             }
         }
         if let Some(b) = &replace {
@@ -1177,24 +1163,26 @@ impl ProxyHttp for Gateway {
                 .with_label_values(&[&*err.reason])
                 .inc();
         }
-        rc.state.last_error = Some(err);
         rc.pending = Pending::default();
-        if let Some(plan) = rc.plan.clone() {
-            if let Some(snap) = rc.snapshot.clone() {
-                let mut pending = std::mem::take(&mut rc.pending);
-                {
-                    let mut hook = Hook {
-                        req: session.req_header_mut(),
-                        rc,
-                        deployment: &snap.deployment,
-                        snapshot: &snap,
-                        resp: ResponseTarget::Pending(&mut pending),
-                    };
-                    plan.handle_error(&mut hook);
-                }
-                rc.pending = pending;
-            }
+        let driving = (rc.plan.clone(), rc.snapshot.clone(), rc.cursor.take());
+        if let (Some(plan), Some(snap), Some(cursor)) = driving {
+            let mut pending = std::mem::take(&mut rc.pending);
+            plan.after_backend(
+                cursor,
+                Err(err),
+                &mut Hook {
+                    req: session.req_header_mut(),
+                    rc,
+                    deployment: &snap.deployment,
+                    snapshot: &snap,
+                    resp: ResponseTarget::Pending(&mut pending),
+                },
+            );
+            rc.pending = pending;
         } else {
+            // No pipeline to hand the failure to (none ran, or the backend's response is
+            // already on its way): the bare error status.
+            rc.state.last_error = Some(err);
             rc.pending = Pending {
                 status: code,
                 ..Default::default()

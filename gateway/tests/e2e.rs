@@ -1047,3 +1047,144 @@ fn a_request_arriving_just_after_shutdown_began_is_served() {
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 401"), "dropped: {text:?}");
 }
+
+/// APIM's order after `forward-request` (architecture review §2.10): statements after it in the
+/// backend section act on the backend's response; when they fail or answer, the pipeline ends
+/// there (on-error, or their answer) and `outbound` does not run; a `return-response` there is a
+/// fresh response, not the backend's with changes.
+#[test]
+fn statements_after_forward_request_that_fail_or_answer_end_the_pipeline() {
+    let d = Demo::start();
+    std::fs::write(
+        d.dir.path().join("policies/after.xml"),
+        r#"<policies>
+  <inbound><base /></inbound>
+  <backend>
+    <forward-request timeout="10" />
+    <choose>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("then", "") == "fail")">
+        <set-variable name="boom" value="@((string)context.Variables["missing"])" />
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("then", "") == "answer")">
+        <return-response>
+          <set-status code="203" reason="Answered after the backend" />
+          <set-header name="X-Answer" exists-action="override"><value>@(context.Response.StatusCode.ToString())</value></set-header>
+        </return-response>
+      </when>
+    </choose>
+    <set-header name="X-After-Forward" exists-action="override"><value>@(context.Response.StatusCode.ToString())</value></set-header>
+  </backend>
+  <outbound>
+    <set-header name="X-Outbound" exists-action="override"><value>ran</value></set-header>
+  </outbound>
+  <on-error>
+    <base />
+    <set-header name="X-On-Error" exists-action="override"><value>@(context.LastError.Section)</value></set-header>
+  </on-error>
+</policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            "  - name: after\n    path: /after\n    backend: demo\n    policy: policies/after.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let client = Some("dev-valid-client");
+    // Nothing fails: the statements after forward-request see the backend's 200, outbound runs.
+    let (status, head, body) = d.curl(API, "/after/x?then=go", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(header(&head, "x-after-forward"), Some("200"), "{head}");
+    assert_eq!(header(&head, "x-outbound"), Some("ran"), "{head}");
+    assert_eq!(header(&head, "x-backend"), Some("demo"), "{head}");
+    // A failure after forward-request: on-error answers, outbound does not run.
+    let (status, head, body) = d.curl(API, "/after/x?then=fail", client, &[]);
+    assert_eq!(status, 500, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("expressionvalueevaluationfailure"),
+        "{head}"
+    );
+    assert_eq!(header(&head, "x-on-error"), Some("backend"), "{head}");
+    assert_eq!(
+        header(&head, "x-outbound"),
+        None,
+        "outbound ran after a failure: {head}"
+    );
+    assert_eq!(header(&head, "x-after-forward"), None, "{head}");
+    assert_eq!(
+        header(&head, "x-backend"),
+        None,
+        "the backend's headers leaked: {head}"
+    );
+    assert!(body.contains("\"statusCode\":500"), "{body}");
+    // A return-response after forward-request: its answer goes out as built, fresh (none of
+    // the backend's headers or body), and outbound does not run.
+    let (status, head, body) = d.curl(API, "/after/x?then=answer", client, &[]);
+    assert_eq!(status, 203, "{head}{body}");
+    assert!(
+        head.starts_with("http/1.1 203 answered after the backend"),
+        "{head}"
+    );
+    assert_eq!(header(&head, "x-answer"), Some("203"), "{head}");
+    assert_eq!(
+        header(&head, "x-outbound"),
+        None,
+        "outbound ran after an answer: {head}"
+    );
+    assert_eq!(
+        header(&head, "x-backend"),
+        None,
+        "the backend's headers leaked: {head}"
+    );
+    assert_eq!(body, "", "the backend's body leaked");
+}
+
+/// A backend section whose `forward-request` exists but is not reached (an untaken `<choose>`
+/// branch) does not call the backend: outbound runs over APIM's empty 200 and that is the
+/// answer (architecture review §2.10).
+#[test]
+fn a_forward_request_present_but_not_reached_does_not_call_the_backend() {
+    let d = Demo::start();
+    std::fs::write(
+        d.dir.path().join("policies/maybe.xml"),
+        r#"<policies>
+  <inbound><base /></inbound>
+  <backend>
+    <choose>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("call", "") == "yes")">
+        <forward-request timeout="10" />
+      </when>
+    </choose>
+  </backend>
+  <outbound>
+    <set-header name="X-Outbound" exists-action="override"><value>@(context.Response.StatusCode.ToString())</value></set-header>
+  </outbound>
+  <on-error><base /></on-error>
+</policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            "  - name: maybe\n    path: /maybe\n    backend: demo\n    policy: policies/maybe.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let client = Some("dev-valid-client");
+    let (status, head, body) = d.curl(API, "/maybe/x?call=yes", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(header(&head, "x-backend"), Some("demo"), "{head}");
+    assert_eq!(header(&head, "x-outbound"), Some("200"), "{head}");
+    // Not reached: no backend call (none of its headers, none of its body).
+    let (status, head, body) = d.curl(API, "/maybe/x?call=no", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-backend"),
+        None,
+        "the backend was called: {head}"
+    );
+    assert_eq!(header(&head, "x-outbound"), Some("200"), "{head}");
+    assert_eq!(body, "");
+}

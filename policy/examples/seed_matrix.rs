@@ -9,7 +9,7 @@ use std::sync::Arc;
 use certgate_policy::cert::Certificate;
 use certgate_policy::context::{Deployment, SimpleContext};
 use certgate_policy::document::{Fragments, Scope, ScopeDocument};
-use certgate_policy::exec::{run_pipeline, PipelineResult};
+use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
 use certgate_policy::source::Source;
 use certgate_policy::trust::TrustStore;

@@ -271,6 +271,9 @@ pub trait RequestContext {
     fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite);
     fn remove_response_header(&mut self, name: &str);
     fn set_response_body(&mut self, body: Vec<u8>);
+    /// Replaces the response under construction with APIM's empty `200 OK` (no headers, no
+    /// body): `return-response`, and an error answer after the backend answered.
+    fn clear_response(&mut self);
 
     fn state(&self) -> &RequestState;
     fn state_mut(&mut self) -> &mut RequestState;
@@ -508,6 +511,12 @@ impl RequestContext for SimpleContext {
     }
     fn set_response_body(&mut self, body: Vec<u8>) {
         self.response_body = Some(body);
+    }
+    fn clear_response(&mut self) {
+        self.status = 200;
+        self.reason = "OK".into();
+        self.response_headers.clear();
+        self.response_body = None;
     }
     fn state(&self) -> &RequestState {
         &self.state

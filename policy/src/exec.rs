@@ -7,10 +7,8 @@
 //! - if `on-error` does not return a response itself, the client gets the error's status and
 //!   `{"statusCode": N, "message": "..."}`, with any headers `on-error` set.
 //!
-//! The gateway calls [`Plan::run_section`] from its proxy hooks and [`Plan::handle_error`] on
-//! failures; [`run_pipeline`] strings the same calls together for tests and benchmarks, so the
-//! sequencing is defined once, here. No I/O happens in this module: the backend call is the
-//! caller's.
+//! The order of the sections around the backend call is [`crate::pipeline`]'s; this module runs
+//! one section (or its remainder after the backend) and on-error. No I/O happens here.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -293,7 +291,9 @@ impl Plan {
                 headers,
                 body,
             } => {
-                // A fresh response: nothing of the one under construction carries over.
+                // APIM: a fresh response (200, no headers, no body); nothing of the one under
+                // construction, or of the backend's, carries over.
+                ctx.clear_response();
                 if let Some(s) = status {
                     apply_status(s, ctx, o)?;
                 } else {
@@ -476,6 +476,7 @@ impl Plan {
                 status,
                 content_type,
             } => {
+                ctx.clear_response();
                 ctx.set_response_status(*status, None);
                 if let Some(ct) = content_type {
                     ctx.write_response_header("Content-Type", ct, HeaderWrite::Set);
@@ -802,78 +803,4 @@ fn identity_matches(id: &Identity, cert: &Certificate, ctx: &dyn RequestContext)
         }
     }
     true
-}
-
-/// What [`run_pipeline`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PipelineResult {
-    /// The backend was called and the outbound section ran.
-    Proxied,
-    /// A policy answered without the backend (`return-response`, `mock-response`).
-    Responded,
-    /// An error response was produced (through on-error).
-    Error,
-}
-
-/// Why a backend call failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BackendFailure {
-    Connect(String),
-    Timeout(String),
-}
-
-/// The whole APIM pipeline for one request: inbound → backend (with the caller's backend call
-/// at `forward-request`) → outbound, and on-error on any failure. The gateway runs the same
-/// steps from Pingora's hooks; tests and benchmarks use this.
-pub fn run_pipeline(
-    plan: &Plan,
-    ctx: &mut dyn RequestContext,
-    mut backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>,
-) -> PipelineResult {
-    match plan.run_section(Section::Inbound, ctx) {
-        SectionOutcome::Continue | SectionOutcome::Forward { .. } => {}
-        SectionOutcome::Respond => return PipelineResult::Responded,
-        SectionOutcome::Failed => {
-            plan.handle_error(ctx);
-            return PipelineResult::Error;
-        }
-    }
-    let mut outcome = plan.run_section(Section::Backend, ctx);
-    let mut forwarded = false;
-    loop {
-        let (timeout, resume) = match outcome {
-            SectionOutcome::Forward { timeout, resume_at } => (timeout, Some(resume_at)),
-            SectionOutcome::Continue if !forwarded && !plan.explicit_forward => {
-                (Duration::from_secs(300), None)
-            }
-            SectionOutcome::Continue => break,
-            SectionOutcome::Respond => return PipelineResult::Responded,
-            SectionOutcome::Failed => {
-                plan.handle_error(ctx);
-                return PipelineResult::Error;
-            }
-        };
-        forwarded = true;
-        if let Err(f) = backend(ctx, timeout) {
-            let err = match f {
-                BackendFailure::Connect(m) => LastError::backend_connection_failure(&m),
-                BackendFailure::Timeout(m) => LastError::timeout(&m),
-            };
-            ctx.state_mut().last_error = Some(err);
-            plan.handle_error(ctx);
-            return PipelineResult::Error;
-        }
-        match resume {
-            Some(r) => outcome = plan.resume_backend(r, ctx),
-            None => break,
-        }
-    }
-    match plan.run_section(Section::Outbound, ctx) {
-        SectionOutcome::Failed => {
-            plan.handle_error(ctx);
-            PipelineResult::Error
-        }
-        SectionOutcome::Respond => PipelineResult::Responded,
-        _ => PipelineResult::Proxied,
-    }
 }

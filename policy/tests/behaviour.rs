@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use certgate_policy::context::{BackendTarget, RequestContext, SimpleContext};
 use certgate_policy::document::{Fragments, Scope, ScopeDocument};
-use certgate_policy::exec::{run_pipeline, BackendFailure, PipelineResult};
 use certgate_policy::expr::check::RouteInfo;
 use certgate_policy::expr::value::Value;
+use certgate_policy::pipeline::{run_pipeline, BackendFailure, PipelineResult};
 use certgate_policy::pki::crl;
 use certgate_policy::source::Source;
 use certgate_policy::trust::{SentChain, TrustStore};

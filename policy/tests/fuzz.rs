@@ -8,7 +8,7 @@
 mod common;
 
 use certgate_policy::document::{Fragments, Scope, ScopeDocument};
-use certgate_policy::exec::run_pipeline;
+use certgate_policy::pipeline::run_pipeline;
 use certgate_policy::source::{Source, Spanned};
 use certgate_policy::{compile_route, CompileOptions};
 use proptest::prelude::*;

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use certgate_policy::context::{BackendCertificate, Severity, SimpleContext};
-use certgate_policy::exec::{run_pipeline, PipelineResult};
+use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::Plan;
 use common::*;
 

@@ -1463,6 +1463,7 @@ impl RequestContext for FoldContext {
     fn write_response_header(&mut self, _: &str, _: &str, _: HeaderWrite) {}
     fn remove_response_header(&mut self, _: &str) {}
     fn set_response_body(&mut self, _: Vec<u8>) {}
+    fn clear_response(&mut self) {}
     fn state(&self) -> &RequestState {
         &self.state
     }
