@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use certgate_policy::cert::Certificate;
 use certgate_policy::context::{Deployment, SimpleContext};
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::pipeline::run_pipeline;
 use certgate_policy::pki::{DemoPki, KeyKind};
 use certgate_policy::source::Source;
 use certgate_policy::thumbprints::ThumbprintSet;
 use certgate_policy::{compile_route, CompileOptions, Plan};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 fn seeds_dir() -> PathBuf {
@@ -99,7 +99,7 @@ fn bench_typical_inbound(c: &mut Criterion) {
                     .with_header("X-Tenant", "other")
                     .with_header("X-Partner-Id", "42")
             },
-            |ctx| black_box(plan.run_section(certgate_policy::document::Section::Inbound, ctx)),
+            |ctx| black_box(plan.run_section(certgate_policy::Section::Inbound, ctx)),
             BatchSize::SmallInput,
         )
     });
@@ -134,7 +134,7 @@ fn bench_validate_client_certificate(c: &mut Criterion) {
                     ctx.certificate = Some(leaf.clone());
                     ctx
                 },
-                |ctx| black_box(plan.run_section(certgate_policy::document::Section::Inbound, ctx)),
+                |ctx| black_box(plan.run_section(certgate_policy::Section::Inbound, ctx)),
                 BatchSize::SmallInput,
             )
         });
@@ -248,11 +248,7 @@ fn bench_chain_verification(c: &mut Criterion) {
                             ctx.trust = Some(trust.clone());
                             ctx
                         },
-                        |ctx| {
-                            black_box(
-                                plan.run_section(certgate_policy::document::Section::Inbound, ctx),
-                            )
-                        },
+                        |ctx| black_box(plan.run_section(certgate_policy::Section::Inbound, ctx)),
                         BatchSize::SmallInput,
                     )
                 },

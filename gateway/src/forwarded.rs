@@ -13,7 +13,25 @@ use base64::Engine;
 use certgate_policy::cert::Certificate;
 use ipnet::IpNet;
 
-use crate::config::schema::{CertEncoding, ForwardFormat};
+/// How a trusted proxy encodes the certificate in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertEncoding {
+    /// URL-encoded PEM (Application Gateway, nginx `$ssl_client_escaped_cert`).
+    UrlPem,
+    /// Base64 of the DER.
+    Base64Der,
+    /// RFC 9440 `Client-Cert`: `:base64-DER:`.
+    Rfc9440,
+}
+
+/// How the gateway passes the verified client certificate on to backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardFormat {
+    /// RFC 9440 `Client-Cert`.
+    Rfc9440,
+    /// Envoy's `X-Forwarded-Client-Cert`.
+    Xfcc,
+}
 
 /// Largest header value accepted (a certificate chain in PEM is a few KiB).
 pub const MAX_HEADER: usize = 16 * 1024;

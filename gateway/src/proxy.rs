@@ -25,12 +25,12 @@ use certgate_policy::context::{
     BackendCertificate, BackendTarget, Deployment, HeaderWrite, RequestContext, RequestState,
     TraceEvent, UrlView,
 };
-use certgate_policy::document::Section;
-use certgate_policy::exec::LastError;
 use certgate_policy::pipeline::Cursor;
 use certgate_policy::pipeline::Next;
 use certgate_policy::trust::{SentChain, TrustFailure};
+use certgate_policy::LastError;
 use certgate_policy::Plan;
+use certgate_policy::Section;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::protocols::http::HttpTask;
@@ -284,7 +284,7 @@ impl RequestContext for Hook<'_> {
     }
     fn set_response_status(&mut self, code: u16, reason: Option<&str>) {
         let reason = reason.map_or_else(
-            || certgate_policy::exec::default_reason(code).to_string(),
+            || certgate_policy::default_reason(code).to_string(),
             str::to_string,
         );
         match &mut self.resp {
@@ -433,13 +433,13 @@ impl Gateway {
     ) -> Result<()> {
         rc.pending = Pending {
             status: err.status,
-            reason: certgate_policy::exec::default_reason(err.status).to_string(),
+            reason: certgate_policy::default_reason(err.status).to_string(),
             ..Default::default()
         };
         rc.pending
             .headers
             .push(("Content-Type".into(), "application/json".into()));
-        rc.pending.body = Some(certgate_policy::exec::error_body(
+        rc.pending.body = Some(certgate_policy::error_body(
             err.status,
             &err.response_message,
         ));

@@ -293,9 +293,9 @@ fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certgate_policy::document::{Fragments, Scope, ScopeDocument};
     use certgate_policy::source::Source;
     use certgate_policy::{compile_route, CompileOptions};
+    use certgate_policy::{Fragments, Scope, ScopeDocument};
 
     fn plan() -> Arc<Plan> {
         let doc =

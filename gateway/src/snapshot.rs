@@ -19,7 +19,7 @@ use certgate_policy::trust::TrustStore;
 use certgate_policy::NamedValues;
 use ipnet::IpNet;
 
-use crate::config::schema::{CertEncoding, ForwardFormat};
+use crate::forwarded::{CertEncoding, ForwardFormat};
 use crate::routing::Router;
 
 /// A certificate with its chain and, when the configuration gave one, its private key.

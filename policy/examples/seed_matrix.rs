@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use certgate_policy::cert::Certificate;
 use certgate_policy::context::{Deployment, SimpleContext};
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
 use certgate_policy::source::Source;
 use certgate_policy::trust::TrustStore;
 use certgate_policy::{compile_route, CompileOptions};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

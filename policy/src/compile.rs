@@ -9,17 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cert::DistinguishedName;
+use crate::context::RouteInfo;
 use crate::context::Severity;
 use crate::counters::{CounterStore, LocalCounters};
-use crate::document::{merge_section, Scope, Section, Statement};
-pub use crate::document::{Fragments, ScopeDocument};
+use crate::document::{merge_section, Statement};
+use crate::document::{Fragments, ScopeDocument};
 use crate::error::{CompileError, ErrorKind};
-use crate::expr::check::RouteInfo;
 use crate::expr::ir::Ty;
-use crate::expr::value::Value;
 use crate::expr::{self, Expression, Template};
 use crate::plan::*;
+use crate::sections::{Scope, Section};
 use crate::source::{Source, Spanned};
+use crate::thumbprints::normalise_hex;
+use crate::value::Value;
 
 use crate::xml::{Attr, Element, Node};
 
@@ -986,14 +988,6 @@ impl Compiler<'_> {
             thumbprint_only,
         })
     }
-}
-
-/// Thumbprints and serials: upper-case hex, spaces and colons removed.
-pub fn normalise_hex(s: &str) -> String {
-    s.chars()
-        .filter(|c| !matches!(c, ' ' | ':' | '\u{200e}'))
-        .collect::<String>()
-        .to_ascii_uppercase()
 }
 
 /// The types APIM allows in variables.

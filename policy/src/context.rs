@@ -14,10 +14,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::cert::Certificate;
-use crate::exec::LastError;
-use crate::expr::value::Value;
+use crate::last_error::LastError;
 use crate::thumbprints::ThumbprintSet;
 use crate::trust::{SentChain, TrustFailure, TrustStore};
+use crate::value::Value;
 
 /// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
 /// Immutable per configuration snapshot; shared by every request.
@@ -218,6 +218,18 @@ impl Default for ExpressionBudget {
             max_produced: 32 << 20,
         }
     }
+}
+
+/// What is known about the route at compile time (`context.Api.*`, `context.Operation.*`).
+#[derive(Clone, Debug, Default)]
+pub struct RouteInfo {
+    pub api_name: Arc<str>,
+    pub api_id: Arc<str>,
+    pub api_path: Arc<str>,
+    pub operation_name: Arc<str>,
+    pub operation_id: Arc<str>,
+    pub operation_method: Arc<str>,
+    pub operation_url_template: Arc<str>,
 }
 
 /// The request as a plan sees it, implemented by the gateway over its own request objects.
@@ -495,7 +507,7 @@ impl RequestContext for SimpleContext {
     fn set_response_status(&mut self, code: u16, reason: Option<&str>) {
         self.status = code;
         self.reason = reason.map_or_else(
-            || crate::exec::default_reason(code).to_string(),
+            || crate::last_error::default_reason(code).to_string(),
             str::to_string,
         );
     }

@@ -11,66 +11,11 @@
 //! source; turning statements into executable steps is `compile`'s job.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use crate::error::{CompileError, ErrorKind};
+use crate::sections::{Scope, Section};
 use crate::source::Source;
 use crate::xml::{self, Element, Node};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Section {
-    Inbound,
-    Backend,
-    Outbound,
-    OnError,
-}
-
-impl Section {
-    pub const ALL: [Section; 4] = [
-        Section::Inbound,
-        Section::Backend,
-        Section::Outbound,
-        Section::OnError,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Section::Inbound => "inbound",
-            Section::Backend => "backend",
-            Section::Outbound => "outbound",
-            Section::OnError => "on-error",
-        }
-    }
-
-    fn from_name(n: &str) -> Option<Section> {
-        Section::ALL.into_iter().find(|s| s.as_str() == n)
-    }
-}
-
-impl fmt::Display for Section {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    Global,
-    Product,
-    Api,
-    Operation,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Global => "global",
-            Scope::Product => "product",
-            Scope::Api => "api",
-            Scope::Operation => "operation",
-        }
-    }
-}
 
 /// One parsed policy document at one scope.
 #[derive(Debug)]

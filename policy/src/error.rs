@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::source::Pos;
+use crate::source::{Pos, Source, SubstitutionError};
 
 /// The class of a compile error. Exhaustive so callers (and tests) can match on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,3 +96,23 @@ impl fmt::Display for CompileError {
 }
 
 impl std::error::Error for CompileError {}
+
+impl From<SubstitutionError> for CompileError {
+    fn from(e: SubstitutionError) -> CompileError {
+        CompileError::new(e.file, e.pos, ErrorKind::NamedValue, e.message)
+    }
+}
+
+/// Locating compile errors in a source lives here, beside the error type, so that `source.rs`
+/// knows nothing above it.
+impl Source {
+    /// A compile error at an offset of the substituted text.
+    pub fn error(
+        &self,
+        text_offset: usize,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> CompileError {
+        CompileError::new(self.name().clone(), self.pos(text_offset), kind, message)
+    }
+}

@@ -16,27 +16,11 @@ use std::time::Duration;
 
 use crate::cert::Certificate;
 use crate::context::{BackendCertificate, BackendTarget, HeaderWrite, RequestContext, TraceEvent};
-use crate::document::Section;
-use crate::expr::value::Value;
 use crate::expr::{EvalError, Template};
+use crate::last_error::{error_body, LastError};
 use crate::plan::*;
-
-/// `context.LastError`, plus the response APIM sends when on-error does not answer itself.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastError {
-    pub source: Arc<str>,
-    pub reason: Arc<str>,
-    pub message: Arc<str>,
-    pub scope: Arc<str>,
-    pub section: Arc<str>,
-    pub path: Arc<str>,
-    pub policy_id: Arc<str>,
-    /// Status of the default error response.
-    pub status: u16,
-    /// Message of the default error response body (may differ from `message`, as for
-    /// `validate-client-certificate`).
-    pub response_message: Arc<str>,
-}
+use crate::sections::Section;
+use crate::value::Value;
 
 impl LastError {
     /// An error raised by a step.
@@ -75,72 +59,6 @@ impl LastError {
             response_message,
         ))
     }
-
-    /// An error raised by the gateway outside any policy step (routing, backend I/O).
-    pub fn gateway(
-        source: &str,
-        reason: &str,
-        message: &str,
-        section: Section,
-        status: u16,
-    ) -> LastError {
-        LastError {
-            source: source.into(),
-            reason: reason.into(),
-            message: message.into(),
-            scope: "".into(),
-            section: section.as_str().into(),
-            path: "".into(),
-            policy_id: "".into(),
-            status,
-            response_message: message.into(),
-        }
-    }
-
-    /// The same error with a different message in the default response body.
-    pub fn with_response_message(mut self, message: &str) -> LastError {
-        self.response_message = message.into();
-        self
-    }
-
-    /// The built-in `OperationNotFound` (404).
-    pub fn operation_not_found() -> LastError {
-        LastError::gateway(
-            "configuration",
-            "OperationNotFound",
-            "Unable to match incoming request to an operation.",
-            Section::Inbound,
-            404,
-        )
-        .with_response_message("Resource not found")
-    }
-
-    pub fn backend_connection_failure(message: &str) -> LastError {
-        LastError::gateway(
-            "forward-request",
-            "BackendConnectionFailure",
-            message,
-            Section::Backend,
-            502,
-        )
-    }
-
-    pub fn timeout(message: &str) -> LastError {
-        LastError::gateway("forward-request", "Timeout", message, Section::Backend, 504)
-    }
-
-    /// `JsonConvert.SerializeObject(context.LastError)`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "Source": &*self.source,
-            "Reason": &*self.reason,
-            "Message": &*self.message,
-            "Scope": &*self.scope,
-            "Section": &*self.section,
-            "Path": &*self.path,
-            "PolicyId": &*self.policy_id,
-        })
-    }
 }
 
 /// A step's failure: boxed, because failures are rare and `Result`s on the request path should
@@ -159,37 +77,6 @@ pub enum SectionOutcome {
     Forward { timeout: Duration, resume_at: usize },
     /// A step failed; `context.LastError` is set. Run [`Plan::handle_error`].
     Failed,
-}
-
-/// The reason phrase for a status code (used when a policy gives none).
-pub fn default_reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        415 => "Unsupported Media Type",
-        421 => "Misdirected Request",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
 }
 
 enum Flow {
@@ -372,7 +259,7 @@ impl Plan {
                 let c = match choice {
                     CertificateChoice::Id(t) => BackendCertificate::Id(evs(t, ctx)?),
                     CertificateChoice::Thumbprint(t) => BackendCertificate::Thumbprint(Arc::from(
-                        crate::compile::normalise_hex(&evs(t, ctx)?),
+                        crate::thumbprints::normalise_hex(&evs(t, ctx)?),
                     )),
                     CertificateChoice::Body { body, password } => {
                         let body = match ev(body.eval(ctx))? {
@@ -560,7 +447,7 @@ impl Plan {
                 403,
                 format!(
                     "Out of call volume quota. Quota will be replenished in {}.",
-                    crate::expr::value::TimeSpan(d.retry_after.as_secs() as i64 * 10_000_000)
+                    crate::dotnet::TimeSpan(d.retry_after.as_secs() as i64 * 10_000_000)
                 ),
             )
         } else {
@@ -572,14 +459,6 @@ impl Plan {
         };
         Err(LastError::fail(o, reason, &msg, status, &msg))
     }
-}
-
-/// The default error body of SPEC §3, `{"statusCode": N, "message": "..."}`, for every error
-/// response the gateway produces, with or without a plan.
-pub fn error_body(status: u16, message: &str) -> Vec<u8> {
-    serde_json::json!({ "statusCode": status, "message": message })
-        .to_string()
-        .into_bytes()
 }
 
 fn write_error_response(ctx: &mut dyn RequestContext, status: u16, message: &str) {
@@ -689,7 +568,7 @@ fn validate_client_certificate(
     let Some(cert) = ctx.certificate() else {
         return Err(("ClientCertificateNotFound", "Client certificate missing"));
     };
-    let now = crate::expr::value::DateTime::now();
+    let now = crate::dotnet::DateTime::now();
     if v.validate_not_before && cert.not_before() > now {
         return Err((
             "ClientCertificateNotYetValid",

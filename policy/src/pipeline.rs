@@ -14,9 +14,10 @@
 use std::time::Duration;
 
 use crate::context::RequestContext;
-use crate::document::Section;
-use crate::exec::{LastError, SectionOutcome};
+use crate::exec::SectionOutcome;
+use crate::last_error::LastError;
 use crate::plan::Plan;
+use crate::sections::Section;
 
 /// What the caller does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,9 +182,10 @@ const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(300);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::{compile_route, CompileOptions, Fragments};
+    use crate::compile::{compile_route, CompileOptions};
     use crate::context::SimpleContext;
-    use crate::document::{Scope, ScopeDocument};
+    use crate::document::{Fragments, ScopeDocument};
+    use crate::sections::Scope;
     use crate::source::Source;
 
     fn plan(backend: &str, outbound: &str) -> Plan {

@@ -457,9 +457,9 @@ mod tests {
         assert_eq!(&**valid.subject(), "CN=Valid Client");
         assert_eq!(&**valid.issuer(), "CN=APIM Sample DEV Intermediate CA");
         let expired = Certificate::from_x509(p.expired.cert.clone()).unwrap();
-        assert!(expired.not_after() < crate::expr::value::DateTime::now());
+        assert!(expired.not_after() < crate::dotnet::DateTime::now());
         let nyv = Certificate::from_x509(p.not_yet_valid.cert.clone()).unwrap();
-        assert!(nyv.not_before() > crate::expr::value::DateTime::now());
+        assert!(nyv.not_before() > crate::dotnet::DateTime::now());
         let multi = Certificate::from_x509(p.multi_rdn.cert.clone()).unwrap();
         assert_eq!(
             &**multi.subject(),

@@ -8,11 +8,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::context::RouteInfo;
 use crate::context::Severity;
 use crate::counters::CounterStore;
-use crate::document::{Scope, Section};
-use crate::expr::check::RouteInfo;
 use crate::expr::{Expression, Template};
+use crate::sections::{Scope, Section};
 
 /// Where a step came from, for `context.LastError`.
 #[derive(Clone, Debug)]

@@ -10,7 +10,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::{CompileError, ErrorKind};
 use crate::named_values::NamedValues;
 
 /// A position in an original policy file: 1-based line and column (column counted in characters).
@@ -62,7 +61,7 @@ impl Source {
         name: impl Into<Arc<str>>,
         original: impl Into<Arc<str>>,
         values: &NamedValues,
-    ) -> Result<Source, CompileError> {
+    ) -> Result<Source, SubstitutionError> {
         let name = name.into();
         let original: Arc<str> = original.into();
         let mut line_starts = vec![0];
@@ -80,11 +79,9 @@ impl Source {
         while i + 1 < bytes.len() {
             if bytes[i] == b'{' && bytes[i + 1] == b'{' {
                 let Some(close) = original[i + 2..].find("}}") else {
-                    return Err(src.error_at_orig(
-                        i,
-                        ErrorKind::NamedValue,
-                        "'{{' without a closing '}}'; expected {{name}}",
-                    ));
+                    return Err(
+                        src.substitution_error(i, "'{{' without a closing '}}'; expected {{name}}")
+                    );
                 };
                 let raw = &original[i + 2..i + 2 + close];
                 let key = raw.trim();
@@ -94,9 +91,8 @@ impl Source {
                     continue;
                 }
                 let Some(value) = values.get(key) else {
-                    return Err(src.error_at_orig(
+                    return Err(src.substitution_error(
                         i,
-                        ErrorKind::NamedValue,
                         format!(
                             "unknown named value '{key}'; expected one defined in named-values"
                         ),
@@ -125,7 +121,7 @@ impl Source {
     pub fn plain(
         name: impl Into<Arc<str>>,
         text: impl Into<Arc<str>>,
-    ) -> Result<Source, CompileError> {
+    ) -> Result<Source, SubstitutionError> {
         Source::new(name, text, &NamedValues::default())
     }
 
@@ -187,24 +183,23 @@ impl Source {
         }
     }
 
-    /// A compile error at an offset of the substituted text.
-    pub fn error(
-        &self,
-        text_offset: usize,
-        kind: ErrorKind,
-        message: impl Into<String>,
-    ) -> CompileError {
-        CompileError::new(self.name.clone(), self.pos(text_offset), kind, message)
+    fn substitution_error(&self, orig: usize, message: impl Into<String>) -> SubstitutionError {
+        SubstitutionError {
+            file: self.name.clone(),
+            pos: self.orig_pos(orig),
+            message: message.into(),
+        }
     }
+}
 
-    fn error_at_orig(
-        &self,
-        orig: usize,
-        kind: ErrorKind,
-        message: impl Into<String>,
-    ) -> CompileError {
-        CompileError::new(self.name.clone(), self.orig_pos(orig), kind, message)
-    }
+/// A `{{name}}` that could not be substituted: where, and why. It becomes a compile error of
+/// kind `NamedValue` (`crate::error`), which this module does not know.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{pos}: named-value error: {message}")]
+pub struct SubstitutionError {
+    pub file: Arc<str>,
+    pub pos: Pos,
+    pub message: String,
 }
 
 /// APIM named-value names: letters, digits, `.`, `-`, `_`.
@@ -302,7 +297,6 @@ mod tests {
     fn unknown_named_value_is_positioned() {
         let err = Source::new("p.xml", "x\n  {{nope}}", &NamedValues::default()).unwrap_err();
         assert_eq!(err.pos, Pos { line: 2, col: 3 });
-        assert_eq!(err.kind, ErrorKind::NamedValue);
         assert!(err.message.contains("nope"));
     }
 

@@ -166,6 +166,14 @@ pub fn parse_hex(s: &str) -> Option<Thumbprint> {
     (n == 20 && hi.is_none()).then_some(out)
 }
 
+/// Thumbprints and serials: upper-case hex, spaces and colons removed.
+pub fn normalise_hex(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ' ' | ':' | '\u{200e}'))
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

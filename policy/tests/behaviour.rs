@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certgate_policy::context::{BackendTarget, RequestContext, SimpleContext};
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
-use certgate_policy::expr::check::RouteInfo;
-use certgate_policy::expr::value::Value;
 use certgate_policy::pipeline::{run_pipeline, BackendFailure, PipelineResult};
 use certgate_policy::pki::crl;
 use certgate_policy::source::Source;
 use certgate_policy::trust::{SentChain, TrustStore};
+use certgate_policy::value::Value;
+use certgate_policy::RouteInfo;
 use certgate_policy::{compile_route, CompileOptions, NamedValues, Plan};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 use common::*;
 
 fn doc(scope: Scope, name: &str, text: &str, nv: &NamedValues) -> ScopeDocument {

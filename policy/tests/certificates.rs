@@ -11,10 +11,10 @@ use certgate_policy::crypto::bn::BigNum;
 use certgate_policy::crypto::hash::MessageDigest;
 use certgate_policy::crypto::nid::Nid;
 use certgate_policy::crypto::x509::{X509Builder, X509NameBuilder};
-use certgate_policy::expr::value::Value;
 use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::pki::{issue, DemoPki, KeyKind, Profile, Spec};
 use certgate_policy::trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
+use certgate_policy::value::Value;
 use common::*;
 
 // ---- a tiny DER writer, so names can hold exactly what a hostile CA would put in them ----
@@ -321,7 +321,7 @@ fn eval_for(cert: &Arc<Certificate>, expr: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let mut ctx = ctx_for(Client::None);
     ctx.certificate = Some(cert.clone());
-    let pem = certgate_policy::expr::value::Value::Bytes(pki().valid.cert_pem().into());
+    let pem = certgate_policy::value::Value::Bytes(pki().valid.cert_pem().into());
     ctx.state.set_variable(&Arc::from("pem"), pem);
     match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
         PipelineResult::Proxied => Ok(ctx

@@ -7,10 +7,10 @@
 
 mod common;
 
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::pipeline::run_pipeline;
 use certgate_policy::source::{Source, Spanned};
 use certgate_policy::{compile_route, CompileOptions};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 use proptest::prelude::*;
 
 const STACK: usize = 2 * 1024 * 1024;

@@ -3,9 +3,9 @@
 
 mod common;
 
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::source::Source;
 use certgate_policy::{compile_route, CompileError, CompileOptions, ErrorKind, NamedValues};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 
 fn compile(text: &str) -> Result<(), CompileError> {
     let mut nv = NamedValues::new();

@@ -171,7 +171,7 @@ fn seed_000_authentication_certificate() {
     let mut ctx = ctx_for(Client::None);
     ctx.state.set_variable(
         &Arc::from("byteCertificate"),
-        certgate_policy::expr::value::Value::Bytes(pfx.clone().into()),
+        certgate_policy::value::Value::Bytes(pfx.clone().into()),
     );
     let r = run_pipeline(&by_body, &mut ctx, |_, _| Ok(()));
     assert_eq!(r, PipelineResult::Proxied);

@@ -21,15 +21,16 @@ use certgate_policy::crl::Crl;
 use certgate_policy::crypto::pkcs12::Pkcs12;
 use certgate_policy::crypto::pkey::PKey;
 use certgate_policy::crypto::x509::X509;
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
-use certgate_policy::expr::check::RouteInfo;
 use certgate_policy::source::Source;
 use certgate_policy::trust::{TrustStore, VerificationCache};
+use certgate_policy::RouteInfo;
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 use ipnet::IpNet;
 
 use super::schema::{self, ConfigFile, KeyPair, Store, S};
 use super::ConfigError;
+use crate::forwarded::{CertEncoding, ForwardFormat};
 use crate::routing::{normalise_prefix, ApiRoute, BackendRef, OperationRoute, Router, UrlTemplate};
 use crate::snapshot::*;
 
@@ -243,7 +244,11 @@ impl Loader {
             if let Ok(header) = http::HeaderName::from_bytes(f.header.value.as_bytes()) {
                 Some(ForwardedCertificateSpec {
                     header,
-                    encoding: f.encoding,
+                    encoding: match f.encoding {
+                        schema::CertEncoding::UrlPem => CertEncoding::UrlPem,
+                        schema::CertEncoding::Base64Der => CertEncoding::Base64Der,
+                        schema::CertEncoding::Rfc9440 => CertEncoding::Rfc9440,
+                    },
                 })
             } else {
                 self.at(
@@ -281,7 +286,12 @@ impl Loader {
             router,
             trusted_proxies,
             forwarded_certificate,
-            forward_client_certificate: cfg.forward_client_certificate.as_ref().map(|f| f.format),
+            forward_client_certificate: cfg.forward_client_certificate.as_ref().map(|f| {
+                match f.format {
+                    schema::ForwardFormat::Rfc9440 => ForwardFormat::Rfc9440,
+                    schema::ForwardFormat::Xfcc => ForwardFormat::Xfcc,
+                }
+            }),
             access_log: cfg.access_log,
             keepalive_timeout,
             request_head_timeout,
@@ -668,8 +678,9 @@ impl Loader {
     fn policy(&mut self, p: &S<String>, scope: Scope) -> Option<ScopeDocument> {
         let text = self.read_text(p)?;
         let name = self.path(&p.value).display().to_string();
-        let r =
-            Source::new(name, text, &self.named).and_then(|src| ScopeDocument::parse(scope, src));
+        let r = Source::new(name, text, &self.named)
+            .map_err(CompileError::from)
+            .and_then(|src| ScopeDocument::parse(scope, src));
         match r {
             Ok(d) => Some(d),
             Err(e) => {
@@ -704,6 +715,7 @@ impl Loader {
             };
             let name = self.path(&f.file.value).display().to_string();
             if let Err(e) = Source::new(name, text, &self.named)
+                .map_err(CompileError::from)
                 .and_then(|src| fragments.add(f.id.value.clone(), src))
             {
                 self.compile_error(e);

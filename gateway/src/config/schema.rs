@@ -282,14 +282,12 @@ pub struct Operation {
     pub policy: Option<S<String>>,
 }
 
+/// The file's spelling of [`crate::forwarded::CertEncoding`].
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertEncoding {
-    /// URL-encoded PEM (Application Gateway, nginx `$ssl_client_escaped_cert`).
     UrlPem,
-    /// Base64 of the DER.
     Base64Der,
-    /// RFC 9440 `Client-Cert`: `:base64-DER:`.
     Rfc9440,
 }
 
@@ -300,6 +298,7 @@ pub struct ForwardedCertificate {
     pub encoding: CertEncoding,
 }
 
+/// The file's spelling of [`crate::forwarded::ForwardFormat`].
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ForwardFormat {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::crypto::x509::X509;
 
-use super::der::Der;
+use super::der::{Der, DerError};
 use super::name::{oid_to_string, NameError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameError> {
     let mut out = Vec::new();
     while !list.is_empty() {
         if out.len() >= 64 {
-            return Err(NameError::Der("too many extensions"));
+            return Err(NameError::Der(DerError("too many extensions")));
         }
         let mut ext = Der::new(list.expect(0x30)?);
         let oid = oid_to_string(ext.expect(0x06)?)?;

@@ -18,7 +18,7 @@ use crate::crypto::hash::MessageDigest;
 use crate::crypto::nid::Nid;
 use crate::crypto::x509::X509;
 
-use crate::expr::value::{DateTime, NameType};
+use crate::dotnet::{DateTime, NameType};
 
 mod der;
 pub mod extensions;

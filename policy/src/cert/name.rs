@@ -13,13 +13,13 @@
 
 use std::fmt;
 
-use super::der::Der;
+use super::der::{Der, DerError};
 
 /// Why a name could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("malformed DER in a distinguished name: {0}")]
-    Der(&'static str),
+    Der(#[from] DerError),
     #[error("attribute {0} contains a NUL byte")]
     Nul(String),
     #[error("attribute {0} is not valid text in its declared string type")]
@@ -50,13 +50,13 @@ impl Name {
         let mut outer = Der::new(der);
         let seq = outer.expect(0x30)?;
         if !outer.is_empty() {
-            return Err(NameError::Der("trailing bytes after the name"));
+            return Err(NameError::Der(DerError("trailing bytes after the name")));
         }
         let mut rdns = Vec::new();
         let mut seq = Der::new(seq);
         while !seq.is_empty() {
             if rdns.len() >= MAX_RDNS {
-                return Err(NameError::Der("too many RDNs"));
+                return Err(NameError::Der(DerError("too many RDNs")));
             }
             let mut set = Der::new(seq.expect(0x31)?);
             let mut avas = Vec::new();
@@ -69,7 +69,7 @@ impl Name {
                 avas.push(Ava { oid, value, hex });
             }
             if avas.is_empty() {
-                return Err(NameError::Der("empty RDN"));
+                return Err(NameError::Der(DerError("empty RDN")));
             }
             rdns.push(avas);
         }
@@ -159,13 +159,13 @@ pub fn quote_value(v: &str) -> String {
 
 pub(crate) fn oid_to_string(b: &[u8]) -> Result<String, NameError> {
     if b.is_empty() || b.len() > 64 {
-        return Err(NameError::Der("bad OID length"));
+        return Err(NameError::Der(DerError("bad OID length")));
     }
     let mut arcs: Vec<u64> = Vec::new();
     let mut v: u64 = 0;
     for (i, &x) in b.iter().enumerate() {
         if v > (u64::MAX >> 7) {
-            return Err(NameError::Der("OID arc too large"));
+            return Err(NameError::Der(DerError("OID arc too large")));
         }
         v = v << 7 | (x & 0x7f) as u64;
         if x & 0x80 == 0 {
@@ -184,7 +184,7 @@ pub(crate) fn oid_to_string(b: &[u8]) -> Result<String, NameError> {
             }
             v = 0;
         } else if i == b.len() - 1 {
-            return Err(NameError::Der("truncated OID"));
+            return Err(NameError::Der(DerError("truncated OID")));
         }
     }
     Ok(arcs

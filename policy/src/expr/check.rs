@@ -8,21 +8,11 @@
 use std::sync::Arc;
 
 use super::ast::*;
-use super::eval::{eval_const, FoldContext};
+use super::fold::try_const;
 use super::ir::*;
-use super::value::{EnumValue, Handle, NameType, StringComparison, Value};
-
-/// What is known about the route at compile time (`context.Api.*`, `context.Operation.*`).
-#[derive(Clone, Debug, Default)]
-pub struct RouteInfo {
-    pub api_name: Arc<str>,
-    pub api_id: Arc<str>,
-    pub api_path: Arc<str>,
-    pub operation_name: Arc<str>,
-    pub operation_id: Arc<str>,
-    pub operation_method: Arc<str>,
-    pub operation_url_template: Arc<str>,
-}
+use crate::context::RouteInfo;
+use crate::dotnet::{NameType, StringComparison};
+use crate::value::{EnumValue, Handle, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckErrorKind {
@@ -728,7 +718,7 @@ impl<'a> Checker<'a> {
                 Ty::DateTime,
             )),
             (Ty::Static(Static::TimeSpan), "Zero") => Ok((
-                Ir::Const(Value::TimeSpan(super::value::TimeSpan(0))),
+                Ir::Const(Value::TimeSpan(crate::dotnet::TimeSpan(0))),
                 Ty::TimeSpan,
             )),
             (Ty::Static(Static::String), "Empty") => Ok((Ir::Const(Value::str("")), Ty::Str)),
@@ -1721,16 +1711,6 @@ fn fold_chain(items: Vec<Ir>, absorbing: bool) -> Ir {
         }
         _ if absorbing => Ir::Or(out),
         _ => Ir::And(out),
-    }
-}
-
-fn try_const(ir: Ir, all_const: bool) -> Ir {
-    if !all_const {
-        return ir;
-    }
-    match eval_const(&ir, &mut FoldContext::default()) {
-        Some(v) => Ir::Const(v),
-        None => ir,
     }
 }
 

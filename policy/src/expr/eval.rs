@@ -10,9 +10,10 @@ use base64::Engine;
 
 use super::ast::BinOp;
 use super::ir::*;
-use super::value::{DateKind, DateTime, EnumValue, Handle, StringComparison, TimeSpan, Value};
 use crate::cert::Certificate;
-use crate::context::{Deployment, HeaderWrite, RequestContext, RequestState, TraceEvent, UrlView};
+use crate::context::{Deployment, RequestContext, UrlView};
+use crate::dotnet::{DateKind, DateTime, StringComparison, TimeSpan};
+use crate::value::{EnumValue, Handle, Value};
 
 /// A runtime failure inside an expression, with .NET's wording where there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1400,83 +1401,6 @@ fn dotnet_format(fmt: &str, args: &[Value]) -> R<String> {
         }
     }
     Ok(out)
-}
-
-/// A context with nothing in it, for compile-time folding of pure expressions.
-#[derive(Default)]
-pub struct FoldContext {
-    state: RequestState,
-    deployment: Deployment,
-}
-
-impl RequestContext for FoldContext {
-    fn method(&self) -> &str {
-        ""
-    }
-    fn url(&self) -> UrlView<'_> {
-        UrlView {
-            scheme: "",
-            host: "",
-            port: 0,
-            path: "",
-            query: "",
-        }
-    }
-    fn request_header(&self, _: &str) -> Option<Cow<'_, str>> {
-        None
-    }
-    fn request_header_values(&self, _: &str) -> Vec<String> {
-        Vec::new()
-    }
-    fn write_request_header(&mut self, _: &str, _: &str, _: HeaderWrite) {}
-    fn remove_request_header(&mut self, _: &str) {}
-    fn rewrite_url(&mut self, _: &str, _: &str) {}
-    fn client_ip(&self) -> IpAddr {
-        IpAddr::from([0, 0, 0, 0])
-    }
-    fn certificate(&self) -> Option<&Arc<Certificate>> {
-        None
-    }
-    fn verify_certificate(
-        &self,
-        _: &Certificate,
-        _: bool,
-    ) -> Result<(), crate::trust::TrustFailure> {
-        Err(crate::trust::TrustFailure::Other("no request".into()))
-    }
-    fn deployment(&self) -> &Deployment {
-        &self.deployment
-    }
-    fn matched_parameter(&self, _: &str) -> Option<&str> {
-        None
-    }
-    fn request_id(&self) -> &str {
-        ""
-    }
-    fn response_status(&self) -> (u16, &str) {
-        (0, "")
-    }
-    fn set_response_status(&mut self, _: u16, _: Option<&str>) {}
-    fn response_header(&self, _: &str) -> Option<Cow<'_, str>> {
-        None
-    }
-    fn write_response_header(&mut self, _: &str, _: &str, _: HeaderWrite) {}
-    fn remove_response_header(&mut self, _: &str) {}
-    fn set_response_body(&mut self, _: Vec<u8>) {}
-    fn clear_response(&mut self) {}
-    fn state(&self) -> &RequestState {
-        &self.state
-    }
-    fn state_mut(&mut self) -> &mut RequestState {
-        &mut self.state
-    }
-    fn trace(&mut self, _: TraceEvent) {}
-}
-
-/// Evaluates a context-free node at compile time; None when it would fail.
-pub fn eval_const(ir: &Ir, ctx: &mut FoldContext) -> Option<Value> {
-    let mut env = Env::new(ctx, 0);
-    eval(ir, &mut env).ok()
 }
 
 #[cfg(test)]

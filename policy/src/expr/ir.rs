@@ -7,7 +7,7 @@
 use std::fmt;
 
 use super::ast::BinOp;
-use super::value::{Handle, Value};
+use crate::value::{Handle, Value};
 
 /// Static types of the C# subset.
 #[derive(Clone, Debug, PartialEq)]

@@ -297,7 +297,7 @@ fn string_body(
                 i += 2;
             }
             b'{' if interp => {
-                let end = crate::xml::scan_expression(b, i)
+                let end = super::scan::scan_expression(b, i)
                     .map_err(|_| (i, "interpolation hole is never closed; expected '}'"))?;
                 let inner = &src[i + 1..end - 1];
                 // `{expr:format}`: a top-level ':' that is not part of `?:`/`::` starts a format.

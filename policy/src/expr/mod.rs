@@ -8,20 +8,22 @@
 pub mod ast;
 pub mod check;
 pub mod eval;
+mod fold;
 pub mod ir;
 pub mod lexer;
 pub mod parser;
-pub mod value;
+pub(crate) mod scan;
 
 use std::sync::Arc;
 
 use crate::context::RequestContext;
+use crate::context::RouteInfo;
 use crate::error::{CompileError, ErrorKind};
 use crate::source::{Source, Spanned};
-use check::{CheckErrorKind, Checker, RouteInfo};
+use crate::value::Value;
+use check::{CheckErrorKind, Checker};
 pub use eval::EvalError;
 use ir::{Ir, Ty};
-use value::Value;
 
 /// A compiled `@(...)` or `@{...}`.
 #[derive(Clone, Debug)]

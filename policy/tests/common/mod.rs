@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock};
 
 use certgate_policy::cert::Certificate;
 use certgate_policy::context::{Deployment, SimpleContext};
-use certgate_policy::document::{Fragments, Scope, ScopeDocument};
 use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
 use certgate_policy::source::Source;
 use certgate_policy::trust::{SentChain, TrustStore};
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
+use certgate_policy::{Fragments, Scope, ScopeDocument};
 
 pub fn pki() -> &'static DemoPki {
     static P: OnceLock<DemoPki> = OnceLock::new();

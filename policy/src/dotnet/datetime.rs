@@ -1,15 +1,12 @@
-//! Runtime values of compiled expressions, with the .NET semantics policies rely on:
-//! `DateTime` (local/UTC kinds, en-US `ToString()`), `TimeSpan` (100 ns ticks), `string`
-//! (ordinal comparison), `byte[]`, certificates and context handles.
+//! .NET's `DateTime` (with its `Kind`: local or UTC, en-US `ToString()` and custom formats) and
+//! `TimeSpan` (100 ns ticks), as certificates (`NotBefore`, `NotAfter`) and expressions both
+//! see them.
 //!
-//! Strings are `Arc<str>` so a constant from the plan is shared, not copied, per request.
+//! Must not: know about certificates, expressions or the request context.
 
 use std::fmt;
-use std::sync::Arc;
 
 use chrono::{Datelike, Local, NaiveDateTime, TimeZone, Timelike, Utc};
-
-use crate::cert::Certificate;
 
 /// `DateTimeKind` of .NET.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,193 +249,6 @@ impl fmt::Display for TimeSpan {
     }
 }
 
-/// Parts of the request context that expressions navigate (`context.Request.Headers`, ...).
-/// They are values so that `var h = context.Request.Headers;` works like C#.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Handle {
-    Context,
-    Request,
-    Response,
-    RequestHeaders,
-    ResponseHeaders,
-    Url,
-    OriginalUrl,
-    Query,
-    OriginalQuery,
-    MatchedParameters,
-    Variables,
-    Deployment,
-    Certificates,
-    LastError,
-    Api,
-    Operation,
-}
-
-/// Values of the .NET enums policies use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EnumValue {
-    StringComparison(StringComparison),
-    NameType(NameType),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StringComparison {
-    Ordinal,
-    IgnoreCase,
-}
-
-/// `X509NameType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum NameType {
-    SimpleName,
-    EmailName,
-    UpnName,
-    DnsName,
-    DnsFromAlternativeName,
-    UrlName,
-}
-
-#[derive(Clone, Debug)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Double(f64),
-    Char(char),
-    Str(Arc<str>),
-    DateTime(DateTime),
-    TimeSpan(TimeSpan),
-    Bytes(Arc<[u8]>),
-    Cert(Arc<Certificate>),
-    /// An `X509Extension` of a certificate.
-    Ext(Arc<crate::cert::Extension>),
-    Array(Arc<[Value]>),
-    /// `KeyValuePair<K,V>` from iterating a dictionary.
-    Pair(Arc<(Value, Value)>),
-    Handle(Handle),
-    Enum(EnumValue),
-}
-
-impl Value {
-    pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
-    }
-
-    pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
-    }
-
-    /// The .NET type name, for error messages and `GetType().Name`-like needs.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
-            Value::Double(_) => "double",
-            Value::Char(_) => "char",
-            Value::Str(_) => "string",
-            Value::DateTime(_) => "DateTime",
-            Value::TimeSpan(_) => "TimeSpan",
-            Value::Bytes(_) => "byte[]",
-            Value::Cert(_) => "X509Certificate2",
-            Value::Ext(_) => "X509Extension",
-            Value::Array(_) => "array",
-            Value::Pair(_) => "KeyValuePair",
-            Value::Handle(_) => "context object",
-            Value::Enum(_) => "enum",
-        }
-    }
-
-    /// `ToString()` as .NET prints it (`True`/`False` for booleans, en-US dates).
-    pub fn to_dotnet_string(&self) -> String {
-        match self {
-            Value::Null => String::new(),
-            Value::Bool(true) => "True".into(),
-            Value::Bool(false) => "False".into(),
-            Value::Int(i) => i.to_string(),
-            Value::Double(d) => format_double(*d),
-            Value::Char(c) => c.to_string(),
-            Value::Str(s) => s.to_string(),
-            Value::DateTime(d) => d.to_string(),
-            Value::TimeSpan(t) => t.to_string(),
-            Value::Bytes(_) => "System.Byte[]".into(),
-            Value::Cert(c) => c.to_dotnet_string(),
-            Value::Ext(_) => "System.Security.Cryptography.X509Certificates.X509Extension".into(),
-            Value::Array(_) => "System.Object[]".into(),
-            Value::Pair(p) => format!("[{}, {}]", p.0.to_dotnet_string(), p.1.to_dotnet_string()),
-            Value::Handle(h) => format!("{h:?}"),
-            Value::Enum(EnumValue::StringComparison(s)) => format!("{s:?}"),
-            Value::Enum(EnumValue::NameType(n)) => format!("{n:?}"),
-        }
-    }
-
-    /// C# `==` on two values (the checker has made sure the comparison is meaningful).
-    pub fn dotnet_eq(&self, other: &Value) -> bool {
-        match (self, other) {
-            (Value::Null, Value::Null) => true,
-            (Value::Null, _) | (_, Value::Null) => false,
-            (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Int(a), Value::Double(b)) | (Value::Double(b), Value::Int(a)) => {
-                (*a as f64) == *b
-            }
-            (Value::Double(a), Value::Double(b)) => a == b,
-            (Value::Char(a), Value::Char(b)) => a == b,
-            (Value::DateTime(a), Value::DateTime(b)) => a.wall == b.wall,
-            (Value::TimeSpan(a), Value::TimeSpan(b)) => a == b,
-            // Reference types: reference equality, as C# does for byte[] and certificates.
-            (Value::Bytes(a), Value::Bytes(b)) => Arc::ptr_eq(a, b),
-            (Value::Cert(a), Value::Cert(b)) => Arc::ptr_eq(a, b),
-            (Value::Ext(a), Value::Ext(b)) => Arc::ptr_eq(a, b),
-            (Value::Array(a), Value::Array(b)) => Arc::ptr_eq(a, b),
-            (Value::Enum(a), Value::Enum(b)) => a == b,
-            (Value::Handle(a), Value::Handle(b)) => a == b,
-            _ => false,
-        }
-    }
-
-    /// Serialises as Json.NET would for simple values.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
-            Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
-            Value::Char(c) => J::String(c.to_string()),
-            Value::Str(s) => J::String(s.to_string()),
-            Value::DateTime(d) => J::String(d.format("s")),
-            Value::TimeSpan(t) => J::String(t.to_string()),
-            Value::Bytes(b) => {
-                use base64::Engine;
-                J::String(base64::engine::general_purpose::STANDARD.encode(b))
-            }
-            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
-            Value::Pair(p) => serde_json::json!({"Key": p.0.to_json(), "Value": p.1.to_json()}),
-            Value::Cert(c) => {
-                serde_json::json!({"Thumbprint": &**c.thumbprint(), "Subject": &**c.subject()})
-            }
-            Value::Ext(e) => serde_json::json!({"Oid": &*e.oid, "Critical": e.critical}),
-            Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
-        }
-    }
-}
-
-/// .NET's shortest round-trip double formatting ("1.5", "2", "1E+20").
-fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "∞".into() } else { "-∞".into() };
-    }
-    if d == d.trunc() && d.abs() < 1e15 {
-        return format!("{}", d as i64);
-    }
-    format!("{d}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,14 +289,5 @@ mod tests {
             TimeSpan(-(86_400 + 1) * TimeSpan::TICKS_PER_SECOND - 5).to_string(),
             "-1.00:00:01.0000005"
         );
-    }
-
-    #[test]
-    fn dotnet_strings() {
-        assert_eq!(Value::Bool(true).to_dotnet_string(), "True");
-        assert_eq!(Value::Double(2.0).to_dotnet_string(), "2");
-        assert_eq!(Value::Double(1.5).to_dotnet_string(), "1.5");
-        assert!(Value::Null.dotnet_eq(&Value::Null));
-        assert!(!Value::str("a").dotnet_eq(&Value::Null));
     }
 }

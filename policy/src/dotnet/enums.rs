@@ -1,0 +1,21 @@
+//! The .NET enums that certificates and expressions share: `StringComparison` and
+//! `X509NameType`.
+//!
+//! Must not: know about certificates, expressions or the request context.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StringComparison {
+    Ordinal,
+    IgnoreCase,
+}
+
+/// `X509NameType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameType {
+    SimpleName,
+    EmailName,
+    UpnName,
+    DnsName,
+    DnsFromAlternativeName,
+    UrlName,
+}
