@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 
+use certgate_policy::ClientCertificateFailure;
 use pingora::http::RequestHeader;
 
 /// Why a request is refused at the boundary: status, reason (metric label and `LastError`
@@ -82,42 +83,10 @@ pub const PATH_ENCODED_SEPARATOR: Refusal = refuse(
 );
 
 /// The answer to a request on a strict hostname whose certificate fails the strict check
-/// (`crate::tls::strict_check`'s reason): 401 with the reason `validate-client-certificate`
+/// (`crate::tls::strict_check`): 401 with the reason and message `validate-client-certificate`
 /// would give.
-pub fn strict_refusal(reason: &str) -> Refusal {
-    match reason {
-        "client_certificate_missing" => refuse(
-            401,
-            "ClientCertificateNotFound",
-            "Client certificate missing",
-        ),
-        "client_certificate_expired" => refuse(
-            401,
-            "ClientCertificateExpired",
-            "Client certificate has expired.",
-        ),
-        "client_certificate_not_yet_valid" => refuse(
-            401,
-            "ClientCertificateNotYetValid",
-            "Client certificate is not yet valid.",
-        ),
-        "client_certificate_revoked" => refuse(
-            401,
-            "ClientCertificateRevoked",
-            "The certificate is revoked.",
-        ),
-        "client_certificate_revocation_unknown" => refuse(
-            401,
-            "ClientCertificateRevocationUnknown",
-            "The revocation status of the certificate could not be determined.",
-        ),
-        "client_certificate_unreadable" => UNREADABLE_CERTIFICATE,
-        _ => refuse(
-            401,
-            "ClientCertificateNotTrusted",
-            "A certificate chain could not be built to a trusted root authority.",
-        ),
-    }
+pub fn strict_refusal(f: ClientCertificateFailure) -> Refusal {
+    refuse(401, f.reason(), f.message())
 }
 
 pub const UNREADABLE_CERTIFICATE: Refusal = refuse(

@@ -28,9 +28,9 @@ use certgate_policy::context::{
 use certgate_policy::pipeline::Cursor;
 use certgate_policy::pipeline::Next;
 use certgate_policy::trust::{SentChain, TrustFailure};
-use certgate_policy::LastError;
 use certgate_policy::Plan;
 use certgate_policy::Section;
+use certgate_policy::{ClientCertificateFailure, LastError};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::protocols::http::HttpTask;
@@ -505,7 +505,7 @@ impl Gateway {
         };
         if rule == Some(ClientCertRule::Strict) {
             let Some(cert) = &rc.certificate else {
-                return Err(boundary::strict_refusal("client_certificate_missing"));
+                return Err(boundary::strict_refusal(ClientCertificateFailure::NotFound));
             };
             // The handshake (or an earlier request on this connection, under the same trust)
             // checked it less than a second ago: kept-alive requests skip the cache lookup.
@@ -1052,8 +1052,8 @@ impl ProxyHttp for Gateway {
             .state
             .last_error
             .as_ref()
-            .filter(|e| &*e.source == "validate-client-certificate")
-            .map(|e| e.reason.to_string());
+            .and_then(|e| e.certificate)
+            .map(|f| f.reason());
         if let Some(r) = &reason {
             m.validations.with_label_values(&[r]).inc();
         } else if rc
@@ -1106,7 +1106,7 @@ impl ProxyHttp for Gateway {
             operation: &rc.operation,
             certificate_thumbprint: cert.map(|c| &**c.thumbprint()),
             certificate_subject: cert.map(|c| &**c.subject()),
-            validation_reason: reason.as_deref(),
+            validation_reason: reason,
             request_id: rc.request_id.as_str(),
         });
     }

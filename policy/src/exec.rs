@@ -20,6 +20,7 @@ use crate::expr::{EvalError, Template};
 use crate::last_error::{error_body, LastError};
 use crate::plan::*;
 use crate::sections::Section;
+use crate::validation::ClientCertificateFailure;
 use crate::value::Value;
 
 impl LastError {
@@ -41,6 +42,7 @@ impl LastError {
             policy_id: origin.id.clone(),
             status,
             response_message: response_message.into(),
+            certificate: None,
         }
     }
 
@@ -382,13 +384,11 @@ impl Plan {
             Op::QuotaByKey(r) => self.rate_limit(r, ctx, o, true),
             Op::ValidateClientCertificate(v) => match validate_client_certificate(v, ctx) {
                 Ok(()) => Ok(Flow::Next),
-                Err((reason, message)) => {
-                    let body = if reason == "ClientCertificateNotFound" {
-                        "Client certificate missing"
-                    } else {
-                        "Invalid client certificate"
+                Err(f) => {
+                    let err = LastError {
+                        certificate: Some(f),
+                        ..LastError::at(o, f.reason(), f.message(), 401, f.response_message())
                     };
-                    let err = LastError::at(o, reason, message, 401, body);
                     if v.ignore_error {
                         ctx.state_mut().last_error = Some(err);
                         Ok(Flow::Next)
@@ -564,42 +564,28 @@ fn ip_in(ip: IpAddr, from: IpAddr, to: IpAddr) -> bool {
 fn validate_client_certificate(
     v: &ValidateClientCertificate,
     ctx: &dyn RequestContext,
-) -> Result<(), (&'static str, &'static str)> {
+) -> Result<(), ClientCertificateFailure> {
     let Some(cert) = ctx.certificate() else {
-        return Err(("ClientCertificateNotFound", "Client certificate missing"));
+        return Err(ClientCertificateFailure::NotFound);
     };
     let now = crate::dotnet::DateTime::now();
     if v.validate_not_before && cert.not_before() > now {
-        return Err((
-            "ClientCertificateNotYetValid",
-            "Client certificate is not yet valid.",
-        ));
+        return Err(ClientCertificateFailure::NotYetValid);
     }
     if v.validate_not_after && cert.not_after() < now {
-        return Err((
-            "ClientCertificateExpired",
-            "Client certificate has expired.",
-        ));
+        return Err(ClientCertificateFailure::Expired);
     }
     if v.validate_trust && ctx.verify_certificate(cert, false).is_err() {
-        return Err((
-            "ClientCertificateNotTrusted",
-            "A certificate chain could not be built to a trusted root authority.",
-        ));
+        return Err(ClientCertificateFailure::NotTrusted);
     }
     if v.validate_revocation {
         match ctx.verify_certificate(cert, true) {
             Ok(()) => {}
             Err(crate::trust::TrustFailure::Revoked) => {
-                return Err(("ClientCertificateRevoked", "The certificate is revoked."));
+                return Err(ClientCertificateFailure::Revoked);
             }
             // Unknown status, or no chain to check revocation along (validate-trust off).
-            Err(_) => {
-                return Err((
-                    "ClientCertificateRevocationUnknown",
-                    "The revocation status of the certificate could not be determined.",
-                ));
-            }
+            Err(_) => return Err(ClientCertificateFailure::RevocationUnknown),
         }
     }
     if v.identities.is_empty() {
@@ -614,10 +600,7 @@ fn validate_client_certificate(
     {
         return Ok(());
     }
-    Err((
-        "ClientCertificateIdentityNotMatched",
-        "Certificate does not match any of allowed identities.",
-    ))
+    Err(ClientCertificateFailure::IdentityNotMatched)
 }
 
 fn identity_matches(id: &Identity, cert: &Certificate, ctx: &dyn RequestContext) -> bool {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::sections::Section;
+use crate::validation::ClientCertificateFailure;
 
 /// `context.LastError`, plus the response APIM sends when on-error does not answer itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub struct LastError {
     /// Message of the default error response body (may differ from `message`, as for
     /// `validate-client-certificate`).
     pub response_message: Arc<str>,
+    /// Why a client certificate was refused, when that is what failed
+    /// (`validate-client-certificate`): metrics and logs read this, never `reason`'s text.
+    pub certificate: Option<ClientCertificateFailure>,
 }
 
 impl LastError {
@@ -43,6 +47,7 @@ impl LastError {
             policy_id: "".into(),
             status,
             response_message: message.into(),
+            certificate: None,
         }
     }
 

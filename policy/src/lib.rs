@@ -42,6 +42,7 @@ pub mod snippets;
 pub mod source;
 pub mod thumbprints;
 pub mod trust;
+pub mod validation;
 pub mod value;
 pub mod xml;
 
@@ -55,3 +56,4 @@ pub use named_values::NamedValues;
 pub use pipeline::{run_pipeline, BackendFailure, Cursor, Next, PipelineResult};
 pub use plan::Plan;
 pub use sections::{Scope, Section};
+pub use validation::ClientCertificateFailure;

@@ -31,6 +31,7 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     ("trust", 1),
     ("thumbprints", 1),
     ("pki", 1),
+    ("validation", 1),
     // 2: what a running plan sees.
     ("value", 2),
     ("last_error", 2),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use certgate_policy::cert::Certificate;
-use certgate_policy::trust::{SentChain, TrustFailure, TrustStore};
+use certgate_policy::trust::{SentChain, TrustStore};
 use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::TlsAccept;
 use pingora::protocols::tls::TlsRef;
@@ -28,6 +28,7 @@ use pingora::tls::ssl::{
 };
 
 use crate::snapshot::{HostnameSpec, ListenerSpec, MinTlsVersion, Snapshot};
+use certgate_policy::ClientCertificateFailure;
 
 pub mod sessions;
 
@@ -108,17 +109,6 @@ fn oversized(ctx: &pingora::tls::x509::X509StoreContextRef) -> bool {
         .is_some_and(|der| der.len() > MAX_CLIENT_CERTIFICATE)
 }
 
-/// The metric reason for a client certificate a strict hostname refuses.
-fn strict_refusal(f: &TrustFailure) -> &'static str {
-    match f {
-        TrustFailure::Expired => "client_certificate_expired",
-        TrustFailure::NotYetValid => "client_certificate_not_yet_valid",
-        TrustFailure::Revoked => "client_certificate_revoked",
-        TrustFailure::RevocationUnknown(_) => "client_certificate_revocation_unknown",
-        TrustFailure::NotTrusted(_) | TrustFailure::Other(_) => "client_certificate_untrusted",
-    }
-}
-
 fn handshake_failed(reason: &str) {
     crate::metrics::METRICS
         .handshake_failures
@@ -145,7 +135,7 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
                     return false;
                 };
                 let refusal = match Certificate::from_x509(leaf) {
-                    Ok(c) => strict_check(&trust, &c).err(),
+                    Ok(c) => strict_check(&trust, &c).err().map(|f| f.handshake_label()),
                     Err(_) => Some("client_certificate_unreadable"),
                 };
                 if let Some(reason) = refusal {
@@ -163,12 +153,15 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
 
 /// What a strict hostname demands of a client certificate, in the handshake and again on every
 /// request (a resumed session or a reload may have changed the answer): a chain to a trusted
-/// root, validity now, and no revocation when CRLs are configured. The metric reason otherwise.
-pub fn strict_check(trust: &TrustStore, cert: &Certificate) -> Result<(), &'static str> {
+/// root, validity now, and no revocation when CRLs are configured.
+pub fn strict_check(
+    trust: &TrustStore,
+    cert: &Certificate,
+) -> Result<(), ClientCertificateFailure> {
     trust
         .verify(cert, &SentChain::default(), trust.has_crls())
         .map(|_| ())
-        .map_err(|f| strict_refusal(&f))
+        .map_err(|f| ClientCertificateFailure::from(&f))
 }
 
 #[async_trait]
