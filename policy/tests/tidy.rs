@@ -43,7 +43,9 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     ("xml", 4),
     ("document", 4),
     ("snippets", 4),
-    // 5: plans, their compilation and execution.
+    ("element", 4),
+    // 5: the policy catalogue, then plans, their compilation and execution.
+    ("policies", 5),
     ("plan", 5),
     ("exec", 5),
     ("pipeline", 5),

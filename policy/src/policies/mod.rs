@@ -1,0 +1,258 @@
+//! The catalogue of APIM policies: one file per policy (or per small family), each holding its
+//! plan data, its reader from XML and its run-time behaviour, like River's request filters.
+//! The table at the end of this file is the only place that lists them: adding a policy is one
+//! new file here plus one line in [`catalogue!`]'s invocation.
+//!
+//! The control-flow elements (`choose`, `forward-request`, `include-fragment`) are not
+//! policies of this catalogue: they shape the plan, so `crate::compile` and `crate::exec` own
+//! them.
+//!
+//! Must not: sequence sections or steps (that is `crate::exec` and `crate::pipeline`), or do
+//! I/O (the request context is the only way out).
+
+mod backend;
+mod headers;
+mod ip_filter;
+mod rate_limit;
+mod response;
+mod rewrite_uri;
+mod trace;
+mod validate_client_certificate;
+mod variables;
+
+use std::sync::Arc;
+
+use crate::context::{RequestContext, RouteInfo};
+use crate::counters::CounterStore;
+use crate::element::El;
+use crate::error::CompileError;
+use crate::expr::EvalError;
+use crate::last_error::LastError;
+use crate::sections::{Scope, Section};
+
+pub use backend::{AuthenticationCertificate, BackendChoice, CertificateChoice, SetBackendService};
+pub use headers::{CheckHeader, ExistsAction, HeaderTarget, SetHeader};
+pub use ip_filter::IpFilter;
+pub use rate_limit::RateLimit;
+pub use response::{MockResponse, ReturnResponse, SetBody, SetStatus, StatusCode};
+pub use rewrite_uri::RewriteUri;
+pub use trace::Trace;
+pub use validate_client_certificate::{Identity, ValidateClientCertificate};
+pub use variables::SetVariable;
+
+/// Where a step came from, for `context.LastError`.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub policy: &'static str,
+    pub scope: Scope,
+    pub section: Section,
+    pub path: Arc<str>,
+    pub id: Arc<str>,
+}
+
+impl Origin {
+    /// An error raised by the step from here.
+    pub fn error(
+        &self,
+        reason: &str,
+        message: &str,
+        status: u16,
+        response_message: &str,
+    ) -> LastError {
+        LastError {
+            source: self.policy.into(),
+            reason: reason.into(),
+            message: message.into(),
+            scope: self.scope.as_str().into(),
+            section: self.section.as_str().into(),
+            path: self.path.clone(),
+            policy_id: self.id.clone(),
+            status,
+            response_message: response_message.into(),
+            certificate: None,
+        }
+    }
+
+    /// [`Origin::error`] as a step's failure.
+    pub(crate) fn fail(
+        &self,
+        reason: &str,
+        message: &str,
+        status: u16,
+        response_message: &str,
+    ) -> Fail {
+        Box::new(self.error(reason, message, status, response_message))
+    }
+
+    /// An expression that threw: `ExpressionValueEvaluationFailure` (500).
+    pub(crate) fn expr_failed(&self, e: &EvalError) -> Fail {
+        let msg = format!("Expression evaluation failed. {}", e.0);
+        self.fail(
+            "ExpressionValueEvaluationFailure",
+            &msg,
+            500,
+            "Internal server error",
+        )
+    }
+}
+
+/// A step's failure: boxed, because failures are rare and `Result`s on the request path should
+/// stay small.
+pub(crate) type Fail = Box<LastError>;
+
+/// What a policy asks of the section after it ran.
+pub(crate) enum Flow {
+    /// Go on with the next step.
+    Next,
+    /// The response is complete (`return-response`, `mock-response`): end the pipeline.
+    Respond,
+}
+
+/// What a policy's reader knows besides its element.
+pub(crate) struct Reader<'r> {
+    /// The element's name (one reader may serve two policies, as `RateLimit` does).
+    pub name: &'r str,
+    pub route: &'r RouteInfo,
+    /// Where header writes go: the request before the backend call, the response after.
+    pub target: HeaderTarget,
+}
+
+/// What a running policy gets besides the request.
+pub(crate) struct Site<'p> {
+    pub origin: &'p Origin,
+    pub counters: &'p dyn CounterStore,
+}
+
+/// One APIM policy: read once from XML, run per request.
+pub(crate) trait PolicyStep: Sized {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError>;
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail>;
+}
+
+/// Large, rare policies are boxed so that every plan step stays small.
+impl<T: PolicyStep> PolicyStep for Box<T> {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
+        T::read(el, r).map(Box::new)
+    }
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        (**self).run(ctx, at)
+    }
+}
+
+/// Generates [`Policy`] (one variant per catalogue entry, static dispatch), the name → sections
+/// table, and the read/run dispatch from one list.
+macro_rules! catalogue {
+    ($($name:literal [$($section:ident),+] => $variant:ident($ty:ty),)+) => {
+        /// A catalogue policy compiled into a plan step.
+        #[derive(Clone, Debug)]
+        pub enum Policy {
+            $($variant($ty),)+
+        }
+
+        /// Every catalogue policy and the sections where APIM allows it.
+        pub(crate) const CATALOGUE: &[(&str, &[Section])] = &[
+            $(($name, &[$(Section::$section),+]),)+
+        ];
+
+        impl Policy {
+            /// Reads the catalogue policy `r.name`; `None` when the name is not one.
+            pub(crate) fn read(el: &El, r: &Reader) -> Option<Result<Policy, CompileError>> {
+                match r.name {
+                    $($name => Some(<$ty as PolicyStep>::read(el, r).map(Policy::$variant)),)+
+                    _ => None,
+                }
+            }
+
+            pub(crate) fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+                match self {
+                    $(Policy::$variant(p) => p.run(ctx, at),)+
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    "return-response" [Inbound, Backend, Outbound, OnError] => ReturnResponse(ReturnResponse),
+    "set-status" [Inbound, Backend, Outbound, OnError] => SetStatus(SetStatus),
+    "set-header" [Inbound, Backend, Outbound, OnError] => SetHeader(SetHeader),
+    "set-body" [Inbound, Backend, Outbound, OnError] => SetBody(SetBody),
+    "set-variable" [Inbound, Backend, Outbound, OnError] => SetVariable(SetVariable),
+    "trace" [Inbound, Backend, Outbound, OnError] => Trace(Trace),
+    "set-backend-service" [Inbound, Backend] => SetBackendService(SetBackendService),
+    "authentication-certificate" [Inbound] => AuthenticationCertificate(AuthenticationCertificate),
+    "check-header" [Inbound] => CheckHeader(CheckHeader),
+    "ip-filter" [Inbound] => IpFilter(IpFilter),
+    "rewrite-uri" [Inbound] => RewriteUri(RewriteUri),
+    "mock-response" [Inbound, Outbound, OnError] => MockResponse(MockResponse),
+    "rate-limit-by-key" [Inbound] => RateLimitByKey(Box<RateLimit>),
+    "quota-by-key" [Inbound] => QuotaByKey(Box<RateLimit>),
+    "validate-client-certificate" [Inbound] => ValidateClientCertificate(Box<ValidateClientCertificate>),
+}
+
+/// Reading and running one policy element in isolation, for the tests beside each policy.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::context::SimpleContext;
+    use crate::counters::LocalCounters;
+    use crate::source::Source;
+
+    /// Reads `xml` (one catalogue element) as the compiler would before the backend call.
+    pub(crate) fn read(xml: &str) -> Result<Policy, CompileError> {
+        let src = Source::plain("t.xml", xml)?;
+        let root = crate::xml::parse_document(&src)?;
+        let el = El {
+            e: &root,
+            src: &src,
+        };
+        let route = RouteInfo::default();
+        let reader = Reader {
+            name: &root.name,
+            route: &route,
+            target: HeaderTarget::Request,
+        };
+        Policy::read(&el, &reader)
+            .unwrap_or_else(|| panic!("<{}> is not in the catalogue", root.name))
+    }
+
+    /// The compile error `xml` gives, as text (`file:line:col: kind error: message`).
+    pub(crate) fn refused(xml: &str) -> String {
+        match read(xml) {
+            Ok(p) => panic!("{xml} compiled: {p:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Runs `p` as an inbound step with fresh counters; `Ok(true)` when it answered, `Err` the
+    /// `context.LastError` it raised.
+    pub(crate) fn run(p: &Policy, ctx: &mut SimpleContext) -> Result<bool, Fail> {
+        run_counted(p, ctx, &LocalCounters::default())
+    }
+
+    /// [`run`] with the counters of earlier calls.
+    pub(crate) fn run_counted(
+        p: &Policy,
+        ctx: &mut SimpleContext,
+        counters: &LocalCounters,
+    ) -> Result<bool, Fail> {
+        let origin = Origin {
+            policy: "test",
+            scope: Scope::Api,
+            section: Section::Inbound,
+            path: "inbound/test[1]".into(),
+            id: "".into(),
+        };
+        match p.run(
+            ctx,
+            &Site {
+                origin: &origin,
+                counters,
+            },
+        ) {
+            Ok(Flow::Next) => Ok(false),
+            Ok(Flow::Respond) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! `rate-limit-by-key` (429 with Retry-After) and `quota-by-key` (403): calls per key per
+//! renewal period, counted in the plan's counter store (local, or shared across nodes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Fail, Flow, PolicyStep, Reader, Site};
+use crate::context::{HeaderWrite, RequestContext};
+use crate::element::El;
+use crate::error::{CompileError, ErrorKind};
+use crate::expr::{Expression, Template};
+use crate::value::Value;
+
+#[derive(Clone, Debug)]
+pub struct RateLimit {
+    /// `quota-by-key` (403, quota wording) rather than `rate-limit-by-key` (429).
+    pub quota: bool,
+    pub calls: u64,
+    pub period: Duration,
+    pub key: Template,
+    pub increment_condition: Option<Expression>,
+    pub increment_count: u64,
+    /// Separates this policy's counters from every other policy's.
+    pub counter_scope: Arc<str>,
+    pub retry_after_header: Option<Arc<str>>,
+    pub retry_after_variable: Option<Arc<str>>,
+    pub remaining_header: Option<Arc<str>>,
+    pub remaining_variable: Option<Arc<str>>,
+    pub total_header: Option<Arc<str>>,
+}
+
+impl PolicyStep for RateLimit {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
+        let quota = r.name == "quota-by-key";
+        let mut allowed = vec![
+            "calls",
+            "renewal-period",
+            "counter-key",
+            "increment-condition",
+            "increment-count",
+        ];
+        if quota {
+            allowed.extend(["bandwidth", "first-period-start"]);
+        } else {
+            allowed.extend([
+                "retry-after-header-name",
+                "retry-after-variable-name",
+                "remaining-calls-header-name",
+                "remaining-calls-variable-name",
+                "total-calls-header-name",
+            ]);
+        }
+        el.only_attrs(&allowed)?;
+        el.only_children(&[], false)?;
+        if quota && el.opt("bandwidth").is_some() {
+            return Err(el.err(
+                ErrorKind::InvalidValue,
+                "quota-by-key bandwidth is not supported; use calls",
+            ));
+        }
+        let calls = el.u64_attr(el.req("calls")?, 1, u64::MAX / 2)?;
+        let period =
+            Duration::from_secs(el.u64_attr(el.req("renewal-period")?, 1, 365 * 86_400 * 10)?);
+        let key = el.template(el.req("counter-key")?, r.route)?;
+        let increment_condition = el
+            .opt("increment-condition")
+            .map(|a| el.bool_expr(a, r.route))
+            .transpose()?;
+        let increment_count = el
+            .opt("increment-count")
+            .map(|a| el.u64_attr(a, 0, u64::MAX / 2))
+            .transpose()?
+            .unwrap_or(1);
+        let lit = |n: &str| el.opt(n).map(|a| el.literal(a).map(Arc::from)).transpose();
+        // Counters are per policy instance: the same key under two policies counts twice.
+        let counter_scope = format!(
+            "{}:{}:{}:{}",
+            r.name,
+            r.route.api_id,
+            r.route.operation_id,
+            el.src.pos(el.e.offset)
+        );
+        Ok(RateLimit {
+            quota,
+            calls,
+            period,
+            key,
+            increment_condition,
+            increment_count,
+            counter_scope: counter_scope.into(),
+            retry_after_header: lit("retry-after-header-name")?,
+            retry_after_variable: lit("retry-after-variable-name")?,
+            remaining_header: lit("remaining-calls-header-name")?,
+            remaining_variable: lit("remaining-calls-variable-name")?,
+            total_header: lit("total-calls-header-name")?,
+        })
+    }
+
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        let o = at.origin;
+        let key = self.key.eval_str(ctx).map_err(|e| o.expr_failed(&e))?;
+        let counts = match &self.increment_condition {
+            None => true,
+            Some(c) => matches!(
+                c.eval(ctx).map_err(|e| o.expr_failed(&e))?,
+                Value::Bool(true)
+            ),
+        };
+        let full_key = format!("{}\u{1f}{key}", self.counter_scope);
+        let d = at.counters.hit(
+            &full_key,
+            if counts { self.increment_count } else { 0 },
+            self.calls,
+            self.period,
+        );
+        let retry = d.retry_after.as_secs().max(1);
+        if let Some(v) = &self.remaining_variable {
+            ctx.state_mut()
+                .set_variable(v, Value::Int(d.remaining as i64));
+        }
+        if d.allowed {
+            if let Some(h) = &self.remaining_header {
+                ctx.write_response_header(h, &d.remaining.to_string(), HeaderWrite::Set);
+            }
+            if let Some(h) = &self.total_header {
+                ctx.write_response_header(h, &self.calls.to_string(), HeaderWrite::Set);
+            }
+            return Ok(Flow::Next);
+        }
+        if let Some(v) = &self.retry_after_variable {
+            ctx.state_mut().set_variable(v, Value::Int(retry as i64));
+        }
+        let header = self.retry_after_header.as_deref().unwrap_or("Retry-After");
+        ctx.write_response_header(header, &retry.to_string(), HeaderWrite::Set);
+        let (reason, status, msg) = if self.quota {
+            (
+                "QuotaExceeded",
+                403,
+                format!(
+                    "Out of call volume quota. Quota will be replenished in {}.",
+                    crate::dotnet::TimeSpan(d.retry_after.as_secs() as i64 * 10_000_000)
+                ),
+            )
+        } else {
+            (
+                "RateLimitExceeded",
+                429,
+                format!("Rate limit is exceeded. Try again in {retry} seconds."),
+            )
+        };
+        Err(o.fail(reason, &msg, status, &msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::SimpleContext;
+    use crate::counters::LocalCounters;
+    use crate::policies::testing::{read, refused, run_counted};
+
+    #[test]
+    fn limits_per_key_with_retry_after() {
+        let p = read(r#"<rate-limit-by-key calls="2" renewal-period="60" counter-key="@(context.Request.Headers.GetValueOrDefault("K", ""))" remaining-calls-header-name="X-Left"/>"#).unwrap();
+        let counters = LocalCounters::default();
+        let ctx = |k: &str| SimpleContext::new("GET", "/").with_header("K", k);
+        for left in ["1", "0"] {
+            let mut c = ctx("a");
+            assert_eq!(run_counted(&p, &mut c, &counters), Ok(false));
+            assert_eq!(c.response_header_values("X-Left"), vec![left]);
+        }
+        let mut c = ctx("a");
+        let e = run_counted(&p, &mut c, &counters).unwrap_err();
+        assert_eq!((&*e.reason, e.status), ("RateLimitExceeded", 429));
+        assert_eq!(c.response_header_values("Retry-After").len(), 1);
+        // Another key has its own counter.
+        assert_eq!(run_counted(&p, &mut ctx("b"), &counters), Ok(false));
+    }
+
+    #[test]
+    fn quota_by_key_answers_403_and_refuses_bandwidth() {
+        let p = read(r#"<quota-by-key calls="1" renewal-period="3600" counter-key="k"/>"#).unwrap();
+        let counters = LocalCounters::default();
+        run_counted(&p, &mut SimpleContext::new("GET", "/"), &counters).unwrap();
+        let e = run_counted(&p, &mut SimpleContext::new("GET", "/"), &counters).unwrap_err();
+        assert_eq!((&*e.reason, e.status), ("QuotaExceeded", 403));
+        assert!(e.message.contains("replenished in"), "{}", e.message);
+        assert!(refused(
+            r#"<quota-by-key calls="1" bandwidth="10" renewal-period="60" counter-key="k"/>"#
+        )
+        .contains("bandwidth is not supported"));
+        assert!(
+            refused(r#"<rate-limit-by-key calls="0" renewal-period="60" counter-key="k"/>"#)
+                .contains("calls")
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! The policies that build a response: `set-status`, `set-body`, `return-response` (a fresh
+//! response that ends the pipeline) and `mock-response`.
+
+use std::sync::Arc;
+
+use super::headers::{HeaderTarget, SetHeader};
+use super::{Fail, Flow, Origin, PolicyStep, Reader, Site};
+use crate::context::{HeaderWrite, RequestContext};
+use crate::element::El;
+use crate::error::{CompileError, ErrorKind};
+use crate::expr::ir::Ty;
+use crate::expr::{self, Expression, Template};
+use crate::value::Value;
+
+#[derive(Clone, Debug)]
+pub struct SetStatus {
+    pub code: StatusCode,
+    pub reason: Option<Template>,
+}
+
+#[derive(Clone, Debug)]
+pub enum StatusCode {
+    Fixed(u16),
+    Expr(Expression),
+}
+
+impl SetStatus {
+    fn apply(&self, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
+        let code = match &self.code {
+            StatusCode::Fixed(c) => *c,
+            StatusCode::Expr(e) => match e.eval(ctx).map_err(|e| o.expr_failed(&e))? {
+                Value::Int(c) if (100..=599).contains(&c) => c as u16,
+                v => {
+                    return Err(o.fail(
+                        "ExpressionValueEvaluationFailure",
+                        &format!(
+                            "Expression evaluation failed. Status code {} is out of range.",
+                            v.to_dotnet_string()
+                        ),
+                        500,
+                        "Internal server error",
+                    ))
+                }
+            },
+        };
+        let reason = self
+            .reason
+            .as_ref()
+            .map(|r| r.eval_str(ctx).map_err(|e| o.expr_failed(&e)))
+            .transpose()?;
+        // A reason phrase goes on the wire: refuse control characters from expressions.
+        let reason = reason.filter(|r| !r.chars().any(|c| c.is_control()));
+        ctx.set_response_status(code, reason.as_deref());
+        Ok(())
+    }
+}
+
+impl PolicyStep for SetStatus {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
+        el.only_attrs(&["code", "reason"])?;
+        el.only_children(&[], false)?;
+        let a = el.req("code")?;
+        let code = match expr::compile(&a.value, el.src, r.route)? {
+            Some(e) if matches!(e.ty(), Ty::Int) => StatusCode::Expr(e),
+            Some(e) => {
+                return Err(el.attr_err(
+                    a,
+                    ErrorKind::ExpressionType,
+                    format!("code must be an int expression, not '{}'", e.ty()),
+                ))
+            }
+            None => StatusCode::Fixed(el.u64_attr(a, 100, 599)? as u16),
+        };
+        let reason = el
+            .opt("reason")
+            .map(|a| el.template(a, r.route))
+            .transpose()?;
+        Ok(SetStatus { code, reason })
+    }
+
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        self.apply(ctx, at.origin).map(|()| Flow::Next)
+    }
+}
+
+/// `set-body`: the body of the response under construction (or the backend's, after it).
+#[derive(Clone, Debug)]
+pub struct SetBody(pub Template);
+
+impl SetBody {
+    fn apply(&self, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
+        let v = self.0.eval_str(ctx).map_err(|e| o.expr_failed(&e))?;
+        ctx.set_response_body(v.as_bytes().to_vec());
+        Ok(())
+    }
+}
+
+impl PolicyStep for SetBody {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
+        el.only_attrs(&["template", "xsi-nil", "parse-date"])?;
+        el.only_children(&[], true)?;
+        if let Some(a) = el.opt("template") {
+            if a.value.text != "none" {
+                return Err(el.attr_err(a, ErrorKind::InvalidValue, format!("set-body template '{}' is not supported; expected none (liquid templates are not implemented)", a.value.text)));
+            }
+        }
+        if el.bool_attr("xsi-nil", false)? {
+            return Ok(SetBody(Template::Literal("".into())));
+        }
+        match el.text() {
+            Some(t) => Template::compile(&t, el.src, r.route).map(SetBody),
+            None => Ok(SetBody(Template::Literal("".into()))),
+        }
+    }
+
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        self.apply(ctx, at.origin).map(|()| Flow::Next)
+    }
+}
+
+/// `return-response`: APIM's fresh `200 OK` (nothing of the response under construction, or of
+/// the backend's, carries over), changed by its children, then the pipeline ends.
+#[derive(Clone, Debug)]
+pub struct ReturnResponse {
+    pub status: Option<SetStatus>,
+    pub headers: Vec<SetHeader>,
+    pub body: Option<SetBody>,
+}
+
+impl PolicyStep for ReturnResponse {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
+        el.only_attrs(&["response-variable-name"])?;
+        if let Some(a) = el.opt("response-variable-name") {
+            return Err(el.attr_err(a, ErrorKind::InvalidValue, "response-variable-name needs send-request, which certgate does not support; build the response with <set-status>, <set-header> and <set-body>"));
+        }
+        el.only_children(&["set-status", "set-header", "set-body"], false)?;
+        let status = el
+            .child("set-status")?
+            .map(|c| SetStatus::read(&c, r))
+            .transpose()?;
+        let headers = el
+            .children("set-header")
+            .map(|c| SetHeader::read_for(&c, r, HeaderTarget::Response))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = el
+            .child("set-body")?
+            .map(|c| SetBody::read(&c, r))
+            .transpose()?;
+        Ok(ReturnResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        ctx.clear_response();
+        if let Some(s) = &self.status {
+            s.apply(ctx, at.origin)?;
+        }
+        for h in &self.headers {
+            h.apply(ctx, at.origin)?;
+        }
+        match &self.body {
+            Some(b) => b.apply(ctx, at.origin)?,
+            None => ctx.set_response_body(Vec::new()),
+        }
+        Ok(Flow::Respond)
+    }
+}
+
+/// `mock-response`: the status and content type, an empty body, and the pipeline ends.
+#[derive(Clone, Debug)]
+pub struct MockResponse {
+    pub status: u16,
+    pub content_type: Option<Arc<str>>,
+}
+
+impl PolicyStep for MockResponse {
+    fn read(el: &El, _: &Reader) -> Result<Self, CompileError> {
+        el.only_attrs(&["status-code", "content-type"])?;
+        el.only_children(&[], false)?;
+        let status = match el.opt("status-code") {
+            Some(a) => el.u64_attr(a, 100, 599)? as u16,
+            None => 200,
+        };
+        let content_type = el
+            .opt("content-type")
+            .map(|a| el.literal(a).map(Arc::from))
+            .transpose()?;
+        Ok(MockResponse {
+            status,
+            content_type,
+        })
+    }
+
+    fn run(&self, ctx: &mut dyn RequestContext, _: &Site) -> Result<Flow, Fail> {
+        ctx.clear_response();
+        ctx.set_response_status(self.status, None);
+        if let Some(ct) = &self.content_type {
+            ctx.write_response_header("Content-Type", ct, HeaderWrite::Set);
+        }
+        ctx.set_response_body(Vec::new());
+        Ok(Flow::Respond)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::{HeaderWrite, RequestContext, SimpleContext};
+    use crate::policies::testing::{read, refused, run};
+
+    #[test]
+    fn return_response_starts_fresh_and_answers() {
+        let p = read(r#"<return-response><set-status code="418" reason="Teapot"/><set-header name="X-R"><value>1</value></set-header><set-body>short</set-body></return-response>"#).unwrap();
+        let mut ctx = SimpleContext::new("GET", "/");
+        ctx.write_response_header("X-Before", "1", HeaderWrite::Set);
+        assert_eq!(run(&p, &mut ctx), Ok(true));
+        assert_eq!((ctx.status, ctx.reason.as_str()), (418, "Teapot"));
+        assert_eq!(ctx.response_header_values("X-R"), vec!["1"]);
+        assert!(ctx.response_header("X-Before").is_none());
+        assert_eq!(ctx.body_text(), Some("short"));
+        assert!(
+            refused(r#"<return-response response-variable-name="r"/>"#).contains("send-request")
+        );
+    }
+
+    #[test]
+    fn set_status_guards_its_code_and_reason() {
+        let p = read(r#"<set-status code="@(600)"/>"#).unwrap();
+        let e = run(&p, &mut SimpleContext::new("GET", "/")).unwrap_err();
+        assert!(e.message.contains("out of range"), "{}", e.message);
+        let p = read(r#"<set-status code="200" reason="@("a\nb")"/>"#).unwrap();
+        let mut ctx = SimpleContext::new("GET", "/");
+        run(&p, &mut ctx).unwrap();
+        assert_eq!(ctx.reason, "OK", "a reason with a line break is dropped");
+        assert!(refused(r#"<set-status code="@("x")"/>"#).contains("int expression"));
+    }
+
+    #[test]
+    fn set_body_and_mock_response() {
+        assert!(refused(r#"<set-body template="liquid">x</set-body>"#).contains("liquid"));
+        let p = read(r#"<set-body xsi-nil="true">ignored</set-body>"#).unwrap();
+        let mut ctx = SimpleContext::new("GET", "/");
+        run(&p, &mut ctx).unwrap();
+        assert_eq!(ctx.body_text(), Some(""));
+        let p =
+            read(r#"<mock-response status-code="202" content-type="application/json"/>"#).unwrap();
+        assert_eq!(run(&p, &mut ctx), Ok(true));
+        assert_eq!(ctx.status, 202);
+        assert_eq!(
+            ctx.response_header_values("Content-Type"),
+            vec!["application/json"]
+        );
+    }
+}
