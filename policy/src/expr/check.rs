@@ -5,37 +5,20 @@
 //! condition made constant by named values folds away), route constants (`context.Api.Name`),
 //! and the rewrite of `Certificates.Any(c => c.Value.Thumbprint == x)` into a hash-set lookup.
 
-use std::sync::Arc;
-
 use super::ast::*;
-use super::fold::try_const;
+use super::bind::*;
+use super::fold::fold;
+use super::members;
+
+type R<T> = CheckResult<T>;
+
+/// [`implicit`] conversion, folded.
+fn convert(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
+    implicit(ir, from, to, off).map(fold)
+}
 use super::ir::*;
 use crate::context::RouteInfo;
-use crate::dotnet::{NameType, StringComparison};
-use crate::value::{EnumValue, Handle, Value};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckErrorKind {
-    Syntax,
-    Type,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckError {
-    pub offset: usize,
-    pub kind: CheckErrorKind,
-    pub message: String,
-}
-
-type R<T> = Result<T, CheckError>;
-
-fn type_err<T>(offset: usize, message: impl Into<String>) -> R<T> {
-    Err(CheckError {
-        offset,
-        kind: CheckErrorKind::Type,
-        message: message.into(),
-    })
-}
+use crate::value::{Handle, Value};
 
 /// A checked expression: IR, result type and the number of local slots it needs.
 #[derive(Clone, Debug)]
@@ -243,7 +226,9 @@ impl<'a> Checker<'a> {
                     }
                 };
                 let it = match ity {
-                    Ty::Handle(Handle::Certificates) => Ir::Call(Builtin::CertsAsArray, vec![it]),
+                    Ty::Handle(Handle::Certificates) => {
+                        Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![it])
+                    }
                     _ => it,
                 };
                 let elem = match ty {
@@ -553,237 +538,29 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `recv.name`: dispatched to the family of the receiver's type.
     fn member(&mut self, recv: Ir, rty: &Ty, name: &str, off: usize) -> R<(Ir, Ty)> {
-        let h = |h: Handle| Ok((Ir::Const(Value::Handle(h)), Ty::Handle(h)));
-        let call = |b: Builtin, ty: Ty| Ok((Ir::Call(b, vec![recv.clone()]), ty));
-        let konst = |s: &Arc<str>| Ok((Ir::Const(Value::Str(s.clone())), Ty::Str));
-        let r: R<(Ir, Ty)> = match (rty, name) {
-            (Ty::Handle(Handle::Context), "Request") => h(Handle::Request),
-            (Ty::Handle(Handle::Context), "Response") => h(Handle::Response),
-            (Ty::Handle(Handle::Context), "Variables") => h(Handle::Variables),
-            (Ty::Handle(Handle::Context), "Deployment") => h(Handle::Deployment),
-            (Ty::Handle(Handle::Context), "LastError") => h(Handle::LastError),
-            (Ty::Handle(Handle::Context), "Api") => h(Handle::Api),
-            (Ty::Handle(Handle::Context), "Operation") => h(Handle::Operation),
-            (Ty::Handle(Handle::Context), "RequestId") => call(Builtin::RequestId, Ty::Str),
-            (Ty::Handle(Handle::Context), "Timestamp") => call(Builtin::UtcNow, Ty::DateTime),
-            (Ty::Handle(Handle::Request), "Method") => call(Builtin::RequestMethod, Ty::Str),
-            (Ty::Handle(Handle::Request), "IpAddress") => call(Builtin::RequestIp, Ty::Str),
-            (Ty::Handle(Handle::Request), "Certificate") => {
-                call(Builtin::RequestCertificate, Ty::Cert)
+        match rty {
+            Ty::Handle(h) => members::context::member(self, recv, *h, name, off),
+            Ty::Cert | Ty::DistName | Ty::Oid | Ty::Extensions | Ty::Extension => {
+                members::cert::member(recv, rty, name, off)
             }
-            (Ty::Handle(Handle::Request), "Headers") => h(Handle::RequestHeaders),
-            (Ty::Handle(Handle::Request), "Url") => h(Handle::Url),
-            (Ty::Handle(Handle::Request), "OriginalUrl") => h(Handle::OriginalUrl),
-            (Ty::Handle(Handle::Request), "MatchedParameters") => h(Handle::MatchedParameters),
-            (Ty::Handle(Handle::Response), "StatusCode") => {
-                call(Builtin::ResponseStatusCode, Ty::Int)
+            Ty::Str => members::string::member(recv, name, off),
+            Ty::Array(_) | Ty::Bytes | Ty::Pair(..) => {
+                members::collections::member(recv, rty, name, off)
             }
-            (Ty::Handle(Handle::Response), "StatusReason") => {
-                call(Builtin::ResponseStatusReason, Ty::Str)
+            Ty::DateTime | Ty::TimeSpan => members::datetime::member(recv, rty, name, off),
+            Ty::Static(s @ (Static::DateTime | Static::TimeSpan)) => {
+                members::datetime::static_member(*s, name, off)
             }
-            (Ty::Handle(Handle::Response), "Headers") => h(Handle::ResponseHeaders),
-            (Ty::Handle(u @ (Handle::Url | Handle::OriginalUrl)), part) => {
-                let p = match part {
-                    "Scheme" => UrlPart::Scheme,
-                    "Host" => UrlPart::Host,
-                    "Port" => {
-                        return Ok((Ir::Call(Builtin::Url(UrlPart::Port), vec![recv]), Ty::Int))
-                    }
-                    "Path" => UrlPart::Path,
-                    "QueryString" => UrlPart::QueryString,
-                    "Query" => {
-                        return h(if *u == Handle::Url {
-                            Handle::Query
-                        } else {
-                            Handle::OriginalQuery
-                        })
-                    }
-                    _ => return self.unknown_member(rty, name, off),
-                };
-                call(Builtin::Url(p), Ty::Str)
+            Ty::Static(s @ (Static::String | Static::StringComparison)) => {
+                members::string::static_member(*s, name, off)
             }
-            (Ty::Handle(Handle::Deployment), "Certificates") => h(Handle::Certificates),
-            (Ty::Handle(Handle::Deployment), "ServiceName") => {
-                call(Builtin::DeploymentServiceName, Ty::Str)
-            }
-            (Ty::Handle(Handle::Deployment), "GatewayId") => {
-                call(Builtin::DeploymentGatewayId, Ty::Str)
-            }
-            (Ty::Handle(Handle::Deployment), "Region") => call(Builtin::DeploymentRegion, Ty::Str),
-            (Ty::Handle(Handle::Certificates), "Count") => call(Builtin::CertsCount, Ty::Int),
-            (Ty::Handle(Handle::LastError), f) => {
-                let field = match f {
-                    "Source" => ErrorField::Source,
-                    "Reason" => ErrorField::Reason,
-                    "Message" => ErrorField::Message,
-                    "Scope" => ErrorField::Scope,
-                    "Section" => ErrorField::Section,
-                    "Path" => ErrorField::Path,
-                    "PolicyId" => ErrorField::PolicyId,
-                    _ => return self.unknown_member(rty, name, off),
-                };
-                call(Builtin::LastError(field), Ty::Str)
-            }
-            (Ty::Handle(Handle::Api), "Name") => konst(&self.route.api_name),
-            (Ty::Handle(Handle::Api), "Id") => konst(&self.route.api_id),
-            (Ty::Handle(Handle::Api), "Path") => konst(&self.route.api_path),
-            (Ty::Handle(Handle::Operation), "Name") => konst(&self.route.operation_name),
-            (Ty::Handle(Handle::Operation), "Id") => konst(&self.route.operation_id),
-            (Ty::Handle(Handle::Operation), "Method") => konst(&self.route.operation_method),
-            (Ty::Handle(Handle::Operation), "UrlTemplate") => {
-                konst(&self.route.operation_url_template)
-            }
-            (Ty::Pair(k, _), "Key") => call(Builtin::PairKey, (**k).clone()),
-            (Ty::Pair(_, v), "Value") => call(Builtin::PairValue, (**v).clone()),
-            (Ty::Cert, m) => {
-                let (b, t) = match m {
-                    "Thumbprint" => (Builtin::CertThumbprint, Ty::Str),
-                    "Subject" => (Builtin::CertSubject, Ty::Str),
-                    "Issuer" => (Builtin::CertIssuer, Ty::Str),
-                    "SubjectName" => (Builtin::CertSubject, Ty::DistName),
-                    "IssuerName" => (Builtin::CertIssuer, Ty::DistName),
-                    "SerialNumber" => (Builtin::CertSerialNumber, Ty::Str),
-                    "NotBefore" => (Builtin::CertNotBefore, Ty::DateTime),
-                    "NotAfter" => (Builtin::CertNotAfter, Ty::DateTime),
-                    "RawData" => (Builtin::CertRawData, Ty::Bytes),
-                    "Version" => (Builtin::CertVersion, Ty::Int),
-                    "SignatureAlgorithm" => (Builtin::CertSignatureAlgorithm, Ty::Oid),
-                    "HasPrivateKey" => (Builtin::CertHasPrivateKey, Ty::Bool),
-                    "Extensions" => (Builtin::CertExtensions, Ty::Extensions),
-                    _ => return self.unknown_member(rty, name, off),
-                };
-                call(b, t)
-            }
-            // Name/FriendlyName are the runtime representation of these wrapper types.
-            (Ty::DistName, "Name") => Ok((recv, Ty::Str)),
-            (Ty::Oid, "Value") => call(Builtin::PairKey, Ty::Str),
-            (Ty::Oid, "FriendlyName") => call(Builtin::PairValue, Ty::Str),
-            (Ty::Extensions, "Count") => call(Builtin::ArrLength, Ty::Int),
-            (Ty::Extension, "Oid") => call(Builtin::ExtensionOid, Ty::Oid),
-            (Ty::Extension, "Critical") => call(Builtin::ExtensionCritical, Ty::Bool),
-            (Ty::Extension, "RawData") => call(Builtin::ExtensionRawData, Ty::Bytes),
-            (Ty::Str, "Length") => call(Builtin::StrLength, Ty::Int),
-            (Ty::Array(_), "Length") => call(Builtin::ArrLength, Ty::Int),
-            (Ty::Bytes, "Length") => call(Builtin::ArrLength, Ty::Int),
-            (Ty::DateTime, part) => match part {
-                "Year" | "Month" | "Day" | "Hour" | "Minute" | "Second" | "Millisecond"
-                | "DayOfYear" => {
-                    let k = match part {
-                        "Year" => DatePartKind::Year,
-                        "Month" => DatePartKind::Month,
-                        "Day" => DatePartKind::Day,
-                        "Hour" => DatePartKind::Hour,
-                        "Minute" => DatePartKind::Minute,
-                        "Second" => DatePartKind::Second,
-                        "Millisecond" => DatePartKind::Millisecond,
-                        _ => DatePartKind::DayOfYear,
-                    };
-                    call(Builtin::DatePart(k), Ty::Int)
-                }
-                "Date" => call(Builtin::DateDate, Ty::DateTime),
-                "Ticks" => call(Builtin::DateTicks, Ty::Int),
-                _ => self.unknown_member(rty, name, off),
-            },
-            (Ty::TimeSpan, m) => {
-                let b = match m {
-                    "TotalDays" => Builtin::SpanTotal(864_000_000_000),
-                    "TotalHours" => Builtin::SpanTotal(36_000_000_000),
-                    "TotalMinutes" => Builtin::SpanTotal(600_000_000),
-                    "TotalSeconds" => Builtin::SpanTotal(10_000_000),
-                    "TotalMilliseconds" => Builtin::SpanTotal(10_000),
-                    "Days" => Builtin::SpanPart(SpanPartKind::Days),
-                    "Hours" => Builtin::SpanPart(SpanPartKind::Hours),
-                    "Minutes" => Builtin::SpanPart(SpanPartKind::Minutes),
-                    "Seconds" => Builtin::SpanPart(SpanPartKind::Seconds),
-                    "Milliseconds" => Builtin::SpanPart(SpanPartKind::Milliseconds),
-                    "Ticks" => Builtin::SpanPart(SpanPartKind::Ticks),
-                    _ => return self.unknown_member(rty, name, off),
-                };
-                let ty = if matches!(b, Builtin::SpanTotal(_)) {
-                    Ty::Double
-                } else {
-                    Ty::Int
-                };
-                call(b, ty)
-            }
-            (Ty::Static(Static::DateTime), "Now") => {
-                Ok((Ir::Call(Builtin::Now, vec![]), Ty::DateTime))
-            }
-            (Ty::Static(Static::DateTime), "UtcNow") => {
-                Ok((Ir::Call(Builtin::UtcNow, vec![]), Ty::DateTime))
-            }
-            (Ty::Static(Static::DateTime), "Today") => Ok((
-                Ir::Call(Builtin::DateDate, vec![Ir::Call(Builtin::Now, vec![])]),
-                Ty::DateTime,
-            )),
-            (Ty::Static(Static::TimeSpan), "Zero") => Ok((
-                Ir::Const(Value::TimeSpan(crate::dotnet::TimeSpan(0))),
-                Ty::TimeSpan,
-            )),
-            (Ty::Static(Static::String), "Empty") => Ok((Ir::Const(Value::str("")), Ty::Str)),
-            (Ty::Static(Static::Encoding), "UTF8" | "ASCII" | "Default") => {
-                Ok((Ir::Const(Value::Null), Ty::Static(Static::Utf8)))
-            }
-            (Ty::Static(Static::StringComparison), v) => {
-                let c = match v {
-                    "Ordinal" | "InvariantCulture" | "CurrentCulture" => StringComparison::Ordinal,
-                    "OrdinalIgnoreCase"
-                    | "InvariantCultureIgnoreCase"
-                    | "CurrentCultureIgnoreCase" => StringComparison::IgnoreCase,
-                    _ => return self.unknown_member(rty, name, off),
-                };
-                Ok((
-                    Ir::Const(Value::Enum(EnumValue::StringComparison(c))),
-                    Ty::StringComparison,
-                ))
-            }
-            (Ty::Static(Static::X509NameType), v) => {
-                let n = match v {
-                    "SimpleName" => NameType::SimpleName,
-                    "EmailName" => NameType::EmailName,
-                    "UpnName" => NameType::UpnName,
-                    "DnsName" => NameType::DnsName,
-                    "DnsFromAlternativeName" => NameType::DnsFromAlternativeName,
-                    "UrlName" => NameType::UrlName,
-                    _ => return self.unknown_member(rty, name, off),
-                };
-                Ok((Ir::Const(Value::Enum(EnumValue::NameType(n))), Ty::NameType))
-            }
-            (Ty::Namespace(ns), n) => {
-                let full = format!("{ns}.{n}");
-                let t = match full.as_str() {
-                    "System.Net" => Ty::Namespace("System.Net"),
-                    "System.Text" => Ty::Namespace("System.Text"),
-                    "System.Net.WebUtility" => Ty::Static(Static::WebUtility),
-                    "System.Text.Encoding" => Ty::Static(Static::Encoding),
-                    "System.String" => Ty::Static(Static::String),
-                    "System.DateTime" => Ty::Static(Static::DateTime),
-                    "System.TimeSpan" => Ty::Static(Static::TimeSpan),
-                    "System.Convert" => Ty::Static(Static::Convert),
-                    "System.Math" => Ty::Static(Static::Math),
-                    "System.StringComparison" => Ty::Static(Static::StringComparison),
-                    _ => {
-                        return type_err(
-                            off,
-                            format!(
-                            "the type or namespace '{full}' is not available in policy expressions"
-                        ),
-                        )
-                    }
-                };
-                Ok((Ir::Const(Value::Null), t))
-            }
-            _ => self.unknown_member(rty, name, off),
-        };
-        r
-    }
-
-    fn unknown_member<T>(&self, rty: &Ty, name: &str, off: usize) -> R<T> {
-        type_err(
-            off,
-            format!("'{rty}' does not contain a definition for '{name}'"),
-        )
+            Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
+            Ty::Static(s) => members::convert::static_member(*s, name, off),
+            Ty::Namespace(ns) => namespace_member(ns, name, off),
+            _ => unknown_member(rty, name, off),
+        }
     }
 
     /// Checks arguments against parameter types; `required` of them must be present.
@@ -821,20 +598,9 @@ impl<'a> Checker<'a> {
         args: &[Expr],
         off: usize,
     ) -> R<(Ir, Ty)> {
-        let with_recv = |recv: Ir, mut v: Vec<Ir>| {
-            v.insert(0, recv);
-            v
-        };
         // Methods every value has.
         if name == "ToString" && !matches!(rty, Ty::Static(_) | Ty::Namespace(_)) {
-            if args.is_empty() {
-                return Ok((fold(Ir::Call(Builtin::ToStringDyn, vec![recv])), Ty::Str));
-            }
-            let a = self.args(name, args, &[Ty::Str], 1, off)?;
-            return Ok((
-                fold(Ir::Call(Builtin::ToStringFormat, with_recv(recv, a))),
-                Ty::Str,
-            ));
+            return members::convert::to_string(self, recv, args, off);
         }
         let linq = match name {
             "Any" => Some(Linq::Any),
@@ -862,369 +628,20 @@ impl<'a> Checker<'a> {
                 return self.linq(op, recv, rty, elem, args, off);
             }
         }
-        let dict = |h: Handle| -> Option<(Builtin, Builtin, Ty)> {
-            match h {
-                Handle::RequestHeaders | Handle::ResponseHeaders => {
-                    Some((Builtin::HeaderGet, Builtin::HeaderContains, Ty::Str))
-                }
-                Handle::Query | Handle::OriginalQuery => {
-                    Some((Builtin::QueryGet, Builtin::QueryContains, Ty::Str))
-                }
-                Handle::MatchedParameters => {
-                    Some((Builtin::MatchedGet, Builtin::MatchedContains, Ty::Str))
-                }
-                _ => None,
+        match rty {
+            Ty::Handle(h) => members::context::method(self, recv, *h, name, type_args, args, off),
+            Ty::Cert | Ty::Extension => members::cert::method(self, recv, rty, name, args, off),
+            Ty::Str => members::string::method(self, recv, name, args, off),
+            Ty::Static(Static::String) => members::string::static_method(self, name, args, off),
+            Ty::Static(s @ (Static::TimeSpan | Static::DateTime)) => {
+                members::datetime::static_method(self, *s, name, args, off)
             }
-        };
-        match (rty, name) {
-            (Ty::Handle(h), "GetValueOrDefault") if dict(*h).is_some() => {
-                let (get, _, ty) = dict(*h).unwrap_or((Builtin::HeaderGet, Builtin::HeaderContains, Ty::Str));
-                let a = self.args(name, args, &[Ty::Str, Ty::Str], 1, off)?;
-                Ok((Ir::Call(get, with_recv(recv, a)), ty))
+            Ty::Static(s) => members::convert::static_method(self, *s, name, args, off),
+            Ty::DateTime => members::datetime::method(self, recv, name, args, off),
+            Ty::Array(_) | Ty::Bytes => {
+                members::collections::method(self, recv, rty, name, args, off)
             }
-            (Ty::Handle(h), "ContainsKey") if dict(*h).is_some() => {
-                let (_, contains, _) = dict(*h).unwrap_or((Builtin::HeaderGet, Builtin::HeaderContains, Ty::Str));
-                let a = self.args(name, args, &[Ty::Str], 1, off)?;
-                Ok((Ir::Call(contains, with_recv(recv, a)), Ty::Bool))
-            }
-            (Ty::Handle(Handle::Variables), "GetValueOrDefault") => {
-                let ty = match type_args {
-                    [] => Ty::Object,
-                    [t] => resolve_type(t, off)?,
-                    _ => return type_err(off, "GetValueOrDefault takes one type argument"),
-                };
-                let cast = CastTo::of(&ty).ok_or_else(|| CheckError { offset: off, kind: CheckErrorKind::Type, message: format!("variables cannot hold '{ty}'") })?;
-                let a = self.args(name, args, &[Ty::Str, ty.clone()], 1, off)?;
-                Ok((Ir::Call(Builtin::VarGet(cast), with_recv(recv, a)), ty))
-            }
-            (Ty::Handle(Handle::Variables), "ContainsKey") => {
-                let a = self.args(name, args, &[Ty::Str], 1, off)?;
-                Ok((Ir::Call(Builtin::VarContains, with_recv(recv, a)), Ty::Bool))
-            }
-            (Ty::Handle(Handle::Certificates), "ContainsKey") => {
-                let a = self.args(name, args, &[Ty::Str], 1, off)?;
-                Ok((Ir::Call(Builtin::CertsContainsKey, with_recv(recv, a)), Ty::Bool))
-            }
-            (Ty::Handle(Handle::Certificates), "TryGetValue") => type_err(off, "TryGetValue needs 'out' parameters, which policy expressions do not support; use ContainsKey and the indexer"),
-            (Ty::Handle(Handle::Url | Handle::OriginalUrl), _) => self.unknown_member(rty, name, off),
-            (Ty::Cert, "Verify") => {
-                self.args(name, args, &[], 0, off)?;
-                Ok((Ir::Call(Builtin::CertVerify, vec![recv]), Ty::Bool))
-            }
-            (Ty::Cert, "VerifyNoRevocation") => {
-                self.args(name, args, &[], 0, off)?;
-                Ok((Ir::Call(Builtin::CertVerifyNoRevocation, vec![recv]), Ty::Bool))
-            }
-            (Ty::Cert, "GetNameInfo") => {
-                let a = self.args(name, args, &[Ty::NameType, Ty::Bool], 2, off)?;
-                Ok((Ir::Call(Builtin::CertGetNameInfo, with_recv(recv, a)), Ty::Str))
-            }
-            (Ty::Extension, "Format") => {
-                let a = self.args(name, args, &[Ty::Bool], 1, off)?;
-                Ok((Ir::Call(Builtin::ExtensionFormat, with_recv(recv, a)), Ty::Str))
-            }
-            (Ty::Cert, "GetCertHashString") => {
-                self.args(name, args, &[], 0, off)?;
-                Ok((Ir::Call(Builtin::CertThumbprint, vec![recv]), Ty::Str))
-            }
-            (Ty::Cert, "GetSerialNumberString") => {
-                self.args(name, args, &[], 0, off)?;
-                Ok((Ir::Call(Builtin::CertSerialNumber, vec![recv]), Ty::Str))
-            }
-            (Ty::Cert, "GetRawCertData") => {
-                self.args(name, args, &[], 0, off)?;
-                Ok((Ir::Call(Builtin::CertRawData, vec![recv]), Ty::Bytes))
-            }
-            (Ty::Str, m) => self.string_method(recv, m, args, off),
-            (Ty::Static(s), m) => self.static_method(*s, m, args, off),
-            (Ty::DateTime, m) => {
-                let unit = match m {
-                    "AddDays" => Some(864_000_000_000),
-                    "AddHours" => Some(36_000_000_000),
-                    "AddMinutes" => Some(600_000_000),
-                    "AddSeconds" => Some(10_000_000),
-                    "AddMilliseconds" => Some(10_000),
-                    "AddTicks" => Some(1),
-                    _ => None,
-                };
-                if let Some(u) = unit {
-                    let a = self.args(name, args, &[Ty::Double], 1, off)?;
-                    return Ok((Ir::Call(Builtin::DateAdd(u), with_recv(recv, a)), Ty::DateTime));
-                }
-                match m {
-                    "Add" => {
-                        let a = self.args(name, args, &[Ty::TimeSpan], 1, off)?;
-                        Ok((Ir::Call(Builtin::DateAddSpan, with_recv(recv, a)), Ty::DateTime))
-                    }
-                    "Subtract" => {
-                        let (ir, ty) = match args {
-                            [a] => self.expr(a)?,
-                            _ => return type_err(off, "'Subtract' takes 1 argument"),
-                        };
-                        match ty {
-                            Ty::DateTime => Ok((Ir::Call(Builtin::DateSubtract, vec![recv, ir]), Ty::TimeSpan)),
-                            Ty::TimeSpan => Ok((Ir::Call(Builtin::DateAddSpan, vec![recv, Ir::Neg(Box::new(ir))]), Ty::DateTime)),
-                            t => type_err(args[0].offset, format!("cannot subtract '{t}' from a DateTime")),
-                        }
-                    }
-                    "ToUniversalTime" => Ok((Ir::Call(Builtin::DateToUniversal, vec![recv]), Ty::DateTime)),
-                    "ToLocalTime" => Ok((Ir::Call(Builtin::DateToLocal, vec![recv]), Ty::DateTime)),
-                    _ => self.unknown_member(rty, name, off),
-                }
-            }
-            (Ty::Array(_) | Ty::Bytes, "Contains") => {
-                let elem = match rty {
-                    Ty::Array(e) => (**e).clone(),
-                    _ => Ty::Int,
-                };
-                let a = self.args(name, args, &[elem], 1, off)?;
-                Ok((fold(Ir::Call(Builtin::ArrContains, with_recv(recv, a))), Ty::Bool))
-            }
-            (Ty::Array(_), "ToArray" | "ToList") => Ok((recv, rty.clone())),
-            _ => self.unknown_member(rty, name, off),
-        }
-    }
-
-    fn string_method(&mut self, recv: Ir, m: &str, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
-        let s = Ty::Str;
-        let (b, params, required, ty): (Builtin, Vec<Ty>, usize, Ty) = match m {
-            "Contains" => (
-                Builtin::StrContains,
-                vec![s.clone(), Ty::StringComparison],
-                1,
-                Ty::Bool,
-            ),
-            "StartsWith" => (
-                Builtin::StrStartsWith,
-                vec![s.clone(), Ty::StringComparison],
-                1,
-                Ty::Bool,
-            ),
-            "EndsWith" => (
-                Builtin::StrEndsWith,
-                vec![s.clone(), Ty::StringComparison],
-                1,
-                Ty::Bool,
-            ),
-            "Equals" => (
-                Builtin::StrEquals,
-                vec![s.clone(), Ty::StringComparison],
-                1,
-                Ty::Bool,
-            ),
-            "ToUpper" | "ToUpperInvariant" => (Builtin::StrToUpper, vec![], 0, s.clone()),
-            "ToLower" | "ToLowerInvariant" => (Builtin::StrToLower, vec![], 0, s.clone()),
-            "Replace" => (
-                Builtin::StrReplace,
-                vec![s.clone(), s.clone()],
-                2,
-                s.clone(),
-            ),
-            "Trim" => (Builtin::StrTrim, vec![], 0, s.clone()),
-            "TrimStart" => (Builtin::StrTrimStart, vec![], 0, s.clone()),
-            "TrimEnd" => (Builtin::StrTrimEnd, vec![], 0, s.clone()),
-            "Substring" => (Builtin::StrSubstring, vec![Ty::Int, Ty::Int], 1, s.clone()),
-            "IndexOf" => (Builtin::StrIndexOf, vec![s.clone()], 1, Ty::Int),
-            "PadLeft" => (Builtin::StrPadLeft, vec![Ty::Int, Ty::Char], 1, s.clone()),
-            "PadRight" => (Builtin::StrPadRight, vec![Ty::Int, Ty::Char], 1, s.clone()),
-            "Split" => {
-                // Split(char), Split(string), Split(params char[]) — separators as strings.
-                let mut irs = vec![recv];
-                if args.is_empty() {
-                    return type_err(off, "'Split' needs at least one separator");
-                }
-                for a in args {
-                    let (ir, ty) = self.expr(a)?;
-                    match ty {
-                        Ty::Char | Ty::Str => irs.push(Ir::Call(Builtin::ToStringDyn, vec![ir])),
-                        Ty::Array(e) if matches!(*e, Ty::Char | Ty::Str) => irs.push(ir),
-                        Ty::StringComparison => {}
-                        t => {
-                            return type_err(
-                                a.offset,
-                                format!("'Split' separators must be char or string, not '{t}'"),
-                            )
-                        }
-                    }
-                }
-                return Ok((
-                    fold(Ir::Call(Builtin::StrSplit, irs)),
-                    Ty::Array(Box::new(Ty::Str)),
-                ));
-            }
-            _ => return self.unknown_member(&Ty::Str, m, off),
-        };
-        let mut a = if m == "IndexOf" || m == "Contains" || m == "StartsWith" || m == "EndsWith" {
-            // These also accept a char.
-            let mut v = Vec::new();
-            for (i, arg) in args.iter().enumerate() {
-                let (ir, ty) = self.expr(arg)?;
-                let want = params.get(i).ok_or_else(|| CheckError {
-                    offset: off,
-                    kind: CheckErrorKind::Type,
-                    message: format!("too many arguments for '{m}'"),
-                })?;
-                let ir = if ty == Ty::Char && *want == Ty::Str {
-                    Ir::Call(Builtin::ToStringDyn, vec![ir])
-                } else {
-                    convert(ir, &ty, want, arg.offset)?
-                };
-                v.push(ir);
-            }
-            if v.len() < required {
-                return type_err(off, format!("'{m}' takes at least {required} argument(s)"));
-            }
-            v
-        } else {
-            self.args(m, args, &params, required, off)?
-        };
-        a.insert(0, recv);
-        Ok((fold(Ir::Call(b, a)), ty))
-    }
-
-    fn static_method(&mut self, s: Static, m: &str, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
-        let str_ = Ty::Str;
-        let simple = |c: &mut Self, b: Builtin, params: &[Ty], req: usize, ty: Ty| -> R<(Ir, Ty)> {
-            let a = c.args(m, args, params, req, off)?;
-            Ok((fold(Ir::Call(b, a)), ty))
-        };
-        match (s, m) {
-            (Static::String, "IsNullOrEmpty") => {
-                simple(self, Builtin::StrIsNullOrEmpty, &[str_], 1, Ty::Bool)
-            }
-            (Static::String, "IsNullOrWhiteSpace") => {
-                simple(self, Builtin::StrIsNullOrWhiteSpace, &[str_], 1, Ty::Bool)
-            }
-            (Static::String, "Equals") => {
-                let a = self.args(m, args, &[Ty::Str, Ty::Str, Ty::StringComparison], 2, off)?;
-                Ok((fold(Ir::Call(Builtin::StrEquals, a)), Ty::Bool))
-            }
-            (Static::String, "Join") => {
-                let Some((sep, rest)) = args.split_first() else {
-                    return type_err(off, "'Join' needs a separator and values");
-                };
-                let mut irs = vec![self.coerce(sep, &Ty::Str)?];
-                for a in rest {
-                    let (ir, ty) = self.expr(a)?;
-                    check_printable(&ty, a.offset)?;
-                    irs.push(ir);
-                }
-                Ok((fold(Ir::Call(Builtin::StrJoin, irs)), Ty::Str))
-            }
-            (Static::String, "Format" | "Concat") => {
-                let mut irs = Vec::new();
-                for a in args {
-                    let (ir, ty) = self.expr(a)?;
-                    check_printable(&ty, a.offset)?;
-                    irs.push(ir);
-                }
-                if m == "Format" && irs.is_empty() {
-                    return type_err(off, "'Format' needs a format string");
-                }
-                let b = if m == "Format" {
-                    Builtin::StrFormat
-                } else {
-                    Builtin::StrConcat
-                };
-                Ok((fold(Ir::Call(b, irs)), Ty::Str))
-            }
-            (Static::Convert, "FromBase64String") => {
-                simple(self, Builtin::FromBase64, &[str_], 1, Ty::Bytes)
-            }
-            (Static::Convert, "ToBase64String") => {
-                simple(self, Builtin::ToBase64, &[Ty::Bytes], 1, Ty::Str)
-            }
-            (Static::Convert, "ToInt32" | "ToInt64") => {
-                simple(self, Builtin::ToInt32, &[Ty::Object], 1, Ty::Int)
-            }
-            (Static::Convert, "ToDouble") => {
-                simple(self, Builtin::ToDouble, &[Ty::Object], 1, Ty::Double)
-            }
-            (Static::Convert, "ToBoolean") => {
-                simple(self, Builtin::ToBoolean, &[Ty::Object], 1, Ty::Bool)
-            }
-            (Static::Convert, "ToString") => {
-                simple(self, Builtin::ToStringDyn, &[Ty::Object], 1, Ty::Str)
-            }
-            (Static::WebUtility, "UrlDecode") => {
-                simple(self, Builtin::UrlDecode, &[str_], 1, Ty::Str)
-            }
-            (Static::WebUtility, "UrlEncode") => {
-                simple(self, Builtin::UrlEncode, &[str_], 1, Ty::Str)
-            }
-            (Static::Utf8, "GetBytes") => {
-                simple(self, Builtin::Utf8GetBytes, &[str_], 1, Ty::Bytes)
-            }
-            (Static::Utf8, "GetString") => {
-                simple(self, Builtin::Utf8GetString, &[Ty::Bytes], 1, Ty::Str)
-            }
-            (Static::JsonConvert, "SerializeObject") => {
-                let [a] = args else {
-                    return type_err(off, "'SerializeObject' takes 1 argument");
-                };
-                let (ir, ty) = self.expr(a)?;
-                // LastError serialises as its fields.
-                let ir = match ty {
-                    Ty::Handle(Handle::LastError) => Ir::Const(Value::Handle(Handle::LastError)),
-                    Ty::Handle(_) | Ty::Static(_) | Ty::Namespace(_) => {
-                        return type_err(a.offset, format!("'{ty}' cannot be serialised"))
-                    }
-                    _ => ir,
-                };
-                Ok((Ir::Call(Builtin::JsonSerialize, vec![ir]), Ty::Str))
-            }
-            (Static::TimeSpan, m) => {
-                let unit = match m {
-                    "FromDays" => 864_000_000_000,
-                    "FromHours" => 36_000_000_000,
-                    "FromMinutes" => 600_000_000,
-                    "FromSeconds" => 10_000_000,
-                    "FromMilliseconds" => 10_000,
-                    "FromTicks" => 1,
-                    _ => return self.unknown_member(&Ty::Static(s), m, off),
-                };
-                simple(
-                    self,
-                    Builtin::SpanFrom(unit),
-                    &[Ty::Double],
-                    1,
-                    Ty::TimeSpan,
-                )
-            }
-            (Static::Math, "Max" | "Min" | "Abs") => {
-                let b = match m {
-                    "Max" => Builtin::MathMax,
-                    "Min" => Builtin::MathMin,
-                    _ => Builtin::MathAbs,
-                };
-                let n = if m == "Abs" { 1 } else { 2 };
-                let mut irs = Vec::new();
-                let mut ty = Ty::Int;
-                let mut checked = Vec::new();
-                for a in args {
-                    let (ir, t) = self.expr(a)?;
-                    if !matches!(t, Ty::Int | Ty::Double) {
-                        return type_err(a.offset, format!("'Math.{m}' needs numbers, not '{t}'"));
-                    }
-                    if t == Ty::Double {
-                        ty = Ty::Double;
-                    }
-                    checked.push((ir, t, a.offset));
-                }
-                if checked.len() != n {
-                    return type_err(off, format!("'Math.{m}' takes {n} argument(s)"));
-                }
-                for (ir, t, o) in checked {
-                    irs.push(convert(ir, &t, &ty, o)?);
-                }
-                Ok((fold(Ir::Call(b, irs)), ty))
-            }
-            (Static::Guid, "NewGuid") => simple(self, Builtin::NewGuid, &[], 0, Ty::Str),
-            (Static::DateTime, "Parse") => type_err(
-                off,
-                "DateTime.Parse is not supported; compare DateTime values directly",
-            ),
-            _ => self.unknown_member(&Ty::Static(s), m, off),
+            _ => unknown_member(rty, name, off),
         }
     }
 
@@ -1248,21 +665,32 @@ impl<'a> Checker<'a> {
                     let x = self.coerce(other, &Ty::Str)?;
                     // The seeds' form compares with the caller's own certificate: probe with
                     // its binary digest, no hex at all.
-                    if let Ir::Call(Builtin::CertThumbprint, inner) = &x {
-                        if matches!(inner.as_slice(), [Ir::Call(Builtin::RequestCertificate, _)]) {
+                    if let Ir::Call(Builtin::Cert(CertFn::Thumbprint), inner) = &x {
+                        if matches!(
+                            inner.as_slice(),
+                            [Ir::Call(Builtin::Context(ContextFn::RequestCertificate), _)]
+                        ) {
                             return Ok((
-                                Ir::Call(Builtin::CertsHasRequestCertificate, vec![]),
+                                Ir::Call(
+                                    Builtin::Context(ContextFn::CertsHasRequestCertificate),
+                                    vec![],
+                                ),
                                 Ty::Bool,
                             ));
                         }
                     }
-                    return Ok((Ir::Call(Builtin::CertsHasThumbprint, vec![x]), Ty::Bool));
+                    return Ok((
+                        Ir::Call(Builtin::Context(ContextFn::CertsHasThumbprint), vec![x]),
+                        Ty::Bool,
+                    ));
                 }
             }
         }
         let source = match rty {
-            Ty::Handle(Handle::Certificates) => Ir::Call(Builtin::CertsAsArray, vec![recv]),
-            Ty::Str => Ir::Call(Builtin::StrSplit, vec![recv]),
+            Ty::Handle(Handle::Certificates) => {
+                Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![recv])
+            }
+            Ty::Str => Ir::Call(Builtin::Str(StrFn::Split), vec![recv]),
             _ => recv,
         };
         let body_want = match op {
@@ -1312,53 +740,27 @@ impl<'a> Checker<'a> {
     }
 
     fn index(&mut self, recv: Ir, rty: &Ty, index: &Expr, off: usize) -> R<(Ir, Ty)> {
-        let (b, key, ty) = match rty {
-            Ty::Handle(Handle::RequestHeaders | Handle::ResponseHeaders) => {
-                (Builtin::HeaderIndex, Ty::Str, Ty::Array(Box::new(Ty::Str)))
-            }
-            Ty::Handle(Handle::Query | Handle::OriginalQuery) => {
-                (Builtin::QueryIndex, Ty::Str, Ty::Array(Box::new(Ty::Str)))
-            }
-            Ty::Handle(Handle::MatchedParameters) => (Builtin::MatchedIndex, Ty::Str, Ty::Str),
-            Ty::Handle(Handle::Variables) => (Builtin::VarIndex, Ty::Str, Ty::Object),
-            Ty::Handle(Handle::Certificates) => (Builtin::CertsIndex, Ty::Str, Ty::Cert),
-            Ty::Str => (Builtin::StrCharAt, Ty::Int, Ty::Char),
-            Ty::Extensions => {
-                let (k, kty) = self.expr(index)?;
-                return match kty {
-                    Ty::Int => Ok((Ir::Call(Builtin::ArrIndex, vec![recv, k]), Ty::Extension)),
-                    Ty::Str => Ok((
-                        Ir::Call(Builtin::ExtensionByName, vec![recv, k]),
-                        Ty::Extension,
-                    )),
-                    t => type_err(
-                        index.offset,
-                        format!("extensions are indexed by int or OID string, not '{t}'"),
-                    ),
-                };
-            }
-            Ty::Array(e) => (Builtin::ArrIndex, Ty::Int, (**e).clone()),
-            Ty::Bytes => (Builtin::ArrIndex, Ty::Int, Ty::Int),
-            t => return type_err(off, format!("cannot apply indexing with [] to '{t}'")),
-        };
-        let k = self.coerce(index, &key)?;
-        Ok((fold(Ir::Call(b, vec![recv, k])), ty))
+        match rty {
+            Ty::Handle(h) => match members::context::indexer(*h) {
+                Some((f, key, ty)) => {
+                    let k = self.coerce(index, &key)?;
+                    Ok((fold(Ir::Call(f, vec![recv, k])), ty))
+                }
+                None => type_err(off, format!("cannot apply indexing with [] to '{rty}'")),
+            },
+            Ty::Str => members::string::index(self, recv, index),
+            Ty::Extensions => members::cert::extension_index(self, recv, index),
+            Ty::Array(_) | Ty::Bytes => members::collections::index(self, recv, rty, index),
+            t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),
+        }
     }
 
     fn new_object(&mut self, ty: &TypeName, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
         match ty.name.as_str() {
             "X509Certificate2" | "System.Security.Cryptography.X509Certificates.X509Certificate2" => {
-                let a = self.args("X509Certificate2", args, &[Ty::Bytes, Ty::Str], 1, off)?;
-                Ok((Ir::Call(Builtin::NewCertificate, a), Ty::Cert))
+                members::cert::new(self, args, off)
             }
-            "TimeSpan" => {
-                let a = self.args("TimeSpan", args, &[Ty::Int, Ty::Int, Ty::Int, Ty::Int], 3, off)?;
-                Ok((fold(Ir::Call(Builtin::NewTimeSpan, a)), Ty::TimeSpan))
-            }
-            "DateTime" => {
-                let a = self.args("DateTime", args, &[Ty::Int, Ty::Int, Ty::Int, Ty::Int, Ty::Int, Ty::Int], 3, off)?;
-                Ok((Ir::Call(Builtin::NewDateTime, a), Ty::DateTime))
-            }
+            t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
             other => type_err(off, format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime")),
         }
     }
@@ -1414,7 +816,10 @@ impl<'a> Checker<'a> {
             BinOp::And | BinOp::Or => unreachable_chain(),
             BinOp::Coalesce => {
                 if !lt.is_reference()
-                    && !matches!(li, Ir::NullCond { .. } | Ir::Call(Builtin::VarGet(_), _))
+                    && !matches!(
+                        li,
+                        Ir::NullCond { .. } | Ir::Call(Builtin::Context(ContextFn::VarGet(_)), _)
+                    )
                 {
                     return type_err(
                         off,
@@ -1492,6 +897,55 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// `System.X` names: the namespaces and static classes policies may spell in full.
+fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
+    let full = format!("{ns}.{n}");
+    let t = match full.as_str() {
+        "System.Net" => Ty::Namespace("System.Net"),
+        "System.Text" => Ty::Namespace("System.Text"),
+        "System.Net.WebUtility" => Ty::Static(Static::WebUtility),
+        "System.Text.Encoding" => Ty::Static(Static::Encoding),
+        "System.String" => Ty::Static(Static::String),
+        "System.DateTime" => Ty::Static(Static::DateTime),
+        "System.TimeSpan" => Ty::Static(Static::TimeSpan),
+        "System.Convert" => Ty::Static(Static::Convert),
+        "System.Math" => Ty::Static(Static::Math),
+        "System.StringComparison" => Ty::Static(Static::StringComparison),
+        _ => {
+            return type_err(
+                off,
+                format!("the type or namespace '{full}' is not available in policy expressions"),
+            )
+        }
+    };
+    Ok((Ir::Const(Value::Null), t))
+}
+
+impl Binder for Checker<'_> {
+    fn route(&self) -> &RouteInfo {
+        self.route
+    }
+    fn expr(&mut self, e: &Expr) -> R<(Ir, Ty)> {
+        Checker::expr(self, e)
+    }
+    fn coerce(&mut self, e: &Expr, want: &Ty) -> R<Ir> {
+        Checker::coerce(self, e, want)
+    }
+    fn args(
+        &mut self,
+        method: &str,
+        args: &[Expr],
+        params: &[Ty],
+        required: usize,
+        off: usize,
+    ) -> R<Vec<Ir>> {
+        Checker::args(self, method, args, params, required, off)
+    }
+    fn fold(&self, ir: Ir) -> Ir {
+        fold(ir)
+    }
+}
+
 /// `c => c.Value.Thumbprint == X` (either side), X not mentioning `c`: returns X.
 fn thumbprint_probe<'e>(params: &[(String, usize)], body: &'e Expr) -> Option<&'e Expr> {
     let [(p, _)] = params else { return None };
@@ -1554,70 +1008,6 @@ fn mentions(e: &Expr, name: &str) -> bool {
     false
 }
 
-fn check_printable(ty: &Ty, off: usize) -> R<()> {
-    match ty {
-        Ty::Static(_) | Ty::Namespace(_) | Ty::Void => {
-            type_err(off, format!("'{ty}' cannot be converted to a string"))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Implicit conversion of `ir` from `from` to `to`, as C# allows it.
-pub fn convert(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
-    if from == to {
-        return Ok(ir);
-    }
-    match (from, to) {
-        (Ty::Null, t) if t.is_reference() || matches!(t, Ty::Handle(_)) => Ok(ir),
-        (_, Ty::Object) if !matches!(from, Ty::Static(_) | Ty::Namespace(_) | Ty::Void) => Ok(ir),
-        (Ty::Int | Ty::Char, Ty::Double) => Ok(fold(Ir::Cast(CastTo::Double, Box::new(ir)))),
-        (Ty::Char, Ty::Int) => Ok(fold(Ir::Cast(CastTo::Int, Box::new(ir)))),
-        (Ty::Array(e), Ty::Bytes) if **e == Ty::Int => Ok(ir),
-        (Ty::Null, Ty::DateTime | Ty::TimeSpan | Ty::Int | Ty::Bool | Ty::Double) => Ok(ir),
-        (Ty::Object, _) => type_err(off, format!("cannot implicitly convert 'object' to '{to}'; expected an explicit cast such as ({to})")),
-        _ => type_err(off, format!("cannot implicitly convert type '{from}' to '{to}'")),
-    }
-}
-
-/// The common type of two branches/returns, when there is one.
-pub fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
-    match (a, b) {
-        _ if a == b => Some(a.clone()),
-        (Ty::Null, t) | (t, Ty::Null) => Some(t.clone()),
-        (Ty::Int, Ty::Double) | (Ty::Double, Ty::Int) => Some(Ty::Double),
-        (Ty::Object, _) | (_, Ty::Object) => Some(Ty::Object),
-        _ => None,
-    }
-}
-
-pub fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
-    let base = match t.name.as_str() {
-        "string" | "String" | "System.String" => Ty::Str,
-        "int" | "Int32" | "long" | "Int64" | "short" | "System.Int32" => Ty::Int,
-        "byte" | "Byte" if t.array => return Ok(Ty::Bytes),
-        "byte" | "Byte" => Ty::Int,
-        "bool" | "Boolean" | "System.Boolean" => Ty::Bool,
-        "double" | "Double" | "float" | "decimal" => Ty::Double,
-        "char" | "Char" => Ty::Char,
-        "object" | "Object" | "dynamic" => Ty::Object,
-        "DateTime" | "System.DateTime" => Ty::DateTime,
-        "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
-        "X509Certificate2" | "X509Certificate" => Ty::Cert,
-        other => {
-            return type_err(
-                off,
-                format!("the type '{other}' is not available in policy expressions"),
-            )
-        }
-    };
-    Ok(if t.array {
-        Ty::Array(Box::new(base))
-    } else {
-        base
-    })
-}
-
 fn definitely_returns(body: &[IrStmt]) -> bool {
     body.iter().any(|s| match s {
         IrStmt::Return(_) => true,
@@ -1625,93 +1015,6 @@ fn definitely_returns(body: &[IrStmt]) -> bool {
         IrStmt::If(_, t, e) => definitely_returns(t) && definitely_returns(e),
         _ => false,
     })
-}
-
-/// Constant folding: evaluates a node whose inputs are constants, and short-circuits `&&`,
-/// `||`, `?:` and `??` on a constant side. A fold that would fail at run time is left as is, so
-/// the failure still happens per request (as `ExpressionValueEvaluationFailure`).
-pub fn fold(ir: Ir) -> Ir {
-    match ir {
-        Ir::And(items) => fold_chain(items, false),
-        Ir::Or(items) => fold_chain(items, true),
-        Ir::Cond(c, x, y) => match c.as_const() {
-            Some(Value::Bool(true)) => *x,
-            Some(Value::Bool(false)) => *y,
-            _ => Ir::Cond(c, x, y),
-        },
-        Ir::Coalesce(a, b) => match a.as_const() {
-            Some(Value::Null) => *b,
-            Some(_) => *a,
-            None => Ir::Coalesce(a, b),
-        },
-        Ir::Concat(parts) => {
-            // Merge adjacent constants; fold completely when all are constant.
-            let mut out: Vec<Ir> = Vec::with_capacity(parts.len());
-            for p in parts {
-                if let (Some(Ir::Const(Value::Str(prev))), Ir::Const(v)) = (out.last(), &p) {
-                    let s = format!("{prev}{}", v.to_dotnet_string());
-                    out.pop();
-                    out.push(Ir::Const(Value::str(&s)));
-                } else if let Ir::Const(v) = &p {
-                    if !matches!(v, Value::Str(_)) {
-                        out.push(Ir::Const(Value::str(&v.to_dotnet_string())));
-                    } else {
-                        out.push(p);
-                    }
-                } else {
-                    out.push(p);
-                }
-            }
-            match out.as_slice() {
-                [Ir::Const(Value::Str(_))] => out.pop().unwrap_or(Ir::Const(Value::str(""))),
-                [] => Ir::Const(Value::str("")),
-                _ => Ir::Concat(out),
-            }
-        }
-        ir @ (Ir::Not(_) | Ir::Neg(_) | Ir::Binary(..) | Ir::Cast(..) | Ir::NewArray(_)) => {
-            let all_const = match &ir {
-                Ir::Not(a) | Ir::Neg(a) | Ir::Cast(_, a) => a.as_const().is_some(),
-                Ir::Binary(_, a, b) => a.as_const().is_some() && b.as_const().is_some(),
-                Ir::NewArray(items) => items.iter().all(|i| i.as_const().is_some()),
-                _ => false,
-            };
-            try_const(ir, all_const)
-        }
-        Ir::Call(b, args) if b.is_pure() => {
-            let all_const = args.iter().all(|a| a.as_const().is_some());
-            try_const(Ir::Call(b, args), all_const)
-        }
-        other => other,
-    }
-}
-
-/// Folds an `&&` (`absorbing == false`) or `||` (`absorbing == true`) chain: a constant equal
-/// to `absorbing` decides the chain when it comes before anything with effects; constants
-/// equal to the identity drop out.
-fn fold_chain(items: Vec<Ir>, absorbing: bool) -> Ir {
-    let mut out = Vec::with_capacity(items.len());
-    for i in items {
-        match i.as_const() {
-            Some(Value::Bool(b)) if *b == absorbing => {
-                if out.is_empty() {
-                    return Ir::Const(Value::Bool(absorbing));
-                }
-                // Later terms never run; earlier ones still do (they may fail).
-                out.push(i);
-                break;
-            }
-            Some(Value::Bool(_)) => {}
-            _ => out.push(i),
-        }
-    }
-    match out.len() {
-        0 => Ir::Const(Value::Bool(!absorbing)),
-        1 if !matches!(out[0], Ir::Const(_)) => {
-            out.pop().unwrap_or(Ir::Const(Value::Bool(!absorbing)))
-        }
-        _ if absorbing => Ir::Or(out),
-        _ => Ir::And(out),
-    }
 }
 
 #[cold]

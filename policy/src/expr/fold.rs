@@ -8,7 +8,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::eval::{eval, Env};
+use super::env::Env;
+use super::eval::eval;
 use super::ir::Ir;
 use crate::cert::Certificate;
 use crate::context::{Deployment, HeaderWrite, RequestContext, RequestState, TraceEvent, UrlView};
@@ -92,12 +93,99 @@ fn eval_const(ir: &Ir, ctx: &mut FoldContext) -> Option<Value> {
 }
 
 /// `ir` as a constant when every operand is one and evaluating it cannot fail.
-pub(super) fn try_const(ir: Ir, all_const: bool) -> Ir {
+fn try_const(ir: Ir, all_const: bool) -> Ir {
     if !all_const {
         return ir;
     }
     match eval_const(&ir, &mut FoldContext::default()) {
         Some(v) => Ir::Const(v),
         None => ir,
+    }
+}
+
+/// Constant folding: evaluates a node whose inputs are constants, and short-circuits `&&`,
+/// `||`, `?:` and `??` on a constant side. A fold that would fail at run time is left as is, so
+/// the failure still happens per request (as `ExpressionValueEvaluationFailure`).
+pub fn fold(ir: Ir) -> Ir {
+    match ir {
+        Ir::And(items) => fold_chain(items, false),
+        Ir::Or(items) => fold_chain(items, true),
+        Ir::Cond(c, x, y) => match c.as_const() {
+            Some(Value::Bool(true)) => *x,
+            Some(Value::Bool(false)) => *y,
+            _ => Ir::Cond(c, x, y),
+        },
+        Ir::Coalesce(a, b) => match a.as_const() {
+            Some(Value::Null) => *b,
+            Some(_) => *a,
+            None => Ir::Coalesce(a, b),
+        },
+        Ir::Concat(parts) => {
+            // Merge adjacent constants; fold completely when all are constant.
+            let mut out: Vec<Ir> = Vec::with_capacity(parts.len());
+            for p in parts {
+                if let (Some(Ir::Const(Value::Str(prev))), Ir::Const(v)) = (out.last(), &p) {
+                    let s = format!("{prev}{}", v.to_dotnet_string());
+                    out.pop();
+                    out.push(Ir::Const(Value::str(&s)));
+                } else if let Ir::Const(v) = &p {
+                    if !matches!(v, Value::Str(_)) {
+                        out.push(Ir::Const(Value::str(&v.to_dotnet_string())));
+                    } else {
+                        out.push(p);
+                    }
+                } else {
+                    out.push(p);
+                }
+            }
+            match out.as_slice() {
+                [Ir::Const(Value::Str(_))] => out.pop().unwrap_or(Ir::Const(Value::str(""))),
+                [] => Ir::Const(Value::str("")),
+                _ => Ir::Concat(out),
+            }
+        }
+        ir @ (Ir::Not(_) | Ir::Neg(_) | Ir::Binary(..) | Ir::Cast(..) | Ir::NewArray(_)) => {
+            let all_const = match &ir {
+                Ir::Not(a) | Ir::Neg(a) | Ir::Cast(_, a) => a.as_const().is_some(),
+                Ir::Binary(_, a, b) => a.as_const().is_some() && b.as_const().is_some(),
+                Ir::NewArray(items) => items.iter().all(|i| i.as_const().is_some()),
+                _ => false,
+            };
+            try_const(ir, all_const)
+        }
+        Ir::Call(b, args) if b.is_pure() => {
+            let all_const = args.iter().all(|a| a.as_const().is_some());
+            try_const(Ir::Call(b, args), all_const)
+        }
+        other => other,
+    }
+}
+
+/// Folds an `&&` (`absorbing == false`) or `||` (`absorbing == true`) chain: a constant equal
+/// to `absorbing` decides the chain when it comes before anything with effects; constants
+/// equal to the identity drop out.
+fn fold_chain(items: Vec<Ir>, absorbing: bool) -> Ir {
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        match i.as_const() {
+            Some(Value::Bool(b)) if *b == absorbing => {
+                if out.is_empty() {
+                    return Ir::Const(Value::Bool(absorbing));
+                }
+                // Later terms never run; earlier ones still do (they may fail).
+                out.push(i);
+                break;
+            }
+            Some(Value::Bool(_)) => {}
+            _ => out.push(i),
+        }
+    }
+    match out.len() {
+        0 => Ir::Const(Value::Bool(!absorbing)),
+        1 if !matches!(out[0], Ir::Const(_)) => {
+            out.pop().unwrap_or(Ir::Const(Value::Bool(!absorbing)))
+        }
+        _ if absorbing => Ir::Or(out),
+        _ => Ir::And(out),
     }
 }

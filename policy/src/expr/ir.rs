@@ -195,7 +195,18 @@ pub type TicksPerUnit = i64;
 /// members) is the first argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
-    // context
+    Context(ContextFn),
+    Cert(CertFn),
+    Str(StrFn),
+    Convert(ConvertFn),
+    Date(DateFn),
+    Collection(CollectionFn),
+}
+
+/// `context.*`: the request, response, variables, deployment, `LastError` (bound and run in
+/// `members/context.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextFn {
     RequestMethod,
     RequestIp,
     RequestCertificate,
@@ -227,54 +238,65 @@ pub enum Builtin {
     /// The same with `x` = `context.Request.Certificate.Thumbprint`, probed in binary.
     CertsHasRequestCertificate,
     LastError(ErrorField),
-    PairKey,
-    PairValue,
-    // X509Certificate2
-    CertThumbprint,
-    CertSubject,
-    CertIssuer,
-    CertSerialNumber,
-    CertNotBefore,
-    CertNotAfter,
-    CertVerify,
-    CertVerifyNoRevocation,
-    CertRawData,
-    CertVersion,
-    CertSignatureAlgorithm,
-    CertGetNameInfo,
-    CertHasPrivateKey,
-    CertExtensions,
+}
+
+/// `X509Certificate2`, its extensions, `X500DistinguishedName`, `Oid` (`members/cert.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertFn {
+    Thumbprint,
+    Subject,
+    Issuer,
+    SerialNumber,
+    NotBefore,
+    NotAfter,
+    Verify,
+    VerifyNoRevocation,
+    RawData,
+    Version,
+    SignatureAlgorithm,
+    GetNameInfo,
+    HasPrivateKey,
+    Extensions,
     /// `Extensions["2.5.29.17"]` / `Extensions["Subject Alternative Name"]`: null when absent.
     ExtensionByName,
     ExtensionOid,
     ExtensionCritical,
     ExtensionRawData,
     ExtensionFormat,
-    NewCertificate,
-    // string
-    StrLength,
-    StrContains,
-    StrStartsWith,
-    StrEndsWith,
-    StrToUpper,
-    StrToLower,
-    StrReplace,
-    StrTrim,
-    StrTrimStart,
-    StrTrimEnd,
-    StrSplit,
-    StrSubstring,
-    StrIndexOf,
-    StrEquals,
-    StrCharAt,
-    StrIsNullOrEmpty,
-    StrIsNullOrWhiteSpace,
-    StrJoin,
-    StrFormat,
-    StrConcat,
-    StrPadLeft,
-    StrPadRight,
-    // conversions
+    New,
+}
+
+/// `string` members and `String.*` statics (`members/string.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrFn {
+    Length,
+    Contains,
+    StartsWith,
+    EndsWith,
+    ToUpper,
+    ToLower,
+    Replace,
+    Trim,
+    TrimStart,
+    TrimEnd,
+    Split,
+    Substring,
+    IndexOf,
+    Equals,
+    CharAt,
+    IsNullOrEmpty,
+    IsNullOrWhiteSpace,
+    Join,
+    Format,
+    Concat,
+    PadLeft,
+    PadRight,
+}
+
+/// `Convert`, `Encoding.UTF8`, `WebUtility`, `JsonConvert`, `Guid`, `Math`, `ToString`
+/// (`members/convert.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvertFn {
     FromBase64,
     ToBase64,
     ToInt32,
@@ -288,29 +310,39 @@ pub enum Builtin {
     Utf8GetString,
     JsonSerialize,
     NewGuid,
-    // DateTime / TimeSpan
+    Max,
+    Min,
+    Abs,
+}
+
+/// `DateTime` and `TimeSpan` members and statics (`members/datetime.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateFn {
     Now,
     UtcNow,
-    DateAdd(TicksPerUnit),
-    DateAddSpan,
-    DateSubtract,
-    DatePart(DatePartKind),
-    DateToUniversal,
-    DateToLocal,
-    DateDate,
-    DateTicks,
-    NewDateTime,
+    Add(TicksPerUnit),
+    AddSpan,
+    Subtract,
+    Part(DatePartKind),
+    ToUniversal,
+    ToLocal,
+    Date,
+    Ticks,
+    New,
     SpanFrom(TicksPerUnit),
     SpanTotal(TicksPerUnit),
     SpanPart(SpanPartKind),
     NewTimeSpan,
-    MathMax,
-    MathMin,
-    MathAbs,
-    // arrays
-    ArrLength,
-    ArrContains,
-    ArrIndex,
+}
+
+/// Arrays, `byte[]` and `KeyValuePair` (`members/collections.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollectionFn {
+    Length,
+    Contains,
+    Index,
+    PairKey,
+    PairValue,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,52 +370,26 @@ pub enum SpanPartKind {
 impl Builtin {
     /// Pure builtins may be evaluated at compile time when their arguments are constants.
     pub fn is_pure(self) -> bool {
-        use Builtin::*;
-        matches!(
-            self,
-            StrLength
-                | StrContains
-                | StrStartsWith
-                | StrEndsWith
-                | StrToUpper
-                | StrToLower
-                | StrReplace
-                | StrTrim
-                | StrTrimStart
-                | StrTrimEnd
-                | StrSplit
-                | StrSubstring
-                | StrIndexOf
-                | StrEquals
-                | StrCharAt
-                | StrIsNullOrEmpty
-                | StrIsNullOrWhiteSpace
-                | StrJoin
-                | StrFormat
-                | StrConcat
-                | StrPadLeft
-                | StrPadRight
-                | FromBase64
-                | ToBase64
-                | ToInt32
-                | ToDouble
-                | ToBoolean
-                | ToStringDyn
-                | UrlDecode
-                | UrlEncode
-                | Utf8GetBytes
-                | Utf8GetString
-                | SpanFrom(_)
-                | SpanTotal(_)
-                | SpanPart(_)
-                | NewTimeSpan
-                | MathMax
-                | MathMin
-                | MathAbs
-                | ArrLength
-                | ArrContains
-                | ArrIndex
-        )
+        match self {
+            // Reads the request, or the clock, or makes a certificate: never folded.
+            Builtin::Context(_) | Builtin::Cert(_) => false,
+            Builtin::Str(_)
+            | Builtin::Collection(
+                CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,
+            ) => true,
+            Builtin::Collection(CollectionFn::PairKey | CollectionFn::PairValue) => false,
+            Builtin::Convert(f) => !matches!(
+                f,
+                ConvertFn::ToStringFormat | ConvertFn::JsonSerialize | ConvertFn::NewGuid
+            ),
+            Builtin::Date(f) => matches!(
+                f,
+                DateFn::SpanFrom(_)
+                    | DateFn::SpanTotal(_)
+                    | DateFn::SpanPart(_)
+                    | DateFn::NewTimeSpan
+            ),
+        }
     }
 }
 

@@ -6,11 +6,14 @@
 //! the line:column of the policy file.
 
 pub mod ast;
+mod bind;
 pub mod check;
+mod env;
 pub mod eval;
 mod fold;
 pub mod ir;
 pub mod lexer;
+mod members;
 pub mod parser;
 pub(crate) mod scan;
 
@@ -21,8 +24,9 @@ use crate::context::RouteInfo;
 use crate::error::{CompileError, ErrorKind};
 use crate::source::{Source, Spanned};
 use crate::value::Value;
-use check::{CheckErrorKind, Checker};
-pub use eval::EvalError;
+use bind::CheckErrorKind;
+use check::Checker;
+pub use env::{EvalError, BUDGET_EXCEEDED};
 use ir::{Ir, Ty};
 
 /// A compiled `@(...)` or `@{...}`.
@@ -62,7 +66,7 @@ impl Expression {
         if let Ir::Const(v) = &self.ir {
             return Ok(v.clone());
         }
-        let mut env = eval::Env::new(ctx, self.slots);
+        let mut env = env::Env::new(ctx, self.slots);
         eval::eval(&self.ir, &mut env)
     }
 
@@ -173,6 +177,34 @@ impl Template {
     }
 }
 
+/// Compiling and evaluating one expression, for the tests beside each family.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::context::SimpleContext;
+
+    /// `expr` (with its `@(...)`) against `ctx`, as .NET would print the result, or `ERR ...`.
+    pub(crate) fn show(expr: &str, ctx: &SimpleContext) -> String {
+        let run = || -> Result<Value, String> {
+            let src = Source::plain("t.xml", expr).map_err(|e| e.to_string())?;
+            let mut sp = Spanned::new();
+            sp.push_str(expr, 0);
+            let e = compile(&sp, &src, &RouteInfo::default())
+                .map_err(|e| e.to_string())?
+                .ok_or("literal")?;
+            e.eval(ctx).map_err(|e| e.0)
+        };
+        run()
+            .map(|v| v.to_dotnet_string())
+            .unwrap_or_else(|e| format!("ERR {e}"))
+    }
+
+    /// [`show`] against an empty GET request.
+    pub(crate) fn s(expr: &str) -> String {
+        show(expr, &SimpleContext::default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +275,10 @@ mod tests {
         let mut sp = Spanned::new();
         sp.push_str(r#"@(true && context.Request.Headers.ContainsKey("x"))"#, 0);
         let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
-        assert!(matches!(e.ir(), Ir::Call(ir::Builtin::HeaderContains, _)));
+        assert!(matches!(
+            e.ir(),
+            Ir::Call(ir::Builtin::Context(ir::ContextFn::HeaderContains), _)
+        ));
     }
 
     #[test]
@@ -253,7 +288,13 @@ mod tests {
         sp.push_str("@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))", 0);
         let e = compile(&sp, &src, &RouteInfo::default()).unwrap().unwrap();
         assert!(
-            matches!(e.ir(), Ir::Call(ir::Builtin::CertsHasRequestCertificate, _)),
+            matches!(
+                e.ir(),
+                Ir::Call(
+                    ir::Builtin::Context(ir::ContextFn::CertsHasRequestCertificate),
+                    _
+                )
+            ),
             "{:?}",
             e.ir()
         );

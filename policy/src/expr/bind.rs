@@ -1,0 +1,139 @@
+//! What the checker and the .NET family files share to bind a member: the error type, the
+//! conversions C# allows implicitly, type names, and the [`Binder`] the families call back into
+//! (argument lists, sub-expressions) without depending on the checker itself.
+//!
+//! Must not: know any particular member (those are `members/*`).
+
+use super::ast::{Expr, TypeName};
+use super::ir::{CastTo, Ir, Ty};
+use crate::context::RouteInfo;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckErrorKind {
+    Syntax,
+    Type,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckError {
+    pub offset: usize,
+    pub kind: CheckErrorKind,
+    pub message: String,
+}
+
+/// The result of binding or checking.
+pub type CheckResult<T> = Result<T, CheckError>;
+type R<T> = CheckResult<T>;
+
+pub(crate) fn type_err<T>(offset: usize, message: impl Into<String>) -> R<T> {
+    Err(CheckError {
+        offset,
+        kind: CheckErrorKind::Type,
+        message: message.into(),
+    })
+}
+
+/// The checker as the families see it.
+pub(crate) trait Binder {
+    /// The route being compiled (`context.Api.*`, `context.Operation.*` are constants).
+    fn route(&self) -> &RouteInfo;
+    /// Checks a sub-expression.
+    fn expr(&mut self, e: &Expr) -> R<(Ir, Ty)>;
+    /// Checks a sub-expression and converts it to `want`.
+    fn coerce(&mut self, e: &Expr, want: &Ty) -> R<Ir>;
+    /// Checks arguments against parameter types; `required` of them must be present.
+    fn args(
+        &mut self,
+        method: &str,
+        args: &[Expr],
+        params: &[Ty],
+        required: usize,
+        off: usize,
+    ) -> R<Vec<Ir>>;
+    /// Constant folding of a node just built (the checker's; families call it so that they
+    /// need not depend on the evaluator that folding runs).
+    fn fold(&self, ir: Ir) -> Ir;
+    /// [`implicit`], folded.
+    fn convert(&self, ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
+        implicit(ir, from, to, off).map(|ir| self.fold(ir))
+    }
+}
+
+/// `'T' does not contain a definition for 'name'`.
+pub(crate) fn unknown_member<T>(rty: &Ty, name: &str, off: usize) -> R<T> {
+    type_err(
+        off,
+        format!("'{rty}' does not contain a definition for '{name}'"),
+    )
+}
+
+/// `recv` followed by the checked arguments: an instance member's argument list.
+pub(crate) fn with_recv(recv: Ir, mut args: Vec<Ir>) -> Vec<Ir> {
+    args.insert(0, recv);
+    args
+}
+
+pub(crate) fn check_printable(ty: &Ty, off: usize) -> R<()> {
+    match ty {
+        Ty::Static(_) | Ty::Namespace(_) | Ty::Void => {
+            type_err(off, format!("'{ty}' cannot be converted to a string"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Implicit conversion of `ir` from `from` to `to`, as C# allows it (unfolded: callers fold
+/// through [`Binder::convert`] or the checker's own `convert`).
+pub(crate) fn implicit(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
+    if from == to {
+        return Ok(ir);
+    }
+    match (from, to) {
+        (Ty::Null, t) if t.is_reference() || matches!(t, Ty::Handle(_)) => Ok(ir),
+        (_, Ty::Object) if !matches!(from, Ty::Static(_) | Ty::Namespace(_) | Ty::Void) => Ok(ir),
+        (Ty::Int | Ty::Char, Ty::Double) => Ok(Ir::Cast(CastTo::Double, Box::new(ir))),
+        (Ty::Char, Ty::Int) => Ok(Ir::Cast(CastTo::Int, Box::new(ir))),
+        (Ty::Array(e), Ty::Bytes) if **e == Ty::Int => Ok(ir),
+        (Ty::Null, Ty::DateTime | Ty::TimeSpan | Ty::Int | Ty::Bool | Ty::Double) => Ok(ir),
+        (Ty::Object, _) => type_err(off, format!("cannot implicitly convert 'object' to '{to}'; expected an explicit cast such as ({to})")),
+        _ => type_err(off, format!("cannot implicitly convert type '{from}' to '{to}'")),
+    }
+}
+
+/// The common type of two branches/returns, when there is one.
+pub fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        (Ty::Null, t) | (t, Ty::Null) => Some(t.clone()),
+        (Ty::Int, Ty::Double) | (Ty::Double, Ty::Int) => Some(Ty::Double),
+        (Ty::Object, _) | (_, Ty::Object) => Some(Ty::Object),
+        _ => None,
+    }
+}
+
+pub fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
+    let base = match t.name.as_str() {
+        "string" | "String" | "System.String" => Ty::Str,
+        "int" | "Int32" | "long" | "Int64" | "short" | "System.Int32" => Ty::Int,
+        "byte" | "Byte" if t.array => return Ok(Ty::Bytes),
+        "byte" | "Byte" => Ty::Int,
+        "bool" | "Boolean" | "System.Boolean" => Ty::Bool,
+        "double" | "Double" | "float" | "decimal" => Ty::Double,
+        "char" | "Char" => Ty::Char,
+        "object" | "Object" | "dynamic" => Ty::Object,
+        "DateTime" | "System.DateTime" => Ty::DateTime,
+        "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
+        "X509Certificate2" | "X509Certificate" => Ty::Cert,
+        other => {
+            return type_err(
+                off,
+                format!("the type '{other}' is not available in policy expressions"),
+            )
+        }
+    };
+    Ok(if t.array {
+        Ty::Array(Box::new(base))
+    } else {
+        base
+    })
+}

@@ -1,0 +1,166 @@
+//! What one evaluation runs in: the request context, the local slots, the step limit and the
+//! memory budget, the error type, and the argument readers every .NET family uses.
+//!
+//! Must not: know any particular member (those are `members/*`).
+
+use std::sync::Arc;
+
+use crate::cert::Certificate;
+use crate::context::{RequestContext, UrlView};
+use crate::dotnet::StringComparison;
+use crate::value::{EnumValue, Handle, Value};
+
+/// A runtime failure inside an expression, with .NET's wording where there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvalError(pub String);
+
+pub(crate) const NULL_REF: &str = "Object reference not set to an instance of an object.";
+
+/// The result of an evaluation step.
+pub(crate) type EvalResult<T> = Result<T, EvalError>;
+type R<T> = EvalResult<T>;
+
+pub(crate) fn fail<T>(m: impl Into<String>) -> R<T> {
+    Err(EvalError(m.into()))
+}
+
+/// Upper bound on iterations (foreach, LINQ) in one evaluation: hostile data must not make a
+/// policy spin.
+pub(crate) const MAX_STEPS: u32 = 1_000_000;
+
+/// Evaluations stopped by the memory budget, process-wide (exported as a metric).
+pub static BUDGET_EXCEEDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn over_budget<T>(what: String) -> R<T> {
+    BUDGET_EXCEEDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    fail(format!("expression exceeded its memory budget: {what}"))
+}
+
+pub struct Env<'c> {
+    pub ctx: &'c dyn RequestContext,
+    pub locals: Vec<Value>,
+    steps: u32,
+    produced: usize,
+    budget: crate::context::ExpressionBudget,
+}
+
+impl<'c> Env<'c> {
+    pub fn new(ctx: &'c dyn RequestContext, slots: u16) -> Env<'c> {
+        Env {
+            ctx,
+            locals: vec![Value::Null; slots as usize],
+            steps: 0,
+            produced: 0,
+            budget: ctx.expression_budget(),
+        }
+    }
+
+    /// Fails before allocating a string of `len` bytes that the budget would refuse anyway.
+    pub(crate) fn check_len(&self, len: usize) -> R<()> {
+        let max = self.budget.max_string;
+        if len > max {
+            return over_budget(format!("a string of {len} bytes (at most {max})"));
+        }
+        Ok(())
+    }
+
+    /// Charges a value just produced against the evaluation's memory budget.
+    pub(crate) fn charge(&mut self, v: Value) -> R<Value> {
+        let (len, items) = match &v {
+            Value::Str(s) => (s.len(), 0),
+            Value::Bytes(b) => (b.len(), 0),
+            Value::Array(a) => (0, a.len()),
+            _ => return Ok(v),
+        };
+        self.check_len(len)?;
+        let b = self.budget;
+        if items > b.max_items {
+            return over_budget(format!(
+                "a collection of {items} items (at most {})",
+                b.max_items
+            ));
+        }
+        self.produced = self.produced.saturating_add(len);
+        if self.produced > b.max_produced {
+            return over_budget(format!(
+                "{} bytes of strings produced (at most {})",
+                self.produced, b.max_produced
+            ));
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn step(&mut self) -> R<()> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return fail("expression exceeded its step budget");
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Double(d) => Some(*d),
+        Value::Char(c) => Some(*c as u32 as f64),
+        _ => None,
+    }
+}
+
+pub(crate) fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::Char(c) => Some(*c as i64),
+        _ => None,
+    }
+}
+
+pub(crate) fn arg(args: &[Value], i: usize) -> &Value {
+    args.get(i).unwrap_or(&Value::Null)
+}
+
+pub(crate) fn s_arg(args: &[Value], i: usize) -> R<&str> {
+    match arg(args, i) {
+        Value::Str(s) => Ok(s),
+        Value::Null => fail(NULL_REF),
+        v => fail(format!("expected a string, got {}", v.type_name())),
+    }
+}
+
+pub(crate) fn opt_s(args: &[Value], i: usize) -> Option<&str> {
+    match arg(args, i) {
+        Value::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn i_arg(args: &[Value], i: usize) -> R<i64> {
+    int(arg(args, i)).map_or_else(|| fail(NULL_REF), Ok)
+}
+
+pub(crate) fn cert_arg(args: &[Value]) -> R<&Arc<Certificate>> {
+    match arg(args, 0) {
+        Value::Cert(c) => Ok(c),
+        _ => fail(NULL_REF),
+    }
+}
+
+pub(crate) fn ignore_case(args: &[Value], i: usize) -> bool {
+    matches!(
+        arg(args, i),
+        Value::Enum(EnumValue::StringComparison(StringComparison::IgnoreCase))
+    )
+}
+
+pub(crate) fn string(s: impl Into<Arc<str>>) -> Value {
+    Value::Str(s.into())
+}
+
+/// The URL a handle stands for: the rewritten one, or the client's (`OriginalUrl`).
+pub(crate) fn url_of<'a>(ctx: &'a dyn RequestContext, recv: &Value) -> UrlView<'a> {
+    match recv {
+        Value::Handle(Handle::OriginalUrl | Handle::OriginalQuery) => ctx.original_url(),
+        _ => ctx.url(),
+    }
+}

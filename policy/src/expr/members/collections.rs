@@ -1,0 +1,117 @@
+//! Arrays, `byte[]` and `KeyValuePair` (what iterating a dictionary gives): `Length`,
+//! `Contains`, indexing, `Key`/`Value`, `ToArray`/`ToList`. Checker bindings and evaluator in
+//! one file; LINQ over them is the checker's and evaluator's own driver.
+
+use crate::expr::ast::Expr;
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::Value;
+
+fn coll(f: CollectionFn, args: Vec<Ir>) -> Ir {
+    Ir::Call(Builtin::Collection(f), args)
+}
+
+/// `a.Length`, `pair.Key`, `pair.Value`.
+pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match (rty, name) {
+        (Ty::Array(_) | Ty::Bytes, "Length") => {
+            Ok((coll(CollectionFn::Length, vec![recv]), Ty::Int))
+        }
+        (Ty::Pair(k, _), "Key") => Ok((coll(CollectionFn::PairKey, vec![recv]), (**k).clone())),
+        (Ty::Pair(_, v), "Value") => Ok((coll(CollectionFn::PairValue, vec![recv]), (**v).clone())),
+        _ => unknown_member(rty, name, off),
+    }
+}
+
+/// `a.Contains(x)`, `a.ToArray()`, `a.ToList()`.
+pub(crate) fn method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    rty: &Ty,
+    name: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    match (rty, name) {
+        (Ty::Array(_) | Ty::Bytes, "Contains") => {
+            let elem = match rty {
+                Ty::Array(e) => (**e).clone(),
+                _ => Ty::Int,
+            };
+            let a = b.args(name, args, &[elem], 1, off)?;
+            Ok((
+                b.fold(coll(CollectionFn::Contains, with_recv(recv, a))),
+                Ty::Bool,
+            ))
+        }
+        (Ty::Array(_), "ToArray" | "ToList") => Ok((recv, rty.clone())),
+        _ => unknown_member(rty, name, off),
+    }
+}
+
+/// `a[i]`: the element type (`int` for `byte[]`).
+pub(crate) fn index(b: &mut dyn Binder, recv: Ir, rty: &Ty, index: &Expr) -> CheckResult<(Ir, Ty)> {
+    let ty = match rty {
+        Ty::Array(e) => (**e).clone(),
+        _ => Ty::Int,
+    };
+    let k = b.coerce(index, &Ty::Int)?;
+    Ok((b.fold(coll(CollectionFn::Index, vec![recv, k])), ty))
+}
+
+pub(crate) fn eval(f: CollectionFn, args: &[Value]) -> EvalResult<Value> {
+    Ok(match f {
+        CollectionFn::PairKey | CollectionFn::PairValue => match arg(args, 0) {
+            Value::Pair(p) => {
+                if f == CollectionFn::PairKey {
+                    p.0.clone()
+                } else {
+                    p.1.clone()
+                }
+            }
+            _ => return fail(NULL_REF),
+        },
+        CollectionFn::Length => match arg(args, 0) {
+            Value::Array(a) => Value::Int(a.len() as i64),
+            Value::Bytes(b) => Value::Int(b.len() as i64),
+            _ => return fail(NULL_REF),
+        },
+        CollectionFn::Contains => {
+            let needle = arg(args, 1);
+            Value::Bool(match arg(args, 0) {
+                Value::Array(a) => a.iter().any(|x| x.dotnet_eq(needle)),
+                Value::Bytes(b) => int(needle).is_some_and(|n| b.iter().any(|&x| x as i64 == n)),
+                _ => return fail(NULL_REF),
+            })
+        }
+        CollectionFn::Index => {
+            let i = i_arg(args, 1)?;
+            let r = match arg(args, 0) {
+                Value::Array(a) => usize::try_from(i).ok().and_then(|i| a.get(i).cloned()),
+                Value::Bytes(b) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| b.get(i).map(|&x| Value::Int(x as i64))),
+                _ => return fail(NULL_REF),
+            };
+            match r {
+                Some(v) => v,
+                None => return fail("Index was outside the bounds of the array."),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::testing::s;
+
+    #[test]
+    fn arrays_and_bytes() {
+        assert_eq!(s("@(new [] {1, 2, 3}.Length)"), "3");
+        assert_eq!(s("@(new [] {\"a\", \"b\"}.Contains(\"b\"))"), "True");
+        assert_eq!(s("@(new byte[] {7, 8}[1])"), "8");
+        assert!(s("@(new [] {1}[5])").contains("outside the bounds"));
+        assert!(s("@(new [] {1}.Sum())").contains("does not contain a definition"));
+    }
+}

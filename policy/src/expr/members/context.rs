@@ -1,0 +1,410 @@
+//! `context.*` as policies see it: `Request` (method, IP, certificate, headers, URL, query,
+//! matched parameters), `Response`, `Variables`, `Deployment` (certificates by id), `LastError`,
+//! and the route constants `Api`/`Operation`. Checker bindings and evaluator in one file.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::convert::cast;
+use crate::context::Deployment;
+use crate::expr::ast::{Expr, TypeName};
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::{Handle, Value};
+
+/// `context.X`, `context.Request.X`, ...: handles are values, so `var h = context.Request.Headers;`
+/// works like C#; route members are constants.
+pub(crate) fn member(
+    b: &dyn Binder,
+    recv: Ir,
+    h: Handle,
+    name: &str,
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let rty = Ty::Handle(h);
+    let handle = |h: Handle| Ok((Ir::Const(Value::Handle(h)), Ty::Handle(h)));
+    let call = |f: ContextFn, ty: Ty| Ok((Ir::Call(Builtin::Context(f), vec![recv.clone()]), ty));
+    let konst = |s: &Arc<str>| Ok((Ir::Const(Value::Str(s.clone())), Ty::Str));
+    let route = b.route();
+    match (h, name) {
+        (Handle::Context, "Request") => handle(Handle::Request),
+        (Handle::Context, "Response") => handle(Handle::Response),
+        (Handle::Context, "Variables") => handle(Handle::Variables),
+        (Handle::Context, "Deployment") => handle(Handle::Deployment),
+        (Handle::Context, "LastError") => handle(Handle::LastError),
+        (Handle::Context, "Api") => handle(Handle::Api),
+        (Handle::Context, "Operation") => handle(Handle::Operation),
+        (Handle::Context, "RequestId") => call(ContextFn::RequestId, Ty::Str),
+        (Handle::Context, "Timestamp") => Ok((
+            Ir::Call(Builtin::Date(DateFn::UtcNow), vec![recv]),
+            Ty::DateTime,
+        )),
+        (Handle::Request, "Method") => call(ContextFn::RequestMethod, Ty::Str),
+        (Handle::Request, "IpAddress") => call(ContextFn::RequestIp, Ty::Str),
+        (Handle::Request, "Certificate") => call(ContextFn::RequestCertificate, Ty::Cert),
+        (Handle::Request, "Headers") => handle(Handle::RequestHeaders),
+        (Handle::Request, "Url") => handle(Handle::Url),
+        (Handle::Request, "OriginalUrl") => handle(Handle::OriginalUrl),
+        (Handle::Request, "MatchedParameters") => handle(Handle::MatchedParameters),
+        (Handle::Response, "StatusCode") => call(ContextFn::ResponseStatusCode, Ty::Int),
+        (Handle::Response, "StatusReason") => call(ContextFn::ResponseStatusReason, Ty::Str),
+        (Handle::Response, "Headers") => handle(Handle::ResponseHeaders),
+        (u @ (Handle::Url | Handle::OriginalUrl), part) => {
+            let p = match part {
+                "Scheme" => UrlPart::Scheme,
+                "Host" => UrlPart::Host,
+                "Port" => return call(ContextFn::Url(UrlPart::Port), Ty::Int),
+                "Path" => UrlPart::Path,
+                "QueryString" => UrlPart::QueryString,
+                "Query" => {
+                    return handle(if u == Handle::Url {
+                        Handle::Query
+                    } else {
+                        Handle::OriginalQuery
+                    })
+                }
+                _ => return unknown_member(&rty, name, off),
+            };
+            call(ContextFn::Url(p), Ty::Str)
+        }
+        (Handle::Deployment, "Certificates") => handle(Handle::Certificates),
+        (Handle::Deployment, "ServiceName") => call(ContextFn::DeploymentServiceName, Ty::Str),
+        (Handle::Deployment, "GatewayId") => call(ContextFn::DeploymentGatewayId, Ty::Str),
+        (Handle::Deployment, "Region") => call(ContextFn::DeploymentRegion, Ty::Str),
+        (Handle::Certificates, "Count") => call(ContextFn::CertsCount, Ty::Int),
+        (Handle::LastError, f) => {
+            let field = match f {
+                "Source" => ErrorField::Source,
+                "Reason" => ErrorField::Reason,
+                "Message" => ErrorField::Message,
+                "Scope" => ErrorField::Scope,
+                "Section" => ErrorField::Section,
+                "Path" => ErrorField::Path,
+                "PolicyId" => ErrorField::PolicyId,
+                _ => return unknown_member(&rty, name, off),
+            };
+            call(ContextFn::LastError(field), Ty::Str)
+        }
+        (Handle::Api, "Name") => konst(&route.api_name),
+        (Handle::Api, "Id") => konst(&route.api_id),
+        (Handle::Api, "Path") => konst(&route.api_path),
+        (Handle::Operation, "Name") => konst(&route.operation_name),
+        (Handle::Operation, "Id") => konst(&route.operation_id),
+        (Handle::Operation, "Method") => konst(&route.operation_method),
+        (Handle::Operation, "UrlTemplate") => konst(&route.operation_url_template),
+        _ => unknown_member(&rty, name, off),
+    }
+}
+
+/// The dictionary-like handles: (get, contains) members and the value type.
+fn dictionary(h: Handle) -> Option<(ContextFn, ContextFn)> {
+    match h {
+        Handle::RequestHeaders | Handle::ResponseHeaders => {
+            Some((ContextFn::HeaderGet, ContextFn::HeaderContains))
+        }
+        Handle::Query | Handle::OriginalQuery => {
+            Some((ContextFn::QueryGet, ContextFn::QueryContains))
+        }
+        Handle::MatchedParameters => Some((ContextFn::MatchedGet, ContextFn::MatchedContains)),
+        _ => None,
+    }
+}
+
+/// `Headers.GetValueOrDefault(..)`, `Variables.GetValueOrDefault<T>(..)`, `ContainsKey(..)`.
+pub(crate) fn method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    h: Handle,
+    name: &str,
+    type_args: &[TypeName],
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let call = |f: ContextFn, a: Vec<Ir>, ty: Ty| {
+        Ok((Ir::Call(Builtin::Context(f), with_recv(recv, a)), ty))
+    };
+    match (h, name, dictionary(h)) {
+        (_, "GetValueOrDefault", Some((get, _))) => {
+            let a = b.args(name, args, &[Ty::Str, Ty::Str], 1, off)?;
+            call(get, a, Ty::Str)
+        }
+        (_, "ContainsKey", Some((_, contains))) => {
+            let a = b.args(name, args, &[Ty::Str], 1, off)?;
+            call(contains, a, Ty::Bool)
+        }
+        (Handle::Variables, "GetValueOrDefault", _) => {
+            let ty = match type_args {
+                [] => Ty::Object,
+                [t] => resolve_type(t, off)?,
+                _ => return type_err(off, "GetValueOrDefault takes one type argument"),
+            };
+            let Some(to) = CastTo::of(&ty) else {
+                return type_err(off, format!("variables cannot hold '{ty}'"));
+            };
+            let a = b.args(name, args, &[Ty::Str, ty.clone()], 1, off)?;
+            call(ContextFn::VarGet(to), a, ty)
+        }
+        (Handle::Variables, "ContainsKey", _) => {
+            let a = b.args(name, args, &[Ty::Str], 1, off)?;
+            call(ContextFn::VarContains, a, Ty::Bool)
+        }
+        (Handle::Certificates, "ContainsKey", _) => {
+            let a = b.args(name, args, &[Ty::Str], 1, off)?;
+            call(ContextFn::CertsContainsKey, a, Ty::Bool)
+        }
+        (Handle::Certificates, "TryGetValue", _) => type_err(off, "TryGetValue needs 'out' parameters, which policy expressions do not support; use ContainsKey and the indexer"),
+        _ => unknown_member(&Ty::Handle(h), name, off),
+    }
+}
+
+/// `Headers[name]`, `Query[name]`, `MatchedParameters[name]`, `Variables[name]`,
+/// `Certificates[id]`: the member, the key type and the value type.
+pub(crate) fn indexer(h: Handle) -> Option<(Builtin, Ty, Ty)> {
+    let (f, ty) = match h {
+        Handle::RequestHeaders | Handle::ResponseHeaders => {
+            (ContextFn::HeaderIndex, Ty::Array(Box::new(Ty::Str)))
+        }
+        Handle::Query | Handle::OriginalQuery => {
+            (ContextFn::QueryIndex, Ty::Array(Box::new(Ty::Str)))
+        }
+        Handle::MatchedParameters => (ContextFn::MatchedIndex, Ty::Str),
+        Handle::Variables => (ContextFn::VarIndex, Ty::Object),
+        Handle::Certificates => (ContextFn::CertsIndex, Ty::Cert),
+        _ => return None,
+    };
+    Some((Builtin::Context(f), Ty::Str, ty))
+}
+
+pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
+    let ctx = env.ctx;
+    Ok(match f {
+        ContextFn::RequestMethod => Value::str(ctx.method()),
+        ContextFn::RequestIp => Value::str(&ip_string(ctx.client_ip())),
+        ContextFn::RequestCertificate => ctx
+            .certificate()
+            .map_or(Value::Null, |c| Value::Cert(c.clone())),
+        ContextFn::RequestId => Value::str(ctx.request_id()),
+        ContextFn::Url(part) => {
+            let u = url_of(ctx, arg(args, 0));
+            match part {
+                UrlPart::Scheme => Value::str(u.scheme),
+                UrlPart::Host => Value::str(u.host),
+                UrlPart::Port => Value::Int(u.port as i64),
+                UrlPart::Path => Value::str(u.path),
+                UrlPart::QueryString => Value::str(&if u.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", u.query)
+                }),
+                UrlPart::Whole => Value::str(&u.to_url_string()),
+            }
+        }
+        ContextFn::HeaderGet => {
+            let name = s_arg(args, 1)?;
+            let v = match arg(args, 0) {
+                Value::Handle(Handle::ResponseHeaders) => ctx.response_header(name),
+                _ => ctx.request_header(name),
+            };
+            match v {
+                Some(v) => Value::str(&v),
+                None => arg(args, 2).clone(),
+            }
+        }
+        ContextFn::HeaderContains => {
+            let name = s_arg(args, 1)?;
+            Value::Bool(match arg(args, 0) {
+                Value::Handle(Handle::ResponseHeaders) => ctx.response_header(name).is_some(),
+                _ => ctx.request_header(name).is_some(),
+            })
+        }
+        ContextFn::HeaderIndex => {
+            let name = s_arg(args, 1)?;
+            let values: Vec<String> = match arg(args, 0) {
+                Value::Handle(Handle::ResponseHeaders) => ctx
+                    .response_header(name)
+                    .map(|v| v.split(',').map(str::to_string).collect())
+                    .unwrap_or_default(),
+                _ => ctx.request_header_values(name),
+            };
+            if values.is_empty() {
+                return fail(format!(
+                    "The given key '{name}' was not present in the dictionary."
+                ));
+            }
+            Value::Array(
+                values
+                    .iter()
+                    .map(|v| Value::str(v))
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
+        }
+        ContextFn::QueryGet => {
+            let name = s_arg(args, 1)?;
+            match url_of(ctx, arg(args, 0)).query_param(name) {
+                Some(v) => string(v),
+                None => arg(args, 2).clone(),
+            }
+        }
+        ContextFn::QueryContains => Value::Bool(
+            url_of(ctx, arg(args, 0))
+                .query_param(s_arg(args, 1)?)
+                .is_some(),
+        ),
+        ContextFn::QueryIndex => {
+            let name = s_arg(args, 1)?;
+            let values = url_of(ctx, arg(args, 0)).query_values(name);
+            if values.is_empty() {
+                return fail(format!(
+                    "The given key '{name}' was not present in the dictionary."
+                ));
+            }
+            Value::Array(values.into_iter().map(string).collect::<Vec<_>>().into())
+        }
+        ContextFn::MatchedGet => match ctx.matched_parameter(s_arg(args, 1)?) {
+            Some(v) => Value::str(v),
+            None => arg(args, 2).clone(),
+        },
+        ContextFn::MatchedContains => Value::Bool(ctx.matched_parameter(s_arg(args, 1)?).is_some()),
+        ContextFn::MatchedIndex => {
+            let name = s_arg(args, 1)?;
+            match ctx.matched_parameter(name) {
+                Some(v) => Value::str(v),
+                None => {
+                    return fail(format!(
+                        "The given key '{name}' was not present in the dictionary."
+                    ))
+                }
+            }
+        }
+        ContextFn::VarGet(to) => {
+            let name = s_arg(args, 1)?;
+            match ctx.state().variable(name) {
+                Some(v) => cast(to, v.clone(), false)?,
+                None => match (arg(args, 2), to) {
+                    (Value::Null, CastTo::Int) if args.len() < 3 => Value::Int(0),
+                    (Value::Null, CastTo::Bool) if args.len() < 3 => Value::Bool(false),
+                    (Value::Null, CastTo::Double) if args.len() < 3 => Value::Double(0.0),
+                    (d, _) => d.clone(),
+                },
+            }
+        }
+        ContextFn::VarContains => Value::Bool(ctx.state().variable(s_arg(args, 1)?).is_some()),
+        ContextFn::VarIndex => {
+            let name = s_arg(args, 1)?;
+            match ctx.state().variable(name) {
+                Some(v) => v.clone(),
+                None => {
+                    return fail(format!(
+                        "The given key '{name}' was not present in the dictionary."
+                    ))
+                }
+            }
+        }
+        ContextFn::ResponseStatusCode => Value::Int(ctx.response_status().0 as i64),
+        ContextFn::ResponseStatusReason => Value::str(ctx.response_status().1),
+        ContextFn::DeploymentServiceName => Value::Str(ctx.deployment().service_name.clone()),
+        ContextFn::DeploymentGatewayId => Value::Str(ctx.deployment().gateway_id.clone()),
+        ContextFn::DeploymentRegion => Value::Str(ctx.deployment().region.clone()),
+        ContextFn::CertsContainsKey => Value::Bool(
+            ctx.deployment()
+                .certificates()
+                .contains_key(s_arg(args, 1)?),
+        ),
+        ContextFn::CertsIndex => {
+            let id = s_arg(args, 1)?;
+            match ctx.deployment().certificates().get(id) {
+                Some(c) => Value::Cert(c.clone()),
+                None => {
+                    return fail(format!(
+                        "The given key '{id}' was not present in the dictionary."
+                    ))
+                }
+            }
+        }
+        ContextFn::CertsCount => Value::Int(ctx.deployment().certificates().len() as i64),
+        ContextFn::CertsAsArray => certificates_array(ctx.deployment()),
+        ContextFn::CertsHasRequestCertificate => match ctx.certificate() {
+            Some(c) => Value::Bool(ctx.deployment().thumbprints().contains(c.sha1())),
+            // C# evaluates the lambda (and throws) only when there is a certificate to test.
+            None if ctx.deployment().certificates().is_empty() => Value::Bool(false),
+            None => return fail(NULL_REF),
+        },
+        ContextFn::CertsHasThumbprint => match arg(args, 0) {
+            Value::Str(t) => Value::Bool(ctx.deployment().has_thumbprint(t)),
+            // `c.Value.Thumbprint == null` is false for every certificate.
+            _ => Value::Bool(false),
+        },
+        ContextFn::LastError(field) => match &ctx.state().last_error {
+            None => Value::Null,
+            Some(e) => match field {
+                ErrorField::Source => Value::Str(e.source.clone()),
+                ErrorField::Reason => Value::Str(e.reason.clone()),
+                ErrorField::Message => Value::Str(e.message.clone()),
+                ErrorField::Scope => Value::Str(e.scope.clone()),
+                ErrorField::Section => Value::Str(e.section.clone()),
+                ErrorField::Path => Value::Str(e.path.clone()),
+                ErrorField::PolicyId => Value::Str(e.policy_id.clone()),
+            },
+        },
+    })
+}
+
+fn ip_string(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        v4 => v4.to_string(),
+    }
+}
+
+fn certificates_array(d: &Deployment) -> Value {
+    Value::Array(
+        d.certificates()
+            .iter()
+            .map(|(k, c)| Value::Pair(Arc::new((Value::str(k), Value::Cert(c.clone())))))
+            .collect::<Vec<_>>()
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::SimpleContext;
+    use crate::expr::testing::{s, show};
+
+    #[test]
+    fn request_members_and_dictionaries() {
+        let ctx = SimpleContext::new("POST", "/a/b?x=1&x=2").with_header("X-K", "v");
+        assert_eq!(show("@(context.Request.Method)", &ctx), "POST");
+        assert_eq!(show("@(context.Request.Url.Path)", &ctx), "/a/b");
+        assert_eq!(
+            show(
+                r#"@(context.Request.Url.Query.GetValueOrDefault("x", "d"))"#,
+                &ctx
+            ),
+            "1"
+        );
+        assert_eq!(
+            show(r#"@(context.Request.Headers.ContainsKey("x-k"))"#, &ctx),
+            "True"
+        );
+        assert_eq!(
+            show(
+                r#"@(context.Request.Headers.GetValueOrDefault("none", "d"))"#,
+                &ctx
+            ),
+            "d"
+        );
+        assert!(show(r#"@(context.Request.Headers["none"])"#, &ctx).contains("was not present"));
+        assert_eq!(
+            s(r#"@(context.Variables.GetValueOrDefault<int>("n"))"#),
+            "0"
+        );
+        assert!(s("@(context.Request.Nope)").contains("does not contain a definition for 'Nope'"));
+        assert!(s(r#"@(context.Deployment.Certificates.TryGetValue("a"))"#)
+            .contains("'out' parameters"));
+    }
+}

@@ -1,0 +1,348 @@
+//! Conversions and the small static classes: `ToString()`/`ToString(format)` on any value,
+//! casts, `Convert.*`, `Encoding.UTF8`, `WebUtility`, `JsonConvert.SerializeObject`,
+//! `Guid.NewGuid` and `Math`. Checker bindings and evaluator in one file.
+
+use base64::Engine;
+
+use super::format::format_value;
+use crate::expr::ast::Expr;
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::{Handle, Value};
+
+fn conv(b: &dyn Binder, f: ConvertFn, args: Vec<Ir>) -> Ir {
+    b.fold(Ir::Call(Builtin::Convert(f), args))
+}
+
+/// `x.ToString()` and `x.ToString(format)`, which every value has.
+pub(crate) fn to_string(
+    b: &mut dyn Binder,
+    recv: Ir,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    if args.is_empty() {
+        return Ok((conv(b, ConvertFn::ToStringDyn, vec![recv]), Ty::Str));
+    }
+    let a = b.args("ToString", args, &[Ty::Str], 1, off)?;
+    Ok((
+        conv(b, ConvertFn::ToStringFormat, with_recv(recv, a)),
+        Ty::Str,
+    ))
+}
+
+/// `Encoding.UTF8` (and `ASCII`, `Default`, which policies use for UTF-8 too).
+pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match (s, name) {
+        (Static::Encoding, "UTF8" | "ASCII" | "Default") => {
+            Ok((Ir::Const(Value::Null), Ty::Static(Static::Utf8)))
+        }
+        _ => unknown_member(&Ty::Static(s), name, off),
+    }
+}
+
+/// `Convert.*`, `WebUtility.*`, `Encoding.UTF8.*`, `JsonConvert.SerializeObject`,
+/// `Guid.NewGuid`, `Math.*`.
+pub(crate) fn static_method(
+    b: &mut dyn Binder,
+    s: Static,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let (f, params, ty): (ConvertFn, &[Ty], Ty) = match (s, m) {
+        (Static::Convert, "FromBase64String") => (ConvertFn::FromBase64, &[Ty::Str], Ty::Bytes),
+        (Static::Convert, "ToBase64String") => (ConvertFn::ToBase64, &[Ty::Bytes], Ty::Str),
+        (Static::Convert, "ToInt32" | "ToInt64") => (ConvertFn::ToInt32, &[Ty::Object], Ty::Int),
+        (Static::Convert, "ToDouble") => (ConvertFn::ToDouble, &[Ty::Object], Ty::Double),
+        (Static::Convert, "ToBoolean") => (ConvertFn::ToBoolean, &[Ty::Object], Ty::Bool),
+        (Static::Convert, "ToString") => (ConvertFn::ToStringDyn, &[Ty::Object], Ty::Str),
+        (Static::WebUtility, "UrlDecode") => (ConvertFn::UrlDecode, &[Ty::Str], Ty::Str),
+        (Static::WebUtility, "UrlEncode") => (ConvertFn::UrlEncode, &[Ty::Str], Ty::Str),
+        (Static::Utf8, "GetBytes") => (ConvertFn::Utf8GetBytes, &[Ty::Str], Ty::Bytes),
+        (Static::Utf8, "GetString") => (ConvertFn::Utf8GetString, &[Ty::Bytes], Ty::Str),
+        (Static::Guid, "NewGuid") => (ConvertFn::NewGuid, &[], Ty::Str),
+        (Static::JsonConvert, "SerializeObject") => return serialize(b, args, off),
+        (Static::Math, "Max" | "Min" | "Abs") => return math(b, m, args, off),
+        _ => return unknown_member(&Ty::Static(s), m, off),
+    };
+    let a = b.args(m, args, params, params.len(), off)?;
+    Ok((conv(b, f, a), ty))
+}
+
+fn serialize(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
+    let [a] = args else {
+        return type_err(off, "'SerializeObject' takes 1 argument");
+    };
+    let (ir, ty) = b.expr(a)?;
+    // LastError serialises as its fields.
+    let ir = match ty {
+        Ty::Handle(Handle::LastError) => Ir::Const(Value::Handle(Handle::LastError)),
+        Ty::Handle(_) | Ty::Static(_) | Ty::Namespace(_) => {
+            return type_err(a.offset, format!("'{ty}' cannot be serialised"))
+        }
+        _ => ir,
+    };
+    Ok((
+        Ir::Call(Builtin::Convert(ConvertFn::JsonSerialize), vec![ir]),
+        Ty::Str,
+    ))
+}
+
+/// `Math.Max/Min/Abs`: `int` unless an argument is a `double`.
+fn math(b: &mut dyn Binder, m: &str, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
+    let f = match m {
+        "Max" => ConvertFn::Max,
+        "Min" => ConvertFn::Min,
+        _ => ConvertFn::Abs,
+    };
+    let n = if m == "Abs" { 1 } else { 2 };
+    let mut ty = Ty::Int;
+    let mut checked = Vec::new();
+    for a in args {
+        let (ir, t) = b.expr(a)?;
+        if !matches!(t, Ty::Int | Ty::Double) {
+            return type_err(a.offset, format!("'Math.{m}' needs numbers, not '{t}'"));
+        }
+        if t == Ty::Double {
+            ty = Ty::Double;
+        }
+        checked.push((ir, t, a.offset));
+    }
+    if checked.len() != n {
+        return type_err(off, format!("'Math.{m}' takes {n} argument(s)"));
+    }
+    let mut irs = Vec::new();
+    for (ir, t, o) in checked {
+        irs.push(b.convert(ir, &t, &ty, o)?);
+    }
+    Ok((conv(b, f, irs), ty))
+}
+
+pub(crate) fn eval(
+    f: ConvertFn,
+    args: &[Value],
+    arg_irs: &[Ir],
+    env: &mut Env,
+) -> EvalResult<Value> {
+    let ctx = env.ctx;
+    Ok(match f {
+        ConvertFn::FromBase64 => {
+            let s = s_arg(args, 0)?;
+            let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+            match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
+                Ok(b) => Value::Bytes(b.into()),
+                Err(_) => return fail("The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters."),
+            }
+        }
+        ConvertFn::ToBase64 => match arg(args, 0) {
+            Value::Bytes(b) => string(base64::engine::general_purpose::STANDARD.encode(b)),
+            _ => return fail("Value cannot be null. (Parameter 'inArray')"),
+        },
+        ConvertFn::ToInt32 => match arg(args, 0) {
+            Value::Null => Value::Int(0),
+            Value::Int(i) => Value::Int(*i),
+            Value::Double(d) => Value::Int(d.round() as i64),
+            Value::Bool(b) => Value::Int(*b as i64),
+            Value::Str(s) => match s.trim().parse::<i64>() {
+                Ok(i) => Value::Int(i),
+                Err(_) => return fail("Input string was not in a correct format."),
+            },
+            v => {
+                return fail(format!(
+                    "Unable to cast object of type '{}' to type 'IConvertible'.",
+                    v.type_name()
+                ))
+            }
+        },
+        ConvertFn::ToDouble => match arg(args, 0) {
+            Value::Null => Value::Double(0.0),
+            v => match num(v) {
+                Some(d) => Value::Double(d),
+                None => match v {
+                    Value::Str(s) => Value::Double(s.trim().parse().map_err(|_| {
+                        EvalError("Input string was not in a correct format.".into())
+                    })?),
+                    _ => return fail("Input string was not in a correct format."),
+                },
+            },
+        },
+        ConvertFn::ToBoolean => match arg(args, 0) {
+            Value::Null => Value::Bool(false),
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Bool(*i != 0),
+            Value::Str(s) if s.trim().eq_ignore_ascii_case("true") => Value::Bool(true),
+            Value::Str(s) if s.trim().eq_ignore_ascii_case("false") => Value::Bool(false),
+            _ => return fail("String was not recognized as a valid Boolean."),
+        },
+        ConvertFn::ToStringDyn => match arg(args, 0) {
+            Value::Null if !arg_irs.is_empty() && matches!(arg_irs[0], Ir::Const(Value::Null)) => {
+                Value::str("")
+            }
+            Value::Null => return fail(NULL_REF),
+            Value::Handle(Handle::Url | Handle::OriginalUrl) => {
+                Value::str(&url_of(ctx, arg(args, 0)).to_url_string())
+            }
+            v @ Value::Str(_) => v.clone(),
+            v => string(v.to_dotnet_string()),
+        },
+        ConvertFn::ToStringFormat => match arg(args, 0) {
+            Value::Null => return fail(NULL_REF),
+            v => string(format_value(v, opt_s(args, 1).unwrap_or(""))),
+        },
+        ConvertFn::UrlDecode => match opt_s(args, 0) {
+            None => Value::Null,
+            Some(s) => string(
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ),
+        },
+        ConvertFn::UrlEncode => match opt_s(args, 0) {
+            None => Value::Null,
+            Some(s) => string(url_encode(s)),
+        },
+        ConvertFn::Utf8GetBytes => Value::Bytes(s_arg(args, 0)?.as_bytes().to_vec().into()),
+        ConvertFn::Utf8GetString => match arg(args, 0) {
+            Value::Bytes(b) => string(String::from_utf8_lossy(b).into_owned()),
+            _ => return fail("Value cannot be null. (Parameter 'bytes')"),
+        },
+        ConvertFn::JsonSerialize => match arg(args, 0) {
+            Value::Handle(Handle::LastError) => match &ctx.state().last_error {
+                Some(e) => string(e.to_json().to_string()),
+                None => Value::str("null"),
+            },
+            v => string(v.to_json().to_string()),
+        },
+        ConvertFn::NewGuid => string(new_guid()),
+        ConvertFn::Max | ConvertFn::Min => {
+            let (x, y) = (arg(args, 0), arg(args, 1));
+            match (x, y) {
+                (Value::Int(a), Value::Int(c)) => Value::Int(pick_int(f == ConvertFn::Max, *a, *c)),
+                _ => {
+                    let (a, c) = (num(x).unwrap_or(0.0), num(y).unwrap_or(0.0));
+                    Value::Double(if f == ConvertFn::Max {
+                        a.max(c)
+                    } else {
+                        a.min(c)
+                    })
+                }
+            }
+        }
+        ConvertFn::Abs => match arg(args, 0) {
+            Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| {
+                EvalError(
+                    "Negating the minimum value of a twos complement number is invalid.".into(),
+                )
+            })?),
+            v => Value::Double(num(v).unwrap_or(0.0).abs()),
+        },
+    })
+}
+
+/// Converts a value to a type; `explicit` allows numeric narrowing like a C# cast.
+pub fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
+    let bad = |v: &Value| {
+        EvalError(format!(
+            "Unable to cast object of type '{}' to type '{to:?}'.",
+            v.type_name()
+        ))
+    };
+    match (to, v) {
+        (_, Value::Null) => Ok(Value::Null),
+        (CastTo::Any, v) => Ok(v),
+        (CastTo::Str, v @ Value::Str(_)) => Ok(v),
+        (CastTo::Int, v @ Value::Int(_)) => Ok(v),
+        (CastTo::Int, Value::Double(d)) if explicit => Ok(Value::Int(d as i64)),
+        (CastTo::Int, Value::Char(c)) => Ok(Value::Int(c as i64)),
+        (CastTo::Double, Value::Double(d)) => Ok(Value::Double(d)),
+        (CastTo::Double, Value::Int(i)) => Ok(Value::Double(i as f64)),
+        (CastTo::Double, Value::Char(c)) => Ok(Value::Double(c as u32 as f64)),
+        (CastTo::Bool, v @ Value::Bool(_)) => Ok(v),
+        (CastTo::DateTime, v @ Value::DateTime(_)) => Ok(v),
+        (CastTo::TimeSpan, v @ Value::TimeSpan(_)) => Ok(v),
+        (CastTo::Bytes, v @ Value::Bytes(_)) => Ok(v),
+        (CastTo::Bytes, Value::Array(a)) => {
+            let bytes = a.iter().map(|x| match x {
+                Value::Int(i) if (0..=255).contains(i) => Ok(*i as u8),
+                other => Err(bad(other)),
+            });
+            Ok(Value::Bytes(bytes.collect::<EvalResult<Vec<u8>>>()?.into()))
+        }
+        (CastTo::Cert, v @ Value::Cert(_)) => Ok(v),
+        (CastTo::StrArray, v @ Value::Array(_)) => Ok(v),
+        (_, v) => Err(bad(&v)),
+    }
+}
+
+fn pick_int(max: bool, a: i64, b: i64) -> i64 {
+    if max {
+        a.max(b)
+    } else {
+        a.min(b)
+    }
+}
+
+/// `WebUtility.UrlEncode`: spaces as `+`, unreserved characters kept, the rest percent-encoded
+/// in upper-case hex.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn new_guid() -> String {
+    let mut b = [0u8; 16];
+    if crate::crypto::rand::rand_bytes(&mut b).is_err() {
+        return "00000000-0000-0000-0000-000000000000".into();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::cert::hex_upper(&b).to_lowercase();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_and_math() {
+        use crate::expr::testing::s;
+        assert_eq!(s("@(Convert.ToInt32(\"42\"))"), "42");
+        assert!(s("@(Convert.ToInt32(\"x\" + context.Request.Method))")
+            .contains("not in a correct format"));
+        assert_eq!(s("@(Math.Max(2, 3.5))"), "3.5");
+        assert!(s("@(Math.Abs(\"x\"))").contains("needs numbers"));
+        assert_eq!(s("@(Guid.NewGuid().Length)"), "36");
+        assert_eq!(s("@((12).ToString(\"D4\"))"), "0012");
+    }
+
+    #[test]
+    fn url_encoding() {
+        assert_eq!(url_encode("a b&c/é"), "a+b%26c%2F%C3%A9");
+    }
+}

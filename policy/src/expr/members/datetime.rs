@@ -1,0 +1,319 @@
+//! `DateTime` (`Now`, `UtcNow`, `AddX`, `Subtract`, parts, `ToUniversalTime`) and `TimeSpan`
+//! (`FromX`, `TotalX`, parts, constructors), in .NET ticks. Checker bindings and evaluator in
+//! one file.
+
+use crate::dotnet::{DateKind, DateTime, TimeSpan};
+use crate::expr::ast::Expr;
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::Value;
+
+const TICKS_PER_DAY: TicksPerUnit = 864_000_000_000;
+const TICKS_PER_HOUR: TicksPerUnit = 36_000_000_000;
+const TICKS_PER_MINUTE: TicksPerUnit = 600_000_000;
+const TICKS_PER_SECOND: TicksPerUnit = 10_000_000;
+const TICKS_PER_MS: TicksPerUnit = 10_000;
+
+fn date(f: DateFn, args: Vec<Ir>) -> Ir {
+    Ir::Call(Builtin::Date(f), args)
+}
+
+/// Properties of `DateTime` and `TimeSpan` values.
+pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    let call = |f: DateFn, ty: Ty| Ok((date(f, vec![recv.clone()]), ty));
+    match (rty, name) {
+        (Ty::DateTime, part) => {
+            let k = match part {
+                "Year" => DatePartKind::Year,
+                "Month" => DatePartKind::Month,
+                "Day" => DatePartKind::Day,
+                "Hour" => DatePartKind::Hour,
+                "Minute" => DatePartKind::Minute,
+                "Second" => DatePartKind::Second,
+                "Millisecond" => DatePartKind::Millisecond,
+                "DayOfYear" => DatePartKind::DayOfYear,
+                "Date" => return call(DateFn::Date, Ty::DateTime),
+                "Ticks" => return call(DateFn::Ticks, Ty::Int),
+                _ => return unknown_member(rty, name, off),
+            };
+            call(DateFn::Part(k), Ty::Int)
+        }
+        (Ty::TimeSpan, m) => {
+            let f = match m {
+                "TotalDays" => DateFn::SpanTotal(TICKS_PER_DAY),
+                "TotalHours" => DateFn::SpanTotal(TICKS_PER_HOUR),
+                "TotalMinutes" => DateFn::SpanTotal(TICKS_PER_MINUTE),
+                "TotalSeconds" => DateFn::SpanTotal(TICKS_PER_SECOND),
+                "TotalMilliseconds" => DateFn::SpanTotal(TICKS_PER_MS),
+                "Days" => DateFn::SpanPart(SpanPartKind::Days),
+                "Hours" => DateFn::SpanPart(SpanPartKind::Hours),
+                "Minutes" => DateFn::SpanPart(SpanPartKind::Minutes),
+                "Seconds" => DateFn::SpanPart(SpanPartKind::Seconds),
+                "Milliseconds" => DateFn::SpanPart(SpanPartKind::Milliseconds),
+                "Ticks" => DateFn::SpanPart(SpanPartKind::Ticks),
+                _ => return unknown_member(rty, name, off),
+            };
+            let ty = if matches!(f, DateFn::SpanTotal(_)) {
+                Ty::Double
+            } else {
+                Ty::Int
+            };
+            call(f, ty)
+        }
+        _ => unknown_member(rty, name, off),
+    }
+}
+
+/// `DateTime.Now`, `DateTime.UtcNow`, `DateTime.Today`, `TimeSpan.Zero`.
+pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match (s, name) {
+        (Static::DateTime, "Now") => Ok((date(DateFn::Now, vec![]), Ty::DateTime)),
+        (Static::DateTime, "UtcNow") => Ok((date(DateFn::UtcNow, vec![]), Ty::DateTime)),
+        (Static::DateTime, "Today") => Ok((
+            date(DateFn::Date, vec![date(DateFn::Now, vec![])]),
+            Ty::DateTime,
+        )),
+        (Static::TimeSpan, "Zero") => Ok((Ir::Const(Value::TimeSpan(TimeSpan(0))), Ty::TimeSpan)),
+        _ => unknown_member(&Ty::Static(s), name, off),
+    }
+}
+
+/// Methods of `DateTime` values.
+pub(crate) fn method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let unit = match m {
+        "AddDays" => Some(TICKS_PER_DAY),
+        "AddHours" => Some(TICKS_PER_HOUR),
+        "AddMinutes" => Some(TICKS_PER_MINUTE),
+        "AddSeconds" => Some(TICKS_PER_SECOND),
+        "AddMilliseconds" => Some(TICKS_PER_MS),
+        "AddTicks" => Some(1),
+        _ => None,
+    };
+    if let Some(u) = unit {
+        let a = b.args(m, args, &[Ty::Double], 1, off)?;
+        return Ok((date(DateFn::Add(u), with_recv(recv, a)), Ty::DateTime));
+    }
+    match m {
+        "Add" => {
+            let a = b.args(m, args, &[Ty::TimeSpan], 1, off)?;
+            Ok((date(DateFn::AddSpan, with_recv(recv, a)), Ty::DateTime))
+        }
+        "Subtract" => {
+            let (ir, ty) = match args {
+                [a] => b.expr(a)?,
+                _ => return type_err(off, "'Subtract' takes 1 argument"),
+            };
+            match ty {
+                Ty::DateTime => Ok((date(DateFn::Subtract, vec![recv, ir]), Ty::TimeSpan)),
+                Ty::TimeSpan => Ok((
+                    date(DateFn::AddSpan, vec![recv, Ir::Neg(Box::new(ir))]),
+                    Ty::DateTime,
+                )),
+                t => type_err(
+                    args[0].offset,
+                    format!("cannot subtract '{t}' from a DateTime"),
+                ),
+            }
+        }
+        "ToUniversalTime" => Ok((date(DateFn::ToUniversal, vec![recv]), Ty::DateTime)),
+        "ToLocalTime" => Ok((date(DateFn::ToLocal, vec![recv]), Ty::DateTime)),
+        _ => unknown_member(&Ty::DateTime, m, off),
+    }
+}
+
+/// `TimeSpan.FromX(..)`; `DateTime.Parse` is refused with a reason.
+pub(crate) fn static_method(
+    b: &mut dyn Binder,
+    s: Static,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let unit = match (s, m) {
+        (Static::TimeSpan, "FromDays") => TICKS_PER_DAY,
+        (Static::TimeSpan, "FromHours") => TICKS_PER_HOUR,
+        (Static::TimeSpan, "FromMinutes") => TICKS_PER_MINUTE,
+        (Static::TimeSpan, "FromSeconds") => TICKS_PER_SECOND,
+        (Static::TimeSpan, "FromMilliseconds") => TICKS_PER_MS,
+        (Static::TimeSpan, "FromTicks") => 1,
+        (Static::DateTime, "Parse") => {
+            return type_err(
+                off,
+                "DateTime.Parse is not supported; compare DateTime values directly",
+            )
+        }
+        _ => return unknown_member(&Ty::Static(s), m, off),
+    };
+    let a = b.args(m, args, &[Ty::Double], 1, off)?;
+    Ok((b.fold(date(DateFn::SpanFrom(unit), a)), Ty::TimeSpan))
+}
+
+/// `new TimeSpan(h, m, s)` / `new TimeSpan(d, h, m, s)` and `new DateTime(y, m, d[, h, m, s])`.
+pub(crate) fn new(
+    b: &mut dyn Binder,
+    type_name: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    if type_name == "TimeSpan" {
+        let a = b.args(
+            "TimeSpan",
+            args,
+            &[Ty::Int, Ty::Int, Ty::Int, Ty::Int],
+            3,
+            off,
+        )?;
+        return Ok((b.fold(date(DateFn::NewTimeSpan, a)), Ty::TimeSpan));
+    }
+    let a = b.args(
+        "DateTime",
+        args,
+        &[Ty::Int, Ty::Int, Ty::Int, Ty::Int, Ty::Int, Ty::Int],
+        3,
+        off,
+    )?;
+    Ok((date(DateFn::New, a), Ty::DateTime))
+}
+
+pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
+    Ok(match f {
+        DateFn::Now => Value::DateTime(DateTime::now()),
+        DateFn::UtcNow => Value::DateTime(DateTime::utc_now()),
+        DateFn::Add(unit) => {
+            let Value::DateTime(d) = arg(args, 0) else {
+                return fail(NULL_REF);
+            };
+            let n = num(arg(args, 1)).unwrap_or(0.0);
+            let ticks = n * unit as f64;
+            if !ticks.is_finite() || ticks.abs() > 3.0e18 {
+                return fail("Value to add was out of range.");
+            }
+            Value::DateTime(
+                d.checked_add(TimeSpan(ticks as i64))
+                    .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
+            )
+        }
+        DateFn::AddSpan => match (arg(args, 0), arg(args, 1)) {
+            (Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(
+                d.checked_add(*t)
+                    .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
+            ),
+            _ => return fail(NULL_REF),
+        },
+        DateFn::Subtract => match (arg(args, 0), arg(args, 1)) {
+            (Value::DateTime(a), Value::DateTime(b)) => Value::TimeSpan(a.since(*b)),
+            _ => return fail(NULL_REF),
+        },
+        DateFn::Part(k) => {
+            let Value::DateTime(d) = arg(args, 0) else {
+                return fail(NULL_REF);
+            };
+            Value::Int(d.part(&format!("{k:?}")))
+        }
+        DateFn::ToUniversal | DateFn::ToLocal | DateFn::Date | DateFn::Ticks => {
+            let Value::DateTime(d) = arg(args, 0) else {
+                return fail(NULL_REF);
+            };
+            match f {
+                DateFn::ToUniversal => Value::DateTime(d.to_universal()),
+                DateFn::ToLocal => Value::DateTime(d.to_local()),
+                DateFn::Date => Value::DateTime(DateTime {
+                    wall: d.wall.date().and_time(chrono::NaiveTime::MIN),
+                    kind: d.kind,
+                }),
+                _ => {
+                    // Ticks since 0001-01-01.
+                    let epoch = chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+                        .map(|e| e.and_time(chrono::NaiveTime::MIN));
+                    let us = epoch
+                        .and_then(|e| (d.wall - e).num_microseconds())
+                        .unwrap_or(0);
+                    Value::Int(us.saturating_mul(10))
+                }
+            }
+        }
+        DateFn::New => {
+            let p = |i: usize| int(arg(args, i)).unwrap_or(0);
+            let date = chrono::NaiveDate::from_ymd_opt(p(0) as i32, p(1) as u32, p(2) as u32);
+            let dt = date.and_then(|d| d.and_hms_opt(p(3) as u32, p(4) as u32, p(5) as u32));
+            match dt {
+                Some(wall) => Value::DateTime(DateTime {
+                    wall,
+                    kind: DateKind::Unspecified,
+                }),
+                None => {
+                    return fail(
+                        "Year, Month, and Day parameters describe an un-representable DateTime.",
+                    )
+                }
+            }
+        }
+        DateFn::SpanFrom(unit) => {
+            let n = num(arg(args, 0)).unwrap_or(0.0) * unit as f64;
+            if !n.is_finite() || n.abs() > 9.2e18 {
+                return fail("TimeSpan overflowed because the duration is too long.");
+            }
+            Value::TimeSpan(TimeSpan(n as i64))
+        }
+        DateFn::SpanTotal(unit) => match arg(args, 0) {
+            Value::TimeSpan(t) => Value::Double(t.0 as f64 / unit as f64),
+            _ => return fail(NULL_REF),
+        },
+        DateFn::SpanPart(k) => match arg(args, 0) {
+            Value::TimeSpan(t) => {
+                let secs = t.0 / 10_000_000;
+                Value::Int(match k {
+                    SpanPartKind::Days => secs / 86_400,
+                    SpanPartKind::Hours => secs / 3600 % 24,
+                    SpanPartKind::Minutes => secs / 60 % 60,
+                    SpanPartKind::Seconds => secs % 60,
+                    SpanPartKind::Milliseconds => t.0 / 10_000 % 1000,
+                    SpanPartKind::Ticks => t.0,
+                })
+            }
+            _ => return fail(NULL_REF),
+        },
+        DateFn::NewTimeSpan => {
+            let p: Vec<i64> = (0..args.len())
+                .map(|i| int(arg(args, i)).unwrap_or(0))
+                .collect();
+            let (d, h, m, s) = if p.len() == 4 {
+                (p[0], p[1], p[2], p[3])
+            } else {
+                (0, p[0], p[1], p[2])
+            };
+            let secs = d
+                .saturating_mul(86_400)
+                .saturating_add(h.saturating_mul(3600))
+                .saturating_add(m.saturating_mul(60))
+                .saturating_add(s);
+            Value::TimeSpan(TimeSpan(secs.saturating_mul(10_000_000)))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::testing::s;
+
+    #[test]
+    fn dates_and_spans_in_ticks() {
+        assert_eq!(s("@(TimeSpan.FromMinutes(90).TotalHours)"), "1.5");
+        assert_eq!(s("@(new TimeSpan(1, 2, 3, 4).Minutes)"), "3");
+        assert_eq!(s("@(new DateTime(2024, 2, 29).AddDays(1).Month)"), "3");
+        assert_eq!(
+            s("@(new DateTime(2024, 1, 2).Subtract(new DateTime(2024, 1, 1)).TotalHours)"),
+            "24"
+        );
+        assert!(s("@(new DateTime(2023, 2, 29))").contains("un-representable"));
+        assert!(s("@(DateTime.Parse(\"x\"))").contains("not supported"));
+        assert!(s("@(DateTime.Now.AddYears(1))").contains("does not contain a definition"));
+    }
+}

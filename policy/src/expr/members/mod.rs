@@ -1,0 +1,15 @@
+//! The .NET type families policy expressions may use, one file each (rhai's `packages/`): the
+//! checker's bindings for its receiver types (which members exist, their parameter and result
+//! types) and the evaluator's implementation of its [`crate::expr::ir::Builtin`] sub-enum.
+//! Adding a member is its binding and its evaluation in the family's file plus one variant in
+//! that family's enum in `ir.rs`.
+//!
+//! Must not: sequence statements, scopes or LINQ (the checker's and evaluator's skeletons).
+
+pub(crate) mod cert;
+pub(crate) mod collections;
+pub(crate) mod context;
+pub(crate) mod convert;
+pub(crate) mod datetime;
+pub(crate) mod format;
+pub(crate) mod string;

@@ -1,0 +1,406 @@
+//! `string` members (`Length`, `Contains`, `Split`, `Substring`, ...), `String.*` statics
+//! (`IsNullOrEmpty`, `Join`, `Format`, ...) and `StringComparison`, with .NET's semantics
+//! (UTF-16 lengths and indices, ordinal comparison). Checker bindings and evaluator in one
+//! file.
+
+use std::borrow::Cow;
+
+use super::format::dotnet_format;
+use crate::dotnet::StringComparison;
+use crate::expr::ast::Expr;
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::{EnumValue, Value};
+
+fn str_call(b: &dyn Binder, f: StrFn, args: Vec<Ir>) -> Ir {
+    b.fold(Ir::Call(Builtin::Str(f), args))
+}
+
+/// `s.Length`.
+pub(crate) fn member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match name {
+        "Length" => Ok((Ir::Call(Builtin::Str(StrFn::Length), vec![recv]), Ty::Int)),
+        _ => unknown_member(&Ty::Str, name, off),
+    }
+}
+
+/// `String.Empty` and `StringComparison.X`.
+pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match (s, name) {
+        (Static::String, "Empty") => Ok((Ir::Const(Value::str("")), Ty::Str)),
+        (Static::StringComparison, v) => {
+            let c = match v {
+                "Ordinal" | "InvariantCulture" | "CurrentCulture" => StringComparison::Ordinal,
+                "OrdinalIgnoreCase" | "InvariantCultureIgnoreCase" | "CurrentCultureIgnoreCase" => {
+                    StringComparison::IgnoreCase
+                }
+                _ => return unknown_member(&Ty::Static(s), name, off),
+            };
+            Ok((
+                Ir::Const(Value::Enum(EnumValue::StringComparison(c))),
+                Ty::StringComparison,
+            ))
+        }
+        _ => unknown_member(&Ty::Static(s), name, off),
+    }
+}
+
+/// `s[i]`: a `char`, as C# indexes UTF-16 code units.
+pub(crate) fn index(b: &mut dyn Binder, recv: Ir, index: &Expr) -> CheckResult<(Ir, Ty)> {
+    let k = b.coerce(index, &Ty::Int)?;
+    Ok((str_call(b, StrFn::CharAt, vec![recv, k]), Ty::Char))
+}
+
+/// Instance methods of `string`.
+pub(crate) fn method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let s = Ty::Str;
+    let (f, params, required, ty): (StrFn, Vec<Ty>, usize, Ty) = match m {
+        "Contains" => (
+            StrFn::Contains,
+            vec![s.clone(), Ty::StringComparison],
+            1,
+            Ty::Bool,
+        ),
+        "StartsWith" => (
+            StrFn::StartsWith,
+            vec![s.clone(), Ty::StringComparison],
+            1,
+            Ty::Bool,
+        ),
+        "EndsWith" => (
+            StrFn::EndsWith,
+            vec![s.clone(), Ty::StringComparison],
+            1,
+            Ty::Bool,
+        ),
+        "Equals" => (
+            StrFn::Equals,
+            vec![s.clone(), Ty::StringComparison],
+            1,
+            Ty::Bool,
+        ),
+        "ToUpper" | "ToUpperInvariant" => (StrFn::ToUpper, vec![], 0, s.clone()),
+        "ToLower" | "ToLowerInvariant" => (StrFn::ToLower, vec![], 0, s.clone()),
+        "Replace" => (StrFn::Replace, vec![s.clone(), s.clone()], 2, s.clone()),
+        "Trim" => (StrFn::Trim, vec![], 0, s.clone()),
+        "TrimStart" => (StrFn::TrimStart, vec![], 0, s.clone()),
+        "TrimEnd" => (StrFn::TrimEnd, vec![], 0, s.clone()),
+        "Substring" => (StrFn::Substring, vec![Ty::Int, Ty::Int], 1, s.clone()),
+        "IndexOf" => (StrFn::IndexOf, vec![s.clone()], 1, Ty::Int),
+        "PadLeft" => (StrFn::PadLeft, vec![Ty::Int, Ty::Char], 1, s.clone()),
+        "PadRight" => (StrFn::PadRight, vec![Ty::Int, Ty::Char], 1, s.clone()),
+        "Split" => {
+            // Split(char), Split(string), Split(params char[]) — separators as strings.
+            let mut irs = vec![recv];
+            if args.is_empty() {
+                return type_err(off, "'Split' needs at least one separator");
+            }
+            for a in args {
+                let (ir, ty) = b.expr(a)?;
+                match ty {
+                    Ty::Char | Ty::Str => {
+                        irs.push(Ir::Call(Builtin::Convert(ConvertFn::ToStringDyn), vec![ir]))
+                    }
+                    Ty::Array(e) if matches!(*e, Ty::Char | Ty::Str) => irs.push(ir),
+                    Ty::StringComparison => {}
+                    t => {
+                        return type_err(
+                            a.offset,
+                            format!("'Split' separators must be char or string, not '{t}'"),
+                        )
+                    }
+                }
+            }
+            return Ok((str_call(b, StrFn::Split, irs), Ty::Array(Box::new(Ty::Str))));
+        }
+        _ => return unknown_member(&Ty::Str, m, off),
+    };
+    let mut a = if matches!(m, "IndexOf" | "Contains" | "StartsWith" | "EndsWith") {
+        // These also accept a char.
+        let mut v = Vec::new();
+        for (i, arg) in args.iter().enumerate() {
+            let (ir, ty) = b.expr(arg)?;
+            let Some(want) = params.get(i) else {
+                return type_err(off, format!("too many arguments for '{m}'"));
+            };
+            let ir = if ty == Ty::Char && *want == Ty::Str {
+                Ir::Call(Builtin::Convert(ConvertFn::ToStringDyn), vec![ir])
+            } else {
+                b.convert(ir, &ty, want, arg.offset)?
+            };
+            v.push(ir);
+        }
+        if v.len() < required {
+            return type_err(off, format!("'{m}' takes at least {required} argument(s)"));
+        }
+        v
+    } else {
+        b.args(m, args, &params, required, off)?
+    };
+    a.insert(0, recv);
+    Ok((str_call(b, f, a), ty))
+}
+
+/// `String.IsNullOrEmpty`, `String.Equals`, `String.Join`, `String.Format`, `String.Concat`.
+pub(crate) fn static_method(
+    b: &mut dyn Binder,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    match m {
+        "IsNullOrEmpty" | "IsNullOrWhiteSpace" => {
+            let f = if m == "IsNullOrEmpty" {
+                StrFn::IsNullOrEmpty
+            } else {
+                StrFn::IsNullOrWhiteSpace
+            };
+            let a = b.args(m, args, &[Ty::Str], 1, off)?;
+            Ok((str_call(b, f, a), Ty::Bool))
+        }
+        "Equals" => {
+            let a = b.args(m, args, &[Ty::Str, Ty::Str, Ty::StringComparison], 2, off)?;
+            Ok((str_call(b, StrFn::Equals, a), Ty::Bool))
+        }
+        "Join" => {
+            let Some((sep, rest)) = args.split_first() else {
+                return type_err(off, "'Join' needs a separator and values");
+            };
+            let mut irs = vec![b.coerce(sep, &Ty::Str)?];
+            for a in rest {
+                let (ir, ty) = b.expr(a)?;
+                check_printable(&ty, a.offset)?;
+                irs.push(ir);
+            }
+            Ok((str_call(b, StrFn::Join, irs), Ty::Str))
+        }
+        "Format" | "Concat" => {
+            let mut irs = Vec::new();
+            for a in args {
+                let (ir, ty) = b.expr(a)?;
+                check_printable(&ty, a.offset)?;
+                irs.push(ir);
+            }
+            if m == "Format" && irs.is_empty() {
+                return type_err(off, "'Format' needs a format string");
+            }
+            let f = if m == "Format" {
+                StrFn::Format
+            } else {
+                StrFn::Concat
+            };
+            Ok((str_call(b, f, irs), Ty::Str))
+        }
+        _ => unknown_member(&Ty::Static(Static::String), m, off),
+    }
+}
+
+pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
+    let lower = |s: &str| s.to_lowercase();
+    Ok(match f {
+        StrFn::Length => Value::Int(s_arg(args, 0)?.encode_utf16().count() as i64),
+        StrFn::Contains | StrFn::StartsWith | StrFn::EndsWith | StrFn::Equals => {
+            let (s, needle) = if f == StrFn::Equals
+                && !matches!(arg(args, 0), Value::Str(_))
+                && args.len() >= 2
+            {
+                // static String.Equals(null, x)
+                (opt_s(args, 0), opt_s(args, 1))
+            } else {
+                (Some(s_arg(args, 0)?), opt_s(args, 1))
+            };
+            let ic = ignore_case(args, 2);
+            if f == StrFn::Equals {
+                return Ok(Value::Bool(match (s, needle) {
+                    (Some(a), Some(n)) => {
+                        if ic {
+                            a.to_lowercase() == n.to_lowercase()
+                        } else {
+                            a == n
+                        }
+                    }
+                    (None, None) => true,
+                    _ => false,
+                }));
+            }
+            let (Some(s), Some(n)) = (s, needle) else {
+                return fail("Value cannot be null. (Parameter 'value')");
+            };
+            let (s, n): (Cow<str>, Cow<str>) = if ic {
+                (lower(s).into(), lower(n).into())
+            } else {
+                (s.into(), n.into())
+            };
+            Value::Bool(match f {
+                StrFn::Contains => s.contains(&*n),
+                StrFn::StartsWith => s.starts_with(&*n),
+                _ => s.ends_with(&*n),
+            })
+        }
+        StrFn::ToUpper => string(s_arg(args, 0)?.to_uppercase()),
+        StrFn::ToLower => string(s_arg(args, 0)?.to_lowercase()),
+        StrFn::Replace => {
+            let s = s_arg(args, 0)?;
+            let from = s_arg(args, 1)?;
+            if from.is_empty() {
+                return fail("String cannot be of zero length. (Parameter 'oldValue')");
+            }
+            let to = opt_s(args, 2).unwrap_or("");
+            if to.len() > from.len() {
+                let grows = s
+                    .matches(from)
+                    .count()
+                    .saturating_mul(to.len() - from.len());
+                env.check_len(s.len().saturating_add(grows))?;
+            }
+            string(s.replace(from, to))
+        }
+        StrFn::Trim => string(s_arg(args, 0)?.trim()),
+        StrFn::TrimStart => string(s_arg(args, 0)?.trim_start()),
+        StrFn::TrimEnd => string(s_arg(args, 0)?.trim_end()),
+        StrFn::Split => {
+            let s = s_arg(args, 0)?;
+            let mut seps: Vec<String> = Vec::new();
+            for a in &args[1..] {
+                match a {
+                    Value::Str(x) => seps.push(x.to_string()),
+                    Value::Array(xs) => seps.extend(xs.iter().map(Value::to_dotnet_string)),
+                    _ => {}
+                }
+            }
+            if args.len() == 1 {
+                // Used for LINQ over a string's characters.
+                return Ok(Value::Array(
+                    s.chars().map(Value::Char).collect::<Vec<_>>().into(),
+                ));
+            }
+            Value::Array(
+                split_any(s, &seps)
+                    .into_iter()
+                    .map(Value::str)
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
+        }
+        StrFn::Substring => {
+            let s = s_arg(args, 0)?;
+            let units: Vec<u16> = s.encode_utf16().collect();
+            let start = i_arg(args, 1)?;
+            let len = if args.len() > 2 {
+                i_arg(args, 2)?
+            } else {
+                units.len() as i64 - start
+            };
+            if start < 0 || len < 0 || start + len > units.len() as i64 {
+                return fail("Index and length must refer to a location within the string.");
+            }
+            string(String::from_utf16_lossy(
+                &units[start as usize..(start + len) as usize],
+            ))
+        }
+        StrFn::IndexOf => {
+            let s = s_arg(args, 0)?;
+            let n = s_arg(args, 1)?;
+            Value::Int(
+                s.find(n)
+                    .map_or(-1, |i| s[..i].encode_utf16().count() as i64),
+            )
+        }
+        StrFn::CharAt => {
+            let s = s_arg(args, 0)?;
+            let i = i_arg(args, 1)?;
+            let units: Vec<u16> = s.encode_utf16().collect();
+            match usize::try_from(i).ok().and_then(|i| units.get(i)) {
+                Some(&u) => Value::Char(char::from_u32(u as u32).unwrap_or('\u{FFFD}')),
+                None => return fail("Index was outside the bounds of the array."),
+            }
+        }
+        StrFn::PadLeft | StrFn::PadRight => {
+            let s = s_arg(args, 0)?;
+            let width = i_arg(args, 1)?.clamp(0, 1 << 20) as usize;
+            let c = match arg(args, 2) {
+                Value::Char(c) => *c,
+                _ => ' ',
+            };
+            let n = s.encode_utf16().count();
+            let pad: String = std::iter::repeat_n(c, width.saturating_sub(n)).collect();
+            string(if f == StrFn::PadLeft {
+                pad + s
+            } else {
+                s.to_string() + &pad
+            })
+        }
+        StrFn::IsNullOrEmpty => Value::Bool(opt_s(args, 0).is_none_or(str::is_empty)),
+        StrFn::IsNullOrWhiteSpace => {
+            Value::Bool(opt_s(args, 0).is_none_or(|s| s.trim().is_empty()))
+        }
+        StrFn::Join => {
+            let sep = s_arg(args, 0)?;
+            let items: Vec<String> = match &args[1..] {
+                [Value::Array(a)] => a.iter().map(Value::to_dotnet_string).collect(),
+                rest => rest.iter().map(Value::to_dotnet_string).collect(),
+            };
+            let total = items.iter().map(|i| i.len() + sep.len()).sum::<usize>();
+            env.check_len(total)?;
+            string(items.join(sep))
+        }
+        StrFn::Concat => string(args.iter().map(Value::to_dotnet_string).collect::<String>()),
+        StrFn::Format => string(dotnet_format(s_arg(args, 0)?, &args[1..])?),
+    })
+}
+
+fn split_any<'a>(s: &'a str, seps: &[String]) -> Vec<&'a str> {
+    let seps: Vec<&str> = seps
+        .iter()
+        .map(String::as_str)
+        .filter(|x| !x.is_empty())
+        .collect();
+    if seps.is_empty() {
+        return s.split(char::is_whitespace).collect();
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < s.len() {
+        if let Some(sep) = seps.iter().find(|sep| s[i..].starts_with(**sep)) {
+            out.push(&s[start..i]);
+            i += sep.len();
+            start = i;
+        } else {
+            i += s[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_semantics_and_statics() {
+        use crate::expr::testing::s;
+        assert_eq!(s("@(\"h\\u00e9llo\".Length)"), "5");
+        assert_eq!(s("@(\"abc\".Substring(1, 1))"), "b");
+        assert!(s("@(\"abc\".Substring(2, 5))").contains("within the string"));
+        assert_eq!(s("@(String.IsNullOrEmpty(null))"), "True");
+        assert_eq!(s("@(String.Format(\"{0:D2}\", 7))"), "07");
+        assert!(s("@(\"a\".Replace(\"\", \"b\"))").contains("zero length"));
+    }
+
+    #[test]
+    fn split() {
+        assert_eq!(
+            split_any("a,b;;c", &[",".into(), ";".into()]),
+            vec!["a", "b", "", "c"]
+        );
+    }
+}
