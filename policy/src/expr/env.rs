@@ -10,9 +10,55 @@ use crate::context::{RequestContext, UrlView};
 use crate::dotnet::StringComparison;
 use crate::value::{EnumValue, Handle, Value};
 
-/// A runtime failure inside an expression, with .NET's wording where there is one.
+/// A runtime failure inside an expression: its kind (the .NET exception it stands for) and
+/// .NET's wording where there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvalError(pub String);
+pub struct EvalError {
+    pub kind: EvalErrorKind,
+    pub message: String,
+}
+
+/// Which .NET exception an [`EvalError`] stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalErrorKind {
+    /// `NullReferenceException` (and `InvalidOperationException` on an empty nullable).
+    NullReference,
+    /// `InvalidCastException`: a value of the wrong type.
+    InvalidCast,
+    /// `FormatException`: text that does not parse.
+    Format,
+    /// `IndexOutOfRangeException`, `ArgumentOutOfRangeException`, an empty sequence.
+    OutOfRange,
+    /// `KeyNotFoundException` from a dictionary indexer.
+    KeyNotFound,
+    /// `OverflowException`.
+    Overflow,
+    /// `DivideByZeroException`.
+    DivideByZero,
+    /// `ArgumentException`/`ArgumentNullException`: a null or invalid argument.
+    Argument,
+    /// The evaluation ran out of its step budget (loops over hostile data).
+    StepLimit,
+    /// The evaluation ran out of its memory budget.
+    MemoryBudget,
+    /// Anything else (internal invariants).
+    Other,
+}
+
+impl EvalError {
+    pub fn new(kind: EvalErrorKind, message: impl Into<String>) -> EvalError {
+        EvalError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 pub(crate) const NULL_REF: &str = "Object reference not set to an instance of an object.";
 
@@ -20,8 +66,8 @@ pub(crate) const NULL_REF: &str = "Object reference not set to an instance of an
 pub(crate) type EvalResult<T> = Result<T, EvalError>;
 type R<T> = EvalResult<T>;
 
-pub(crate) fn fail<T>(m: impl Into<String>) -> R<T> {
-    Err(EvalError(m.into()))
+pub(crate) fn fail<T>(kind: EvalErrorKind, m: impl Into<String>) -> R<T> {
+    Err(EvalError::new(kind, m))
 }
 
 /// Upper bound on iterations (foreach, LINQ) in one evaluation: hostile data must not make a
@@ -33,7 +79,10 @@ pub static BUDGET_EXCEEDED: std::sync::atomic::AtomicU64 = std::sync::atomic::At
 
 pub(crate) fn over_budget<T>(what: String) -> R<T> {
     BUDGET_EXCEEDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    fail(format!("expression exceeded its memory budget: {what}"))
+    fail(
+        EvalErrorKind::MemoryBudget,
+        format!("expression exceeded its memory budget: {what}"),
+    )
 }
 
 pub struct Env<'c> {
@@ -93,7 +142,10 @@ impl<'c> Env<'c> {
     pub(crate) fn step(&mut self) -> R<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return fail("expression exceeded its step budget");
+            return fail(
+                EvalErrorKind::StepLimit,
+                "expression exceeded its step budget",
+            );
         }
         Ok(())
     }
@@ -123,8 +175,11 @@ pub(crate) fn arg(args: &[Value], i: usize) -> &Value {
 pub(crate) fn s_arg(args: &[Value], i: usize) -> R<&str> {
     match arg(args, i) {
         Value::Str(s) => Ok(s),
-        Value::Null => fail(NULL_REF),
-        v => fail(format!("expected a string, got {}", v.type_name())),
+        Value::Null => fail(EvalErrorKind::NullReference, NULL_REF),
+        v => fail(
+            EvalErrorKind::InvalidCast,
+            format!("expected a string, got {}", v.type_name()),
+        ),
     }
 }
 
@@ -136,13 +191,13 @@ pub(crate) fn opt_s(args: &[Value], i: usize) -> Option<&str> {
 }
 
 pub(crate) fn i_arg(args: &[Value], i: usize) -> R<i64> {
-    int(arg(args, i)).map_or_else(|| fail(NULL_REF), Ok)
+    int(arg(args, i)).map_or_else(|| fail(EvalErrorKind::NullReference, NULL_REF), Ok)
 }
 
 pub(crate) fn cert_arg(args: &[Value]) -> R<&Arc<Certificate>> {
     match arg(args, 0) {
         Value::Cert(c) => Ok(c),
-        _ => fail(NULL_REF),
+        _ => fail(EvalErrorKind::NullReference, NULL_REF),
     }
 }
 

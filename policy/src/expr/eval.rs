@@ -26,16 +26,25 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
         Ir::Local(s) => Ok(env.locals.get(*s as usize).cloned().unwrap_or(Value::Null)),
         Ir::Not(a) => match eval(a, env)? {
             Value::Bool(b) => Ok(Value::Bool(!b)),
-            Value::Null => fail(NULL_REF),
-            v => fail(format!("'!' cannot be applied to {}", v.type_name())),
+            Value::Null => fail(EvalErrorKind::NullReference, NULL_REF),
+            v => fail(
+                EvalErrorKind::InvalidCast,
+                format!("'!' cannot be applied to {}", v.type_name()),
+            ),
         },
         Ir::Neg(a) => match eval(a, env)? {
             Value::Int(i) => Ok(Value::Int(i.checked_neg().ok_or_else(|| {
-                EvalError("Arithmetic operation resulted in an overflow.".into())
+                EvalError::new(
+                    EvalErrorKind::Overflow,
+                    "Arithmetic operation resulted in an overflow.",
+                )
             })?)),
             Value::Double(d) => Ok(Value::Double(-d)),
             Value::TimeSpan(t) => Ok(Value::TimeSpan(TimeSpan(-t.0))),
-            v => fail(format!("'-' cannot be applied to {}", v.type_name())),
+            v => fail(
+                EvalErrorKind::InvalidCast,
+                format!("'-' cannot be applied to {}", v.type_name()),
+            ),
         },
         Ir::And(items) => {
             for i in items {
@@ -130,7 +139,7 @@ pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
         }
         Ir::Block(stmts) => match exec(stmts, env)? {
             Flow::Return(v) => Ok(v),
-            Flow::Next => fail("block ended without a return"),
+            Flow::Next => fail(EvalErrorKind::Other, "block ended without a return"),
         },
     }
 }
@@ -172,8 +181,14 @@ fn exec(stmts: &[IrStmt], env: &mut Env) -> R<Flow> {
 fn truth(v: Value) -> R<bool> {
     match v {
         Value::Bool(b) => Ok(b),
-        Value::Null => fail("Nullable object must have a value."),
-        v => fail(format!("expected a bool, got {}", v.type_name())),
+        Value::Null => fail(
+            EvalErrorKind::NullReference,
+            "Nullable object must have a value.",
+        ),
+        v => fail(
+            EvalErrorKind::InvalidCast,
+            format!("expected a bool, got {}", v.type_name()),
+        ),
     }
 }
 
@@ -186,14 +201,22 @@ fn sequence(v: Value) -> R<Arc<[Value]>> {
             .collect::<Vec<_>>()
             .into()),
         Value::Str(s) => Ok(s.chars().map(Value::Char).collect::<Vec<_>>().into()),
-        Value::Null => fail(NULL_REF),
-        v => fail(format!("cannot iterate over {}", v.type_name())),
+        Value::Null => fail(EvalErrorKind::NullReference, NULL_REF),
+        v => fail(
+            EvalErrorKind::InvalidCast,
+            format!("cannot iterate over {}", v.type_name()),
+        ),
     }
 }
 
 fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
     use std::cmp::Ordering;
-    let overflow = || EvalError("Arithmetic operation resulted in an overflow.".into());
+    let overflow = || {
+        EvalError::new(
+            EvalErrorKind::Overflow,
+            "Arithmetic operation resulted in an overflow.",
+        )
+    };
     match op {
         BinOp::Eq => Ok(Value::Bool(x.dotnet_eq(&y))),
         BinOp::Ne => Ok(Value::Bool(!x.dotnet_eq(&y))),
@@ -207,11 +230,10 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                 _ => match (num(&x), num(&y)) {
                     (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
                     _ => {
-                        return fail(format!(
-                            "cannot compare {} with {}",
-                            x.type_name(),
-                            y.type_name()
-                        ))
+                        return fail(
+                            EvalErrorKind::InvalidCast,
+                            format!("cannot compare {} with {}", x.type_name(), y.type_name()),
+                        )
                     }
                 },
             };
@@ -226,10 +248,10 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
             match (&x, &y) {
                 (Value::Null, _) | (_, Value::Null) => return Ok(Value::Null),
                 (Value::DateTime(d), Value::TimeSpan(t)) | (Value::TimeSpan(t), Value::DateTime(d)) if op == BinOp::Add => {
-                    return d.checked_add(*t).map(Value::DateTime).ok_or_else(|| EvalError("The added or subtracted value results in an un-representable DateTime.".into()))
+                    return d.checked_add(*t).map(Value::DateTime).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "The added or subtracted value results in an un-representable DateTime."))
                 }
                 (Value::DateTime(d), Value::TimeSpan(t)) if op == BinOp::Sub => {
-                    return d.checked_add(TimeSpan(-t.0)).map(Value::DateTime).ok_or_else(|| EvalError("The added or subtracted value results in an un-representable DateTime.".into()))
+                    return d.checked_add(TimeSpan(-t.0)).map(Value::DateTime).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "The added or subtracted value results in an un-representable DateTime."))
                 }
                 (Value::DateTime(a), Value::DateTime(b)) if op == BinOp::Sub => return Ok(Value::TimeSpan(a.since(*b))),
                 (Value::TimeSpan(a), Value::TimeSpan(b)) => {
@@ -243,9 +265,13 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                     BinOp::Add => a.checked_add(b),
                     BinOp::Sub => a.checked_sub(b),
                     BinOp::Mul => a.checked_mul(b),
-                    BinOp::Div if b == 0 => return fail("Attempted to divide by zero."),
+                    BinOp::Div if b == 0 => {
+                        return fail(EvalErrorKind::DivideByZero, "Attempted to divide by zero.")
+                    }
                     BinOp::Div => a.checked_div(b),
-                    _ if b == 0 => return fail("Attempted to divide by zero."),
+                    _ if b == 0 => {
+                        return fail(EvalErrorKind::DivideByZero, "Attempted to divide by zero.")
+                    }
                     _ => a.checked_rem(b),
                 };
                 return r.map(Value::Int).ok_or_else(overflow);
@@ -258,17 +284,21 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                     BinOp::Div => a / b,
                     _ => a % b,
                 })),
-                _ => fail(format!(
-                    "operator '{}' cannot be applied to {} and {}",
-                    op.as_str(),
-                    x.type_name(),
-                    y.type_name()
-                )),
+                _ => fail(
+                    EvalErrorKind::InvalidCast,
+                    format!(
+                        "operator '{}' cannot be applied to {} and {}",
+                        op.as_str(),
+                        x.type_name(),
+                        y.type_name()
+                    ),
+                ),
             }
         }
-        BinOp::And | BinOp::Or | BinOp::Coalesce => {
-            fail("internal: short-circuit operator evaluated eagerly")
-        }
+        BinOp::And | BinOp::Or | BinOp::Coalesce => fail(
+            EvalErrorKind::Other,
+            "internal: short-circuit operator evaluated eagerly",
+        ),
     }
 }
 
@@ -344,7 +374,10 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
             }
             match (found, op) {
                 (Some(v), _) => Ok(v),
-                (None, Linq::First | Linq::Last) => fail("Sequence contains no matching element"),
+                (None, Linq::First | Linq::Last) => fail(
+                    EvalErrorKind::OutOfRange,
+                    "Sequence contains no matching element",
+                ),
                 (None, _) => Ok(Value::Null),
             }
         }

@@ -26,7 +26,7 @@ use crate::source::{Source, Spanned};
 use crate::value::Value;
 use bind::CheckErrorKind;
 use check::Checker;
-pub use env::{EvalError, BUDGET_EXCEEDED};
+pub use env::{EvalError, EvalErrorKind, BUDGET_EXCEEDED};
 use ir::{Ir, Ty};
 
 /// A compiled `@(...)` or `@{...}`.
@@ -192,7 +192,7 @@ pub(crate) mod testing {
             let e = compile(&sp, &src, &RouteInfo::default())
                 .map_err(|e| e.to_string())?
                 .ok_or("literal")?;
-            e.eval(ctx).map_err(|e| e.0)
+            e.eval(ctx).map_err(|e| e.message)
         };
         run()
             .map(|v| v.to_dotnet_string())
@@ -203,27 +203,49 @@ pub(crate) mod testing {
     pub(crate) fn s(expr: &str) -> String {
         show(expr, &SimpleContext::default())
     }
+
+    /// The kind of the failure `expr` raises against an empty GET request.
+    pub(crate) fn failure(expr: &str) -> Option<EvalErrorKind> {
+        let src = Source::plain("t.xml", expr).ok()?;
+        let mut sp = Spanned::new();
+        sp.push_str(expr, 0);
+        let e = compile(&sp, &src, &RouteInfo::default()).ok()??;
+        e.eval(&SimpleContext::default()).err().map(|e| e.kind)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::SimpleContext;
 
-    fn run(expr: &str, ctx: &SimpleContext) -> Result<Value, String> {
-        let src = Source::plain("t.xml", expr).map_err(|e| e.to_string())?;
-        let mut sp = Spanned::new();
-        sp.push_str(expr, 0);
-        let e = compile(&sp, &src, &RouteInfo::default())
-            .map_err(|e| e.to_string())?
-            .ok_or("literal")?;
-        e.eval(ctx).map_err(|e| e.0)
-    }
+    use super::testing::s;
 
-    fn s(expr: &str) -> String {
-        run(expr, &SimpleContext::default())
-            .map(|v| v.to_dotnet_string())
-            .unwrap_or_else(|e| format!("ERR {e}"))
+    #[test]
+    fn failures_are_typed_by_the_dotnet_exception_they_stand_for() {
+        use super::testing::failure;
+        use EvalErrorKind::*;
+        for (expr, kind) in [
+            ("@(context.Request.Certificate.Thumbprint)", NullReference),
+            (
+                "@((int)context.Variables[\"x\" + context.Request.Method])",
+                KeyNotFound,
+            ),
+            ("@(Convert.ToInt32(context.Request.Method))", Format),
+            (
+                "@(\"ab\".Substring(context.Request.Method.Length))",
+                OutOfRange,
+            ),
+            ("@(1 / (context.Request.Method.Length - 3))", DivideByZero),
+            ("@(context.Request.Method.Replace(\"\", \"x\"))", Argument),
+            ("@((int)(object)context.Request.Method)", InvalidCast),
+            (
+                "@(9223372036854775807 + context.Request.Method.Length)",
+                Overflow,
+            ),
+        ] {
+            assert_eq!(failure(expr), Some(kind), "{expr}");
+        }
+        assert_eq!(failure("@(context.Request.Method)"), None);
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl Origin {
 
     /// An expression that threw: `ExpressionValueEvaluationFailure` (500).
     pub(crate) fn expr_failed(&self, e: &EvalError) -> Fail {
-        let msg = format!("Expression evaluation failed. {}", e.0);
+        let msg = format!("Expression evaluation failed. {}", e.message);
         self.fail(
             "ExpressionValueEvaluationFailure",
             &msg,

@@ -150,7 +150,7 @@ pub(crate) fn eval(f: CertFn, args: &[Value], env: &mut Env) -> EvalResult<Value
                     .find(|v| matches!(v, Value::Ext(e) if &*e.oid == key || (!e.friendly_name.is_empty() && &*e.friendly_name == key)))
                     .cloned()
                     .unwrap_or(Value::Null),
-                _ => return fail(NULL_REF),
+                _ => return fail(EvalErrorKind::NullReference, NULL_REF),
             }
         }
         CertFn::ExtensionOid
@@ -158,7 +158,7 @@ pub(crate) fn eval(f: CertFn, args: &[Value], env: &mut Env) -> EvalResult<Value
         | CertFn::ExtensionRawData
         | CertFn::ExtensionFormat => {
             let Value::Ext(e) = arg(args, 0) else {
-                return fail(NULL_REF);
+                return fail(EvalErrorKind::NullReference, NULL_REF);
             };
             match f {
                 CertFn::ExtensionOid => Value::Pair(Arc::new((
@@ -184,7 +184,7 @@ pub(crate) fn eval(f: CertFn, args: &[Value], env: &mut Env) -> EvalResult<Value
         CertFn::GetNameInfo => {
             let c = cert_arg(args)?;
             let Value::Enum(EnumValue::NameType(kind)) = arg(args, 1) else {
-                return fail(NULL_REF);
+                return fail(EvalErrorKind::NullReference, NULL_REF);
             };
             let for_issuer = matches!(arg(args, 2), Value::Bool(true));
             string(c.name_info(*kind, for_issuer))
@@ -192,9 +192,19 @@ pub(crate) fn eval(f: CertFn, args: &[Value], env: &mut Env) -> EvalResult<Value
         CertFn::New => match arg(args, 0) {
             Value::Bytes(b) => match Certificate::from_bytes(b) {
                 Ok(c) => Value::Cert(Arc::new(c)),
-                Err(e) => return fail(format!("Cannot find the requested object. ({e})")),
+                Err(e) => {
+                    return fail(
+                        EvalErrorKind::Argument,
+                        format!("Cannot find the requested object. ({e})"),
+                    )
+                }
             },
-            _ => return fail("Value cannot be null. (Parameter 'rawData')"),
+            _ => {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'rawData')",
+                )
+            }
         },
     })
 }

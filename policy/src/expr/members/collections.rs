@@ -70,19 +70,19 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value]) -> EvalResult<Value> {
                     p.1.clone()
                 }
             }
-            _ => return fail(NULL_REF),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         CollectionFn::Length => match arg(args, 0) {
             Value::Array(a) => Value::Int(a.len() as i64),
             Value::Bytes(b) => Value::Int(b.len() as i64),
-            _ => return fail(NULL_REF),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         CollectionFn::Contains => {
             let needle = arg(args, 1);
             Value::Bool(match arg(args, 0) {
                 Value::Array(a) => a.iter().any(|x| x.dotnet_eq(needle)),
                 Value::Bytes(b) => int(needle).is_some_and(|n| b.iter().any(|&x| x as i64 == n)),
-                _ => return fail(NULL_REF),
+                _ => return fail(EvalErrorKind::NullReference, NULL_REF),
             })
         }
         CollectionFn::Index => {
@@ -92,11 +92,16 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value]) -> EvalResult<Value> {
                 Value::Bytes(b) => usize::try_from(i)
                     .ok()
                     .and_then(|i| b.get(i).map(|&x| Value::Int(x as i64))),
-                _ => return fail(NULL_REF),
+                _ => return fail(EvalErrorKind::NullReference, NULL_REF),
             };
             match r {
                 Some(v) => v,
-                None => return fail("Index was outside the bounds of the array."),
+                None => {
+                    return fail(
+                        EvalErrorKind::OutOfRange,
+                        "Index was outside the bounds of the array.",
+                    )
+                }
             }
         }
     })

@@ -228,9 +228,10 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
                 _ => ctx.request_header_values(name),
             };
             if values.is_empty() {
-                return fail(format!(
-                    "The given key '{name}' was not present in the dictionary."
-                ));
+                return fail(
+                    EvalErrorKind::KeyNotFound,
+                    format!("The given key '{name}' was not present in the dictionary."),
+                );
             }
             Value::Array(
                 values
@@ -256,9 +257,10 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             let name = s_arg(args, 1)?;
             let values = url_of(ctx, arg(args, 0)).query_values(name);
             if values.is_empty() {
-                return fail(format!(
-                    "The given key '{name}' was not present in the dictionary."
-                ));
+                return fail(
+                    EvalErrorKind::KeyNotFound,
+                    format!("The given key '{name}' was not present in the dictionary."),
+                );
             }
             Value::Array(values.into_iter().map(string).collect::<Vec<_>>().into())
         }
@@ -272,9 +274,10 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             match ctx.matched_parameter(name) {
                 Some(v) => Value::str(v),
                 None => {
-                    return fail(format!(
-                        "The given key '{name}' was not present in the dictionary."
-                    ))
+                    return fail(
+                        EvalErrorKind::KeyNotFound,
+                        format!("The given key '{name}' was not present in the dictionary."),
+                    )
                 }
             }
         }
@@ -296,9 +299,10 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             match ctx.state().variable(name) {
                 Some(v) => v.clone(),
                 None => {
-                    return fail(format!(
-                        "The given key '{name}' was not present in the dictionary."
-                    ))
+                    return fail(
+                        EvalErrorKind::KeyNotFound,
+                        format!("The given key '{name}' was not present in the dictionary."),
+                    )
                 }
             }
         }
@@ -317,9 +321,10 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             match ctx.deployment().certificates().get(id) {
                 Some(c) => Value::Cert(c.clone()),
                 None => {
-                    return fail(format!(
-                        "The given key '{id}' was not present in the dictionary."
-                    ))
+                    return fail(
+                        EvalErrorKind::KeyNotFound,
+                        format!("The given key '{id}' was not present in the dictionary."),
+                    )
                 }
             }
         }
@@ -329,7 +334,7 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             Some(c) => Value::Bool(ctx.deployment().thumbprints().contains(c.sha1())),
             // C# evaluates the lambda (and throws) only when there is a certificate to test.
             None if ctx.deployment().certificates().is_empty() => Value::Bool(false),
-            None => return fail(NULL_REF),
+            None => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         ContextFn::CertsHasThumbprint => match arg(args, 0) {
             Value::Str(t) => Value::Bool(ctx.deployment().has_thumbprint(t)),

@@ -133,12 +133,17 @@ pub(crate) fn eval(
             let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
             match base64::engine::general_purpose::STANDARD.decode(clean.as_bytes()) {
                 Ok(b) => Value::Bytes(b.into()),
-                Err(_) => return fail("The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters."),
+                Err(_) => return fail(EvalErrorKind::Format, "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two padding characters, or an illegal character among the padding characters."),
             }
         }
         ConvertFn::ToBase64 => match arg(args, 0) {
             Value::Bytes(b) => string(base64::engine::general_purpose::STANDARD.encode(b)),
-            _ => return fail("Value cannot be null. (Parameter 'inArray')"),
+            _ => {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'inArray')",
+                )
+            }
         },
         ConvertFn::ToInt32 => match arg(args, 0) {
             Value::Null => Value::Int(0),
@@ -147,13 +152,21 @@ pub(crate) fn eval(
             Value::Bool(b) => Value::Int(*b as i64),
             Value::Str(s) => match s.trim().parse::<i64>() {
                 Ok(i) => Value::Int(i),
-                Err(_) => return fail("Input string was not in a correct format."),
+                Err(_) => {
+                    return fail(
+                        EvalErrorKind::Format,
+                        "Input string was not in a correct format.",
+                    )
+                }
             },
             v => {
-                return fail(format!(
-                    "Unable to cast object of type '{}' to type 'IConvertible'.",
-                    v.type_name()
-                ))
+                return fail(
+                    EvalErrorKind::InvalidCast,
+                    format!(
+                        "Unable to cast object of type '{}' to type 'IConvertible'.",
+                        v.type_name()
+                    ),
+                )
             }
         },
         ConvertFn::ToDouble => match arg(args, 0) {
@@ -162,9 +175,17 @@ pub(crate) fn eval(
                 Some(d) => Value::Double(d),
                 None => match v {
                     Value::Str(s) => Value::Double(s.trim().parse().map_err(|_| {
-                        EvalError("Input string was not in a correct format.".into())
+                        EvalError::new(
+                            EvalErrorKind::Format,
+                            "Input string was not in a correct format.",
+                        )
                     })?),
-                    _ => return fail("Input string was not in a correct format."),
+                    _ => {
+                        return fail(
+                            EvalErrorKind::Format,
+                            "Input string was not in a correct format.",
+                        )
+                    }
                 },
             },
         },
@@ -174,13 +195,18 @@ pub(crate) fn eval(
             Value::Int(i) => Value::Bool(*i != 0),
             Value::Str(s) if s.trim().eq_ignore_ascii_case("true") => Value::Bool(true),
             Value::Str(s) if s.trim().eq_ignore_ascii_case("false") => Value::Bool(false),
-            _ => return fail("String was not recognized as a valid Boolean."),
+            _ => {
+                return fail(
+                    EvalErrorKind::Format,
+                    "String was not recognized as a valid Boolean.",
+                )
+            }
         },
         ConvertFn::ToStringDyn => match arg(args, 0) {
             Value::Null if !arg_irs.is_empty() && matches!(arg_irs[0], Ir::Const(Value::Null)) => {
                 Value::str("")
             }
-            Value::Null => return fail(NULL_REF),
+            Value::Null => return fail(EvalErrorKind::NullReference, NULL_REF),
             Value::Handle(Handle::Url | Handle::OriginalUrl) => {
                 Value::str(&url_of(ctx, arg(args, 0)).to_url_string())
             }
@@ -188,7 +214,7 @@ pub(crate) fn eval(
             v => string(v.to_dotnet_string()),
         },
         ConvertFn::ToStringFormat => match arg(args, 0) {
-            Value::Null => return fail(NULL_REF),
+            Value::Null => return fail(EvalErrorKind::NullReference, NULL_REF),
             v => string(format_value(v, opt_s(args, 1).unwrap_or(""))),
         },
         ConvertFn::UrlDecode => match opt_s(args, 0) {
@@ -206,7 +232,12 @@ pub(crate) fn eval(
         ConvertFn::Utf8GetBytes => Value::Bytes(s_arg(args, 0)?.as_bytes().to_vec().into()),
         ConvertFn::Utf8GetString => match arg(args, 0) {
             Value::Bytes(b) => string(String::from_utf8_lossy(b).into_owned()),
-            _ => return fail("Value cannot be null. (Parameter 'bytes')"),
+            _ => {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'bytes')",
+                )
+            }
         },
         ConvertFn::JsonSerialize => match arg(args, 0) {
             Value::Handle(Handle::LastError) => match &ctx.state().last_error {
@@ -232,8 +263,9 @@ pub(crate) fn eval(
         }
         ConvertFn::Abs => match arg(args, 0) {
             Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| {
-                EvalError(
-                    "Negating the minimum value of a twos complement number is invalid.".into(),
+                EvalError::new(
+                    EvalErrorKind::Overflow,
+                    "Negating the minimum value of a twos complement number is invalid.",
                 )
             })?),
             v => Value::Double(num(v).unwrap_or(0.0).abs()),
@@ -244,10 +276,13 @@ pub(crate) fn eval(
 /// Converts a value to a type; `explicit` allows numeric narrowing like a C# cast.
 pub fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
     let bad = |v: &Value| {
-        EvalError(format!(
-            "Unable to cast object of type '{}' to type '{to:?}'.",
-            v.type_name()
-        ))
+        EvalError::new(
+            EvalErrorKind::InvalidCast,
+            format!(
+                "Unable to cast object of type '{}' to type '{to:?}'.",
+                v.type_name()
+            ),
+        )
     };
     match (to, v) {
         (_, Value::Null) => Ok(Value::Null),

@@ -188,38 +188,38 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
         DateFn::UtcNow => Value::DateTime(DateTime::utc_now()),
         DateFn::Add(unit) => {
             let Value::DateTime(d) = arg(args, 0) else {
-                return fail(NULL_REF);
+                return fail(EvalErrorKind::NullReference, NULL_REF);
             };
             let n = num(arg(args, 1)).unwrap_or(0.0);
             let ticks = n * unit as f64;
             if !ticks.is_finite() || ticks.abs() > 3.0e18 {
-                return fail("Value to add was out of range.");
+                return fail(EvalErrorKind::OutOfRange, "Value to add was out of range.");
             }
-            Value::DateTime(
-                d.checked_add(TimeSpan(ticks as i64))
-                    .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
-            )
+            Value::DateTime(d.checked_add(TimeSpan(ticks as i64)).ok_or_else(|| {
+                EvalError::new(EvalErrorKind::OutOfRange, "Value to add was out of range.")
+            })?)
         }
         DateFn::AddSpan => match (arg(args, 0), arg(args, 1)) {
-            (Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(
-                d.checked_add(*t)
-                    .ok_or_else(|| EvalError("Value to add was out of range.".into()))?,
-            ),
-            _ => return fail(NULL_REF),
+            (Value::DateTime(d), Value::TimeSpan(t)) => {
+                Value::DateTime(d.checked_add(*t).ok_or_else(|| {
+                    EvalError::new(EvalErrorKind::OutOfRange, "Value to add was out of range.")
+                })?)
+            }
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         DateFn::Subtract => match (arg(args, 0), arg(args, 1)) {
             (Value::DateTime(a), Value::DateTime(b)) => Value::TimeSpan(a.since(*b)),
-            _ => return fail(NULL_REF),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         DateFn::Part(k) => {
             let Value::DateTime(d) = arg(args, 0) else {
-                return fail(NULL_REF);
+                return fail(EvalErrorKind::NullReference, NULL_REF);
             };
             Value::Int(d.part(&format!("{k:?}")))
         }
         DateFn::ToUniversal | DateFn::ToLocal | DateFn::Date | DateFn::Ticks => {
             let Value::DateTime(d) = arg(args, 0) else {
-                return fail(NULL_REF);
+                return fail(EvalErrorKind::NullReference, NULL_REF);
             };
             match f {
                 DateFn::ToUniversal => Value::DateTime(d.to_universal()),
@@ -250,6 +250,7 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                 }),
                 None => {
                     return fail(
+                        EvalErrorKind::OutOfRange,
                         "Year, Month, and Day parameters describe an un-representable DateTime.",
                     )
                 }
@@ -258,13 +259,16 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
         DateFn::SpanFrom(unit) => {
             let n = num(arg(args, 0)).unwrap_or(0.0) * unit as f64;
             if !n.is_finite() || n.abs() > 9.2e18 {
-                return fail("TimeSpan overflowed because the duration is too long.");
+                return fail(
+                    EvalErrorKind::Overflow,
+                    "TimeSpan overflowed because the duration is too long.",
+                );
             }
             Value::TimeSpan(TimeSpan(n as i64))
         }
         DateFn::SpanTotal(unit) => match arg(args, 0) {
             Value::TimeSpan(t) => Value::Double(t.0 as f64 / unit as f64),
-            _ => return fail(NULL_REF),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         DateFn::SpanPart(k) => match arg(args, 0) {
             Value::TimeSpan(t) => {
@@ -278,7 +282,7 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                     SpanPartKind::Ticks => t.0,
                 })
             }
-            _ => return fail(NULL_REF),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
         DateFn::NewTimeSpan => {
             let p: Vec<i64> = (0..args.len())

@@ -60,7 +60,12 @@ pub(crate) fn dotnet_format(fmt: &str, args: &[Value]) -> EvalResult<String> {
         [Value::Array(a)] => a,
         a => a,
     };
-    let bad = || EvalError("Input string was not in a correct format.".into());
+    let bad = || {
+        EvalError::new(
+            EvalErrorKind::Format,
+            "Input string was not in a correct format.",
+        )
+    };
     let mut out = String::new();
     let mut chars = fmt.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -79,7 +84,7 @@ pub(crate) fn dotnet_format(fmt: &str, args: &[Value]) -> EvalResult<String> {
                 let (idx, f) = spec.split_once(':').unwrap_or((spec, ""));
                 let idx = idx.split(',').next().unwrap_or("");
                 let n: usize = idx.trim().parse().map_err(|_| bad())?;
-                let v = args.get(n).ok_or_else(|| EvalError("Index (zero based) must be greater than or equal to zero and less than the size of the argument list.".into()))?;
+                let v = args.get(n).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "Index (zero based) must be greater than or equal to zero and less than the size of the argument list."))?;
                 out.push_str(&if f.is_empty() {
                     v.to_dotnet_string()
                 } else {

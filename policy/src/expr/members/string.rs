@@ -231,7 +231,10 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
                 }));
             }
             let (Some(s), Some(n)) = (s, needle) else {
-                return fail("Value cannot be null. (Parameter 'value')");
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'value')",
+                );
             };
             let (s, n): (Cow<str>, Cow<str>) = if ic {
                 (lower(s).into(), lower(n).into())
@@ -250,7 +253,10 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
             let s = s_arg(args, 0)?;
             let from = s_arg(args, 1)?;
             if from.is_empty() {
-                return fail("String cannot be of zero length. (Parameter 'oldValue')");
+                return fail(
+                    EvalErrorKind::Argument,
+                    "String cannot be of zero length. (Parameter 'oldValue')",
+                );
             }
             let to = opt_s(args, 2).unwrap_or("");
             if to.len() > from.len() {
@@ -299,7 +305,10 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
                 units.len() as i64 - start
             };
             if start < 0 || len < 0 || start + len > units.len() as i64 {
-                return fail("Index and length must refer to a location within the string.");
+                return fail(
+                    EvalErrorKind::OutOfRange,
+                    "Index and length must refer to a location within the string.",
+                );
             }
             string(String::from_utf16_lossy(
                 &units[start as usize..(start + len) as usize],
@@ -319,7 +328,12 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
             let units: Vec<u16> = s.encode_utf16().collect();
             match usize::try_from(i).ok().and_then(|i| units.get(i)) {
                 Some(&u) => Value::Char(char::from_u32(u as u32).unwrap_or('\u{FFFD}')),
-                None => return fail("Index was outside the bounds of the array."),
+                None => {
+                    return fail(
+                        EvalErrorKind::OutOfRange,
+                        "Index was outside the bounds of the array.",
+                    )
+                }
             }
         }
         StrFn::PadLeft | StrFn::PadRight => {
