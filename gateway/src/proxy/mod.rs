@@ -12,7 +12,6 @@
 //!
 //! Requests never re-parse anything: plans, certificates and trust are in the snapshot.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,14 +19,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::{
-    BackendCertificate, BackendTarget, Deployment, HeaderWrite, RequestContext, RequestState,
-    TraceEvent, UrlView,
-};
-use certgate_policy::pipeline::Cursor;
+
 use certgate_policy::pipeline::Next;
-use certgate_policy::trust::{SentChain, TrustFailure};
+use certgate_policy::trust::SentChain;
 use certgate_policy::Plan;
 use certgate_policy::Section;
 use certgate_policy::{ClientCertificateFailure, LastError};
@@ -36,362 +30,53 @@ use pingora::prelude::*;
 use pingora::protocols::http::HttpTask;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::utils::tls::CertKey;
+
+mod session;
+mod upstream;
 
 use crate::boundary;
-use crate::snapshot::{BackendSpec, BackendUrl, ClientCertRule, Snapshot};
+use crate::snapshot::{ClientCertRule, Snapshot};
 use crate::tls::ClientIdentity;
-
-/// The response a policy builds before (or instead of) the backend's.
-#[derive(Debug)]
-struct Pending {
-    status: u16,
-    reason: String,
-    headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
-}
-
-impl Default for Pending {
-    fn default() -> Self {
-        Pending {
-            status: 200,
-            reason: "OK".into(),
-            headers: Vec::new(),
-            body: None,
-        }
-    }
-}
-
-/// Per-request state carried between the hooks.
-pub struct RequestCtx {
-    snapshot: Option<Arc<Snapshot>>,
-    plan: Option<Arc<Plan>>,
-    api_backend: Option<crate::routing::BackendRef>,
-    params: Vec<(String, String)>,
-    certificate: Option<Arc<Certificate>>,
-    sent_chain: SentChain,
-    client_ip: IpAddr,
-    scheme: &'static str,
-    host: String,
-    port: u16,
-    path: String,
-    query: String,
-    original: Option<(String, String)>,
-    request_id: RequestId,
-    state: RequestState,
-    pending: Pending,
-    /// Where the pipeline resumes once the backend answered (or failed).
-    cursor: Option<Cursor>,
-    /// A body that replaces the backend's (outbound set-body, or an error response there).
-    replace_body: Option<Vec<u8>>,
-    traces: Vec<TraceEvent>,
-    api: String,
-    operation: String,
-    sni: Option<String>,
-    start: std::time::Instant,
-    /// The backend chosen in `upstream_peer`, for `upstream_request_filter`.
-    upstream: Option<Upstream>,
-}
-
-/// A request's id: a process-wide counter as 16 lower-case hex digits, kept inline so that
-/// naming a request allocates nothing.
-struct RequestId([u8; 16]);
-
-impl RequestId {
-    fn new(n: u64) -> RequestId {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut b = [0u8; 16];
-        for (i, d) in b.iter_mut().enumerate() {
-            *d = HEX[((n >> ((15 - i) * 4)) & 0xf) as usize];
-        }
-        RequestId(b)
-    }
-
-    fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever written.
-        std::str::from_utf8(&self.0).unwrap_or("0000000000000000")
-    }
-}
-
-/// A resolved backend: its URL and, for a configured backend entity, its settings.
-struct Upstream {
-    url: Arc<BackendUrl>,
-    backend: Option<Arc<BackendSpec>>,
-}
-
-impl Default for RequestCtx {
-    fn default() -> Self {
-        RequestCtx {
-            snapshot: None,
-            plan: None,
-            api_backend: None,
-            params: Vec::new(),
-            certificate: None,
-            sent_chain: SentChain::default(),
-            client_ip: IpAddr::from([0, 0, 0, 0]),
-            scheme: "https",
-            host: String::new(),
-            port: 0,
-            path: String::new(),
-            query: String::new(),
-            original: None,
-            request_id: RequestId::new(0),
-            state: RequestState::default(),
-            pending: Pending::default(),
-            cursor: None,
-            replace_body: None,
-            traces: Vec::new(),
-            api: String::new(),
-            operation: String::new(),
-            sni: None,
-            start: std::time::Instant::now(),
-            upstream: None,
-        }
-    }
-}
-
-/// Where a hook's "response" is: the one a policy builds, or the backend's.
-enum ResponseTarget<'a> {
-    Pending(&'a mut Pending),
-    Upstream(&'a mut ResponseHeader, &'a mut Option<Vec<u8>>),
-}
-
-/// [`RequestContext`] over Pingora's request header and the per-request state.
-struct Hook<'a> {
-    req: &'a mut RequestHeader,
-    rc: &'a mut RequestCtx,
-    deployment: &'a Deployment,
-    snapshot: &'a Snapshot,
-    resp: ResponseTarget<'a>,
-}
-
-fn joined(values: Vec<&str>) -> Option<Cow<'_, str>> {
-    match values.len() {
-        0 => None,
-        1 => Some(Cow::Borrowed(values[0])),
-        _ => Some(Cow::Owned(values.join(","))),
-    }
-}
-
-impl RequestContext for Hook<'_> {
-    fn expression_budget(&self) -> certgate_policy::context::ExpressionBudget {
-        self.snapshot.expression_budget
-    }
-    fn method(&self) -> &str {
-        self.req.method.as_str()
-    }
-    fn url(&self) -> UrlView<'_> {
-        UrlView {
-            scheme: self.rc.scheme,
-            host: &self.rc.host,
-            port: self.rc.port,
-            path: &self.rc.path,
-            query: &self.rc.query,
-        }
-    }
-    fn original_url(&self) -> UrlView<'_> {
-        match &self.rc.original {
-            Some((p, q)) => UrlView {
-                scheme: self.rc.scheme,
-                host: &self.rc.host,
-                port: self.rc.port,
-                path: p,
-                query: q,
-            },
-            None => self.url(),
-        }
-    }
-    fn request_header(&self, name: &str) -> Option<Cow<'_, str>> {
-        joined(
-            self.req
-                .headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect(),
-        )
-    }
-    fn request_header_values(&self, name: &str) -> Vec<String> {
-        self.req
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_string))
-            .collect()
-    }
-    fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
-        let name = name.to_string();
-        let value = value.to_string();
-        let _ = match how {
-            HeaderWrite::Set => self.req.insert_header(name, value),
-            HeaderWrite::Append => self.req.append_header(name, value).map(|_| ()),
-        };
-    }
-    fn remove_request_header(&mut self, name: &str) {
-        self.req.remove_header(name);
-    }
-    fn rewrite_url(&mut self, path: &str, query: &str) {
-        if self.rc.original.is_none() {
-            self.rc.original = Some((self.rc.path.clone(), self.rc.query.clone()));
-        }
-        self.rc.path = path.to_string();
-        self.rc.query = query.to_string();
-    }
-    fn client_ip(&self) -> IpAddr {
-        self.rc.client_ip
-    }
-    fn certificate(&self) -> Option<&Arc<Certificate>> {
-        self.rc.certificate.as_ref()
-    }
-    fn verify_certificate(
-        &self,
-        cert: &Certificate,
-        check_revocation: bool,
-    ) -> Result<(), TrustFailure> {
-        self.snapshot
-            .trust
-            .verify(cert, &self.rc.sent_chain, check_revocation)
-            .map(|_| ())
-    }
-    fn certificate_issuer(&self, cert: &Certificate) -> Option<Arc<Certificate>> {
-        self.snapshot
-            .trust
-            .verify(cert, &self.rc.sent_chain, false)
-            .ok()?
-            .issuer()
-            .cloned()
-    }
-    fn deployment(&self) -> &Deployment {
-        self.deployment
-    }
-    fn matched_parameter(&self, name: &str) -> Option<&str> {
-        self.rc
-            .params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn request_id(&self) -> &str {
-        self.rc.request_id.as_str()
-    }
-    fn response_status(&self) -> (u16, &str) {
-        match &self.resp {
-            ResponseTarget::Pending(p) => (p.status, &p.reason),
-            ResponseTarget::Upstream(r, _) => {
-                (r.status.as_u16(), r.status.canonical_reason().unwrap_or(""))
-            }
-        }
-    }
-    fn set_response_status(&mut self, code: u16, reason: Option<&str>) {
-        let reason = reason.map_or_else(
-            || certgate_policy::default_reason(code).to_string(),
-            str::to_string,
-        );
-        match &mut self.resp {
-            ResponseTarget::Pending(p) => {
-                p.status = code;
-                p.reason = reason;
-            }
-            ResponseTarget::Upstream(r, _) => {
-                let _ = r.set_status(code);
-                let _ = r.set_reason_phrase(Some(&reason));
-            }
-        }
-    }
-    fn response_header(&self, name: &str) -> Option<Cow<'_, str>> {
-        match &self.resp {
-            ResponseTarget::Pending(p) => joined(
-                p.headers
-                    .iter()
-                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.as_str())
-                    .collect(),
-            ),
-            ResponseTarget::Upstream(r, _) => joined(
-                r.headers
-                    .get_all(name)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect(),
-            ),
-        }
-    }
-    fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
-        match &mut self.resp {
-            ResponseTarget::Pending(p) => {
-                if how == HeaderWrite::Set {
-                    p.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-                }
-                p.headers.push((name.to_string(), value.to_string()));
-            }
-            ResponseTarget::Upstream(r, _) => {
-                let _ = match how {
-                    HeaderWrite::Set => r.insert_header(name.to_string(), value.to_string()),
-                    HeaderWrite::Append => r
-                        .append_header(name.to_string(), value.to_string())
-                        .map(|_| ()),
-                };
-            }
-        }
-    }
-    fn remove_response_header(&mut self, name: &str) {
-        match &mut self.resp {
-            ResponseTarget::Pending(p) => p.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name)),
-            ResponseTarget::Upstream(r, _) => {
-                r.remove_header(name);
-            }
-        }
-    }
-    fn set_response_body(&mut self, body: Vec<u8>) {
-        match &mut self.resp {
-            ResponseTarget::Pending(p) => p.body = Some(body),
-            ResponseTarget::Upstream(_, replace) => **replace = Some(body),
-        }
-    }
-    fn clear_response(&mut self) {
-        match &mut self.resp {
-            ResponseTarget::Pending(p) => **p = Pending::default(),
-            ResponseTarget::Upstream(r, replace) => {
-                // The backend's head gives way to an empty 200; its body is swallowed.
-                if let Ok(fresh) = ResponseHeader::build(200, None) {
-                    **r = fresh;
-                }
-                **replace = Some(Vec::new());
-            }
-        }
-    }
-    fn state(&self) -> &RequestState {
-        &self.rc.state
-    }
-    fn state_mut(&mut self) -> &mut RequestState {
-        &mut self.rc.state
-    }
-    fn trace(&mut self, event: TraceEvent) {
-        self.rc.traces.push(event);
-    }
-}
+use session::{GatewayCtx, Pending, RequestId, ResponseTarget, SessionContext};
 
 /// The gateway service.
 pub struct Gateway {
     pub state: Arc<ArcSwap<Snapshot>>,
     /// Forwarded-certificate header values already decoded (SPEC §8).
     pub forwarded: crate::forwarded::DecodeCache,
+    /// The next request id (process-wide: owned by the one proxy service).
+    request_ids: std::sync::atomic::AtomicU64,
+}
+
+impl Gateway {
+    pub fn new(state: Arc<ArcSwap<Snapshot>>) -> Gateway {
+        Gateway {
+            state,
+            forwarded: crate::forwarded::DecodeCache::new(4096),
+            request_ids: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    fn next_request_id(&self) -> RequestId {
+        RequestId::new(
+            self.request_ids
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        )
+    }
 }
 
 /// Largest request head (headers + URL) proxied.
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
-static REQUEST_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-fn http_error(status: u16, msg: &str) -> Box<Error> {
+pub(super) fn http_error(status: u16, msg: &str) -> Box<Error> {
     Error::explain(ErrorType::HTTPStatus(status), msg.to_string())
 }
 
 impl Gateway {
     /// Drives the pipeline up to the backend call, with the pending response as the response.
-    fn start(session: &mut Session, rc: &mut RequestCtx, snap: &Snapshot, plan: &Plan) -> Next {
+    fn start(session: &mut Session, rc: &mut GatewayCtx, snap: &Snapshot, plan: &Plan) -> Next {
         let mut pending = std::mem::take(&mut rc.pending);
-        let next = plan.start(&mut Hook {
+        let next = plan.start(&mut SessionContext {
             req: session.req_header_mut(),
             rc,
             deployment: &snap.deployment,
@@ -403,7 +88,7 @@ impl Gateway {
     }
 
     /// Sends the pending response to the client.
-    async fn respond(session: &mut Session, rc: &mut RequestCtx) -> Result<()> {
+    async fn respond(session: &mut Session, rc: &mut GatewayCtx) -> Result<()> {
         let p = std::mem::take(&mut rc.pending);
         let mut h = ResponseHeader::build(p.status, Some(p.headers.len() + 1))?;
         let _ = h.set_reason_phrase(Some(&p.reason));
@@ -428,7 +113,7 @@ impl Gateway {
     /// Answers with the default error response for `err`, without a plan (e.g. no route).
     async fn respond_error(
         session: &mut Session,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
         err: LastError,
     ) -> Result<()> {
         rc.pending = Pending {
@@ -451,7 +136,7 @@ impl Gateway {
     /// answer, and the connection is not reused (the client is hostile or confused).
     async fn refuse(
         session: &mut Session,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
         r: boundary::Refusal,
     ) -> Result<bool> {
         crate::metrics::METRICS
@@ -468,7 +153,7 @@ impl Gateway {
     /// Host and SNI are one identity; strict hostnames hold on every request; a hostname that
     /// asks for client certificates is reachable over plain HTTP only through a trusted proxy
     /// (README, "Authentication boundary").
-    fn admit(session: &Session, rc: &RequestCtx, snap: &Snapshot) -> Result<(), boundary::Refusal> {
+    fn admit(session: &Session, rc: &GatewayCtx, snap: &Snapshot) -> Result<(), boundary::Refusal> {
         let id = session
             .digest()
             .and_then(|d| d.ssl_digest.as_ref())
@@ -531,7 +216,7 @@ impl Gateway {
     async fn forwarded_certificate(
         &self,
         session: &mut Session,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
         snap: &Arc<Snapshot>,
     ) -> Result<Option<bool>> {
         let configured = snap.forwarded_certificate.as_ref();
@@ -607,7 +292,7 @@ impl Gateway {
         }
     }
 
-    fn identify(session: &Session, rc: &mut RequestCtx) {
+    fn identify(session: &Session, rc: &mut GatewayCtx) {
         if let Some(id) = session
             .digest()
             .and_then(|d| d.ssl_digest.as_ref())
@@ -640,10 +325,10 @@ impl Gateway {
 
 #[async_trait]
 impl ProxyHttp for Gateway {
-    type CTX = RequestCtx;
+    type CTX = GatewayCtx;
 
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::default()
+    fn new_ctx(&self) -> GatewayCtx {
+        GatewayCtx::default()
     }
 
     /// No downstream modules: Pingora's default adds a response-compression module that is
@@ -685,7 +370,7 @@ impl ProxyHttp for Gateway {
             .and_then(|d| d.ssl_digest.as_ref())
             .and_then(|s| s.extension.get::<ClientIdentity>())
             .and_then(|i| i.sni.as_deref());
-        let id = RequestId::new(REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let id = self.next_request_id();
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         crate::log::emit(&crate::log::AccessLine {
             kind: "access",
@@ -705,10 +390,9 @@ impl ProxyHttp for Gateway {
         });
     }
 
-    async fn request_filter(&self, session: &mut Session, rc: &mut RequestCtx) -> Result<bool> {
+    async fn request_filter(&self, session: &mut Session, rc: &mut GatewayCtx) -> Result<bool> {
         let snap = self.state.load_full();
-        rc.request_id =
-            RequestId::new(REQUEST_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        rc.request_id = self.next_request_id();
         Self::identify(session, rc);
         // An idle kept-alive connection is closed after `keepalive-timeout` (Pingora waits
         // forever by default); `Connection: close` stays as the client asked.
@@ -805,124 +489,16 @@ impl ProxyHttp for Gateway {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
     ) -> Result<Box<HttpPeer>> {
-        let snap = rc
-            .snapshot
-            .clone()
-            .ok_or_else(|| http_error(500, "no snapshot"))?;
-        // set-backend-service wins over the API's default backend.
-        let backend_id = match (&rc.state.backend, &rc.api_backend) {
-            (Some(BackendTarget::BackendId(id)), _) => Some(&**id),
-            (None, Some(crate::routing::BackendRef::Id(id))) => Some(id.as_str()),
-            _ => None,
-        };
-        let backend: Option<Arc<BackendSpec>> = backend_id
-            .map(|id| {
-                snap.backends
-                    .get(id)
-                    .cloned()
-                    .ok_or_else(|| http_error(500, "unknown backend id"))
-            })
-            .transpose()?;
-        let parse = |u: &str| {
-            BackendUrl::parse(u)
-                .map(Arc::new)
-                .map_err(|e| http_error(500, &e))
-        };
-        let url = match (&backend, &rc.state.backend, &rc.api_backend) {
-            (Some(s), _, _) => s.url.clone(),
-            (None, Some(BackendTarget::BaseUrl(u)), _) => parse(u)?,
-            (None, None, Some(crate::routing::BackendRef::Url(u))) => parse(u)?,
-            _ => return Err(http_error(500, "the API has no backend")),
-        };
-        let spec = backend.as_deref();
-        let sni = spec
-            .and_then(|s| s.sni.clone())
-            .unwrap_or_else(|| url.host.clone());
-        // IP literals were parsed at load time; a host name is resolved off the runtime's
-        // threads (std's resolver blocks) on every request, so DNS changes are followed. A
-        // slow resolver gets no more than the backend's connect timeout.
-        let resolve_within = spec.map_or(Duration::from_secs(5), |s| s.connect_timeout);
-        let addr = match url.ip {
-            Some(a) => a,
-            None => tokio::time::timeout(
-                resolve_within,
-                tokio::net::lookup_host((url.host.as_str(), url.port)),
-            )
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| {
-                Error::explain(
-                    ErrorType::ConnectNoRoute,
-                    format!("backend host {} does not resolve", url.host),
-                )
-                .into_up()
-            })?,
-        };
-        let mut peer = HttpPeer::new(addr, url.https, sni);
-        if let Some(s) = spec {
-            peer.options.connection_timeout = Some(s.connect_timeout);
-            peer.options.read_timeout = Some(s.read_timeout);
-            peer.options.verify_cert = s.validate_chain;
-            peer.options.verify_hostname = s.validate_name;
-            peer.options.ca = s.ca_certificates.clone();
-        }
-        if let Some(t) = rc.state.forward_timeout {
-            peer.options.read_timeout = Some(t.max(Duration::from_millis(1)));
-        }
-        // The client certificate: authentication-certificate, else backend credentials.
-        let cert_id: Option<String> = match &rc.state.backend_certificate {
-            Some(BackendCertificate::Id(id)) => Some(id.to_string()),
-            Some(BackendCertificate::Thumbprint(t)) => snap
-                .certificates
-                .iter()
-                .find(|(_, m)| m.cert.thumbprint().eq_ignore_ascii_case(t))
-                .map(|(id, _)| id.clone()),
-            Some(BackendCertificate::Pfx { body, password }) => {
-                let p = certgate_policy::crypto::pkcs12::Pkcs12::from_der(body)
-                    .and_then(|p| p.parse2(password.as_deref().unwrap_or("")))
-                    .map_err(|_| {
-                        http_error(
-                            500,
-                            "authentication-certificate body is not a PFX or the password is wrong",
-                        )
-                    })?;
-                if let (Some(c), Some(k)) = (p.cert, p.pkey) {
-                    let mut chain = vec![c];
-                    chain.extend(
-                        p.ca.map(|s| s.into_iter().collect::<Vec<_>>())
-                            .unwrap_or_default(),
-                    );
-                    peer.client_cert_key = Some(Arc::new(CertKey::new(chain, k)));
-                }
-                None
-            }
-            None => spec.and_then(|s| s.client_certificate.clone()),
-        };
-        if let Some(id) = cert_id {
-            let m = snap
-                .certificates
-                .get(&id)
-                .ok_or_else(|| http_error(500, "unknown client certificate"))?;
-            if let Some(k) = &m.key {
-                let mut chain = vec![m.cert.x509().clone()];
-                chain.extend(m.chain.iter().cloned());
-                peer.client_cert_key = Some(Arc::new(CertKey::new(chain, k.clone())));
-            }
-        }
-        rc.pending = Pending::default();
-        rc.upstream = Some(Upstream { url, backend });
-        Ok(Box::new(peer))
+        upstream::peer(rc).await
     }
 
     async fn upstream_request_filter(
         &self,
         _session: &mut Session,
         upstream: &mut RequestHeader,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
     ) -> Result<()> {
         let snap = rc
             .snapshot
@@ -993,14 +569,14 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         upstream: &mut ResponseHeader,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
     ) -> Result<()> {
         let (Some(snap), Some(plan)) = (rc.snapshot.clone(), rc.plan.clone()) else {
             return Ok(());
         };
         let mut replace = rc.replace_body.take();
         {
-            let mut hook = Hook {
+            let mut hook = SessionContext {
                 req: session.req_header_mut(),
                 rc,
                 deployment: &snap.deployment,
@@ -1025,7 +601,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         body: &mut Option<Bytes>,
         end_of_stream: bool,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
     ) -> Result<Option<Duration>> {
         if let Some(replacement) = &rc.replace_body {
             // Swallow the backend's body; emit ours at the end.
@@ -1038,7 +614,7 @@ impl ProxyHttp for Gateway {
         Ok(None)
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, rc: &mut RequestCtx) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, rc: &mut GatewayCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let m = &crate::metrics::METRICS;
         let elapsed = rc.start.elapsed();
@@ -1115,7 +691,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         e: &Error,
-        rc: &mut RequestCtx,
+        rc: &mut GatewayCtx,
     ) -> FailToProxy {
         let err = match e.etype() {
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
@@ -1170,7 +746,7 @@ impl ProxyHttp for Gateway {
             plan.after_backend(
                 cursor,
                 Err(err),
-                &mut Hook {
+                &mut SessionContext {
                     req: session.req_header_mut(),
                     rc,
                     deployment: &snap.deployment,

@@ -1,0 +1,148 @@
+//! Loading, section by section: Listeners and hostnames, the admin address, trusted proxies and
+//! expression limits.
+//!
+//! One `impl Loader` block per configuration section (as Pingora spreads `HttpProxy` over
+//! files): it reports errors through the `Loader` and returns its part of the snapshot, which
+//! `run` in `mod.rs` assembles. Must not: serve requests.
+
+use super::*;
+
+impl Loader {
+    pub(super) fn listeners(&mut self, list: &[schema::Listener]) -> Vec<ListenerSpec> {
+        let mut out = Vec::new();
+        let mut addresses = HashSet::new();
+        for l in list {
+            let Some(address) = self.address(&l.address) else {
+                continue;
+            };
+            if !addresses.insert(address) {
+                self.at(&l.address, format!("two listeners on {address}"));
+            }
+            if l.tls && l.hostnames.is_empty() {
+                self.at(
+                    &l.address,
+                    "a TLS listener needs at least one hostname with a server certificate",
+                );
+            }
+            if !l.tls && !l.hostnames.is_empty() {
+                self.at(
+                    &l.address,
+                    "a plain listener has no hostnames (they configure TLS)",
+                );
+            }
+            let mut hostnames: Vec<HostnameSpec> = Vec::new();
+            let mut defaults = 0;
+            for h in &l.hostnames {
+                let host = h.host.value.trim().to_ascii_lowercase();
+                if host.is_empty() || host.contains(['/', ' ', ':']) {
+                    self.at(&h.host, format!("'{}' is not a host name", h.host.value));
+                    continue;
+                }
+                if hostnames.iter().any(|x| x.host == host) {
+                    self.at(
+                        &h.host,
+                        format!("hostname '{host}' appears twice on this listener"),
+                    );
+                    continue;
+                }
+                if h.default {
+                    defaults += 1;
+                    if defaults > 1 {
+                        self.at(&h.host, "more than one default hostname on this listener");
+                    }
+                }
+                let Some(certificate) = self.key_pair(&h.certificate, &host) else {
+                    continue;
+                };
+                hostnames.push(HostnameSpec {
+                    host,
+                    default: h.default,
+                    certificate,
+                    negotiate_client_certificate: h.negotiate_client_certificate,
+                    strict: h.strict,
+                });
+            }
+            if defaults == 0 {
+                if let Some(first) = hostnames.first_mut() {
+                    first.default = true;
+                }
+            }
+            let min_tls_version = match l.min_tls_version.as_ref().map(|v| v.value.as_str()) {
+                None | Some("1.2") => MinTlsVersion::Tls12,
+                Some("1.3") => MinTlsVersion::Tls13,
+                Some(other) => {
+                    if let Some(v) = &l.min_tls_version {
+                        self.at(
+                            v,
+                            format!("min-tls-version '{other}': expected \"1.2\" or \"1.3\""),
+                        );
+                    }
+                    MinTlsVersion::Tls12
+                }
+            };
+            let read_buffer = match &l.read_buffer_bytes {
+                None => DEFAULT_READ_BUFFER,
+                Some(v) if (1024..=1 << 20).contains(&v.value) => v.value as usize,
+                Some(v) => {
+                    self.at(
+                        v,
+                        format!("read-buffer-bytes {}: expected 1024 to 1048576", v.value),
+                    );
+                    DEFAULT_READ_BUFFER
+                }
+            };
+            out.push(ListenerSpec {
+                address,
+                read_buffer,
+                tls: l.tls,
+                http2: l.http2,
+                min_tls_version,
+                session_resumption: l.session_resumption,
+                hostnames,
+            });
+        }
+        out
+    }
+
+    pub(super) fn expression_budget(
+        &mut self,
+        limits: Option<&schema::ExpressionLimits>,
+    ) -> certgate_policy::context::ExpressionBudget {
+        let mut b = certgate_policy::context::ExpressionBudget::default();
+        let Some(l) = limits else {
+            return b;
+        };
+        for (v, slot) in [
+            (&l.max_string_bytes, &mut b.max_string),
+            (&l.max_collection_items, &mut b.max_items),
+            (&l.max_bytes_per_evaluation, &mut b.max_produced),
+        ] {
+            if let Some(v) = v {
+                if (1..=1 << 32).contains(&v.value) {
+                    *slot = v.value as usize;
+                } else {
+                    self.at(v, format!("{}: expected 1 to 4294967296", v.value));
+                }
+            }
+        }
+        b
+    }
+
+    pub(super) fn trusted_proxies(&mut self, list: &[S<String>]) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for p in list {
+            let v = p.value.trim();
+            let net = v
+                .parse::<IpNet>()
+                .or_else(|_| v.parse::<std::net::IpAddr>().map(IpNet::from));
+            match net {
+                Ok(n) => out.push(n),
+                Err(_) => self.at(
+                    p,
+                    format!("'{v}' is not an IP address or CIDR such as 10.0.0.0/8"),
+                ),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,70 @@
+//! The admin service on loopback: `/healthz`, `/readyz` (with the serving generation),
+//! `/metrics` (Prometheus text) and `POST /admin/reload`.
+//!
+//! Must not: be reachable from the proxy listeners (it has its own loopback address).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+
+use super::reload::Control;
+
+pub(super) struct Admin {
+    pub(super) control: Arc<Control>,
+}
+
+fn reply(status: u16, content_type: &str, body: String) -> http::Response<Vec<u8>> {
+    let body = body.into_bytes();
+    http::Response::builder()
+        .status(status)
+        .header("Content-Type", content_type)
+        .header("Content-Length", body.len().to_string())
+        .body(body)
+        .unwrap_or_else(|_| http::Response::new(Vec::new()))
+}
+
+#[async_trait]
+impl ServeHttp for Admin {
+    async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        let method = session.req_header().method.as_str().to_string();
+        let path = session.req_header().uri.path().to_string();
+        let c = &self.control;
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/healthz") => reply(200, "text/plain", "ok\n".into()),
+            ("GET", "/readyz") => reply(
+                200,
+                "text/plain",
+                format!("ready generation {}\n", c.state.load().generation),
+            ),
+            ("POST", "/admin/reload") => match c.reload() {
+                Ok(g) => reply(
+                    200,
+                    "application/json",
+                    format!("{{\"result\":\"ok\",\"generation\":{g}}}\n"),
+                ),
+                Err(e) => reply(
+                    500,
+                    "text/plain",
+                    format!("reload failed; the previous configuration keeps serving\n{e}\n"),
+                ),
+            },
+            ("GET", "/metrics") => {
+                let s = c.state.load();
+                let cache = s.trust.cache();
+                let m = &crate::metrics::METRICS;
+                m.generation.set(s.generation as i64);
+                m.cache_hits.set(cache.hits() as i64);
+                m.cache_misses.set(cache.misses() as i64);
+                m.cache_size.set(cache.len() as i64);
+                m.expression_budget_exceeded.set(
+                    certgate_policy::expr::BUDGET_EXCEEDED
+                        .load(std::sync::atomic::Ordering::Relaxed) as i64,
+                );
+                reply(200, "text/plain; version=0.0.4", crate::metrics::render())
+            }
+            _ => reply(404, "text/plain", "not found\n".into()),
+        }
+    }
+}
