@@ -11,13 +11,13 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::{Deployment, SimpleContext};
-use certgate_policy::pipeline::run_pipeline;
 use certgate_policy::pki::{DemoPki, KeyKind};
-use certgate_policy::source::Source;
-use certgate_policy::thumbprints::ThumbprintSet;
+use certgate_policy::run_pipeline;
+use certgate_policy::Certificate;
+use certgate_policy::Source;
+use certgate_policy::ThumbprintSet;
 use certgate_policy::{compile_route, CompileOptions, Plan};
+use certgate_policy::{Deployment, SimpleContext};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
@@ -213,7 +213,7 @@ fn bench_thumbprint_sets(c: &mut Criterion) {
 /// cache, for both key types; and validate-client-certificate with validate-trust on a cached
 /// chain.
 fn bench_chain_verification(c: &mut Criterion) {
-    use certgate_policy::trust::{SentChain, TrustStore};
+    use certgate_policy::{SentChain, TrustStore};
     let mut g = c.benchmark_group("chain_verification");
     for kind in [KeyKind::EcdsaP256, KeyKind::Rsa2048] {
         let pki = DemoPki::generate(kind).unwrap();

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use certgate_policy::cert::Certificate;
 use certgate_policy::crypto::x509::X509NameBuilder;
 use certgate_policy::pki::{issue, DemoPki, KeyKind, Profile, Spec};
-use certgate_policy::trust::{SentChain, TrustStore, VerificationCache};
+use certgate_policy::Certificate;
+use certgate_policy::{SentChain, TrustStore, VerificationCache};
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

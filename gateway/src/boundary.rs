@@ -22,7 +22,7 @@ use pingora::http::RequestHeader;
 /// Why a request is refused at the boundary: status, reason (metric label and `LastError`
 /// reason) and the message of the JSON error body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub status: u16,
     pub reason: &'static str,
     pub message: &'static str,
@@ -36,47 +36,47 @@ const fn refuse(status: u16, reason: &'static str, message: &'static str) -> Ref
     }
 }
 
-pub const MISSING_HOST: Refusal = refuse(
+pub(crate) const MISSING_HOST: Refusal = refuse(
     400,
     "MissingHost",
     "An HTTP/1.1 request needs exactly one Host header.",
 );
-pub const HOST_MISMATCH: Refusal = refuse(
+pub(crate) const HOST_MISMATCH: Refusal = refuse(
     400,
     "HostMismatch",
     "The Host header and the request target name different hosts.",
 );
-pub const BAD_CONTENT_LENGTH: Refusal = refuse(
+pub(crate) const BAD_CONTENT_LENGTH: Refusal = refuse(
     400,
     "InvalidContentLength",
     "Content-Length must be one decimal number.",
 );
-pub const LENGTH_AND_CHUNKED: Refusal = refuse(
+pub(crate) const LENGTH_AND_CHUNKED: Refusal = refuse(
     400,
     "ContentLengthWithTransferEncoding",
     "A request may not carry both Content-Length and Transfer-Encoding.",
 );
-pub const BAD_TRANSFER_ENCODING: Refusal = refuse(
+pub(crate) const BAD_TRANSFER_ENCODING: Refusal = refuse(
     501,
     "UnsupportedTransferEncoding",
     "Only Transfer-Encoding: chunked is supported.",
 );
-pub const MISDIRECTED: Refusal = refuse(
+pub(crate) const MISDIRECTED: Refusal = refuse(
     421,
     "MisdirectedRequest",
     "The request names a hostname other than the one this connection was made for.",
 );
-pub const NEEDS_TLS: Refusal = refuse(
+pub(crate) const NEEDS_TLS: Refusal = refuse(
     421,
     "ClientCertificateHostnameOverPlainHttp",
     "This hostname requires a client certificate: connect with TLS.",
 );
-pub const PATH_ABOVE_ROOT: Refusal = refuse(
+pub(crate) const PATH_ABOVE_ROOT: Refusal = refuse(
     400,
     "PathAboveRoot",
     "The request path climbs above the root.",
 );
-pub const PATH_ENCODED_SEPARATOR: Refusal = refuse(
+pub(crate) const PATH_ENCODED_SEPARATOR: Refusal = refuse(
     400,
     "PathEncodedSeparator",
     "The request path hides a dot-segment behind an encoded slash, or contains a backslash.",
@@ -85,11 +85,11 @@ pub const PATH_ENCODED_SEPARATOR: Refusal = refuse(
 /// The answer to a request on a strict hostname whose certificate fails the strict check
 /// (`crate::tls::strict_check`): 401 with the reason and message `validate-client-certificate`
 /// would give.
-pub fn strict_refusal(f: ClientCertificateFailure) -> Refusal {
+pub(crate) fn strict_refusal(f: ClientCertificateFailure) -> Refusal {
     refuse(401, f.reason(), f.message())
 }
 
-pub const UNREADABLE_CERTIFICATE: Refusal = refuse(
+pub(crate) const UNREADABLE_CERTIFICATE: Refusal = refuse(
     401,
     "ClientCertificateUnreadable",
     "The client certificate cannot be read (malformed name or extension).",
@@ -97,7 +97,7 @@ pub const UNREADABLE_CERTIFICATE: Refusal = refuse(
 
 /// Checks what HTTP/1.1 (RFC 9112 §3.2, §6) forbids in a request head, and what lets a
 /// backend frame the request differently from the gateway.
-pub fn check_framing(req: &RequestHeader) -> Result<(), Refusal> {
+pub(crate) fn check_framing(req: &RequestHeader) -> Result<(), Refusal> {
     // One pass over the headers (a hashed lookup per name costs more than the walk).
     let (mut host, mut hosts) = (None, 0);
     let (mut length, mut lengths) = (None, 0);
@@ -151,7 +151,7 @@ pub fn check_framing(req: &RequestHeader) -> Result<(), Refusal> {
 }
 
 /// A Host (or `:authority`) value as a hostname: no port, no trailing dot, lower case.
-pub fn host_name(authority: &str) -> Cow<'_, str> {
+pub(crate) fn host_name(authority: &str) -> Cow<'_, str> {
     let host = crate::routing::strip_port(authority);
     let host = host.strip_suffix('.').unwrap_or(host);
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -209,7 +209,7 @@ fn split_escaped_separators(segment: &str) -> impl Iterator<Item = &str> {
 /// recognised. Refuses a path that climbs above the root, a raw backslash, and a dot-segment
 /// hidden behind an escaped separator (`..%2F`, `%5C..`) that a decoding backend would resolve.
 /// The path unchanged (borrowed) when it has nothing to remove.
-pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, Refusal> {
+pub(crate) fn normalize_path(path: &str) -> Result<Cow<'_, str>, Refusal> {
     let b = path.as_bytes();
     let mut suspicious = false;
     let mut escaped_separator = false;
@@ -277,7 +277,7 @@ pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, Refusal> {
 
 /// Whether a header name is `wanted` to a backend that folds case and treats `_` as `-` (as
 /// CGI-style servers, IIS and many frameworks do): `X_ARR_ClientCert` is `X-ARR-ClientCert`.
-pub fn same_header(name: &str, wanted: &str) -> bool {
+pub(crate) fn same_header(name: &str, wanted: &str) -> bool {
     name.len() == wanted.len()
         && name.bytes().zip(wanted.bytes()).all(|(a, b)| {
             let fold = |c: u8| {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use certgate_policy::cert::Certificate;
 use certgate_policy::pki::{DemoPki, KeyKind};
+use certgate_policy::Certificate;
 
 use crate::config::{load, LoadOptions};
 
@@ -29,18 +29,23 @@ fn version() -> &'static str {
 #[command(
     name = "certgate",
     version = version(),
-    about = "mTLS API gateway running Azure API Management policies"
+    about = "mTLS API gateway running Azure API Management policies",
+    long_about = None
 )]
+/// The command line.
 pub struct Cli {
     #[command(subcommand)]
+    /// What to do.
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
+/// The subcommands.
 pub enum Command {
     /// Serve: TLS listeners, policies, backends, admin endpoints.
     Run {
         #[arg(short, long)]
+        /// The configuration file.
         config: PathBuf,
         /// Take over the listening sockets of a running certgate (zero-downtime upgrade).
         #[arg(short, long)]
@@ -61,10 +66,13 @@ pub enum Command {
     #[command(hide = true)]
     DemoBackend {
         #[arg(long)]
+        /// Address to listen on.
         listen: std::net::SocketAddr,
         #[arg(long)]
+        /// Server certificate (PEM, with its chain).
         cert: PathBuf,
         #[arg(long)]
+        /// Its private key (PEM).
         key: PathBuf,
         /// CA certificates that client certificates must chain to (repeatable).
         #[arg(long = "client-ca", required = true)]
@@ -73,31 +81,40 @@ pub enum Command {
     /// Validate a configuration and compile every policy; print all errors, or the routes.
     Check {
         #[arg(short, long)]
+        /// The configuration file.
         config: PathBuf,
     },
     /// Certificate tools.
     Cert {
         #[command(subcommand)]
+        /// Which certificate tool.
         command: CertCommand,
     },
     /// Demo PKI tools.
     Pki {
         #[command(subcommand)]
+        /// Which PKI tool.
         command: PkiCommand,
     },
 }
 
 #[derive(Debug, Subcommand)]
+/// Certificate tools.
 pub enum CertCommand {
     /// Show a certificate as a policy sees it (PEM, DER or .cer).
-    Inspect { file: PathBuf },
+    Inspect {
+        /// The certificate file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
+/// Demo PKI tools.
 pub enum PkiCommand {
     /// Write seed 003's demo certificate tree (root, DEV/TST intermediates, clients, server).
     Demo {
         #[arg(long)]
+        /// Folder to write the certificates, keys, PFX files and CRLs into.
         out: PathBuf,
         /// rsa or ecdsa.
         #[arg(long, default_value = "ecdsa")]
@@ -111,8 +128,11 @@ pub enum PkiCommand {
 /// What a command printed and its exit code.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Outcome {
+    /// Standard output.
     pub stdout: String,
+    /// Standard error.
     pub stderr: String,
+    /// Exit code.
     pub code: i32,
 }
 
@@ -132,6 +152,7 @@ fn fail(stderr: String, code: i32) -> Outcome {
     }
 }
 
+/// Runs a command; what it printed and its exit code (`run` serves until stopped).
 pub fn execute(cli: Cli) -> Outcome {
     match cli.command {
         Command::Run {

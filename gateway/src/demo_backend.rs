@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 
-pub fn run(
+pub(crate) fn run(
     listen: SocketAddr,
     cert: &Path,
     key: &Path,
@@ -77,7 +77,7 @@ pub fn run(
                     .ssl()
                     .peer_certificate()
                     .and_then(|c| c.subject_name().to_der().ok())
-                    .and_then(|d| certgate_policy::cert::Name::from_der(&d).ok())
+                    .and_then(|d| certgate_policy::Name::from_der(&d).ok())
                     .map(|n| n.to_dotnet());
                 let _ = serve(&mut tls, subject).await;
             });

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
-use certgate_policy::cert::Certificate;
+use certgate_policy::Certificate;
 use ipnet::IpNet;
 
 /// How a trusted proxy encodes the certificate in its header.
@@ -34,15 +34,15 @@ pub enum ForwardFormat {
 }
 
 /// Largest header value accepted (a certificate chain in PEM is a few KiB).
-pub const MAX_HEADER: usize = 16 * 1024;
+pub(crate) const MAX_HEADER: usize = 16 * 1024;
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum ForwardedError {
+pub(crate) enum ForwardedError {
     TooLarge,
     Malformed(String),
 }
 
-pub fn is_trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+pub(crate) fn is_trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -54,30 +54,27 @@ pub fn is_trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
 /// again and again, and decoding one (percent/base64, DER, the .NET renderings) costs ~100 µs
 /// where a lookup costs a hash of the value. Only successful decodes are kept; bounded, and
 /// cleared when full (a miss only costs one decode).
-pub struct DecodeCache {
+pub(crate) struct DecodeCache {
     map: dashmap::DashMap<Box<[u8]>, Arc<Certificate>>,
     capacity: usize,
 }
 
 impl DecodeCache {
-    pub fn new(capacity: usize) -> DecodeCache {
+    pub(crate) fn new(capacity: usize) -> DecodeCache {
         DecodeCache {
             map: dashmap::DashMap::new(),
             capacity: capacity.max(1),
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// [`decode`], remembered. The key includes the encoding, so one value read two ways
     /// never shares an entry.
-    pub fn decode(
+    pub(crate) fn decode(
         &self,
         value: &[u8],
         encoding: CertEncoding,
@@ -101,7 +98,7 @@ impl DecodeCache {
 }
 
 /// Decodes a forwarded certificate header value.
-pub fn decode(value: &[u8], encoding: CertEncoding) -> Result<Certificate, ForwardedError> {
+pub(crate) fn decode(value: &[u8], encoding: CertEncoding) -> Result<Certificate, ForwardedError> {
     if value.len() > MAX_HEADER {
         return Err(ForwardedError::TooLarge);
     }
@@ -133,7 +130,7 @@ pub fn decode(value: &[u8], encoding: CertEncoding) -> Result<Certificate, Forwa
 }
 
 /// The header name and value that forward `cert` to a backend.
-pub fn encode(cert: &Arc<Certificate>, format: ForwardFormat) -> (&'static str, String) {
+pub(crate) fn encode(cert: &Arc<Certificate>, format: ForwardFormat) -> (&'static str, String) {
     match format {
         ForwardFormat::Rfc9440 => (
             "Client-Cert",
@@ -161,7 +158,7 @@ pub fn encode(cert: &Arc<Certificate>, format: ForwardFormat) -> (&'static str, 
 
 /// Both headers are always removed from what clients send, whichever format is configured.
 /// (Typed names: a lookup by `&str` re-validates and lower-cases the name on every request.)
-pub const FORWARD_HEADERS: [http::HeaderName; 3] = [
+pub(crate) const FORWARD_HEADERS: [http::HeaderName; 3] = [
     http::HeaderName::from_static("client-cert"),
     http::HeaderName::from_static("client-cert-chain"),
     http::HeaderName::from_static("x-forwarded-client-cert"),

@@ -5,15 +5,22 @@
 //! Parsing never mixes with serving: everything a request needs is in the snapshot, built and
 //! validated before it is used.
 
-pub mod boundary;
-pub mod cli;
-pub mod config;
-pub mod demo_backend;
-pub mod forwarded;
-pub mod log;
-pub mod metrics;
-pub mod proxy;
-pub mod routing;
-pub mod server;
-pub mod snapshot;
-pub mod tls;
+#![warn(missing_docs)]
+
+mod boundary;
+mod cli;
+mod config;
+mod demo_backend;
+mod forwarded;
+mod log;
+mod metrics;
+mod proxy;
+mod routing;
+mod server;
+mod snapshot;
+mod tls;
+
+// The public interface is: the command line (what the binary and the deployment tests run),
+// and loading a configuration (what the configuration tests check).
+pub use cli::{execute, CertCommand, Cli, Command, Outcome, PkiCommand};
+pub use config::{load, ConfigError, LoadOptions};

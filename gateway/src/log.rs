@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// One request, as the access log records it.
 #[derive(Serialize)]
-pub struct AccessLine<'a> {
+pub(crate) struct AccessLine<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub time: &'a str,
@@ -30,7 +30,7 @@ pub struct AccessLine<'a> {
 
 /// One event of the `trace` policy.
 #[derive(Serialize)]
-pub struct TraceLine<'a> {
+pub(crate) struct TraceLine<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub time: &'a str,
@@ -43,7 +43,7 @@ pub struct TraceLine<'a> {
 
 /// Writes `line` as one JSON line on stdout. A failed write (closed stdout) is dropped: logging
 /// never fails a request.
-pub fn emit<T: Serialize>(line: &T) {
+pub(crate) fn emit<T: Serialize>(line: &T) {
     let mut buf = Vec::with_capacity(512);
     if serde_json::to_writer(&mut buf, line).is_ok() {
         buf.push(b'\n');

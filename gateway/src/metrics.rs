@@ -6,8 +6,8 @@
 //! `tls_handshakes_total{client_certificate}` (completed), `tls_handshakes_started_total`,
 //! `tls_handshake_failures_total{reason}`, `verification_cache_{hits_total,misses_total,size}`,
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
-//! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`, `expression_budget_exceeded_total`,
-//! `crl_fetches_total{result}`.
+//! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
+//! `expression_budget_exceeded_total`.
 
 use std::sync::LazyLock;
 
@@ -16,7 +16,7 @@ use prometheus::{
     TextEncoder,
 };
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
@@ -34,7 +34,6 @@ pub struct Metrics {
     pub backend_errors: IntCounterVec,
     pub forwarded: IntCounterVec,
     pub refusals: IntCounterVec,
-    pub crl_fetches: IntCounterVec,
     pub trace_events: IntCounter,
 }
 
@@ -58,7 +57,7 @@ fn unreachable_metric(name: &str) -> ! {
     panic!("invalid metric definition {name}")
 }
 
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let r = Registry::new();
     let latency = HistogramVec::new(
         HistogramOpts::new(
@@ -163,19 +162,13 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Requests refused at the authentication boundary before routing, by reason",
             &["reason"],
         ),
-        crl_fetches: counter_vec(
-            &r,
-            "certgate_crl_fetches_total",
-            "CRL downloads by result",
-            &["result"],
-        ),
         trace_events,
         registry: r,
     }
 });
 
 /// The text exposition of every metric.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()

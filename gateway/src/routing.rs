@@ -187,7 +187,7 @@ pub struct Router {
 }
 
 /// `/weather/` → `/weather`; `/` → ``.
-pub fn normalise_prefix(p: &str) -> String {
+pub(crate) fn normalise_prefix(p: &str) -> String {
     let t = p.trim_end_matches('/');
     if t.is_empty() {
         String::new()
@@ -293,7 +293,7 @@ fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certgate_policy::source::Source;
+    use certgate_policy::Source;
     use certgate_policy::{compile_route, CompileOptions};
     use certgate_policy::{Fragments, Scope, ScopeDocument};
 

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::Deployment;
 use certgate_policy::crypto::pkey::{PKey, Private};
 use certgate_policy::crypto::x509::X509;
-use certgate_policy::trust::TrustStore;
+use certgate_policy::Certificate;
+use certgate_policy::Deployment;
 use certgate_policy::NamedValues;
+use certgate_policy::TrustStore;
 use ipnet::IpNet;
 
 use crate::forwarded::{CertEncoding, ForwardFormat};
@@ -232,7 +232,7 @@ pub struct Snapshot {
     /// Total time to read an HTTP/1 request head (Pingora server option: fixed at start).
     pub request_head_timeout: Duration,
     /// The memory budget of each policy expression evaluation (`expression-limits`).
-    pub expression_budget: certgate_policy::context::ExpressionBudget,
+    pub expression_budget: certgate_policy::ExpressionBudget,
 }
 
 impl Snapshot {

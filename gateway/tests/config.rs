@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use certgate::cli::{execute, CertCommand, Cli, Command, PkiCommand};
-use certgate::config::{load, ConfigError, LoadOptions};
+use certgate::{execute, CertCommand, Cli, Command, PkiCommand};
+use certgate::{load, ConfigError, LoadOptions};
 use certgate_policy::pki::{DemoPki, KeyKind};
 
 /// The example configuration with a demo PKI beside it, made once per test binary.

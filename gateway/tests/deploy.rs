@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use certgate::cli::{execute, Cli, Command};
+use certgate::{execute, Cli, Command};
 use certgate_policy::pki::{DemoPki, KeyKind};
 use serde_json::Value;
 

@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::{Deployment, SimpleContext};
-use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
-use certgate_policy::source::Source;
-use certgate_policy::trust::TrustStore;
+use certgate_policy::Certificate;
+use certgate_policy::Source;
+use certgate_policy::TrustStore;
 use certgate_policy::{compile_route, CompileOptions};
+use certgate_policy::{run_pipeline, PipelineResult};
+use certgate_policy::{Deployment, SimpleContext};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -20,6 +20,7 @@ use crate::sections::{Scope, Section};
 /// What a route's compilation needs besides its documents.
 #[derive(Clone, Debug)]
 pub struct CompileOptions {
+    /// `context.Api`/`context.Operation` of the route.
     pub route: RouteInfo,
     /// Counter store for rate limits and quotas; shared across routes and reloads.
     pub counters: Arc<dyn CounterStore>,

@@ -25,12 +25,16 @@ use crate::value::Value;
 pub struct Deployment {
     certificates: BTreeMap<String, Arc<Certificate>>,
     thumbprints: ThumbprintSet,
+    /// `context.Deployment.ServiceName`.
     pub service_name: Arc<str>,
+    /// `context.Deployment.GatewayId`.
     pub gateway_id: Arc<str>,
+    /// `context.Deployment.Region`.
     pub region: Arc<str>,
 }
 
 impl Deployment {
+    /// A deployment without certificates.
     pub fn new(service_name: &str, gateway_id: &str, region: &str) -> Deployment {
         Deployment {
             service_name: service_name.into(),
@@ -40,11 +44,13 @@ impl Deployment {
         }
     }
 
+    /// Adds a certificate under its configured id (`context.Deployment.Certificates[id]`).
     pub fn add_certificate(&mut self, id: impl Into<String>, cert: Arc<Certificate>) {
         self.thumbprints.insert_hex(cert.thumbprint());
         self.certificates.insert(id.into(), cert);
     }
 
+    /// The configured certificates by id.
     pub fn certificates(&self) -> &BTreeMap<String, Arc<Certificate>> {
         &self.certificates
     }
@@ -64,6 +70,7 @@ impl Deployment {
         &self.thumbprints
     }
 
+    /// The configured certificate with this thumbprint (hex, any case).
     pub fn certificate_by_thumbprint(&self, thumbprint: &str) -> Option<&Arc<Certificate>> {
         self.certificates
             .values()
@@ -74,9 +81,13 @@ impl Deployment {
 /// The URL parts expressions can read (`context.Request.Url`).
 #[derive(Clone, Copy, Debug)]
 pub struct UrlView<'a> {
+    /// `https` or `http`.
     pub scheme: &'a str,
+    /// The host the client asked for.
     pub host: &'a str,
+    /// The port the client connected to.
     pub port: u16,
+    /// The path (percent-escapes kept).
     pub path: &'a str,
     /// Without the leading `?`; empty when there is none.
     pub query: &'a str,
@@ -88,6 +99,7 @@ impl UrlView<'_> {
         self.query_values(name).into_iter().next()
     }
 
+    /// Every value of a query parameter, in order.
     pub fn query_values(&self, name: &str) -> Vec<String> {
         self.query
             .split('&')
@@ -99,6 +111,7 @@ impl UrlView<'_> {
             .collect()
     }
 
+    /// The URL as text (`scheme://host[:port]/path?query`).
     pub fn to_url_string(&self) -> String {
         let default_port = matches!((self.scheme, self.port), ("https", 443) | ("http", 80));
         let mut s = format!("{}://{}", self.scheme, self.host);
@@ -133,11 +146,15 @@ pub enum BackendTarget {
 /// The client certificate the gateway presents to the backend (`authentication-certificate`).
 #[derive(Clone, Debug)]
 pub enum BackendCertificate {
+    /// `certificate-id`: a configured certificate.
     Id(Arc<str>),
+    /// `thumbprint`: the configured certificate with this thumbprint.
     Thumbprint(Arc<str>),
     /// PFX bytes with an optional password. Never logged.
     Pfx {
+        /// The PFX bytes.
         body: Arc<[u8]>,
+        /// Its password, if any.
         password: Option<Arc<str>>,
     },
 }
@@ -145,16 +162,24 @@ pub enum BackendCertificate {
 /// A trace event from the `trace` policy, handed to the gateway's sink.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceEvent {
+    /// `trace` `source`.
     pub source: Arc<str>,
+    /// `trace` `severity`.
     pub severity: Severity,
+    /// The evaluated message.
     pub message: String,
+    /// The evaluated metadata, in document order.
     pub metadata: Vec<(Arc<str>, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `trace` severities.
 pub enum Severity {
+    /// `verbose` (the default).
     Verbose,
+    /// `information`.
     Information,
+    /// `error`.
     Error,
 }
 
@@ -163,14 +188,18 @@ pub enum Severity {
 pub struct RequestState {
     /// `context.Variables`: few per request, so a vector beats a hash map.
     variables: Vec<(Arc<str>, Value)>,
+    /// The backend `set-backend-service` chose.
     pub backend: Option<BackendTarget>,
+    /// The client certificate `authentication-certificate` chose.
     pub backend_certificate: Option<BackendCertificate>,
+    /// `context.LastError`: the failure on-error handles (or one `ignore-error` kept).
     pub last_error: Option<LastError>,
     /// `forward-request timeout`, when set.
     pub forward_timeout: Option<std::time::Duration>,
 }
 
 impl RequestState {
+    /// `context.Variables[name]`.
     pub fn variable(&self, name: &str) -> Option<&Value> {
         self.variables
             .iter()
@@ -178,6 +207,7 @@ impl RequestState {
             .map(|(_, v)| v)
     }
 
+    /// Sets `context.Variables[name]`.
     pub fn set_variable(&mut self, name: &Arc<str>, value: Value) {
         match self.variables.iter_mut().find(|(k, _)| k == name) {
             Some(slot) => slot.1 = value,
@@ -185,6 +215,7 @@ impl RequestState {
         }
     }
 
+    /// Every variable, for logs and tests.
     pub fn variables(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.variables.iter().map(|(k, v)| (&**k, v))
     }
@@ -205,8 +236,11 @@ pub enum HeaderWrite {
 /// string) ends in an expression error through `on-error`, not in gigabytes of memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExpressionBudget {
+    /// Longest string one expression may produce, in bytes.
     pub max_string: usize,
+    /// Most items in one collection.
     pub max_items: usize,
+    /// Most bytes of strings one evaluation may produce in all.
     pub max_produced: usize,
 }
 
@@ -223,12 +257,19 @@ impl Default for ExpressionBudget {
 /// What is known about the route at compile time (`context.Api.*`, `context.Operation.*`).
 #[derive(Clone, Debug, Default)]
 pub struct RouteInfo {
+    /// `context.Api.Name`.
     pub api_name: Arc<str>,
+    /// `context.Api.Id`.
     pub api_id: Arc<str>,
+    /// `context.Api.Path`.
     pub api_path: Arc<str>,
+    /// `context.Operation.Name`.
     pub operation_name: Arc<str>,
+    /// `context.Operation.Id`.
     pub operation_id: Arc<str>,
+    /// `context.Operation.Method`.
     pub operation_method: Arc<str>,
+    /// `context.Operation.UrlTemplate`.
     pub operation_url_template: Arc<str>,
 }
 
@@ -242,7 +283,9 @@ pub trait RequestContext {
     fn expression_budget(&self) -> ExpressionBudget {
         ExpressionBudget::default()
     }
+    /// `context.Request.Method`.
     fn method(&self) -> &str;
+    /// `context.Request.Url` (after `rewrite-uri`).
     fn url(&self) -> UrlView<'_>;
     /// The URL as the client sent it, before `rewrite-uri`.
     fn original_url(&self) -> UrlView<'_> {
@@ -250,11 +293,15 @@ pub trait RequestContext {
     }
     /// All values of a request header joined with `,` (APIM's `GetValueOrDefault`).
     fn request_header(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// Every value of a request header, one per field line.
     fn request_header_values(&self, name: &str) -> Vec<String>;
+    /// Sets or appends a request header (towards the backend).
     fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite);
+    /// Removes a request header.
     fn remove_request_header(&mut self, name: &str);
     /// `rewrite-uri`: the new path and query (without scheme and host).
     fn rewrite_url(&mut self, path: &str, query: &str);
+    /// `context.Request.IpAddress` (of the TCP peer, or of the client behind a trusted proxy).
     fn client_ip(&self) -> IpAddr;
     /// The client certificate of the connection (or of a trusted forwarded header).
     fn certificate(&self) -> Option<&Arc<Certificate>>;
@@ -272,23 +319,34 @@ pub trait RequestContext {
         let _ = cert;
         None
     }
+    /// `context.Deployment`.
     fn deployment(&self) -> &Deployment;
     /// A parameter matched by the operation's URL template.
     fn matched_parameter(&self, name: &str) -> Option<&str>;
+    /// `context.RequestId`.
     fn request_id(&self) -> &str;
 
+    /// The response's status code and reason phrase.
     fn response_status(&self) -> (u16, &str);
+    /// Sets the status; `None` takes the standard reason phrase.
     fn set_response_status(&mut self, code: u16, reason: Option<&str>);
+    /// All values of a response header joined with `,`.
     fn response_header(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// Sets or appends a response header.
     fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite);
+    /// Removes a response header.
     fn remove_response_header(&mut self, name: &str);
+    /// Replaces the response body.
     fn set_response_body(&mut self, body: Vec<u8>);
     /// Replaces the response under construction with APIM's empty `200 OK` (no headers, no
     /// body): `return-response`, and an error answer after the backend answered.
     fn clear_response(&mut self);
 
+    /// What policies left for later steps and for the gateway.
     fn state(&self) -> &RequestState;
+    /// [`RequestContext::state`], to change.
     fn state_mut(&mut self) -> &mut RequestState;
+    /// Records a `trace` event.
     fn trace(&mut self, event: TraceEvent);
 }
 
@@ -296,28 +354,47 @@ pub trait RequestContext {
 /// its own.
 #[derive(Debug)]
 pub struct SimpleContext {
+    /// Request method.
     pub method: String,
+    /// `https` or `http`.
     pub scheme: String,
+    /// Host.
     pub host: String,
+    /// Port.
     pub port: u16,
+    /// Path (after `rewrite-uri`).
     pub path: String,
+    /// Query (after `rewrite-uri`), without `?`.
     pub query: String,
+    /// Path and query as the client sent them, once `rewrite-uri` changed them.
     pub original: Option<(String, String)>,
+    /// Request headers, in order.
     pub request_headers: Vec<(String, String)>,
+    /// The client's address.
     pub client_ip: IpAddr,
+    /// The client certificate.
     pub certificate: Option<Arc<Certificate>>,
     /// Trust material for `Verify()` and issuer identities; none means nothing verifies.
     pub trust: Option<Arc<TrustStore>>,
     /// The chain the client sent after its certificate.
     pub sent_chain: SentChain,
+    /// `context.Deployment`.
     pub deployment: Arc<Deployment>,
+    /// Parameters the operation's URL template matched.
     pub matched: Vec<(String, String)>,
+    /// `context.RequestId`.
     pub request_id: String,
+    /// Response status.
     pub status: u16,
+    /// Response reason phrase.
     pub reason: String,
+    /// Response headers, in order.
     pub response_headers: Vec<(String, String)>,
+    /// Response body.
     pub response_body: Option<Vec<u8>>,
+    /// Policy state (variables, backend choice, `LastError`).
     pub state: RequestState,
+    /// `trace` events, in order.
     pub traces: Vec<TraceEvent>,
 }
 
@@ -350,6 +427,7 @@ impl Default for SimpleContext {
 }
 
 impl SimpleContext {
+    /// A request with this method and `path?query`, no headers, from 127.0.0.1.
     pub fn new(method: &str, path_and_query: &str) -> SimpleContext {
         let (path, query) = path_and_query
             .split_once('?')
@@ -362,11 +440,13 @@ impl SimpleContext {
         }
     }
 
+    /// The same with one more request header.
     pub fn with_header(mut self, name: &str, value: &str) -> SimpleContext {
         self.request_headers.push((name.into(), value.into()));
         self
     }
 
+    /// Every value of a response header.
     pub fn response_header_values(&self, name: &str) -> Vec<&str> {
         self.response_headers
             .iter()
@@ -375,6 +455,7 @@ impl SimpleContext {
             .collect()
     }
 
+    /// Every value of a request header.
     pub fn request_header_list(&self, name: &str) -> Vec<&str> {
         self.request_headers
             .iter()
@@ -383,6 +464,7 @@ impl SimpleContext {
             .collect()
     }
 
+    /// The response body as text (lossy UTF-8 is not attempted: `None` when not UTF-8 or absent).
     pub fn body_text(&self) -> Option<&str> {
         self.response_body
             .as_deref()

@@ -11,6 +11,7 @@ use dashmap::DashMap;
 /// The answer to one counted call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
+    /// Whether the call is within the limit.
     pub allowed: bool,
     /// What is left in the current window after this call.
     pub remaining: u64,
@@ -18,6 +19,7 @@ pub struct Decision {
     pub retry_after: Duration,
 }
 
+/// Where rate-limit and quota counters live: on this node, or shared between nodes.
 pub trait CounterStore: Send + Sync + std::fmt::Debug {
     /// Counts `amount` against `key` within a window of `period`, allowing at most `limit`.
     /// With `amount == 0` it only reports.
@@ -44,6 +46,7 @@ impl Default for LocalCounters {
 }
 
 impl LocalCounters {
+    /// A store holding at most `max_keys` counters (the oldest window is dropped first).
     pub fn new(max_keys: usize) -> LocalCounters {
         LocalCounters {
             windows: DashMap::new(),
@@ -51,10 +54,12 @@ impl LocalCounters {
         }
     }
 
+    /// Number of live counters.
     pub fn len(&self) -> usize {
         self.windows.len()
     }
 
+    /// Whether no counter is live.
     pub fn is_empty(&self) -> bool {
         self.windows.is_empty()
     }

@@ -118,6 +118,7 @@ fn digest_for(oid: &ObjectIdentifier) -> Option<Option<MessageDigest>> {
 }
 
 impl Crl {
+    /// Reads a DER CRL.
     pub fn from_der(der: &[u8]) -> Result<Crl, CrlError> {
         let raw = RawCertificateList::from_der(der).map_err(malformed)?;
         let tbs_bytes = raw.tbs_cert_list.to_der().map_err(malformed)?;
@@ -170,10 +171,12 @@ impl Crl {
         }
     }
 
+    /// The DER.
     pub fn to_der(&self) -> &[u8] {
         &self.der
     }
 
+    /// The PEM form.
     pub fn to_pem(&self) -> Result<String, CrlError> {
         pem::encode_string(PEM_LABEL, pem::LineEnding::LF, &self.der).map_err(malformed)
     }
@@ -183,10 +186,12 @@ impl Crl {
         &self.issuer_der
     }
 
+    /// `thisUpdate`.
     pub fn this_update(&self) -> SystemTime {
         self.this_update
     }
 
+    /// `nextUpdate`, when the CRL has one.
     pub fn next_update(&self) -> Option<SystemTime> {
         self.next_update
     }
@@ -214,6 +219,7 @@ impl Crl {
         self.revoked.binary_search(&magnitude(&serial)).is_ok()
     }
 
+    /// Number of revoked serial numbers listed.
     pub fn revoked_count(&self) -> usize {
         self.revoked.len()
     }
@@ -299,7 +305,7 @@ impl Crl {
 }
 
 /// `days` days from now (negative: in the past), for issuing test and demo CRLs.
-pub fn days_from_now(days: i64) -> SystemTime {
+pub(crate) fn days_from_now(days: i64) -> SystemTime {
     let now = SystemTime::now();
     let d = Duration::from_secs(days.unsigned_abs() * 86_400);
     if days >= 0 {

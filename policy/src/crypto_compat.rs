@@ -10,7 +10,7 @@ use crate::crypto::x509::verify::X509VerifyFlags;
 use crate::crypto::x509::{X509Builder, X509Extension, X509StoreContextRef, X509};
 
 /// Adds an extension to a certificate being built.
-pub fn append_extension(b: &mut X509Builder, ext: &X509Extension) -> Result<(), ErrorStack> {
+pub(crate) fn append_extension(b: &mut X509Builder, ext: &X509Extension) -> Result<(), ErrorStack> {
     #[cfg(feature = "openssl")]
     return b.append_extension2(ext);
     #[cfg(not(feature = "openssl"))]
@@ -18,7 +18,7 @@ pub fn append_extension(b: &mut X509Builder, ext: &X509Extension) -> Result<(), 
 }
 
 /// Strict DER and extension checks for every chain the store verifies.
-pub fn set_strict(b: &mut X509StoreBuilderRef) -> Result<(), ErrorStack> {
+pub(crate) fn set_strict(b: &mut X509StoreBuilderRef) -> Result<(), ErrorStack> {
     #[cfg(feature = "openssl")]
     return b.set_flags(X509VerifyFlags::X509_STRICT);
     #[cfg(not(feature = "openssl"))]
@@ -30,7 +30,7 @@ pub fn set_strict(b: &mut X509StoreBuilderRef) -> Result<(), ErrorStack> {
 
 /// The verification error of a finished `verify_cert`: its `X509_V_ERR_*` code and text,
 /// or `None` when the chain verified.
-pub fn verify_error(c: &X509StoreContextRef) -> Option<(i32, &'static str)> {
+pub(crate) fn verify_error(c: &X509StoreContextRef) -> Option<(i32, &'static str)> {
     #[cfg(feature = "openssl")]
     {
         let e = c.error();
@@ -45,7 +45,7 @@ pub fn verify_error(c: &X509StoreContextRef) -> Option<(i32, &'static str)> {
 }
 
 /// A PKCS#12 (PFX) file with `cert`, its `key` and the `ca` chain, under `password`.
-pub fn pkcs12(
+pub(crate) fn pkcs12(
     password: &str,
     friendly_name: &str,
     key: &PKeyRef<Private>,

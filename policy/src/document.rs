@@ -20,7 +20,9 @@ use crate::xml::{self, Element, Node};
 /// One parsed policy document at one scope.
 #[derive(Debug)]
 pub struct ScopeDocument {
+    /// The scope it is attached at.
     pub scope: Scope,
+    /// Its text, with named values substituted.
     pub source: Source,
     sections: HashMap<Section, Element>,
 }
@@ -116,6 +118,7 @@ impl ScopeDocument {
         })
     }
 
+    /// The element of a section, when the document has it.
     pub fn section(&self, s: Section) -> Option<&Element> {
         self.sections.get(&s)
     }
@@ -128,6 +131,7 @@ pub struct Fragments {
 }
 
 impl Fragments {
+    /// No fragments.
     pub fn new() -> Fragments {
         Fragments::default()
     }
@@ -146,6 +150,7 @@ impl Fragments {
         Ok(())
     }
 
+    /// A fragment by id: its source and root element.
     pub fn get(&self, id: &str) -> Option<&(Source, Element)> {
         self.map.get(id)
     }
@@ -154,7 +159,7 @@ impl Fragments {
 /// A statement of the effective policy: an element, the source it came from, the scope that
 /// wrote it.
 #[derive(Clone, Copy, Debug)]
-pub struct Statement<'a> {
+pub(crate) struct Statement<'a> {
     pub element: &'a Element,
     pub source: &'a Source,
     pub scope: Scope,
@@ -165,7 +170,7 @@ const MAX_FRAGMENT_DEPTH: usize = 16;
 
 /// The effective statements of one section: scopes merged through `<base/>`, fragments
 /// expanded. `docs` must be ordered from the outermost scope (global) inwards.
-pub fn merge_section<'a>(
+pub(crate) fn merge_section<'a>(
     docs: &[&'a ScopeDocument],
     section: Section,
     fragments: &'a Fragments,
@@ -211,7 +216,7 @@ pub fn merge_section<'a>(
 }
 
 /// Appends `e` to `out`, replacing an `<include-fragment>` by the fragment's statements.
-pub fn expand<'a>(
+pub(crate) fn expand<'a>(
     e: &'a Element,
     src: &'a Source,
     scope: Scope,

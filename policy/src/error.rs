@@ -31,6 +31,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The kind as it appears in messages (`syntax`, `unknown-policy`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Xml => "xml",
@@ -49,13 +50,18 @@ impl ErrorKind {
 /// A compile error with its position in the policy file the operator wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompileError {
+    /// The file the error is in.
     pub file: Arc<str>,
+    /// Where in it.
     pub pos: Pos,
+    /// What kind of error.
     pub kind: ErrorKind,
+    /// What is wrong and what was expected.
     pub message: String,
 }
 
 impl CompileError {
+    /// An error at `pos` of `file`.
     pub fn new(
         file: Arc<str>,
         pos: Pos,

@@ -31,7 +31,13 @@ pub enum SectionOutcome {
     Respond,
     /// The backend section reached `forward-request` at top-level step `resume_at - 1`: call
     /// the backend, then resume the section at `resume_at` with [`Plan::resume_backend`].
-    Forward { timeout: Duration, resume_at: usize },
+    /// The timeout of the reached `forward-request`, and where to resume.
+    Forward {
+        /// The reached `forward-request`'s timeout.
+        timeout: Duration,
+        /// The top-level backend step to resume at.
+        resume_at: usize,
+    },
     /// A step failed; `context.LastError` is set. Run [`Plan::handle_error`].
     Failed,
 }

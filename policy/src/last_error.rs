@@ -11,12 +11,19 @@ use crate::validation::ClientCertificateFailure;
 /// `context.LastError`, plus the response APIM sends when on-error does not answer itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastError {
+    /// `Source`: the policy (or gateway part) that failed.
     pub source: Arc<str>,
+    /// `Reason`.
     pub reason: Arc<str>,
+    /// `Message`.
     pub message: Arc<str>,
+    /// `Scope` of the failing step.
     pub scope: Arc<str>,
+    /// `Section` of the failing step.
     pub section: Arc<str>,
+    /// `Path` of the failing step in its section.
     pub path: Arc<str>,
+    /// `PolicyId`: the failing element's `id`.
     pub policy_id: Arc<str>,
     /// Status of the default error response.
     pub status: u16,
@@ -69,6 +76,7 @@ impl LastError {
         .with_response_message("Resource not found")
     }
 
+    /// `BackendConnectionFailure` (502).
     pub fn backend_connection_failure(message: &str) -> LastError {
         LastError::gateway(
             "forward-request",
@@ -79,6 +87,7 @@ impl LastError {
         )
     }
 
+    /// `Timeout` (504).
     pub fn timeout(message: &str) -> LastError {
         LastError::gateway("forward-request", "Timeout", message, Section::Backend, 504)
     }

@@ -8,6 +8,8 @@
 //! It has no networking: the gateway crate supplies sockets, TLS and HTTP, and implements the
 //! request context over them. Everything here is testable and benchable in-process.
 
+#![warn(missing_docs)]
+
 #[cfg(all(feature = "openssl", feature = "boringssl"))]
 compile_error!("certgate-policy: enable exactly one of the features `openssl` and `boringssl`");
 #[cfg(not(any(feature = "openssl", feature = "boringssl")))]
@@ -21,41 +23,64 @@ pub use boring as crypto;
 #[cfg(feature = "openssl")]
 pub use openssl as crypto;
 
-pub mod cert;
-pub mod compile;
-pub mod context;
-pub mod counters;
-pub mod crl;
-pub mod crypto_compat;
-pub mod document;
-pub mod dotnet;
+mod cert;
+mod compile;
+mod context;
+mod counters;
+mod crl;
+mod crypto_compat;
+mod document;
+mod dotnet;
 mod element;
-pub mod error;
-pub mod exec;
-pub mod expr;
-pub mod last_error;
-pub mod named_values;
-pub mod pipeline;
+mod error;
+mod exec;
+mod expr;
+mod last_error;
+mod named_values;
+mod pipeline;
 pub mod pki;
-pub mod plan;
-pub mod policies;
-pub mod sections;
+mod plan;
+mod policies;
+mod sections;
+#[doc(hidden)]
 pub mod snippets;
-pub mod source;
-pub mod thumbprints;
-pub mod trust;
-pub mod validation;
-pub mod value;
-pub mod xml;
+mod source;
+mod thumbprints;
+mod trust;
+mod validation;
+mod value;
+mod xml;
 
+// The public interface is:
+
+// Compiling a route: sources with named values substituted, scope documents, the plan.
 pub use compile::{compile_route, CompileOptions};
-pub use context::RouteInfo;
 pub use document::{Fragments, ScopeDocument};
 pub use error::{CompileError, ErrorKind};
-pub use exec::SectionOutcome;
-pub use last_error::{default_reason, error_body, LastError};
 pub use named_values::NamedValues;
-pub use pipeline::{run_pipeline, BackendFailure, Cursor, Next, PipelineResult};
 pub use plan::Plan;
 pub use sections::{Scope, Section};
+pub use source::{Pos, Source, Spanned, SubstitutionError};
+
+// Running a plan: the pipeline a caller drives, and what it sees of the request.
+pub use context::{
+    BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, RequestContext,
+    RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
+};
+pub use counters::{CounterStore, Decision, LocalCounters};
+pub use exec::SectionOutcome;
+pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
+pub use last_error::{default_reason, error_body, LastError};
+pub use pipeline::{run_pipeline, BackendFailure, Cursor, Next, PipelineResult};
+pub use value::Value;
+
+// Certificates and trust, shared with the gateway's TLS layer.
+pub use cert::{CertError, Certificate, DistinguishedName, Name, NameError};
+pub use crl::Crl;
+pub use thumbprints::ThumbprintSet;
+pub use trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
 pub use validation::ClientCertificateFailure;
+
+/// Policy snippets of the seed documents, for the seed tests and benchmarks.
+#[doc(hidden)]
+pub use xml::parse_fragment;

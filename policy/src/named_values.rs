@@ -20,10 +20,12 @@ pub struct NamedValues {
 }
 
 impl NamedValues {
+    /// No named values.
     pub fn new() -> NamedValues {
         NamedValues::default()
     }
 
+    /// Adds a named value; a secret one is never printed.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>, secret: bool) {
         self.entries.insert(
             name.into(),
@@ -34,10 +36,12 @@ impl NamedValues {
         );
     }
 
+    /// The value of a name.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries.get(name).map(|e| e.value.as_str())
     }
 
+    /// Whether a name is secret.
     pub fn is_secret(&self, name: &str) -> bool {
         self.entries.get(name).is_some_and(|e| e.secret)
     }
@@ -51,10 +55,12 @@ impl NamedValues {
             .collect()
     }
 
+    /// Number of named values.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -27,7 +27,9 @@ pub enum Next {
     /// `forward-request` anywhere and the gateway forwards after it with the backend's own
     /// timeouts (README: decisions).
     CallBackend {
+        /// The reached `forward-request`'s timeout.
         timeout: Option<Duration>,
+        /// Pass back to [`Plan::after_backend`].
         cursor: Cursor,
     },
     /// The pipeline is over without a backend call: send the response the context holds.
@@ -61,7 +63,9 @@ pub enum PipelineResult {
 /// [`LastError`]s from Pingora's error types).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BackendFailure {
+    /// The connection failed (`BackendConnectionFailure`).
     Connect(String),
+    /// No answer in time (`Timeout`).
     Timeout(String),
 }
 

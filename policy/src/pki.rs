@@ -27,11 +27,14 @@ use crate::crypto_compat::append_extension;
 /// Key algorithm of a generated tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
+    /// RSA 2048 keys, SHA-256 signatures.
     Rsa2048,
+    /// ECDSA P-256 keys, SHA-256 signatures.
     EcdsaP256,
 }
 
 impl KeyKind {
+    /// The name used on the command line and in file names.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyKind::Rsa2048 => "rsa",
@@ -43,7 +46,9 @@ impl KeyKind {
 /// A certificate with its private key.
 #[derive(Clone)]
 pub struct Issued {
+    /// The certificate.
     pub cert: X509,
+    /// Its private key.
     pub key: PKey<Private>,
 }
 
@@ -57,12 +62,15 @@ impl std::fmt::Debug for Issued {
 }
 
 impl Issued {
+    /// The certificate as PEM.
     pub fn cert_pem(&self) -> Vec<u8> {
         self.cert.to_pem().unwrap_or_default()
     }
+    /// The certificate as DER.
     pub fn cert_der(&self) -> Vec<u8> {
         self.cert.to_der().unwrap_or_default()
     }
+    /// The private key as PKCS#8 PEM.
     pub fn key_pem(&self) -> Vec<u8> {
         self.key.private_key_to_pem_pkcs8().unwrap_or_default()
     }
@@ -79,13 +87,21 @@ impl Issued {
 /// Seed 003's tree and the extras SPEC §7 asks for.
 #[derive(Clone, Debug)]
 pub struct DemoPki {
+    /// The key type of every certificate.
     pub kind: KeyKind,
+    /// The root CA (uploaded as `Root`).
     pub root: Issued,
+    /// The DEV intermediate (uploaded as `CertificateAuthority`).
     pub dev_ca: Issued,
+    /// The TST intermediate (not uploaded).
     pub tst_ca: Issued,
+    /// A valid client certificate under DEV.
     pub valid: Issued,
+    /// A valid client certificate under DEV that is not in the configured list.
     pub unregistered: Issued,
+    /// An expired client certificate under DEV.
     pub expired: Issued,
+    /// A client certificate under DEV that is not yet valid.
     pub not_yet_valid: Issued,
     /// Issued by the TST intermediate, which is not uploaded as trusted.
     pub untrusted: Issued,
@@ -99,11 +115,15 @@ pub struct DemoPki {
     pub backend_client: Issued,
     /// A separate CA for the demo backend's own server certificate.
     pub backend_root: Issued,
+    /// The demo backend's server certificate, under `backend_root`.
     pub backend_server: Issued,
 }
 
+/// Common name of the root CA.
 pub const ROOT_CN: &str = "APIM Sample Root CA";
+/// Common name of the DEV intermediate.
 pub const DEV_CA_CN: &str = "APIM Sample DEV Intermediate CA";
+/// Common name of the TST intermediate.
 pub const TST_CA_CN: &str = "APIM Sample TST Intermediate CA";
 
 fn new_key(kind: KeyKind) -> Result<PKey<Private>, ErrorStack> {
@@ -127,25 +147,36 @@ fn name(entries: &[(&str, &str)]) -> Result<X509Name, ErrorStack> {
 /// What kind of certificate to issue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
+    /// A CA: basic constraints CA, key cert sign, CRL sign.
     Ca,
+    /// A TLS client: digital signature, client auth.
     Client,
+    /// A TLS server: digital signature, server auth.
     Server,
 }
 
 /// Parameters of one certificate.
 pub struct Spec<'a> {
+    /// The subject name.
     pub subject: X509Name,
     /// Validity relative to now, in days (negative = in the past).
     pub not_before_days: i64,
+    /// End of validity relative to now, in days.
     pub not_after_days: i64,
+    /// What the certificate is for.
     pub profile: Profile,
+    /// DNS subject alternative names.
     pub dns: &'a [&'a str],
+    /// IP subject alternative names.
     pub ips: &'a [&'a str],
+    /// Email subject alternative names.
     pub emails: &'a [&'a str],
+    /// URI subject alternative names.
     pub uris: &'a [&'a str],
 }
 
 impl<'a> Spec<'a> {
+    /// A spec valid from a day ago for a year, without SANs.
     pub fn new(subject: X509Name, profile: Profile) -> Spec<'a> {
         Spec {
             subject,
@@ -263,6 +294,7 @@ fn client(
 }
 
 impl DemoPki {
+    /// Generates the whole tree with fresh keys.
     pub fn generate(kind: KeyKind) -> Result<DemoPki, ErrorStack> {
         let ca = |cn: &str, issuer: Option<&Issued>| -> Result<Issued, ErrorStack> {
             let mut s = Spec::new(name(&[("CN", cn)])?, Profile::Ca);

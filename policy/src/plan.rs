@@ -19,7 +19,7 @@ pub struct Step {
     pub op: Op,
 }
 
-pub type Block = Vec<Step>;
+pub(crate) type Block = Vec<Step>;
 
 /// What a step does: one of the control-flow elements, which shape the plan, or a policy of
 /// the catalogue (`crate::policies`).
@@ -38,18 +38,25 @@ pub enum Op {
 /// A route's compiled policy.
 #[derive(Debug)]
 pub struct Plan {
+    /// The route it was compiled for.
     pub route: RouteInfo,
+    /// Steps of `inbound`.
     pub inbound: Block,
+    /// Steps of `backend`.
     pub backend: Block,
+    /// Steps of `outbound`.
     pub outbound: Block,
+    /// Steps of `on-error`.
     pub on_error: Block,
     /// Whether the backend section forwards explicitly; without `forward-request` the
     /// executor forwards after the backend section (see README: decisions).
     pub explicit_forward: bool,
+    /// Where its rate limits and quotas count.
     pub counters: Arc<dyn CounterStore>,
 }
 
 impl Plan {
+    /// The steps of a section.
     pub fn section(&self, s: Section) -> &Block {
         match s {
             Section::Inbound => &self.inbound,

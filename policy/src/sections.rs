@@ -9,13 +9,18 @@ use std::fmt;
 /// A section of a policy document, in APIM's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Section {
+    /// `inbound`: before the backend call.
     Inbound,
+    /// `backend`: up to and after `forward-request`.
     Backend,
+    /// `outbound`: on the response.
     Outbound,
+    /// `on-error`: after a failure.
     OnError,
 }
 
 impl Section {
+    /// Every section, in APIM's order.
     pub const ALL: [Section; 4] = [
         Section::Inbound,
         Section::Backend,
@@ -23,6 +28,7 @@ impl Section {
         Section::OnError,
     ];
 
+    /// The section's element name.
     pub fn as_str(self) -> &'static str {
         match self {
             Section::Inbound => "inbound",
@@ -46,13 +52,18 @@ impl fmt::Display for Section {
 /// A scope a policy document is attached at, broadest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
+    /// All APIs.
     Global,
+    /// One product's APIs.
     Product,
+    /// One API.
     Api,
+    /// One operation.
     Operation,
 }
 
 impl Scope {
+    /// The scope's name in `context.LastError.Scope`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Global => "global",

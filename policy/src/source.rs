@@ -15,7 +15,9 @@ use crate::named_values::NamedValues;
 /// A position in an original policy file: 1-based line and column (column counted in characters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Pos {
+    /// Line, from 1.
     pub line: u32,
+    /// Column in characters, from 1.
     pub col: u32,
 }
 
@@ -138,6 +140,7 @@ impl Source {
         }
     }
 
+    /// The file name errors show.
     pub fn name(&self) -> &Arc<str> {
         &self.name
     }
@@ -197,8 +200,11 @@ impl Source {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{pos}: named-value error: {message}")]
 pub struct SubstitutionError {
+    /// The file.
     pub file: Arc<str>,
+    /// Where the `{{` is.
     pub pos: Pos,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -214,16 +220,19 @@ fn is_named_value_name(s: &str) -> bool {
 /// every byte, the offset in [`Source::text`] it came from.
 #[derive(Clone, Debug, Default)]
 pub struct Spanned {
+    /// The text.
     pub text: String,
     offsets: Vec<u32>,
     end: u32,
 }
 
 impl Spanned {
+    /// Empty.
     pub fn new() -> Spanned {
         Spanned::default()
     }
 
+    /// Appends text that starts at `src_offset` of the source.
     pub fn push_str(&mut self, s: &str, src_offset: usize) {
         for (i, _) in s.bytes().enumerate() {
             self.offsets.push((src_offset + i) as u32);

@@ -10,11 +10,11 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A SHA-1 thumbprint in binary.
-pub type Thumbprint = [u8; 20];
+pub(crate) type Thumbprint = [u8; 20];
 
 /// Hashes a digest by its leading bytes.
 #[derive(Default)]
-pub struct DigestHasher(u64);
+pub(crate) struct DigestHasher(u64);
 
 impl Hasher for DigestHasher {
     fn finish(&self) -> u64 {
@@ -52,10 +52,12 @@ pub struct ThumbprintSet {
 }
 
 impl ThumbprintSet {
+    /// An empty set.
     pub fn new() -> ThumbprintSet {
         ThumbprintSet::default()
     }
 
+    /// An empty set with room for `n` thumbprints.
     pub fn with_capacity(n: usize) -> ThumbprintSet {
         ThumbprintSet {
             set: HashSet::with_capacity_and_hasher(n, BuildHasherDefault::default()),
@@ -74,6 +76,7 @@ impl ThumbprintSet {
         }
     }
 
+    /// Adds a thumbprint.
     pub fn insert(&mut self, t: Thumbprint) {
         self.set.insert(t);
     }
@@ -83,14 +86,17 @@ impl ThumbprintSet {
         parse_hex(hex).is_some_and(|t| self.set.contains(&t))
     }
 
+    /// Whether the set holds a thumbprint.
     pub fn contains(&self, t: &Thumbprint) -> bool {
         self.set.contains(t)
     }
 
+    /// Number of thumbprints.
     pub fn len(&self) -> usize {
         self.set.len()
     }
 
+    /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
     }
@@ -128,7 +134,7 @@ static HEX: [u8; 256] = {
 };
 
 /// 40 hex digits (upper or lower case), optionally separated by spaces or colons.
-pub fn parse_hex(s: &str) -> Option<Thumbprint> {
+pub(crate) fn parse_hex(s: &str) -> Option<Thumbprint> {
     let b = s.as_bytes();
     let mut out = [0u8; 20];
     if b.len() == 40 {
@@ -167,7 +173,7 @@ pub fn parse_hex(s: &str) -> Option<Thumbprint> {
 }
 
 /// Thumbprints and serials: upper-case hex, spaces and colons removed.
-pub fn normalise_hex(s: &str) -> String {
+pub(crate) fn normalise_hex(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, ' ' | ':' | '\u{200e}'))
         .collect::<String>()

@@ -29,31 +29,39 @@ use crate::cert::Certificate;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TrustFailure {
     #[error("A certificate chain could not be built to a trusted root authority. ({0})")]
+    /// No chain to a trusted root.
     NotTrusted(String),
     #[error("a certificate in the chain is not yet valid")]
+    /// A certificate of the chain is not yet valid.
     NotYetValid,
     #[error("a certificate in the chain has expired")]
+    /// A certificate of the chain has expired.
     Expired,
     #[error("the certificate is revoked")]
+    /// A CRL lists a certificate of the chain.
     Revoked,
     #[error("the revocation status could not be determined ({0})")]
+    /// No current CRL for an issuer of the chain.
     RevocationUnknown(String),
     #[error("chain verification failed: {0}")]
+    /// The TLS library failed otherwise.
     Other(String),
 }
 
 /// Longest chain accepted, anchor included (SPEC §9: deeper chains are refused).
-pub const MAX_CHAIN_DEPTH: i32 = 10;
+pub(crate) const MAX_CHAIN_DEPTH: i32 = 10;
 
 /// The intermediates a client sent, hashed once per connection so that per-request cache keys
 /// cost nothing.
 #[derive(Clone, Debug, Default)]
 pub struct SentChain {
+    /// The certificates after the leaf, in the order sent.
     pub certs: Vec<X509>,
     sha256: [u8; 32],
 }
 
 impl SentChain {
+    /// The chain the client sent after its certificate.
     pub fn new(certs: Vec<X509>) -> SentChain {
         let mut all = Vec::new();
         for c in &certs {
@@ -65,6 +73,7 @@ impl SentChain {
         }
     }
 
+    /// Whether the client sent no chain.
     pub fn is_empty(&self) -> bool {
         self.certs.is_empty()
     }
@@ -138,6 +147,7 @@ impl std::fmt::Debug for VerificationCache {
 }
 
 impl VerificationCache {
+    /// A cache of at most `capacity` verifications.
     pub fn new(capacity: usize) -> VerificationCache {
         VerificationCache {
             map: DashMap::new(),
@@ -147,22 +157,27 @@ impl VerificationCache {
         }
     }
 
+    /// Number of cached verifications.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
+    /// Most verifications kept.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
+    /// Lookups answered from the cache.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
 
+    /// Lookups that verified.
     pub fn misses(&self) -> u64 {
         self.misses.load(Ordering::Relaxed)
     }
@@ -291,6 +306,7 @@ impl TrustStore {
         })
     }
 
+    /// The root certificates (`Root` store).
     pub fn roots(&self) -> &[X509] {
         &self.roots
     }
@@ -301,10 +317,12 @@ impl TrustStore {
         !self.crls.is_empty()
     }
 
+    /// This store's generation: part of every cache key, so a reload never reuses an answer.
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
+    /// The verification cache, shared across reloads.
     pub fn cache(&self) -> &Arc<VerificationCache> {
         &self.cache
     }

@@ -39,31 +39,47 @@ pub enum EnumValue {
 }
 
 #[derive(Clone, Debug)]
+/// A value an expression computes with.
 pub enum Value {
+    /// `null`.
     Null,
+    /// `bool`.
     Bool(bool),
+    /// `int`/`long`.
     Int(i64),
+    /// `double`.
     Double(f64),
+    /// `char`.
     Char(char),
+    /// `string`.
     Str(Arc<str>),
+    /// `DateTime`.
     DateTime(DateTime),
+    /// `TimeSpan`.
     TimeSpan(TimeSpan),
+    /// `byte[]`.
     Bytes(Arc<[u8]>),
+    /// `X509Certificate2`.
     Cert(Arc<Certificate>),
     /// An `X509Extension` of a certificate.
     Ext(Arc<crate::cert::Extension>),
+    /// An array (`T[]`, `IEnumerable<T>`).
     Array(Arc<[Value]>),
     /// `KeyValuePair<K,V>` from iterating a dictionary.
     Pair(Arc<(Value, Value)>),
+    /// A part of `context` (`context.Request.Headers`, ...).
     Handle(Handle),
+    /// A value of a .NET enum.
     Enum(EnumValue),
 }
 
 impl Value {
+    /// A string value.
     pub fn str(s: &str) -> Value {
         Value::Str(Arc::from(s))
     }
 
+    /// Whether it is `null`.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

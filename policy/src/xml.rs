@@ -16,7 +16,7 @@ use crate::expr::scan::{find, scan_expression};
 use crate::source::{Source, Spanned};
 
 /// Nesting deeper than this is refused (hostile input must not exhaust the stack).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 #[derive(Clone, Debug)]
 pub struct Attr {
@@ -75,7 +75,7 @@ impl Element {
 }
 
 /// Reads a document that must consist of exactly one root element.
-pub fn parse_document(src: &Source) -> Result<Element, CompileError> {
+pub(crate) fn parse_document(src: &Source) -> Result<Element, CompileError> {
     let mut nodes = parse_fragment(src)?;
     let mut roots = nodes.drain(..).map(|n| match n {
         Node::Element(e) => Ok(e),

@@ -5,10 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use certgate_policy::context::{RequestContext, SimpleContext};
-use certgate_policy::source::{Source, Spanned};
 use certgate_policy::{compile_route, CompileOptions};
 use certgate_policy::{Fragments, Scope, ScopeDocument, Section};
+use certgate_policy::{RequestContext, SimpleContext};
+use certgate_policy::{Source, Spanned};
 
 struct Counting;
 
@@ -52,7 +52,7 @@ fn constant_strings_do_not_allocate() {
     ] {
         let mut sp = Spanned::new();
         sp.push_str(text, 0);
-        let t = certgate_policy::expr::Template::compile(&sp, &src, &Default::default()).unwrap();
+        let t = certgate_policy::Template::compile(&sp, &src, &Default::default()).unwrap();
         assert!(t.literal().is_some(), "{text} should fold to a literal");
         let n = allocations(|| {
             let v = t.eval_str(&ctx).unwrap();
@@ -79,7 +79,7 @@ fn typical_inbound_allocation_budget() {
         .with_header("X-Partner-Id", "1");
     // Warm: the variables vector's first growth is per request, not per policy.
     ctx.state_mut()
-        .set_variable(&"warm".into(), certgate_policy::value::Value::Null);
+        .set_variable(&"warm".into(), certgate_policy::Value::Null);
     let n = allocations(|| {
         plan.run_section(Section::Inbound, &mut ctx);
     });
@@ -88,6 +88,6 @@ fn typical_inbound_allocation_budget() {
     // must not allocate.
     assert!(n <= 2, "{n} allocations");
     assert!(
-        matches!(ctx.state().variable("tier"), Some(certgate_policy::value::Value::Str(s)) if &**s == "bronze")
+        matches!(ctx.state().variable("tier"), Some(certgate_policy::Value::Str(s)) if &**s == "bronze")
     );
 }

@@ -6,15 +6,15 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certgate_policy::context::{BackendTarget, RequestContext, SimpleContext};
-use certgate_policy::pipeline::{run_pipeline, BackendFailure, PipelineResult};
 use certgate_policy::pki::crl;
-use certgate_policy::source::Source;
-use certgate_policy::trust::{SentChain, TrustStore};
-use certgate_policy::value::Value;
 use certgate_policy::RouteInfo;
+use certgate_policy::Source;
+use certgate_policy::Value;
 use certgate_policy::{compile_route, CompileOptions, NamedValues, Plan};
+use certgate_policy::{run_pipeline, BackendFailure, PipelineResult};
+use certgate_policy::{BackendTarget, RequestContext, SimpleContext};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
+use certgate_policy::{SentChain, TrustStore};
 use common::*;
 
 fn doc(scope: Scope, name: &str, text: &str, nv: &NamedValues) -> ScopeDocument {
@@ -751,7 +751,7 @@ fn verify_and_verify_no_revocation_with_crls() {
         revoking
             .verify(&leaf, &SentChain::default(), true)
             .unwrap_err(),
-        certgate_policy::trust::TrustFailure::Revoked
+        certgate_policy::TrustFailure::Revoked
     );
     assert!(revoking
         .verify(&cert(&p.valid), &SentChain::default(), true)
@@ -768,7 +768,7 @@ fn verify_and_verify_no_revocation_with_crls() {
     .unwrap();
     assert!(matches!(
         stale.verify(&cert(&p.valid), &SentChain::default(), true),
-        Err(certgate_policy::trust::TrustFailure::RevocationUnknown(_))
+        Err(certgate_policy::TrustFailure::RevocationUnknown(_))
     ));
     assert!(stale
         .verify(&cert(&p.valid), &SentChain::default(), false)

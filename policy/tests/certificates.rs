@@ -5,16 +5,16 @@ mod common;
 
 use std::sync::Arc;
 
-use certgate_policy::cert::{CertError, Certificate, Name, NameError};
 use certgate_policy::crypto::asn1::{Asn1Integer, Asn1Time};
 use certgate_policy::crypto::bn::BigNum;
 use certgate_policy::crypto::hash::MessageDigest;
 use certgate_policy::crypto::nid::Nid;
 use certgate_policy::crypto::x509::{X509Builder, X509NameBuilder};
-use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::pki::{issue, DemoPki, KeyKind, Profile, Spec};
-use certgate_policy::trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
-use certgate_policy::value::Value;
+use certgate_policy::Value;
+use certgate_policy::{run_pipeline, PipelineResult};
+use certgate_policy::{CertError, Certificate, Name, NameError};
+use certgate_policy::{SentChain, TrustFailure, TrustStore, VerificationCache};
 use common::*;
 
 // ---- a tiny DER writer, so names can hold exactly what a hostile CA would put in them ----
@@ -321,7 +321,7 @@ fn eval_for(cert: &Arc<Certificate>, expr: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let mut ctx = ctx_for(Client::None);
     ctx.certificate = Some(cert.clone());
-    let pem = certgate_policy::value::Value::Bytes(pki().valid.cert_pem().into());
+    let pem = certgate_policy::Value::Bytes(pki().valid.cert_pem().into());
     ctx.state.set_variable(&Arc::from("pem"), pem);
     match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
         PipelineResult::Proxied => Ok(ctx
@@ -647,7 +647,7 @@ fn crl_from_the_openssl_command_line_revokes() {
     let crl_path = dir.join("dev.crl.pem");
     ca(&["-gencrl", "-out", crl_path.to_str().unwrap()]);
     let pem = std::fs::read(&crl_path).unwrap();
-    let crl = certgate_policy::crl::Crl::from_pem_or_der(&pem).unwrap();
+    let crl = certgate_policy::Crl::from_pem_or_der(&pem).unwrap();
     assert_eq!(crl.revoked_count(), 1);
     assert!(crl.revokes(&p.valid.cert));
     assert!(crl.verify(&p.dev_ca.cert.public_key().unwrap()));

@@ -7,10 +7,10 @@
 
 mod common;
 
-use certgate_policy::pipeline::run_pipeline;
-use certgate_policy::source::{Source, Spanned};
+use certgate_policy::run_pipeline;
 use certgate_policy::{compile_route, CompileOptions};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
+use certgate_policy::{Source, Spanned};
 use proptest::prelude::*;
 
 const STACK: usize = 2 * 1024 * 1024;
@@ -152,7 +152,7 @@ proptest! {
             let _ = compile_and_run(text.clone());
             let src = Source::plain("f.xml", text).ok();
             if let Some(src) = src {
-                let _ = certgate_policy::xml::parse_fragment(&src);
+                let _ = certgate_policy::parse_fragment(&src);
             }
         });
     }
@@ -198,9 +198,9 @@ proptest! {
 
     #[test]
     fn certificate_parser_survives_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-        let _ = certgate_policy::cert::Certificate::from_der(&bytes);
-        let _ = certgate_policy::cert::Certificate::from_bytes(&bytes);
-        let _ = certgate_policy::cert::Name::from_der(&bytes);
+        let _ = certgate_policy::Certificate::from_der(&bytes);
+        let _ = certgate_policy::Certificate::from_bytes(&bytes);
+        let _ = certgate_policy::Name::from_der(&bytes);
     }
 
     #[test]
@@ -213,9 +213,9 @@ proptest! {
             let at = i.index(der.len());
             der[at] = b;
         }
-        let _ = certgate_policy::cert::Certificate::from_der(&der);
+        let _ = certgate_policy::Certificate::from_der(&der);
         let at = cut.index(der.len());
-        let _ = certgate_policy::cert::Certificate::from_der(&der[..at]);
+        let _ = certgate_policy::Certificate::from_der(&der[..at]);
     }
 }
 

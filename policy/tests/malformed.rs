@@ -3,7 +3,7 @@
 
 mod common;
 
-use certgate_policy::source::Source;
+use certgate_policy::Source;
 use certgate_policy::{compile_route, CompileError, CompileOptions, ErrorKind, NamedValues};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
 

@@ -8,9 +8,9 @@ mod common;
 
 use std::sync::Arc;
 
-use certgate_policy::context::{BackendCertificate, Severity, SimpleContext};
-use certgate_policy::pipeline::{run_pipeline, PipelineResult};
 use certgate_policy::Plan;
+use certgate_policy::{run_pipeline, PipelineResult};
+use certgate_policy::{BackendCertificate, Severity, SimpleContext};
 use common::*;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -171,7 +171,7 @@ fn seed_000_authentication_certificate() {
     let mut ctx = ctx_for(Client::None);
     ctx.state.set_variable(
         &Arc::from("byteCertificate"),
-        certgate_policy::value::Value::Bytes(pfx.clone().into()),
+        certgate_policy::Value::Bytes(pfx.clone().into()),
     );
     let r = run_pipeline(&by_body, &mut ctx, |_, _| Ok(()));
     assert_eq!(r, PipelineResult::Proxied);

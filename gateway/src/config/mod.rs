@@ -6,7 +6,7 @@
 //! requests.
 
 pub mod load;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -16,10 +16,13 @@ pub use load::{load, LoadOptions};
 /// One configuration error, located where the operator can fix it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file the error is in.
     pub file: PathBuf,
     /// 1-based; 0 when the error concerns the whole file.
     pub line: u64,
+    /// 1-based; 0 with `line` 0.
     pub column: u64,
+    /// What is wrong and what was expected.
     pub message: String,
 }
 

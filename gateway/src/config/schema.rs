@@ -8,11 +8,11 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-pub type S<T> = Spanned<T>;
+pub(crate) type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default)]
     pub listeners: Vec<Listener>,
     #[serde(default)]
@@ -61,7 +61,7 @@ pub struct ConfigFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Listener {
+pub(crate) struct Listener {
     pub address: S<String>,
     /// TLS (default) or plain HTTP.
     #[serde(default = "yes")]
@@ -91,7 +91,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Hostname {
+pub(crate) struct Hostname {
     pub host: S<String>,
     /// Serves clients that send no SNI (or an unknown one).
     #[serde(default)]
@@ -108,7 +108,7 @@ pub struct Hostname {
 /// A certificate with its private key: PEM chain + key, or PFX + password.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct KeyPair {
+pub(crate) struct KeyPair {
     #[serde(default)]
     pub pem: Option<S<String>>,
     #[serde(default)]
@@ -122,19 +122,19 @@ pub struct KeyPair {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Admin {
+pub(crate) struct Admin {
     pub address: S<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
+pub(crate) enum Store {
     Root,
     CertificateAuthority,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CaCertificate {
+pub(crate) struct CaCertificate {
     pub file: S<String>,
     pub store: Store,
     #[serde(default)]
@@ -143,7 +143,7 @@ pub struct CaCertificate {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TrustOptions {
+pub(crate) struct TrustOptions {
     /// Use intermediates that clients send to build chains (APIM does not; default false).
     #[serde(default)]
     pub allow_client_intermediates: bool,
@@ -155,7 +155,7 @@ pub struct TrustOptions {
 /// A certificate entity (`context.Deployment.Certificates`, `certificate-id`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CertificateEntry {
+pub(crate) struct CertificateEntry {
     pub id: S<String>,
     /// Public certificate only: PEM, DER, or `.cer` base64 without markers.
     #[serde(default)]
@@ -172,7 +172,7 @@ pub struct CertificateEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct NamedValue {
+pub(crate) struct NamedValue {
     pub name: S<String>,
     #[serde(default)]
     pub value: Option<S<String>>,
@@ -186,7 +186,7 @@ pub struct NamedValue {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Backend {
+pub(crate) struct Backend {
     pub id: S<String>,
     pub url: S<String>,
     #[serde(default)]
@@ -199,7 +199,7 @@ pub struct Backend {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BackendCredentials {
+pub(crate) struct BackendCredentials {
     #[serde(default)]
     pub certificate_ids: Vec<S<String>>,
     /// Headers added to every backend request: name → values.
@@ -209,7 +209,7 @@ pub struct BackendCredentials {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BackendTls {
+pub(crate) struct BackendTls {
     #[serde(default = "yes")]
     pub validate_certificate_chain: bool,
     #[serde(default = "yes")]
@@ -222,7 +222,7 @@ pub struct BackendTls {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// Durations such as `5s`, `250ms`.
     #[serde(default)]
     pub connect: Option<S<String>>,
@@ -232,20 +232,20 @@ pub struct Timeouts {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Policies {
+pub(crate) struct Policies {
     pub global: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Fragment {
+pub(crate) struct Fragment {
     pub id: S<String>,
     pub file: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Product {
+pub(crate) struct Product {
     pub name: S<String>,
     #[serde(default)]
     pub policy: Option<S<String>>,
@@ -256,7 +256,7 @@ pub struct Product {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Api {
+pub(crate) struct Api {
     pub name: S<String>,
     /// Path prefix, e.g. `/weather`.
     pub path: S<String>,
@@ -273,7 +273,7 @@ pub struct Api {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Operation {
+pub(crate) struct Operation {
     pub name: S<String>,
     /// An HTTP method, or `*`.
     pub method: S<String>,
@@ -285,7 +285,7 @@ pub struct Operation {
 /// The file's spelling of [`crate::forwarded::CertEncoding`].
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum CertEncoding {
+pub(crate) enum CertEncoding {
     UrlPem,
     Base64Der,
     Rfc9440,
@@ -293,7 +293,7 @@ pub enum CertEncoding {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ForwardedCertificate {
+pub(crate) struct ForwardedCertificate {
     pub header: S<String>,
     pub encoding: CertEncoding,
 }
@@ -301,14 +301,14 @@ pub struct ForwardedCertificate {
 /// The file's spelling of [`crate::forwarded::ForwardFormat`].
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
-pub enum ForwardFormat {
+pub(crate) enum ForwardFormat {
     Rfc9440,
     Xfcc,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ExpressionLimits {
+pub(crate) struct ExpressionLimits {
     /// Longest string an expression may produce, bytes (default 4 MiB).
     pub max_string_bytes: Option<S<u64>>,
     /// Most items in a collection (default 100 000).
@@ -319,13 +319,13 @@ pub struct ExpressionLimits {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ForwardClientCertificate {
+pub(crate) struct ForwardClientCertificate {
     pub format: ForwardFormat,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct DeploymentInfo {
+pub(crate) struct DeploymentInfo {
     #[serde(default)]
     pub service_name: Option<String>,
     #[serde(default)]

@@ -20,10 +20,10 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use certgate_policy::pipeline::Next;
-use certgate_policy::trust::SentChain;
+use certgate_policy::Next;
 use certgate_policy::Plan;
 use certgate_policy::Section;
+use certgate_policy::SentChain;
 use certgate_policy::{ClientCertificateFailure, LastError};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
@@ -40,7 +40,7 @@ use crate::tls::ClientIdentity;
 use session::{GatewayCtx, Pending, RequestId, ResponseTarget, SessionContext};
 
 /// The gateway service.
-pub struct Gateway {
+pub(crate) struct Gateway {
     pub state: Arc<ArcSwap<Snapshot>>,
     /// Forwarded-certificate header values already decoded (SPEC §8).
     pub forwarded: crate::forwarded::DecodeCache,
@@ -49,7 +49,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(state: Arc<ArcSwap<Snapshot>>) -> Gateway {
+    pub(crate) fn new(state: Arc<ArcSwap<Snapshot>>) -> Gateway {
         Gateway {
             state,
             forwarded: crate::forwarded::DecodeCache::new(4096),

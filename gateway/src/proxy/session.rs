@@ -8,13 +8,11 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::{
-    Deployment, HeaderWrite, RequestContext, RequestState, TraceEvent, UrlView,
-};
-use certgate_policy::pipeline::Cursor;
-use certgate_policy::trust::{SentChain, TrustFailure};
+use certgate_policy::Certificate;
+use certgate_policy::Cursor;
 use certgate_policy::Plan;
+use certgate_policy::{Deployment, HeaderWrite, RequestContext, RequestState, TraceEvent, UrlView};
+use certgate_policy::{SentChain, TrustFailure};
 use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::snapshot::{BackendSpec, BackendUrl, Snapshot};
@@ -40,7 +38,7 @@ impl Default for Pending {
 }
 
 /// Per-request state carried between the hooks.
-pub struct GatewayCtx {
+pub(crate) struct GatewayCtx {
     pub(super) snapshot: Option<Arc<Snapshot>>,
     pub(super) plan: Option<Arc<Plan>>,
     pub(super) api_backend: Option<crate::routing::BackendRef>,
@@ -152,7 +150,7 @@ fn joined(values: Vec<&str>) -> Option<Cow<'_, str>> {
 }
 
 impl RequestContext for SessionContext<'_> {
-    fn expression_budget(&self) -> certgate_policy::context::ExpressionBudget {
+    fn expression_budget(&self) -> certgate_policy::ExpressionBudget {
         self.snapshot.expression_budget
     }
     fn method(&self) -> &str {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certgate_policy::context::{BackendCertificate, BackendTarget};
+use certgate_policy::{BackendCertificate, BackendTarget};
 use pingora::prelude::*;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::CertKey;

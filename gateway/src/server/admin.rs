@@ -59,8 +59,8 @@ impl ServeHttp for Admin {
                 m.cache_misses.set(cache.misses() as i64);
                 m.cache_size.set(cache.len() as i64);
                 m.expression_budget_exceeded.set(
-                    certgate_policy::expr::BUDGET_EXCEEDED
-                        .load(std::sync::atomic::Ordering::Relaxed) as i64,
+                    certgate_policy::BUDGET_EXCEEDED.load(std::sync::atomic::Ordering::Relaxed)
+                        as i64,
                 );
                 reply(200, "text/plain; version=0.0.4", crate::metrics::render())
             }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use certgate_policy::counters::{CounterStore, LocalCounters};
+use certgate_policy::{CounterStore, LocalCounters};
 use pingora::apps::http_app::HttpServer;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::{Opt, ServerConf};
@@ -24,11 +24,11 @@ use crate::config::{load, LoadOptions};
 use crate::proxy::Gateway;
 use admin::Admin;
 use reload::{install_sighup, watch_files};
-pub use reload::{Control, ReloadError};
+pub(crate) use reload::{Control, ReloadError};
 
 /// How `certgate run` serves (its command-line flags).
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Take over the sockets of a running instance (Pingora's upgrade).
     pub upgrade: bool,
     pub threads: usize,
@@ -41,7 +41,7 @@ pub struct RunOptions {
 }
 
 /// `certgate run -c FILE`: loads the configuration and serves until stopped.
-pub fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
+pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     let RunOptions {
         upgrade,
         threads,

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use certgate_policy::counters::CounterStore;
+use certgate_policy::CounterStore;
 
 use crate::config::{load, ConfigError, LoadOptions};
 use crate::snapshot::Snapshot;
 
 /// What reloads share with the running server.
-pub struct Control {
+pub(crate) struct Control {
     pub config: PathBuf,
     /// The listeners' socket settings at start: a reload cannot change them.
     pub sockets: Vec<String>,
@@ -28,7 +28,7 @@ pub struct Control {
 
 /// Why a reload was refused; the previous configuration keeps serving.
 #[derive(Debug)]
-pub enum ReloadError {
+pub(crate) enum ReloadError {
     /// The configuration has errors, each located at file:line:column.
     Invalid(Vec<ConfigError>),
     /// The configuration moves or re-sets listening sockets, which only a restart or an
@@ -62,7 +62,7 @@ impl std::error::Error for ReloadError {}
 impl Control {
     /// Builds a new snapshot from the configuration and swaps it in; on failure the old one
     /// keeps serving and the errors are returned.
-    pub fn new(
+    pub(crate) fn new(
         config: PathBuf,
         state: Arc<ArcSwap<Snapshot>>,
         counters: Arc<dyn CounterStore>,
@@ -77,7 +77,7 @@ impl Control {
         }
     }
 
-    pub fn reload(&self) -> Result<u64, ReloadError> {
+    pub(crate) fn reload(&self) -> Result<u64, ReloadError> {
         let opts = LoadOptions {
             verification_cache: Some(self.state.load().trust.cache().clone()),
             counters: self.counters.clone(),

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use certgate_policy::cert::Certificate;
-use certgate_policy::trust::{SentChain, TrustStore};
+use certgate_policy::Certificate;
+use certgate_policy::{SentChain, TrustStore};
 use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::TlsAccept;
 use pingora::protocols::tls::TlsRef;
@@ -30,11 +30,11 @@ use pingora::tls::ssl::{
 use crate::snapshot::{HostnameSpec, ListenerSpec, MinTlsVersion, Snapshot};
 use certgate_policy::ClientCertificateFailure;
 
-pub mod sessions;
+pub(crate) mod sessions;
 
 /// What the handshake established about the client, parsed once per connection.
 #[derive(Debug, Default)]
-pub struct ClientIdentity {
+pub(crate) struct ClientIdentity {
     pub certificate: Option<Arc<Certificate>>,
     pub sent_chain: SentChain,
     pub sni: Option<String>,
@@ -51,7 +51,7 @@ pub struct ClientIdentity {
 /// When a connection last passed the strict check: the trust generation and the time, in
 /// milliseconds since the process's first connection. 0: never.
 #[derive(Debug, Default)]
-pub struct StrictMemo {
+pub(crate) struct StrictMemo {
     generation: std::sync::atomic::AtomicU64,
     at_ms: std::sync::atomic::AtomicU64,
 }
@@ -65,7 +65,7 @@ static EPOCH: std::sync::LazyLock<std::time::Instant> =
 
 impl StrictMemo {
     /// Whether the strict check passed under `generation` less than a second before `now`.
-    pub fn fresh(&self, generation: u64, now: std::time::Instant) -> bool {
+    pub(crate) fn fresh(&self, generation: u64, now: std::time::Instant) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let at = self.at_ms.load(Relaxed);
         at != 0
@@ -74,7 +74,7 @@ impl StrictMemo {
                 < STRICT_RECHECK_MS
     }
 
-    pub fn record(&self, generation: u64, now: std::time::Instant) {
+    pub(crate) fn record(&self, generation: u64, now: std::time::Instant) {
         use std::sync::atomic::Ordering::Relaxed;
         self.generation.store(generation, Relaxed);
         let ms = now.saturating_duration_since(*EPOCH).as_millis() as u64;
@@ -85,10 +85,10 @@ impl StrictMemo {
 /// Largest client certificate accepted in the handshake (DER bytes). Real client certificates
 /// are 1-3 KiB; a bigger one (thousands of SANs) is refused with a `bad_certificate` alert and
 /// counted, instead of failing later when its session does not fit a ticket.
-pub const MAX_CLIENT_CERTIFICATE: usize = 16 * 1024;
+pub(crate) const MAX_CLIENT_CERTIFICATE: usize = 16 * 1024;
 
 /// The per-listener handshake callbacks.
-pub struct Handshake {
+pub(crate) struct Handshake {
     pub listener: SocketAddr,
     pub state: Arc<ArcSwap<Snapshot>>,
 }
@@ -154,7 +154,7 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
 /// What a strict hostname demands of a client certificate, in the handshake and again on every
 /// request (a resumed session or a reload may have changed the answer): a chain to a trusted
 /// root, validity now, and no revocation when CRLs are configured.
-pub fn strict_check(
+pub(crate) fn strict_check(
     trust: &TrustStore,
     cert: &Certificate,
 ) -> Result<(), ClientCertificateFailure> {
@@ -243,7 +243,7 @@ impl TlsAccept for Handshake {
 /// TLS settings for one listener: TLS 1.2 (unless `min-tls-version: "1.3"`) and 1.3, ALPN h2
 /// when enabled, session resumption (tickets and cache) that keeps the client certificate,
 /// unless switched off. Fixed for the life of the listening socket.
-pub fn settings(
+pub(crate) fn settings(
     listener: &ListenerSpec,
     state: Arc<ArcSwap<Snapshot>>,
 ) -> pingora::Result<TlsSettings> {

@@ -29,7 +29,7 @@ use crate::snapshot::HostnameSpec;
 /// The session-id context of a hostname's client-certificate rule: 32 bytes (the most a
 /// context may have) hashed from the name and the rule, so a session made under one hostname,
 /// or under an earlier, weaker rule for the same one, is never resumed under another.
-pub fn session_context(h: &HostnameSpec) -> [u8; 32] {
+pub(crate) fn session_context(h: &HostnameSpec) -> [u8; 32] {
     let text = format!(
         "certgate session\0{}\0{}\0{}",
         h.host, h.negotiate_client_certificate, h.strict
@@ -88,7 +88,7 @@ static SECRET: LazyLock<Option<[u8; 32]>> = LazyLock::new(|| {
 
 /// The ticket keys of one session-id context for one epoch.
 #[derive(Debug, PartialEq, Eq)]
-pub struct TicketKeys {
+pub(crate) struct TicketKeys {
     /// Sent in the clear with each ticket: which keys to decrypt it with.
     pub name: [u8; 16],
     pub aes: [u8; 32],
@@ -96,7 +96,7 @@ pub struct TicketKeys {
 }
 
 impl TicketKeys {
-    pub fn derive(secret: &[u8; 32], context: &[u8; 32], epoch: u64) -> TicketKeys {
+    pub(crate) fn derive(secret: &[u8; 32], context: &[u8; 32], epoch: u64) -> TicketKeys {
         let part = |label: &[u8]| {
             let mut input = Vec::with_capacity(label.len() + 72);
             input.extend_from_slice(label);
@@ -122,7 +122,7 @@ fn epoch_now() -> u64 {
 }
 
 /// What the ticket-key callback does with a connection bound to `context`.
-pub enum TicketKeyUse {
+pub(crate) enum TicketKeyUse {
     /// Encrypt a new ticket with these keys.
     Issue(TicketKeys),
     /// Decrypt with these keys; `renew`: they are the previous epoch's.
@@ -132,7 +132,7 @@ pub enum TicketKeyUse {
 }
 
 /// The keys for issuing (`name` None) or for decrypting a ticket named `name`.
-pub fn ticket_keys(
+pub(crate) fn ticket_keys(
     secret: &[u8; 32],
     context: &[u8; 32],
     now: u64,
@@ -243,7 +243,7 @@ mod openssl {
         LazyLock::new(|| Ssl::new_ex_index().ok());
 
     /// The SNI name the ClientHello carried (`Some(None)`: none), when the callback saw it.
-    pub fn hello_sni(ssl: &SslRef) -> Option<Option<String>> {
+    pub(crate) fn hello_sni(ssl: &SslRef) -> Option<Option<String>> {
         (*SNI).and_then(|i| ssl.ex_data(i).cloned())
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use certgate_policy::pki::{DemoPki, KeyKind};
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -19,7 +19,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A running gateway and demo backend; both are killed on drop.
-pub struct Demo {
+pub(crate) struct Demo {
     pub dir: tempfile::TempDir,
     pub tls: u16,
     pub plain: u16,
@@ -40,18 +40,18 @@ impl Drop for Demo {
     }
 }
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_certgate")
 }
 
 impl Demo {
-    pub fn start() -> Demo {
+    pub(crate) fn start() -> Demo {
         Demo::start_with(|yaml| yaml)
     }
 
     /// As [`Demo::start`], with the configuration passed through `edit` first (for settings
     /// that a reload cannot change, such as a listener's TLS options).
-    pub fn start_with(edit: impl Fn(String) -> String) -> Demo {
+    pub(crate) fn start_with(edit: impl Fn(String) -> String) -> Demo {
         let dir = tempfile::tempdir().unwrap();
         crate::common::copy_dir(&crate::common::examples(), dir.path());
         let tree = DemoPki::generate(KeyKind::EcdsaP256).unwrap();
@@ -114,7 +114,7 @@ impl Demo {
         panic!("gateway did not become ready");
     }
 
-    pub fn pki(&self, f: &str) -> String {
+    pub(crate) fn pki(&self, f: &str) -> String {
         self.dir.path().join("pki").join(f).display().to_string()
     }
 
@@ -122,12 +122,12 @@ impl Demo {
     /// arguments: writes `request`, keeps stdin open long enough for the answer (and a TLS 1.3
     /// ticket), and returns what it printed. Used where curl cannot go: resumption, and request
     /// heads over 128 KiB (curl 7.88 stalls sending those; openssl and other clients do not).
-    pub fn s_client(&self, extra: &[&str], request: &[u8]) -> String {
+    pub(crate) fn s_client(&self, extra: &[&str], request: &[u8]) -> String {
         self.s_client_as(Some(API), extra, request)
     }
 
     /// As [`Demo::s_client`] with the SNI name `sni` (None: no SNI at all).
-    pub fn s_client_as(&self, sni: Option<&str>, extra: &[&str], request: &[u8]) -> String {
+    pub(crate) fn s_client_as(&self, sni: Option<&str>, extra: &[&str], request: &[u8]) -> String {
         let sni_args = match sni {
             Some(s) => vec!["-servername", s],
             None => vec!["-noservername"],
@@ -159,7 +159,7 @@ impl Demo {
     }
 
     /// curl against the TLS listener as `host`; returns (status, headers lower-cased, body).
-    pub fn curl(
+    pub(crate) fn curl(
         &self,
         host: &str,
         path: &str,
@@ -198,7 +198,7 @@ impl Demo {
 
     /// Rewrites the running configuration with `edit` and asks for a reload; the admin
     /// endpoint's status and body.
-    pub fn reconfigure(&self, edit: impl FnOnce(String) -> String) -> (u16, String) {
+    pub(crate) fn reconfigure(&self, edit: impl FnOnce(String) -> String) -> (u16, String) {
         let cfg = self.dir.path().join("certgate.yaml");
         let text = std::fs::read_to_string(&cfg).unwrap();
         std::fs::write(&cfg, edit(text)).unwrap();
@@ -206,7 +206,7 @@ impl Demo {
         (status, body)
     }
 
-    pub fn admin(&self, method: &str, path: &str) -> (u16, String, String) {
+    pub(crate) fn admin(&self, method: &str, path: &str) -> (u16, String, String) {
         let out = Command::new("curl")
             .args([
                 "-s",
@@ -226,7 +226,7 @@ impl Demo {
 
 /// Requests `/validate/weather/Oslo` as the valid client in a loop (at most `max` times) until
 /// `stop` is set; the status codes, for tests that change things under load.
-pub fn client_loop(
+pub(crate) fn client_loop(
     d: &Demo,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     max: usize,
@@ -272,7 +272,7 @@ pub fn client_loop(
 
 /// Sends `request` as it is over plain TCP to `port` and returns everything the server wrote
 /// until it closed the connection or 5 s passed.
-pub fn raw(port: u16, request: &[u8]) -> String {
+pub(crate) fn raw(port: u16, request: &[u8]) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -289,14 +289,14 @@ pub fn raw(port: u16, request: &[u8]) -> String {
 }
 
 /// The sum of a metric's samples whose line starts with `prefix` in a /metrics text.
-pub fn metric(text: &str, prefix: &str) -> f64 {
+pub(crate) fn metric(text: &str, prefix: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
 
-pub fn parse(out: Vec<u8>) -> (u16, String, String) {
+pub(crate) fn parse(out: Vec<u8>) -> (u16, String, String) {
     let text = String::from_utf8_lossy(&out).to_string();
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return (0, String::new(), text);
@@ -309,9 +309,9 @@ pub fn parse(out: Vec<u8>) -> (u16, String, String) {
     (status, head.to_ascii_lowercase(), body.to_string())
 }
 
-pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::trim))
 }
 
-pub const API: &str = "api.certgate.test";
+pub(crate) const API: &str = "api.certgate.test";

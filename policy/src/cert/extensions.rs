@@ -23,9 +23,9 @@ pub struct Extension {
     pub formatted: Arc<str>,
 }
 
-pub const OID_SAN: &str = "2.5.29.17";
+pub(crate) const OID_SAN: &str = "2.5.29.17";
 
-pub fn friendly_name(oid: &str) -> &'static str {
+pub(crate) fn friendly_name(oid: &str) -> &'static str {
     match oid {
         "2.5.29.17" => "Subject Alternative Name",
         "2.5.29.19" => "Basic Constraints",
@@ -41,7 +41,7 @@ pub fn friendly_name(oid: &str) -> &'static str {
 }
 
 /// Reads the extensions of a certificate DER.
-pub fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameError> {
+pub(crate) fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameError> {
     let mut cert = Der::new(der);
     let mut cert = Der::new(cert.expect(0x30)?);
     let mut tbs = Der::new(cert.expect(0x30)?);
@@ -84,7 +84,7 @@ pub fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameError> {
 }
 
 /// The signatureAlgorithm OID of a certificate DER (dotted).
-pub fn signature_oid(der: &[u8]) -> Result<String, NameError> {
+pub(crate) fn signature_oid(der: &[u8]) -> Result<String, NameError> {
     let mut cert = Der::new(der);
     let mut cert = Der::new(cert.expect(0x30)?);
     cert.expect(0x30)?; // tbsCertificate
@@ -135,7 +135,7 @@ fn format_ip(b: &[u8]) -> String {
 }
 
 /// The SAN entries by kind, for identity matching and `GetNameInfo`.
-pub fn san_dns(x509: &X509) -> Vec<String> {
+pub(crate) fn san_dns(x509: &X509) -> Vec<String> {
     x509.subject_alt_names()
         .map(|names| {
             names

@@ -21,23 +21,27 @@ use crate::crypto::x509::X509;
 use crate::dotnet::{DateTime, NameType};
 
 mod der;
-pub mod extensions;
-pub mod name;
+pub(crate) mod extensions;
+pub(crate) mod name;
 
-pub use extensions::Extension;
+pub(crate) use extensions::Extension;
 
-pub use name::{DistinguishedName, DnError, Name, NameError};
+pub use name::{DistinguishedName, Name, NameError};
 
 /// Why a certificate could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CertError {
     #[error("not a DER-encoded X.509 certificate: {0}")]
+    /// The DER does not parse.
     Der(String),
     #[error("not a PEM certificate: {0}")]
+    /// The PEM does not parse.
     Pem(String),
     #[error("certificate validity time out of range")]
+    /// A validity time cannot be read.
     Time,
     #[error("certificate name: {0}")]
+    /// A name or extension cannot be read.
     Name(#[from] NameError),
 }
 
@@ -75,6 +79,7 @@ impl fmt::Debug for Certificate {
 }
 
 impl Certificate {
+    /// Reads a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
         let x509 = X509::from_der(der).map_err(|e| CertError::Der(first_error(&e)))?;
         Certificate::from_x509(x509)
@@ -89,6 +94,7 @@ impl Certificate {
         Certificate::from_der(bytes)
     }
 
+    /// Reads a certificate the TLS library already parsed.
     pub fn from_x509(x509: X509) -> Result<Certificate, CertError> {
         let der: Arc<[u8]> = x509
             .to_der()
@@ -138,27 +144,35 @@ impl Certificate {
         })
     }
 
+    /// The TLS library's certificate (for chain building).
     pub fn x509(&self) -> &X509 {
         &self.x509
     }
+    /// `Thumbprint`: SHA-1 of the DER, upper-case hex.
     pub fn thumbprint(&self) -> &Arc<str> {
         &self.thumbprint
     }
+    /// `SerialNumber`: upper-case hex, as .NET prints it.
     pub fn serial_number(&self) -> &Arc<str> {
         &self.serial
     }
+    /// `Subject`, rendered as .NET does.
     pub fn subject(&self) -> &Arc<str> {
         &self.subject
     }
+    /// `Issuer`, rendered as .NET does.
     pub fn issuer(&self) -> &Arc<str> {
         &self.issuer
     }
+    /// `NotBefore`, local time.
     pub fn not_before(&self) -> DateTime {
         self.not_before
     }
+    /// `NotAfter`, local time.
     pub fn not_after(&self) -> DateTime {
         self.not_after
     }
+    /// `RawData`: the DER.
     pub fn raw_data(&self) -> &Arc<[u8]> {
         &self.der
     }
@@ -181,6 +195,7 @@ impl Certificate {
         };
         read().unwrap_or(1)
     }
+    /// `SignatureAlgorithm.FriendlyName` (e.g. `sha256ECDSA`).
     pub fn signature_algorithm_friendly_name(&self) -> &Arc<str> {
         &self.sig_alg
     }
@@ -279,18 +294,22 @@ fn friendly_sig_alg(nid: Nid) -> &'static str {
 }
 
 impl Certificate {
+    /// The subject as a parsed distinguished name (for identity comparison).
     pub fn subject_dn(&self) -> &DistinguishedName {
         &self.subject_dn
     }
 
+    /// The issuer as a parsed distinguished name.
     pub fn issuer_dn(&self) -> &DistinguishedName {
         &self.issuer_dn
     }
 
+    /// The subject name as read from the DER.
     pub fn subject_name(&self) -> &Name {
         &self.subject_name
     }
 
+    /// The issuer name as read from the DER.
     pub fn issuer_name(&self) -> &Name {
         &self.issuer_name
     }
@@ -318,6 +337,7 @@ impl Certificate {
         ))
     }
 
+    /// `Extensions`, in certificate order.
     pub fn extensions(&self) -> &[Arc<Extension>] {
         &self.extensions
     }
@@ -327,10 +347,12 @@ impl Certificate {
         &self.sig_oid
     }
 
+    /// The DNS names of the subject alternative name extension.
     pub fn dns_names(&self) -> &[String] {
         &self.sans_dns
     }
 
+    /// The subject's first common name.
     pub fn common_name(&self) -> Option<&str> {
         self.subject_name.first(name::OID_CN)
     }

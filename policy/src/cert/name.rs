@@ -19,10 +19,13 @@ use super::der::{Der, DerError};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("malformed DER in a distinguished name: {0}")]
+    /// The DER does not parse.
     Der(#[from] DerError),
     #[error("attribute {0} contains a NUL byte")]
+    /// An attribute value contains a NUL byte.
     Nul(String),
     #[error("attribute {0} is not valid text in its declared string type")]
+    /// An attribute value is not valid text in its string type.
     Encoding(String),
 }
 
@@ -38,6 +41,7 @@ pub struct Ava {
 /// A Name as encoded: RDNs in encoded order, each with one or more attributes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Name {
+    /// The RDNs, in DER order, each a set of attribute values.
     pub rdns: Vec<Vec<Ava>>,
 }
 
@@ -115,13 +119,13 @@ impl fmt::Display for Name {
     }
 }
 
-pub const OID_CN: &str = "2.5.4.3";
-pub const OID_OU: &str = "2.5.4.11";
-pub const OID_O: &str = "2.5.4.10";
-pub const OID_EMAIL: &str = "1.2.840.113549.1.9.1";
+pub(crate) const OID_CN: &str = "2.5.4.3";
+pub(crate) const OID_OU: &str = "2.5.4.11";
+pub(crate) const OID_O: &str = "2.5.4.10";
+pub(crate) const OID_EMAIL: &str = "1.2.840.113549.1.9.1";
 
 /// .NET's label for an attribute OID; `OID.x.y.z` when it has none.
-pub fn dotnet_label(oid: &str) -> String {
+pub(crate) fn dotnet_label(oid: &str) -> String {
     let l = match oid {
         "2.5.4.3" => "CN",
         "2.5.4.4" => "SN",
@@ -145,7 +149,7 @@ pub fn dotnet_label(oid: &str) -> String {
 }
 
 /// Quotes a value the way .NET (CryptoAPI's CertNameToStr) does.
-pub fn quote_value(v: &str) -> String {
+pub(crate) fn quote_value(v: &str) -> String {
     let needs = v.is_empty()
         || v.starts_with([' ', '\t'])
         || v.ends_with([' ', '\t'])
@@ -252,6 +256,7 @@ pub struct DistinguishedName {
 pub struct DnError(pub String);
 
 impl DistinguishedName {
+    /// Parses a distinguished name as policies write it (`CN=x, O=y`).
     pub fn parse(s: &str) -> Result<DistinguishedName, DnError> {
         let mut attrs = Vec::new();
         let chars: Vec<char> = s.chars().collect();
@@ -348,6 +353,7 @@ impl DistinguishedName {
         DistinguishedName { attrs }
     }
 
+    /// The first common name.
     pub fn common_name(&self) -> Option<&str> {
         self.attrs
             .iter()

@@ -11,6 +11,8 @@ pub enum StringComparison {
 
 /// `X509NameType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+// The variants are .NET's `X509NameType` names, postfix and all.
+#[allow(clippy::enum_variant_names)]
 pub enum NameType {
     SimpleName,
     EmailName,

@@ -7,5 +7,5 @@
 mod datetime;
 mod enums;
 
-pub use datetime::{DateKind, DateTime, TimeSpan};
-pub use enums::{NameType, StringComparison};
+pub(crate) use datetime::{DateKind, DateTime, TimeSpan};
+pub(crate) use enums::{NameType, StringComparison};

@@ -2,7 +2,7 @@
 //! expression text.
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Lit {
+pub(crate) enum Lit {
     Null,
     Bool(bool),
     Int(i64),
@@ -13,7 +13,7 @@ pub enum Lit {
 
 /// A type name as written: `string`, `byte[]`, `X509Certificate2`, `Dictionary<string,int>`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TypeName {
+pub(crate) struct TypeName {
     pub name: String,
     pub args: Vec<TypeName>,
     pub array: bool,
@@ -60,25 +60,25 @@ impl BinOp {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnOp {
+pub(crate) enum UnOp {
     Not,
     Neg,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum InterpSeg {
+pub(crate) enum InterpSeg {
     Lit(String),
     Hole(Expr, Option<String>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Expr {
+pub(crate) struct Expr {
     pub kind: ExprKind,
     pub offset: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum ExprKind {
+pub(crate) enum ExprKind {
     Lit(Lit),
     Ident(String),
     Member {
@@ -141,13 +141,13 @@ pub enum ExprKind {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Stmt {
+pub(crate) struct Stmt {
     pub kind: StmtKind,
     pub offset: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum StmtKind {
+pub(crate) enum StmtKind {
     /// `var x = e;` or `T x = e;`
     Decl {
         ty: Option<TypeName>,

@@ -8,27 +8,20 @@ use super::ast::{Expr, TypeName};
 use super::ir::{CastTo, Ir, Ty};
 use crate::context::RouteInfo;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CheckErrorKind {
-    Syntax,
-    Type,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckError {
+/// A type error in an expression: where (offset into the expression text) and why.
+pub(crate) struct CheckError {
     pub offset: usize,
-    pub kind: CheckErrorKind,
     pub message: String,
 }
 
 /// The result of binding or checking.
-pub type CheckResult<T> = Result<T, CheckError>;
+pub(super) type CheckResult<T> = Result<T, CheckError>;
 type R<T> = CheckResult<T>;
 
 pub(crate) fn type_err<T>(offset: usize, message: impl Into<String>) -> R<T> {
     Err(CheckError {
         offset,
-        kind: CheckErrorKind::Type,
         message: message.into(),
     })
 }
@@ -101,7 +94,7 @@ pub(crate) fn implicit(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
 }
 
 /// The common type of two branches/returns, when there is one.
-pub fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
+pub(super) fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
     match (a, b) {
         _ if a == b => Some(a.clone()),
         (Ty::Null, t) | (t, Ty::Null) => Some(t.clone()),
@@ -111,7 +104,7 @@ pub fn unify(a: &Ty, b: &Ty) -> Option<Ty> {
     }
 }
 
-pub fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
+pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
     let base = match t.name.as_str() {
         "string" | "String" | "System.String" => Ty::Str,
         "int" | "Int32" | "long" | "Int64" | "short" | "System.Int32" => Ty::Int,

@@ -22,13 +22,13 @@ use crate::value::{Handle, Value};
 
 /// A checked expression: IR, result type and the number of local slots it needs.
 #[derive(Clone, Debug)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub ir: Ir,
     pub ty: Ty,
     pub slots: u16,
 }
 
-pub struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     route: &'a RouteInfo,
     locals: Vec<(String, u16, Ty)>,
     next_slot: u16,
@@ -39,7 +39,7 @@ pub struct Checker<'a> {
 const MAX_SLOTS: u16 = 1024;
 
 impl<'a> Checker<'a> {
-    pub fn new(route: &'a RouteInfo) -> Checker<'a> {
+    pub(crate) fn new(route: &'a RouteInfo) -> Checker<'a> {
         Checker {
             route,
             locals: Vec::new(),
@@ -49,7 +49,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub fn check_expression(mut self, e: &Expr) -> R<Checked> {
+    pub(crate) fn check_expression(mut self, e: &Expr) -> R<Checked> {
         let (ir, ty) = self.expr(e)?;
         if matches!(ty, Ty::Static(_) | Ty::Namespace(_)) {
             return type_err(e.offset, format!("'{ty}' is a type, not a value"));
@@ -61,7 +61,7 @@ impl<'a> Checker<'a> {
         })
     }
 
-    pub fn check_block(mut self, stmts: &[Stmt], end_offset: usize) -> R<Checked> {
+    pub(crate) fn check_block(mut self, stmts: &[Stmt], end_offset: usize) -> R<Checked> {
         let body = self.stmts(stmts)?;
         if !definitely_returns(&body) {
             return type_err(
@@ -247,12 +247,12 @@ impl<'a> Checker<'a> {
     // ---- expressions ----
 
     /// Checks `e` and converts it to `want` (implicit conversions only).
-    pub fn coerce(&mut self, e: &Expr, want: &Ty) -> R<Ir> {
+    pub(crate) fn coerce(&mut self, e: &Expr, want: &Ty) -> R<Ir> {
         let (ir, ty) = self.expr(e)?;
         convert(ir, &ty, want, e.offset)
     }
 
-    pub fn expr(&mut self, e: &Expr) -> R<(Ir, Ty)> {
+    pub(crate) fn expr(&mut self, e: &Expr) -> R<(Ir, Ty)> {
         let off = e.offset;
         match &e.kind {
             ExprKind::Lit(l) => Ok(match l {
@@ -355,7 +355,6 @@ impl<'a> Checker<'a> {
                     for ((_, t), o) in &checked {
                         u = unify(&u, t).ok_or_else(|| CheckError {
                             offset: *o,
-                            kind: CheckErrorKind::Type,
                             message: "no best type found for the implicitly-typed array".into(),
                         })?;
                     }
@@ -395,7 +394,6 @@ impl<'a> Checker<'a> {
                 let (ir, _) = self.expr(expr)?;
                 let cast = CastTo::of(&to).ok_or_else(|| CheckError {
                     offset: off,
-                    kind: CheckErrorKind::Type,
                     message: format!("cannot test for type '{to}'"),
                 })?;
                 Ok((Ir::Is(cast, Box::new(ir)), Ty::Bool))
@@ -411,7 +409,6 @@ impl<'a> Checker<'a> {
                 let (ir, _) = self.expr(expr)?;
                 let cast = CastTo::of(&to).ok_or_else(|| CheckError {
                     offset: off,
-                    kind: CheckErrorKind::Type,
                     message: format!("cannot convert to '{to}'"),
                 })?;
                 Ok((Ir::As(cast, Box::new(ir)), to))
@@ -1022,7 +1019,6 @@ fn unreachable_chain() -> R<(Ir, Ty)> {
     // `binary` sends && and || to `logical_chain` before it gets here.
     Err(CheckError {
         offset: 0,
-        kind: CheckErrorKind::Type,
         message: "internal: logical operator outside a chain".into(),
     })
 }

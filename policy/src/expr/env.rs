@@ -14,7 +14,9 @@ use crate::value::{EnumValue, Handle, Value};
 /// .NET's wording where there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvalError {
+    /// Which .NET exception it stands for.
     pub kind: EvalErrorKind,
+    /// The message, in .NET's words where there are some.
     pub message: String,
 }
 
@@ -46,6 +48,7 @@ pub enum EvalErrorKind {
 }
 
 impl EvalError {
+    /// A failure of this kind.
     pub fn new(kind: EvalErrorKind, message: impl Into<String>) -> EvalError {
         EvalError {
             kind,
@@ -85,7 +88,7 @@ pub(crate) fn over_budget<T>(what: String) -> R<T> {
     )
 }
 
-pub struct Env<'c> {
+pub(crate) struct Env<'c> {
     pub ctx: &'c dyn RequestContext,
     pub locals: Vec<Value>,
     steps: u32,
@@ -94,7 +97,7 @@ pub struct Env<'c> {
 }
 
 impl<'c> Env<'c> {
-    pub fn new(ctx: &'c dyn RequestContext, slots: u16) -> Env<'c> {
+    pub(crate) fn new(ctx: &'c dyn RequestContext, slots: u16) -> Env<'c> {
         Env {
             ctx,
             locals: vec![Value::Null; slots as usize],

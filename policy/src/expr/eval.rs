@@ -20,7 +20,7 @@ enum Flow {
     Return(Value),
 }
 
-pub fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
+pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
     match ir {
         Ir::Const(v) => Ok(v.clone()),
         Ir::Local(s) => Ok(env.locals.get(*s as usize).cloned().unwrap_or(Value::Null)),

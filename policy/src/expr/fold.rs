@@ -106,7 +106,7 @@ fn try_const(ir: Ir, all_const: bool) -> Ir {
 /// Constant folding: evaluates a node whose inputs are constants, and short-circuits `&&`,
 /// `||`, `?:` and `??` on a constant side. A fold that would fail at run time is left as is, so
 /// the failure still happens per request (as `ExpressionValueEvaluationFailure`).
-pub fn fold(ir: Ir) -> Ir {
+pub(super) fn fold(ir: Ir) -> Ir {
     match ir {
         Ir::And(items) => fold_chain(items, false),
         Ir::Or(items) => fold_chain(items, true),

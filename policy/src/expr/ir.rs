@@ -97,7 +97,7 @@ impl fmt::Display for Ty {
     }
 }
 
-pub fn handle_type_name(h: Handle) -> &'static str {
+pub(crate) fn handle_type_name(h: Handle) -> &'static str {
     match h {
         Handle::Context => "IProxyContext",
         Handle::Request => "IRequest",
@@ -189,7 +189,7 @@ pub enum ErrorField {
 }
 
 /// Units for `DateTime.AddX`, `TimeSpan.FromX`, `TimeSpan.TotalX`: ticks per unit.
-pub type TicksPerUnit = i64;
+pub(crate) type TicksPerUnit = i64;
 
 /// Everything an expression can call, resolved at compile time. The receiver (for instance
 /// members) is the first argument.

@@ -6,7 +6,7 @@
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Tok {
+pub(crate) enum Tok {
     Ident(String),
     Int(i64),
     Double(f64),
@@ -19,7 +19,7 @@ pub enum Tok {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum InterpPart {
+pub(crate) enum InterpPart {
     Lit(String),
     Hole {
         code: String,
@@ -44,13 +44,13 @@ impl fmt::Display for Tok {
 }
 
 #[derive(Clone, Debug)]
-pub struct Token {
+pub(crate) struct Token {
     pub tok: Tok,
     pub offset: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LexError {
+pub(crate) struct LexError {
     pub offset: usize,
     pub message: String,
 }
@@ -64,7 +64,7 @@ const PUNCTS: [&str; 38] = [
 /// Upper bound on tokens per expression: hostile input must not make us allocate without bound.
 const MAX_TOKENS: usize = 100_000;
 
-pub fn lex(src: &str) -> Result<Vec<Token>, LexError> {
+pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

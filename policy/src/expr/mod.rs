@@ -5,16 +5,16 @@
 //! to policy sources: it recognises `@(...)` and `@{...}` values and maps every error offset to
 //! the line:column of the policy file.
 
-pub mod ast;
+pub(crate) mod ast;
 mod bind;
-pub mod check;
+pub(crate) mod check;
 mod env;
-pub mod eval;
+pub(crate) mod eval;
 mod fold;
-pub mod ir;
-pub mod lexer;
+pub(crate) mod ir;
+pub(crate) mod lexer;
 mod members;
-pub mod parser;
+pub(crate) mod parser;
 pub(crate) mod scan;
 
 use std::sync::Arc;
@@ -24,7 +24,6 @@ use crate::context::RouteInfo;
 use crate::error::{CompileError, ErrorKind};
 use crate::source::{Source, Spanned};
 use crate::value::Value;
-use bind::CheckErrorKind;
 use check::Checker;
 pub use env::{EvalError, EvalErrorKind, BUDGET_EXCEEDED};
 use ir::{Ir, Ty};
@@ -76,13 +75,13 @@ impl Expression {
 }
 
 /// Whether a (trimmed) value is an expression: `@(...)` or `@{...}`.
-pub fn is_expression(text: &str) -> bool {
+pub(crate) fn is_expression(text: &str) -> bool {
     let t = text.trim();
     (t.starts_with("@(") && t.ends_with(')')) || (t.starts_with("@{") && t.ends_with('}'))
 }
 
 /// Compiles `value` if it is an expression; `Ok(None)` for a literal.
-pub fn compile(
+pub(crate) fn compile(
     value: &Spanned,
     src: &Source,
     route: &RouteInfo,
@@ -112,13 +111,7 @@ pub fn compile(
         let e = parser::parse_expression(inner).map_err(syntax)?;
         Checker::new(route).check_expression(&e)
     };
-    let c = checked.map_err(|e| {
-        let kind = match e.kind {
-            CheckErrorKind::Syntax => ErrorKind::ExpressionSyntax,
-            CheckErrorKind::Type => ErrorKind::ExpressionType,
-        };
-        src.error(at(e.offset), kind, e.message)
-    })?;
+    let c = checked.map_err(|e| src.error(at(e.offset), ErrorKind::ExpressionType, e.message))?;
     Ok(Some(Expression {
         ir: c.ir,
         ty: c.ty,
@@ -129,11 +122,14 @@ pub fn compile(
 /// An attribute or element value: a literal, or an expression evaluated per request.
 #[derive(Clone, Debug)]
 pub enum Template {
+    /// Text without expressions.
     Literal(Arc<str>),
+    /// An expression (the whole attribute value is one `@(...)`/`@{...}`).
     Expr(Expression),
 }
 
 impl Template {
+    /// Compiles an attribute value or element text.
     pub fn compile(
         value: &Spanned,
         src: &Source,
@@ -169,6 +165,7 @@ impl Template {
         }
     }
 
+    /// The text, when it is a literal.
     pub fn literal(&self) -> Option<&str> {
         match self {
             Template::Literal(s) => Some(s),

@@ -8,7 +8,7 @@ use super::ast::*;
 use super::lexer::{lex, InterpPart, Tok, Token};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
+pub(crate) struct ParseError {
     pub offset: usize,
     pub message: String,
 }
@@ -20,14 +20,14 @@ const MAX_NESTING: usize = 48;
 /// written as conditions can be long, but not unbounded.
 const MAX_CHAIN: usize = 4096;
 
-pub fn parse_expression(src: &str) -> Result<Expr, ParseError> {
+pub(crate) fn parse_expression(src: &str) -> Result<Expr, ParseError> {
     let mut p = Parser::new(src, 0)?;
     let e = p.expr()?;
     p.expect_eof()?;
     Ok(e)
 }
 
-pub fn parse_block_body(src: &str) -> Result<Vec<Stmt>, ParseError> {
+pub(crate) fn parse_block_body(src: &str) -> Result<Vec<Stmt>, ParseError> {
     let mut p = Parser::new(src, 0)?;
     let mut stmts = Vec::new();
     while !p.at_eof() {
@@ -333,7 +333,7 @@ impl Parser {
 
     // ---- expressions, lowest precedence first ----
 
-    pub fn expr(&mut self) -> Result<Expr, ParseError> {
+    pub(crate) fn expr(&mut self) -> Result<Expr, ParseError> {
         self.enter()?;
         let r = self.assignment();
         self.depth -= 1;

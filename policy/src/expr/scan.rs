@@ -8,7 +8,7 @@
 
 /// Scans a C# expression or block whose opening bracket is at `open` (`(` or `{`). Returns
 /// the offset just after the matching close, or the offset where scanning failed.
-pub fn scan_expression(b: &[u8], open: usize) -> Result<usize, usize> {
+pub(crate) fn scan_expression(b: &[u8], open: usize) -> Result<usize, usize> {
     scan_nested(b, open, 0)
 }
 

@@ -30,15 +30,15 @@ use crate::expr::EvalError;
 use crate::last_error::LastError;
 use crate::sections::{Scope, Section};
 
-pub use backend::{AuthenticationCertificate, BackendChoice, CertificateChoice, SetBackendService};
-pub use headers::{CheckHeader, ExistsAction, HeaderTarget, SetHeader};
-pub use ip_filter::IpFilter;
-pub use rate_limit::RateLimit;
-pub use response::{MockResponse, ReturnResponse, SetBody, SetStatus, StatusCode};
-pub use rewrite_uri::RewriteUri;
-pub use trace::Trace;
-pub use validate_client_certificate::{Identity, ValidateClientCertificate};
-pub use variables::SetVariable;
+pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
+pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
+pub(crate) use ip_filter::IpFilter;
+pub(crate) use rate_limit::RateLimit;
+pub(crate) use response::{MockResponse, ReturnResponse, SetBody, SetStatus};
+pub(crate) use rewrite_uri::RewriteUri;
+pub(crate) use trace::Trace;
+pub(crate) use validate_client_certificate::ValidateClientCertificate;
+pub(crate) use variables::SetVariable;
 
 /// Where a step came from, for `context.LastError`.
 #[derive(Clone, Debug)]

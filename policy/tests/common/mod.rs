@@ -6,22 +6,22 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::{Deployment, SimpleContext};
 use certgate_policy::pki::{crl, DemoPki, Issued, KeyKind};
-use certgate_policy::source::Source;
-use certgate_policy::trust::{SentChain, TrustStore};
+use certgate_policy::Certificate;
+use certgate_policy::Source;
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
+use certgate_policy::{Deployment, SimpleContext};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
+use certgate_policy::{SentChain, TrustStore};
 
-pub fn pki() -> &'static DemoPki {
+pub(crate) fn pki() -> &'static DemoPki {
     static P: OnceLock<DemoPki> = OnceLock::new();
     P.get_or_init(|| DemoPki::generate(KeyKind::EcdsaP256).expect("demo PKI"))
 }
 
 /// Root and DEV intermediate uploaded, with current CRLs from both (nothing revoked), so that
 /// `Verify()` (which checks revocation) can succeed as in a real deployment.
-pub fn trust() -> Arc<TrustStore> {
+pub(crate) fn trust() -> Arc<TrustStore> {
     static T: OnceLock<Arc<TrustStore>> = OnceLock::new();
     T.get_or_init(|| {
         let p = pki();
@@ -37,12 +37,12 @@ pub fn trust() -> Arc<TrustStore> {
     .clone()
 }
 
-pub fn cert(i: &Issued) -> Arc<Certificate> {
+pub(crate) fn cert(i: &Issued) -> Arc<Certificate> {
     Arc::new(Certificate::from_x509(i.cert.clone()).expect("certificate"))
 }
 
 /// The deployment's certificates: the valid client is registered, as in seed 003.
-pub fn deployment() -> Arc<Deployment> {
+pub(crate) fn deployment() -> Arc<Deployment> {
     static D: OnceLock<Arc<Deployment>> = OnceLock::new();
     D.get_or_init(|| {
         let mut d = Deployment::new("certgate-test", "gw-1", "local");
@@ -55,7 +55,7 @@ pub fn deployment() -> Arc<Deployment> {
 
 /// The kinds of caller every certificate policy is tested against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
+pub(crate) enum Client {
     Valid,
     Unregistered,
     Expired,
@@ -65,7 +65,7 @@ pub enum Client {
     None,
 }
 
-pub const ALL_CLIENTS: [Client; 6] = [
+pub(crate) const ALL_CLIENTS: [Client; 6] = [
     Client::Valid,
     Client::Unregistered,
     Client::Expired,
@@ -74,7 +74,7 @@ pub const ALL_CLIENTS: [Client; 6] = [
     Client::None,
 ];
 
-pub fn issued(c: Client) -> Option<&'static Issued> {
+pub(crate) fn issued(c: Client) -> Option<&'static Issued> {
     let p = pki();
     Some(match c {
         Client::Valid => &p.valid,
@@ -86,7 +86,7 @@ pub fn issued(c: Client) -> Option<&'static Issued> {
     })
 }
 
-pub fn ctx_for(c: Client) -> SimpleContext {
+pub(crate) fn ctx_for(c: Client) -> SimpleContext {
     let mut ctx = SimpleContext::new("GET", "/weather/today?units=metric");
     ctx.trust = Some(trust());
     ctx.deployment = deployment();
@@ -97,11 +97,11 @@ pub fn ctx_for(c: Client) -> SimpleContext {
     ctx
 }
 
-pub fn compile_snippet(snippet: &str) -> Result<Plan, CompileError> {
+pub(crate) fn compile_snippet(snippet: &str) -> Result<Plan, CompileError> {
     compile_snippet_with(snippet, &NamedValues::new())
 }
 
-pub fn compile_snippet_with(snippet: &str, nv: &NamedValues) -> Result<Plan, CompileError> {
+pub(crate) fn compile_snippet_with(snippet: &str, nv: &NamedValues) -> Result<Plan, CompileError> {
     let doc = ScopeDocument::from_inbound_snippet(
         Scope::Operation,
         Source::new("snippet.xml", snippet, nv)?,
@@ -109,12 +109,12 @@ pub fn compile_snippet_with(snippet: &str, nv: &NamedValues) -> Result<Plan, Com
     compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
 }
 
-pub fn compile_doc(text: &str) -> Result<Plan, CompileError> {
+pub(crate) fn compile_doc(text: &str) -> Result<Plan, CompileError> {
     let doc = ScopeDocument::parse(Scope::Operation, Source::plain("policy.xml", text)?)?;
     compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
 }
 
-pub fn seeds_dir() -> PathBuf {
+pub(crate) fn seeds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds")
 }
 
@@ -122,7 +122,7 @@ pub fn seeds_dir() -> PathBuf {
 /// otherwise); on a clone without `../shared` the seed tests are skipped with one line on the
 /// terminal saying so (written past the test harness's capture, so it is seen), and the rest
 /// of the suite runs.
-pub fn seeds_present() -> bool {
+pub(crate) fn seeds_present() -> bool {
     static SAID: std::sync::Once = std::sync::Once::new();
     let dir = seeds_dir();
     if dir.is_dir() {
@@ -146,7 +146,7 @@ pub fn seeds_present() -> bool {
 }
 
 /// Every seed document, by file name, read at test time.
-pub fn seeds() -> Vec<(String, String)> {
+pub(crate) fn seeds() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = std::fs::read_dir(seeds_dir())
         .expect("../shared/seeds must sit beside the checkout")
         .filter_map(|e| e.ok())
@@ -162,6 +162,6 @@ pub fn seeds() -> Vec<(String, String)> {
 }
 
 /// Top-level policy snippets in a seed.
-pub fn snippets(text: &str) -> Vec<String> {
+pub(crate) fn snippets(text: &str) -> Vec<String> {
     certgate_policy::snippets::extract(text)
 }

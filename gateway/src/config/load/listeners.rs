@@ -107,8 +107,8 @@ impl Loader {
     pub(super) fn expression_budget(
         &mut self,
         limits: Option<&schema::ExpressionLimits>,
-    ) -> certgate_policy::context::ExpressionBudget {
-        let mut b = certgate_policy::context::ExpressionBudget::default();
+    ) -> certgate_policy::ExpressionBudget {
+        let mut b = certgate_policy::ExpressionBudget::default();
         let Some(l) = limits else {
             return b;
         };

@@ -19,18 +19,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use certgate_policy::cert::Certificate;
-use certgate_policy::context::Deployment;
-use certgate_policy::counters::{CounterStore, LocalCounters};
-use certgate_policy::crl::Crl;
 use certgate_policy::crypto::pkcs12::Pkcs12;
 use certgate_policy::crypto::pkey::PKey;
 use certgate_policy::crypto::x509::X509;
-use certgate_policy::source::Source;
-use certgate_policy::trust::{TrustStore, VerificationCache};
+use certgate_policy::Certificate;
+use certgate_policy::Crl;
+use certgate_policy::Deployment;
 use certgate_policy::RouteInfo;
+use certgate_policy::Source;
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
+use certgate_policy::{CounterStore, LocalCounters};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
+use certgate_policy::{TrustStore, VerificationCache};
 use ipnet::IpNet;
 
 use super::schema::{self, ConfigFile, KeyPair, Store, S};

@@ -274,7 +274,7 @@ pub(crate) fn eval(
 }
 
 /// Converts a value to a type; `explicit` allows numeric narrowing like a C# cast.
-pub fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
+pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
     let bad = |v: &Value| {
         EvalError::new(
             EvalErrorKind::InvalidCast,
