@@ -1,6 +1,6 @@
 //! certgate: the gateway crate. Configuration files are parsed into one internal model
-//! ([`config`]), compiled into an immutable [`snapshot::Snapshot`] (plans per route, trust
-//! material, backends), and served; requests are routed by [`routing`].
+//! ([`load()`]), compiled into an immutable snapshot (plans per route, trust material, backends)
+//! and served on Pingora ([`execute`] with `run`). ARCHITECTURE.md maps the modules.
 //!
 //! Parsing never mixes with serving: everything a request needs is in the snapshot, built and
 //! validated before it is used.

@@ -1,9 +1,10 @@
 //! certgate-policy: Azure API Management policy documents, compiled ahead of time.
 //!
-//! The crate reads APIM policy XML as APIM users write it ([`xml`]), substitutes named values
-//! ([`source`], [`named_values`]), compiles C# policy expressions ([`expr`]) and policy
-//! elements ([`compile`]) into an immutable [`plan::Plan`] per route, and runs that plan against
-//! an abstract [`context::RequestContext`] ([`exec`]).
+//! The crate reads APIM policy XML as APIM users write it, substitutes named values
+//! ([`Source`], [`NamedValues`]), compiles C# policy expressions and policy elements into an
+//! immutable [`Plan`] per route ([`compile_route`]), and runs that plan against an abstract
+//! [`RequestContext`] in APIM's order ([`Plan::start`], [`Plan::after_backend`],
+//! [`run_pipeline`]).
 //!
 //! It has no networking: the gateway crate supplies sockets, TLS and HTTP, and implements the
 //! request context over them. Everything here is testable and benchable in-process.

@@ -219,6 +219,9 @@ impl VerificationCache {
     }
 }
 
+/// Every trust store gets a number no other store in the process has: verification-cache keys
+/// include it, and the cache outlives stores (it is shared across reloads), so two stores must
+/// never share a number. Process-wide on purpose (ARCHITECTURE.md: global state).
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// Roots, intermediates and CRLs of one configuration generation.

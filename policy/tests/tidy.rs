@@ -4,7 +4,8 @@
 //! - a file does not open with a `//!` module doc;
 //! - a module refers (`use`, or a path in code) to a module of a higher layer;
 //! - modules refer to each other in a circle, at any layer;
-//! - a module is in no layer (a new file must be placed in the table consciously).
+//! - a module is in no layer (a new file must be placed in the table consciously);
+//! - a file is missing from ARCHITECTURE.md's code map.
 //!
 //! The layer tables below are the architecture (ARCHITECTURE.md explains them): a module may use
 //! its own layer and the layers below it. A `mod.rs` (or `lib.rs`) may refer to its own
@@ -82,15 +83,49 @@ const GATEWAY_ROOT_ITEMS: &[(&str, u8)] = &[];
 #[test]
 fn policy_layers_hold() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let problems = check(&read_tree(&src), POLICY_LAYERS, POLICY_ROOT_ITEMS);
+    let mut problems = check(&read_tree(&src), POLICY_LAYERS, POLICY_ROOT_ITEMS);
+    problems.extend(unmapped(&src, "### `policy/src`", "### `gateway/src`"));
     assert!(problems.is_empty(), "policy/src:\n{}", problems.join("\n"));
 }
 
 #[test]
 fn gateway_layers_hold() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway/src");
-    let problems = check(&read_tree(&src), GATEWAY_LAYERS, GATEWAY_ROOT_ITEMS);
+    let mut problems = check(&read_tree(&src), GATEWAY_LAYERS, GATEWAY_ROOT_ITEMS);
+    problems.extend(unmapped(&src, "### `gateway/src`", "### Elsewhere"));
     assert!(problems.is_empty(), "gateway/src:\n{}", problems.join("\n"));
+}
+
+/// Files of `src` that ARCHITECTURE.md's code map (the part between two headings) does not
+/// name as `` `path/from/src.rs` ``.
+fn unmapped(src: &Path, from: &str, to: &str) -> Vec<String> {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
+    let text = std::fs::read_to_string(&doc).expect("ARCHITECTURE.md at the repository root");
+    let start = text
+        .find(from)
+        .unwrap_or_else(|| panic!("ARCHITECTURE.md lacks {from}"));
+    let end = text[start..].find(to).map_or(text.len(), |e| start + e);
+    let map = &text[start..end];
+    let mut out = Vec::new();
+    let mut dirs = vec![src.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable src") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+                let rel = path
+                    .strip_prefix(src)
+                    .expect("under src")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if !map.contains(&format!("`{rel}`")) {
+                    out.push(format!("{rel}: not in ARCHITECTURE.md's code map"));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The checker itself finds what it is meant to find.

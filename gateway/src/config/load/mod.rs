@@ -1,4 +1,4 @@
-//! Builds a [`Snapshot`] from a configuration file: reads every referenced file (paths are
+//! Builds a `Snapshot` from a configuration file: reads every referenced file (paths are
 //! relative to the configuration file's folder), resolves named values, loads certificates and
 //! keys, builds the trust store, compiles each route's policy through the scope chain
 //! global → product → API → operation, and validates addresses, URLs and references.
