@@ -213,8 +213,15 @@ fn hostile_names_are_typed_errors() {
     // An empty RDN set.
     assert!(matches!(
         Name::from_der(&der(0x30, &der(0x31, &[]))),
-        Err(NameError::Der(_))
+        Err(NameError::Structure(_))
     ));
+    // More RDNs than any real name has.
+    let many: Vec<&[(&str, u8, &[u8])]> = vec![&[(CN, UTF8, b"x")]; 65];
+    assert!(matches!(
+        Name::from_der(&name(&many)),
+        Err(NameError::Limit(_))
+    ));
+    assert!(Name::from_der(&name(&many[..64])).is_ok());
 }
 
 fn ec_key() -> certgate_policy::crypto::pkey::PKey<certgate_policy::crypto::pkey::Private> {

@@ -4,15 +4,14 @@
 //! URL=...`); other extensions format as space-separated hex, as .NET does for types it has no
 //! formatter for.
 //!
-//! The extension list is read from the TBSCertificate with the DER reader (the openssl crate
-//! has no generic extension iterator); SAN entries come from openssl's GeneralName parsing.
+//! The extension list comes from the TBSCertificate (`tbs.rs`: the openssl crate has no
+//! generic extension iterator); SAN entries come from openssl's GeneralName parsing.
 
 use std::sync::Arc;
 
 use crate::crypto::x509::X509;
 
-use super::der::{Der, DerError};
-use super::name::{oid_to_string, NameError};
+use super::name::NameError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extension {
@@ -40,33 +39,15 @@ pub(crate) fn friendly_name(oid: &str) -> &'static str {
     }
 }
 
-/// Reads the extensions of a certificate DER.
-pub(crate) fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameError> {
-    let mut cert = Der::new(der);
-    let mut cert = Der::new(cert.expect(0x30)?);
-    let mut tbs = Der::new(cert.expect(0x30)?);
-    tbs.optional(0xa0)?; // version
-    for _ in 0..6 {
-        // serial, signature, issuer, validity, subject, subjectPublicKeyInfo
-        tbs.any()?;
-    }
-    tbs.optional(0x81)?; // issuerUniqueID
-    tbs.optional(0x82)?; // subjectUniqueID
-    let Some(wrapped) = tbs.optional(0xa3)? else {
-        return Ok(Vec::new());
-    };
-    let mut list = Der::new(Der::new(wrapped).expect(0x30)?);
-    let mut out = Vec::new();
-    while !list.is_empty() {
-        if out.len() >= 64 {
-            return Err(NameError::Der(DerError("too many extensions")));
-        }
-        let mut ext = Der::new(list.expect(0x30)?);
-        let oid = oid_to_string(ext.expect(0x06)?)?;
-        let critical = ext
-            .optional(0x01)?
-            .is_some_and(|b| b.first().is_some_and(|&x| x != 0));
-        let raw = ext.expect(0x04)?;
+/// The extensions of a certificate, as .NET shows them.
+pub(crate) fn read(
+    list: &[x509_cert::ext::Extension],
+    x509: &X509,
+) -> Result<Vec<Arc<Extension>>, NameError> {
+    let mut out = Vec::with_capacity(list.len());
+    for ext in list {
+        let oid = ext.extn_id.to_string();
+        let raw = ext.extn_value.as_bytes();
         let formatted = if oid == OID_SAN {
             format_san(x509)
         } else {
@@ -75,21 +56,12 @@ pub(crate) fn read(der: &[u8], x509: &X509) -> Result<Vec<Arc<Extension>>, NameE
         out.push(Arc::new(Extension {
             friendly_name: friendly_name(&oid).into(),
             oid: oid.into(),
-            critical,
+            critical: ext.critical,
             raw: raw.into(),
             formatted: formatted.into(),
         }));
     }
     Ok(out)
-}
-
-/// The signatureAlgorithm OID of a certificate DER (dotted).
-pub(crate) fn signature_oid(der: &[u8]) -> Result<String, NameError> {
-    let mut cert = Der::new(der);
-    let mut cert = Der::new(cert.expect(0x30)?);
-    cert.expect(0x30)?; // tbsCertificate
-    let mut alg = Der::new(cert.expect(0x30)?);
-    oid_to_string(alg.expect(0x06)?)
 }
 
 fn hex_spaced(b: &[u8]) -> String {

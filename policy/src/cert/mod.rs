@@ -20,9 +20,9 @@ use crate::crypto::x509::X509;
 
 use crate::dotnet::{DateTime, NameType};
 
-mod der;
 pub(crate) mod extensions;
 pub(crate) mod name;
+mod tbs;
 
 pub(crate) use extensions::Extension;
 
@@ -67,6 +67,7 @@ pub struct Certificate {
     sans_dns: Vec<String>,
     extensions: Vec<Arc<Extension>>,
     sig_oid: Arc<str>,
+    version: i64,
 }
 
 impl fmt::Debug for Certificate {
@@ -114,8 +115,10 @@ impl Certificate {
         let sig_alg = x509.signature_algorithm().object().nid();
         let sig_alg: Arc<str> = friendly_sig_alg(sig_alg).into();
         let sans_dns = extensions::san_dns(&x509);
-        let extensions = extensions::read(&der, &x509)?;
-        let sig_oid: Arc<str> = extensions::signature_oid(&der)?.into();
+        let tbs = tbs::read(&der)?;
+        let extensions = extensions::read(&tbs.extensions, &x509)?;
+        let sig_oid: Arc<str> = tbs.signature_oid.into();
+        let version = tbs.version;
         let der_of = |n: &crate::crypto::x509::X509NameRef| {
             n.to_der().map_err(|e| CertError::Der(first_error(&e)))
         };
@@ -141,6 +144,7 @@ impl Certificate {
             sans_dns,
             extensions,
             sig_oid,
+            version,
         })
     }
 
@@ -179,21 +183,7 @@ impl Certificate {
     /// X.509 version (1–3), read from the DER: TBSCertificate's `[0] EXPLICIT INTEGER`,
     /// absent for v1. (BoringSSL's binding has no accessor, so both builds read the bytes.)
     pub fn version(&self) -> i64 {
-        let read = || -> Result<i64, NameError> {
-            let cert = der::Der::new(&self.der).expect(0x30)?;
-            let tbs = der::Der::new(cert).expect(0x30)?;
-            Ok(match der::Der::new(tbs).optional(0xA0)? {
-                None => 1,
-                Some(v) => {
-                    der::Der::new(v)
-                        .expect(0x02)?
-                        .last()
-                        .map_or(0, |b| *b as i64)
-                        + 1
-                }
-            })
-        };
-        read().unwrap_or(1)
+        self.version
     }
     /// `SignatureAlgorithm.FriendlyName` (e.g. `sha256ECDSA`).
     pub fn signature_algorithm_friendly_name(&self) -> &Arc<str> {

@@ -6,21 +6,30 @@
 //! quoted with `"` when they contain `, + = " ; < > #`, a line break, or leading/trailing
 //! spaces (embedded quotes doubled).
 //!
-//! Hand-written DER reading of the `Name` structure: openssl's API flattens multi-valued RDNs
-//! and converts string types silently, and both matter for an exact rendering. The reader is
-//! bounded (no recursion beyond the fixed Name shape) and refuses NUL bytes in values, which
-//! would otherwise let `CN=evil\0.good.example` render as something it is not.
+//! The `Name` structure is read with the `der` crate rather than through openssl, whose API
+//! flattens multi-valued RDNs and converts string types silently (both matter for an exact
+//! rendering); `x509-cert`'s own `Name` sorts the attributes of an RDN, and .NET renders them in
+//! encoded order, so the RDN sets are walked here. Values with NUL bytes are refused: they would
+//! let `CN=evil\0.good.example` render as something it is not.
 
 use std::fmt;
 
-use super::der::{Der, DerError};
+use der::asn1::AnyRef;
+use der::{Decode, Reader, SliceReader, Tag, Tagged};
+use x509_cert::attr::AttributeTypeAndValue;
 
 /// Why a name could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    #[error("malformed DER in a distinguished name: {0}")]
+    #[error("malformed DER: {0}")]
     /// The DER does not parse.
-    Der(#[from] DerError),
+    Der(#[from] der::Error),
+    #[error("{0}")]
+    /// The structure is larger than any real certificate's.
+    Limit(&'static str),
+    #[error("invalid structure: {0}")]
+    /// Well-formed DER, but not a valid name (an empty RDN).
+    Structure(&'static str),
     #[error("attribute {0} contains a NUL byte")]
     /// An attribute value contains a NUL byte.
     Nul(String),
@@ -51,29 +60,25 @@ const MAX_RDNS: usize = 64;
 impl Name {
     /// Parses a DER-encoded `Name` (SEQUENCE OF SET OF AttributeTypeAndValue).
     pub fn from_der(der: &[u8]) -> Result<Name, NameError> {
-        let mut outer = Der::new(der);
-        let seq = outer.expect(0x30)?;
-        if !outer.is_empty() {
-            return Err(NameError::Der(DerError("trailing bytes after the name")));
+        let sets = Vec::<AnyRef<'_>>::from_der(der)?;
+        if sets.len() > MAX_RDNS {
+            return Err(NameError::Limit("more than 64 RDNs in a name"));
         }
-        let mut rdns = Vec::new();
-        let mut seq = Der::new(seq);
-        while !seq.is_empty() {
-            if rdns.len() >= MAX_RDNS {
-                return Err(NameError::Der(DerError("too many RDNs")));
-            }
-            let mut set = Der::new(seq.expect(0x31)?);
+        let mut rdns = Vec::with_capacity(sets.len());
+        for set in sets {
+            set.tag().assert_eq(Tag::Set)?;
+            let mut r = SliceReader::new(set.value())?;
             let mut avas = Vec::new();
-            while !set.is_empty() {
-                let mut atv = Der::new(set.expect(0x30)?);
-                let oid = oid_to_string(atv.expect(0x06)?)?;
-                let (tag, bytes) = atv.any()?;
-                let value = decode_string(tag, bytes, &oid)?;
+            while !r.is_finished() {
+                let atv = AttributeTypeAndValue::decode(&mut r)?;
+                let oid = atv.oid.to_string();
+                let tag = u8::from(atv.value.tag());
+                let value = decode_string(tag, atv.value.value(), &oid)?;
                 let hex = !matches!(tag, 0x0c | 0x13 | 0x16 | 0x12 | 0x1a | 0x14 | 0x1e | 0x1c);
                 avas.push(Ava { oid, value, hex });
             }
             if avas.is_empty() {
-                return Err(NameError::Der(DerError("empty RDN")));
+                return Err(NameError::Structure("an empty RDN"));
             }
             rdns.push(avas);
         }
@@ -159,43 +164,6 @@ pub(crate) fn quote_value(v: &str) -> String {
     } else {
         v.to_string()
     }
-}
-
-pub(crate) fn oid_to_string(b: &[u8]) -> Result<String, NameError> {
-    if b.is_empty() || b.len() > 64 {
-        return Err(NameError::Der(DerError("bad OID length")));
-    }
-    let mut arcs: Vec<u64> = Vec::new();
-    let mut v: u64 = 0;
-    for (i, &x) in b.iter().enumerate() {
-        if v > (u64::MAX >> 7) {
-            return Err(NameError::Der(DerError("OID arc too large")));
-        }
-        v = v << 7 | (x & 0x7f) as u64;
-        if x & 0x80 == 0 {
-            if arcs.is_empty() {
-                let (first, second) = if v < 40 {
-                    (0, v)
-                } else if v < 80 {
-                    (1, v - 40)
-                } else {
-                    (2, v - 80)
-                };
-                arcs.push(first);
-                arcs.push(second);
-            } else {
-                arcs.push(v);
-            }
-            v = 0;
-        } else if i == b.len() - 1 {
-            return Err(NameError::Der(DerError("truncated OID")));
-        }
-    }
-    Ok(arcs
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join("."))
 }
 
 fn decode_string(tag: u8, b: &[u8], oid: &str) -> Result<String, NameError> {

@@ -319,27 +319,22 @@ fn pick_int(max: bool, a: i64, b: i64) -> i64 {
     }
 }
 
-/// `WebUtility.UrlEncode`: spaces as `+`, unreserved characters kept, the rest percent-encoded
-/// in upper-case hex.
+/// What `WebUtility.UrlEncode` keeps as is: letters, digits and `-_.!*()`.
+const URL_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'*')
+    .remove(b'(')
+    .remove(b')');
+
+/// `WebUtility.UrlEncode`: spaces as `+`, the rest of what it does not keep percent-encoded in
+/// upper-case hex (`+` itself becomes `%2B`, so the replacement is unambiguous).
 fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'!'
-            | b'*'
-            | b'('
-            | b')' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, URL_KEPT)
+        .to_string()
+        .replace("%20", "+")
 }
 
 fn new_guid() -> String {
@@ -379,5 +374,6 @@ mod tests {
     #[test]
     fn url_encoding() {
         assert_eq!(url_encode("a b&c/é"), "a+b%26c%2F%C3%A9");
+        assert_eq!(url_encode("1+1 (x)!*~"), "1%2B1+(x)!*%7E");
     }
 }
