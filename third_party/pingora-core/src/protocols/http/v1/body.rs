@@ -245,6 +245,16 @@ impl BodyReader {
                     self.body_buf_overread = Some(overread);
                 }
             }
+            // certgate patch 0005: a body the head's read already holds whole needs no 64 KiB
+            // buffer: one of its own size, without a read after it. (64 KiB is above jemalloc's
+            // thread-cache limit, so every small response paid an arena allocation for it.)
+            _ if buf_to_rewind.len() >= cl => {
+                let mut body_buf = BytesMut::with_capacity(buf_to_rewind.len());
+                body_buf.put_slice(buf_to_rewind);
+                self.rewind_buf_len = buf_to_rewind.len();
+                self.body_buf = Some(body_buf);
+                self.body_state = PS::Partial(0, cl);
+            }
             _ => {
                 self.prepare_buf(buf_to_rewind);
                 self.body_state = PS::Partial(0, cl);
