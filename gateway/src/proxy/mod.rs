@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use bytes::Bytes;
 
 use certgate_policy::Next;
@@ -323,7 +322,8 @@ impl Gateway {
     }
 }
 
-#[async_trait]
+// No `#[async_trait]`: the vendored Pingora's hooks return plain futures (third_party patch
+// 0008), and `async fn` implements them without a box per call.
 impl ProxyHttp for Gateway {
     type CTX = GatewayCtx;
 
