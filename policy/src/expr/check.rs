@@ -560,32 +560,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks arguments against parameter types; `required` of them must be present.
-    fn args(
-        &mut self,
-        method: &str,
-        args: &[Expr],
-        params: &[Ty],
-        required: usize,
-        off: usize,
-    ) -> R<Vec<Ir>> {
-        if args.len() < required || args.len() > params.len() {
-            let n = if required == params.len() {
-                format!("{required}")
-            } else {
-                format!("{required} to {}", params.len())
-            };
-            return type_err(
-                off,
-                format!("'{method}' takes {n} argument(s), {} given", args.len()),
-            );
-        }
-        args.iter()
-            .zip(params)
-            .map(|(a, p)| self.coerce(a, p))
-            .collect()
-    }
-
     fn call(
         &mut self,
         recv: Ir,
@@ -936,7 +910,21 @@ impl Binder for Checker<'_> {
         required: usize,
         off: usize,
     ) -> R<Vec<Ir>> {
-        Checker::args(self, method, args, params, required, off)
+        if args.len() < required || args.len() > params.len() {
+            let n = if required == params.len() {
+                format!("{required}")
+            } else {
+                format!("{required} to {}", params.len())
+            };
+            return type_err(
+                off,
+                format!("'{method}' takes {n} argument(s), {} given", args.len()),
+            );
+        }
+        args.iter()
+            .zip(params)
+            .map(|(a, p)| Checker::coerce(self, a, p))
+            .collect()
     }
     fn fold(&self, ir: Ir) -> Ir {
         fold(ir)
