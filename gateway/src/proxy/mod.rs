@@ -12,7 +12,6 @@
 //!
 //! Requests never re-parse anything: plans, certificates and trust are in the snapshot.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +29,7 @@ use pingora::protocols::http::HttpTask;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
+mod access_log;
 mod session;
 mod upstream;
 
@@ -358,36 +358,9 @@ impl ProxyHttp for Gateway {
         m.requests
             .with_label_values(&["", "", &status.to_string()])
             .inc();
-        if !self.state.load().access_log {
-            return;
+        if self.state.load().access_log {
+            access_log::refused_head(session, status, reason, &self.next_request_id());
         }
-        let client = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-        let sni = session
-            .digest()
-            .and_then(|d| d.ssl_digest.as_ref())
-            .and_then(|s| s.extension.get::<ClientIdentity>())
-            .and_then(|i| i.sni.as_deref());
-        let id = self.next_request_id();
-        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        crate::log::emit(&crate::log::AccessLine {
-            kind: "access",
-            time: &time,
-            client,
-            sni,
-            method: "",
-            path: "",
-            status,
-            latency_ms: 0.0,
-            api: "",
-            operation: "",
-            certificate_thumbprint: None,
-            certificate_subject: None,
-            validation_reason: Some(reason),
-            request_id: id.as_str(),
-        });
     }
 
     async fn request_filter(&self, session: &mut Session, rc: &mut GatewayCtx) -> Result<bool> {
@@ -615,76 +588,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, rc: &mut GatewayCtx) {
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let m = &crate::metrics::METRICS;
-        let elapsed = rc.start.elapsed();
-        m.requests
-            .with_label_values(&[&rc.api, &rc.operation, &status.to_string()])
-            .inc();
-        m.latency
-            .with_label_values(&[&rc.api])
-            .observe(elapsed.as_secs_f64());
-        let reason = rc
-            .state
-            .last_error
-            .as_ref()
-            .and_then(|e| e.certificate)
-            .map(|f| f.reason());
-        if let Some(r) = &reason {
-            m.validations.with_label_values(&[r]).inc();
-        } else if rc
-            .plan
-            .as_ref()
-            .is_some_and(|p| p.validates_client_certificate())
-        {
-            m.validations.with_label_values(&["Valid"]).inc();
-        }
-        let access_log = rc.snapshot.as_ref().is_none_or(|s| s.access_log);
-        if rc.traces.is_empty() && !access_log {
-            return;
-        }
-        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        for t in rc.traces.drain(..) {
-            m.trace_events.inc();
-            let metadata = t
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
-                .collect();
-            let severity = format!("{:?}", t.severity).to_lowercase();
-            crate::log::emit(&crate::log::TraceLine {
-                kind: "trace",
-                time: &time,
-                source: &t.source,
-                severity: &severity,
-                message: &t.message,
-                metadata,
-                request_id: rc.request_id.as_str(),
-            });
-        }
-        if !access_log {
-            return;
-        }
-        let cert = rc.certificate.as_ref();
-        crate::log::emit(&crate::log::AccessLine {
-            kind: "access",
-            time: &time,
-            client: rc.client_ip,
-            sni: rc.sni.as_deref(),
-            method: session.req_header().method.as_str(),
-            path: rc
-                .original
-                .as_ref()
-                .map_or(rc.path.as_str(), |(p, _)| p.as_str()),
-            status,
-            latency_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-            api: &rc.api,
-            operation: &rc.operation,
-            certificate_thumbprint: cert.map(|c| &**c.thumbprint()),
-            certificate_subject: cert.map(|c| &**c.subject()),
-            validation_reason: reason,
-            request_id: rc.request_id.as_str(),
-        });
+        access_log::request(session, rc);
     }
 
     async fn fail_to_proxy(
