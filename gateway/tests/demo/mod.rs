@@ -51,7 +51,22 @@ impl Demo {
 
     /// As [`Demo::start`], with the configuration passed through `edit` first (for settings
     /// that a reload cannot change, such as a listener's TLS options).
+    ///
+    /// Ports come from [`free_port`], which releases each port before the gateway binds it, so
+    /// another process can take one in between (a client's ephemeral port, on a busy machine).
+    /// A start whose processes exit before they are ready is retried with fresh ports.
     pub(crate) fn start_with(edit: impl Fn(String) -> String) -> Demo {
+        let mut why = Vec::new();
+        for _ in 0..3 {
+            match Demo::try_start(&edit) {
+                Ok(demo) => return demo,
+                Err(e) => why.push(e),
+            }
+        }
+        panic!("gateway did not become ready:\n{}", why.join("\n---\n"));
+    }
+
+    fn try_start(edit: &impl Fn(String) -> String) -> Result<Demo, String> {
         let dir = tempfile::tempdir().unwrap();
         crate::common::copy_dir(&crate::common::examples(), dir.path());
         let tree = DemoPki::generate(KeyKind::EcdsaP256).unwrap();
@@ -90,10 +105,10 @@ impl Demo {
             .arg("--runtime-dir")
             .arg(&runtime)
             .stdout(log)
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("gateway.err")).unwrap())
             .spawn()
             .unwrap();
-        let demo = Demo {
+        let mut demo = Demo {
             dir,
             tls,
             plain,
@@ -102,16 +117,24 @@ impl Demo {
             children: vec![backend_child, gw],
             tree,
         };
+        let stderr = |d: &Demo| {
+            std::fs::read_to_string(d.dir.path().join("gateway.err")).unwrap_or_default()
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if demo.admin("GET", "/readyz").0 == 200
                 && std::net::TcpStream::connect(("127.0.0.1", backend)).is_ok()
             {
-                return demo;
+                return Ok(demo);
+            }
+            for (name, child) in ["demo backend", "gateway"].iter().zip(&mut demo.children) {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("{name} exited ({status}): {}", stderr(&demo)));
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("gateway did not become ready");
+        Err(format!("not ready after 20 s: {}", stderr(&demo)))
     }
 
     pub(crate) fn pki(&self, f: &str) -> String {
