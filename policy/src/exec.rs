@@ -114,7 +114,7 @@ impl Plan {
         match &step.op {
             Op::Choose { whens, otherwise } => {
                 for (cond, block) in whens {
-                    let v = cond.eval(ctx).map_err(|e| origin.expr_failed(&e))?;
+                    let v = origin.value(cond, ctx)?;
                     if matches!(v, Value::Bool(true)) {
                         return self.block(block, ctx);
                     }

@@ -56,12 +56,10 @@ impl PolicyStep for SetBackendService {
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         let o = at.origin;
-        let evs =
-            |t: &Template, ctx: &dyn RequestContext| t.eval_str(ctx).map_err(|e| o.expr_failed(&e));
         let target = match &self.0 {
-            BackendChoice::BackendId(t) => BackendTarget::BackendId(evs(t, ctx)?),
+            BackendChoice::BackendId(t) => BackendTarget::BackendId(o.text(t, ctx)?),
             BackendChoice::BaseUrl(t) => {
-                let url = evs(t, ctx)?;
+                let url = o.text(t, ctx)?;
                 if !is_http_url(&url) {
                     return Err(o.fail(
                         "InvalidBackendUrl",
@@ -135,15 +133,13 @@ impl PolicyStep for AuthenticationCertificate {
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         let o = at.origin;
-        let evs =
-            |t: &Template, ctx: &dyn RequestContext| t.eval_str(ctx).map_err(|e| o.expr_failed(&e));
         let c = match &self.0 {
-            CertificateChoice::Id(t) => BackendCertificate::Id(evs(t, ctx)?),
+            CertificateChoice::Id(t) => BackendCertificate::Id(o.text(t, ctx)?),
             CertificateChoice::Thumbprint(t) => {
-                BackendCertificate::Thumbprint(Arc::from(normalise_hex(&evs(t, ctx)?)))
+                BackendCertificate::Thumbprint(Arc::from(normalise_hex(&o.text(t, ctx)?)))
             }
             CertificateChoice::Body { body, password } => {
-                let body = match body.eval(ctx).map_err(|e| o.expr_failed(&e))? {
+                let body = match o.value(body, ctx)? {
                     Value::Bytes(b) => b,
                     _ => {
                         return Err(o.fail(
@@ -154,7 +150,7 @@ impl PolicyStep for AuthenticationCertificate {
                         ))
                     }
                 };
-                let password = password.as_ref().map(|p| evs(p, ctx)).transpose()?;
+                let password = password.as_ref().map(|p| o.text(p, ctx)).transpose()?;
                 BackendCertificate::Pfx { body, password }
             }
         };

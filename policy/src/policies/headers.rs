@@ -108,7 +108,7 @@ impl SetHeader {
         }
         let mut values = Vec::with_capacity(self.values.len());
         for v in &self.values {
-            let s = v.eval_str(ctx).map_err(|e| o.expr_failed(&e))?;
+            let s = o.text(v, ctx)?;
             // Header injection guard: a value from an expression must not carry CR/LF.
             if s.contains(['\r', '\n', '\0']) {
                 return Err(o.fail(
@@ -207,10 +207,7 @@ impl PolicyStep for CheckHeader {
         if ok {
             return Ok(Flow::Next);
         }
-        let msg = self
-            .failed_message
-            .eval_str(ctx)
-            .map_err(|e| at.origin.expr_failed(&e))?;
+        let msg = at.origin.text(&self.failed_message, ctx)?;
         let reason = if ctx.request_header(&self.name).is_none() {
             "HeaderNotFound"
         } else {

@@ -26,9 +26,10 @@ use crate::context::{RequestContext, RouteInfo};
 use crate::counters::CounterStore;
 use crate::element::El;
 use crate::error::CompileError;
-use crate::expr::EvalError;
+use crate::expr::{EvalError, Expression, Template};
 use crate::last_error::LastError;
 use crate::sections::{Scope, Section};
+use crate::value::Value;
 
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
@@ -82,6 +83,17 @@ impl Origin {
         response_message: &str,
     ) -> Fail {
         Box::new(self.error(reason, message, status, response_message))
+    }
+
+    /// A template's text for this step; if an expression in it throws, the step fails with
+    /// [`Origin::expr_failed`].
+    pub(crate) fn text(&self, t: &Template, ctx: &dyn RequestContext) -> Result<Arc<str>, Fail> {
+        t.eval_str(ctx).map_err(|e| self.expr_failed(&e))
+    }
+
+    /// An expression's value for this step, failing as [`Origin::text`] does.
+    pub(crate) fn value(&self, e: &Expression, ctx: &dyn RequestContext) -> Result<Value, Fail> {
+        e.eval(ctx).map_err(|e| self.expr_failed(&e))
     }
 
     /// An expression that threw: `ExpressionValueEvaluationFailure` (500).

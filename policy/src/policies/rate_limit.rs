@@ -98,13 +98,10 @@ impl PolicyStep for RateLimit {
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         let o = at.origin;
-        let key = self.key.eval_str(ctx).map_err(|e| o.expr_failed(&e))?;
+        let key = o.text(&self.key, ctx)?;
         let counts = match &self.increment_condition {
             None => true,
-            Some(c) => matches!(
-                c.eval(ctx).map_err(|e| o.expr_failed(&e))?,
-                Value::Bool(true)
-            ),
+            Some(c) => matches!(o.value(c, ctx)?, Value::Bool(true)),
         };
         let full_key = format!("{}\u{1f}{key}", self.counter_scope);
         let d = at.counters.hit(

@@ -28,7 +28,7 @@ impl SetStatus {
     fn apply(&self, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
         let code = match &self.code {
             StatusCode::Fixed(c) => *c,
-            StatusCode::Expr(e) => match e.eval(ctx).map_err(|e| o.expr_failed(&e))? {
+            StatusCode::Expr(e) => match o.value(e, ctx)? {
                 Value::Int(c) if (100..=599).contains(&c) => c as u16,
                 v => {
                     return Err(o.fail(
@@ -43,11 +43,7 @@ impl SetStatus {
                 }
             },
         };
-        let reason = self
-            .reason
-            .as_ref()
-            .map(|r| r.eval_str(ctx).map_err(|e| o.expr_failed(&e)))
-            .transpose()?;
+        let reason = self.reason.as_ref().map(|r| o.text(r, ctx)).transpose()?;
         // A reason phrase goes on the wire: refuse control characters from expressions.
         let reason = reason.filter(|r| !r.chars().any(|c| c.is_control()));
         ctx.set_response_status(code, reason.as_deref());
@@ -89,7 +85,7 @@ pub struct SetBody(pub Template);
 
 impl SetBody {
     fn apply(&self, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
-        let v = self.0.eval_str(ctx).map_err(|e| o.expr_failed(&e))?;
+        let v = o.text(&self.0, ctx)?;
         ctx.set_response_body(v.as_bytes().to_vec());
         Ok(())
     }

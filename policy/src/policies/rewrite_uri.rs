@@ -24,10 +24,7 @@ impl PolicyStep for RewriteUri {
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
-        let target = self
-            .template
-            .eval_str(ctx)
-            .map_err(|e| at.origin.expr_failed(&e))?;
+        let target = at.origin.text(&self.template, ctx)?;
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let mut query = query.to_string();
         if self.copy_unmatched_params {

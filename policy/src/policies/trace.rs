@@ -60,13 +60,10 @@ impl PolicyStep for Trace {
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
-        let evs = |t: &Template, ctx: &dyn RequestContext| {
-            t.eval_str(ctx).map_err(|e| at.origin.expr_failed(&e))
-        };
-        let message = evs(&self.message, ctx)?.to_string();
+        let message = at.origin.text(&self.message, ctx)?.to_string();
         let mut md = Vec::with_capacity(self.metadata.len());
         for (k, v) in &self.metadata {
-            md.push((k.clone(), evs(v, ctx)?.to_string()));
+            md.push((k.clone(), at.origin.text(v, ctx)?.to_string()));
         }
         ctx.trace(TraceEvent {
             source: self.source.clone(),
