@@ -82,6 +82,6 @@ pub use thumbprints::ThumbprintSet;
 pub use trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
 pub use validation::ClientCertificateFailure;
 
-/// Policy snippets of the seed documents, for the seed tests and benchmarks.
+/// Reads a fragment of the XML dialect, for the seed tests and benchmarks.
 #[doc(hidden)]
 pub use xml::parse_fragment;

@@ -82,23 +82,23 @@ const GATEWAY_ROOT_ITEMS: &[(&str, u8)] = &[];
 
 #[test]
 fn policy_layers_hold() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut problems = check(&read_tree(&src), POLICY_LAYERS, POLICY_ROOT_ITEMS);
-    problems.extend(unmapped(&src, "### `policy/src`", "### `gateway/src`"));
+    let files = read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let mut problems = check(&files, POLICY_LAYERS, POLICY_ROOT_ITEMS);
+    problems.extend(unmapped(&files, "### `policy/src`", "### `gateway/src`"));
     assert!(problems.is_empty(), "policy/src:\n{}", problems.join("\n"));
 }
 
 #[test]
 fn gateway_layers_hold() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway/src");
-    let mut problems = check(&read_tree(&src), GATEWAY_LAYERS, GATEWAY_ROOT_ITEMS);
-    problems.extend(unmapped(&src, "### `gateway/src`", "### Elsewhere"));
+    let files = read_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway/src"));
+    let mut problems = check(&files, GATEWAY_LAYERS, GATEWAY_ROOT_ITEMS);
+    problems.extend(unmapped(&files, "### `gateway/src`", "### Elsewhere"));
     assert!(problems.is_empty(), "gateway/src:\n{}", problems.join("\n"));
 }
 
-/// Files of `src` that ARCHITECTURE.md's code map (the part between two headings) does not
-/// name as `` `path/from/src.rs` ``.
-fn unmapped(src: &Path, from: &str, to: &str) -> Vec<String> {
+/// Files that ARCHITECTURE.md's code map (the part between two headings) does not name as
+/// `` `path/from/src.rs` ``.
+fn unmapped(files: &[File], from: &str, to: &str) -> Vec<String> {
     let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md");
     let text = std::fs::read_to_string(&doc).expect("ARCHITECTURE.md at the repository root");
     let start = text
@@ -106,26 +106,11 @@ fn unmapped(src: &Path, from: &str, to: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("ARCHITECTURE.md lacks {from}"));
     let end = text[start..].find(to).map_or(text.len(), |e| start + e);
     let map = &text[start..end];
-    let mut out = Vec::new();
-    let mut dirs = vec![src.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable src") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
-                let rel = path
-                    .strip_prefix(src)
-                    .expect("under src")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if !map.contains(&format!("`{rel}`")) {
-                    out.push(format!("{rel}: not in ARCHITECTURE.md's code map"));
-                }
-            }
-        }
-    }
-    out
+    files
+        .iter()
+        .filter(|f| !map.contains(&format!("`{}`", f.path)))
+        .map(|f| format!("{}: not in ARCHITECTURE.md's code map", f.path))
+        .collect()
 }
 
 /// The checker itself finds what it is meant to find.
@@ -158,6 +143,8 @@ fn tidy_catches_missing_docs_upward_imports_circles_and_unplaced_files() {
 }
 
 struct File {
+    /// The path under `src/` (`expr/check.rs`).
+    path: String,
     /// `crate` for lib.rs/main.rs, else the module path (`expr::check`).
     module: String,
     /// lib.rs, main.rs or a mod.rs: may refer to its own children.
@@ -168,6 +155,7 @@ struct File {
 fn file(module: &str, facade: bool, text: &str) -> File {
     let module = if module == "lib" { "crate" } else { module };
     File {
+        path: String::new(),
         module: module.into(),
         facade,
         text: text.into(),
@@ -192,6 +180,7 @@ fn read_tree(src: &Path) -> Vec<File> {
                 continue;
             }
             let rel = path.strip_prefix(src).expect("under src");
+            let rel_path = rel.to_string_lossy().replace('\\', "/");
             let mut parts: Vec<String> = rel
                 .iter()
                 .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
@@ -208,6 +197,7 @@ fn read_tree(src: &Path) -> Vec<File> {
             };
             let text = std::fs::read_to_string(&path).expect("readable source");
             out.push(File {
+                path: rel_path,
                 module,
                 facade,
                 text,

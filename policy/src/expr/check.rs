@@ -10,15 +10,11 @@ use super::bind::*;
 use super::fold::fold;
 use super::members;
 
-type R<T> = CheckResult<T>;
-
-/// [`implicit`] conversion, folded.
-fn convert(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
-    implicit(ir, from, to, off).map(fold)
-}
 use super::ir::*;
 use crate::context::RouteInfo;
 use crate::value::{Handle, Value};
+
+type R<T> = CheckResult<T>;
 
 /// A checked expression: IR, result type and the number of local slots it needs.
 #[derive(Clone, Debug)]
@@ -249,7 +245,7 @@ impl<'a> Checker<'a> {
     /// Checks `e` and converts it to `want` (implicit conversions only).
     pub(crate) fn coerce(&mut self, e: &Expr, want: &Ty) -> R<Ir> {
         let (ir, ty) = self.expr(e)?;
-        convert(ir, &ty, want, e.offset)
+        self.convert(ir, &ty, want, e.offset)
     }
 
     pub(crate) fn expr(&mut self, e: &Expr) -> R<(Ir, Ty)> {
@@ -306,7 +302,7 @@ impl<'a> Checker<'a> {
                 let (ir, ty) = self.expr(inner)?;
                 match op {
                     UnOp::Not => {
-                        let ir = convert(ir, &ty, &Ty::Bool, inner.offset)?;
+                        let ir = self.convert(ir, &ty, &Ty::Bool, inner.offset)?;
                         Ok((fold(Ir::Not(Box::new(ir))), Ty::Bool))
                     }
                     UnOp::Neg => {
@@ -331,8 +327,8 @@ impl<'a> Checker<'a> {
                         format!("conditional branches have different types '{tt}' and '{ft}'"),
                     );
                 };
-                let ti = convert(ti, &tt, &ty, t.offset)?;
-                let fi = convert(fi, &ft, &ty, f.offset)?;
+                let ti = self.convert(ti, &tt, &ty, t.offset)?;
+                let fi = self.convert(fi, &ft, &ty, f.offset)?;
                 Ok((fold(Ir::Cond(Box::new(c), Box::new(ti), Box::new(fi))), ty))
             }
             ExprKind::Lambda { .. } => type_err(
@@ -365,7 +361,7 @@ impl<'a> Checker<'a> {
                 }
                 let ety = ety.unwrap_or(Ty::Object);
                 for ((ir, t), o) in checked {
-                    irs.push(convert(ir, &t, &ety, o)?);
+                    irs.push(self.convert(ir, &t, &ety, o)?);
                 }
                 if ety == Ty::Int && elem.as_ref().is_some_and(|t| t.name == "byte") {
                     return Ok((fold(Ir::NewArray(irs)), Ty::Array(Box::new(Ty::Int))));
@@ -375,7 +371,7 @@ impl<'a> Checker<'a> {
             ExprKind::Cast { ty, expr } => {
                 let to = resolve_type(ty, off)?;
                 let (ir, from) = self.expr(expr)?;
-                if let Ok(ir) = convert(ir.clone(), &from, &to, off) {
+                if let Ok(ir) = self.convert(ir.clone(), &from, &to, off) {
                     return Ok((ir, to));
                 }
                 let explicit_ok = matches!(from, Ty::Object | Ty::Null)
@@ -451,7 +447,7 @@ impl<'a> Checker<'a> {
                             offset: off,
                         };
                         let (ir, rty) = self.binary(*op, &l, value, off)?;
-                        convert(ir, &rty, &ty, off)?
+                        self.convert(ir, &rty, &ty, off)?
                     }
                 };
                 Ok((Ir::Assign(slot, Box::new(ir)), ty))
@@ -684,7 +680,7 @@ impl<'a> Checker<'a> {
                     let slot = c.declare(p, elem.clone(), *poff)?;
                     let (ir, ty) = c.expr(body)?;
                     let ir = match &body_want {
-                        Some(w) => convert(ir, &ty, w, body.offset)?,
+                        Some(w) => c.convert(ir, &ty, w, body.offset)?,
                         None => ir,
                     };
                     Ok((slot, Some(Box::new(ir)), ty))

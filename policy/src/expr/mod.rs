@@ -180,18 +180,20 @@ pub(crate) mod testing {
     use super::*;
     use crate::context::SimpleContext;
 
-    /// `expr` (with its `@(...)`) against `ctx`, as .NET would print the result, or `ERR ...`.
+    /// Compiles `expr` (with its `@(...)`) as a whole attribute value; errors as text.
+    fn compiled(expr: &str) -> Result<Expression, String> {
+        let src = Source::plain("t.xml", expr).map_err(|e| e.to_string())?;
+        let mut sp = Spanned::new();
+        sp.push_str(expr, 0);
+        compile(&sp, &src, &RouteInfo::default())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "literal".to_string())
+    }
+
+    /// `expr` against `ctx`, as .NET would print the result, or `ERR ...`.
     pub(crate) fn show(expr: &str, ctx: &SimpleContext) -> String {
-        let run = || -> Result<Value, String> {
-            let src = Source::plain("t.xml", expr).map_err(|e| e.to_string())?;
-            let mut sp = Spanned::new();
-            sp.push_str(expr, 0);
-            let e = compile(&sp, &src, &RouteInfo::default())
-                .map_err(|e| e.to_string())?
-                .ok_or("literal")?;
-            e.eval(ctx).map_err(|e| e.message)
-        };
-        run()
+        compiled(expr)
+            .and_then(|e| e.eval(ctx).map_err(|e| e.message))
             .map(|v| v.to_dotnet_string())
             .unwrap_or_else(|e| format!("ERR {e}"))
     }
@@ -201,12 +203,10 @@ pub(crate) mod testing {
         show(expr, &SimpleContext::default())
     }
 
-    /// The kind of the failure `expr` raises against an empty GET request.
+    /// The kind of the failure `expr` raises against an empty GET request (`None` when it does
+    /// not compile or does not fail).
     pub(crate) fn failure(expr: &str) -> Option<EvalErrorKind> {
-        let src = Source::plain("t.xml", expr).ok()?;
-        let mut sp = Spanned::new();
-        sp.push_str(expr, 0);
-        let e = compile(&sp, &src, &RouteInfo::default()).ok()??;
+        let e = compiled(expr).ok()?;
         e.eval(&SimpleContext::default()).err().map(|e| e.kind)
     }
 }
