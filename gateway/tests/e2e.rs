@@ -1048,6 +1048,19 @@ fn a_request_arriving_just_after_shutdown_began_is_served() {
     assert!(text.starts_with("HTTP/1.1 401"), "dropped: {text:?}");
 }
 
+/// Adds an API `/name` on the demo backend, every method and path, with `policy` as its policy
+/// document, and reloads.
+fn serve_api_with_policy(d: &Demo, name: &str, policy: &str) {
+    std::fs::write(d.dir.path().join(format!("policies/{name}.xml")), policy).unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            &format!("  - name: {name}\n    path: /{name}\n    backend: demo\n    policy: policies/{name}.xml\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:"),
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+}
+
 /// APIM's order after `forward-request` (architecture review §2.10): statements after it in the
 /// backend section act on the backend's response; when they fail or answer, the pipeline ends
 /// there (on-error, or their answer) and `outbound` does not run; a `return-response` there is a
@@ -1055,8 +1068,9 @@ fn a_request_arriving_just_after_shutdown_began_is_served() {
 #[test]
 fn statements_after_forward_request_that_fail_or_answer_end_the_pipeline() {
     let d = Demo::start();
-    std::fs::write(
-        d.dir.path().join("policies/after.xml"),
+    serve_api_with_policy(
+        &d,
+        "after",
         r#"<policies>
   <inbound><base /></inbound>
   <backend>
@@ -1082,15 +1096,7 @@ fn statements_after_forward_request_that_fail_or_answer_end_the_pipeline() {
     <set-header name="X-On-Error" exists-action="override"><value>@(context.LastError.Section)</value></set-header>
   </on-error>
 </policies>"#,
-    )
-    .unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "trusted-proxies:",
-            "  - name: after\n    path: /after\n    backend: demo\n    policy: policies/after.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-    });
-    assert_eq!(status, 200, "{body}");
+    );
     let client = Some("dev-valid-client");
     // Nothing fails: the statements after forward-request see the backend's 200, outbound runs.
     let (status, head, body) = d.curl(API, "/after/x?then=go", client, &[]);
@@ -1147,8 +1153,9 @@ fn statements_after_forward_request_that_fail_or_answer_end_the_pipeline() {
 #[test]
 fn a_forward_request_present_but_not_reached_does_not_call_the_backend() {
     let d = Demo::start();
-    std::fs::write(
-        d.dir.path().join("policies/maybe.xml"),
+    serve_api_with_policy(
+        &d,
+        "maybe",
         r#"<policies>
   <inbound><base /></inbound>
   <backend>
@@ -1163,15 +1170,7 @@ fn a_forward_request_present_but_not_reached_does_not_call_the_backend() {
   </outbound>
   <on-error><base /></on-error>
 </policies>"#,
-    )
-    .unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "trusted-proxies:",
-            "  - name: maybe\n    path: /maybe\n    backend: demo\n    policy: policies/maybe.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-    });
-    assert_eq!(status, 200, "{body}");
+    );
     let client = Some("dev-valid-client");
     let (status, head, body) = d.curl(API, "/maybe/x?call=yes", client, &[]);
     assert_eq!(status, 200, "{head}{body}");
