@@ -174,7 +174,12 @@ impl BodyReader {
     }
 
     fn prepare_buf(&mut self, buf_to_rewind: &[u8]) {
-        let mut body_buf = BytesMut::with_capacity(self.body_buf_size.max(buf_to_rewind.len()));
+        self.prepare_buf_sized(buf_to_rewind, self.body_buf_size.max(buf_to_rewind.len()));
+    }
+
+    /// certgate patch 0005: [`Self::prepare_buf`] with a buffer of `capacity` bytes.
+    fn prepare_buf_sized(&mut self, buf_to_rewind: &[u8], capacity: usize) {
+        let mut body_buf = BytesMut::with_capacity(capacity);
         if !buf_to_rewind.is_empty() {
             self.rewind_buf_len = buf_to_rewind.len();
             // TODO: this is still 1 copy. Make it zero
@@ -249,10 +254,7 @@ impl BodyReader {
             // buffer: one of its own size, without a read after it. (64 KiB is above jemalloc's
             // thread-cache limit, so every small response paid an arena allocation for it.)
             _ if buf_to_rewind.len() >= cl => {
-                let mut body_buf = BytesMut::with_capacity(buf_to_rewind.len());
-                body_buf.put_slice(buf_to_rewind);
-                self.rewind_buf_len = buf_to_rewind.len();
-                self.body_buf = Some(body_buf);
+                self.prepare_buf_sized(buf_to_rewind, buf_to_rewind.len());
                 self.body_state = PS::Partial(0, cl);
             }
             _ => {
