@@ -166,6 +166,34 @@ pub struct HttpSession {
     pipelined_idle_bytes_stashed: bool,
 }
 
+/// certgate patch 0009: read into a scratch buffer on the poll's stack and allocate `buf` only
+/// when bytes arrived, at their size (at least [`FIRST_HEAD_BUF_SIZE`], as nginx's
+/// `client_header_buffer_size`; a longer head grows it). A kept-alive connection waiting for
+/// its next request then holds no head buffer: 4 KiB less per idle connection, for a copy of
+/// the bytes read.
+const FIRST_HEAD_BUF_SIZE: usize = 1024;
+
+fn read_into_new_buf<'a>(
+    stream: &'a mut Stream,
+    buf: &'a mut BytesMut,
+) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+    use std::mem::MaybeUninit;
+    use std::pin::Pin;
+    use std::task::{ready, Poll};
+    use tokio::io::{AsyncRead, ReadBuf};
+    std::future::poll_fn(move |cx| {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); INIT_HEADER_BUF_SIZE];
+        let mut read = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(&mut *stream).poll_read(cx, &mut read))?;
+        let filled = read.filled();
+        if !filled.is_empty() {
+            buf.reserve(FIRST_HEAD_BUF_SIZE.max(filled.len()));
+            buf.extend_from_slice(filled);
+        }
+        Poll::Ready(Ok(filled.len()))
+    })
+}
+
 impl HttpSession {
     /// Create a new http server session from an established (TCP or TLS) [`Stream`].
     /// The created session needs to call [`Self::read_request()`] first before performing
@@ -222,7 +250,13 @@ impl HttpSession {
         already_read: usize,
     ) -> Result<Option<usize>> {
         let read_result = {
-            let read_event = self.underlying_stream.read_buf(buf);
+            // certgate patch 0009: a head buffer not yet allocated (the wait for a request on a
+            // kept-alive connection) is allocated when the first bytes are in, not while idle.
+            let read_event = if buf.capacity() == 0 {
+                futures::future::Either::Left(read_into_new_buf(&mut self.underlying_stream, buf))
+            } else {
+                futures::future::Either::Right(self.underlying_stream.read_buf(buf))
+            };
             match self.keepalive_timeout {
                 KeepaliveStatus::Timeout(d) => match timeout(d, read_event).await {
                     Ok(res) => res,
@@ -307,7 +341,8 @@ impl HttpSession {
             .pipelined_prefix
             .take()
             .filter(|prefix| !prefix.is_empty())
-            .unwrap_or_else(|| BytesMut::with_capacity(INIT_HEADER_BUF_SIZE));
+            // certgate patch 0009: allocated by the first read (`read_request_buf`).
+            .unwrap_or_default();
         let mut already_read = buf.len();
         let mut skip_next_read = already_read != 0;
         let mut detached_suffix = None;
