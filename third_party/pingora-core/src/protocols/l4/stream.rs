@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 #[cfg(target_os = "linux")]
 use tokio::io::Interest;
-use tokio::io::{self, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter, ReadBuf};
+use tokio::io::{self, AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
@@ -428,7 +428,91 @@ impl L4BufferSettings {
 #[derive(Debug)]
 enum BufferedStream {
     UnbufferedRead(BufWriter<RawStreamWrapper>),
-    BufferedRead(BufReader<BufWriter<RawStreamWrapper>>),
+    // certgate patch 0010: a read buffer that holds memory only while it holds bytes.
+    BufferedRead(ReadBuffer<BufWriter<RawStreamWrapper>>),
+}
+
+/// certgate patch 0010: the L4 read buffer, holding memory only while it holds unread bytes.
+///
+/// tokio's [`BufReader`](tokio::io::BufReader) allocates its buffer when the stream is made and keeps it for the
+/// connection's life: with the TLS layer reading a record's 5-byte header and then its body,
+/// every idle kept-alive connection held a mostly unused 16 KiB (64 KiB by default). This reads
+/// into a scratch area on the poll's stack instead, hands out what the caller asked for, and
+/// keeps only the rest, in an allocation of its size that is freed when it has been read.
+/// Reads at least as large as the capacity bypass it, as they bypass `BufReader`.
+#[derive(Debug)]
+struct ReadBuffer<R> {
+    inner: R,
+    capacity: usize,
+    rest: Vec<u8>,
+    pos: usize,
+}
+
+/// The largest scratch read: one TLS record of the largest size (TLS 1.2's 16 KiB plus 2 KiB
+/// of expansion and the 5-byte header).
+const READ_SCRATCH: usize = 16 * 1024 + 2048 + 5;
+
+impl<R> ReadBuffer<R> {
+    fn with_capacity(capacity: usize, inner: R) -> Self {
+        ReadBuffer {
+            inner,
+            capacity,
+            rest: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Hand out buffered bytes; free the allocation once they are all read.
+    fn take(&mut self, out: &mut ReadBuf<'_>) {
+        let n = out.remaining().min(self.rest.len() - self.pos);
+        out.put_slice(&self.rest[self.pos..self.pos + n]);
+        self.pos += n;
+        if self.pos == self.rest.len() {
+            self.rest = Vec::new();
+            self.pos = 0;
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ReadBuffer<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.pos < this.rest.len() {
+            this.take(out);
+            return Poll::Ready(Ok(()));
+        }
+        if out.remaining() >= this.capacity {
+            return Pin::new(&mut this.inner).poll_read(cx, out);
+        }
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); READ_SCRATCH];
+        let size = this.capacity.min(READ_SCRATCH);
+        let mut read = ReadBuf::uninit(&mut scratch[..size]);
+        futures::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+        let filled = read.filled();
+        let n = out.remaining().min(filled.len());
+        out.put_slice(&filled[..n]);
+        if n < filled.len() {
+            this.rest = filled[n..].to_vec();
+            this.pos = 0;
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl BufferedStream {
@@ -437,7 +521,7 @@ impl BufferedStream {
         if read == 0 {
             BufferedStream::UnbufferedRead(writer)
         } else {
-            BufferedStream::BufferedRead(BufReader::with_capacity(read, writer))
+            BufferedStream::BufferedRead(ReadBuffer::with_capacity(read, writer))
         }
     }
 
