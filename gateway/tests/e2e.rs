@@ -1187,3 +1187,68 @@ fn a_forward_request_present_but_not_reached_does_not_call_the_backend() {
     assert_eq!(header(&head, "x-outbound"), Some("200"), "{head}");
     assert_eq!(body, "");
 }
+
+/// The upstream keep-alive pool (third_party patch 0011) keeps idle backend connections without
+/// a task watching each one; a sweep drops those the backend has closed. A backend that closes
+/// an idle connection (as nginx does after its `keepalive_timeout`) leaves no half-closed socket
+/// in the gateway (CLOSE_WAIT: the gateway's end still open) after the sweep, and the next
+/// request opens a new connection and succeeds.
+#[test]
+fn backend_connections_closed_while_idle_leave_the_pool() {
+    use std::io::{Read, Write};
+    let d = Demo::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    // A plain HTTP/1.1 backend: one keep-alive answer per connection, then it closes the
+    // connection 200 ms later, idle.
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(4) {
+            let Ok(mut conn) = conn else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                std::thread::sleep(Duration::from_millis(200));
+            });
+        }
+    });
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "backends:\n",
+            &format!("backends:\n  - id: closing\n    url: http://127.0.0.1:{port}\n"),
+        )
+        .replace(
+            "trusted-proxies:",
+            "  - name: closing\n    path: /closing\n    backend: closing\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let client = Some("dev-valid-client");
+    let (status, head, body) = d.curl(API, "/closing/a", client, &[]);
+    assert_eq!((status, body.as_str()), (200, "ok"), "{head}");
+    // The backend closed its end after 200 ms; the sweep runs once a second.
+    std::thread::sleep(Duration::from_millis(2500));
+    let half_closed = std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // remote address 127.0.0.1:port, state 08 = CLOSE_WAIT
+            f.len() > 3 && f[2] == format!("0100007F:{port:04X}") && f[3] == "08"
+        })
+        .count();
+    assert_eq!(
+        half_closed, 0,
+        "the gateway kept a connection the backend closed"
+    );
+    let (status, head, body) = d.curl(API, "/closing/b", client, &[]);
+    assert_eq!((status, body.as_str()), (200, "ok"), "{head}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

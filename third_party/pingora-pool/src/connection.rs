@@ -145,6 +145,32 @@ impl<T> PoolNode<T> {
         self.hot_queue.is_empty() && self.connections.lock().is_empty()
     }
 
+    /// certgate patch 0011: keep only the items for which `keep` returns `true`; the ids of the
+    /// others are pushed to `removed` (the items are dropped).
+    pub fn retain(&self, mut keep: impl FnMut(&mut T) -> bool, removed: &mut Vec<ID>) {
+        {
+            // the same lock as remove(): items taken off the hot queue are put back
+            let _queue_lock = self.hot_queue_remove_lock.lock();
+            for _ in 0..self.hot_queue.len() {
+                let Some((id, mut conn)) = self.hot_queue.pop() else {
+                    break;
+                };
+                if keep(&mut conn) {
+                    self.insert(id, conn);
+                } else {
+                    removed.push(id);
+                }
+            }
+        }
+        self.connections.lock().retain(|id, conn| {
+            let k = keep(conn);
+            if !k {
+                removed.push(*id);
+            }
+            k
+        });
+    }
+
     // This function acquires 2 locks and iterates over the entire hot queue.
     // But it should be fine because remove() rarely happens on a busy PoolNode.
     /// Remove the item associated with the id from the pool. The item is returned
@@ -290,6 +316,27 @@ impl<S> ConnectionPool<S> {
             // The node exists but has no connections. Clean it up.
             self.try_remove_empty_node(*key);
             None
+        }
+    }
+
+    /// certgate patch 0011: drop every pooled connection for which `keep` returns `false`
+    /// (closed by the peer, idle for too long): a caller that does not watch each idle
+    /// connection with a task of its own sweeps the pool with this instead.
+    pub fn retain(&self, mut keep: impl FnMut(&mut S) -> bool) {
+        let nodes: Vec<(GroupKey, Arc<Pool<S>>)> = self
+            .pools
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect();
+        let mut removed = Vec::new();
+        for (key, node) in nodes {
+            node.retain(|c| keep(&mut c.connection), &mut removed);
+            for id in removed.drain(..) {
+                self.lru.pop(&id);
+            }
+            if node.is_empty() {
+                self.try_remove_empty_node(key);
+            }
         }
     }
 

@@ -30,7 +30,7 @@ use crate::upstreams::peer::{Peer, ALPN};
 use crate::offload::OffloadRuntime;
 pub use l4::Connect as L4Connect;
 use l4::{connect as l4_connect, BindTo};
-use log::{debug, error, warn};
+use log::{debug, warn}; // certgate patch 0011: `error` no longer used
 use parking_lot::RwLock;
 use pingora_error::{Error, ErrorType::*, OrErr, Result};
 use pingora_pool::{ConnectionMeta, ConnectionPool};
@@ -40,7 +40,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tls::TlsConnector;
-use tokio::sync::Mutex;
 
 #[derive(Clone, Debug)]
 pub(crate) struct IdleConnection {
@@ -58,6 +57,29 @@ impl IdleConnection {
 
     fn elapsed(&self) -> Duration {
         self.idle_since.elapsed()
+    }
+}
+
+/// certgate patch 0011: how often the sweeper looks at the idle streams in the pool.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// certgate patch 0011: an idle stream in the keep-alive pool. `stream` is taken by a reuse;
+/// one still present when this is dropped was evicted (the pool was full), which is when
+/// `on_eviction` is told how long it was idle, as the watcher task did before.
+struct PooledStream {
+    stream: Option<Stream>,
+    idle_until: Option<Instant>,
+    idle_since: Option<Instant>,
+    on_eviction: Option<PoolCallback>,
+}
+
+impl Drop for PooledStream {
+    fn drop(&mut self) {
+        if let (Some(_), Some(callback), Some(since)) =
+            (&self.stream, &self.on_eviction, self.idle_since)
+        {
+            callback(since.elapsed());
+        }
     }
 }
 
@@ -170,7 +192,9 @@ impl ConnectorOptions {
 /// [TransportConnector] provides APIs to connect to servers via TCP or TLS with connection reuse
 pub struct TransportConnector {
     tls_ctx: tls::Connector,
-    connection_pool: Arc<ConnectionPool<Arc<Mutex<Stream>>>>,
+    // certgate patch 0011: idle streams are swept, not watched by a task each.
+    connection_pool: Arc<ConnectionPool<PooledStream>>,
+    sweeper: std::sync::Once,
     offload: Option<OffloadRuntime>,
     bind_to_v4: Vec<SocketAddr>,
     bind_to_v6: Vec<SocketAddr>,
@@ -210,6 +234,7 @@ impl TransportConnector {
             preferred_http_version: PreferredHttpVersion::new(),
             unexpected_data_conn_count: Arc::new(AtomicU64::new(0)),
             keepalive_pool_callback,
+            sweeper: std::sync::Once::new(),
         }
     }
 
@@ -249,57 +274,41 @@ impl TransportConnector {
 
     /// Try to find a reusable connection to the given server [Peer]
     pub async fn reused_stream<P: Peer + Send + Sync>(&self, peer: &P) -> Option<Stream> {
-        match self.connection_pool.get(&peer.reuse_hash()) {
-            Some(s) => {
-                debug!("find reusable stream, trying to acquire it");
-                {
-                    let _ = s.lock().await;
-                } // wait for the idle poll to release it
-                match Arc::try_unwrap(s) {
-                    Ok(l) => {
-                        let mut stream = l.into_inner();
-                        // test_reusable_stream: we assume server would never actively send data
-                        // first on an idle stream.
-                        #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
-                            && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
-                        {
-                            Some(stream)
-                        } else {
-                            None
-                        }
-                        #[cfg(windows)]
-                        {
-                            use std::os::windows::io::{AsRawSocket, RawSocket};
-                            struct WrappedRawSocket(RawSocket);
-                            impl AsRawSocket for WrappedRawSocket {
-                                fn as_raw_socket(&self) -> RawSocket {
-                                    self.0
-                                }
-                            }
-                            if peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
-                                && test_reusable_stream(
-                                    &mut stream,
-                                    &self.unexpected_data_conn_count,
-                                )
-                            {
-                                Some(stream)
-                            } else {
-                                None
-                            }
-                        }
-                    }
-                    Err(_) => {
-                        error!("failed to acquire reusable stream");
-                        None
+        // certgate patch 0011: no watcher task holds the stream, so it is taken at once; one
+        // that timed out or broke while idle (and the sweeper has not dropped yet) is dropped
+        // here and the next one tried.
+        while let Some(mut pooled) = self.connection_pool.get(&peer.reuse_hash()) {
+            let Some(mut stream) = pooled.stream.take() else {
+                continue;
+            };
+            if pooled.idle_until.is_some_and(|at| Instant::now() >= at) {
+                debug!("idle connection timed out");
+                continue;
+            }
+            // test_reusable_stream: we assume server would never actively send data
+            // first on an idle stream.
+            #[cfg(unix)]
+            let matches = peer.matches_fd(stream.id());
+            #[cfg(windows)]
+            let matches = {
+                use std::os::windows::io::{AsRawSocket, RawSocket};
+                struct WrappedRawSocket(RawSocket);
+                impl AsRawSocket for WrappedRawSocket {
+                    fn as_raw_socket(&self) -> RawSocket {
+                        self.0
                     }
                 }
+                peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
+            };
+            if !matches {
+                return None;
             }
-            None => {
-                debug!("No reusable connection found for {peer}");
-                None
+            if test_reusable_stream(&mut stream, &self.unexpected_data_conn_count) {
+                return Some(stream);
             }
         }
+        debug!("No reusable connection found for {peer}");
+        None
     }
 
     /// Return the [Stream] to the [TransportConnector] for connection reuse.
@@ -321,28 +330,52 @@ impl TransportConnector {
         let id = stream.id();
         let meta = ConnectionMeta::new(key, id);
         debug!("Try to keepalive client session");
-        let stream = Arc::new(Mutex::new(stream));
-        let locked_stream = stream.clone().try_lock_owned().unwrap(); // safe as we just created it
-        let (notify_close, watch_use) = self.connection_pool.put(&meta, stream);
-        let idle_meta = IdleConnection::new(meta);
-        let pool = self.connection_pool.clone(); //clone the arc
-        let keepalive_pool_callback = self.keepalive_pool_callback.clone();
-        let rt = pingora_runtime::current_handle();
-        rt.spawn(async move {
-            if pool
-                .idle_poll(
-                    locked_stream,
-                    &idle_meta.connection,
-                    idle_timeout,
-                    notify_close,
-                    watch_use,
-                )
-                .await
-            {
-                if let Some(callback) = keepalive_pool_callback {
-                    callback(idle_meta.elapsed());
+        // certgate patch 0011: the stream goes into the pool as it is; the connector's sweeper
+        // (one task for the whole pool, started by the first release) drops it when the peer
+        // closes it or it times out, instead of a task spawned per release to watch it.
+        let callback = self.keepalive_pool_callback.clone();
+        let idle_since = (callback.is_some() || idle_timeout.is_some()).then(Instant::now);
+        let pooled = PooledStream {
+            stream: Some(stream),
+            idle_until: idle_timeout.and_then(|d| idle_since.map(|at| at + d)),
+            idle_since,
+            on_eviction: callback,
+        };
+        // nobody waits on the eviction notice or the pick-up signal: a sweep or a get finds out
+        let _ = self.connection_pool.put(&meta, pooled);
+        self.start_sweeper();
+    }
+
+    /// certgate patch 0011: start the task that sweeps the pool once a second, dropping the
+    /// idle streams that the peer closed (or sent unexpected data on) and those past their idle
+    /// timeout. It holds the pool weakly and ends with the connector.
+    fn start_sweeper(&self) {
+        self.sweeper.call_once(|| {
+            let pool = Arc::downgrade(&self.connection_pool);
+            let unexpected = self.unexpected_data_conn_count.clone();
+            pingora_runtime::current_handle().spawn(async move {
+                loop {
+                    pingora_timeout::sleep(SWEEP_INTERVAL).await;
+                    let Some(pool) = pool.upgrade() else {
+                        return;
+                    };
+                    let now = Instant::now();
+                    pool.retain(|pooled| {
+                        let keep = match pooled.stream.as_mut() {
+                            Some(stream) => {
+                                !pooled.idle_until.is_some_and(|at| now >= at)
+                                    && test_reusable_stream(stream, &unexpected)
+                            }
+                            None => false,
+                        };
+                        if !keep {
+                            // dropped by the sweep, not evicted: no eviction callback
+                            pooled.on_eviction = None;
+                        }
+                        keep
+                    });
                 }
-            }
+            });
         });
     }
 
