@@ -1632,7 +1632,10 @@ where
                     .on_connection_reuse(&mut session, &mut ctx, prev_ctx);
             }
 
-            self.process_request(session, ctx).await
+            // certgate patch 0012: the request's processing runs in a box allocated once its
+            // head is in, so a kept-alive connection waiting for its next request holds only
+            // the small waiting state, not the request's (~10 KB) future.
+            Box::pin(self.process_request(session, ctx)).await
         }
     }
 
