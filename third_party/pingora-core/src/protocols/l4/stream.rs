@@ -31,7 +31,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 #[cfg(target_os = "linux")]
 use tokio::io::Interest;
-use tokio::io::{self, AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
+// certgate patch 0013: `BufWriter` replaced by `WriteBuffer`
+use tokio::io::{self, AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
@@ -427,9 +428,9 @@ impl L4BufferSettings {
 /// through.
 #[derive(Debug)]
 enum BufferedStream {
-    UnbufferedRead(BufWriter<RawStreamWrapper>),
-    // certgate patch 0010: a read buffer that holds memory only while it holds bytes.
-    BufferedRead(ReadBuffer<BufWriter<RawStreamWrapper>>),
+    // certgate patches 0010 and 0013: buffers that hold memory only while they hold bytes.
+    UnbufferedRead(WriteBuffer<RawStreamWrapper>),
+    BufferedRead(ReadBuffer<WriteBuffer<RawStreamWrapper>>),
 }
 
 /// certgate patch 0010: the L4 read buffer, holding memory only while it holds unread bytes.
@@ -515,9 +516,159 @@ impl<R: AsyncRead + Unpin> AsyncRead for ReadBuffer<R> {
     }
 }
 
+/// certgate patch 0013: the L4 write buffer, holding memory only while it holds unwritten
+/// bytes.
+///
+/// tokio's [`BufWriter`](tokio::io::BufWriter) allocates its buffer (1 460 bytes by default)
+/// when the stream is made and keeps it for the connection's life, so every idle connection
+/// held one. This one has the same behaviour (small writes are gathered until a flush or until
+/// they no longer fit, writes as large as the capacity go straight through) but allocates the
+/// buffer when a small write needs it and frees it once it has been written out.
+#[derive(Debug)]
+struct WriteBuffer<W> {
+    inner: W,
+    capacity: usize,
+    buf: Vec<u8>,
+    written: usize,
+}
+
+impl<W> WriteBuffer<W> {
+    fn with_capacity(capacity: usize, inner: W) -> Self {
+        WriteBuffer {
+            inner,
+            capacity,
+            buf: Vec::new(),
+            written: 0,
+        }
+    }
+
+    fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    fn into_inner(self) -> W {
+        self.inner
+    }
+
+    fn spare(&self) -> usize {
+        self.capacity - self.buf.len()
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve_exact(self.capacity);
+        }
+        self.buf.extend_from_slice(data);
+    }
+}
+
+impl<W: AsyncWrite + Unpin> WriteBuffer<W> {
+    /// Write out what is buffered, then free the buffer.
+    fn poll_flush_buf(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.buf.len() {
+            match futures::ready!(
+                Pin::new(&mut self.inner).poll_write(cx, &self.buf[self.written..])
+            ) {
+                Ok(0) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "failed to write the buffered data",
+                    )))
+                }
+                Ok(n) => self.written += n,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        self.buf = Vec::new();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for WriteBuffer<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if data.len() > this.spare() {
+            futures::ready!(this.poll_flush_buf(cx))?;
+        }
+        if data.len() >= this.capacity {
+            Pin::new(&mut this.inner).poll_write(cx, data)
+        } else {
+            this.push(data);
+            Poll::Ready(Ok(data.len()))
+        }
+    }
+
+    // As tokio's `BufWriter` does for a writer without vectored writes: gather the slices that
+    // fit, write one that does not straight through.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        while bufs.first().map(|b| b.len()) == Some(0) {
+            bufs = &bufs[1..];
+        }
+        let Some(first) = bufs.first() else {
+            return Poll::Ready(Ok(0));
+        };
+        if first.len() > this.spare() {
+            futures::ready!(this.poll_flush_buf(cx))?;
+        }
+        if first.len() >= this.capacity {
+            return Pin::new(&mut this.inner).poll_write(cx, first);
+        }
+        this.push(first);
+        let mut total = first.len();
+        for b in &bufs[1..] {
+            if b.len() > this.spare() {
+                break;
+            }
+            this.push(b);
+            total += b.len();
+        }
+        Poll::Ready(Ok(total))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        futures::ready!(this.poll_flush_buf(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        futures::ready!(this.poll_flush_buf(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+impl<W: AsyncRead + Unpin> AsyncRead for WriteBuffer<W> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
 impl BufferedStream {
     fn with_capacity(read: usize, write: usize, stream: RawStreamWrapper) -> Self {
-        let writer = BufWriter::with_capacity(write, stream);
+        let writer = WriteBuffer::with_capacity(write, stream); // certgate patch 0013
         if read == 0 {
             BufferedStream::UnbufferedRead(writer)
         } else {
@@ -525,14 +676,14 @@ impl BufferedStream {
         }
     }
 
-    fn writer(&self) -> &BufWriter<RawStreamWrapper> {
+    fn writer(&self) -> &WriteBuffer<RawStreamWrapper> {
         match self {
             BufferedStream::UnbufferedRead(writer) => writer,
             BufferedStream::BufferedRead(reader) => reader.get_ref(),
         }
     }
 
-    fn writer_mut(&mut self) -> &mut BufWriter<RawStreamWrapper> {
+    fn writer_mut(&mut self) -> &mut WriteBuffer<RawStreamWrapper> {
         match self {
             BufferedStream::UnbufferedRead(writer) => writer,
             BufferedStream::BufferedRead(reader) => reader.get_mut(),
