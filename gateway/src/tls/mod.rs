@@ -151,6 +151,22 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
     }
 }
 
+/// BoringSSL keeps the connection's copy of what the certificate callback set (certificate,
+/// chain, key: about 1 KB) for the connection's life; told to, it frees that configuration once
+/// the handshake is done, which nothing after the handshake reads here (the session, the peer's
+/// certificates and the server name are handshake results, not configuration). Memory per idle
+/// kept-alive connection is what this saves (issue 11). OpenSSL has no such switch.
+#[cfg(not(feature = "openssl"))]
+fn shed_certificate_after_handshake(ssl: &mut TlsRef) {
+    use pingora::tls::ssl_sys as ffi;
+    // SAFETY: `SslRef` is foreign-types' opaque reference type: its address is the `SSL*`
+    // itself (what `ForeignTypeRef::as_ptr` returns).
+    unsafe { ffi::SSL_set_shed_handshake_config(ssl as *mut TlsRef as *mut ffi::SSL, 1) }
+}
+
+#[cfg(feature = "openssl")]
+fn shed_certificate_after_handshake(_ssl: &mut TlsRef) {}
+
 /// What a strict hostname demands of a client certificate, in the handshake and again on every
 /// request (a resumed session or a reload may have changed the answer): a chain to a trusted
 /// root, validity now, and no revocation when CRLs are configured.
@@ -194,6 +210,7 @@ impl TlsAccept for Handshake {
         // here decides resumption; with OpenSSL the client-hello callback set it already.
         sessions::bind(ssl, h);
         set_verify(ssl, h, snap.trust.clone());
+        shed_certificate_after_handshake(ssl);
     }
 
     async fn handshake_complete_callback(
