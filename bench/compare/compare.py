@@ -18,6 +18,9 @@ Scenarios (same concurrency, duration and 1 KiB payload everywhere):
   c  as b with session resumption on every server (oha resumes sessions by itself)
   d  the forwarded-certificate header over plain HTTP (wrk); only certgate verifies a
      certificate from a header, so nginx/HAProxy have no equivalent and are not run
+  e  kept-alive mTLS GET over HTTP/2 (oha --http2, H2_STREAMS concurrent streams on each of
+     the C/H2_STREAMS connections, the same number of requests in flight as in a); every
+     server offers h2 by ALPN
 
 Fairness: TLS 1.3 only on every server; one worker/thread per gateway; the gateway pinned to
 CPU 0, load generator and backend to CPU 1; the systems alternate over ROUNDS rounds and the
@@ -27,7 +30,7 @@ report gives medians. The gateway's own CPU time (utime+stime of its processes f
 Traffic goes to 127.0.0.1 only; every run is bounded by DURATION.
 
 Usage: bench/compare/compare.py [--rounds N] [--duration S] [--concurrency C]
-                                [--systems a,b] [--scenarios a,b,c,d] [--keys ecdsa,rsa]
+                                [--systems a,b] [--scenarios a,b,c,d,e] [--keys ecdsa,rsa]
                                 [--out DIR] [--no-install]
 """
 
@@ -51,6 +54,8 @@ HOST = "api.certgate.test"  # a name in the demo PKI's server certificate
 ALLOW_LIST = 1000
 PAYLOAD = "x" * 1024
 SYSTEMS = ["nginx", "haproxy", "certgate", "certgate-boringssl", "certgate-plain"]
+# Scenario (e): concurrent HTTP/2 streams on each connection.
+H2_STREAMS = 8
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -162,7 +167,7 @@ http {{
     return [binary("nginx"), "-c", str(conf), "-p", str(work), "-g", "daemon off;"]
 
 
-def nginx_conf(work, d, resumption):
+def nginx_conf(work, d, resumption, http2=False):
     cache = "shared:SSL:20m" if resumption else "off"
     tickets = "on" if resumption else "off"
     conf = work / "nginx.conf"
@@ -179,7 +184,7 @@ http {{
   upstream backend {{ server 127.0.0.1:{PORT_BACKEND}; keepalive 64; }}
   map $ssl_client_fingerprint $allowed {{ default 0; include {d}/allow.nginx; }}
   server {{
-    listen 127.0.0.1:{PORT_TLS} ssl;
+    listen 127.0.0.1:{PORT_TLS} ssl{" http2" if http2 else ""};
     server_name {HOST};
     ssl_certificate {d}/server.chain.pem;
     ssl_certificate_key {d}/server.key.pem;
@@ -201,10 +206,12 @@ http {{
     return [binary("nginx"), "-c", str(conf), "-p", str(work), "-g", "daemon off;"]
 
 
-def haproxy_conf(work, d, resumption):
+def haproxy_conf(work, d, resumption, http2=False):
     conf = work / "haproxy.cfg"
     cache = "20000" if resumption else "0"
     tickets = "" if resumption else " no-tls-tickets"
+    if http2:
+        tickets += " alpn h2,http/1.1"
     conf.write_text(f"""
 global
   nbthread 1
@@ -229,7 +236,7 @@ backend be
     return [binary("haproxy"), "-f", str(conf), "-db"]
 
 
-def certgate_conf(work, d, allow, resumption, policy, certgate):
+def certgate_conf(work, d, allow, resumption, policy, certgate, http2=False):
     policies = work / "policies"
     policies.mkdir(exist_ok=True)
     certificates = "".join(f"  - {{ id: allowed-{i}, file: {f} }}\n"
@@ -252,7 +259,7 @@ def certgate_conf(work, d, allow, resumption, policy, certgate):
     conf.write_text(f"""
 listeners:
   - address: 127.0.0.1:{PORT_TLS}
-    http2: false
+    http2: {"true" if http2 else "false"}
     min-tls-version: "1.3"
     session-resumption: {"true" if resumption else "false"}
     hostnames:
@@ -370,14 +377,18 @@ def peak_rss_mib(pids):
 # ---------------------------------------------------------------- load generators
 
 
-def oha(d, duration, concurrency, keepalive):
+def oha(d, duration, concurrency, keepalive, http2=False):
+    # HTTP/2: the same number of requests in flight, H2_STREAMS per connection.
+    conns = max(concurrency // H2_STREAMS, 1) if http2 else concurrency
     cmd = ["taskset", "-c", LOADGEN_CPU, "oha", "--no-tui", "--output-format", "json", "-w",
-           "-z", f"{duration}s", "-c", str(concurrency),
+           "-z", f"{duration}s", "-c", str(conns),
            "--cacert", str(d / "root-ca.pem"),
            "--cert", str(d / "dev-valid-client.pem"), "--key", str(d / "dev-valid-client.key.pem"),
            "--connect-to", f"{HOST}:{PORT_TLS}:127.0.0.1:{PORT_TLS}"]
     if not keepalive:
         cmd.append("--disable-keepalive")
+    if http2:
+        cmd += ["--http2", "-p", str(H2_STREAMS)]
     cmd.append(f"https://{HOST}:{PORT_TLS}/")
     r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     codes = {int(k): v for k, v in r.get("statusCodeDistribution", {}).items()}
@@ -426,23 +437,25 @@ def wrk_forwarded(d, duration, concurrency):
 # ---------------------------------------------------------------- one measurement
 
 
-def gateway_cmd(system, work, d, allow, resumption, bins):
+def gateway_cmd(system, work, d, allow, resumption, bins, http2=False):
     if system == "nginx":
-        return nginx_conf(work, d, resumption)
+        return nginx_conf(work, d, resumption, http2)
     if system == "haproxy":
-        return haproxy_conf(work, d, resumption)
+        return haproxy_conf(work, d, resumption, http2)
     if system == "certgate":
-        return certgate_conf(work, d, allow, resumption, True, bins["openssl"])
+        return certgate_conf(work, d, allow, resumption, True, bins["openssl"], http2)
     if system == "certgate-boringssl":
-        return certgate_conf(work, d, allow, resumption, True, bins["boringssl"])
+        return certgate_conf(work, d, allow, resumption, True, bins["boringssl"], http2)
     if system == "certgate-plain":
-        return certgate_conf(work, d, allow, resumption, False, bins["openssl"])
+        return certgate_conf(work, d, allow, resumption, False, bins["openssl"], http2)
     raise ValueError(system)
 
 
 def measure(system, scenario, d, allow, args, bins, work):
-    resumption = scenario in ("a", "c", "d")
-    cmd = gateway_cmd(system, work, d, allow, resumption, bins)
+    resumption = scenario in ("a", "c", "d", "e")
+    http2 = scenario == "e"
+    keepalive = scenario in ("a", "e")
+    cmd = gateway_cmd(system, work, d, allow, resumption, bins, http2)
     gw = start(cmd, system, work, GATEWAY_CPU)
     try:
         port = PORT_PLAIN if scenario == "d" else PORT_TLS
@@ -452,13 +465,13 @@ def measure(system, scenario, d, allow, args, bins, work):
         if scenario == "d":
             wrk_forwarded(d, 1, args.concurrency)
         else:
-            oha(d, 1, args.concurrency, scenario == "a")
+            oha(d, 1, args.concurrency, keepalive, http2)
         pids = tree(gw.pid)
         cpu0 = cpu_seconds(pids)
         if scenario == "d":
             res = wrk_forwarded(d, args.duration, args.concurrency)
         else:
-            res = oha(d, args.duration, args.concurrency, scenario == "a")
+            res = oha(d, args.duration, args.concurrency, keepalive, http2)
         pids = tree(gw.pid)
         cpu = cpu_seconds(pids) - cpu0
         if res["ok"] < 0.99 * max(res["requests"], 1) or res["requests"] == 0:
@@ -637,6 +650,7 @@ SCENARIO_NAMES = {
     "b": "(b) new mTLS handshake per request, no resumption",
     "c": "(c) new connection per request, session resumption",
     "d": "(d) forwarded-certificate header, plain HTTP (wrk)",
+    "e": "(e) kept-alive mTLS GET over HTTP/2",
 }
 
 
@@ -728,7 +742,7 @@ def main():
     ap.add_argument("--duration", type=int, default=8, help="seconds per run")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--scenarios", default="a,b,c,d")
+    ap.add_argument("--scenarios", default="a,b,c,d,e")
     ap.add_argument("--keys", default="ecdsa,rsa")
     ap.add_argument("--out", default=str(ROOT / "target/compare"))
     ap.add_argument("--results", default=str(ROOT / "bench/RESULTS.md"))

@@ -545,6 +545,36 @@ mod tests {
         );
     }
 
+    // certgate patch 0011
+    #[tokio::test]
+    async fn test_retain() {
+        let cp: ConnectionPool<String> = ConnectionPool::new(32);
+        // 20 connections under one key: more than the hot queue holds, so both stores are swept
+        for id in 0..20 {
+            cp.put(&ConnectionMeta::new(101, id), format!("v{id}"));
+        }
+        cp.put(&ConnectionMeta::new(102, 100), "w".to_string());
+        cp.retain(|v| v.len() == 2); // keeps v0..v9
+        let mut left = Vec::new();
+        while let Some(v) = cp.get(&101) {
+            left.push(v);
+        }
+        left.sort();
+        assert_eq!(left, (0..10).map(|i| format!("v{i}")).collect::<Vec<_>>());
+        // the key whose only connection was dropped is gone, and the LRU no longer counts the
+        // dropped ones: 32 more fit without evicting anything
+        assert!(cp.get(&102).is_none());
+        assert!(!pool_contains(&cp, 102));
+        for id in 200..232 {
+            cp.put(&ConnectionMeta::new(103, id), "x".to_string());
+        }
+        let mut n = 0;
+        while cp.get(&103).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 32);
+    }
+
     #[tokio::test]
     async fn test_pop() {
         let meta1 = ConnectionMeta::new(101, 1);
