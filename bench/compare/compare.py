@@ -104,6 +104,22 @@ def build(out, systems):
     return bins
 
 
+def certgate_binary(given):
+    """The certgate binary a one-binary tool measures: `given`, or a fresh release build."""
+    if given is not None:
+        return given
+    log("building certgate (release)")
+    sh(["cargo", "build", "--release", "-q", "-p", "certgate"], cwd=ROOT)
+    return ROOT / "target/release/certgate"
+
+
+def work_dir(name):
+    """`target/compare/<name>`, created: a one-binary tool's configurations and logs."""
+    work = ROOT / "target/compare" / name
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def binary(name):
     return shutil.which(name) or f"/usr/sbin/{name}"
 

@@ -26,14 +26,9 @@ def main():
     ap.add_argument("--nginx", action="store_true", help="measure nginx the same way")
     args = ap.parse_args()
     c.install()  # nginx (the backend) and oha
-    binary = args.binary
-    if binary is None:
-        c.log("building certgate (release)")
-        c.sh(["cargo", "build", "--release", "-q", "-p", "certgate"], cwd=c.ROOT)
-        binary = c.ROOT / "target/release/certgate"
-    out = c.ROOT / "target/compare"
-    work = out / "idle"
-    work.mkdir(parents=True, exist_ok=True)
+    binary = c.certgate_binary(args.binary)
+    work = c.work_dir("idle")
+    out = work.parent
     d, allow = c.pki(binary, out, "ecdsa")
     bins = {"openssl": binary, "boringssl": binary}
     systems = ["certgate"] + (["nginx"] if args.nginx else [])

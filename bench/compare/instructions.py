@@ -99,14 +99,9 @@ def main():
     if shutil.which("valgrind") is None:
         c.log("installing valgrind from Debian")
         c.sh(["apt-get", "install", "-y", "-qq", "valgrind"])
-    binary = args.binary
-    if binary is None:
-        c.log("building certgate (release)")
-        c.sh(["cargo", "build", "--release", "-q", "-p", "certgate"], cwd=c.ROOT)
-        binary = c.ROOT / "target/release/certgate"
-    out = c.ROOT / "target/compare"
-    work = out / "instructions"
-    work.mkdir(parents=True, exist_ok=True)
+    binary = c.certgate_binary(args.binary)
+    work = c.work_dir("instructions")
+    out = work.parent
     for old in work.glob("callgrind.out.*"):
         old.unlink()
     d, allow = c.pki(binary, out, "ecdsa")
