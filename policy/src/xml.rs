@@ -111,7 +111,12 @@ pub fn parse_fragment(src: &Source) -> Result<Vec<Node>, CompileError> {
     let mut r = Reader {
         src,
         b: src.text().as_bytes(),
-        i: 0,
+        // A UTF-8 byte-order mark (as Windows editors save files) is not content.
+        i: if src.text().starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        },
     };
     let nodes = r.content(None, 0)?;
     Ok(nodes)

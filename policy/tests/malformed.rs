@@ -41,6 +41,27 @@ fn expect(text: &str, kind: ErrorKind, line: u32, col: u32, needle: &str) {
     assert_eq!(&*e.file, "bad.xml");
 }
 
+/// What Windows editors and documents pasted from the web carry (issue 13): a UTF-8
+/// byte-order mark before the root element, and no-break spaces (C# white space) inside an
+/// expression. Both are accepted; a mark anywhere else is still text outside the root.
+#[test]
+fn a_byte_order_mark_and_no_break_spaces_are_accepted() {
+    let policy = "<policies><inbound><set-header name=\"X-Sum\" exists-action=\"override\"><value>@((1\u{a0}+\u{a0}0x10).ToString())</value></set-header></inbound></policies>";
+    compile(policy).unwrap();
+    compile(&format!("\u{feff}{policy}")).unwrap();
+    compile(&format!(
+        "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{policy}"
+    ))
+    .unwrap();
+    expect(
+        &format!("{policy}\u{feff}"),
+        ErrorKind::Xml,
+        1,
+        policy.chars().count() as u32 + 1,
+        "text after the root element",
+    );
+}
+
 #[test]
 fn xml_structure_errors() {
     expect("", ErrorKind::Xml, 1, 1, "empty document");

@@ -64,6 +64,17 @@ const PUNCTS: [&str; 38] = [
 /// Upper bound on tokens per expression: hostile input must not make us allocate without bound.
 const MAX_TOKENS: usize = 100_000;
 
+/// Skips an integer literal's suffix (`L`, `U`, `UL`, `LU`, any case); C#'s unsigned and long
+/// types are all 64-bit integers here.
+fn integer_suffix(b: &[u8], mut i: usize) -> usize {
+    for _ in 0..2 {
+        if i < b.len() && matches!(b[i], b'L' | b'l' | b'U' | b'u') {
+            i += 1;
+        }
+    }
+    i
+}
+
 pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     let b = src.as_bytes();
     let mut out = Vec::new();
@@ -80,6 +91,14 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
         if c.is_ascii_whitespace() {
             i += 1;
             continue;
+        }
+        // C# white space is any Unicode space separator (Zs: U+00A0 no-break space, U+2000–200A,
+        // U+3000, ...) and the line separators: policy text pasted from documents carries them.
+        if c >= 0x80 {
+            if let Some(ch) = src[i..].chars().next().filter(|ch| ch.is_whitespace()) {
+                i += ch.len_utf8();
+                continue;
+            }
         }
         if c == b'/' && b.get(i + 1) == Some(&b'/') {
             while i < b.len() && b[i] != b'\n' {
@@ -112,7 +131,33 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             });
             continue;
         }
-        if c.is_ascii_digit() {
+        if c == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+            // Hexadecimal (0xFF) and binary (0b1010) integer literals, with `_` separators.
+            let radix = if matches!(b[i + 1], b'x' | b'X') {
+                16
+            } else {
+                2
+            };
+            i += 2;
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_hexdigit() || b[i] == b'_') {
+                i += 1;
+            }
+            let digits: String = src[s..i].chars().filter(|&c| c != '_').collect();
+            i = integer_suffix(b, i);
+            if digits.is_empty() || (i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_'))
+            {
+                return Err(err(start, "invalid hexadecimal or binary literal"));
+            }
+            let v = i64::from_str_radix(&digits, radix)
+                .map_err(|_| err(start, "integer literal out of range"))?;
+            out.push(Token {
+                tok: Tok::Int(v),
+                offset: start,
+            });
+            continue;
+        }
+        if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
                 i += 1;
             }
@@ -120,17 +165,31 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
                 is_double = true;
                 i += 1;
-                while i < b.len() && b[i].is_ascii_digit() {
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
                     i += 1;
                 }
             }
+            // An exponent: 1e3, 2.5E-4.
+            if i < b.len() && matches!(b[i], b'e' | b'E') {
+                let mut j = i + 1;
+                if j < b.len() && matches!(b[j], b'+' | b'-') {
+                    j += 1;
+                }
+                if j < b.len() && b[j].is_ascii_digit() {
+                    while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'_') {
+                        j += 1;
+                    }
+                    is_double = true;
+                    i = j;
+                }
+            }
             let text: String = src[start..i].chars().filter(|&c| c != '_').collect();
-            // Suffixes: L/l (long), D/d/F/f/M/m (floating).
-            if i < b.len() && matches!(b[i], b'L' | b'l' | b'U' | b'u') {
-                i += 1;
-            } else if i < b.len() && matches!(b[i], b'D' | b'd' | b'F' | b'f' | b'M' | b'm') {
+            // Suffixes: L, U, UL, LU (integers, any case), D/F/M (floating).
+            if i < b.len() && matches!(b[i], b'D' | b'd' | b'F' | b'f' | b'M' | b'm') {
                 is_double = true;
                 i += 1;
+            } else if !is_double {
+                i = integer_suffix(b, i);
             }
             if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_') {
                 return Err(err(i, "unexpected character after number"));
@@ -392,6 +451,55 @@ mod tests {
             ]
         );
         assert!(lex("99999999999999999999").is_err());
+    }
+
+    /// C# literal forms APIM documents use (issue 13): hexadecimal and binary integers, exponents,
+    /// a leading '.', and integer suffixes in pairs.
+    #[test]
+    fn more_literal_forms() {
+        assert_eq!(
+            toks("0xFFFF 0X1f 0b1010 0xFF_FF 1e3 2.5E-2 1E+2 .5 7UL 8lu 3u 1_000.000_1"),
+            vec![
+                Tok::Int(0xFFFF),
+                Tok::Int(0x1F),
+                Tok::Int(10),
+                Tok::Int(0xFFFF),
+                Tok::Double(1000.0),
+                Tok::Double(0.025),
+                Tok::Double(100.0),
+                Tok::Double(0.5),
+                Tok::Int(7),
+                Tok::Int(8),
+                Tok::Int(3),
+                Tok::Double(1000.0001),
+                Tok::Eof
+            ]
+        );
+        // `e` that starts no exponent is what follows the number (`1.ToString()` stays a call).
+        assert_eq!(toks("a.b")[1], Tok::Punct("."));
+        for bad in ["0x", "0xG1", "0b", "1e", "0x1_g", "0xFFFFFFFFFFFFFFFFFF"] {
+            assert!(lex(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Non-ASCII white space (U+00A0 no-break space and the other space separators) separates
+    /// tokens, as in C#.
+    #[test]
+    fn unicode_white_space() {
+        assert_eq!(
+            toks("a\u{a0}+\u{2003}b\u{3000}"),
+            vec![
+                Tok::Ident("a".into()),
+                Tok::Punct("+"),
+                Tok::Ident("b".into()),
+                Tok::Eof
+            ]
+        );
+        // Other non-ASCII characters are still refused, by name.
+        assert!(lex("a \u{2192} b")
+            .unwrap_err()
+            .message
+            .contains('\u{2192}'));
     }
 
     #[test]
