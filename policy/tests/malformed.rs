@@ -62,6 +62,35 @@ fn a_byte_order_mark_and_no_break_spaces_are_accepted() {
     );
 }
 
+/// A cast to a type APIM allows but certgate does not implement is refused by the type's name
+/// (issue 13: it was "expected ')'"); a type APIM refuses too gets APIM's answer.
+#[test]
+fn casts_to_types_certgate_lacks_say_so_by_name() {
+    let value = |e: &str| inbound(&format!("<set-variable name=\"v\" value=\"{e}\" />"));
+    // `<set-variable name="v" value="` is 30 characters: `@(` is at 31, the body starts at 33.
+    expect(
+        &value(r#"@(((JObject)context.Variables["x"]).ToString())"#),
+        ErrorKind::ExpressionType,
+        2,
+        34,
+        "'JObject' is not supported by certgate (APIM allows Newtonsoft.Json.Linq.JObject",
+    );
+    expect(
+        &value("@((IResponse)context.Variables[&quot;r&quot;])"),
+        ErrorKind::ExpressionType,
+        2,
+        33,
+        "'IResponse' is not supported by certgate",
+    );
+    expect(
+        &value("@((System.IO.File)context.Variables[&quot;r&quot;])"),
+        ErrorKind::ExpressionType,
+        2,
+        33,
+        "the type 'System.IO.File' is not available in policy expressions",
+    );
+}
+
 #[test]
 fn xml_structure_errors() {
     expect("", ErrorKind::Xml, 1, 1, "empty document");

@@ -1,11 +1,13 @@
 //! .NET scalar semantics shared by the certificate model and the expression language, at the
 //! bottom of the crate so both can import them: `DateTime`, `TimeSpan`, `StringComparison`,
-//! `X509NameType`.
+//! `X509NameType`; and APIM's list of the .NET types expressions may name.
 //!
 //! Must not: import anything else from this crate.
 
+mod allowed;
 mod datetime;
 mod enums;
 
+pub(crate) use allowed::apim_type;
 pub(crate) use datetime::{DateKind, DateTime, TimeSpan};
 pub(crate) use enums::{NameType, StringComparison};

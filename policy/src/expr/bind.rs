@@ -120,7 +120,13 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         other => {
             return type_err(
                 off,
-                format!("the type '{other}' is not available in policy expressions"),
+                match crate::dotnet::apim_type(other) {
+                    Some(full) => format!(
+                        "'{other}' is not supported by certgate (APIM allows {full} in \
+                         expressions; certgate does not implement it yet)"
+                    ),
+                    None => format!("the type '{other}' is not available in policy expressions"),
+                },
             )
         }
     };

@@ -556,8 +556,10 @@ impl Parser {
         self.postfix()
     }
 
-    /// `(Type)expr` — only for type names a cast makes sense with, so `(a) + b` stays a
-    /// parenthesised expression.
+    /// `(Type)expr`, by C#'s rule (§12.9.7): a predefined type in parentheses is a cast;
+    /// another name is one when what follows the `)` can only start an operand (a name, a
+    /// literal, `(`, `!`, `~`), so `(a) + b` stays a parenthesised expression and `(JObject)x`
+    /// is a cast (which the checker then refuses by the type's name if certgate lacks it).
     fn try_cast(&mut self) -> Result<Option<Expr>, ParseError> {
         let save = self.i;
         let offset = self.offset();
@@ -579,20 +581,29 @@ impl Parser {
                 "Boolean",
                 "float",
             ];
-            if CASTABLE.contains(&n.as_str()) {
-                if let Ok(ty) = self.type_name() {
-                    if self.eat(")") {
-                        self.enter()?;
-                        let e = self.unary();
-                        self.depth -= 1;
-                        return Ok(Some(Expr {
-                            kind: ExprKind::Cast {
-                                ty,
-                                expr: Box::new(e?),
-                            },
-                            offset,
-                        }));
-                    }
+            let predefined = CASTABLE.contains(&n.as_str());
+            if let Ok(ty) = self.type_name() {
+                let operand_follows = matches!(
+                    self.peek_at(1),
+                    Tok::Ident(_)
+                        | Tok::Int(_)
+                        | Tok::Double(_)
+                        | Tok::Str(_)
+                        | Tok::Char(_)
+                        | Tok::Interp(_)
+                        | Tok::Punct("(" | "!" | "~")
+                ) && !matches!(self.peek_at(1), Tok::Ident(w) if w == "is" || w == "as");
+                if (predefined || operand_follows) && self.eat(")") {
+                    self.enter()?;
+                    let e = self.unary();
+                    self.depth -= 1;
+                    return Ok(Some(Expr {
+                        kind: ExprKind::Cast {
+                            ty,
+                            expr: Box::new(e?),
+                        },
+                        offset,
+                    }));
                 }
             }
         }
@@ -836,6 +847,35 @@ mod tests {
             p("(x) + 1").kind,
             ExprKind::Binary(BinOp::Add, _, _)
         ));
+    }
+
+    /// C#'s cast rule for any type name (issue 13: `(JObject)x` was a syntax error).
+    #[test]
+    fn casts_to_any_type_name() {
+        for cast in [
+            r#"(JObject)context.Variables["x"]"#,
+            "(IResponse)r",
+            "(Dictionary<string, string>)v",
+            "(Newtonsoft.Json.Linq.JArray)v",
+            "(byte[])v",
+            "(Foo)(x)",
+            "(Foo)!x",
+            "(int)-1",
+        ] {
+            assert!(matches!(p(cast).kind, ExprKind::Cast { .. }), "{cast}");
+        }
+        for not_cast in [
+            "(x) - 1",
+            "(a) ? b : c",
+            "(x) => x",
+            "(a) is string",
+            "(a).B",
+        ] {
+            assert!(
+                !matches!(p(not_cast).kind, ExprKind::Cast { .. }),
+                "{not_cast}"
+            );
+        }
     }
 
     #[test]
