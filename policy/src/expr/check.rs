@@ -526,8 +526,15 @@ impl<'a> Checker<'a> {
             "Guid" => stat(Static::Guid),
             "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
+            "int" | "Int32" => stat(Static::Int32),
+            "long" | "Int64" => stat(Static::Int64),
+            "double" | "Double" => stat(Static::Double),
+            "bool" | "Boolean" => stat(Static::Boolean),
             "System" => Ok((Ir::Const(Value::Null), Ty::Namespace("System"))),
-            _ => type_err(off, format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name")),
+            _ => match crate::dotnet::apim_type(name) {
+                Some(full) => type_err(off, format!("'{name}' is not supported by certgate (APIM allows {full} in expressions; certgate does not implement it yet)")),
+                None => type_err(off, format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name")),
+            },
         }
     }
 
@@ -878,10 +885,22 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.Convert" => Ty::Static(Static::Convert),
         "System.Math" => Ty::Static(Static::Math),
         "System.StringComparison" => Ty::Static(Static::StringComparison),
+        "System.Int32" => Ty::Static(Static::Int32),
+        "System.Int64" => Ty::Static(Static::Int64),
+        "System.Double" => Ty::Static(Static::Double),
+        "System.Boolean" => Ty::Static(Static::Boolean),
         _ => {
             return type_err(
                 off,
-                format!("the type or namespace '{full}' is not available in policy expressions"),
+                match crate::dotnet::apim_type(&full) {
+                    Some(_) => format!(
+                        "'{full}' is not supported by certgate (APIM allows it in expressions; \
+                         certgate does not implement it yet)"
+                    ),
+                    None => format!(
+                        "the type or namespace '{full}' is not available in policy expressions"
+                    ),
+                },
             )
         }
     };

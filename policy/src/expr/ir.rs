@@ -130,6 +130,12 @@ pub enum Static {
     Guid,
     StringComparison,
     X509NameType,
+    /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
+    /// (`int.Parse`).
+    Int32,
+    Int64,
+    Double,
+    Boolean,
 }
 
 /// The type a value is converted to at run time (casts, `GetValueOrDefault<T>`).
@@ -313,6 +319,11 @@ pub enum ConvertFn {
     Max,
     Min,
     Abs,
+    /// `int.Parse` (range of `Int32`), `long.Parse`, `double.Parse`, `bool.Parse`.
+    ParseInt32,
+    ParseInt64,
+    ParseDouble,
+    ParseBool,
 }
 
 /// `DateTime` and `TimeSpan` members and statics (`members/datetime.rs`).

@@ -1,6 +1,7 @@
 //! Conversions and the small static classes: `ToString()`/`ToString(format)` on any value,
 //! casts, `Convert.*`, `Encoding.UTF8`, `WebUtility`, `JsonConvert.SerializeObject`,
-//! `Guid.NewGuid` and `Math`. Checker bindings and evaluator in one file.
+//! `Guid.NewGuid`, `Math`, and `Parse` on the keyword types (`int.Parse`, `bool.Parse`, ...).
+//! Checker bindings and evaluator in one file.
 
 use base64::Engine;
 
@@ -63,6 +64,10 @@ pub(crate) fn static_method(
         (Static::Utf8, "GetBytes") => (ConvertFn::Utf8GetBytes, &[Ty::Str], Ty::Bytes),
         (Static::Utf8, "GetString") => (ConvertFn::Utf8GetString, &[Ty::Bytes], Ty::Str),
         (Static::Guid, "NewGuid") => (ConvertFn::NewGuid, &[], Ty::Str),
+        (Static::Int32, "Parse") => (ConvertFn::ParseInt32, &[Ty::Str], Ty::Int),
+        (Static::Int64, "Parse") => (ConvertFn::ParseInt64, &[Ty::Str], Ty::Int),
+        (Static::Double, "Parse") => (ConvertFn::ParseDouble, &[Ty::Str], Ty::Double),
+        (Static::Boolean, "Parse") => (ConvertFn::ParseBool, &[Ty::Str], Ty::Bool),
         (Static::JsonConvert, "SerializeObject") => return serialize(b, args, off),
         (Static::Math, "Max" | "Min" | "Abs") => return math(b, m, args, off),
         _ => return unknown_member(&Ty::Static(s), m, off),
@@ -88,6 +93,64 @@ fn serialize(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, 
         Ir::Call(Builtin::Convert(ConvertFn::JsonSerialize), vec![ir]),
         Ty::Str,
     ))
+}
+
+/// `int.Parse`, `long.Parse`, `double.Parse`, `bool.Parse` as .NET does them: white space
+/// around the text is allowed, a null is an `ArgumentNullException`, text that is not a number
+/// a `FormatException`, an `int` outside `Int32` an `OverflowException`.
+fn parse(f: ConvertFn, args: &[Value]) -> EvalResult<Value> {
+    let Some(s) = opt_s(args, 0) else {
+        return fail(
+            EvalErrorKind::Argument,
+            "Value cannot be null. (Parameter 's')",
+        );
+    };
+    let t = s.trim();
+    let bad = || {
+        EvalError::new(
+            EvalErrorKind::Format,
+            format!("The input string '{s}' was not in a correct format."),
+        )
+    };
+    Ok(match f {
+        ConvertFn::ParseBool => match t {
+            _ if t.eq_ignore_ascii_case("true") => Value::Bool(true),
+            _ if t.eq_ignore_ascii_case("false") => Value::Bool(false),
+            _ => {
+                return fail(
+                    EvalErrorKind::Format,
+                    format!("String '{s}' was not recognized as a valid Boolean."),
+                )
+            }
+        },
+        ConvertFn::ParseDouble => Value::Double(t.parse().map_err(|_| bad())?),
+        _ => {
+            let digits = t.strip_prefix('+').unwrap_or(t);
+            if digits.is_empty()
+                || !digits
+                    .strip_prefix('-')
+                    .unwrap_or(digits)
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            {
+                return Err(bad());
+            }
+            let (name, min, max) = if f == ConvertFn::ParseInt32 {
+                ("Int32", i64::from(i32::MIN), i64::from(i32::MAX))
+            } else {
+                ("Int64", i64::MIN, i64::MAX)
+            };
+            match digits.parse::<i64>() {
+                Ok(i) if (min..=max).contains(&i) => Value::Int(i),
+                _ => {
+                    return fail(
+                        EvalErrorKind::Overflow,
+                        format!("Value was either too large or too small for an {name}."),
+                    )
+                }
+            }
+        }
+    })
 }
 
 /// `Math.Max/Min/Abs`: `int` unless an argument is a `double`.
@@ -247,6 +310,10 @@ pub(crate) fn eval(
             v => string(v.to_json().to_string()),
         },
         ConvertFn::NewGuid => string(new_guid()),
+        ConvertFn::ParseInt32
+        | ConvertFn::ParseInt64
+        | ConvertFn::ParseDouble
+        | ConvertFn::ParseBool => parse(f, args)?,
         ConvertFn::Max | ConvertFn::Min => {
             let (x, y) = (arg(args, 0), arg(args, 1));
             match (x, y) {
@@ -369,6 +436,52 @@ mod tests {
         assert!(s("@(Math.Abs(\"x\"))").contains("needs numbers"));
         assert_eq!(s("@(Guid.NewGuid().Length)"), "36");
         assert_eq!(s("@((12).ToString(\"D4\"))"), "0012");
+    }
+
+    /// Statics on C#'s keyword types (issue 13; Microsoft's own examples use
+    /// `int.Parse((string)context.Variables["maxAge"])`), with .NET's failures.
+    #[test]
+    fn parse_on_keyword_types() {
+        use crate::expr::testing::{failure, s};
+        assert_eq!(s("@(int.Parse(\" 42 \") + 1)"), "43");
+        assert_eq!(s("@(Int32.Parse(\"-7\"))"), "-7");
+        assert_eq!(s("@(System.Int32.Parse(\"+7\"))"), "7");
+        assert_eq!(s("@(long.Parse(\"3000000000\"))"), "3000000000");
+        assert_eq!(s("@(double.Parse(\"2.5\") * 2)"), "5");
+        assert_eq!(s("@(bool.Parse(\" TRUE \"))"), "True");
+        assert_eq!(
+            s("@(int.Parse((string)context.Variables.GetValueOrDefault(\"maxAge\", \"60\")))"),
+            "60"
+        );
+        // A constant that fails is not folded into a compile error: it fails when evaluated.
+        assert_eq!(
+            failure("@(int.Parse(\"3000000000\"))"),
+            Some(EvalErrorKind::Overflow)
+        );
+        assert_eq!(
+            failure("@(int.Parse(\"3000000000\" + context.Request.Url.Query.GetValueOrDefault(\"x\", \"\")))"),
+            Some(EvalErrorKind::Overflow)
+        );
+        assert_eq!(
+            failure(
+                "@(int.Parse(\"4x\" + context.Request.Url.Query.GetValueOrDefault(\"x\", \"\")))"
+            ),
+            Some(EvalErrorKind::Format)
+        );
+        assert_eq!(
+            failure("@(int.Parse(context.Request.Url.Query.GetValueOrDefault(\"x\")))"),
+            Some(EvalErrorKind::Argument)
+        );
+        assert_eq!(
+            failure(
+                "@(bool.Parse(\"yes\" + context.Request.Url.Query.GetValueOrDefault(\"x\", \"\")))"
+            ),
+            Some(EvalErrorKind::Format)
+        );
+        // A static of a type APIM allows and certgate lacks names it.
+        assert!(
+            s("@(Uri.EscapeDataString(\"a b\"))").contains("'Uri' is not supported by certgate")
+        );
     }
 
     #[test]
