@@ -37,6 +37,15 @@ impl Drop for Demo {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // A failing test shows what the gateway said (its directory is deleted next).
+        if std::thread::panicking() {
+            for f in ["gateway.err", "gateway.log"] {
+                let text = std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                eprintln!("--- {f} (last 40 lines)\n{}", tail.join("\n"));
+            }
+        }
     }
 }
 
@@ -191,7 +200,7 @@ impl Demo {
     ) -> (u16, String, String) {
         let mut cmd = Command::new("curl");
         cmd.args([
-            "-s",
+            "-sS",
             "-D",
             "-",
             "--max-time",
@@ -216,7 +225,17 @@ impl Demo {
         }
         cmd.args(extra)
             .arg(format!("https://{host}:{}{path}", self.tls));
-        parse(cmd.output().expect("curl").stdout)
+        let out = cmd.output().expect("curl");
+        let (status, head, body) = parse(out.stdout);
+        if status == 0 {
+            // No answer: what curl says (refused handshake, reset, timeout) is the body, so an
+            // assertion that expected an answer shows why there was none.
+            let why = String::from_utf8_lossy(&out.stderr);
+            let why = format!("[curl {} for {host}{path}: {}]", out.status, why.trim());
+            eprintln!("{why}");
+            return (0, head, format!("{body}{why}"));
+        }
+        (status, head, body)
     }
 
     /// Rewrites the running configuration with `edit` and asks for a reload; the admin

@@ -438,7 +438,7 @@ enum BufferedStream {
 /// tokio's [`BufReader`](tokio::io::BufReader) allocates its buffer when the stream is made and keeps it for the
 /// connection's life: with the TLS layer reading a record's 5-byte header and then its body,
 /// every idle kept-alive connection held a mostly unused 16 KiB (64 KiB by default). This reads
-/// into a scratch area on the poll's stack instead, hands out what the caller asked for, and
+/// into a per-thread scratch area instead, hands out what the caller asked for, and
 /// keeps only the rest, in an allocation of its size that is freed when it has been read.
 /// Reads at least as large as the capacity bypass it, as they bypass `BufReader`.
 #[derive(Debug)]
@@ -501,19 +501,38 @@ impl<R: AsyncRead + Unpin> AsyncRead for ReadBuffer<R> {
         if out.remaining() >= this.capacity {
             return Pin::new(&mut this.inner).poll_read(cx, out);
         }
-        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); READ_SCRATCH];
         let size = this.capacity.min(READ_SCRATCH);
-        let mut read = ReadBuf::uninit(&mut scratch[..size]);
-        futures::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
-        let filled = read.filled();
-        let n = out.remaining().min(filled.len());
-        out.put_slice(&filled[..n]);
-        if n < filled.len() {
-            this.rest = filled[n..].to_vec();
-            this.pos = 0;
-        }
-        Poll::Ready(Ok(()))
+        SCRATCH.with(|scratch| {
+            // Not re-entered (the inner reader is a socket); should it be, a fresh area serves.
+            let mut own;
+            let mut guard = scratch.try_borrow_mut();
+            let area: &mut [std::mem::MaybeUninit<u8>] = match guard.as_mut() {
+                Ok(area) => &mut area[..size],
+                Err(_) => {
+                    own = vec![std::mem::MaybeUninit::<u8>::uninit(); size];
+                    &mut own[..]
+                }
+            };
+            let mut read = ReadBuf::uninit(area);
+            futures::ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+            let filled = read.filled();
+            let n = out.remaining().min(filled.len());
+            out.put_slice(&filled[..n]);
+            if n < filled.len() {
+                this.rest = filled[n..].to_vec();
+                this.pos = 0;
+            }
+            Poll::Ready(Ok(()))
+        })
     }
+}
+
+thread_local! {
+    /// certgate patch 0010: the scratch area `ReadBuffer` reads into, one per thread and kept
+    /// on the heap, so a read neither allocates nor puts 18 KiB on a poll's stack (async
+    /// stacks in debug builds are deep enough without it).
+    static SCRATCH: std::cell::RefCell<Box<[std::mem::MaybeUninit<u8>]>> =
+        std::cell::RefCell::new(vec![std::mem::MaybeUninit::uninit(); READ_SCRATCH].into_boxed_slice());
 }
 
 /// certgate patch 0013: the L4 write buffer, holding memory only while it holds unwritten
@@ -607,14 +626,28 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteBuffer<W> {
         }
     }
 
-    // As tokio's `BufWriter` does for a writer without vectored writes: gather the slices that
-    // fit, write one that does not straight through.
+    // As tokio's `BufWriter` does: over a writer with vectored writes, all slices are gathered
+    // or, together as large as the capacity, written straight through in one call; otherwise
+    // the slices that fit are gathered and one that does not is written straight through.
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if this.inner.is_write_vectored() {
+            let total = bufs.iter().fold(0usize, |n, b| n.saturating_add(b.len()));
+            if total > this.spare() {
+                futures::ready!(this.poll_flush_buf(cx))?;
+            }
+            if total >= this.capacity {
+                return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+            }
+            for b in bufs.iter().filter(|b| !b.is_empty()) {
+                this.push(b);
+            }
+            return Poll::Ready(Ok(total));
+        }
         while bufs.first().map(|b| b.len()) == Some(0) {
             bufs = &bufs[1..];
         }
