@@ -143,6 +143,11 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
     verify_with(ssl, mode, strict);
 }
 
+/// `x509` is the certificate `parsed` was read from (compared by encoding).
+fn is_parse_of(parsed: &Certificate, x509: &pingora::tls::x509::X509Ref) -> bool {
+    x509.to_der().is_ok_and(|der| *der == **parsed.raw_data())
+}
+
 /// The strict check of the client's leaf certificate in the handshake: the refusal's metric
 /// label, if it is refused. The parse is kept in `parsed` for the connection.
 fn leaf_refusal(
@@ -152,8 +157,7 @@ fn leaf_refusal(
 ) -> Option<&'static str> {
     // The library may call back more than once for the leaf of one verification; the parse is
     // reused only for the same certificate (a renegotiation may bring another).
-    let same = |c: &Arc<Certificate>| leaf.to_der().is_ok_and(|d| *d == **c.raw_data());
-    let cert = match parsed.get().filter(|c| same(c)) {
+    let cert = match parsed.get().filter(|c| is_parse_of(c, &leaf)) {
         Some(c) => Ok(c.clone()),
         None => Certificate::from_x509(leaf).map(Arc::new),
     };
@@ -340,7 +344,7 @@ impl TlsAccept for Handshake {
             let parsed = (*PARSED_LEAF)
                 .and_then(|index| ssl.ex_data(index))
                 .and_then(|slot| slot.get().cloned())
-                .filter(|c| peer.to_der().is_ok_and(|der| *der == **c.raw_data()));
+                .filter(|c| is_parse_of(c, &peer));
             match parsed {
                 Some(c) => id.certificate = Some(c),
                 None => match Certificate::from_x509(peer) {

@@ -109,20 +109,12 @@ impl SimpleContext {
 
     /// Every value of a response header.
     pub fn response_header_values(&self, name: &str) -> Vec<&str> {
-        self.response_headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_of(&self.response_headers, name)
     }
 
     /// Every value of a request header.
     pub fn request_header_list(&self, name: &str) -> Vec<&str> {
-        self.request_headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_of(&self.request_headers, name)
     }
 
     /// The response body as text (lossy UTF-8 is not attempted: `None` when not UTF-8 or absent).
@@ -133,14 +125,28 @@ impl SimpleContext {
     }
 }
 
+/// The values of header `name` (any case), in order.
+fn values<'a, 'n>(
+    list: &'a [(String, String)],
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    list.iter()
+        .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn values_of<'a>(list: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    values(list, name).collect()
+}
+
 fn joined<'a>(list: &'a [(String, String)], name: &str) -> Option<Cow<'a, str>> {
-    let mut it = list.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+    let mut it = values(list, name);
     let first = it.next()?;
     match it.next() {
-        None => Some(Cow::Borrowed(first.1.as_str())),
+        None => Some(Cow::Borrowed(first)),
         Some(second) => {
-            let mut s = format!("{},{}", first.1, second.1);
-            for (_, v) in it {
+            let mut s = format!("{first},{second}");
+            for v in it {
                 s.push(',');
                 s.push_str(v);
             }

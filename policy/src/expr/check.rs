@@ -531,10 +531,7 @@ impl<'a> Checker<'a> {
             "double" | "Double" => stat(Static::Double),
             "bool" | "Boolean" => stat(Static::Boolean),
             "System" => Ok((Ir::Const(Value::Null), Ty::Namespace("System"))),
-            _ => match crate::dotnet::apim_type(name) {
-                Some(full) => type_err(off, format!("'{name}' is not supported by certgate (APIM allows {full} in expressions; certgate does not implement it yet)")),
-                None => type_err(off, format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name")),
-            },
+            _ => type_err(off, not_in_certgate(name).unwrap_or_else(|| format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name"))),
         }
     }
 
@@ -892,15 +889,9 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         _ => {
             return type_err(
                 off,
-                match crate::dotnet::apim_type(&full) {
-                    Some(_) => format!(
-                        "'{full}' is not supported by certgate (APIM allows it in expressions; \
-                         certgate does not implement it yet)"
-                    ),
-                    None => format!(
-                        "the type or namespace '{full}' is not available in policy expressions"
-                    ),
-                },
+                not_in_certgate(&full).unwrap_or_else(|| {
+                    format!("the type or namespace '{full}' is not available in policy expressions")
+                }),
             )
         }
     };

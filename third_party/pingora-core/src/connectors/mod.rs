@@ -73,6 +73,12 @@ struct PooledStream {
     on_eviction: Option<PoolCallback>,
 }
 
+impl PooledStream {
+    fn timed_out(&self, now: Instant) -> bool {
+        self.idle_until.is_some_and(|at| now >= at)
+    }
+}
+
 impl Drop for PooledStream {
     fn drop(&mut self) {
         if let (Some(_), Some(callback), Some(since)) =
@@ -281,7 +287,7 @@ impl TransportConnector {
             let Some(mut stream) = pooled.stream.take() else {
                 continue;
             };
-            if pooled.idle_until.is_some_and(|at| Instant::now() >= at) {
+            if pooled.timed_out(Instant::now()) {
                 debug!("idle connection timed out");
                 continue;
             }
@@ -361,10 +367,10 @@ impl TransportConnector {
                     };
                     let now = Instant::now();
                     pool.retain(|pooled| {
+                        let timed_out = pooled.timed_out(now);
                         let keep = match pooled.stream.as_mut() {
                             Some(stream) => {
-                                !pooled.idle_until.is_some_and(|at| now >= at)
-                                    && test_reusable_stream(stream, &unexpected)
+                                !timed_out && test_reusable_stream(stream, &unexpected)
                             }
                             None => false,
                         };
