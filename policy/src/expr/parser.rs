@@ -275,8 +275,12 @@ impl Parser {
         let mut args = Vec::new();
         if self.is("<") {
             let save = self.i;
+            let depth = self.depth;
             self.bump();
+            // Type arguments nest like expressions do, within the same bound: hostile input
+            // (`List<List<List<...`) must not exhaust the stack.
             let parsed = (|| -> Result<Vec<TypeName>, ParseError> {
+                self.enter()?;
                 let mut v = vec![self.type_name()?];
                 while self.eat(",") {
                     v.push(self.type_name()?);
@@ -284,6 +288,7 @@ impl Parser {
                 self.expect(">")?;
                 Ok(v)
             })();
+            self.depth = depth;
             match parsed {
                 Ok(v) => args = v,
                 Err(_) => self.i = save,
@@ -876,6 +881,22 @@ mod tests {
                 "{not_cast}"
             );
         }
+    }
+
+    /// Hostile casts and type arguments: type names nested without end (in a cast or a generic
+    /// call), and casts stacked without end, end in an error or a parse, never in a stack
+    /// overflow (the nested type names overflowed it before type arguments counted as nesting).
+    #[test]
+    fn hostile_casts_are_bounded() {
+        for depth in [2_000, 50_000] {
+            let nested = format!("({}x)y", "List<".repeat(depth));
+            let _ = parse_expression(&nested);
+            // The same through a generic call's type arguments.
+            let nested = format!("v.M<{}x>()", "List<".repeat(depth));
+            let _ = parse_expression(&nested);
+        }
+        let stacked = format!("{}x", "(JObject)".repeat(50_000));
+        assert!(parse_expression(&stacked).is_err());
     }
 
     #[test]
