@@ -433,6 +433,48 @@ fn credential_host_header_replaces_the_requests_own() {
     assert_eq!(echo["request"], "GET /weather/Oslo HTTP/1.1", "{body}");
 }
 
+/// Hop-by-hop fields (RFC 9110 §7.6.1) and the fields a `Connection` header nominates belong
+/// to the client's connection with the gateway: none of them reaches the backend, whatever
+/// their spelling, while an end-to-end field beside them does.
+#[test]
+fn hop_by_hop_fields_never_reach_the_backend() {
+    let d = Demo::start();
+    let pem = std::fs::read(d.pki("dev-valid-client.pem")).unwrap();
+    let cert =
+        percent_encoding::percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let hop = [
+        ("Keep-Alive", "timeout=5"),
+        ("Proxy-Connection", "keep-alive"),
+        ("PROXY-AUTHORIZATION", "Basic Zm9vOmJhcg=="),
+        ("Proxy-Authenticate", "Basic"),
+        ("TE", "trailers"),
+        ("Trailer", "X-Checksum"),
+        ("HTTP2-Settings", "AAMAAABkAAQAAP__"),
+        ("x-nominated", "secret"),
+    ];
+    let mut head = format!(
+        "GET {WEATHER} HTTP/1.1\r\nHost: {API}\r\nX-ARR-ClientCert: {cert}\r\n\
+         Connection: close, X-Nominated\r\nX-Kept: yes\r\n"
+    );
+    for (name, value) in hop {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let r = raw(d.plain, format!("{head}\r\n").as_bytes());
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let names = echo_headers(&r);
+    assert!(names.contains(&"x-kept".to_string()), "{names:?}");
+    for name in hop
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .chain(["connection".into()])
+    {
+        assert!(
+            !names.contains(&name),
+            "{name} reached the backend: {names:?}"
+        );
+    }
+}
+
 /// Item 7: requests HTTP forbids are answered 400 before anything goes upstream, and counted.
 #[test]
 fn requests_http_forbids_get_400_before_the_backend() {
