@@ -82,6 +82,12 @@ pub use thumbprints::ThumbprintSet;
 pub use trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
 pub use validation::ClientCertificateFailure;
 
+/// APIM's list of the .NET types policy expressions may use, for the test that walks it.
+#[doc(hidden)]
+pub fn apim_allowed_types() -> &'static [&'static str] {
+    dotnet::APIM_TYPES
+}
+
 /// Reads a fragment of the XML dialect, for the seed tests and benchmarks.
 #[doc(hidden)]
 pub use xml::parse_fragment;

@@ -162,8 +162,210 @@ pub(crate) const APIM_TYPES: &[&str] = &[
     "BasicAuthCredentials",
 ];
 
+/// The members of allowed types certgate implements in part, as .NET (or APIM's context model)
+/// has them, with APIM's allow-list where it has one (`DateTime`): a member in this list that
+/// certgate lacks is refused as "not supported by certgate"; a name in none of them (a typo) as
+/// one the type does not contain. LINQ's operators apply to every sequence.
+#[rustfmt::skip]
+const MEMBERS: &[(&str, &[&str])] = &[
+    ("System.String", &[
+        "Chars", "Clone", "Compare", "CompareOrdinal", "CompareTo", "Concat", "Contains", "Copy",
+        "CopyTo", "Create", "Empty", "EndsWith", "EnumerateRunes", "Equals", "Format",
+        "GetEnumerator", "GetHashCode", "GetPinnableReference", "GetTypeCode", "IndexOf",
+        "IndexOfAny", "Insert", "Intern", "IsInterned", "IsNormalized", "IsNullOrEmpty",
+        "IsNullOrWhiteSpace", "Join", "LastIndexOf", "LastIndexOfAny", "Length", "Normalize",
+        "PadLeft", "PadRight", "Remove", "Replace", "ReplaceLineEndings", "Split", "StartsWith",
+        "Substring", "ToCharArray", "ToLower", "ToLowerInvariant", "ToString", "ToUpper",
+        "ToUpperInvariant", "Trim", "TrimEnd", "TrimStart", "TryCopyTo",
+    ]),
+    ("System.Int32", &[
+        "CompareTo", "Equals", "GetHashCode", "GetTypeCode", "MaxValue", "MinValue", "Parse",
+        "ToString", "TryFormat", "TryParse", "Abs", "Clamp", "Max", "Min", "Sign", "IsNegative",
+        "IsPositive", "IsEvenInteger", "IsOddInteger", "IsPow2",
+    ]),
+    ("System.Int64", &[
+        "CompareTo", "Equals", "GetHashCode", "GetTypeCode", "MaxValue", "MinValue", "Parse",
+        "ToString", "TryFormat", "TryParse",
+    ]),
+    ("System.Double", &[
+        "CompareTo", "Epsilon", "Equals", "GetHashCode", "GetTypeCode", "IsFinite", "IsInfinity",
+        "IsNaN", "IsNegative", "IsNegativeInfinity", "IsPositiveInfinity", "MaxValue", "MinValue",
+        "NaN", "NegativeInfinity", "Parse", "PositiveInfinity", "ToString", "TryFormat",
+        "TryParse",
+    ]),
+    ("System.Boolean", &[
+        "CompareTo", "Equals", "FalseString", "GetHashCode", "GetTypeCode", "Parse", "ToString",
+        "TrueString", "TryFormat", "TryParse",
+    ]),
+    ("System.Char", &[
+        "CompareTo", "ConvertFromUtf32", "ConvertToUtf32", "Equals", "GetNumericValue",
+        "GetUnicodeCategory", "IsAscii", "IsControl", "IsDigit", "IsHighSurrogate", "IsLetter",
+        "IsLetterOrDigit", "IsLower", "IsLowSurrogate", "IsNumber", "IsPunctuation",
+        "IsSeparator", "IsSurrogate", "IsSurrogatePair", "IsSymbol", "IsUpper", "IsWhiteSpace",
+        "MaxValue", "MinValue", "Parse", "ToLower", "ToLowerInvariant", "ToString", "ToUpper",
+        "ToUpperInvariant", "TryParse",
+    ]),
+    ("System.Math", &[
+        "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atan2", "Atanh", "BigMul",
+        "BitDecrement", "BitIncrement", "Cbrt", "Ceiling", "Clamp", "CopySign", "Cos", "Cosh",
+        "DivRem", "E", "Exp", "Floor", "FusedMultiplyAdd", "IEEERemainder", "ILogB", "Log",
+        "Log10", "Log2", "Max", "MaxMagnitude", "Min", "MinMagnitude", "PI", "Pow",
+        "ReciprocalEstimate", "ReciprocalSqrtEstimate", "Round", "ScaleB", "Sign", "Sin",
+        "SinCos", "Sinh", "Sqrt", "Tan", "Tanh", "Tau", "Truncate",
+    ]),
+    ("System.Convert", &[
+        "ChangeType", "DBNull", "FromBase64CharArray", "FromBase64String", "FromHexString",
+        "GetTypeCode", "IsDBNull", "ToBase64CharArray", "ToBase64String", "ToBoolean", "ToByte",
+        "ToChar", "ToDateTime", "ToDecimal", "ToDouble", "ToHexString", "ToHexStringLower",
+        "ToInt16", "ToInt32", "ToInt64", "ToSByte", "ToSingle", "ToString", "ToUInt16",
+        "ToUInt32", "ToUInt64", "TryFromBase64Chars", "TryFromBase64String", "TryToBase64Chars",
+    ]),
+    ("System.Text.Encoding", &[
+        "ASCII", "BigEndianUnicode", "Convert", "Default", "GetEncoding", "Latin1", "Unicode",
+        "UTF32", "UTF7", "UTF8", "GetByteCount", "GetBytes", "GetCharCount", "GetChars",
+        "GetString", "WebName", "EncodingName", "CodePage",
+    ]),
+    ("System.Net.WebUtility", &[
+        "HtmlDecode", "HtmlEncode", "UrlDecode", "UrlDecodeToBytes", "UrlEncode",
+        "UrlEncodeToBytes",
+    ]),
+    ("System.Guid", &[
+        "CompareTo", "Empty", "Equals", "NewGuid", "Parse", "ParseExact", "ToByteArray",
+        "ToString", "TryParse", "TryParseExact", "CreateVersion7",
+    ]),
+    ("Newtonsoft.Json.JsonConvert", &[
+        "SerializeObject", "DeserializeObject",
+    ]),
+    ("System.Uri", &[
+        "AbsolutePath", "AbsoluteUri", "Authority", "CheckHostName", "CheckSchemeName", "Compare",
+        "DnsSafeHost", "EscapeDataString", "EscapeUriString", "Fragment", "GetComponents",
+        "GetLeftPart", "HexEscape", "HexUnescape", "Host", "HostNameType", "IdnHost",
+        "IsAbsoluteUri", "IsBaseOf", "IsDefaultPort", "IsFile", "IsHexDigit", "IsLoopback",
+        "IsUnc", "IsWellFormedOriginalString", "IsWellFormedUriString", "LocalPath",
+        "MakeRelativeUri", "OriginalString", "PathAndQuery", "Port", "Query", "Scheme",
+        "Segments", "ToString", "TryCreate", "UnescapeDataString", "UriSchemeHttp",
+        "UriSchemeHttps", "UserEscaped", "UserInfo",
+    ]),
+    // APIM's own allow-list for DateTime.
+    ("System.DateTime", &[
+        "Add", "AddDays", "AddHours", "AddMilliseconds", "AddMinutes", "AddMonths", "AddSeconds",
+        "AddTicks", "AddYears", "Date", "Day", "DayOfWeek", "DayOfYear", "DaysInMonth", "Hour",
+        "IsDaylightSavingTime", "IsLeapYear", "MaxValue", "Millisecond", "Minute", "MinValue",
+        "Month", "Now", "Parse", "Second", "Subtract", "Ticks", "TimeOfDay", "Today", "ToString",
+        "UtcNow", "Year",
+    ]),
+    ("System.TimeSpan", &[
+        "Add", "Compare", "CompareTo", "Days", "Divide", "Duration", "Equals", "FromDays",
+        "FromHours", "FromMicroseconds", "FromMilliseconds", "FromMinutes", "FromSeconds",
+        "FromTicks", "Hours", "MaxValue", "Microseconds", "Milliseconds", "Minutes", "MinValue",
+        "Multiply", "Nanoseconds", "Negate", "Parse", "ParseExact", "Seconds", "Subtract",
+        "Ticks", "TicksPerDay", "TicksPerHour", "TicksPerMillisecond", "TicksPerMinute",
+        "TicksPerSecond", "ToString", "TotalDays", "TotalHours", "TotalMilliseconds",
+        "TotalMinutes", "TotalSeconds", "TryParse", "TryParseExact", "Zero",
+    ]),
+    ("System.Array", &[
+        "AsReadOnly", "BinarySearch", "Clear", "Clone", "ConstrainedCopy", "ConvertAll", "Copy",
+        "CopyTo", "Empty", "Exists", "Fill", "Find", "FindAll", "FindIndex", "FindLast",
+        "FindLastIndex", "ForEach", "GetLength", "GetValue", "IndexOf", "LastIndexOf", "Length",
+        "LongLength", "Rank", "Resize", "Reverse", "SetValue", "Sort", "TrueForAll",
+    ]),
+    ("System.Linq.Enumerable", &[
+        "Aggregate", "All", "Any", "Append", "AsEnumerable", "Average", "Cast", "Chunk", "Concat",
+        "Contains", "Count", "DefaultIfEmpty", "Distinct", "DistinctBy", "ElementAt",
+        "ElementAtOrDefault", "Except", "ExceptBy", "First", "FirstOrDefault", "GroupBy",
+        "GroupJoin", "Intersect", "IntersectBy", "Join", "Last", "LastOrDefault", "LongCount",
+        "Max", "MaxBy", "Min", "MinBy", "OfType", "Order", "OrderBy", "OrderByDescending",
+        "OrderDescending", "Prepend", "Range", "Repeat", "Reverse", "Select", "SelectMany",
+        "SequenceEqual", "Single", "SingleOrDefault", "Skip", "SkipLast", "SkipWhile", "Sum",
+        "Take", "TakeLast", "TakeWhile", "ThenBy", "ThenByDescending", "ToArray", "ToDictionary",
+        "ToHashSet", "ToList", "ToLookup", "Union", "UnionBy", "Where", "Zip",
+    ]),
+    ("System.Collections.Generic.IReadOnlyDictionary", &[
+        "ContainsKey", "Count", "GetEnumerator", "Keys", "TryGetValue", "Values",
+        "GetValueOrDefault",
+    ]),
+    // APIM's context model (apim-reference.md §2.4), and its extension methods on strings and
+    // byte arrays (§2.4.6–2.4.8).
+    ("IExpressionContext", &[
+        "Api", "Backend", "Deployment", "Elapsed", "GraphQL", "LastError", "Operation", "Product",
+        "Request", "RequestId", "Response", "Subscription", "Timestamp", "Trace", "Tracing",
+        "User", "Variables", "Workspace",
+    ]),
+    ("IRequest", &[
+        "Body", "Certificate", "Headers", "IpAddress", "MatchedParameters", "Method",
+        "OriginalUrl", "PrivateEndpointConnection", "Url",
+    ]),
+    ("IResponse", &[
+        "Body", "Headers", "StatusCode", "StatusReason",
+    ]),
+    ("IApi", &[
+        "Id", "IsCurrentRevision", "Name", "Path", "Protocols", "Revision", "ServiceUrl",
+        "SubscriptionKeyParameterNames", "Version",
+    ]),
+    ("IOperation", &[
+        "Id", "Method", "Name", "UrlTemplate",
+    ]),
+    ("IDeployment", &[
+        "Certificates", "Gateway", "GatewayId", "Region", "ServiceId", "ServiceName",
+        "SustainabilityInfo",
+    ]),
+    ("IUrl", &[
+        "Host", "Path", "Port", "Query", "QueryString", "Scheme",
+    ]),
+    ("System.Nullable", &[
+        "GetValueOrDefault", "HasValue", "Value",
+    ]),
+    ("StringExtensions", &[
+        "AsBasic", "AsJwt", "TryParseBasic", "TryParseJwt",
+    ]),
+    ("ByteArrayExtensions", &[
+        "Decrypt", "Encrypt",
+    ]),
+];
+
+/// The full name of the type that declares `member` of `ty` (a full name from [`MEMBERS`]),
+/// when .NET or APIM's context model has it: the sequences' LINQ operators, and APIM's
+/// extension methods on `string` and `byte[]`, count as members of what they extend.
+pub(crate) fn apim_member(ty: &str, member: &str) -> Option<&'static str> {
+    let has = |t: &str| {
+        MEMBERS
+            .iter()
+            .find(|(n, _)| *n == t)
+            .and_then(|(n, ms)| ms.contains(&member).then_some(*n))
+    };
+    let sequence = matches!(
+        ty,
+        "System.Array" | "System.String" | "System.Collections.Generic.IReadOnlyDictionary"
+    );
+    let value_type = matches!(
+        ty,
+        "System.Int32"
+            | "System.Int64"
+            | "System.Double"
+            | "System.Boolean"
+            | "System.Char"
+            | "System.DateTime"
+            | "System.TimeSpan"
+    );
+    has(ty)
+        .or_else(|| sequence.then(|| has("System.Linq.Enumerable")).flatten())
+        .or_else(|| value_type.then(|| has("System.Nullable")).flatten())
+        .or_else(|| {
+            (ty == "System.String")
+                .then(|| has("StringExtensions"))
+                .flatten()
+        })
+        .or_else(|| {
+            (ty == "System.Array")
+                .then(|| has("ByteArrayExtensions"))
+                .flatten()
+        })
+}
+
 /// C#'s keyword aliases of allowed types.
 const KEYWORDS: &[(&str, &str)] = &[
+    ("char", "System.Char"),
+    ("float", "System.Single"),
     ("sbyte", "System.SByte"),
     ("short", "System.Int16"),
     ("ushort", "System.UInt16"),
@@ -201,5 +403,21 @@ mod tests {
         assert_eq!(apim_type("Object"), None);
         assert_eq!(apim_type("Process"), None);
         assert_eq!(apim_type("System.IO.File"), None);
+    }
+
+    #[test]
+    fn members_of_partly_implemented_types() {
+        assert_eq!(apim_member("System.Math", "Round"), Some("System.Math"));
+        assert_eq!(
+            apim_member("System.Array", "OrderBy"),
+            Some("System.Linq.Enumerable")
+        );
+        assert_eq!(
+            apim_member("System.String", "AsJwt"),
+            Some("StringExtensions")
+        );
+        // APIM's DateTime list leaves out what .NET has beyond it.
+        assert_eq!(apim_member("System.DateTime", "ToFileTime"), None);
+        assert_eq!(apim_member("System.String", "Lenght"), None);
     }
 }

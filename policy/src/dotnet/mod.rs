@@ -8,6 +8,6 @@ mod allowed;
 mod datetime;
 mod enums;
 
-pub(crate) use allowed::apim_type;
+pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};
 pub(crate) use datetime::{DateKind, DateTime, TimeSpan};
 pub(crate) use enums::{NameType, StringComparison};

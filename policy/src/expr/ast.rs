@@ -136,6 +136,12 @@ pub(crate) enum ExprKind {
         op: Option<BinOp>,
         value: Box<Expr>,
     },
+    /// An `out` argument: `out x` (an existing local, `decl` None), `out var x` (`Some(None)`),
+    /// `out T x` (`Some(Some(T))`). Only methods with out parameters accept one.
+    Out {
+        name: String,
+        decl: Option<Option<TypeName>>,
+    },
     /// `typeof(T)`, `default(T)` are not supported; `nameof(x)` folds to a string in the parser.
     Default(TypeName),
 }

@@ -43,6 +43,11 @@ pub(crate) trait Binder {
         required: usize,
         off: usize,
     ) -> R<Vec<Ir>>;
+    /// The local an `out` argument writes, holding values of `ty`: an existing local of that
+    /// type (`out x`), or one it declares (`out var x`, `out T x`). Anything else is an error.
+    fn out_arg(&mut self, e: &Expr, ty: &Ty) -> R<u16>;
+    /// A hidden local for intermediate values (scoped like the expression's other locals).
+    fn temp(&mut self, off: usize) -> R<u16>;
     /// Constant folding of a node just built (the checker's; families call it so that they
     /// need not depend on the evaluator that folding runs).
     fn fold(&self, ir: Ir) -> Ir;
@@ -52,12 +57,63 @@ pub(crate) trait Binder {
     }
 }
 
-/// `'T' does not contain a definition for 'name'`.
+/// A member certgate does not have: "not supported by certgate" when .NET (or APIM's context
+/// model) has it on an allowed type, else `'T' does not contain a definition for 'name'`.
 pub(crate) fn unknown_member<T>(rty: &Ty, name: &str, off: usize) -> R<T> {
+    if let Some(decl) = dotnet_name(rty).and_then(|t| crate::dotnet::apim_member(t, name)) {
+        return type_err(
+            off,
+            format!(
+                "'{rty}.{name}' is not supported by certgate (APIM allows {decl}.{name} in \
+                 expressions; certgate does not implement it yet)"
+            ),
+        );
+    }
     type_err(
         off,
         format!("'{rty}' does not contain a definition for '{name}'"),
     )
+}
+
+/// The .NET (or APIM context) type a checker type stands for, as `dotnet::apim_member` names it.
+fn dotnet_name(ty: &Ty) -> Option<&'static str> {
+    use super::ir::Static as S;
+    use crate::value::Handle as H;
+    Some(match ty {
+        Ty::Str | Ty::Static(S::String) => "System.String",
+        Ty::Int | Ty::Static(S::Int32) => "System.Int32",
+        Ty::Static(S::Int64) => "System.Int64",
+        Ty::Double | Ty::Static(S::Double) => "System.Double",
+        Ty::Bool | Ty::Static(S::Boolean) => "System.Boolean",
+        Ty::Char => "System.Char",
+        Ty::DateTime | Ty::Static(S::DateTime) => "System.DateTime",
+        Ty::TimeSpan | Ty::Static(S::TimeSpan) => "System.TimeSpan",
+        Ty::Array(_) | Ty::Bytes => "System.Array",
+        Ty::Static(S::Math) => "System.Math",
+        Ty::Static(S::Convert) => "System.Convert",
+        Ty::Static(S::Encoding | S::Utf8) => "System.Text.Encoding",
+        Ty::Static(S::WebUtility) => "System.Net.WebUtility",
+        Ty::Static(S::Guid) => "System.Guid",
+        Ty::Static(S::Uri) => "System.Uri",
+        Ty::Static(S::JsonConvert) => "Newtonsoft.Json.JsonConvert",
+        Ty::Handle(H::Context) => "IExpressionContext",
+        Ty::Handle(H::Request) => "IRequest",
+        Ty::Handle(H::Response) => "IResponse",
+        Ty::Handle(H::Api) => "IApi",
+        Ty::Handle(H::Operation) => "IOperation",
+        Ty::Handle(H::Deployment) => "IDeployment",
+        Ty::Handle(H::Url | H::OriginalUrl) => "IUrl",
+        Ty::Handle(
+            H::RequestHeaders
+            | H::ResponseHeaders
+            | H::Query
+            | H::OriginalQuery
+            | H::MatchedParameters
+            | H::Variables
+            | H::Certificates,
+        ) => "System.Collections.Generic.IReadOnlyDictionary",
+        _ => return None,
+    })
 }
 
 /// `recv` followed by the checked arguments: an instance member's argument list.

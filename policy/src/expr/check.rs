@@ -452,6 +452,10 @@ impl<'a> Checker<'a> {
                 };
                 Ok((Ir::Assign(slot, Box::new(ir)), ty))
             }
+            ExprKind::Out { name, .. } => type_err(
+                off,
+                format!("'out {name}' is an argument only of methods with out parameters (TryParse, TryGetValue)"),
+            ),
             ExprKind::Default(t) => {
                 let ty = resolve_type(t, off)?;
                 let v = match ty {
@@ -524,6 +528,7 @@ impl<'a> Checker<'a> {
             "JsonConvert" => stat(Static::JsonConvert),
             "Math" => stat(Static::Math),
             "Guid" => stat(Static::Guid),
+            "Uri" => stat(Static::Uri),
             "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
             "int" | "Int32" => stat(Static::Int32),
@@ -732,7 +737,7 @@ impl<'a> Checker<'a> {
                 members::cert::new(self, args, off)
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
-            other => type_err(off, format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime")),
+            other => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
         }
     }
 
@@ -881,6 +886,8 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.TimeSpan" => Ty::Static(Static::TimeSpan),
         "System.Convert" => Ty::Static(Static::Convert),
         "System.Math" => Ty::Static(Static::Math),
+        "System.Uri" => Ty::Static(Static::Uri),
+        "System.Guid" => Ty::Static(Static::Guid),
         "System.StringComparison" => Ty::Static(Static::StringComparison),
         "System.Int32" => Ty::Static(Static::Int32),
         "System.Int64" => Ty::Static(Static::Int64),
@@ -931,6 +938,44 @@ impl Binder for Checker<'_> {
             .zip(params)
             .map(|(a, p)| Checker::coerce(self, a, p))
             .collect()
+    }
+    fn out_arg(&mut self, e: &Expr, ty: &Ty) -> R<u16> {
+        let ExprKind::Out { name, decl } = &e.kind else {
+            return type_err(
+                e.offset,
+                "expected an 'out' argument here, such as 'out var x'",
+            );
+        };
+        match decl {
+            None => match self.locals.iter().rev().find(|(n, _, _)| n == name) {
+                Some((_, slot, lty)) if lty == ty || *lty == Ty::Object => Ok(*slot),
+                Some((_, _, lty)) => type_err(
+                    e.offset,
+                    format!("the out argument '{name}' is a '{lty}'; this method writes a '{ty}'"),
+                ),
+                None => type_err(
+                    e.offset,
+                    format!(
+                        "'{name}' is not a local variable; declare it or write 'out var {name}'"
+                    ),
+                ),
+            },
+            Some(t) => {
+                if let Some(t) = t {
+                    let lty = resolve_type(t, e.offset)?;
+                    if lty != *ty && lty != Ty::Object {
+                        return type_err(
+                            e.offset,
+                            format!("the out argument '{name}' is a '{lty}'; this method writes a '{ty}'"),
+                        );
+                    }
+                }
+                self.declare(name, ty.clone(), e.offset)
+            }
+        }
+    }
+    fn temp(&mut self, off: usize) -> R<u16> {
+        self.alloc_slot(off)
     }
     fn fold(&self, ir: Ir) -> Ir {
         fold(ir)
@@ -994,6 +1039,8 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 }
                 work.push(value);
             }
+            ExprKind::Out { name: n, .. } if n == name => return true,
+            ExprKind::Out { .. } => {}
         }
     }
     false

@@ -137,6 +137,13 @@ pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             set_local(env, *slot, v.clone());
             Ok(v)
         }
+        Ir::Seq(items) => {
+            let mut last = Value::Null;
+            for i in items {
+                last = eval(i, env)?;
+            }
+            Ok(last)
+        }
         Ir::Block(stmts) => match exec(stmts, env)? {
             Flow::Return(v) => Ok(v),
             Flow::Next => fail(EvalErrorKind::Other, "block ended without a return"),

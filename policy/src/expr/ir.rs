@@ -128,6 +128,7 @@ pub enum Static {
     JsonConvert,
     Math,
     Guid,
+    Uri,
     StringComparison,
     X509NameType,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
@@ -297,6 +298,10 @@ pub enum StrFn {
     Concat,
     PadLeft,
     PadRight,
+    LastIndexOf,
+    Insert,
+    Remove,
+    ToCharArray,
 }
 
 /// `Convert`, `Encoding.UTF8`, `WebUtility`, `JsonConvert`, `Guid`, `Math`, `ToString`
@@ -319,11 +324,29 @@ pub enum ConvertFn {
     Max,
     Min,
     Abs,
+    /// `Math.Floor`, `Ceiling`, `Truncate`, `Sqrt`, `Log`, `Log10`, `Pow`, `Round` (on doubles).
+    Floor,
+    Ceiling,
+    Truncate,
+    Sqrt,
+    Log,
+    Log10,
+    Pow,
+    Round,
+    /// `WebUtility.HtmlEncode`, `Uri.EscapeDataString`, `Uri.UnescapeDataString`.
+    HtmlEncode,
+    EscapeDataString,
+    UnescapeDataString,
     /// `int.Parse` (range of `Int32`), `long.Parse`, `double.Parse`, `bool.Parse`.
     ParseInt32,
     ParseInt64,
     ParseDouble,
     ParseBool,
+    /// The same, null where `Parse` would fail (`TryParse`).
+    TryParseInt32,
+    TryParseInt64,
+    TryParseDouble,
+    TryParseBool,
 }
 
 /// `DateTime` and `TimeSpan` members and statics (`members/datetime.rs`).
@@ -344,6 +367,11 @@ pub enum DateFn {
     SpanTotal(TicksPerUnit),
     SpanPart(SpanPartKind),
     NewTimeSpan,
+    /// `AddMonths(n)` (1) and `AddYears(n)` (12 months per unit).
+    AddMonths(i64),
+    DaysInMonth,
+    IsLeapYear,
+    TimeOfDay,
 }
 
 /// Arrays, `byte[]` and `KeyValuePair` (`members/collections.rs`).
@@ -457,6 +485,9 @@ pub enum Ir {
     NewArray(Vec<Ir>),
     Block(Vec<IrStmt>),
     Assign(u16, Box<Ir>),
+    /// Evaluates each in order; the last one's value is the result (what an `out` argument's
+    /// method becomes: the call, the assignments, the returned bool).
+    Seq(Vec<Ir>),
 }
 
 #[derive(Clone, Debug)]

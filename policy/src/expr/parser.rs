@@ -689,7 +689,7 @@ impl Parser {
             return Ok(v);
         }
         loop {
-            v.push(self.expr()?);
+            v.push(self.argument()?);
             if self.eat(close) {
                 return Ok(v);
             }
@@ -697,6 +697,33 @@ impl Parser {
                 return self.err(format!("expected ',' or '{close}', found {}", self.peek()));
             }
         }
+    }
+
+    /// An argument: an expression, or `out x` / `out var x` / `out T x`.
+    fn argument(&mut self) -> Result<Expr, ParseError> {
+        if !(self.is_kw("out") && matches!(self.peek_at(1), Tok::Ident(_))) {
+            return self.expr();
+        }
+        let offset = self.offset();
+        self.bump();
+        let decl = if self.is_kw("var") && matches!(self.peek_at(1), Tok::Ident(_)) {
+            self.bump();
+            Some(None)
+        } else {
+            let save = self.i;
+            match self.type_name() {
+                Ok(t) if matches!(self.peek(), Tok::Ident(_)) => Some(Some(t)),
+                _ => {
+                    self.i = save;
+                    None
+                }
+            }
+        };
+        let name = self.ident()?;
+        Ok(Expr {
+            kind: ExprKind::Out { name, decl },
+            offset,
+        })
     }
 
     fn primary(&mut self) -> Result<Expr, ParseError> {

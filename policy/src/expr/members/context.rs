@@ -121,6 +121,9 @@ pub(crate) fn method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    if name == "TryGetValue" {
+        return try_get_value(b, recv, h, args, off);
+    }
     let call = |f: ContextFn, a: Vec<Ir>, ty: Ty| {
         Ok((Ir::Call(Builtin::Context(f), with_recv(recv, a)), ty))
     };
@@ -153,9 +156,56 @@ pub(crate) fn method(
             let a = b.args(name, args, &[Ty::Str], 1, off)?;
             call(ContextFn::CertsContainsKey, a, Ty::Bool)
         }
-        (Handle::Certificates, "TryGetValue", _) => type_err(off, "TryGetValue needs 'out' parameters, which policy expressions do not support; use ContainsKey and the indexer"),
         _ => unknown_member(&Ty::Handle(h), name, off),
     }
+}
+
+/// `dict.TryGetValue(key, out value)` on every dictionary of the context: true and `value` the
+/// entry when the key is there (as `ContainsKey` and the indexer find it), false and null
+/// otherwise.
+fn try_get_value(
+    b: &mut dyn Binder,
+    recv: Ir,
+    h: Handle,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let contains = match (h, dictionary(h)) {
+        (_, Some((_, contains))) => contains,
+        (Handle::Variables, _) => ContextFn::VarContains,
+        (Handle::Certificates, _) => ContextFn::CertsContainsKey,
+        _ => return unknown_member(&Ty::Handle(h), "TryGetValue", off),
+    };
+    let Some((index, key_ty, value_ty)) = indexer(h) else {
+        return unknown_member(&Ty::Handle(h), "TryGetValue", off);
+    };
+    let [key, out] = args else {
+        return type_err(
+            off,
+            "'TryGetValue' takes 2 arguments: the key and 'out var value'",
+        );
+    };
+    let key = b.coerce(key, &key_ty)?;
+    let out = b.out_arg(out, &value_ty)?;
+    let k = b.temp(off)?;
+    let lookup = |f: Builtin| Ir::Call(f, vec![recv.clone(), Ir::Local(k)]);
+    let found = |v: Ir, yes: bool| {
+        Ir::Seq(vec![
+            Ir::Assign(out, Box::new(v)),
+            Ir::Const(Value::Bool(yes)),
+        ])
+    };
+    Ok((
+        Ir::Seq(vec![
+            Ir::Assign(k, Box::new(key)),
+            Ir::Cond(
+                Box::new(lookup(Builtin::Context(contains))),
+                Box::new(found(lookup(index), true)),
+                Box::new(found(Ir::Const(Value::Null), false)),
+            ),
+        ]),
+        Ty::Bool,
+    ))
 }
 
 /// `Headers[name]`, `Query[name]`, `MatchedParameters[name]`, `Variables[name]`,
@@ -410,6 +460,69 @@ mod tests {
         );
         assert!(s("@(context.Request.Nope)").contains("does not contain a definition for 'Nope'"));
         assert!(s(r#"@(context.Deployment.Certificates.TryGetValue("a"))"#)
-            .contains("'out' parameters"));
+            .contains("takes 2 arguments"));
+    }
+
+    /// APIM's documented example: `TryGetValue(name, out value)` into a declared local.
+    #[test]
+    fn try_get_value_writes_its_out_argument() {
+        let ctx = SimpleContext::new("GET", "/p?q=1").with_header("Authorization", "Basic YTpi");
+        let doc = r#"@{
+  string[] value;
+  if (context.Request.Headers.TryGetValue("Authorization", out value))
+  {
+      if(value != null && value.Length > 0)
+      {
+          return Encoding.UTF8.GetString(Convert.FromBase64String(value[0].Substring(6)));
+      }
+  }
+  return null;
+}"#;
+        assert_eq!(show(doc, &ctx), "a:b");
+        for (expr, want) in [
+            (
+                r#"@(context.Request.Headers.TryGetValue("None", out var v) ? "yes" : "no")"#,
+                "no",
+            ),
+            (
+                r#"@{ context.Request.Url.Query.TryGetValue("q", out var v); return v[0]; }"#,
+                "1",
+            ),
+            (
+                r#"@{ object o; return context.Variables.TryGetValue("x", out o) || o != null; }"#,
+                "False",
+            ),
+            (
+                r#"@(context.Request.MatchedParameters.TryGetValue("id", out string id))"#,
+                "False",
+            ),
+        ] {
+            assert_eq!(show(expr, &ctx), want, "{expr}");
+        }
+        // The out argument must be a local of the type the method writes.
+        for (expr, msg) in [
+            (
+                r#"@(context.Request.Headers.TryGetValue("a", out int n))"#,
+                "this method writes a 'string[]'",
+            ),
+            (
+                r#"@(context.Request.Headers.TryGetValue("a", out undeclared))"#,
+                "not a local variable",
+            ),
+            (
+                r#"@(context.Request.Headers.TryGetValue("a", "b"))"#,
+                "expected an 'out' argument",
+            ),
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault(out var x))"#,
+                "only of methods with out parameters",
+            ),
+        ] {
+            assert!(
+                show(expr, &ctx).contains(msg),
+                "{expr}: {}",
+                show(expr, &ctx)
+            );
+        }
     }
 }

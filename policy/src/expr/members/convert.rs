@@ -6,7 +6,7 @@
 use base64::Engine;
 
 use super::format::format_value;
-use crate::expr::ast::Expr;
+use crate::expr::ast::{BinOp, Expr};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
@@ -39,6 +39,12 @@ pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(I
         (Static::Encoding, "UTF8" | "ASCII" | "Default") => {
             Ok((Ir::Const(Value::Null), Ty::Static(Static::Utf8)))
         }
+        (Static::Math, "PI") => Ok((Ir::Const(Value::Double(std::f64::consts::PI)), Ty::Double)),
+        (Static::Math, "E") => Ok((Ir::Const(Value::Double(std::f64::consts::E)), Ty::Double)),
+        (Static::Int32, "MaxValue") => Ok((Ir::Const(Value::Int(i32::MAX.into())), Ty::Int)),
+        (Static::Int32, "MinValue") => Ok((Ir::Const(Value::Int(i32::MIN.into())), Ty::Int)),
+        (Static::Int64, "MaxValue") => Ok((Ir::Const(Value::Int(i64::MAX)), Ty::Int)),
+        (Static::Int64, "MinValue") => Ok((Ir::Const(Value::Int(i64::MIN)), Ty::Int)),
         _ => unknown_member(&Ty::Static(s), name, off),
     }
 }
@@ -61,6 +67,9 @@ pub(crate) fn static_method(
         (Static::Convert, "ToString") => (ConvertFn::ToStringDyn, &[Ty::Object], Ty::Str),
         (Static::WebUtility, "UrlDecode") => (ConvertFn::UrlDecode, &[Ty::Str], Ty::Str),
         (Static::WebUtility, "UrlEncode") => (ConvertFn::UrlEncode, &[Ty::Str], Ty::Str),
+        (Static::WebUtility, "HtmlEncode") => (ConvertFn::HtmlEncode, &[Ty::Str], Ty::Str),
+        (Static::Uri, "EscapeDataString") => (ConvertFn::EscapeDataString, &[Ty::Str], Ty::Str),
+        (Static::Uri, "UnescapeDataString") => (ConvertFn::UnescapeDataString, &[Ty::Str], Ty::Str),
         (Static::Utf8, "GetBytes") => (ConvertFn::Utf8GetBytes, &[Ty::Str], Ty::Bytes),
         (Static::Utf8, "GetString") => (ConvertFn::Utf8GetString, &[Ty::Bytes], Ty::Str),
         (Static::Guid, "NewGuid") => (ConvertFn::NewGuid, &[], Ty::Str),
@@ -68,12 +77,85 @@ pub(crate) fn static_method(
         (Static::Int64, "Parse") => (ConvertFn::ParseInt64, &[Ty::Str], Ty::Int),
         (Static::Double, "Parse") => (ConvertFn::ParseDouble, &[Ty::Str], Ty::Double),
         (Static::Boolean, "Parse") => (ConvertFn::ParseBool, &[Ty::Str], Ty::Bool),
+        (Static::Int32, "TryParse") => {
+            return try_parse(b, ConvertFn::TryParseInt32, Ty::Int, args, off)
+        }
+        (Static::Int64, "TryParse") => {
+            return try_parse(b, ConvertFn::TryParseInt64, Ty::Int, args, off)
+        }
+        (Static::Double, "TryParse") => {
+            return try_parse(b, ConvertFn::TryParseDouble, Ty::Double, args, off)
+        }
+        (Static::Boolean, "TryParse") => {
+            return try_parse(b, ConvertFn::TryParseBool, Ty::Bool, args, off)
+        }
         (Static::JsonConvert, "SerializeObject") => return serialize(b, args, off),
         (Static::Math, "Max" | "Min" | "Abs") => return math(b, m, args, off),
+        (Static::Math, "Floor") => (ConvertFn::Floor, &[Ty::Double], Ty::Double),
+        (Static::Math, "Ceiling") => (ConvertFn::Ceiling, &[Ty::Double], Ty::Double),
+        (Static::Math, "Truncate") => (ConvertFn::Truncate, &[Ty::Double], Ty::Double),
+        (Static::Math, "Sqrt") => (ConvertFn::Sqrt, &[Ty::Double], Ty::Double),
+        (Static::Math, "Log") => (ConvertFn::Log, &[Ty::Double], Ty::Double),
+        (Static::Math, "Log10") => (ConvertFn::Log10, &[Ty::Double], Ty::Double),
+        (Static::Math, "Pow") => (ConvertFn::Pow, &[Ty::Double, Ty::Double], Ty::Double),
+        (Static::Math, "Round") => {
+            // Round(x) and Round(x, digits), to even at the midpoint as .NET's default.
+            let a = b.args(m, args, &[Ty::Double, Ty::Int], 1, off)?;
+            return Ok((conv(b, ConvertFn::Round, a), Ty::Double));
+        }
         _ => return unknown_member(&Ty::Static(s), m, off),
     };
     let a = b.args(m, args, params, params.len(), off)?;
     Ok((conv(b, f, a), ty))
+}
+
+/// `int.TryParse(s, out n)` (and long, double, bool): true and `n` the value when `s` parses as
+/// `Parse` would take it; false and `n` the type's default (0, false) otherwise, never a failure.
+fn try_parse(
+    b: &mut dyn Binder,
+    f: ConvertFn,
+    ty: Ty,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let [s, out] = args else {
+        return type_err(
+            off,
+            "'TryParse' takes 2 arguments: the text and 'out var result'",
+        );
+    };
+    let s = b.coerce(s, &Ty::Str)?;
+    let out = b.out_arg(out, &ty)?;
+    let tmp = b.temp(off)?;
+    let default = match ty {
+        Ty::Bool => Value::Bool(false),
+        Ty::Double => Value::Double(0.0),
+        _ => Value::Int(0),
+    };
+    Ok((
+        out_call(Ir::Call(Builtin::Convert(f), vec![s]), tmp, out, default),
+        Ty::Bool,
+    ))
+}
+
+/// What a method with an out parameter becomes: `call` yields the value or null; the out local
+/// gets the value or `default`; the result is whether there was a value.
+pub(crate) fn out_call(call: Ir, tmp: u16, out: u16, default: Value) -> Ir {
+    Ir::Seq(vec![
+        Ir::Assign(tmp, Box::new(call)),
+        Ir::Assign(
+            out,
+            Box::new(Ir::Coalesce(
+                Box::new(Ir::Local(tmp)),
+                Box::new(Ir::Const(default)),
+            )),
+        ),
+        Ir::Binary(
+            BinOp::Ne,
+            Box::new(Ir::Local(tmp)),
+            Box::new(Ir::Const(Value::Null)),
+        ),
+    ])
 }
 
 fn serialize(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
@@ -292,6 +374,32 @@ pub(crate) fn eval(
             None => Value::Null,
             Some(s) => string(url_encode(s)),
         },
+        ConvertFn::HtmlEncode => match opt_s(args, 0) {
+            None => Value::Null,
+            Some(s) => {
+                env.check_len(s.len() * 6)?;
+                string(html_encode(s))
+            }
+        },
+        ConvertFn::EscapeDataString => {
+            let Some(s) = opt_s(args, 0) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'stringToEscape')",
+                );
+            };
+            env.check_len(s.len() * 3)?;
+            string(percent_encoding::utf8_percent_encode(s, URI_UNRESERVED).to_string())
+        }
+        ConvertFn::UnescapeDataString => {
+            let Some(s) = opt_s(args, 0) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'stringToUnescape')",
+                );
+            };
+            string(unescape_data_string(s))
+        }
         ConvertFn::Utf8GetBytes => Value::Bytes(s_arg(args, 0)?.as_bytes().to_vec().into()),
         ConvertFn::Utf8GetString => match arg(args, 0) {
             Value::Bytes(b) => string(String::from_utf8_lossy(b).into_owned()),
@@ -314,6 +422,10 @@ pub(crate) fn eval(
         | ConvertFn::ParseInt64
         | ConvertFn::ParseDouble
         | ConvertFn::ParseBool => parse(f, args)?,
+        ConvertFn::TryParseInt32 => parse(ConvertFn::ParseInt32, args).unwrap_or(Value::Null),
+        ConvertFn::TryParseInt64 => parse(ConvertFn::ParseInt64, args).unwrap_or(Value::Null),
+        ConvertFn::TryParseDouble => parse(ConvertFn::ParseDouble, args).unwrap_or(Value::Null),
+        ConvertFn::TryParseBool => parse(ConvertFn::ParseBool, args).unwrap_or(Value::Null),
         ConvertFn::Max | ConvertFn::Min => {
             let (x, y) = (arg(args, 0), arg(args, 1));
             match (x, y) {
@@ -325,6 +437,38 @@ pub(crate) fn eval(
                     } else {
                         a.min(c)
                     })
+                }
+            }
+        }
+        ConvertFn::Floor => Value::Double(num(arg(args, 0)).unwrap_or(0.0).floor()),
+        ConvertFn::Ceiling => Value::Double(num(arg(args, 0)).unwrap_or(0.0).ceil()),
+        ConvertFn::Truncate => Value::Double(num(arg(args, 0)).unwrap_or(0.0).trunc()),
+        ConvertFn::Sqrt => Value::Double(num(arg(args, 0)).unwrap_or(0.0).sqrt()),
+        ConvertFn::Log => Value::Double(num(arg(args, 0)).unwrap_or(0.0).ln()),
+        ConvertFn::Log10 => Value::Double(num(arg(args, 0)).unwrap_or(0.0).log10()),
+        ConvertFn::Pow => Value::Double(
+            num(arg(args, 0))
+                .unwrap_or(0.0)
+                .powf(num(arg(args, 1)).unwrap_or(0.0)),
+        ),
+        ConvertFn::Round => {
+            let x = num(arg(args, 0)).unwrap_or(0.0);
+            match args.get(1) {
+                None => Value::Double(x.round_ties_even()),
+                Some(d) => {
+                    let d = num(d).unwrap_or(0.0);
+                    if !(0.0..=15.0).contains(&d) {
+                        return fail(
+                            EvalErrorKind::OutOfRange,
+                            "Rounding digits must be between 0 and 15, inclusive. (Parameter 'digits')",
+                        );
+                    }
+                    // .NET leaves values of 1e16 and more as they are (no fraction left).
+                    if x.abs() >= 1e16 {
+                        return Ok(Value::Double(x));
+                    }
+                    let p = 10f64.powi(d as i32);
+                    Value::Double((x * p).round_ties_even() / p)
                 }
             }
         }
@@ -404,6 +548,42 @@ fn url_encode(s: &str) -> String {
         .replace("%20", "+")
 }
 
+/// What `Uri.EscapeDataString` keeps: RFC 3986's unreserved characters.
+const URI_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `Uri.UnescapeDataString`: `%XX` sequences that form UTF-8 are decoded; any other `%` and
+/// the bytes after it stay as they were (`+` is not a space here, unlike `UrlDecode`).
+fn unescape_data_string(s: &str) -> String {
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(s).collect();
+    match String::from_utf8(bytes) {
+        Ok(t) => t,
+        // Invalid UTF-8 after decoding: .NET leaves such escapes encoded; keep the input.
+        Err(_) => s.to_string(),
+    }
+}
+
+/// `WebUtility.HtmlEncode`: `<`, `>`, `&`, `"`, `'` as entities, and U+00A0–U+00FF as
+/// numeric references, as .NET writes them.
+fn html_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\u{a0}'..='\u{ff}' => out.push_str(&format!("&#{};", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn new_guid() -> String {
     let mut b = [0u8; 16];
     if crate::crypto::rand::rand_bytes(&mut b).is_err() {
@@ -480,8 +660,77 @@ mod tests {
         );
         // A static of a type APIM allows and certgate lacks names it.
         assert!(
-            s("@(Uri.EscapeDataString(\"a b\"))").contains("'Uri' is not supported by certgate")
+            s("@(Regex.IsMatch(\"a b\", \"b\"))").contains("'Regex' is not supported by certgate")
         );
+    }
+
+    /// `Math`'s rounding is .NET's (to even at the midpoint); URI and HTML escaping as .NET writes
+    /// them, null arguments failing as .NET's do.
+    #[test]
+    fn math_and_escaping() {
+        use crate::expr::testing::{failure, s};
+        assert_eq!(s("@(Math.Round(0.5))"), "0");
+        assert_eq!(s("@(Math.Round(-2.5))"), "-2");
+        // .NET scales, rounds and scales back: 2.675 * 100 is 267.5 in doubles, so 2.68.
+        assert_eq!(s("@(Math.Round(2.675, 2) == 2.68)"), "True");
+        assert_eq!(s("@(Math.Round(1e17 + 0.0, 2) == 1e17)"), "True");
+        assert_eq!(s("@(Math.Floor(-0.5))"), "-1");
+        assert_eq!(s("@(Math.Pow(2, 0.5) > 1.41)"), "True");
+        assert_eq!(
+            failure("@(Math.Round(1.5, 16))"),
+            Some(EvalErrorKind::OutOfRange)
+        );
+        assert_eq!(s("@(Uri.EscapeDataString(\"!*'()\"))"), "%21%2A%27%28%29");
+        assert_eq!(s("@(System.Uri.UnescapeDataString(\"%zz%41\"))"), "%zzA");
+        assert_eq!(
+            s("@(WebUtility.HtmlEncode(\"\\u00a0\\u00ff\\u0100\"))"),
+            "&#160;&#255;\u{100}"
+        );
+        assert_eq!(
+            failure("@(Uri.EscapeDataString(context.Request.Url.Query.GetValueOrDefault(\"x\")))"),
+            Some(EvalErrorKind::Argument)
+        );
+        assert_eq!(s("@(WebUtility.HtmlEncode(null) == null)"), "True");
+    }
+
+    /// `TryParse(s, out x)`: the value and true, or the type's default and false; never a
+    /// failure (issue 13, APIM's reference example uses `double.TryParse`).
+    #[test]
+    fn try_parse_with_out_arguments() {
+        use crate::expr::testing::s;
+        for (expr, want) in [
+            (
+                "@{ int n; return int.TryParse(\"42\", out n) ? n + 1 : -1; }",
+                "43",
+            ),
+            (
+                "@{ int n = 5; var ok = int.TryParse(\"4x\", out n); return ok + \"/\" + n; }",
+                "False/0",
+            ),
+            (
+                "@{ int.TryParse(\"3000000000\", out var n); return n; }",
+                "0",
+            ),
+            (
+                "@{ long.TryParse(\"3000000000\", out long n); return n; }",
+                "3000000000",
+            ),
+            ("@(double.TryParse(\" 2.5 \", out var d) && d > 2)", "True"),
+            (
+                "@{ bool b; return bool.TryParse(\"nope\", out b) || b; }",
+                "False",
+            ),
+            ("@{ return int.TryParse(null, out var n) ? 1 : n; }", "0"),
+            // The out local is visible after the expression that declares it.
+            (
+                "@{ if (!int.TryParse(\"7\", out var n)) { return 0; } return n * 2; }",
+                "14",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert!(s("@(int.TryParse(\"1\", out string t))").contains("writes a 'int'"));
+        assert!(s("@{ int n; return int.TryParse(\"1\", out var n); }").contains("already defined"));
     }
 
     #[test]

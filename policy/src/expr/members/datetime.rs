@@ -35,6 +35,7 @@ pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<
                 "DayOfYear" => DatePartKind::DayOfYear,
                 "Date" => return call(DateFn::Date, Ty::DateTime),
                 "Ticks" => return call(DateFn::Ticks, Ty::Int),
+                "TimeOfDay" => return call(DateFn::TimeOfDay, Ty::TimeSpan),
                 _ => return unknown_member(rty, name, off),
             };
             call(DateFn::Part(k), Ty::Int)
@@ -75,6 +76,24 @@ pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(I
             Ty::DateTime,
         )),
         (Static::TimeSpan, "Zero") => Ok((Ir::Const(Value::TimeSpan(TimeSpan(0))), Ty::TimeSpan)),
+        (Static::DateTime, "MinValue" | "MaxValue") => {
+            let wall = if name == "MinValue" {
+                chrono::NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0))
+            } else {
+                chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+                    .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 999_999_900))
+            };
+            match wall {
+                Some(wall) => Ok((
+                    Ir::Const(Value::DateTime(DateTime {
+                        wall,
+                        kind: DateKind::Unspecified,
+                    })),
+                    Ty::DateTime,
+                )),
+                None => unknown_member(&Ty::Static(s), name, off),
+            }
+        }
         _ => unknown_member(&Ty::Static(s), name, off),
     }
 }
@@ -122,6 +141,14 @@ pub(crate) fn method(
                 ),
             }
         }
+        "AddMonths" | "AddYears" => {
+            let a = b.args(m, args, &[Ty::Int], 1, off)?;
+            let per = if m == "AddYears" { 12 } else { 1 };
+            Ok((
+                date(DateFn::AddMonths(per), with_recv(recv, a)),
+                Ty::DateTime,
+            ))
+        }
         "ToUniversalTime" => Ok((date(DateFn::ToUniversal, vec![recv]), Ty::DateTime)),
         "ToLocalTime" => Ok((date(DateFn::ToLocal, vec![recv]), Ty::DateTime)),
         _ => unknown_member(&Ty::DateTime, m, off),
@@ -143,11 +170,13 @@ pub(crate) fn static_method(
         (Static::TimeSpan, "FromSeconds") => TICKS_PER_SECOND,
         (Static::TimeSpan, "FromMilliseconds") => TICKS_PER_MS,
         (Static::TimeSpan, "FromTicks") => 1,
-        (Static::DateTime, "Parse") => {
-            return type_err(
-                off,
-                "DateTime.Parse is not supported; compare DateTime values directly",
-            )
+        (Static::DateTime, "DaysInMonth") => {
+            let a = b.args(m, args, &[Ty::Int, Ty::Int], 2, off)?;
+            return Ok((b.fold(date(DateFn::DaysInMonth, a)), Ty::Int));
+        }
+        (Static::DateTime, "IsLeapYear") => {
+            let a = b.args(m, args, &[Ty::Int], 1, off)?;
+            return Ok((b.fold(date(DateFn::IsLeapYear, a)), Ty::Bool));
         }
         _ => return unknown_member(&Ty::Static(s), m, off),
     };
@@ -239,6 +268,74 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                 }
             }
         }
+        DateFn::AddMonths(per) => {
+            let Value::DateTime(d) = arg(args, 0) else {
+                return fail(
+                    EvalErrorKind::NullReference,
+                    "Object reference not set to an instance of an object.",
+                );
+            };
+            let n = int(arg(args, 1)).unwrap_or(0).saturating_mul(per);
+            let out_of_range = || {
+                EvalError::new(
+                    EvalErrorKind::OutOfRange,
+                    "The added or subtracted value results in an un-representable DateTime.",
+                )
+            };
+            let months =
+                chrono::Months::new(u32::try_from(n.unsigned_abs()).map_err(|_| out_of_range())?);
+            // chrono, like .NET, keeps the day unless the month is shorter (Jan 31 + 1 → Feb 29).
+            let date = if n >= 0 {
+                d.wall.date().checked_add_months(months)
+            } else {
+                d.wall.date().checked_sub_months(months)
+            }
+            .filter(|x| (1..=9999).contains(&chrono::Datelike::year(x)))
+            .ok_or_else(out_of_range)?;
+            Value::DateTime(DateTime {
+                wall: date.and_time(d.wall.time()),
+                kind: d.kind,
+            })
+        }
+        DateFn::DaysInMonth | DateFn::IsLeapYear => {
+            let y = int(arg(args, 0)).unwrap_or(0);
+            if !(1..=9999).contains(&y) {
+                return fail(
+                    EvalErrorKind::OutOfRange,
+                    "Year must be between 1 and 9999. (Parameter 'year')",
+                );
+            }
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            if f == DateFn::IsLeapYear {
+                Value::Bool(leap)
+            } else {
+                let days = match int(arg(args, 1)).unwrap_or(0) {
+                    1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                    4 | 6 | 9 | 11 => 30,
+                    2 if leap => 29,
+                    2 => 28,
+                    _ => {
+                        return fail(
+                            EvalErrorKind::OutOfRange,
+                            "Month must be between one and twelve. (Parameter 'month')",
+                        )
+                    }
+                };
+                Value::Int(days)
+            }
+        }
+        DateFn::TimeOfDay => {
+            let Value::DateTime(d) = arg(args, 0) else {
+                return fail(
+                    EvalErrorKind::NullReference,
+                    "Object reference not set to an instance of an object.",
+                );
+            };
+            let since = d.wall - d.wall.date().and_hms_opt(0, 0, 0).unwrap_or(d.wall);
+            Value::TimeSpan(TimeSpan(
+                since.num_microseconds().unwrap_or(0).saturating_mul(10),
+            ))
+        }
         DateFn::New => {
             let p = |i: usize| int(arg(args, i)).unwrap_or(0);
             let date = chrono::NaiveDate::from_ymd_opt(p(0) as i32, p(1) as u32, p(2) as u32);
@@ -317,7 +414,34 @@ mod tests {
             "24"
         );
         assert!(s("@(new DateTime(2023, 2, 29))").contains("un-representable"));
-        assert!(s("@(DateTime.Parse(\"x\"))").contains("not supported"));
-        assert!(s("@(DateTime.Now.AddYears(1))").contains("does not contain a definition"));
+        assert!(
+            s("@(DateTime.Parse(\"x\"))").contains("'DateTime.Parse' is not supported by certgate")
+        );
+        // Outside APIM's DateTime list: APIM refuses it too.
+        assert!(s("@(DateTime.Now.ToFileTime())").contains("does not contain a definition"));
+    }
+
+    /// Calendar arithmetic as .NET does it: a day past the end of the month is clamped, the
+    /// range is years 1–9999.
+    #[test]
+    fn months_years_and_calendar() {
+        for (expr, want) in [
+            ("@(new DateTime(2024, 1, 31).AddMonths(1).ToString(\"yyyy-MM-dd\"))", "2024-02-29"),
+            ("@(new DateTime(2023, 1, 31).AddMonths(13).ToString(\"yyyy-MM-dd\"))", "2024-02-29"),
+            ("@(new DateTime(2024, 2, 29, 10, 30, 0).AddYears(-4).ToString(\"yyyy-MM-dd HH:mm\"))", "2020-02-29 10:30"),
+            ("@(new DateTime(2024, 2, 29).AddYears(1).Day)", "28"),
+            ("@(DateTime.DaysInMonth(2023, 2))", "28"),
+            ("@(DateTime.DaysInMonth(2000, 2))", "29"),
+            ("@(DateTime.IsLeapYear(2100))", "False"),
+            ("@(DateTime.MinValue.Ticks)", "0"),
+            ("@(new DateTime(2024, 1, 1, 23, 59, 59).TimeOfDay.TotalSeconds)", "86399"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert!(s("@(new DateTime(9999, 12, 1).AddMonths(1))").contains("un-representable"));
+        assert!(s("@(new DateTime(1, 1, 1).AddYears(-1))").contains("un-representable"));
+        assert!(s("@(DateTime.Now.AddYears(2147483647))").contains("un-representable"));
+        assert!(s("@(DateTime.DaysInMonth(2024, 13))").contains("between one and twelve"));
+        assert!(s("@(DateTime.IsLeapYear(0))").contains("between 1 and 9999"));
     }
 }

@@ -89,9 +89,34 @@ pub(crate) fn method(
         "ToUpper" | "ToUpperInvariant" => (StrFn::ToUpper, vec![], 0, s.clone()),
         "ToLower" | "ToLowerInvariant" => (StrFn::ToLower, vec![], 0, s.clone()),
         "Replace" => (StrFn::Replace, vec![s.clone(), s.clone()], 2, s.clone()),
-        "Trim" => (StrFn::Trim, vec![], 0, s.clone()),
-        "TrimStart" => (StrFn::TrimStart, vec![], 0, s.clone()),
-        "TrimEnd" => (StrFn::TrimEnd, vec![], 0, s.clone()),
+        "Trim" | "TrimStart" | "TrimEnd" => {
+            // Trim(), Trim(char), Trim(params char[]): the characters to remove (none given:
+            // white space).
+            let f = match m {
+                "Trim" => StrFn::Trim,
+                "TrimStart" => StrFn::TrimStart,
+                _ => StrFn::TrimEnd,
+            };
+            let mut irs = vec![recv];
+            for a in args {
+                let (ir, ty) = b.expr(a)?;
+                match ty {
+                    Ty::Char => irs.push(ir),
+                    Ty::Array(e) if *e == Ty::Char => irs.push(ir),
+                    t => {
+                        return type_err(
+                            a.offset,
+                            format!("'{m}' takes the characters to remove, not '{t}'"),
+                        )
+                    }
+                }
+            }
+            return Ok((str_call(b, f, irs), s));
+        }
+        "LastIndexOf" => (StrFn::LastIndexOf, vec![s.clone()], 1, Ty::Int),
+        "Insert" => (StrFn::Insert, vec![Ty::Int, s.clone()], 2, s.clone()),
+        "Remove" => (StrFn::Remove, vec![Ty::Int, Ty::Int], 1, s.clone()),
+        "ToCharArray" => (StrFn::ToCharArray, vec![], 0, Ty::Array(Box::new(Ty::Char))),
         "Substring" => (StrFn::Substring, vec![Ty::Int, Ty::Int], 1, s.clone()),
         "IndexOf" => (StrFn::IndexOf, vec![s.clone()], 1, Ty::Int),
         "PadLeft" => (StrFn::PadLeft, vec![Ty::Int, Ty::Char], 1, s.clone()),
@@ -122,7 +147,10 @@ pub(crate) fn method(
         }
         _ => return unknown_member(&Ty::Str, m, off),
     };
-    let mut a = if matches!(m, "IndexOf" | "Contains" | "StartsWith" | "EndsWith") {
+    let mut a = if matches!(
+        m,
+        "IndexOf" | "LastIndexOf" | "Contains" | "StartsWith" | "EndsWith"
+    ) {
         // These also accept a char.
         let mut v = Vec::new();
         for (i, arg) in args.iter().enumerate() {
@@ -268,9 +296,62 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
             }
             string(s.replace(from, to))
         }
-        StrFn::Trim => string(s_arg(args, 0)?.trim()),
-        StrFn::TrimStart => string(s_arg(args, 0)?.trim_start()),
-        StrFn::TrimEnd => string(s_arg(args, 0)?.trim_end()),
+        StrFn::Trim | StrFn::TrimStart | StrFn::TrimEnd => {
+            let s = s_arg(args, 0)?;
+            let mut set = Vec::new();
+            for a in &args[1..] {
+                match a {
+                    Value::Char(c) => set.push(*c),
+                    Value::Array(cs) => set.extend(cs.iter().filter_map(|c| match c {
+                        Value::Char(c) => Some(*c),
+                        _ => None,
+                    })),
+                    _ => {}
+                }
+            }
+            // .NET's Trim(null or empty char[]) trims white space, like Trim().
+            let strip = |c: char| {
+                if set.is_empty() {
+                    c.is_whitespace()
+                } else {
+                    set.contains(&c)
+                }
+            };
+            string(match f {
+                StrFn::Trim => s.trim_matches(strip),
+                StrFn::TrimStart => s.trim_start_matches(strip),
+                _ => s.trim_end_matches(strip),
+            })
+        }
+        StrFn::Insert | StrFn::Remove => {
+            let s = s_arg(args, 0)?;
+            let units: Vec<u16> = s.encode_utf16().collect();
+            let at = i_arg(args, 1)?;
+            let (start, end, text) = if f == StrFn::Insert {
+                (at, at, s_arg(args, 2)?)
+            } else if args.len() > 2 {
+                (at, at.saturating_add(i_arg(args, 2)?), "")
+            } else {
+                (at, units.len() as i64, "")
+            };
+            if start < 0 || end < start || end > units.len() as i64 {
+                return fail(
+                    EvalErrorKind::OutOfRange,
+                    "Index and count must refer to a location within the string.",
+                );
+            }
+            env.check_len(units.len() + text.len())?;
+            let (start, end) = (start as usize, end as usize);
+            let mut out = String::from_utf16_lossy(&units[..start]);
+            out.push_str(text);
+            out.push_str(&String::from_utf16_lossy(&units[end..]));
+            string(out.as_str())
+        }
+        StrFn::ToCharArray => {
+            let s = s_arg(args, 0)?;
+            env.check_len(s.len() * 16)?;
+            Value::Array(s.chars().map(Value::Char).collect())
+        }
         StrFn::Split => {
             let s = s_arg(args, 0)?;
             let mut seps: Vec<String> = Vec::new();
@@ -314,13 +395,16 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
                 &units[start as usize..(start + len) as usize],
             ))
         }
-        StrFn::IndexOf => {
+        StrFn::IndexOf | StrFn::LastIndexOf => {
             let s = s_arg(args, 0)?;
             let n = s_arg(args, 1)?;
-            Value::Int(
+            let at = if f == StrFn::IndexOf {
                 s.find(n)
-                    .map_or(-1, |i| s[..i].encode_utf16().count() as i64),
-            )
+            } else {
+                s.rfind(n)
+            };
+            // .NET counts UTF-16 units.
+            Value::Int(at.map_or(-1, |i| s[..i].encode_utf16().count() as i64))
         }
         StrFn::CharAt => {
             let s = s_arg(args, 0)?;
@@ -408,6 +492,26 @@ mod tests {
         assert_eq!(s("@(String.IsNullOrEmpty(null))"), "True");
         assert_eq!(s("@(String.Format(\"{0:D2}\", 7))"), "07");
         assert!(s("@(\"a\".Replace(\"\", \"b\"))").contains("zero length"));
+    }
+
+    /// Trimming given characters, and editing by UTF-16 index with .NET's range failures.
+    #[test]
+    fn trim_chars_insert_remove() {
+        use crate::expr::testing::{failure, s};
+        assert_eq!(s("@(\"-+x+-\".Trim('-', '+'))"), "x");
+        assert_eq!(s("@(\"xx--\".TrimEnd(new [] {'-'}))"), "xx");
+        assert_eq!(s("@(\"\\u00e9\\u00e9a\".Remove(1, 1))"), "\u{e9}a");
+        assert_eq!(s("@(\"ab\".Insert(2, \"c\"))"), "abc");
+        assert_eq!(s("@(\"a😀b\".LastIndexOf(\"b\"))"), "3");
+        assert_eq!(s("@(\"abc\".ToCharArray().Last())"), "c");
+        for expr in [
+            "@(\"ab\".Insert(3, \"c\"))",
+            "@(\"ab\".Remove(-1))",
+            "@(\"ab\".Remove(1, 2))",
+        ] {
+            assert_eq!(failure(expr), Some(EvalErrorKind::OutOfRange), "{expr}");
+        }
+        assert!(s("@(\"x\".Trim(\"x\"))").contains("characters to remove"));
     }
 
     #[test]
