@@ -71,6 +71,17 @@ pub enum Value {
     Handle(Handle),
     /// A value of a .NET enum.
     Enum(EnumValue),
+    /// An object of one of APIM's helper types (`BasicAuthCredentials`, `Jwt`).
+    Obj(Arc<Obj>),
+}
+
+/// Objects of APIM's helper types.
+#[derive(Debug, PartialEq)]
+pub enum Obj {
+    /// `BasicAuthCredentials` (`AsBasic`).
+    Basic(crate::dotnet::BasicCredentials),
+    /// `Jwt` (`AsJwt`).
+    Jwt(crate::dotnet::Jwt),
 }
 
 impl Value {
@@ -102,6 +113,10 @@ impl Value {
             Value::Pair(_) => "KeyValuePair",
             Value::Handle(_) => "context object",
             Value::Enum(_) => "enum",
+            Value::Obj(o) => match **o {
+                Obj::Basic(_) => "BasicAuthCredentials",
+                Obj::Jwt(_) => "Jwt",
+            },
         }
     }
 
@@ -125,6 +140,7 @@ impl Value {
             Value::Handle(h) => format!("{h:?}"),
             Value::Enum(EnumValue::StringComparison(s)) => format!("{s:?}"),
             Value::Enum(EnumValue::NameType(n)) => format!("{n:?}"),
+            Value::Obj(_) => self.type_name().into(),
         }
     }
 
@@ -150,6 +166,7 @@ impl Value {
             (Value::Array(a), Value::Array(b)) => Arc::ptr_eq(a, b),
             (Value::Enum(a), Value::Enum(b)) => a == b,
             (Value::Handle(a), Value::Handle(b)) => a == b,
+            (Value::Obj(a), Value::Obj(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
@@ -176,6 +193,12 @@ impl Value {
                 serde_json::json!({"Thumbprint": &**c.thumbprint(), "Subject": &**c.subject()})
             }
             Value::Ext(e) => serde_json::json!({"Oid": &*e.oid, "Critical": e.critical}),
+            Value::Obj(o) => match &**o {
+                Obj::Basic(c) => {
+                    serde_json::json!({"UserId": &*c.user_id, "Password": &*c.password})
+                }
+                Obj::Jwt(_) => J::String(self.to_dotnet_string()),
+            },
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
         }
     }

@@ -315,6 +315,13 @@ const MEMBERS: &[(&str, &[&str])] = &[
     ("System.Nullable", &[
         "GetValueOrDefault", "HasValue", "Value",
     ]),
+    ("Jwt", &[
+        "Algorithm", "Audiences", "Claims", "ExpirationTime", "Id", "Issuer", "IssuedAt",
+        "NotBefore", "Subject", "Type",
+    ]),
+    ("BasicAuthCredentials", &[
+        "UserId", "Password",
+    ]),
     ("StringExtensions", &[
         "AsBasic", "AsJwt", "TryParseBasic", "TryParseJwt",
     ]),

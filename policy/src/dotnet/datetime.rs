@@ -54,6 +54,14 @@ impl DateTime {
         })
     }
 
+    /// A UTC instant as a UTC `DateTime` (a JWT's `exp`).
+    pub fn utc_from_unix(secs: i64) -> Option<DateTime> {
+        Some(DateTime {
+            wall: Utc.timestamp_opt(secs, 0).single()?.naive_utc(),
+            kind: DateKind::Utc,
+        })
+    }
+
     pub fn to_universal(self) -> DateTime {
         match self.kind {
             DateKind::Utc => self,

@@ -5,9 +5,11 @@
 //! Must not: import anything else from this crate.
 
 mod allowed;
+mod auth;
 mod datetime;
 mod enums;
 
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};
+pub(crate) use auth::{parse_basic, parse_jwt, BasicCredentials, Jwt};
 pub(crate) use datetime::{DateKind, DateTime, TimeSpan};
 pub(crate) use enums::{NameType, StringComparison};

@@ -4,9 +4,10 @@
 //!
 //! Must not: know any particular member (those are `members/*`).
 
-use super::ast::{Expr, TypeName};
-use super::ir::{CastTo, Ir, Ty};
+use super::ast::{BinOp, Expr, TypeName};
+use super::ir::{CastTo, Ir, ObjKind, Ty};
 use crate::context::RouteInfo;
+use crate::value::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 /// A type error in an expression: where (offset into the expression text) and why.
@@ -97,6 +98,9 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Static(S::Uri) => "System.Uri",
         Ty::Static(S::JsonConvert) => "Newtonsoft.Json.JsonConvert",
         Ty::Handle(H::Context) => "IExpressionContext",
+        Ty::Obj(ObjKind::Jwt) => "Jwt",
+        Ty::Obj(ObjKind::Basic) => "BasicAuthCredentials",
+        Ty::Obj(ObjKind::Claims) => "System.Collections.Generic.IReadOnlyDictionary",
         Ty::Handle(H::Request) => "IRequest",
         Ty::Handle(H::Response) => "IResponse",
         Ty::Handle(H::Api) => "IApi",
@@ -114,6 +118,26 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         ) => "System.Collections.Generic.IReadOnlyDictionary",
         _ => return None,
     })
+}
+
+/// What a method with an out parameter becomes: `call` yields the value or null; the out local
+/// gets the value or `default`; the result is whether there was a value.
+pub(crate) fn out_call(call: Ir, tmp: u16, out: u16, default: Value) -> Ir {
+    Ir::Seq(vec![
+        Ir::Assign(tmp, Box::new(call)),
+        Ir::Assign(
+            out,
+            Box::new(Ir::Coalesce(
+                Box::new(Ir::Local(tmp)),
+                Box::new(Ir::Const(default)),
+            )),
+        ),
+        Ir::Binary(
+            BinOp::Ne,
+            Box::new(Ir::Local(tmp)),
+            Box::new(Ir::Const(Value::Null)),
+        ),
+    ])
 }
 
 /// `recv` followed by the checked arguments: an instance member's argument list.
@@ -184,6 +208,8 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "DateTime" | "System.DateTime" => Ty::DateTime,
         "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
         "X509Certificate2" | "X509Certificate" => Ty::Cert,
+        "Jwt" => Ty::Obj(ObjKind::Jwt),
+        "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
         other => {
             return type_err(
                 off,

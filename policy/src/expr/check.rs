@@ -542,6 +542,9 @@ impl<'a> Checker<'a> {
 
     /// `recv.name`: dispatched to the family of the receiver's type.
     fn member(&mut self, recv: Ir, rty: &Ty, name: &str, off: usize) -> R<(Ir, Ty)> {
+        if let Some(r) = members::convert::nullable_member(&recv, rty, name) {
+            return Ok(r);
+        }
         match rty {
             Ty::Handle(h) => members::context::member(self, recv, *h, name, off),
             Ty::Cert | Ty::DistName | Ty::Oid | Ty::Extensions | Ty::Extension => {
@@ -561,6 +564,7 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(s) => members::convert::static_member(*s, name, off),
             Ty::Namespace(ns) => namespace_member(ns, name, off),
+            Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
         }
     }
@@ -617,6 +621,7 @@ impl<'a> Checker<'a> {
             Ty::Array(_) | Ty::Bytes => {
                 members::collections::method(self, recv, rty, name, args, off)
             }
+            Ty::Obj(k) => members::auth::method(self, recv, *k, name, args, off),
             _ => unknown_member(rty, name, off),
         }
     }
@@ -727,6 +732,7 @@ impl<'a> Checker<'a> {
             Ty::Str => members::string::index(self, recv, index),
             Ty::Extensions => members::cert::extension_index(self, recv, index),
             Ty::Array(_) | Ty::Bytes => members::collections::index(self, recv, rty, index),
+            Ty::Obj(ObjKind::Claims) => members::auth::index(self, recv, index),
             t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),
         }
     }

@@ -405,5 +405,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Convert(f) => members::convert::eval(f, &args, arg_irs, env),
         Builtin::Date(f) => members::datetime::eval(f, &args),
         Builtin::Collection(f) => members::collections::eval(f, &args),
+        Builtin::Auth(f) => members::auth::eval(f, &args),
     }
 }

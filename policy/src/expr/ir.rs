@@ -42,6 +42,17 @@ pub enum Ty {
     NameType,
     /// A namespace prefix such as `System.Net`, on the way to a static class.
     Namespace(&'static str),
+    /// One of APIM's helper types (`members/auth.rs`).
+    Obj(ObjKind),
+}
+
+/// APIM's helper types: what `AsBasic` and `AsJwt` return, and a token's claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    Basic,
+    Jwt,
+    /// `Jwt.Claims`: carried as the token itself.
+    Claims,
 }
 
 impl Ty {
@@ -59,6 +70,7 @@ impl Ty {
                 | Ty::Array(_)
                 | Ty::Extensions
                 | Ty::Extension
+                | Ty::Obj(_)
         )
     }
 
@@ -93,6 +105,11 @@ impl fmt::Display for Ty {
             Ty::StringComparison => f.write_str("StringComparison"),
             Ty::NameType => f.write_str("X509NameType"),
             Ty::Namespace(n) => f.write_str(n),
+            Ty::Obj(ObjKind::Basic) => f.write_str("BasicAuthCredentials"),
+            Ty::Obj(ObjKind::Jwt) => f.write_str("Jwt"),
+            Ty::Obj(ObjKind::Claims) => {
+                f.write_str("IReadOnlyDictionary<string, string[]> (claims)")
+            }
         }
     }
 }
@@ -152,6 +169,7 @@ pub enum CastTo {
     Bytes,
     Cert,
     StrArray,
+    Obj(ObjKind),
 }
 
 impl CastTo {
@@ -167,6 +185,7 @@ impl CastTo {
             Ty::Bytes => CastTo::Bytes,
             Ty::Cert => CastTo::Cert,
             Ty::Array(e) if **e == Ty::Str => CastTo::StrArray,
+            Ty::Obj(k @ (ObjKind::Basic | ObjKind::Jwt)) => CastTo::Obj(*k),
             _ => return None,
         })
     }
@@ -208,6 +227,50 @@ pub enum Builtin {
     Convert(ConvertFn),
     Date(DateFn),
     Collection(CollectionFn),
+    Auth(AuthFn),
+}
+
+/// The registered claims `Jwt` has properties for (RFC 7519 §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtClaim {
+    Id,
+    Issuer,
+    Subject,
+    ExpirationTime,
+    IssuedAt,
+    NotBefore,
+}
+
+impl JwtClaim {
+    /// The claim's name in the token.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtClaim::Id => "jti",
+            JwtClaim::Issuer => "iss",
+            JwtClaim::Subject => "sub",
+            JwtClaim::ExpirationTime => "exp",
+            JwtClaim::IssuedAt => "iat",
+            JwtClaim::NotBefore => "nbf",
+        }
+    }
+}
+
+/// `AsBasic`, `AsJwt` and the members of what they return (`members/auth.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFn {
+    AsBasic,
+    AsJwt,
+    UserId,
+    Password,
+    Algorithm,
+    Type,
+    /// `Id`, `Issuer`, `Subject`, `ExpirationTime`, `IssuedAt`, `NotBefore`: the claim named.
+    Claim(JwtClaim),
+    Audiences,
+    ClaimsGet,
+    ClaimsContains,
+    ClaimsIndex,
+    ClaimsCount,
 }
 
 /// `context.*`: the request, response, variables, deployment, `LastError` (bound and run in
@@ -333,6 +396,8 @@ pub enum ConvertFn {
     Log10,
     Pow,
     Round,
+    /// `Nullable<T>.Value`: the value, or `InvalidOperationException` when null.
+    NullableValue,
     /// `WebUtility.HtmlEncode`, `Uri.EscapeDataString`, `Uri.UnescapeDataString`.
     HtmlEncode,
     EscapeDataString,
@@ -412,6 +477,8 @@ impl Builtin {
         match self {
             // Reads the request, or the clock, or makes a certificate: never folded.
             Builtin::Context(_) | Builtin::Cert(_) => false,
+            // Parses a credential into a new object each time (reference identity).
+            Builtin::Auth(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,
@@ -427,6 +494,8 @@ impl Builtin {
                     | DateFn::SpanTotal(_)
                     | DateFn::SpanPart(_)
                     | DateFn::NewTimeSpan
+                    | DateFn::DaysInMonth
+                    | DateFn::IsLeapYear
             ),
         }
     }

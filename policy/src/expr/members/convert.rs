@@ -33,6 +33,35 @@ pub(crate) fn to_string(
     ))
 }
 
+/// `x.HasValue`, `x.Value` on a value type read as `Nullable<T>` (a JWT's `ExpirationTime`, a
+/// variable read with `GetValueOrDefault<int?>`); `None` for other members.
+pub(crate) fn nullable_member(recv: &Ir, rty: &Ty, name: &str) -> Option<(Ir, Ty)> {
+    if !matches!(
+        rty,
+        Ty::Int | Ty::Double | Ty::Bool | Ty::Char | Ty::DateTime | Ty::TimeSpan
+    ) {
+        return None;
+    }
+    match name {
+        "HasValue" => Some((
+            Ir::Binary(
+                BinOp::Ne,
+                Box::new(recv.clone()),
+                Box::new(Ir::Const(Value::Null)),
+            ),
+            Ty::Bool,
+        )),
+        "Value" => Some((
+            Ir::Call(
+                Builtin::Convert(ConvertFn::NullableValue),
+                vec![recv.clone()],
+            ),
+            rty.clone(),
+        )),
+        _ => None,
+    }
+}
+
 /// `Encoding.UTF8` (and `ASCII`, `Default`, which policies use for UTF-8 too).
 pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match (s, name) {
@@ -136,26 +165,6 @@ fn try_parse(
         out_call(Ir::Call(Builtin::Convert(f), vec![s]), tmp, out, default),
         Ty::Bool,
     ))
-}
-
-/// What a method with an out parameter becomes: `call` yields the value or null; the out local
-/// gets the value or `default`; the result is whether there was a value.
-pub(crate) fn out_call(call: Ir, tmp: u16, out: u16, default: Value) -> Ir {
-    Ir::Seq(vec![
-        Ir::Assign(tmp, Box::new(call)),
-        Ir::Assign(
-            out,
-            Box::new(Ir::Coalesce(
-                Box::new(Ir::Local(tmp)),
-                Box::new(Ir::Const(default)),
-            )),
-        ),
-        Ir::Binary(
-            BinOp::Ne,
-            Box::new(Ir::Local(tmp)),
-            Box::new(Ir::Const(Value::Null)),
-        ),
-    ])
 }
 
 fn serialize(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
@@ -374,6 +383,15 @@ pub(crate) fn eval(
             None => Value::Null,
             Some(s) => string(url_encode(s)),
         },
+        ConvertFn::NullableValue => match arg(args, 0) {
+            Value::Null => {
+                return fail(
+                    EvalErrorKind::NullReference,
+                    "Nullable object must have a value.",
+                )
+            }
+            v => v.clone(),
+        },
         ConvertFn::HtmlEncode => match opt_s(args, 0) {
             None => Value::Null,
             Some(s) => {
@@ -518,6 +536,7 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         }
         (CastTo::Cert, v @ Value::Cert(_)) => Ok(v),
         (CastTo::StrArray, v @ Value::Array(_)) => Ok(v),
+        (CastTo::Obj(k), Value::Obj(o)) if super::auth::is_kind(&o, k) => Ok(Value::Obj(o)),
         (_, v) => Err(bad(&v)),
     }
 }

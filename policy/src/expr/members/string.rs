@@ -60,6 +60,9 @@ pub(crate) fn method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    if let Some(r) = super::auth::string_method(b, &recv, m, args, off) {
+        return r;
+    }
     let s = Ty::Str;
     let (f, params, required, ty): (StrFn, Vec<Ty>, usize, Ty) = match m {
         "Contains" => (
