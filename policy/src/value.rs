@@ -29,6 +29,11 @@ pub enum Handle {
     LastError,
     Api,
     Operation,
+    /// `context.Product`, `context.Subscription`, `context.User`: always null in certgate, which
+    /// has no products, subscriptions or developer accounts; typed so expressions compile.
+    Product,
+    Subscription,
+    User,
 }
 
 /// Values of the .NET enums policies use.

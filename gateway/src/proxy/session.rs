@@ -250,6 +250,9 @@ impl RequestContext for SessionContext<'_> {
     fn request_id(&self) -> &str {
         self.rc.request_id.as_str()
     }
+    fn elapsed(&self) -> std::time::Duration {
+        self.rc.start.elapsed()
+    }
     fn response_status(&self) -> (u16, &str) {
         match &self.resp {
             ResponseTarget::Pending(p) => (p.status, &p.reason),

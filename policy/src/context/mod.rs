@@ -329,6 +329,10 @@ pub trait RequestContext {
     fn matched_parameter(&self, name: &str) -> Option<&str>;
     /// `context.RequestId`.
     fn request_id(&self) -> &str;
+    /// `context.Elapsed`: the time since the request was received (and so `context.Timestamp`).
+    fn elapsed(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 
     /// The response's status code and reason phrase.
     fn response_status(&self) -> (u16, &str);

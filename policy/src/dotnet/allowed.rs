@@ -309,6 +309,17 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "Certificates", "Gateway", "GatewayId", "Region", "ServiceId", "ServiceName",
         "SustainabilityInfo",
     ]),
+    ("IProduct", &[
+        "ApprovalRequired", "Groups", "Id", "Name", "State", "SubscriptionsLimit",
+        "SubscriptionRequired", "Apis", "SubscriptionLimit",
+    ]),
+    ("ISubscription", &[
+        "CreatedDate", "EndDate", "Id", "Key", "Name", "PrimaryKey", "SecondaryKey", "StartDate",
+        "CreatedTime",
+    ]),
+    ("IUser", &[
+        "Email", "FirstName", "Groups", "Id", "Identities", "LastName", "Note", "RegistrationDate",
+    ]),
     ("IUrl", &[
         "Host", "Path", "Port", "Query", "QueryString", "Scheme",
     ]),

@@ -106,6 +106,9 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Handle(H::Api) => "IApi",
         Ty::Handle(H::Operation) => "IOperation",
         Ty::Handle(H::Deployment) => "IDeployment",
+        Ty::Handle(H::Product) => "IProduct",
+        Ty::Handle(H::Subscription) => "ISubscription",
+        Ty::Handle(H::User) => "IUser",
         Ty::Handle(H::Url | H::OriginalUrl) => "IUrl",
         Ty::Handle(
             H::RequestHeaders

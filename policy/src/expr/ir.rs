@@ -71,6 +71,7 @@ impl Ty {
                 | Ty::Extensions
                 | Ty::Extension
                 | Ty::Obj(_)
+                | Ty::Handle(Handle::Product | Handle::Subscription | Handle::User)
         )
     }
 
@@ -129,6 +130,9 @@ pub(crate) fn handle_type_name(h: Handle) -> &'static str {
         Handle::LastError => "ILastError",
         Handle::Api => "IApi",
         Handle::Operation => "IOperation",
+        Handle::Product => "IProduct",
+        Handle::Subscription => "ISubscription",
+        Handle::User => "IUser",
     }
 }
 
@@ -308,6 +312,11 @@ pub enum ContextFn {
     /// The same with `x` = `context.Request.Certificate.Thumbprint`, probed in binary.
     CertsHasRequestCertificate,
     LastError(ErrorField),
+    /// `context.Timestamp` (now less `context.Elapsed`) and `context.Elapsed`.
+    Timestamp,
+    Elapsed,
+    /// A member of `context.Product`/`Subscription`/`User`, which are null.
+    OfNull,
 }
 
 /// `X509Certificate2`, its extensions, `X500DistinguishedName`, `Oid` (`members/cert.rs`).

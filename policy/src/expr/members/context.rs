@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::convert::cast;
 use crate::context::Deployment;
+use crate::dotnet::{DateTime, TimeSpan};
 use crate::expr::ast::{Expr, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
@@ -36,10 +37,24 @@ pub(crate) fn member(
         (Handle::Context, "Api") => handle(Handle::Api),
         (Handle::Context, "Operation") => handle(Handle::Operation),
         (Handle::Context, "RequestId") => call(ContextFn::RequestId, Ty::Str),
-        (Handle::Context, "Timestamp") => Ok((
-            Ir::Call(Builtin::Date(DateFn::UtcNow), vec![recv]),
-            Ty::DateTime,
-        )),
+        (Handle::Context, "Timestamp") => call(ContextFn::Timestamp, Ty::DateTime),
+        (Handle::Context, "Elapsed") => call(ContextFn::Elapsed, Ty::TimeSpan),
+        // certgate has no request tracing (APIM's Ocp-Apim-Trace).
+        (Handle::Context, "Tracing") => Ok((Ir::Const(Value::Bool(false)), Ty::Bool)),
+        (Handle::Context, "Product" | "Subscription" | "User") => {
+            let h = match name {
+                "Product" => Handle::Product,
+                "Subscription" => Handle::Subscription,
+                _ => Handle::User,
+            };
+            Ok((Ir::Const(Value::Null), Ty::Handle(h)))
+        }
+        (Handle::Product | Handle::Subscription | Handle::User, _) => {
+            match absent_member(h, name) {
+                Some(ty) => call(ContextFn::OfNull, ty),
+                None => unknown_member(&rty, name, off),
+            }
+        }
         (Handle::Request, "Method") => call(ContextFn::RequestMethod, Ty::Str),
         (Handle::Request, "IpAddress") => call(ContextFn::RequestIp, Ty::Str),
         (Handle::Request, "Certificate") => call(ContextFn::RequestCertificate, Ty::Cert),
@@ -95,6 +110,23 @@ pub(crate) fn member(
         (Handle::Operation, "UrlTemplate") => konst(&route.operation_url_template),
         _ => unknown_member(&rty, name, off),
     }
+}
+
+/// The members APIM documents on `IProduct`, `ISubscription`, `IUser` (apim-reference.md
+/// §2.4.2), with their types; the collections among them (`Groups`, `Identities`) are left out.
+fn absent_member(h: Handle, name: &str) -> Option<Ty> {
+    Some(match (h, name) {
+        (Handle::Product, "ApprovalRequired" | "SubscriptionRequired") => Ty::Bool,
+        (Handle::Product, "Id" | "Name") => Ty::Str,
+        (Handle::Product, "SubscriptionsLimit" | "SubscriptionLimit") => Ty::Int,
+        (Handle::Subscription, "CreatedDate" | "CreatedTime" | "EndDate" | "StartDate") => {
+            Ty::DateTime
+        }
+        (Handle::Subscription, "Id" | "Key" | "Name" | "PrimaryKey" | "SecondaryKey") => Ty::Str,
+        (Handle::User, "Email" | "FirstName" | "Id" | "LastName" | "Note") => Ty::Str,
+        (Handle::User, "RegistrationDate") => Ty::DateTime,
+        _ => return None,
+    })
 }
 
 /// The dictionary-like handles: (get, contains) members and the value type.
@@ -235,6 +267,15 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             .certificate()
             .map_or(Value::Null, |c| Value::Cert(c.clone())),
         ContextFn::RequestId => Value::str(ctx.request_id()),
+        ContextFn::Elapsed => Value::TimeSpan(TimeSpan(
+            i64::try_from(ctx.elapsed().as_nanos() / 100).unwrap_or(i64::MAX),
+        )),
+        ContextFn::Timestamp => {
+            let now = DateTime::utc_now();
+            let ago = TimeSpan(-i64::try_from(ctx.elapsed().as_nanos() / 100).unwrap_or(0));
+            Value::DateTime(now.checked_add(ago).unwrap_or(now))
+        }
+        ContextFn::OfNull => return fail(EvalErrorKind::NullReference, NULL_REF),
         ContextFn::Url(part) => {
             let u = url_of(ctx, arg(args, 0));
             match part {
@@ -461,6 +502,31 @@ mod tests {
         assert!(s("@(context.Request.Nope)").contains("does not contain a definition for 'Nope'"));
         assert!(s(r#"@(context.Deployment.Certificates.TryGetValue("a"))"#)
             .contains("takes 2 arguments"));
+    }
+
+    /// certgate has no products, subscriptions or users: they are null, typed as APIM's, so
+    /// `context.Product?.Name ?? "none"` (APIM's lab sample) runs and a plain member access
+    /// fails as in APIM for a request without a subscription.
+    #[test]
+    fn product_subscription_and_user_are_null() {
+        use crate::expr::testing::failure;
+        use crate::expr::EvalErrorKind;
+        assert_eq!(s(r#"@(context.Product?.Name ?? "none")"#), "none");
+        assert_eq!(
+            s("@(context.Subscription == null && context.User == null)"),
+            "True"
+        );
+        assert_eq!(
+            failure("@(context.Subscription.Key)"),
+            Some(EvalErrorKind::NullReference)
+        );
+        assert!(s("@(context.User.Nope)").contains("does not contain a definition for 'Nope'"));
+        assert!(s("@(context.User.Groups)").contains("'IUser.Groups' is not supported by certgate"));
+        assert_eq!(s("@(context.Tracing)"), "False");
+        assert_eq!(
+            s("@(context.Elapsed.Ticks >= 0 && context.Timestamp <= DateTime.UtcNow)"),
+            "True"
+        );
     }
 
     /// APIM's documented example: `TryGetValue(name, out value)` into a declared local.
