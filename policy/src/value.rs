@@ -87,6 +87,12 @@ pub enum Obj {
     Basic(crate::dotnet::BasicCredentials),
     /// `Jwt` (`AsJwt`).
     Jwt(crate::dotnet::Jwt),
+    /// `Regex` (`new Regex(..)`, and each static call's pattern).
+    Regex(crate::dotnet::regex::Regex),
+    /// `Match` (`Regex.Match`).
+    Match(crate::dotnet::regex::Match),
+    /// `Group` (`Match.Groups[..]`).
+    Group(crate::dotnet::regex::Group),
 }
 
 impl Value {
@@ -121,6 +127,9 @@ impl Value {
             Value::Obj(o) => match **o {
                 Obj::Basic(_) => "BasicAuthCredentials",
                 Obj::Jwt(_) => "Jwt",
+                Obj::Regex(_) => "Regex",
+                Obj::Match(_) => "Match",
+                Obj::Group(_) => "Group",
             },
         }
     }
@@ -145,7 +154,13 @@ impl Value {
             Value::Handle(h) => format!("{h:?}"),
             Value::Enum(EnumValue::StringComparison(s)) => format!("{s:?}"),
             Value::Enum(EnumValue::NameType(n)) => format!("{n:?}"),
-            Value::Obj(_) => self.type_name().into(),
+            // A match and a group print their value, as .NET's `Capture.ToString()`.
+            Value::Obj(o) => match &**o {
+                Obj::Match(m) => m.whole().value.to_string(),
+                Obj::Group(g) => g.value.to_string(),
+                Obj::Regex(r) => r.pattern().to_string(),
+                _ => self.type_name().into(),
+            },
         }
     }
 
@@ -202,7 +217,9 @@ impl Value {
                 Obj::Basic(c) => {
                     serde_json::json!({"UserId": &*c.user_id, "Password": &*c.password})
                 }
-                Obj::Jwt(_) => J::String(self.to_dotnet_string()),
+                Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) => {
+                    J::String(self.to_dotnet_string())
+                }
             },
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
         }

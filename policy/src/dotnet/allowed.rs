@@ -326,6 +326,20 @@ const MEMBERS: &[(&str, &[&str])] = &[
     ("System.Nullable", &[
         "GetValueOrDefault", "HasValue", "Value",
     ]),
+    // APIM's allow-lists for System.Text.RegularExpressions (a match and a group also have what
+    // `Group` and `Capture` give them).
+    ("System.Text.RegularExpressions.Regex", &[
+        "IsMatch", "Match", "Matches", "Replace", "Split", "Unescape",
+    ]),
+    ("System.Text.RegularExpressions.Match", &[
+        "Empty", "Groups", "Result", "Captures", "Success", "Index", "Length", "Value",
+    ]),
+    ("System.Text.RegularExpressions.Group", &[
+        "Captures", "Success", "Index", "Length", "Value",
+    ]),
+    ("System.Text.RegularExpressions.GroupCollection", &[
+        "Count", "Item",
+    ]),
     ("Jwt", &[
         "Algorithm", "Audiences", "Claims", "ExpirationTime", "Id", "Issuer", "IssuedAt",
         "NotBefore", "Subject", "Type",

@@ -8,6 +8,7 @@ mod allowed;
 mod auth;
 mod datetime;
 mod enums;
+pub(crate) mod regex;
 
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};
 pub(crate) use auth::{parse_basic, parse_jwt, BasicCredentials, Jwt};

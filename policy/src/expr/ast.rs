@@ -36,6 +36,11 @@ pub enum BinOp {
     And,
     Or,
     Coalesce,
+    /// `&`, `|`, `^` on integers (`RegexOptions.IgnoreCase | RegexOptions.Multiline`) and on
+    /// booleans (both sides evaluated).
+    BitAnd,
+    BitOr,
+    BitXor,
 }
 
 impl BinOp {
@@ -46,6 +51,9 @@ impl BinOp {
             BinOp::Mul => "*",
             BinOp::Div => "/",
             BinOp::Rem => "%",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
             BinOp::Eq => "==",
             BinOp::Ne => "!=",
             BinOp::Lt => "<",

@@ -101,6 +101,10 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Jwt) => "Jwt",
         Ty::Obj(ObjKind::Basic) => "BasicAuthCredentials",
         Ty::Obj(ObjKind::Claims) => "System.Collections.Generic.IReadOnlyDictionary",
+        Ty::Obj(ObjKind::Regex) | Ty::Static(S::Regex) => "System.Text.RegularExpressions.Regex",
+        Ty::Obj(ObjKind::Match) => "System.Text.RegularExpressions.Match",
+        Ty::Obj(ObjKind::Group) => "System.Text.RegularExpressions.Group",
+        Ty::Obj(ObjKind::Groups) => "System.Text.RegularExpressions.GroupCollection",
         Ty::Handle(H::Request) => "IRequest",
         Ty::Handle(H::Response) => "IResponse",
         Ty::Handle(H::Api) => "IApi",
@@ -212,6 +216,9 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
         "X509Certificate2" | "X509Certificate" => Ty::Cert,
         "Jwt" => Ty::Obj(ObjKind::Jwt),
+        "Regex" | "System.Text.RegularExpressions.Regex" => Ty::Obj(ObjKind::Regex),
+        "Match" | "System.Text.RegularExpressions.Match" => Ty::Obj(ObjKind::Match),
+        "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
         other => {
             return type_err(

@@ -529,6 +529,8 @@ impl<'a> Checker<'a> {
             "Math" => stat(Static::Math),
             "Guid" => stat(Static::Guid),
             "Uri" => stat(Static::Uri),
+            "Regex" => stat(Static::Regex),
+            "RegexOptions" => stat(Static::RegexOptions),
             "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
             "int" | "Int32" => stat(Static::Int32),
@@ -562,8 +564,12 @@ impl<'a> Checker<'a> {
                 members::string::static_member(*s, name, off)
             }
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
+            Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(s) => members::convert::static_member(*s, name, off),
             Ty::Namespace(ns) => namespace_member(ns, name, off),
+            Ty::Obj(k @ (ObjKind::Regex | ObjKind::Match | ObjKind::Group | ObjKind::Groups)) => {
+                members::regex::member(recv, *k, name, off)
+            }
             Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
         }
@@ -613,6 +619,7 @@ impl<'a> Checker<'a> {
             Ty::Cert | Ty::Extension => members::cert::method(self, recv, rty, name, args, off),
             Ty::Str => members::string::method(self, recv, name, args, off),
             Ty::Static(Static::String) => members::string::static_method(self, name, args, off),
+            Ty::Static(Static::Regex) => members::regex::static_method(self, name, args, off),
             Ty::Static(s @ (Static::TimeSpan | Static::DateTime)) => {
                 members::datetime::static_method(self, *s, name, args, off)
             }
@@ -620,6 +627,9 @@ impl<'a> Checker<'a> {
             Ty::DateTime => members::datetime::method(self, recv, name, args, off),
             Ty::Array(_) | Ty::Bytes => {
                 members::collections::method(self, recv, rty, name, args, off)
+            }
+            Ty::Obj(k @ (ObjKind::Regex | ObjKind::Match | ObjKind::Group | ObjKind::Groups)) => {
+                members::regex::method(self, recv, *k, name, args, off)
             }
             Ty::Obj(k) => members::auth::method(self, recv, *k, name, args, off),
             _ => unknown_member(rty, name, off),
@@ -733,6 +743,7 @@ impl<'a> Checker<'a> {
             Ty::Extensions => members::cert::extension_index(self, recv, index),
             Ty::Array(_) | Ty::Bytes => members::collections::index(self, recv, rty, index),
             Ty::Obj(ObjKind::Claims) => members::auth::index(self, recv, index),
+            Ty::Obj(ObjKind::Groups) => members::regex::index(self, recv, index),
             t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),
         }
     }
@@ -743,6 +754,7 @@ impl<'a> Checker<'a> {
                 members::cert::new(self, args, off)
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
+            "Regex" | "System.Text.RegularExpressions.Regex" => members::regex::new(self, args, off),
             other => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
         }
     }
@@ -875,6 +887,14 @@ impl<'a> Checker<'a> {
                 };
                 Ok((fold(b(li, ri)), ty))
             }
+            BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => {
+                let ty = match (&lt, &rt) {
+                    (Ty::Int, Ty::Int) => Ty::Int,
+                    (Ty::Bool, Ty::Bool) => Ty::Bool,
+                    _ => return bad(),
+                };
+                Ok((fold(b(li, ri)), ty))
+            }
         }
     }
 }
@@ -885,6 +905,9 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
     let t = match full.as_str() {
         "System.Net" => Ty::Namespace("System.Net"),
         "System.Text" => Ty::Namespace("System.Text"),
+        "System.Text.RegularExpressions" => Ty::Namespace("System.Text.RegularExpressions"),
+        "System.Text.RegularExpressions.Regex" => Ty::Static(Static::Regex),
+        "System.Text.RegularExpressions.RegexOptions" => Ty::Static(Static::RegexOptions),
         "System.Net.WebUtility" => Ty::Static(Static::WebUtility),
         "System.Text.Encoding" => Ty::Static(Static::Encoding),
         "System.String" => Ty::Static(Static::String),

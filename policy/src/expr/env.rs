@@ -116,6 +116,11 @@ impl<'c> Env<'c> {
         Ok(())
     }
 
+    /// The most items a collection may hold (a builtin that makes one stops there).
+    pub(crate) fn max_items(&self) -> usize {
+        self.budget.max_items
+    }
+
     /// Charges a value just produced against the evaluation's memory budget.
     pub(crate) fn charge(&mut self, v: Value) -> R<Value> {
         let (len, items) = match &v {

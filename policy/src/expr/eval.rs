@@ -225,6 +225,20 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
         )
     };
     match op {
+        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => Ok(match (x, y) {
+            (Value::Int(a), Value::Int(b)) => Value::Int(match op {
+                BinOp::BitAnd => a & b,
+                BinOp::BitOr => a | b,
+                _ => a ^ b,
+            }),
+            (Value::Bool(a), Value::Bool(b)) => Value::Bool(match op {
+                BinOp::BitAnd => a & b,
+                BinOp::BitOr => a | b,
+                _ => a ^ b,
+            }),
+            // A null operand (a nullable read) lifts to null, as in C#.
+            _ => Value::Null,
+        }),
         BinOp::Eq => Ok(Value::Bool(x.dotnet_eq(&y))),
         BinOp::Ne => Ok(Value::Bool(!x.dotnet_eq(&y))),
         BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
@@ -406,5 +420,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Date(f) => members::datetime::eval(f, &args),
         Builtin::Collection(f) => members::collections::eval(f, &args),
         Builtin::Auth(f) => members::auth::eval(f, &args),
+        Builtin::Regex(f) => members::regex::eval(f, &args, env),
     }
 }

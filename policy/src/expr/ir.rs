@@ -53,6 +53,11 @@ pub enum ObjKind {
     Jwt,
     /// `Jwt.Claims`: carried as the token itself.
     Claims,
+    Regex,
+    Match,
+    Group,
+    /// `Match.Groups`: carried as the match itself.
+    Groups,
 }
 
 impl Ty {
@@ -111,6 +116,10 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Claims) => {
                 f.write_str("IReadOnlyDictionary<string, string[]> (claims)")
             }
+            Ty::Obj(ObjKind::Regex) => f.write_str("Regex"),
+            Ty::Obj(ObjKind::Match) => f.write_str("Match"),
+            Ty::Obj(ObjKind::Group) => f.write_str("Group"),
+            Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
         }
     }
 }
@@ -150,6 +159,8 @@ pub enum Static {
     Math,
     Guid,
     Uri,
+    Regex,
+    RegexOptions,
     StringComparison,
     X509NameType,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
@@ -189,7 +200,13 @@ impl CastTo {
             Ty::Bytes => CastTo::Bytes,
             Ty::Cert => CastTo::Cert,
             Ty::Array(e) if **e == Ty::Str => CastTo::StrArray,
-            Ty::Obj(k @ (ObjKind::Basic | ObjKind::Jwt)) => CastTo::Obj(*k),
+            Ty::Obj(
+                k @ (ObjKind::Basic
+                | ObjKind::Jwt
+                | ObjKind::Regex
+                | ObjKind::Match
+                | ObjKind::Group),
+            ) => CastTo::Obj(*k),
             _ => return None,
         })
     }
@@ -232,6 +249,26 @@ pub enum Builtin {
     Date(DateFn),
     Collection(CollectionFn),
     Auth(AuthFn),
+    Regex(RegexFn),
+}
+
+/// `Regex` statics and instances, `Match`, `Group` (`members/regex.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegexFn {
+    /// A pattern known only when the request runs (compiled then, within a smaller bound).
+    New,
+    IsMatch,
+    Match,
+    Matches,
+    Replace,
+    Split,
+    Success,
+    Value,
+    Index,
+    Length,
+    /// `Groups[n]` / `Groups["name"]`.
+    Group,
+    GroupCount,
 }
 
 /// The registered claims `Jwt` has properties for (RFC 7519 §4.1).
@@ -488,6 +525,8 @@ impl Builtin {
             Builtin::Context(_) | Builtin::Cert(_) => false,
             // Parses a credential into a new object each time (reference identity).
             Builtin::Auth(_) => false,
+            // A match allocates a new object; compiling is done by the checker for constants.
+            Builtin::Regex(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,

@@ -55,10 +55,10 @@ pub(crate) struct LexError {
     pub message: String,
 }
 
-const PUNCTS: [&str; 38] = [
+const PUNCTS: [&str; 40] = [
     "??=", "?.", "??", "=>", "==", "!=", "<=", ">=", "&&", "||", "+=", "-=", "*=", "/=", "++",
     "--", "::", "(", ")", "{", "}", "[", "]", ".", ",", ";", ":", "?", "!", "<", ">", "=", "+",
-    "-", "*", "/", "%", "&",
+    "-", "*", "/", "%", "&", "|", "^",
 ];
 
 /// Upper bound on tokens per expression: hostile input must not make us allocate without bound.

@@ -452,10 +452,16 @@ impl Parser {
         Ok(l)
     }
 
-    fn binary(&mut self, level: usize) -> Result<Expr, ParseError> {
-        const LEVELS: [&[(&str, BinOp)]; 6] = [
+    /// Binary operators by precedence climbing: an operand is one call whatever the number of
+    /// precedence levels, so only nesting (parentheses, right operands) deepens the recursion.
+    /// `min` is the lowest level this call may combine.
+    fn binary(&mut self, min: usize) -> Result<Expr, ParseError> {
+        const LEVELS: [&[(&str, BinOp)]; 9] = [
             &[("||", BinOp::Or)],
             &[("&&", BinOp::And)],
+            &[("|", BinOp::BitOr)],
+            &[("^", BinOp::BitXor)],
+            &[("&", BinOp::BitAnd)],
             &[("==", BinOp::Eq), ("!=", BinOp::Ne)],
             &[
                 ("<=", BinOp::Le),
@@ -466,21 +472,18 @@ impl Parser {
             &[("+", BinOp::Add), ("-", BinOp::Sub)],
             &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
         ];
-        if level == LEVELS.len() {
-            return self.unary();
-        }
-        let mut l = self.binary(level + 1)?;
-        let mut chain = 0usize;
+        /// `is`/`as` bind at the relational level.
+        const RELATIONAL: usize = 6;
+        let mut l = self.unary()?;
+        let (mut chain, mut nested) = (0usize, 0usize);
         loop {
             chain += 1;
-            // && and || chains are flattened by the checker; other operators nest, so they
-            // share the nesting budget.
-            if (level > 1 && self.depth + chain > MAX_NESTING * 2) || chain > MAX_CHAIN {
+            if chain > MAX_CHAIN {
                 return self.err(
                     "expression too long; split it into several policies or variables".into(),
                 );
             }
-            if level == 3 && (self.is_kw("is") || self.is_kw("as")) {
+            if min <= RELATIONAL && (self.is_kw("is") || self.is_kw("as")) {
                 let offset = self.offset();
                 let is = self.is_kw("is");
                 self.bump();
@@ -517,11 +520,23 @@ impl Parser {
                 };
                 continue;
             }
-            let op = LEVELS[level]
-                .iter()
-                .find(|(p, _)| self.is(p))
-                .map(|(_, op)| *op);
-            let Some(op) = op else { break };
+            let found = (min..LEVELS.len()).find_map(|level| {
+                LEVELS[level]
+                    .iter()
+                    .find(|(p, _)| self.is(p))
+                    .map(|(_, op)| (level, *op))
+            });
+            let Some((level, op)) = found else { break };
+            // && and || chains are flattened by the checker; other operators nest, so they
+            // share the nesting budget.
+            if !matches!(op, BinOp::And | BinOp::Or) {
+                nested += 1;
+                if self.depth + nested > MAX_NESTING * 2 {
+                    return self.err(
+                        "expression too long; split it into several policies or variables".into(),
+                    );
+                }
+            }
             let offset = self.offset();
             self.bump();
             let r = self.binary(level + 1)?;
@@ -857,6 +872,19 @@ mod tests {
             panic!()
         };
         assert!(matches!(r.kind, ExprKind::Binary(BinOp::And, _, _)));
+        // C#'s order: * + relational == & ^ | && ||.
+        use crate::expr::testing::s;
+        for (expr, want) in [
+            ("@(1 | 6 & 3)", "3"),
+            ("@(5 & 3 ^ 1)", "0"),
+            ("@(true ^ true | true)", "True"),
+            ("@(1 + 2 * 3 == 7 & 2 > 1)", "True"),
+            ("@(2 - 1 - 1)", "0"),
+            ("@(\"a\" is string && 1 < 2 | false)", "True"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert!(s("@(1 | true)").contains("cannot be applied"));
     }
 
     #[test]

@@ -21,7 +21,11 @@ fn auth(f: AuthFn, args: Vec<Ir>) -> Ir {
 pub(crate) fn is_kind(o: &Obj, k: ObjKind) -> bool {
     matches!(
         (o, k),
-        (Obj::Basic(_), ObjKind::Basic) | (Obj::Jwt(_), ObjKind::Jwt)
+        (Obj::Basic(_), ObjKind::Basic)
+            | (Obj::Jwt(_), ObjKind::Jwt)
+            | (Obj::Regex(_), ObjKind::Regex)
+            | (Obj::Match(_), ObjKind::Match)
+            | (Obj::Group(_), ObjKind::Group)
     )
 }
 
@@ -150,7 +154,7 @@ pub(crate) fn eval(f: AuthFn, args: &[Value]) -> EvalResult<Value> {
         AuthFn::UserId | AuthFn::Password => match &*obj(arg(args, 0))? {
             Obj::Basic(c) if f == AuthFn::UserId => Value::Str(c.user_id.clone()),
             Obj::Basic(c) => Value::Str(c.password.clone()),
-            Obj::Jwt(_) => return fail(EvalErrorKind::InvalidCast, "not BasicAuthCredentials"),
+            _ => return fail(EvalErrorKind::InvalidCast, "not BasicAuthCredentials"),
         },
         _ => {
             let o = obj(arg(args, 0))?;

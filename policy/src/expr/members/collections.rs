@@ -15,7 +15,8 @@ fn coll(f: CollectionFn, args: Vec<Ir>) -> Ir {
 /// `a.Length`, `pair.Key`, `pair.Value`.
 pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match (rty, name) {
-        (Ty::Array(_) | Ty::Bytes, "Length") => {
+        // `Count` is what a list or a `MatchCollection` has; certgate's sequences stand for them.
+        (Ty::Array(_) | Ty::Bytes, "Length" | "Count") => {
             Ok((coll(CollectionFn::Length, vec![recv]), Ty::Int))
         }
         (Ty::Pair(k, _), "Key") => Ok((coll(CollectionFn::PairKey, vec![recv]), (**k).clone())),

@@ -13,4 +13,5 @@ pub(crate) mod context;
 pub(crate) mod convert;
 pub(crate) mod datetime;
 pub(crate) mod format;
+pub(crate) mod regex;
 pub(crate) mod string;

@@ -1,0 +1,351 @@
+//! .NET regular expressions (`System.Text.RegularExpressions`) run on the `regex` crate: the
+//! options `RegexOptions` combines, the replacement syntax of `Regex.Replace`, and what a match
+//! reports (`Success`, `Value`, `Index` and `Length` in UTF-16 units, groups by number and name).
+//!
+//! The `regex` crate matches in time linear in the input, so the catastrophic backtracking that
+//! APIM's match timeout guards against cannot happen; the price is that look-around,
+//! backreferences and atomic groups are refused when the pattern is compiled (at load for a
+//! constant pattern), with the engine's reason. The compiled program is bounded in size.
+//!
+//! Must not: import anything else from this crate.
+
+use std::sync::Arc;
+
+/// `RegexOptions` values (.NET's numbering; they combine with `|`).
+pub(crate) const IGNORE_CASE: i64 = 1;
+pub(crate) const MULTILINE: i64 = 2;
+pub(crate) const EXPLICIT_CAPTURE: i64 = 4;
+pub(crate) const COMPILED: i64 = 8;
+pub(crate) const SINGLELINE: i64 = 16;
+pub(crate) const IGNORE_PATTERN_WHITESPACE: i64 = 32;
+pub(crate) const RIGHT_TO_LEFT: i64 = 64;
+pub(crate) const ECMA_SCRIPT: i64 = 256;
+pub(crate) const CULTURE_INVARIANT: i64 = 512;
+pub(crate) const NON_BACKTRACKING: i64 = 1024;
+
+/// `RegexOptions` by name.
+pub(crate) fn option(name: &str) -> Option<i64> {
+    Some(match name {
+        "None" => 0,
+        "IgnoreCase" => IGNORE_CASE,
+        "Multiline" => MULTILINE,
+        "ExplicitCapture" => EXPLICIT_CAPTURE,
+        "Compiled" => COMPILED,
+        "Singleline" => SINGLELINE,
+        "IgnorePatternWhitespace" => IGNORE_PATTERN_WHITESPACE,
+        "RightToLeft" => RIGHT_TO_LEFT,
+        "ECMAScript" => ECMA_SCRIPT,
+        "CultureInvariant" => CULTURE_INVARIANT,
+        "NonBacktracking" => NON_BACKTRACKING,
+        _ => return None,
+    })
+}
+
+/// A compiled pattern, with its group names by number (for `Groups["name"]`).
+#[derive(Debug)]
+pub struct Regex {
+    re: regex::Regex,
+}
+
+impl PartialEq for Regex {
+    fn eq(&self, other: &Regex) -> bool {
+        self.re.as_str() == other.re.as_str()
+    }
+}
+
+/// Compiles a .NET pattern with `RegexOptions`; the compiled program may use `size_limit` bytes.
+/// The error says why certgate cannot run it.
+pub(crate) fn compile(pattern: &str, options: i64, size_limit: usize) -> Result<Regex, String> {
+    let unsupported = options & (EXPLICIT_CAPTURE | RIGHT_TO_LEFT | ECMA_SCRIPT);
+    if unsupported != 0 {
+        let names = [
+            (EXPLICIT_CAPTURE, "ExplicitCapture"),
+            (RIGHT_TO_LEFT, "RightToLeft"),
+            (ECMA_SCRIPT, "ECMAScript"),
+        ];
+        let named: Vec<&str> = names
+            .iter()
+            .filter(|(v, _)| unsupported & v != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        return Err(format!(
+            "RegexOptions.{} is not supported by certgate",
+            named.join(", RegexOptions.")
+        ));
+    }
+    let re = regex::RegexBuilder::new(pattern)
+        .case_insensitive(options & IGNORE_CASE != 0)
+        .multi_line(options & MULTILINE != 0)
+        .dot_matches_new_line(options & SINGLELINE != 0)
+        .ignore_whitespace(options & IGNORE_PATTERN_WHITESPACE != 0)
+        .size_limit(size_limit)
+        .dfa_size_limit(size_limit)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => format!(
+                "the regular expression compiles to more than {size_limit} bytes, certgate's bound"
+            ),
+            e => {
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim();
+                let why = why.strip_prefix("error: ").unwrap_or(why);
+                format!(
+                    "the regular expression is not supported by certgate, whose engine runs in \
+                     linear time without look-around, backreferences or atomic groups: {why}"
+                )
+            }
+        })?;
+    Ok(Regex { re })
+}
+
+/// One group of a match (`Group`): whether it took part, and what it matched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub success: bool,
+    pub value: Arc<str>,
+    /// In UTF-16 units, as .NET counts.
+    pub index: i64,
+    pub length: i64,
+}
+
+/// A `Match`: its groups by number (0: the whole match) and the pattern's group names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    pub groups: Vec<Group>,
+    names: Vec<Option<Arc<str>>>,
+}
+
+impl Match {
+    /// `Success`, `Value`, `Index`, `Length`: the whole match's.
+    pub fn whole(&self) -> &Group {
+        &self.groups[0]
+    }
+
+    /// `Groups[n]`: an unsuccessful empty group past the last, as .NET answers.
+    pub fn group(&self, n: i64) -> Group {
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| self.groups.get(n))
+            .cloned()
+            .unwrap_or_else(Group::failed)
+    }
+
+    /// `Groups["name"]` (a number as text names the numbered group, as in .NET).
+    pub fn named(&self, name: &str) -> Group {
+        if let Some(i) = self.names.iter().position(|n| n.as_deref() == Some(name)) {
+            return self.groups[i].clone();
+        }
+        match name.parse::<i64>() {
+            Ok(n) => self.group(n),
+            Err(_) => Group::failed(),
+        }
+    }
+}
+
+impl Group {
+    fn failed() -> Group {
+        Group {
+            success: false,
+            value: "".into(),
+            index: 0,
+            length: 0,
+        }
+    }
+}
+
+fn utf16_len(s: &str) -> i64 {
+    s.encode_utf16().count() as i64
+}
+
+impl Regex {
+    /// The pattern (`ToString()`).
+    pub fn pattern(&self) -> &str {
+        self.re.as_str()
+    }
+
+    pub fn is_match(&self, input: &str) -> bool {
+        self.re.is_match(input)
+    }
+
+    /// `Match`: the first match, or `Match.Empty` (unsuccessful).
+    pub fn first(&self, input: &str) -> Match {
+        match self.re.captures(input) {
+            Some(c) => self.to_match(input, &c),
+            None => Match {
+                groups: vec![Group::failed()],
+                names: Vec::new(),
+            },
+        }
+    }
+
+    /// `Matches`: every match, at most `limit` of them (`None` past it).
+    pub fn all(&self, input: &str, limit: usize) -> Option<Vec<Match>> {
+        let mut out = Vec::new();
+        for c in self.re.captures_iter(input) {
+            if out.len() == limit {
+                return None;
+            }
+            out.push(self.to_match(input, &c));
+        }
+        Some(out)
+    }
+
+    fn to_match(&self, input: &str, c: &regex::Captures<'_>) -> Match {
+        let groups = (0..c.len())
+            .map(|i| match c.get(i) {
+                Some(m) => Group {
+                    success: true,
+                    value: m.as_str().into(),
+                    index: utf16_len(&input[..m.start()]),
+                    length: utf16_len(m.as_str()),
+                },
+                None => Group::failed(),
+            })
+            .collect();
+        Match {
+            groups,
+            names: self.re.capture_names().map(|n| n.map(Arc::from)).collect(),
+        }
+    }
+
+    /// How many matches `input` has (to bound a replacement before building it).
+    pub fn count(&self, input: &str) -> usize {
+        self.re.find_iter(input).count()
+    }
+
+    /// `Replace` with .NET's substitutions (`$1`, `${name}`, `$$`, `$&`).
+    pub fn replace(&self, input: &str, replacement: &str) -> String {
+        self.re
+            .replace_all(input, translate_replacement(replacement).as_str())
+            .into_owned()
+    }
+
+    /// `Split`: the pieces between matches, with the captured groups between them, as .NET.
+    pub fn split(&self, input: &str, limit: usize) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let mut last = 0;
+        for c in self.re.captures_iter(input) {
+            let Some(m) = c.get(0) else { continue };
+            out.push(input[last..m.start()].to_string());
+            out.extend(
+                (1..c.len())
+                    .filter_map(|i| c.get(i))
+                    .map(|g| g.as_str().to_string()),
+            );
+            last = m.end();
+            if out.len() > limit {
+                return None;
+            }
+        }
+        out.push(input[last..].to_string());
+        Some(out)
+    }
+}
+
+/// .NET's replacement syntax in the `regex` crate's: `$N` ends at the last digit (`$1a` is group
+/// 1 then `a`; the crate would read a group named `1a`), `$&` is the whole match, and a `$` that
+/// starts no substitution is literal.
+fn translate_replacement(r: &str) -> String {
+    let b = r.as_bytes();
+    let mut out = String::with_capacity(r.len() + 8);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' {
+            let next = r[i..].find('$').map_or(r.len(), |n| i + n);
+            out.push_str(&r[i..next]);
+            i = next;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'$') => {
+                out.push_str("$$");
+                i += 2;
+            }
+            Some(b'&') => {
+                out.push_str("${0}");
+                i += 2;
+            }
+            Some(d) if d.is_ascii_digit() => {
+                let end = b[i + 1..]
+                    .iter()
+                    .position(|c| !c.is_ascii_digit())
+                    .map_or(b.len(), |n| i + 1 + n);
+                out.push_str(&format!("${{{}}}", &r[i + 1..end]));
+                i = end;
+            }
+            Some(b'{') => match r[i + 2..].find('}') {
+                Some(n) => {
+                    out.push_str(&r[i..i + 3 + n]);
+                    i += 3 + n;
+                }
+                None => {
+                    out.push_str("$$");
+                    i += 1;
+                }
+            },
+            _ => {
+                out.push_str("$$");
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_report_utf16_positions_and_named_groups() {
+        let re = compile(r"max-age=(?<maxAge>\d+)", 0, 1 << 16).unwrap();
+        let m = re.first("é, max-age=60");
+        assert!(m.whole().success);
+        assert_eq!((m.whole().index, m.whole().length), (3, 10));
+        assert_eq!(&*m.named("maxAge").value, "60");
+        assert_eq!(&*m.named("1").value, "60");
+        assert!(!m.named("none").success);
+        assert!(!m.group(7).success);
+        assert!(!re.first("no").whole().success);
+    }
+
+    #[test]
+    fn options_replacement_and_split() {
+        let re = compile("^b", IGNORE_CASE | MULTILINE | CULTURE_INVARIANT, 1 << 16).unwrap();
+        assert!(re.is_match("a\nB"));
+        let re = compile(r"(\d)(?<x>\w)", 0, 1 << 16).unwrap();
+        assert_eq!(
+            re.replace("1a 2b", "$2$1a-${x}-$&-$$-$z"),
+            "a1a-a-1a-$-$z b2a-b-2b-$-$z"
+        );
+        assert_eq!(
+            compile(",", 0, 1 << 16)
+                .unwrap()
+                .split("a,b,,c", 10)
+                .unwrap(),
+            ["a", "b", "", "c"]
+        );
+        assert_eq!(
+            compile("(-)", 0, 1 << 16)
+                .unwrap()
+                .split("a-b", 10)
+                .unwrap(),
+            ["a", "-", "b"]
+        );
+        assert_eq!(compile(",", 0, 1 << 16).unwrap().split(",,,,", 2), None);
+    }
+
+    #[test]
+    fn what_the_engine_cannot_run_is_refused_with_its_reason() {
+        for p in [r"a(?=b)", r"(a)\1", r"(?<!x)y"] {
+            let e = compile(p, 0, 1 << 16).unwrap_err();
+            assert!(e.contains("not supported by certgate"), "{p}: {e}");
+        }
+        assert!(compile("a", RIGHT_TO_LEFT, 1 << 16)
+            .unwrap_err()
+            .contains("RegexOptions.RightToLeft"));
+        assert!(compile(r"\w{1000}\w{1000}", 0, 1 << 12)
+            .unwrap_err()
+            .contains("certgate's bound"));
+    }
+}

@@ -1,0 +1,360 @@
+//! `System.Text.RegularExpressions` as APIM allows it: `Regex` (the statics `IsMatch`, `Match`,
+//! `Matches`, `Replace`, `Split`, with options and an ignored match timeout; `new Regex(pattern[,
+//! options[, timeout]])` and the same as instance methods), `RegexOptions` (combined with `|`),
+//! `Match` (`Success`, `Value`, `Index`, `Length`, `Groups`), `Group` and `GroupCollection`
+//! (`Count`, the indexer by number or name). Checker bindings and evaluator in one file; the
+//! engine and its bounds are `dotnet::regex`'s.
+//!
+//! A constant pattern is compiled once, when the policy is loaded (a pattern certgate cannot run
+//! is a load error at its position); one computed per request is compiled then, within a smaller
+//! bound, and a failure is .NET's `ArgumentException`.
+
+use std::sync::Arc;
+
+use crate::dotnet::regex::{compile, option};
+use crate::expr::ast::Expr;
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::{Obj, Value};
+
+/// The compiled size a pattern written in a policy may take (an operator's own choice).
+const POLICY_PATTERN_LIMIT: usize = 1 << 20;
+/// The compiled size a pattern computed per request (possibly from request data) may take.
+const REQUEST_PATTERN_LIMIT: usize = 1 << 16;
+
+fn rx(f: RegexFn, args: Vec<Ir>) -> Ir {
+    Ir::Call(Builtin::Regex(f), args)
+}
+
+/// `RegexOptions.X`: .NET's flag values, as integers so that `|` combines them.
+pub(crate) fn options_member(name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match option(name) {
+        Some(v) => Ok((Ir::Const(Value::Int(v)), Ty::Int)),
+        None => type_err(
+            off,
+            format!("'RegexOptions' does not contain a definition for '{name}'"),
+        ),
+    }
+}
+
+/// The compiled pattern: a constant now, or a compile per evaluation.
+fn pattern(b: &mut dyn Binder, pattern: &Expr, options: Option<&Expr>) -> CheckResult<Ir> {
+    let p = b.coerce(pattern, &Ty::Str)?;
+    let o = match options {
+        Some(e) => b.coerce(e, &Ty::Int)?,
+        None => Ir::Const(Value::Int(0)),
+    };
+    match (p.as_const(), o.as_const()) {
+        (Some(Value::Str(s)), Some(Value::Int(opts))) => {
+            match compile(s, *opts, POLICY_PATTERN_LIMIT) {
+                Ok(re) => Ok(Ir::Const(Value::Obj(Arc::new(Obj::Regex(re))))),
+                Err(e) => type_err(pattern.offset, e),
+            }
+        }
+        _ => Ok(rx(RegexFn::New, vec![p, o])),
+    }
+}
+
+/// The trailing `TimeSpan matchTimeout` of the overloads that take one: checked, then unused (the
+/// engine runs in linear time).
+fn timeout(b: &mut dyn Binder, e: Option<&Expr>) -> CheckResult<()> {
+    if let Some(e) = e {
+        b.coerce(e, &Ty::TimeSpan)?;
+    }
+    Ok(())
+}
+
+/// An operation's result type and the number of arguments after the input.
+fn operation(m: &str) -> Option<(RegexFn, Ty, usize)> {
+    Some(match m {
+        "IsMatch" => (RegexFn::IsMatch, Ty::Bool, 0),
+        "Match" => (RegexFn::Match, Ty::Obj(ObjKind::Match), 0),
+        "Matches" => (
+            RegexFn::Matches,
+            Ty::Array(Box::new(Ty::Obj(ObjKind::Match))),
+            0,
+        ),
+        "Replace" => (RegexFn::Replace, Ty::Str, 1),
+        "Split" => (RegexFn::Split, Ty::Array(Box::new(Ty::Str)), 0),
+        _ => return None,
+    })
+}
+
+/// `Regex.IsMatch(input, pattern[, options[, timeout]])` and the other statics (`Replace` takes
+/// the replacement after the pattern).
+pub(crate) fn static_method(
+    b: &mut dyn Binder,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let Some((f, ty, extra)) = operation(m) else {
+        return unknown_member(&Ty::Static(Static::Regex), m, off);
+    };
+    let need = 2 + extra;
+    if args.len() < need || args.len() > need + 2 {
+        return type_err(
+            off,
+            format!(
+                "'Regex.{m}' takes the input, the pattern{} and optionally options and a timeout",
+                if extra == 1 { ", the replacement" } else { "" }
+            ),
+        );
+    }
+    let input = b.coerce(&args[0], &Ty::Str)?;
+    let re = pattern(b, &args[1], args.get(need))?;
+    timeout(b, args.get(need + 1))?;
+    let mut irs = vec![re, input];
+    if extra == 1 {
+        irs.push(b.coerce(&args[2], &Ty::Str)?);
+    }
+    Ok((rx(f, irs), ty))
+}
+
+/// `new Regex(pattern[, options[, timeout]])`.
+pub(crate) fn new(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
+    let Some(p) = args.first().filter(|_| args.len() <= 3) else {
+        return type_err(
+            off,
+            "'new Regex' takes a pattern, and optionally options and a timeout",
+        );
+    };
+    let re = pattern(b, p, args.get(1))?;
+    timeout(b, args.get(2))?;
+    Ok((re, Ty::Obj(ObjKind::Regex)))
+}
+
+/// `regex.IsMatch(input)`, `regex.Replace(input, replacement)`, ...
+pub(crate) fn method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    k: ObjKind,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let op = (k == ObjKind::Regex).then(|| operation(m)).flatten();
+    let Some((f, ty, extra)) = op else {
+        return unknown_member(&Ty::Obj(k), m, off);
+    };
+    let params = [Ty::Str, Ty::Str];
+    let a = b.args(m, args, &params[..1 + extra], 1 + extra, off)?;
+    Ok((rx(f, with_recv(recv, a)), ty))
+}
+
+/// `Success`, `Value`, `Index`, `Length` of a match or group; `Groups`; `Groups.Count`.
+pub(crate) fn member(recv: Ir, k: ObjKind, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    let (f, ty) = match (k, name) {
+        (ObjKind::Match | ObjKind::Group, "Success") => (RegexFn::Success, Ty::Bool),
+        (ObjKind::Match | ObjKind::Group, "Value") => (RegexFn::Value, Ty::Str),
+        (ObjKind::Match | ObjKind::Group, "Index") => (RegexFn::Index, Ty::Int),
+        (ObjKind::Match | ObjKind::Group, "Length") => (RegexFn::Length, Ty::Int),
+        (ObjKind::Match, "Groups") => return Ok((recv, Ty::Obj(ObjKind::Groups))),
+        (ObjKind::Groups, "Count") => (RegexFn::GroupCount, Ty::Int),
+        _ => return unknown_member(&Ty::Obj(k), name, off),
+    };
+    Ok((rx(f, vec![recv]), ty))
+}
+
+/// `Groups[1]`, `Groups["name"]`.
+pub(crate) fn index(b: &mut dyn Binder, recv: Ir, index: &Expr) -> CheckResult<(Ir, Ty)> {
+    let (key, ty) = b.expr(index)?;
+    if !matches!(ty, Ty::Int | Ty::Str) {
+        return type_err(
+            index.offset,
+            format!("groups are found by number or name, not '{ty}'"),
+        );
+    }
+    Ok((rx(RegexFn::Group, vec![recv, key]), Ty::Obj(ObjKind::Group)))
+}
+
+pub(crate) fn eval(f: RegexFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
+    if f == RegexFn::New {
+        let p = s_arg(args, 0)?;
+        let opts = int(arg(args, 1)).unwrap_or(0);
+        return match compile(p, opts, REQUEST_PATTERN_LIMIT) {
+            Ok(re) => Ok(Value::Obj(Arc::new(Obj::Regex(re)))),
+            Err(e) => fail(EvalErrorKind::Argument, e),
+        };
+    }
+    let Value::Obj(o) = arg(args, 0) else {
+        return fail(EvalErrorKind::NullReference, NULL_REF);
+    };
+    let new = |o: Obj| Value::Obj(Arc::new(o));
+    Ok(match (f, &**o) {
+        (RegexFn::IsMatch, Obj::Regex(re)) => Value::Bool(re.is_match(input(args)?)),
+        (RegexFn::Match, Obj::Regex(re)) => new(Obj::Match(re.first(input(args)?))),
+        (RegexFn::Matches, Obj::Regex(re)) => match re.all(input(args)?, env.max_items()) {
+            Some(ms) => Value::Array(ms.into_iter().map(|m| new(Obj::Match(m))).collect()),
+            None => return over_budget(format!("more than {} matches", env.max_items())),
+        },
+        (RegexFn::Split, Obj::Regex(re)) => match re.split(input(args)?, env.max_items()) {
+            Some(parts) => Value::Array(parts.into_iter().map(|p| Value::Str(p.into())).collect()),
+            None => return over_budget(format!("more than {} pieces", env.max_items())),
+        },
+        (RegexFn::Replace, Obj::Regex(re)) => {
+            let s = input(args)?;
+            let Some(r) = opt_s(args, 2) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'replacement')",
+                );
+            };
+            // Bound the result before building it: every match may add the replacement.
+            let n = re.count(s);
+            env.check_len(
+                s.len()
+                    .saturating_add(n.saturating_add(1).saturating_mul(r.len())),
+            )?;
+            Value::Str(re.replace(s, r).into())
+        }
+        (RegexFn::Success, Obj::Match(m)) => Value::Bool(m.whole().success),
+        (RegexFn::Value, Obj::Match(m)) => Value::Str(m.whole().value.clone()),
+        (RegexFn::Index, Obj::Match(m)) => Value::Int(m.whole().index),
+        (RegexFn::Length, Obj::Match(m)) => Value::Int(m.whole().length),
+        (RegexFn::Success, Obj::Group(g)) => Value::Bool(g.success),
+        (RegexFn::Value, Obj::Group(g)) => Value::Str(g.value.clone()),
+        (RegexFn::Index, Obj::Group(g)) => Value::Int(g.index),
+        (RegexFn::Length, Obj::Group(g)) => Value::Int(g.length),
+        (RegexFn::GroupCount, Obj::Match(m)) => Value::Int(m.groups.len() as i64),
+        (RegexFn::Group, Obj::Match(m)) => new(Obj::Group(match arg(args, 1) {
+            Value::Int(n) => m.group(*n),
+            Value::Str(s) => m.named(s),
+            _ => {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'groupname')",
+                )
+            }
+        })),
+        _ => return fail(EvalErrorKind::InvalidCast, format!("not a {f:?} receiver")),
+    })
+}
+
+/// The input of an operation (`ArgumentNullException` when null, as .NET's).
+fn input(args: &[Value]) -> EvalResult<&str> {
+    opt_s(args, 1).map_or_else(
+        || {
+            fail(
+                EvalErrorKind::Argument,
+                "Value cannot be null. (Parameter 'input')",
+            )
+        },
+        Ok,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::SimpleContext;
+    use crate::expr::testing::{failure, s, show};
+    use crate::expr::EvalErrorKind;
+
+    /// APIM's reference example, and the other members as .NET answers them.
+    #[test]
+    fn apims_example_and_the_members() {
+        let mut ctx = SimpleContext::new("GET", "/?p=a(%3F%3Db)&q=%5Cd");
+        ctx.response_headers
+            .push(("Cache-Control".into(), "public, max-age=60".into()));
+        assert_eq!(
+            show(
+                r#"@(Regex.Match(context.Response.Headers.GetValueOrDefault("Cache-Control",""), @"max-age=(?<maxAge>\d+)").Groups["maxAge"]?.Value)"#,
+                &ctx
+            ),
+            "60"
+        );
+        for (expr, want) in [
+            (
+                r#"@(Regex.IsMatch("ABC", "^abc$", RegexOptions.IgnoreCase))"#,
+                "True",
+            ),
+            (
+                r#"@(Regex.IsMatch("a\nb", "^b$", RegexOptions.IgnoreCase | RegexOptions.Multiline))"#,
+                "True",
+            ),
+            (r#"@(Regex.IsMatch("a\nb", "^b$"))"#, "False"),
+            (
+                r#"@(Regex.IsMatch("a", "a", RegexOptions.None, TimeSpan.FromSeconds(1)))"#,
+                "True",
+            ),
+            (
+                r##"@(System.Text.RegularExpressions.Regex.Replace("a1b22", @"\d+", "#"))"##,
+                "a#b#",
+            ),
+            (
+                r#"@(Regex.Replace("2024-05-06", @"(\d+)-(\d+)-(\d+)", "$3/$2/$1"))"#,
+                "06/05/2024",
+            ),
+            (r#"@(Regex.Split("a, b,c", @",\s*").Length)"#, "3"),
+            (r#"@(Regex.Matches("a1b2c3", @"\d").Count)"#, "3"),
+            (r#"@(Regex.Matches("a1b2c3", @"\d")[2].Value)"#, "3"),
+            (
+                r#"@(Regex.Matches("a1b2c3", @"\d").Select(m => m.Value).Last())"#,
+                "3",
+            ),
+            (r#"@(Regex.Match("xx-42", @"(\d)(\d)").Index)"#, "3"),
+            (
+                r#"@(Regex.Match("xx-42", @"(\d)(\d)").Groups[2].Value)"#,
+                "2",
+            ),
+            (r#"@(Regex.Match("xx-42", @"(\d)(\d)").Groups.Count)"#, "3"),
+            (r#"@(Regex.Match("xx-42", @"(\d)(\d)").Length)"#, "2"),
+            (r#"@(Regex.Match("none", @"\d").Success)"#, "False"),
+            (
+                r#"@(Regex.Match("none", @"\d").Groups["x"].Success)"#,
+                "False",
+            ),
+            (r#"@(Regex.Match("é7", @"\d").ToString())"#, "7"),
+            (r#"@(new Regex(@"^\w+$").IsMatch("abc"))"#, "True"),
+            (
+                r#"@{ var re = new Regex("b+", RegexOptions.IgnoreCase); return re.Replace("aBbc", "-"); }"#,
+                "a-c",
+            ),
+            // A pattern computed per request is compiled then.
+            (
+                r#"@(Regex.IsMatch("a7", context.Request.Url.Query.GetValueOrDefault("q", "")))"#,
+                "True",
+            ),
+        ] {
+            assert_eq!(show(expr, &ctx), want, "{expr}");
+        }
+    }
+
+    /// What the engine cannot run: refused at load for a constant pattern (by position), an
+    /// `ArgumentException` for one computed per request; results are bounded before they exist.
+    #[test]
+    fn unsupported_patterns_and_bounds() {
+        let e = s(r#"@(Regex.IsMatch("ab", "a(?=b)"))"#);
+        assert!(
+            e.contains("not supported by certgate") && e.contains("t.xml:1:23"),
+            "{e}"
+        );
+        assert!(s(r#"@(Regex.IsMatch("a", "a", RegexOptions.RightToLeft))"#)
+            .contains("RegexOptions.RightToLeft"));
+        assert!(s(r#"@(Regex.Unescape("a"))"#)
+            .contains("'Regex.Unescape' is not supported by certgate"));
+        assert!(s(r#"@(Regex.IsMatch("a"))"#).contains("takes the input, the pattern"));
+        assert!(s(r#"@(RegexOptions.Fast)"#).contains("does not contain a definition for 'Fast'"));
+        let ctx = SimpleContext::new("GET", "/?p=a(%3F%3Db)");
+        assert!(show(
+            r#"@(Regex.IsMatch("ab", context.Request.Url.Query.GetValueOrDefault("p", "")))"#,
+            &ctx
+        )
+        .contains("not supported by certgate"));
+        assert_eq!(
+            failure(
+                r#"@(Regex.IsMatch(context.Request.Url.Query.GetValueOrDefault("none"), "a"))"#
+            ),
+            Some(EvalErrorKind::Argument)
+        );
+        // Every empty match of a 100 000-byte input replaced by 1 000 bytes: refused before the
+        // 100 MB string is built.
+        assert_eq!(
+            failure(
+                r#"@(Regex.Replace(new string[] {}.FirstOrDefault() ?? "".PadLeft(100000, 'x'), "", "".PadLeft(1000, 'y')))"#
+            ),
+            Some(EvalErrorKind::MemoryBudget)
+        );
+    }
+}
