@@ -93,6 +93,9 @@ pub enum Obj {
     Match(crate::dotnet::regex::Match),
     /// `Group` (`Match.Groups[..]`).
     Group(crate::dotnet::regex::Group),
+    /// A hash or HMAC object (`SHA256.Create()`, `new HMACSHA256(key)`): the algorithm and, for
+    /// an HMAC, the key.
+    Hasher(crate::dotnet::HashAlgorithm, Option<crate::dotnet::Key>),
 }
 
 impl Value {
@@ -130,6 +133,8 @@ impl Value {
                 Obj::Regex(_) => "Regex",
                 Obj::Match(_) => "Match",
                 Obj::Group(_) => "Group",
+                Obj::Hasher(_, None) => "HashAlgorithm",
+                Obj::Hasher(_, Some(_)) => "HMAC",
             },
         }
     }
@@ -217,7 +222,7 @@ impl Value {
                 Obj::Basic(c) => {
                     serde_json::json!({"UserId": &*c.user_id, "Password": &*c.password})
                 }
-                Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) => {
+                Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) | Obj::Hasher(..) => {
                     J::String(self.to_dotnet_string())
                 }
             },

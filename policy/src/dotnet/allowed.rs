@@ -340,6 +340,13 @@ const MEMBERS: &[(&str, &[&str])] = &[
     ("System.Text.RegularExpressions.GroupCollection", &[
         "Count", "Item",
     ]),
+    // What the hash and HMAC classes have (HashAlgorithm, KeyedHashAlgorithm, HMAC, SHA256...).
+    ("System.Security.Cryptography.HashAlgorithm", &[
+        "CanReuseTransform", "CanTransformMultipleBlocks", "Clear", "ComputeHash",
+        "ComputeHashAsync", "Create", "Dispose", "Hash", "HashData", "HashDataAsync", "HashSize",
+        "InputBlockSize", "Key", "OutputBlockSize", "TransformBlock", "TransformFinalBlock",
+        "TryComputeHash", "TryHashData",
+    ]),
     ("Jwt", &[
         "Algorithm", "Audiences", "Claims", "ExpirationTime", "Id", "Issuer", "IssuedAt",
         "NotBefore", "Subject", "Type",

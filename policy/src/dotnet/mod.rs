@@ -8,9 +8,11 @@ mod allowed;
 mod auth;
 mod datetime;
 mod enums;
+mod hash;
 pub(crate) mod regex;
 
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};
 pub(crate) use auth::{parse_basic, parse_jwt, BasicCredentials, Jwt};
 pub(crate) use datetime::{DateKind, DateTime, TimeSpan};
 pub(crate) use enums::{NameType, StringComparison};
+pub(crate) use hash::{hash_class, HashAlgorithm, Key};

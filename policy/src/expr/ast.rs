@@ -126,6 +126,11 @@ pub(crate) enum ExprKind {
         elem: Option<TypeName>,
         items: Vec<Expr>,
     },
+    /// `new T[n]`: `n` default values.
+    NewArraySized {
+        elem: TypeName,
+        size: Box<Expr>,
+    },
     Cast {
         ty: TypeName,
         expr: Box<Expr>,
@@ -182,4 +187,9 @@ pub(crate) enum StmtKind {
         body: Box<Stmt>,
     },
     Block(Vec<Stmt>),
+    /// `using (resource) body`: the resource is a declaration or an expression.
+    Using {
+        resource: Box<Stmt>,
+        body: Box<Stmt>,
+    },
 }

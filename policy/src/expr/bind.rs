@@ -105,6 +105,9 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Match) => "System.Text.RegularExpressions.Match",
         Ty::Obj(ObjKind::Group) => "System.Text.RegularExpressions.Group",
         Ty::Obj(ObjKind::Groups) => "System.Text.RegularExpressions.GroupCollection",
+        Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
+            "System.Security.Cryptography.HashAlgorithm"
+        }
         Ty::Handle(H::Request) => "IRequest",
         Ty::Handle(H::Response) => "IResponse",
         Ty::Handle(H::Api) => "IApi",
@@ -216,6 +219,8 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
         "X509Certificate2" | "X509Certificate" => Ty::Cert,
         "Jwt" => Ty::Obj(ObjKind::Jwt),
+        "HashAlgorithm" | "HMAC" | "KeyedHashAlgorithm" => Ty::Obj(ObjKind::Hasher),
+        h if crate::dotnet::hash_class(h).is_some() => Ty::Obj(ObjKind::Hasher),
         "Regex" | "System.Text.RegularExpressions.Regex" => Ty::Obj(ObjKind::Regex),
         "Match" | "System.Text.RegularExpressions.Match" => Ty::Obj(ObjKind::Match),
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),

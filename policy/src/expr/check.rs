@@ -163,6 +163,45 @@ impl<'a> Checker<'a> {
                 let slot = self.declare(name, ty, s.offset)?;
                 vec![IrStmt::Eval(Ir::Assign(slot, Box::new(ir)))]
             }
+            StmtKind::Using { resource, body } => {
+                let stmts = self.scope(|c| {
+                    let (mut out, ty) = match &resource.kind {
+                        StmtKind::Decl { name, .. } => {
+                            let out = c.stmt(resource)?;
+                            let ty = c
+                                .locals
+                                .iter()
+                                .rev()
+                                .find(|(n, _, _)| n == name)
+                                .map(|(_, _, t)| t.clone());
+                            (out, ty.unwrap_or(Ty::Void))
+                        }
+                        StmtKind::Expr(e) => {
+                            let (ir, ty) = c.expr(e)?;
+                            (vec![IrStmt::Eval(ir)], ty)
+                        }
+                        _ => {
+                            return type_err(
+                                resource.offset,
+                                "expected a declaration or an expression in 'using (...)'",
+                            )
+                        }
+                    };
+                    // C# admits only IDisposable resources; certgate's disposable objects hold
+                    // nothing to release, so leaving the block does nothing more.
+                    if !matches!(ty, Ty::Obj(ObjKind::Hasher)) {
+                        return type_err(
+                            resource.offset,
+                            format!(
+                                "'{ty}' cannot be used in a using statement: it is not IDisposable"
+                            ),
+                        );
+                    }
+                    out.extend(c.stmt(body)?);
+                    Ok(out)
+                })?;
+                vec![IrStmt::If(Ir::Const(Value::Bool(true)), stmts, Vec::new())]
+            }
             StmtKind::Expr(e) => {
                 if !matches!(e.kind, ExprKind::Assign { .. } | ExprKind::Call { .. }) {
                     return type_err(
@@ -368,6 +407,24 @@ impl<'a> Checker<'a> {
                 }
                 Ok((fold(Ir::NewArray(irs)), Ty::Array(Box::new(ety))))
             }
+            ExprKind::NewArraySized { elem, size } => {
+                let n = self.coerce(size, &Ty::Int)?;
+                if matches!(elem.name.as_str(), "byte" | "Byte" | "System.Byte") {
+                    return Ok((Ir::Call(Builtin::Collection(CollectionFn::NewBytes), vec![n]), Ty::Bytes));
+                }
+                let ety = resolve_type(elem, off)?;
+                let default = match ety {
+                    Ty::Int => Value::Int(0),
+                    Ty::Double => Value::Double(0.0),
+                    Ty::Bool => Value::Bool(false),
+                    Ty::Char => Value::Char('\0'),
+                    _ => Value::Null,
+                };
+                Ok((
+                    Ir::Call(Builtin::Collection(CollectionFn::NewArray), vec![n, Ir::Const(default)]),
+                    Ty::Array(Box::new(ety)),
+                ))
+            }
             ExprKind::Cast { ty, expr } => {
                 let to = resolve_type(ty, off)?;
                 let (ir, from) = self.expr(expr)?;
@@ -538,7 +595,10 @@ impl<'a> Checker<'a> {
             "double" | "Double" => stat(Static::Double),
             "bool" | "Boolean" => stat(Static::Boolean),
             "System" => Ok((Ir::Const(Value::Null), Ty::Namespace("System"))),
-            _ => type_err(off, not_in_certgate(name).unwrap_or_else(|| format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name"))),
+            _ => match members::crypto::class(name) {
+                Some(s) => stat(s),
+                None => type_err(off, not_in_certgate(name).unwrap_or_else(|| format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name"))),
+            },
         }
     }
 
@@ -570,6 +630,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(k @ (ObjKind::Regex | ObjKind::Match | ObjKind::Group | ObjKind::Groups)) => {
                 members::regex::member(recv, *k, name, off)
             }
+            Ty::Obj(ObjKind::Hasher) => members::crypto::member(recv, name, off),
             Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
         }
@@ -620,6 +681,9 @@ impl<'a> Checker<'a> {
             Ty::Str => members::string::method(self, recv, name, args, off),
             Ty::Static(Static::String) => members::string::static_method(self, name, args, off),
             Ty::Static(Static::Regex) => members::regex::static_method(self, name, args, off),
+            Ty::Static(Static::Hash(alg, keyed)) => {
+                members::crypto::static_method(self, *alg, *keyed, name, args, off)
+            }
             Ty::Static(s @ (Static::TimeSpan | Static::DateTime)) => {
                 members::datetime::static_method(self, *s, name, args, off)
             }
@@ -631,6 +695,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(k @ (ObjKind::Regex | ObjKind::Match | ObjKind::Group | ObjKind::Groups)) => {
                 members::regex::method(self, recv, *k, name, args, off)
             }
+            Ty::Obj(ObjKind::Hasher) => members::crypto::method(self, recv, name, args, off),
             Ty::Obj(k) => members::auth::method(self, recv, *k, name, args, off),
             _ => unknown_member(rty, name, off),
         }
@@ -755,7 +820,10 @@ impl<'a> Checker<'a> {
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
             "Regex" | "System.Text.RegularExpressions.Regex" => members::regex::new(self, args, off),
-            other => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
+            other => match members::crypto::new(self, other, args, off) {
+                Some(r) => r,
+                None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
+            },
         }
     }
 
@@ -917,19 +985,26 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.Math" => Ty::Static(Static::Math),
         "System.Uri" => Ty::Static(Static::Uri),
         "System.Guid" => Ty::Static(Static::Guid),
+        "System.Security" => Ty::Namespace("System.Security"),
+        "System.Security.Cryptography" => Ty::Namespace("System.Security.Cryptography"),
         "System.StringComparison" => Ty::Static(Static::StringComparison),
         "System.Int32" => Ty::Static(Static::Int32),
         "System.Int64" => Ty::Static(Static::Int64),
         "System.Double" => Ty::Static(Static::Double),
         "System.Boolean" => Ty::Static(Static::Boolean),
-        _ => {
-            return type_err(
-                off,
-                not_in_certgate(&full).unwrap_or_else(|| {
-                    format!("the type or namespace '{full}' is not available in policy expressions")
-                }),
-            )
-        }
+        f => match members::crypto::class(f) {
+            Some(s) => Ty::Static(s),
+            None => {
+                return type_err(
+                    off,
+                    not_in_certgate(&full).unwrap_or_else(|| {
+                        format!(
+                            "the type or namespace '{full}' is not available in policy expressions"
+                        )
+                    }),
+                )
+            }
+        },
     };
     Ok((Ir::Const(Value::Null), t))
 }
@@ -1058,6 +1133,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 }
             }
             ExprKind::NewArray { items, .. } => work.extend(items),
+            ExprKind::NewArraySized { size, .. } => work.push(size),
             ExprKind::Interp(segs) => work.extend(segs.iter().filter_map(|s| match s {
                 InterpSeg::Hole(x, _) => Some(x),
                 InterpSeg::Lit(_) => None,

@@ -418,8 +418,9 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Str(f) => members::string::eval(f, &args, env),
         Builtin::Convert(f) => members::convert::eval(f, &args, arg_irs, env),
         Builtin::Date(f) => members::datetime::eval(f, &args),
-        Builtin::Collection(f) => members::collections::eval(f, &args),
+        Builtin::Collection(f) => members::collections::eval(f, &args, env),
         Builtin::Auth(f) => members::auth::eval(f, &args),
         Builtin::Regex(f) => members::regex::eval(f, &args, env),
+        Builtin::Crypto(f) => members::crypto::eval(f, &args, env),
     }
 }

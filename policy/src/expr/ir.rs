@@ -58,6 +58,8 @@ pub enum ObjKind {
     Group,
     /// `Match.Groups`: carried as the match itself.
     Groups,
+    /// A hash or HMAC object.
+    Hasher,
 }
 
 impl Ty {
@@ -120,6 +122,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Match) => f.write_str("Match"),
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
+            Ty::Obj(ObjKind::Hasher) => f.write_str("HashAlgorithm"),
         }
     }
 }
@@ -161,6 +164,8 @@ pub enum Static {
     Uri,
     Regex,
     RegexOptions,
+    /// `SHA256`, `HMACSHA256`, ...: the algorithm and whether the class is keyed (HMAC).
+    Hash(crate::dotnet::HashAlgorithm, bool),
     StringComparison,
     X509NameType,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
@@ -205,7 +210,8 @@ impl CastTo {
                 | ObjKind::Jwt
                 | ObjKind::Regex
                 | ObjKind::Match
-                | ObjKind::Group),
+                | ObjKind::Group
+                | ObjKind::Hasher),
             ) => CastTo::Obj(*k),
             _ => return None,
         })
@@ -250,6 +256,19 @@ pub enum Builtin {
     Collection(CollectionFn),
     Auth(AuthFn),
     Regex(RegexFn),
+    Crypto(CryptoFn),
+}
+
+/// Hashes and HMACs (`members/crypto.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CryptoFn {
+    New(crate::dotnet::HashAlgorithm),
+    NewHmac(crate::dotnet::HashAlgorithm),
+    HashData(crate::dotnet::HashAlgorithm),
+    HmacData(crate::dotnet::HashAlgorithm),
+    ComputeHash,
+    Key,
+    HashSize,
 }
 
 /// `Regex` statics and instances, `Match`, `Group` (`members/regex.rs`).
@@ -493,6 +512,9 @@ pub enum CollectionFn {
     Index,
     PairKey,
     PairValue,
+    /// `new T[n]` (the default value is the second argument) and `new byte[n]`.
+    NewArray,
+    NewBytes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -527,11 +549,18 @@ impl Builtin {
             Builtin::Auth(_) => false,
             // A match allocates a new object; compiling is done by the checker for constants.
             Builtin::Regex(_) => false,
+            // New objects, random keys; hashing constants at load would be fine but is rare.
+            Builtin::Crypto(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,
             ) => true,
-            Builtin::Collection(CollectionFn::PairKey | CollectionFn::PairValue) => false,
+            Builtin::Collection(
+                CollectionFn::PairKey
+                | CollectionFn::PairValue
+                | CollectionFn::NewArray
+                | CollectionFn::NewBytes,
+            ) => false,
             Builtin::Convert(f) => !matches!(
                 f,
                 ConvertFn::ToStringFormat | ConvertFn::JsonSerialize | ConvertFn::NewGuid

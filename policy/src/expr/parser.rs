@@ -220,7 +220,23 @@ impl Parser {
                 iter,
                 body,
             }
-        } else if let Some(decl) = self.try_decl()? {
+        } else if self.is_kw("using") && matches!(self.peek_at(1), Tok::Punct("(")) {
+            self.bump();
+            self.bump();
+            let at = self.offset();
+            let resource = match self.try_decl(false)? {
+                Some(d) => d,
+                None => StmtKind::Expr(self.expr()?),
+            };
+            self.expect(")")?;
+            StmtKind::Using {
+                resource: Box::new(Stmt {
+                    kind: resource,
+                    offset: at,
+                }),
+                body: Box::new(self.stmt()?),
+            }
+        } else if let Some(decl) = self.try_decl(true)? {
             decl
         } else {
             let e = self.expr()?;
@@ -231,7 +247,8 @@ impl Parser {
     }
 
     /// `var x = e;` or `Type x = e;` — recognised by lookahead, else None (and nothing consumed).
-    fn try_decl(&mut self) -> Result<Option<StmtKind>, ParseError> {
+    /// Not `terminated`: a `using` resource, `var x = e` with its initialiser and no `;`.
+    fn try_decl(&mut self, terminated: bool) -> Result<Option<StmtKind>, ParseError> {
         let save = self.i;
         let ty = if self.is_kw("var") {
             self.bump();
@@ -248,7 +265,11 @@ impl Parser {
             return Ok(None);
         };
         let is_decl = matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str()))
-            && matches!(self.peek_at(1), Tok::Punct("=") | Tok::Punct(";"));
+            && match self.peek_at(1) {
+                Tok::Punct("=") => true,
+                Tok::Punct(";") => terminated,
+                _ => false,
+            };
         if !is_decl {
             self.i = save;
             return Ok(None);
@@ -259,7 +280,9 @@ impl Parser {
         } else {
             None
         };
-        self.end_stmt()?;
+        if terminated {
+            self.end_stmt()?;
+        }
         Ok(Some(StmtKind::Decl { ty, name, init }))
     }
 
@@ -830,6 +853,18 @@ impl Parser {
             });
         }
         let mut ty = self.type_name()?;
+        if !ty.array && self.is("[") {
+            self.bump();
+            self.enter()?;
+            let size = self.expr();
+            self.depth -= 1;
+            let size = Box::new(size?);
+            self.expect("]")?;
+            return Ok(Expr {
+                kind: ExprKind::NewArraySized { elem: ty, size },
+                offset,
+            });
+        }
         if ty.array {
             ty.array = false;
             let items = if self.is("{") {

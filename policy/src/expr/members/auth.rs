@@ -26,6 +26,7 @@ pub(crate) fn is_kind(o: &Obj, k: ObjKind) -> bool {
             | (Obj::Regex(_), ObjKind::Regex)
             | (Obj::Match(_), ObjKind::Match)
             | (Obj::Group(_), ObjKind::Group)
+            | (Obj::Hasher(..), ObjKind::Hasher)
     )
 }
 

@@ -61,8 +61,30 @@ pub(crate) fn index(b: &mut dyn Binder, recv: Ir, rty: &Ty, index: &Expr) -> Che
     Ok((b.fold(coll(CollectionFn::Index, vec![recv, k])), ty))
 }
 
-pub(crate) fn eval(f: CollectionFn, args: &[Value]) -> EvalResult<Value> {
+pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     Ok(match f {
+        CollectionFn::NewArray | CollectionFn::NewBytes => {
+            let n = i_arg(args, 0)?;
+            let Ok(n) = usize::try_from(n) else {
+                return fail(
+                    EvalErrorKind::Overflow,
+                    "Arithmetic operation resulted in an overflow.",
+                );
+            };
+            // Bounded before it is allocated: the budget would refuse it anyway.
+            if f == CollectionFn::NewBytes {
+                env.check_len(n)?;
+                Value::Bytes(vec![0u8; n].into())
+            } else {
+                if n > env.max_items() {
+                    return over_budget(format!(
+                        "a collection of {n} items (at most {})",
+                        env.max_items()
+                    ));
+                }
+                Value::Array(vec![arg(args, 1).clone(); n].into())
+            }
+        }
         CollectionFn::PairKey | CollectionFn::PairValue => match arg(args, 0) {
             Value::Pair(p) => {
                 if f == CollectionFn::PairKey {
@@ -111,6 +133,7 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value]) -> EvalResult<Value> {
 #[cfg(test)]
 mod tests {
     use crate::expr::testing::s;
+    use crate::expr::EvalErrorKind;
 
     #[test]
     fn arrays_and_bytes() {
@@ -122,5 +145,26 @@ mod tests {
         // does not have as missing.
         assert!(s("@(new [] {1}.Sum())").contains("'int[].Sum' is not supported by certgate"));
         assert!(s("@(new [] {1}.Summ())").contains("does not contain a definition"));
+    }
+
+    /// `new T[n]`: default values, the size bounded before anything is allocated.
+    #[test]
+    fn sized_arrays() {
+        use crate::expr::testing::failure;
+        assert_eq!(s("@(new byte[16].Length)"), "16");
+        assert_eq!(s("@(Convert.ToBase64String(new byte[3]))"), "AAAA");
+        assert_eq!(s("@(new string[2][1] == null)"), "True");
+        assert_eq!(s("@(new int[2 + 1].Last())"), "0");
+        assert_eq!(s("@(new bool[1][0])"), "False");
+        assert_eq!(failure("@(new byte[-1])"), Some(EvalErrorKind::Overflow));
+        assert_eq!(
+            failure("@(new byte[10000000000])"),
+            Some(EvalErrorKind::MemoryBudget)
+        );
+        assert_eq!(
+            failure("@(new string[10000000000])"),
+            Some(EvalErrorKind::MemoryBudget)
+        );
+        assert!(s("@(new byte[\"x\"])").contains("cannot implicitly convert"));
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod cert;
 pub(crate) mod collections;
 pub(crate) mod context;
 pub(crate) mod convert;
+pub(crate) mod crypto;
 pub(crate) mod datetime;
 pub(crate) mod format;
 pub(crate) mod regex;
