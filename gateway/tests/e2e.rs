@@ -107,7 +107,7 @@ fn every_seed_scenario_for_every_client() {
     let (_, _, body) = d.curl(API, "/validate/weather/Oslo", None, &[]);
     assert_eq!(
         body,
-        r#"{"message":"Client certificate missing","statusCode":401}"#
+        r#"{"statusCode":401,"message":"Client certificate missing"}"#
     );
     let (_, _, body) = d.curl(
         API,
@@ -117,7 +117,7 @@ fn every_seed_scenario_for_every_client() {
     );
     assert_eq!(
         body,
-        r#"{"message":"Invalid client certificate","statusCode":401}"#
+        r#"{"statusCode":401,"message":"Invalid client certificate"}"#
     );
     // The reason phrase set by return-response, over HTTP/1.1.
     let (_, head, _) = d.curl(
@@ -134,7 +134,7 @@ fn every_seed_scenario_for_every_client() {
     let (status, _, body) = d.curl(API, "/nowhere", Some("dev-valid-client"), &[]);
     assert_eq!(
         (status, body.as_str()),
-        (404, r#"{"message":"Resource not found","statusCode":404}"#)
+        (404, r#"{"statusCode":404,"message":"Resource not found"}"#)
     );
 }
 
@@ -276,7 +276,7 @@ fn forwarded_certificates_only_from_trusted_proxies() {
         (status, body.as_str()),
         (
             400,
-            r#"{"message":"Invalid forwarded client certificate","statusCode":400}"#
+            r#"{"statusCode":400,"message":"Invalid forwarded client certificate"}"#
         )
     );
 }
@@ -492,7 +492,7 @@ fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
         Some("backendconnectionfailure")
     );
     assert!(
-        body.starts_with(r#"{"message":"backend connection failed"#),
+        body.starts_with(r#"{"statusCode":502,"message":"backend connection failed"#),
         "{body}"
     );
     let (_, _, metrics) = d.admin("GET", "/metrics");

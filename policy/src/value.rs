@@ -96,6 +96,8 @@ pub enum Obj {
     /// A hash or HMAC object (`SHA256.Create()`, `new HMACSHA256(key)`): the algorithm and, for
     /// an HMAC, the key.
     Hasher(crate::dotnet::HashAlgorithm, Option<crate::dotnet::Key>),
+    /// A Newtonsoft.Json token (`JObject`, `JArray`, `JValue`, `JProperty`).
+    Json(crate::dotnet::json::Token),
 }
 
 impl Value {
@@ -127,7 +129,7 @@ impl Value {
             Value::Pair(_) => "KeyValuePair",
             Value::Handle(_) => "context object",
             Value::Enum(_) => "enum",
-            Value::Obj(o) => match **o {
+            Value::Obj(o) => match &**o {
                 Obj::Basic(_) => "BasicAuthCredentials",
                 Obj::Jwt(_) => "Jwt",
                 Obj::Regex(_) => "Regex",
@@ -135,6 +137,12 @@ impl Value {
                 Obj::Group(_) => "Group",
                 Obj::Hasher(_, None) => "HashAlgorithm",
                 Obj::Hasher(_, Some(_)) => "HMAC",
+                Obj::Json(t) => match t.token_type() {
+                    crate::dotnet::json::TokenType::Object => "JObject",
+                    crate::dotnet::json::TokenType::Array => "JArray",
+                    crate::dotnet::json::TokenType::Property => "JProperty",
+                    _ => "JValue",
+                },
             },
         }
     }
@@ -164,6 +172,11 @@ impl Value {
                 Obj::Match(m) => m.whole().value.to_string(),
                 Obj::Group(g) => g.value.to_string(),
                 Obj::Regex(r) => r.pattern().to_string(),
+                // Newtonsoft: a string value is its text, anything else indented JSON.
+                Obj::Json(t) => match t.read(|v| v.as_str().map(str::to_string)) {
+                    Some(s) if !t.is_property() => s,
+                    _ => t.text(true),
+                },
                 _ => self.type_name().into(),
             },
         }
@@ -222,6 +235,11 @@ impl Value {
                 Obj::Basic(c) => {
                     serde_json::json!({"UserId": &*c.user_id, "Password": &*c.password})
                 }
+                // A property serialises as the object holding it.
+                Obj::Json(t) => match t.name() {
+                    Some(n) => serde_json::json!({ n.to_string(): t.value() }),
+                    None => t.value(),
+                },
                 Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) | Obj::Hasher(..) => {
                     J::String(self.to_dotnet_string())
                 }

@@ -176,7 +176,7 @@ fn on_error_from_inbound_with_every_last_error_field() {
     );
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Missing key","statusCode":401}"#)
+        Some(r#"{"statusCode":401,"message":"Missing key"}"#)
     );
     assert!(
         ctx.state.variable("never").is_none(),
@@ -216,7 +216,7 @@ fn on_error_from_backend_connection_failure_and_timeout() {
     );
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"no answer in 2s","statusCode":504}"#)
+        Some(r#"{"statusCode":504,"message":"no answer in 2s"}"#)
     );
 }
 
@@ -242,7 +242,7 @@ fn on_error_from_outbound_and_expression_failures() {
         .starts_with("Expression evaluation failed. The input is not a valid Base-64 string"));
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Internal server error","statusCode":500}"#)
+        Some(r#"{"statusCode":500,"message":"Internal server error"}"#)
     );
 }
 
@@ -279,7 +279,7 @@ fn on_error_can_answer_itself_and_failures_inside_it_give_500() {
     assert_eq!(ctx.status, 500);
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Internal server error","statusCode":500}"#)
+        Some(r#"{"statusCode":500,"message":"Internal server error"}"#)
     );
 }
 
@@ -895,6 +895,6 @@ fn validate_client_certificate_identity_kinds() {
     assert_eq!((&*e.reason, e.status), ("ClientCertificateRevoked", 401));
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Invalid client certificate","statusCode":401}"#)
+        Some(r#"{"statusCode":401,"message":"Invalid client certificate"}"#)
     );
 }

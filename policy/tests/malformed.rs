@@ -69,11 +69,11 @@ fn casts_to_types_certgate_lacks_say_so_by_name() {
     let value = |e: &str| inbound(&format!("<set-variable name=\"v\" value=\"{e}\" />"));
     // `<set-variable name="v" value="` is 30 characters: `@(` is at 31, the body starts at 33.
     expect(
-        &value(r#"@(((JObject)context.Variables["x"]).ToString())"#),
+        &value(r#"@(((XElement)context.Variables["x"]).ToString())"#),
         ErrorKind::ExpressionType,
         2,
         34,
-        "'JObject' is not supported by certgate (APIM allows Newtonsoft.Json.Linq.JObject",
+        "'XElement' is not supported by certgate (APIM allows System.Xml.Linq.XElement",
     );
     expect(
         &value("@((IResponse)context.Variables[&quot;r&quot;])"),

@@ -194,7 +194,7 @@ fn seed_000_authentication_certificate() {
     );
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Internal server error","statusCode":500}"#)
+        Some(r#"{"statusCode":500,"message":"Internal server error"}"#)
     );
 }
 
@@ -309,12 +309,12 @@ fn seed_003_validate_client_certificate_policy() {
     let (_, ctx) = run(&plan, Client::None);
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Client certificate missing","statusCode":401}"#)
+        Some(r#"{"statusCode":401,"message":"Client certificate missing"}"#)
     );
     let (_, ctx) = run(&plan, Client::Unregistered);
     assert_eq!(
         ctx.body_text(),
-        Some(r#"{"message":"Invalid client certificate","statusCode":401}"#)
+        Some(r#"{"statusCode":401,"message":"Invalid client certificate"}"#)
     );
     let e = ctx.state.last_error.unwrap();
     assert_eq!(

@@ -347,6 +347,18 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "InputBlockSize", "Key", "OutputBlockSize", "TransformBlock", "TransformFinalBlock",
         "TryComputeHash", "TryHashData",
     ]),
+    // What Newtonsoft's tokens have (JToken, JContainer, JObject, JArray, JValue, JProperty).
+    ("Newtonsoft.Json.Linq.JToken", &[
+        "AddAfterSelf", "AddAnnotation", "AddBeforeSelf", "Ancestors", "AncestorsAndSelf",
+        "Annotation", "Annotations", "AfterSelf", "BeforeSelf", "Children", "CreateReader",
+        "DeepClone", "DeepEquals", "EqualityComparer", "First", "FromObject", "HasValues", "Last",
+        "Load", "Next", "Parent", "Parse", "Path", "Previous", "ReadFrom", "Remove",
+        "RemoveAnnotations", "Replace", "Root", "SelectToken", "SelectTokens", "ToObject",
+        "ToString", "Type", "Value", "Values", "WriteTo", "Add", "AddFirst", "Count",
+        "CreateWriter", "Descendants", "DescendantsAndSelf", "Merge", "RemoveAll", "ReplaceAll",
+        "ContainsKey", "GetValue", "Properties", "Property", "PropertyValues", "TryGetValue",
+        "Name", "Insert", "IndexOf", "RemoveAt", "Clear", "Contains", "CopyTo", "Item",
+    ]),
     ("Jwt", &[
         "Algorithm", "Audiences", "Claims", "ExpirationTime", "Id", "Issuer", "IssuedAt",
         "NotBefore", "Subject", "Type",

@@ -54,6 +54,31 @@ impl DateTime {
         })
     }
 
+    /// An ISO 8601 date as Newtonsoft reads one from JSON text: `Z` gives a UTC `DateTime`, an
+    /// offset a local one (converted), none an unspecified one.
+    pub fn parse_iso(s: &str) -> Option<DateTime> {
+        if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+            let utc = d.with_timezone(&Utc);
+            let z = s.ends_with('Z') || s.ends_with('z');
+            return Some(if z {
+                DateTime {
+                    wall: utc.naive_utc(),
+                    kind: DateKind::Utc,
+                }
+            } else {
+                DateTime {
+                    wall: utc.with_timezone(&Local).naive_local(),
+                    kind: DateKind::Local,
+                }
+            });
+        }
+        let wall = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+        Some(DateTime {
+            wall,
+            kind: DateKind::Unspecified,
+        })
+    }
+
     /// A UTC instant as a UTC `DateTime` (a JWT's `exp`).
     pub fn utc_from_unix(secs: i64) -> Option<DateTime> {
         Some(DateTime {

@@ -9,6 +9,7 @@ mod auth;
 mod datetime;
 mod enums;
 mod hash;
+pub(crate) mod json;
 pub(crate) mod regex;
 
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};

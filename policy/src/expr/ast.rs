@@ -155,6 +155,12 @@ pub(crate) enum ExprKind {
         name: String,
         decl: Option<Option<TypeName>>,
     },
+    /// `target[index] = value`.
+    SetIndex {
+        target: Box<Expr>,
+        index: Box<Expr>,
+        value: Box<Expr>,
+    },
     /// `typeof(T)`, `default(T)` are not supported; `nameof(x)` folds to a string in the parser.
     Default(TypeName),
 }

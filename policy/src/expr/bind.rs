@@ -5,7 +5,7 @@
 //! Must not: know any particular member (those are `members/*`).
 
 use super::ast::{BinOp, Expr, TypeName};
-use super::ir::{CastTo, Ir, ObjKind, Ty};
+use super::ir::{Builtin, CastTo, Ir, JsonFn, JsonKind, ObjKind, Ty};
 use crate::context::RouteInfo;
 use crate::value::Value;
 
@@ -105,6 +105,7 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Match) => "System.Text.RegularExpressions.Match",
         Ty::Obj(ObjKind::Group) => "System.Text.RegularExpressions.Group",
         Ty::Obj(ObjKind::Groups) => "System.Text.RegularExpressions.GroupCollection",
+        Ty::Obj(ObjKind::Json(_)) | Ty::Static(S::Json(_)) => "Newtonsoft.Json.Linq.JToken",
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
         }
@@ -177,6 +178,12 @@ pub(crate) fn implicit(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
         (Ty::Int | Ty::Char, Ty::Double) => Ok(Ir::Cast(CastTo::Double, Box::new(ir))),
         (Ty::Char, Ty::Int) => Ok(Ir::Cast(CastTo::Int, Box::new(ir))),
         (Ty::Array(e), Ty::Bytes) if **e == Ty::Int => Ok(ir),
+        // Every token class is a JToken; a string, number, boolean or null becomes a JValue.
+        (Ty::Obj(ObjKind::Json(_)), Ty::Obj(ObjKind::Json(JsonKind::Token))) => Ok(ir),
+        (
+            Ty::Str | Ty::Int | Ty::Double | Ty::Bool | Ty::Null,
+            Ty::Obj(ObjKind::Json(JsonKind::Token | JsonKind::Value)),
+        ) => Ok(Ir::Call(Builtin::Json(JsonFn::FromValue), vec![ir])),
         (Ty::Null, Ty::DateTime | Ty::TimeSpan | Ty::Int | Ty::Bool | Ty::Double) => Ok(ir),
         (Ty::Object, _) => type_err(off, format!("cannot implicitly convert 'object' to '{to}'; expected an explicit cast such as ({to})")),
         _ => type_err(off, format!("cannot implicitly convert type '{from}' to '{to}'")),
@@ -205,6 +212,19 @@ pub(super) fn not_in_certgate(name: &str) -> Option<String> {
     })
 }
 
+/// The class a name designates (`JObject`, `Newtonsoft.Json.Linq.JArray`, ...).
+pub(crate) fn json_class(name: &str) -> Option<JsonKind> {
+    let short = name.strip_prefix("Newtonsoft.Json.Linq.").unwrap_or(name);
+    Some(match short {
+        "JToken" | "JContainer" => JsonKind::Token,
+        "JObject" => JsonKind::Object,
+        "JArray" => JsonKind::Array,
+        "JProperty" => JsonKind::Property,
+        "JValue" => JsonKind::Value,
+        _ => return None,
+    })
+}
+
 pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
     let base = match t.name.as_str() {
         "string" | "String" | "System.String" => Ty::Str,
@@ -225,14 +245,17 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Match" | "System.Text.RegularExpressions.Match" => Ty::Obj(ObjKind::Match),
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
-        other => {
-            return type_err(
-                off,
-                not_in_certgate(other).unwrap_or_else(|| {
-                    format!("the type '{other}' is not available in policy expressions")
-                }),
-            )
-        }
+        other => match json_class(other) {
+            Some(k) => Ty::Obj(ObjKind::Json(k)),
+            None => {
+                return type_err(
+                    off,
+                    not_in_certgate(other).unwrap_or_else(|| {
+                        format!("the type '{other}' is not available in policy expressions")
+                    }),
+                )
+            }
+        },
     };
     Ok(if t.array {
         Ty::Array(Box::new(base))

@@ -203,7 +203,10 @@ impl<'a> Checker<'a> {
                 vec![IrStmt::If(Ir::Const(Value::Bool(true)), stmts, Vec::new())]
             }
             StmtKind::Expr(e) => {
-                if !matches!(e.kind, ExprKind::Assign { .. } | ExprKind::Call { .. }) {
+                if !matches!(
+                    e.kind,
+                    ExprKind::Assign { .. } | ExprKind::SetIndex { .. } | ExprKind::Call { .. }
+                ) {
                     return type_err(
                         e.offset,
                         "only assignment and call expressions can be used as a statement",
@@ -246,6 +249,14 @@ impl<'a> Checker<'a> {
                 body,
             } => {
                 let (it, ity) = self.expr(iter)?;
+                // A token iterates as its items (an object's pairs, an array's tokens).
+                let (it, ity) = match ity {
+                    Ty::Obj(ObjKind::Json(k)) => {
+                        let (elem, items) = members::json::items(it, k);
+                        (items, Ty::Array(Box::new(elem)))
+                    }
+                    t => (it, t),
+                };
                 let elem = match &ity {
                     Ty::Array(e) => (**e).clone(),
                     Ty::Str => Ty::Char,
@@ -428,6 +439,11 @@ impl<'a> Checker<'a> {
             ExprKind::Cast { ty, expr } => {
                 let to = resolve_type(ty, off)?;
                 let (ir, from) = self.expr(expr)?;
+                if let (Ty::Obj(ObjKind::Json(_)), Some(c)) =
+                    (&from, members::json::conversion(ir.clone(), &to))
+                {
+                    return Ok((c, to));
+                }
                 if let Ok(ir) = self.convert(ir.clone(), &from, &to, off) {
                     return Ok((ir, to));
                 }
@@ -513,6 +529,17 @@ impl<'a> Checker<'a> {
                 off,
                 format!("'out {name}' is an argument only of methods with out parameters (TryParse, TryGetValue)"),
             ),
+            ExprKind::SetIndex {
+                target,
+                index,
+                value,
+            } => {
+                let (recv, rty) = self.expr(target)?;
+                match rty {
+                    Ty::Obj(ObjKind::Json(_)) => members::json::set_index(self, recv, index, value),
+                    t => type_err(off, format!("an element of '{t}' cannot be assigned; only a JObject's or JArray's")),
+                }
+            }
             ExprKind::Default(t) => {
                 let ty = resolve_type(t, off)?;
                 let v = match ty {
@@ -587,6 +614,8 @@ impl<'a> Checker<'a> {
             "Guid" => stat(Static::Guid),
             "Uri" => stat(Static::Uri),
             "Regex" => stat(Static::Regex),
+            "JTokenType" => stat(Static::JTokenType),
+            "Formatting" => stat(Static::Formatting),
             "RegexOptions" => stat(Static::RegexOptions),
             "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
@@ -595,7 +624,8 @@ impl<'a> Checker<'a> {
             "double" | "Double" => stat(Static::Double),
             "bool" | "Boolean" => stat(Static::Boolean),
             "System" => Ok((Ir::Const(Value::Null), Ty::Namespace("System"))),
-            _ => match members::crypto::class(name) {
+            "Newtonsoft" => Ok((Ir::Const(Value::Null), Ty::Namespace("Newtonsoft"))),
+            _ => match static_class(name) {
                 Some(s) => stat(s),
                 None => type_err(off, not_in_certgate(name).unwrap_or_else(|| format!("the name '{name}' does not exist in the current context; expected 'context', a local or a type name"))),
             },
@@ -625,12 +655,15 @@ impl<'a> Checker<'a> {
             }
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
+            Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
+            Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),
             Ty::Static(s) => members::convert::static_member(*s, name, off),
             Ty::Namespace(ns) => namespace_member(ns, name, off),
             Ty::Obj(k @ (ObjKind::Regex | ObjKind::Match | ObjKind::Group | ObjKind::Groups)) => {
                 members::regex::member(recv, *k, name, off)
             }
             Ty::Obj(ObjKind::Hasher) => members::crypto::member(recv, name, off),
+            Ty::Obj(ObjKind::Json(k)) => members::json::member(recv, *k, name, off),
             Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
         }
@@ -646,7 +679,8 @@ impl<'a> Checker<'a> {
         off: usize,
     ) -> R<(Ir, Ty)> {
         // Methods every value has.
-        if name == "ToString" && !matches!(rty, Ty::Static(_) | Ty::Namespace(_)) {
+        let json_text = matches!(rty, Ty::Obj(ObjKind::Json(_))) && !args.is_empty();
+        if name == "ToString" && !json_text && !matches!(rty, Ty::Static(_) | Ty::Namespace(_)) {
             return members::convert::to_string(self, recv, args, off);
         }
         let linq = match name {
@@ -661,6 +695,17 @@ impl<'a> Checker<'a> {
             "Count" => Some(Linq::Count),
             _ => None,
         };
+        if let (Some(op), Ty::Obj(ObjKind::Json(k))) = (linq, rty) {
+            let (elem, items) = members::json::items(recv, *k);
+            return self.linq(
+                op,
+                items,
+                &Ty::Array(Box::new(elem.clone())),
+                elem,
+                args,
+                off,
+            );
+        }
         if let Some(op) = linq {
             let elem = match rty {
                 Ty::Array(e) => Some((**e).clone()),
@@ -681,6 +726,10 @@ impl<'a> Checker<'a> {
             Ty::Str => members::string::method(self, recv, name, args, off),
             Ty::Static(Static::String) => members::string::static_method(self, name, args, off),
             Ty::Static(Static::Regex) => members::regex::static_method(self, name, args, off),
+            Ty::Static(Static::Json(k)) => members::json::static_method(self, *k, name, args, off),
+            Ty::Static(Static::JsonConvert) if name == "DeserializeObject" => {
+                members::json::deserialize(self, type_args, args, off)
+            }
             Ty::Static(Static::Hash(alg, keyed)) => {
                 members::crypto::static_method(self, *alg, *keyed, name, args, off)
             }
@@ -696,6 +745,9 @@ impl<'a> Checker<'a> {
                 members::regex::method(self, recv, *k, name, args, off)
             }
             Ty::Obj(ObjKind::Hasher) => members::crypto::method(self, recv, name, args, off),
+            Ty::Obj(ObjKind::Json(k)) => {
+                members::json::method(self, recv, *k, name, type_args, args, off)
+            }
             Ty::Obj(k) => members::auth::method(self, recv, *k, name, args, off),
             _ => unknown_member(rty, name, off),
         }
@@ -809,6 +861,7 @@ impl<'a> Checker<'a> {
             Ty::Array(_) | Ty::Bytes => members::collections::index(self, recv, rty, index),
             Ty::Obj(ObjKind::Claims) => members::auth::index(self, recv, index),
             Ty::Obj(ObjKind::Groups) => members::regex::index(self, recv, index),
+            Ty::Obj(ObjKind::Json(_)) => members::json::index(self, recv, index),
             t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),
         }
     }
@@ -820,9 +873,12 @@ impl<'a> Checker<'a> {
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
             "Regex" | "System.Text.RegularExpressions.Regex" => members::regex::new(self, args, off),
-            other => match members::crypto::new(self, other, args, off) {
+            other => match members::json::class(other) {
+                Some(k) => members::json::new(self, k, args, off),
+                None => match members::crypto::new(self, other, args, off) {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
+                },
             },
         }
     }
@@ -967,6 +1023,13 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The static classes found by a name that families own (`JObject`, `SHA256`, ...).
+fn static_class(name: &str) -> Option<Static> {
+    members::json::class(name)
+        .map(Static::Json)
+        .or_else(|| members::crypto::class(name))
+}
+
 /// `System.X` names: the namespaces and static classes policies may spell in full.
 fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
     let full = format!("{ns}.{n}");
@@ -986,13 +1049,18 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.Uri" => Ty::Static(Static::Uri),
         "System.Guid" => Ty::Static(Static::Guid),
         "System.Security" => Ty::Namespace("System.Security"),
+        "Newtonsoft.Json" => Ty::Namespace("Newtonsoft.Json"),
+        "Newtonsoft.Json.Linq" => Ty::Namespace("Newtonsoft.Json.Linq"),
+        "Newtonsoft.Json.JsonConvert" => Ty::Static(Static::JsonConvert),
+        "Newtonsoft.Json.Formatting" => Ty::Static(Static::Formatting),
+        "Newtonsoft.Json.Linq.JTokenType" => Ty::Static(Static::JTokenType),
         "System.Security.Cryptography" => Ty::Namespace("System.Security.Cryptography"),
         "System.StringComparison" => Ty::Static(Static::StringComparison),
         "System.Int32" => Ty::Static(Static::Int32),
         "System.Int64" => Ty::Static(Static::Int64),
         "System.Double" => Ty::Static(Static::Double),
         "System.Boolean" => Ty::Static(Static::Boolean),
-        f => match members::crypto::class(f) {
+        f => match static_class(f) {
             Some(s) => Ty::Static(s),
             None => {
                 return type_err(
@@ -1144,6 +1212,11 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 }
                 work.push(value);
             }
+            ExprKind::SetIndex {
+                target,
+                index,
+                value,
+            } => work.extend([&**target, &**index, &**value]),
             ExprKind::Out { name: n, .. } if n == name => return true,
             ExprKind::Out { .. } => {}
         }

@@ -422,5 +422,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Auth(f) => members::auth::eval(f, &args),
         Builtin::Regex(f) => members::regex::eval(f, &args, env),
         Builtin::Crypto(f) => members::crypto::eval(f, &args, env),
+        Builtin::Json(f) => members::json::eval(f, &args, env),
     }
 }

@@ -60,6 +60,31 @@ pub enum ObjKind {
     Groups,
     /// A hash or HMAC object.
     Hasher,
+    /// A Newtonsoft.Json token, by the class it is known as.
+    Json(JsonKind),
+}
+
+/// Newtonsoft.Json's token classes (`members/json.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonKind {
+    /// `JToken` (and `JContainer`): any token.
+    Token,
+    Object,
+    Array,
+    Property,
+    Value,
+}
+
+impl JsonKind {
+    pub fn class(self) -> &'static str {
+        match self {
+            JsonKind::Token => "JToken",
+            JsonKind::Object => "JObject",
+            JsonKind::Array => "JArray",
+            JsonKind::Property => "JProperty",
+            JsonKind::Value => "JValue",
+        }
+    }
 }
 
 impl Ty {
@@ -123,6 +148,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
             Ty::Obj(ObjKind::Hasher) => f.write_str("HashAlgorithm"),
+            Ty::Obj(ObjKind::Json(k)) => f.write_str(k.class()),
         }
     }
 }
@@ -166,6 +192,11 @@ pub enum Static {
     RegexOptions,
     /// `SHA256`, `HMACSHA256`, ...: the algorithm and whether the class is keyed (HMAC).
     Hash(crate::dotnet::HashAlgorithm, bool),
+    /// `JObject`, `JArray`, `JToken`, ... as static classes (`JObject.Parse`).
+    Json(JsonKind),
+    /// `JTokenType` (its values are their names) and `Formatting` (`None` 0, `Indented` 1).
+    JTokenType,
+    Formatting,
     StringComparison,
     X509NameType,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
@@ -211,7 +242,8 @@ impl CastTo {
                 | ObjKind::Regex
                 | ObjKind::Match
                 | ObjKind::Group
-                | ObjKind::Hasher),
+                | ObjKind::Hasher
+                | ObjKind::Json(_)),
             ) => CastTo::Obj(*k),
             _ => return None,
         })
@@ -257,6 +289,40 @@ pub enum Builtin {
     Auth(AuthFn),
     Regex(RegexFn),
     Crypto(CryptoFn),
+    Json(JsonFn),
+}
+
+/// Newtonsoft.Json (`members/json.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonFn {
+    /// `JObject.Parse`, `JArray.Parse`, `JToken.Parse`, `JsonConvert.DeserializeObject`.
+    Parse(JsonKind),
+    /// A value as a token (`JToken.FromObject`, the implicit conversions to `JToken`).
+    FromValue,
+    /// `new JObject(props...)`, `new JArray(items...)`, `new JProperty(name, value)`.
+    NewObject,
+    NewArray,
+    NewProperty,
+    Index,
+    SetIndex,
+    /// The explicit conversions `(string)token`, `(int)token`, ... and `Value<T>()`.
+    To(CastTo),
+    Count,
+    Type,
+    Name,
+    PropertyValue,
+    HasValues,
+    ContainsKey,
+    Remove,
+    Add,
+    Property,
+    Properties,
+    /// What iterating gives: an object's `KeyValuePair`s, an array's tokens.
+    Items,
+    SelectToken,
+    DeepClone,
+    /// `ToString(Formatting)`.
+    Text,
 }
 
 /// Hashes and HMACs (`members/crypto.rs`).
@@ -551,6 +617,8 @@ impl Builtin {
             Builtin::Regex(_) => false,
             // New objects, random keys; hashing constants at load would be fine but is rare.
             Builtin::Crypto(_) => false,
+            // Tokens are mutable and shared: never a constant.
+            Builtin::Json(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,

@@ -414,7 +414,31 @@ impl Parser {
                 return Ok(l);
             }
         }
-        self.conditional()
+        let e = self.conditional()?;
+        if !self.is("=") {
+            return Ok(e);
+        }
+        // `target[index] = value` (a JObject's member); locals are handled above.
+        let offset = self.offset();
+        match e.kind {
+            ExprKind::Index {
+                target,
+                index,
+                null_cond: false,
+            } => {
+                self.bump();
+                let value = Box::new(self.expr()?);
+                Ok(Expr {
+                    kind: ExprKind::SetIndex {
+                        target,
+                        index,
+                        value,
+                    },
+                    offset,
+                })
+            }
+            _ => self.err("only a local or an indexer can be assigned".into()),
+        }
     }
 
     fn try_paren_lambda(&mut self) -> Result<Option<Expr>, ParseError> {

@@ -17,19 +17,6 @@ fn auth(f: AuthFn, args: Vec<Ir>) -> Ir {
     Ir::Call(Builtin::Auth(f), args)
 }
 
-/// Whether `o` is an object of kind `k` (for casts).
-pub(crate) fn is_kind(o: &Obj, k: ObjKind) -> bool {
-    matches!(
-        (o, k),
-        (Obj::Basic(_), ObjKind::Basic)
-            | (Obj::Jwt(_), ObjKind::Jwt)
-            | (Obj::Regex(_), ObjKind::Regex)
-            | (Obj::Match(_), ObjKind::Match)
-            | (Obj::Group(_), ObjKind::Group)
-            | (Obj::Hasher(..), ObjKind::Hasher)
-    )
-}
-
 /// `s.AsBasic()`, `s.AsJwt()`, `s.TryParseBasic(out c)`, `s.TryParseJwt(out jwt)`; `None` when
 /// `m` is none of them.
 pub(crate) fn string_method(

@@ -10,7 +10,7 @@ use crate::expr::ast::{BinOp, Expr};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
-use crate::value::{Handle, Value};
+use crate::value::{Handle, Obj, Value};
 
 fn conv(b: &dyn Binder, f: ConvertFn, args: Vec<Ir>) -> Ir {
     b.fold(Ir::Call(Builtin::Convert(f), args))
@@ -536,9 +536,25 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         }
         (CastTo::Cert, v @ Value::Cert(_)) => Ok(v),
         (CastTo::StrArray, v @ Value::Array(_)) => Ok(v),
-        (CastTo::Obj(k), Value::Obj(o)) if super::auth::is_kind(&o, k) => Ok(Value::Obj(o)),
+        (CastTo::Obj(k), Value::Obj(o)) if is_kind(&o, k) => Ok(Value::Obj(o)),
         (_, v) => Err(bad(&v)),
     }
+}
+
+/// Whether `o` is an object of kind `k` (for casts).
+fn is_kind(o: &Obj, k: ObjKind) -> bool {
+    if let (Obj::Json(t), ObjKind::Json(jk)) = (o, k) {
+        return super::json::fits(t, jk);
+    }
+    matches!(
+        (o, k),
+        (Obj::Basic(_), ObjKind::Basic)
+            | (Obj::Jwt(_), ObjKind::Jwt)
+            | (Obj::Regex(_), ObjKind::Regex)
+            | (Obj::Match(_), ObjKind::Match)
+            | (Obj::Group(_), ObjKind::Group)
+            | (Obj::Hasher(..), ObjKind::Hasher)
+    )
 }
 
 fn pick_int(max: bool, a: i64, b: i64) -> i64 {

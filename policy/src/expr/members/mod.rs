@@ -14,5 +14,6 @@ pub(crate) mod convert;
 pub(crate) mod crypto;
 pub(crate) mod datetime;
 pub(crate) mod format;
+pub(crate) mod json;
 pub(crate) mod regex;
 pub(crate) mod string;
