@@ -114,6 +114,28 @@ pub(crate) fn type_of(v: &J) -> TokenType {
     }
 }
 
+/// About how many bytes a value takes (its strings, and a few bytes per node): what a document
+/// grows by when the value is put in it.
+pub(crate) fn weight(v: &J) -> usize {
+    let mut n = 0usize;
+    let mut work = vec![v];
+    while let Some(v) = work.pop() {
+        n = n.saturating_add(16);
+        match v {
+            J::String(s) => n = n.saturating_add(s.len()),
+            J::Array(a) => work.extend(a),
+            J::Object(m) => {
+                for (k, v) in m {
+                    n = n.saturating_add(k.len());
+                    work.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
 /// JSON text as Newtonsoft writes it: indented by two spaces, or compact.
 pub(crate) fn to_text(v: &J, indented: bool) -> String {
     let r = if indented {

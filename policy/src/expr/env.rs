@@ -121,6 +121,19 @@ impl<'c> Env<'c> {
         self.budget.max_items
     }
 
+    /// Charges `n` bytes an operation built outside strings (a JSON document growing) against
+    /// the evaluation's memory budget.
+    pub(crate) fn charge_bytes(&mut self, n: usize) -> R<()> {
+        self.produced = self.produced.saturating_add(n);
+        if self.produced > self.budget.max_produced {
+            return over_budget(format!(
+                "{} bytes produced (at most {})",
+                self.produced, self.budget.max_produced
+            ));
+        }
+        Ok(())
+    }
+
     /// Charges a value just produced against the evaluation's memory budget.
     pub(crate) fn charge(&mut self, v: Value) -> R<Value> {
         let (len, items) = match &v {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::Value as J;
 
-use crate::dotnet::json::{as_string, type_of, JsonError, Token, TokenType};
+use crate::dotnet::json::{as_string, type_of, weight, JsonError, Token, TokenType};
 use crate::expr::ast::{Expr, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
@@ -429,7 +429,11 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
         }
         JsonFn::FromValue => match arg(args, 0) {
             v @ Value::Obj(o) if matches!(**o, Obj::Json(_)) => v.clone(),
-            v => token(Token::new(to_j(v))),
+            v => {
+                let j = to_j(v);
+                env.charge_bytes(weight(&j))?;
+                token(Token::new(j))
+            }
         },
         JsonFn::NewObject => {
             let mut m = serde_json::Map::new();
@@ -450,14 +454,18 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
                     }
                 }
             }
-            token(Token::new(J::Object(m)))
+            let j = J::Object(m);
+            env.charge_bytes(weight(&j))?;
+            token(Token::new(j))
         }
         JsonFn::NewArray => {
             let mut items = Vec::with_capacity(args.len());
             for i in 0..args.len() {
                 items.push(token_arg(args, i)?.value());
             }
-            token(Token::new(J::Array(items)))
+            let j = J::Array(items);
+            env.charge_bytes(weight(&j))?;
+            token(Token::new(j))
         }
         JsonFn::NewProperty => {
             let name = s_arg(args, 0)?;
@@ -488,6 +496,8 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
                 Value::Null => J::Null,
                 _ => token_arg(args, 2)?.value(),
             };
+            // Copies go into the document: `a[0] = a` doubles it, so every copy is charged.
+            env.charge_bytes(weight(&v))?;
             match arg(args, 1) {
                 Value::Str(k) => t.set_key(k, v, false).map_err(err)?,
                 Value::Int(i) => t.set_index(*i, v).map_err(err)?,
@@ -560,14 +570,17 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
         JsonFn::Add => {
             let t = token_arg(args, 0)?;
             if args.len() == 3 {
-                t.set_key(s_arg(args, 1)?, token_arg(args, 2)?.value(), true)
-                    .map_err(err)?;
+                let v = token_arg(args, 2)?.value();
+                env.charge_bytes(weight(&v))?;
+                t.set_key(s_arg(args, 1)?, v, true).map_err(err)?;
             } else {
                 let v = token_arg(args, 1)?;
-                match (t.token_type(), v.name()) {
+                let (name, j) = (v.name(), v.value());
+                env.charge_bytes(weight(&j))?;
+                match (t.token_type(), name) {
                     // A JObject takes a JProperty.
-                    (TokenType::Object, Some(n)) => t.set_key(&n, v.value(), true).map_err(err)?,
-                    _ => t.push(v.value()).map_err(err)?,
+                    (TokenType::Object, Some(n)) => t.set_key(&n, j, true).map_err(err)?,
+                    _ => t.push(j).map_err(err)?,
                 }
             }
             Value::Null
@@ -577,8 +590,9 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
             .map_err(err)?
             .map_or(Value::Null, token),
         JsonFn::DeepClone => {
-            let t = token_arg(args, 0)?;
-            token(Token::new(t.value()))
+            let v = token_arg(args, 0)?.value();
+            env.charge_bytes(weight(&v))?;
+            token(Token::new(v))
         }
         JsonFn::Text => {
             let t = token_arg(args, 0)?;
@@ -796,5 +810,10 @@ mod tests {
             .contains("only a JObject's or JArray's"));
         assert!(s(r#"@{ "x".Length = 2; return 1; }"#)
             .contains("only a local or an indexer can be assigned"));
+        // A document that doubles itself runs into the memory budget, not out of memory.
+        assert_eq!(
+            failure(r#"@{ var a = JArray.Parse("[\"0123456789012345678901234567890123456789\"]"); foreach (var i in new int[64]) { a.Add(a); } return a.Count; }"#),
+            Some(EvalErrorKind::MemoryBudget)
+        );
     }
 }
