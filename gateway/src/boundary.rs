@@ -51,6 +51,11 @@ pub(crate) const BAD_CONTENT_LENGTH: Refusal = refuse(
     "InvalidContentLength",
     "Content-Length must be one decimal number.",
 );
+pub(crate) const BODY_TOO_LARGE: Refusal = refuse(
+    413,
+    "RequestBodyTooLarge",
+    "The request body is larger than a policy that reads it may buffer.",
+);
 pub(crate) const LENGTH_AND_CHUNKED: Refusal = refuse(
     400,
     "ContentLengthWithTransferEncoding",

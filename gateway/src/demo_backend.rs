@@ -129,6 +129,7 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             }
             buf.extend_from_slice(&chunk[..n]);
         }
+        let received = String::from_utf8_lossy(&buf[end..end + length]).to_string();
         buf.drain(..end + length);
         // `?delay=MS` (at most 10 s): a slow backend for timeout and draining tests.
         let delay = request_line
@@ -146,6 +147,7 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             "request": request_line,
             "headers": headers.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>(),
             "client_certificate": subject,
+            "body": received,
         })
         .to_string();
         let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Backend: demo\r\nContent-Length: {}\r\n\r\n{body}", body.len());

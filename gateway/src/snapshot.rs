@@ -233,6 +233,8 @@ pub struct Snapshot {
     pub request_head_timeout: Duration,
     /// The memory budget of each policy expression evaluation (`expression-limits`).
     pub expression_budget: certgate_policy::ExpressionBudget,
+    /// Largest request body buffered for a policy that reads it (`max-request-body-bytes`).
+    pub max_request_body: usize,
 }
 
 impl Snapshot {

@@ -1061,6 +1061,156 @@ fn serve_api_with_policy(d: &Demo, name: &str, policy: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Issue 13: a policy that reads `context.Request.Body` gets the whole body, buffered up to
+/// `max-request-body-bytes` (413 past it, counted); read with `preserveContent: true` the
+/// backend gets it unchanged, read without it gets none (APIM's rule), and inbound `set-body`
+/// gives the backend a new one. A route whose policy does not read bodies streams them.
+#[test]
+fn request_bodies_read_by_policies_are_buffered_and_forwarded_as_apim_does() {
+    let d = Demo::start_with(|y| {
+        format!("{y}\nexpression-limits:\n  max-request-body-bytes: 200000\n")
+    });
+    serve_api_with_policy(
+        &d,
+        "body",
+        r#"<policies>
+  <inbound>
+    <base />
+    <choose>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "preserve")">
+        <set-header name="X-Tenant" exists-action="override"><value>@((string)context.Request.Body.As<JObject>(preserveContent: true)["tenant"])</value></set-header>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "consume")">
+        <set-header name="X-Length" exists-action="override"><value>@(context.Request.Body.As<string>().Length.ToString())</value></set-header>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "replace")">
+        <set-body>@{ var b = context.Request.Body.As<JObject>(); b["seen"] = true; return b.ToString(Newtonsoft.Json.Formatting.None); }</set-body>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "none")">
+        <set-header name="X-Has-Body" exists-action="override"><value>@((context.Request.Body != null).ToString())</value></set-header>
+      </when>
+    </choose>
+  </inbound>
+  <backend><forward-request /></backend>
+</policies>"#,
+    );
+    let client = Some("dev-valid-client");
+    // Bodies go through files: a command-line argument holds at most 128 KiB.
+    let file = |body: &str| {
+        let f = d.dir.path().join("request-body");
+        std::fs::write(&f, body).unwrap();
+        format!("@{}", f.display())
+    };
+    let post = |mode: &str, body: &str| {
+        d.curl(
+            API,
+            &format!("/body/x?mode={mode}"),
+            client,
+            &[
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &file(body),
+            ],
+        )
+    };
+    let echo = |body: &str| -> serde_json::Value { serde_json::from_str(body).unwrap() };
+    let json = r#"{"tenant":"contoso","n":1}"#;
+    // Preserved: the policy read it, the backend gets it as sent.
+    let (status, head, body) = post("preserve", json);
+    assert_eq!(status, 200, "{head}{body}");
+    let e = echo(&body);
+    assert_eq!(e["body"], json, "{body}");
+    assert!(
+        e["headers"]
+            .to_string()
+            .to_ascii_lowercase()
+            .contains(r#"["x-tenant","contoso"]"#),
+        "{body}"
+    );
+    // Consumed: the policy read it, the backend gets an empty body (Content-Length: 0).
+    let (status, head, body) = post("consume", json);
+    assert_eq!(status, 200, "{head}{body}");
+    let e = echo(&body);
+    assert_eq!(e["body"], "", "{body}");
+    assert!(
+        e["headers"].to_string().contains(r#""26""#),
+        "X-Length 26: {body}"
+    );
+    // Replaced by inbound set-body.
+    let (status, head, body) = post("replace", json);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        echo(&body)["body"],
+        r#"{"tenant":"contoso","n":1,"seen":true}"#,
+        "{body}"
+    );
+    // Chunked on the way in, buffered, sent with its length.
+    let (status, head, body) = d.curl(
+        API,
+        "/body/x?mode=preserve",
+        client,
+        &[
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            &file(json),
+        ],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(echo(&body)["body"], json, "{body}");
+    // Larger than Pingora's own 64 KiB retry buffer (third_party patch 0015), within the limit.
+    let large = format!(r#"{{"tenant":"t","pad":"{}"}}"#, "p".repeat(100_000));
+    let (status, head, body) = post("preserve", &large);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        echo(&body)["body"].as_str().map(str::len),
+        Some(large.len())
+    );
+    // A GET has no body: context.Request.Body is null.
+    let (status, head, body) = d.curl(API, "/body/x?mode=none", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(body.contains("False"), "{body}");
+    // Over the limit, by its length or as it streams: 413 before the backend, counted.
+    let big = "x".repeat(200_001);
+    let (status, head, body) = post("preserve", &big);
+    assert_eq!(status, 413, "{head}{body}");
+    let (status, head, body) = d.curl(
+        API,
+        "/body/x?mode=preserve",
+        client,
+        &[
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            &file(&big),
+        ],
+    );
+    assert_eq!(status, 413, "{head}{body}");
+    let (_, _, metrics) = d.admin("GET", "/metrics");
+    assert_eq!(
+        metric(
+            &metrics,
+            "certgate_request_refusals_total{reason=\"RequestBodyTooLarge\"}"
+        ),
+        2.0,
+        "{metrics}"
+    );
+    // A route whose policy does not read bodies streams them, whatever their size.
+    serve_api_with_policy(
+        &d,
+        "stream",
+        "<policies><inbound><base /></inbound><backend><forward-request /></backend></policies>",
+    );
+    let (status, head, body) = d.curl(API, "/stream/x", client, &["--data-binary", &file(&big)]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        echo(&body)["body"].as_str().map(str::len),
+        Some(200_001),
+        "{body}"
+    );
+}
+
 /// APIM's order after `forward-request` (architecture review §2.10): statements after it in the
 /// backend section act on the backend's response; when they fail or answer, the pipeline ends
 /// there (on-error, or their answer) and `outbound` does not run; a `return-response` there is a

@@ -53,8 +53,13 @@ fn compile_inner(
     fragments: &Fragments,
     opts: &CompileOptions,
 ) -> Result<Plan, CompileError> {
+    // A fresh flag for this route: the checker sets it when an expression reads the body.
+    let route = RouteInfo {
+        reads_request_body: Default::default(),
+        ..opts.route.clone()
+    };
     let mut c = Compiler {
-        route: &opts.route,
+        route: &route,
         fragments,
         explicit_forward: false,
         after_forward: false,
@@ -67,8 +72,12 @@ fn compile_inner(
     }
     let mut it = blocks.into_iter();
     let mut next = || it.next().unwrap_or_default();
+    let reads_request_body = route
+        .reads_request_body
+        .load(std::sync::atomic::Ordering::Relaxed);
     Ok(Plan {
-        route: opts.route.clone(),
+        reads_request_body,
+        route: route.clone(),
         inbound: next(),
         backend: next(),
         outbound: next(),

@@ -51,6 +51,8 @@ pub struct Plan {
     /// Whether the backend section forwards explicitly; without `forward-request` the
     /// executor forwards after the backend section (see README: decisions).
     pub explicit_forward: bool,
+    /// Whether an expression reads `context.Request.Body`: the gateway buffers the body first.
+    pub reads_request_body: bool,
     /// Where its rate limits and quotas count.
     pub counters: Arc<dyn CounterStore>,
 }

@@ -34,6 +34,8 @@ pub enum Handle {
     Product,
     Subscription,
     User,
+    /// `context.Request.Body` (an `IMessageBody`).
+    RequestBody,
 }
 
 /// Values of the .NET enums policies use.

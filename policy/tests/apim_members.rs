@@ -53,10 +53,12 @@ fn rows() -> Vec<Row> {
 
 /// The request the rows are evaluated against.
 fn request() -> SimpleContext {
-    SimpleContext::new("GET", "/weather/Oslo?units=metric&days=3")
+    let mut ctx = SimpleContext::new("POST", "/weather/Oslo?units=metric&days=3")
         .with_header("X-Tenant", "contoso")
         .with_header("Accept", "application/json")
-        .with_header("Authorization", "Basic YWxpY2U6czNjcjN0")
+        .with_header("Authorization", "Basic YWxpY2U6czNjcjN0");
+    ctx.request_body = Some(br#"{"city":"Oslo","days":[1,2]}"#.to_vec());
+    ctx
 }
 
 /// Compiles `expr` (`{ ... }` is a statement block, anything else an expression); the error

@@ -898,3 +898,67 @@ fn validate_client_certificate_identity_kinds() {
         Some(r#"{"statusCode":401,"message":"Invalid client certificate"}"#)
     );
 }
+
+/// Issue 13: a plan that reads `context.Request.Body` says so (the gateway buffers only those
+/// routes' bodies); reading without `preserveContent` consumes the body, as APIM does; inbound
+/// `set-body` gives the request a new body, `return-response`'s stays the response's.
+#[test]
+fn request_bodies_are_read_once_unless_preserved_and_set_by_inbound_set_body() {
+    let nv = NamedValues::default();
+    let reads = doc(
+        Scope::Operation,
+        "op.xml",
+        r#"<policies><inbound>
+  <set-variable name="tenant" value="@((string)context.Request.Body.As<JObject>(preserveContent: true)["tenant"])" />
+  <set-variable name="again" value="@(context.Request.Body.As<string>())" />
+  <set-body>@{ var b = JObject.Parse((string)context.Variables["again"]); b["seen"] = true; return b.ToString(Newtonsoft.Json.Formatting.None); }</set-body>
+</inbound><backend><forward-request /></backend><outbound /></policies>"#,
+        &nv,
+    );
+    let plan = plan_of(&[&reads]);
+    assert!(plan.reads_request_body);
+    let mut ctx = ctx_for(Client::Valid);
+    ctx.request_body = Some(br#"{"tenant":"contoso"}"#.to_vec());
+    let r = run_pipeline(&plan, &mut ctx, ok_backend);
+    assert!(matches!(r, PipelineResult::Proxied), "{r:?}");
+    assert!(matches!(ctx.state.variable("tenant"), Some(Value::Str(s)) if &**s == "contoso"));
+    assert!(ctx
+        .state
+        .request_body_consumed
+        .load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(
+        ctx.state.request_body.as_deref(),
+        Some(br#"{"tenant":"contoso","seen":true}"#.as_slice())
+    );
+    assert_eq!(ctx.body_text(), Some("from backend"));
+
+    // A second read without preserveContent fails into on-error.
+    let twice = doc(
+        Scope::Operation,
+        "op.xml",
+        r#"<policies><inbound>
+  <set-variable name="a" value="@(context.Request.Body.As<string>())" />
+  <set-variable name="b" value="@(context.Request.Body.As<string>())" />
+</inbound><backend><forward-request /></backend><outbound /><on-error><set-header name="X-Reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header></on-error></policies>"#,
+        &nv,
+    );
+    let mut ctx = ctx_for(Client::Valid);
+    ctx.request_body = Some(b"x".to_vec());
+    run_pipeline(&plan_of(&[&twice]), &mut ctx, ok_backend);
+    assert_eq!(
+        ctx.response_header_values("X-Reason"),
+        vec!["ExpressionValueEvaluationFailure"]
+    );
+    // No body: context.Request.Body is null.
+    let none = doc(
+        Scope::Operation,
+        "op.xml",
+        r#"<policies><inbound><return-response><set-body>@(context.Request.Body == null ? "none" : "some")</set-body></return-response></inbound><backend /><outbound /></policies>"#,
+        &nv,
+    );
+    let (_, ctx) = run(&plan_of(&[&none]));
+    assert_eq!(ctx.body_text(), Some("none"));
+    assert!(ctx.state.request_body.is_none());
+    // A plan that does not read the body does not ask for it.
+    assert!(!plan_of(&[&doc(Scope::Operation, "op.xml", GLOBAL, &nv)]).reads_request_body);
+}

@@ -315,6 +315,10 @@ pub(crate) struct ExpressionLimits {
     pub max_collection_items: Option<S<u64>>,
     /// Most bytes of strings produced by one evaluation in all (default 32 MiB).
     pub max_bytes_per_evaluation: Option<S<u64>>,
+    /// Largest request body the gateway buffers for a route whose policy reads
+    /// `context.Request.Body` (default 1 MiB); a larger one is answered 413. Routes that do not
+    /// read the body stream it.
+    pub max_request_body_bytes: Option<S<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -149,6 +149,39 @@ impl Gateway {
         Ok(true)
     }
 
+    /// Reads the whole request body before the plan runs, for a plan that reads
+    /// `context.Request.Body`: kept (up to `limit` bytes) in Pingora's retry buffer, from which
+    /// the proxy then sends it to the backend (third_party patch 0015). A body over the limit
+    /// is refused 413 before it is read when its length says so, else once it passes the limit.
+    async fn buffer_request_body(
+        session: &mut Session,
+        rc: &mut GatewayCtx,
+        limit: usize,
+    ) -> Result<Result<(), boundary::Refusal>> {
+        if session.as_mut().is_body_empty() {
+            return Ok(Ok(()));
+        }
+        let declared = session
+            .req_header()
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Ok(Err(boundary::BODY_TOO_LARGE));
+        }
+        session.as_mut().enable_retry_buffering_up_to(limit);
+        let mut read = 0usize;
+        while let Some(chunk) = session.read_request_body().await? {
+            read = read.saturating_add(chunk.len());
+            if read > limit {
+                return Ok(Err(boundary::BODY_TOO_LARGE));
+            }
+        }
+        rc.request_body = Some(session.as_ref().get_retry_buffer().unwrap_or_default());
+        Ok(Ok(()))
+    }
+
     /// Host and SNI are one identity; strict hostnames hold on every request; a hostname that
     /// asks for client certificates is reachable over plain HTTP only through a trusted proxy
     /// (README, "Authentication boundary").
@@ -444,6 +477,11 @@ impl ProxyHttp for Gateway {
         rc.plan = Some(plan.clone());
         rc.params = params;
         rc.api_backend = backend;
+        if plan.reads_request_body {
+            if let Err(r) = Self::buffer_request_body(session, rc, snap.max_request_body).await? {
+                return Self::refuse(session, rc, r).await;
+            }
+        }
         match Self::start(session, rc, &snap, &plan) {
             Next::CallBackend { timeout, cursor } => {
                 if timeout.is_some() {
@@ -518,6 +556,16 @@ impl ProxyHttp for Gateway {
             );
         }
         upstream.insert_header("Host", up.url.authority.as_str())?;
+        // A body the policy decided (request_body_filter sends it), or the client's when it was
+        // buffered whole, is framed by its length.
+        let known = rc
+            .body_override()
+            .map(<[u8]>::len)
+            .or(rc.request_body.as_ref().map(bytes::Bytes::len));
+        if let Some(n) = known {
+            upstream.remove_header(&http::header::TRANSFER_ENCODING);
+            upstream.insert_header(http::header::CONTENT_LENGTH, n.to_string())?;
+        }
         if let (Some(format), Some(cert)) = (snap.forward_client_certificate, &rc.certificate) {
             // Only a certificate that verifies is vouched for to the backend.
             if snap.trust.verify(cert, &rc.sent_chain, false).is_ok() {
@@ -534,6 +582,27 @@ impl ProxyHttp for Gateway {
             } else {
                 upstream.insert_header(k.clone(), v.as_str())?;
             }
+        }
+        Ok(())
+    }
+
+    /// The client's body streams to the backend, unless the policy decided it (inbound
+    /// `set-body`, or none once it was read without `preserveContent`): then the client's
+    /// chunks are dropped and the decided body goes out at the end.
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        rc: &mut GatewayCtx,
+    ) -> Result<()> {
+        if let Some(b) = rc.body_override() {
+            *body = Some(if end_of_stream {
+                Bytes::copy_from_slice(b)
+            } else {
+                // Empty, not None: None would end the upstream body early.
+                Bytes::new()
+            });
         }
         Ok(())
     }

@@ -66,6 +66,22 @@ pub(crate) struct GatewayCtx {
     pub(super) start: std::time::Instant,
     /// The backend chosen in `upstream_peer`, for `upstream_request_filter`.
     pub(super) upstream: Option<Upstream>,
+    /// The request body, read before the plan ran (plans that read `context.Request.Body`).
+    pub(super) request_body: Option<bytes::Bytes>,
+}
+
+impl GatewayCtx {
+    /// The request body the policy decided, if it did: inbound `set-body`'s, or an empty one
+    /// once `context.Request.Body` was read without `preserveContent` (APIM's rule).
+    pub(super) fn body_override(&self) -> Option<&[u8]> {
+        if let Some(b) = &self.state.request_body {
+            return Some(b);
+        }
+        self.state
+            .request_body_consumed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then_some(&[][..])
+    }
 }
 
 /// A request's id: a process-wide counter as 16 lower-case hex digits, kept inline so that
@@ -121,6 +137,7 @@ impl Default for GatewayCtx {
             sni: None,
             start: std::time::Instant::now(),
             upstream: None,
+            request_body: None,
         }
     }
 }
@@ -252,6 +269,9 @@ impl RequestContext for SessionContext<'_> {
     }
     fn elapsed(&self) -> std::time::Duration {
         self.rc.start.elapsed()
+    }
+    fn request_body(&self) -> Option<&[u8]> {
+        self.rc.request_body.as_deref()
     }
     fn response_status(&self) -> (u16, &str) {
         match &self.resp {

@@ -200,6 +200,12 @@ pub struct RequestState {
     pub last_error: Option<LastError>,
     /// `forward-request timeout`, when set.
     pub forward_timeout: Option<std::time::Duration>,
+    /// The request body was read without `preserveContent: true`: APIM forwards no body then
+    /// (unless `set-body` gave one), and a second read fails. Set while an expression runs,
+    /// hence atomic (expressions see the state read-only).
+    pub request_body_consumed: std::sync::atomic::AtomicBool,
+    /// The body inbound `set-body` gave the request, sent to the backend instead.
+    pub request_body: Option<Vec<u8>>,
 }
 
 impl RequestState {
@@ -275,6 +281,10 @@ pub struct RouteInfo {
     pub operation_method: Arc<str>,
     /// `context.Operation.UrlTemplate`.
     pub operation_url_template: Arc<str>,
+    /// Set while the route compiles when an expression reads `context.Request.Body` (callers
+    /// leave it default; compilation starts each route with a fresh one and reports it as
+    /// [`crate::Plan::reads_request_body`]).
+    pub reads_request_body: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The request as a plan sees it, implemented by the gateway over its own request objects.
@@ -329,6 +339,11 @@ pub trait RequestContext {
     fn matched_parameter(&self, name: &str) -> Option<&str>;
     /// `context.RequestId`.
     fn request_id(&self) -> &str;
+    /// The request body, when the gateway buffered it (plans that read it; `None` for a
+    /// request without a body).
+    fn request_body(&self) -> Option<&[u8]> {
+        None
+    }
     /// `context.Elapsed`: the time since the request was received (and so `context.Timestamp`).
     fn elapsed(&self) -> std::time::Duration {
         std::time::Duration::ZERO

@@ -31,6 +31,8 @@ pub struct SimpleContext {
     pub original: Option<(String, String)>,
     /// Request headers, in order.
     pub request_headers: Vec<(String, String)>,
+    /// The request body (`None`: the request has none).
+    pub request_body: Option<Vec<u8>>,
     /// The client's address.
     pub client_ip: IpAddr,
     /// The client certificate.
@@ -70,6 +72,7 @@ impl Default for SimpleContext {
             query: String::new(),
             original: None,
             request_headers: Vec::new(),
+            request_body: None,
             client_ip: IpAddr::from([127, 0, 0, 1]),
             certificate: None,
             trust: None,
@@ -249,6 +252,9 @@ impl RequestContext for SimpleContext {
     }
     fn request_id(&self) -> &str {
         &self.request_id
+    }
+    fn request_body(&self) -> Option<&[u8]> {
+        self.request_body.as_deref()
     }
     fn response_status(&self) -> (u16, &str) {
         (self.status, &self.reason)

@@ -298,6 +298,9 @@ const MEMBERS: &[(&str, &[&str])] = &[
     ("IResponse", &[
         "Body", "Headers", "StatusCode", "StatusReason",
     ]),
+    ("IMessageBody", &[
+        "As", "AsFormUrlEncodedContent",
+    ]),
     ("IApi", &[
         "Id", "IsCurrentRevision", "Name", "Path", "Protocols", "Revision", "ServiceUrl",
         "SubscriptionKeyParameterNames", "Version",

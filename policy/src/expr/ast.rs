@@ -155,6 +155,11 @@ pub(crate) enum ExprKind {
         name: String,
         decl: Option<Option<TypeName>>,
     },
+    /// A named argument, `name: value` (only `preserveContent` is taken, where APIM uses it).
+    Named {
+        name: String,
+        value: Box<Expr>,
+    },
     /// `target[index] = value`.
     SetIndex {
         target: Box<Expr>,

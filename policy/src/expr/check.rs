@@ -525,6 +525,10 @@ impl<'a> Checker<'a> {
                 };
                 Ok((Ir::Assign(slot, Box::new(ir)), ty))
             }
+            ExprKind::Named { name, .. } => type_err(
+                off,
+                format!("named arguments are supported by certgate where APIM uses them (preserveContent); pass '{name}' by position"),
+            ),
             ExprKind::Out { name, .. } => type_err(
                 off,
                 format!("'out {name}' is an argument only of methods with out parameters (TryParse, TryGetValue)"),
@@ -1217,6 +1221,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 index,
                 value,
             } => work.extend([&**target, &**index, &**value]),
+            ExprKind::Named { value, .. } => work.push(value),
             ExprKind::Out { name: n, .. } if n == name => return true,
             ExprKind::Out { .. } => {}
         }

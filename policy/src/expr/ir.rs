@@ -103,7 +103,9 @@ impl Ty {
                 | Ty::Extensions
                 | Ty::Extension
                 | Ty::Obj(_)
-                | Ty::Handle(Handle::Product | Handle::Subscription | Handle::User)
+                | Ty::Handle(
+                    Handle::Product | Handle::Subscription | Handle::User | Handle::RequestBody
+                )
         )
     }
 
@@ -171,6 +173,7 @@ pub(crate) fn handle_type_name(h: Handle) -> &'static str {
         Handle::Product => "IProduct",
         Handle::Subscription => "ISubscription",
         Handle::User => "IUser",
+        Handle::RequestBody => "IMessageBody",
     }
 }
 
@@ -439,6 +442,19 @@ pub enum ContextFn {
     Elapsed,
     /// A member of `context.Product`/`Subscription`/`User`, which are null.
     OfNull,
+    /// `context.Request.Body`: the body, or null when the request has none.
+    RequestBody,
+    /// `Body.As<T>(preserveContent)`: the body as a string, bytes or a JSON token (the kind),
+    /// read once unless preserved (the second argument).
+    BodyAs(BodyAs),
+}
+
+/// What `Body.As<T>()` reads the body as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyAs {
+    Str,
+    Bytes,
+    Json(JsonKind),
 }
 
 /// `X509Certificate2`, its extensions, `X500DistinguishedName`, `Oid` (`members/cert.rs`).

@@ -761,8 +761,20 @@ impl Parser {
         }
     }
 
-    /// An argument: an expression, or `out x` / `out var x` / `out T x`.
+    /// An argument: an expression, `name: expression`, or `out x` / `out var x` / `out T x`.
     fn argument(&mut self) -> Result<Expr, ParseError> {
+        if let Tok::Ident(name) = self.peek().clone() {
+            if matches!(self.peek_at(1), Tok::Punct(":")) && !KEYWORDS.contains(&name.as_str()) {
+                let offset = self.offset();
+                self.bump();
+                self.bump();
+                let value = Box::new(self.argument()?);
+                return Ok(Expr {
+                    kind: ExprKind::Named { name, value },
+                    offset,
+                });
+            }
+        }
         if !(self.is_kw("out") && matches!(self.peek_at(1), Tok::Ident(_))) {
             return self.expr();
         }

@@ -79,14 +79,22 @@ impl PolicyStep for SetStatus {
     }
 }
 
-/// `set-body`: the body of the response under construction (or the backend's, after it).
+/// `set-body`: before the backend call, the body of the request sent to it; after it (and in
+/// `return-response`), the body of the response under construction.
 #[derive(Clone, Debug)]
-pub struct SetBody(pub Template);
+pub struct SetBody {
+    pub body: Template,
+    pub to_request: bool,
+}
 
 impl SetBody {
     fn apply(&self, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
-        let v = o.text(&self.0, ctx)?;
-        ctx.set_response_body(v.as_bytes().to_vec());
+        let v = o.text(&self.body, ctx)?;
+        if self.to_request {
+            ctx.state_mut().request_body = Some(v.as_bytes().to_vec());
+        } else {
+            ctx.set_response_body(v.as_bytes().to_vec());
+        }
         Ok(())
     }
 }
@@ -100,13 +108,15 @@ impl PolicyStep for SetBody {
                 return Err(el.attr_err(a, ErrorKind::InvalidValue, format!("set-body template '{}' is not supported; expected none (liquid templates are not implemented)", a.value.text)));
             }
         }
-        if el.bool_attr("xsi-nil", false)? {
-            return Ok(SetBody(Template::Literal("".into())));
-        }
-        match el.text() {
-            Some(t) => Template::compile(&t, el.src, r.route).map(SetBody),
-            None => Ok(SetBody(Template::Literal("".into()))),
-        }
+        let body = match el.text() {
+            _ if el.bool_attr("xsi-nil", false)? => Template::Literal("".into()),
+            Some(t) => Template::compile(&t, el.src, r.route)?,
+            None => Template::Literal("".into()),
+        };
+        Ok(SetBody {
+            body,
+            to_request: r.target == HeaderTarget::Request,
+        })
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
@@ -138,10 +148,15 @@ impl PolicyStep for ReturnResponse {
             .children("set-header")
             .map(|c| SetHeader::read_for(&c, r, HeaderTarget::Response))
             .collect::<Result<Vec<_>, _>>()?;
+        // return-response's body is the response's, whatever the section.
         let body = el
             .child("set-body")?
             .map(|c| SetBody::read(&c, r))
-            .transpose()?;
+            .transpose()?
+            .map(|b| SetBody {
+                to_request: false,
+                ..b
+            });
         Ok(ReturnResponse {
             status,
             headers,
@@ -236,10 +251,12 @@ mod tests {
     #[test]
     fn set_body_and_mock_response() {
         assert!(refused(r#"<set-body template="liquid">x</set-body>"#).contains("liquid"));
+        // Read as inbound reads it: the body of the request sent to the backend.
         let p = read(r#"<set-body xsi-nil="true">ignored</set-body>"#).unwrap();
         let mut ctx = SimpleContext::new("GET", "/");
         run(&p, &mut ctx).unwrap();
-        assert_eq!(ctx.body_text(), Some(""));
+        assert_eq!(ctx.state.request_body.as_deref(), Some(&b""[..]));
+        assert_eq!(ctx.body_text(), None);
         let p =
             read(r#"<mock-response status-code="202" content-type="application/json"/>"#).unwrap();
         assert_eq!(run(&p, &mut ctx), Ok(true));

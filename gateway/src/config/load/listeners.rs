@@ -7,6 +7,9 @@
 
 use super::*;
 
+/// The largest request body buffered for a policy that reads it, unless configured.
+const DEFAULT_MAX_REQUEST_BODY: usize = 1 << 20;
+
 impl Loader {
     pub(super) fn listeners(&mut self, list: &[schema::Listener]) -> Vec<ListenerSpec> {
         let mut out = Vec::new();
@@ -104,18 +107,21 @@ impl Loader {
         out
     }
 
+    /// The expression budget, and the largest request body buffered for policies that read it.
     pub(super) fn expression_budget(
         &mut self,
         limits: Option<&schema::ExpressionLimits>,
-    ) -> certgate_policy::ExpressionBudget {
+    ) -> (certgate_policy::ExpressionBudget, usize) {
         let mut b = certgate_policy::ExpressionBudget::default();
+        let mut body = DEFAULT_MAX_REQUEST_BODY;
         let Some(l) = limits else {
-            return b;
+            return (b, body);
         };
         for (v, slot) in [
             (&l.max_string_bytes, &mut b.max_string),
             (&l.max_collection_items, &mut b.max_items),
             (&l.max_bytes_per_evaluation, &mut b.max_produced),
+            (&l.max_request_body_bytes, &mut body),
         ] {
             if let Some(v) = v {
                 if (1..=1 << 32).contains(&v.value) {
@@ -125,7 +131,7 @@ impl Loader {
                 }
             }
         }
-        b
+        (b, body)
     }
 
     pub(super) fn trusted_proxies(&mut self, list: &[S<String>]) -> Vec<IpNet> {

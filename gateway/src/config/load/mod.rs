@@ -271,7 +271,8 @@ impl Loader {
             .duration(&cfg.keepalive_timeout, Duration::from_secs(75))
             .as_secs()
             .max(1);
-        let expression_budget = self.expression_budget(cfg.expression_limits.as_ref());
+        let (expression_budget, max_request_body) =
+            self.expression_budget(cfg.expression_limits.as_ref());
         let request_head_timeout =
             self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
         let (trust, admin) = (trust?, admin?);
@@ -302,6 +303,7 @@ impl Loader {
             keepalive_timeout,
             request_head_timeout,
             expression_budget,
+            max_request_body,
             named_values: self.named.clone(),
         })
     }

@@ -812,7 +812,9 @@ mod tests {
             .contains("only a local or an indexer can be assigned"));
         // A document that doubles itself runs into the memory budget, not out of memory.
         assert_eq!(
-            failure(r#"@{ var a = JArray.Parse("[\"0123456789012345678901234567890123456789\"]"); foreach (var i in new int[64]) { a.Add(a); } return a.Count; }"#),
+            failure(
+                r#"@{ var a = JArray.Parse("[\"0123456789012345678901234567890123456789\"]"); foreach (var i in new int[64]) { a.Add(a); } return a.Count; }"#
+            ),
             Some(EvalErrorKind::MemoryBudget)
         );
     }

@@ -684,6 +684,17 @@ impl Session {
         }
     }
 
+    /// certgate patch 0015: [`Self::enable_retry_buffering`] keeping up to `limit` bytes (HTTP/1
+    /// and HTTP/2; other sessions keep their default).
+    pub fn enable_retry_buffering_up_to(&mut self, limit: usize) {
+        match self {
+            Self::H1(s) => s.enable_retry_buffering_up_to(limit),
+            Self::H2(s) => s.enable_retry_buffering_up_to(limit),
+            Self::Subrequest(s) => s.enable_retry_buffering(),
+            Self::Custom(s) => s.enable_retry_buffering(),
+        }
+    }
+
     pub fn get_retry_buffer(&self) -> Option<Bytes> {
         match self {
             Self::H1(s) => s.get_retry_buffer(),

@@ -1271,8 +1271,15 @@ impl HttpSession {
     }
 
     pub fn enable_retry_buffering(&mut self) {
+        self.enable_retry_buffering_up_to(BODY_BUF_LIMIT)
+    }
+
+    /// certgate patch 0015: retry buffering that keeps up to `limit` bytes of the request body
+    /// (`enable_retry_buffering` keeps 64 KiB), for an application that reads the whole body
+    /// before proxying and lets the proxy send it from this buffer. The first call decides.
+    pub fn enable_retry_buffering_up_to(&mut self, limit: usize) {
         if self.retry_buffer.is_none() {
-            self.retry_buffer = Some(FixedBuffer::new(BODY_BUF_LIMIT))
+            self.retry_buffer = Some(FixedBuffer::new(limit))
         }
     }
 
