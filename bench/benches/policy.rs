@@ -3,7 +3,9 @@
 //! - running a compiled inbound section typical of the seeds (choose with three header
 //!   conditions, set-variable, set-header);
 //! - validate-client-certificate with 10 identities on a parsed certificate;
-//! - thumbprint lookups in deployment sets of 10, 10 000 and 1 000 000 entries.
+//! - thumbprint lookups in deployment sets of 10, 10 000 and 1 000 000 entries;
+//! - expressions over request data (issue 13): a JSON body member
+//!   (`context.Request.Body.As<JObject>()["x"]`) and a bearer token's subject (`AsJwt()`).
 //!
 //! Run: `make bench` (or `cargo bench -p certgate-bench`).
 
@@ -258,12 +260,53 @@ fn bench_chain_verification(c: &mut Criterion) {
     g.finish();
 }
 
+/// An inbound section that reads what issue 13 added: a JSON body's member, a JWT's subject.
+fn bench_expressions_over_request_data(c: &mut Criterion) {
+    let plan_of = |inbound: &str| {
+        let text =
+            format!("<policies><inbound>{inbound}</inbound><backend /><outbound /></policies>");
+        let doc =
+            ScopeDocument::parse(Scope::Operation, Source::plain("e.xml", text).unwrap()).unwrap();
+        compile_route(&[&doc], &Fragments::new(), &CompileOptions::default()).unwrap()
+    };
+    let json = plan_of(
+        r#"<set-variable name="x" value="@((string)context.Request.Body.As<JObject>(preserveContent: true)["x"])" />"#,
+    );
+    let jwt = plan_of(
+        r#"<set-variable name="sub" value="@(context.Request.Headers.GetValueOrDefault("Authorization", "").AsJwt()?.Subject)" />"#,
+    );
+    // A 250-byte body and a typical RS256 token's header and claims (the signature unread).
+    let body = br#"{"x":"value","id":12345,"items":[{"sku":"A-1","qty":2},{"sku":"B-2","qty":1}],"customer":{"name":"Contoso","tier":"gold","region":"westeurope"},"note":"a typical small API request body for the benchmark"}"#;
+    let token = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImtleS0xIn0.eyJpc3MiOiJodHRwczovL2xvZ2luLmV4YW1wbGUuY29tLyIsInN1YiI6ImJvYiIsImF1ZCI6ImFwaTovL3dlYXRoZXIiLCJleHAiOjE3MDAwMDAwMDAsImlhdCI6MTY5OTk5NjQwMCwic2NwIjoicmVhZCB3cml0ZSJ9.c2lnbmF0dXJl";
+    let mut g = c.benchmark_group("expressions");
+    g.bench_function("json_body_member", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut ctx = SimpleContext::new("POST", "/");
+                ctx.request_body = Some(body.to_vec());
+                ctx
+            },
+            |ctx| black_box(json.run_section(certgate_policy::Section::Inbound, ctx)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("jwt_subject", |b| {
+        b.iter_batched_ref(
+            || SimpleContext::new("GET", "/").with_header("Authorization", token),
+            |ctx| black_box(jwt.run_section(certgate_policy::Section::Inbound, ctx)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_compile_seeds,
     bench_typical_inbound,
     bench_validate_client_certificate,
     bench_thumbprint_sets,
-    bench_chain_verification
+    bench_chain_verification,
+    bench_expressions_over_request_data
 );
 criterion_main!(benches);
