@@ -100,6 +100,11 @@ pub enum Obj {
     Hasher(crate::dotnet::HashAlgorithm, Option<crate::dotnet::Key>),
     /// A Newtonsoft.Json token (`JObject`, `JArray`, `JValue`, `JProperty`).
     Json(crate::dotnet::json::Token),
+    /// An exception (`new Exception(..)`, or a failure caught by `catch`).
+    Exception {
+        type_name: &'static str,
+        message: Arc<str>,
+    },
 }
 
 impl Value {
@@ -139,6 +144,7 @@ impl Value {
                 Obj::Group(_) => "Group",
                 Obj::Hasher(_, None) => "HashAlgorithm",
                 Obj::Hasher(_, Some(_)) => "HMAC",
+                Obj::Exception { type_name, .. } => type_name,
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
                     crate::dotnet::json::TokenType::Array => "JArray",
@@ -174,6 +180,7 @@ impl Value {
                 Obj::Match(m) => m.whole().value.to_string(),
                 Obj::Group(g) => g.value.to_string(),
                 Obj::Regex(r) => r.pattern().to_string(),
+                Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
                 // Newtonsoft: a string value is its text, anything else indented JSON.
                 Obj::Json(t) => match t.read(|v| v.as_str().map(str::to_string)) {
                     Some(s) if !t.is_property() => s,
@@ -242,6 +249,7 @@ impl Value {
                     Some(n) => serde_json::json!({ n.to_string(): t.value() }),
                     None => t.value(),
                 },
+                Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
                 Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) | Obj::Hasher(..) => {
                     J::String(self.to_dotnet_string())
                 }

@@ -362,6 +362,10 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "ContainsKey", "GetValue", "Properties", "Property", "PropertyValues", "TryGetValue",
         "Name", "Insert", "IndexOf", "RemoveAt", "Clear", "Contains", "CopyTo", "Item",
     ]),
+    ("System.Exception", &[
+        "Data", "GetBaseException", "GetType", "HelpLink", "HResult", "InnerException", "Message",
+        "Source", "StackTrace", "TargetSite", "ToString",
+    ]),
     ("Jwt", &[
         "Algorithm", "Audiences", "Claims", "ExpirationTime", "Id", "Issuer", "IssuedAt",
         "NotBefore", "Subject", "Type",

@@ -126,6 +126,8 @@ pub(crate) enum ExprKind {
         elem: Option<TypeName>,
         items: Vec<Expr>,
     },
+    /// `new { a = 1, b }`: an anonymous object, its members in order.
+    NewAnonymous(Vec<(String, Expr)>),
     /// `new T[n]`: `n` default values.
     NewArraySized {
         elem: TypeName,
@@ -198,9 +200,26 @@ pub(crate) enum StmtKind {
         body: Box<Stmt>,
     },
     Block(Vec<Stmt>),
+    /// `try { } catch (T e) { } finally { }`.
+    Try {
+        body: Vec<Stmt>,
+        catches: Vec<CatchClause>,
+        finally: Option<Vec<Stmt>>,
+    },
+    /// `throw e;`, or `throw;` inside a catch.
+    Throw(Option<Expr>),
     /// `using (resource) body`: the resource is a declaration or an expression.
     Using {
         resource: Box<Stmt>,
         body: Box<Stmt>,
     },
+}
+
+/// One `catch` clause: the exception type (none: all), the variable, the body.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CatchClause {
+    pub ty: Option<TypeName>,
+    pub name: Option<String>,
+    pub body: Vec<Stmt>,
+    pub offset: usize,
 }

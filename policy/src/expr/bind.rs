@@ -106,6 +106,7 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Group) => "System.Text.RegularExpressions.Group",
         Ty::Obj(ObjKind::Groups) => "System.Text.RegularExpressions.GroupCollection",
         Ty::Obj(ObjKind::Json(_)) | Ty::Static(S::Json(_)) => "Newtonsoft.Json.Linq.JToken",
+        Ty::Obj(ObjKind::Exception) => "System.Exception",
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
         }

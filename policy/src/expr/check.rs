@@ -30,6 +30,8 @@ pub(crate) struct Checker<'a> {
     next_slot: u16,
     max_slots: u16,
     returns: Vec<(Ty, usize)>,
+    /// The slots of the exceptions the enclosing `catch` clauses hold (`throw;` rethrows one).
+    catch_slots: Vec<u16>,
 }
 
 const MAX_SLOTS: u16 = 1024;
@@ -42,6 +44,7 @@ impl<'a> Checker<'a> {
             next_slot: 0,
             max_slots: 0,
             returns: Vec::new(),
+            catch_slots: Vec::new(),
         }
     }
 
@@ -163,6 +166,62 @@ impl<'a> Checker<'a> {
                 let slot = self.declare(name, ty, s.offset)?;
                 vec![IrStmt::Eval(Ir::Assign(slot, Box::new(ir)))]
             }
+            StmtKind::Try {
+                body,
+                catches,
+                finally,
+            } => {
+                let body = self.scope(|c| c.stmts(body))?;
+                let mut cs = Vec::new();
+                for cc in catches {
+                    let class = match &cc.ty {
+                        None => members::exception::class("Exception"),
+                        Some(t) => members::exception::class(&t.name),
+                    };
+                    let Some(class) = class else {
+                        let n = cc.ty.as_ref().map_or("", |t| t.name.as_str());
+                        return type_err(cc.offset, format!("catching '{n}' is not supported by certgate; catch Exception, or the exception types certgate's failures stand for (FormatException, ArgumentException, ...)"));
+                    };
+                    let (slot, stmts) = self.scope(|c| {
+                        let slot = match &cc.name {
+                            Some(n) => c.declare(n, Ty::Obj(ObjKind::Exception), cc.offset)?,
+                            None => c.alloc_slot(cc.offset)?,
+                        };
+                        c.catch_slots.push(slot);
+                        let stmts = c.stmts(&cc.body);
+                        c.catch_slots.pop();
+                        Ok((slot, stmts?))
+                    })?;
+                    cs.push(Catch {
+                        takes: members::exception::catches(class),
+                        slot,
+                        body: stmts,
+                    });
+                }
+                let finally = match finally {
+                    Some(f) => self.scope(|c| c.stmts(f))?,
+                    None => Vec::new(),
+                };
+                vec![IrStmt::Try {
+                    body,
+                    catches: cs,
+                    finally,
+                }]
+            }
+            StmtKind::Throw(Some(e)) => {
+                let (ir, ty) = self.expr(e)?;
+                if ty != Ty::Obj(ObjKind::Exception) {
+                    return type_err(
+                        e.offset,
+                        format!("only exceptions can be thrown, not '{ty}'"),
+                    );
+                }
+                vec![IrStmt::Throw(ir)]
+            }
+            StmtKind::Throw(None) => match self.catch_slots.last() {
+                Some(slot) => vec![IrStmt::Throw(Ir::Local(*slot))],
+                None => return type_err(s.offset, "'throw;' rethrows only inside a catch clause"),
+            },
             StmtKind::Using { resource, body } => {
                 let stmts = self.scope(|c| {
                     let (mut out, ty) = match &resource.kind {
@@ -418,6 +477,25 @@ impl<'a> Checker<'a> {
                 }
                 Ok((fold(Ir::NewArray(irs)), Ty::Array(Box::new(ety))))
             }
+            // An anonymous object is what Newtonsoft makes of it (`JsonConvert.SerializeObject`,
+            // `JObject.FromObject`): a JSON object with its members in order.
+            ExprKind::NewAnonymous(members) => {
+                let mut props = Vec::new();
+                for (i, (name, value)) in members.iter().enumerate() {
+                    if members[..i].iter().any(|(n, _)| n == name) {
+                        return type_err(value.offset, format!("an anonymous type cannot have two members named '{name}'"));
+                    }
+                    let v = members::json::to_token(self, value)?;
+                    props.push(Ir::Call(
+                        Builtin::Json(JsonFn::NewProperty),
+                        vec![Ir::Const(Value::str(name)), v],
+                    ));
+                }
+                Ok((
+                    Ir::Call(Builtin::Json(JsonFn::NewObject), props),
+                    Ty::Obj(ObjKind::Json(JsonKind::Object)),
+                ))
+            }
             ExprKind::NewArraySized { elem, size } => {
                 let n = self.coerce(size, &Ty::Int)?;
                 if matches!(elem.name.as_str(), "byte" | "Byte" | "System.Byte") {
@@ -667,6 +745,7 @@ impl<'a> Checker<'a> {
                 members::regex::member(recv, *k, name, off)
             }
             Ty::Obj(ObjKind::Hasher) => members::crypto::member(recv, name, off),
+            Ty::Obj(ObjKind::Exception) => members::exception::member(recv, name, off),
             Ty::Obj(ObjKind::Json(k)) => members::json::member(recv, *k, name, off),
             Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
@@ -879,7 +958,9 @@ impl<'a> Checker<'a> {
             "Regex" | "System.Text.RegularExpressions.Regex" => members::regex::new(self, args, off),
             other => match members::json::class(other) {
                 Some(k) => members::json::new(self, k, args, off),
-                None => match members::crypto::new(self, other, args, off) {
+                None => match members::crypto::new(self, other, args, off)
+                    .or_else(|| members::exception::new(self, other, args, off))
+                {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
                 },
@@ -1206,6 +1287,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
             }
             ExprKind::NewArray { items, .. } => work.extend(items),
             ExprKind::NewArraySized { size, .. } => work.push(size),
+            ExprKind::NewAnonymous(members) => work.extend(members.iter().map(|(_, e)| e)),
             ExprKind::Interp(segs) => work.extend(segs.iter().filter_map(|s| match s {
                 InterpSeg::Hole(x, _) => Some(x),
                 InterpSeg::Lit(_) => None,
@@ -1231,7 +1313,15 @@ fn mentions(e: &Expr, name: &str) -> bool {
 
 fn definitely_returns(body: &[IrStmt]) -> bool {
     body.iter().any(|s| match s {
-        IrStmt::Return(_) => true,
+        IrStmt::Return(_) | IrStmt::Throw(_) => true,
+        IrStmt::Try {
+            body,
+            catches,
+            finally,
+        } => {
+            (definitely_returns(body) && catches.iter().all(|c| definitely_returns(&c.body)))
+                || definitely_returns(finally)
+        }
         IrStmt::If(Ir::Const(Value::Bool(true)), t, _) => definitely_returns(t),
         IrStmt::If(_, t, e) => definitely_returns(t) && definitely_returns(e),
         _ => false,

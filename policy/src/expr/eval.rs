@@ -170,6 +170,30 @@ fn exec(stmts: &[IrStmt], env: &mut Env) -> R<Flow> {
                 }
             }
             IrStmt::Return(e) => return Ok(Flow::Return(eval(e, env)?)),
+            IrStmt::Throw(e) => return Err(members::exception::error_of(&eval(e, env)?)),
+            IrStmt::Try {
+                body,
+                catches,
+                finally,
+            } => {
+                let r = match exec(body, env) {
+                    Err(e) if members::exception::catchable(e.kind) => {
+                        match catches.iter().find(|c| c.takes.contains(&e.kind)) {
+                            Some(c) => {
+                                set_local(env, c.slot, members::exception::value_of(&e));
+                                exec(&c.body, env)
+                            }
+                            None => Err(e),
+                        }
+                    }
+                    r => r,
+                };
+                // `finally` runs whatever happened; a failure in it replaces the outcome.
+                exec(finally, env)?;
+                if let Flow::Return(v) = r? {
+                    return Ok(Flow::Return(v));
+                }
+            }
             IrStmt::Foreach(slot, it, body) => {
                 let items = sequence(eval(it, env)?)?;
                 for item in items.iter() {
@@ -423,5 +447,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Regex(f) => members::regex::eval(f, &args, env),
         Builtin::Crypto(f) => members::crypto::eval(f, &args, env),
         Builtin::Json(f) => members::json::eval(f, &args, env),
+        Builtin::Exception(f) => members::exception::eval(f, &args),
     }
 }

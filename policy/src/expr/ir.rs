@@ -62,6 +62,7 @@ pub enum ObjKind {
     Hasher,
     /// A Newtonsoft.Json token, by the class it is known as.
     Json(JsonKind),
+    Exception,
 }
 
 /// Newtonsoft.Json's token classes (`members/json.rs`).
@@ -151,6 +152,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
             Ty::Obj(ObjKind::Hasher) => f.write_str("HashAlgorithm"),
             Ty::Obj(ObjKind::Json(k)) => f.write_str(k.class()),
+            Ty::Obj(ObjKind::Exception) => f.write_str("Exception"),
         }
     }
 }
@@ -293,6 +295,15 @@ pub enum Builtin {
     Regex(RegexFn),
     Crypto(CryptoFn),
     Json(JsonFn),
+    Exception(ExceptionFn),
+}
+
+/// Exceptions (`members/exception.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExceptionFn {
+    /// `new T(message)`: the class's index in the family's table.
+    New(u8),
+    Message,
 }
 
 /// Newtonsoft.Json (`members/json.rs`).
@@ -635,6 +646,7 @@ impl Builtin {
             Builtin::Crypto(_) => false,
             // Tokens are mutable and shared: never a constant.
             Builtin::Json(_) => false,
+            Builtin::Exception(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,
@@ -726,6 +738,22 @@ pub enum IrStmt {
     If(Ir, Vec<IrStmt>, Vec<IrStmt>),
     Return(Ir),
     Foreach(u16, Ir, Vec<IrStmt>),
+    /// `try { body } catch (T e) { .. } finally { .. }`.
+    Try {
+        body: Vec<IrStmt>,
+        catches: Vec<Catch>,
+        finally: Vec<IrStmt>,
+    },
+    /// `throw e;` / `throw;` (the caught exception's slot).
+    Throw(Ir),
+}
+
+/// One `catch`: the failures it takes, where the exception goes, what runs.
+#[derive(Clone, Debug)]
+pub struct Catch {
+    pub takes: &'static [super::env::EvalErrorKind],
+    pub slot: u16,
+    pub body: Vec<IrStmt>,
 }
 
 impl Ir {

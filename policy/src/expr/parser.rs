@@ -220,6 +220,58 @@ impl Parser {
                 iter,
                 body,
             }
+        } else if self.is_kw("try") && self.peek_at(1) == &Tok::Punct("{") {
+            self.bump();
+            let body = self.block()?;
+            let mut catches = Vec::new();
+            while self.is_kw("catch") {
+                let offset = self.offset();
+                self.bump();
+                let (ty, name) = if self.eat("(") {
+                    let ty = self.type_name()?;
+                    let name = match self.peek() {
+                        Tok::Ident(_) => Some(self.ident()?),
+                        _ => None,
+                    };
+                    self.expect(")")?;
+                    (Some(ty), name)
+                } else {
+                    (None, None)
+                };
+                if self.is_kw("when") {
+                    return self.err("exception filters ('catch ... when') are not supported by certgate; test inside the catch".into());
+                }
+                let body = self.block()?;
+                catches.push(CatchClause {
+                    ty,
+                    name,
+                    body,
+                    offset,
+                });
+            }
+            let finally = if self.is_kw("finally") {
+                self.bump();
+                Some(self.block()?)
+            } else {
+                None
+            };
+            if catches.is_empty() && finally.is_none() {
+                return self.err("expected 'catch' or 'finally' after a try block".into());
+            }
+            StmtKind::Try {
+                body,
+                catches,
+                finally,
+            }
+        } else if self.is_kw("throw") {
+            self.bump();
+            let e = if self.is(";") || self.is("}") {
+                None
+            } else {
+                Some(self.expr()?)
+            };
+            self.end_stmt()?;
+            StmtKind::Throw(e)
         } else if self.is_kw("using") && matches!(self.peek_at(1), Tok::Punct("(")) {
             self.bump();
             self.bump();
@@ -244,6 +296,17 @@ impl Parser {
             StmtKind::Expr(e)
         };
         Ok(Stmt { kind, offset })
+    }
+
+    /// `{ statements }`: a block's statements.
+    fn block(&mut self) -> Result<Vec<Stmt>, ParseError> {
+        if !self.is("{") {
+            return self.err(format!("expected '{{', found {}", self.peek()));
+        }
+        match self.stmt()?.kind {
+            StmtKind::Block(b) => Ok(b),
+            _ => self.err("expected a block".into()),
+        }
     }
 
     /// `var x = e;` or `Type x = e;` — recognised by lookahead, else None (and nothing consumed).
@@ -878,6 +941,50 @@ impl Parser {
     }
 
     fn new_expr(&mut self, offset: usize) -> Result<Expr, ParseError> {
+        // `new { name = value, other }`: an anonymous type.
+        if self.eat("{") {
+            let mut members = Vec::new();
+            while !self.eat("}") {
+                let at = self.offset();
+                let name = self.ident()?;
+                let value = if self.eat("=") {
+                    self.expr()?
+                } else {
+                    // `new { x }` names the member after the local (or `a.b`: the last name).
+                    let mut e = Expr {
+                        kind: ExprKind::Ident(name.clone()),
+                        offset: at,
+                    };
+                    let mut last = name.clone();
+                    while self.is(".") {
+                        self.bump();
+                        let n = self.ident()?;
+                        e = Expr {
+                            kind: ExprKind::Member {
+                                target: Box::new(e),
+                                name: n.clone(),
+                                null_cond: false,
+                            },
+                            offset: at,
+                        };
+                        last = n;
+                    }
+                    members.push((last, e));
+                    if !self.eat(",") && !self.is("}") {
+                        return self.err(format!("expected ',' or '}}', found {}", self.peek()));
+                    }
+                    continue;
+                };
+                members.push((name, value));
+                if !self.eat(",") && !self.is("}") {
+                    return self.err(format!("expected ',' or '}}', found {}", self.peek()));
+                }
+            }
+            return Ok(Expr {
+                kind: ExprKind::NewAnonymous(members),
+                offset,
+            });
+        }
         // `new [] { ... }`
         if self.is("[") {
             self.bump();

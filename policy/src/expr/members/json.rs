@@ -770,6 +770,33 @@ mod tests {
         }
     }
 
+    /// Anonymous objects, as policies build JWT headers and small bodies with them.
+    #[test]
+    fn anonymous_objects_serialise_in_order() {
+        for (expr, want) in [
+            (
+                r#"@(JsonConvert.SerializeObject(new { typ = "JWT", alg = "HS256" }))"#,
+                r#"{"typ":"JWT","alg":"HS256"}"#,
+            ),
+            (
+                r#"@((int)JObject.FromObject(new { a = 1, b = new [] {1, 2} })["b"][1])"#,
+                "2",
+            ),
+            (
+                r#"@{ var name = "x"; return JsonConvert.SerializeObject(new { name, n = 2.5, ok = true, none = (string)null }); }"#,
+                r#"{"name":"x","n":2.5,"ok":true,"none":null}"#,
+            ),
+            (
+                r#"@(JsonConvert.SerializeObject(new { context.Request.Method }))"#,
+                r#"{"Method":"GET"}"#,
+            ),
+            (r#"@(JsonConvert.SerializeObject(new { }))"#, "{}"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert!(s(r#"@(new { a = 1, a = 2 })"#).contains("two members named 'a'"));
+    }
+
     #[test]
     fn failures_are_newtonsofts() {
         assert_eq!(

@@ -13,6 +13,7 @@ pub(crate) mod context;
 pub(crate) mod convert;
 pub(crate) mod crypto;
 pub(crate) mod datetime;
+pub(crate) mod exception;
 pub(crate) mod format;
 pub(crate) mod json;
 pub(crate) mod regex;
