@@ -263,6 +263,8 @@ impl Parser {
                 catches,
                 finally,
             }
+        } else if self.is_kw("switch") && self.peek_at(1) == &Tok::Punct("(") {
+            self.switch(offset)?
         } else if self.is_kw("throw") {
             self.bump();
             let e = if self.is(";") || self.is("}") {
@@ -296,6 +298,129 @@ impl Parser {
             StmtKind::Expr(e)
         };
         Ok(Stmt { kind, offset })
+    }
+
+    /// `switch (e) { case A: case B: ...; break; default: ...; break; }`, as the `if` chain it
+    /// means: `e` is evaluated once into a hidden local, each section's labels compared with
+    /// `==`, `default` last whatever its place. A section ends with `break`, `return` or
+    /// `throw` (C# allows no fall-through).
+    fn switch(&mut self, offset: usize) -> Result<StmtKind, ParseError> {
+        self.bump();
+        self.expect("(")?;
+        let subject = self.expr()?;
+        self.expect(")")?;
+        self.expect("{")?;
+        // `$` cannot start a C# name: no policy local can clash with it.
+        let tmp = format!("$switch{offset}");
+        let mut sections: Vec<(Vec<Expr>, bool, Vec<Stmt>)> = Vec::new();
+        while !self.eat("}") {
+            if self.at_eof() {
+                return self.err("expected '}' to close the switch".into());
+            }
+            let (mut labels, mut default) = (Vec::new(), false);
+            while self.is_kw("case") || self.is_kw("default") {
+                if self.is_kw("default") {
+                    self.bump();
+                    default = true;
+                } else {
+                    self.bump();
+                    let label = self.expr()?;
+                    if self.is_kw("when") || matches!(self.peek(), Tok::Ident(_)) {
+                        return self.err("patterns in 'case' ('case T x', 'when') are not supported by certgate; use constants".into());
+                    }
+                    labels.push(label);
+                }
+                self.expect(":")?;
+            }
+            if labels.is_empty() && !default {
+                return self.err(format!(
+                    "expected 'case' or 'default', found {}",
+                    self.peek()
+                ));
+            }
+            let mut body = Vec::new();
+            loop {
+                if self.is_kw("break") {
+                    self.bump();
+                    self.end_stmt()?;
+                    break;
+                }
+                if self.is_kw("case") || self.is_kw("default") || self.is("}") {
+                    let ends = matches!(
+                        body.last(),
+                        Some(Stmt {
+                            kind: StmtKind::Return(_) | StmtKind::Throw(_),
+                            ..
+                        })
+                    );
+                    if !ends {
+                        return self.err(
+                            "a switch section must end with 'break', 'return' or 'throw'".into(),
+                        );
+                    }
+                    break;
+                }
+                body.push(self.stmt()?);
+            }
+            sections.push((labels, default, body));
+            // Sections become nested `else`s: bounded like other nesting.
+            if sections.len() > MAX_NESTING * 4 {
+                return self.err(format!(
+                    "a switch with more than {} sections; use a dictionary or several policies",
+                    MAX_NESTING * 4
+                ));
+            }
+        }
+        let ident = |o: usize| Expr {
+            kind: ExprKind::Ident(tmp.clone()),
+            offset: o,
+        };
+        let mut chain: Option<Box<Stmt>> = sections.iter().find(|(_, d, _)| *d).map(|(_, _, b)| {
+            Box::new(Stmt {
+                kind: StmtKind::Block(b.clone()),
+                offset,
+            })
+        });
+        for (labels, _, body) in sections.into_iter().rev().filter(|(l, _, _)| !l.is_empty()) {
+            let cond = labels
+                .into_iter()
+                .map(|l| {
+                    let o = l.offset;
+                    Expr {
+                        kind: ExprKind::Binary(BinOp::Eq, Box::new(ident(o)), Box::new(l)),
+                        offset: o,
+                    }
+                })
+                .reduce(|a, b| {
+                    let o = a.offset;
+                    Expr {
+                        kind: ExprKind::Binary(BinOp::Or, Box::new(a), Box::new(b)),
+                        offset: o,
+                    }
+                });
+            let Some(cond) = cond else { continue };
+            chain = Some(Box::new(Stmt {
+                kind: StmtKind::If {
+                    cond,
+                    then: Box::new(Stmt {
+                        kind: StmtKind::Block(body),
+                        offset,
+                    }),
+                    els: chain,
+                },
+                offset,
+            }));
+        }
+        let mut out = vec![Stmt {
+            kind: StmtKind::Decl {
+                ty: None,
+                name: tmp.clone(),
+                init: Some(subject),
+            },
+            offset,
+        }];
+        out.extend(chain.map(|c| *c));
+        Ok(StmtKind::Block(out))
     }
 
     /// `{ statements }`: a block's statements.
@@ -1063,6 +1188,54 @@ mod tests {
             assert_eq!(s(expr), want, "{expr}");
         }
         assert!(s("@(1 | true)").contains("cannot be applied"));
+    }
+
+    /// `switch` as C# 7 writes it, run as the `if` chain it means.
+    #[test]
+    fn switch_statements() {
+        use crate::expr::testing::s;
+        let sw = |x: &str| {
+            s(&format!(
+                r#"@{{ var r = ""; switch ({x}) {{ case "a": case "b": r = "ab"; break; default: r = "other"; break; case "c": return "c!"; }} return r; }}"#
+            ))
+        };
+        assert_eq!(sw("\"a\""), "ab");
+        assert_eq!(sw("\"b\""), "ab");
+        assert_eq!(sw("\"c\""), "c!");
+        assert_eq!(sw("\"z\""), "other");
+        assert_eq!(
+            s(
+                r#"@{ switch (context.Request.Method) { case "GET": return 1; case "POST": return 2; default: return 0; } }"#
+            ),
+            "1"
+        );
+        assert_eq!(
+            s(
+                r#"@{ var n = 0; switch (2) { case 1: n = 10; break; case 2: n = 20; break; } return n; }"#
+            ),
+            "20"
+        );
+        for (expr, msg) in [
+            (
+                r#"@{ switch (1) { case 1: var x = 1; } return 0; }"#,
+                "must end with 'break', 'return' or 'throw'",
+            ),
+            (
+                r#"@{ switch ("x") { case string t: return t; } return ""; }"#,
+                "patterns in 'case'",
+            ),
+            (
+                r#"@{ switch (1) { return 1; } }"#,
+                "expected 'case' or 'default'",
+            ),
+        ] {
+            assert!(s(expr).contains(msg), "{expr}: {}", s(expr));
+        }
+        let many: String = (0..300).map(|i| format!("case {i}: return {i};")).collect();
+        assert!(s(&format!(
+            "@{{ switch (1) {{ {many} default: return 0; }} }}"
+        ))
+        .contains("more than"));
     }
 
     #[test]
