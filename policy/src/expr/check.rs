@@ -776,8 +776,31 @@ impl<'a> Checker<'a> {
             "Last" => Some(Linq::Last),
             "LastOrDefault" => Some(Linq::LastOrDefault),
             "Count" => Some(Linq::Count),
+            "Single" => Some(Linq::Single),
+            "SingleOrDefault" => Some(Linq::SingleOrDefault),
+            "OrderBy" => Some(Linq::OrderBy),
+            "OrderByDescending" => Some(Linq::OrderByDescending),
+            "Sum" => Some(Linq::Sum),
+            "Min" => Some(Linq::Min),
+            "Max" => Some(Linq::Max),
+            "Average" => Some(Linq::Average),
+            "Distinct" => Some(Linq::Distinct),
             _ => None,
         };
+        let positional = match name {
+            "Skip" => Some(CollectionFn::Skip),
+            "Take" => Some(CollectionFn::Take),
+            "ElementAt" => Some(CollectionFn::ElementAt),
+            "ElementAtOrDefault" => Some(CollectionFn::ElementAtOrDefault),
+            "Reverse" => Some(CollectionFn::Reverse),
+            "Concat" => Some(CollectionFn::Concat),
+            _ => None,
+        };
+        if let Some(f) = positional {
+            if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
+                return members::collections::positional(self, f, source, elem, args, off);
+            }
+        }
         if let (Some(op), Ty::Obj(ObjKind::Json(k))) = (linq, rty) {
             let (elem, items) = members::json::items(recv, *k);
             return self.linq(
@@ -885,11 +908,29 @@ impl<'a> Checker<'a> {
             _ => recv,
         };
         let body_want = match op {
-            Linq::Select => None,
+            Linq::Select
+            | Linq::OrderBy
+            | Linq::OrderByDescending
+            | Linq::Sum
+            | Linq::Min
+            | Linq::Max
+            | Linq::Average => None,
             _ => Some(Ty::Bool),
         };
+        if op == Linq::Distinct && !args.is_empty() {
+            return type_err(
+                off,
+                "'Distinct' takes no argument (a comparer is not supported)",
+            );
+        }
         let (slot, body, body_ty) = match args {
-            [] if !matches!(op, Linq::All | Linq::Where | Linq::Select) => (0, None, Ty::Bool),
+            [] if !matches!(
+                op,
+                Linq::All | Linq::Where | Linq::Select | Linq::OrderBy | Linq::OrderByDescending
+            ) =>
+            {
+                (0, None, elem.clone())
+            }
             [Expr {
                 kind: ExprKind::Lambda { params, body },
                 offset,
@@ -916,9 +957,25 @@ impl<'a> Checker<'a> {
             Linq::Any | Linq::All => Ty::Bool,
             Linq::Count => Ty::Int,
             Linq::Where => Ty::Array(Box::new(elem.clone())),
-            Linq::Select => Ty::Array(Box::new(body_ty)),
-            Linq::First | Linq::FirstOrDefault | Linq::Last | Linq::LastOrDefault => elem.clone(),
+            Linq::Select => Ty::Array(Box::new(body_ty.clone())),
+            Linq::First
+            | Linq::FirstOrDefault
+            | Linq::Last
+            | Linq::LastOrDefault
+            | Linq::Single
+            | Linq::SingleOrDefault => elem.clone(),
+            Linq::OrderBy | Linq::OrderByDescending | Linq::Distinct => {
+                Ty::Array(Box::new(elem.clone()))
+            }
+            Linq::Min | Linq::Max => body_ty.clone(),
+            Linq::Average => Ty::Double,
+            Linq::Sum if body_ty == Ty::Int => Ty::Int,
+            Linq::Sum => Ty::Double,
         };
+        if matches!(op, Linq::Sum | Linq::Average) && !body_ty.is_numeric() {
+            return type_err(off, format!("'{op:?}' needs numbers, not '{body_ty}'"));
+        }
+
         Ok((
             Ir::Linq {
                 op,
@@ -1106,6 +1163,23 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// What LINQ's positional operators iterate: the element type and the items.
+fn sequence_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
+    Some(match rty {
+        Ty::Array(e) => ((**e).clone(), recv),
+        Ty::Bytes => (Ty::Int, recv),
+        Ty::Obj(ObjKind::Json(k)) => {
+            let (elem, items) = members::json::items(recv, *k);
+            (elem, items)
+        }
+        Ty::Handle(Handle::Certificates) => (
+            Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)),
+            Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![recv]),
+        ),
+        _ => return None,
+    })
 }
 
 /// The static classes found by a name that families own (`JObject`, `SHA256`, ...).

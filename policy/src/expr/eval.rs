@@ -426,6 +426,159 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
                 (None, _) => Ok(Value::Null),
             }
         }
+        Linq::Single | Linq::SingleOrDefault => {
+            let mut found = None;
+            for it in items.iter() {
+                if test(env, it)? {
+                    if found.is_some() {
+                        return fail(
+                            EvalErrorKind::Other,
+                            "Sequence contains more than one matching element",
+                        );
+                    }
+                    found = Some(it.clone());
+                }
+            }
+            match (found, op) {
+                (Some(v), _) => Ok(v),
+                (None, Linq::Single) => fail(
+                    EvalErrorKind::OutOfRange,
+                    "Sequence contains no matching element",
+                ),
+                (None, _) => Ok(Value::Null),
+            }
+        }
+        Linq::Distinct => {
+            let mut out: Vec<Value> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for it in items.iter() {
+                env.step()?;
+                // Scalars by value in a set; anything else by C#'s `==` (reference equality).
+                let fresh = match scalar_key(it) {
+                    Some(k) => seen.insert(k),
+                    None => !out.iter().any(|o| o.dotnet_eq(it)),
+                };
+                if fresh {
+                    out.push(it.clone());
+                }
+            }
+            Ok(Value::Array(out.into()))
+        }
+        Linq::OrderBy | Linq::OrderByDescending => {
+            let mut keyed = Vec::with_capacity(items.len());
+            for it in items.iter() {
+                env.step()?;
+                set_local(env, slot, it.clone());
+                let k = match body {
+                    Some(b) => eval(b, env)?,
+                    None => it.clone(),
+                };
+                keyed.push((k, it.clone()));
+            }
+            // Stable, as LINQ's; descending keeps equal keys in their order too.
+            if op == Linq::OrderBy {
+                keyed.sort_by(|a, b| order(&a.0, &b.0));
+            } else {
+                keyed.sort_by(|a, b| order(&b.0, &a.0));
+            }
+            Ok(Value::Array(keyed.into_iter().map(|(_, v)| v).collect()))
+        }
+        Linq::Sum | Linq::Min | Linq::Max | Linq::Average => {
+            let mut values = Vec::with_capacity(items.len());
+            for it in items.iter() {
+                env.step()?;
+                set_local(env, slot, it.clone());
+                let v = match body {
+                    Some(b) => eval(b, env)?,
+                    None => it.clone(),
+                };
+                // Nulls are skipped, as LINQ does for nullable numbers.
+                if !v.is_null() {
+                    values.push(v);
+                }
+            }
+            aggregate(op, values)
+        }
+    }
+}
+
+/// A hashable form of a scalar, for `Distinct`.
+fn scalar_key(v: &Value) -> Option<(u8, String)> {
+    Some(match v {
+        Value::Null => (0, String::new()),
+        Value::Bool(b) => (1, b.to_string()),
+        Value::Int(i) => (2, i.to_string()),
+        Value::Double(d) => (3, d.to_bits().to_string()),
+        Value::Char(c) => (4, c.to_string()),
+        Value::Str(s) => (5, s.to_string()),
+        _ => return None,
+    })
+}
+
+/// The order `OrderBy` sorts keys in: numbers by value, strings ordinally, dates and spans in
+/// time, null first; keys of different kinds by kind.
+fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::DateTime(x), Value::DateTime(y)) => x.wall.cmp(&y.wall),
+        (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => a.type_name().cmp(b.type_name()),
+        },
+    }
+}
+
+/// `Sum`, `Min`, `Max`, `Average` of the (non-null) values, as LINQ computes them.
+fn aggregate(op: Linq, values: Vec<Value>) -> R<Value> {
+    let empty = || fail(EvalErrorKind::Other, "Sequence contains no elements");
+    match op {
+        Linq::Sum => {
+            if values.iter().all(|v| matches!(v, Value::Int(_))) {
+                let mut total: i64 = 0;
+                for v in &values {
+                    total = total.checked_add(int(v).unwrap_or(0)).ok_or_else(|| {
+                        EvalError::new(
+                            EvalErrorKind::Overflow,
+                            "Arithmetic operation resulted in an overflow.",
+                        )
+                    })?;
+                }
+                Ok(Value::Int(total))
+            } else {
+                Ok(Value::Double(values.iter().filter_map(num).sum()))
+            }
+        }
+        Linq::Average => {
+            if values.is_empty() {
+                return empty();
+            }
+            let n = values.len() as f64;
+            Ok(Value::Double(
+                values.iter().filter_map(num).sum::<f64>() / n,
+            ))
+        }
+        _ => {
+            let pick = if op == Linq::Min {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            };
+            let mut best: Option<Value> = None;
+            for v in values {
+                best = match best {
+                    Some(b) if order(&v, &b) != pick => Some(b),
+                    _ => Some(v),
+                };
+            }
+            best.map_or_else(empty, Ok)
+        }
     }
 }
 

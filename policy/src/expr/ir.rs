@@ -608,6 +608,14 @@ pub enum CollectionFn {
     /// `new T[n]` (the default value is the second argument) and `new byte[n]`.
     NewArray,
     NewBytes,
+    /// LINQ's positional operators: `Skip(n)`, `Take(n)`, `ElementAt(i)`,
+    /// `ElementAtOrDefault(i)`, `Reverse()`, `Concat(other)`.
+    Skip,
+    Take,
+    ElementAt,
+    ElementAtOrDefault,
+    Reverse,
+    Concat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -649,7 +657,15 @@ impl Builtin {
             Builtin::Exception(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
-                CollectionFn::Length | CollectionFn::Contains | CollectionFn::Index,
+                CollectionFn::Length
+                | CollectionFn::Contains
+                | CollectionFn::Index
+                | CollectionFn::Skip
+                | CollectionFn::Take
+                | CollectionFn::ElementAt
+                | CollectionFn::ElementAtOrDefault
+                | CollectionFn::Reverse
+                | CollectionFn::Concat,
             ) => true,
             Builtin::Collection(
                 CollectionFn::PairKey
@@ -686,6 +702,17 @@ pub enum Linq {
     Last,
     LastOrDefault,
     Count,
+    Single,
+    SingleOrDefault,
+    /// Key selectors: a stable sort by the keys (`ThenBy` is not supported).
+    OrderBy,
+    OrderByDescending,
+    /// Optional selectors: over the items, or what the lambda makes of them.
+    Sum,
+    Min,
+    Max,
+    Average,
+    Distinct,
 }
 
 /// Compiled expression nodes.

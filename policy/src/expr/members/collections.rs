@@ -61,8 +61,82 @@ pub(crate) fn index(b: &mut dyn Binder, recv: Ir, rty: &Ty, index: &Expr) -> Che
     Ok((b.fold(coll(CollectionFn::Index, vec![recv, k])), ty))
 }
 
+/// LINQ's positional operators over a sequence's items: `Skip(n)`, `Take(n)`, `ElementAt(i)`,
+/// `ElementAtOrDefault(i)`, `Reverse()`, `Concat(other)`.
+pub(crate) fn positional(
+    b: &mut dyn Binder,
+    f: CollectionFn,
+    source: Ir,
+    elem: Ty,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let seq = Ty::Array(Box::new(elem.clone()));
+    let (params, ty): (&[Ty], Ty) = match f {
+        CollectionFn::Skip | CollectionFn::Take => (&[Ty::Int], seq.clone()),
+        CollectionFn::ElementAt | CollectionFn::ElementAtOrDefault => (&[Ty::Int], elem),
+        CollectionFn::Reverse => (&[], seq.clone()),
+        _ => (std::slice::from_ref(&seq), seq.clone()),
+    };
+    let name = format!("{f:?}");
+    let a = b.args(&name, args, params, params.len(), off)?;
+    Ok((coll(f, with_recv(source, a)), ty))
+}
+
+/// The items of a sequence value (an array, or a `byte[]` as numbers).
+fn items(v: &Value) -> EvalResult<Vec<Value>> {
+    match v {
+        Value::Array(a) => Ok(a.to_vec()),
+        Value::Bytes(b) => Ok(b.iter().map(|&x| Value::Int(x.into())).collect()),
+        _ => fail(EvalErrorKind::NullReference, NULL_REF),
+    }
+}
+
 pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     Ok(match f {
+        CollectionFn::Skip | CollectionFn::Take => {
+            let all = items(arg(args, 0))?;
+            let n = usize::try_from(i_arg(args, 1)?.max(0))
+                .unwrap_or(usize::MAX)
+                .min(all.len());
+            let part = if f == CollectionFn::Skip {
+                &all[n..]
+            } else {
+                &all[..n]
+            };
+            Value::Array(part.into())
+        }
+        CollectionFn::ElementAt | CollectionFn::ElementAtOrDefault => {
+            let all = items(arg(args, 0))?;
+            match usize::try_from(i_arg(args, 1)?).ok().and_then(|i| all.get(i)) {
+                Some(v) => v.clone(),
+                None if f == CollectionFn::ElementAtOrDefault => Value::Null,
+                None => {
+                    return fail(
+                        EvalErrorKind::OutOfRange,
+                        "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')",
+                    )
+                }
+            }
+        }
+        CollectionFn::Reverse => {
+            let mut all = items(arg(args, 0))?;
+            all.reverse();
+            Value::Array(all.into())
+        }
+        CollectionFn::Concat => {
+            let mut all = items(arg(args, 0))?;
+            let more = items(arg(args, 1))?;
+            if all.len() + more.len() > env.max_items() {
+                return over_budget(format!(
+                    "a collection of {} items (at most {})",
+                    all.len() + more.len(),
+                    env.max_items()
+                ));
+            }
+            all.extend(more);
+            Value::Array(all.into())
+        }
         CollectionFn::NewArray | CollectionFn::NewBytes => {
             let n = i_arg(args, 0)?;
             let Ok(n) = usize::try_from(n) else {
@@ -143,8 +217,67 @@ mod tests {
         assert!(s("@(new [] {1}[5])").contains("outside the bounds"));
         // LINQ's operators are APIM's; the ones certgate lacks are refused by name, a name .NET
         // does not have as missing.
-        assert!(s("@(new [] {1}.Sum())").contains("'int[].Sum' is not supported by certgate"));
+        assert!(s("@(new [] {1}.Aggregate((a, b) => a))")
+            .contains("'int[].Aggregate' is not supported by certgate"));
         assert!(s("@(new [] {1}.Summ())").contains("does not contain a definition"));
+    }
+
+    /// LINQ beyond the basics, as .NET computes it: stable ordering, sums that overflow as C#'s
+    /// checked ones, Single's two failures, positional operators.
+    #[test]
+    fn linq_operators() {
+        use crate::expr::testing::failure;
+        for (expr, want) in [
+            ("@(new [] {3, 1, 2}.OrderBy(x => x).First())", "1"),
+            ("@(new [] {3, 1, 2}.OrderByDescending(x => x).First())", "3"),
+            (
+                "@(new [] {\"bb\", \"a\", \"cc\", \"d\"}.OrderBy(s => s.Length).Last())",
+                "cc",
+            ),
+            ("@(new [] {1, 2, 3}.Sum())", "6"),
+            ("@(new [] {1, 2, 3}.Sum(x => x * 1.5))", "9"),
+            ("@(new [] {1, 2, 3}.Average())", "2"),
+            ("@(new [] {2, 1, 3}.Min())", "1"),
+            ("@(new [] {\"a\", \"c\", \"b\"}.Max())", "c"),
+            ("@(new [] {1, 2}.Single(x => x > 1))", "2"),
+            ("@(new [] {1, 1, 2, 1}.Distinct().Count())", "2"),
+            ("@(new [] {1, 2, 3}.Skip(1).Take(1).First())", "2"),
+            ("@(new [] {1, 2, 3}.ElementAt(2))", "3"),
+            ("@(new [] {1, 2, 3}.ElementAtOrDefault(9) == null)", "True"),
+            ("@(new [] {1, 2, 3}.Reverse().First())", "3"),
+            ("@(new [] {1}.Concat(new [] {2}).Last())", "2"),
+            ("@(new [] {1, 2, 3}.Take(-1).Count())", "0"),
+            (
+                "@((int)JArray.Parse(\"[3, 1]\").OrderBy(x => (int)x).First())",
+                "1",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure("@(new [] {1, 2}.Single())"),
+            Some(EvalErrorKind::Other)
+        );
+        assert_eq!(
+            failure("@(new string[0].Single())"),
+            Some(EvalErrorKind::OutOfRange)
+        );
+        assert_eq!(
+            failure("@(new [] {9223372036854775807, 1}.Sum())"),
+            Some(EvalErrorKind::Overflow)
+        );
+        assert_eq!(
+            failure("@(new int[0].Average())"),
+            Some(EvalErrorKind::Other)
+        );
+        assert_eq!(
+            failure("@(new [] {1}.ElementAt(1))"),
+            Some(EvalErrorKind::OutOfRange)
+        );
+        assert!(s("@(new [] {\"a\"}.Sum())").contains("needs numbers"));
+        assert!(s("@(new [] {1}.Distinct(null))").contains("takes no argument"));
+        assert!(s("@(new [] {1}.GroupBy(x => x))")
+            .contains("'int[].GroupBy' is not supported by certgate"));
     }
 
     /// `new T[n]`: default values, the size bounded before anything is allocated.
