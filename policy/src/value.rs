@@ -82,8 +82,9 @@ pub enum Value {
     Obj(Arc<Obj>),
 }
 
-/// Objects of APIM's helper types.
-#[derive(Debug, PartialEq)]
+/// Objects of APIM's helper types and the .NET classes certgate implements (C#'s `==` on them is
+/// reference equality: `Value::dotnet_eq`).
+#[derive(Debug)]
 pub enum Obj {
     /// `BasicAuthCredentials` (`AsBasic`).
     Basic(crate::dotnet::BasicCredentials),
@@ -100,6 +101,8 @@ pub enum Obj {
     Hasher(crate::dotnet::HashAlgorithm, Option<crate::dotnet::Key>),
     /// A Newtonsoft.Json token (`JObject`, `JArray`, `JValue`, `JProperty`).
     Json(crate::dotnet::json::Token),
+    /// A `StringBuilder`: shared and mutable, as in .NET.
+    Builder(std::sync::Mutex<String>),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
     Exception {
         type_name: &'static str,
@@ -145,6 +148,7 @@ impl Value {
                 Obj::Hasher(_, None) => "HashAlgorithm",
                 Obj::Hasher(_, Some(_)) => "HMAC",
                 Obj::Exception { type_name, .. } => type_name,
+                Obj::Builder(_) => "StringBuilder",
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
                     crate::dotnet::json::TokenType::Array => "JArray",
@@ -181,6 +185,7 @@ impl Value {
                 Obj::Group(g) => g.value.to_string(),
                 Obj::Regex(r) => r.pattern().to_string(),
                 Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
+                Obj::Builder(m) => m.lock().map(|s| s.clone()).unwrap_or_default(),
                 // Newtonsoft: a string value is its text, anything else indented JSON.
                 Obj::Json(t) => match t.read(|v| v.as_str().map(str::to_string)) {
                     Some(s) if !t.is_property() => s,
@@ -250,6 +255,7 @@ impl Value {
                     None => t.value(),
                 },
                 Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
+                Obj::Builder(_) => J::String(self.to_dotnet_string()),
                 Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) | Obj::Hasher(..) => {
                     J::String(self.to_dotnet_string())
                 }

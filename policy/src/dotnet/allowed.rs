@@ -362,6 +362,11 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "ContainsKey", "GetValue", "Properties", "Property", "PropertyValues", "TryGetValue",
         "Name", "Insert", "IndexOf", "RemoveAt", "Clear", "Contains", "CopyTo", "Item",
     ]),
+    ("System.Text.StringBuilder", &[
+        "Append", "AppendFormat", "AppendJoin", "AppendLine", "Capacity", "Chars", "Clear",
+        "CopyTo", "EnsureCapacity", "Equals", "GetChunks", "Insert", "Length", "MaxCapacity",
+        "Remove", "Replace", "ToString",
+    ]),
     ("System.Exception", &[
         "Data", "GetBaseException", "GetType", "HelpLink", "HResult", "InnerException", "Message",
         "Source", "StackTrace", "TargetSite", "ToString",

@@ -107,6 +107,7 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Groups) => "System.Text.RegularExpressions.GroupCollection",
         Ty::Obj(ObjKind::Json(_)) | Ty::Static(S::Json(_)) => "Newtonsoft.Json.Linq.JToken",
         Ty::Obj(ObjKind::Exception) => "System.Exception",
+        Ty::Obj(ObjKind::Builder) => "System.Text.StringBuilder",
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
         }
@@ -241,6 +242,7 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
         "X509Certificate2" | "X509Certificate" => Ty::Cert,
         "Jwt" => Ty::Obj(ObjKind::Jwt),
+        "StringBuilder" | "System.Text.StringBuilder" => Ty::Obj(ObjKind::Builder),
         "HashAlgorithm" | "HMAC" | "KeyedHashAlgorithm" => Ty::Obj(ObjKind::Hasher),
         h if crate::dotnet::hash_class(h).is_some() => Ty::Obj(ObjKind::Hasher),
         "Regex" | "System.Text.RegularExpressions.Regex" => Ty::Obj(ObjKind::Regex),

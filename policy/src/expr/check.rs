@@ -746,6 +746,7 @@ impl<'a> Checker<'a> {
             }
             Ty::Obj(ObjKind::Hasher) => members::crypto::member(recv, name, off),
             Ty::Obj(ObjKind::Exception) => members::exception::member(recv, name, off),
+            Ty::Obj(ObjKind::Builder) => members::builder::member(recv, name, off),
             Ty::Obj(ObjKind::Json(k)) => members::json::member(recv, *k, name, off),
             Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
@@ -851,6 +852,7 @@ impl<'a> Checker<'a> {
                 members::regex::method(self, recv, *k, name, args, off)
             }
             Ty::Obj(ObjKind::Hasher) => members::crypto::method(self, recv, name, args, off),
+            Ty::Obj(ObjKind::Builder) => members::builder::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
             }
@@ -1017,6 +1019,7 @@ impl<'a> Checker<'a> {
                 Some(k) => members::json::new(self, k, args, off),
                 None => match members::crypto::new(self, other, args, off)
                     .or_else(|| members::exception::new(self, other, args, off))
+                    .or_else(|| members::builder::new(self, other, args, off))
                 {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),

@@ -63,6 +63,7 @@ pub enum ObjKind {
     /// A Newtonsoft.Json token, by the class it is known as.
     Json(JsonKind),
     Exception,
+    Builder,
 }
 
 /// Newtonsoft.Json's token classes (`members/json.rs`).
@@ -153,6 +154,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Hasher) => f.write_str("HashAlgorithm"),
             Ty::Obj(ObjKind::Json(k)) => f.write_str(k.class()),
             Ty::Obj(ObjKind::Exception) => f.write_str("Exception"),
+            Ty::Obj(ObjKind::Builder) => f.write_str("StringBuilder"),
         }
     }
 }
@@ -296,6 +298,18 @@ pub enum Builtin {
     Crypto(CryptoFn),
     Json(JsonFn),
     Exception(ExceptionFn),
+    Builder(BuilderFn),
+}
+
+/// `StringBuilder` (`members/builder.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuilderFn {
+    New,
+    Append,
+    AppendLine,
+    Insert,
+    Clear,
+    Length,
 }
 
 /// Exceptions (`members/exception.rs`).
@@ -655,6 +669,8 @@ impl Builtin {
             // Tokens are mutable and shared: never a constant.
             Builtin::Json(_) => false,
             Builtin::Exception(_) => false,
+            // A builder is mutable and shared.
+            Builtin::Builder(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -7,6 +7,7 @@
 //! Must not: sequence statements, scopes or LINQ (the checker's and evaluator's skeletons).
 
 pub(crate) mod auth;
+pub(crate) mod builder;
 pub(crate) mod cert;
 pub(crate) mod collections;
 pub(crate) mod context;
