@@ -363,6 +363,9 @@ pub enum CryptoFn {
     ComputeHash,
     Key,
     HashSize,
+    /// APIM's `byte[].Encrypt(alg, key, iv)` / `Decrypt`.
+    Encrypt,
+    Decrypt,
 }
 
 /// `Regex` statics and instances, `Match`, `Group` (`members/regex.rs`).

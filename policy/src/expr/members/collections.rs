@@ -34,6 +34,9 @@ pub(crate) fn method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    if matches!(name, "Encrypt" | "Decrypt") && matches!(rty, Ty::Bytes | Ty::Array(_)) {
+        return super::crypto::symmetric(b, recv, name, args, off);
+    }
     match (rty, name) {
         (Ty::Array(_) | Ty::Bytes, "Contains") => {
             let elem = match rty {

@@ -4,6 +4,11 @@
 //! offset, count])`, `Key`, `HashSize`, `Dispose()`, and .NET 5's one-shot `SHA256.HashData` /
 //! `HMACSHA256.HashData(key, data)`. Checker bindings and evaluator in one file.
 //!
+//! Also APIM's `Encrypt`/`Decrypt` extension methods on `byte[]` with an algorithm name, key and
+//! IV (`input.Encrypt("Aes", key, iv)`): AES in CBC mode with PKCS#7 padding, .NET's defaults
+//! for `Aes`, the key size choosing AES-128, -192 or -256. The `SymmetricAlgorithm` overloads
+//! are refused by name.
+//!
 //! The digests are the TLS library's. HMAC is written here over them (RFC 2104, ten lines)
 //! because BoringSSL's Rust binding has no HMAC for every digest .NET offers (no MD5, no
 //! SHA-384); RFC 2202 and RFC 4231's test vectors check it.
@@ -11,6 +16,7 @@
 use std::sync::Arc;
 
 use crate::crypto::hash::{hash, MessageDigest};
+use crate::crypto::symm::{self, Cipher};
 use crate::dotnet::{hash_class, HashAlgorithm, Key};
 use crate::expr::ast::Expr;
 use crate::expr::bind::*;
@@ -105,6 +111,51 @@ pub(crate) fn method(
     }
 }
 
+/// `bytes.Encrypt("Aes", key, iv)`, `bytes.Decrypt("Aes", key, iv)`.
+pub(crate) fn symmetric(
+    b: &mut dyn Binder,
+    recv: Ir,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    if args.len() != 3 {
+        return type_err(
+            off,
+            format!("'{m}' with a SymmetricAlgorithm object is not supported by certgate; use {m}(\"Aes\", key, iv)"),
+        );
+    }
+    let a = b.args(m, args, &[Ty::Str, Ty::Bytes, Ty::Bytes], 3, off)?;
+    if let Some(Value::Str(alg)) = a[0].as_const() {
+        if !is_aes(alg) {
+            return type_err(
+                args[0].offset,
+                format!("the algorithm '{alg}' is not supported by certgate; expected \"Aes\""),
+            );
+        }
+    }
+    let f = if m == "Encrypt" {
+        CryptoFn::Encrypt
+    } else {
+        CryptoFn::Decrypt
+    };
+    Ok((call(f, with_recv(recv, a)), Ty::Bytes))
+}
+
+/// The names .NET's `SymmetricAlgorithm.Create(name)` gives AES.
+fn is_aes(name: &str) -> bool {
+    matches!(
+        name,
+        "Aes"
+            | "AES"
+            | "System.Security.Cryptography.Aes"
+            | "AesManaged"
+            | "AesCryptoServiceProvider"
+            | "System.Security.Cryptography.AesManaged"
+            | "System.Security.Cryptography.AesCryptoServiceProvider"
+    )
+}
+
 /// `h.Key` (an HMAC's), `h.HashSize`.
 pub(crate) fn member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match name {
@@ -181,6 +232,39 @@ pub(crate) fn eval(f: CryptoFn, args: &[Value], env: &mut Env) -> EvalResult<Val
             &bytes_arg(args, 0, "key")?,
             &bytes_arg(args, 1, "source")?,
         )?),
+        CryptoFn::Encrypt | CryptoFn::Decrypt => {
+            let data = bytes_arg(args, 0, "input")?;
+            let alg = s_arg(args, 1)?;
+            let key = bytes_arg(args, 2, "key")?;
+            let iv = bytes_arg(args, 3, "iv")?;
+            let cryptographic = |m: String| EvalError::new(EvalErrorKind::Other, m);
+            if !is_aes(alg) {
+                return Err(cryptographic(format!(
+                    "the algorithm '{alg}' is not supported by certgate; expected \"Aes\""
+                )));
+            }
+            let cipher = match key.len() {
+                16 => Cipher::aes_128_cbc(),
+                24 => Cipher::aes_192_cbc(),
+                32 => Cipher::aes_256_cbc(),
+                n => return Err(cryptographic(format!("Specified key is not a valid size for this algorithm ({n} bytes; expected 16, 24 or 32)."))),
+            };
+            if iv.len() != 16 {
+                return Err(cryptographic("Specified initialization vector (IV) does not match the block size for this algorithm.".into()));
+            }
+            // AES in CBC is linear in the input; the input is a value the budget admitted.
+            env.step()?;
+            let out = if f == CryptoFn::Encrypt {
+                symm::encrypt(cipher, &key, Some(&iv), &data)
+            } else {
+                symm::decrypt(cipher, &key, Some(&iv), &data)
+            };
+            // The library's reason (bad padding, mostly) says nothing a caller needs; keep it
+            // short, as .NET's CryptographicException does.
+            bytes(
+                out.map_err(|_| cryptographic("Padding is invalid and cannot be removed.".into()))?,
+            )
+        }
         CryptoFn::ComputeHash | CryptoFn::Key | CryptoFn::HashSize => {
             let Value::Obj(o) = arg(args, 0) else {
                 return fail(EvalErrorKind::NullReference, NULL_REF);
@@ -302,6 +386,35 @@ mod tests {
             assert_eq!(s(expr), want, "{expr}");
         }
         assert!(s("@(new SHA256())").contains("abstract type 'SHA256'"));
+        // APIM's Encrypt/Decrypt: AES-CBC with PKCS#7 (NIST SP 800-38A F.2.1's first block,
+        // then the padding block).
+        let key = "new byte[] {0x2b,0x7e,0x15,0x16,0x28,0xae,0xd2,0xa6,0xab,0xf7,0x15,0x88,0x09,0xcf,0x4f,0x3c}";
+        let iv = "new byte[] {0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15}";
+        let block = "new byte[] {0x6b,0xc1,0xbe,0xe2,0x2e,0x40,0x9f,0x96,0xe9,0x3d,0x7e,0x11,0x73,0x93,0x17,0x2a}";
+        assert_eq!(
+            s(&format!(
+                "@(Convert.ToBase64String({block}.Encrypt(\"Aes\", {key}, {iv})))"
+            )),
+            // 7649abac8119b246cee98e9b12e9197d (the vector), then the padding block; the same as
+            // `openssl enc -aes-128-cbc` gives.
+            "dkmrrIEZskbO6Y6bEukZfYlk4LFJwQt7aC5uOarrcxw="
+        );
+        assert_eq!(
+            s(&format!("@(Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(\"secret\").Encrypt(\"Aes\", {key}, {iv}).Decrypt(\"Aes\", {key}, {iv})))")),
+            "secret"
+        );
+        assert!(s(&format!(
+            "@(new byte[] {{1}}.Decrypt(\"Aes\", {key}, {iv}))"
+        ))
+        .contains("Padding is invalid"));
+        assert!(s(&format!(
+            "@(new byte[] {{1}}.Encrypt(\"Aes\", new byte[] {{1}}, {iv}))"
+        ))
+        .contains("not a valid size"));
+        assert!(s(&format!(
+            "@(new byte[] {{1}}.Encrypt(\"DES\", {key}, {iv}))"
+        ))
+        .contains("'DES' is not supported by certgate"));
         // `using` takes what C# takes: a disposable resource.
         assert!(s(r#"@{ using (var t = "x") { return t; } }"#)
             .contains("'string' cannot be used in a using statement"));
