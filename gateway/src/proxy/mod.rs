@@ -477,8 +477,16 @@ impl ProxyHttp for Gateway {
         rc.plan = Some(plan.clone());
         rc.params = params;
         rc.api_backend = backend;
+        // Boxed: the body read's state lives on the heap only for the routes that read bodies,
+        // not in every request's future (inline, `request_filter` stopped being inlined and
+        // cost 840 instructions of its own per kept-alive GET in callgrind).
         if plan.reads_request_body {
-            if let Err(r) = Self::buffer_request_body(session, rc, snap.max_request_body).await? {
+            let read = Box::pin(Self::buffer_request_body(
+                session,
+                rc,
+                snap.max_request_body,
+            ));
+            if let Err(r) = read.await? {
                 return Self::refuse(session, rc, r).await;
             }
         }

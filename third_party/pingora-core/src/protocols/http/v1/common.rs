@@ -357,7 +357,23 @@ pub(crate) fn content_length_parse_all(headers: &HMap) -> Option<u64> {
 /// present but cannot be resolved to a single value (conflicting duplicates or
 /// an unparseable value), or `None` when the header is absent.
 pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>> {
-    match content_length_parse_all(headers) {
+    // certgate patch 0016: one lookup of the field, and a single plain decimal value (nearly
+    // every message) parsed as it is; anything else goes through `content_length_parse_all`
+    // as before. The framing of each message is asked for three times (validation, body
+    // reader, body writer), and each asked twice for an absent field.
+    let values = headers.get_all(header::CONTENT_LENGTH);
+    let mut it = values.iter();
+    let Some(first) = it.next() else {
+        return Ok(None);
+    };
+    let digits = first.as_bytes();
+    let parsed = if it.next().is_none() && !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+    {
+        from_digits(digits)
+    } else {
+        content_length_parse_all(headers)
+    };
+    match parsed {
         Some(cl) => {
             // Content-Length frames the body, so a value that does not fit in
             // `usize` cannot be represented and must not be silently truncated
@@ -373,13 +389,13 @@ pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>
                 )
             })
         }
-        None if headers.contains_key(header::CONTENT_LENGTH) => {
+        // certgate patch 0016: present (the absent case returned above).
+        None => {
             // debug, not warn: per-message, client-influenced; avoids log floods
             // under adversarial load. The error is returned to the caller.
             debug!("invalid Content-Length header");
             Error::e_explain(InvalidHTTPHeader, "invalid Content-Length header")
         }
-        None => Ok(None),
     }
 }
 
