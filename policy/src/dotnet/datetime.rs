@@ -79,6 +79,45 @@ impl DateTime {
         })
     }
 
+    /// `DateTime.Parse` for the forms APIs send: ISO 8601 (with `Z` or an offset: converted to a
+    /// local `DateTime`, as .NET does; without: unspecified), RFC 1123 (`Date` headers: local,
+    /// converted from GMT), a date alone, and en-US (`M/d/yyyy h:mm:ss tt`, .NET's invariant
+    /// culture's order). `None` for anything else (.NET's `FormatException`).
+    pub fn parse_dotnet(s: &str) -> Option<DateTime> {
+        let s = s.trim();
+        let local = |utc: chrono::DateTime<Utc>| DateTime {
+            wall: utc.with_timezone(&Local).naive_local(),
+            kind: DateKind::Local,
+        };
+        if let Ok(d) = chrono::DateTime::parse_from_rfc3339(s) {
+            return Some(local(d.with_timezone(&Utc)));
+        }
+        if let Ok(d) = chrono::DateTime::parse_from_rfc2822(s) {
+            return Some(local(d.with_timezone(&Utc)));
+        }
+        let unspecified = |wall| DateTime {
+            wall,
+            kind: DateKind::Unspecified,
+        };
+        for f in [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y %H:%M:%S",
+        ] {
+            if let Ok(w) = NaiveDateTime::parse_from_str(s, f) {
+                return Some(unspecified(w));
+            }
+        }
+        for f in ["%Y-%m-%d", "%m/%d/%Y"] {
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(s, f) {
+                return d.and_hms_opt(0, 0, 0).map(unspecified);
+            }
+        }
+        None
+    }
+
     /// A UTC instant as a UTC `DateTime` (a JWT's `exp`).
     pub fn utc_from_unix(secs: i64) -> Option<DateTime> {
         Some(DateTime {
@@ -241,6 +280,49 @@ pub struct TimeSpan(pub i64);
 
 impl TimeSpan {
     pub const TICKS_PER_SECOND: i64 = 10_000_000;
+
+    /// `TimeSpan.Parse`: `[-][d.]hh:mm[:ss[.fffffff]]`, or a whole number of days; `None`
+    /// for anything else or a part out of range (.NET's `FormatException`/`OverflowException`).
+    pub fn parse_dotnet(s: &str) -> Option<TimeSpan> {
+        let s = s.trim();
+        let (neg, s) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s),
+        };
+        let num = |t: &str| -> Option<i64> {
+            (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse().ok())
+                .flatten()
+        };
+        let ticks = if !s.contains(':') {
+            num(s)?.checked_mul(864_000_000_000)?
+        } else {
+            let (days, clock) = match s.split_once('.') {
+                Some((d, rest)) if rest.contains(':') && !d.contains(':') => (num(d)?, rest),
+                _ => (0, s),
+            };
+            let mut parts = clock.split(':');
+            let h = num(parts.next()?)?;
+            let m = num(parts.next()?)?;
+            let (sec, frac) = match parts.next() {
+                Some(p) => match p.split_once('.') {
+                    Some((a, f)) if f.len() <= 7 => {
+                        let scale = 10i64.pow(7 - f.len() as u32);
+                        (num(a)?, num(f)? * scale)
+                    }
+                    Some(_) => return None,
+                    None => (num(p)?, 0),
+                },
+                None => (0, 0),
+            };
+            if parts.next().is_some() || h > 23 || m > 59 || sec > 59 {
+                return None;
+            }
+            days.checked_mul(864_000_000_000)?
+                .checked_add(h * 36_000_000_000 + m * 600_000_000 + sec * 10_000_000 + frac)?
+        };
+        Some(TimeSpan(if neg { -ticks } else { ticks }))
+    }
 
     pub fn from_seconds_f64(s: f64) -> Option<TimeSpan> {
         let t = s * Self::TICKS_PER_SECOND as f64;

@@ -571,6 +571,9 @@ pub enum ConvertFn {
     Log10,
     Pow,
     Round,
+    /// `Guid.Parse` (the `D` form) and its soft form for `TryParse` (null when it fails).
+    GuidParse,
+    GuidTryParse,
     /// `Nullable<T>.Value`: the value, or `InvalidOperationException` when null.
     NullableValue,
     /// `WebUtility.HtmlEncode`, `Uri.EscapeDataString`, `Uri.UnescapeDataString`.
@@ -607,6 +610,10 @@ pub enum DateFn {
     SpanTotal(TicksPerUnit),
     SpanPart(SpanPartKind),
     NewTimeSpan,
+    /// `DateTime.Parse`, `TimeSpan.Parse`, and `TryParse`'s soft form (true: a DateTime).
+    ParseDateTime,
+    ParseTimeSpan,
+    TryParse(bool),
     /// `AddMonths(n)` (1) and `AddYears(n)` (12 months per unit).
     AddMonths(i64),
     DaysInMonth,

@@ -170,6 +170,35 @@ pub(crate) fn static_method(
         (Static::TimeSpan, "FromSeconds") => TICKS_PER_SECOND,
         (Static::TimeSpan, "FromMilliseconds") => TICKS_PER_MS,
         (Static::TimeSpan, "FromTicks") => 1,
+        (Static::DateTime | Static::TimeSpan, "Parse") => {
+            let a = b.args(m, args, &[Ty::Str], 1, off)?;
+            let (f, ty) = parse_fn(s);
+            return Ok((date(f, a), ty));
+        }
+        (Static::DateTime | Static::TimeSpan, "TryParse") => {
+            let [text, out] = args else {
+                return type_err(
+                    off,
+                    "'TryParse' takes 2 arguments: the text and 'out var result'",
+                );
+            };
+            let (f, ty) = parse_fn(s);
+            let text = b.coerce(text, &Ty::Str)?;
+            let out = b.out_arg(out, &ty)?;
+            let tmp = b.temp(off)?;
+            let default = match ty {
+                Ty::DateTime => Value::DateTime(DateTime {
+                    wall: chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .unwrap_or_default(),
+                    kind: DateKind::Unspecified,
+                }),
+                _ => Value::TimeSpan(TimeSpan(0)),
+            };
+            // The parse fails softly inside TryParse: a null, not an exception.
+            let call = date(DateFn::TryParse(f == DateFn::ParseDateTime), vec![text]);
+            return Ok((out_call(call, tmp, out, default), Ty::Bool));
+        }
         (Static::DateTime, "DaysInMonth") => {
             let a = b.args(m, args, &[Ty::Int, Ty::Int], 2, off)?;
             return Ok((b.fold(date(DateFn::DaysInMonth, a)), Ty::Int));
@@ -182,6 +211,15 @@ pub(crate) fn static_method(
     };
     let a = b.args(m, args, &[Ty::Double], 1, off)?;
     Ok((b.fold(date(DateFn::SpanFrom(unit), a)), Ty::TimeSpan))
+}
+
+/// The parse function and type of `DateTime.Parse` or `TimeSpan.Parse`.
+fn parse_fn(s: Static) -> (DateFn, Ty) {
+    if s == Static::DateTime {
+        (DateFn::ParseDateTime, Ty::DateTime)
+    } else {
+        (DateFn::ParseTimeSpan, Ty::TimeSpan)
+    }
 }
 
 /// `new TimeSpan(h, m, s)` / `new TimeSpan(d, h, m, s)` and `new DateTime(y, m, d[, h, m, s])`.
@@ -265,6 +303,36 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                         .and_then(|e| (d.wall - e).num_microseconds())
                         .unwrap_or(0);
                     Value::Int(us.saturating_mul(10))
+                }
+            }
+        }
+        DateFn::ParseDateTime | DateFn::ParseTimeSpan | DateFn::TryParse(_) => {
+            let Some(text) = opt_s(args, 0) else {
+                return match f {
+                    DateFn::TryParse(_) => Ok(Value::Null),
+                    _ => fail(
+                        EvalErrorKind::Argument,
+                        "Value cannot be null. (Parameter 's')",
+                    ),
+                };
+            };
+            let dt = matches!(f, DateFn::ParseDateTime | DateFn::TryParse(true));
+            let parsed = if dt {
+                DateTime::parse_dotnet(text).map(Value::DateTime)
+            } else {
+                TimeSpan::parse_dotnet(text).map(Value::TimeSpan)
+            };
+            match (parsed, f) {
+                (Some(v), _) => v,
+                (None, DateFn::TryParse(_)) => Value::Null,
+                (None, _) => {
+                    return fail(
+                        EvalErrorKind::Format,
+                        format!(
+                            "String '{text}' was not recognized as a valid {}.",
+                            if dt { "DateTime" } else { "TimeSpan" }
+                        ),
+                    )
                 }
             }
         }
@@ -419,6 +487,41 @@ mod tests {
         );
         // Outside APIM's DateTime list: APIM refuses it too.
         assert!(s("@(DateTime.Now.ToFileTime())").contains("does not contain a definition"));
+    }
+
+    /// `DateTime.Parse`/`TryParse` and `TimeSpan.Parse`/`TryParse` for the forms APIs send.
+    #[test]
+    fn parsing_dates_and_spans() {
+        use crate::expr::testing::failure;
+        use crate::expr::EvalErrorKind;
+        for (expr, want) in [
+            ("@(DateTime.Parse(\"2024-02-29T10:11:12Z\").ToUniversalTime().ToString(\"yyyy-MM-ddTHH:mm:ss\"))", "2024-02-29T10:11:12"),
+            ("@(DateTime.Parse(\"2024-02-29T10:11:12+02:00\").ToUniversalTime().Hour)", "8"),
+            ("@(DateTime.Parse(\"Thu, 29 Feb 2024 10:11:12 GMT\").ToUniversalTime().Minute)", "11"),
+            ("@(DateTime.Parse(\"2024-02-29\").Day)", "29"),
+            ("@(DateTime.Parse(\"2/29/2024 1:02:03 PM\").Hour)", "13"),
+            ("@(DateTime.TryParse(\"nope\", out var d) || d.Year != 1)", "False"),
+            ("@{ DateTime d; return DateTime.TryParse(\"2024-01-02T03:04:05\", out d) ? d.Second : -1; }", "5"),
+            ("@(TimeSpan.Parse(\"01:30:00\").TotalMinutes)", "90"),
+            ("@(TimeSpan.Parse(\"1.02:00:00.5\").TotalHours)", "26.000138888888888"),
+            ("@(TimeSpan.Parse(\"-00:00:10\").TotalSeconds)", "-10"),
+            ("@(TimeSpan.Parse(\"3\").TotalHours)", "72"),
+            ("@(TimeSpan.TryParse(\"25:00\", out var t))", "False"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure("@(DateTime.Parse(\"yesterday\"))"),
+            Some(EvalErrorKind::Format)
+        );
+        assert_eq!(
+            failure("@(TimeSpan.Parse(\"1:2:3:4\"))"),
+            Some(EvalErrorKind::Format)
+        );
+        assert_eq!(
+            failure("@(DateTime.Parse(context.Request.Url.Query.GetValueOrDefault(\"x\")))"),
+            Some(EvalErrorKind::Argument)
+        );
     }
 
     /// Calendar arithmetic as .NET does it: a day past the end of the month is clamped, the
