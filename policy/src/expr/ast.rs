@@ -157,6 +157,8 @@ pub(crate) enum ExprKind {
         name: String,
         decl: Option<Option<TypeName>>,
     },
+    /// A lambda's block body.
+    Block(Vec<Stmt>),
     /// A named argument, `name: value` (only `preserveContent` is taken, where APIM uses it).
     Named {
         name: String,

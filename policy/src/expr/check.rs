@@ -603,6 +603,24 @@ impl<'a> Checker<'a> {
                 };
                 Ok((Ir::Assign(slot, Box::new(ir)), ty))
             }
+            // A lambda's block body: its own returns, its type their common one.
+            ExprKind::Block(stmts) => {
+                let outer = std::mem::take(&mut self.returns);
+                let body = self.scope(|c| c.stmts(stmts));
+                let inner = std::mem::replace(&mut self.returns, outer);
+                let body = body?;
+                if !definitely_returns(&body) {
+                    return type_err(off, "not all code paths of the lambda return a value");
+                }
+                let mut ty = Ty::Null;
+                for (t, o) in &inner {
+                    ty = unify(&ty, t).ok_or_else(|| CheckError {
+                        offset: *o,
+                        message: format!("return type '{t}' differs from an earlier return of type '{ty}'"),
+                    })?;
+                }
+                Ok((Ir::Block(body), ty))
+            }
             ExprKind::Named { name, .. } => type_err(
                 off,
                 format!("named arguments are supported by certgate where APIM uses them (preserveContent); pass '{name}' by position"),
@@ -1381,6 +1399,8 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 value,
             } => work.extend([&**target, &**index, &**value]),
             ExprKind::Named { value, .. } => work.push(value),
+            // Statements are not searched: a block lambda's body is never a thumbprint probe.
+            ExprKind::Block(_) => return true,
             ExprKind::Out { name: n, .. } if n == name => return true,
             ExprKind::Out { .. } => {}
         }

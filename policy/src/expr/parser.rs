@@ -423,6 +423,21 @@ impl Parser {
         Ok(StmtKind::Block(out))
     }
 
+    /// A lambda's body: an expression, or a block of statements (`x => { ...; return y; }`).
+    fn lambda_body(&mut self) -> Result<Expr, ParseError> {
+        if !self.is("{") {
+            return self.expr();
+        }
+        let offset = self.offset();
+        self.enter()?;
+        let b = self.block();
+        self.depth -= 1;
+        Ok(Expr {
+            kind: ExprKind::Block(b?),
+            offset,
+        })
+    }
+
     /// `{ statements }`: a block's statements.
     fn block(&mut self) -> Result<Vec<Stmt>, ParseError> {
         if !self.is("{") {
@@ -563,7 +578,7 @@ impl Parser {
                 let offset = self.offset();
                 self.bump();
                 self.bump();
-                let body = self.expr()?;
+                let body = self.lambda_body()?;
                 return Ok(Expr {
                     kind: ExprKind::Lambda {
                         params: vec![(name, offset)],
@@ -642,7 +657,7 @@ impl Parser {
             }
         }
         if self.eat(")") && self.eat("=>") {
-            let body = self.expr()?;
+            let body = self.lambda_body()?;
             return Ok(Some(Expr {
                 kind: ExprKind::Lambda {
                     params,

@@ -257,6 +257,14 @@ mod tests {
         ] {
             assert_eq!(s(expr), want, "{expr}");
         }
+        // Lambdas with block bodies.
+        assert_eq!(
+            s("@(new [] {1, 2, 3}.Where(x => { var y = x * 2; return y > 2; }).Count())"),
+            "2"
+        );
+        assert_eq!(s("@(new [] {1, 2}.Select(x => { if (x > 1) { return \"big\"; } return \"small\"; }).First())"), "small");
+        assert!(s("@(new [] {1}.Any(x => { var y = x; }))")
+            .contains("not all code paths of the lambda"));
         assert_eq!(
             failure("@(new [] {1, 2}.Single())"),
             Some(EvalErrorKind::Other)
