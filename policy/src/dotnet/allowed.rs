@@ -225,6 +225,11 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "UTF32", "UTF7", "UTF8", "GetByteCount", "GetBytes", "GetCharCount", "GetChars",
         "GetString", "WebName", "EncodingName", "CodePage",
     ]),
+    ("System.BitConverter", &[
+        "DoubleToInt64Bits", "GetBytes", "Int64BitsToDouble", "IsLittleEndian", "ToBoolean",
+        "ToChar", "ToDouble", "ToInt16", "ToInt32", "ToInt64", "ToSingle", "ToString", "ToUInt16",
+        "ToUInt32", "ToUInt64",
+    ]),
     ("System.Net.WebUtility", &[
         "HtmlDecode", "HtmlEncode", "UrlDecode", "UrlDecodeToBytes", "UrlEncode",
         "UrlEncodeToBytes",

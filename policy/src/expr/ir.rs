@@ -181,6 +181,18 @@ pub(crate) fn handle_type_name(h: Handle) -> &'static str {
     }
 }
 
+/// The text encodings of `System.Text.Encoding`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Ascii,
+    /// UTF-16, little-endian (`Encoding.Unicode`).
+    Unicode,
+    BigEndianUnicode,
+    Utf32,
+    Latin1,
+}
+
 /// Static classes reachable by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Static {
@@ -190,7 +202,9 @@ pub enum Static {
     Convert,
     WebUtility,
     Encoding,
-    Utf8,
+    /// An `Encoding` object (`Encoding.UTF8`, `Encoding.ASCII`, ...).
+    Encoder(TextEncoding),
+    BitConverter,
     JsonConvert,
     Math,
     Guid,
@@ -555,8 +569,13 @@ pub enum ConvertFn {
     ToStringFormat,
     UrlDecode,
     UrlEncode,
-    Utf8GetBytes,
-    Utf8GetString,
+    /// `Encoding.X.GetBytes` / `GetString`.
+    GetBytes(TextEncoding),
+    GetString(TextEncoding),
+    /// `BitConverter.ToString(bytes)`, `Convert.ToHexString`, `Convert.FromHexString`.
+    BitConverterToString,
+    ToHexString,
+    FromHexString,
     JsonSerialize,
     NewGuid,
     Max,

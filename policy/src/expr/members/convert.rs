@@ -3,6 +3,8 @@
 //! `Guid.NewGuid`, `Math`, and `Parse` on the keyword types (`int.Parse`, `bool.Parse`, ...).
 //! Checker bindings and evaluator in one file.
 
+use std::sync::Arc;
+
 use base64::Engine;
 
 use super::format::format_value;
@@ -65,8 +67,17 @@ pub(crate) fn nullable_member(recv: &Ir, rty: &Ty, name: &str) -> Option<(Ir, Ty
 /// `Encoding.UTF8` (and `ASCII`, `Default`, which policies use for UTF-8 too).
 pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match (s, name) {
-        (Static::Encoding, "UTF8" | "ASCII" | "Default") => {
-            Ok((Ir::Const(Value::Null), Ty::Static(Static::Utf8)))
+        (Static::Encoding, e) => {
+            let enc = match e {
+                "UTF8" | "Default" => TextEncoding::Utf8,
+                "ASCII" => TextEncoding::Ascii,
+                "Unicode" => TextEncoding::Unicode,
+                "BigEndianUnicode" => TextEncoding::BigEndianUnicode,
+                "UTF32" => TextEncoding::Utf32,
+                "Latin1" => TextEncoding::Latin1,
+                _ => return unknown_member(&Ty::Static(s), name, off),
+            };
+            Ok((Ir::Const(Value::Null), Ty::Static(Static::Encoder(enc))))
         }
         (Static::Guid, "Empty") => Ok((
             Ir::Const(Value::str("00000000-0000-0000-0000-000000000000")),
@@ -103,8 +114,13 @@ pub(crate) fn static_method(
         (Static::WebUtility, "HtmlEncode") => (ConvertFn::HtmlEncode, &[Ty::Str], Ty::Str),
         (Static::Uri, "EscapeDataString") => (ConvertFn::EscapeDataString, &[Ty::Str], Ty::Str),
         (Static::Uri, "UnescapeDataString") => (ConvertFn::UnescapeDataString, &[Ty::Str], Ty::Str),
-        (Static::Utf8, "GetBytes") => (ConvertFn::Utf8GetBytes, &[Ty::Str], Ty::Bytes),
-        (Static::Utf8, "GetString") => (ConvertFn::Utf8GetString, &[Ty::Bytes], Ty::Str),
+        (Static::Encoder(e), "GetBytes") => (ConvertFn::GetBytes(e), &[Ty::Str], Ty::Bytes),
+        (Static::Encoder(e), "GetString") => (ConvertFn::GetString(e), &[Ty::Bytes], Ty::Str),
+        (Static::BitConverter, "ToString") => {
+            (ConvertFn::BitConverterToString, &[Ty::Bytes], Ty::Str)
+        }
+        (Static::Convert, "ToHexString") => (ConvertFn::ToHexString, &[Ty::Bytes], Ty::Str),
+        (Static::Convert, "FromHexString") => (ConvertFn::FromHexString, &[Ty::Str], Ty::Bytes),
         (Static::Guid, "NewGuid") => (ConvertFn::NewGuid, &[], Ty::Str),
         (Static::Guid, "Parse") => (ConvertFn::GuidParse, &[Ty::Str], Ty::Str),
         (Static::Guid, "TryParse") => {
@@ -444,16 +460,45 @@ pub(crate) fn eval(
             };
             string(unescape_data_string(s))
         }
-        ConvertFn::Utf8GetBytes => Value::Bytes(s_arg(args, 0)?.as_bytes().to_vec().into()),
-        ConvertFn::Utf8GetString => match arg(args, 0) {
-            Value::Bytes(b) => string(String::from_utf8_lossy(b).into_owned()),
-            _ => {
-                return fail(
-                    EvalErrorKind::Argument,
-                    "Value cannot be null. (Parameter 'bytes')",
+        ConvertFn::GetBytes(e) => {
+            let s = s_arg(args, 0)?;
+            env.check_len(s.len().saturating_mul(4))?;
+            Value::Bytes(encode(e, s).into())
+        }
+        ConvertFn::GetString(e) => string(decode(e, &bytes_of(args, 0, "bytes")?)),
+        ConvertFn::BitConverterToString | ConvertFn::ToHexString => {
+            let b = bytes_of(args, 0, "value")?;
+            env.check_len(b.len().saturating_mul(3))?;
+            let sep = if f == ConvertFn::BitConverterToString {
+                "-"
+            } else {
+                ""
+            };
+            string(
+                b.iter()
+                    .map(|x| format!("{x:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            )
+        }
+        ConvertFn::FromHexString => {
+            let s = s_arg(args, 0)?;
+            let bad = || {
+                EvalError::new(
+                    EvalErrorKind::Format,
+                    "The input is not a valid hex string as it contains a non-hex character or an odd number of characters.",
                 )
+            };
+            if s.len() % 2 != 0 {
+                return Err(bad());
             }
-        },
+            let mut out = Vec::with_capacity(s.len() / 2);
+            for pair in s.as_bytes().chunks(2) {
+                let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            }
+            Value::Bytes(out.into())
+        }
         ConvertFn::JsonSerialize => match arg(args, 0) {
             Value::Handle(Handle::LastError) => match &ctx.state().last_error {
                 Some(e) => string(e.to_json().to_string()),
@@ -615,6 +660,66 @@ fn url_encode(s: &str) -> String {
         .replace("%20", "+")
 }
 
+/// A `byte[]` argument (an array literal of numbers is one too); `ArgumentNullException` for null.
+fn bytes_of(args: &[Value], i: usize, param: &str) -> EvalResult<Arc<[u8]>> {
+    match cast(CastTo::Bytes, arg(args, i).clone(), false)? {
+        Value::Bytes(b) => Ok(b),
+        _ => fail(
+            EvalErrorKind::Argument,
+            format!("Value cannot be null. (Parameter '{param}')"),
+        ),
+    }
+}
+
+/// `Encoding.X.GetBytes`: what .NET's encoders give, `?` for what an encoding cannot hold.
+fn encode(e: TextEncoding, s: &str) -> Vec<u8> {
+    match e {
+        TextEncoding::Utf8 => s.as_bytes().to_vec(),
+        TextEncoding::Ascii => s
+            .chars()
+            .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+            .collect(),
+        TextEncoding::Latin1 => s
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect(),
+        TextEncoding::Unicode => s.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        TextEncoding::BigEndianUnicode => s.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        TextEncoding::Utf32 => s.chars().flat_map(|c| u32::from(c).to_le_bytes()).collect(),
+    }
+}
+
+/// `Encoding.X.GetString`: invalid sequences become U+FFFD (`?` for ASCII), as .NET decodes.
+fn decode(e: TextEncoding, b: &[u8]) -> String {
+    match e {
+        TextEncoding::Utf8 => String::from_utf8_lossy(b).into_owned(),
+        TextEncoding::Ascii => b
+            .iter()
+            .map(|&x| if x < 0x80 { x as char } else { '?' })
+            .collect(),
+        TextEncoding::Latin1 => b.iter().map(|&x| x as char).collect(),
+        TextEncoding::Unicode | TextEncoding::BigEndianUnicode => {
+            let units = b.chunks(2).map(|p| match (p, e) {
+                ([l, h], TextEncoding::Unicode) => u16::from_le_bytes([*l, *h]),
+                ([h, l], _) => u16::from_be_bytes([*h, *l]),
+                _ => 0xFFFD,
+            });
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or('\u{FFFD}'))
+                .collect()
+        }
+        TextEncoding::Utf32 => b
+            .chunks(4)
+            .map(|p| match p {
+                [a, b2, c, d] => {
+                    char::from_u32(u32::from_le_bytes([*a, *b2, *c, *d])).unwrap_or('\u{FFFD}')
+                }
+                _ => '\u{FFFD}',
+            })
+            .collect(),
+    }
+}
+
 /// What `Uri.EscapeDataString` keeps: RFC 3986's unreserved characters.
 const URI_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
@@ -763,6 +868,38 @@ mod tests {
         assert!(
             s("@(new StringReader(\"x\"))").contains("'StringReader' is not supported by certgate")
         );
+    }
+
+    /// The encodings of `System.Text.Encoding` as .NET's encoders write and read them (expected
+    /// bytes from Python's codecs), and hex: `BitConverter.ToString`, `Convert.ToHexString`.
+    #[test]
+    fn encodings_and_hex() {
+        use crate::expr::testing::{failure, s};
+        for (expr, want) in [
+            ("@(Convert.ToBase64String(Encoding.Unicode.GetBytes(\"hi\")))", "aABpAA=="),
+            ("@(Convert.ToBase64String(Encoding.BigEndianUnicode.GetBytes(\"hi\")))", "AGgAaQ=="),
+            ("@(Convert.ToBase64String(Encoding.UTF32.GetBytes(\"A\")))", "QQAAAA=="),
+            ("@(Encoding.ASCII.GetBytes(\"é\")[0])", "63"),
+            ("@(Encoding.Latin1.GetBytes(\"é\")[0])", "233"),
+            ("@(Encoding.UTF8.GetString(new byte[] {104, 105}))", "hi"),
+            ("@(Encoding.ASCII.GetString(new byte[] {104, 200}))", "h?"),
+            ("@(Encoding.Unicode.GetString(Encoding.Unicode.GetBytes(\"héllo\")))", "h\u{e9}llo"),
+            ("@(BitConverter.ToString(new byte[] {1, 171, 255}))", "01-AB-FF"),
+            ("@(BitConverter.ToString(SHA256.Create().ComputeHash(new byte[0])).Replace(\"-\", \"\").Substring(0, 8))", "E3B0C442"),
+            ("@(Convert.ToHexString(new byte[] {1, 171}))", "01AB"),
+            ("@(Convert.FromHexString(\"01ab\")[1])", "171"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure("@(Convert.FromHexString(\"0\"))"),
+            Some(EvalErrorKind::Format)
+        );
+        assert_eq!(
+            failure("@(Convert.FromHexString(\"zz\"))"),
+            Some(EvalErrorKind::Format)
+        );
+        assert!(s("@(Encoding.UTF7)").contains("'Encoding.UTF7' is not supported by certgate"));
     }
 
     /// `Guid.Parse` takes .NET's N, D, B and P forms and gives the D form; `Guid.Empty`.
