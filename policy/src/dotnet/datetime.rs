@@ -54,6 +54,29 @@ impl DateTime {
         })
     }
 
+    /// `DateTime.MinValue` (0001-01-01, unspecified; also what a failed `TryParse` gives) and
+    /// `DateTime.MaxValue` (the last tick of 9999). `None` only if chrono cannot hold them.
+    pub fn min_value() -> Option<DateTime> {
+        let wall = chrono::NaiveDate::from_ymd_opt(1, 1, 1)?.and_hms_opt(0, 0, 0)?;
+        Some(DateTime {
+            wall,
+            kind: DateKind::Unspecified,
+        })
+    }
+
+    pub fn max_value() -> Option<DateTime> {
+        let wall = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)?.and_hms_nano_opt(
+            23,
+            59,
+            59,
+            999_999_900,
+        )?;
+        Some(DateTime {
+            wall,
+            kind: DateKind::Unspecified,
+        })
+    }
+
     /// An ISO 8601 date as Newtonsoft reads one from JSON text: `Z` gives a UTC `DateTime`, an
     /// offset a local one (converted), none an unspecified one.
     pub fn parse_iso(s: &str) -> Option<DateTime> {

@@ -135,6 +135,31 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
     })
 }
 
+/// A method of one input and one out parameter, `M(input, out result)` (`TryParse`,
+/// `TryGetValue`): the input checked as `input`, the out argument as a local of `result`, and
+/// [`out_call`] over what `call` makes of the checked input. `args_are` says the two arguments
+/// in the arity error ("the text and 'out var result'").
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn input_and_out(
+    b: &mut dyn Binder,
+    m: &str,
+    args: &[Expr],
+    input: &Ty,
+    result: &Ty,
+    default: Value,
+    args_are: &str,
+    call: impl FnOnce(Ir) -> Ir,
+    off: usize,
+) -> R<(Ir, Ty)> {
+    let [x, out] = args else {
+        return type_err(off, format!("'{m}' takes 2 arguments: {args_are}"));
+    };
+    let x = b.coerce(x, input)?;
+    let out = b.out_arg(out, result)?;
+    let tmp = b.temp(off)?;
+    Ok((out_call(call(x), tmp, out, default), Ty::Bool))
+}
+
 /// What a method with an out parameter becomes: `call` yields the value or null; the out local
 /// gets the value or `default`; the result is whether there was a value.
 pub(crate) fn out_call(call: Ir, tmp: u16, out: u16, default: Value) -> Ir {

@@ -349,6 +349,16 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
 
 fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R<Value> {
     let items = sequence(eval(source, env)?)?;
+    // What a selector (Select, OrderBy's key, Sum's value) makes of an item; the item itself
+    // without one.
+    let project = |env: &mut Env, item: &Value| -> R<Value> {
+        env.step()?;
+        set_local(env, slot, item.clone());
+        match body {
+            Some(b) => eval(b, env),
+            None => Ok(item.clone()),
+        }
+    };
     let test = |env: &mut Env, item: &Value| -> R<bool> {
         env.step()?;
         match body {
@@ -397,12 +407,7 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
         Linq::Select => {
             let mut out = Vec::with_capacity(items.len());
             for it in items.iter() {
-                env.step()?;
-                set_local(env, slot, it.clone());
-                out.push(match body {
-                    Some(b) => eval(b, env)?,
-                    None => it.clone(),
-                });
+                out.push(project(env, it)?);
             }
             Ok(Value::Array(out.into()))
         }
@@ -467,13 +472,7 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
         Linq::OrderBy | Linq::OrderByDescending => {
             let mut keyed = Vec::with_capacity(items.len());
             for it in items.iter() {
-                env.step()?;
-                set_local(env, slot, it.clone());
-                let k = match body {
-                    Some(b) => eval(b, env)?,
-                    None => it.clone(),
-                };
-                keyed.push((k, it.clone()));
+                keyed.push((project(env, it)?, it.clone()));
             }
             // Stable, as LINQ's; descending keeps equal keys in their order too.
             if op == Linq::OrderBy {
@@ -486,12 +485,7 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
         Linq::Sum | Linq::Min | Linq::Max | Linq::Average => {
             let mut values = Vec::with_capacity(items.len());
             for it in items.iter() {
-                env.step()?;
-                set_local(env, slot, it.clone());
-                let v = match body {
-                    Some(b) => eval(b, env)?,
-                    None => it.clone(),
-                };
+                let v = project(env, it)?;
                 // Nulls are skipped, as LINQ does for nullable numbers.
                 if !v.is_null() {
                     values.push(v);

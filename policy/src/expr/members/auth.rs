@@ -88,21 +88,23 @@ pub(crate) fn method(
             Ok((auth(AuthFn::ClaimsContains, with_recv(recv, a)), Ty::Bool))
         }
         (ObjKind::Claims, "TryGetValue") => {
-            let [key, out] = args else {
-                return type_err(
-                    off,
-                    "'TryGetValue' takes 2 arguments: the key and 'out var value'",
-                );
-            };
-            let key = b.coerce(key, &Ty::Str)?;
-            let out = b.out_arg(out, &Ty::Array(Box::new(Ty::Str)))?;
-            let tmp = b.temp(off)?;
             // The indexer's lookup without its failure: null when the claim is absent.
-            let get = auth(
-                AuthFn::ClaimsIndex,
-                vec![recv, key, Ir::Const(Value::Bool(true))],
-            );
-            Ok((out_call(get, tmp, out, Value::Null), Ty::Bool))
+            input_and_out(
+                b,
+                name,
+                args,
+                &Ty::Str,
+                &Ty::Array(Box::new(Ty::Str)),
+                Value::Null,
+                "the key and 'out var value'",
+                |key| {
+                    auth(
+                        AuthFn::ClaimsIndex,
+                        vec![recv, key, Ir::Const(Value::Bool(true))],
+                    )
+                },
+                off,
+            )
         }
         _ => unknown_member(&Ty::Obj(k), name, off),
     }

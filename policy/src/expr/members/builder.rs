@@ -107,18 +107,14 @@ pub(crate) fn eval(f: BuilderFn, args: &[Value], env: &mut Env) -> EvalResult<Va
         BuilderFn::Insert => {
             let at = i_arg(args, 1)?;
             let text = opt_s(args, 2).unwrap_or_default();
-            let units: Vec<u16> = s.encode_utf16().collect();
-            let Some(at) = usize::try_from(at).ok().filter(|&a| a <= units.len()) else {
+            env.check_len(s.len() + text.len())?;
+            let Some(out) = super::string::splice_utf16(&s, at, Some(at), text) else {
                 return fail(
                     EvalErrorKind::OutOfRange,
                     "Index was out of range. Must be non-negative and less than or equal to the size of the collection. (Parameter 'index')",
                 );
             };
-            env.check_len(s.len() + text.len())?;
             env.charge_bytes(text.len())?;
-            let mut out = String::from_utf16_lossy(&units[..at]);
-            out.push_str(text);
-            out.push_str(&String::from_utf16_lossy(&units[at..]));
             *s = out;
         }
         BuilderFn::Clear => s.clear(),

@@ -79,10 +79,7 @@ pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(I
             };
             Ok((Ir::Const(Value::Null), Ty::Static(Static::Encoder(enc))))
         }
-        (Static::Guid, "Empty") => Ok((
-            Ir::Const(Value::str("00000000-0000-0000-0000-000000000000")),
-            Ty::Str,
-        )),
+        (Static::Guid, "Empty") => Ok((Ir::Const(Value::str(GUID_EMPTY)), Ty::Str)),
         (Static::Math, "PI") => Ok((Ir::Const(Value::Double(std::f64::consts::PI)), Ty::Double)),
         (Static::Math, "E") => Ok((Ir::Const(Value::Double(std::f64::consts::E)), Ty::Double)),
         (Static::Int32, "MaxValue") => Ok((Ir::Const(Value::Int(i32::MAX.into())), Ty::Int)),
@@ -124,25 +121,17 @@ pub(crate) fn static_method(
         (Static::Guid, "NewGuid") => (ConvertFn::NewGuid, &[], Ty::Str),
         (Static::Guid, "Parse") => (ConvertFn::GuidParse, &[Ty::Str], Ty::Str),
         (Static::Guid, "TryParse") => {
-            let [text, out] = args else {
-                return type_err(
-                    off,
-                    "'TryParse' takes 2 arguments: the text and 'out var result'",
-                );
-            };
-            let text = b.coerce(text, &Ty::Str)?;
-            let out = b.out_arg(out, &Ty::Str)?;
-            let tmp = b.temp(off)?;
-            let call = conv(b, ConvertFn::GuidTryParse, vec![text]);
-            return Ok((
-                out_call(
-                    call,
-                    tmp,
-                    out,
-                    Value::str("00000000-0000-0000-0000-000000000000"),
-                ),
-                Ty::Bool,
-            ));
+            return input_and_out(
+                b,
+                m,
+                args,
+                &Ty::Str,
+                &Ty::Str,
+                Value::str(GUID_EMPTY),
+                TEXT_AND_RESULT,
+                |text| Ir::Call(Builtin::Convert(ConvertFn::GuidTryParse), vec![text]),
+                off,
+            )
         }
         (Static::Int32, "Parse") => (ConvertFn::ParseInt32, &[Ty::Str], Ty::Int),
         (Static::Int64, "Parse") => (ConvertFn::ParseInt64, &[Ty::Str], Ty::Int),
@@ -189,25 +178,29 @@ fn try_parse(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
-    let [s, out] = args else {
-        return type_err(
-            off,
-            "'TryParse' takes 2 arguments: the text and 'out var result'",
-        );
-    };
-    let s = b.coerce(s, &Ty::Str)?;
-    let out = b.out_arg(out, &ty)?;
-    let tmp = b.temp(off)?;
     let default = match ty {
         Ty::Bool => Value::Bool(false),
         Ty::Double => Value::Double(0.0),
         _ => Value::Int(0),
     };
-    Ok((
-        out_call(Ir::Call(Builtin::Convert(f), vec![s]), tmp, out, default),
-        Ty::Bool,
-    ))
+    input_and_out(
+        b,
+        "TryParse",
+        args,
+        &Ty::Str,
+        &ty,
+        default,
+        TEXT_AND_RESULT,
+        |s| Ir::Call(Builtin::Convert(f), vec![s]),
+        off,
+    )
 }
+
+/// The arguments of `TryParse`, for its arity error.
+pub(crate) const TEXT_AND_RESULT: &str = "the text and 'out var result'";
+
+/// `Guid.Empty`, as `Guid.ToString()` writes it.
+const GUID_EMPTY: &str = "00000000-0000-0000-0000-000000000000";
 
 fn serialize(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
     let [a] = args else {
@@ -661,7 +654,7 @@ fn url_encode(s: &str) -> String {
 }
 
 /// A `byte[]` argument (an array literal of numbers is one too); `ArgumentNullException` for null.
-fn bytes_of(args: &[Value], i: usize, param: &str) -> EvalResult<Arc<[u8]>> {
+pub(crate) fn bytes_of(args: &[Value], i: usize, param: &str) -> EvalResult<Arc<[u8]>> {
     match cast(CastTo::Bytes, arg(args, i).clone(), false)? {
         Value::Bytes(b) => Ok(b),
         _ => fail(
@@ -793,7 +786,7 @@ fn parse_guid(s: &str) -> Option<String> {
 fn new_guid() -> String {
     let mut b = [0u8; 16];
     if crate::crypto::rand::rand_bytes(&mut b).is_err() {
-        return "00000000-0000-0000-0000-000000000000".into();
+        return GUID_EMPTY.into();
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

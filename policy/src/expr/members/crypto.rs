@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use super::convert::bytes_of;
 use crate::crypto::hash::{hash, MessageDigest};
 use crate::crypto::symm::{self, Cipher};
 use crate::dotnet::{hash_class, HashAlgorithm, Key};
@@ -197,17 +198,6 @@ fn hmac(alg: HashAlgorithm, key: &[u8], data: &[u8]) -> EvalResult<Vec<u8>> {
     digest_of(alg, &[&pad(0x5c), &inner])
 }
 
-/// A `byte[]` argument (an array literal of numbers is one too, as C# converts it).
-fn bytes_arg(args: &[Value], i: usize, param: &str) -> EvalResult<Arc<[u8]>> {
-    match super::convert::cast(CastTo::Bytes, arg(args, i).clone(), false)? {
-        Value::Bytes(b) => Ok(b),
-        _ => fail(
-            EvalErrorKind::Argument,
-            format!("Value cannot be null. (Parameter '{param}')"),
-        ),
-    }
-}
-
 pub(crate) fn eval(f: CryptoFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     let bytes = |v: Vec<u8>| Value::Bytes(v.into());
     Ok(match f {
@@ -222,21 +212,21 @@ pub(crate) fn eval(f: CryptoFn, args: &[Value], env: &mut Env) -> EvalResult<Val
                     })?;
                     k.into()
                 }
-                _ => bytes_arg(args, 0, "key")?,
+                _ => bytes_of(args, 0, "key")?,
             };
             Value::Obj(Arc::new(Obj::Hasher(alg, Some(Key(key)))))
         }
-        CryptoFn::HashData(alg) => bytes(digest_of(alg, &[&bytes_arg(args, 0, "source")?])?),
+        CryptoFn::HashData(alg) => bytes(digest_of(alg, &[&bytes_of(args, 0, "source")?])?),
         CryptoFn::HmacData(alg) => bytes(hmac(
             alg,
-            &bytes_arg(args, 0, "key")?,
-            &bytes_arg(args, 1, "source")?,
+            &bytes_of(args, 0, "key")?,
+            &bytes_of(args, 1, "source")?,
         )?),
         CryptoFn::Encrypt | CryptoFn::Decrypt => {
-            let data = bytes_arg(args, 0, "input")?;
+            let data = bytes_of(args, 0, "input")?;
             let alg = s_arg(args, 1)?;
-            let key = bytes_arg(args, 2, "key")?;
-            let iv = bytes_arg(args, 3, "iv")?;
+            let key = bytes_of(args, 2, "key")?;
+            let iv = bytes_of(args, 3, "iv")?;
             let cryptographic = |m: String| EvalError::new(EvalErrorKind::Other, m);
             if !is_aes(alg) {
                 return Err(cryptographic(format!(
@@ -279,7 +269,7 @@ pub(crate) fn eval(f: CryptoFn, args: &[Value], env: &mut Env) -> EvalResult<Val
                     None => return fail(EvalErrorKind::Other, "a hash algorithm has no key"),
                 },
                 _ => {
-                    let data = bytes_arg(args, 1, "buffer")?;
+                    let data = bytes_of(args, 1, "buffer")?;
                     let data = if args.len() > 2 {
                         let (o, n) = (i_arg(args, 2)?, i_arg(args, 3)?);
                         let end = o

@@ -77,20 +77,13 @@ pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(I
         )),
         (Static::TimeSpan, "Zero") => Ok((Ir::Const(Value::TimeSpan(TimeSpan(0))), Ty::TimeSpan)),
         (Static::DateTime, "MinValue" | "MaxValue") => {
-            let wall = if name == "MinValue" {
-                chrono::NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0))
+            let v = if name == "MinValue" {
+                DateTime::min_value()
             } else {
-                chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
-                    .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 999_999_900))
+                DateTime::max_value()
             };
-            match wall {
-                Some(wall) => Ok((
-                    Ir::Const(Value::DateTime(DateTime {
-                        wall,
-                        kind: DateKind::Unspecified,
-                    })),
-                    Ty::DateTime,
-                )),
+            match v {
+                Some(d) => Ok((Ir::Const(Value::DateTime(d)), Ty::DateTime)),
                 None => unknown_member(&Ty::Static(s), name, off),
             }
         }
@@ -176,28 +169,24 @@ pub(crate) fn static_method(
             return Ok((date(f, a), ty));
         }
         (Static::DateTime | Static::TimeSpan, "TryParse") => {
-            let [text, out] = args else {
-                return type_err(
-                    off,
-                    "'TryParse' takes 2 arguments: the text and 'out var result'",
-                );
-            };
             let (f, ty) = parse_fn(s);
-            let text = b.coerce(text, &Ty::Str)?;
-            let out = b.out_arg(out, &ty)?;
-            let tmp = b.temp(off)?;
             let default = match ty {
-                Ty::DateTime => Value::DateTime(DateTime {
-                    wall: chrono::NaiveDate::from_ymd_opt(1, 1, 1)
-                        .and_then(|d| d.and_hms_opt(0, 0, 0))
-                        .unwrap_or_default(),
-                    kind: DateKind::Unspecified,
-                }),
+                Ty::DateTime => DateTime::min_value().map_or(Value::Null, Value::DateTime),
                 _ => Value::TimeSpan(TimeSpan(0)),
             };
             // The parse fails softly inside TryParse: a null, not an exception.
-            let call = date(DateFn::TryParse(f == DateFn::ParseDateTime), vec![text]);
-            return Ok((out_call(call, tmp, out, default), Ty::Bool));
+            let soft = DateFn::TryParse(f == DateFn::ParseDateTime);
+            return input_and_out(
+                b,
+                m,
+                args,
+                &Ty::Str,
+                &ty,
+                default,
+                super::convert::TEXT_AND_RESULT,
+                |text| date(soft, vec![text]),
+                off,
+            );
         }
         (Static::DateTime, "DaysInMonth") => {
             let a = b.args(m, args, &[Ty::Int, Ty::Int], 2, off)?;

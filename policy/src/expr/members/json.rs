@@ -284,21 +284,17 @@ pub(crate) fn method(
             let a = b.args(m, args, &[Ty::Str, Ty::StringComparison], 1, off)?;
             call(JsonFn::Index, a, tok(JsonKind::Token))
         }
-        "TryGetValue" if object => {
-            let [key, out] = args else {
-                return type_err(
-                    off,
-                    "'TryGetValue' takes 2 arguments: the name and 'out JToken value'",
-                );
-            };
-            let key = b.coerce(key, &Ty::Str)?;
-            let out = b.out_arg(out, &tok(JsonKind::Token))?;
-            let tmp = b.temp(off)?;
-            Ok((
-                out_call(json(JsonFn::Index, vec![recv, key]), tmp, out, Value::Null),
-                Ty::Bool,
-            ))
-        }
+        "TryGetValue" if object => input_and_out(
+            b,
+            m,
+            args,
+            &Ty::Str,
+            &tok(JsonKind::Token),
+            Value::Null,
+            "the name and 'out JToken value'",
+            |key| json(JsonFn::Index, vec![recv, key]),
+            off,
+        ),
         "Properties" if object => {
             b.args(m, args, &[], 0, off)?;
             call(

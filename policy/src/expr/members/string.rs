@@ -233,6 +233,22 @@ pub(crate) fn static_method(
     }
 }
 
+/// `s` with UTF-16 units `start..end` replaced by `text` (no `end`: to the string's end, as
+/// `Remove(start)`); `None` when the range is not within the string. .NET indexes strings in
+/// UTF-16 units (`Insert`, `Remove`, `StringBuilder.Insert`).
+pub(crate) fn splice_utf16(s: &str, start: i64, end: Option<i64>, text: &str) -> Option<String> {
+    let units: Vec<u16> = s.encode_utf16().collect();
+    let end = end.unwrap_or(units.len() as i64);
+    if start < 0 || end < start || end > units.len() as i64 {
+        return None;
+    }
+    let (start, end) = (start as usize, end as usize);
+    let mut out = String::from_utf16_lossy(&units[..start]);
+    out.push_str(text);
+    out.push_str(&String::from_utf16_lossy(&units[end..]));
+    Some(out)
+}
+
 pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     let lower = |s: &str| s.to_lowercase();
     Ok(match f {
@@ -328,27 +344,24 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
         }
         StrFn::Insert | StrFn::Remove => {
             let s = s_arg(args, 0)?;
-            let units: Vec<u16> = s.encode_utf16().collect();
             let at = i_arg(args, 1)?;
-            let (start, end, text) = if f == StrFn::Insert {
-                (at, at, s_arg(args, 2)?)
+            let (end, text) = if f == StrFn::Insert {
+                (Some(at), s_arg(args, 2)?)
             } else if args.len() > 2 {
-                (at, at.saturating_add(i_arg(args, 2)?), "")
+                (Some(at.saturating_add(i_arg(args, 2)?)), "")
             } else {
-                (at, units.len() as i64, "")
+                (None, "")
             };
-            if start < 0 || end < start || end > units.len() as i64 {
-                return fail(
-                    EvalErrorKind::OutOfRange,
-                    "Index and count must refer to a location within the string.",
-                );
+            env.check_len(s.len() + text.len())?;
+            match splice_utf16(s, at, end, text) {
+                Some(out) => string(out.as_str()),
+                None => {
+                    return fail(
+                        EvalErrorKind::OutOfRange,
+                        "Index and count must refer to a location within the string.",
+                    )
+                }
             }
-            env.check_len(units.len() + text.len())?;
-            let (start, end) = (start as usize, end as usize);
-            let mut out = String::from_utf16_lossy(&units[..start]);
-            out.push_str(text);
-            out.push_str(&String::from_utf16_lossy(&units[end..]));
-            string(out.as_str())
         }
         StrFn::ToCharArray => {
             let s = s_arg(args, 0)?;
