@@ -616,6 +616,23 @@ mod tests {
         );
     }
 
+    /// A client's hostile body: JSON nested past serde_json's depth limit is a format failure
+    /// (no deep recursion), a body that is not UTF-8 reads with replacement characters.
+    #[test]
+    fn hostile_request_bodies() {
+        use crate::expr::testing::show;
+        let mut ctx = SimpleContext::new("POST", "/");
+        ctx.request_body =
+            Some(format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes());
+        assert!(show("@(context.Request.Body.As<JToken>().Type)", &ctx).contains("recursion limit"));
+        let mut ctx = SimpleContext::new("POST", "/");
+        ctx.request_body = Some(vec![0xff, b'a']);
+        assert_eq!(
+            show("@(context.Request.Body.As<string>())", &ctx),
+            "\u{fffd}a"
+        );
+    }
+
     /// APIM's documented example: `TryGetValue(name, out value)` into a declared local.
     #[test]
     fn try_get_value_writes_its_out_argument() {

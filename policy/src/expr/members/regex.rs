@@ -348,6 +348,14 @@ mod tests {
             ),
             Some(EvalErrorKind::Argument)
         );
+        // A pattern a client sends that compiles past the per-request bound is an
+        // ArgumentException, not a large program.
+        let huge = SimpleContext::new("GET", &format!("/?p={}", r"\w{1000}".repeat(20)));
+        assert!(show(
+            r#"@(Regex.IsMatch("a", context.Request.Url.Query.GetValueOrDefault("p", "")))"#,
+            &huge
+        )
+        .contains("certgate's bound"));
         // Every empty match of a 100 000-byte input replaced by 1 000 bytes: refused before the
         // 100 MB string is built.
         assert_eq!(
