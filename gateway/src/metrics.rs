@@ -7,7 +7,8 @@
 //! `tls_handshake_failures_total{reason}`, `verification_cache_{hits_total,misses_total,size}`,
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
 //! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
-//! `expression_budget_exceeded_total`.
+//! `expression_budget_exceeded_total`, `sent_requests_total{policy,result}` (send-request,
+//! send-one-way-request).
 
 use std::sync::LazyLock;
 
@@ -35,6 +36,7 @@ pub(crate) struct Metrics {
     pub forwarded: IntCounterVec,
     pub refusals: IntCounterVec,
     pub trace_events: IntCounter,
+    pub sent_requests: IntCounterVec,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -163,6 +165,13 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &["reason"],
         ),
         trace_events,
+        sent_requests: counter_vec(
+            &r,
+            "certgate_sent_requests_total",
+            "Requests policies sent (send-request, send-one-way-request), by result: ok or the \
+             failure's LastError reason",
+            &["policy", "result"],
+        ),
         registry: r,
     }
 });

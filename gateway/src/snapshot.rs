@@ -235,6 +235,8 @@ pub struct Snapshot {
     pub expression_budget: certgate_policy::ExpressionBudget,
     /// Largest request body buffered for a policy that reads it (`max-request-body-bytes`).
     pub max_request_body: usize,
+    /// Largest response body a `send-request` reads (`max-response-body-bytes`).
+    pub max_send_response: usize,
 }
 
 impl Snapshot {

@@ -1402,3 +1402,137 @@ fn backend_connections_closed_while_idle_leave_the_pool() {
     assert_eq!((status, body.as_str()), (200, "ok"), "{head}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// Issue 14: `send-request` over real sockets. The demo backend (HTTPS, requires a client
+/// certificate) is called by URL from inbound: the configured backend with that origin gives
+/// the call its trust anchors, SNI and client certificate, so its echo shows the gateway's
+/// certificate. Failures go to on-error with APIM's reasons (connection refused, timeout, a
+/// response over `max-response-body-bytes`) and are counted; `return-response
+/// response-variable-name` answers with the stored response; `send-one-way-request` does not
+/// hold the client's request up.
+#[test]
+fn send_request_calls_out_with_backend_tls_and_fails_into_on_error() {
+    let d =
+        Demo::start_with(|y| format!("{y}\nexpression-limits:\n  max-response-body-bytes: 3000\n"));
+    let backend = format!("https://127.0.0.1:{}", d.backend);
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let policy = r#"<policies>
+  <inbound>
+    <base />
+    <choose>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "refused")">
+        <send-request response-variable-name="r" timeout="5"><set-url>CLOSED/token</set-url></send-request>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "timeout")">
+        <send-request response-variable-name="r" timeout="1"><set-url>BACKEND/slow?delay=3000</set-url></send-request>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "large")">
+        <send-request response-variable-name="r"><set-url>BACKEND/large</set-url>
+          <set-header name="X-Padding" exists-action="override"><value>@("".PadLeft(4000, 'x'))</value></set-header>
+        </send-request>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "return")">
+        <send-request response-variable-name="r"><set-url>BACKEND/returned</set-url></send-request>
+        <return-response response-variable-name="r"><set-header name="X-Returned" exists-action="override"><value>yes</value></set-header></return-response>
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "oneway")">
+        <send-one-way-request><set-url>BACKEND/audit?delay=2000</set-url><set-method>POST</set-method><set-body>audit</set-body></send-one-way-request>
+      </when>
+      <otherwise>
+        <send-request mode="new" response-variable-name="token" timeout="10">
+          <set-url>BACKEND/token?grant=client_credentials</set-url>
+          <set-method>POST</set-method>
+          <set-header name="Content-Type" exists-action="override"><value>application/x-www-form-urlencoded</value></set-header>
+          <set-body>@("client_id=" + context.Request.Certificate.Thumbprint)</set-body>
+        </send-request>
+        <set-variable name="echo" value="@(((IResponse)context.Variables["token"]).Body.As<JObject>().ToString(Newtonsoft.Json.Formatting.None))" />
+      </otherwise>
+    </choose>
+  </inbound>
+  <outbound>
+    <base />
+    <choose>
+      <when condition="@(context.Variables.ContainsKey("echo"))">
+        <set-header name="X-Sent-Request" exists-action="override"><value>@((string)JObject.Parse((string)context.Variables["echo"])["request"])</value></set-header>
+        <set-header name="X-Sent-Certificate" exists-action="override"><value>@((string)JObject.Parse((string)context.Variables["echo"])["client_certificate"])</value></set-header>
+        <set-header name="X-Sent-Body" exists-action="override"><value>@(((string)JObject.Parse((string)context.Variables["echo"])["body"]).Substring(0, 10))</value></set-header>
+        <set-header name="X-Sent-Status" exists-action="override"><value>@(((IResponse)context.Variables["token"]).StatusCode.ToString())</value></set-header>
+      </when>
+    </choose>
+  </outbound>
+  <on-error>
+    <base />
+    <set-header name="X-Error-Source" exists-action="override"><value>@(context.LastError.Source)</value></set-header>
+  </on-error>
+</policies>"#
+        .replace("BACKEND", &backend)
+        .replace("CLOSED", &closed);
+    serve_api_with_policy(&d, "callout", &policy);
+    let client = Some("dev-valid-client");
+
+    let (status, head, body) = d.curl(API, "/callout/x", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-sent-request"),
+        Some("post /token?grant=client_credentials http/1.1"),
+        "{head}"
+    );
+    assert!(
+        header(&head, "x-sent-certificate").is_some_and(|s| s.contains("cn=")),
+        "the demo backend saw no client certificate: {head}"
+    );
+    assert_eq!(header(&head, "x-sent-body"), Some("client_id="), "{head}");
+    assert_eq!(header(&head, "x-sent-status"), Some("200"), "{head}");
+
+    for (case, status, reason) in [
+        ("refused", 500, "backendconnectionfailure"),
+        ("timeout", 504, "timeout"),
+        ("large", 500, "responsetoolarge"),
+    ] {
+        let (s, head, body) = d.curl(API, &format!("/callout/x?case={case}"), client, &[]);
+        assert_eq!(s, status, "{case}: {head}{body}");
+        assert_eq!(
+            header(&head, "x-error-reason"),
+            Some(reason),
+            "{case}: {head}"
+        );
+        assert_eq!(
+            header(&head, "x-error-source"),
+            Some("send-request"),
+            "{case}: {head}"
+        );
+    }
+
+    let (status, head, body) = d.curl(API, "/callout/x?case=return", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(header(&head, "x-returned"), Some("yes"), "{head}");
+    assert_eq!(header(&head, "x-backend"), Some("demo"), "{head}");
+    assert!(body.contains("GET /returned HTTP/1.1"), "{body}");
+
+    // The audit call takes 2 s; the client's request does not wait for it.
+    let started = Instant::now();
+    let (status, head, body) = d.curl(API, "/callout/x?case=oneway", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let counted = |result: &str, policy: &str| {
+        let (_, _, m) = d.admin("GET", "/metrics");
+        metric(
+            &m,
+            &format!("certgate_sent_requests_total{{policy=\"{policy}\",result=\"{result}\"}}"),
+        )
+    };
+    assert_eq!(counted("ok", "send-request"), 2.0);
+    for r in ["BackendConnectionFailure", "Timeout", "ResponseTooLarge"] {
+        assert_eq!(counted(r, "send-request"), 1.0, "{r}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counted("ok", "send-one-way-request") < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(counted("ok", "send-one-way-request"), 1.0);
+}

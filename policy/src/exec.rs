@@ -10,37 +10,54 @@
 //!
 //! Only the control-flow elements (`choose`, `forward-request`) are run here; every other step
 //! is one line of dispatch into its policy's file (`crate::policies`). The order of the
-//! sections around the backend call is [`crate::pipeline`]'s. No I/O happens here.
+//! sections around the backend call is [`crate::pipeline`]'s. No I/O happens here: a step that
+//! needs some (`forward-request`, `send-request`) suspends the section with a [`StepPath`] to
+//! itself, and the section resumes after it, however deep in `choose` it sits.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use crate::context::{HeaderWrite, RequestContext};
 use crate::last_error::error_body;
+use crate::outcall::{Outcall, SendResult};
 use crate::plan::{Block, Op, Plan, Step};
-use crate::policies::{self, Fail, Site};
+use crate::policies::{self, Fail, Policy, Site};
 use crate::sections::Section;
 use crate::value::Value;
 
 /// How a section ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum SectionOutcome {
     /// Ran to its end; the pipeline goes on.
     Continue,
     /// A response was produced (`return-response`, `mock-response`): send it, skip the rest.
     Respond,
-    /// The backend section reached `forward-request` at top-level step `resume_at - 1`: call
-    /// the backend, then resume the section at `resume_at` with [`Plan::resume_backend`].
-    /// The timeout of the reached `forward-request`, and where to resume.
-    Forward {
-        /// The reached `forward-request`'s timeout.
-        timeout: Duration,
-        /// The top-level backend step to resume at.
-        resume_at: usize,
-    },
-    /// A step failed; `context.LastError` is set. Run [`Plan::handle_error`].
+    /// A step waits for I/O the caller does; resume the section with [`Plan::resume_section`]
+    /// at the path once it is done.
+    Suspend(Io, StepPath),
+    /// A step failed; `context.LastError` is set: the pipeline runs on-error.
     Failed,
 }
+
+/// The I/O a suspended section waits for.
+#[derive(Debug)]
+pub enum Io {
+    /// `forward-request`: the backend call, with the reached element's timeout.
+    Backend {
+        /// The reached `forward-request`'s timeout.
+        timeout: Duration,
+    },
+    /// `send-request`: send this request and hand its result back.
+    Send(Box<Outcall>),
+}
+
+/// Where a suspended section stands: for each nesting level, outermost first, the index of the
+/// step in its block, and after a `choose`'s index the branch taken (its `when`s by position,
+/// then `otherwise`). Inline up to three levels of `choose`: no allocation on the request path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepPath(SmallVec<[u32; 7]>);
 
 enum Flow {
     Next,
@@ -50,83 +67,138 @@ enum Flow {
 impl Plan {
     /// Runs one section from its start.
     pub fn run_section(&self, section: Section, ctx: &mut dyn RequestContext) -> SectionOutcome {
-        self.run_from(section, 0, ctx)
+        self.run_at(section, &[], ctx)
     }
 
-    /// Continues the backend section after the backend answered.
-    pub fn resume_backend(&self, resume_at: usize, ctx: &mut dyn RequestContext) -> SectionOutcome {
-        self.run_from(Section::Backend, resume_at, ctx)
-    }
-
-    fn run_from(
+    /// Continues a suspended section after the step at `at`. `sent` is what a `send-request`
+    /// there received (`None` after the backend call, which the pipeline hands over itself).
+    pub fn resume_section(
         &self,
         section: Section,
-        start: usize,
+        at: &StepPath,
+        sent: Option<SendResult>,
         ctx: &mut dyn RequestContext,
     ) -> SectionOutcome {
-        let block = self.section(section);
-        for (i, step) in block.iter().enumerate().skip(start) {
-            match self.step(step, ctx) {
-                Ok(Flow::Next) => {}
-                Ok(Flow::Stop(SectionOutcome::Forward { timeout, .. })) => {
-                    return SectionOutcome::Forward {
-                        timeout,
-                        resume_at: i + 1,
-                    }
+        if let Some(result) = sent {
+            let step = self.step_at(section, &at.0);
+            let done = match step.map(|s| (&s.op, &*s.origin)) {
+                Some((Op::Policy(Policy::SendRequest(p)), origin)) => {
+                    p.complete(result, ctx, origin)
                 }
-                Ok(Flow::Stop(o)) => return o,
-                Err(e) => {
-                    ctx.state_mut().last_error = Some(*e);
-                    return SectionOutcome::Failed;
-                }
+                // A cursor from another plan: nothing to hand the result to.
+                _ => Ok(policies::Flow::Next),
+            };
+            if let Err(e) = done {
+                ctx.state_mut().last_error = Some(*e);
+                return SectionOutcome::Failed;
             }
         }
-        SectionOutcome::Continue
+        self.run_at(section, &at.0, ctx)
     }
 
-    /// After a failure (LastError set by a step or by the gateway): writes the default error
-    /// response, then runs `on-error`, which may change or replace it. A failure inside
-    /// `on-error` gives a plain 500.
-    pub fn handle_error(&self, ctx: &mut dyn RequestContext) {
+    fn run_at(
+        &self,
+        section: Section,
+        from: &[u32],
+        ctx: &mut dyn RequestContext,
+    ) -> SectionOutcome {
+        let mut path = StepPath::default();
+        match self.block(self.section(section), from, &mut path, ctx) {
+            Ok(Flow::Next) => SectionOutcome::Continue,
+            Ok(Flow::Stop(o)) => o,
+            Err(e) => {
+                ctx.state_mut().last_error = Some(*e);
+                SectionOutcome::Failed
+            }
+        }
+    }
+
+    /// The step a path leads to.
+    fn step_at(&self, section: Section, path: &[u32]) -> Option<&Step> {
+        let mut block = self.section(section);
+        let mut rest = path;
+        loop {
+            match rest {
+                [i] => return block.get(*i as usize),
+                [i, branch, inner @ ..] => {
+                    block = branch_of(block.get(*i as usize)?, *branch)?;
+                    rest = inner;
+                }
+                [] => return None,
+            }
+        }
+    }
+
+    /// The error response `context.LastError` calls for, before on-error changes it.
+    pub(crate) fn write_default_error(&self, ctx: &mut dyn RequestContext) {
         let (status, message) = match &ctx.state().last_error {
             Some(e) => (e.status, e.response_message.clone()),
             None => (500, Arc::from("Internal server error")),
         };
         write_error_response(ctx, status, &message);
-        match self.run_section(Section::OnError, ctx) {
-            SectionOutcome::Failed => write_error_response(ctx, 500, "Internal server error"),
-            SectionOutcome::Continue | SectionOutcome::Respond | SectionOutcome::Forward { .. } => {
-            }
-        }
     }
 
-    fn block(&self, block: &Block, ctx: &mut dyn RequestContext) -> Result<Flow, Fail> {
-        for step in block {
-            if let Flow::Stop(o) = self.step(step, ctx)? {
+    /// Runs a block from its start (`from` empty) or after the step `from` leads to.
+    fn block(
+        &self,
+        block: &Block,
+        from: &[u32],
+        path: &mut StepPath,
+        ctx: &mut dyn RequestContext,
+    ) -> Result<Flow, Fail> {
+        let mut start = 0;
+        if let Some((&i, rest)) = from.split_first() {
+            if let Some((&branch, inner)) = rest.split_first() {
+                // Resuming inside the `choose` at `i`: finish its branch first.
+                let Some(b) = block.get(i as usize).and_then(|s| branch_of(s, branch)) else {
+                    return Ok(Flow::Next);
+                };
+                path.0.extend([i, branch]);
+                if let Flow::Stop(o) = self.block(b, inner, path, ctx)? {
+                    return Ok(Flow::Stop(o));
+                }
+                path.0.truncate(path.0.len() - 2);
+            }
+            start = i as usize + 1;
+        }
+        for (i, step) in block.iter().enumerate().skip(start) {
+            path.0.push(i as u32);
+            if let Flow::Stop(o) = self.step(step, path, ctx)? {
                 return Ok(Flow::Stop(o));
             }
+            path.0.pop();
         }
         Ok(Flow::Next)
     }
 
-    fn step(&self, step: &Step, ctx: &mut dyn RequestContext) -> Result<Flow, Fail> {
+    fn step(
+        &self,
+        step: &Step,
+        path: &mut StepPath,
+        ctx: &mut dyn RequestContext,
+    ) -> Result<Flow, Fail> {
         let origin = &*step.origin;
         match &step.op {
             Op::Choose { whens, otherwise } => {
-                for (cond, block) in whens {
-                    let v = origin.value(cond, ctx)?;
-                    if matches!(v, Value::Bool(true)) {
-                        return self.block(block, ctx);
+                let mut taken = whens.len();
+                for (i, (cond, _)) in whens.iter().enumerate() {
+                    if matches!(origin.value(cond, ctx)?, Value::Bool(true)) {
+                        taken = i;
+                        break;
                     }
                 }
-                self.block(otherwise, ctx)
+                let b = whens.get(taken).map_or(otherwise, |(_, b)| b);
+                path.0.push(taken as u32);
+                let r = self.block(b, &[], path, ctx)?;
+                path.0.pop();
+                Ok(r)
             }
             Op::ForwardRequest { timeout } => {
                 ctx.state_mut().forward_timeout = Some(*timeout);
-                Ok(Flow::Stop(SectionOutcome::Forward {
-                    timeout: *timeout,
-                    resume_at: 0,
-                }))
+                Ok(Flow::Stop(SectionOutcome::Suspend(
+                    Io::Backend { timeout: *timeout },
+                    path.clone(),
+                )))
             }
             Op::Policy(p) => {
                 let at = Site {
@@ -136,13 +208,26 @@ impl Plan {
                 Ok(match p.run(ctx, &at)? {
                     policies::Flow::Next => Flow::Next,
                     policies::Flow::Respond => Flow::Stop(SectionOutcome::Respond),
+                    policies::Flow::Send(call) => {
+                        Flow::Stop(SectionOutcome::Suspend(Io::Send(call), path.clone()))
+                    }
                 })
             }
         }
     }
 }
 
-fn write_error_response(ctx: &mut dyn RequestContext, status: u16, message: &str) {
+/// The branch `branch` of the `choose` step `s` (its `when`s, then `otherwise`).
+fn branch_of(s: &Step, branch: u32) -> Option<&Block> {
+    match &s.op {
+        Op::Choose { whens, otherwise } => {
+            Some(whens.get(branch as usize).map_or(otherwise, |(_, b)| b))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn write_error_response(ctx: &mut dyn RequestContext, status: u16, message: &str) {
     ctx.set_response_status(status, None);
     ctx.write_response_header("Content-Type", "application/json", HeaderWrite::Set);
     ctx.set_response_body(error_body(status, message));

@@ -4,7 +4,7 @@
 //! ([`Source`], [`NamedValues`]), compiles C# policy expressions and policy elements into an
 //! immutable [`Plan`] per route ([`compile_route`]), and runs that plan against an abstract
 //! [`RequestContext`] in APIM's order ([`Plan::start`], [`Plan::after_backend`],
-//! [`run_pipeline`]).
+//! [`Plan::after_send`], [`run_pipeline`]).
 //!
 //! It has no networking: the gateway crate supplies sockets, TLS and HTTP, and implements the
 //! request context over them. Everything here is testable and benchable in-process.
@@ -38,6 +38,7 @@ mod exec;
 mod expr;
 mod last_error;
 mod named_values;
+mod outcall;
 mod pipeline;
 pub mod pki;
 mod plan;
@@ -69,10 +70,13 @@ pub use context::{
     RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
 };
 pub use counters::{CounterStore, Decision, LocalCounters};
-pub use exec::SectionOutcome;
+pub use exec::{Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
 pub use last_error::{default_reason, error_body, LastError};
-pub use pipeline::{run_pipeline, BackendFailure, Cursor, Next, PipelineResult};
+pub use outcall::{Outcall, SendFailure, SendResult, SentResponse};
+pub use pipeline::{
+    run_pipeline, run_pipeline_sending, BackendFailure, Cursor, Next, PipelineResult,
+};
 pub use value::Value;
 
 // Certificates and trust, shared with the gateway's TLS layer.

@@ -14,13 +14,14 @@
 use std::time::Duration;
 
 use crate::context::RequestContext;
-use crate::exec::SectionOutcome;
+use crate::exec::{Io, SectionOutcome, StepPath};
 use crate::last_error::LastError;
+use crate::outcall::{Outcall, SendFailure, SendResult};
 use crate::plan::Plan;
 use crate::sections::Section;
 
 /// What the caller does next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Next {
     /// Call the backend, then hand its result to [`Plan::after_backend`] with `cursor`.
     /// `timeout` is the reached `forward-request`'s; `None` when the backend section has no
@@ -32,16 +33,60 @@ pub enum Next {
         /// Pass back to [`Plan::after_backend`].
         cursor: Cursor,
     },
-    /// The pipeline is over without a backend call: send the response the context holds.
+    /// Send `request` (a `send-request`), then hand its result to [`Plan::after_send`].
+    Send {
+        /// What to send.
+        request: Box<Outcall>,
+        /// Pass back to [`Plan::after_send`].
+        cursor: Cursor,
+    },
+    /// The pipeline is over: send the response the context holds.
     Finish(PipelineResult),
 }
 
-/// Where the backend section resumes once the backend has answered (opaque to callers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where the pipeline resumes once the caller's I/O is done (opaque to callers).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
-    /// The top-level backend step after the reached `forward-request`; `None` for the
-    /// implicit forward after the whole section.
-    resume_at: Option<usize>,
+    stage: Stage,
+    at: StepPath,
+}
+
+/// Where in APIM's order a pipeline stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Inbound,
+    /// The backend section; `answered` once the backend was called.
+    Backend {
+        answered: bool,
+    },
+    /// The implicit forward after a backend section without `forward-request`.
+    ImplicitForward,
+    /// Outbound, which ends the pipeline as `done` when it runs through.
+    Outbound {
+        done: PipelineResult,
+        answered: bool,
+    },
+    OnError,
+}
+
+impl Stage {
+    /// The section a suspended step of this stage is in.
+    fn section(self) -> Section {
+        match self {
+            Stage::Inbound => Section::Inbound,
+            Stage::Backend { .. } | Stage::ImplicitForward => Section::Backend,
+            Stage::Outbound { .. } => Section::Outbound,
+            Stage::OnError => Section::OnError,
+        }
+    }
+
+    /// Whether the response in the context is the backend's.
+    fn answered(self) -> bool {
+        matches!(
+            self,
+            Stage::Backend { answered: true } | Stage::Outbound { answered: true, .. }
+        )
+    }
 }
 
 /// How a request's pipeline ended.
@@ -79,31 +124,11 @@ impl From<BackendFailure> for LastError {
 }
 
 impl Plan {
-    /// Runs inbound and the backend section up to its `forward-request` (or its end).
+    /// Runs inbound and the backend section up to its `forward-request` (or its end), or to
+    /// the first request a policy sends.
     pub fn start(&self, ctx: &mut dyn RequestContext) -> Next {
-        match self.run_section(Section::Inbound, ctx) {
-            // `forward-request` is refused outside the backend section at compile time.
-            SectionOutcome::Continue | SectionOutcome::Forward { .. } => {}
-            SectionOutcome::Respond => return Next::Finish(PipelineResult::Responded),
-            SectionOutcome::Failed => return Next::Finish(self.fail(ctx, false)),
-        }
-        match self.run_section(Section::Backend, ctx) {
-            SectionOutcome::Forward { timeout, resume_at } => Next::CallBackend {
-                timeout: Some(timeout),
-                cursor: Cursor {
-                    resume_at: Some(resume_at),
-                },
-            },
-            SectionOutcome::Continue if !self.explicit_forward => Next::CallBackend {
-                timeout: None,
-                cursor: Cursor { resume_at: None },
-            },
-            SectionOutcome::Continue => {
-                Next::Finish(self.outbound(ctx, PipelineResult::NotForwarded, false))
-            }
-            SectionOutcome::Respond => Next::Finish(PipelineResult::Responded),
-            SectionOutcome::Failed => Next::Finish(self.fail(ctx, false)),
-        }
+        let first = self.run_section(Section::Inbound, ctx);
+        self.settle(Stage::Inbound, first, ctx)
     }
 
     /// Continues after the backend call: on a failure, on-error; otherwise the rest of the
@@ -114,70 +139,166 @@ impl Plan {
         cursor: Cursor,
         backend: Result<(), LastError>,
         ctx: &mut dyn RequestContext,
-    ) -> PipelineResult {
+    ) -> Next {
         if let Err(e) = backend {
             ctx.state_mut().last_error = Some(e);
-            return self.fail(ctx, false);
+            return self.settle(
+                Stage::Backend { answered: false },
+                SectionOutcome::Failed,
+                ctx,
+            );
         }
-        let Some(resume_at) = cursor.resume_at else {
-            return self.outbound(ctx, PipelineResult::Proxied, true);
+        let outcome = match cursor.stage {
+            Stage::ImplicitForward => SectionOutcome::Continue,
+            _ => self.resume_section(Section::Backend, &cursor.at, None, ctx),
         };
-        match self.resume_backend(resume_at, ctx) {
-            SectionOutcome::Continue => self.outbound(ctx, PipelineResult::Proxied, true),
-            // One backend call per request: a second `forward-request` on the same path.
-            SectionOutcome::Forward { .. } => {
-                ctx.state_mut().last_error = Some(LastError::gateway(
-                    "forward-request",
-                    "BackendAlreadyCalled",
-                    "forward-request was reached again after the backend answered; certgate calls the backend once per request.",
-                    Section::Backend,
-                    500,
-                ).with_response_message("Internal server error"));
-                self.fail(ctx, true)
-            }
-            SectionOutcome::Respond => PipelineResult::Responded,
-            SectionOutcome::Failed => self.fail(ctx, true),
-        }
+        self.settle(cursor.stage, outcome, ctx)
     }
 
-    fn outbound(
+    /// Continues after a `send-request`'s request was sent: its step takes the result, and
+    /// the pipeline goes on from there.
+    pub fn after_send(
         &self,
+        cursor: Cursor,
+        sent: SendResult,
         ctx: &mut dyn RequestContext,
-        done: PipelineResult,
-        backend_answered: bool,
-    ) -> PipelineResult {
-        match self.run_section(Section::Outbound, ctx) {
-            SectionOutcome::Failed => self.fail(ctx, backend_answered),
-            SectionOutcome::Respond => PipelineResult::Responded,
-            SectionOutcome::Continue | SectionOutcome::Forward { .. } => done,
-        }
+    ) -> Next {
+        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, Some(sent), ctx);
+        self.settle(cursor.stage, outcome, ctx)
     }
 
-    /// on-error, over a fresh response when the one in the context is the backend's: an error
-    /// answer carries none of the backend's headers or body.
-    fn fail(&self, ctx: &mut dyn RequestContext, backend_answered: bool) -> PipelineResult {
-        if backend_answered {
-            ctx.clear_response();
+    /// Takes the pipeline from the end of a section run (`outcome` in `stage`) to the next
+    /// I/O or to its end. APIM's order lives here and nowhere else.
+    fn settle(
+        &self,
+        mut stage: Stage,
+        mut outcome: SectionOutcome,
+        ctx: &mut dyn RequestContext,
+    ) -> Next {
+        loop {
+            let section = match (stage, outcome) {
+                (_, SectionOutcome::Suspend(Io::Send(request), at)) => {
+                    return Next::Send {
+                        request,
+                        cursor: Cursor { stage, at },
+                    }
+                }
+                (Stage::OnError, o) => {
+                    if let SectionOutcome::Failed = o {
+                        // A failure inside on-error: a plain 500.
+                        crate::exec::write_error_response(ctx, 500, "Internal server error");
+                    }
+                    return Next::Finish(PipelineResult::Error);
+                }
+                (_, SectionOutcome::Failed) => {
+                    // on-error, over a fresh response when the one in the context is the
+                    // backend's: an error answer carries none of its headers or body.
+                    if stage.answered() {
+                        ctx.clear_response();
+                    }
+                    self.write_default_error(ctx);
+                    stage = Stage::OnError;
+                    Section::OnError
+                }
+                (_, SectionOutcome::Respond) => return Next::Finish(PipelineResult::Responded),
+                // `forward-request` is refused outside the backend section at compile time.
+                (Stage::Inbound, _) => {
+                    stage = Stage::Backend { answered: false };
+                    Section::Backend
+                }
+                (
+                    Stage::Backend { answered: false },
+                    SectionOutcome::Suspend(Io::Backend { timeout }, at),
+                ) => {
+                    return Next::CallBackend {
+                        timeout: Some(timeout),
+                        cursor: Cursor {
+                            stage: Stage::Backend { answered: true },
+                            at,
+                        },
+                    }
+                }
+                (Stage::Backend { answered: false }, _) if !self.explicit_forward => {
+                    return Next::CallBackend {
+                        timeout: None,
+                        cursor: Cursor {
+                            stage: Stage::ImplicitForward,
+                            at: StepPath::default(),
+                        },
+                    }
+                }
+                (Stage::Backend { answered: false }, _) => {
+                    stage = Stage::Outbound {
+                        done: PipelineResult::NotForwarded,
+                        answered: false,
+                    };
+                    Section::Outbound
+                }
+                (
+                    Stage::Backend { answered: true },
+                    SectionOutcome::Suspend(Io::Backend { .. }, _),
+                ) => {
+                    // One backend call per request: a second `forward-request` on the same path.
+                    ctx.state_mut().last_error = Some(LastError::gateway(
+                        "forward-request",
+                        "BackendAlreadyCalled",
+                        "forward-request was reached again after the backend answered; certgate calls the backend once per request.",
+                        Section::Backend,
+                        500,
+                    ).with_response_message("Internal server error"));
+                    outcome = SectionOutcome::Failed;
+                    continue;
+                }
+                (Stage::Backend { answered: true } | Stage::ImplicitForward, _) => {
+                    stage = Stage::Outbound {
+                        done: PipelineResult::Proxied,
+                        answered: true,
+                    };
+                    Section::Outbound
+                }
+                (Stage::Outbound { done, .. }, _) => return Next::Finish(done),
+            };
+            outcome = self.run_section(section, ctx);
         }
-        self.handle_error(ctx);
-        PipelineResult::Error
     }
 }
 
-/// The whole pipeline for one request with `backend` as the backend call: the driver tests
-/// and benchmarks use (the gateway drives the same machine from Pingora's hooks).
-pub fn run_pipeline(
+/// The whole pipeline for one request with `backend` as the backend call and `send` as the
+/// sender of `send-request`s: the driver tests and benchmarks use (the gateway drives the
+/// same machine from Pingora's hooks).
+pub fn run_pipeline_sending(
     plan: &Plan,
     ctx: &mut dyn RequestContext,
     mut backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>,
+    mut send: impl FnMut(&Outcall) -> SendResult,
 ) -> PipelineResult {
-    match plan.start(ctx) {
-        Next::Finish(r) => r,
-        Next::CallBackend { timeout, cursor } => {
-            let r = backend(ctx, timeout.unwrap_or(DEFAULT_BACKEND_TIMEOUT)).map_err(Into::into);
-            plan.after_backend(cursor, r, ctx)
+    let mut next = plan.start(ctx);
+    loop {
+        next = match next {
+            Next::Finish(r) => return r,
+            Next::CallBackend { timeout, cursor } => {
+                let r =
+                    backend(ctx, timeout.unwrap_or(DEFAULT_BACKEND_TIMEOUT)).map_err(Into::into);
+                plan.after_backend(cursor, r, ctx)
+            }
+            Next::Send { request, cursor } => {
+                let r = send(&request);
+                plan.after_send(cursor, r, ctx)
+            }
         }
     }
+}
+
+/// [`run_pipeline_sending`] for plans that send no requests: a `send-request` fails as a
+/// connection failure.
+pub fn run_pipeline(
+    plan: &Plan,
+    ctx: &mut dyn RequestContext,
+    backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>,
+) -> PipelineResult {
+    run_pipeline_sending(plan, ctx, backend, |_| {
+        Err(SendFailure::Connect("this driver sends no requests".into()))
+    })
 }
 
 /// APIM's `forward-request` default timeout, used by [`run_pipeline`] for the implicit forward.
@@ -339,7 +460,10 @@ mod tests {
                     } else {
                         Err(BackendFailure::Connect("refused".into()).into())
                     };
-                    plan.after_backend(cursor, r, &mut ctx)
+                    match plan.after_backend(cursor, r, &mut ctx) {
+                        Next::Finish(r) => r,
+                        next => panic!("{name}: {next:?} after the backend"),
+                    }
                 }
                 (Next::Finish(r), None) => r,
                 (next, call) => panic!("{name}: {next:?}, expected a backend call {call:?}"),

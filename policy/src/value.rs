@@ -103,6 +103,8 @@ pub enum Obj {
     Json(crate::dotnet::json::Token),
     /// A `StringBuilder`: shared and mutable, as in .NET.
     Builder(std::sync::Mutex<String>),
+    /// What `send-request` received (APIM's `IResponse` in a variable).
+    Response(crate::outcall::SentResponse),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
     Exception {
         type_name: &'static str,
@@ -149,6 +151,7 @@ impl Value {
                 Obj::Hasher(_, Some(_)) => "HMAC",
                 Obj::Exception { type_name, .. } => type_name,
                 Obj::Builder(_) => "StringBuilder",
+                Obj::Response(_) => "IResponse",
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
                     crate::dotnet::json::TokenType::Array => "JArray",
@@ -256,9 +259,12 @@ impl Value {
                 },
                 Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
                 Obj::Builder(_) => J::String(self.to_dotnet_string()),
-                Obj::Jwt(_) | Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) | Obj::Hasher(..) => {
-                    J::String(self.to_dotnet_string())
-                }
+                Obj::Jwt(_)
+                | Obj::Regex(_)
+                | Obj::Match(_)
+                | Obj::Group(_)
+                | Obj::Hasher(..)
+                | Obj::Response(_) => J::String(self.to_dotnet_string()),
             },
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),
         }

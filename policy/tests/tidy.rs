@@ -36,6 +36,7 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     // 2: what a running plan sees.
     ("value", 2),
     ("last_error", 2),
+    ("outcall", 2),
     ("context", 2),
     ("counters", 2),
     // 3: the C# subset.

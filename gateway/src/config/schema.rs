@@ -319,6 +319,9 @@ pub(crate) struct ExpressionLimits {
     /// `context.Request.Body` (default 1 MiB); a larger one is answered 413. Routes that do not
     /// read the body stream it.
     pub max_request_body_bytes: Option<S<u64>>,
+    /// Largest response body a `send-request` reads (default 1 MiB); a larger one fails the
+    /// policy with `ResponseTooLarge`.
+    pub max_response_body_bytes: Option<S<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

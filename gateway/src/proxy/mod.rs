@@ -9,6 +9,8 @@
 //! - `response_filter` / `response_body_filter`: `outbound`, and bodies it replaces.
 //! - `fail_to_proxy`: backend failures become `BackendConnectionFailure` / `Timeout` and run
 //!   `on-error`.
+//! - In any of them, a `send-request` suspends the pipeline: the hook sends its request
+//!   (`outcall`) and hands the result back; `send-one-way-request`s go out in the background.
 //!
 //! Requests never re-parse anything: plans, certificates and trust are in the snapshot.
 
@@ -19,6 +21,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use certgate_policy::Next;
+use certgate_policy::PipelineResult;
 use certgate_policy::Plan;
 use certgate_policy::Section;
 use certgate_policy::SentChain;
@@ -30,6 +33,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
 mod access_log;
+mod outcall;
 mod session;
 mod upstream;
 
@@ -72,10 +76,16 @@ pub(super) fn http_error(status: u16, msg: &str) -> Box<Error> {
 }
 
 impl Gateway {
-    /// Drives the pipeline up to the backend call, with the pending response as the response.
-    fn start(session: &mut Session, rc: &mut GatewayCtx, snap: &Snapshot, plan: &Plan) -> Next {
+    /// Runs `f` over the request with the pending response as the response: the pipeline
+    /// before the backend answered, or after it failed.
+    fn pending<R>(
+        session: &mut Session,
+        rc: &mut GatewayCtx,
+        snap: &Snapshot,
+        f: impl FnOnce(&mut SessionContext) -> R,
+    ) -> R {
         let mut pending = std::mem::take(&mut rc.pending);
-        let next = plan.start(&mut SessionContext {
+        let r = f(&mut SessionContext {
             req: session.req_header_mut(),
             rc,
             deployment: &snap.deployment,
@@ -83,7 +93,32 @@ impl Gateway {
             resp: ResponseTarget::Pending(&mut pending),
         });
         rc.pending = pending;
+        r
+    }
+
+    /// Sends the requests the pipeline asks for (`send-request`), with the pending response as
+    /// the response, until it asks for something else; then sends what `send-one-way-request`
+    /// queued in the background.
+    async fn sends(
+        session: &mut Session,
+        rc: &mut GatewayCtx,
+        snap: &Arc<Snapshot>,
+        plan: &Plan,
+        mut next: Next,
+    ) -> Next {
+        while let Next::Send { request, cursor } = next {
+            let sent = outcall::send(snap, &request, "send-request").await;
+            next = Self::pending(session, rc, snap, |c| plan.after_send(cursor, sent, c));
+        }
+        Self::one_way(rc, snap);
         next
+    }
+
+    /// Sends the requests `send-one-way-request` queued, without waiting for them.
+    fn one_way(rc: &mut GatewayCtx, snap: &Arc<Snapshot>) {
+        if !rc.state.one_way.is_empty() {
+            outcall::send_in_background(snap, std::mem::take(&mut rc.state.one_way));
+        }
     }
 
     /// Sends the pending response to the client.
@@ -490,7 +525,15 @@ impl ProxyHttp for Gateway {
                 return Self::refuse(session, rc, r).await;
             }
         }
-        match Self::start(session, rc, &snap, &plan) {
+        let next = Self::pending(session, rc, &snap, |c| plan.start(c));
+        let next = match next {
+            Next::Send { .. } => Box::pin(Self::sends(session, rc, &snap, &plan, next)).await,
+            next => {
+                Self::one_way(rc, &snap);
+                next
+            }
+        };
+        match next {
             Next::CallBackend { timeout, cursor } => {
                 if timeout.is_some() {
                     rc.state.forward_timeout = timeout;
@@ -498,7 +541,7 @@ impl ProxyHttp for Gateway {
                 rc.cursor = Some(cursor);
                 Ok(false)
             }
-            Next::Finish(_) => {
+            Next::Finish(_) | Next::Send { .. } => {
                 Self::respond(session, rc).await?;
                 Ok(true)
             }
@@ -625,19 +668,36 @@ impl ProxyHttp for Gateway {
             return Ok(());
         };
         let mut replace = rc.replace_body.take();
-        {
-            let mut hook = SessionContext {
-                req: session.req_header_mut(),
-                rc,
-                deployment: &snap.deployment,
-                snapshot: &snap,
-                resp: ResponseTarget::Upstream(upstream, &mut replace),
-            };
-            // Whatever the pipeline ends with, the response is this one as it left it.
-            if let Some(cursor) = hook.rc.cursor.take() {
-                plan.after_backend(cursor, Ok(()), &mut hook);
-            }
+        // Whatever the pipeline ends with, the response is this one as it left it.
+        let mut next = match rc.cursor.take() {
+            Some(cursor) => plan.after_backend(
+                cursor,
+                Ok(()),
+                &mut SessionContext {
+                    req: session.req_header_mut(),
+                    rc,
+                    deployment: &snap.deployment,
+                    snapshot: &snap,
+                    resp: ResponseTarget::Upstream(upstream, &mut replace),
+                },
+            ),
+            None => Next::Finish(PipelineResult::Proxied),
+        };
+        while let Next::Send { request, cursor } = next {
+            let sent = outcall::send(&snap, &request, "send-request").await;
+            next = plan.after_send(
+                cursor,
+                sent,
+                &mut SessionContext {
+                    req: session.req_header_mut(),
+                    rc,
+                    deployment: &snap.deployment,
+                    snapshot: &snap,
+                    resp: ResponseTarget::Upstream(upstream, &mut replace),
+                },
+            );
         }
+        Self::one_way(rc, &snap);
         if let Some(b) = &replace {
             upstream.remove_header("Transfer-Encoding");
             upstream.insert_header("Content-Length", b.len().to_string())?;
@@ -723,19 +783,11 @@ impl ProxyHttp for Gateway {
         rc.pending = Pending::default();
         let driving = (rc.plan.clone(), rc.snapshot.clone(), rc.cursor.take());
         if let (Some(plan), Some(snap), Some(cursor)) = driving {
-            let mut pending = std::mem::take(&mut rc.pending);
-            plan.after_backend(
-                cursor,
-                Err(err),
-                &mut SessionContext {
-                    req: session.req_header_mut(),
-                    rc,
-                    deployment: &snap.deployment,
-                    snapshot: &snap,
-                    resp: ResponseTarget::Pending(&mut pending),
-                },
-            );
-            rc.pending = pending;
+            let next = Self::pending(session, rc, &snap, |c| {
+                plan.after_backend(cursor, Err(err), c)
+            });
+            // on-error may send requests of its own.
+            Box::pin(Self::sends(session, rc, &snap, &plan, next)).await;
         } else {
             // No pipeline to hand the failure to (none ran, or the backend's response is
             // already on its way): the bare error status.

@@ -212,6 +212,13 @@ impl RequestContext for SessionContext<'_> {
             .filter_map(|v| v.to_str().ok().map(str::to_string))
             .collect()
     }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect()
+    }
     fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
         let name = name.to_string();
         let value = value.to_string();

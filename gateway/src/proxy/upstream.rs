@@ -15,7 +15,8 @@ use pingora::utils::tls::CertKey;
 
 use super::http_error;
 use super::session::{GatewayCtx, Pending, Upstream};
-use crate::snapshot::{BackendSpec, BackendUrl};
+use crate::snapshot::{BackendSpec, BackendUrl, Snapshot};
+use std::net::SocketAddr;
 
 /// The peer for this request's backend call.
 pub(super) async fn peer(rc: &mut GatewayCtx) -> Result<Box<HttpPeer>> {
@@ -52,41 +53,61 @@ pub(super) async fn peer(rc: &mut GatewayCtx) -> Result<Box<HttpPeer>> {
     let sni = spec
         .and_then(|s| s.sni.clone())
         .unwrap_or_else(|| url.host.clone());
-    // IP literals were parsed at load time; a host name is resolved off the runtime's
-    // threads (std's resolver blocks) on every request, so DNS changes are followed. A
-    // slow resolver gets no more than the backend's connect timeout.
-    let resolve_within = spec.map_or(Duration::from_secs(5), |s| s.connect_timeout);
-    let addr = match url.ip {
-        Some(a) => a,
-        None => tokio::time::timeout(
-            resolve_within,
-            tokio::net::lookup_host((url.host.as_str(), url.port)),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            Error::explain(
-                ErrorType::ConnectNoRoute,
-                format!("backend host {} does not resolve", url.host),
-            )
-            .into_up()
-        })?,
-    };
-    let mut peer = HttpPeer::new(addr, url.https, sni);
+    let mut peer = HttpPeer::new(resolve(&url, spec).await?, url.https, sni);
     if let Some(s) = spec {
-        peer.options.connection_timeout = Some(s.connect_timeout);
-        peer.options.read_timeout = Some(s.read_timeout);
-        peer.options.verify_cert = s.validate_chain;
-        peer.options.verify_hostname = s.validate_name;
-        peer.options.ca = s.ca_certificates.clone();
+        apply_backend(&mut peer, s);
     }
     if let Some(t) = rc.state.forward_timeout {
         peer.options.read_timeout = Some(t.max(Duration::from_millis(1)));
     }
-    // The client certificate: authentication-certificate, else backend credentials.
-    let cert_id: Option<String> = match &rc.state.backend_certificate {
+    peer.client_cert_key = client_certificate(&snap, rc.state.backend_certificate.as_ref(), spec)?;
+    rc.pending = Pending::default();
+    rc.upstream = Some(Upstream { url, backend });
+    Ok(Box::new(peer))
+}
+
+/// The socket address of a URL's host. IP literals were parsed at load time; a host name is
+/// resolved off the runtime's threads (std's resolver blocks) on every call, so DNS changes
+/// are followed. A slow resolver gets no more than the backend's connect timeout.
+pub(super) async fn resolve(url: &BackendUrl, spec: Option<&BackendSpec>) -> Result<SocketAddr> {
+    if let Some(a) = url.ip {
+        return Ok(a);
+    }
+    let within = spec.map_or(Duration::from_secs(5), |s| s.connect_timeout);
+    tokio::time::timeout(
+        within,
+        tokio::net::lookup_host((url.host.as_str(), url.port)),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .and_then(|mut a| a.next())
+    .ok_or_else(|| {
+        Error::explain(
+            ErrorType::ConnectNoRoute,
+            format!("backend host {} does not resolve", url.host),
+        )
+        .into_up()
+    })
+}
+
+/// A configured backend's TLS settings and timeouts on a peer.
+pub(super) fn apply_backend(peer: &mut HttpPeer, s: &BackendSpec) {
+    peer.options.connection_timeout = Some(s.connect_timeout);
+    peer.options.read_timeout = Some(s.read_timeout);
+    peer.options.verify_cert = s.validate_chain;
+    peer.options.verify_hostname = s.validate_name;
+    peer.options.ca = s.ca_certificates.clone();
+}
+
+/// The client certificate to present: the one a policy chose (`authentication-certificate`),
+/// else the backend's credentials.
+pub(super) fn client_certificate(
+    snap: &Snapshot,
+    chosen: Option<&BackendCertificate>,
+    spec: Option<&BackendSpec>,
+) -> Result<Option<Arc<CertKey>>> {
+    let cert_id: Option<String> = match chosen {
         Some(BackendCertificate::Id(id)) => Some(id.to_string()),
         Some(BackendCertificate::Thumbprint(t)) => snap
             .certificates
@@ -108,24 +129,22 @@ pub(super) async fn peer(rc: &mut GatewayCtx) -> Result<Box<HttpPeer>> {
                     p.ca.map(|s| s.into_iter().collect::<Vec<_>>())
                         .unwrap_or_default(),
                 );
-                peer.client_cert_key = Some(Arc::new(CertKey::new(chain, k)));
+                return Ok(Some(Arc::new(CertKey::new(chain, k))));
             }
             None
         }
         None => spec.and_then(|s| s.client_certificate.clone()),
     };
-    if let Some(id) = cert_id {
-        let m = snap
-            .certificates
-            .get(&id)
-            .ok_or_else(|| http_error(500, "unknown client certificate"))?;
-        if let Some(k) = &m.key {
-            let mut chain = vec![m.cert.x509().clone()];
-            chain.extend(m.chain.iter().cloned());
-            peer.client_cert_key = Some(Arc::new(CertKey::new(chain, k.clone())));
-        }
-    }
-    rc.pending = Pending::default();
-    rc.upstream = Some(Upstream { url, backend });
-    Ok(Box::new(peer))
+    let Some(id) = cert_id else {
+        return Ok(None);
+    };
+    let m = snap
+        .certificates
+        .get(&id)
+        .ok_or_else(|| http_error(500, "unknown client certificate"))?;
+    Ok(m.key.as_ref().map(|k| {
+        let mut chain = vec![m.cert.x509().clone()];
+        chain.extend(m.chain.iter().cloned());
+        Arc::new(CertKey::new(chain, k.clone()))
+    }))
 }

@@ -21,6 +21,7 @@ use crate::value::Value;
 
 mod simple;
 
+pub use crate::outcall::BackendCertificate;
 pub use simple::SimpleContext;
 
 /// The deployment's certificate entities (`context.Deployment.Certificates`) and identity.
@@ -147,22 +148,6 @@ pub enum BackendTarget {
     BaseUrl(Arc<str>),
 }
 
-/// The client certificate the gateway presents to the backend (`authentication-certificate`).
-#[derive(Clone, Debug)]
-pub enum BackendCertificate {
-    /// `certificate-id`: a configured certificate.
-    Id(Arc<str>),
-    /// `thumbprint`: the configured certificate with this thumbprint.
-    Thumbprint(Arc<str>),
-    /// PFX bytes with an optional password. Never logged.
-    Pfx {
-        /// The PFX bytes.
-        body: Arc<[u8]>,
-        /// Its password, if any.
-        password: Option<Arc<str>>,
-    },
-}
-
 /// A trace event from the `trace` policy, handed to the gateway's sink.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceEvent {
@@ -206,6 +191,9 @@ pub struct RequestState {
     pub request_body_consumed: std::sync::atomic::AtomicBool,
     /// The body inbound `set-body` gave the request, sent to the backend instead.
     pub request_body: Option<Vec<u8>>,
+    /// Requests `send-one-way-request` queued: the caller sends them in the background and
+    /// does not wait.
+    pub one_way: Vec<crate::outcall::Outcall>,
 }
 
 impl RequestState {
@@ -309,6 +297,8 @@ pub trait RequestContext {
     fn request_header(&self, name: &str) -> Option<Cow<'_, str>>;
     /// Every value of a request header, one per field line.
     fn request_header_values(&self, name: &str) -> Vec<String>;
+    /// Every request header in order, for `send-request mode="copy"`.
+    fn request_headers(&self) -> Vec<(String, String)>;
     /// Sets or appends a request header (towards the backend).
     fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite);
     /// Removes a request header.

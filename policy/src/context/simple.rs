@@ -199,6 +199,9 @@ impl RequestContext for SimpleContext {
             .map(str::to_string)
             .collect()
     }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.request_headers.clone()
+    }
     fn write_request_header(&mut self, name: &str, value: &str, how: HeaderWrite) {
         write(&mut self.request_headers, name, value, how)
     }

@@ -109,6 +109,9 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Json(_)) | Ty::Static(S::Json(_)) => "Newtonsoft.Json.Linq.JToken",
         Ty::Obj(ObjKind::Exception) => "System.Exception",
         Ty::Obj(ObjKind::Builder) => "System.Text.StringBuilder",
+        Ty::Obj(ObjKind::Response) => "IResponse",
+        Ty::Obj(ObjKind::ResponseHeaders) => "IReadOnlyDictionary",
+        Ty::Obj(ObjKind::ResponseBody) => "IMessageBody",
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
         }
@@ -268,6 +271,7 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "TimeSpan" | "System.TimeSpan" => Ty::TimeSpan,
         "X509Certificate2" | "X509Certificate" => Ty::Cert,
         "Jwt" => Ty::Obj(ObjKind::Jwt),
+        "IResponse" => Ty::Obj(ObjKind::Response),
         "StringBuilder" | "System.Text.StringBuilder" => Ty::Obj(ObjKind::Builder),
         "HashAlgorithm" | "HMAC" | "KeyedHashAlgorithm" => Ty::Obj(ObjKind::Hasher),
         h if crate::dotnet::hash_class(h).is_some() => Ty::Obj(ObjKind::Hasher),

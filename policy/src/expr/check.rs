@@ -767,6 +767,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Exception) => members::exception::member(recv, name, off),
             Ty::Obj(ObjKind::Builder) => members::builder::member(recv, name, off),
             Ty::Obj(ObjKind::Json(k)) => members::json::member(recv, *k, name, off),
+            Ty::Obj(k @ (ObjKind::Response | ObjKind::ResponseHeaders | ObjKind::ResponseBody)) => {
+                members::response::member(recv, *k, name, off)
+            }
             Ty::Obj(k) => members::auth::member(recv, *k, name, off),
             _ => unknown_member(rty, name, off),
         }
@@ -874,6 +877,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Builder) => members::builder::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
+            }
+            Ty::Obj(k @ (ObjKind::Response | ObjKind::ResponseHeaders | ObjKind::ResponseBody)) => {
+                members::response::method(self, recv, *k, name, type_args, args, off)
             }
             Ty::Obj(k) => members::auth::method(self, recv, *k, name, args, off),
             _ => unknown_member(rty, name, off),
@@ -1021,6 +1027,7 @@ impl<'a> Checker<'a> {
             Ty::Extensions => members::cert::extension_index(self, recv, index),
             Ty::Array(_) | Ty::Bytes => members::collections::index(self, recv, rty, index),
             Ty::Obj(ObjKind::Claims) => members::auth::index(self, recv, index),
+            Ty::Obj(ObjKind::ResponseHeaders) => members::response::index(self, recv, index),
             Ty::Obj(ObjKind::Groups) => members::regex::index(self, recv, index),
             Ty::Obj(ObjKind::Json(_)) => members::json::index(self, recv, index),
             t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),

@@ -41,6 +41,9 @@ impl RequestContext for FoldContext {
     fn request_header_values(&self, _: &str) -> Vec<String> {
         Vec::new()
     }
+    fn request_headers(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     fn write_request_header(&mut self, _: &str, _: &str, _: HeaderWrite) {}
     fn remove_request_header(&mut self, _: &str) {}
     fn rewrite_url(&mut self, _: &str, _: &str) {}

@@ -64,6 +64,12 @@ pub enum ObjKind {
     Json(JsonKind),
     Exception,
     Builder,
+    /// `IResponse` from `send-request`.
+    Response,
+    /// `IResponse.Headers`: carried as the response itself.
+    ResponseHeaders,
+    /// `IResponse.Body`: carried as the response itself.
+    ResponseBody,
 }
 
 /// Newtonsoft.Json's token classes (`members/json.rs`).
@@ -155,6 +161,11 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Json(k)) => f.write_str(k.class()),
             Ty::Obj(ObjKind::Exception) => f.write_str("Exception"),
             Ty::Obj(ObjKind::Builder) => f.write_str("StringBuilder"),
+            Ty::Obj(ObjKind::Response) => f.write_str("IResponse"),
+            Ty::Obj(ObjKind::ResponseHeaders) => {
+                f.write_str("IReadOnlyDictionary<string, string[]>")
+            }
+            Ty::Obj(ObjKind::ResponseBody) => f.write_str("IMessageBody"),
         }
     }
 }
@@ -264,6 +275,7 @@ impl CastTo {
                 | ObjKind::Match
                 | ObjKind::Group
                 | ObjKind::Hasher
+                | ObjKind::Response
                 | ObjKind::Json(_)),
             ) => CastTo::Obj(*k),
             _ => return None,
@@ -313,6 +325,18 @@ pub enum Builtin {
     Json(JsonFn),
     Exception(ExceptionFn),
     Builder(BuilderFn),
+    Response(ResponseFn),
+}
+
+/// `IResponse` from `send-request` (`members/response.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseFn {
+    StatusCode,
+    StatusReason,
+    HeaderGet,
+    HeaderContains,
+    HeaderIndex,
+    HeaderCount,
 }
 
 /// `StringBuilder` (`members/builder.rs`).
@@ -700,6 +724,8 @@ impl Builtin {
             Builtin::Exception(_) => false,
             // A builder is mutable and shared.
             Builtin::Builder(_) => false,
+            // Responses exist only at run time.
+            Builtin::Response(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -132,8 +132,20 @@ impl PolicyStep for AuthenticationCertificate {
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
-        let o = at.origin;
-        let c = match &self.0 {
+        let c = self.choose(ctx, at.origin)?;
+        ctx.state_mut().backend_certificate = Some(c);
+        Ok(Flow::Next)
+    }
+}
+
+impl AuthenticationCertificate {
+    /// The certificate this element names, for the backend call or a `send-request`.
+    pub(crate) fn choose(
+        &self,
+        ctx: &dyn RequestContext,
+        o: &super::Origin,
+    ) -> Result<BackendCertificate, Fail> {
+        Ok(match &self.0 {
             CertificateChoice::Id(t) => BackendCertificate::Id(o.text(t, ctx)?),
             CertificateChoice::Thumbprint(t) => {
                 BackendCertificate::Thumbprint(Arc::from(normalise_hex(&o.text(t, ctx)?)))
@@ -153,9 +165,7 @@ impl PolicyStep for AuthenticationCertificate {
                 let password = password.as_ref().map(|p| o.text(p, ctx)).transpose()?;
                 BackendCertificate::Pfx { body, password }
             }
-        };
-        ctx.state_mut().backend_certificate = Some(c);
-        Ok(Flow::Next)
+        })
     }
 }
 

@@ -106,6 +106,46 @@ impl SetHeader {
         if skip {
             return Ok(());
         }
+        let values = self.values(ctx, o)?;
+        for (i, v) in values.iter().enumerate() {
+            let how = if i == 0 && remove_first {
+                HeaderWrite::Set
+            } else {
+                HeaderWrite::Append
+            };
+            match self.target {
+                HeaderTarget::Request => ctx.write_request_header(&self.name, v, how),
+                HeaderTarget::Response => ctx.write_response_header(&self.name, v, how),
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies it to a header list (a `send-request`'s), names compared case-insensitively.
+    pub(crate) fn apply_to(
+        &self,
+        list: &mut Vec<(String, String)>,
+        ctx: &dyn RequestContext,
+        o: &Origin,
+    ) -> Result<(), Fail> {
+        let exists = list.iter().any(|(k, _)| k.eq_ignore_ascii_case(&self.name));
+        match self.action {
+            ExistsAction::Skip if exists => return Ok(()),
+            ExistsAction::Delete | ExistsAction::Override => {
+                list.retain(|(k, _)| !k.eq_ignore_ascii_case(&self.name))
+            }
+            ExistsAction::Skip | ExistsAction::Append => {}
+        }
+        if self.action != ExistsAction::Delete {
+            for v in self.values(ctx, o)? {
+                list.push((self.name.to_string(), v.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The values, evaluated; a line break or NUL in one is a failure (header injection).
+    fn values(&self, ctx: &dyn RequestContext, o: &Origin) -> Result<Vec<Arc<str>>, Fail> {
         let mut values = Vec::with_capacity(self.values.len());
         for v in &self.values {
             let s = o.text(v, ctx)?;
@@ -123,18 +163,7 @@ impl SetHeader {
             }
             values.push(s);
         }
-        for (i, v) in values.iter().enumerate() {
-            let how = if i == 0 && remove_first {
-                HeaderWrite::Set
-            } else {
-                HeaderWrite::Append
-            };
-            match self.target {
-                HeaderTarget::Request => ctx.write_request_header(&self.name, v, how),
-                HeaderTarget::Response => ctx.write_response_header(&self.name, v, how),
-            }
-        }
-        Ok(())
+        Ok(values)
     }
 }
 

@@ -16,6 +16,7 @@ mod ip_filter;
 mod rate_limit;
 mod response;
 mod rewrite_uri;
+mod send_request;
 mod trace;
 mod validate_client_certificate;
 mod variables;
@@ -37,6 +38,7 @@ pub(crate) use ip_filter::IpFilter;
 pub(crate) use rate_limit::RateLimit;
 pub(crate) use response::{MockResponse, ReturnResponse, SetBody, SetStatus};
 pub(crate) use rewrite_uri::RewriteUri;
+pub(crate) use send_request::SendRequest;
 pub(crate) use trace::Trace;
 pub(crate) use validate_client_certificate::ValidateClientCertificate;
 pub(crate) use variables::SetVariable;
@@ -118,6 +120,9 @@ pub(crate) enum Flow {
     Next,
     /// The response is complete (`return-response`, `mock-response`): end the pipeline.
     Respond,
+    /// Send this request and hand its result to the step (`send-request`): the section
+    /// suspends until then.
+    Send(Box<crate::outcall::Outcall>),
 }
 
 /// What a policy's reader knows besides its element.
@@ -185,7 +190,7 @@ macro_rules! catalogue {
 }
 
 catalogue! {
-    "return-response" [Inbound, Backend, Outbound, OnError] => ReturnResponse(ReturnResponse),
+    "return-response" [Inbound, Backend, Outbound, OnError] => ReturnResponse(Box<ReturnResponse>),
     "set-status" [Inbound, Backend, Outbound, OnError] => SetStatus(SetStatus),
     "set-header" [Inbound, Backend, Outbound, OnError] => SetHeader(SetHeader),
     "set-body" [Inbound, Backend, Outbound, OnError] => SetBody(SetBody),
@@ -200,6 +205,8 @@ catalogue! {
     "rate-limit-by-key" [Inbound] => RateLimitByKey(Box<RateLimit>),
     "quota-by-key" [Inbound] => QuotaByKey(Box<RateLimit>),
     "validate-client-certificate" [Inbound] => ValidateClientCertificate(Box<ValidateClientCertificate>),
+    "send-request" [Inbound, Backend, Outbound, OnError] => SendRequest(Box<SendRequest>),
+    "send-one-way-request" [Inbound, Backend, Outbound, OnError] => SendOneWayRequest(Box<SendRequest>),
 }
 
 /// Reading and running one policy element in isolation, for the tests beside each policy.
@@ -242,19 +249,35 @@ pub(crate) mod testing {
         run_counted(p, ctx, &LocalCounters::default())
     }
 
+    /// Where the steps run by these helpers come from.
+    pub(crate) fn origin() -> Origin {
+        Origin {
+            policy: "test",
+            scope: Scope::Api,
+            section: Section::Inbound,
+            path: "inbound/test[1]".into(),
+            id: "".into(),
+        }
+    }
+
+    /// Runs `p` as an inbound step and returns what it asks of the section.
+    pub(crate) fn run_step(p: &Policy, ctx: &mut SimpleContext) -> Result<Flow, Fail> {
+        p.run(
+            ctx,
+            &Site {
+                origin: &origin(),
+                counters: &LocalCounters::default(),
+            },
+        )
+    }
+
     /// [`run`] with the counters of earlier calls.
     pub(crate) fn run_counted(
         p: &Policy,
         ctx: &mut SimpleContext,
         counters: &LocalCounters,
     ) -> Result<bool, Fail> {
-        let origin = Origin {
-            policy: "test",
-            scope: Scope::Api,
-            section: Section::Inbound,
-            path: "inbound/test[1]".into(),
-            id: "".into(),
-        };
+        let origin = origin();
         match p.run(
             ctx,
             &Site {
@@ -264,6 +287,7 @@ pub(crate) mod testing {
         ) {
             Ok(Flow::Next) => Ok(false),
             Ok(Flow::Respond) => Ok(true),
+            Ok(Flow::Send(c)) => panic!("the step sends {c:?}: use run_step"),
             Err(e) => Err(e),
         }
     }

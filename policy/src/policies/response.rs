@@ -10,7 +10,7 @@ use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
 use crate::expr::ir::Ty;
 use crate::expr::{self, Expression, Template};
-use crate::value::Value;
+use crate::value::{Obj, Value};
 
 #[derive(Clone, Debug)]
 pub struct SetStatus {
@@ -128,6 +128,8 @@ impl PolicyStep for SetBody {
 /// the backend's, carries over), changed by its children, then the pipeline ends.
 #[derive(Clone, Debug)]
 pub struct ReturnResponse {
+    /// `response-variable-name`: start from the response `send-request` stored there.
+    pub variable: Option<Arc<str>>,
     pub status: Option<SetStatus>,
     pub headers: Vec<SetHeader>,
     pub body: Option<SetBody>,
@@ -136,9 +138,10 @@ pub struct ReturnResponse {
 impl PolicyStep for ReturnResponse {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["response-variable-name"])?;
-        if let Some(a) = el.opt("response-variable-name") {
-            return Err(el.attr_err(a, ErrorKind::InvalidValue, "response-variable-name needs send-request, which certgate does not support; build the response with <set-status>, <set-header> and <set-body>"));
-        }
+        let variable = el
+            .opt("response-variable-name")
+            .map(|a| el.literal(a).map(Arc::from))
+            .transpose()?;
         el.only_children(&["set-status", "set-header", "set-body"], false)?;
         let status = el
             .child("set-status")?
@@ -158,6 +161,7 @@ impl PolicyStep for ReturnResponse {
                 ..b
             });
         Ok(ReturnResponse {
+            variable,
             status,
             headers,
             body,
@@ -166,6 +170,34 @@ impl PolicyStep for ReturnResponse {
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         ctx.clear_response();
+        let mut body = Vec::new();
+        if let Some(name) = &self.variable {
+            let sent = match ctx.state().variable(name) {
+                Some(Value::Obj(o)) => match &**o {
+                    Obj::Response(_) => Some(o.clone()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(o) = sent else {
+                return Err(at.origin.fail(
+                    "ResponseVariableNotFound",
+                    &format!("return-response: the variable '{name}' does not hold a response from send-request."),
+                    500,
+                    "Internal server error",
+                ));
+            };
+            if let Obj::Response(r) = &*o {
+                ctx.set_response_status(r.status, Some(&r.reason));
+                for (k, v) in &r.headers {
+                    // The gateway frames the answer itself.
+                    if !FRAMING.iter().any(|f| k.eq_ignore_ascii_case(f)) {
+                        ctx.write_response_header(k, v, HeaderWrite::Append);
+                    }
+                }
+                body = r.body.to_vec();
+            }
+        }
         if let Some(s) = &self.status {
             s.apply(ctx, at.origin)?;
         }
@@ -174,11 +206,23 @@ impl PolicyStep for ReturnResponse {
         }
         match &self.body {
             Some(b) => b.apply(ctx, at.origin)?,
-            None => ctx.set_response_body(Vec::new()),
+            None => ctx.set_response_body(body),
         }
         Ok(Flow::Respond)
     }
 }
+
+/// Headers of a stored response that the gateway writes itself when it answers.
+const FRAMING: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
 
 /// `mock-response`: the status and content type, an empty body, and the pipeline ends.
 #[derive(Clone, Debug)]
@@ -231,9 +275,10 @@ mod tests {
         assert_eq!(ctx.response_header_values("X-R"), vec!["1"]);
         assert!(ctx.response_header("X-Before").is_none());
         assert_eq!(ctx.body_text(), Some("short"));
-        assert!(
-            refused(r#"<return-response response-variable-name="r"/>"#).contains("send-request")
-        );
+        // A variable without a response in it is a failure into on-error.
+        let p = read(r#"<return-response response-variable-name="r"/>"#).unwrap();
+        let e = run(&p, &mut SimpleContext::new("GET", "/")).unwrap_err();
+        assert_eq!(&*e.reason, "ResponseVariableNotFound");
     }
 
     #[test]

@@ -107,21 +107,24 @@ impl Loader {
         out
     }
 
-    /// The expression budget, and the largest request body buffered for policies that read it.
+    /// The expression budget, the largest request body buffered for policies that read it,
+    /// and the largest response body a `send-request` reads.
     pub(super) fn expression_budget(
         &mut self,
         limits: Option<&schema::ExpressionLimits>,
-    ) -> (certgate_policy::ExpressionBudget, usize) {
+    ) -> (certgate_policy::ExpressionBudget, usize, usize) {
         let mut b = certgate_policy::ExpressionBudget::default();
         let mut body = DEFAULT_MAX_REQUEST_BODY;
+        let mut response = DEFAULT_MAX_REQUEST_BODY;
         let Some(l) = limits else {
-            return (b, body);
+            return (b, body, response);
         };
         for (v, slot) in [
             (&l.max_string_bytes, &mut b.max_string),
             (&l.max_collection_items, &mut b.max_items),
             (&l.max_bytes_per_evaluation, &mut b.max_produced),
             (&l.max_request_body_bytes, &mut body),
+            (&l.max_response_body_bytes, &mut response),
         ] {
             if let Some(v) = v {
                 if (1..=1 << 32).contains(&v.value) {
@@ -131,7 +134,7 @@ impl Loader {
                 }
             }
         }
-        (b, body)
+        (b, body, response)
     }
 
     pub(super) fn trusted_proxies(&mut self, list: &[S<String>]) -> Vec<IpNet> {

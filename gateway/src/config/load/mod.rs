@@ -271,7 +271,7 @@ impl Loader {
             .duration(&cfg.keepalive_timeout, Duration::from_secs(75))
             .as_secs()
             .max(1);
-        let (expression_budget, max_request_body) =
+        let (expression_budget, max_request_body, max_send_response) =
             self.expression_budget(cfg.expression_limits.as_ref());
         let request_head_timeout =
             self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
@@ -304,6 +304,7 @@ impl Loader {
             request_head_timeout,
             expression_budget,
             max_request_body,
+            max_send_response,
             named_values: self.named.clone(),
         })
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::convert::cast;
 use crate::context::Deployment;
 use crate::dotnet::{DateTime, TimeSpan};
-use crate::expr::ast::{Expr, ExprKind, TypeName};
+use crate::expr::ast::{Expr, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
@@ -164,7 +164,7 @@ pub(crate) fn method(
         return try_get_value(b, recv, h, args, off);
     }
     if (h, name) == (Handle::RequestBody, "As") {
-        return body_as(b, recv, type_args, args, off);
+        return super::body::body_as(b, recv, type_args, args, off);
     }
     let call = |f: ContextFn, a: Vec<Ir>, ty: Ty| {
         Ok((Ir::Call(Builtin::Context(f), with_recv(recv, a)), ty))
@@ -200,55 +200,6 @@ pub(crate) fn method(
         }
         _ => unknown_member(&Ty::Handle(h), name, off),
     }
-}
-
-/// `Body.As<T>()`, `Body.As<T>(true)`, `Body.As<T>(preserveContent: true)`: T is `string`,
-/// `byte[]`, `JObject`, `JArray` or `JToken` (the XML ones are refused by name).
-fn body_as(
-    b: &mut dyn Binder,
-    recv: Ir,
-    type_args: &[TypeName],
-    args: &[Expr],
-    off: usize,
-) -> CheckResult<(Ir, Ty)> {
-    let [t] = type_args else {
-        return type_err(
-            off,
-            "'As' takes the type to read the body as, such as As<string>()",
-        );
-    };
-    let ty = resolve_type(t, off)?;
-    let kind = match &ty {
-        Ty::Str => BodyAs::Str,
-        Ty::Bytes => BodyAs::Bytes,
-        Ty::Obj(ObjKind::Json(k @ (JsonKind::Object | JsonKind::Array | JsonKind::Token))) => {
-            BodyAs::Json(*k)
-        }
-        t => return type_err(off, format!("the body cannot be read as '{t}'; expected string, byte[], JObject, JArray or JToken")),
-    };
-    let preserve = match args {
-        [] => Ir::Const(Value::Bool(false)),
-        [a] => match &a.kind {
-            ExprKind::Named { name, value } if name == "preserveContent" => {
-                b.coerce(value, &Ty::Bool)?
-            }
-            ExprKind::Named { name, .. } => {
-                return type_err(
-                    a.offset,
-                    format!("'As' has no parameter named '{name}'; expected preserveContent"),
-                )
-            }
-            _ => b.coerce(a, &Ty::Bool)?,
-        },
-        _ => return type_err(off, "'As' takes at most preserveContent"),
-    };
-    Ok((
-        Ir::Call(
-            Builtin::Context(ContextFn::BodyAs(kind)),
-            vec![recv, preserve],
-        ),
-        ty,
-    ))
 }
 
 /// `dict.TryGetValue(key, out value)` on every dictionary of the context: true and `value` the
@@ -339,30 +290,7 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             Some(_) => Value::Handle(Handle::RequestBody),
             None => Value::Null,
         },
-        ContextFn::BodyAs(kind) => {
-            let Some(body) = ctx.request_body() else {
-                return fail(EvalErrorKind::NullReference, NULL_REF);
-            };
-            let consumed = &ctx.state().request_body_consumed;
-            if consumed.load(std::sync::atomic::Ordering::Relaxed) {
-                return fail(
-                    EvalErrorKind::Other,
-                    "The request body was already read; read it with preserveContent: true to read it again.",
-                );
-            }
-            if !matches!(arg(args, 1), Value::Bool(true)) {
-                consumed.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            match kind {
-                BodyAs::Bytes => Value::Bytes(body.into()),
-                BodyAs::Str => Value::Str(String::from_utf8_lossy(body).into()),
-                BodyAs::Json(k) => {
-                    env.charge_bytes(body.len())?;
-                    let text = String::from_utf8_lossy(body);
-                    return super::json::eval(JsonFn::Parse(k), &[Value::Str(text.into())], env);
-                }
-            }
-        }
+        ContextFn::BodyAs(kind) => return super::body::eval(kind, args, env),
         ContextFn::Url(part) => {
             let u = url_of(ctx, arg(args, 0));
             match part {

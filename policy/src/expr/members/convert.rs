@@ -624,6 +624,7 @@ fn is_kind(o: &Obj, k: ObjKind) -> bool {
             | (Obj::Match(_), ObjKind::Match)
             | (Obj::Group(_), ObjKind::Group)
             | (Obj::Hasher(..), ObjKind::Hasher)
+            | (Obj::Response(_), ObjKind::Response)
     )
 }
 

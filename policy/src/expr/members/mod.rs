@@ -7,6 +7,7 @@
 //! Must not: sequence statements, scopes or LINQ (the checker's and evaluator's skeletons).
 
 pub(crate) mod auth;
+pub(crate) mod body;
 pub(crate) mod builder;
 pub(crate) mod cert;
 pub(crate) mod collections;
@@ -18,4 +19,5 @@ pub(crate) mod exception;
 pub(crate) mod format;
 pub(crate) mod json;
 pub(crate) mod regex;
+pub(crate) mod response;
 pub(crate) mod string;

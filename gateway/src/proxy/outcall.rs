@@ -1,0 +1,211 @@
+//! Sends the requests policies send (`send-request`, `send-one-way-request`) with Pingora's own
+//! HTTP connector: pooled connections, and TLS exactly as for backend calls. A URL whose
+//! scheme, host and port are a configured backend's gets that backend's TLS settings (trust
+//! anchors, name checks, SNI, client certificate, connect timeout); any other URL is verified
+//! against the system's trust anchors. `authentication-certificate` inside the policy chooses
+//! the client certificate.
+//!
+//! Bounded: the policy's `timeout` covers the whole exchange (APIM's covers the status line
+//! and headers; certgate also bounds the body by it), and a response body over
+//! `max-response-body-bytes` fails with `ResponseTooLarge`.
+//!
+//! Must not: run policy. It sends one request and says what came back.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use certgate_policy::{Outcall, SendFailure, SendResult, SentResponse};
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::upstreams::peer::HttpPeer;
+
+use super::upstream;
+use crate::snapshot::{BackendSpec, BackendUrl, Snapshot};
+
+/// One connector (and connection pool) for all policy requests of the process.
+static CONNECTOR: LazyLock<Connector> = LazyLock::new(|| Connector::new(None));
+
+/// How long a pooled connection to a policy's destination may stay idle.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Sends `call` and counts the result under `policy`.
+pub(super) async fn send(snap: &Snapshot, call: &Outcall, policy: &str) -> SendResult {
+    let result = match tokio::time::timeout(call.timeout, exchange(snap, call)).await {
+        Ok(r) => r,
+        Err(_) => Err(SendFailure::Timeout(format!(
+            "No response from {} within {} s.",
+            origin_of(&call.url),
+            call.timeout.as_secs()
+        ))),
+    };
+    let label = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.reason(),
+    };
+    crate::metrics::METRICS
+        .sent_requests
+        .with_label_values(&[policy, label])
+        .inc();
+    result
+}
+
+/// Sends the requests `send-one-way-request` queued, in the background: the client's request
+/// does not wait for them.
+pub(super) fn send_in_background(snap: &Arc<Snapshot>, calls: Vec<Outcall>) {
+    for call in calls {
+        let snap = snap.clone();
+        tokio::spawn(async move {
+            let _ = send(&snap, &call, "send-one-way-request").await;
+        });
+    }
+}
+
+/// `scheme://authority` of a URL, for messages (never its path or query, which may carry
+/// secrets).
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
+    let uri: http::Uri = call.url.parse().map_err(|_| {
+        SendFailure::Invalid(format!("'{}' is not a valid URL.", origin_of(&call.url)))
+    })?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(SendFailure::Invalid("The URL is not absolute.".into()));
+    };
+    if authority.as_str().contains('@') {
+        return Err(SendFailure::Invalid(
+            "A URL with user information is not sent; use an Authorization header.".into(),
+        ));
+    }
+    let target =
+        BackendUrl::parse(&format!("{scheme}://{authority}")).map_err(SendFailure::Invalid)?;
+    let spec = backend_for(snap, &target);
+    let sni = spec
+        .and_then(|s| s.sni.clone())
+        .unwrap_or_else(|| target.host.clone());
+    let addr = upstream::resolve(&target, spec).await.map_err(|e| {
+        SendFailure::Connect(format!("{}: {}", target.authority, e.etype().as_str()))
+    })?;
+    let mut peer = HttpPeer::new(addr, target.https, sni);
+    if let Some(s) = spec {
+        upstream::apply_backend(&mut peer, s);
+    }
+    peer.options.read_timeout = Some(call.timeout);
+    peer.client_cert_key = upstream::client_certificate(snap, call.certificate.as_ref(), spec)
+        .map_err(|e| SendFailure::Connect(e.to_string()))?;
+    let failed = |e: Box<Error>| match e.etype() {
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+            SendFailure::Timeout(format!("{}: {}", target.authority, e.etype().as_str()))
+        }
+        _ => SendFailure::Connect(format!("{}: {}", target.authority, e.etype().as_str())),
+    };
+
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = RequestHeader::build(
+        call.method.as_bytes(),
+        path.as_bytes(),
+        Some(call.headers.len() + 2),
+    )
+    .map_err(|_| {
+        SendFailure::Invalid(format!("'{}' is not a valid method or path.", call.method))
+    })?;
+    let invalid = |k: &str| SendFailure::Invalid(format!("The header '{k}' is not valid."));
+    req.insert_header("Host", target.authority.as_str())
+        .map_err(|_| invalid("Host"))?;
+    for (k, v) in &call.headers {
+        req.append_header(k.clone(), v.as_str())
+            .map_err(|_| invalid(k))?;
+    }
+    let sends_body =
+        !call.body.is_empty() || matches!(call.method.as_str(), "POST" | "PUT" | "PATCH");
+    if sends_body {
+        req.insert_header("Content-Length", call.body.len().to_string())
+            .map_err(|_| invalid("Content-Length"))?;
+    }
+
+    let (mut session, _reused) = CONNECTOR.get_http_session(&peer).await.map_err(failed)?;
+    session
+        .write_request_header(Box::new(req))
+        .await
+        .map_err(failed)?;
+    if !call.body.is_empty() {
+        session
+            .write_request_body(Bytes::copy_from_slice(&call.body), true)
+            .await
+            .map_err(failed)?;
+    }
+    session.finish_request_body().await.map_err(failed)?;
+    session.read_response_header().await.map_err(failed)?;
+    let Some(head) = session.response_header() else {
+        return Err(SendFailure::Connect(format!(
+            "{}: no response",
+            target.authority
+        )));
+    };
+    let status = head.status.as_u16();
+    let reason = head
+        .get_reason_phrase()
+        .or(head.status.canonical_reason())
+        .unwrap_or("")
+        .to_string();
+    let headers: Vec<(Arc<str>, Arc<str>)> = head
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                Arc::from(k.as_str()),
+                Arc::from(String::from_utf8_lossy(v.as_bytes())),
+            )
+        })
+        .collect();
+    let max = snap.max_send_response;
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = session.read_response_body().await.map_err(failed)? {
+        if body.len() + chunk.len() > max {
+            // The connection is dropped with the rest of the body.
+            return Err(SendFailure::TooLarge(format!(
+                "The response from {} is larger than {max} bytes (max-response-body-bytes).",
+                target.authority
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    CONNECTOR
+        .release_http_session(session, &peer, Some(POOL_IDLE))
+        .await;
+    Ok(SentResponse::new(status, &reason, headers, body.into()))
+}
+
+/// The configured backend with the URL's scheme, host and port (the first by id when several
+/// share it).
+fn backend_for<'s>(snap: &'s Snapshot, url: &BackendUrl) -> Option<&'s BackendSpec> {
+    snap.backends
+        .values()
+        .filter(|b| {
+            b.url.https == url.https
+                && b.url.port == url.port
+                && b.url.host.eq_ignore_ascii_case(&url.host)
+        })
+        .min_by(|a, b| a.id.cmp(&b.id))
+        .map(|b| &**b)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_name_only_the_origin() {
+        assert_eq!(
+            super::origin_of("https://idp.example:8443/token?secret=1"),
+            "https://idp.example:8443"
+        );
+        assert_eq!(super::origin_of("http://h"), "http://h");
+        assert_eq!(super::origin_of("http://h?x"), "http://h");
+    }
+}

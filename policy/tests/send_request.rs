@@ -1,0 +1,323 @@
+//! `send-request`, `send-one-way-request` and `return-response response-variable-name` through
+//! the whole pipeline: the section suspends where the request is sent (however deep in
+//! `choose`), resumes with the response in its variable, and fails into on-error as APIM says.
+//! The gateway's tests send the same requests over real sockets (`gateway/tests/e2e.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use certgate_policy::{compile_route, CompileOptions, Plan};
+use certgate_policy::{run_pipeline_sending, BackendFailure, PipelineResult};
+use certgate_policy::{Fragments, Scope, ScopeDocument, Source};
+use certgate_policy::{
+    Outcall, RequestContext, SendFailure, SendResult, SentResponse, SimpleContext,
+};
+
+fn plan(text: &str) -> Plan {
+    let doc = ScopeDocument::parse(
+        Scope::Operation,
+        Source::plain("op.xml", text).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The backend: a 200 that echoes the header `X-Token` the request carried.
+fn backend(c: &mut dyn RequestContext, _: Duration) -> Result<(), BackendFailure> {
+    let token = c.request_header("X-Token").map(|v| v.to_string());
+    c.set_response_status(200, None);
+    if let Some(t) = token {
+        c.write_response_header("X-Token-Seen", &t, certgate_policy::HeaderWrite::Set);
+    }
+    c.set_response_body(b"from backend".to_vec());
+    Ok(())
+}
+
+/// A token endpoint: answers every request with a JSON token and records what it got.
+fn token_endpoint(sent: &mut Vec<Outcall>) -> impl FnMut(&Outcall) -> SendResult + '_ {
+    |c: &Outcall| {
+        sent.push(c.clone());
+        Ok(SentResponse::new(
+            200,
+            "OK",
+            vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("X-Multi".into(), "a".into()),
+                ("x-multi".into(), "b".into()),
+            ],
+            Arc::from(&br#"{"access_token":"t-123","expires_in":3600}"#[..]),
+        ))
+    }
+}
+
+fn run(plan: &Plan, send: impl FnMut(&Outcall) -> SendResult) -> (PipelineResult, SimpleContext) {
+    let mut ctx = SimpleContext::new("GET", "/orders");
+    let r = run_pipeline_sending(plan, &mut ctx, backend, send);
+    (r, ctx)
+}
+
+const ON_ERROR: &str = r#"<on-error><set-header name="X-Err" exists-action="override"><value>@(context.LastError.Source + "/" + context.LastError.Reason + "/" + context.LastError.Section)</value></set-header></on-error>"#;
+
+#[test]
+fn a_token_from_send_request_reaches_the_backend() {
+    let p = plan(&format!(
+        r#"<policies><inbound>
+          <send-request mode="new" response-variable-name="tokenResponse" timeout="20" ignore-error="false">
+            <set-url>http://127.0.0.1:9/token</set-url>
+            <set-method>POST</set-method>
+            <set-header name="Content-Type" exists-action="override"><value>application/x-www-form-urlencoded</value></set-header>
+            <set-body>@("grant_type=client_credentials&amp;method=" + context.Request.Method)</set-body>
+          </send-request>
+          <set-header name="X-Token" exists-action="override">
+            <value>@((string)((IResponse)context.Variables["tokenResponse"]).Body.As&lt;JObject&gt;()["access_token"])</value>
+          </set-header>
+        </inbound>
+        <outbound>
+          <set-header name="X-Status" exists-action="override"><value>@{{
+            var r = (IResponse)context.Variables["tokenResponse"];
+            return r.StatusCode + " " + r.StatusReason + " " + r.Headers.GetValueOrDefault("x-multi", "-")
+              + " " + r.Headers["Content-Type"][0] + " " + r.Headers.ContainsKey("nope") + " " + r.Headers.Count;
+          }}</value></set-header>
+        </outbound>{ON_ERROR}</policies>"#
+    ));
+    let mut sent = Vec::new();
+    let (r, ctx) = run(&p, token_endpoint(&mut sent));
+    assert_eq!(
+        r,
+        PipelineResult::Proxied,
+        "{:?}",
+        ctx.response_header("X-Err")
+    );
+    assert_eq!(
+        ctx.response_header("X-Token-Seen").as_deref(),
+        Some("t-123")
+    );
+    assert_eq!(
+        ctx.response_header("X-Status").as_deref(),
+        Some("200 OK a,b application/json False 2")
+    );
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "POST");
+    assert_eq!(sent[0].url, "http://127.0.0.1:9/token");
+    assert_eq!(sent[0].body, b"grant_type=client_credentials&method=GET");
+    assert_eq!(sent[0].timeout, Duration::from_secs(20));
+}
+
+#[test]
+fn a_section_resumes_after_the_request_however_deep_in_choose() {
+    // send-request two levels down, statements after it at every level, and a forward-request
+    // inside a choose with a statement after it in the same branch.
+    let p = plan(&format!(
+        r#"<policies><inbound>
+          <choose><when condition="@(true)">
+            <choose><when condition="@(false)"/><otherwise>
+              <send-request response-variable-name="r"><set-url>http://127.0.0.1:9/a</set-url></send-request>
+              <set-variable name="inner" value="@(((IResponse)context.Variables["r"]).StatusCode.ToString())"/>
+            </otherwise></choose>
+            <set-variable name="middle" value="yes"/>
+          </when></choose>
+          <set-variable name="outer" value="yes"/>
+        </inbound>
+        <backend><choose><when condition="@(true)">
+          <forward-request timeout="5"/>
+          <set-header name="X-After-Forward" exists-action="override"><value>@((string)context.Variables["inner"] + (string)context.Variables["middle"] + (string)context.Variables["outer"])</value></set-header>
+        </when></choose></backend>{ON_ERROR}</policies>"#
+    ));
+    let mut sent = Vec::new();
+    let (r, ctx) = run(&p, token_endpoint(&mut sent));
+    assert_eq!(
+        r,
+        PipelineResult::Proxied,
+        "{:?}",
+        ctx.response_header("X-Err")
+    );
+    assert_eq!(
+        ctx.response_header("X-After-Forward").as_deref(),
+        Some("200yesyes")
+    );
+    assert_eq!(sent.len(), 1);
+}
+
+#[test]
+fn requests_go_out_from_every_section_in_order() {
+    let send = |section: &str| {
+        format!(
+            r#"<send-request response-variable-name="{section}"><set-url>http://127.0.0.1:9/{section}</set-url></send-request>"#
+        )
+    };
+    let p = plan(&format!(
+        r#"<policies><inbound>{}</inbound><backend>{}<forward-request/>{}</backend><outbound>{}<set-variable name="x" value="@((string)context.Variables["missing"])"/></outbound><on-error>{}<set-header name="X-Seen" exists-action="override"><value>@(((IResponse)context.Variables["onerror"]).StatusCode.ToString())</value></set-header></on-error></policies>"#,
+        send("inbound"),
+        send("backend"),
+        send("afterforward"),
+        send("outbound"),
+        send("onerror"),
+    ));
+    let mut sent = Vec::new();
+    let (r, ctx) = run(&p, token_endpoint(&mut sent));
+    let urls: Vec<&str> = sent
+        .iter()
+        .map(|c| c.url.rsplit('/').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        urls,
+        ["inbound", "backend", "afterforward", "outbound", "onerror"]
+    );
+    // The outbound failure went to on-error, which sent its own request and used it.
+    assert_eq!(r, PipelineResult::Error);
+    assert_eq!(ctx.status, 500);
+    assert_eq!(ctx.response_header("X-Seen").as_deref(), Some("200"));
+}
+
+#[test]
+fn failures_go_to_on_error_as_send_request_unless_ignored() {
+    let p = plan(&format!(
+        r#"<policies><inbound><send-request response-variable-name="r" timeout="1"><set-url>http://127.0.0.1:9/</set-url></send-request></inbound>{ON_ERROR}</policies>"#
+    ));
+    for (failure, reason, status) in [
+        (
+            SendFailure::Timeout("no answer in 1 s".into()),
+            "Timeout",
+            504,
+        ),
+        (
+            SendFailure::Connect("connection refused".into()),
+            "BackendConnectionFailure",
+            500,
+        ),
+        (
+            SendFailure::TooLarge("over 1 MiB".into()),
+            "ResponseTooLarge",
+            500,
+        ),
+        (SendFailure::Invalid("bad".into()), "InvalidRequest", 500),
+    ] {
+        let (r, ctx) = run(&p, |_| Err(failure.clone()));
+        assert_eq!(r, PipelineResult::Error);
+        assert_eq!(ctx.status, status, "{reason}");
+        assert_eq!(
+            ctx.response_header("X-Err").as_deref(),
+            Some(format!("send-request/{reason}/inbound").as_str())
+        );
+        assert_eq!(
+            ctx.state.last_error.as_ref().map(|e| e.message.to_string()),
+            Some(failure.message().to_string())
+        );
+    }
+    // ignore-error: the variable is null, and using it is the policy's own null reference.
+    let p = plan(&format!(
+        r#"<policies><inbound><send-request response-variable-name="r" ignore-error="true"><set-url>http://127.0.0.1:9/</set-url></send-request>
+        <choose><when condition="@(context.Variables["r"] == null)"><return-response><set-status code="503" reason="Token service down"/></return-response></when></choose>
+        </inbound>{ON_ERROR}</policies>"#
+    ));
+    let (r, ctx) = run(&p, |_| Err(SendFailure::Connect("refused".into())));
+    assert_eq!((r, ctx.status), (PipelineResult::Responded, 503));
+    let p = plan(&format!(
+        r#"<policies><inbound><send-request response-variable-name="r" ignore-error="true"><set-url>http://127.0.0.1:9/</set-url></send-request>
+        <set-variable name="s" value="@(((IResponse)context.Variables["r"]).StatusCode)"/></inbound>{ON_ERROR}</policies>"#
+    ));
+    let (r, ctx) = run(&p, |_| Err(SendFailure::Connect("refused".into())));
+    assert_eq!(r, PipelineResult::Error);
+    assert_eq!(
+        ctx.response_header("X-Err").as_deref(),
+        Some("set-variable/ExpressionValueEvaluationFailure/inbound")
+    );
+}
+
+#[test]
+fn a_response_body_is_read_once_unless_preserved() {
+    let p = plan(&format!(
+        r#"<policies><inbound><send-request response-variable-name="r"><set-url>http://127.0.0.1:9/</set-url></send-request>
+        <set-variable name="a" value="@(((IResponse)context.Variables["r"]).Body.As&lt;string&gt;(preserveContent: true))"/>
+        <set-variable name="b" value="@(((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())"/>
+        <set-variable name="c" value="@(((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())"/>
+        </inbound>{ON_ERROR}</policies>"#
+    ));
+    let (r, ctx) = run(&p, token_endpoint(&mut Vec::new()));
+    assert_eq!(r, PipelineResult::Error);
+    assert!(ctx
+        .state
+        .last_error
+        .as_ref()
+        .is_some_and(|e| e.message.contains("already read")
+            && e.policy_id.is_empty()
+            && e.path.contains("set-variable[3]")));
+}
+
+#[test]
+fn return_response_sends_the_stored_response_changed_by_its_children() {
+    let p = plan(&format!(
+        r#"<policies><inbound><send-request response-variable-name="r"><set-url>http://127.0.0.1:9/</set-url></send-request>
+        <return-response response-variable-name="r"><set-header name="X-Added" exists-action="override"><value>1</value></set-header></return-response>
+        </inbound>{ON_ERROR}</policies>"#
+    ));
+    let send = |_: &Outcall| {
+        Ok(SentResponse::new(
+            418,
+            "I'm a teapot",
+            vec![
+                ("X-From".into(), "token-service".into()),
+                ("Content-Length".into(), "5".into()),
+                ("Transfer-Encoding".into(), "chunked".into()),
+            ],
+            Arc::from(&b"short"[..]),
+        ))
+    };
+    let (r, ctx) = run(&p, send);
+    assert_eq!(r, PipelineResult::Responded);
+    assert_eq!((ctx.status, ctx.reason.as_str()), (418, "I'm a teapot"));
+    assert_eq!(
+        ctx.response_header("X-From").as_deref(),
+        Some("token-service")
+    );
+    assert_eq!(ctx.response_header("X-Added").as_deref(), Some("1"));
+    assert_eq!(
+        ctx.response_header("Transfer-Encoding"),
+        None,
+        "the gateway frames it"
+    );
+    assert_eq!(ctx.response_header("Content-Length"), None);
+    assert_eq!(ctx.body_text(), Some("short"));
+}
+
+#[test]
+fn one_way_requests_are_queued_and_do_not_suspend() {
+    let p = plan(
+        r#"<policies><inbound><send-one-way-request mode="new"><set-url>http://127.0.0.1:9/audit</set-url><set-method>POST</set-method><set-body>@(context.Request.Method)</set-body></send-one-way-request></inbound></policies>"#,
+    );
+    let (r, ctx) = run(&p, |c| panic!("a one-way request was awaited: {c:?}"));
+    assert_eq!(r, PipelineResult::Proxied);
+    assert_eq!(ctx.state.one_way.len(), 1);
+    assert_eq!(ctx.state.one_way[0].body, b"GET");
+}
+
+#[test]
+fn responses_are_typed_and_checked_at_load() {
+    let refused = |expr: &str| {
+        let text = format!(
+            r#"<policies><inbound><set-variable name="x" value="@({expr})"/></inbound></policies>"#
+        );
+        let doc = ScopeDocument::parse(
+            Scope::Operation,
+            Source::plain("op.xml", text.as_str()).unwrap(),
+        )
+        .unwrap();
+        match compile_route(&[&doc], &Fragments::new(), &CompileOptions::default()) {
+            Ok(_) => panic!("{expr} compiled"),
+            Err(e) => e.to_string(),
+        }
+    };
+    assert!(refused(r#"((IResponse)context.Variables["r"]).Nope"#)
+        .contains("does not contain a definition for 'Nope'"));
+    assert!(
+        refused(r#"((IResponse)context.Variables["r"]).Body.As&lt;int&gt;()"#)
+            .contains("cannot be read as 'int'")
+    );
+    // A variable holding something else is an invalid cast at run time.
+    let p = plan(&format!(
+        r#"<policies><inbound><set-variable name="r" value="text"/><set-variable name="s" value="@(((IResponse)context.Variables["r"]).StatusCode)"/></inbound>{ON_ERROR}</policies>"#
+    ));
+    let (r, _) = run(&p, |_| unreachable!());
+    assert_eq!(r, PipelineResult::Error);
+}
