@@ -5,7 +5,9 @@
 //! - validate-client-certificate with 10 identities on a parsed certificate;
 //! - thumbprint lookups in deployment sets of 10, 10 000 and 1 000 000 entries;
 //! - expressions over request data (issue 13): a JSON body member
-//!   (`context.Request.Body.As<JObject>()["x"]`) and a bearer token's subject (`AsJwt()`).
+//!   (`context.Request.Body.As<JObject>()["x"]`) and a bearer token's subject (`AsJwt()`);
+//! - issue 14's callouts: a `cache-lookup-value` hit, and the plan's side of a `send-request`
+//!   (build the request, suspend, take the response into its variable, resume, read it).
 //!
 //! Run: `make bench` (or `cargo bench -p certgate-bench`).
 
@@ -300,8 +302,70 @@ fn bench_expressions_over_request_data(c: &mut Criterion) {
     g.finish();
 }
 
+/// The token pattern's two halves as the plan runs them: a cache hit, and a `send-request`
+/// whose response (canned, no network: the gateway's side is Pingora's pooled connector) is
+/// read into a header.
+fn bench_callouts(c: &mut Criterion) {
+    let plan_of = |inbound: &str| {
+        let text = format!("<policies><inbound>{inbound}</inbound></policies>");
+        let doc =
+            ScopeDocument::parse(Scope::Operation, Source::plain("c.xml", text).unwrap()).unwrap();
+        compile_route(&[&doc], &Fragments::new(), &CompileOptions::default()).unwrap()
+    };
+    let lookup = plan_of(r#"<cache-lookup-value key="token" variable-name="token" />"#);
+    let cache = Arc::new(certgate_policy::LocalCache::new(64 << 20));
+    certgate_policy::CacheStore::set(
+        &*cache,
+        "token",
+        certgate_policy::CachedValue::new(certgate_policy::Value::str(
+            "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+        ))
+        .unwrap(),
+        std::time::Duration::from_secs(3600),
+    );
+    let send = plan_of(
+        r#"<send-request mode="new" response-variable-name="r" timeout="10"><set-url>https://login.example.com/oauth2/token</set-url><set-method>POST</set-method><set-header name="Content-Type" exists-action="override"><value>application/x-www-form-urlencoded</value></set-header><set-body>grant_type=client_credentials</set-body></send-request>
+<set-header name="Authorization" exists-action="override"><value>@("Bearer " + (string)((IResponse)context.Variables["r"]).Body.As<JObject>()["access_token"])</value></set-header>"#,
+    );
+    let token = br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}"#;
+    let mut g = c.benchmark_group("callouts");
+    g.bench_function("cache_lookup_value_hit", |b| {
+        b.iter_batched_ref(
+            || SimpleContext::new("GET", "/").with_cache(cache.clone()),
+            |ctx| black_box(lookup.run_section(certgate_policy::Section::Inbound, ctx)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("send_request_plan_side", |b| {
+        b.iter_batched_ref(
+            || SimpleContext::new("GET", "/"),
+            |ctx| {
+                black_box(certgate_policy::run_pipeline_sending(
+                    &send,
+                    ctx,
+                    |c, _| {
+                        c.set_response_status(200, None);
+                        Ok(())
+                    },
+                    |_| {
+                        Ok(certgate_policy::SentResponse::new(
+                            200,
+                            "OK",
+                            vec![("Content-Type".into(), "application/json".into())],
+                            Arc::from(&token[..]),
+                        ))
+                    },
+                ))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    bench_callouts,
     bench_compile_seeds,
     bench_typical_inbound,
     bench_validate_client_certificate,

@@ -8,13 +8,13 @@
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
 //! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
 //! `expression_budget_exceeded_total`, `sent_requests_total{policy,result}` (send-request,
-//! send-one-way-request).
+//! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`.
 
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub(crate) struct Metrics {
@@ -37,6 +37,8 @@ pub(crate) struct Metrics {
     pub refusals: IntCounterVec,
     pub trace_events: IntCounter,
     pub sent_requests: IntCounterVec,
+    /// The value cache's counts (set on each scrape).
+    pub value_cache: IntGaugeVec,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -172,6 +174,19 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
              failure's LastError reason",
             &["policy", "result"],
         ),
+        value_cache: {
+            let g = IntGaugeVec::new(
+                Opts::new(
+                    "certgate_value_cache",
+                    "The value cache of cache-store-value/cache-lookup-value: hits, misses, \
+                     stores and evictions since start (counters), entries and bytes now",
+                ),
+                &["count"],
+            )
+            .unwrap_or_else(|_| unreachable_metric("certgate_value_cache"));
+            let _ = r.register(Box::new(g.clone()));
+            g
+        },
         registry: r,
     }
 });

@@ -237,6 +237,8 @@ pub struct Snapshot {
     pub max_request_body: usize,
     /// Largest response body a `send-request` reads (`max-response-body-bytes`).
     pub max_send_response: usize,
+    /// The value cache (`cache-store-value`), kept across reloads.
+    pub value_cache: Arc<certgate_policy::LocalCache>,
 }
 
 impl Snapshot {

@@ -69,6 +69,30 @@ fn example_configuration_compiles() {
     assert!(format!("{:?}", snap.named_values).contains("pfx-password"));
 }
 
+/// The value cache survives a reload with the same bound, and starts empty with a new one.
+#[test]
+fn the_value_cache_is_kept_across_reloads_unless_its_bound_changes() {
+    let cfg = demo_dir().join("certgate.yaml");
+    let first = load(&cfg, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(first.value_cache.max_bytes(), 64 << 20, "the default bound");
+    let again = |previous| {
+        let opts = LoadOptions {
+            value_cache: Some(previous),
+            ..LoadOptions::default()
+        };
+        load(&cfg, &opts).unwrap_or_else(|e| panic!("{e:?}"))
+    };
+    let kept = again(first.value_cache.clone());
+    assert!(std::sync::Arc::ptr_eq(
+        &first.value_cache,
+        &kept.value_cache
+    ));
+    let other = std::sync::Arc::new(certgate_policy::LocalCache::new(1024));
+    let renewed = again(other.clone());
+    assert!(!std::sync::Arc::ptr_eq(&other, &renewed.value_cache));
+    assert_eq!(renewed.value_cache.max_bytes(), 64 << 20);
+}
+
 /// Writes `yaml` as a configuration beside the demo PKI and loads it.
 fn errors_of(yaml: &str) -> Vec<ConfigError> {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -217,6 +241,19 @@ fn malformed_configurations_are_located() {
         12,
         "unknown API",
     );
+    expect(
+        "cache: { max-bytes: 0 }\n",
+        1,
+        21,
+        "0: expected 1 to 1099511627776",
+    );
+    expect(
+        "expression-limits: { max-response-body-bytes: 0 }\n",
+        1,
+        47,
+        "0: expected 1 to 4294967296",
+    );
+    expect("cache: { size: 1 }\n", 1, 10, "unknown field `size`");
     expect(
         "trusted-proxies: [10.0.0.0/33]\n",
         1,

@@ -1536,3 +1536,141 @@ fn send_request_calls_out_with_backend_tls_and_fails_into_on_error() {
     }
     assert_eq!(counted("ok", "send-one-way-request"), 1.0);
 }
+
+/// Issue 14: APIM's token-caching pattern, as its documentation writes it: look the token up,
+/// fetch it with `send-request` on a miss, store it with `cache-store-value`. The second request
+/// is served from the cache (no second call out), the cache survives a reload, and its
+/// activity is on `/metrics`.
+#[test]
+fn cached_values_spare_the_call_out_and_survive_reloads() {
+    let d = Demo::start();
+    let policy = r#"<policies>
+  <inbound>
+    <base />
+    <cache-lookup-value key="@("token-" + context.Api.Name)" variable-name="token" caching-type="prefer-external" />
+    <choose>
+      <when condition="@(context.Variables["token"] == null)">
+        <send-request mode="new" response-variable-name="tokenResponse" timeout="10">
+          <set-url>BACKEND/oauth/token</set-url>
+          <set-method>POST</set-method>
+        </send-request>
+        <set-variable name="token" value="@((string)((IResponse)context.Variables["tokenResponse"]).Body.As<JObject>()["request"])" />
+        <cache-store-value key="@("token-" + context.Api.Name)" value="@((string)context.Variables["token"])" duration="300" />
+      </when>
+    </choose>
+    <set-header name="Authorization" exists-action="override"><value>@("Bearer " + (string)context.Variables["token"])</value></set-header>
+  </inbound>
+</policies>"#
+        .replace("BACKEND", &format!("https://127.0.0.1:{}", d.backend));
+    serve_api_with_policy(&d, "cached", &policy);
+    let client = Some("dev-valid-client");
+    for _ in 0..3 {
+        let (status, head, body) = d.curl(API, "/cached/x", client, &[]);
+        assert_eq!(status, 200, "{head}{body}");
+        // The backend saw the token the token endpoint gave (its echo of the token request).
+        assert!(body.contains("Bearer POST /oauth/token HTTP/1.1"), "{body}");
+    }
+    let (_, _, m) = d.admin("GET", "/metrics");
+    let sent = metric(
+        &m,
+        "certgate_sent_requests_total{policy=\"send-request\",result=\"ok\"}",
+    );
+    assert_eq!(sent, 1.0, "the token was fetched once");
+    assert_eq!(metric(&m, "certgate_value_cache{count=\"hits\"}"), 2.0);
+    assert_eq!(metric(&m, "certgate_value_cache{count=\"misses\"}"), 1.0);
+    assert_eq!(metric(&m, "certgate_value_cache{count=\"stores\"}"), 1.0);
+    assert_eq!(metric(&m, "certgate_value_cache{count=\"entries\"}"), 1.0);
+    // A reload keeps the cache: still no second call out.
+    let (status, body) = d.reconfigure(|t| t);
+    assert_eq!(status, 200, "{body}");
+    let (status, head, body) = d.curl(API, "/cached/x", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    let (_, _, m) = d.admin("GET", "/metrics");
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_sent_requests_total{policy=\"send-request\",result=\"ok\"}"
+        ),
+        1.0
+    );
+    assert_eq!(metric(&m, "certgate_value_cache{count=\"hits\"}"), 3.0);
+}
+
+/// Issue 14: requests `send-request` sends reuse pooled connections: five client requests, each
+/// calling out once, reach a plain HTTP/1.1 server (counting what it accepts) over one
+/// connection.
+#[test]
+fn send_request_reuses_pooled_connections() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, served) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    {
+        let (accepted, served) = (accepted.clone(), served.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(20).flatten() {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                let served = served.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    let mut w = stream.try_clone().unwrap();
+                    let mut r = BufReader::new(stream);
+                    loop {
+                        let mut length = 0usize;
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        loop {
+                            let mut h = String::new();
+                            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if h == "\r\n" {
+                                break;
+                            }
+                            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if r.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let n = served.fetch_add(1, Ordering::Relaxed) + 1;
+                        let text = format!("call {n}");
+                        let _ = write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                    }
+                });
+            }
+        });
+    }
+    let d = Demo::start();
+    let policy = r#"<policies>
+  <inbound>
+    <base />
+    <send-request response-variable-name="r" timeout="10"><set-url>http://127.0.0.1:PORT/lookup</set-url></send-request>
+    <set-header name="X-Lookup" exists-action="override"><value>@(((IResponse)context.Variables["r"]).Body.As<string>())</value></set-header>
+  </inbound>
+</policies>"#
+        .replace("PORT", &port.to_string());
+    serve_api_with_policy(&d, "pooled", &policy);
+    for i in 1..=5 {
+        let (status, head, body) = d.curl(API, "/pooled/x", Some("dev-valid-client"), &[]);
+        assert_eq!(status, 200, "{head}{body}");
+        assert!(body.contains(&format!("call {i}")), "{body}");
+    }
+    assert_eq!(served.load(Ordering::Relaxed), 5);
+    assert_eq!(
+        accepted.load(Ordering::Relaxed),
+        1,
+        "one pooled connection for all five"
+    );
+}

@@ -24,6 +24,7 @@ pub use boring as crypto;
 #[cfg(feature = "openssl")]
 pub use openssl as crypto;
 
+mod cache;
 mod cert;
 mod compile;
 mod context;
@@ -65,6 +66,7 @@ pub use sections::{Scope, Section};
 pub use source::{Pos, Source, Spanned, SubstitutionError};
 
 // Running a plan: the pipeline a caller drives, and what it sees of the request.
+pub use cache::{CacheStats, CacheStore, CachedValue, LocalCache};
 pub use context::{
     BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, RequestContext,
     RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,

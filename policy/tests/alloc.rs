@@ -91,3 +91,31 @@ fn typical_inbound_allocation_budget() {
         matches!(ctx.state().variable("tier"), Some(certgate_policy::Value::Str(s)) if &**s == "bronze")
     );
 }
+
+/// Issue 14: a `cache-lookup-value` hit allocates nothing beyond what it returns (the cached
+/// string is shared, the key is a constant, the variable's slot is reused).
+#[test]
+fn a_cache_hit_does_not_allocate() {
+    let policy = r#"<policies><inbound><cache-lookup-value key="token" variable-name="token"/></inbound></policies>"#;
+    let doc =
+        ScopeDocument::parse(Scope::Operation, Source::plain("p.xml", policy).unwrap()).unwrap();
+    let plan = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default()).unwrap();
+    let cache = std::sync::Arc::new(certgate_policy::LocalCache::new(1 << 20));
+    certgate_policy::CacheStore::set(
+        &*cache,
+        "token",
+        certgate_policy::CachedValue::new(certgate_policy::Value::str("eyJ0eXAi")).unwrap(),
+        std::time::Duration::from_secs(60),
+    );
+    let mut ctx = SimpleContext::new("GET", "/").with_cache(cache.clone());
+    // Warm: the first lookup sizes the variables vector (per request, not per policy).
+    plan.run_section(Section::Inbound, &mut ctx);
+    let n = allocations(|| {
+        plan.run_section(Section::Inbound, &mut ctx);
+    });
+    assert_eq!(n, 0, "{n} allocations");
+    assert!(
+        matches!(ctx.state().variable("token"), Some(certgate_policy::Value::Str(s)) if &**s == "eyJ0eXAi")
+    );
+    assert_eq!(certgate_policy::CacheStore::stats(&*cache).hits, 2);
+}

@@ -57,6 +57,17 @@ pub(crate) struct ConfigFile {
     /// The memory budget of each policy expression evaluation.
     #[serde(default)]
     pub expression_limits: Option<ExpressionLimits>,
+    /// The value cache of `cache-store-value` / `cache-lookup-value`.
+    #[serde(default)]
+    pub cache: Option<CacheSettings>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct CacheSettings {
+    /// Most bytes of keys and values the in-process cache holds (default 64 MiB); the least
+    /// useful entries are evicted past it.
+    pub max_bytes: Option<S<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

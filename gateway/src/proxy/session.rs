@@ -372,6 +372,9 @@ impl RequestContext for SessionContext<'_> {
     fn state_mut(&mut self) -> &mut RequestState {
         &mut self.rc.state
     }
+    fn cache(&self) -> &dyn certgate_policy::CacheStore {
+        &*self.snapshot.value_cache
+    }
     fn trace(&mut self, event: TraceEvent) {
         self.rc.traces.push(event);
     }

@@ -58,6 +58,17 @@ impl ServeHttp for Admin {
                 m.cache_hits.set(cache.hits() as i64);
                 m.cache_misses.set(cache.misses() as i64);
                 m.cache_size.set(cache.len() as i64);
+                let v = certgate_policy::CacheStore::stats(&*s.value_cache);
+                for (k, n) in [
+                    ("hits", v.hits),
+                    ("misses", v.misses),
+                    ("stores", v.stores),
+                    ("evictions", v.evictions),
+                    ("entries", v.entries),
+                    ("bytes", v.bytes),
+                ] {
+                    m.value_cache.with_label_values(&[k]).set(n as i64);
+                }
                 m.expression_budget_exceeded.set(
                     certgate_policy::BUDGET_EXCEEDED.load(std::sync::atomic::Ordering::Relaxed)
                         as i64,

@@ -54,6 +54,7 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
         &LoadOptions {
             verification_cache: None,
             counters: counters.clone(),
+            value_cache: None,
             generation: 1,
         },
     )

@@ -81,6 +81,7 @@ impl Control {
         let opts = LoadOptions {
             verification_cache: Some(self.state.load().trust.cache().clone()),
             counters: self.counters.clone(),
+            value_cache: Some(self.state.load().value_cache.clone()),
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
         };
         let loaded = load(&self.config, &opts).map_err(ReloadError::Invalid);

@@ -361,4 +361,6 @@ pub trait RequestContext {
     fn state_mut(&mut self) -> &mut RequestState;
     /// Records a `trace` event.
     fn trace(&mut self, event: TraceEvent);
+    /// The value cache of `cache-store-value` and `cache-lookup-value`.
+    fn cache(&self) -> &dyn crate::cache::CacheStore;
 }

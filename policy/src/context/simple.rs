@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Deployment, HeaderWrite, RequestContext, RequestState, TraceEvent, UrlView};
+use crate::cache::{CacheStore, LocalCache};
 use crate::cert::Certificate;
 use crate::trust::{SentChain, TrustFailure, TrustStore};
 
@@ -59,6 +60,9 @@ pub struct SimpleContext {
     pub state: RequestState,
     /// `trace` events, in order.
     pub traces: Vec<TraceEvent>,
+    /// The value cache (made on first use, 16 MiB; set one to share it between requests).
+    pub cache: Option<Arc<LocalCache>>,
+    own_cache: std::sync::OnceLock<LocalCache>,
 }
 
 impl Default for SimpleContext {
@@ -86,6 +90,8 @@ impl Default for SimpleContext {
             response_body: None,
             state: RequestState::default(),
             traces: Vec::new(),
+            cache: None,
+            own_cache: std::sync::OnceLock::new(),
         }
     }
 }
@@ -102,6 +108,12 @@ impl SimpleContext {
             query: query.into(),
             ..Default::default()
         }
+    }
+
+    /// The same with a value cache shared with other requests.
+    pub fn with_cache(mut self, cache: Arc<LocalCache>) -> SimpleContext {
+        self.cache = Some(cache);
+        self
     }
 
     /// The same with one more request header.
@@ -293,6 +305,12 @@ impl RequestContext for SimpleContext {
     }
     fn state_mut(&mut self) -> &mut RequestState {
         &mut self.state
+    }
+    fn cache(&self) -> &dyn CacheStore {
+        match &self.cache {
+            Some(c) => &**c,
+            None => self.own_cache.get_or_init(|| LocalCache::new(16 << 20)),
+        }
     }
     fn trace(&mut self, event: TraceEvent) {
         self.traces.push(event);

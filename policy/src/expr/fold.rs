@@ -87,6 +87,12 @@ impl RequestContext for FoldContext {
         &mut self.state
     }
     fn trace(&mut self, _: TraceEvent) {}
+    fn cache(&self) -> &dyn crate::cache::CacheStore {
+        // Folding evaluates expressions only; no policy runs here.
+        static NONE: std::sync::LazyLock<crate::cache::LocalCache> =
+            std::sync::LazyLock::new(|| crate::cache::LocalCache::new(0));
+        &*NONE
+    }
 }
 
 /// Evaluates a context-free node at compile time; None when it would fail.

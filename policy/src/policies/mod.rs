@@ -11,6 +11,7 @@
 //! I/O (the request context is the only way out).
 
 mod backend;
+mod cache_value;
 mod headers;
 mod ip_filter;
 mod rate_limit;
@@ -33,6 +34,7 @@ use crate::sections::{Scope, Section};
 use crate::value::Value;
 
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
+pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
 pub(crate) use ip_filter::IpFilter;
 pub(crate) use rate_limit::RateLimit;
@@ -207,6 +209,9 @@ catalogue! {
     "validate-client-certificate" [Inbound] => ValidateClientCertificate(Box<ValidateClientCertificate>),
     "send-request" [Inbound, Backend, Outbound, OnError] => SendRequest(Box<SendRequest>),
     "send-one-way-request" [Inbound, Backend, Outbound, OnError] => SendOneWayRequest(Box<SendRequest>),
+    "cache-lookup-value" [Inbound, Backend, Outbound, OnError] => CacheLookupValue(Box<CacheLookupValue>),
+    "cache-store-value" [Inbound, Backend, Outbound, OnError] => CacheStoreValue(Box<CacheStoreValue>),
+    "cache-remove-value" [Inbound, Backend, Outbound, OnError] => CacheRemoveValue(CacheRemoveValue),
 }
 
 /// Reading and running one policy element in isolation, for the tests beside each policy.

@@ -9,6 +9,8 @@ use super::*;
 
 /// The largest request body buffered for a policy that reads it, unless configured.
 const DEFAULT_MAX_REQUEST_BODY: usize = 1 << 20;
+/// Default bound of the value cache: 64 MiB.
+const DEFAULT_VALUE_CACHE_BYTES: u64 = 64 << 20;
 
 impl Loader {
     pub(super) fn listeners(&mut self, list: &[schema::Listener]) -> Vec<ListenerSpec> {
@@ -135,6 +137,26 @@ impl Loader {
             }
         }
         (b, body, response)
+    }
+
+    /// The value cache: the previous generation's when its bound is unchanged.
+    pub(super) fn value_cache(
+        &mut self,
+        settings: Option<&schema::CacheSettings>,
+        previous: Option<&Arc<certgate_policy::LocalCache>>,
+    ) -> Arc<certgate_policy::LocalCache> {
+        let mut max = DEFAULT_VALUE_CACHE_BYTES;
+        if let Some(v) = settings.and_then(|s| s.max_bytes.as_ref()) {
+            if (1..=1 << 40).contains(&v.value) {
+                max = v.value;
+            } else {
+                self.at(v, format!("{}: expected 1 to 1099511627776", v.value));
+            }
+        }
+        match previous {
+            Some(p) if p.max_bytes() == max => p.clone(),
+            _ => Arc::new(certgate_policy::LocalCache::new(max)),
+        }
     }
 
     pub(super) fn trusted_proxies(&mut self, list: &[S<String>]) -> Vec<IpNet> {

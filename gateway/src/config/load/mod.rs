@@ -28,7 +28,7 @@ use certgate_policy::Deployment;
 use certgate_policy::RouteInfo;
 use certgate_policy::Source;
 use certgate_policy::{compile_route, CompileError, CompileOptions, NamedValues, Plan};
-use certgate_policy::{CounterStore, LocalCounters};
+use certgate_policy::{CounterStore, LocalCache, LocalCounters};
 use certgate_policy::{Fragments, Scope, ScopeDocument};
 use certgate_policy::{TrustStore, VerificationCache};
 use ipnet::IpNet;
@@ -50,6 +50,8 @@ pub struct LoadOptions {
     pub verification_cache: Option<Arc<VerificationCache>>,
     /// Rate-limit and quota counters keep counting across reloads.
     pub counters: Arc<dyn CounterStore>,
+    /// Cached values survive reloads (unless `cache.max-bytes` changes: a new, empty cache).
+    pub value_cache: Option<Arc<LocalCache>>,
     /// The snapshot's generation, given by whoever owns the series (`server::Control`).
     pub generation: u64,
 }
@@ -59,6 +61,7 @@ impl Default for LoadOptions {
         LoadOptions {
             verification_cache: None,
             counters: Arc::new(LocalCounters::default()),
+            value_cache: None,
             generation: 0,
         }
     }
@@ -273,6 +276,7 @@ impl Loader {
             .max(1);
         let (expression_budget, max_request_body, max_send_response) =
             self.expression_budget(cfg.expression_limits.as_ref());
+        let value_cache = self.value_cache(cfg.cache.as_ref(), opts.value_cache.as_ref());
         let request_head_timeout =
             self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
         let (trust, admin) = (trust?, admin?);
@@ -305,6 +309,7 @@ impl Loader {
             expression_budget,
             max_request_body,
             max_send_response,
+            value_cache,
             named_values: self.named.clone(),
         })
     }

@@ -1,0 +1,252 @@
+//! The value cache of `cache-store-value`, `cache-lookup-value` and `cache-remove-value`.
+//!
+//! Behind a trait ([`CacheStore`]) so that an external, shared cache (Redis, for several
+//! gateway instances: APIM's `caching-type="external"`) can be added beside the in-process one
+//! without touching policies. The in-process store ([`LocalCache`]) is `moka`'s concurrent
+//! TinyLFU cache: bounded by the bytes its keys and values take, with a time to live per entry,
+//! and counters for hits, misses and evictions that the gateway exports.
+//!
+//! Must not: evaluate expressions or know about policies.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::value::Value;
+
+/// A value that can be cached: the scalar types APIM's variables hold (strings, numbers,
+/// booleans, characters, byte arrays, dates and time spans). Objects (JSON tokens, responses,
+/// certificates) are refused by [`CachedValue::new`]: they are not plain data and could not be
+/// shared with an external cache.
+#[derive(Clone, Debug)]
+pub struct CachedValue(Value);
+
+impl CachedValue {
+    /// `v` as a cacheable value; `None` for types the cache does not hold.
+    pub fn new(v: Value) -> Option<CachedValue> {
+        match v {
+            Value::Str(_)
+            | Value::Int(_)
+            | Value::Double(_)
+            | Value::Bool(_)
+            | Value::Char(_)
+            | Value::Bytes(_)
+            | Value::DateTime(_)
+            | Value::TimeSpan(_) => Some(CachedValue(v)),
+            _ => None,
+        }
+    }
+
+    /// The value.
+    pub fn value(&self) -> Value {
+        self.0.clone()
+    }
+
+    /// Bytes it takes in the cache (what the size bound counts).
+    fn weight(&self) -> usize {
+        match &self.0 {
+            Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            _ => 8,
+        }
+    }
+}
+
+/// Counts of a cache's activity since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups that found a value.
+    pub hits: u64,
+    /// Lookups that found none.
+    pub misses: u64,
+    /// Values stored.
+    pub stores: u64,
+    /// Values dropped to stay within the size bound.
+    pub evictions: u64,
+    /// Values in the cache now.
+    pub entries: u64,
+    /// Bytes of keys and values in the cache now.
+    pub bytes: u64,
+}
+
+/// Where cached values live.
+pub trait CacheStore: Send + Sync + std::fmt::Debug {
+    /// The value under `key`, if one is there and has not expired.
+    fn get(&self, key: &str) -> Option<CachedValue>;
+    /// Stores `value` under `key` for `ttl`.
+    fn set(&self, key: &str, value: CachedValue, ttl: Duration);
+    /// Removes the value under `key`.
+    fn remove(&self, key: &str);
+    /// Activity counts, for metrics.
+    fn stats(&self) -> CacheStats;
+}
+
+/// What the cache holds per key.
+#[derive(Clone, Debug)]
+struct Entry {
+    value: CachedValue,
+    ttl: Duration,
+}
+
+/// Each entry's own time to live (`cache-store-value duration`).
+struct PerEntryTtl;
+
+impl moka::Expiry<Arc<str>, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _: &Arc<str>, e: &Entry, _: Instant) -> Option<Duration> {
+        Some(e.ttl)
+    }
+    fn expire_after_update(
+        &self,
+        _: &Arc<str>,
+        e: &Entry,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(e.ttl)
+    }
+}
+
+/// The in-process cache, bounded in bytes.
+pub struct LocalCache {
+    cache: moka::sync::Cache<Arc<str>, Entry>,
+    max_bytes: u64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stores: AtomicU64,
+    evictions: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for LocalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCache")
+            .field("max_bytes", &self.max_bytes)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// What one entry's bookkeeping costs besides its key and value, counted against the bound.
+const ENTRY_OVERHEAD: usize = 64;
+
+impl LocalCache {
+    /// A cache holding at most `max_bytes` of keys and values.
+    pub fn new(max_bytes: u64) -> LocalCache {
+        let evictions = Arc::new(AtomicU64::new(0));
+        let counted = evictions.clone();
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|k: &Arc<str>, e: &Entry| {
+                u32::try_from(k.len() + e.value.weight() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            })
+            .expire_after(PerEntryTtl)
+            .eviction_listener(move |_, _, cause| {
+                if cause == moka::notification::RemovalCause::Size {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
+        LocalCache {
+            cache,
+            max_bytes,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stores: AtomicU64::new(0),
+            evictions,
+        }
+    }
+
+    /// The bound it was made with.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Runs the cache's pending maintenance (evictions, expiries) now; for tests and metrics.
+    pub fn sync(&self) {
+        self.cache.run_pending_tasks();
+    }
+}
+
+impl CacheStore for LocalCache {
+    fn get(&self, key: &str) -> Option<CachedValue> {
+        let found = self.cache.get(key).map(|e| e.value);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn set(&self, key: &str, value: CachedValue, ttl: Duration) {
+        self.stores.fetch_add(1, Ordering::Relaxed);
+        self.cache.insert(Arc::from(key), Entry { value, ttl });
+    }
+
+    fn remove(&self, key: &str) {
+        self.cache.invalidate(key);
+    }
+
+    fn stats(&self) -> CacheStats {
+        // moka counts entries as its maintenance runs; run it so the counts are current
+        // (stats are read by a metrics scrape, not on the request path).
+        self.cache.run_pending_tasks();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            stores: self.stores.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            entries: self.cache.entry_count(),
+            bytes: self.cache.weighted_size(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(c: &LocalCache, k: &str) -> Option<String> {
+        c.get(k).map(|v| v.value().to_dotnet_string())
+    }
+
+    #[test]
+    fn values_live_for_their_ttl_and_can_be_removed() {
+        let c = LocalCache::new(1 << 20);
+        let v = |s: &str| CachedValue::new(Value::str(s)).unwrap();
+        c.set("a", v("1"), Duration::from_secs(60));
+        c.set("b", v("2"), Duration::from_millis(50));
+        assert_eq!(text(&c, "a").as_deref(), Some("1"));
+        assert_eq!(text(&c, "b").as_deref(), Some("2"));
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(text(&c, "b"), None, "expired");
+        c.set("a", v("3"), Duration::from_secs(60));
+        assert_eq!(text(&c, "a").as_deref(), Some("3"), "replaced");
+        c.remove("a");
+        assert_eq!(text(&c, "a"), None);
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.stores), (3, 2, 3));
+    }
+
+    #[test]
+    fn the_size_bound_holds_and_evictions_are_counted() {
+        let c = LocalCache::new(64 * 1024);
+        let big = CachedValue::new(Value::str(&"x".repeat(1000))).unwrap();
+        for i in 0..1000 {
+            c.set(&format!("k{i}"), big.clone(), Duration::from_secs(60));
+        }
+        c.sync();
+        let s = c.stats();
+        assert!(s.bytes <= 64 * 1024, "{s:?}");
+        assert!(s.entries < 1000 && s.entries > 10, "{s:?}");
+        assert!(s.evictions > 0, "{s:?}");
+    }
+
+    #[test]
+    fn only_plain_values_are_cacheable() {
+        assert!(CachedValue::new(Value::Int(1)).is_some());
+        assert!(CachedValue::new(Value::Bytes(Arc::from(&b"ab"[..]))).is_some());
+        assert!(CachedValue::new(Value::Null).is_none());
+        assert!(CachedValue::new(Value::Array(Arc::from(vec![Value::Int(1)]))).is_none());
+    }
+}
