@@ -1674,3 +1674,74 @@ fn send_request_reuses_pooled_connections() {
         "one pooled connection for all five"
     );
 }
+
+/// Issue 14: `set-query-parameter`, `set-method` and `authentication-basic` change the request
+/// the backend gets (its echo shows the request line and headers).
+#[test]
+fn request_rewriting_policies_reach_the_backend() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "rewrite",
+        r#"<policies>
+  <inbound>
+    <base />
+    <set-query-parameter name="api-version" exists-action="override"><value>2024-01-01</value></set-query-parameter>
+    <set-query-parameter name="debug" exists-action="delete" />
+    <set-query-parameter name="tag" exists-action="append"><value>@("from gateway")</value></set-query-parameter>
+    <set-method>PUT</set-method>
+    <authentication-basic username="gateway" password="s3cr3t" />
+    <trace source="legacy">rewritten</trace>
+  </inbound>
+</policies>"#,
+    );
+    let (status, head, body) = d.curl(
+        API,
+        "/rewrite/items?debug=1&tag=a&api-version=old",
+        Some("dev-valid-client"),
+        &[],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(
+        body.contains("PUT /items?tag=a&api-version=2024-01-01&tag=from%20gateway HTTP/1.1"),
+        "{body}"
+    );
+    // base64("gateway:s3cr3t")
+    assert!(body.contains("Basic Z2F0ZXdheTpzM2NyM3Q="), "{body}");
+}
+
+/// Issue 14: `rate-limit` counts each client certificate as a caller (certgate's stand-in for
+/// APIM's subscription): the third call of one certificate in the period gets 429 with
+/// Retry-After, while another certificate still gets through.
+#[test]
+fn rate_limit_counts_each_client_certificate() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "limited",
+        r#"<policies>
+  <inbound>
+    <base />
+    <rate-limit calls="2" renewal-period="60" remaining-calls-header-name="X-Remaining" />
+  </inbound>
+</policies>"#,
+    );
+    for left in ["1", "0"] {
+        let (status, head, body) = d.curl(API, "/limited/x", Some("dev-valid-client"), &[]);
+        assert_eq!(status, 200, "{head}{body}");
+        assert_eq!(header(&head, "x-remaining"), Some(left), "{head}");
+    }
+    let (status, head, body) = d.curl(API, "/limited/x", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 429, "{head}{body}");
+    assert!(header(&head, "retry-after").is_some(), "{head}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("ratelimitexceeded"),
+        "{head}"
+    );
+    let (status, head, body) = d.curl(API, "/limited/x", Some("dev-unregistered-client"), &[]);
+    assert_eq!(
+        status, 200,
+        "another certificate is another caller: {head}{body}"
+    );
+}

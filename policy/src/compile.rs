@@ -142,6 +142,15 @@ impl Compiler<'_> {
         section: Section,
         path: &str,
     ) -> Result<Block, CompileError> {
+        for c in parent.e.elements() {
+            if let Some(why) = crate::policies::refused_why(&c.name) {
+                let el = El {
+                    e: c,
+                    src: parent.src,
+                };
+                return Err(el.err(ErrorKind::UnknownPolicy, why));
+            }
+        }
         let mut allowed: Vec<&str> = policies().map(|(n, _)| *n).collect();
         allowed.push("include-fragment");
         parent.only_children(&allowed, false)?;
@@ -168,6 +177,8 @@ impl Compiler<'_> {
         let Some((policy, sections)) = policies().find(|(n, _)| *n == name) else {
             let msg = if name == "base" {
                 "<base/> is only allowed directly inside a section".to_string()
+            } else if let Some(why) = crate::policies::refused_why(name) {
+                why
             } else {
                 format!(
                     "unknown policy <{name}>; expected one of {}",

@@ -530,3 +530,32 @@ fn fragment_cycles_are_refused() {
     assert!(e.message.contains("a -> b"), "{e}");
     assert!(e.message.contains("includes itself"), "{e}");
 }
+
+/// Issue 14: APIM policies certgate refuses are refused by name with the reason, where they
+/// stand (at a section's top level or inside `choose`), never as a generic unknown policy.
+#[test]
+fn apim_policies_certgate_refuses_say_why_where_they_stand() {
+    expect(
+        &inbound(r#"<log-to-eventhub logger-id="x">m</log-to-eventhub>"#),
+        ErrorKind::UnknownPolicy,
+        2,
+        1,
+        "<log-to-eventhub> is an APIM policy that needs Azure Event Hubs",
+    );
+    expect(
+        &inbound(
+            r#"<choose><when condition="@(true)"><azure-openai-token-limit tokens-per-minute="5"/></when></choose>"#,
+        ),
+        ErrorKind::UnknownPolicy,
+        2,
+        35,
+        "needs Azure OpenAI",
+    );
+    expect(
+        &inbound(r#"<validate-jwt header-name="Authorization"/>"#),
+        ErrorKind::UnknownPolicy,
+        2,
+        1,
+        "certgate does not implement yet",
+    );
+}

@@ -572,7 +572,7 @@ impl ProxyHttp for Gateway {
             .ok_or_else(|| http_error(500, "no upstream chosen"))?;
         // The path below the API prefix goes to the backend's base path (APIM's model).
         let api_prefix_len = rc.plan.as_ref().map_or(0, |p| p.route.api_path.len());
-        let rest = if rc.original.is_some() {
+        let rest = if rc.path_rewritten {
             rc.path.as_str()
         } else {
             rc.path.get(api_prefix_len..).unwrap_or("")
@@ -668,6 +668,10 @@ impl ProxyHttp for Gateway {
             return Ok(());
         };
         let mut replace = rc.replace_body.take();
+        for (k, v) in std::mem::take(&mut rc.carried_headers) {
+            // A name or value HTTP forbids is not sent (the pending response drops them too).
+            let _ = upstream.insert_header(k, v);
+        }
         // Whatever the pipeline ends with, the response is this one as it left it.
         let mut next = match rc.cursor.take() {
             Some(cursor) => plan.after_backend(

@@ -52,6 +52,10 @@ pub(crate) struct GatewayCtx {
     pub(super) path: String,
     pub(super) query: String,
     pub(super) original: Option<(String, String)>,
+    /// `rewrite-uri` changed the path: it is the backend's, not below the API's prefix.
+    pub(super) path_rewritten: bool,
+    /// Response headers written before the backend call, for the backend's response.
+    pub(super) carried_headers: Vec<(String, String)>,
     pub(super) request_id: RequestId,
     pub(super) state: RequestState,
     pub(super) pending: Pending,
@@ -126,6 +130,8 @@ impl Default for GatewayCtx {
             path: String::new(),
             query: String::new(),
             original: None,
+            path_rewritten: false,
+            carried_headers: Vec::new(),
             request_id: RequestId::new(0),
             state: RequestState::default(),
             pending: Pending::default(),
@@ -230,11 +236,21 @@ impl RequestContext for SessionContext<'_> {
     fn remove_request_header(&mut self, name: &str) {
         self.req.remove_header(name);
     }
+    fn set_method(&mut self, method: &str) {
+        // The policy checked it is a token, which http accepts as a method.
+        if let Ok(m) = http::Method::from_bytes(method.as_bytes()) {
+            self.req.set_method(m);
+        }
+    }
     fn rewrite_url(&mut self, path: &str, query: &str) {
+        self.set_query(query);
+        self.rc.path = path.to_string();
+        self.rc.path_rewritten = true;
+    }
+    fn set_query(&mut self, query: &str) {
         if self.rc.original.is_none() {
             self.rc.original = Some((self.rc.path.clone(), self.rc.query.clone()));
         }
-        self.rc.path = path.to_string();
         self.rc.query = query.to_string();
     }
     fn client_ip(&self) -> IpAddr {

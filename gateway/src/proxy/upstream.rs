@@ -61,6 +61,9 @@ pub(super) async fn peer(rc: &mut GatewayCtx) -> Result<Box<HttpPeer>> {
         peer.options.read_timeout = Some(t.max(Duration::from_millis(1)));
     }
     peer.client_cert_key = client_certificate(&snap, rc.state.backend_certificate.as_ref(), spec)?;
+    // Response headers inbound wrote (rate-limit's remaining calls) go out on the backend's
+    // response; nothing else of the pending response does.
+    rc.carried_headers = std::mem::take(&mut rc.pending.headers);
     rc.pending = Pending::default();
     rc.upstream = Some(Upstream { url, backend });
     Ok(Box::new(peer))

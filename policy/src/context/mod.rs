@@ -305,6 +305,10 @@ pub trait RequestContext {
     fn remove_request_header(&mut self, name: &str);
     /// `rewrite-uri`: the new path and query (without scheme and host).
     fn rewrite_url(&mut self, path: &str, query: &str);
+    /// Changes only the query of the URL sent to the backend (`set-query-parameter`).
+    fn set_query(&mut self, query: &str);
+    /// Changes the method of the request sent to the backend (`set-method`; a token).
+    fn set_method(&mut self, method: &str);
     /// `context.Request.IpAddress` (of the TCP peer, or of the client behind a trusted proxy).
     fn client_ip(&self) -> IpAddr;
     /// The client certificate of the connection (or of a trusted forwarded header).

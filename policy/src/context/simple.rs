@@ -221,6 +221,13 @@ impl RequestContext for SimpleContext {
         self.request_headers
             .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
     }
+    fn set_method(&mut self, method: &str) {
+        self.method = method.to_string();
+    }
+    fn set_query(&mut self, query: &str) {
+        let path = self.path.clone();
+        self.rewrite_url(&path, query);
+    }
     fn rewrite_url(&mut self, path: &str, query: &str) {
         if self.original.is_none() {
             self.original = Some((self.path.clone(), self.query.clone()));

@@ -47,6 +47,8 @@ impl RequestContext for FoldContext {
     fn write_request_header(&mut self, _: &str, _: &str, _: HeaderWrite) {}
     fn remove_request_header(&mut self, _: &str) {}
     fn rewrite_url(&mut self, _: &str, _: &str) {}
+    fn set_query(&mut self, _: &str) {}
+    fn set_method(&mut self, _: &str) {}
     fn client_ip(&self) -> IpAddr {
         IpAddr::from([0, 0, 0, 0])
     }

@@ -17,6 +17,25 @@ pub enum ExistsAction {
     Delete,
 }
 
+/// `exists-action` of `set-header` and `set-query-parameter` (default override).
+pub(crate) fn exists_action(el: &El) -> Result<ExistsAction, CompileError> {
+    Ok(
+        match el.opt("exists-action").map(|a| (a, a.value.text.as_str())) {
+            None | Some((_, "override")) => ExistsAction::Override,
+            Some((_, "skip")) => ExistsAction::Skip,
+            Some((_, "append")) => ExistsAction::Append,
+            Some((_, "delete")) => ExistsAction::Delete,
+            Some((a, other)) => {
+                return Err(el.attr_err(
+                    a,
+                    ErrorKind::InvalidValue,
+                    format!("exists-action '{other}'; expected override, skip, append or delete"),
+                ))
+            }
+        },
+    )
+}
+
 /// Which headers a `set-header` writes: the request's before the backend call, the response's
 /// after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,19 +71,7 @@ impl SetHeader {
                 format!("'{name}' is not a valid header name"),
             ));
         }
-        let action = match el.opt("exists-action").map(|a| (a, a.value.text.as_str())) {
-            None | Some((_, "override")) => ExistsAction::Override,
-            Some((_, "skip")) => ExistsAction::Skip,
-            Some((_, "append")) => ExistsAction::Append,
-            Some((_, "delete")) => ExistsAction::Delete,
-            Some((a, other)) => {
-                return Err(el.attr_err(
-                    a,
-                    ErrorKind::InvalidValue,
-                    format!("exists-action '{other}'; expected override, skip, append or delete"),
-                ))
-            }
-        };
+        let action = exists_action(el)?;
         let mut values = Vec::new();
         for v in el.children("value") {
             v.only_attrs(&[])?;

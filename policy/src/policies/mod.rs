@@ -10,14 +10,19 @@
 //! Must not: sequence sections or steps (that is `crate::exec` and `crate::pipeline`), or do
 //! I/O (the request context is the only way out).
 
+mod authentication_basic;
 mod backend;
 mod cache_value;
 mod headers;
 mod ip_filter;
 mod rate_limit;
+mod refused;
 mod response;
 mod rewrite_uri;
 mod send_request;
+mod set_method;
+mod set_query_parameter;
+mod subscription_limit;
 mod trace;
 mod validate_client_certificate;
 mod variables;
@@ -33,14 +38,19 @@ use crate::last_error::LastError;
 use crate::sections::{Scope, Section};
 use crate::value::Value;
 
+pub(crate) use authentication_basic::AuthenticationBasic;
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
 pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
 pub(crate) use ip_filter::IpFilter;
 pub(crate) use rate_limit::RateLimit;
+pub(crate) use refused::why as refused_why;
 pub(crate) use response::{MockResponse, ReturnResponse, SetBody, SetStatus};
 pub(crate) use rewrite_uri::RewriteUri;
 pub(crate) use send_request::SendRequest;
+pub(crate) use set_method::SetMethod;
+pub(crate) use set_query_parameter::SetQueryParameter;
+pub(crate) use subscription_limit::SubscriptionLimit;
 pub(crate) use trace::Trace;
 pub(crate) use validate_client_certificate::ValidateClientCertificate;
 pub(crate) use variables::SetVariable;
@@ -203,9 +213,14 @@ catalogue! {
     "check-header" [Inbound] => CheckHeader(CheckHeader),
     "ip-filter" [Inbound] => IpFilter(IpFilter),
     "rewrite-uri" [Inbound] => RewriteUri(RewriteUri),
+    "set-query-parameter" [Inbound, Backend] => SetQueryParameter(Box<SetQueryParameter>),
+    "set-method" [Inbound, OnError] => SetMethod(SetMethod),
+    "authentication-basic" [Inbound] => AuthenticationBasic(Box<AuthenticationBasic>),
     "mock-response" [Inbound, Outbound, OnError] => MockResponse(MockResponse),
     "rate-limit-by-key" [Inbound] => RateLimitByKey(Box<RateLimit>),
     "quota-by-key" [Inbound] => QuotaByKey(Box<RateLimit>),
+    "rate-limit" [Inbound] => RateLimitBySubscription(Box<SubscriptionLimit>),
+    "quota" [Inbound] => QuotaBySubscription(Box<SubscriptionLimit>),
     "validate-client-certificate" [Inbound] => ValidateClientCertificate(Box<ValidateClientCertificate>),
     "send-request" [Inbound, Backend, Outbound, OnError] => SendRequest(Box<SendRequest>),
     "send-one-way-request" [Inbound, Backend, Outbound, OnError] => SendOneWayRequest(Box<SendRequest>),
@@ -224,16 +239,20 @@ pub(crate) mod testing {
 
     /// Reads `xml` (one catalogue element) as the compiler would before the backend call.
     pub(crate) fn read(xml: &str) -> Result<Policy, CompileError> {
+        read_for(xml, &RouteInfo::default())
+    }
+
+    /// [`read`] for a route with these names and ids.
+    pub(crate) fn read_for(xml: &str, route: &RouteInfo) -> Result<Policy, CompileError> {
         let src = Source::plain("t.xml", xml)?;
         let root = crate::xml::parse_document(&src)?;
         let el = El {
             e: &root,
             src: &src,
         };
-        let route = RouteInfo::default();
         let reader = Reader {
             name: &root.name,
-            route: &route,
+            route,
             target: HeaderTarget::Request,
         };
         Policy::read(&el, &reader)

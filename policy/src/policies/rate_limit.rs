@@ -11,13 +11,24 @@ use crate::error::{CompileError, ErrorKind};
 use crate::expr::{Expression, Template};
 use crate::value::Value;
 
+/// What a limit counts by.
+#[derive(Clone, Debug)]
+pub enum CounterKey {
+    /// `counter-key` (the by-key forms).
+    Template(Template),
+    /// The caller's client certificate (its thumbprint): what certgate counts `rate-limit` and
+    /// `quota` by, where APIM counts by subscription. A request without one is not counted, as
+    /// APIM does not count calls without a subscription key.
+    ClientCertificate,
+}
+
 #[derive(Clone, Debug)]
 pub struct RateLimit {
     /// `quota-by-key` (403, quota wording) rather than `rate-limit-by-key` (429).
     pub quota: bool,
     pub calls: u64,
     pub period: Duration,
-    pub key: Template,
+    pub key: CounterKey,
     pub increment_condition: Option<Expression>,
     pub increment_count: u64,
     /// Separates this policy's counters from every other policy's.
@@ -84,7 +95,7 @@ impl PolicyStep for RateLimit {
             quota,
             calls,
             period,
-            key,
+            key: CounterKey::Template(key),
             increment_condition,
             increment_count,
             counter_scope: counter_scope.into(),
@@ -98,7 +109,13 @@ impl PolicyStep for RateLimit {
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         let o = at.origin;
-        let key = o.text(&self.key, ctx)?;
+        let key = match &self.key {
+            CounterKey::Template(t) => o.text(t, ctx)?,
+            CounterKey::ClientCertificate => match ctx.certificate() {
+                Some(c) => c.thumbprint().clone(),
+                None => return Ok(Flow::Next),
+            },
+        };
         let counts = match &self.increment_condition {
             None => true,
             Some(c) => matches!(o.value(c, ctx)?, Value::Bool(true)),
@@ -130,6 +147,7 @@ impl PolicyStep for RateLimit {
         let header = self.retry_after_header.as_deref().unwrap_or("Retry-After");
         ctx.write_response_header(header, &retry.to_string(), HeaderWrite::Set);
         let (reason, status, msg) = if self.quota {
+            // The message's "xx:xx:xx" is a .NET TimeSpan.
             (
                 "QuotaExceeded",
                 403,

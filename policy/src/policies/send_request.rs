@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::backend::AuthenticationCertificate;
 use super::headers::{HeaderTarget, SetHeader};
+use super::set_method::is_token;
 use super::{Fail, Flow, Origin, PolicyStep, Reader, Site};
 use crate::context::RequestContext;
 use crate::element::El;
@@ -287,13 +288,6 @@ impl SendRequest {
 
 fn failure(o: &Origin, reason: &str, message: &str) -> Fail {
     o.fail(reason, message, 500, "Internal server error")
-}
-
-/// An HTTP method is a token (RFC 9110 §5.6.2).
-fn is_token(m: &str) -> bool {
-    !m.is_empty()
-        && m.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ pub struct Trace {
 impl PolicyStep for Trace {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["source", "severity"])?;
-        el.only_children(&["message", "metadata"], false)?;
+        // Older documents write the message as the element's text.
+        el.only_children(&["message", "metadata"], true)?;
         let source = el.literal(el.req("source")?)?.into();
         let severity = match el.opt("severity").map(|a| (a, a.value.text.as_str())) {
             None | Some((_, "verbose")) => Severity::Verbose,
@@ -33,14 +34,29 @@ impl PolicyStep for Trace {
                 ))
             }
         };
-        let Some(m) = el.child("message")? else {
-            return Err(el.err(ErrorKind::Structure, "<trace> needs a <message> child"));
-        };
-        m.only_attrs(&[])?;
-        m.only_children(&[], true)?;
-        let message = match m.text() {
-            Some(t) => Template::compile(&t, el.src, r.route)?,
-            None => Template::Literal("".into()),
+        let text = el.text().filter(|t| !t.text.is_empty());
+        let message = match (el.child("message")?, text) {
+            (Some(_), Some(_)) => {
+                return Err(el.err(
+                    ErrorKind::Structure,
+                    "<trace> has both a <message> and text; write the message once",
+                ))
+            }
+            (Some(m), None) => {
+                m.only_attrs(&[])?;
+                m.only_children(&[], true)?;
+                match m.text() {
+                    Some(t) => Template::compile(&t, el.src, r.route)?,
+                    None => Template::Literal("".into()),
+                }
+            }
+            (None, Some(t)) => Template::compile(&t, el.src, r.route)?,
+            (None, None) => {
+                return Err(el.err(
+                    ErrorKind::Structure,
+                    "<trace> needs a <message> child (or, as older documents write it, text)",
+                ))
+            }
         };
         let mut metadata = Vec::new();
         for md in el.children("metadata") {
@@ -96,5 +112,16 @@ mod tests {
                 .contains("severity 'loud'")
         );
         assert!(refused(r#"<trace source="a"/>"#).contains("needs a <message>"));
+        // Older documents: the message as text.
+        let p =
+            read(r#"<trace source="legacy">@("seen " + context.Request.Method)</trace>"#).unwrap();
+        let mut ctx = SimpleContext::new("GET", "/");
+        run(&p, &mut ctx).unwrap();
+        assert_eq!(ctx.traces[0].message, "seen GET");
+        assert!(refused(r#"<trace source="a">x<message>y</message></trace>"#).contains("both"));
+        // White space around a <message> is not a second message.
+        let p = read("<trace source=\"a\">\n  <message>m</message>\n</trace>").unwrap();
+        run(&p, &mut ctx).unwrap();
+        assert_eq!(ctx.traces[1].message, "m");
     }
 }
