@@ -8,7 +8,8 @@
 //! `config_reloads_total{result}`, `config_generation`, `backend_errors_total{reason}`,
 //! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
 //! `expression_budget_exceeded_total`, `sent_requests_total{policy,result}` (send-request,
-//! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`.
+//! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
+//! `managed_identity_tokens_total{result}`.
 
 use std::sync::LazyLock;
 
@@ -37,6 +38,7 @@ pub(crate) struct Metrics {
     pub refusals: IntCounterVec,
     pub trace_events: IntCounter,
     pub sent_requests: IntCounterVec,
+    pub identity_tokens: IntCounterVec,
     /// The value cache's counts (set on each scrape).
     pub value_cache: IntGaugeVec,
 }
@@ -173,6 +175,13 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Requests policies sent (send-request, send-one-way-request), by result: ok or the \
              failure's LastError reason",
             &["policy", "result"],
+        ),
+        identity_tokens: counter_vec(
+            &r,
+            "certgate_managed_identity_tokens_total",
+            "Access tokens authentication-managed-identity used, by result: cached, fetched or \
+             failed",
+            &["result"],
         ),
         value_cache: {
             let g = IntGaugeVec::new(

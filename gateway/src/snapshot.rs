@@ -239,6 +239,68 @@ pub struct Snapshot {
     pub max_send_response: usize,
     /// The value cache (`cache-store-value`), kept across reloads.
     pub value_cache: Arc<certgate_policy::LocalCache>,
+    /// Where `authentication-managed-identity` gets its tokens.
+    pub managed_identity: Arc<IdentitySource>,
+}
+
+/// How the gateway obtains Entra ID access tokens (`managed-identity`), as Azure workloads do.
+#[derive(Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// The instance metadata service (VMs, AKS node identities).
+    Imds {
+        url: String,
+        client_id: Option<String>,
+    },
+    /// App Service / Container Apps / Functions: `IDENTITY_ENDPOINT` with `IDENTITY_HEADER`.
+    AppService {
+        url: String,
+        header: String,
+        client_id: Option<String>,
+    },
+    /// Workload identity federation: the projected token file as a client assertion.
+    Workload {
+        token_url: String,
+        client_id: String,
+        token_file: PathBuf,
+    },
+    /// An application's client secret.
+    ClientSecret {
+        token_url: String,
+        client_id: String,
+        secret: String,
+    },
+}
+
+/// Never prints the identity header's or the client's secret.
+impl std::fmt::Debug for IdentitySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl IdentitySource {
+    /// The source without its secrets: logs, and the token cache's partition.
+    pub fn describe(&self) -> String {
+        match self {
+            IdentitySource::Imds { url, client_id } => format!("imds {url} {client_id:?}"),
+            IdentitySource::AppService { url, client_id, .. } => {
+                format!("app-service {url} {client_id:?}")
+            }
+            IdentitySource::Workload {
+                token_url,
+                client_id,
+                token_file,
+            } => format!(
+                "workload-identity {token_url} {client_id} {}",
+                token_file.display()
+            ),
+            IdentitySource::ClientSecret {
+                token_url,
+                client_id,
+                ..
+            } => format!("client-secret {token_url} {client_id}"),
+        }
+    }
 }
 
 impl Snapshot {

@@ -255,6 +255,18 @@ fn malformed_configurations_are_located() {
     );
     expect("cache: { size: 1 }\n", 1, 10, "unknown field `size`");
     expect(
+        "managed-identity: { source: magic }\n",
+        1,
+        29,
+        "source 'magic': expected auto, imds, app-service, workload-identity or client-secret",
+    );
+    expect(
+        "managed-identity: { source: client-secret, client-id: a }\n",
+        1,
+        29,
+        "source client-secret needs client-id, tenant-id and client-secret",
+    );
+    expect(
         "trusted-proxies: [10.0.0.0/33]\n",
         1,
         19,

@@ -1601,57 +1601,7 @@ fn cached_values_spare_the_call_out_and_survive_reloads() {
 /// connection.
 #[test]
 fn send_request_reuses_pooled_connections() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (accepted, served) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    {
-        let (accepted, served) = (accepted.clone(), served.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().take(20).flatten() {
-                accepted.fetch_add(1, Ordering::Relaxed);
-                let served = served.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-                    let mut w = stream.try_clone().unwrap();
-                    let mut r = BufReader::new(stream);
-                    loop {
-                        let mut length = 0usize;
-                        let mut line = String::new();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        loop {
-                            let mut h = String::new();
-                            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if h == "\r\n" {
-                                break;
-                            }
-                            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:")
-                            {
-                                length = v.trim().parse().unwrap_or(0);
-                            }
-                        }
-                        let mut body = vec![0; length];
-                        if r.read_exact(&mut body).is_err() {
-                            return;
-                        }
-                        let n = served.fetch_add(1, Ordering::Relaxed) + 1;
-                        let text = format!("call {n}");
-                        let _ = write!(
-                            w,
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
-                            text.len()
-                        );
-                    }
-                });
-            }
-        });
-    }
+    let lookup = LocalHttp::start(|_, n| (200, format!("call {n}")));
     let d = Demo::start();
     let policy = r#"<policies>
   <inbound>
@@ -1660,18 +1610,152 @@ fn send_request_reuses_pooled_connections() {
     <set-header name="X-Lookup" exists-action="override"><value>@(((IResponse)context.Variables["r"]).Body.As<string>())</value></set-header>
   </inbound>
 </policies>"#
-        .replace("PORT", &port.to_string());
+        .replace("PORT", &lookup.port.to_string());
     serve_api_with_policy(&d, "pooled", &policy);
     for i in 1..=5 {
         let (status, head, body) = d.curl(API, "/pooled/x", Some("dev-valid-client"), &[]);
         assert_eq!(status, 200, "{head}{body}");
         assert!(body.contains(&format!("call {i}")), "{body}");
     }
-    assert_eq!(served.load(Ordering::Relaxed), 5);
+    assert_eq!(lookup.requests().len(), 5);
     assert_eq!(
-        accepted.load(Ordering::Relaxed),
+        lookup.accepted.load(std::sync::atomic::Ordering::Relaxed),
         1,
         "one pooled connection for all five"
+    );
+}
+
+/// Issue 14: `authentication-managed-identity` obtains tokens as Azure workloads do, from a
+/// local token service standing in for each source: IMDS (`Metadata: true`, `resource`), the
+/// App Service identity endpoint (`X-IDENTITY-HEADER`), a client secret and workload identity
+/// federation (OAuth 2.0 client credentials, `scope=<resource>/.default`, the projected token
+/// file as the assertion). Tokens are cached until near expiry (one fetch for three requests);
+/// a failing token service is `ManagedIdentityTokenFailure`, or nothing with `ignore-error`.
+#[test]
+fn managed_identity_tokens_come_from_each_source_and_are_cached() {
+    let service = LocalHttp::start(|r, n| {
+        if r.line.contains("resource=https%3A%2F%2Fbad") || r.body.contains("bad") {
+            (
+                400,
+                r#"{"error":"invalid_resource","error_description":"secret detail"}"#.into(),
+            )
+        } else {
+            (
+                200,
+                format!(
+                    r#"{{"access_token":"tok-{n}","expires_in":"3600","token_type":"Bearer"}}"#
+                ),
+            )
+        }
+    });
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), "federated-assertion\n").unwrap();
+    let endpoint = format!("http://127.0.0.1:{}/token", service.port);
+    let section = |source: &str| {
+        format!(
+            "\nmanaged-identity:\n  source: {source}\n  endpoint: {endpoint}\n  client-id: app-1\n  tenant-id: t-1\n  client-secret: s3cr3t\n  identity-header: h34d3r\n  federated-token-file: {}\n",
+            token_file.path().display()
+        )
+    };
+    let d = Demo::start_with(|y| format!("{y}{}", section("imds")));
+    serve_api_with_policy(
+        &d,
+        "identity",
+        r#"<policies>
+  <inbound>
+    <base />
+    <choose>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "bad")">
+        <authentication-managed-identity resource="https://bad" />
+      </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "ignored")">
+        <authentication-managed-identity resource="https://bad" ignore-error="true" />
+      </when>
+      <otherwise>
+        <authentication-managed-identity resource="https://vault.azure.net" />
+      </otherwise>
+    </choose>
+  </inbound>
+</policies>"#,
+    );
+    let client = Some("dev-valid-client");
+    for _ in 0..3 {
+        let (status, head, body) = d.curl(API, "/identity/x", client, &[]);
+        assert_eq!(status, 200, "{head}{body}");
+        assert!(
+            body.contains(r#"["Authorization","Bearer tok-1"]"#),
+            "{body}"
+        );
+    }
+    let imds = service.requests();
+    assert_eq!(imds.len(), 1, "cached: {imds:?}");
+    assert!(imds[0].line.starts_with("GET /token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&client_id=app-1 "), "{imds:?}");
+    assert_eq!(imds[0].header("metadata"), Some("true"));
+
+    let (status, head, body) = d.curl(API, "/identity/x?case=bad", client, &[]);
+    assert_eq!(status, 500, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("managedidentitytokenfailure"),
+        "{head}"
+    );
+    assert!(!body.contains("secret detail"), "{body}");
+    let (status, head, body) = d.curl(API, "/identity/x?case=ignored", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(!body.contains("Bearer"), "{body}");
+
+    // The other sources: each reload is another identity, so another fetch.
+    for (source, check) in [
+        ("app-service", "x-identity-header"),
+        ("client-secret", "client_secret=s3cr3t"),
+        ("workload-identity", "client_assertion=federated-assertion"),
+    ] {
+        let before = service.requests().len();
+        let (status, body) = d.reconfigure(|y| {
+            let cut = y.find("\nmanaged-identity:").unwrap_or(y.len());
+            format!("{}{}", &y[..cut], section(source))
+        });
+        assert_eq!(status, 200, "{body}");
+        let (status, head, body) = d.curl(API, "/identity/x", client, &[]);
+        assert_eq!(status, 200, "{source}: {head}{body}");
+        let all = service.requests();
+        assert_eq!(all.len(), before + 1, "{source}");
+        let got = all.last().unwrap();
+        assert!(
+            body.contains(&format!("Bearer tok-{}", all.len())),
+            "{source}: {body}"
+        );
+        if source == "app-service" {
+            assert_eq!(got.header(check), Some("h34d3r"), "{got:?}");
+            assert!(got.line.contains("api-version=2019-08-01"), "{got:?}");
+        } else {
+            assert!(got.line.starts_with("POST /token "), "{got:?}");
+            assert!(got.body.contains(check), "{source}: {got:?}");
+            assert!(
+                got.body
+                    .contains("scope=https%3A%2F%2Fvault.azure.net%2F.default"),
+                "{got:?}"
+            );
+            assert!(
+                got.body.contains("grant_type=client_credentials"),
+                "{got:?}"
+            );
+        }
+    }
+    let (_, _, m) = d.admin("GET", "/metrics");
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_managed_identity_tokens_total{result=\"cached\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_managed_identity_tokens_total{result=\"failed\"}"
+        ),
+        2.0
     );
 }
 

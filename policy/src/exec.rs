@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 
 use crate::context::{HeaderWrite, RequestContext};
 use crate::last_error::error_body;
-use crate::outcall::{Outcall, SendResult};
+use crate::outcall::{Answer, Outcall, TokenRequest};
 use crate::plan::{Block, Op, Plan, Step};
 use crate::policies::{self, Fail, Policy, Site};
 use crate::sections::Section;
@@ -51,6 +51,8 @@ pub enum Io {
     },
     /// `send-request`: send this request and hand its result back.
     Send(Box<Outcall>),
+    /// `authentication-managed-identity`: obtain this token and hand it back.
+    Token(Box<TokenRequest>),
 }
 
 /// Where a suspended section stands: for each nesting level, outermost first, the index of the
@@ -70,22 +72,27 @@ impl Plan {
         self.run_at(section, &[], ctx)
     }
 
-    /// Continues a suspended section after the step at `at`. `sent` is what a `send-request`
-    /// there received (`None` after the backend call, which the pipeline hands over itself).
+    /// Continues a suspended section after the step at `at`. `answer` is what the I/O that
+    /// step asked for came to (`None` after the backend call, which the pipeline hands over
+    /// itself).
     pub fn resume_section(
         &self,
         section: Section,
         at: &StepPath,
-        sent: Option<SendResult>,
+        answer: Option<Answer>,
         ctx: &mut dyn RequestContext,
     ) -> SectionOutcome {
-        if let Some(result) = sent {
+        if let Some(answer) = answer {
             let step = self.step_at(section, &at.0);
-            let done = match step.map(|s| (&s.op, &*s.origin)) {
-                Some((Op::Policy(Policy::SendRequest(p)), origin)) => {
-                    p.complete(result, ctx, origin)
+            let done = match (step.map(|s| (&s.op, &*s.origin)), answer) {
+                (Some((Op::Policy(Policy::SendRequest(p)), origin)), Answer::Sent(r)) => {
+                    p.complete(r, ctx, origin)
                 }
-                // A cursor from another plan: nothing to hand the result to.
+                (
+                    Some((Op::Policy(Policy::AuthenticationManagedIdentity(p)), origin)),
+                    Answer::Token(t),
+                ) => p.complete(t, ctx, origin),
+                // A cursor from another plan: nothing to hand the answer to.
                 _ => Ok(policies::Flow::Next),
             };
             if let Err(e) = done {
@@ -210,6 +217,9 @@ impl Plan {
                     policies::Flow::Respond => Flow::Stop(SectionOutcome::Respond),
                     policies::Flow::Send(call) => {
                         Flow::Stop(SectionOutcome::Suspend(Io::Send(call), path.clone()))
+                    }
+                    policies::Flow::Token(t) => {
+                        Flow::Stop(SectionOutcome::Suspend(Io::Token(t), path.clone()))
                     }
                 })
             }

@@ -75,9 +75,10 @@ pub use counters::{CounterStore, Decision, LocalCounters};
 pub use exec::{Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
 pub use last_error::{default_reason, error_body, LastError};
-pub use outcall::{Outcall, SendFailure, SendResult, SentResponse};
+pub use outcall::{Outcall, SendFailure, SendResult, SentResponse, TokenRequest, TokenResult};
 pub use pipeline::{
-    run_pipeline, run_pipeline_sending, BackendFailure, Cursor, Next, PipelineResult,
+    run_pipeline, run_pipeline_sending, run_pipeline_with, BackendFailure, Cursor, Next,
+    PipelineResult,
 };
 pub use value::Value;
 

@@ -1,6 +1,7 @@
 //! Requests a policy sends itself (`send-request`, `send-one-way-request`): what the caller must
 //! send ([`Outcall`]), what came back ([`SentResponse`], APIM's `IResponse`) and why nothing did
-//! ([`SendFailure`]).
+//! ([`SendFailure`]); and the access tokens `authentication-managed-identity` asks the gateway
+//! for ([`TokenRequest`]), which the gateway obtains as Azure workloads do and caches.
 //!
 //! The plan never sends anything: a `send-request` suspends its section with an [`Outcall`]
 //! (`crate::pipeline`'s [`crate::Next::Send`]); the gateway sends it with its backend
@@ -136,4 +137,26 @@ pub enum BackendCertificate {
         /// Its password, if any.
         password: Option<Arc<str>>,
     },
+}
+
+/// An access token `authentication-managed-identity` needs: for `resource`, as the gateway's
+/// identity (or the user-assigned one `client_id` names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The target resource's App ID URI (`https://vault.azure.net`).
+    pub resource: String,
+    /// A user-assigned identity's client id.
+    pub client_id: Option<String>,
+}
+
+/// A token, or why there is none (never the token service's full answer: it may carry secrets).
+pub type TokenResult = Result<Arc<str>, String>;
+
+/// What the caller's I/O came to, handed back to the step that asked for it.
+#[derive(Debug)]
+pub enum Answer {
+    /// A `send-request`'s response.
+    Sent(SendResult),
+    /// An `authentication-managed-identity`'s token.
+    Token(TokenResult),
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::context::RequestContext;
 use crate::exec::{Io, SectionOutcome, StepPath};
 use crate::last_error::LastError;
-use crate::outcall::{Outcall, SendFailure, SendResult};
+use crate::outcall::{Answer, Outcall, SendFailure, SendResult, TokenRequest, TokenResult};
 use crate::plan::Plan;
 use crate::sections::Section;
 
@@ -38,6 +38,14 @@ pub enum Next {
         /// What to send.
         request: Box<Outcall>,
         /// Pass back to [`Plan::after_send`].
+        cursor: Cursor,
+    },
+    /// Obtain an access token (`authentication-managed-identity`), then hand it to
+    /// [`Plan::after_token`].
+    Token {
+        /// Which token.
+        request: Box<TokenRequest>,
+        /// Pass back to [`Plan::after_token`].
         cursor: Cursor,
     },
     /// The pipeline is over: send the response the context holds.
@@ -163,7 +171,21 @@ impl Plan {
         sent: SendResult,
         ctx: &mut dyn RequestContext,
     ) -> Next {
-        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, Some(sent), ctx);
+        let answer = Some(Answer::Sent(sent));
+        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
+        self.settle(cursor.stage, outcome, ctx)
+    }
+
+    /// Continues after an access token was obtained (or not) for an
+    /// `authentication-managed-identity`.
+    pub fn after_token(
+        &self,
+        cursor: Cursor,
+        token: TokenResult,
+        ctx: &mut dyn RequestContext,
+    ) -> Next {
+        let answer = Some(Answer::Token(token));
+        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
         self.settle(cursor.stage, outcome, ctx)
     }
 
@@ -179,6 +201,12 @@ impl Plan {
             let section = match (stage, outcome) {
                 (_, SectionOutcome::Suspend(Io::Send(request), at)) => {
                     return Next::Send {
+                        request,
+                        cursor: Cursor { stage, at },
+                    }
+                }
+                (_, SectionOutcome::Suspend(Io::Token(request), at)) => {
+                    return Next::Token {
                         request,
                         cursor: Cursor { stage, at },
                     }
@@ -269,8 +297,21 @@ impl Plan {
 pub fn run_pipeline_sending(
     plan: &Plan,
     ctx: &mut dyn RequestContext,
+    backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>,
+    send: impl FnMut(&Outcall) -> SendResult,
+) -> PipelineResult {
+    run_pipeline_with(plan, ctx, backend, send, |_| {
+        Err("this driver obtains no tokens".to_string())
+    })
+}
+
+/// [`run_pipeline_sending`] with `token` as the source of managed-identity access tokens.
+pub fn run_pipeline_with(
+    plan: &Plan,
+    ctx: &mut dyn RequestContext,
     mut backend: impl FnMut(&mut dyn RequestContext, Duration) -> Result<(), BackendFailure>,
     mut send: impl FnMut(&Outcall) -> SendResult,
+    mut token: impl FnMut(&TokenRequest) -> TokenResult,
 ) -> PipelineResult {
     let mut next = plan.start(ctx);
     loop {
@@ -284,6 +325,10 @@ pub fn run_pipeline_sending(
             Next::Send { request, cursor } => {
                 let r = send(&request);
                 plan.after_send(cursor, r, ctx)
+            }
+            Next::Token { request, cursor } => {
+                let t = token(&request);
+                plan.after_token(cursor, t, ctx)
             }
         }
     }

@@ -321,3 +321,58 @@ fn responses_are_typed_and_checked_at_load() {
     let (r, _) = run(&p, |_| unreachable!());
     assert_eq!(r, PipelineResult::Error);
 }
+
+#[test]
+fn a_managed_identity_token_suspends_the_section_and_reaches_the_backend() {
+    let p = plan(&format!(
+        r#"<policies><inbound><choose><when condition="@(true)">
+          <authentication-managed-identity resource="https://vault.azure.net" />
+          <set-variable name="after" value="yes" />
+        </when></choose></inbound>
+        <outbound><set-header name="X-After" exists-action="override"><value>@((string)context.Variables["after"])</value></set-header></outbound>{ON_ERROR}</policies>"#
+    ));
+    let mut asked = Vec::new();
+    let mut ctx = SimpleContext::new("GET", "/");
+    let backend = |c: &mut dyn RequestContext, _: Duration| {
+        let auth = c.request_header("Authorization").map(|v| v.to_string());
+        c.set_response_status(200, None);
+        c.write_response_header(
+            "X-Auth-Seen",
+            auth.as_deref().unwrap_or("none"),
+            certgate_policy::HeaderWrite::Set,
+        );
+        Ok(())
+    };
+    let r = certgate_policy::run_pipeline_with(
+        &p,
+        &mut ctx,
+        backend,
+        |_| unreachable!(),
+        |t| {
+            asked.push(t.clone());
+            Ok("t-42".into())
+        },
+    );
+    assert_eq!(r, PipelineResult::Proxied);
+    assert_eq!(
+        ctx.response_header("X-Auth-Seen").as_deref(),
+        Some("Bearer t-42")
+    );
+    assert_eq!(ctx.response_header("X-After").as_deref(), Some("yes"));
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].resource, "https://vault.azure.net");
+    // No token: on-error, with the policy as the source.
+    let mut ctx = SimpleContext::new("GET", "/");
+    let r = certgate_policy::run_pipeline_with(
+        &p,
+        &mut ctx,
+        backend,
+        |_| unreachable!(),
+        |_| Err("identity endpoint unreachable".into()),
+    );
+    assert_eq!((r, ctx.status), (PipelineResult::Error, 500));
+    assert_eq!(
+        ctx.response_header("X-Err").as_deref(),
+        Some("authentication-managed-identity/ManagedIdentityTokenFailure/inbound")
+    );
+}

@@ -60,6 +60,30 @@ pub(crate) struct ConfigFile {
     /// The value cache of `cache-store-value` / `cache-lookup-value`.
     #[serde(default)]
     pub cache: Option<CacheSettings>,
+    /// Where `authentication-managed-identity` gets its tokens.
+    #[serde(default)]
+    pub managed_identity: Option<ManagedIdentity>,
+}
+
+/// How the gateway obtains Entra ID tokens, as Azure workloads do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct ManagedIdentity {
+    /// `auto` (default: from the environment, as Azure's SDKs decide), `imds`, `app-service`,
+    /// `workload-identity` or `client-secret`.
+    pub source: Option<S<String>>,
+    /// The token endpoint, replacing the source's default (tests, sidecars, sovereign clouds).
+    pub endpoint: Option<S<String>>,
+    /// The identity's (or application's) client id.
+    pub client_id: Option<S<String>>,
+    /// The Entra tenant (`workload-identity`, `client-secret`).
+    pub tenant_id: Option<S<String>>,
+    /// The application's secret (`client-secret`): literal or `{{named-value}}`.
+    pub client_secret: Option<S<String>>,
+    /// The projected service-account token file (`workload-identity`).
+    pub federated_token_file: Option<S<String>>,
+    /// The App Service / Container Apps identity header's secret (`app-service`).
+    pub identity_header: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

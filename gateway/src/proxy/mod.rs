@@ -33,6 +33,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
 mod access_log;
+mod identity;
 mod outcall;
 mod session;
 mod upstream;
@@ -106,10 +107,19 @@ impl Gateway {
         plan: &Plan,
         mut next: Next,
     ) -> Next {
-        while let Next::Send { request, cursor } = next {
-            let sent = outcall::send(snap, &request, "send-request").await;
-            next = Self::pending(session, rc, snap, |c| plan.after_send(cursor, sent, c));
-        }
+        let next = loop {
+            next = match next {
+                Next::Send { request, cursor } => {
+                    let sent = outcall::send(snap, &request, "send-request").await;
+                    Self::pending(session, rc, snap, |c| plan.after_send(cursor, sent, c))
+                }
+                Next::Token { request, cursor } => {
+                    let token = identity::token(snap, &request).await;
+                    Self::pending(session, rc, snap, |c| plan.after_token(cursor, token, c))
+                }
+                other => break other,
+            };
+        };
         Self::one_way(rc, snap);
         next
     }
@@ -527,7 +537,9 @@ impl ProxyHttp for Gateway {
         }
         let next = Self::pending(session, rc, &snap, |c| plan.start(c));
         let next = match next {
-            Next::Send { .. } => Box::pin(Self::sends(session, rc, &snap, &plan, next)).await,
+            Next::Send { .. } | Next::Token { .. } => {
+                Box::pin(Self::sends(session, rc, &snap, &plan, next)).await
+            }
             next => {
                 Self::one_way(rc, &snap);
                 next
@@ -541,7 +553,7 @@ impl ProxyHttp for Gateway {
                 rc.cursor = Some(cursor);
                 Ok(false)
             }
-            Next::Finish(_) | Next::Send { .. } => {
+            Next::Finish(_) | Next::Send { .. } | Next::Token { .. } => {
                 Self::respond(session, rc).await?;
                 Ok(true)
             }

@@ -357,3 +357,118 @@ pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 pub(crate) const API: &str = "api.certgate.test";
+
+/// A request [`LocalHttp`] received.
+#[derive(Clone, Debug)]
+pub(crate) struct Received {
+    /// `METHOD /target HTTP/1.1`.
+    pub line: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Received {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 server on 127.0.0.1 for the services a policy calls out to (token
+/// endpoints, lookups): keep-alive, Content-Length bodies, answers from `answer`; it counts the
+/// connections it accepted and records every request. It stops with the test process.
+pub(crate) struct LocalHttp {
+    pub port: u16,
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl LocalHttp {
+    pub(crate) fn start(
+        answer: impl Fn(&Received, usize) -> (u16, String) + Send + Sync + 'static,
+    ) -> LocalHttp {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let answer = Arc::new(answer);
+        {
+            let (accepted, received) = (accepted.clone(), received.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming().take(200).flatten() {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    let (received, answer) = (received.clone(), answer.clone());
+                    std::thread::spawn(move || {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                        let Ok(mut w) = stream.try_clone() else {
+                            return;
+                        };
+                        let mut r = BufReader::new(stream);
+                        loop {
+                            let mut line = String::new();
+                            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let mut headers = Vec::new();
+                            loop {
+                                let mut h = String::new();
+                                if r.read_line(&mut h).unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if h == "\r\n" {
+                                    break;
+                                }
+                                if let Some((k, v)) = h.split_once(':') {
+                                    headers.push((
+                                        k.trim().to_ascii_lowercase(),
+                                        v.trim().to_string(),
+                                    ));
+                                }
+                            }
+                            let length: usize = headers
+                                .iter()
+                                .find(|(k, _)| k == "content-length")
+                                .and_then(|(_, v)| v.parse().ok())
+                                .unwrap_or(0);
+                            let mut body = vec![0; length];
+                            if r.read_exact(&mut body).is_err() {
+                                return;
+                            }
+                            let req = Received {
+                                line: line.trim_end().to_string(),
+                                headers,
+                                body: String::from_utf8_lossy(&body).into_owned(),
+                            };
+                            let n = {
+                                let mut all = received.lock().unwrap();
+                                all.push(req.clone());
+                                all.len()
+                            };
+                            let (status, text) = answer(&req, n);
+                            let _ = write!(
+                                w,
+                                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                                text.len()
+                            );
+                        }
+                    });
+                }
+            });
+        }
+        LocalHttp {
+            port,
+            accepted,
+            received,
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}

@@ -11,6 +11,7 @@
 //! I/O (the request context is the only way out).
 
 mod authentication_basic;
+mod authentication_managed_identity;
 mod backend;
 mod cache_value;
 mod headers;
@@ -39,6 +40,7 @@ use crate::sections::{Scope, Section};
 use crate::value::Value;
 
 pub(crate) use authentication_basic::AuthenticationBasic;
+pub(crate) use authentication_managed_identity::AuthenticationManagedIdentity;
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
 pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
@@ -135,6 +137,8 @@ pub(crate) enum Flow {
     /// Send this request and hand its result to the step (`send-request`): the section
     /// suspends until then.
     Send(Box<crate::outcall::Outcall>),
+    /// Obtain this access token and hand it to the step (`authentication-managed-identity`).
+    Token(Box<crate::outcall::TokenRequest>),
 }
 
 /// What a policy's reader knows besides its element.
@@ -216,6 +220,7 @@ catalogue! {
     "set-query-parameter" [Inbound, Backend] => SetQueryParameter(Box<SetQueryParameter>),
     "set-method" [Inbound, OnError] => SetMethod(SetMethod),
     "authentication-basic" [Inbound] => AuthenticationBasic(Box<AuthenticationBasic>),
+    "authentication-managed-identity" [Inbound] => AuthenticationManagedIdentity(Box<AuthenticationManagedIdentity>),
     "mock-response" [Inbound, Outbound, OnError] => MockResponse(MockResponse),
     "rate-limit-by-key" [Inbound] => RateLimitByKey(Box<RateLimit>),
     "quota-by-key" [Inbound] => QuotaByKey(Box<RateLimit>),
@@ -312,6 +317,7 @@ pub(crate) mod testing {
             Ok(Flow::Next) => Ok(false),
             Ok(Flow::Respond) => Ok(true),
             Ok(Flow::Send(c)) => panic!("the step sends {c:?}: use run_step"),
+            Ok(Flow::Token(t)) => panic!("the step needs a token {t:?}: use run_step"),
             Err(e) => Err(e),
         }
     }

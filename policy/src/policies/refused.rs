@@ -47,7 +47,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 pub(crate) const NOT_YET: &[&str] = &[
     "validate-jwt",
     "validate-azure-ad-token",
-    "authentication-managed-identity",
     "retry",
     "wait",
     "cache-lookup",

@@ -8,6 +8,7 @@
 //! passwords never appear in an error.
 
 mod backends;
+mod identity;
 mod listeners;
 mod material;
 mod routes;
@@ -277,6 +278,7 @@ impl Loader {
         let (expression_budget, max_request_body, max_send_response) =
             self.expression_budget(cfg.expression_limits.as_ref());
         let value_cache = self.value_cache(cfg.cache.as_ref(), opts.value_cache.as_ref());
+        let managed_identity = self.managed_identity(cfg.managed_identity.as_ref());
         let request_head_timeout =
             self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
         let (trust, admin) = (trust?, admin?);
@@ -310,6 +312,7 @@ impl Loader {
             max_request_body,
             max_send_response,
             value_cache,
+            managed_identity: Arc::new(managed_identity?),
             named_values: self.named.clone(),
         })
     }
