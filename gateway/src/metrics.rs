@@ -9,7 +9,7 @@
 //! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
 //! `expression_budget_exceeded_total`, `sent_requests_total{policy,result}` (send-request,
 //! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
-//! `managed_identity_tokens_total{result}`.
+//! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`.
 
 use std::sync::LazyLock;
 
@@ -39,6 +39,7 @@ pub(crate) struct Metrics {
     pub trace_events: IntCounter,
     pub sent_requests: IntCounterVec,
     pub identity_tokens: IntCounterVec,
+    pub openid_fetches: IntCounterVec,
     /// The value cache's counts (set on each scrape).
     pub value_cache: IntGaugeVec,
 }
@@ -181,6 +182,12 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "certgate_managed_identity_tokens_total",
             "Access tokens authentication-managed-identity used, by result: cached, fetched or \
              failed",
+            &["result"],
+        ),
+        openid_fetches: counter_vec(
+            &r,
+            "certgate_openid_fetches_total",
+            "validate-jwt openid-config fetches (discovery and JWKS), by result",
             &["result"],
         ),
         value_cache: {

@@ -1829,3 +1829,151 @@ fn rate_limit_counts_each_client_certificate() {
         "another certificate is another caller: {head}{body}"
     );
 }
+
+/// A JWT signed with RS256 by `key`, with `kid` and `claims`.
+fn rs256(
+    key: &certgate_policy::crypto::pkey::PKey<certgate_policy::crypto::pkey::Private>,
+    kid: &str,
+    claims: &serde_json::Value,
+) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let head = b64(
+        serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid})
+            .to_string()
+            .as_bytes(),
+    );
+    let body = b64(claims.to_string().as_bytes());
+    let mut signer = certgate_policy::crypto::sign::Signer::new(
+        certgate_policy::crypto::hash::MessageDigest::sha256(),
+        key,
+    )
+    .unwrap();
+    signer.update(format!("{head}.{body}").as_bytes()).unwrap();
+    format!("{head}.{body}.{}", b64(&signer.sign_to_vec().unwrap()))
+}
+
+/// Issue 14: `validate-jwt` with an `openid-config`: the gateway fetches the discovery
+/// document and its JWKS from a local OpenID provider in the background, then admits tokens
+/// signed with its key for the configured audience and refuses the rest with APIM's reasons
+/// and 401 bodies.
+#[test]
+fn validate_jwt_with_an_openid_configuration_fetched_by_the_gateway() {
+    use base64::Engine;
+    let rsa = certgate_policy::crypto::rsa::Rsa::generate(2048).unwrap();
+    let b64 = |b: Vec<u8>| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = serde_json::json!({"kty": "RSA", "kid": "k1", "alg": "RS256", "n": b64(rsa.n().to_vec()), "e": b64(rsa.e().to_vec())});
+    let key = certgate_policy::crypto::pkey::PKey::from_rsa(rsa).unwrap();
+    let idp_port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let port = idp_port.clone();
+    let idp = LocalHttp::start(move |r, _| {
+        let p = port.load(std::sync::atomic::Ordering::Relaxed);
+        if r.line.starts_with("GET /.well-known/openid-configuration ") {
+            (
+                200,
+                format!(
+                    r#"{{"issuer":"https://idp.test/","jwks_uri":"http://127.0.0.1:{p}/keys"}}"#
+                ),
+            )
+        } else if r.line.starts_with("GET /keys ") {
+            (200, serde_json::json!({"keys": [jwk.clone()]}).to_string())
+        } else {
+            (404, "{}".into())
+        }
+    });
+    idp_port.store(idp.port, std::sync::atomic::Ordering::Relaxed);
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "jwt",
+        &r#"<policies>
+  <inbound>
+    <base />
+    <validate-jwt header-name="Authorization" output-token-variable-name="jwt">
+      <openid-config url="http://127.0.0.1:PORT/.well-known/openid-configuration" />
+      <audiences><audience>api://weather</audience></audiences>
+    </validate-jwt>
+    <set-header name="X-Subject" exists-action="override"><value>@(((Jwt)context.Variables["jwt"]).Subject)</value></set-header>
+  </inbound>
+</policies>"#
+            .replace("PORT", &idp.port.to_string()),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let claims = |aud: &str, iss: &str, exp: i64| serde_json::json!({"sub": "alice", "aud": aud, "iss": iss, "exp": exp});
+    let good = rs256(
+        &key,
+        "k1",
+        &claims("api://weather", "https://idp.test/", now + 300),
+    );
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+    let client = Some("dev-valid-client");
+    // The first fetch happens within a second of the load.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut status, mut head, mut body);
+    loop {
+        (status, head, body) = d.curl(API, "/jwt/x", client, &["-H", &bearer(&good)]);
+        if status == 200 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(body.contains(r#"["X-Subject","alice"]"#), "{body}");
+
+    let other = certgate_policy::crypto::pkey::PKey::from_rsa(
+        certgate_policy::crypto::rsa::Rsa::generate(2048).unwrap(),
+    )
+    .unwrap();
+    for (token, reason) in [
+        (
+            rs256(
+                &other,
+                "k1",
+                &claims("api://weather", "https://idp.test/", now + 300),
+            ),
+            "tokensignatureinvalid",
+        ),
+        (
+            rs256(
+                &key,
+                "k1",
+                &claims("api://other", "https://idp.test/", now + 300),
+            ),
+            "tokenaudiencenotallowed",
+        ),
+        (
+            rs256(
+                &key,
+                "k1",
+                &claims("api://weather", "https://evil.test/", now + 300),
+            ),
+            "tokenissuernotallowed",
+        ),
+        (
+            rs256(
+                &key,
+                "k1",
+                &claims("api://weather", "https://idp.test/", now - 300),
+            ),
+            "tokenexpired",
+        ),
+    ] {
+        let (status, head, body) = d.curl(API, "/jwt/x", client, &["-H", &bearer(&token)]);
+        assert_eq!(status, 401, "{reason}: {head}{body}");
+        assert_eq!(header(&head, "x-error-reason"), Some(reason), "{head}");
+        assert!(body.contains(r#""message":"Invalid JWT.""#), "{body}");
+    }
+    let (status, head, body) = d.curl(API, "/jwt/x", client, &[]);
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("tokennotpresent"),
+        "{head}"
+    );
+    assert!(body.contains(r#""message":"JWT not present.""#), "{body}");
+    let (_, _, m) = d.admin("GET", "/metrics");
+    assert!(
+        metric(&m, "certgate_openid_fetches_total{result=\"ok\"}") >= 1.0,
+        "{m}"
+    );
+}

@@ -26,6 +26,9 @@ pub struct CompileOptions {
     pub counters: Arc<dyn CounterStore>,
     /// Secret values to redact from error messages.
     pub secrets: Vec<String>,
+    /// Where `validate-jwt`'s `openid-config` URLs are registered; shared across routes and
+    /// reloads, fetched by the gateway.
+    pub openid: Arc<crate::openid::OpenIdRegistry>,
 }
 
 impl Default for CompileOptions {
@@ -34,6 +37,7 @@ impl Default for CompileOptions {
             route: RouteInfo::default(),
             counters: Arc::new(LocalCounters::default()),
             secrets: Vec::new(),
+            openid: Arc::default(),
         }
     }
 }
@@ -61,6 +65,7 @@ fn compile_inner(
     let mut c = Compiler {
         route: &route,
         fragments,
+        openid: &opts.openid,
         explicit_forward: false,
         after_forward: false,
     };
@@ -112,6 +117,7 @@ struct Compiler<'r> {
     /// For `<include-fragment>` inside `<when>`/`<otherwise>` (section level is expanded by
     /// the document layer).
     fragments: &'r Fragments,
+    openid: &'r crate::openid::OpenIdRegistry,
     explicit_forward: bool,
     /// In the backend section, statements after `forward-request` act on the response.
     after_forward: bool,
@@ -304,6 +310,7 @@ impl Compiler<'_> {
                     name,
                     route,
                     target,
+                    openid: self.openid,
                 };
                 match Policy::read(&el, &reader) {
                     Some(p) => Op::Policy(p?),

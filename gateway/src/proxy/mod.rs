@@ -34,6 +34,7 @@ use pingora::upstreams::peer::HttpPeer;
 
 mod access_log;
 mod identity;
+pub(crate) mod openid;
 mod outcall;
 mod session;
 mod upstream;

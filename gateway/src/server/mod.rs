@@ -119,7 +119,32 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     );
     admin.add_tcp(&snap.admin.to_string());
     server.add_service(admin);
+    server.add_service(pingora::services::background::background_service(
+        "openid-config",
+        OpenIdFetcher {
+            state: state.clone(),
+        },
+    ));
     install_sighup(control.clone());
     watch_files(control);
     server.run_forever()
+}
+
+/// Fetches `validate-jwt`'s OpenID configurations when they are due (`proxy::openid`).
+struct OpenIdFetcher {
+    state: Arc<ArcSwap<crate::snapshot::Snapshot>>,
+}
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for OpenIdFetcher {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        loop {
+            let snap = self.state.load_full();
+            crate::proxy::openid::refresh_due(&snap).await;
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+    }
 }

@@ -26,6 +26,7 @@ mod set_query_parameter;
 mod subscription_limit;
 mod trace;
 mod validate_client_certificate;
+mod validate_jwt;
 mod variables;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub(crate) use set_query_parameter::SetQueryParameter;
 pub(crate) use subscription_limit::SubscriptionLimit;
 pub(crate) use trace::Trace;
 pub(crate) use validate_client_certificate::ValidateClientCertificate;
+pub(crate) use validate_jwt::ValidateJwt;
 pub(crate) use variables::SetVariable;
 
 /// Where a step came from, for `context.LastError`.
@@ -148,6 +150,8 @@ pub(crate) struct Reader<'r> {
     pub route: &'r RouteInfo,
     /// Where header writes go: the request before the backend call, the response after.
     pub target: HeaderTarget,
+    /// Where `openid-config` URLs are registered for the gateway to fetch.
+    pub openid: &'r crate::openid::OpenIdRegistry,
 }
 
 /// What a running policy gets besides the request.
@@ -227,6 +231,7 @@ catalogue! {
     "rate-limit" [Inbound] => RateLimitBySubscription(Box<SubscriptionLimit>),
     "quota" [Inbound] => QuotaBySubscription(Box<SubscriptionLimit>),
     "validate-client-certificate" [Inbound] => ValidateClientCertificate(Box<ValidateClientCertificate>),
+    "validate-jwt" [Inbound] => ValidateJwt(Box<ValidateJwt>),
     "send-request" [Inbound, Backend, Outbound, OnError] => SendRequest(Box<SendRequest>),
     "send-one-way-request" [Inbound, Backend, Outbound, OnError] => SendOneWayRequest(Box<SendRequest>),
     "cache-lookup-value" [Inbound, Backend, Outbound, OnError] => CacheLookupValue(Box<CacheLookupValue>),
@@ -255,9 +260,11 @@ pub(crate) mod testing {
             e: &root,
             src: &src,
         };
+        let openid = crate::openid::OpenIdRegistry::default();
         let reader = Reader {
             name: &root.name,
             route,
+            openid: &openid,
             target: HeaderTarget::Request,
         };
         Policy::read(&el, &reader)

@@ -45,7 +45,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 
 /// APIM policies certgate does not implement yet.
 pub(crate) const NOT_YET: &[&str] = &[
-    "validate-jwt",
     "validate-azure-ad-token",
     "retry",
     "wait",
@@ -79,9 +78,7 @@ mod tests {
         assert!(why("llm-semantic-cache-lookup")
             .unwrap()
             .contains("AI gateway"));
-        assert!(why("validate-jwt")
-            .unwrap()
-            .contains("does not implement yet"));
+        assert!(why("retry").unwrap().contains("does not implement yet"));
         assert_eq!(why("set-header"), None);
         assert_eq!(why("no-such-policy"), None);
     }

@@ -139,6 +139,7 @@ impl Loader {
                         &CompileOptions {
                             route,
                             counters: opts.counters.clone(),
+                            openid: crate::proxy::openid::REGISTRY.clone(),
                             secrets: secrets.clone(),
                         },
                     )
