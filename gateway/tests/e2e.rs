@@ -1875,6 +1875,16 @@ fn validate_jwt_with_an_openid_configuration_fetched_by_the_gateway() {
                     r#"{{"issuer":"https://idp.test/","jwks_uri":"http://127.0.0.1:{p}/keys"}}"#
                 ),
             )
+        } else if r
+            .line
+            .starts_with("GET /contoso.test/v2.0/.well-known/openid-configuration ")
+        {
+            (
+                200,
+                format!(
+                    r#"{{"issuer":"https://login.microsoftonline.com/{TENANT}/v2.0","jwks_uri":"http://127.0.0.1:{p}/keys"}}"#
+                ),
+            )
         } else if r.line.starts_with("GET /keys ") {
             (200, serde_json::json!({"keys": [jwk.clone()]}).to_string())
         } else {
@@ -1971,9 +1981,66 @@ fn validate_jwt_with_an_openid_configuration_fetched_by_the_gateway() {
         "{head}"
     );
     assert!(body.contains(r#""message":"JWT not present.""#), "{body}");
+
+    // validate-azure-ad-token: the tenant's configuration, v2 and v1 issuers, the client
+    // application.
+    serve_api_with_policy(
+        &d,
+        "entra",
+        &r#"<policies>
+  <inbound>
+    <base />
+    <validate-azure-ad-token tenant-id="contoso.test" authentication-endpoint="http://127.0.0.1:PORT">
+      <client-application-ids><application-id>app-1</application-id></client-application-ids>
+      <audiences><audience>api://weather</audience></audiences>
+    </validate-azure-ad-token>
+  </inbound>
+</policies>"#
+            .replace("PORT", &idp.port.to_string()),
+    );
+    let v2 = format!("https://login.microsoftonline.com/{TENANT}/v2.0");
+    let v1 = format!("https://sts.windows.net/{TENANT}/");
+    let entra = |app: (&str, &str), iss: &str| {
+        let mut c = claims("api://weather", iss, now + 300);
+        c[app.0] = serde_json::json!(app.1);
+        rs256(&key, "k1", &c)
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut status, mut head, mut body);
+    loop {
+        let t = entra(("azp", "app-1"), &v2);
+        (status, head, body) = d.curl(API, "/entra/x", client, &["-H", &bearer(&t)]);
+        if status == 200 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(status, 200, "v2 token: {head}{body}");
+    let t = entra(("appid", "app-1"), &v1);
+    let (status, head, body) = d.curl(API, "/entra/x", client, &["-H", &bearer(&t)]);
+    assert_eq!(status, 200, "v1 token: {head}{body}");
+    let t = entra(("azp", "app-2"), &v2);
+    let (status, head, body) = d.curl(API, "/entra/x", client, &["-H", &bearer(&t)]);
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("tokenclientapplicationnotallowed"),
+        "{head}"
+    );
+    let (status, head, body) = d.curl(API, "/entra/x", client, &["-H", &bearer(&good)]);
+    assert_eq!(status, 401, "another issuer: {head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("tokenissuernotallowed"),
+        "{head}"
+    );
+
     let (_, _, m) = d.admin("GET", "/metrics");
     assert!(
-        metric(&m, "certgate_openid_fetches_total{result=\"ok\"}") >= 1.0,
+        metric(&m, "certgate_openid_fetches_total{result=\"ok\"}") >= 2.0,
         "{m}"
     );
 }
+
+/// The tenant id of the local Entra stand-in.
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

@@ -56,7 +56,7 @@ pub(crate) use set_query_parameter::SetQueryParameter;
 pub(crate) use subscription_limit::SubscriptionLimit;
 pub(crate) use trace::Trace;
 pub(crate) use validate_client_certificate::ValidateClientCertificate;
-pub(crate) use validate_jwt::ValidateJwt;
+pub(crate) use validate_jwt::{ValidateAzureAdToken, ValidateJwt};
 pub(crate) use variables::SetVariable;
 
 /// Where a step came from, for `context.LastError`.
@@ -232,6 +232,7 @@ catalogue! {
     "quota" [Inbound] => QuotaBySubscription(Box<SubscriptionLimit>),
     "validate-client-certificate" [Inbound] => ValidateClientCertificate(Box<ValidateClientCertificate>),
     "validate-jwt" [Inbound] => ValidateJwt(Box<ValidateJwt>),
+    "validate-azure-ad-token" [Inbound] => ValidateAzureAdToken(Box<ValidateAzureAdToken>),
     "send-request" [Inbound, Backend, Outbound, OnError] => SendRequest(Box<SendRequest>),
     "send-one-way-request" [Inbound, Backend, Outbound, OnError] => SendOneWayRequest(Box<SendRequest>),
     "cache-lookup-value" [Inbound, Backend, Outbound, OnError] => CacheLookupValue(Box<CacheLookupValue>),

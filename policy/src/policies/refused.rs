@@ -45,7 +45,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 
 /// APIM policies certgate does not implement yet.
 pub(crate) const NOT_YET: &[&str] = &[
-    "validate-azure-ad-token",
     "retry",
     "wait",
     "cache-lookup",

@@ -74,6 +74,9 @@ pub struct ValidateJwt {
     audiences: Vec<Arc<str>>,
     issuers: Vec<Arc<str>>,
     claims: Vec<RequiredClaim>,
+    /// `validate-azure-ad-token`'s `client-application-ids`: the token's `azp` (v2) or `appid`
+    /// (v1) must be one (empty: not checked).
+    client_applications: Vec<Arc<str>>,
 }
 
 const HMAC: &[Algorithm] = &[Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
@@ -149,34 +152,14 @@ impl PolicyStep for ValidateJwt {
             false,
         )?;
         let t = |n: &str| el.opt(n).map(|a| el.template(a, r.route)).transpose();
-        let source = match (
-            t("header-name")?,
-            t("query-parameter-name")?,
-            t("token-value")?,
-        ) {
-            (Some(name), None, None) => TokenSource::Header {
-                name,
-                scheme: t("require-scheme")?,
-            },
-            (None, Some(q), None) => TokenSource::Query(q),
-            (None, None, Some(v)) => TokenSource::Value(v),
-            _ => {
-                return Err(el.err(
-                    ErrorKind::MissingAttribute,
-                    "<validate-jwt> needs exactly one of header-name, query-parameter-name and token-value",
-                ))
-            }
-        };
+        let source = token_source(el, r, None)?;
         if !el.bool_attr("require-signed-tokens", true)? {
             return Err(el.err(
                 ErrorKind::InvalidValue,
                 "require-signed-tokens=\"false\" is not supported: certgate accepts only signed tokens",
             ));
         }
-        let failed_code = match el.opt("failed-validation-httpcode") {
-            Some(a) => el.u64_attr(a, 100, 599)? as u16,
-            None => 401,
-        };
+        let failed_code = failed_code(el)?;
         let mut keys = Vec::new();
         if let Some(ks) = el.child("issuer-signing-keys")? {
             ks.only_attrs(&[])?;
@@ -250,45 +233,7 @@ impl PolicyStep for ValidateJwt {
                 "<validate-jwt> needs <issuer-signing-keys> or <openid-config>: certgate accepts only signed tokens",
             ));
         }
-        let mut claims = Vec::new();
-        if let Some(rc) = el.child("required-claims")? {
-            rc.only_attrs(&[])?;
-            rc.only_children(&["claim"], false)?;
-            for c in rc.children("claim") {
-                c.only_attrs(&["name", "match", "separator"])?;
-                c.only_children(&["value"], false)?;
-                let any = match c.opt("match").map(|a| (a, a.value.text.as_str())) {
-                    None | Some((_, "all")) => false,
-                    Some((_, "any")) => true,
-                    Some((a, other)) => {
-                        return Err(c.attr_err(
-                            a,
-                            ErrorKind::InvalidValue,
-                            format!("match '{other}'; expected all or any"),
-                        ))
-                    }
-                };
-                let mut values = Vec::new();
-                for v in c.children("value") {
-                    v.only_attrs(&[])?;
-                    v.only_children(&[], true)?;
-                    values.push(Arc::from(
-                        v.text()
-                            .map(|t| t.text.trim().to_string())
-                            .unwrap_or_default(),
-                    ));
-                }
-                claims.push(RequiredClaim {
-                    name: c.literal(c.req("name")?)?.into(),
-                    any,
-                    separator: c
-                        .opt("separator")
-                        .map(|a| c.literal(a).map(Arc::from))
-                        .transpose()?,
-                    values,
-                });
-            }
-        }
+        let claims = required_claims(el)?;
         Ok(ValidateJwt {
             source,
             failed_code,
@@ -307,6 +252,7 @@ impl PolicyStep for ValidateJwt {
             audiences: texts(el, "audiences", "audience")?,
             issuers: texts(el, "issuers", "issuer")?,
             claims,
+            client_applications: Vec::new(),
         })
     }
 
@@ -464,11 +410,28 @@ impl ValidateJwt {
         } else {
             // Without <issuers>, the OpenID configurations' issuers (unless templated, as
             // Entra's multi-tenant one is).
-            self.openid
+            let mut found: Vec<Arc<str>> = self
+                .openid
                 .iter()
                 .filter_map(|c| c.current()?.issuer.clone())
                 .filter(|i| !i.contains('{'))
-                .collect()
+                .collect();
+            if !self.client_applications.is_empty() {
+                // Entra: the v1 issuer of the same tenant, for tokens of v1 applications.
+                let v1: Vec<Arc<str>> = found
+                    .iter()
+                    .filter_map(|i| {
+                        let tenant = i
+                            .trim_end_matches('/')
+                            .strip_suffix("/v2.0")?
+                            .rsplit('/')
+                            .next()?;
+                        Some(Arc::from(format!("https://sts.windows.net/{tenant}/")))
+                    })
+                    .collect();
+                found.extend(v1);
+            }
+            found
         };
         if !issuers.is_empty() {
             v.set_issuer(&issuers);
@@ -503,14 +466,27 @@ impl ValidateJwt {
         self.check_claims(token)
     }
 
-    /// `required-claims`: each named claim present, with all (or any) of its values.
+    /// `required-claims`: each named claim present, with all (or any) of its values; and for
+    /// `validate-azure-ad-token`, the client application.
     fn check_claims(&self, token: &str) -> Result<(), (&'static str, String)> {
-        if self.claims.is_empty() {
+        if self.claims.is_empty() && self.client_applications.is_empty() {
             return Ok(());
         }
         let Some(jwt) = parse_jwt(token) else {
             return Err(("JwtInvalid", "The token's claims cannot be read.".into()));
         };
+        if !self.client_applications.is_empty() {
+            let app = jwt.claim("azp").or_else(|| jwt.claim("appid"));
+            let allowed =
+                app.is_some_and(|v| v.iter().any(|a| self.client_applications.contains(a)));
+            if !allowed {
+                return Err((
+                    "TokenClientApplicationNotAllowed",
+                    "The token was not issued to an allowed client application. Access denied."
+                        .into(),
+                ));
+            }
+        }
         let missing: Vec<&str> = self
             .claims
             .iter()
@@ -557,6 +533,185 @@ impl ValidateJwt {
             }
         }
         Ok(())
+    }
+}
+
+/// Where the token is: exactly one of `header-name` (`default_header` when none of the three
+/// is given), `query-parameter-name` and `token-value`.
+fn token_source(
+    el: &El,
+    r: &Reader,
+    default_header: Option<&str>,
+) -> Result<TokenSource, CompileError> {
+    let t = |n: &str| el.opt(n).map(|a| el.template(a, r.route)).transpose();
+    Ok(
+        match (
+            t("header-name")?,
+            t("query-parameter-name")?,
+            t("token-value")?,
+        ) {
+            (Some(name), None, None) => TokenSource::Header {
+                name,
+                scheme: t("require-scheme")?,
+            },
+            (None, Some(q), None) => TokenSource::Query(q),
+            (None, None, Some(v)) => TokenSource::Value(v),
+            (None, None, None) if default_header.is_some() => TokenSource::Header {
+                name: Template::Literal(default_header.unwrap_or_default().into()),
+                scheme: None,
+            },
+            _ => {
+                return Err(el.err(
+                    ErrorKind::MissingAttribute,
+                    format!(
+                    "<{}> needs exactly one of header-name, query-parameter-name and token-value",
+                    el.e.name
+                ),
+                ))
+            }
+        },
+    )
+}
+
+/// `failed-validation-httpcode` (401 by default).
+fn failed_code(el: &El) -> Result<u16, CompileError> {
+    Ok(match el.opt("failed-validation-httpcode") {
+        Some(a) => el.u64_attr(a, 100, 599)? as u16,
+        None => 401,
+    })
+}
+
+/// `required-claims`.
+fn required_claims(el: &El) -> Result<Vec<RequiredClaim>, CompileError> {
+    let mut claims = Vec::new();
+    let Some(rc) = el.child("required-claims")? else {
+        return Ok(claims);
+    };
+    rc.only_attrs(&[])?;
+    rc.only_children(&["claim"], false)?;
+    for c in rc.children("claim") {
+        c.only_attrs(&["name", "match", "separator"])?;
+        c.only_children(&["value"], false)?;
+        let any = match c.opt("match").map(|a| (a, a.value.text.as_str())) {
+            None | Some((_, "all")) => false,
+            Some((_, "any")) => true,
+            Some((a, other)) => {
+                return Err(c.attr_err(
+                    a,
+                    ErrorKind::InvalidValue,
+                    format!("match '{other}'; expected all or any"),
+                ))
+            }
+        };
+        let mut values = Vec::new();
+        for v in c.children("value") {
+            v.only_attrs(&[])?;
+            v.only_children(&[], true)?;
+            values.push(Arc::from(
+                v.text()
+                    .map(|t| t.text.trim().to_string())
+                    .unwrap_or_default(),
+            ));
+        }
+        claims.push(RequiredClaim {
+            name: c.literal(c.req("name")?)?.into(),
+            any,
+            separator: c
+                .opt("separator")
+                .map(|a| c.literal(a).map(Arc::from))
+                .transpose()?,
+            values,
+        });
+    }
+    Ok(claims)
+}
+
+/// `validate-azure-ad-token`: `validate-jwt` for tokens Microsoft Entra ID issued to one of
+/// `client-application-ids`, with the tenant's OpenID configuration (fetched by the gateway
+/// like any `openid-config`; `authentication-endpoint` for sovereign clouds and tests) and its
+/// issuers (v2 `https://login.microsoftonline.com/{tenant}/v2.0` and v1
+/// `https://sts.windows.net/{tenant}/`). The token is in `Authorization` (with `Bearer`) unless
+/// another source is named; `backend-application-ids` are accepted audiences beside
+/// `audiences`.
+#[derive(Clone, Debug)]
+pub struct ValidateAzureAdToken(ValidateJwt);
+
+impl PolicyStep for ValidateAzureAdToken {
+    fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
+        el.only_attrs(&[
+            "tenant-id",
+            "header-name",
+            "query-parameter-name",
+            "token-value",
+            "failed-validation-httpcode",
+            "failed-validation-error-message",
+            "output-token-variable-name",
+            "authentication-endpoint",
+            "id",
+        ])?;
+        el.only_children(
+            &[
+                "client-application-ids",
+                "backend-application-ids",
+                "audiences",
+                "required-claims",
+            ],
+            false,
+        )?;
+        let tenant = el.literal(el.req("tenant-id")?)?;
+        if tenant.is_empty() || tenant.contains(['/', '?', '#', ' ']) {
+            return Err(el.err(
+                ErrorKind::InvalidValue,
+                format!("tenant-id '{tenant}' is not a tenant id or domain"),
+            ));
+        }
+        let endpoint = match el.opt("authentication-endpoint") {
+            Some(a) => el.literal(a)?,
+            None => "https://login.microsoftonline.com",
+        };
+        if !endpoint.starts_with("https://") && !endpoint.starts_with("http://") {
+            return Err(el.err(
+                ErrorKind::InvalidValue,
+                format!("authentication-endpoint '{endpoint}' is not an http(s) URL"),
+            ));
+        }
+        let url = format!(
+            "{}/{tenant}/v2.0/.well-known/openid-configuration",
+            endpoint.trim_end_matches('/')
+        );
+        let client_applications = texts(el, "client-application-ids", "application-id")?;
+        if client_applications.is_empty() {
+            return Err(el.err(
+                ErrorKind::Structure,
+                "<validate-azure-ad-token> needs <client-application-ids> with at least one <application-id>",
+            ));
+        }
+        let mut audiences = texts(el, "audiences", "audience")?;
+        audiences.extend(texts(el, "backend-application-ids", "application-id")?);
+        Ok(ValidateAzureAdToken(ValidateJwt {
+            source: token_source(el, r, Some("Authorization"))?,
+            failed_code: failed_code(el)?,
+            failed_message: el
+                .opt("failed-validation-error-message")
+                .map(|a| el.template(a, r.route))
+                .transpose()?,
+            require_expiration: true,
+            clock_skew: 0,
+            output_variable: el
+                .opt("output-token-variable-name")
+                .map(|a| el.literal(a).map(Arc::from))
+                .transpose()?,
+            keys: Vec::new(),
+            openid: vec![r.openid.config(&url)],
+            audiences,
+            issuers: Vec::new(),
+            claims: required_claims(el)?,
+            client_applications,
+        }))
+    }
+
+    fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        self.0.run(ctx, at)
     }
 }
 
@@ -875,6 +1030,42 @@ mod tests {
         assert_eq!(
             failure(&p, &mut with_token(&token)).0,
             "TokenIssuerNotAllowed"
+        );
+    }
+
+    #[test]
+    fn azure_ad_tokens_need_a_tenant_and_client_applications() {
+        let ok = r#"<validate-azure-ad-token tenant-id="contoso.onmicrosoft.com"><client-application-ids><application-id>a</application-id></client-application-ids></validate-azure-ad-token>"#;
+        read(ok).unwrap();
+        for (xml, needle) in [
+            (
+                r#"<validate-azure-ad-token tenant-id="t"/>"#,
+                "client-application-ids",
+            ),
+            (
+                r#"<validate-azure-ad-token tenant-id="t"><client-application-ids/></validate-azure-ad-token>"#,
+                "at least one <application-id>",
+            ),
+            (
+                r#"<validate-azure-ad-token tenant-id="a/b"><client-application-ids><application-id>a</application-id></client-application-ids></validate-azure-ad-token>"#,
+                "not a tenant id",
+            ),
+            (
+                r#"<validate-azure-ad-token tenant-id="t" authentication-endpoint="ftp://x"><client-application-ids><application-id>a</application-id></client-application-ids></validate-azure-ad-token>"#,
+                "not an http(s) URL",
+            ),
+            (
+                r#"<validate-azure-ad-token><client-application-ids><application-id>a</application-id></client-application-ids></validate-azure-ad-token>"#,
+                "tenant-id",
+            ),
+        ] {
+            assert!(refused(xml).contains(needle), "{xml}: {}", refused(xml));
+        }
+        // No token in Authorization (the default source).
+        let p = read(ok).unwrap();
+        assert_eq!(
+            failure(&p, &mut SimpleContext::new("GET", "/")).0,
+            "TokenNotPresent"
         );
     }
 
