@@ -9,7 +9,9 @@
 //! `forwarded_certificates_total{result}`, `request_refusals_total{reason}`,
 //! `expression_budget_exceeded_total`, `sent_requests_total{policy,result}` (send-request,
 //! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
-//! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`.
+//! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`; and
+//! `custom_<name>_total{namespace,<dimensions>}` for each `emit-metric` name, with
+//! `custom_metrics_dropped_total{reason}`.
 
 use std::sync::LazyLock;
 
@@ -212,4 +214,152 @@ pub(crate) fn render() -> String {
     let mut buf = Vec::new();
     let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()
+}
+
+/// Most custom metrics (`emit-metric` names) exported.
+const MAX_CUSTOM_FAMILIES: usize = 100;
+/// Most label sets (time series) per custom metric.
+const MAX_CUSTOM_SERIES: usize = 1000;
+
+/// One `emit-metric` name's counter.
+struct CustomFamily {
+    /// The label names it was created with: namespace, then its dimensions.
+    labels: Vec<String>,
+    counter: prometheus::CounterVec,
+    series: std::collections::HashSet<Vec<String>>,
+}
+
+static CUSTOM: LazyLock<std::sync::Mutex<std::collections::HashMap<String, CustomFamily>>> =
+    LazyLock::new(Default::default);
+
+static CUSTOM_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec(
+        &METRICS.registry,
+        "certgate_custom_metrics_dropped_total",
+        "emit-metric values not exported, by reason: labels (another dimension set than the \
+         metric's first), cardinality (over 1000 series per metric), families (over 100 \
+         metrics), value (negative)",
+        &["reason"],
+    )
+});
+
+/// A Prometheus name from an APIM one: letters, digits and `_`, lower case.
+fn sanitize(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// Adds an `emit-metric` value to `certgate_custom_<name>_total{namespace, <dimensions>}`.
+/// Bounded: a metric keeps the dimension names it was first emitted with, holds at most 1000
+/// series, and at most 100 metrics exist; what does not fit is counted as dropped.
+pub(crate) fn emit_custom(m: &certgate_policy::MetricEvent) {
+    let drop = |reason: &str| CUSTOM_DROPPED.with_label_values(&[reason]).inc();
+    if !(m.value >= 0.0 && m.value.is_finite()) {
+        return drop("value");
+    }
+    let metric = format!("certgate_custom_{}_total", sanitize(&m.name));
+    let labels: Vec<String> = std::iter::once("namespace".to_string())
+        .chain(m.dimensions.iter().map(|(k, _)| sanitize(k)))
+        .collect();
+    let values: Vec<String> = std::iter::once(m.namespace.to_string())
+        .chain(m.dimensions.iter().map(|(_, v)| v.clone()))
+        .collect();
+    let Ok(mut families) = CUSTOM.lock() else {
+        return;
+    };
+    if !families.contains_key(&metric) {
+        if families.len() >= MAX_CUSTOM_FAMILIES {
+            return drop("families");
+        }
+        let names: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let Ok(counter) = prometheus::CounterVec::new(
+            Opts::new(metric.as_str(), format!("emit-metric {}", m.name)),
+            &names,
+        ) else {
+            return drop("labels");
+        };
+        if METRICS
+            .registry
+            .register(Box::new(counter.clone()))
+            .is_err()
+        {
+            return drop("labels");
+        }
+        families.insert(
+            metric.clone(),
+            CustomFamily {
+                labels: labels.clone(),
+                counter,
+                series: Default::default(),
+            },
+        );
+    }
+    let Some(f) = families.get_mut(&metric) else {
+        return;
+    };
+    if f.labels != labels {
+        return drop("labels");
+    }
+    if !f.series.contains(&values) {
+        if f.series.len() >= MAX_CUSTOM_SERIES {
+            return drop("cardinality");
+        }
+        f.series.insert(values.clone());
+    }
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    f.counter.with_label_values(&refs).inc_by(m.value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, dims: &[(&str, &str)], value: f64) -> certgate_policy::MetricEvent {
+        certgate_policy::MetricEvent {
+            namespace: "ns".into(),
+            name: name.into(),
+            value,
+            dimensions: dims
+                .iter()
+                .map(|(k, v)| (std::sync::Arc::from(*k), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn custom_metrics_are_exported_and_bounded() {
+        emit_custom(&event("Weather Calls", &[("API ID", "weather")], 2.0));
+        emit_custom(&event("Weather Calls", &[("API ID", "weather")], 1.5));
+        let text = render();
+        assert!(
+            text.contains(
+                r#"certgate_custom_weather_calls_total{api_id="weather",namespace="ns"} 3.5"#
+            ),
+            "{text}"
+        );
+        let dropped = |r: &str| CUSTOM_DROPPED.with_label_values(&[r]).get();
+        let before = dropped("labels");
+        emit_custom(&event("Weather Calls", &[("Other", "x")], 1.0));
+        assert_eq!(dropped("labels"), before + 1);
+        let before = dropped("value");
+        emit_custom(&event("Weather Calls", &[("API ID", "weather")], -1.0));
+        assert_eq!(dropped("value"), before + 1);
+        for i in 0..MAX_CUSTOM_SERIES + 5 {
+            emit_custom(&event("many", &[("k", &i.to_string())], 1.0));
+        }
+        assert!(dropped("cardinality") >= 5);
+        assert_eq!(sanitize("9 lives!"), "_9_lives_");
+    }
 }

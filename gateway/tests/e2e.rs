@@ -1776,6 +1776,7 @@ fn request_rewriting_policies_reach_the_backend() {
     <set-method>PUT</set-method>
     <authentication-basic username="gateway" password="s3cr3t" />
     <trace source="legacy">rewritten</trace>
+    <emit-metric name="Rewrites" namespace="certgate-tests" value="2"><dimension name="API ID" /><dimension name="method" value="@(context.Request.Method)" /></emit-metric>
   </inbound>
 </policies>"#,
     );
@@ -1792,6 +1793,19 @@ fn request_rewriting_policies_reach_the_backend() {
     );
     // base64("gateway:s3cr3t")
     assert!(body.contains("Basic Z2F0ZXdheTpzM2NyM3Q="), "{body}");
+    // emit-metric, as a Prometheus counter labelled with its namespace and dimensions.
+    let (_, _, m) = d.admin("GET", "/metrics");
+    let line = m
+        .lines()
+        .find(|l| l.starts_with("certgate_custom_rewrites_total{"))
+        .unwrap_or_else(|| panic!("{m}"));
+    assert!(
+        line.contains(r#"method="PUT""#)
+            && line.contains(r#"namespace="certgate-tests""#)
+            && line.contains("api_id=\""),
+        "{line}"
+    );
+    assert!(line.ends_with(" 2"), "{line}");
 }
 
 /// Issue 14: `rate-limit` counts each client certificate as a caller (certgate's stand-in for

@@ -70,8 +70,8 @@ pub use source::{Pos, Source, Spanned, SubstitutionError};
 // Running a plan: the pipeline a caller drives, and what it sees of the request.
 pub use cache::{CacheStats, CacheStore, CachedValue, LocalCache};
 pub use context::{
-    BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, RequestContext,
-    RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
+    BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, MetricEvent,
+    RequestContext, RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
 };
 pub use counters::{CounterStore, Decision, LocalCounters};
 pub use exec::{Io, SectionOutcome, StepPath};

@@ -391,6 +391,9 @@ impl RequestContext for SessionContext<'_> {
     fn cache(&self) -> &dyn certgate_policy::CacheStore {
         &*self.snapshot.value_cache
     }
+    fn emit_metric(&mut self, metric: certgate_policy::MetricEvent) {
+        crate::metrics::emit_custom(&metric);
+    }
     fn trace(&mut self, event: TraceEvent) {
         self.rc.traces.push(event);
     }

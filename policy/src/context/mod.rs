@@ -161,6 +161,19 @@ pub struct TraceEvent {
     pub metadata: Vec<(Arc<str>, String)>,
 }
 
+/// A value `emit-metric` emits, handed to the gateway's metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricEvent {
+    /// `namespace` (default "API Management").
+    pub namespace: Arc<str>,
+    /// `name`.
+    pub name: Arc<str>,
+    /// `value` (default 1).
+    pub value: f64,
+    /// The dimensions, in document order: (name, value).
+    pub dimensions: Vec<(Arc<str>, String)>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 /// `trace` severities.
 pub enum Severity {
@@ -365,6 +378,8 @@ pub trait RequestContext {
     fn state_mut(&mut self) -> &mut RequestState;
     /// Records a `trace` event.
     fn trace(&mut self, event: TraceEvent);
+    /// Hands an `emit-metric` value to the gateway's metrics.
+    fn emit_metric(&mut self, metric: MetricEvent);
     /// The value cache of `cache-store-value` and `cache-lookup-value`.
     fn cache(&self) -> &dyn crate::cache::CacheStore;
 }

@@ -60,6 +60,8 @@ pub struct SimpleContext {
     pub state: RequestState,
     /// `trace` events, in order.
     pub traces: Vec<TraceEvent>,
+    /// `emit-metric` values, in order.
+    pub metrics: Vec<super::MetricEvent>,
     /// The value cache (made on first use, 16 MiB; set one to share it between requests).
     pub cache: Option<Arc<LocalCache>>,
     own_cache: std::sync::OnceLock<LocalCache>,
@@ -90,6 +92,7 @@ impl Default for SimpleContext {
             response_body: None,
             state: RequestState::default(),
             traces: Vec::new(),
+            metrics: Vec::new(),
             cache: None,
             own_cache: std::sync::OnceLock::new(),
         }
@@ -318,6 +321,9 @@ impl RequestContext for SimpleContext {
             Some(c) => &**c,
             None => self.own_cache.get_or_init(|| LocalCache::new(16 << 20)),
         }
+    }
+    fn emit_metric(&mut self, metric: super::MetricEvent) {
+        self.metrics.push(metric);
     }
     fn trace(&mut self, event: TraceEvent) {
         self.traces.push(event);

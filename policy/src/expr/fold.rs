@@ -89,6 +89,7 @@ impl RequestContext for FoldContext {
         &mut self.state
     }
     fn trace(&mut self, _: TraceEvent) {}
+    fn emit_metric(&mut self, _: crate::context::MetricEvent) {}
     fn cache(&self) -> &dyn crate::cache::CacheStore {
         // Folding evaluates expressions only; no policy runs here.
         static NONE: std::sync::LazyLock<crate::cache::LocalCache> =

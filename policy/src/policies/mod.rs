@@ -14,6 +14,7 @@ mod authentication_basic;
 mod authentication_managed_identity;
 mod backend;
 mod cache_value;
+mod emit_metric;
 mod headers;
 mod ip_filter;
 mod rate_limit;
@@ -44,6 +45,7 @@ pub(crate) use authentication_basic::AuthenticationBasic;
 pub(crate) use authentication_managed_identity::AuthenticationManagedIdentity;
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
 pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
+pub(crate) use emit_metric::EmitMetric;
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
 pub(crate) use ip_filter::IpFilter;
 pub(crate) use rate_limit::RateLimit;
@@ -216,6 +218,7 @@ catalogue! {
     "set-body" [Inbound, Backend, Outbound, OnError] => SetBody(SetBody),
     "set-variable" [Inbound, Backend, Outbound, OnError] => SetVariable(SetVariable),
     "trace" [Inbound, Backend, Outbound, OnError] => Trace(Trace),
+    "emit-metric" [Inbound, Backend, Outbound, OnError] => EmitMetric(Box<EmitMetric>),
     "set-backend-service" [Inbound, Backend] => SetBackendService(SetBackendService),
     "authentication-certificate" [Inbound] => AuthenticationCertificate(AuthenticationCertificate),
     "check-header" [Inbound] => CheckHeader(CheckHeader),

@@ -56,7 +56,6 @@ pub(crate) const NOT_YET: &[&str] = &[
     "jsonp",
     "cors",
     "limit-concurrency",
-    "emit-metric",
     "validate-content",
     "validate-parameters",
     "validate-headers",
