@@ -2058,3 +2058,41 @@ fn validate_jwt_with_an_openid_configuration_fetched_by_the_gateway() {
 
 /// The tenant id of the local Entra stand-in.
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// Issue 14: `limit-concurrency` around `forward-request`: while one request waits for a slow
+/// backend inside the limit, another is refused with 429; afterwards the slot is free again.
+#[test]
+fn limit_concurrency_refuses_requests_beyond_the_limit() {
+    let d = std::sync::Arc::new(Demo::start());
+    serve_api_with_policy(
+        &d,
+        "single",
+        r#"<policies>
+  <inbound><base /></inbound>
+  <backend>
+    <limit-concurrency key="single-backend" max-count="1">
+      <forward-request timeout="20" />
+    </limit-concurrency>
+  </backend>
+</policies>"#,
+    );
+    let slow = {
+        let d = d.clone();
+        std::thread::spawn(move || {
+            d.curl(API, "/single/x?delay=4000", Some("dev-valid-client"), &[])
+        })
+    };
+    // Well inside the slow request's 4 s, however busy the machine.
+    std::thread::sleep(Duration::from_millis(1000));
+    let (status, head, body) = d.curl(API, "/single/x", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 429, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("concurrencylimitexceeded"),
+        "{head}"
+    );
+    let (status, head, body) = slow.join().unwrap();
+    assert_eq!(status, 200, "{head}{body}");
+    let (status, head, body) = d.curl(API, "/single/x", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 200, "the slot is free again: {head}{body}");
+}

@@ -105,6 +105,15 @@ const CONTROL_FLOW: &[(&str, &[Section])] = &[
         ],
     ),
     ("forward-request", &[Section::Backend]),
+    (
+        "limit-concurrency",
+        &[
+            Section::Inbound,
+            Section::Backend,
+            Section::Outbound,
+            Section::OnError,
+        ],
+    ),
 ];
 
 /// Every policy element and the sections where APIM allows it, control flow first.
@@ -267,6 +276,13 @@ impl Compiler<'_> {
                     return Err(el.err(ErrorKind::Structure, "<choose> needs at least one <when>"));
                 }
                 Op::Choose { whens, otherwise }
+            }
+            "limit-concurrency" => {
+                el.only_attrs(&["key", "max-count"])?;
+                let key = el.template(el.req("key")?, route)?;
+                let max = el.u64_attr(el.req("max-count")?, 1, u32::MAX as u64)?;
+                let block = self.nested(&el, s.scope, section, path)?;
+                Op::LimitConcurrency { key, max, block }
             }
             "forward-request" => {
                 el.only_attrs(&[

@@ -161,7 +161,16 @@ impl Plan {
                     return Ok(Flow::Next);
                 };
                 path.0.extend([i, branch]);
-                if let Flow::Stop(o) = self.block(b, inner, path, ctx)? {
+                let r = self.block(b, inner, path, ctx);
+                if let Some(Step {
+                    op: Op::LimitConcurrency { .. },
+                    ..
+                }) = block.get(i as usize)
+                {
+                    // The request leaves the limit it waited inside.
+                    leave_unless_suspended(&r, ctx);
+                }
+                if let Flow::Stop(o) = r? {
                     return Ok(Flow::Stop(o));
                 }
                 path.0.truncate(path.0.len() - 2);
@@ -200,6 +209,23 @@ impl Plan {
                 path.0.pop();
                 Ok(r)
             }
+            Op::LimitConcurrency { key, max, block } => {
+                let k = origin.text(key, ctx)?;
+                let Some(slot) = crate::concurrency::enter(&k, *max) else {
+                    return Err(origin.fail(
+                        "ConcurrencyLimitExceeded",
+                        &format!("More than {max} requests are inside limit-concurrency '{k}'."),
+                        429,
+                        "Too many requests",
+                    ));
+                };
+                ctx.state_mut().slots.push(slot);
+                path.0.push(0);
+                let r = self.block(block, &[], path, ctx);
+                path.0.pop();
+                leave_unless_suspended(&r, ctx);
+                r
+            }
             Op::ForwardRequest { timeout } => {
                 ctx.state_mut().forward_timeout = Some(*timeout);
                 Ok(Flow::Stop(SectionOutcome::Suspend(
@@ -227,13 +253,23 @@ impl Plan {
     }
 }
 
-/// The branch `branch` of the `choose` step `s` (its `when`s, then `otherwise`).
+/// The branch `branch` of the `choose` step `s` (its `when`s, then `otherwise`), or the block
+/// of a `limit-concurrency` (branch 0).
 fn branch_of(s: &Step, branch: u32) -> Option<&Block> {
     match &s.op {
         Op::Choose { whens, otherwise } => {
             Some(whens.get(branch as usize).map_or(otherwise, |(_, b)| b))
         }
+        Op::LimitConcurrency { block, .. } => Some(block),
         _ => None,
+    }
+}
+
+/// Gives back the innermost `limit-concurrency` slot unless the block suspended for I/O (then
+/// the request is still inside; it leaves when the block ends after resuming).
+fn leave_unless_suspended(r: &Result<Flow, Fail>, ctx: &mut dyn RequestContext) {
+    if !matches!(r, Ok(Flow::Stop(SectionOutcome::Suspend(..)))) {
+        ctx.state_mut().slots.pop();
     }
 }
 

@@ -27,6 +27,7 @@ pub use openssl as crypto;
 mod cache;
 mod cert;
 mod compile;
+mod concurrency;
 mod context;
 mod counters;
 mod crl;
@@ -69,6 +70,7 @@ pub use source::{Pos, Source, Spanned, SubstitutionError};
 
 // Running a plan: the pipeline a caller drives, and what it sees of the request.
 pub use cache::{CacheStats, CacheStore, CachedValue, LocalCache};
+pub use concurrency::{inside as concurrency_inside, Slot};
 pub use context::{
     BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, MetricEvent,
     RequestContext, RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,

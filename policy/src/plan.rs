@@ -32,6 +32,12 @@ pub enum Op {
     ForwardRequest {
         timeout: Duration,
     },
+    /// `limit-concurrency`: at most `max` requests inside `block` per `key` at a time.
+    LimitConcurrency {
+        key: crate::expr::Template,
+        max: u64,
+        block: Block,
+    },
     Policy(Policy),
 }
 
@@ -76,6 +82,7 @@ impl Plan {
                 Op::Choose { whens, otherwise } => {
                     whens.iter().any(|(_, b)| any(b)) || any(otherwise)
                 }
+                Op::LimitConcurrency { block, .. } => any(block),
                 _ => false,
             })
         }
@@ -91,6 +98,7 @@ impl Plan {
                         Op::Choose { whens, otherwise } => {
                             whens.iter().map(|(_, b)| count(b)).sum::<usize>() + count(otherwise)
                         }
+                        Op::LimitConcurrency { block, .. } => count(block),
                         _ => 0,
                     }
                 })

@@ -376,3 +376,90 @@ fn a_managed_identity_token_suspends_the_section_and_reaches_the_backend() {
         Some("authentication-managed-identity/ManagedIdentityTokenFailure/inbound")
     );
 }
+
+#[test]
+fn limit_concurrency_holds_its_slot_across_the_io_inside_it() {
+    use certgate_policy::{concurrency_inside, Next};
+    let p = plan(&format!(
+        r#"<policies><inbound><limit-concurrency key="@("lookup-" + context.Request.Method)" max-count="1">
+          <send-request response-variable-name="r"><set-url>http://127.0.0.1:9/</set-url></send-request>
+        </limit-concurrency></inbound>
+        <backend><limit-concurrency key="backend-slot" max-count="1"><forward-request timeout="5"/></limit-concurrency></backend>{ON_ERROR}</policies>"#
+    ));
+    let ok = || Ok(SentResponse::new(200, "OK", vec![], Arc::from(&b""[..])));
+    // A waits for its lookup inside the limit.
+    let mut a = SimpleContext::new("GET", "/");
+    let Next::Send { cursor, .. } = p.start(&mut a) else {
+        panic!("A did not send")
+    };
+    assert_eq!(concurrency_inside("lookup-GET"), 1);
+    // B is refused while A is inside: 429.
+    let mut b = SimpleContext::new("GET", "/");
+    assert!(matches!(
+        p.start(&mut b),
+        Next::Finish(PipelineResult::Error)
+    ));
+    assert_eq!(b.status, 429);
+    assert_eq!(
+        b.response_header("X-Err").as_deref(),
+        Some("limit-concurrency/ConcurrencyLimitExceeded/inbound")
+    );
+    // A's lookup answers: it leaves the first limit and waits for the backend inside the second.
+    let Next::CallBackend { cursor, .. } = p.after_send(cursor, ok(), &mut a) else {
+        panic!("A did not call the backend")
+    };
+    assert_eq!(concurrency_inside("lookup-GET"), 0);
+    assert_eq!(concurrency_inside("backend-slot"), 1);
+    // Another request may now look up, but not call the backend.
+    let mut c = SimpleContext::new("GET", "/");
+    let Next::Send { cursor: cc, .. } = p.start(&mut c) else {
+        panic!("C did not send")
+    };
+    assert!(matches!(
+        p.after_send(cc, ok(), &mut c),
+        Next::Finish(PipelineResult::Error)
+    ));
+    assert_eq!(c.status, 429);
+    assert_eq!(
+        concurrency_inside("lookup-GET"),
+        0,
+        "C left the first limit when it failed"
+    );
+    c.set_response_status(200, None);
+    assert!(matches!(
+        p.after_backend(cursor, Ok(()), &mut a),
+        Next::Finish(PipelineResult::Proxied)
+    ));
+    assert_eq!(concurrency_inside("backend-slot"), 0);
+    // A request dropped while inside gives its slot back.
+    let mut d = SimpleContext::new("GET", "/");
+    let _ = p.start(&mut d);
+    assert_eq!(concurrency_inside("lookup-GET"), 1);
+    drop(d);
+    assert_eq!(concurrency_inside("lookup-GET"), 0);
+}
+
+#[test]
+fn limit_concurrency_needs_a_key_and_a_count() {
+    for (inner, needle) in [
+        (r#"<limit-concurrency max-count="1"/>"#, "'key'"),
+        (r#"<limit-concurrency key="k"/>"#, "'max-count'"),
+        (r#"<limit-concurrency key="k" max-count="0"/>"#, "max-count"),
+        (
+            r#"<limit-concurrency key="k" max-count="1"><nope/></limit-concurrency>"#,
+            "nope",
+        ),
+    ] {
+        let text = format!("<policies><inbound>{inner}</inbound></policies>");
+        let doc = ScopeDocument::parse(
+            Scope::Operation,
+            Source::plain("op.xml", text.as_str()).unwrap(),
+        )
+        .unwrap();
+        let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{inner} compiled"))
+            .to_string();
+        assert!(e.contains(needle), "{inner}: {e}");
+    }
+}

@@ -40,6 +40,7 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     ("context", 2),
     ("counters", 2),
     ("cache", 2),
+    ("concurrency", 2),
     ("openid", 2),
     // 3: the C# subset.
     ("expr", 3),

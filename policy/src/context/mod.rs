@@ -207,6 +207,9 @@ pub struct RequestState {
     /// Requests `send-one-way-request` queued: the caller sends them in the background and
     /// does not wait.
     pub one_way: Vec<crate::outcall::Outcall>,
+    /// The `limit-concurrency` slots the request holds, innermost last (given back when it
+    /// leaves each, or when the state is dropped).
+    pub slots: Vec<crate::concurrency::Slot>,
 }
 
 impl RequestState {

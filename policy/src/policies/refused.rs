@@ -55,7 +55,6 @@ pub(crate) const NOT_YET: &[&str] = &[
     "xsl-transform",
     "jsonp",
     "cors",
-    "limit-concurrency",
     "validate-content",
     "validate-parameters",
     "validate-headers",
