@@ -2096,3 +2096,123 @@ fn limit_concurrency_refuses_requests_beyond_the_limit() {
     let (status, head, body) = d.curl(API, "/single/x", Some("dev-valid-client"), &[]);
     assert_eq!(status, 200, "the slot is free again: {head}{body}");
 }
+
+/// Issue 14: `cors`. A preflight to an API that has only a GET operation is answered by its
+/// cors policy alone (the policies before it do not run, the backend is not called); an actual
+/// request from an allowed origin gets the grant on the backend's response; one from another
+/// origin ends with an empty 200.
+#[test]
+fn cors_preflights_are_answered_by_the_gateway_and_grants_reach_responses() {
+    let d = Demo::start();
+    std::fs::write(
+        d.dir.path().join("policies/cors.xml"),
+        r#"<policies>
+  <inbound>
+    <base />
+    <check-header name="X-Required" failed-check-httpcode="400" failed-check-error-message="missing" />
+    <cors allow-credentials="true">
+      <allowed-origins><origin>https://app.example</origin></allowed-origins>
+      <allowed-methods preflight-result-max-age="600"><method>GET</method></allowed-methods>
+      <allowed-headers><header>X-Required</header></allowed-headers>
+      <expose-headers><header>X-Backend</header></expose-headers>
+    </cors>
+  </inbound>
+</policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            "  - name: cors\n    path: /cors\n    backend: demo\n    policy: policies/cors.xml\n    operations:\n      - { name: get, method: GET, url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let client = Some("dev-valid-client");
+    let preflight = |origin: &str| {
+        d.curl(
+            API,
+            "/cors/items",
+            client,
+            &[
+                "-X",
+                "OPTIONS",
+                "-H",
+                &format!("Origin: {origin}"),
+                "-H",
+                "Access-Control-Request-Method: GET",
+                "-H",
+                "Access-Control-Request-Headers: x-required",
+            ],
+        )
+    };
+    let (status, head, body) = preflight("https://app.example");
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "access-control-allow-origin"),
+        Some("https://app.example"),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "access-control-allow-methods"),
+        Some("get"),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "access-control-allow-headers"),
+        Some("x-required"),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "access-control-max-age"),
+        Some("600"),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "access-control-allow-credentials"),
+        Some("true"),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "x-backend"),
+        None,
+        "the backend was called: {head}"
+    );
+    let (status, head, _) = preflight("https://evil.example");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "access-control-allow-origin"), None, "{head}");
+
+    let (status, head, body) = d.curl(
+        API,
+        "/cors/items",
+        client,
+        &["-H", "Origin: https://app.example", "-H", "X-Required: 1"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(header(&head, "x-backend"), Some("demo"), "{head}");
+    assert_eq!(
+        header(&head, "access-control-allow-origin"),
+        Some("https://app.example"),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "access-control-expose-headers"),
+        Some("x-backend"),
+        "{head}"
+    );
+    let (status, head, body) = d.curl(
+        API,
+        "/cors/items",
+        client,
+        &["-H", "Origin: https://evil.example", "-H", "X-Required: 1"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-backend"),
+        None,
+        "terminated before the backend: {head}"
+    );
+    assert!(body.is_empty(), "{body}");
+    // An OPTIONS request that is not a preflight is routed as any other (no OPTIONS operation).
+    let (status, head, body) = d.curl(API, "/cors/items", client, &["-X", "OPTIONS"]);
+    assert_eq!(status, 404, "{head}{body}");
+}

@@ -139,6 +139,18 @@ impl Plan {
         self.settle(Stage::Inbound, first, ctx)
     }
 
+    /// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`): the first
+    /// `cors` of the inbound section answers it alone, as APIM does; `None` when the inbound
+    /// section has none (the request then runs as any other).
+    pub fn preflight(&self, ctx: &mut dyn RequestContext) -> Option<PipelineResult> {
+        let cors = self.inbound.iter().find_map(|s| match &s.op {
+            crate::plan::Op::Policy(crate::policies::Policy::Cors(c)) => Some(c),
+            _ => None,
+        })?;
+        cors.preflight(ctx);
+        Some(PipelineResult::Responded)
+    }
+
     /// Continues after the backend call: on a failure, on-error; otherwise the rest of the
     /// backend section and then outbound, unless one of them fails or answers. The context's
     /// response is the backend's from here on.

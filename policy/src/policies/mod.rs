@@ -14,6 +14,7 @@ mod authentication_basic;
 mod authentication_managed_identity;
 mod backend;
 mod cache_value;
+mod cors;
 mod emit_metric;
 mod headers;
 mod ip_filter;
@@ -45,6 +46,7 @@ pub(crate) use authentication_basic::AuthenticationBasic;
 pub(crate) use authentication_managed_identity::AuthenticationManagedIdentity;
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
 pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
+pub(crate) use cors::Cors;
 pub(crate) use emit_metric::EmitMetric;
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
 pub(crate) use ip_filter::IpFilter;
@@ -223,6 +225,7 @@ catalogue! {
     "authentication-certificate" [Inbound] => AuthenticationCertificate(AuthenticationCertificate),
     "check-header" [Inbound] => CheckHeader(CheckHeader),
     "ip-filter" [Inbound] => IpFilter(IpFilter),
+    "cors" [Inbound] => Cors(Box<Cors>),
     "rewrite-uri" [Inbound] => RewriteUri(RewriteUri),
     "set-query-parameter" [Inbound, Backend] => SetQueryParameter(Box<SetQueryParameter>),
     "set-method" [Inbound, OnError] => SetMethod(SetMethod),

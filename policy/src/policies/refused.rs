@@ -54,7 +54,6 @@ pub(crate) const NOT_YET: &[&str] = &[
     "xml-to-json",
     "xsl-transform",
     "jsonp",
-    "cors",
     "validate-content",
     "validate-parameters",
     "validate-headers",
