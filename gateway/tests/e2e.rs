@@ -2216,3 +2216,40 @@ fn cors_preflights_are_answered_by_the_gateway_and_grants_reach_responses() {
     let (status, head, body) = d.curl(API, "/cors/items", client, &["-X", "OPTIONS"]);
     assert_eq!(status, 404, "{head}{body}");
 }
+
+/// Issue 14: `retry` around `send-request`: a lookup service that fails twice is called three
+/// times, a second apart, and the request goes on with its answer.
+#[test]
+fn retry_calls_a_flaky_service_again() {
+    let flaky = LocalHttp::start(|_, n| {
+        if n < 3 {
+            (503, "busy".into())
+        } else {
+            (200, "fine".into())
+        }
+    });
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "retry",
+        &r#"<policies>
+  <inbound>
+    <base />
+    <retry condition="@(context.Variables["r"] == null || ((IResponse)context.Variables["r"]).StatusCode >= 500)" count="3" interval="1">
+      <send-request response-variable-name="r" ignore-error="true" timeout="5"><set-url>http://127.0.0.1:PORT/lookup</set-url></send-request>
+    </retry>
+    <set-header name="X-Lookup" exists-action="override"><value>@(((IResponse)context.Variables["r"]).Body.As<string>())</value></set-header>
+  </inbound>
+</policies>"#
+            .replace("PORT", &flaky.port.to_string()),
+    );
+    let started = Instant::now();
+    let (status, head, body) = d.curl(API, "/retry/x", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(body.contains(r#"["X-Lookup","fine"]"#), "{body}");
+    assert_eq!(flaky.requests().len(), 3);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "two waits of a second"
+    );
+}

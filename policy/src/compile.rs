@@ -106,6 +106,15 @@ const CONTROL_FLOW: &[(&str, &[Section])] = &[
     ),
     ("forward-request", &[Section::Backend]),
     (
+        "retry",
+        &[
+            Section::Inbound,
+            Section::Backend,
+            Section::Outbound,
+            Section::OnError,
+        ],
+    ),
+    (
         "limit-concurrency",
         &[
             Section::Inbound,
@@ -277,6 +286,48 @@ impl Compiler<'_> {
                 }
                 Op::Choose { whens, otherwise }
             }
+            "retry" => {
+                el.only_attrs(&[
+                    "condition",
+                    "count",
+                    "interval",
+                    "max-interval",
+                    "delta",
+                    "first-fast-retry",
+                ])?;
+                let condition = el.bool_expr(el.req("condition")?, route)?;
+                let count = el.u64_attr(el.req("count")?, 1, 50)? as u32;
+                let interval = el.u64_attr(el.req("interval")?, 0, 3600)?;
+                let secs = |n: &str| el.opt(n).map(|a| el.u64_attr(a, 0, 3600)).transpose();
+                let (max_interval, delta) = (secs("max-interval")?, secs("delta")?);
+                let first_fast_retry = match el.opt("first-fast-retry") {
+                    Some(a) => match el.bool_expr(a, route)?.as_const() {
+                        Some(crate::value::Value::Bool(b)) => *b,
+                        _ => return Err(el.attr_err(
+                            a,
+                            ErrorKind::InvalidValue,
+                            "first-fast-retry must be true or false (certgate decides it at load)",
+                        )),
+                    },
+                    None => false,
+                };
+                let block = self.nested(&el, s.scope, section, path)?;
+                if forwards(&block) {
+                    return Err(el.err(
+                        ErrorKind::Structure,
+                        "<forward-request> inside <retry> is not supported: certgate calls the backend once per request (retry send-request instead)",
+                    ));
+                }
+                Op::Retry(Box::new(crate::plan::Retry {
+                    condition,
+                    count,
+                    interval,
+                    max_interval,
+                    delta,
+                    first_fast_retry,
+                    block,
+                }))
+            }
             "limit-concurrency" => {
                 el.only_attrs(&["key", "max-count"])?;
                 let key = el.template(el.req("key")?, route)?;
@@ -340,4 +391,17 @@ impl Compiler<'_> {
         };
         Ok(Step { origin, op })
     }
+}
+
+/// Whether a block reaches `forward-request` anywhere.
+fn forwards(b: &Block) -> bool {
+    b.iter().any(|s| match &s.op {
+        Op::ForwardRequest { .. } => true,
+        Op::Choose { whens, otherwise } => {
+            whens.iter().any(|(_, b)| forwards(b)) || forwards(otherwise)
+        }
+        Op::LimitConcurrency { block, .. } => forwards(block),
+        Op::Retry(r) => forwards(&r.block),
+        Op::Policy(_) => false,
+    })
 }

@@ -53,7 +53,12 @@ pub enum Io {
     Send(Box<Outcall>),
     /// `authentication-managed-identity`: obtain this token and hand it back.
     Token(Box<TokenRequest>),
+    /// `retry`: wait this long, then resume (the next attempt).
+    Sleep(Duration),
 }
+
+/// In a `retry`'s path, after the attempt number: waiting before that attempt.
+const WAITING: u32 = u32::MAX;
 
 /// Where a suspended section stands: for each nesting level, outermost first, the index of the
 /// step in its block, and after a `choose`'s index the branch taken (its `when`s by position,
@@ -156,6 +161,19 @@ impl Plan {
         let mut start = 0;
         if let Some((&i, rest)) = from.split_first() {
             if let Some((&branch, inner)) = rest.split_first() {
+                if let Some(Step {
+                    op: Op::Retry(r),
+                    origin,
+                }) = block.get(i as usize)
+                {
+                    // Resuming inside the `retry` at `i`, in attempt `branch`.
+                    path.0.push(i);
+                    if let Flow::Stop(o) = self.retry(r, origin, branch, inner, path, ctx)? {
+                        return Ok(Flow::Stop(o));
+                    }
+                    path.0.pop();
+                    return self.block(block, &[i], path, ctx);
+                }
                 // Resuming inside the `choose` at `i`: finish its branch first.
                 let Some(b) = block.get(i as usize).and_then(|s| branch_of(s, branch)) else {
                     return Ok(Flow::Next);
@@ -209,6 +227,7 @@ impl Plan {
                 path.0.pop();
                 Ok(r)
             }
+            Op::Retry(r) => self.retry(r, origin, 0, &[], path, ctx),
             Op::LimitConcurrency { key, max, block } => {
                 let k = origin.text(key, ctx)?;
                 let Some(slot) = crate::concurrency::enter(&k, *max) else {
@@ -253,6 +272,44 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// A `retry` from attempt `attempt` (0: the first run), resuming inside it at `from`
+    /// (empty: from the attempt's start; `[WAITING]`: after the wait before it).
+    fn retry(
+        &self,
+        r: &crate::plan::Retry,
+        origin: &crate::policies::Origin,
+        mut attempt: u32,
+        mut from: &[u32],
+        path: &mut StepPath,
+        ctx: &mut dyn RequestContext,
+    ) -> Result<Flow, Fail> {
+        loop {
+            if from == [WAITING] {
+                from = &[];
+            }
+            path.0.push(attempt);
+            if let Flow::Stop(o) = self.block(&r.block, from, path, ctx)? {
+                return Ok(Flow::Stop(o));
+            }
+            path.0.pop();
+            from = &[];
+            if attempt >= r.count || !matches!(origin.value(&r.condition, ctx)?, Value::Bool(true))
+            {
+                return Ok(Flow::Next);
+            }
+            attempt += 1;
+            let wait = r.wait_before(attempt);
+            if !wait.is_zero() {
+                path.0.extend([attempt, WAITING]);
+                let at = path.clone();
+                path.0.truncate(path.0.len() - 2);
+                return Ok(Flow::Stop(SectionOutcome::Suspend(Io::Sleep(wait), at)));
+            }
+        }
+    }
+}
+
 /// The branch `branch` of the `choose` step `s` (its `when`s, then `otherwise`), or the block
 /// of a `limit-concurrency` (branch 0).
 fn branch_of(s: &Step, branch: u32) -> Option<&Block> {
@@ -261,6 +318,7 @@ fn branch_of(s: &Step, branch: u32) -> Option<&Block> {
             Some(whens.get(branch as usize).map_or(otherwise, |(_, b)| b))
         }
         Op::LimitConcurrency { block, .. } => Some(block),
+        Op::Retry(r) => Some(&r.block),
         _ => None,
     }
 }

@@ -40,6 +40,13 @@ pub enum Next {
         /// Pass back to [`Plan::after_send`].
         cursor: Cursor,
     },
+    /// Wait `duration` (`retry`'s interval), then call [`Plan::after_sleep`].
+    Sleep {
+        /// How long.
+        duration: Duration,
+        /// Pass back to [`Plan::after_sleep`].
+        cursor: Cursor,
+    },
     /// Obtain an access token (`authentication-managed-identity`), then hand it to
     /// [`Plan::after_token`].
     Token {
@@ -201,6 +208,12 @@ impl Plan {
         self.settle(cursor.stage, outcome, ctx)
     }
 
+    /// Continues after a `retry`'s wait: its next attempt.
+    pub fn after_sleep(&self, cursor: Cursor, ctx: &mut dyn RequestContext) -> Next {
+        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, None, ctx);
+        self.settle(cursor.stage, outcome, ctx)
+    }
+
     /// Takes the pipeline from the end of a section run (`outcome` in `stage`) to the next
     /// I/O or to its end. APIM's order lives here and nowhere else.
     fn settle(
@@ -220,6 +233,12 @@ impl Plan {
                 (_, SectionOutcome::Suspend(Io::Token(request), at)) => {
                     return Next::Token {
                         request,
+                        cursor: Cursor { stage, at },
+                    }
+                }
+                (_, SectionOutcome::Suspend(Io::Sleep(duration), at)) => {
+                    return Next::Sleep {
+                        duration,
                         cursor: Cursor { stage, at },
                     }
                 }
@@ -342,6 +361,8 @@ pub fn run_pipeline_with(
                 let t = token(&request);
                 plan.after_token(cursor, t, ctx)
             }
+            // This driver does not wait (tests and benchmarks): the next attempt runs at once.
+            Next::Sleep { cursor, .. } => plan.after_sleep(cursor, ctx),
         }
     }
 }

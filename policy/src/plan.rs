@@ -32,6 +32,8 @@ pub enum Op {
     ForwardRequest {
         timeout: Duration,
     },
+    /// `retry`: `block` once, then again while `condition` holds, at most `count` more times.
+    Retry(Box<Retry>),
     /// `limit-concurrency`: at most `max` requests inside `block` per `key` at a time.
     LimitConcurrency {
         key: crate::expr::Template,
@@ -39,6 +41,49 @@ pub enum Op {
         block: Block,
     },
     Policy(Policy),
+}
+
+/// `retry`'s settings and children.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    pub condition: Expression,
+    /// Retries after the first run, 1 to 50.
+    pub count: u32,
+    /// Seconds between runs.
+    pub interval: u64,
+    /// With `delta`: the cap of the exponential wait.
+    pub max_interval: Option<u64>,
+    /// The linear (or, with `max-interval`, exponential) increment.
+    pub delta: Option<u64>,
+    /// The first retry runs at once.
+    pub first_fast_retry: bool,
+    pub block: Block,
+}
+
+impl Retry {
+    /// The wait before retry number `n` (1-based), as APIM's algorithms give it: a fixed
+    /// `interval`; with `delta`, `interval + (n - 1) * delta`; with `delta` and
+    /// `max-interval`, `interval + (2^(n-1) - 1) * delta` capped at `max-interval` (APIM
+    /// multiplies `delta` by a random factor in 0.8..1.2; certgate does not, so waits are
+    /// predictable).
+    pub fn wait_before(&self, n: u32) -> Duration {
+        if n == 1 && self.first_fast_retry {
+            return Duration::ZERO;
+        }
+        let k = u64::from(n.saturating_sub(1));
+        let secs = match (self.delta, self.max_interval) {
+            (None, None) => self.interval,
+            (None, Some(max)) => self.interval.min(max),
+            (Some(d), None) => self.interval.saturating_add(k.saturating_mul(d)),
+            (Some(d), Some(max)) => {
+                let factor = 1u64.checked_shl(k.min(62) as u32).unwrap_or(u64::MAX) - 1;
+                self.interval
+                    .saturating_add(factor.saturating_mul(d))
+                    .min(max)
+            }
+        };
+        Duration::from_secs(secs)
+    }
 }
 
 /// A route's compiled policy.
@@ -83,6 +128,7 @@ impl Plan {
                     whens.iter().any(|(_, b)| any(b)) || any(otherwise)
                 }
                 Op::LimitConcurrency { block, .. } => any(block),
+                Op::Retry(r) => any(&r.block),
                 _ => false,
             })
         }
@@ -99,11 +145,50 @@ impl Plan {
                             whens.iter().map(|(_, b)| count(b)).sum::<usize>() + count(otherwise)
                         }
                         Op::LimitConcurrency { block, .. } => count(block),
+                        Op::Retry(r) => count(&r.block),
                         _ => 0,
                     }
                 })
                 .sum()
         }
         Section::ALL.iter().map(|s| count(self.section(*s))).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(interval: u64, max: Option<u64>, delta: Option<u64>, fast: bool) -> Retry {
+        Retry {
+            condition: Expression::constant(crate::value::Value::Bool(true)),
+            count: 6,
+            interval,
+            max_interval: max,
+            delta,
+            first_fast_retry: fast,
+            block: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn retry_waits_follow_apims_algorithms() {
+        let secs = |r: &Retry| {
+            (1..=6)
+                .map(|n| r.wait_before(n).as_secs())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(secs(&retry(5, None, None, false)), [5, 5, 5, 5, 5, 5]);
+        assert_eq!(secs(&retry(5, None, Some(2), false)), [5, 7, 9, 11, 13, 15]);
+        // APIM's documented example: interval = delta = 10 s, max-interval = 100 s.
+        assert_eq!(
+            secs(&retry(10, Some(100), Some(10), false)),
+            [10, 20, 40, 80, 100, 100]
+        );
+        assert_eq!(
+            secs(&retry(10, Some(100), Some(10), true)),
+            [0, 20, 40, 80, 100, 100]
+        );
+        assert_eq!(secs(&retry(50, Some(20), None, false)), [20; 6]);
     }
 }

@@ -552,7 +552,7 @@ fn apim_policies_certgate_refuses_say_why_where_they_stand() {
         "needs Azure OpenAI",
     );
     expect(
-        &inbound(r#"<retry condition="@(true)" count="2" interval="1"/>"#),
+        &inbound(r#"<wait for="all"/>"#),
         ErrorKind::UnknownPolicy,
         2,
         1,

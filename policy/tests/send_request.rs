@@ -463,3 +463,99 @@ fn limit_concurrency_needs_a_key_and_a_count() {
         assert!(e.contains(needle), "{inner}: {e}");
     }
 }
+
+#[test]
+fn retry_runs_its_children_again_while_the_condition_holds() {
+    use certgate_policy::Next;
+    let p = plan(&format!(
+        r#"<policies><inbound><choose><when condition="@(true)">
+          <retry condition="@(((IResponse)context.Variables["r"]).StatusCode >= 500)" count="3" interval="2" delta="1" first-fast-retry="false">
+            <send-request response-variable-name="r" ignore-error="true"><set-url>http://127.0.0.1:9/flaky</set-url></send-request>
+          </retry>
+          <set-variable name="status" value="@(((IResponse)context.Variables["r"]).StatusCode)" />
+        </when></choose></inbound>
+        <outbound><set-header name="X-Status" exists-action="override"><value>@(context.Variables["status"].ToString())</value></set-header></outbound>{ON_ERROR}</policies>"#
+    ));
+    // Drive by hand to see the waits: 503, 503, then 200.
+    let run = |answers: &[u16]| {
+        let mut ctx = SimpleContext::new("GET", "/");
+        let (mut sent, mut waits) = (0usize, Vec::new());
+        let mut next = p.start(&mut ctx);
+        let result = loop {
+            next = match next {
+                Next::Send { cursor, .. } => {
+                    let status = answers[sent.min(answers.len() - 1)];
+                    sent += 1;
+                    let r = SentResponse::new(status, "", vec![], Arc::from(&b""[..]));
+                    p.after_send(cursor, Ok(r), &mut ctx)
+                }
+                Next::Sleep { duration, cursor } => {
+                    waits.push(duration.as_secs());
+                    p.after_sleep(cursor, &mut ctx)
+                }
+                Next::CallBackend { cursor, .. } => {
+                    ctx.set_response_status(200, None);
+                    p.after_backend(cursor, Ok(()), &mut ctx)
+                }
+                Next::Finish(r) => break r,
+                Next::Token { .. } => unreachable!(),
+            }
+        };
+        (
+            result,
+            sent,
+            waits,
+            ctx.response_header("X-Status").map(|s| s.to_string()),
+        )
+    };
+    let (r, sent, waits, status) = run(&[503, 503, 200]);
+    assert_eq!((r, sent), (PipelineResult::Proxied, 3));
+    assert_eq!(waits, [2, 3], "linear: interval, then interval + delta");
+    assert_eq!(status.as_deref(), Some("200"));
+    // Exhausted: the first run and three retries, then the pipeline goes on with the last.
+    let (r, sent, waits, status) = run(&[503]);
+    assert_eq!((r, sent, waits.len()), (PipelineResult::Proxied, 4, 3));
+    assert_eq!(status.as_deref(), Some("503"));
+    // Good at once: no retry.
+    let (_, sent, waits, _) = run(&[200]);
+    assert_eq!((sent, waits.len()), (1, 0));
+}
+
+#[test]
+fn retry_documents_are_checked() {
+    for (inner, needle) in [
+        (
+            r#"<retry condition="@(true)" count="0" interval="1"/>"#,
+            "count",
+        ),
+        (
+            r#"<retry condition="@(true)" count="51" interval="1"/>"#,
+            "count",
+        ),
+        (r#"<retry condition="@(true)" count="2"/>"#, "'interval'"),
+        (r#"<retry count="2" interval="1"/>"#, "'condition'"),
+        (
+            r#"<retry condition="@(true)" count="2" interval="1" first-fast-retry="@(context.Request.Method == "GET")"/>"#,
+            "first-fast-retry",
+        ),
+    ] {
+        let text = format!("<policies><inbound>{inner}</inbound></policies>");
+        let doc = ScopeDocument::parse(
+            Scope::Operation,
+            Source::plain("op.xml", text.as_str()).unwrap(),
+        )
+        .unwrap();
+        let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{inner} compiled"))
+            .to_string();
+        assert!(e.contains(needle), "{inner}: {e}");
+    }
+    let text = r#"<policies><backend><retry condition="@(true)" count="2" interval="1"><forward-request/></retry></backend></policies>"#;
+    let doc =
+        ScopeDocument::parse(Scope::Operation, Source::plain("op.xml", text).unwrap()).unwrap();
+    let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("once per request"), "{e}");
+}

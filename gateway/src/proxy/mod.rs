@@ -118,6 +118,10 @@ impl Gateway {
                     let token = identity::token(snap, &request).await;
                     Self::pending(session, rc, snap, |c| plan.after_token(cursor, token, c))
                 }
+                Next::Sleep { duration, cursor } => {
+                    tokio::time::sleep(duration).await;
+                    Self::pending(session, rc, snap, |c| plan.after_sleep(cursor, c))
+                }
                 other => break other,
             };
         };
@@ -557,7 +561,7 @@ impl ProxyHttp for Gateway {
         }
         let next = Self::pending(session, rc, &snap, |c| plan.start(c));
         let next = match next {
-            Next::Send { .. } | Next::Token { .. } => {
+            Next::Send { .. } | Next::Token { .. } | Next::Sleep { .. } => {
                 Box::pin(Self::sends(session, rc, &snap, &plan, next)).await
             }
             next => {
@@ -573,7 +577,7 @@ impl ProxyHttp for Gateway {
                 rc.cursor = Some(cursor);
                 Ok(false)
             }
-            Next::Finish(_) | Next::Send { .. } | Next::Token { .. } => {
+            Next::Finish(_) | Next::Send { .. } | Next::Token { .. } | Next::Sleep { .. } => {
                 Self::respond(session, rc).await?;
                 Ok(true)
             }
@@ -709,29 +713,26 @@ impl ProxyHttp for Gateway {
             Some(cursor) => plan.after_backend(
                 cursor,
                 Ok(()),
-                &mut SessionContext {
-                    req: session.req_header_mut(),
-                    rc,
-                    deployment: &snap.deployment,
-                    snapshot: &snap,
-                    resp: ResponseTarget::Upstream(upstream, &mut replace),
-                },
+                &mut upstream_context(session, rc, &snap, upstream, &mut replace),
             ),
             None => Next::Finish(PipelineResult::Proxied),
         };
-        while let Next::Send { request, cursor } = next {
-            let sent = outcall::send(&snap, &request, "send-request").await;
-            next = plan.after_send(
-                cursor,
-                sent,
-                &mut SessionContext {
-                    req: session.req_header_mut(),
-                    rc,
-                    deployment: &snap.deployment,
-                    snapshot: &snap,
-                    resp: ResponseTarget::Upstream(upstream, &mut replace),
-                },
-            );
+        // After the backend: sends and retry waits in backend, outbound and on-error (tokens
+        // are inbound only).
+        loop {
+            next = match next {
+                Next::Send { request, cursor } => {
+                    let sent = outcall::send(&snap, &request, "send-request").await;
+                    let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
+                    plan.after_send(cursor, sent, c)
+                }
+                Next::Sleep { duration, cursor } => {
+                    tokio::time::sleep(duration).await;
+                    let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
+                    plan.after_sleep(cursor, c)
+                }
+                _ => break,
+            };
         }
         Self::one_way(rc, &snap);
         if let Some(b) = &replace {
@@ -839,6 +840,24 @@ impl ProxyHttp for Gateway {
             error_code: status,
             can_reuse_downstream: false,
         }
+    }
+}
+
+/// The request with the backend's response as the response: the pipeline after the backend
+/// answered.
+fn upstream_context<'a>(
+    session: &'a mut Session,
+    rc: &'a mut GatewayCtx,
+    snap: &'a Snapshot,
+    upstream: &'a mut ResponseHeader,
+    replace: &'a mut Option<Vec<u8>>,
+) -> SessionContext<'a> {
+    SessionContext {
+        req: session.req_header_mut(),
+        rc,
+        deployment: &snap.deployment,
+        snapshot: snap,
+        resp: ResponseTarget::Upstream(upstream, replace),
     }
 }
 

@@ -45,7 +45,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 
 /// APIM policies certgate does not implement yet.
 pub(crate) const NOT_YET: &[&str] = &[
-    "retry",
     "wait",
     "cache-lookup",
     "cache-store",
@@ -74,7 +73,7 @@ mod tests {
         assert!(why("llm-semantic-cache-lookup")
             .unwrap()
             .contains("AI gateway"));
-        assert!(why("retry").unwrap().contains("does not implement yet"));
+        assert!(why("wait").unwrap().contains("does not implement yet"));
         assert_eq!(why("set-header"), None);
         assert_eq!(why("no-such-policy"), None);
     }
