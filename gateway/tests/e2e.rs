@@ -2253,3 +2253,69 @@ fn retry_calls_a_flaky_service_again() {
         "two waits of a second"
     );
 }
+
+/// Issue 14: `wait for="all"` sends its requests together: each of two services answers only
+/// once the other has received its request (sent one after the other, the first would give up
+/// waiting and answer "alone"). `for="any"` goes on with the first answer and leaves the other
+/// request's variable unset.
+#[test]
+fn wait_sends_requests_together() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let arrived = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+    let service = |me: usize| {
+        let arrived = arrived.clone();
+        LocalHttp::start(move |_, _| {
+            arrived[me].store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !arrived[1 - me].load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let together = arrived[1 - me].load(Ordering::SeqCst);
+            (200, if together { "together" } else { "alone" }.to_string())
+        })
+    };
+    let (a, b) = (service(0), service(1));
+    let slow = LocalHttp::start(|_, _| {
+        std::thread::sleep(Duration::from_secs(3));
+        (200, "slow".into())
+    });
+    let fast = LocalHttp::start(|_, _| (200, "fast".into()));
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "wait",
+        &r#"<policies>
+  <inbound>
+    <base />
+    <choose>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("for", "") == "any")">
+        <wait for="any">
+          <send-request response-variable-name="slow" timeout="10"><set-url>http://127.0.0.1:SLOW/</set-url></send-request>
+          <send-request response-variable-name="fast" timeout="10"><set-url>http://127.0.0.1:FAST/</set-url></send-request>
+        </wait>
+        <set-header name="X-Any" exists-action="override"><value>@(context.Variables.ContainsKey("slow") + "/" + ((IResponse)context.Variables["fast"]).Body.As<string>())</value></set-header>
+      </when>
+      <otherwise>
+        <wait for="all">
+          <send-request response-variable-name="a" timeout="10"><set-url>http://127.0.0.1:A/</set-url></send-request>
+          <send-request response-variable-name="b" timeout="10"><set-url>http://127.0.0.1:B/</set-url></send-request>
+        </wait>
+        <set-header name="X-All" exists-action="override"><value>@(((IResponse)context.Variables["a"]).Body.As<string>() + "/" + ((IResponse)context.Variables["b"]).Body.As<string>())</value></set-header>
+      </otherwise>
+    </choose>
+  </inbound>
+</policies>"#
+            .replace("SLOW", &slow.port.to_string())
+            .replace("FAST", &fast.port.to_string())
+            .replace(":A/", &format!(":{}/", a.port))
+            .replace(":B/", &format!(":{}/", b.port)),
+    );
+    let client = Some("dev-valid-client");
+    let (status, head, body) = d.curl(API, "/wait/x", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(body.contains(r#"["X-All","together/together"]"#), "{body}");
+    let (status, head, body) = d.curl(API, "/wait/x?for=any", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(body.contains(r#"["X-Any","False/fast"]"#), "{body}");
+}

@@ -106,6 +106,10 @@ const CONTROL_FLOW: &[(&str, &[Section])] = &[
     ),
     ("forward-request", &[Section::Backend]),
     (
+        "wait",
+        &[Section::Inbound, Section::Backend, Section::Outbound],
+    ),
+    (
         "retry",
         &[
             Section::Inbound,
@@ -286,6 +290,31 @@ impl Compiler<'_> {
                 }
                 Op::Choose { whens, otherwise }
             }
+            "wait" => {
+                el.only_attrs(&["for"])?;
+                let any = match el.opt("for").map(|a| (a, a.value.text.as_str())) {
+                    None | Some((_, "all")) => false,
+                    Some((_, "any")) => true,
+                    Some((a, other)) => {
+                        return Err(el.attr_err(
+                            a,
+                            ErrorKind::InvalidValue,
+                            format!("for '{other}'; expected all or any"),
+                        ))
+                    }
+                };
+                for c in el.e.elements() {
+                    if !matches!(c.name.as_str(), "send-request" | "cache-lookup-value") {
+                        let ce = El { e: c, src: el.src };
+                        return Err(ce.err(
+                            ErrorKind::Structure,
+                            format!("<{}> inside <wait>: certgate runs send-request and cache-lookup-value there (APIM also allows choose)", c.name),
+                        ));
+                    }
+                }
+                let block = self.nested(&el, s.scope, section, path)?;
+                Op::Wait { any, block }
+            }
             "retry" => {
                 el.only_attrs(&[
                     "condition",
@@ -402,6 +431,7 @@ fn forwards(b: &Block) -> bool {
         }
         Op::LimitConcurrency { block, .. } => forwards(block),
         Op::Retry(r) => forwards(&r.block),
+        Op::Wait { .. } => false,
         Op::Policy(_) => false,
     })
 }

@@ -55,6 +55,13 @@ pub enum Io {
     Token(Box<TokenRequest>),
     /// `retry`: wait this long, then resume (the next attempt).
     Sleep(Duration),
+    /// `wait`: send these together (`any`: until the first answers), and hand back what came.
+    SendAll {
+        /// The requests, in document order.
+        requests: Vec<Outcall>,
+        /// `for="any"`.
+        any: bool,
+    },
 }
 
 /// In a `retry`'s path, after the attempt number: waiting before that attempt.
@@ -97,6 +104,9 @@ impl Plan {
                     Some((Op::Policy(Policy::AuthenticationManagedIdentity(p)), origin)),
                     Answer::Token(t),
                 ) => p.complete(t, ctx, origin),
+                (Some((Op::Wait { block, .. }, _)), Answer::SentAll(results)) => {
+                    complete_wait(block, results, ctx)
+                }
                 // A cursor from another plan: nothing to hand the answer to.
                 _ => Ok(policies::Flow::Next),
             };
@@ -228,6 +238,31 @@ impl Plan {
                 Ok(r)
             }
             Op::Retry(r) => self.retry(r, origin, 0, &[], path, ctx),
+            Op::Wait { any, block } => {
+                // The cache lookups run now; the requests go out together.
+                let mut requests = Vec::new();
+                for s in block {
+                    if let Op::Policy(p) = &s.op {
+                        let at = Site {
+                            origin: &s.origin,
+                            counters: &*self.counters,
+                        };
+                        if let policies::Flow::Send(call) = p.run(ctx, &at)? {
+                            requests.push(*call);
+                        }
+                    }
+                }
+                if requests.is_empty() {
+                    return Ok(Flow::Next);
+                }
+                Ok(Flow::Stop(SectionOutcome::Suspend(
+                    Io::SendAll {
+                        requests,
+                        any: *any,
+                    },
+                    path.clone(),
+                )))
+            }
             Op::LimitConcurrency { key, max, block } => {
                 let k = origin.text(key, ctx)?;
                 let Some(slot) = crate::concurrency::enter(&k, *max) else {
@@ -308,6 +343,25 @@ impl Plan {
             }
         }
     }
+}
+
+/// Hands each of a `wait`'s `send-request`s its result, in order (an abandoned one sets
+/// nothing); the first failure ends the wait.
+fn complete_wait(
+    block: &Block,
+    results: Vec<Option<crate::outcall::SendResult>>,
+    ctx: &mut dyn RequestContext,
+) -> Result<policies::Flow, Fail> {
+    let sends = block.iter().filter_map(|s| match &s.op {
+        Op::Policy(Policy::SendRequest(p)) => Some((p, &*s.origin)),
+        _ => None,
+    });
+    for ((p, origin), result) in sends.zip(results) {
+        if let Some(r) = result {
+            p.complete(r, ctx, origin)?;
+        }
+    }
+    Ok(policies::Flow::Next)
 }
 
 /// The branch `branch` of the `choose` step `s` (its `when`s, then `otherwise`), or the block

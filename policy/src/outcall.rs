@@ -159,4 +159,7 @@ pub enum Answer {
     Sent(SendResult),
     /// An `authentication-managed-identity`'s token.
     Token(TokenResult),
+    /// The responses of a `wait`'s requests, in order; `None` for one abandoned when another
+    /// answered first (`for="any"`).
+    SentAll(Vec<Option<SendResult>>),
 }

@@ -40,6 +40,16 @@ pub enum Next {
         /// Pass back to [`Plan::after_send`].
         cursor: Cursor,
     },
+    /// Send `requests` together (`wait`; `any`: until the first answers, abandoning the
+    /// others), then hand what came back, in order, to [`Plan::after_send_all`].
+    SendAll {
+        /// What to send.
+        requests: Vec<Outcall>,
+        /// `for="any"`.
+        any: bool,
+        /// Pass back to [`Plan::after_send_all`].
+        cursor: Cursor,
+    },
     /// Wait `duration` (`retry`'s interval), then call [`Plan::after_sleep`].
     Sleep {
         /// How long.
@@ -208,6 +218,19 @@ impl Plan {
         self.settle(cursor.stage, outcome, ctx)
     }
 
+    /// Continues after a `wait`'s requests: each `send-request` takes its result (`None`: it
+    /// was abandoned when another answered first).
+    pub fn after_send_all(
+        &self,
+        cursor: Cursor,
+        results: Vec<Option<SendResult>>,
+        ctx: &mut dyn RequestContext,
+    ) -> Next {
+        let answer = Some(Answer::SentAll(results));
+        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
+        self.settle(cursor.stage, outcome, ctx)
+    }
+
     /// Continues after a `retry`'s wait: its next attempt.
     pub fn after_sleep(&self, cursor: Cursor, ctx: &mut dyn RequestContext) -> Next {
         let outcome = self.resume_section(cursor.stage.section(), &cursor.at, None, ctx);
@@ -233,6 +256,13 @@ impl Plan {
                 (_, SectionOutcome::Suspend(Io::Token(request), at)) => {
                     return Next::Token {
                         request,
+                        cursor: Cursor { stage, at },
+                    }
+                }
+                (_, SectionOutcome::Suspend(Io::SendAll { requests, any }, at)) => {
+                    return Next::SendAll {
+                        requests,
+                        any,
                         cursor: Cursor { stage, at },
                     }
                 }
@@ -360,6 +390,20 @@ pub fn run_pipeline_with(
             Next::Token { request, cursor } => {
                 let t = token(&request);
                 plan.after_token(cursor, t, ctx)
+            }
+            // One after the other here; with `any`, the first answers and the rest are
+            // abandoned.
+            Next::SendAll {
+                requests,
+                any,
+                cursor,
+            } => {
+                let results = requests
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (!any || i == 0).then(|| send(r)))
+                    .collect();
+                plan.after_send_all(cursor, results, ctx)
             }
             // This driver does not wait (tests and benchmarks): the next attempt runs at once.
             Next::Sleep { cursor, .. } => plan.after_sleep(cursor, ctx),

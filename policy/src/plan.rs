@@ -34,6 +34,12 @@ pub enum Op {
     },
     /// `retry`: `block` once, then again while `condition` holds, at most `count` more times.
     Retry(Box<Retry>),
+    /// `wait`: its `send-request` children are sent together; `any`: the first answer ends
+    /// the wait and the other requests are abandoned.
+    Wait {
+        any: bool,
+        block: Block,
+    },
     /// `limit-concurrency`: at most `max` requests inside `block` per `key` at a time.
     LimitConcurrency {
         key: crate::expr::Template,
@@ -129,6 +135,7 @@ impl Plan {
                 }
                 Op::LimitConcurrency { block, .. } => any(block),
                 Op::Retry(r) => any(&r.block),
+                Op::Wait { block, .. } => any(block),
                 _ => false,
             })
         }
@@ -146,6 +153,7 @@ impl Plan {
                         }
                         Op::LimitConcurrency { block, .. } => count(block),
                         Op::Retry(r) => count(&r.block),
+                        Op::Wait { block, .. } => count(block),
                         _ => 0,
                     }
                 })

@@ -552,7 +552,7 @@ fn apim_policies_certgate_refuses_say_why_where_they_stand() {
         "needs Azure OpenAI",
     );
     expect(
-        &inbound(r#"<wait for="all"/>"#),
+        &inbound(r#"<find-and-replace from="a" to="b"/>"#),
         ErrorKind::UnknownPolicy,
         2,
         1,

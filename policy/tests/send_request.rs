@@ -498,7 +498,7 @@ fn retry_runs_its_children_again_while_the_condition_holds() {
                     p.after_backend(cursor, Ok(()), &mut ctx)
                 }
                 Next::Finish(r) => break r,
-                Next::Token { .. } => unreachable!(),
+                Next::Token { .. } | Next::SendAll { .. } => unreachable!(),
             }
         };
         (
@@ -558,4 +558,86 @@ fn retry_documents_are_checked() {
         .err()
         .unwrap();
     assert!(e.to_string().contains("once per request"), "{e}");
+}
+
+#[test]
+fn wait_sends_its_requests_together_and_takes_every_or_the_first_answer() {
+    use certgate_policy::Next;
+    let p = |any: &str| {
+        plan(&format!(
+            r#"<policies><inbound><wait for="{any}">
+              <send-request response-variable-name="a"><set-url>http://127.0.0.1:9/a</set-url></send-request>
+              <cache-lookup-value key="k" variable-name="cached" default-value="none" />
+              <send-request response-variable-name="b"><set-url>http://127.0.0.1:9/b</set-url></send-request>
+            </wait><set-variable name="after" value="yes" /></inbound>{ON_ERROR}</policies>"#
+        ))
+    };
+    let answer = |s: u16| Some(Ok(SentResponse::new(s, "", vec![], Arc::from(&b""[..]))));
+    for (mode, results, a, b) in [
+        ("all", vec![answer(201), answer(202)], true, true),
+        ("any", vec![None, answer(202)], false, true),
+    ] {
+        let p = p(mode);
+        let mut ctx = SimpleContext::new("GET", "/");
+        let Next::SendAll {
+            requests,
+            any,
+            cursor,
+        } = p.start(&mut ctx)
+        else {
+            panic!("{mode}: not sent together")
+        };
+        assert_eq!(
+            requests.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
+            ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+        );
+        assert_eq!(any, mode == "any");
+        assert!(matches!(
+            p.after_send_all(cursor, results, &mut ctx),
+            Next::CallBackend { .. }
+        ));
+        assert_eq!(ctx.state().variable("a").is_some(), a, "{mode}");
+        assert_eq!(ctx.state().variable("b").is_some(), b, "{mode}");
+        assert!(
+            ctx.state().variable("cached").is_some() && ctx.state().variable("after").is_some()
+        );
+    }
+    // One of them failing (without ignore-error) fails the wait into on-error.
+    let p = p("all");
+    let mut ctx = SimpleContext::new("GET", "/");
+    let Next::SendAll { cursor, .. } = p.start(&mut ctx) else {
+        panic!()
+    };
+    let failed = Some(Err(SendFailure::Timeout("slow".into())));
+    assert!(matches!(
+        p.after_send_all(cursor, vec![answer(200), failed], &mut ctx),
+        Next::Finish(PipelineResult::Error)
+    ));
+    assert_eq!(
+        ctx.response_header("X-Err").as_deref(),
+        Some("send-request/Timeout/inbound")
+    );
+    for (inner, needle) in [
+        (r#"<wait for="some"/>"#, "expected all or any"),
+        (
+            r#"<wait><choose><when condition="@(true)"/></choose></wait>"#,
+            "inside <wait>",
+        ),
+        (
+            r#"<wait><set-variable name="x" value="1"/></wait>"#,
+            "inside <wait>",
+        ),
+    ] {
+        let text = format!("<policies><inbound>{inner}</inbound></policies>");
+        let doc = ScopeDocument::parse(
+            Scope::Operation,
+            Source::plain("op.xml", text.as_str()).unwrap(),
+        )
+        .unwrap();
+        let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains(needle), "{inner}: {e}");
+    }
 }

@@ -122,6 +122,16 @@ impl Gateway {
                     tokio::time::sleep(duration).await;
                     Self::pending(session, rc, snap, |c| plan.after_sleep(cursor, c))
                 }
+                Next::SendAll {
+                    requests,
+                    any,
+                    cursor,
+                } => {
+                    let results = outcall::send_all(snap, requests, any).await;
+                    Self::pending(session, rc, snap, |c| {
+                        plan.after_send_all(cursor, results, c)
+                    })
+                }
                 other => break other,
             };
         };
@@ -561,7 +571,7 @@ impl ProxyHttp for Gateway {
         }
         let next = Self::pending(session, rc, &snap, |c| plan.start(c));
         let next = match next {
-            Next::Send { .. } | Next::Token { .. } | Next::Sleep { .. } => {
+            Next::Send { .. } | Next::Token { .. } | Next::Sleep { .. } | Next::SendAll { .. } => {
                 Box::pin(Self::sends(session, rc, &snap, &plan, next)).await
             }
             next => {
@@ -577,7 +587,11 @@ impl ProxyHttp for Gateway {
                 rc.cursor = Some(cursor);
                 Ok(false)
             }
-            Next::Finish(_) | Next::Send { .. } | Next::Token { .. } | Next::Sleep { .. } => {
+            Next::Finish(_)
+            | Next::Send { .. }
+            | Next::Token { .. }
+            | Next::Sleep { .. }
+            | Next::SendAll { .. } => {
                 Self::respond(session, rc).await?;
                 Ok(true)
             }
@@ -730,6 +744,15 @@ impl ProxyHttp for Gateway {
                     tokio::time::sleep(duration).await;
                     let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
                     plan.after_sleep(cursor, c)
+                }
+                Next::SendAll {
+                    requests,
+                    any,
+                    cursor,
+                } => {
+                    let results = outcall::send_all(&snap, requests, any).await;
+                    let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
+                    plan.after_send_all(cursor, results, c)
                 }
                 _ => break,
             };

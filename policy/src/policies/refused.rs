@@ -45,7 +45,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 
 /// APIM policies certgate does not implement yet.
 pub(crate) const NOT_YET: &[&str] = &[
-    "wait",
     "cache-lookup",
     "cache-store",
     "find-and-replace",
@@ -73,7 +72,9 @@ mod tests {
         assert!(why("llm-semantic-cache-lookup")
             .unwrap()
             .contains("AI gateway"));
-        assert!(why("wait").unwrap().contains("does not implement yet"));
+        assert!(why("find-and-replace")
+            .unwrap()
+            .contains("does not implement yet"));
         assert_eq!(why("set-header"), None);
         assert_eq!(why("no-such-policy"), None);
     }
