@@ -57,6 +57,16 @@ fn run(plan: &Plan, send: impl FnMut(&Outcall) -> SendResult) -> (PipelineResult
     (r, ctx)
 }
 
+/// The error compiling `text` gives.
+fn refused(text: &str) -> String {
+    let doc = ScopeDocument::parse(Scope::Operation, Source::plain("op.xml", text).unwrap())
+        .unwrap_or_else(|e| panic!("{e}"));
+    match compile_route(&[&doc], &Fragments::new(), &CompileOptions::default()) {
+        Ok(_) => panic!("{text} compiled"),
+        Err(e) => e.to_string(),
+    }
+}
+
 const ON_ERROR: &str = r#"<on-error><set-header name="X-Err" exists-action="override"><value>@(context.LastError.Source + "/" + context.LastError.Reason + "/" + context.LastError.Section)</value></set-header></on-error>"#;
 
 #[test]
@@ -295,18 +305,9 @@ fn one_way_requests_are_queued_and_do_not_suspend() {
 #[test]
 fn responses_are_typed_and_checked_at_load() {
     let refused = |expr: &str| {
-        let text = format!(
+        refused(&format!(
             r#"<policies><inbound><set-variable name="x" value="@({expr})"/></inbound></policies>"#
-        );
-        let doc = ScopeDocument::parse(
-            Scope::Operation,
-            Source::plain("op.xml", text.as_str()).unwrap(),
-        )
-        .unwrap();
-        match compile_route(&[&doc], &Fragments::new(), &CompileOptions::default()) {
-            Ok(_) => panic!("{expr} compiled"),
-            Err(e) => e.to_string(),
-        }
+        ))
     };
     assert!(refused(r#"((IResponse)context.Variables["r"]).Nope"#)
         .contains("does not contain a definition for 'Nope'"));
@@ -450,16 +451,7 @@ fn limit_concurrency_needs_a_key_and_a_count() {
             "nope",
         ),
     ] {
-        let text = format!("<policies><inbound>{inner}</inbound></policies>");
-        let doc = ScopeDocument::parse(
-            Scope::Operation,
-            Source::plain("op.xml", text.as_str()).unwrap(),
-        )
-        .unwrap();
-        let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
-            .err()
-            .unwrap_or_else(|| panic!("{inner} compiled"))
-            .to_string();
+        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
         assert!(e.contains(needle), "{inner}: {e}");
     }
 }
@@ -539,25 +531,12 @@ fn retry_documents_are_checked() {
             "first-fast-retry",
         ),
     ] {
-        let text = format!("<policies><inbound>{inner}</inbound></policies>");
-        let doc = ScopeDocument::parse(
-            Scope::Operation,
-            Source::plain("op.xml", text.as_str()).unwrap(),
-        )
-        .unwrap();
-        let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
-            .err()
-            .unwrap_or_else(|| panic!("{inner} compiled"))
-            .to_string();
+        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
         assert!(e.contains(needle), "{inner}: {e}");
     }
     let text = r#"<policies><backend><retry condition="@(true)" count="2" interval="1"><forward-request/></retry></backend></policies>"#;
-    let doc =
-        ScopeDocument::parse(Scope::Operation, Source::plain("op.xml", text).unwrap()).unwrap();
-    let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
-        .err()
-        .unwrap();
-    assert!(e.to_string().contains("once per request"), "{e}");
+    let e = refused(text);
+    assert!(e.contains("once per request"), "{e}");
 }
 
 #[test]
@@ -628,16 +607,7 @@ fn wait_sends_its_requests_together_and_takes_every_or_the_first_answer() {
             "inside <wait>",
         ),
     ] {
-        let text = format!("<policies><inbound>{inner}</inbound></policies>");
-        let doc = ScopeDocument::parse(
-            Scope::Operation,
-            Source::plain("op.xml", text.as_str()).unwrap(),
-        )
-        .unwrap();
-        let e = compile_route(&[&doc], &Fragments::new(), &CompileOptions::default())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
         assert!(e.contains(needle), "{inner}: {e}");
     }
 }
