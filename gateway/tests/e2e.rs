@@ -2319,3 +2319,39 @@ fn wait_sends_requests_together() {
     assert_eq!(status, 200, "{head}{body}");
     assert!(body.contains(r#"["X-Any","False/fast"]"#), "{body}");
 }
+
+/// Issue 14: `set-body template="liquid"` turns a JSON request into a SOAP envelope for the
+/// backend, as APIM's documentation example does.
+#[test]
+fn liquid_templates_transform_request_bodies() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "soap",
+        r#"<policies>
+  <inbound>
+    <base />
+    <set-header name="Content-Type" exists-action="override"><value>text/xml</value></set-header>
+    <set-body template="liquid">
+      <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+        <soap:Body><GetOpenOrders><cust>{{body.getOpenOrders.cust | Upcase}}</cust><via>{{context.Request.Method}}</via></GetOpenOrders></soap:Body>
+      </soap:Envelope>
+    </set-body>
+  </inbound>
+</policies>"#,
+    );
+    let (status, head, body) = d.curl(
+        API,
+        "/soap/orders",
+        Some("dev-valid-client"),
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            r#"{"getOpenOrders":{"cust":"c-42"}}"#,
+        ],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(body.contains("<cust>C-42</cust><via>POST</via>"), "{body}");
+    assert!(body.contains("soap:Envelope"), "{body}");
+}

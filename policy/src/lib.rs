@@ -39,6 +39,7 @@ mod error;
 mod exec;
 mod expr;
 mod last_error;
+mod liquid;
 mod named_values;
 mod openid;
 mod outcall;

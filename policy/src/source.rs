@@ -56,9 +56,33 @@ impl fmt::Debug for Source {
     }
 }
 
+/// The byte ranges of `<set-body template="liquid">` elements' text: Liquid uses `{{ }}` as
+/// named values do, so there an unknown name is left to the template. (A textual scan: the
+/// source is substituted before it is parsed as XML.)
+fn liquid_regions(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = text[from..].find("<set-body").map(|i| from + i) {
+        let Some(tag_end) = text[open..].find('>').map(|i| open + i + 1) else {
+            break;
+        };
+        let tag = &text[open..tag_end];
+        let liquid = tag.contains("template=\"liquid\"") || tag.contains("template='liquid'");
+        let end = text[tag_end..]
+            .find("</set-body")
+            .map_or(text.len(), |i| tag_end + i);
+        if liquid {
+            out.push(tag_end..end);
+        }
+        from = tag_end;
+    }
+    out
+}
+
 impl Source {
     /// Substitutes `{{name}}` occurrences and builds the position map. An unknown name, or a
-    /// `{{` without `}}`, is a compile error at the position of the `{{`.
+    /// `{{` without `}}`, is a compile error at the position of the `{{`; inside a Liquid
+    /// `set-body` an unknown name is the template's own (`{{body.id}}`) and stays.
     pub fn new(
         name: impl Into<Arc<str>>,
         original: impl Into<Arc<str>>,
@@ -75,6 +99,7 @@ impl Source {
             segments: Vec::new(),
             line_starts,
         };
+        let liquid = liquid_regions(&original);
         let bytes = original.as_bytes();
         let mut copied_from = 0;
         let mut i = 0;
@@ -92,7 +117,12 @@ impl Source {
                     i += 1;
                     continue;
                 }
+                let in_liquid = liquid.iter().any(|r| r.contains(&i));
                 let Some(value) = values.get(key) else {
+                    if in_liquid {
+                        i += 2 + close + 2;
+                        continue;
+                    }
                     return Err(src.substitution_error(
                         i,
                         format!(
@@ -319,5 +349,20 @@ mod tests {
     fn non_name_braces_are_kept() {
         let src = Source::plain("p.xml", r#"{{ "a": 1 }}"#).unwrap();
         assert_eq!(src.text(), r#"{{ "a": 1 }}"#);
+    }
+
+    #[test]
+    fn liquid_templates_keep_their_own_names() {
+        let mut nv = NamedValues::new();
+        nv.insert("tenant", "contoso", false);
+        let text = r#"<set-body template="liquid">{{body.id}} {{tenant}}</set-body><set-body>{{body.id}}</set-body>"#;
+        let e = Source::new("p.xml", text, &nv).unwrap_err();
+        assert!(e.to_string().contains("'body.id'"), "{e}");
+        let text = r#"<set-body template="liquid">{{body.id}} {{tenant}}</set-body>"#;
+        let src = Source::new("p.xml", text, &nv).unwrap();
+        assert_eq!(
+            src.text(),
+            r#"<set-body template="liquid">{{body.id}} contoso</set-body>"#
+        );
     }
 }

@@ -42,8 +42,9 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     ("cache", 2),
     ("concurrency", 2),
     ("openid", 2),
-    // 3: the C# subset.
+    // 3: the C# subset, and Liquid templates.
     ("expr", 3),
+    ("liquid", 3),
     // 4: the APIM XML dialect (embeds C#).
     ("xml", 4),
     ("document", 4),

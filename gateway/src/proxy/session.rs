@@ -280,6 +280,9 @@ impl RequestContext for SessionContext<'_> {
     fn deployment(&self) -> &Deployment {
         self.deployment
     }
+    fn matched_parameters(&self) -> Vec<(String, String)> {
+        self.rc.params.clone()
+    }
     fn matched_parameter(&self, name: &str) -> Option<&str> {
         self.rc
             .params

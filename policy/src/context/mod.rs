@@ -347,6 +347,8 @@ pub trait RequestContext {
     fn deployment(&self) -> &Deployment;
     /// A parameter matched by the operation's URL template.
     fn matched_parameter(&self, name: &str) -> Option<&str>;
+    /// Every parameter the URL template matched, for Liquid templates.
+    fn matched_parameters(&self) -> Vec<(String, String)>;
     /// `context.RequestId`.
     fn request_id(&self) -> &str;
     /// The request body, when the gateway buffered it (plans that read it; `None` for a

@@ -269,6 +269,9 @@ impl RequestContext for SimpleContext {
     fn deployment(&self) -> &Deployment {
         &self.deployment
     }
+    fn matched_parameters(&self) -> Vec<(String, String)> {
+        self.matched.clone()
+    }
     fn matched_parameter(&self, name: &str) -> Option<&str> {
         self.matched
             .iter()

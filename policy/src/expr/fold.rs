@@ -65,6 +65,9 @@ impl RequestContext for FoldContext {
     fn deployment(&self) -> &Deployment {
         &self.deployment
     }
+    fn matched_parameters(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     fn matched_parameter(&self, _: &str) -> Option<&str> {
         None
     }

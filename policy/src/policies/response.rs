@@ -85,10 +85,38 @@ impl PolicyStep for SetStatus {
 pub struct SetBody {
     pub body: Template,
     pub to_request: bool,
+    /// `template="liquid"`: the body is this template's output (`body` is the request's).
+    pub liquid: Option<crate::liquid::LiquidTemplate>,
 }
 
 impl SetBody {
     fn apply(&self, ctx: &mut dyn RequestContext, o: &Origin) -> Result<(), Fail> {
+        if let Some(t) = &self.liquid {
+            // Before the backend call the template reads the request's body; in
+            // return-response (APIM: the pipeline is cancelled) it reads nothing.
+            let input = match self.to_request {
+                true => ctx
+                    .state()
+                    .request_body
+                    .clone()
+                    .or_else(|| ctx.request_body().map(<[u8]>::to_vec)),
+                false => None,
+            };
+            let out = t.render(ctx, input.as_deref()).map_err(|e| {
+                o.fail(
+                    "LiquidTemplateFailure",
+                    &format!("The Liquid template failed: {e}"),
+                    500,
+                    "Internal server error",
+                )
+            })?;
+            if self.to_request {
+                ctx.state_mut().request_body = Some(out.into_bytes());
+            } else {
+                ctx.set_response_body(out.into_bytes());
+            }
+            return Ok(());
+        }
         let v = o.text(&self.body, ctx)?;
         if self.to_request {
             ctx.state_mut().request_body = Some(v.as_bytes().to_vec());
@@ -102,11 +130,46 @@ impl SetBody {
 impl PolicyStep for SetBody {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["template", "xsi-nil", "parse-date"])?;
-        el.only_children(&[], true)?;
+        let is_liquid = el.opt("template").is_some_and(|a| a.value.text == "liquid");
+        if !is_liquid {
+            el.only_children(&[], true)?;
+        }
+        let mut liquid = None;
         if let Some(a) = el.opt("template") {
-            if a.value.text != "none" {
-                return Err(el.attr_err(a, ErrorKind::InvalidValue, format!("set-body template '{}' is not supported; expected none (liquid templates are not implemented)", a.value.text)));
+            match a.value.text.as_str() {
+                "none" => {}
+                "liquid" if r.target == HeaderTarget::Response => {
+                    return Err(el.attr_err(a, ErrorKind::InvalidValue, "set-body template=\"liquid\" after the backend call reads the backend's body, which certgate does not buffer yet; use it before forward-request or in return-response"));
+                }
+                "liquid" => {
+                    let text = liquid_text(el);
+                    let t = crate::liquid::LiquidTemplate::compile(&text).map_err(|e| {
+                        el.err(
+                            ErrorKind::InvalidValue,
+                            format!("the Liquid template is not supported: {e}"),
+                        )
+                    })?;
+                    // The template reads the request body: the gateway buffers it.
+                    r.route
+                        .reads_request_body
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    liquid = Some(t);
+                }
+                other => {
+                    return Err(el.attr_err(
+                        a,
+                        ErrorKind::InvalidValue,
+                        format!("set-body template '{other}'; expected liquid or none"),
+                    ));
+                }
             }
+        }
+        if liquid.is_some() {
+            return Ok(SetBody {
+                body: Template::Literal("".into()),
+                to_request: r.target == HeaderTarget::Request,
+                liquid,
+            });
         }
         let body = match el.text() {
             _ if el.bool_attr("xsi-nil", false)? => Template::Literal("".into()),
@@ -116,12 +179,31 @@ impl PolicyStep for SetBody {
         Ok(SetBody {
             body,
             to_request: r.target == HeaderTarget::Request,
+            liquid: None,
         })
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         self.apply(ctx, at.origin).map(|()| Flow::Next)
     }
+}
+
+/// A Liquid template's text: the element's text, or, when the template is markup (a SOAP
+/// envelope), the element's inner XML as written.
+fn liquid_text(el: &El) -> String {
+    if el.e.elements().next().is_none() {
+        return el.text().map(|t| t.text.to_string()).unwrap_or_default();
+    }
+    let text = el.src.text();
+    let inner = text
+        .get(el.e.offset..)
+        .and_then(|rest| {
+            let start = el.e.offset + rest.find('>')? + 1;
+            let end = start + text.get(start..)?.find("</set-body")?;
+            text.get(start..end)
+        })
+        .unwrap_or_default();
+    inner.trim().to_string()
 }
 
 /// `return-response`: APIM's fresh `200 OK` (nothing of the response under construction, or of
@@ -151,10 +233,15 @@ impl PolicyStep for ReturnResponse {
             .children("set-header")
             .map(|c| SetHeader::read_for(&c, r, HeaderTarget::Response))
             .collect::<Result<Vec<_>, _>>()?;
-        // return-response's body is the response's, whatever the section.
+        // return-response's body is the response's, whatever the section (a Liquid template
+        // there reads no body: APIM cancels the pipeline first).
+        let fresh = Reader {
+            target: HeaderTarget::Request,
+            ..*r
+        };
         let body = el
             .child("set-body")?
-            .map(|c| SetBody::read(&c, r))
+            .map(|c| SetBody::read(&c, &fresh))
             .transpose()?
             .map(|b| SetBody {
                 to_request: false,
@@ -294,8 +381,35 @@ mod tests {
     }
 
     #[test]
+    fn liquid_bodies_from_the_request_and_in_return_response() {
+        let p = read(r#"<set-body template="liquid"><order id="{{body.id}}" by="{{context.Request.Headers['X-User'] | Upcase}}">{% for l in body.lines %}<line>{{l.sku}}</line>{% endfor %}{{body.absent}}</order></set-body>"#).unwrap();
+        let mut ctx = SimpleContext::new("POST", "/").with_header("X-User", "ann");
+        ctx.request_body = Some(br#"{"id":7,"lines":[{"sku":"a"},{"sku":"b"}]}"#.to_vec());
+        run(&p, &mut ctx).unwrap();
+        assert_eq!(
+            ctx.state.request_body.as_deref(),
+            Some(&br#"<order id="7" by="ANN"><line>a</line><line>b</line></order>"#[..])
+        );
+        // In return-response the template reads no body (APIM) and builds the response's.
+        let p = read(r#"<return-response><set-body template="liquid">{"method":"{{context.Request.Method}}","id":"{{body.id}}"}</set-body></return-response>"#).unwrap();
+        run(&p, &mut ctx).unwrap();
+        assert_eq!(ctx.body_text(), Some(r#"{"method":"POST","id":""}"#));
+        // A template that fails while rendering is a failure into on-error.
+        let p = read(r#"<set-body template="liquid">{{ 1 | DividedBy: 0 }}</set-body>"#).unwrap();
+        assert_eq!(
+            &*run(&p, &mut ctx).unwrap_err().reason,
+            "LiquidTemplateFailure"
+        );
+    }
+
+    #[test]
     fn set_body_and_mock_response() {
-        assert!(refused(r#"<set-body template="liquid">x</set-body>"#).contains("liquid"));
+        assert!(refused(r#"<set-body template="handlebars">x</set-body>"#)
+            .contains("expected liquid or none"));
+        assert!(
+            refused(r#"<set-body template="liquid">{{ 1 | Currency }}</set-body>"#)
+                .contains("Liquid template is not supported")
+        );
         // Read as inbound reads it: the body of the request sent to the backend.
         let p = read(r#"<set-body xsi-nil="true">ignored</set-body>"#).unwrap();
         let mut ctx = SimpleContext::new("GET", "/");
