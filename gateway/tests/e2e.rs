@@ -2332,6 +2332,7 @@ fn liquid_templates_transform_request_bodies() {
   <inbound>
     <base />
     <set-header name="Content-Type" exists-action="override"><value>text/xml</value></set-header>
+    <find-and-replace from="c-42" to="c-43" />
     <set-body template="liquid">
       <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
         <soap:Body><GetOpenOrders><cust>{{body.getOpenOrders.cust | Upcase}}</cust><via>{{context.Request.Method}}</via></GetOpenOrders></soap:Body>
@@ -2352,6 +2353,7 @@ fn liquid_templates_transform_request_bodies() {
         ],
     );
     assert_eq!(status, 200, "{head}{body}");
-    assert!(body.contains("<cust>C-42</cust><via>POST</via>"), "{body}");
+    // find-and-replace ran on the JSON first.
+    assert!(body.contains("<cust>C-43</cust><via>POST</via>"), "{body}");
     assert!(body.contains("soap:Envelope"), "{body}");
 }

@@ -16,6 +16,7 @@ mod backend;
 mod cache_value;
 mod cors;
 mod emit_metric;
+mod find_and_replace;
 mod headers;
 mod ip_filter;
 mod rate_limit;
@@ -48,6 +49,7 @@ pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
 pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
 pub(crate) use cors::Cors;
 pub(crate) use emit_metric::EmitMetric;
+pub(crate) use find_and_replace::FindAndReplace;
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
 pub(crate) use ip_filter::IpFilter;
 pub(crate) use rate_limit::RateLimit;
@@ -218,6 +220,7 @@ catalogue! {
     "set-status" [Inbound, Backend, Outbound, OnError] => SetStatus(SetStatus),
     "set-header" [Inbound, Backend, Outbound, OnError] => SetHeader(SetHeader),
     "set-body" [Inbound, Backend, Outbound, OnError] => SetBody(SetBody),
+    "find-and-replace" [Inbound, Backend, Outbound, OnError] => FindAndReplace(Box<FindAndReplace>),
     "set-variable" [Inbound, Backend, Outbound, OnError] => SetVariable(SetVariable),
     "trace" [Inbound, Backend, Outbound, OnError] => Trace(Trace),
     "emit-metric" [Inbound, Backend, Outbound, OnError] => EmitMetric(Box<EmitMetric>),

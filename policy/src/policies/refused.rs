@@ -47,7 +47,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 pub(crate) const NOT_YET: &[&str] = &[
     "cache-lookup",
     "cache-store",
-    "find-and-replace",
     "json-to-xml",
     "xml-to-json",
     "xsl-transform",
@@ -72,7 +71,7 @@ mod tests {
         assert!(why("llm-semantic-cache-lookup")
             .unwrap()
             .contains("AI gateway"));
-        assert!(why("find-and-replace")
+        assert!(why("json-to-xml")
             .unwrap()
             .contains("does not implement yet"));
         assert_eq!(why("set-header"), None);
