@@ -2357,3 +2357,43 @@ fn liquid_templates_transform_request_bodies() {
     assert!(body.contains("<cust>C-43</cust><via>POST</via>"), "{body}");
     assert!(body.contains("soap:Envelope"), "{body}");
 }
+
+/// Issue 14: a Liquid `set-body` and `find-and-replace` after the backend call work on the
+/// backend's whole body (the gateway receives it before outbound runs); the status and headers
+/// outbound sets still reach the client, and a slow backend is still a timeout.
+#[test]
+fn policies_after_the_backend_rewrite_its_whole_body() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "reshape",
+        r#"<policies>
+  <inbound><base /></inbound>
+  <backend><forward-request timeout="1" /></backend>
+  <outbound>
+    <base />
+    <find-and-replace from="demo" to="DEMO" />
+    <set-body template="liquid">{"line":"{{body.request}}","status":{{context.Response.StatusCode}}}</set-body>
+    <set-header name="X-Reshaped" exists-action="override"><value>yes</value></set-header>
+  </outbound>
+</policies>"#,
+    );
+    let client = Some("dev-valid-client");
+    let (status, head, body) = d.curl(API, "/reshape/items?a=1", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(body, r#"{"line":"GET /items?a=1 HTTP/1.1","status":200}"#);
+    assert_eq!(header(&head, "x-reshaped"), Some("yes"), "{head}");
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(body.len().to_string().as_str()),
+        "{head}"
+    );
+    assert_eq!(
+        header(&head, "x-backend"),
+        Some("demo"),
+        "the backend's headers stay: {head}"
+    );
+    let (status, head, body) = d.curl(API, "/reshape/items?delay=3000", client, &[]);
+    assert_eq!(status, 504, "{head}{body}");
+    assert_eq!(header(&head, "x-error-reason"), Some("timeout"), "{head}");
+}

@@ -60,6 +60,7 @@ fn compile_inner(
     // A fresh flag for this route: the checker sets it when an expression reads the body.
     let route = RouteInfo {
         reads_request_body: Default::default(),
+        reads_response_body: Default::default(),
         ..opts.route.clone()
     };
     let mut c = Compiler {
@@ -80,8 +81,12 @@ fn compile_inner(
     let reads_request_body = route
         .reads_request_body
         .load(std::sync::atomic::Ordering::Relaxed);
+    let reads_response_body = route
+        .reads_response_body
+        .load(std::sync::atomic::Ordering::Relaxed);
     Ok(Plan {
         reads_request_body,
+        reads_response_body,
         route: route.clone(),
         inbound: next(),
         backend: next(),

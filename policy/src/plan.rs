@@ -110,6 +110,10 @@ pub struct Plan {
     pub explicit_forward: bool,
     /// Whether an expression reads `context.Request.Body`: the gateway buffers the body first.
     pub reads_request_body: bool,
+    /// Whether a policy reads or rewrites the backend's body after it answered (a Liquid
+    /// `set-body`, `find-and-replace`): the gateway then receives the backend's whole response
+    /// before the backend section's remainder and outbound run.
+    pub reads_response_body: bool,
     /// Where its rate limits and quotas count.
     pub counters: Arc<dyn CounterStore>,
 }

@@ -611,3 +611,23 @@ fn wait_sends_its_requests_together_and_takes_every_or_the_first_answer() {
         assert!(e.contains(needle), "{inner}: {e}");
     }
 }
+
+#[test]
+fn policies_after_the_backend_read_its_body_and_the_plan_says_so() {
+    let p = plan(
+        r#"<policies><backend><forward-request/><find-and-replace from="backend" to="origin"/></backend>
+        <outbound><set-body template="liquid">[{{body.where}}|{{context.Response.StatusCode}}]</set-body></outbound></policies>"#,
+    );
+    assert!(p.reads_response_body && !p.reads_request_body);
+    let mut ctx = SimpleContext::new("GET", "/");
+    let r = certgate_policy::run_pipeline(&p, &mut ctx, |c, _| {
+        c.set_response_status(202, None);
+        c.set_response_body(br#"{"where":"backend"}"#.to_vec());
+        Ok(())
+    });
+    assert_eq!(r, PipelineResult::Proxied);
+    assert_eq!(ctx.body_text(), Some("[origin|202]"));
+    // Before the backend call the request's body is read instead.
+    let p = plan(r#"<policies><inbound><find-and-replace from="a" to="b"/></inbound></policies>"#);
+    assert!(p.reads_request_body && !p.reads_response_body);
+}

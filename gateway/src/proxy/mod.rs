@@ -70,6 +70,18 @@ impl Gateway {
     }
 }
 
+/// Headers that frame one HTTP/1.1 hop, never forwarded as they came (RFC 9110 §7.6.1).
+const FRAMING: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
 /// Largest request head (headers + URL) proxied.
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
@@ -137,6 +149,119 @@ impl Gateway {
         };
         Self::one_way(rc, snap);
         next
+    }
+
+    /// The backend call of a route whose policy needs the backend's whole body (a Liquid
+    /// `set-body` or `find-and-replace` after the backend call): the gateway sends the request
+    /// itself (the same peer, TLS and request head as Pingora's proxying), receives the whole
+    /// response (at most `max-response-body-bytes`), runs the rest of the pipeline over it and
+    /// answers the client. Not streamed, so only for those routes.
+    async fn whole_backend_call(
+        session: &mut Session,
+        rc: &mut GatewayCtx,
+        snap: &Arc<Snapshot>,
+        plan: &Plan,
+        cursor: certgate_policy::Cursor,
+    ) -> Result<()> {
+        let result = Self::exchange_whole(session, rc, snap).await;
+        let carried = std::mem::take(&mut rc.carried_headers);
+        let next = match result {
+            Ok(r) => {
+                let mut headers: Vec<(String, String)> = r
+                    .headers
+                    .into_iter()
+                    .filter(|(k, _)| !FRAMING.iter().any(|f| k.eq_ignore_ascii_case(f)))
+                    .collect();
+                headers.extend(carried);
+                rc.pending = Pending {
+                    status: r.status,
+                    reason: r.reason,
+                    headers,
+                    body: Some(r.body),
+                };
+                Self::pending(session, rc, snap, |c| plan.after_backend(cursor, Ok(()), c))
+            }
+            Err(err) => {
+                crate::metrics::METRICS
+                    .backend_errors
+                    .with_label_values(&[&*err.reason])
+                    .inc();
+                rc.pending = Pending::default();
+                Self::pending(session, rc, snap, |c| {
+                    plan.after_backend(cursor, Err(err), c)
+                })
+            }
+        };
+        Box::pin(Self::sends(session, rc, snap, plan, next)).await;
+        Self::respond(session, rc).await
+    }
+
+    /// Sends the request to the backend and receives the whole response.
+    async fn exchange_whole(
+        session: &mut Session,
+        rc: &mut GatewayCtx,
+        snap: &Arc<Snapshot>,
+    ) -> std::result::Result<outcall::Received, LastError> {
+        let peer = upstream::peer(rc)
+            .await
+            .map_err(|e| LastError::backend_connection_failure(&e.to_string()))?;
+        let mut req = session.req_header().clone();
+        // What HTTP forbids a proxy to forward (Pingora strips it on its own path).
+        let listed: Vec<String> = req
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
+            .collect();
+        for h in FRAMING
+            .iter()
+            .copied()
+            .chain(listed.iter().map(String::as_str))
+        {
+            req.remove_header(h);
+        }
+        prepare_upstream(rc, &mut req).map_err(|e| {
+            LastError::backend_connection_failure(&format!("the backend request: {e}"))
+        })?;
+        let body = match rc.body_override() {
+            Some(b) => b.to_vec(),
+            None => rc
+                .request_body
+                .as_ref()
+                .map(|b| b.to_vec())
+                .unwrap_or_default(),
+        };
+        if !body.is_empty() {
+            req.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())
+                .map_err(|e| LastError::backend_connection_failure(&e.to_string()))?;
+        }
+        // forward-request's timeout (else the backend's read timeout) bounds the whole call.
+        let limit = rc
+            .state
+            .forward_timeout
+            .or(peer.options.read_timeout)
+            .unwrap_or(Duration::from_secs(300));
+        let exchange = outcall::exchange_with(&peer, req, &body, snap.max_send_response);
+        tokio::time::timeout(limit, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(certgate_policy::SendFailure::Timeout(format!(
+                    "the backend did not answer within {} ms",
+                    limit.as_millis()
+                )))
+            })
+            .map_err(|f| match f {
+                certgate_policy::SendFailure::Timeout(m) => LastError::timeout(&m),
+                certgate_policy::SendFailure::TooLarge(m) => LastError::gateway(
+                    "forward-request",
+                    "ResponseTooLarge",
+                    &m,
+                    Section::Backend,
+                    502,
+                ),
+                other => LastError::backend_connection_failure(other.message()),
+            })
     }
 
     /// Sends the requests `send-one-way-request` queued, without waiting for them.
@@ -559,7 +684,9 @@ impl ProxyHttp for Gateway {
         // Boxed: the body read's state lives on the heap only for the routes that read bodies,
         // not in every request's future (inline, `request_filter` stopped being inlined and
         // cost 840 instructions of its own per kept-alive GET in callgrind).
-        if plan.reads_request_body {
+        // A route whose policy reads the request body, or calls the backend whole (it reads
+        // the backend's body), holds the client's body first.
+        if plan.reads_request_body || plan.reads_response_body {
             let read = Box::pin(Self::buffer_request_body(
                 session,
                 rc,
@@ -583,6 +710,10 @@ impl ProxyHttp for Gateway {
             Next::CallBackend { timeout, cursor } => {
                 if timeout.is_some() {
                     rc.state.forward_timeout = timeout;
+                }
+                if plan.reads_response_body {
+                    Box::pin(Self::whole_backend_call(session, rc, &snap, &plan, cursor)).await?;
+                    return Ok(true);
                 }
                 rc.cursor = Some(cursor);
                 Ok(false)
@@ -612,79 +743,7 @@ impl ProxyHttp for Gateway {
         upstream: &mut RequestHeader,
         rc: &mut GatewayCtx,
     ) -> Result<()> {
-        let snap = rc
-            .snapshot
-            .clone()
-            .ok_or_else(|| http_error(500, "no snapshot"))?;
-        let up = rc
-            .upstream
-            .as_ref()
-            .ok_or_else(|| http_error(500, "no upstream chosen"))?;
-        // The path below the API prefix goes to the backend's base path (APIM's model).
-        let api_prefix_len = rc.plan.as_ref().map_or(0, |p| p.route.api_path.len());
-        let rest = if rc.path_rewritten {
-            rc.path.as_str()
-        } else {
-            rc.path.get(api_prefix_len..).unwrap_or("")
-        };
-        // The client's path was normalised before routing; a path a policy rewrote is
-        // normalised here, so nothing leaves the backend's base path.
-        let rest = boundary::normalize_path(rest).map_err(|r| http_error(r.status, r.message))?;
-        let rest = rest.as_ref();
-        let base = up.url.base_path.as_str();
-        // The common case (API at "/", backend without a base path, URL not rewritten) keeps
-        // the client's request target as it is: nothing to build or re-parse.
-        let unchanged = base.is_empty()
-            && !rest.is_empty()
-            && upstream.uri.authority().is_none()
-            && upstream.uri.path() == rest
-            && upstream.uri.query().unwrap_or("") == rc.query;
-        if !unchanged {
-            let mut target = String::with_capacity(base.len() + rest.len() + rc.query.len() + 2);
-            target.push_str(base);
-            target.push_str(rest);
-            if target.is_empty() {
-                target.push('/');
-            }
-            if !rc.query.is_empty() {
-                target.push('?');
-                target.push_str(&rc.query);
-            }
-            upstream.set_uri(
-                target
-                    .parse()
-                    .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
-            );
-        }
-        upstream.insert_header("Host", up.url.authority.as_str())?;
-        // A body the policy decided (request_body_filter sends it), or the client's when it was
-        // buffered whole, is framed by its length.
-        let known = rc
-            .body_override()
-            .map(<[u8]>::len)
-            .or(rc.request_body.as_ref().map(bytes::Bytes::len));
-        if let Some(n) = known {
-            upstream.remove_header(&http::header::TRANSFER_ENCODING);
-            upstream.insert_header(http::header::CONTENT_LENGTH, n.to_string())?;
-        }
-        if let (Some(format), Some(cert)) = (snap.forward_client_certificate, &rc.certificate) {
-            // Only a certificate that verifies is vouched for to the backend.
-            if snap.trust.verify(cert, &rc.sent_chain, false).is_ok() {
-                let (name, value) = crate::forwarded::encode(cert, format);
-                upstream.insert_header(name, value)?;
-            }
-        }
-        // A credential header replaces the one the request carries (APIM: `Host` is how a
-        // backend called by IP gets its name); further values of the same name are added.
-        let headers = up.backend.as_ref().map_or(&[][..], |b| &b.headers[..]);
-        for (i, (k, v)) in headers.iter().enumerate() {
-            if headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(k)) {
-                upstream.append_header(k.clone(), v.as_str())?;
-            } else {
-                upstream.insert_header(k.clone(), v.as_str())?;
-            }
-        }
-        Ok(())
+        prepare_upstream(rc, upstream)
     }
 
     /// The client's body streams to the backend, unless the policy decided it (inbound
@@ -864,6 +923,85 @@ impl ProxyHttp for Gateway {
             can_reuse_downstream: false,
         }
     }
+}
+
+/// The request the backend gets: the URL below the backend's base, its Host, the framing of
+/// a body the policy decided, the verified client certificate when configured, and the
+/// backend's credential headers (Pingora's upstream hook, and the buffered backend call).
+fn prepare_upstream(rc: &GatewayCtx, upstream: &mut RequestHeader) -> Result<()> {
+    let snap = rc
+        .snapshot
+        .clone()
+        .ok_or_else(|| http_error(500, "no snapshot"))?;
+    let up = rc
+        .upstream
+        .as_ref()
+        .ok_or_else(|| http_error(500, "no upstream chosen"))?;
+    // The path below the API prefix goes to the backend's base path (APIM's model).
+    let api_prefix_len = rc.plan.as_ref().map_or(0, |p| p.route.api_path.len());
+    let rest = if rc.path_rewritten {
+        rc.path.as_str()
+    } else {
+        rc.path.get(api_prefix_len..).unwrap_or("")
+    };
+    // The client's path was normalised before routing; a path a policy rewrote is
+    // normalised here, so nothing leaves the backend's base path.
+    let rest = boundary::normalize_path(rest).map_err(|r| http_error(r.status, r.message))?;
+    let rest = rest.as_ref();
+    let base = up.url.base_path.as_str();
+    // The common case (API at "/", backend without a base path, URL not rewritten) keeps
+    // the client's request target as it is: nothing to build or re-parse.
+    let unchanged = base.is_empty()
+        && !rest.is_empty()
+        && upstream.uri.authority().is_none()
+        && upstream.uri.path() == rest
+        && upstream.uri.query().unwrap_or("") == rc.query;
+    if !unchanged {
+        let mut target = String::with_capacity(base.len() + rest.len() + rc.query.len() + 2);
+        target.push_str(base);
+        target.push_str(rest);
+        if target.is_empty() {
+            target.push('/');
+        }
+        if !rc.query.is_empty() {
+            target.push('?');
+            target.push_str(&rc.query);
+        }
+        upstream.set_uri(
+            target
+                .parse()
+                .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
+        );
+    }
+    upstream.insert_header("Host", up.url.authority.as_str())?;
+    // A body the policy decided (request_body_filter sends it), or the client's when it was
+    // buffered whole, is framed by its length.
+    let known = rc
+        .body_override()
+        .map(<[u8]>::len)
+        .or(rc.request_body.as_ref().map(bytes::Bytes::len));
+    if let Some(n) = known {
+        upstream.remove_header(&http::header::TRANSFER_ENCODING);
+        upstream.insert_header(http::header::CONTENT_LENGTH, n.to_string())?;
+    }
+    if let (Some(format), Some(cert)) = (snap.forward_client_certificate, &rc.certificate) {
+        // Only a certificate that verifies is vouched for to the backend.
+        if snap.trust.verify(cert, &rc.sent_chain, false).is_ok() {
+            let (name, value) = crate::forwarded::encode(cert, format);
+            upstream.insert_header(name, value)?;
+        }
+    }
+    // A credential header replaces the one the request carries (APIM: `Host` is how a
+    // backend called by IP gets its name); further values of the same name are added.
+    let headers = up.backend.as_ref().map_or(&[][..], |b| &b.headers[..]);
+    for (i, (k, v)) in headers.iter().enumerate() {
+        if headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(k)) {
+            upstream.append_header(k.clone(), v.as_str())?;
+        } else {
+            upstream.insert_header(k.clone(), v.as_str())?;
+        }
+    }
+    Ok(())
 }
 
 /// The request with the backend's response as the response: the pipeline after the backend

@@ -218,6 +218,81 @@ async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
     Ok(SentResponse::new(status, &reason, headers, body.into()))
 }
 
+/// A response received whole.
+pub(super) struct Received {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Sends `req` (and `body`) to `peer` and reads the response whole, at most `max` body bytes:
+/// the backend call of a route whose policy needs the backend's whole body.
+pub(super) async fn exchange_with(
+    peer: &HttpPeer,
+    req: RequestHeader,
+    body: &[u8],
+    max: usize,
+) -> Result<Received, SendFailure> {
+    let name = peer._address.to_string();
+    let failed = |e: Box<Error>| match e.etype() {
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+            SendFailure::Timeout(format!("{name}: {}", e.etype().as_str()))
+        }
+        _ => SendFailure::Connect(format!("{name}: {}", e.etype().as_str())),
+    };
+    let (mut session, _) = CONNECTOR.get_http_session(peer).await.map_err(failed)?;
+    session
+        .write_request_header(Box::new(req))
+        .await
+        .map_err(failed)?;
+    if !body.is_empty() {
+        session
+            .write_request_body(Bytes::copy_from_slice(body), true)
+            .await
+            .map_err(failed)?;
+    }
+    session.finish_request_body().await.map_err(failed)?;
+    session.read_response_header().await.map_err(failed)?;
+    let Some(head) = session.response_header() else {
+        return Err(SendFailure::Connect(format!("{name}: no response")));
+    };
+    let status = head.status.as_u16();
+    let reason = head
+        .get_reason_phrase()
+        .or(head.status.canonical_reason())
+        .unwrap_or("")
+        .to_string();
+    let headers = head
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut out: Vec<u8> = Vec::new();
+    while let Some(chunk) = session.read_response_body().await.map_err(failed)? {
+        if out.len() + chunk.len() > max {
+            return Err(SendFailure::TooLarge(format!(
+                "The response from {name} is larger than {max} bytes (max-response-body-bytes)."
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    CONNECTOR
+        .release_http_session(session, peer, Some(POOL_IDLE))
+        .await;
+    Ok(Received {
+        status,
+        reason,
+        headers,
+        body: out,
+    })
+}
+
 /// The configured backend with the URL's scheme, host and port (the first by id when several
 /// share it).
 fn backend_for<'s>(snap: &'s Snapshot, url: &BackendUrl) -> Option<&'s BackendSpec> {

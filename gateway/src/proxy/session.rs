@@ -367,6 +367,12 @@ impl RequestContext for SessionContext<'_> {
             }
         }
     }
+    fn response_body(&self) -> Option<&[u8]> {
+        match &self.resp {
+            ResponseTarget::Pending(p) => p.body.as_deref(),
+            ResponseTarget::Upstream(_, replace) => replace.as_deref(),
+        }
+    }
     fn set_response_body(&mut self, body: Vec<u8>) {
         match &mut self.resp {
             ResponseTarget::Pending(p) => p.body = Some(body),

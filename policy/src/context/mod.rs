@@ -289,6 +289,9 @@ pub struct RouteInfo {
     /// leave it default; compilation starts each route with a fresh one and reports it as
     /// [`crate::Plan::reads_request_body`]).
     pub reads_request_body: Arc<std::sync::atomic::AtomicBool>,
+    /// As `reads_request_body`, for a policy that reads or rewrites the backend's body after
+    /// it answered ([`crate::Plan::reads_response_body`]).
+    pub reads_response_body: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The request as a plan sees it, implemented by the gateway over its own request objects.
@@ -354,6 +357,11 @@ pub trait RequestContext {
     /// The request body, when the gateway buffered it (plans that read it; `None` for a
     /// request without a body).
     fn request_body(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The body of the response under construction, when the gateway holds it whole (the
+    /// backend's, for a plan that [`crate::Plan::reads_response_body`]; one a policy set).
+    fn response_body(&self) -> Option<&[u8]> {
         None
     }
     /// `context.Elapsed`: the time since the request was received (and so `context.Timestamp`).

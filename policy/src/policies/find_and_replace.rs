@@ -1,7 +1,7 @@
 //! `find-and-replace`: every occurrence of `from` in the body becomes `to` (ordinal, as the
-//! name says; APIM does not document more). Before the backend call the body is the request's
-//! (the gateway buffers it for this route); after it, the backend's, which certgate does not
-//! buffer yet: refused there at load. A request without a body is left alone.
+//! name says; APIM does not document more). Before the backend call the body is the request's,
+//! after it the backend's (the gateway holds either whole for this route). A message without
+//! a body is left alone.
 
 use super::headers::HeaderTarget;
 use super::{Fail, Flow, PolicyStep, Reader, Site};
@@ -12,6 +12,8 @@ use crate::expr::Template;
 
 #[derive(Clone, Debug)]
 pub struct FindAndReplace {
+    /// After the backend call: the backend's body.
+    response: bool,
     from: Template,
     to: Template,
 }
@@ -20,21 +22,21 @@ impl PolicyStep for FindAndReplace {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["from", "to"])?;
         el.only_children(&[], false)?;
-        if r.target == HeaderTarget::Response {
-            return Err(el.err(
-                ErrorKind::InvalidValue,
-                "find-and-replace after the backend call works on the backend's body, which certgate does not buffer yet; use it before forward-request",
-            ));
-        }
         let from = el.template(el.req("from")?, r.route)?;
         if from.literal().is_some_and(str::is_empty) {
             return Err(el.err(ErrorKind::InvalidValue, "from is empty"));
         }
-        // The gateway buffers this route's request bodies.
-        r.route
-            .reads_request_body
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // The gateway holds the body whole: the request's, or after the backend call the
+        // backend's.
+        let response = r.target == HeaderTarget::Response;
+        let flag = if response {
+            &r.route.reads_response_body
+        } else {
+            &r.route.reads_request_body
+        };
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(FindAndReplace {
+            response,
             from,
             to: el.template(el.req("to")?, r.route)?,
         })
@@ -47,16 +49,22 @@ impl PolicyStep for FindAndReplace {
             return Ok(Flow::Next);
         }
         let to = o.text(&self.to, ctx)?;
-        let body = match &ctx.state().request_body {
-            Some(b) => b.clone(),
-            None => match ctx.request_body() {
-                Some(b) => b.to_vec(),
-                None => return Ok(Flow::Next),
-            },
+        let body = match (self.response, &ctx.state().request_body) {
+            (true, _) => ctx.response_body().map(<[u8]>::to_vec),
+            (false, Some(b)) => Some(b.clone()),
+            (false, None) => ctx.request_body().map(<[u8]>::to_vec),
+        };
+        let Some(body) = body else {
+            return Ok(Flow::Next);
         };
         let text = String::from_utf8_lossy(&body);
         if text.contains(&*from) {
-            ctx.state_mut().request_body = Some(text.replace(&*from, &to).into_bytes());
+            let replaced = text.replace(&*from, &to).into_bytes();
+            if self.response {
+                ctx.set_response_body(replaced);
+            } else {
+                ctx.state_mut().request_body = Some(replaced);
+            }
         }
         Ok(Flow::Next)
     }

@@ -85,8 +85,11 @@ impl PolicyStep for SetStatus {
 pub struct SetBody {
     pub body: Template,
     pub to_request: bool,
-    /// `template="liquid"`: the body is this template's output (`body` is the request's).
+    /// `template="liquid"`: the body is this template's output (`body` is the request's, or
+    /// after the backend call the backend's).
     pub liquid: Option<crate::liquid::LiquidTemplate>,
+    /// Inside `return-response`: a Liquid template reads no body (APIM).
+    pub in_return_response: bool,
 }
 
 impl SetBody {
@@ -94,13 +97,15 @@ impl SetBody {
         if let Some(t) = &self.liquid {
             // Before the backend call the template reads the request's body; in
             // return-response (APIM: the pipeline is cancelled) it reads nothing.
-            let input = match self.to_request {
-                true => ctx
+            let input = match (self.to_request, self.in_return_response) {
+                (true, _) => ctx
                     .state()
                     .request_body
                     .clone()
                     .or_else(|| ctx.request_body().map(<[u8]>::to_vec)),
-                false => None,
+                (false, true) => None,
+                // After the backend call: the backend's body, which the gateway holds whole.
+                (false, false) => ctx.response_body().map(<[u8]>::to_vec),
             };
             let out = t.render(ctx, input.as_deref()).map_err(|e| {
                 o.fail(
@@ -138,9 +143,6 @@ impl PolicyStep for SetBody {
         if let Some(a) = el.opt("template") {
             match a.value.text.as_str() {
                 "none" => {}
-                "liquid" if r.target == HeaderTarget::Response => {
-                    return Err(el.attr_err(a, ErrorKind::InvalidValue, "set-body template=\"liquid\" after the backend call reads the backend's body, which certgate does not buffer yet; use it before forward-request or in return-response"));
-                }
                 "liquid" => {
                     let text = liquid_text(el);
                     let t = crate::liquid::LiquidTemplate::compile(&text).map_err(|e| {
@@ -149,10 +151,12 @@ impl PolicyStep for SetBody {
                             format!("the Liquid template is not supported: {e}"),
                         )
                     })?;
-                    // The template reads the request body: the gateway buffers it.
-                    r.route
-                        .reads_request_body
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    // The template reads the body: the gateway holds it whole.
+                    let flag = match r.target {
+                        HeaderTarget::Request => &r.route.reads_request_body,
+                        HeaderTarget::Response => &r.route.reads_response_body,
+                    };
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
                     liquid = Some(t);
                 }
                 other => {
@@ -169,6 +173,7 @@ impl PolicyStep for SetBody {
                 body: Template::Literal("".into()),
                 to_request: r.target == HeaderTarget::Request,
                 liquid,
+                in_return_response: false,
             });
         }
         let body = match el.text() {
@@ -180,6 +185,7 @@ impl PolicyStep for SetBody {
             body,
             to_request: r.target == HeaderTarget::Request,
             liquid: None,
+            in_return_response: false,
         })
     }
 
@@ -245,6 +251,7 @@ impl PolicyStep for ReturnResponse {
             .transpose()?
             .map(|b| SetBody {
                 to_request: false,
+                in_return_response: true,
                 ..b
             });
         Ok(ReturnResponse {
