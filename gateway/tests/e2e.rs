@@ -2372,6 +2372,7 @@ fn policies_after_the_backend_rewrite_its_whole_body() {
   <backend><forward-request timeout="1" /></backend>
   <outbound>
     <base />
+    <set-header name="X-Line" exists-action="override"><value>@((string)context.Response.Body.As<JObject>(preserveContent: true)["request"])</value></set-header>
     <find-and-replace from="demo" to="DEMO" />
     <set-body template="liquid">{"line":"{{body.request}}","status":{{context.Response.StatusCode}}}</set-body>
     <set-header name="X-Reshaped" exists-action="override"><value>yes</value></set-header>
@@ -2383,6 +2384,11 @@ fn policies_after_the_backend_rewrite_its_whole_body() {
     assert_eq!(status, 200, "{head}{body}");
     assert_eq!(body, r#"{"line":"GET /items?a=1 HTTP/1.1","status":200}"#);
     assert_eq!(header(&head, "x-reshaped"), Some("yes"), "{head}");
+    assert_eq!(
+        header(&head, "x-line"),
+        Some("get /items?a=1 http/1.1"),
+        "{head}"
+    );
     assert_eq!(
         header(&head, "content-length"),
         Some(body.len().to_string().as_str()),

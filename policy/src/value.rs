@@ -36,6 +36,8 @@ pub enum Handle {
     User,
     /// `context.Request.Body` (an `IMessageBody`).
     RequestBody,
+    /// `context.Response.Body` (an `IMessageBody`).
+    ResponseBody,
 }
 
 /// Values of the .NET enums policies use.

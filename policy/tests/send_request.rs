@@ -631,3 +631,24 @@ fn policies_after_the_backend_read_its_body_and_the_plan_says_so() {
     let p = plan(r#"<policies><inbound><find-and-replace from="a" to="b"/></inbound></policies>"#);
     assert!(p.reads_request_body && !p.reads_response_body);
 }
+
+#[test]
+fn context_response_body_reads_the_backends_body() {
+    let p = plan(
+        r#"<policies><outbound><set-header name="X-Count" exists-action="override"><value>@(context.Response.Body.As&lt;JObject&gt;()["items"].Count().ToString())</value></set-header></outbound></policies>"#,
+    );
+    assert!(p.reads_response_body);
+    let mut ctx = SimpleContext::new("GET", "/");
+    let r = certgate_policy::run_pipeline(&p, &mut ctx, |c, _| {
+        c.set_response_status(200, None);
+        c.set_response_body(br#"{"items":[1,2,3]}"#.to_vec());
+        Ok(())
+    });
+    assert_eq!(r, PipelineResult::Proxied);
+    assert_eq!(ctx.response_header("X-Count").as_deref(), Some("3"));
+    assert_eq!(
+        ctx.body_text(),
+        Some(r#"{"items":[1,2,3]}"#),
+        "read, not consumed"
+    );
+}

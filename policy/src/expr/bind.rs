@@ -123,7 +123,7 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Handle(H::Product) => "IProduct",
         Ty::Handle(H::Subscription) => "ISubscription",
         Ty::Handle(H::User) => "IUser",
-        Ty::Handle(H::RequestBody) => "IMessageBody",
+        Ty::Handle(H::RequestBody | H::ResponseBody) => "IMessageBody",
         Ty::Handle(H::Url | H::OriginalUrl) => "IUrl",
         Ty::Handle(
             H::RequestHeaders

@@ -112,7 +112,11 @@ impl Ty {
                 | Ty::Extension
                 | Ty::Obj(_)
                 | Ty::Handle(
-                    Handle::Product | Handle::Subscription | Handle::User | Handle::RequestBody
+                    Handle::Product
+                        | Handle::Subscription
+                        | Handle::User
+                        | Handle::RequestBody
+                        | Handle::ResponseBody
                 )
         )
     }
@@ -188,7 +192,7 @@ pub(crate) fn handle_type_name(h: Handle) -> &'static str {
         Handle::Product => "IProduct",
         Handle::Subscription => "ISubscription",
         Handle::User => "IUser",
-        Handle::RequestBody => "IMessageBody",
+        Handle::RequestBody | Handle::ResponseBody => "IMessageBody",
     }
 }
 
@@ -510,6 +514,8 @@ pub enum ContextFn {
     OfNull,
     /// `context.Request.Body`: the body, or null when the request has none.
     RequestBody,
+    /// `context.Response.Body`: the body the gateway holds, or null.
+    ResponseBody,
     /// `Body.As<T>(preserveContent)`: the body as a string, bytes or a JSON token (the kind),
     /// read once unless preserved (the second argument).
     BodyAs(BodyAs),

@@ -74,6 +74,14 @@ pub(crate) fn sent_response(v: &Value) -> EvalResult<&SentResponse> {
 /// `As<T>(preserve)` on the body its receiver stands for: a sent response's, or the request's.
 pub(crate) fn eval(kind: BodyAs, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     let preserve = matches!(arg(args, 1), Value::Bool(true));
+    if let Value::Handle(crate::value::Handle::ResponseBody) = arg(args, 0) {
+        // The response's body as the gateway holds it; certgate does not consume it (the
+        // client gets it unless a policy sets another).
+        let Some(body) = env.ctx.response_body() else {
+            return fail(EvalErrorKind::NullReference, NULL_REF);
+        };
+        return body_value(kind, body, env);
+    }
     if let Value::Obj(_) = arg(args, 0) {
         let Some(body) = sent_response(arg(args, 0))?.read_body(preserve) else {
             return fail(

@@ -69,6 +69,13 @@ pub(crate) fn member(
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             call(ContextFn::RequestBody, Ty::Handle(Handle::RequestBody))
         }
+        (Handle::Response, "Body") => {
+            // The gateway holds this route's backend bodies whole.
+            b.route()
+                .reads_response_body
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            call(ContextFn::ResponseBody, Ty::Handle(Handle::ResponseBody))
+        }
         (Handle::Response, "StatusCode") => call(ContextFn::ResponseStatusCode, Ty::Int),
         (Handle::Response, "StatusReason") => call(ContextFn::ResponseStatusReason, Ty::Str),
         (Handle::Response, "Headers") => handle(Handle::ResponseHeaders),
@@ -163,7 +170,7 @@ pub(crate) fn method(
     if name == "TryGetValue" {
         return try_get_value(b, recv, h, args, off);
     }
-    if (h, name) == (Handle::RequestBody, "As") {
+    if matches!(h, Handle::RequestBody | Handle::ResponseBody) && name == "As" {
         return super::body::body_as(b, recv, type_args, args, off);
     }
     let call = |f: ContextFn, a: Vec<Ir>, ty: Ty| {
@@ -286,6 +293,10 @@ pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             Value::DateTime(now.checked_add(ago).unwrap_or(now))
         }
         ContextFn::OfNull => return fail(EvalErrorKind::NullReference, NULL_REF),
+        ContextFn::ResponseBody => match ctx.response_body() {
+            Some(_) => Value::Handle(Handle::ResponseBody),
+            None => Value::Null,
+        },
         ContextFn::RequestBody => match ctx.request_body() {
             Some(_) => Value::Handle(Handle::RequestBody),
             None => Value::Null,
