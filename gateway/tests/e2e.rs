@@ -2403,3 +2403,59 @@ fn policies_after_the_backend_rewrite_its_whole_body() {
     assert_eq!(status, 504, "{head}{body}");
     assert_eq!(header(&head, "x-error-reason"), Some("timeout"), "{head}");
 }
+
+/// Issue 14: `cache-lookup`/`cache-store`: a GET the cache holds is answered by the gateway
+/// without calling the backend again (per varied query parameter), with its headers and body
+/// and the downstream `Cache-Control`.
+#[test]
+fn responses_are_cached_by_their_varying_parts() {
+    let backend = LocalHttp::start(|r, n| (200, format!(r#"{{"call":{n},"line":"{}"}}"#, r.line)));
+    let d = Demo::start();
+    std::fs::write(
+        d.dir.path().join("policies/cached-api.xml"),
+        r#"<policies>
+  <inbound>
+    <base />
+    <cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="private" must-revalidate="false">
+      <vary-by-query-parameter>city</vary-by-query-parameter>
+    </cache-lookup>
+  </inbound>
+  <outbound>
+    <base />
+    <cache-store duration="120" />
+  </outbound>
+</policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            &format!("  - name: cached-api\n    path: /cached-api\n    backend: http://127.0.0.1:{}\n    policy: policies/cached-api.xml\n    operations:\n      - {{ name: get, method: GET, url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:", backend.port),
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let client = Some("dev-valid-client");
+    let get = |q: &str| d.curl(API, &format!("/cached-api/weather?city={q}"), client, &[]);
+    let (status, head, first) = get("oslo");
+    assert_eq!(status, 200, "{head}{first}");
+    assert!(first.contains(r#""call":1"#), "{first}");
+    assert_eq!(
+        header(&head, "cache-control"),
+        Some("private, max-age=120"),
+        "{head}"
+    );
+    let (status, head, again) = get("oslo");
+    assert_eq!(status, 200, "{head}{again}");
+    assert_eq!(again, first, "served from the cache");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/json"),
+        "{head}"
+    );
+    let (_, _, other) = get("bergen");
+    assert!(
+        other.contains(r#""call":2"#),
+        "another city is another entry: {other}"
+    );
+    assert_eq!(backend.requests().len(), 2);
+}

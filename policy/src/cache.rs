@@ -52,6 +52,24 @@ impl CachedValue {
     }
 }
 
+/// How downstream caches may keep a response `cache-lookup` found or `cache-store` stored
+/// (`downstream-caching-type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Downstream {
+    /// No `Cache-Control` from the gateway.
+    None,
+    /// `private, max-age=…`.
+    Private {
+        /// Adds `must-revalidate`.
+        must_revalidate: bool,
+    },
+    /// `public, max-age=…`.
+    Public {
+        /// Adds `must-revalidate`.
+        must_revalidate: bool,
+    },
+}
+
 /// Counts of a cache's activity since it was created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {

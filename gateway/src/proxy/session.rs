@@ -323,6 +323,16 @@ impl RequestContext for SessionContext<'_> {
             }
         }
     }
+    fn response_headers(&self) -> Vec<(String, String)> {
+        match &self.resp {
+            ResponseTarget::Pending(p) => p.headers.clone(),
+            ResponseTarget::Upstream(r, _) => r
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+        }
+    }
     fn response_header(&self, name: &str) -> Option<Cow<'_, str>> {
         match &self.resp {
             ResponseTarget::Pending(p) => joined(

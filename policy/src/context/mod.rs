@@ -207,6 +207,9 @@ pub struct RequestState {
     /// Requests `send-one-way-request` queued: the caller sends them in the background and
     /// does not wait.
     pub one_way: Vec<crate::outcall::Outcall>,
+    /// `cache-lookup` missed: where `cache-store` stores the response, and how downstream
+    /// caches may keep it.
+    pub response_cache: Option<(Arc<str>, crate::cache::Downstream)>,
     /// The `limit-concurrency` slots the request holds, innermost last (given back when it
     /// leaves each, or when the state is dropped).
     pub slots: Vec<crate::concurrency::Slot>,
@@ -375,6 +378,8 @@ pub trait RequestContext {
     fn set_response_status(&mut self, code: u16, reason: Option<&str>);
     /// All values of a response header joined with `,`.
     fn response_header(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// Every response header in order (`cache-store`).
+    fn response_headers(&self) -> Vec<(String, String)>;
     /// Sets or appends a response header.
     fn write_response_header(&mut self, name: &str, value: &str, how: HeaderWrite);
     /// Removes a response header.

@@ -269,6 +269,9 @@ impl RequestContext for SimpleContext {
     fn deployment(&self) -> &Deployment {
         &self.deployment
     }
+    fn response_headers(&self) -> Vec<(String, String)> {
+        self.response_headers.clone()
+    }
     fn response_body(&self) -> Option<&[u8]> {
         self.response_body.as_deref()
     }

@@ -48,6 +48,9 @@ impl RequestContext for FoldContext {
     fn remove_request_header(&mut self, _: &str) {}
     fn rewrite_url(&mut self, _: &str, _: &str) {}
     fn set_query(&mut self, _: &str) {}
+    fn response_headers(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     fn set_method(&mut self, _: &str) {}
     fn client_ip(&self) -> IpAddr {
         IpAddr::from([0, 0, 0, 0])

@@ -13,6 +13,7 @@
 mod authentication_basic;
 mod authentication_managed_identity;
 mod backend;
+mod cache_response;
 mod cache_value;
 mod cors;
 mod emit_metric;
@@ -46,6 +47,7 @@ use crate::value::Value;
 pub(crate) use authentication_basic::AuthenticationBasic;
 pub(crate) use authentication_managed_identity::AuthenticationManagedIdentity;
 pub(crate) use backend::{AuthenticationCertificate, SetBackendService};
+pub(crate) use cache_response::{CacheLookup, CacheStore};
 pub(crate) use cache_value::{CacheLookupValue, CacheRemoveValue, CacheStoreValue};
 pub(crate) use cors::Cors;
 pub(crate) use emit_metric::EmitMetric;
@@ -247,6 +249,8 @@ catalogue! {
     "cache-lookup-value" [Inbound, Backend, Outbound, OnError] => CacheLookupValue(Box<CacheLookupValue>),
     "cache-store-value" [Inbound, Backend, Outbound, OnError] => CacheStoreValue(Box<CacheStoreValue>),
     "cache-remove-value" [Inbound, Backend, Outbound, OnError] => CacheRemoveValue(CacheRemoveValue),
+    "cache-lookup" [Inbound] => CacheLookup(Box<CacheLookup>),
+    "cache-store" [Outbound] => CacheStore(Box<CacheStore>),
 }
 
 /// Reading and running one policy element in isolation, for the tests beside each policy.

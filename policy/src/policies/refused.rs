@@ -45,8 +45,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 
 /// APIM policies certgate does not implement yet.
 pub(crate) const NOT_YET: &[&str] = &[
-    "cache-lookup",
-    "cache-store",
     "json-to-xml",
     "xml-to-json",
     "xsl-transform",
