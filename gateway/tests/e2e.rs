@@ -2459,3 +2459,54 @@ fn responses_are_cached_by_their_varying_parts() {
     );
     assert_eq!(backend.requests().len(), 2);
 }
+
+/// Issue 14: `json-to-xml` after the backend call converts the backend's JSON for a client
+/// that asks for XML, and leaves it for one that does not (`consider-accept-header`).
+#[test]
+fn json_to_xml_converts_backend_responses_for_clients_that_ask() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "xml",
+        r#"<policies>
+  <inbound><base /></inbound>
+  <outbound>
+    <base />
+    <json-to-xml apply="content-type-json" />
+  </outbound>
+</policies>"#,
+    );
+    let client = Some("dev-valid-client");
+    let (status, head, body) = d.curl(
+        API,
+        "/xml/items",
+        client,
+        &["-H", "Accept: application/xml"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/xml"),
+        "{head}"
+    );
+    assert!(
+        body.starts_with("<Document><request>GET /items HTTP/1.1</request>"),
+        "{body}"
+    );
+    let (status, head, body) = d.curl(
+        API,
+        "/xml/items",
+        client,
+        &["-H", "Accept: application/json"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/json"),
+        "{head}"
+    );
+    assert!(
+        body.starts_with(r#"{"request":"GET /items HTTP/1.1""#),
+        "{body}"
+    );
+}

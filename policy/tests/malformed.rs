@@ -552,7 +552,7 @@ fn apim_policies_certgate_refuses_say_why_where_they_stand() {
         "needs Azure OpenAI",
     );
     expect(
-        &inbound(r#"<json-to-xml apply="always"/>"#),
+        &inbound(r#"<xsl-transform><xsl:stylesheet/></xsl-transform>"#),
         ErrorKind::UnknownPolicy,
         2,
         1,

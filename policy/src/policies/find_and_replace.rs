@@ -49,22 +49,12 @@ impl PolicyStep for FindAndReplace {
             return Ok(Flow::Next);
         }
         let to = o.text(&self.to, ctx)?;
-        let body = match (self.response, &ctx.state().request_body) {
-            (true, _) => ctx.response_body().map(<[u8]>::to_vec),
-            (false, Some(b)) => Some(b.clone()),
-            (false, None) => ctx.request_body().map(<[u8]>::to_vec),
-        };
-        let Some(body) = body else {
+        let Some(body) = super::body_of(ctx, self.response) else {
             return Ok(Flow::Next);
         };
         let text = String::from_utf8_lossy(&body);
         if text.contains(&*from) {
-            let replaced = text.replace(&*from, &to).into_bytes();
-            if self.response {
-                ctx.set_response_body(replaced);
-            } else {
-                ctx.state_mut().request_body = Some(replaced);
-            }
+            super::set_body_of(ctx, self.response, text.replace(&*from, &to).into_bytes());
         }
         Ok(Flow::Next)
     }

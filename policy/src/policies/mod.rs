@@ -32,6 +32,7 @@ mod trace;
 mod validate_client_certificate;
 mod validate_jwt;
 mod variables;
+mod xml_json;
 
 use std::sync::Arc;
 
@@ -66,6 +67,29 @@ pub(crate) use trace::Trace;
 pub(crate) use validate_client_certificate::ValidateClientCertificate;
 pub(crate) use validate_jwt::{ValidateAzureAdToken, ValidateJwt};
 pub(crate) use variables::SetVariable;
+pub(crate) use xml_json::{JsonToXml, XmlToJson};
+
+/// The body a policy works on: the request's before the backend call (as inbound `set-body`
+/// left it), the response's after it (the gateway holds it whole for such routes); `None`
+/// when there is none.
+pub(crate) fn body_of(ctx: &dyn RequestContext, response: bool) -> Option<Vec<u8>> {
+    if response {
+        return ctx.response_body().map(<[u8]>::to_vec);
+    }
+    match &ctx.state().request_body {
+        Some(b) => Some(b.clone()),
+        None => ctx.request_body().map(<[u8]>::to_vec),
+    }
+}
+
+/// Replaces the body [`body_of`] gave.
+pub(crate) fn set_body_of(ctx: &mut dyn RequestContext, response: bool, body: Vec<u8>) {
+    if response {
+        ctx.set_response_body(body);
+    } else {
+        ctx.state_mut().request_body = Some(body);
+    }
+}
 
 /// Where a step came from, for `context.LastError`.
 #[derive(Clone, Debug)]
@@ -223,6 +247,8 @@ catalogue! {
     "set-header" [Inbound, Backend, Outbound, OnError] => SetHeader(SetHeader),
     "set-body" [Inbound, Backend, Outbound, OnError] => SetBody(SetBody),
     "find-and-replace" [Inbound, Backend, Outbound, OnError] => FindAndReplace(Box<FindAndReplace>),
+    "json-to-xml" [Inbound, Outbound, OnError] => JsonToXml(Box<JsonToXml>),
+    "xml-to-json" [Inbound, Outbound, OnError] => XmlToJson(Box<XmlToJson>),
     "set-variable" [Inbound, Backend, Outbound, OnError] => SetVariable(SetVariable),
     "trace" [Inbound, Backend, Outbound, OnError] => Trace(Trace),
     "emit-metric" [Inbound, Backend, Outbound, OnError] => EmitMetric(Box<EmitMetric>),
