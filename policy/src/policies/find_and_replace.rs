@@ -3,7 +3,6 @@
 //! after it the backend's (the gateway holds either whole for this route). A message without
 //! a body is left alone.
 
-use super::headers::HeaderTarget;
 use super::{Fail, Flow, PolicyStep, Reader, Site};
 use crate::context::RequestContext;
 use crate::element::El;
@@ -26,17 +25,8 @@ impl PolicyStep for FindAndReplace {
         if from.literal().is_some_and(str::is_empty) {
             return Err(el.err(ErrorKind::InvalidValue, "from is empty"));
         }
-        // The gateway holds the body whole: the request's, or after the backend call the
-        // backend's.
-        let response = r.target == HeaderTarget::Response;
-        let flag = if response {
-            &r.route.reads_response_body
-        } else {
-            &r.route.reads_request_body
-        };
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(FindAndReplace {
-            response,
+            response: super::holds_body(r),
             from,
             to: el.template(el.req("to")?, r.route)?,
         })

@@ -82,6 +82,19 @@ pub(crate) fn body_of(ctx: &dyn RequestContext, response: bool) -> Option<Vec<u8
     }
 }
 
+/// Marks the body a policy works on as one the gateway holds whole for this route (the
+/// request's before the backend call, the backend's after it); whether it is the backend's.
+pub(crate) fn holds_body(r: &Reader) -> bool {
+    let response = r.target == HeaderTarget::Response;
+    let flag = if response {
+        &r.route.reads_response_body
+    } else {
+        &r.route.reads_request_body
+    };
+    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    response
+}
+
 /// Replaces the body [`body_of`] gave.
 pub(crate) fn set_body_of(ctx: &mut dyn RequestContext, response: bool, body: Vec<u8>) {
     if response {

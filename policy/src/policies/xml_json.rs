@@ -12,8 +12,7 @@
 
 use serde_json::{Map, Value as J};
 
-use super::headers::HeaderTarget;
-use super::{body_of, set_body_of, Fail, Flow, PolicyStep, Reader, Site};
+use super::{body_of, holds_body, set_body_of, Fail, Flow, PolicyStep, Reader, Site};
 use crate::context::{HeaderWrite, RequestContext};
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
@@ -35,18 +34,6 @@ pub struct XmlToJson {
     consider_accept: bool,
     javascript_friendly: bool,
     always_array: bool,
-}
-
-/// Marks the body the policy converts as one the gateway holds whole.
-fn holds_body(r: &Reader) -> bool {
-    let response = r.target == HeaderTarget::Response;
-    let flag = if response {
-        &r.route.reads_response_body
-    } else {
-        &r.route.reads_request_body
-    };
-    flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    response
 }
 
 fn apply(el: &El, typed: &str) -> Result<bool, CompileError> {
