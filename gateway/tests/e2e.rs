@@ -2473,6 +2473,7 @@ fn json_to_xml_converts_backend_responses_for_clients_that_ask() {
   <outbound>
     <base />
     <json-to-xml apply="content-type-json" />
+    <jsonp callback-parameter-name="cb" />
   </outbound>
 </policies>"#,
     );
@@ -2508,5 +2509,24 @@ fn json_to_xml_converts_backend_responses_for_clients_that_ask() {
     assert!(
         body.starts_with(r#"{"request":"GET /items HTTP/1.1""#),
         "{body}"
+    );
+    // jsonp wraps what the backend said in the client's callback.
+    let (status, head, body) = d.curl(API, "/xml/items?cb=app.got", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/javascript"),
+        "{head}"
+    );
+    assert!(
+        body.starts_with(r#"app.got({"request":"GET /items?cb=app.got"#) && body.ends_with("})"),
+        "{body}"
+    );
+    let (status, head, _) = d.curl(API, "/xml/items?cb=alert(1)", client, &[]);
+    assert_eq!(status, 400, "{head}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("callbackparameterinvalid"),
+        "{head}"
     );
 }

@@ -20,6 +20,7 @@ mod emit_metric;
 mod find_and_replace;
 mod headers;
 mod ip_filter;
+mod jsonp;
 mod rate_limit;
 mod refused;
 mod response;
@@ -55,6 +56,7 @@ pub(crate) use emit_metric::EmitMetric;
 pub(crate) use find_and_replace::FindAndReplace;
 pub(crate) use headers::{CheckHeader, HeaderTarget, SetHeader};
 pub(crate) use ip_filter::IpFilter;
+pub(crate) use jsonp::Jsonp;
 pub(crate) use rate_limit::RateLimit;
 pub(crate) use refused::why as refused_why;
 pub(crate) use response::{MockResponse, ReturnResponse, SetBody, SetStatus};
@@ -261,6 +263,7 @@ catalogue! {
     "set-body" [Inbound, Backend, Outbound, OnError] => SetBody(SetBody),
     "find-and-replace" [Inbound, Backend, Outbound, OnError] => FindAndReplace(Box<FindAndReplace>),
     "json-to-xml" [Inbound, Outbound, OnError] => JsonToXml(Box<JsonToXml>),
+    "jsonp" [Outbound] => Jsonp(Jsonp),
     "xml-to-json" [Inbound, Outbound, OnError] => XmlToJson(Box<XmlToJson>),
     "set-variable" [Inbound, Backend, Outbound, OnError] => SetVariable(SetVariable),
     "trace" [Inbound, Backend, Outbound, OnError] => Trace(Trace),

@@ -46,7 +46,6 @@ pub(crate) const AZURE_ONLY: &[(&str, &str)] = &[
 /// APIM policies certgate does not implement yet.
 pub(crate) const NOT_YET: &[&str] = &[
     "xsl-transform",
-    "jsonp",
     "validate-content",
     "validate-parameters",
     "validate-headers",
