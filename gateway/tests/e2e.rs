@@ -1661,7 +1661,7 @@ fn managed_identity_tokens_come_from_each_source_and_are_cached() {
     serve_api_with_policy(
         &d,
         "identity",
-        r#"<policies>
+        &r#"<policies>
   <inbound>
     <base />
     <choose>
@@ -1671,12 +1671,18 @@ fn managed_identity_tokens_come_from_each_source_and_are_cached() {
       <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "ignored")">
         <authentication-managed-identity resource="https://bad" ignore-error="true" />
       </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "send")">
+        <send-request response-variable-name="r"><set-url>SERVICE/lookup</set-url>
+          <authentication-managed-identity resource="https://graph.microsoft.com" />
+        </send-request>
+      </when>
       <otherwise>
         <authentication-managed-identity resource="https://vault.azure.net" />
       </otherwise>
     </choose>
   </inbound>
-</policies>"#,
+</policies>"#
+            .replace("SERVICE", &format!("http://127.0.0.1:{}", service.port)),
     );
     let client = Some("dev-valid-client");
     for _ in 0..3 {
@@ -1742,6 +1748,21 @@ fn managed_identity_tokens_come_from_each_source_and_are_cached() {
             );
         }
     }
+    // authentication-managed-identity inside send-request: the token, then the call with it.
+    let before = service.requests().len();
+    let (status, head, body) = d.curl(API, "/identity/x?case=send", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    let all = service.requests();
+    assert_eq!(all.len(), before + 2, "{all:?}");
+    assert!(
+        all[before].body.contains("graph.microsoft.com"),
+        "{:?}",
+        all[before]
+    );
+    assert_eq!(
+        all[before + 1].header("authorization"),
+        Some(format!("Bearer tok-{}", before + 1).as_str())
+    );
     let (_, _, m) = d.admin("GET", "/metrics");
     assert_eq!(
         metric(

@@ -28,6 +28,9 @@ pub struct Outcall {
     pub timeout: Duration,
     /// `authentication-certificate` inside the policy: the client certificate to present.
     pub certificate: Option<BackendCertificate>,
+    /// `authentication-managed-identity` inside the policy: the token the gateway obtains and
+    /// sends as `Authorization: Bearer`.
+    pub identity: Option<TokenRequest>,
 }
 
 /// A response `send-request` received: APIM's `IResponse`, stored in its
@@ -95,6 +98,9 @@ pub enum SendFailure {
     Invalid(String),
     /// The response body is over the configured bound (`ResponseTooLarge`).
     TooLarge(String),
+    /// No token for `authentication-managed-identity` inside the policy
+    /// (`ManagedIdentityTokenFailure`).
+    Token(String),
 }
 
 impl SendFailure {
@@ -105,6 +111,7 @@ impl SendFailure {
             SendFailure::Timeout(_) => "Timeout",
             SendFailure::Invalid(_) => "InvalidRequest",
             SendFailure::TooLarge(_) => "ResponseTooLarge",
+            SendFailure::Token(_) => "ManagedIdentityTokenFailure",
         }
     }
 
@@ -114,7 +121,8 @@ impl SendFailure {
             SendFailure::Connect(m)
             | SendFailure::Timeout(m)
             | SendFailure::Invalid(m)
-            | SendFailure::TooLarge(m) => m,
+            | SendFailure::TooLarge(m)
+            | SendFailure::Token(m) => m,
         }
     }
 }

@@ -113,6 +113,7 @@ async fn request(source: &IdentitySource, req: &TokenRequest) -> Result<Outcall,
             body: Vec::new(),
             timeout: TIMEOUT,
             certificate: None,
+            identity: None,
         }
     };
     let post = |url: &str, params: Vec<(&str, &str)>| Outcall {
@@ -125,6 +126,7 @@ async fn request(source: &IdentitySource, req: &TokenRequest) -> Result<Outcall,
         body: form(&params).into_bytes(),
         timeout: TIMEOUT,
         certificate: None,
+        identity: None,
     };
     Ok(match source {
         IdentitySource::Imds { url, client_id } => {

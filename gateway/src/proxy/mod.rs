@@ -33,6 +33,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
 mod access_log;
+mod calls;
 mod identity;
 pub(crate) mod openid;
 mod outcall;
@@ -123,7 +124,7 @@ impl Gateway {
         let next = loop {
             next = match next {
                 Next::Send { request, cursor } => {
-                    let sent = outcall::send(snap, &request, "send-request").await;
+                    let sent = calls::send(snap, &request, "send-request").await;
                     Self::pending(session, rc, snap, |c| plan.after_send(cursor, sent, c))
                 }
                 Next::Token { request, cursor } => {
@@ -139,7 +140,7 @@ impl Gateway {
                     any,
                     cursor,
                 } => {
-                    let results = outcall::send_all(snap, requests, any).await;
+                    let results = calls::send_all(snap, requests, any).await;
                     Self::pending(session, rc, snap, |c| {
                         plan.after_send_all(cursor, results, c)
                     })
@@ -267,7 +268,7 @@ impl Gateway {
     /// Sends the requests `send-one-way-request` queued, without waiting for them.
     fn one_way(rc: &mut GatewayCtx, snap: &Arc<Snapshot>) {
         if !rc.state.one_way.is_empty() {
-            outcall::send_in_background(snap, std::mem::take(&mut rc.state.one_way));
+            calls::send_in_background(snap, std::mem::take(&mut rc.state.one_way));
         }
     }
 
@@ -795,7 +796,7 @@ impl ProxyHttp for Gateway {
         loop {
             next = match next {
                 Next::Send { request, cursor } => {
-                    let sent = outcall::send(&snap, &request, "send-request").await;
+                    let sent = calls::send(&snap, &request, "send-request").await;
                     let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
                     plan.after_send(cursor, sent, c)
                 }
@@ -809,7 +810,7 @@ impl ProxyHttp for Gateway {
                     any,
                     cursor,
                 } => {
-                    let results = outcall::send_all(&snap, requests, any).await;
+                    let results = calls::send_all(&snap, requests, any).await;
                     let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
                     plan.after_send_all(cursor, results, c)
                 }

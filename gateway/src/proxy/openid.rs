@@ -52,6 +52,7 @@ async fn get(snap: &Snapshot, url: &str) -> Result<Vec<u8>, String> {
         body: Vec::new(),
         timeout: TIMEOUT,
         certificate: None,
+        identity: None,
     };
     let r = outcall::send(snap, &call, "openid-config")
         .await

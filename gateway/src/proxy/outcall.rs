@@ -51,52 +51,6 @@ pub(super) async fn send(snap: &Snapshot, call: &Outcall, policy: &str) -> SendR
     result
 }
 
-/// Sends a `wait`'s requests together and gives their results in order. With `any`, the first
-/// to answer ends the wait: the others are abandoned (their connections dropped) and give
-/// `None`.
-pub(super) async fn send_all(
-    snap: &Arc<Snapshot>,
-    requests: Vec<Outcall>,
-    any: bool,
-) -> Vec<Option<SendResult>> {
-    let n = requests.len();
-    let mut set = tokio::task::JoinSet::new();
-    for (i, call) in requests.into_iter().enumerate() {
-        let snap = snap.clone();
-        set.spawn(async move { (i, send(&snap, &call, "send-request").await) });
-    }
-    let mut out: Vec<Option<SendResult>> = (0..n).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((i, r)) = joined {
-            if let Some(slot) = out.get_mut(i) {
-                *slot = Some(r);
-            }
-            if any {
-                set.abort_all();
-                break;
-            }
-        }
-    }
-    if !any {
-        // A task that died without an answer (it cannot panic by design) is a failed request.
-        for slot in &mut out {
-            slot.get_or_insert_with(|| Err(SendFailure::Connect("the request was lost".into())));
-        }
-    }
-    out
-}
-
-/// Sends the requests `send-one-way-request` queued, in the background: the client's request
-/// does not wait for them.
-pub(super) fn send_in_background(snap: &Arc<Snapshot>, calls: Vec<Outcall>) {
-    for call in calls {
-        let snap = snap.clone();
-        tokio::spawn(async move {
-            let _ = send(&snap, &call, "send-one-way-request").await;
-        });
-    }
-}
-
 /// `scheme://authority` of a URL, for messages (never its path or query, which may carry
 /// secrets).
 fn origin_of(url: &str) -> &str {

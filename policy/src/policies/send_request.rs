@@ -56,6 +56,8 @@ pub struct SendRequest {
     headers: Vec<SetHeader>,
     body: Option<Template>,
     certificate: Option<AuthenticationCertificate>,
+    /// `authentication-managed-identity` inside: the resource and the client id.
+    identity: Option<(Template, Option<Arc<str>>)>,
     /// In outbound, `copy` does not copy the request body (APIM).
     copy_body: bool,
 }
@@ -68,7 +70,7 @@ impl PolicyStep for SendRequest {
         } else {
             el.only_attrs(&["mode", "response-variable-name", "timeout", "ignore-error"])?;
         }
-        for refused in ["proxy", "authentication-managed-identity"] {
+        for refused in ["proxy"] {
             if let Some(c) = el.child(refused)? {
                 return Err(c.err(
                     ErrorKind::UnknownPolicy,
@@ -83,6 +85,7 @@ impl PolicyStep for SendRequest {
                 "set-header",
                 "set-body",
                 "authentication-certificate",
+                "authentication-managed-identity",
             ],
             false,
         )?;
@@ -171,6 +174,19 @@ impl PolicyStep for SendRequest {
             .child("authentication-certificate")?
             .map(|c| AuthenticationCertificate::read(&c, r))
             .transpose()?;
+        let identity = match el.child("authentication-managed-identity")? {
+            Some(c) => {
+                c.only_attrs(&["resource", "client-id"])?;
+                c.only_children(&[], false)?;
+                let resource = c.template(c.req("resource")?, r.route)?;
+                let client_id = c
+                    .opt("client-id")
+                    .map(|a| c.literal(a).map(Arc::from))
+                    .transpose()?;
+                Some((resource, client_id))
+            }
+            None => None,
+        };
         let copy_body = copy && r.target == HeaderTarget::Request;
         if copy_body {
             // The gateway buffers this route's request bodies.
@@ -188,6 +204,7 @@ impl PolicyStep for SendRequest {
             headers,
             body,
             certificate,
+            identity,
             copy_body,
         })
     }
@@ -248,6 +265,13 @@ impl SendRequest {
             .as_ref()
             .map(|c| c.choose(ctx, o))
             .transpose()?;
+        let identity = match &self.identity {
+            Some((resource, client_id)) => Some(crate::outcall::TokenRequest {
+                resource: o.text(resource, ctx)?.to_string(),
+                client_id: client_id.as_deref().map(str::to_string),
+            }),
+            None => None,
+        };
         Ok(Outcall {
             method,
             url,
@@ -255,6 +279,7 @@ impl SendRequest {
             body,
             timeout: self.timeout,
             certificate,
+            identity,
         })
     }
 
@@ -370,6 +395,18 @@ mod tests {
             (c.method.as_str(), c.body.as_slice()),
             ("POST", &b"GET"[..])
         );
+        assert!(c.identity.is_none());
+        let c = built(
+            r#"<send-request response-variable-name="r"><set-url>https://graph.example/me</set-url><authentication-managed-identity resource="@("https://graph." + context.Request.Method)" client-id="c-9"/></send-request>"#,
+            &mut ctx,
+        );
+        assert_eq!(
+            c.identity,
+            Some(crate::outcall::TokenRequest {
+                resource: "https://graph.GET".into(),
+                client_id: Some("c-9".into())
+            })
+        );
     }
 
     #[test]
@@ -388,7 +425,7 @@ mod tests {
         assert!(refused(r#"<send-request response-variable-name="r"><set-url>http://x</set-url><set-method>GE T</set-method></send-request>"#).contains("not an HTTP method"));
         assert!(refused(r#"<send-request response-variable-name="r" mode="move"><set-url>http://x</set-url></send-request>"#).contains("expected new or copy"));
         assert!(refused(r#"<send-request response-variable-name="r"><set-url>http://x</set-url><proxy url="http://p"/></send-request>"#).contains("<proxy> inside <send-request> is not supported"));
-        assert!(refused(r#"<send-request response-variable-name="r"><set-url>http://x</set-url><authentication-managed-identity resource="r"/></send-request>"#).contains("authentication-managed-identity"));
+        assert!(refused(r#"<send-request response-variable-name="r"><set-url>http://x</set-url><authentication-managed-identity/></send-request>"#).contains("'resource'"));
         assert!(refused(r#"<send-request response-variable-name="r" timeout="241"><set-url>http://x</set-url></send-request>"#).contains("timeout"));
         assert!(refused(r#"<send-one-way-request response-variable-name="r"><set-url>http://x</set-url></send-one-way-request>"#).contains("response-variable-name"));
         // Computed URLs and methods are checked when they are known.
