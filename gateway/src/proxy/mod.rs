@@ -265,6 +265,43 @@ impl Gateway {
             })
     }
 
+    /// The calls the pipeline asks for after the backend answered, with its response as the
+    /// response, until it asks for none.
+    async fn upstream_calls(
+        session: &mut Session,
+        rc: &mut GatewayCtx,
+        snap: &Arc<Snapshot>,
+        plan: &Plan,
+        upstream: &mut ResponseHeader,
+        replace: &mut Option<Vec<u8>>,
+        mut next: Next,
+    ) {
+        loop {
+            next = match next {
+                Next::Send { request, cursor } => {
+                    let sent = calls::send(snap, &request, "send-request").await;
+                    let c = &mut upstream_context(session, rc, snap, upstream, replace);
+                    plan.after_send(cursor, sent, c)
+                }
+                Next::Sleep { duration, cursor } => {
+                    tokio::time::sleep(duration).await;
+                    let c = &mut upstream_context(session, rc, snap, upstream, replace);
+                    plan.after_sleep(cursor, c)
+                }
+                Next::SendAll {
+                    requests,
+                    any,
+                    cursor,
+                } => {
+                    let results = calls::send_all(snap, requests, any).await;
+                    let c = &mut upstream_context(session, rc, snap, upstream, replace);
+                    plan.after_send_all(cursor, results, c)
+                }
+                _ => return,
+            };
+        }
+    }
+
     /// Sends the requests `send-one-way-request` queued, without waiting for them.
     fn one_way(rc: &mut GatewayCtx, snap: &Arc<Snapshot>) {
         if !rc.state.one_way.is_empty() {
@@ -783,7 +820,7 @@ impl ProxyHttp for Gateway {
             let _ = upstream.insert_header(k, v);
         }
         // Whatever the pipeline ends with, the response is this one as it left it.
-        let mut next = match rc.cursor.take() {
+        let next = match rc.cursor.take() {
             Some(cursor) => plan.after_backend(
                 cursor,
                 Ok(()),
@@ -792,30 +829,21 @@ impl ProxyHttp for Gateway {
             None => Next::Finish(PipelineResult::Proxied),
         };
         // After the backend: sends and retry waits in backend, outbound and on-error (tokens
-        // are inbound only).
-        loop {
-            next = match next {
-                Next::Send { request, cursor } => {
-                    let sent = calls::send(&snap, &request, "send-request").await;
-                    let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
-                    plan.after_send(cursor, sent, c)
-                }
-                Next::Sleep { duration, cursor } => {
-                    tokio::time::sleep(duration).await;
-                    let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
-                    plan.after_sleep(cursor, c)
-                }
-                Next::SendAll {
-                    requests,
-                    any,
-                    cursor,
-                } => {
-                    let results = calls::send_all(&snap, requests, any).await;
-                    let c = &mut upstream_context(session, rc, &snap, upstream, &mut replace);
-                    plan.after_send_all(cursor, results, c)
-                }
-                _ => break,
-            };
+        // are inbound only). Boxed: their state stays out of every proxied request's future.
+        if matches!(
+            next,
+            Next::Send { .. } | Next::Sleep { .. } | Next::SendAll { .. }
+        ) {
+            Box::pin(Self::upstream_calls(
+                session,
+                rc,
+                &snap,
+                &plan,
+                upstream,
+                &mut replace,
+                next,
+            ))
+            .await;
         }
         Self::one_way(rc, &snap);
         if let Some(b) = &replace {
