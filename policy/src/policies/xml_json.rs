@@ -17,6 +17,9 @@ use crate::context::{HeaderWrite, RequestContext};
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
 
+/// Deepest XML element nesting converted.
+const MAX_DEPTH: usize = 128;
+
 #[derive(Clone, Debug)]
 pub struct JsonToXml {
     response: bool,
@@ -275,6 +278,37 @@ impl JsonToXml {
     }
 }
 
+/// How deep a document's elements nest, counted over its tags without parsing it (comments,
+/// declarations and self-closing tags do not open a level; an over-count only refuses).
+fn nesting(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(p) = b
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&c| c == b'<'))
+    {
+        let at = i + p;
+        match b.get(at + 1) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(b'!' | b'?') => {}
+            Some(_) => {
+                let end = b[at..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .map_or(b.len(), |e| at + e);
+                if b.get(end.wrapping_sub(1)) != Some(&b'/') {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+            }
+            None => {}
+        }
+        i = at + 1;
+    }
+    deepest
+}
+
 /// A JSON scalar as XML text (`true`, `1.5`, the string itself).
 fn scalar(v: &J) -> String {
     match v {
@@ -332,6 +366,14 @@ impl PolicyStep for XmlToJson {
             return Ok(Flow::Next);
         };
         let text = String::from_utf8_lossy(&body);
+        // Parsing and converting recurse over the elements: a hostile body nested deeper than
+        // any document needs is refused first (serde_json bounds the other direction itself).
+        if nesting(&text) > MAX_DEPTH {
+            return Err(conversion_failed(
+                at,
+                &format!("it nests deeper than {MAX_DEPTH} elements"),
+            ));
+        }
         let doc = roxmltree::Document::parse(&text)
             .map_err(|e| conversion_failed(at, &format!("it is not XML ({e})")))?;
         let root = doc.root_element();
@@ -483,6 +525,11 @@ mod tests {
             &*run(&p, &mut ctx).unwrap_err().reason,
             "BodyConversionFailure"
         );
+        // A hostile body nested 100 000 deep is refused, not recursed into.
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        ctx.request_body = Some(deep.into_bytes());
+        let e = run(&p, &mut ctx).unwrap_err();
+        assert!(e.message.contains("nest"), "{}", e.message);
         for (x, needle) in [
             (
                 r#"<xml-to-json kind="pretty" apply="always"/>"#,
