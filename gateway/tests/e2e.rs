@@ -2551,3 +2551,51 @@ fn json_to_xml_converts_backend_responses_for_clients_that_ask() {
         "{head}"
     );
 }
+
+/// Issue 14: `retry` around `forward-request`: a backend that answers 503 twice is called a
+/// third time and its 200 goes to the client (the route is called whole, so nothing of the
+/// failed answers leaks).
+#[test]
+fn retry_calls_the_backend_again() {
+    let flaky = LocalHttp::start(|_, n| {
+        if n < 3 {
+            (503, format!("busy {n}"))
+        } else {
+            (200, format!("fine {n}"))
+        }
+    });
+    let d = Demo::start();
+    std::fs::write(
+        d.dir.path().join("policies/retried.xml"),
+        r#"<policies>
+  <inbound><base /></inbound>
+  <backend>
+    <retry condition="@(context.Response.StatusCode >= 500)" count="3" interval="1">
+      <forward-request timeout="5" />
+    </retry>
+  </backend>
+</policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            &format!("  - name: retried\n    path: /retried\n    backend: http://127.0.0.1:{}\n    policy: policies/retried.xml\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:", flaky.port),
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let (status, head, body) = d.curl(
+        API,
+        "/retried/x",
+        Some("dev-valid-client"),
+        &["--data", "payload"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(body, "fine 3");
+    let calls = flaky.requests();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls.iter().all(|c| c.body == "payload"),
+        "the body goes with every attempt: {calls:?}"
+    );
+}

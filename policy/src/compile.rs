@@ -68,6 +68,7 @@ fn compile_inner(
         fragments,
         openid: &opts.openid,
         explicit_forward: false,
+        retries_backend: false,
         after_forward: false,
     };
     let mut blocks = Vec::new();
@@ -87,6 +88,7 @@ fn compile_inner(
     Ok(Plan {
         reads_request_body,
         reads_response_body,
+        retries_backend: c.retries_backend,
         route: route.clone(),
         inbound: next(),
         backend: next(),
@@ -146,6 +148,8 @@ struct Compiler<'r> {
     fragments: &'r Fragments,
     openid: &'r crate::openid::OpenIdRegistry,
     explicit_forward: bool,
+    /// `forward-request` inside `retry`.
+    retries_backend: bool,
     /// In the backend section, statements after `forward-request` act on the response.
     after_forward: bool,
 }
@@ -347,10 +351,11 @@ impl Compiler<'_> {
                 };
                 let block = self.nested(&el, s.scope, section, path)?;
                 if forwards(&block) {
-                    return Err(el.err(
-                        ErrorKind::Structure,
-                        "<forward-request> inside <retry> is not supported: certgate calls the backend once per request (retry send-request instead)",
-                    ));
+                    // The backend may be called again: the gateway calls the route whole.
+                    self.retries_backend = true;
+                    route
+                        .reads_response_body
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 Op::Retry(Box::new(crate::plan::Retry {
                     condition,

@@ -325,6 +325,20 @@ impl Plan {
                 }
                 (
                     Stage::Backend { answered: true },
+                    SectionOutcome::Suspend(Io::Backend { timeout }, at),
+                ) if self.retries_backend => {
+                    // `retry` around `forward-request`: the backend is called again (the
+                    // gateway calls such routes whole, so nothing of the last answer is sent).
+                    return Next::CallBackend {
+                        timeout: Some(timeout),
+                        cursor: Cursor {
+                            stage: Stage::Backend { answered: true },
+                            at,
+                        },
+                    };
+                }
+                (
+                    Stage::Backend { answered: true },
                     SectionOutcome::Suspend(Io::Backend { .. }, _),
                 ) => {
                     // One backend call per request: a second `forward-request` on the same path.

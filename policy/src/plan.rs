@@ -114,6 +114,9 @@ pub struct Plan {
     /// `set-body`, `find-and-replace`): the gateway then receives the backend's whole response
     /// before the backend section's remainder and outbound run.
     pub reads_response_body: bool,
+    /// Whether `forward-request` sits inside `retry`: the backend may be called again, so the
+    /// route is called whole (`reads_response_body` is set too).
+    pub retries_backend: bool,
     /// Where its rate limits and quotas count.
     pub counters: Arc<dyn CounterStore>,
 }

@@ -534,9 +534,54 @@ fn retry_documents_are_checked() {
         let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
         assert!(e.contains(needle), "{inner}: {e}");
     }
-    let text = r#"<policies><backend><retry condition="@(true)" count="2" interval="1"><forward-request/></retry></backend></policies>"#;
-    let e = refused(text);
-    assert!(e.contains("once per request"), "{e}");
+}
+
+#[test]
+fn retry_around_forward_request_calls_the_backend_again() {
+    let p = plan(&format!(
+        r#"<policies><backend><retry condition="@(context.Response.StatusCode >= 500)" count="3" interval="0"><forward-request timeout="5"/></retry></backend>{ON_ERROR}</policies>"#
+    ));
+    assert!(
+        p.retries_backend && p.reads_response_body,
+        "the route is called whole"
+    );
+    let run = |answers: &[u16]| {
+        let mut calls = 0usize;
+        let mut ctx = SimpleContext::new("GET", "/");
+        let r = certgate_policy::run_pipeline(&p, &mut ctx, |c, _| {
+            let status = answers[calls.min(answers.len() - 1)];
+            calls += 1;
+            c.clear_response();
+            c.set_response_status(status, None);
+            c.set_response_body(format!("attempt {calls}").into_bytes());
+            Ok(())
+        });
+        (r, calls, ctx.status, ctx.body_text().map(str::to_string))
+    };
+    assert_eq!(
+        run(&[503, 502, 200]),
+        (PipelineResult::Proxied, 3, 200, Some("attempt 3".into()))
+    );
+    // Exhausted: the first call and three retries; the last answer goes out.
+    assert_eq!(
+        run(&[503]),
+        (PipelineResult::Proxied, 4, 503, Some("attempt 4".into()))
+    );
+    // Without retry, a second forward-request is still refused.
+    let p = plan(&format!(
+        r#"<policies><backend><forward-request/><forward-request/></backend>{ON_ERROR}</policies>"#
+    ));
+    assert!(!p.retries_backend);
+    let mut ctx = SimpleContext::new("GET", "/");
+    let r = certgate_policy::run_pipeline(&p, &mut ctx, |c, _| {
+        c.set_response_status(200, None);
+        Ok(())
+    });
+    assert_eq!(r, PipelineResult::Error);
+    assert_eq!(
+        ctx.response_header("X-Err").as_deref(),
+        Some("forward-request/BackendAlreadyCalled/backend")
+    );
 }
 
 #[test]

@@ -164,37 +164,58 @@ impl Gateway {
         plan: &Plan,
         cursor: certgate_policy::Cursor,
     ) -> Result<()> {
-        let result = Self::exchange_whole(session, rc, snap).await;
-        let carried = std::mem::take(&mut rc.carried_headers);
-        let next = match result {
-            Ok(r) => {
-                let mut headers: Vec<(String, String)> = r
-                    .headers
-                    .into_iter()
-                    .filter(|(k, _)| !FRAMING.iter().any(|f| k.eq_ignore_ascii_case(f)))
-                    .collect();
-                headers.extend(carried);
-                rc.pending = Pending {
-                    status: r.status,
-                    reason: r.reason,
-                    headers,
-                    body: Some(r.body),
-                };
-                Self::pending(session, rc, snap, |c| plan.after_backend(cursor, Ok(()), c))
-            }
-            Err(err) => {
-                crate::metrics::METRICS
-                    .backend_errors
-                    .with_label_values(&[&*err.reason])
-                    .inc();
+        let mut cursor = cursor;
+        // Response headers inbound wrote, for whichever answer goes out.
+        let mut carried: Option<Vec<(String, String)>> = None;
+        loop {
+            if carried.is_some() {
+                // `retry` around `forward-request`: a fresh call, nothing of the last answer.
                 rc.pending = Pending::default();
-                Self::pending(session, rc, snap, |c| {
-                    plan.after_backend(cursor, Err(err), c)
-                })
             }
-        };
-        Box::pin(Self::sends(session, rc, snap, plan, next)).await;
-        Self::respond(session, rc).await
+            let result = Self::exchange_whole(session, rc, snap).await;
+            let extra = carried
+                .get_or_insert_with(|| std::mem::take(&mut rc.carried_headers))
+                .clone();
+            let next = match result {
+                Ok(r) => {
+                    let mut headers: Vec<(String, String)> = r
+                        .headers
+                        .into_iter()
+                        .filter(|(k, _)| !FRAMING.iter().any(|f| k.eq_ignore_ascii_case(f)))
+                        .collect();
+                    headers.extend(extra);
+                    rc.pending = Pending {
+                        status: r.status,
+                        reason: r.reason,
+                        headers,
+                        body: Some(r.body),
+                    };
+                    Self::pending(session, rc, snap, |c| plan.after_backend(cursor, Ok(()), c))
+                }
+                Err(err) => {
+                    crate::metrics::METRICS
+                        .backend_errors
+                        .with_label_values(&[&*err.reason])
+                        .inc();
+                    rc.pending = Pending::default();
+                    Self::pending(session, rc, snap, |c| {
+                        plan.after_backend(cursor, Err(err), c)
+                    })
+                }
+            };
+            match Box::pin(Self::sends(session, rc, snap, plan, next)).await {
+                Next::CallBackend {
+                    timeout,
+                    cursor: again,
+                } => {
+                    if timeout.is_some() {
+                        rc.state.forward_timeout = timeout;
+                    }
+                    cursor = again;
+                }
+                _ => return Self::respond(session, rc).await,
+            }
+        }
     }
 
     /// Sends the request to the backend and receives the whole response.

@@ -131,9 +131,19 @@ impl Demo {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            // Another process took one of the ports between free_port and the bind (Pingora
+            // then retries the bind forever): start again on fresh ports.
+            if stderr(&demo).contains("is in use") {
+                return Err(format!("a port was taken: {}", stderr(&demo)));
+            }
             if demo.admin("GET", "/readyz").0 == 200
                 && std::net::TcpStream::connect(("127.0.0.1", backend)).is_ok()
             {
+                // Every listener tries its bind at start; give a failed one time to say so.
+                std::thread::sleep(Duration::from_millis(300));
+                if stderr(&demo).contains("is in use") {
+                    return Err(format!("a port was taken: {}", stderr(&demo)));
+                }
                 return Ok(demo);
             }
             for (name, child) in ["demo backend", "gateway"].iter().zip(&mut demo.children) {
