@@ -921,6 +921,22 @@ mod tests {
     }
 
     #[test]
+    fn a_token_in_a_cookie_is_read_with_token_value() {
+        // APIM has no cookie attribute: documents read the cookie with an expression.
+        let p = read(&format!(
+            r#"<validate-jwt token-value="@(context.Request.Headers.GetValueOrDefault("Cookie", "").Split(';').Select(c => c.Trim()).Where(c => c.StartsWith("access_token=")).Select(c => c.Substring(13)).FirstOrDefault() ?? "")"><issuer-signing-keys><key>{}</key></issuer-signing-keys></validate-jwt>"#,
+            b64(SECRET)
+        ))
+        .unwrap();
+        let t = hs256(json!({"sub": "alice", "exp": now() + 60}), None);
+        let mut ctx = SimpleContext::new("GET", "/")
+            .with_header("Cookie", &format!("theme=dark; access_token={t}"));
+        run(&p, &mut ctx).unwrap();
+        let mut ctx = SimpleContext::new("GET", "/").with_header("Cookie", "theme=dark");
+        assert_eq!(failure(&p, &mut ctx).0, "TokenNotPresent");
+    }
+
+    #[test]
     fn required_claims_with_all_any_and_separators() {
         let p = policy(
             "",
