@@ -1431,6 +1431,9 @@ fn send_request_calls_out_with_backend_tls_and_fails_into_on_error() {
           <set-header name="X-Padding" exists-action="override"><value>@("".PadLeft(4000, 'x'))</value></set-header>
         </send-request>
       </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "userinfo")">
+        <send-request response-variable-name="r"><set-url>http://user:secret@127.0.0.1:9/token</set-url></send-request>
+      </when>
       <when condition="@(context.Request.Url.Query.GetValueOrDefault("case", "") == "return")">
         <send-request response-variable-name="r"><set-url>BACKEND/returned</set-url></send-request>
         <return-response response-variable-name="r"><set-header name="X-Returned" exists-action="override"><value>yes</value></set-header></return-response>
@@ -1488,6 +1491,8 @@ fn send_request_calls_out_with_backend_tls_and_fails_into_on_error() {
         ("refused", 500, "backendconnectionfailure"),
         ("timeout", 504, "timeout"),
         ("large", 500, "responsetoolarge"),
+        // Credentials in a URL are not sent (they would travel in the clear and in logs).
+        ("userinfo", 500, "invalidrequest"),
     ] {
         let (s, head, body) = d.curl(API, &format!("/callout/x?case={case}"), client, &[]);
         assert_eq!(s, status, "{case}: {head}{body}");

@@ -51,14 +51,16 @@ pub(super) async fn send(snap: &Snapshot, call: &Outcall, policy: &str) -> SendR
     result
 }
 
-/// `scheme://authority` of a URL, for messages (never its path or query, which may carry
-/// secrets).
-fn origin_of(url: &str) -> &str {
+/// `scheme://host[:port]` of a URL, for messages (never its user information, path or query,
+/// which may carry secrets).
+fn origin_of(url: &str) -> String {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     let end = url[after_scheme..]
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| after_scheme + i);
-    &url[..end]
+    let authority = &url[after_scheme..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{}{host}", &url[..after_scheme])
 }
 
 async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
@@ -271,5 +273,6 @@ mod tests {
         );
         assert_eq!(super::origin_of("http://h"), "http://h");
         assert_eq!(super::origin_of("http://h?x"), "http://h");
+        assert_eq!(super::origin_of("http://user:secret@h:1/p"), "http://h:1");
     }
 }

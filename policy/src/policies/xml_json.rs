@@ -407,7 +407,28 @@ impl XmlToJson {
         let text = text.trim();
         let elements: Vec<roxmltree::Node> = n.children().filter(|c| c.is_element()).collect();
         let attrs: Vec<roxmltree::Attribute> = n.attributes().collect();
-        if elements.is_empty() && attrs.is_empty() {
+        // `direct` keeps the namespace declarations made on this element, as Newtonsoft does
+        // (`@xmlns:p`); javascript-friendly drops prefixes, so it drops them too.
+        let declared: Vec<(String, String)> = if self.javascript_friendly {
+            Vec::new()
+        } else {
+            let inherited: Vec<(Option<&str>, &str)> = n
+                .parent_element()
+                .map(|p| p.namespaces().map(|ns| (ns.name(), ns.uri())).collect())
+                .unwrap_or_default();
+            n.namespaces()
+                .filter(|ns| ns.name() != Some("xml"))
+                .filter(|ns| !inherited.contains(&(ns.name(), ns.uri())))
+                .map(|ns| {
+                    let key = match ns.name() {
+                        Some(p) => format!("@xmlns:{p}"),
+                        None => "@xmlns".to_string(),
+                    };
+                    (key, ns.uri().to_string())
+                })
+                .collect()
+        };
+        if elements.is_empty() && attrs.is_empty() && declared.is_empty() {
             return if text.is_empty() {
                 J::Null
             } else {
@@ -415,6 +436,9 @@ impl XmlToJson {
             };
         }
         let mut m = Map::new();
+        for (k, uri) in declared {
+            m.insert(k, J::String(uri));
+        }
         for a in attrs {
             let name = if self.javascript_friendly {
                 a.name().to_string()
@@ -506,7 +530,7 @@ mod tests {
         );
         assert_eq!(
             json,
-            r##"{"s:Order":{"@id":"7","s:Item":["a","b"],"s:Note":{"@lang":"en","#text":"hi"},"s:Empty":null}}"##
+            r##"{"s:Order":{"@xmlns:s":"urn:shop","@id":"7","s:Item":["a","b"],"s:Note":{"@lang":"en","#text":"hi"},"s:Empty":null}}"##
         );
         assert_eq!(ct.as_deref(), Some("application/json"));
         let (json, _) = convert(
