@@ -264,7 +264,14 @@ impl Gateway {
             .forward_timeout
             .or(peer.options.read_timeout)
             .unwrap_or(Duration::from_secs(300));
-        let exchange = outcall::exchange_with(&peer, req, &body, snap.max_send_response);
+        let name = peer._address.to_string();
+        let exchange = outcall::exchange_with(
+            &peer,
+            &name,
+            req,
+            &body,
+            snap.max_send_response,
+        );
         tokio::time::timeout(limit, exchange)
             .await
             .unwrap_or_else(|_| {

@@ -91,12 +91,6 @@ async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
     peer.options.read_timeout = Some(call.timeout);
     peer.client_cert_key = upstream::client_certificate(snap, call.certificate.as_ref(), spec)
         .map_err(|e| SendFailure::Connect(e.to_string()))?;
-    let failed = |e: Box<Error>| match e.etype() {
-        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
-            SendFailure::Timeout(format!("{}: {}", target.authority, e.etype().as_str()))
-        }
-        _ => SendFailure::Connect(format!("{}: {}", target.authority, e.etype().as_str())),
-    };
 
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut req = RequestHeader::build(
@@ -121,57 +115,25 @@ async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
             .map_err(|_| invalid("Content-Length"))?;
     }
 
-    let (mut session, _reused) = CONNECTOR.get_http_session(&peer).await.map_err(failed)?;
-    session
-        .write_request_header(Box::new(req))
-        .await
-        .map_err(failed)?;
-    if !call.body.is_empty() {
-        session
-            .write_request_body(Bytes::copy_from_slice(&call.body), true)
-            .await
-            .map_err(failed)?;
-    }
-    session.finish_request_body().await.map_err(failed)?;
-    session.read_response_header().await.map_err(failed)?;
-    let Some(head) = session.response_header() else {
-        return Err(SendFailure::Connect(format!(
-            "{}: no response",
-            target.authority
-        )));
-    };
-    let status = head.status.as_u16();
-    let reason = head
-        .get_reason_phrase()
-        .or(head.status.canonical_reason())
-        .unwrap_or("")
-        .to_string();
-    let headers: Vec<(Arc<str>, Arc<str>)> = head
+    let r = exchange_with(
+        &peer,
+        &target.authority,
+        req,
+        &call.body,
+        snap.max_send_response,
+    )
+    .await?;
+    let headers = r
         .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                Arc::from(k.as_str()),
-                Arc::from(String::from_utf8_lossy(v.as_bytes())),
-            )
-        })
+        .into_iter()
+        .map(|(k, v)| (Arc::from(k), Arc::from(v)))
         .collect();
-    let max = snap.max_send_response;
-    let mut body: Vec<u8> = Vec::new();
-    while let Some(chunk) = session.read_response_body().await.map_err(failed)? {
-        if body.len() + chunk.len() > max {
-            // The connection is dropped with the rest of the body.
-            return Err(SendFailure::TooLarge(format!(
-                "The response from {} is larger than {max} bytes (max-response-body-bytes).",
-                target.authority
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    CONNECTOR
-        .release_http_session(session, &peer, Some(POOL_IDLE))
-        .await;
-    Ok(SentResponse::new(status, &reason, headers, body.into()))
+    Ok(SentResponse::new(
+        r.status,
+        &r.reason,
+        headers,
+        r.body.into(),
+    ))
 }
 
 /// A response received whole.
@@ -182,15 +144,16 @@ pub(super) struct Received {
     pub body: Vec<u8>,
 }
 
-/// Sends `req` (and `body`) to `peer` and reads the response whole, at most `max` body bytes:
-/// the backend call of a route whose policy needs the backend's whole body.
+/// Sends `req` (and `body`) to `peer` and reads the response whole, at most `max` body bytes
+/// (a policy's request, or the backend call of a route whose policy needs the backend's whole
+/// body); `name` is the peer in messages.
 pub(super) async fn exchange_with(
     peer: &HttpPeer,
+    name: &str,
     req: RequestHeader,
     body: &[u8],
     max: usize,
 ) -> Result<Received, SendFailure> {
-    let name = peer._address.to_string();
     let failed = |e: Box<Error>| match e.etype() {
         ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
             SendFailure::Timeout(format!("{name}: {}", e.etype().as_str()))
