@@ -4,7 +4,7 @@
 //! ([`Source`], [`NamedValues`]), compiles C# policy expressions and policy elements into an
 //! immutable [`Plan`] per route ([`compile_route`]), and runs that plan against an abstract
 //! [`RequestContext`] in APIM's order ([`Plan::start`], [`Plan::after_backend`],
-//! [`Plan::after_send`], [`run_pipeline`]).
+//! [`Plan::resume`], [`run_pipeline`]).
 //!
 //! It has no networking: the gateway crate supplies sockets, TLS and HTTP, and implements the
 //! request context over them. Everything here is testable and benchable in-process.
@@ -80,7 +80,9 @@ pub use counters::{CounterStore, Decision, LocalCounters};
 pub use exec::{Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
 pub use last_error::{default_reason, error_body, LastError};
-pub use outcall::{Outcall, SendFailure, SendResult, SentResponse, TokenRequest, TokenResult};
+pub use outcall::{
+    Answer, Outcall, SendFailure, SendResult, SentResponse, TokenRequest, TokenResult,
+};
 pub use pipeline::{
     run_pipeline, run_pipeline_sending, run_pipeline_with, BackendFailure, Cursor, Next,
     PipelineResult,

@@ -58,11 +58,11 @@ pub enum Next {
         cursor: Cursor,
     },
     /// Obtain an access token (`authentication-managed-identity`), then hand it to
-    /// [`Plan::after_token`].
+    /// [`Plan::resume`].
     Token {
         /// Which token.
         request: Box<TokenRequest>,
-        /// Pass back to [`Plan::after_token`].
+        /// Pass back to [`Plan::resume`].
         cursor: Cursor,
     },
     /// The pipeline is over: send the response the context holds.
@@ -192,49 +192,43 @@ impl Plan {
         self.settle(cursor.stage, outcome, ctx)
     }
 
-    /// Continues after a `send-request`'s request was sent: its step takes the result, and
-    /// the pipeline goes on from there.
+    /// Continues a pipeline suspended for a policy's I/O (`Next::Send`, `Token`, `SendAll`,
+    /// `Sleep`): the step that asked takes `answer` (`None` after a `retry`'s wait), and the
+    /// pipeline goes on from there.
+    pub fn resume(
+        &self,
+        cursor: Cursor,
+        answer: Option<Answer>,
+        ctx: &mut dyn RequestContext,
+    ) -> Next {
+        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
+        self.settle(cursor.stage, outcome, ctx)
+    }
+
+    /// [`Plan::resume`] after a `send-request`'s request was sent.
     pub fn after_send(
         &self,
         cursor: Cursor,
         sent: SendResult,
         ctx: &mut dyn RequestContext,
     ) -> Next {
-        let answer = Some(Answer::Sent(sent));
-        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
-        self.settle(cursor.stage, outcome, ctx)
+        self.resume(cursor, Some(Answer::Sent(sent)), ctx)
     }
 
-    /// Continues after an access token was obtained (or not) for an
-    /// `authentication-managed-identity`.
-    pub fn after_token(
-        &self,
-        cursor: Cursor,
-        token: TokenResult,
-        ctx: &mut dyn RequestContext,
-    ) -> Next {
-        let answer = Some(Answer::Token(token));
-        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
-        self.settle(cursor.stage, outcome, ctx)
-    }
-
-    /// Continues after a `wait`'s requests: each `send-request` takes its result (`None`: it
-    /// was abandoned when another answered first).
+    /// [`Plan::resume`] after a `wait`'s requests (`None`: one abandoned when another
+    /// answered first).
     pub fn after_send_all(
         &self,
         cursor: Cursor,
         results: Vec<Option<SendResult>>,
         ctx: &mut dyn RequestContext,
     ) -> Next {
-        let answer = Some(Answer::SentAll(results));
-        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, answer, ctx);
-        self.settle(cursor.stage, outcome, ctx)
+        self.resume(cursor, Some(Answer::SentAll(results)), ctx)
     }
 
-    /// Continues after a `retry`'s wait: its next attempt.
+    /// [`Plan::resume`] after a `retry`'s wait: its next attempt.
     pub fn after_sleep(&self, cursor: Cursor, ctx: &mut dyn RequestContext) -> Next {
-        let outcome = self.resume_section(cursor.stage.section(), &cursor.at, None, ctx);
-        self.settle(cursor.stage, outcome, ctx)
+        self.resume(cursor, None, ctx)
     }
 
     /// Takes the pipeline from the end of a section run (`outcome` in `stage`) to the next
@@ -403,7 +397,7 @@ pub fn run_pipeline_with(
             }
             Next::Token { request, cursor } => {
                 let t = token(&request);
-                plan.after_token(cursor, t, ctx)
+                plan.resume(cursor, Some(Answer::Token(t)), ctx)
             }
             // One after the other here; with `any`, the first answers and the rest are
             // abandoned.

@@ -7,10 +7,41 @@
 
 use std::sync::Arc;
 
-use certgate_policy::{Outcall, SendFailure, SendResult};
+use certgate_policy::{Answer, Cursor, Next, Outcall, SendFailure, SendResult};
 
 use super::{identity, outcall};
 use crate::snapshot::Snapshot;
+
+/// Does the I/O a suspended pipeline asks for and gives what [`certgate_policy::Plan::resume`]
+/// takes; any other `next` (the backend call, the end) comes back as `Err`.
+pub(super) async fn perform(
+    snap: &Arc<Snapshot>,
+    next: Next,
+) -> Result<(Cursor, Option<Answer>), Next> {
+    Ok(match next {
+        Next::Send { request, cursor } => {
+            let sent = send(snap, &request, "send-request").await;
+            (cursor, Some(Answer::Sent(sent)))
+        }
+        Next::Token { request, cursor } => {
+            let token = identity::token(snap, &request).await;
+            (cursor, Some(Answer::Token(token)))
+        }
+        Next::Sleep { duration, cursor } => {
+            tokio::time::sleep(duration).await;
+            (cursor, None)
+        }
+        Next::SendAll {
+            requests,
+            any,
+            cursor,
+        } => {
+            let results = send_all(snap, requests, any).await;
+            (cursor, Some(Answer::SentAll(results)))
+        }
+        other => return Err(other),
+    })
+}
 
 /// Sends `call`, with its managed-identity token first when it names one, and counts the
 /// result under `policy`.

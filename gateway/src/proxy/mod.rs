@@ -122,31 +122,12 @@ impl Gateway {
         mut next: Next,
     ) -> Next {
         let next = loop {
-            next = match next {
-                Next::Send { request, cursor } => {
-                    let sent = calls::send(snap, &request, "send-request").await;
-                    Self::pending(session, rc, snap, |c| plan.after_send(cursor, sent, c))
+            match calls::perform(snap, next).await {
+                Ok((cursor, answer)) => {
+                    next = Self::pending(session, rc, snap, |c| plan.resume(cursor, answer, c));
                 }
-                Next::Token { request, cursor } => {
-                    let token = identity::token(snap, &request).await;
-                    Self::pending(session, rc, snap, |c| plan.after_token(cursor, token, c))
-                }
-                Next::Sleep { duration, cursor } => {
-                    tokio::time::sleep(duration).await;
-                    Self::pending(session, rc, snap, |c| plan.after_sleep(cursor, c))
-                }
-                Next::SendAll {
-                    requests,
-                    any,
-                    cursor,
-                } => {
-                    let results = calls::send_all(snap, requests, any).await;
-                    Self::pending(session, rc, snap, |c| {
-                        plan.after_send_all(cursor, results, c)
-                    })
-                }
-                other => break other,
-            };
+                Err(other) => break other,
+            }
         };
         Self::one_way(rc, snap);
         next
@@ -265,13 +246,7 @@ impl Gateway {
             .or(peer.options.read_timeout)
             .unwrap_or(Duration::from_secs(300));
         let name = peer._address.to_string();
-        let exchange = outcall::exchange_with(
-            &peer,
-            &name,
-            req,
-            &body,
-            snap.max_send_response,
-        );
+        let exchange = outcall::exchange_with(&peer, &name, req, &body, snap.max_send_response);
         tokio::time::timeout(limit, exchange)
             .await
             .unwrap_or_else(|_| {
@@ -304,29 +279,12 @@ impl Gateway {
         replace: &mut Option<Vec<u8>>,
         mut next: Next,
     ) {
-        loop {
-            next = match next {
-                Next::Send { request, cursor } => {
-                    let sent = calls::send(snap, &request, "send-request").await;
-                    let c = &mut upstream_context(session, rc, snap, upstream, replace);
-                    plan.after_send(cursor, sent, c)
-                }
-                Next::Sleep { duration, cursor } => {
-                    tokio::time::sleep(duration).await;
-                    let c = &mut upstream_context(session, rc, snap, upstream, replace);
-                    plan.after_sleep(cursor, c)
-                }
-                Next::SendAll {
-                    requests,
-                    any,
-                    cursor,
-                } => {
-                    let results = calls::send_all(snap, requests, any).await;
-                    let c = &mut upstream_context(session, rc, snap, upstream, replace);
-                    plan.after_send_all(cursor, results, c)
-                }
-                _ => return,
-            };
+        while let Ok((cursor, answer)) = calls::perform(snap, next).await {
+            next = plan.resume(
+                cursor,
+                answer,
+                &mut upstream_context(session, rc, snap, upstream, replace),
+            );
         }
     }
 
