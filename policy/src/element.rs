@@ -204,4 +204,44 @@ impl<'a> El<'a> {
     pub(crate) fn text(&self) -> Option<Spanned> {
         self.e.text().map(|t| t.trimmed())
     }
+
+    /// The trimmed text of an element that has nothing else (no attributes, no children):
+    /// `<audience>api://x</audience>`; empty when it has none.
+    pub(crate) fn bare_text(&self) -> Result<String, CompileError> {
+        self.only_attrs(&[])?;
+        self.only_children(&[], true)?;
+        Ok(self
+            .text()
+            .map(|t| t.text.trim().to_string())
+            .unwrap_or_default())
+    }
+
+    /// [`El::bare_text`], which must not be empty.
+    pub(crate) fn required_text(&self) -> Result<String, CompileError> {
+        let t = self.bare_text()?;
+        if t.is_empty() {
+            return Err(self.err(
+                ErrorKind::InvalidValue,
+                format!("<{}> is empty", self.e.name),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// The texts of this element's `<child>` elements (its only children), each
+    /// [`El::required_text`], at least one: `<audiences><audience>…</audience></audiences>`.
+    pub(crate) fn texts_of(&self, child: &str) -> Result<Vec<std::sync::Arc<str>>, CompileError> {
+        self.only_children(&[child], false)?;
+        let out = self
+            .children(child)
+            .map(|c| c.required_text().map(std::sync::Arc::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        if out.is_empty() {
+            return Err(self.err(
+                ErrorKind::Structure,
+                format!("<{}> needs at least one <{child}>", self.e.name),
+            ));
+        }
+        Ok(out)
+    }
 }

@@ -101,24 +101,13 @@ impl PolicyStep for CacheLookup {
                 ))
             }
         };
-        let mut headers = Vec::new();
-        for h in el.children("vary-by-header") {
-            h.only_attrs(&[])?;
-            h.only_children(&[], true)?;
-            let t = h
-                .text()
-                .map(|t| t.text.trim().to_string())
-                .unwrap_or_default();
-            if t.is_empty() {
-                return Err(h.err(ErrorKind::InvalidValue, "<vary-by-header> is empty"));
-            }
-            headers.push(Arc::from(t.to_ascii_lowercase()));
-        }
+        let headers = el
+            .children("vary-by-header")
+            .map(|h| h.required_text().map(|t| Arc::from(t.to_ascii_lowercase())))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut query = Vec::new();
         for q in el.children("vary-by-query-parameter") {
-            q.only_attrs(&[])?;
-            q.only_children(&[], true)?;
-            let t = q.text().map(|t| t.text.to_string()).unwrap_or_default();
+            let t = q.bare_text()?;
             // APIM: one or several names, separated by semicolons.
             query.extend(
                 t.split(';')

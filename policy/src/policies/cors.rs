@@ -51,26 +51,7 @@ fn allowed(el: &El, parent: &str, child: &str) -> Result<Option<Allowed>, Compil
     let Some(p) = el.child(parent)? else {
         return Ok(None);
     };
-    p.only_children(&[child], false)?;
-    let mut items = Vec::new();
-    for c in p.children(child) {
-        c.only_attrs(&[])?;
-        c.only_children(&[], true)?;
-        let t = c
-            .text()
-            .map(|t| t.text.trim().to_string())
-            .unwrap_or_default();
-        if t.is_empty() {
-            return Err(c.err(ErrorKind::InvalidValue, format!("<{child}> is empty")));
-        }
-        items.push(Arc::from(t));
-    }
-    if items.is_empty() {
-        return Err(p.err(
-            ErrorKind::Structure,
-            format!("<{parent}> needs at least one <{child}>"),
-        ));
-    }
+    let items = p.texts_of(child)?;
     Ok(Some(if items.iter().any(|i| &**i == "*") {
         Allowed::Any
     } else {

@@ -93,31 +93,13 @@ const EC: &[Algorithm] = &[Algorithm::ES256, Algorithm::ES384];
 /// Longest token read (a header is bounded anyway; an expression's value is not).
 const MAX_TOKEN: usize = 16 * 1024;
 
+/// `<parent><child>…</child>…</parent>`: the texts, none without the parent.
 fn texts(el: &El, parent: &str, child: &str) -> Result<Vec<Arc<str>>, CompileError> {
-    let mut out = Vec::new();
-    if let Some(p) = el.child(parent)? {
-        p.only_attrs(&[])?;
-        p.only_children(&[child], false)?;
-        for c in p.children(child) {
-            c.only_attrs(&[])?;
-            c.only_children(&[], true)?;
-            let t = c
-                .text()
-                .map(|t| t.text.trim().to_string())
-                .unwrap_or_default();
-            if t.is_empty() {
-                return Err(c.err(ErrorKind::InvalidValue, format!("<{child}> is empty")));
-            }
-            out.push(Arc::from(t));
-        }
-        if out.is_empty() {
-            return Err(p.err(
-                ErrorKind::Structure,
-                format!("<{parent}> needs at least one <{child}>"),
-            ));
-        }
-    }
-    Ok(out)
+    let Some(p) = el.child(parent)? else {
+        return Ok(Vec::new());
+    };
+    p.only_attrs(&[])?;
+    p.texts_of(child)
 }
 
 impl PolicyStep for ValidateJwt {
@@ -603,16 +585,10 @@ fn required_claims(el: &El) -> Result<Vec<RequiredClaim>, CompileError> {
                 ))
             }
         };
-        let mut values = Vec::new();
-        for v in c.children("value") {
-            v.only_attrs(&[])?;
-            v.only_children(&[], true)?;
-            values.push(Arc::from(
-                v.text()
-                    .map(|t| t.text.trim().to_string())
-                    .unwrap_or_default(),
-            ));
-        }
+        let values = c
+            .children("value")
+            .map(|v| v.bare_text().map(Arc::from))
+            .collect::<Result<Vec<_>, _>>()?;
         claims.push(RequiredClaim {
             name: c.literal(c.req("name")?)?.into(),
             any,
