@@ -67,6 +67,14 @@ fn refused(text: &str) -> String {
     }
 }
 
+/// Each inbound section (the first) is refused with a message containing the second.
+fn inbound_refused(cases: &[(&str, &str)]) {
+    for (inner, needle) in cases {
+        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
+        assert!(e.contains(needle), "{inner}: {e}");
+    }
+}
+
 const ON_ERROR: &str = r#"<on-error><set-header name="X-Err" exists-action="override"><value>@(context.LastError.Source + "/" + context.LastError.Reason + "/" + context.LastError.Section)</value></set-header></on-error>"#;
 
 #[test]
@@ -442,7 +450,7 @@ fn limit_concurrency_holds_its_slot_across_the_io_inside_it() {
 
 #[test]
 fn limit_concurrency_needs_a_key_and_a_count() {
-    for (inner, needle) in [
+    inbound_refused(&[
         (r#"<limit-concurrency max-count="1"/>"#, "'key'"),
         (r#"<limit-concurrency key="k"/>"#, "'max-count'"),
         (r#"<limit-concurrency key="k" max-count="0"/>"#, "max-count"),
@@ -450,10 +458,7 @@ fn limit_concurrency_needs_a_key_and_a_count() {
             r#"<limit-concurrency key="k" max-count="1"><nope/></limit-concurrency>"#,
             "nope",
         ),
-    ] {
-        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
-        assert!(e.contains(needle), "{inner}: {e}");
-    }
+    ]);
 }
 
 #[test]
@@ -515,7 +520,7 @@ fn retry_runs_its_children_again_while_the_condition_holds() {
 
 #[test]
 fn retry_documents_are_checked() {
-    for (inner, needle) in [
+    inbound_refused(&[
         (
             r#"<retry condition="@(true)" count="0" interval="1"/>"#,
             "count",
@@ -530,10 +535,7 @@ fn retry_documents_are_checked() {
             r#"<retry condition="@(true)" count="2" interval="1" first-fast-retry="@(context.Request.Method == "GET")"/>"#,
             "first-fast-retry",
         ),
-    ] {
-        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
-        assert!(e.contains(needle), "{inner}: {e}");
-    }
+    ]);
 }
 
 #[test]
@@ -641,7 +643,7 @@ fn wait_sends_its_requests_together_and_takes_every_or_the_first_answer() {
         ctx.response_header("X-Err").as_deref(),
         Some("send-request/Timeout/inbound")
     );
-    for (inner, needle) in [
+    inbound_refused(&[
         (r#"<wait for="some"/>"#, "expected all or any"),
         (
             r#"<wait><choose><when condition="@(true)"/></choose></wait>"#,
@@ -651,10 +653,7 @@ fn wait_sends_its_requests_together_and_takes_every_or_the_first_answer() {
             r#"<wait><set-variable name="x" value="1"/></wait>"#,
             "inside <wait>",
         ),
-    ] {
-        let e = refused(&format!("<policies><inbound>{inner}</inbound></policies>"));
-        assert!(e.contains(needle), "{inner}: {e}");
-    }
+    ]);
 }
 
 #[test]

@@ -773,15 +773,19 @@ fn parse_guid(s: &str) -> Option<String> {
     if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    let h = hex.to_ascii_lowercase();
-    Some(format!(
+    Some(hyphenated(&hex.to_ascii_lowercase()))
+}
+
+/// 32 hex digits as a GUID's `D` format: 8-4-4-4-12.
+fn hyphenated(h: &str) -> String {
+    format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..32]
-    ))
+    )
 }
 
 fn new_guid() -> String {
@@ -791,15 +795,7 @@ fn new_guid() -> String {
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = crate::cert::hex_upper(&b).to_lowercase();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    hyphenated(&crate::cert::hex_upper(&b).to_lowercase())
 }
 
 #[cfg(test)]
