@@ -67,11 +67,10 @@ impl SentResponse {
     }
 
     /// The values of a header, case-insensitively, in order.
-    pub fn header_values(&self, name: &str) -> impl Iterator<Item = &Arc<str>> + '_ {
-        let name = name.to_string();
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Arc<str>> {
         self.headers
             .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(&name))
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
 
