@@ -227,18 +227,11 @@ impl Gateway {
         prepare_upstream(rc, &mut req).map_err(|e| {
             LastError::backend_connection_failure(&format!("the backend request: {e}"))
         })?;
-        let body = match rc.body_override() {
-            Some(b) => b.to_vec(),
-            None => rc
-                .request_body
-                .as_ref()
-                .map(|b| b.to_vec())
-                .unwrap_or_default(),
+        // prepare_upstream framed it (Content-Length) as Pingora's path sends it.
+        let body: &[u8] = match rc.body_override() {
+            Some(b) => b,
+            None => rc.request_body.as_deref().unwrap_or_default(),
         };
-        if !body.is_empty() {
-            req.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())
-                .map_err(|e| LastError::backend_connection_failure(&e.to_string()))?;
-        }
         // forward-request's timeout (else the backend's read timeout) bounds the whole call.
         let limit = rc
             .state
@@ -246,7 +239,7 @@ impl Gateway {
             .or(peer.options.read_timeout)
             .unwrap_or(Duration::from_secs(300));
         let name = peer._address.to_string();
-        let exchange = outcall::exchange_with(&peer, &name, req, &body, snap.max_send_response);
+        let exchange = outcall::exchange_with(&peer, &name, req, body, snap.max_send_response);
         tokio::time::timeout(limit, exchange)
             .await
             .unwrap_or_else(|_| {
