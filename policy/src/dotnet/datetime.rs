@@ -102,6 +102,66 @@ impl DateTime {
         })
     }
 
+    /// A JSON string Newtonsoft reads as a date (`DateParseHandling.DateTime`, APIM's
+    /// `parse-date="true"`): Microsoft's `/Date(1198908717056)/` (UTC milliseconds, an optional
+    /// `+hhmm` making it local) and ISO 8601 date-times (seconds optional, as APIM's own
+    /// example `2012-03-21T05:40Z` has none). `None`: the string stays a string.
+    pub fn parse_json_date(s: &str) -> Option<DateTime> {
+        if let Some(inner) = s.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
+            let digits_end = inner
+                .char_indices()
+                .skip(1)
+                .find(|(_, c)| *c == '+' || *c == '-')
+                .map_or(inner.len(), |(i, _)| i);
+            let (ms, zone) = inner.split_at(digits_end);
+            let ms: i64 = ms.parse().ok()?;
+            let utc = Utc.timestamp_millis_opt(ms).single()?;
+            return Some(if zone.is_empty() {
+                DateTime {
+                    wall: utc.naive_utc(),
+                    kind: DateKind::Utc,
+                }
+            } else {
+                DateTime {
+                    wall: utc.with_timezone(&Local).naive_local(),
+                    kind: DateKind::Local,
+                }
+            });
+        }
+        // Only what looks like a date-time is tried, as Newtonsoft tries only those.
+        if s.len() < 16 || s.len() > 40 || s.as_bytes().get(10) != Some(&b'T') {
+            return None;
+        }
+        if let Some(d) = DateTime::parse_iso(s) {
+            return Some(d);
+        }
+        let (body, utc) = match s.strip_suffix(['Z', 'z']) {
+            Some(b) => (b, true),
+            None => (s, false),
+        };
+        let wall = NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M").ok()?;
+        Some(DateTime {
+            wall,
+            kind: if utc {
+                DateKind::Utc
+            } else {
+                DateKind::Unspecified
+            },
+        })
+    }
+
+    /// The form Newtonsoft writes a date in XML (`XmlConvert`'s round-trip form,
+    /// `yyyy-MM-ddTHH:mm:ss.FFFFFFFK`: trailing zeros of the fraction dropped).
+    pub fn to_xml_string(self) -> String {
+        let o = self.format("o");
+        // "o" is `yyyy-MM-ddTHH:mm:ss.fffffff` + zone: trim the fraction's zeros.
+        let (stamp, zone) = o.split_at(27.min(o.len()));
+        let (secs, frac) = stamp.split_at(19.min(stamp.len()));
+        let frac = frac.trim_end_matches('0');
+        let frac = if frac == "." { "" } else { frac };
+        format!("{secs}{frac}{zone}")
+    }
+
     /// `DateTime.Parse` for the forms APIs send: ISO 8601 (with `Z` or an offset: converted to a
     /// local `DateTime`, as .NET does; without: unspecified), RFC 1123 (`Date` headers: local,
     /// converted from GMT), a date alone, and en-US (`M/d/yyyy h:mm:ss tt`, .NET's invariant
@@ -209,20 +269,37 @@ impl DateTime {
         }
     }
 
+    /// .NET's `K`: `Z` for UTC, the local offset for local, nothing for unspecified. (A
+    /// `NaiveDateTime` has no zone: chrono's `%:z` on one fails, so zones are written here.)
+    fn zone_k(&self) -> String {
+        match self.kind {
+            DateKind::Utc => "Z".to_string(),
+            DateKind::Local => self.local_offset(),
+            DateKind::Unspecified => String::new(),
+        }
+    }
+
+    /// .NET's `zzz`: the machine's offset at this wall time, `+hh:mm`.
+    fn local_offset(&self) -> String {
+        Local
+            .from_local_datetime(&self.wall)
+            .earliest()
+            .map_or(String::new(), |d| d.format("%:z").to_string())
+    }
+
     /// `ToString(format)` for the common custom and standard format strings.
     pub fn format(&self, fmt: &str) -> String {
         match fmt {
             "" | "G" => self.to_string(),
             "o" | "O" => {
-                let suffix = match self.kind {
-                    DateKind::Utc => "Z".to_string(),
-                    DateKind::Local => Local
-                        .from_local_datetime(&self.wall)
-                        .earliest()
-                        .map_or(String::new(), |d| d.format("%:z").to_string()),
-                    DateKind::Unspecified => String::new(),
-                };
-                format!("{}{}", self.wall.format("%Y-%m-%dT%H:%M:%S%.7f"), suffix)
+                let suffix = self.zone_k();
+                // Seven fraction digits (.NET's ticks); chrono has no `%.7f`.
+                format!(
+                    "{}.{:07}{}",
+                    self.wall.format("%Y-%m-%dT%H:%M:%S"),
+                    self.wall.nanosecond() % 1_000_000_000 / 100,
+                    suffix
+                )
             }
             "s" => self.wall.format("%Y-%m-%dT%H:%M:%S").to_string(),
             "u" => self.wall.format("%Y-%m-%d %H:%M:%SZ").to_string(),
@@ -260,6 +337,10 @@ impl DateTime {
                         if let Some(r) = rest.strip_prefix(net) {
                             if ch == "%3f" {
                                 out.push_str(&format!("{:03}", self.wall.nanosecond() / 1_000_000));
+                            } else if net == "K" {
+                                out.push_str(&self.zone_k());
+                            } else if net == "zzz" {
+                                out.push_str(&self.local_offset());
                             } else {
                                 out.push_str(&self.wall.format(ch).to_string());
                             }
@@ -400,6 +481,30 @@ mod tests {
         DateTime {
             wall,
             kind: DateKind::Local,
+        }
+    }
+
+    #[test]
+    fn json_dates_as_newtonsoft_reads_them_and_writes_them_in_xml() {
+        let d = DateTime::parse_json_date("/Date(1198908717056)/").unwrap();
+        assert_eq!(d.kind, DateKind::Utc);
+        assert_eq!(d.to_xml_string(), "2007-12-29T06:11:57.056Z");
+        let d = DateTime::parse_json_date("2012-03-21T05:40Z").unwrap();
+        assert_eq!(d.to_xml_string(), "2012-03-21T05:40:00Z");
+        let d = DateTime::parse_json_date("2012-03-21T05:40:00").unwrap();
+        assert_eq!(d.kind, DateKind::Unspecified);
+        assert_eq!(d.to_xml_string(), "2012-03-21T05:40:00");
+        for not_a_date in [
+            "2012-03-21",
+            "hello",
+            "/Date(x)/",
+            "2012-03-21X05:40:00",
+            "",
+        ] {
+            assert!(
+                DateTime::parse_json_date(not_a_date).is_none(),
+                "{not_a_date}"
+            );
         }
     }
 

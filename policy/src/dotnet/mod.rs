@@ -11,6 +11,7 @@ mod enums;
 mod hash;
 pub(crate) mod json;
 pub(crate) mod regex;
+pub(crate) mod xml_json;
 
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};
 pub(crate) use auth::{parse_basic, parse_jwt, BasicCredentials, Jwt};

@@ -7,18 +7,17 @@
 //! text. Before the backend call the body is the request's, after it the backend's (the
 //! gateway holds it whole). `apply="content-type-json"`/`"content-type-xml"` converts only a
 //! body of that type; after the backend call `consider-accept-header` (default true)
-//! converts only when the client's `Accept` asks for the target type. The XML is read with the
-//! `roxmltree` crate; writing it is escaping and nothing else.
+//! converts only when the client's `Accept` asks for the target type. With `parse-date` (the
+//! default) a JSON string Newtonsoft reads as a date is written in XML's date form. Reading XML
+//! is `dotnet::xml_json`'s (shared with Liquid); writing it is escaping and nothing else.
 
-use serde_json::{Map, Value as J};
+use serde_json::Value as J;
 
 use super::{body_of, holds_body, set_body_of, Fail, Flow, PolicyStep, Reader, Site};
 use crate::context::{HeaderWrite, RequestContext};
+use crate::dotnet::DateTime;
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
-
-/// Deepest XML element nesting converted.
-const MAX_DEPTH: usize = 128;
 
 #[derive(Clone, Debug)]
 pub struct JsonToXml {
@@ -28,6 +27,7 @@ pub struct JsonToXml {
     separator: Option<char>,
     namespace_prefix: Option<String>,
     attribute_block: Option<String>,
+    parse_date: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -110,7 +110,6 @@ impl PolicyStep for JsonToXml {
             "attribute-block-name",
         ])?;
         el.only_children(&[], false)?;
-        el.bool_attr("parse-date", true)?;
         let separator = match el.opt("namespace-separator") {
             Some(a) => {
                 let t = el.literal(a)?;
@@ -139,6 +138,7 @@ impl PolicyStep for JsonToXml {
             separator,
             namespace_prefix: lit("namespace-prefix")?,
             attribute_block: lit("attribute-block-name")?,
+            parse_date: el.bool_attr("parse-date", true)?,
             response: holds_body(r),
         })
     }
@@ -242,7 +242,7 @@ impl JsonToXml {
                 }
                 out.push('>');
                 if let Some(t) = text {
-                    out.push_str(&escape(&scalar(t)));
+                    out.push_str(&escape(&self.scalar(t)));
                 }
                 for (k, v) in children {
                     self.element(out, k, v);
@@ -261,7 +261,7 @@ impl JsonToXml {
                 out.push('<');
                 out.push_str(&name);
                 out.push('>');
-                out.push_str(&escape(&scalar(scalar_value)));
+                out.push_str(&escape(&self.scalar(scalar_value)));
                 out.push_str("</");
                 out.push_str(&name);
                 out.push('>');
@@ -269,52 +269,24 @@ impl JsonToXml {
         }
     }
 
+    /// A JSON scalar as XML text (`true`, `1.5`, the string itself, a date in XML's form).
+    fn scalar(&self, v: &J) -> String {
+        match v {
+            J::String(s) => match DateTime::parse_json_date(s).filter(|_| self.parse_date) {
+                Some(d) => d.to_xml_string(),
+                None => s.clone(),
+            },
+            J::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
     fn attribute(&self, out: &mut String, name: &str, v: &J) {
         out.push(' ');
         out.push_str(&self.name(name));
         out.push_str("=\"");
-        out.push_str(&escape(&scalar(v)));
+        out.push_str(&escape(&self.scalar(v)));
         out.push('"');
-    }
-}
-
-/// How deep a document's elements nest, counted over its tags without parsing it (comments,
-/// declarations and self-closing tags do not open a level; an over-count only refuses).
-fn nesting(text: &str) -> usize {
-    let b = text.as_bytes();
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut i = 0;
-    while let Some(p) = b
-        .get(i..)
-        .and_then(|rest| rest.iter().position(|&c| c == b'<'))
-    {
-        let at = i + p;
-        match b.get(at + 1) {
-            Some(b'/') => depth = depth.saturating_sub(1),
-            Some(b'!' | b'?') => {}
-            Some(_) => {
-                let end = b[at..]
-                    .iter()
-                    .position(|&c| c == b'>')
-                    .map_or(b.len(), |e| at + e);
-                if b.get(end.wrapping_sub(1)) != Some(&b'/') {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-            }
-            None => {}
-        }
-        i = at + 1;
-    }
-    deepest
-}
-
-/// A JSON scalar as XML text (`true`, `1.5`, the string itself).
-fn scalar(v: &J) -> String {
-    match v {
-        J::String(s) => s.clone(),
-        J::Null => String::new(),
-        other => other.to_string(),
     }
 }
 
@@ -366,105 +338,17 @@ impl PolicyStep for XmlToJson {
             return Ok(Flow::Next);
         };
         let text = String::from_utf8_lossy(&body);
-        // Parsing and converting recurse over the elements: a hostile body nested deeper than
-        // any document needs is refused first (serde_json bounds the other direction itself).
-        if nesting(&text) > MAX_DEPTH {
-            return Err(conversion_failed(
-                at,
-                &format!("it nests deeper than {MAX_DEPTH} elements"),
-            ));
+        let json = crate::dotnet::xml_json::XmlToJson {
+            javascript_friendly: self.javascript_friendly,
+            always_array: self.always_array,
+            xsi_nil_null: None,
         }
-        let doc = roxmltree::Document::parse(&text)
-            .map_err(|e| conversion_failed(at, &format!("it is not XML ({e})")))?;
-        let root = doc.root_element();
-        let mut top = Map::new();
-        top.insert(self.key(root), self.value(root));
-        let json = J::Object(top).to_string();
+        .convert(&text)
+        .map_err(|e| conversion_failed(at, &e))?;
+        let json = json.to_string();
         set_body_of(ctx, self.response, json.into_bytes());
         set_type(ctx, self.response, "application/json");
         Ok(Flow::Next)
-    }
-}
-
-impl XmlToJson {
-    fn key(&self, n: roxmltree::Node) -> String {
-        let local = n.tag_name().name();
-        match (
-            self.javascript_friendly,
-            n.tag_name().namespace().and_then(|ns| n.lookup_prefix(ns)),
-        ) {
-            (false, Some(p)) if !p.is_empty() => format!("{p}:{local}"),
-            _ => local.to_string(),
-        }
-    }
-
-    fn value(&self, n: roxmltree::Node) -> J {
-        let text: String = n
-            .children()
-            .filter(|c| c.is_text())
-            .filter_map(|c| c.text())
-            .collect::<String>();
-        let text = text.trim();
-        let elements: Vec<roxmltree::Node> = n.children().filter(|c| c.is_element()).collect();
-        let attrs: Vec<roxmltree::Attribute> = n.attributes().collect();
-        // `direct` keeps the namespace declarations made on this element, as Newtonsoft does
-        // (`@xmlns:p`); javascript-friendly drops prefixes, so it drops them too.
-        let declared: Vec<(String, String)> = if self.javascript_friendly {
-            Vec::new()
-        } else {
-            let inherited: Vec<(Option<&str>, &str)> = n
-                .parent_element()
-                .map(|p| p.namespaces().map(|ns| (ns.name(), ns.uri())).collect())
-                .unwrap_or_default();
-            n.namespaces()
-                .filter(|ns| ns.name() != Some("xml"))
-                .filter(|ns| !inherited.contains(&(ns.name(), ns.uri())))
-                .map(|ns| {
-                    let key = match ns.name() {
-                        Some(p) => format!("@xmlns:{p}"),
-                        None => "@xmlns".to_string(),
-                    };
-                    (key, ns.uri().to_string())
-                })
-                .collect()
-        };
-        if elements.is_empty() && attrs.is_empty() && declared.is_empty() {
-            return if text.is_empty() {
-                J::Null
-            } else {
-                J::String(text.to_string())
-            };
-        }
-        let mut m = Map::new();
-        for (k, uri) in declared {
-            m.insert(k, J::String(uri));
-        }
-        for a in attrs {
-            let name = if self.javascript_friendly {
-                a.name().to_string()
-            } else {
-                format!("@{}", a.name())
-            };
-            m.insert(name, J::String(a.value().to_string()));
-        }
-        if !text.is_empty() {
-            m.insert("#text".into(), J::String(text.to_string()));
-        }
-        for c in &elements {
-            let k = self.key(*c);
-            let repeated = elements.iter().filter(|o| self.key(**o) == k).count() > 1;
-            let v = self.value(*c);
-            match m.get_mut(&k) {
-                Some(J::Array(items)) => items.push(v),
-                _ if repeated || self.always_array => {
-                    m.insert(k, J::Array(vec![v]));
-                }
-                _ => {
-                    m.insert(k, v);
-                }
-            }
-        }
-        J::Object(m)
     }
 }
 
@@ -510,6 +394,27 @@ mod tests {
         assert_eq!(
             xml,
             r#"<Document c="d"><a>1</a><b>true</b><b>false</b></Document>"#
+        );
+        // parse-date (the default) writes dates as Newtonsoft does; false copies them.
+        let dates =
+            r#"{"d":{"a":"/Date(1198908717056)/","b":"2012-03-21T05:40Z","c":"2012-03-21"}}"#;
+        let (xml, _) = convert(
+            r#"<json-to-xml apply="always"/>"#,
+            dates,
+            "application/json",
+        );
+        assert_eq!(
+            xml,
+            "<d><a>2007-12-29T06:11:57.056Z</a><b>2012-03-21T05:40:00Z</b><c>2012-03-21</c></d>"
+        );
+        let (xml, _) = convert(
+            r#"<json-to-xml apply="always" parse-date="false"/>"#,
+            dates,
+            "application/json",
+        );
+        assert_eq!(
+            xml,
+            "<d><a>/Date(1198908717056)/</a><b>2012-03-21T05:40Z</b><c>2012-03-21</c></d>"
         );
         // content-type-json leaves other bodies alone.
         let (body, _) = convert(

@@ -520,6 +520,11 @@ mod tests {
             ("@(new DateTime(2023, 1, 31).AddMonths(13).ToString(\"yyyy-MM-dd\"))", "2024-02-29"),
             ("@(new DateTime(2024, 2, 29, 10, 30, 0).AddYears(-4).ToString(\"yyyy-MM-dd HH:mm\"))", "2020-02-29 10:30"),
             ("@(new DateTime(2024, 2, 29).AddYears(1).Day)", "28"),
+            // The round-trip form: seven fraction digits (this once panicked in chrono).
+            ("@(DateTime.Parse(\"2024-02-29T10:30:00Z\").ToUniversalTime().ToString(\"o\"))", "2024-02-29T10:30:00.0000000Z"),
+            ("@(new DateTime(2024, 2, 29, 10, 30, 0).ToString(\"O\"))", "2024-02-29T10:30:00.0000000"),
+            ("@(DateTime.Parse(\"2024-02-29T10:30:00Z\").ToUniversalTime().ToString(\"HH:mm K\"))", "10:30 Z"),
+            ("@(new DateTime(2024, 2, 29, 10, 30, 0).ToString(\"HH:mm|K|\"))", "10:30||"),
             ("@(DateTime.DaysInMonth(2023, 2))", "28"),
             ("@(DateTime.DaysInMonth(2000, 2))", "29"),
             ("@(DateTime.IsLeapYear(2100))", "False"),
