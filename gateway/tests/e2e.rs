@@ -2357,13 +2357,13 @@ fn liquid_templates_transform_request_bodies() {
         r#"<policies>
   <inbound>
     <base />
-    <set-header name="Content-Type" exists-action="override"><value>text/xml</value></set-header>
     <find-and-replace from="c-42" to="c-43" />
     <set-body template="liquid">
       <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
         <soap:Body><GetOpenOrders><cust>{{body.getOpenOrders.cust | Upcase}}</cust><via>{{context.Request.Method}}</via></GetOpenOrders></soap:Body>
       </soap:Envelope>
     </set-body>
+    <set-header name="Content-Type" exists-action="override"><value>text/xml</value></set-header>
   </inbound>
 </policies>"#,
     );
@@ -2382,6 +2382,36 @@ fn liquid_templates_transform_request_bodies() {
     // find-and-replace ran on the JSON first.
     assert!(body.contains("<cust>C-43</cust><via>POST</via>"), "{body}");
     assert!(body.contains("soap:Envelope"), "{body}");
+
+    // The other way: an XML body is bound as Newtonsoft reads it, dates and money as
+    // DotLiquid shows them; a loop over a hostile body ends at the output bound with a 500.
+    serve_api_with_policy(
+        &d,
+        "fromxml",
+        r#"<policies>
+  <inbound>
+    <base />
+    <set-body template="liquid">{"id":"{{body.order.id}}","total":"{{body.order.total | Currency}}","lines":[{% for l in body.order.line %}{% for m in body.order.line %}"{{l}}{{m}}"{% unless forloop.last %},{% endunless %}{% endfor %}{% unless forloop.last %},{% endunless %}{% endfor %}]}</set-body>
+    <set-header name="Content-Type" exists-action="override"><value>application/json</value></set-header>
+  </inbound>
+</policies>"#,
+    );
+    let xml = "<order><id>7</id><total>1234.5</total><line>a</line><line>b</line></order>";
+    let args = ["-H", "Content-Type: text/xml", "--data", xml];
+    let (status, head, body) = d.curl(API, "/fromxml/o", Some("dev-valid-client"), &args);
+    assert_eq!(status, 200, "{head}{body}");
+    let echoed: serde_json::Value = serde_json::from_str(&body).expect("the backend's echo");
+    assert_eq!(
+        echoed["body"],
+        r#"{"id":"7","total":"$1,234.50","lines":["aa","ab","ba","bb"]}"#,
+        "{body}"
+    );
+    // 3000 lines printed 3000 times each are 36 MB: past the 4 MiB bound, refused.
+    let hostile = format!("<order>{}</order>", "<line>x</line>".repeat(3000));
+    let args = ["-H", "Content-Type: text/xml", "--data-binary", hostile.as_str()];
+    let (status, head, body) = d.curl(API, "/fromxml/o", Some("dev-valid-client"), &args);
+    assert_eq!(status, 500, "{head}{body}");
+    assert!(body.len() < 4096, "the error, not a partial render: {}", body.len());
 }
 
 /// Issue 14: a Liquid `set-body` and `find-and-replace` after the backend call work on the

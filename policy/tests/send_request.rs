@@ -10,7 +10,7 @@ use certgate_policy::{compile_route, CompileOptions, Plan};
 use certgate_policy::{run_pipeline_sending, BackendFailure, PipelineResult};
 use certgate_policy::{Fragments, Scope, ScopeDocument, Source};
 use certgate_policy::{
-    Outcall, RequestContext, SendFailure, SendResult, SentResponse, SimpleContext,
+    HeaderWrite, Outcall, RequestContext, SendFailure, SendResult, SentResponse, SimpleContext,
 };
 
 fn plan(text: &str) -> Plan {
@@ -666,6 +666,7 @@ fn policies_after_the_backend_read_its_body_and_the_plan_says_so() {
     let mut ctx = SimpleContext::new("GET", "/");
     let r = certgate_policy::run_pipeline(&p, &mut ctx, |c, _| {
         c.set_response_status(202, None);
+        c.write_response_header("Content-Type", "application/json", HeaderWrite::Set);
         c.set_response_body(br#"{"where":"backend"}"#.to_vec());
         Ok(())
     });

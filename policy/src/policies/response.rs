@@ -107,7 +107,18 @@ impl SetBody {
                 // After the backend call: the backend's body, which the gateway holds whole.
                 (false, false) => ctx.response_body().map(<[u8]>::to_vec),
             };
-            let out = t.render(ctx, input.as_deref()).map_err(|e| {
+            let content_type = if self.to_request {
+                ctx.request_header("Content-Type")
+            } else {
+                ctx.response_header("Content-Type")
+            }
+            .map(|c| c.into_owned());
+            let limits = crate::liquid::RenderLimits {
+                max_output: ctx.expression_budget().max_string,
+                ..crate::liquid::RenderLimits::default()
+            };
+            let out = t.render(ctx, input.as_deref(), content_type.as_deref(), limits);
+            let out = out.map_err(|e| {
                 o.fail(
                     "LiquidTemplateFailure",
                     &format!("The Liquid template failed: {e}"),
@@ -139,18 +150,39 @@ impl PolicyStep for SetBody {
         if !is_liquid {
             el.only_children(&[], true)?;
         }
+        // xsi-nil and parse-date say how a Liquid template reads the body; without a
+        // template they change nothing, but are checked all the same.
+        let xsi_nil_null = match el.opt("xsi-nil") {
+            None => false,
+            Some(a) => match el.literal(a)? {
+                "blank" => false,
+                "null" => true,
+                other => {
+                    return Err(el.attr_err(
+                        a,
+                        ErrorKind::InvalidValue,
+                        format!("xsi-nil '{other}'; expected blank or null"),
+                    ))
+                }
+            },
+        };
+        let options = crate::liquid::LiquidOptions {
+            parse_date: el.bool_attr("parse-date", true)?,
+            xsi_nil_null,
+        };
         let mut liquid = None;
         if let Some(a) = el.opt("template") {
             match a.value.text.as_str() {
                 "none" => {}
                 "liquid" => {
                     let text = liquid_text(el);
-                    let t = crate::liquid::LiquidTemplate::compile(&text).map_err(|e| {
-                        el.err(
-                            ErrorKind::InvalidValue,
-                            format!("the Liquid template is not supported: {e}"),
-                        )
-                    })?;
+                    let t =
+                        crate::liquid::LiquidTemplate::compile(&text, options).map_err(|e| {
+                            el.err(
+                                ErrorKind::InvalidValue,
+                                format!("the Liquid template is not supported: {e}"),
+                            )
+                        })?;
                     // The template reads the body: the gateway holds it whole.
                     let flag = match r.target {
                         HeaderTarget::Request => &r.route.reads_request_body,
@@ -177,7 +209,6 @@ impl PolicyStep for SetBody {
             });
         }
         let body = match el.text() {
-            _ if el.bool_attr("xsi-nil", false)? => Template::Literal("".into()),
             Some(t) => Template::compile(&t, el.src, r.route)?,
             None => Template::Literal("".into()),
         };
@@ -390,7 +421,9 @@ mod tests {
     #[test]
     fn liquid_bodies_from_the_request_and_in_return_response() {
         let p = read(r#"<set-body template="liquid"><order id="{{body.id}}" by="{{context.Request.Headers['X-User'] | Upcase}}">{% for l in body.lines %}<line>{{l.sku}}</line>{% endfor %}{{body.absent}}</order></set-body>"#).unwrap();
-        let mut ctx = SimpleContext::new("POST", "/").with_header("X-User", "ann");
+        let mut ctx = SimpleContext::new("POST", "/")
+            .with_header("X-User", "ann")
+            .with_header("Content-Type", "application/json");
         ctx.request_body = Some(br#"{"id":7,"lines":[{"sku":"a"},{"sku":"b"}]}"#.to_vec());
         run(&p, &mut ctx).unwrap();
         assert_eq!(
@@ -414,11 +447,15 @@ mod tests {
         assert!(refused(r#"<set-body template="handlebars">x</set-body>"#)
             .contains("expected liquid or none"));
         assert!(
-            refused(r#"<set-body template="liquid">{{ 1 | Currency }}</set-body>"#)
+            refused(r#"<set-body template="liquid">{{ 1 | Currency: "fr-FR" }}</set-body>"#)
                 .contains("Liquid template is not supported")
         );
         // Read as inbound reads it: the body of the request sent to the backend.
-        let p = read(r#"<set-body xsi-nil="true">ignored</set-body>"#).unwrap();
+        assert!(
+            refused(r#"<set-body xsi-nil="true">x</set-body>"#).contains("expected blank or null")
+        );
+        assert!(refused(r#"<set-body parse-date="maybe">x</set-body>"#).contains("parse-date"));
+        let p = read(r#"<set-body xsi-nil="null" parse-date="false"></set-body>"#).unwrap();
         let mut ctx = SimpleContext::new("GET", "/");
         run(&p, &mut ctx).unwrap();
         assert_eq!(ctx.state.request_body.as_deref(), Some(&b""[..]));
