@@ -1554,7 +1554,7 @@ fn cached_values_spare_the_call_out_and_survive_reloads() {
     <base />
     <cache-lookup-value key="@("token-" + context.Api.Name)" variable-name="token" caching-type="prefer-external" />
     <choose>
-      <when condition="@(context.Variables["token"] == null)">
+      <when condition="@(!context.Variables.ContainsKey("token"))">
         <send-request mode="new" response-variable-name="tokenResponse" timeout="10">
           <set-url>BACKEND/oauth/token</set-url>
           <set-method>POST</set-method>
@@ -2402,16 +2402,24 @@ fn liquid_templates_transform_request_bodies() {
     assert_eq!(status, 200, "{head}{body}");
     let echoed: serde_json::Value = serde_json::from_str(&body).expect("the backend's echo");
     assert_eq!(
-        echoed["body"],
-        r#"{"id":"7","total":"$1,234.50","lines":["aa","ab","ba","bb"]}"#,
+        echoed["body"], r#"{"id":"7","total":"$1,234.50","lines":["aa","ab","ba","bb"]}"#,
         "{body}"
     );
     // 3000 lines printed 3000 times each are 36 MB: past the 4 MiB bound, refused.
     let hostile = format!("<order>{}</order>", "<line>x</line>".repeat(3000));
-    let args = ["-H", "Content-Type: text/xml", "--data-binary", hostile.as_str()];
+    let args = [
+        "-H",
+        "Content-Type: text/xml",
+        "--data-binary",
+        hostile.as_str(),
+    ];
     let (status, head, body) = d.curl(API, "/fromxml/o", Some("dev-valid-client"), &args);
     assert_eq!(status, 500, "{head}{body}");
-    assert!(body.len() < 4096, "the error, not a partial render: {}", body.len());
+    assert!(
+        body.len() < 4096,
+        "the error, not a partial render: {}",
+        body.len()
+    );
 }
 
 /// Issue 14: a Liquid `set-body` and `find-and-replace` after the backend call work on the

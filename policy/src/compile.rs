@@ -312,15 +312,7 @@ impl Compiler<'_> {
                         ))
                     }
                 };
-                for c in el.e.elements() {
-                    if !matches!(c.name.as_str(), "send-request" | "cache-lookup-value") {
-                        let ce = El { e: c, src: el.src };
-                        return Err(ce.err(
-                            ErrorKind::Structure,
-                            format!("<{}> inside <wait>: certgate runs send-request and cache-lookup-value there (APIM also allows choose)", c.name),
-                        ));
-                    }
-                }
+                wait_children(&el)?;
                 let block = self.nested(&el, s.scope, section, path)?;
                 Op::Wait { any, block }
             }
@@ -444,4 +436,31 @@ fn forwards(b: &Block) -> bool {
         Op::Wait { .. } => false,
         Op::Policy(_) => false,
     })
+}
+
+/// What a `wait` may hold: `send-request`, `cache-lookup-value` and `choose` (APIM's list);
+/// inside a `choose`'s branches also `set-variable` and `trace`, which run as the conditions
+/// are decided, before the requests go out. Nothing that answers, waits or calls the backend.
+fn wait_children(el: &El) -> Result<(), CompileError> {
+    fn check(el: &El, in_choose: bool) -> Result<(), CompileError> {
+        for c in el.e.elements() {
+            let ce = El { e: c, src: el.src };
+            match c.name.as_str() {
+                "send-request" | "cache-lookup-value" | "choose" => {}
+                "when" | "otherwise" if el.e.name == "choose" => {}
+                "set-variable" | "trace" if in_choose => {}
+                other => {
+                    return Err(ce.err(
+                        ErrorKind::Structure,
+                        format!("<{other}> inside <wait>: a wait holds send-request, cache-lookup-value and choose (whose branches may also set-variable and trace)"),
+                    ))
+                }
+            }
+            if matches!(c.name.as_str(), "choose" | "when" | "otherwise") {
+                check(&ce, true)?;
+            }
+        }
+        Ok(())
+    }
+    check(el, false)
 }

@@ -136,19 +136,46 @@ impl Plan {
     }
 
     /// The step a path leads to.
-    fn step_at(&self, section: Section, path: &[u32]) -> Option<&Step> {
-        let mut block = self.section(section);
-        let mut rest = path;
-        loop {
-            match rest {
-                [i] => return block.get(*i as usize),
-                [i, branch, inner @ ..] => {
-                    block = branch_of(block.get(*i as usize)?, *branch)?;
-                    rest = inner;
+    /// Runs a `wait`'s children: policies now (a `send-request` gives its request, with its
+    /// path in the block into `issued`), a `choose` by its conditions, into the branch taken.
+    fn wait_children(
+        &self,
+        block: &Block,
+        prefix: &mut Vec<u32>,
+        issued: &mut Vec<Vec<u32>>,
+        requests: &mut Vec<crate::outcall::Outcall>,
+        ctx: &mut dyn RequestContext,
+    ) -> Result<(), Fail> {
+        for (i, s) in block.iter().enumerate() {
+            prefix.push(i as u32);
+            match &s.op {
+                Op::Policy(p) => {
+                    let at = Site {
+                        origin: &s.origin,
+                        counters: &*self.counters,
+                    };
+                    if let policies::Flow::Send(call) = p.run(ctx, &at)? {
+                        requests.push(*call);
+                        issued.push(prefix.clone());
+                    }
                 }
-                [] => return None,
+                Op::Choose { whens, otherwise } => {
+                    let taken = chosen(whens, &s.origin, ctx)?;
+                    let b = whens.get(taken).map_or(otherwise, |(_, b)| b);
+                    prefix.push(taken as u32);
+                    self.wait_children(b, prefix, issued, requests, ctx)?;
+                    prefix.pop();
+                }
+                // The compiler lets nothing else inside a wait.
+                _ => {}
             }
+            prefix.pop();
         }
+        Ok(())
+    }
+
+    fn step_at(&self, section: Section, path: &[u32]) -> Option<&Step> {
+        step_in(self.section(section), path)
     }
 
     /// The error response `context.LastError` calls for, before on-error changes it.
@@ -224,13 +251,7 @@ impl Plan {
         let origin = &*step.origin;
         match &step.op {
             Op::Choose { whens, otherwise } => {
-                let mut taken = whens.len();
-                for (i, (cond, _)) in whens.iter().enumerate() {
-                    if matches!(origin.value(cond, ctx)?, Value::Bool(true)) {
-                        taken = i;
-                        break;
-                    }
-                }
+                let taken = chosen(whens, origin, ctx)?;
                 let b = whens.get(taken).map_or(otherwise, |(_, b)| b);
                 path.0.push(taken as u32);
                 let r = self.block(b, &[], path, ctx)?;
@@ -239,22 +260,15 @@ impl Plan {
             }
             Op::Retry(r) => self.retry(r, origin, 0, &[], path, ctx),
             Op::Wait { any, block } => {
-                // The cache lookups run now; the requests go out together.
+                // The cache lookups and `choose` conditions run now; the requests go out
+                // together. Where each came from is kept for when they have answered.
                 let mut requests = Vec::new();
-                for s in block {
-                    if let Op::Policy(p) = &s.op {
-                        let at = Site {
-                            origin: &s.origin,
-                            counters: &*self.counters,
-                        };
-                        if let policies::Flow::Send(call) = p.run(ctx, &at)? {
-                            requests.push(*call);
-                        }
-                    }
-                }
+                let mut issued = Vec::new();
+                self.wait_children(block, &mut Vec::new(), &mut issued, &mut requests, ctx)?;
                 if requests.is_empty() {
                     return Ok(Flow::Next);
                 }
+                ctx.state_mut().wait_sends = issued;
                 Ok(Flow::Stop(SectionOutcome::Suspend(
                     Io::SendAll {
                         requests,
@@ -347,18 +361,48 @@ impl Plan {
 
 /// Hands each of a `wait`'s `send-request`s its result, in order (an abandoned one sets
 /// nothing); the first failure ends the wait.
+/// The first `when` whose condition holds, or `whens.len()` for `otherwise`.
+fn chosen(
+    whens: &[(crate::expr::Expression, Block)],
+    origin: &crate::policies::Origin,
+    ctx: &dyn RequestContext,
+) -> Result<usize, Fail> {
+    for (i, (cond, _)) in whens.iter().enumerate() {
+        if matches!(origin.value(cond, ctx)?, Value::Bool(true)) {
+            return Ok(i);
+        }
+    }
+    Ok(whens.len())
+}
+
+/// The step `path` leads to inside `block`: a step's index, then for a step with branches the
+/// branch and the path inside it.
+fn step_in<'b>(block: &'b Block, path: &[u32]) -> Option<&'b Step> {
+    let mut block = block;
+    let mut rest = path;
+    loop {
+        match rest {
+            [i] => return block.get(*i as usize),
+            [i, branch, inner @ ..] => {
+                block = branch_of(block.get(*i as usize)?, *branch)?;
+                rest = inner;
+            }
+            [] => return None,
+        }
+    }
+}
+
 fn complete_wait(
     block: &Block,
     results: Vec<Option<crate::outcall::SendResult>>,
     ctx: &mut dyn RequestContext,
 ) -> Result<policies::Flow, Fail> {
-    let sends = block.iter().filter_map(|s| match &s.op {
-        Op::Policy(Policy::SendRequest(p)) => Some((p, &*s.origin)),
-        _ => None,
-    });
-    for ((p, origin), result) in sends.zip(results) {
-        if let Some(r) = result {
-            p.complete(r, ctx, origin)?;
+    let issued = std::mem::take(&mut ctx.state_mut().wait_sends);
+    for (path, result) in issued.iter().zip(results) {
+        if let (Some(s), Some(r)) = (step_in(block, path), result) {
+            if let Op::Policy(Policy::SendRequest(p)) = &s.op {
+                p.complete(r, ctx, &s.origin)?;
+            }
         }
     }
     Ok(policies::Flow::Next)

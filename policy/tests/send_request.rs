@@ -646,14 +646,60 @@ fn wait_sends_its_requests_together_and_takes_every_or_the_first_answer() {
     inbound_refused(&[
         (r#"<wait for="some"/>"#, "expected all or any"),
         (
-            r#"<wait><choose><when condition="@(true)"/></choose></wait>"#,
-            "inside <wait>",
+            r#"<wait><choose><when condition="@(true)"><return-response/></when></choose></wait>"#,
+            "<return-response> inside <wait>",
+        ),
+        (
+            r#"<wait><choose><otherwise><forward-request/></otherwise></choose></wait>"#,
+            "<forward-request> inside <wait>",
         ),
         (
             r#"<wait><set-variable name="x" value="1"/></wait>"#,
             "inside <wait>",
         ),
     ]);
+}
+
+/// APIM's pattern: inside `wait`, a `choose` decides (here on a cached value looked up in the
+/// same wait) whether a request goes out; the answers land in the branches that sent them.
+#[test]
+fn wait_runs_choose_and_sends_what_the_branches_taken_send() {
+    use certgate_policy::Next;
+    let p = plan(&format!(
+        r#"<policies><inbound><wait for="all">
+          <cache-lookup-value key="token" variable-name="token" />
+          <choose>
+            <when condition="@(!context.Variables.ContainsKey(&quot;token&quot;))">
+              <set-variable name="branch" value="fetch" />
+              <send-request response-variable-name="fresh"><set-url>http://127.0.0.1:9/token</set-url></send-request>
+            </when>
+            <otherwise><set-variable name="branch" value="cached" /></otherwise>
+          </choose>
+          <send-request response-variable-name="profile"><set-url>http://127.0.0.1:9/profile</set-url></send-request>
+        </wait>
+        <set-header name="X-Seen" exists-action="override"><value>@(((IResponse)context.Variables["fresh"]).StatusCode + "/" + ((IResponse)context.Variables["profile"]).StatusCode + "/" + (string)context.Variables["branch"])</value></set-header>
+        </inbound>{ON_ERROR}</policies>"#
+    ));
+    let mut ctx = SimpleContext::new("GET", "/");
+    let Next::SendAll {
+        requests, cursor, ..
+    } = p.start(&mut ctx)
+    else {
+        panic!("not sent together")
+    };
+    assert_eq!(
+        requests.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(),
+        ["http://127.0.0.1:9/token", "http://127.0.0.1:9/profile"]
+    );
+    let answer = |s: u16| Some(Ok(SentResponse::new(s, "", vec![], Arc::from(&b""[..]))));
+    assert!(matches!(
+        p.after_send_all(cursor, vec![answer(201), answer(202)], &mut ctx),
+        Next::CallBackend { .. }
+    ));
+    assert_eq!(
+        ctx.request_header("X-Seen").as_deref(),
+        Some("201/202/fetch")
+    );
 }
 
 #[test]

@@ -202,6 +202,9 @@ pub struct RequestState {
     /// (unless `set-body` gave one), and a second read fails. Set while an expression runs,
     /// hence atomic (expressions see the state read-only).
     pub request_body_consumed: std::sync::atomic::AtomicBool,
+    /// The `send-request`s a suspended `wait` sent, in the order of its requests: each one's
+    /// path inside the wait's block (through the `choose` branches taken).
+    pub wait_sends: Vec<Vec<u32>>,
     /// The body inbound `set-body` gave the request, sent to the backend instead.
     pub request_body: Option<Vec<u8>>,
     /// Requests `send-one-way-request` queued: the caller sends them in the background and

@@ -3,9 +3,10 @@
 //!
 //! `caching-type` `internal` and `prefer-external` use the gateway's own cache (certgate has no
 //! external cache yet, so "prefer" falls back as APIM documents); `external` is refused at load.
-//! A lookup that misses assigns `default-value`, or null without one (APIM's reference says both
-//! "null is assigned" and "the variable is not set"; certgate assigns null, so that
-//! `context.Variables["x"]` does not throw after a miss).
+//! A lookup that misses assigns `default-value`; without one it leaves the variable unset
+//! (APIM's reference says both "null is assigned" and "the variable is not set"; APIM's own
+//! token-caching pattern tests `!context.Variables.ContainsKey("x")` after a lookup, which
+//! only works when a miss sets nothing).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,7 +105,7 @@ impl PolicyStep for CacheLookupValue {
             Some(v) => v.value(),
             None => match &self.default {
                 Some(d) => d.eval(ctx).map_err(|e| at.origin.expr_failed(&e))?,
-                None => Value::Null,
+                None => return Ok(Flow::Next),
             },
         };
         ctx.state_mut().set_variable(&self.variable, value);
@@ -201,13 +202,14 @@ mod tests {
         let mut ctx = SimpleContext::new("GET", "/").with_cache(cache.clone());
         run(&store, &mut ctx).unwrap();
         // Another request, sharing the cache.
-        let mut later = SimpleContext::new("GET", "/").with_cache(cache);
+        let mut later = SimpleContext::new("GET", "/").with_cache(cache.clone());
         run(&lookup, &mut later).unwrap();
         assert!(matches!(later.state().variable("t"), Some(Value::Int(42))));
         run(&remove, &mut later).unwrap();
-        run(&lookup, &mut later).unwrap();
-        assert!(matches!(later.state().variable("t"), Some(Value::Null)));
-        let s = later.cache().stats();
+        let mut last = SimpleContext::new("GET", "/").with_cache(cache);
+        run(&lookup, &mut last).unwrap();
+        assert!(last.state().variable("t").is_none(), "a miss sets nothing");
+        let s = last.cache().stats();
         assert_eq!((s.hits, s.misses, s.stores), (1, 1, 1));
     }
 
@@ -223,6 +225,10 @@ mod tests {
                 .as_deref(),
             Some("none-GET")
         );
+        // Without a default the variable stays unset: APIM's ContainsKey pattern works.
+        let lookup = read(r#"<cache-lookup-value key="k" variable-name="u"/>"#).unwrap();
+        run(&lookup, &mut ctx).unwrap();
+        assert!(ctx.state().variable("u").is_none());
     }
 
     #[test]
