@@ -2082,6 +2082,77 @@ fn validate_jwt_with_an_openid_configuration_fetched_by_the_gateway() {
     );
 }
 
+/// Issue 14: an identity provider that fails: `/readyz` says the node is not ready while the
+/// first fetch is under way (tokens would all be refused), the failure is counted and logged,
+/// the node becomes ready once the fetch has ended, and tokens are refused with
+/// `TokenSignatureKeyNotFound` (never admitted without keys).
+#[test]
+fn a_failing_openid_provider_is_counted_and_readiness_waits_for_the_first_fetch() {
+    let idp = LocalHttp::start(|r, _| {
+        if r.line.starts_with("GET /down/") {
+            // Slow, then broken: the readiness window is observable.
+            std::thread::sleep(Duration::from_millis(2500));
+            (500, r#"{"error":"down"}"#.into())
+        } else {
+            (404, "{}".into())
+        }
+    });
+    let d = Demo::start();
+    let (status, _, body) = d.admin("GET", "/readyz");
+    assert_eq!(status, 200, "{body}");
+    serve_api_with_policy(
+        &d,
+        "jwtdown",
+        &r#"<policies>
+  <inbound>
+    <base />
+    <validate-jwt header-name="Authorization">
+      <openid-config url="http://127.0.0.1:PORT/down/.well-known/openid-configuration" />
+    </validate-jwt>
+  </inbound>
+</policies>"#
+            .replace("PORT", &idp.port.to_string()),
+    );
+    let (status, _, body) = d.admin("GET", "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("not ready: fetching openid-config http://127.0.0.1:"),
+        "{body}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ready = (status, body);
+    while ready.0 != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let (status, _, body) = d.admin("GET", "/readyz");
+        ready = (status, body);
+    }
+    assert_eq!(ready.0, 200, "ready once the fetch ended: {}", ready.1);
+    let (_, _, m) = d.admin("GET", "/metrics");
+    assert_eq!(
+        metric(&m, "certgate_openid_fetches_total{result=\"failed\"}"),
+        1.0,
+        "{m}"
+    );
+    let key = certgate_policy::crypto::pkey::PKey::from_rsa(
+        certgate_policy::crypto::rsa::Rsa::generate(2048).unwrap(),
+    )
+    .unwrap();
+    let exp = chrono::Utc::now().timestamp() + 300;
+    let token = rs256(
+        &key,
+        "k1",
+        &serde_json::json!({"sub": "mallory", "exp": exp}),
+    );
+    let auth = format!("Authorization: Bearer {token}");
+    let (status, head, body) = d.curl(API, "/jwtdown/x", Some("dev-valid-client"), &["-H", &auth]);
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("tokensignaturekeynotfound"),
+        "{head}"
+    );
+}
+
 /// The tenant id of the local Entra stand-in.
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 

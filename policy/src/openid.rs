@@ -59,6 +59,8 @@ pub struct OpenIdConfig {
 struct Times {
     tried: Option<Instant>,
     asked: Option<Instant>,
+    /// A first fetch has ended (well or not): the gateway is ready as far as this URL goes.
+    settled: bool,
 }
 
 /// How often a configuration is fetched again (APIM: every hour).
@@ -147,6 +149,18 @@ impl OpenIdConfig {
         if let Ok(mut t) = self.times.lock() {
             t.tried = Some(now);
         }
+    }
+
+    /// A fetch has ended, well or not.
+    pub fn settle(&self) {
+        if let Ok(mut t) = self.times.lock() {
+            t.settled = true;
+        }
+    }
+
+    /// Whether a first fetch has ended (`/readyz` waits for every configuration's).
+    pub fn settled(&self) -> bool {
+        self.times.lock().map(|t| t.settled).unwrap_or(true)
     }
 
     /// Asks for an early refresh (a token's `kid` is not among the keys).

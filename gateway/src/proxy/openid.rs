@@ -2,7 +2,8 @@
 //! discovery document, then its JWKS, through the same pooled connector and backend TLS as
 //! `send-request`. A background service (`server`) looks every second for configurations that
 //! are due (never fetched, hourly, or early after a token's `kid` was not found, at most every
-//! five minutes) and fetches them; a failure keeps the last good keys and is counted.
+//! five minutes) and fetches them, woken at once by a reload; a failure keeps the last good
+//! keys and is counted. `/readyz` waits for the first fetch of each configuration to end.
 //!
 //! Must not: run policy.
 
@@ -36,12 +37,27 @@ pub(crate) async fn refresh_due(snap: &Snapshot) {
                     "failed"
                 }
             };
+            config.settle();
             crate::metrics::METRICS
                 .openid_fetches
                 .with_label_values(&[result])
                 .inc();
         }
     }
+}
+
+/// Wakes the fetcher at once (a reload named a configuration it has not fetched).
+pub(crate) static WAKE: LazyLock<tokio::sync::Notify> = LazyLock::new(tokio::sync::Notify::new);
+
+/// The configurations whose first fetch has not ended: until it has, `validate-jwt` on them
+/// knows no keys, so `/readyz` says the gateway is not ready.
+pub(crate) fn unsettled() -> Vec<Arc<str>> {
+    REGISTRY
+        .all()
+        .into_iter()
+        .filter(|c| !c.settled())
+        .map(|c| c.url.clone())
+        .collect()
 }
 
 async fn get(snap: &Snapshot, url: &str) -> Result<Vec<u8>, String> {

@@ -1,5 +1,5 @@
-//! The admin service on loopback: `/healthz`, `/readyz` (with the serving generation),
-//! `/metrics` (Prometheus text) and `POST /admin/reload`.
+//! The admin service on loopback: `/healthz`, `/readyz` (with the serving generation; 503 while
+//! a first `openid-config` fetch is under way), `/metrics` (Prometheus text) and `POST /admin/reload`.
 //!
 //! Must not: be reachable from the proxy listeners (it has its own loopback address).
 
@@ -33,11 +33,24 @@ impl ServeHttp for Admin {
         let c = &self.control;
         match (method.as_str(), path.as_str()) {
             ("GET", "/healthz") => reply(200, "text/plain", "ok\n".into()),
-            ("GET", "/readyz") => reply(
-                200,
-                "text/plain",
-                format!("ready generation {}\n", c.state.load().generation),
-            ),
+            ("GET", "/readyz") => {
+                let waiting = crate::proxy::openid::unsettled();
+                if waiting.is_empty() {
+                    reply(
+                        200,
+                        "text/plain",
+                        format!("ready generation {}\n", c.state.load().generation),
+                    )
+                } else {
+                    // validate-jwt would refuse every token until its keys are fetched.
+                    let urls: Vec<&str> = waiting.iter().map(|u| &**u).collect();
+                    reply(
+                        503,
+                        "text/plain",
+                        format!("not ready: fetching openid-config {}\n", urls.join(", ")),
+                    )
+                }
+            }
             ("POST", "/admin/reload") => match c.reload() {
                 Ok(g) => reply(
                     200,

@@ -144,6 +144,7 @@ impl pingora::services::background::BackgroundService for OpenIdFetcher {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = crate::proxy::openid::WAKE.notified() => {}
             }
         }
     }

@@ -111,6 +111,8 @@ impl Control {
             Ok(s) => {
                 let g = s.generation;
                 self.state.store(Arc::new(s));
+                // Configurations the new plans name are fetched now, not at the next tick.
+                crate::proxy::openid::WAKE.notify_one();
                 crate::metrics::METRICS
                     .reloads
                     .with_label_values(&["success"])
