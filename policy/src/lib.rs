@@ -38,6 +38,7 @@ mod element;
 mod error;
 mod exec;
 mod expr;
+mod http;
 mod last_error;
 mod liquid;
 mod named_values;
@@ -79,6 +80,7 @@ pub use context::{
 pub use counters::{CounterStore, Decision, LocalCounters};
 pub use exec::{Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
+pub use http::{is_framing, FRAMING_HEADERS};
 pub use last_error::{default_reason, error_body, LastError};
 pub use outcall::{
     Answer, Outcall, SendFailure, SendResult, SentResponse, TokenRequest, TokenResult,

@@ -26,6 +26,7 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     ("named_values", 0),
     ("source", 0),
     ("error", 0),
+    ("http", 0),
     // 1: certificates, CRLs, trust, thumbprints, the demo PKI: nothing of expressions.
     ("cert", 1),
     ("crl", 1),

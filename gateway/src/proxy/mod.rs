@@ -71,17 +71,9 @@ impl Gateway {
     }
 }
 
-/// Headers that frame one HTTP/1.1 hop, never forwarded as they came (RFC 9110 §7.6.1).
-const FRAMING: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-];
+/// Headers that frame one HTTP/1.1 hop, never forwarded as they came (RFC 9110 §7.6.1): the
+/// policy crate's list, shared with the policies that copy or store messages.
+use certgate_policy::FRAMING_HEADERS as FRAMING;
 
 /// Largest request head (headers + URL) proxied.
 const MAX_REQUEST_HEAD: usize = 64 * 1024;

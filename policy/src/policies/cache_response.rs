@@ -27,17 +27,9 @@ use crate::value::Value;
 /// Longest time a response may be cached: a day.
 const MAX_DURATION: u64 = 86_400;
 
-/// Headers not stored with a response: they frame one connection.
-const NOT_STORED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "content-length",
-    "date",
-    "set-cookie",
-    "proxy-connection",
-    "upgrade",
-];
+/// Headers not stored with a response besides the framing ones: `Date` is the answer's own
+/// and `Set-Cookie` belongs to one client.
+const NOT_STORED: &[&str] = &["date", "set-cookie"];
 
 #[derive(Clone, Debug)]
 pub struct CacheLookup {
@@ -270,7 +262,9 @@ impl PolicyStep for CacheStore {
         let headers: Vec<(String, String)> = ctx
             .response_headers()
             .into_iter()
-            .filter(|(k, _)| !NOT_STORED.iter().any(|n| k.eq_ignore_ascii_case(n)))
+            .filter(|(k, _)| {
+                !crate::http::is_framing(k) && !NOT_STORED.iter().any(|n| k.eq_ignore_ascii_case(n))
+            })
             .collect();
         let body = ctx.response_body().unwrap_or_default().to_vec();
         let stored = encode(status, &reason, &headers, &body, self.duration);

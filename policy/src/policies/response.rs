@@ -316,7 +316,7 @@ impl PolicyStep for ReturnResponse {
                 ctx.set_response_status(r.status, Some(&r.reason));
                 for (k, v) in &r.headers {
                     // The gateway frames the answer itself.
-                    if !FRAMING.iter().any(|f| k.eq_ignore_ascii_case(f)) {
+                    if !crate::http::is_framing(k) {
                         ctx.write_response_header(k, v, HeaderWrite::Append);
                     }
                 }
@@ -336,18 +336,6 @@ impl PolicyStep for ReturnResponse {
         Ok(Flow::Respond)
     }
 }
-
-/// Headers of a stored response that the gateway writes itself when it answers.
-const FRAMING: &[&str] = &[
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-connection",
-];
 
 /// `mock-response`: the status and content type, an empty body, and the pipeline ends.
 #[derive(Clone, Debug)]

@@ -26,19 +26,9 @@ use crate::expr::Template;
 use crate::outcall::{Outcall, SendResult};
 use crate::value::{Obj, Value};
 
-/// Headers `mode="copy"` does not copy: the gateway frames the request and names its host.
-const NOT_COPIED: &[&str] = &[
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "upgrade",
-    "proxy-connection",
-    "expect",
-];
+/// Headers `mode="copy"` does not copy besides the framing ones: the gateway names the host,
+/// and an `Expect` would wait for a `100 Continue` nobody asked for.
+const NOT_COPIED: &[&str] = &["host", "expect"];
 
 /// APIM's default `timeout`, in seconds.
 const DEFAULT_TIMEOUT: u64 = 60;
@@ -246,7 +236,9 @@ impl SendRequest {
         let mut body = Vec::new();
         if self.copy {
             headers = ctx.request_headers();
-            headers.retain(|(k, _)| !NOT_COPIED.iter().any(|n| k.eq_ignore_ascii_case(n)));
+            headers.retain(|(k, _)| {
+                !crate::http::is_framing(k) && !NOT_COPIED.iter().any(|n| k.eq_ignore_ascii_case(n))
+            });
             if self.copy_body {
                 body = match &ctx.state().request_body {
                     Some(b) => b.clone(),
