@@ -5,6 +5,7 @@
 #   cmake       zlib-ng (pulled in by Pingora) and BoringSSL builds
 #   pkg-config  + libssl-dev: the openssl crate links Debian's OpenSSL
 #   clang + libclang-dev (only with --boringssl): bindgen for the boring crate
+#   redis-server: the shared-state tests start their own on a loopback port
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc)   # C code in the build: jemalloc, zlib-ng, vendored OpenSSL
@@ -19,6 +20,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [[ "${1:-}" == "--boringssl" ]]; then
   command -v clang >/dev/null 2>&1 || need+=(clang)
   dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -36,7 +38,7 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 else
-  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl, openssl, wrk, node)"
+  echo "ensure-deps: system packages present (cmake, pkg-config, libssl-dev, perl, make, curl, openssl, wrk, node, redis-server)"
 fi
 if ! command -v oha >/dev/null 2>&1; then
   echo "ensure-deps: installing oha (HTTP load generator) with cargo install, a few minutes"

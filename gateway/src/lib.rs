@@ -17,6 +17,7 @@ mod metrics;
 mod proxy;
 mod routing;
 mod server;
+mod shared;
 mod snapshot;
 mod tls;
 

@@ -11,7 +11,9 @@
 //! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
 //! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`; and
 //! `custom_<name>_total{namespace,<dimensions>}` for each `emit-metric` name, with
-//! `custom_metrics_dropped_total{reason}`.
+//! `custom_metrics_dropped_total{reason}`; with Redis, `redis_connects_total{result}`,
+//! `redis_commands_total{command,result}`, `redis_command_duration_seconds{command}` and
+//! `redis_unavailable_total{family,choice}`.
 
 use std::sync::LazyLock;
 
@@ -44,6 +46,10 @@ pub(crate) struct Metrics {
     pub openid_fetches: IntCounterVec,
     /// The value cache's counts (set on each scrape).
     pub value_cache: IntGaugeVec,
+    pub redis_connects: IntCounterVec,
+    pub redis_commands: IntCounterVec,
+    pub redis_latency: HistogramVec,
+    pub redis_unavailable: IntCounterVec,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -80,6 +86,18 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     )
     .unwrap_or_else(|_| unreachable_metric("certgate_request_duration_seconds"));
     let _ = r.register(Box::new(latency.clone()));
+    let redis_latency = HistogramVec::new(
+        HistogramOpts::new(
+            "certgate_redis_command_duration_seconds",
+            "Time for one Redis command, connecting included",
+        )
+        .buckets(vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+        ]),
+        &["command"],
+    )
+    .unwrap_or_else(|_| unreachable_metric("certgate_redis_command_duration_seconds"));
+    let _ = r.register(Box::new(redis_latency.clone()));
     let trace_events = IntCounter::new(
         "certgate_trace_events_total",
         "Events logged by the trace policy",
@@ -205,6 +223,26 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             let _ = r.register(Box::new(g.clone()));
             g
         },
+        redis_connects: counter_vec(
+            &r,
+            "certgate_redis_connects_total",
+            "Connections opened to Redis, by result (ok, failed)",
+            &["result"],
+        ),
+        redis_commands: counter_vec(
+            &r,
+            "certgate_redis_commands_total",
+            "Redis commands, by command and result (ok, error, timeout)",
+            &["command", "result"],
+        ),
+        redis_latency,
+        redis_unavailable: counter_vec(
+            &r,
+            "certgate_redis_unavailable_total",
+            "Policy decisions taken without Redis because it did not answer, by policy family \
+             (rate-limit, quota) and the configured choice (allow, refuse)",
+            &["family", "choice"],
+        ),
         registry: r,
     }
 });

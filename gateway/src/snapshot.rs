@@ -241,6 +241,8 @@ pub struct Snapshot {
     pub value_cache: Arc<certgate_policy::LocalCache>,
     /// Where `authentication-managed-identity` gets its tokens.
     pub managed_identity: Arc<IdentitySource>,
+    /// Redis, when the configuration shares state between nodes (`redis:`).
+    pub redis: Option<Arc<crate::shared::Redis>>,
 }
 
 /// How the gateway obtains Entra ID access tokens (`managed-identity`), as Azure workloads do.

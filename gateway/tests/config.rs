@@ -266,6 +266,31 @@ fn malformed_configurations_are_located() {
         29,
         "source client-secret needs client-id, tenant-id and client-secret",
     );
+    expect("redis: { url: \"http://x\" }\n", 1, 15, "redis url:");
+    expect(
+        "redis: { url: \"rediss://127.0.0.1:6380\" }\n",
+        1,
+        15,
+        "TLS (rediss://) and Unix sockets are not supported yet",
+    );
+    expect(
+        "redis: { url: \"redis://127.0.0.1:6379\", on-failure: { quota: maybe } }\n",
+        1,
+        62,
+        "on-failure 'maybe': expected allow or refuse",
+    );
+    expect(
+        "redis: { url: \"redis://127.0.0.1:6379\", command-timeout: forever }\n",
+        1,
+        58,
+        "not a duration",
+    );
+    expect(
+        "redis: { url: \"redis://127.0.0.1:6379\", password: \"{{nope}}\" }\n",
+        1,
+        51,
+        "unknown named value 'nope'",
+    );
     expect(
         "trusted-proxies: [10.0.0.0/33]\n",
         1,

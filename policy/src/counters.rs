@@ -24,6 +24,56 @@ pub trait CounterStore: Send + Sync + std::fmt::Debug {
     /// Counts `amount` against `key` within a window of `period`, allowing at most `limit`.
     /// With `amount == 0` it only reports.
     fn hit(&self, key: &str, amount: u64, limit: u64, period: Duration) -> Decision;
+
+    /// Whether counting needs the network (a store shared between nodes): the policy then
+    /// suspends its section with [`crate::Io::Count`] and the gateway counts, never the
+    /// request path blocking. [`CounterStore::hit`] is then only a fallback for drivers that
+    /// do no I/O (tests).
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+/// One count a policy asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// The counter (the policy's scope and the counter key).
+    pub key: String,
+    /// How much this call counts (0: only report).
+    pub amount: u64,
+    /// Calls allowed per window.
+    pub limit: u64,
+    /// The window.
+    pub period: Duration,
+}
+
+/// The counts one policy asks a shared store for, in order: each is made only while the ones
+/// before it allowed the call (a `rate-limit`'s levels: policy, API, operation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountRequest {
+    /// The counts.
+    pub counts: Vec<Count>,
+    /// `quota`/`quota-by-key` rather than a rate limit (the gateway's failure choice differs).
+    pub quota: bool,
+}
+
+/// The decisions, in order, up to and including the first refusal; `Err` when the store could
+/// not be asked and the gateway's configuration says to refuse then.
+pub type CountResult = Result<Vec<Decision>, String>;
+
+impl CountRequest {
+    /// Answers it from `store` (drivers that do no I/O).
+    pub fn answer_from(&self, store: &dyn CounterStore) -> Vec<Decision> {
+        let mut out = Vec::with_capacity(self.counts.len());
+        for c in &self.counts {
+            let d = store.hit(&c.key, c.amount, c.limit, c.period);
+            out.push(d);
+            if !d.allowed {
+                break;
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

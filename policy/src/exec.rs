@@ -55,6 +55,8 @@ pub enum Io {
     Token(Box<TokenRequest>),
     /// `retry`: wait this long, then resume (the next attempt).
     Sleep(Duration),
+    /// `rate-limit`/`quota` over shared counters: count, and hand back the decisions.
+    Count(Box<crate::counters::CountRequest>),
     /// `wait`: send these together (`any`: until the first answers), and hand back what came.
     SendAll {
         /// The requests, in document order.
@@ -107,6 +109,18 @@ impl Plan {
                 (Some((Op::Wait { block, .. }, _)), Answer::SentAll(results)) => {
                     complete_wait(block, results, ctx)
                 }
+                (Some((Op::Policy(Policy::RateLimitByKey(p)), origin)), Answer::Counted(r))
+                | (Some((Op::Policy(Policy::QuotaByKey(p)), origin)), Answer::Counted(r)) => {
+                    p.complete(r, ctx, origin)
+                }
+                (
+                    Some((Op::Policy(Policy::RateLimitBySubscription(p)), origin)),
+                    Answer::Counted(r),
+                )
+                | (
+                    Some((Op::Policy(Policy::QuotaBySubscription(p)), origin)),
+                    Answer::Counted(r),
+                ) => p.complete(r, ctx, origin),
                 // A cursor from another plan: nothing to hand the answer to.
                 _ => Ok(policies::Flow::Next),
             };
@@ -314,6 +328,9 @@ impl Plan {
                     }
                     policies::Flow::Token(t) => {
                         Flow::Stop(SectionOutcome::Suspend(Io::Token(t), path.clone()))
+                    }
+                    policies::Flow::Count(c) => {
+                        Flow::Stop(SectionOutcome::Suspend(Io::Count(c), path.clone()))
                     }
                 })
             }

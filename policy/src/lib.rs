@@ -77,7 +77,7 @@ pub use context::{
     BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, MetricEvent,
     RequestContext, RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
 };
-pub use counters::{CounterStore, Decision, LocalCounters};
+pub use counters::{Count, CountRequest, CountResult, CounterStore, Decision, LocalCounters};
 pub use exec::{Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
 pub use http::{is_framing, FRAMING_HEADERS};

@@ -169,4 +169,6 @@ pub enum Answer {
     /// The responses of a `wait`'s requests, in order; `None` for one abandoned when another
     /// answered first (`for="any"`).
     SentAll(Vec<Option<SendResult>>),
+    /// A shared counter store's decisions (`Io::Count`).
+    Counted(crate::counters::CountResult),
 }

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use crate::context::RequestContext;
+use crate::counters::CountRequest;
 use crate::exec::{Io, SectionOutcome, StepPath};
 use crate::last_error::LastError;
 use crate::outcall::{Answer, Outcall, SendFailure, SendResult, TokenRequest, TokenResult};
@@ -62,6 +63,14 @@ pub enum Next {
     Token {
         /// Which token.
         request: Box<TokenRequest>,
+        /// Pass back to [`Plan::resume`].
+        cursor: Cursor,
+    },
+    /// Count in the shared counter store (`rate-limit`, `quota` and their by-key forms), then
+    /// hand the decisions to [`Plan::resume`] as [`Answer::Counted`].
+    Count {
+        /// What to count.
+        request: Box<CountRequest>,
         /// Pass back to [`Plan::resume`].
         cursor: Cursor,
     },
@@ -260,6 +269,12 @@ impl Plan {
                         cursor: Cursor { stage, at },
                     }
                 }
+                (_, SectionOutcome::Suspend(Io::Count(request), at)) => {
+                    return Next::Count {
+                        request,
+                        cursor: Cursor { stage, at },
+                    }
+                }
                 (_, SectionOutcome::Suspend(Io::Sleep(duration), at)) => {
                     return Next::Sleep {
                         duration,
@@ -415,6 +430,11 @@ pub fn run_pipeline_with(
             }
             // This driver does not wait (tests and benchmarks): the next attempt runs at once.
             Next::Sleep { cursor, .. } => plan.after_sleep(cursor, ctx),
+            // Nor does it reach a shared store: the store's own fallback answers.
+            Next::Count { request, cursor } => {
+                let decisions = request.answer_from(&*plan.counters);
+                plan.resume(cursor, Some(Answer::Counted(Ok(decisions))), ctx)
+            }
         }
     }
 }

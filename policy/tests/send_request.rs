@@ -495,7 +495,7 @@ fn retry_runs_its_children_again_while_the_condition_holds() {
                     p.after_backend(cursor, Ok(()), &mut ctx)
                 }
                 Next::Finish(r) => break r,
-                Next::Token { .. } | Next::SendAll { .. } => unreachable!(),
+                Next::Token { .. } | Next::SendAll { .. } | Next::Count { .. } => unreachable!(),
             }
         };
         (
@@ -742,4 +742,110 @@ fn context_response_body_reads_the_backends_body() {
         Some(r#"{"items":[1,2,3]}"#),
         "read, not consumed"
     );
+}
+
+/// A store shared between nodes: the gateway counts (here, the test answers).
+#[derive(Debug, Default)]
+struct SharedStore;
+
+impl certgate_policy::CounterStore for SharedStore {
+    fn hit(&self, _: &str, _: u64, limit: u64, period: Duration) -> certgate_policy::Decision {
+        certgate_policy::Decision {
+            allowed: true,
+            remaining: limit,
+            retry_after: period,
+        }
+    }
+    fn shared(&self) -> bool {
+        true
+    }
+}
+
+/// With shared counters a limit suspends its section (`Next::Count`) instead of counting in
+/// the request path; the decisions it gets back act as a local count's would, and a store
+/// that could not be asked (the gateway told to refuse) fails with 503
+/// `CounterStoreUnavailable`. The subscription form asks for all its levels at once.
+#[test]
+fn shared_counters_are_counted_by_the_gateway_and_their_answer_applied() {
+    use certgate_policy::{Answer, Decision, Next};
+    let shared_plan = |text: &str| {
+        let doc = ScopeDocument::parse(
+            Scope::Operation,
+            Source::plain("op.xml", text).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let opts = CompileOptions {
+            counters: Arc::new(SharedStore),
+            ..CompileOptions::default()
+        };
+        compile_route(&[&doc], &Fragments::new(), &opts).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let p = shared_plan(&format!(
+        r#"<policies><inbound><rate-limit-by-key calls="5" renewal-period="60" counter-key="@(context.Request.Method)" remaining-calls-header-name="X-Left"/></inbound>{ON_ERROR}</policies>"#
+    ));
+    let start = |ctx: &mut SimpleContext| match p.start(ctx) {
+        Next::Count { request, cursor } => (request, cursor),
+        _ => panic!("not suspended to count"),
+    };
+    let mut ctx = SimpleContext::new("GET", "/");
+    let (request, cursor) = start(&mut ctx);
+    assert_eq!(request.counts.len(), 1);
+    assert!(request.counts[0].key.ends_with("\u{1f}GET"));
+    assert_eq!((request.counts[0].limit, request.quota), (5, false));
+    let allowed = Decision {
+        allowed: true,
+        remaining: 3,
+        retry_after: Duration::from_secs(40),
+    };
+    let next = p.resume(cursor, Some(Answer::Counted(Ok(vec![allowed]))), &mut ctx);
+    assert!(matches!(next, Next::CallBackend { .. }));
+    assert_eq!(ctx.response_header("X-Left").as_deref(), Some("3"));
+
+    let mut ctx = SimpleContext::new("GET", "/");
+    let (_, cursor) = start(&mut ctx);
+    let refused = Decision {
+        allowed: false,
+        remaining: 0,
+        retry_after: Duration::from_secs(40),
+    };
+    let next = p.resume(cursor, Some(Answer::Counted(Ok(vec![refused]))), &mut ctx);
+    assert!(matches!(next, Next::Finish(PipelineResult::Error)));
+    assert_eq!(ctx.status, 429);
+    assert_eq!(ctx.response_header("Retry-After").as_deref(), Some("40"));
+
+    let mut ctx = SimpleContext::new("GET", "/");
+    let (_, cursor) = start(&mut ctx);
+    let down = Err("Redis did not answer in time".to_string());
+    let next = p.resume(cursor, Some(Answer::Counted(down)), &mut ctx);
+    assert!(matches!(next, Next::Finish(PipelineResult::Error)));
+    assert_eq!(ctx.status, 503);
+    assert_eq!(
+        ctx.response_header("X-Err").as_deref(),
+        Some("rate-limit-by-key/CounterStoreUnavailable/inbound")
+    );
+
+    // rate-limit by client certificate: its policy, API and operation levels in one request;
+    // without a certificate nothing is counted.
+    let p = shared_plan(&format!(
+        r#"<policies><inbound><quota calls="100" renewal-period="0"><api name="" calls="10" renewal-period="3600"/></quota></inbound>{ON_ERROR}</policies>"#
+    ));
+    let mut ctx = SimpleContext::new("GET", "/");
+    assert!(matches!(p.start(&mut ctx), Next::CallBackend { .. }));
+    let pki =
+        certgate_policy::pki::DemoPki::generate(certgate_policy::pki::KeyKind::EcdsaP256).unwrap();
+    let cert = certgate_policy::Certificate::from_x509(pki.valid.cert.clone()).unwrap();
+    let mut ctx = SimpleContext::new("GET", "/");
+    ctx.certificate = Some(Arc::new(cert));
+    let Next::Count { request, cursor } = p.start(&mut ctx) else {
+        panic!("not suspended to count")
+    };
+    assert_eq!(request.counts.len(), 2);
+    assert!(request.quota);
+    let next = p.resume(
+        cursor,
+        Some(Answer::Counted(Ok(vec![allowed, refused]))),
+        &mut ctx,
+    );
+    assert!(matches!(next, Next::Finish(PipelineResult::Error)));
+    assert_eq!(ctx.status, 403);
 }

@@ -72,6 +72,7 @@ const GATEWAY_LAYERS: &[(&str, u8)] = &[
     // 2: the runtime model and what it is made of.
     ("routing", 2),
     ("forwarded", 2),
+    ("shared", 2),
     ("snapshot", 2),
     // 3: connections and requests, over a snapshot.
     ("tls", 3),

@@ -63,6 +63,40 @@ pub(crate) struct ConfigFile {
     /// Where `authentication-managed-identity` gets its tokens.
     #[serde(default)]
     pub managed_identity: Option<ManagedIdentity>,
+    /// State shared between nodes (rate-limit and quota counters).
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
+}
+
+/// Redis, for state several nodes share.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RedisConfig {
+    /// `redis://[user[:password]@]host:port[/db]`.
+    pub url: S<String>,
+    /// Overrides the URL's user.
+    pub username: Option<S<String>>,
+    /// Overrides the URL's password: literal or `{{named-value}}`.
+    pub password: Option<S<String>>,
+    /// Overrides the URL's database.
+    pub database: Option<S<u32>>,
+    /// Put before every key (default `certgate:`).
+    pub key_prefix: Option<S<String>>,
+    /// Longest wait for a connection (default 1s).
+    pub connect_timeout: Option<S<String>>,
+    /// Longest wait for one command, connecting included (default 250ms).
+    pub command_timeout: Option<S<String>>,
+    /// What each policy family does when Redis does not answer.
+    pub on_failure: Option<RedisOnFailure>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RedisOnFailure {
+    /// `allow` (default) or `refuse`.
+    pub rate_limit: Option<S<String>>,
+    /// `allow` (default) or `refuse`.
+    pub quota: Option<S<String>>,
 }
 
 /// How the gateway obtains Entra ID tokens, as Azure workloads do.

@@ -27,6 +27,14 @@ pub(super) async fn perform(
             let token = identity::token(snap, &request).await;
             (cursor, Some(Answer::Token(token)))
         }
+        Next::Count { request, cursor } => {
+            let counted = match &snap.redis {
+                Some(r) => r.count(&request).await,
+                // Plans suspend to count only when the store is Redis's.
+                None => Err("no shared counter store is configured".to_string()),
+            };
+            (cursor, Some(Answer::Counted(counted)))
+        }
         Next::Sleep { duration, cursor } => {
             tokio::time::sleep(duration).await;
             (cursor, None)

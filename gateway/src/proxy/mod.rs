@@ -707,9 +707,11 @@ impl ProxyHttp for Gateway {
         }
         let next = Self::pending(session, rc, &snap, |c| plan.start(c));
         let next = match next {
-            Next::Send { .. } | Next::Token { .. } | Next::Sleep { .. } | Next::SendAll { .. } => {
-                Box::pin(Self::sends(session, rc, &snap, &plan, next)).await
-            }
+            Next::Send { .. }
+            | Next::Token { .. }
+            | Next::Sleep { .. }
+            | Next::SendAll { .. }
+            | Next::Count { .. } => Box::pin(Self::sends(session, rc, &snap, &plan, next)).await,
             next => {
                 Self::one_way(rc, &snap);
                 next
@@ -731,7 +733,8 @@ impl ProxyHttp for Gateway {
             | Next::Send { .. }
             | Next::Token { .. }
             | Next::Sleep { .. }
-            | Next::SendAll { .. } => {
+            | Next::SendAll { .. }
+            | Next::Count { .. } => {
                 Self::respond(session, rc).await?;
                 Ok(true)
             }

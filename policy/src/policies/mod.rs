@@ -188,6 +188,9 @@ pub(crate) enum Flow {
     Send(Box<crate::outcall::Outcall>),
     /// Obtain this access token and hand it to the step (`authentication-managed-identity`).
     Token(Box<crate::outcall::TokenRequest>),
+    /// Count in the shared store and hand the decisions to the step (`rate-limit`, `quota`
+    /// and their by-key forms, when the counters are shared between nodes).
+    Count(Box<crate::counters::CountRequest>),
 }
 
 /// What a policy's reader knows besides its element.
@@ -381,6 +384,7 @@ pub(crate) mod testing {
             Ok(Flow::Respond) => Ok(true),
             Ok(Flow::Send(c)) => panic!("the step sends {c:?}: use run_step"),
             Ok(Flow::Token(t)) => panic!("the step needs a token {t:?}: use run_step"),
+            Ok(Flow::Count(c)) => panic!("the step counts in a shared store {c:?}"),
             Err(e) => Err(e),
         }
     }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Fail, Flow, PolicyStep, Reader, Site};
+use super::{Fail, Flow, Origin, PolicyStep, Reader, Site};
 use crate::context::{HeaderWrite, RequestContext};
+use crate::counters::{Count, CountRequest, CountResult, Decision};
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
 use crate::expr::{Expression, Template};
@@ -108,25 +109,56 @@ impl PolicyStep for RateLimit {
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
-        let o = at.origin;
+        let Some(count) = self.count(ctx, at.origin)? else {
+            return Ok(Flow::Next);
+        };
+        if at.counters.shared() {
+            return Ok(Flow::Count(Box::new(CountRequest {
+                counts: vec![count],
+                quota: self.quota,
+            })));
+        }
+        let d = at
+            .counters
+            .hit(&count.key, count.amount, count.limit, count.period);
+        self.apply(d, ctx, at.origin).map(|()| Flow::Next)
+    }
+}
+
+impl RateLimit {
+    /// What this request counts, if it counts (a `rate-limit` without a client certificate
+    /// does not).
+    pub(crate) fn count(
+        &self,
+        ctx: &dyn RequestContext,
+        o: &Origin,
+    ) -> Result<Option<Count>, Fail> {
         let key = match &self.key {
             CounterKey::Template(t) => o.text(t, ctx)?,
             CounterKey::ClientCertificate => match ctx.certificate() {
                 Some(c) => c.thumbprint().clone(),
-                None => return Ok(Flow::Next),
+                None => return Ok(None),
             },
         };
         let counts = match &self.increment_condition {
             None => true,
             Some(c) => matches!(o.value(c, ctx)?, Value::Bool(true)),
         };
-        let full_key = format!("{}\u{1f}{key}", self.counter_scope);
-        let d = at.counters.hit(
-            &full_key,
-            if counts { self.increment_count } else { 0 },
-            self.calls,
-            self.period,
-        );
+        Ok(Some(Count {
+            key: format!("{}\u{1f}{key}", self.counter_scope),
+            amount: if counts { self.increment_count } else { 0 },
+            limit: self.calls,
+            period: self.period,
+        }))
+    }
+
+    /// Acts on the store's decision: the headers and variables, and the refusal.
+    pub(crate) fn apply(
+        &self,
+        d: Decision,
+        ctx: &mut dyn RequestContext,
+        o: &Origin,
+    ) -> Result<(), Fail> {
         let retry = d.retry_after.as_secs().max(1);
         if let Some(v) = &self.remaining_variable {
             ctx.state_mut()
@@ -139,7 +171,7 @@ impl PolicyStep for RateLimit {
             if let Some(h) = &self.total_header {
                 ctx.write_response_header(h, &self.calls.to_string(), HeaderWrite::Set);
             }
-            return Ok(Flow::Next);
+            return Ok(());
         }
         if let Some(v) = &self.retry_after_variable {
             ctx.state_mut().set_variable(v, Value::Int(retry as i64));
@@ -165,6 +197,33 @@ impl PolicyStep for RateLimit {
         };
         Err(o.fail(reason, &msg, status, &msg))
     }
+
+    /// A shared store's answer: its decisions, or why it could not be asked (the gateway was
+    /// told to refuse then: 503 `CounterStoreUnavailable`).
+    pub(crate) fn complete(
+        &self,
+        result: CountResult,
+        ctx: &mut dyn RequestContext,
+        o: &Origin,
+    ) -> Result<Flow, Fail> {
+        match result {
+            Ok(d) => match d.first() {
+                Some(d) => self.apply(*d, ctx, o).map(|()| Flow::Next),
+                None => Ok(Flow::Next),
+            },
+            Err(why) => Err(unavailable(o, &why)),
+        }
+    }
+}
+
+/// The shared counters could not be asked and the configuration says to refuse.
+pub(crate) fn unavailable(o: &Origin, why: &str) -> Fail {
+    o.fail(
+        "CounterStoreUnavailable",
+        &format!("The shared rate-limit counters are unavailable: {why}."),
+        503,
+        "Service unavailable",
+    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::rate_limit::{CounterKey, RateLimit};
 use super::{Fail, Flow, PolicyStep, Reader, Site};
 use crate::context::RequestContext;
+use crate::counters::{CountRequest, CountResult};
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
 
@@ -122,8 +123,38 @@ impl PolicyStep for SubscriptionLimit {
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
+        if at.counters.shared() {
+            // Every level in one request to the shared store, counted in order.
+            let mut counts = Vec::with_capacity(self.levels.len());
+            for l in &self.levels {
+                match l.count(ctx, at.origin)? {
+                    Some(c) => counts.push(c),
+                    None => return Ok(Flow::Next),
+                }
+            }
+            return Ok(Flow::Count(Box::new(CountRequest {
+                counts,
+                quota: self.levels.first().is_some_and(|l| l.quota),
+            })));
+        }
         for l in &self.levels {
             l.run(ctx, at)?;
+        }
+        Ok(Flow::Next)
+    }
+}
+
+impl SubscriptionLimit {
+    /// A shared store's decisions, level by level.
+    pub(crate) fn complete(
+        &self,
+        result: CountResult,
+        ctx: &mut dyn RequestContext,
+        o: &super::Origin,
+    ) -> Result<Flow, Fail> {
+        let decisions = result.map_err(|why| super::rate_limit::unavailable(o, &why))?;
+        for (l, d) in self.levels.iter().zip(decisions) {
+            l.apply(d, ctx, o)?;
         }
         Ok(Flow::Next)
     }

@@ -11,6 +11,7 @@ mod backends;
 mod identity;
 mod listeners;
 mod material;
+mod redis;
 mod routes;
 mod trust;
 
@@ -231,7 +232,21 @@ impl Loader {
             deployment.add_certificate(id.clone(), m.cert.clone());
         }
         let backends = self.backends(&cfg.backends, &certificates);
-        let router = self.routes(&cfg, &backends, opts);
+        // With Redis, the plans count in it (every node sees one counter); without, in this
+        // process, across reloads.
+        let redis = self.redis(cfg.redis.as_ref());
+        let counters: Arc<dyn CounterStore> = match &redis {
+            Some(_) => Arc::new(crate::shared::RedisCounters::default()),
+            None => opts.counters.clone(),
+        };
+        let router = self.routes(
+            &cfg,
+            &backends,
+            &LoadOptions {
+                counters,
+                ..opts.clone()
+            },
+        );
         let listeners = self.listeners(&cfg.listeners);
         if cfg.listeners.is_empty() {
             // An empty file parses as a configuration with nothing in it; serving it would
@@ -313,6 +328,7 @@ impl Loader {
             max_send_response,
             value_cache,
             managed_identity: Arc::new(managed_identity?),
+            redis,
             named_values: self.named.clone(),
         })
     }

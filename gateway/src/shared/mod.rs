@@ -1,0 +1,241 @@
+//! State shared between gateway nodes, in Redis (`redis:` in the configuration): the
+//! rate-limit and quota counters (`counters`). One multiplexed connection per node, opened on
+//! first use and opened again after it broke (at most once a second while Redis is away);
+//! every command is bounded by `command-timeout`, so a request never hangs on Redis. When
+//! Redis cannot answer, each policy family does what `on-failure` says: go on without it
+//! (counted) or refuse with 503 through on-error.
+//!
+//! The `redis` crate speaks the protocol and multiplexes; the socket is the gateway's own (a
+//! TCP connection), so the binary links no second TLS library.
+//!
+//! Must not: run policy, or block a request thread.
+
+mod counters;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use redis::RedisConnectionInfo;
+
+pub(crate) use counters::RedisCounters;
+
+/// What a policy family does when Redis cannot answer within `command-timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnFailure {
+    /// Go on as if the shared state allowed it (counted in
+    /// `certgate_redis_unavailable_total{family, choice="allow"}`).
+    Allow,
+    /// Fail the policy: 503 through on-error.
+    Refuse,
+}
+
+impl OnFailure {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            OnFailure::Allow => "allow",
+            OnFailure::Refuse => "refuse",
+        }
+    }
+}
+
+/// The `redis:` section, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RedisSettings {
+    /// `host:port`.
+    pub address: String,
+    pub db: i64,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Put before every key certgate writes (default `certgate:`).
+    pub key_prefix: String,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    pub rate_limit: OnFailure,
+    pub quota: OnFailure,
+}
+
+/// How long a failed connection attempt keeps the next one away.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// The node's Redis: its settings and its connection.
+pub struct Redis {
+    pub(crate) settings: RedisSettings,
+    info: RedisConnectionInfo,
+    conn: tokio::sync::Mutex<Conn>,
+}
+
+#[derive(Default)]
+struct Conn {
+    live: Option<MultiplexedConnection>,
+    failed_at: Option<Instant>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("Redis")
+            .field("address", &self.settings.address)
+            .field("db", &self.settings.db)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why Redis did not answer.
+#[derive(Debug)]
+pub(crate) enum RedisFailure {
+    /// No answer within `command-timeout` (or no connection within `connect-timeout`).
+    Timeout,
+    /// No connection, or Redis answered with an error.
+    Error(String),
+}
+
+impl RedisFailure {
+    fn label(&self) -> &'static str {
+        match self {
+            RedisFailure::Timeout => "timeout",
+            RedisFailure::Error(_) => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for RedisFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RedisFailure::Timeout => f.write_str("Redis did not answer in time"),
+            RedisFailure::Error(e) => write!(f, "Redis failed: {e}"),
+        }
+    }
+}
+
+impl Redis {
+    pub(crate) fn new(settings: RedisSettings) -> Arc<Redis> {
+        let mut info = RedisConnectionInfo::default()
+            .set_db(settings.db)
+            .set_skip_set_lib_name();
+        if let Some(u) = &settings.username {
+            info = info.set_username(u);
+        }
+        if let Some(p) = &settings.password {
+            info = info.set_password(p);
+        }
+        Arc::new(Redis {
+            settings,
+            info,
+            conn: tokio::sync::Mutex::new(Conn::default()),
+        })
+    }
+
+    /// The live connection, or a new one.
+    async fn connection(&self) -> Result<MultiplexedConnection, RedisFailure> {
+        let mut c = self.conn.lock().await;
+        if let Some(live) = &c.live {
+            return Ok(live.clone());
+        }
+        if c.failed_at.is_some_and(|t| t.elapsed() < RECONNECT_AFTER) {
+            return Err(RedisFailure::Error(format!(
+                "{} is unreachable (trying again within a second)",
+                self.settings.address
+            )));
+        }
+        let connect = async {
+            let tcp = tokio::net::TcpStream::connect(&self.settings.address)
+                .await
+                .map_err(|e| RedisFailure::Error(format!("{}: {e}", self.settings.address)))?;
+            let _ = tcp.set_nodelay(true);
+            let config = redis::AsyncConnectionConfig::new();
+            let (conn, driver) = MultiplexedConnection::new_with_config(&self.info, tcp, config)
+                .await
+                .map_err(|e| RedisFailure::Error(e.to_string()))?;
+            // The driver owns the socket; it ends when the connection breaks.
+            tokio::spawn(driver);
+            Ok(conn)
+        };
+        let r = match tokio::time::timeout(self.settings.connect_timeout, connect).await {
+            Ok(r) => r,
+            Err(_) => Err(RedisFailure::Timeout),
+        };
+        match &r {
+            Ok(conn) => {
+                c.live = Some(conn.clone());
+                c.failed_at = None;
+            }
+            Err(_) => c.failed_at = Some(Instant::now()),
+        }
+        crate::metrics::METRICS
+            .redis_connects
+            .with_label_values(&[if r.is_ok() { "ok" } else { "failed" }])
+            .inc();
+        r
+    }
+
+    /// Forgets a connection that failed, so the next command opens a new one (at once: only a
+    /// failed attempt to connect keeps the next one away).
+    async fn broken(&self) {
+        self.conn.lock().await.live = None;
+    }
+
+    /// Runs `command` (named `name` in the metrics) over the connection, within
+    /// `command-timeout`, counting its result and latency.
+    pub(crate) async fn run<T, F, Fut>(&self, name: &str, command: F) -> Result<T, RedisFailure>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.settings.command_timeout, async {
+            let conn = self.connection().await?;
+            command(conn)
+                .await
+                .map_err(|e| RedisFailure::Error(e.to_string()))
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(RedisFailure::Timeout),
+        };
+        if let Err(e) = &result {
+            // A connection that timed out or failed may be dead (Redis restarted, a network
+            // partition): the next command starts from a new one.
+            if matches!(e, RedisFailure::Timeout)
+                || matches!(e, RedisFailure::Error(m) if is_connection_error(m))
+            {
+                self.broken().await;
+            }
+        }
+        let m = &crate::metrics::METRICS;
+        m.redis_commands
+            .with_label_values(&[name, result.as_ref().map_or_else(|e| e.label(), |_| "ok")])
+            .inc();
+        m.redis_latency
+            .with_label_values(&[name])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// A key of certgate's: the prefix, the kind, and a digest of the policy's key (a counter
+    /// key is the caller's input: hashed, it has a fixed size whatever the caller sent).
+    pub(crate) fn key(&self, kind: &str, key: &str) -> String {
+        use certgate_policy::crypto::hash::{hash, MessageDigest};
+        let digest = hash(MessageDigest::sha256(), key.as_bytes())
+            .map(|d| d.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .unwrap_or_else(|_| key.to_string());
+        format!("{}{kind}:{digest}", self.settings.key_prefix)
+    }
+}
+
+/// Whether an error from the `redis` crate means the connection is gone.
+fn is_connection_error(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "broken pipe",
+        "connection",
+        "closed",
+        "reset",
+        "eof",
+        "io error",
+        "terminated",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}

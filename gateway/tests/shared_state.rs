@@ -1,0 +1,188 @@
+//! State shared between nodes, in a real `redis-server` on a loopback port: two gateway
+//! processes enforce one rate limit together, and Redis going away gives each policy family its
+//! configured answer (never a hung request), then recovery when Redis is back.
+
+mod common;
+mod demo;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use demo::*;
+
+/// A `redis-server` of the test's own, with nothing saved to disk.
+struct RedisServer {
+    port: u16,
+    child: Child,
+}
+
+impl RedisServer {
+    fn start(port: u16) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (make test installs it)");
+        let server = RedisServer { port, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not listen on {port}");
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A gateway whose configuration names `redis` (and `extra` under it) and serves `policy` as
+/// the API `name`.
+fn gateway(redis: u16, extra: &str, name: &str, policy: &str) -> Demo {
+    let d = Demo::start_with(|y| {
+        format!(
+            "{y}\nredis:\n  url: redis://127.0.0.1:{redis}\n  key-prefix: \"t{redis}:\"\n{extra}"
+        )
+    });
+    serve(&d, name, policy);
+    d
+}
+
+fn serve(d: &Demo, name: &str, policy: &str) {
+    std::fs::write(d.dir.path().join(format!("policies/{name}.xml")), policy).unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            &format!("  - name: {name}\n    path: /{name}\n    backend: demo\n    policy: policies/{name}.xml\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:"),
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+}
+
+const LIMITED: &str = r#"<policies>
+  <inbound>
+    <base />
+    <rate-limit-by-key calls="10" renewal-period="60" counter-key="@(context.Request.Headers.GetValueOrDefault("X-Tenant", "none"))" remaining-calls-header-name="X-Left" />
+  </inbound>
+</policies>"#;
+
+const CLIENT: Option<&str> = Some("dev-valid-client");
+
+/// Two gateway processes, one Redis: 20 calls sent alternately, exactly 10 allowed.
+#[test]
+fn two_gateways_sharing_redis_enforce_one_limit_exactly() {
+    let redis = RedisServer::start(free_port());
+    let a = gateway(redis.port, "", "limited", LIMITED);
+    let b = gateway(redis.port, "", "limited", LIMITED);
+    let mut allowed = 0;
+    let mut lefts = Vec::new();
+    for i in 0..20 {
+        let g = if i % 2 == 0 { &a } else { &b };
+        let (status, head, body) = g.curl(API, "/limited/x", CLIENT, &["-H", "X-Tenant: t1"]);
+        match status {
+            200 => {
+                allowed += 1;
+                lefts.push(header(&head, "x-left").unwrap_or("?").to_string());
+            }
+            429 => assert!(header(&head, "retry-after").is_some(), "{head}"),
+            other => panic!("call {i}: {other} {head}{body}"),
+        }
+    }
+    assert_eq!(allowed, 10);
+    // One counter: what is left goes down by one per call, whichever node took it.
+    assert_eq!(lefts, ["9", "8", "7", "6", "5", "4", "3", "2", "1", "0"]);
+    // Another tenant has its own counter.
+    let (status, _, _) = b.curl(API, "/limited/x", CLIENT, &["-H", "X-Tenant: t2"]);
+    assert_eq!(status, 200);
+    let counted = |d: &Demo| {
+        metric(
+            &d.admin("GET", "/metrics").2,
+            "certgate_redis_commands_total{command=\"count\",result=\"ok\"}",
+        )
+    };
+    assert_eq!(counted(&a) + counted(&b), 21.0);
+}
+
+/// Redis killed: the rate limit configured to refuse answers 503 through on-error, the quota
+/// configured to allow goes on (counted); no request waits longer than the command timeout;
+/// Redis back on its port: counting resumes.
+#[test]
+fn redis_going_away_gives_the_configured_answer_and_recovery() {
+    let port = free_port();
+    let mut redis = RedisServer::start(port);
+    let extra =
+        "  command-timeout: 300ms\n  on-failure:\n    rate-limit: refuse\n    quota: allow\n";
+    let d = gateway(port, extra, "limited", LIMITED);
+    serve(
+        &d,
+        "quota",
+        r#"<policies><inbound><base /><quota-by-key calls="100" renewal-period="3600" counter-key="q" /></inbound></policies>"#,
+    );
+    let call = |path: &str| {
+        let started = Instant::now();
+        let r = d.curl(
+            API,
+            path,
+            CLIENT,
+            &["-H", "X-Tenant: t1", "--max-time", "5"],
+        );
+        (r, started.elapsed())
+    };
+    assert_eq!(call("/limited/x").0 .0, 200);
+    assert_eq!(call("/quota/x").0 .0, 200);
+
+    redis.stop();
+    for _ in 0..3 {
+        let ((status, head, body), took) = call("/limited/x");
+        assert_eq!(status, 503, "{head}{body}");
+        assert_eq!(
+            header(&head, "x-error-reason"),
+            Some("counterstoreunavailable"),
+            "{head}"
+        );
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        let ((status, head, body), took) = call("/quota/x");
+        assert_eq!(status, 200, "fails open: {head}{body}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+    }
+    let m = d.admin("GET", "/metrics").2;
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_redis_unavailable_total{choice=\"refuse\",family=\"rate-limit\"}"
+        ),
+        3.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_redis_unavailable_total{choice=\"allow\",family=\"quota\"}"
+        ),
+        3.0,
+        "{m}"
+    );
+
+    let _back = RedisServer::start(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = call("/limited/x").0;
+    while last.0 != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        last = call("/limited/x").0;
+    }
+    assert_eq!(last.0, 200, "recovered: {}{}", last.1, last.2);
+    // A new Redis starts counting from nothing.
+    assert_eq!(header(&last.1, "x-left"), Some("9"), "{}", last.1);
+}
