@@ -1048,19 +1048,6 @@ fn a_request_arriving_just_after_shutdown_began_is_served() {
     assert!(text.starts_with("HTTP/1.1 401"), "dropped: {text:?}");
 }
 
-/// Adds an API `/name` on the demo backend, every method and path, with `policy` as its policy
-/// document, and reloads.
-fn serve_api_with_policy(d: &Demo, name: &str, policy: &str) {
-    std::fs::write(d.dir.path().join(format!("policies/{name}.xml")), policy).unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "trusted-proxies:",
-            &format!("  - name: {name}\n    path: /{name}\n    backend: demo\n    policy: policies/{name}.xml\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:"),
-        )
-    });
-    assert_eq!(status, 200, "{body}");
-}
-
 /// Issue 13: a policy that reads `context.Request.Body` gets the whole body, buffered up to
 /// `max-request-body-bytes` (413 past it, counted); read with `preserveContent: true` the
 /// backend gets it unchanged, read without it gets none (APIM's rule), and inbound `set-body`

@@ -56,19 +56,8 @@ fn gateway(redis: u16, extra: &str, name: &str, policy: &str) -> Demo {
             "{y}\nredis:\n  url: redis://127.0.0.1:{redis}\n  key-prefix: \"t{redis}:\"\n{extra}"
         )
     });
-    serve(&d, name, policy);
+    serve_api_with_policy(&d, name, policy);
     d
-}
-
-fn serve(d: &Demo, name: &str, policy: &str) {
-    std::fs::write(d.dir.path().join(format!("policies/{name}.xml")), policy).unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "trusted-proxies:",
-            &format!("  - name: {name}\n    path: /{name}\n    backend: demo\n    policy: policies/{name}.xml\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:"),
-        )
-    });
-    assert_eq!(status, 200, "{body}");
 }
 
 const LIMITED: &str = r#"<policies>
@@ -125,7 +114,7 @@ fn redis_going_away_gives_the_configured_answer_and_recovery() {
     let extra =
         "  command-timeout: 300ms\n  on-failure:\n    rate-limit: refuse\n    quota: allow\n";
     let d = gateway(port, extra, "limited", LIMITED);
-    serve(
+    serve_api_with_policy(
         &d,
         "quota",
         r#"<policies><inbound><base /><quota-by-key calls="100" renewal-period="3600" counter-key="q" /></inbound></policies>"#,

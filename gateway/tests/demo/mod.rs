@@ -482,3 +482,16 @@ impl LocalHttp {
         self.received.lock().unwrap().clone()
     }
 }
+
+/// Adds an API `/name` on the demo backend, every method and path, with `policy` as its policy
+/// document, and reloads.
+pub(crate) fn serve_api_with_policy(d: &Demo, name: &str, policy: &str) {
+    std::fs::write(d.dir.path().join(format!("policies/{name}.xml")), policy).unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "trusted-proxies:",
+            &format!("  - name: {name}\n    path: /{name}\n    backend: demo\n    policy: policies/{name}.xml\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:"),
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+}
