@@ -175,3 +175,146 @@ fn redis_going_away_gives_the_configured_answer_and_recovery() {
     // A new Redis starts counting from nothing.
     assert_eq!(header(&last.1, "x-left"), Some("9"), "{}", last.1);
 }
+
+/// A value store: PUT stores `X-V` under `k`, DELETE removes it, every call answers with what
+/// `k` holds (`none` on a miss), all in the cache `caching-type` names.
+fn value_store(caching_type: &str) -> String {
+    format!(
+        r#"<policies>
+  <inbound>
+    <base />
+    <choose>
+      <when condition="@(context.Request.Method == "PUT")">
+        <cache-store-value key="k" value="@(context.Request.Headers.GetValueOrDefault("X-V", ""))" duration="60" caching-type="{caching_type}" />
+      </when>
+      <when condition="@(context.Request.Method == "DELETE")">
+        <cache-remove-value key="k" caching-type="{caching_type}" />
+      </when>
+    </choose>
+    <cache-lookup-value key="k" variable-name="v" default-value="none" caching-type="{caching_type}" />
+    <return-response>
+      <set-status code="200" reason="OK" />
+      <set-header name="X-V" exists-action="override"><value>@((string)context.Variables["v"])</value></set-header>
+    </return-response>
+  </inbound>
+</policies>"#
+    )
+}
+
+/// The external cache: a value one node stores, the other finds (`prefer-external` is APIM's
+/// default and takes Redis when there is one); removed on one node, gone on both. The
+/// internal cache stays each node's own.
+#[test]
+fn cached_values_are_shared_between_nodes_through_redis() {
+    let redis = RedisServer::start(free_port());
+    let a = gateway(redis.port, "", "values", &value_store("prefer-external"));
+    let b = gateway(redis.port, "", "values", &value_store("prefer-external"));
+    serve_api_with_policy(&a, "local", &value_store("internal"));
+    serve_api_with_policy(&b, "local", &value_store("internal"));
+    let v = |d: &Demo, path: &str, method: &str| {
+        let (status, head, body) = d.curl(API, path, CLIENT, &["-X", method, "-H", "X-V: blue"]);
+        assert_eq!(status, 200, "{head}{body}");
+        header(&head, "x-v").unwrap_or("").to_string()
+    };
+    assert_eq!(v(&b, "/values/x", "GET"), "none");
+    assert_eq!(v(&a, "/values/x", "PUT"), "blue");
+    assert_eq!(v(&b, "/values/x", "GET"), "blue", "stored on a, found on b");
+    assert_eq!(v(&b, "/values/x", "DELETE"), "none");
+    assert_eq!(v(&a, "/values/x", "GET"), "none", "removed on b, gone on a");
+    // internal: each node's own.
+    assert_eq!(v(&a, "/local/x", "PUT"), "blue");
+    assert_eq!(v(&b, "/local/x", "GET"), "none");
+    let m = a.admin("GET", "/metrics").2;
+    assert!(
+        metric(
+            &m,
+            "certgate_redis_commands_total{command=\"set\",result=\"ok\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+}
+
+/// Redis away: the cache configured to refuse answers 503 `CacheUnavailable`; by default a
+/// lookup is a miss and the request goes on.
+#[test]
+fn the_external_cache_going_away_is_a_miss_or_a_refusal_as_configured() {
+    let port = free_port();
+    let mut redis = RedisServer::start(port);
+    let refusing = gateway(
+        port,
+        "  command-timeout: 300ms\n  on-failure:\n    cache: refuse\n",
+        "values",
+        &value_store("external"),
+    );
+    let allowing = gateway(port, "", "values", &value_store("external"));
+    let (status, _, _) = refusing.curl(API, "/values/x", CLIENT, &["-X", "PUT", "-H", "X-V: red"]);
+    assert_eq!(status, 200);
+    redis.stop();
+    let (status, head, body) = refusing.curl(API, "/values/x", CLIENT, &["--max-time", "5"]);
+    assert_eq!(status, 503, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("cacheunavailable"),
+        "{head}"
+    );
+    let (status, head, body) = allowing.curl(API, "/values/x", CLIENT, &["--max-time", "5"]);
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(header(&head, "x-v"), Some("none"), "a miss: {head}");
+    let m = allowing.admin("GET", "/metrics").2;
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_redis_unavailable_total{choice=\"allow\",family=\"cache\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+}
+
+/// Response caching through Redis: the response one node stored answers the same request on
+/// the other node without a second backend call.
+#[test]
+fn cached_responses_are_shared_between_nodes_through_redis() {
+    let redis = RedisServer::start(free_port());
+    let backend = LocalHttp::start(|r, n| (200, format!(r#"{{"call":{n},"line":"{}"}}"#, r.line)));
+    let policy = r#"<policies>
+  <inbound><base /><cache-lookup vary-by-developer="false" vary-by-developer-groups="false" caching-type="external" /></inbound>
+  <outbound><base /><cache-store duration="120" /></outbound>
+</policies>"#;
+    let node = || {
+        let d = gateway(redis.port, "", "unused", "<policies/>");
+        std::fs::write(d.dir.path().join("policies/cached.xml"), policy).unwrap();
+        let (status, body) = d.reconfigure(|text| {
+            text.replace(
+                "trusted-proxies:",
+                &format!("  - name: cached\n    path: /cached\n    backend: http://127.0.0.1:{}\n    policy: policies/cached.xml\n    operations:\n      - {{ name: get, method: GET, url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:", backend.port),
+            )
+        });
+        assert_eq!(status, 200, "{body}");
+        d
+    };
+    let (a, b) = (node(), node());
+    let (status, head, first) = a.curl(API, "/cached/weather?city=oslo", CLIENT, &[]);
+    assert_eq!(status, 200, "{head}{first}");
+    assert!(first.contains(r#""call":1"#), "{first}");
+    let (status, head, again) = b.curl(API, "/cached/weather?city=oslo", CLIENT, &[]);
+
+    assert_eq!(status, 200, "{head}{again}");
+    let redis_lines = |d: &Demo| {
+        d.admin("GET", "/metrics")
+            .2
+            .lines()
+            .filter(|l| l.starts_with("certgate_redis"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        again,
+        first,
+        "b answered from what a stored\na: {}\nb: {}",
+        redis_lines(&a),
+        redis_lines(&b)
+    );
+    assert_eq!(backend.requests().len(), 1);
+}

@@ -52,6 +52,116 @@ impl CachedValue {
     }
 }
 
+impl CachedValue {
+    /// The value as bytes for an external cache: a type tag, then its data.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match &self.0 {
+            Value::Str(s) => {
+                out.push(b's');
+                out.extend_from_slice(s.as_bytes());
+            }
+            Value::Int(i) => {
+                out.push(b'i');
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            Value::Double(d) => {
+                out.push(b'd');
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            Value::Bool(b) => out.extend_from_slice(&[b'b', u8::from(*b)]),
+            Value::Char(c) => {
+                out.push(b'c');
+                out.extend_from_slice(&u32::from(*c).to_le_bytes());
+            }
+            Value::Bytes(b) => {
+                out.push(b'y');
+                out.extend_from_slice(b);
+            }
+            Value::DateTime(d) => {
+                out.push(b't');
+                let nanos = d.wall.and_utc().timestamp_nanos_opt().unwrap_or(0);
+                out.extend_from_slice(&nanos.to_le_bytes());
+                out.push(match d.kind {
+                    crate::dotnet::DateKind::Local => b'l',
+                    crate::dotnet::DateKind::Utc => b'u',
+                    crate::dotnet::DateKind::Unspecified => b'n',
+                });
+            }
+            Value::TimeSpan(t) => {
+                out.push(b'p');
+                out.extend_from_slice(&t.0.to_le_bytes());
+            }
+            // `new` admits nothing else.
+            _ => {}
+        }
+        out
+    }
+
+    /// What [`CachedValue::to_bytes`] wrote; `None` for anything else (another program's
+    /// value under the same key is a miss, not an error).
+    pub fn from_bytes(b: &[u8]) -> Option<CachedValue> {
+        let (tag, rest) = b.split_first()?;
+        let i64_of = |r: &[u8]| r.try_into().ok().map(i64::from_le_bytes);
+        let v = match tag {
+            b's' => Value::Str(std::str::from_utf8(rest).ok()?.into()),
+            b'i' => Value::Int(i64_of(rest)?),
+            b'd' => Value::Double(f64::from_le_bytes(rest.try_into().ok()?)),
+            b'b' => Value::Bool(*rest.first()? != 0),
+            b'c' => Value::Char(char::from_u32(u32::from_le_bytes(rest.try_into().ok()?))?),
+            b'y' => Value::Bytes(rest.into()),
+            b't' => {
+                let (nanos, kind) = rest.split_at_checked(8)?;
+                let wall = chrono::DateTime::from_timestamp_nanos(i64_of(nanos)?).naive_utc();
+                let kind = match kind {
+                    [b'l'] => crate::dotnet::DateKind::Local,
+                    [b'u'] => crate::dotnet::DateKind::Utc,
+                    [b'n'] => crate::dotnet::DateKind::Unspecified,
+                    _ => return None,
+                };
+                Value::DateTime(crate::dotnet::DateTime { wall, kind })
+            }
+            b'p' => Value::TimeSpan(crate::dotnet::TimeSpan(i64_of(rest)?)),
+            _ => return None,
+        };
+        Some(CachedValue(v))
+    }
+}
+
+/// One operation on an external (shared) cache, which the gateway performs over the network
+/// while the policy's section is suspended (`Io::Cache`).
+#[derive(Clone, Debug)]
+pub enum CacheOp {
+    /// The value under the key.
+    Get(Arc<str>),
+    /// Store the value under the key for the time to live.
+    Set(Arc<str>, CachedValue, Duration),
+    /// Remove the value under the key.
+    Remove(Arc<str>),
+}
+
+impl CacheOp {
+    /// Performs it on `store` (drivers that do no I/O stand in for the external cache).
+    pub fn apply_to(&self, store: &dyn CacheStore) -> Option<CachedValue> {
+        match self {
+            CacheOp::Get(k) => store.get(k),
+            CacheOp::Set(k, v, ttl) => {
+                store.set(k, v.clone(), *ttl);
+                None
+            }
+            CacheOp::Remove(k) => {
+                store.remove(k);
+                None
+            }
+        }
+    }
+}
+
+/// What an external cache operation came to: the value a `Get` found (`None`: a miss, and
+/// always for `Set` and `Remove`); `Err` when the cache could not be asked and the gateway's
+/// configuration says to refuse then.
+pub type CacheResult = Result<Option<CachedValue>, String>;
+
 /// How downstream caches may keep a response `cache-lookup` found or `cache-store` stored
 /// (`downstream-caching-type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,6 +29,9 @@ pub struct CompileOptions {
     /// Where `validate-jwt`'s `openid-config` URLs are registered; shared across routes and
     /// reloads, fetched by the gateway.
     pub openid: Arc<crate::openid::OpenIdRegistry>,
+    /// Whether the gateway has an external (shared) cache: `caching-type="external"` and
+    /// `"prefer-external"` use it, suspending the section while the gateway asks it.
+    pub external_cache: bool,
 }
 
 impl Default for CompileOptions {
@@ -38,6 +41,7 @@ impl Default for CompileOptions {
             counters: Arc::new(LocalCounters::default()),
             secrets: Vec::new(),
             openid: Arc::default(),
+            external_cache: false,
         }
     }
 }
@@ -67,6 +71,7 @@ fn compile_inner(
         route: &route,
         fragments,
         openid: &opts.openid,
+        external_cache: opts.external_cache,
         explicit_forward: false,
         retries_backend: false,
         after_forward: false,
@@ -147,6 +152,7 @@ struct Compiler<'r> {
     /// the document layer).
     fragments: &'r Fragments,
     openid: &'r crate::openid::OpenIdRegistry,
+    external_cache: bool,
     explicit_forward: bool,
     /// `forward-request` inside `retry`.
     retries_backend: bool,
@@ -409,6 +415,7 @@ impl Compiler<'_> {
                     route,
                     target,
                     openid: self.openid,
+                    external_cache: self.external_cache,
                 };
                 match Policy::read(&el, &reader) {
                     Some(p) => Op::Policy(p?),

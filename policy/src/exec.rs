@@ -21,7 +21,7 @@ use smallvec::SmallVec;
 
 use crate::context::{HeaderWrite, RequestContext};
 use crate::last_error::error_body;
-use crate::outcall::{Answer, Outcall, TokenRequest};
+use crate::outcall::{Outcall, TokenRequest};
 use crate::plan::{Block, Op, Plan, Step};
 use crate::policies::{self, Fail, Policy, Site};
 use crate::sections::Section;
@@ -55,6 +55,8 @@ pub enum Io {
     Token(Box<TokenRequest>),
     /// `retry`: wait this long, then resume (the next attempt).
     Sleep(Duration),
+    /// A `cache-*` policy over the external cache: ask it, and hand back its answer.
+    Cache(Box<crate::cache::CacheOp>),
     /// `rate-limit`/`quota` over shared counters: count, and hand back the decisions.
     Count(Box<crate::counters::CountRequest>),
     /// `wait`: send these together (`any`: until the first answers), and hand back what came.
@@ -64,6 +66,22 @@ pub enum Io {
         /// `for="any"`.
         any: bool,
     },
+}
+
+/// What the caller's I/O came to, handed back to the step that asked for it.
+#[derive(Debug)]
+pub enum Answer {
+    /// A `send-request`'s response.
+    Sent(crate::outcall::SendResult),
+    /// An `authentication-managed-identity`'s token.
+    Token(crate::outcall::TokenResult),
+    /// The responses of a `wait`'s requests, in order; `None` for one abandoned when another
+    /// answered first (`for="any"`).
+    SentAll(Vec<Option<crate::outcall::SendResult>>),
+    /// A shared counter store's decisions (`Io::Count`).
+    Counted(crate::counters::CountResult),
+    /// The external cache's answer (`Io::Cache`).
+    Cached(crate::cache::CacheResult),
 }
 
 /// In a `retry`'s path, after the attempt number: waiting before that attempt.
@@ -121,12 +139,26 @@ impl Plan {
                     Some((Op::Policy(Policy::QuotaBySubscription(p)), origin)),
                     Answer::Counted(r),
                 ) => p.complete(r, ctx, origin),
+                (Some((Op::Policy(policy), origin)), Answer::Cached(r)) => match policy {
+                    Policy::CacheLookupValue(p) => p.complete(r, ctx, origin),
+                    Policy::CacheStoreValue(p) => p.complete(r, origin),
+                    Policy::CacheRemoveValue(p) => p.complete(r, origin),
+                    Policy::CacheLookup(p) => p.complete(r, ctx, origin),
+                    Policy::CacheStore(p) => p.complete(r),
+                    _ => Ok(policies::Flow::Next),
+                },
                 // A cursor from another plan: nothing to hand the answer to.
                 _ => Ok(policies::Flow::Next),
             };
-            if let Err(e) = done {
-                ctx.state_mut().last_error = Some(*e);
-                return SectionOutcome::Failed;
+            match done {
+                Err(e) => {
+                    ctx.state_mut().last_error = Some(*e);
+                    return SectionOutcome::Failed;
+                }
+                // The answer completed the response (a `cache-lookup` hit from the external
+                // cache): the pipeline ends here, as it would have without the suspension.
+                Ok(policies::Flow::Respond) => return SectionOutcome::Respond,
+                Ok(_) => {}
             }
         }
         self.run_at(section, &at.0, ctx)
@@ -331,6 +363,9 @@ impl Plan {
                     }
                     policies::Flow::Count(c) => {
                         Flow::Stop(SectionOutcome::Suspend(Io::Count(c), path.clone()))
+                    }
+                    policies::Flow::Cache(c) => {
+                        Flow::Stop(SectionOutcome::Suspend(Io::Cache(c), path.clone()))
                     }
                 })
             }

@@ -71,20 +71,18 @@ pub use sections::{Scope, Section};
 pub use source::{Pos, Source, Spanned, SubstitutionError};
 
 // Running a plan: the pipeline a caller drives, and what it sees of the request.
-pub use cache::{CacheStats, CacheStore, CachedValue, LocalCache};
+pub use cache::{CacheOp, CacheResult, CacheStats, CacheStore, CachedValue, LocalCache};
 pub use concurrency::{inside as concurrency_inside, Slot};
 pub use context::{
     BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, MetricEvent,
     RequestContext, RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
 };
 pub use counters::{Count, CountRequest, CountResult, CounterStore, Decision, LocalCounters};
-pub use exec::{Io, SectionOutcome, StepPath};
+pub use exec::{Answer, Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
 pub use http::{is_framing, FRAMING_HEADERS};
 pub use last_error::{default_reason, error_body, LastError};
-pub use outcall::{
-    Answer, Outcall, SendFailure, SendResult, SentResponse, TokenRequest, TokenResult,
-};
+pub use outcall::{Outcall, SendFailure, SendResult, SentResponse, TokenRequest, TokenResult};
 pub use pipeline::{
     run_pipeline, run_pipeline_sending, run_pipeline_with, BackendFailure, Cursor, Next,
     PipelineResult,

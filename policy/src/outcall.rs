@@ -158,17 +158,3 @@ pub struct TokenRequest {
 
 /// A token, or why there is none (never the token service's full answer: it may carry secrets).
 pub type TokenResult = Result<Arc<str>, String>;
-
-/// What the caller's I/O came to, handed back to the step that asked for it.
-#[derive(Debug)]
-pub enum Answer {
-    /// A `send-request`'s response.
-    Sent(SendResult),
-    /// An `authentication-managed-identity`'s token.
-    Token(TokenResult),
-    /// The responses of a `wait`'s requests, in order; `None` for one abandoned when another
-    /// answered first (`for="any"`).
-    SentAll(Vec<Option<SendResult>>),
-    /// A shared counter store's decisions (`Io::Count`).
-    Counted(crate::counters::CountResult),
-}

@@ -13,11 +13,13 @@
 
 use std::time::Duration;
 
+use crate::cache::CacheOp;
 use crate::context::RequestContext;
 use crate::counters::CountRequest;
+use crate::exec::Answer;
 use crate::exec::{Io, SectionOutcome, StepPath};
 use crate::last_error::LastError;
-use crate::outcall::{Answer, Outcall, SendFailure, SendResult, TokenRequest, TokenResult};
+use crate::outcall::{Outcall, SendFailure, SendResult, TokenRequest, TokenResult};
 use crate::plan::Plan;
 use crate::sections::Section;
 
@@ -71,6 +73,14 @@ pub enum Next {
     Count {
         /// What to count.
         request: Box<CountRequest>,
+        /// Pass back to [`Plan::resume`].
+        cursor: Cursor,
+    },
+    /// Ask the external cache (`cache-*` policies over it), then hand its answer to
+    /// [`Plan::resume`] as [`Answer::Cached`].
+    Cache {
+        /// What to do.
+        op: Box<CacheOp>,
         /// Pass back to [`Plan::resume`].
         cursor: Cursor,
     },
@@ -269,6 +279,12 @@ impl Plan {
                         cursor: Cursor { stage, at },
                     }
                 }
+                (_, SectionOutcome::Suspend(Io::Cache(op), at)) => {
+                    return Next::Cache {
+                        op,
+                        cursor: Cursor { stage, at },
+                    }
+                }
                 (_, SectionOutcome::Suspend(Io::Count(request), at)) => {
                     return Next::Count {
                         request,
@@ -434,6 +450,11 @@ pub fn run_pipeline_with(
             Next::Count { request, cursor } => {
                 let decisions = request.answer_from(&*plan.counters);
                 plan.resume(cursor, Some(Answer::Counted(Ok(decisions))), ctx)
+            }
+            // The context's own cache stands in for the external one.
+            Next::Cache { op, cursor } => {
+                let found = op.apply_to(ctx.cache());
+                plan.resume(cursor, Some(Answer::Cached(Ok(found))), ctx)
             }
         }
     }

@@ -495,7 +495,12 @@ fn retry_runs_its_children_again_while_the_condition_holds() {
                     p.after_backend(cursor, Ok(()), &mut ctx)
                 }
                 Next::Finish(r) => break r,
-                Next::Token { .. } | Next::SendAll { .. } | Next::Count { .. } => unreachable!(),
+                Next::Token { .. }
+                | Next::SendAll { .. }
+                | Next::Count { .. }
+                | Next::Cache { .. } => {
+                    unreachable!()
+                }
             }
         };
         (
@@ -848,4 +853,45 @@ fn shared_counters_are_counted_by_the_gateway_and_their_answer_applied() {
     );
     assert!(matches!(next, Next::Finish(PipelineResult::Error)));
     assert_eq!(ctx.status, 403);
+}
+
+/// With an external cache the `cache-*` policies suspend (`Next::Cache`) and complete with its
+/// answer; a `cache-lookup` hit that arrives that way ends the pipeline with the stored
+/// response (the backend is not called again).
+#[test]
+fn external_cache_answers_complete_the_policies_that_asked() {
+    use certgate_policy::{CacheOp, Next};
+    let doc = ScopeDocument::parse(
+        Scope::Operation,
+        Source::plain(
+            "op.xml",
+            r#"<policies><inbound><cache-lookup vary-by-developer="false" vary-by-developer-groups="false"/></inbound>
+               <outbound><cache-store duration="60"/></outbound></policies>"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let opts = CompileOptions {
+        external_cache: true,
+        ..CompileOptions::default()
+    };
+    let p = compile_route(&[&doc], &Fragments::new(), &opts).unwrap();
+    let cache = Arc::new(certgate_policy::LocalCache::new(1 << 20));
+    let mut calls = 0;
+    let mut run = || {
+        let mut ctx = SimpleContext::new("GET", "/w").with_cache(cache.clone());
+        let Next::Cache { op, .. } = p.start(&mut ctx) else {
+            panic!("not suspended for the external cache")
+        };
+        assert!(matches!(*op, CacheOp::Get(_)));
+        let r = certgate_policy::run_pipeline(&p, &mut ctx, |c, _| {
+            calls += 1;
+            c.set_response_status(200, None);
+            c.set_response_body(format!("call {calls}").into_bytes());
+            Ok(())
+        });
+        (r, ctx.body_text().map(str::to_string))
+    };
+    assert_eq!(run(), (PipelineResult::Proxied, Some("call 1".into())));
+    assert_eq!(run(), (PipelineResult::Responded, Some("call 1".into())));
 }

@@ -63,7 +63,7 @@ pub(crate) struct ConfigFile {
     /// Where `authentication-managed-identity` gets its tokens.
     #[serde(default)]
     pub managed_identity: Option<ManagedIdentity>,
-    /// State shared between nodes (rate-limit and quota counters).
+    /// State shared between nodes (rate-limit and quota counters, the external cache).
     #[serde(default)]
     pub redis: Option<RedisConfig>,
 }
@@ -97,6 +97,8 @@ pub(crate) struct RedisOnFailure {
     pub rate_limit: Option<S<String>>,
     /// `allow` (default) or `refuse`.
     pub quota: Option<S<String>>,
+    /// `allow` (default: a lookup misses, a store is not made) or `refuse`.
+    pub cache: Option<S<String>>,
 }
 
 /// How the gateway obtains Entra ID tokens, as Azure workloads do.

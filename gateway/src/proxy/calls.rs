@@ -35,6 +35,14 @@ pub(super) async fn perform(
             };
             (cursor, Some(Answer::Counted(counted)))
         }
+        Next::Cache { op, cursor } => {
+            let answer = match &snap.redis {
+                Some(r) => r.cache(&op).await,
+                // Plans use the external cache only when Redis is configured.
+                None => Err("no external cache is configured".to_string()),
+            };
+            (cursor, Some(Answer::Cached(answer)))
+        }
         Next::Sleep { duration, cursor } => {
             tokio::time::sleep(duration).await;
             (cursor, None)

@@ -711,7 +711,8 @@ impl ProxyHttp for Gateway {
             | Next::Token { .. }
             | Next::Sleep { .. }
             | Next::SendAll { .. }
-            | Next::Count { .. } => Box::pin(Self::sends(session, rc, &snap, &plan, next)).await,
+            | Next::Count { .. }
+            | Next::Cache { .. } => Box::pin(Self::sends(session, rc, &snap, &plan, next)).await,
             next => {
                 Self::one_way(rc, &snap);
                 next
@@ -734,7 +735,8 @@ impl ProxyHttp for Gateway {
             | Next::Token { .. }
             | Next::Sleep { .. }
             | Next::SendAll { .. }
-            | Next::Count { .. } => {
+            | Next::Count { .. }
+            | Next::Cache { .. } => {
                 Self::respond(session, rc).await?;
                 Ok(true)
             }
@@ -806,7 +808,7 @@ impl ProxyHttp for Gateway {
         // are inbound only). Boxed: their state stays out of every proxied request's future.
         if matches!(
             next,
-            Next::Send { .. } | Next::Sleep { .. } | Next::SendAll { .. }
+            Next::Send { .. } | Next::Sleep { .. } | Next::SendAll { .. } | Next::Cache { .. }
         ) {
             Box::pin(Self::upstream_calls(
                 session,

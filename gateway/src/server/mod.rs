@@ -56,6 +56,7 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
             counters: counters.clone(),
             value_cache: None,
             generation: 1,
+            external_cache: false,
         },
     )
     .map_err(|errors| ReloadError::Invalid(errors).to_string())?;

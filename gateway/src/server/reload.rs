@@ -83,6 +83,7 @@ impl Control {
             counters: self.counters.clone(),
             value_cache: Some(self.state.load().value_cache.clone()),
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
+            external_cache: false,
         };
         let loaded = load(&self.config, &opts).map_err(ReloadError::Invalid);
         // Listening sockets are bound once; a reload that moved or re-set one would leave the

@@ -1,5 +1,5 @@
 //! State shared between gateway nodes, in Redis (`redis:` in the configuration): the
-//! rate-limit and quota counters (`counters`). One multiplexed connection per node, opened on
+//! rate-limit and quota counters (`counters`) and the external cache (`cache`). One multiplexed connection per node, opened on
 //! first use and opened again after it broke (at most once a second while Redis is away);
 //! every command is bounded by `command-timeout`, so a request never hangs on Redis. When
 //! Redis cannot answer, each policy family does what `on-failure` says: go on without it
@@ -10,6 +10,7 @@
 //!
 //! Must not: run policy, or block a request thread.
 
+mod cache;
 mod counters;
 
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub(crate) struct RedisSettings {
     pub command_timeout: Duration,
     pub rate_limit: OnFailure,
     pub quota: OnFailure,
+    /// `allow`: a lookup misses, a store is not made.
+    pub cache: OnFailure,
 }
 
 /// How long a failed connection attempt keeps the next one away.

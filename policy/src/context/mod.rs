@@ -212,7 +212,7 @@ pub struct RequestState {
     pub one_way: Vec<crate::outcall::Outcall>,
     /// `cache-lookup` missed: where `cache-store` stores the response, and how downstream
     /// caches may keep it.
-    pub response_cache: Option<(Arc<str>, crate::cache::Downstream)>,
+    pub response_cache: Option<(Arc<str>, crate::cache::Downstream, bool)>,
     /// The `limit-concurrency` slots the request holds, innermost last (given back when it
     /// leaves each, or when the state is dropped).
     pub slots: Vec<crate::concurrency::Slot>,

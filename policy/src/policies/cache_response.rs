@@ -17,7 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 
 use super::{Fail, Flow, PolicyStep, Reader, Site};
-use crate::cache::{CachedValue, Downstream};
+use crate::cache::{CacheOp, CacheResult, CachedValue, Downstream};
 use crate::context::{HeaderWrite, RequestContext};
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
@@ -40,23 +40,14 @@ pub struct CacheLookup {
     query: Vec<Arc<str>>,
     /// The route (API and operation): part of every key.
     route: Arc<str>,
+    /// `caching-type` chose the external cache (the `cache-store` after it stores there too).
+    external: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct CacheStore {
     duration: u64,
     any_status: bool,
-}
-
-fn caching_type(el: &El) -> Result<(), CompileError> {
-    match el.opt("caching-type").map(|a| (a, a.value.text.as_str())) {
-        None | Some((_, "internal" | "prefer-external")) => Ok(()),
-        Some((a, other)) => Err(el.attr_err(
-            a,
-            ErrorKind::InvalidValue,
-            format!("caching-type '{other}': certgate has its own cache only (internal, prefer-external)"),
-        )),
-    }
 }
 
 impl PolicyStep for CacheLookup {
@@ -70,7 +61,7 @@ impl PolicyStep for CacheLookup {
             "allow-private-response-caching",
         ])?;
         el.only_children(&["vary-by-header", "vary-by-query-parameter"], false)?;
-        caching_type(el)?;
+        let external = super::cache_value::caching_type(el, r)?;
         if el.bool_attr("vary-by-developer-groups", false)? {
             return Err(el.err(
                 ErrorKind::InvalidValue,
@@ -119,6 +110,7 @@ impl PolicyStep for CacheLookup {
             headers,
             query,
             route: format!("{}:{}", r.route.api_id, r.route.operation_id).into(),
+            external,
         })
     }
 
@@ -152,14 +144,29 @@ impl PolicyStep for CacheLookup {
             key.push('\u{1f}');
             key.push_str(&a);
         }
-        let cached = ctx.cache().get(&key).and_then(|v| match v.value() {
+        if self.external {
+            // The key waits for cache-store; a hit takes it back (complete).
+            ctx.state_mut().response_cache = Some((key.as_str().into(), self.downstream, true));
+            return Ok(Flow::Cache(Box::new(CacheOp::Get(key.into()))));
+        }
+        let found = ctx.cache().get(&key);
+        ctx.state_mut().response_cache = Some((key.into(), self.downstream, false));
+        Ok(self.answer(found, ctx))
+    }
+}
+
+impl CacheLookup {
+    /// A stored response answers the request; a miss lets the pipeline go on (and
+    /// `cache-store` store the response under the key left in the state).
+    fn answer(&self, found: Option<CachedValue>, ctx: &mut dyn RequestContext) -> Flow {
+        let cached = found.and_then(|v| match v.value() {
             Value::Bytes(b) => decode(&b),
             _ => None,
         });
         let Some((status, reason, headers, body, seconds_left)) = cached else {
-            ctx.state_mut().response_cache = Some((key.into(), self.downstream));
-            return Ok(Flow::Next);
+            return Flow::Next;
         };
+        ctx.state_mut().response_cache = None;
         ctx.clear_response();
         ctx.set_response_status(status, Some(&reason));
         for (k, v) in &headers {
@@ -167,7 +174,18 @@ impl PolicyStep for CacheLookup {
         }
         downstream_header(ctx, self.downstream, seconds_left);
         ctx.set_response_body(body);
-        Ok(Flow::Respond)
+        Flow::Respond
+    }
+
+    /// The external cache's answer.
+    pub(crate) fn complete(
+        &self,
+        r: CacheResult,
+        ctx: &mut dyn RequestContext,
+        o: &super::Origin,
+    ) -> Result<Flow, Fail> {
+        let found = r.map_err(|why| super::cache_value::unavailable(o, &why))?;
+        Ok(self.answer(found, ctx))
     }
 }
 
@@ -249,7 +267,7 @@ impl PolicyStep for CacheStore {
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, _: &Site) -> Result<Flow, Fail> {
-        let Some((key, downstream)) = ctx.state_mut().response_cache.take() else {
+        let Some((key, downstream, external)) = ctx.state_mut().response_cache.take() else {
             return Ok(Flow::Next);
         };
         let (status, reason) = {
@@ -268,10 +286,22 @@ impl PolicyStep for CacheStore {
             .collect();
         let body = ctx.response_body().unwrap_or_default().to_vec();
         let stored = encode(status, &reason, &headers, &body, self.duration);
-        if let Some(v) = CachedValue::new(Value::Bytes(stored.into())) {
-            ctx.cache().set(&key, v, Duration::from_secs(self.duration));
-        }
         downstream_header(ctx, downstream, self.duration);
+        let ttl = Duration::from_secs(self.duration);
+        if let Some(v) = CachedValue::new(Value::Bytes(stored.into())) {
+            if external {
+                return Ok(Flow::Cache(Box::new(CacheOp::Set(key, v, ttl))));
+            }
+            ctx.cache().set(&key, v, ttl);
+        }
+        Ok(Flow::Next)
+    }
+}
+
+impl CacheStore {
+    /// The external cache's answer: the response goes out either way (a store that failed
+    /// is counted by the gateway, not turned into an error for a good response).
+    pub(crate) fn complete(&self, _: CacheResult) -> Result<Flow, Fail> {
         Ok(Flow::Next)
     }
 }
@@ -383,7 +413,7 @@ mod tests {
             ),
             (
                 r#"<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" caching-type="external"/>"#,
-                "own cache only",
+                "needs an external cache: configure `redis`",
             ),
             (r#"<cache-store/>"#, "'duration'"),
             (r#"<cache-store duration="0"/>"#, "duration"),

@@ -1,8 +1,10 @@
 //! `cache-lookup-value`, `cache-store-value` and `cache-remove-value`: values kept between
 //! requests in the gateway's value cache (`crate::cache`), by key.
 //!
-//! `caching-type` `internal` and `prefer-external` use the gateway's own cache (certgate has no
-//! external cache yet, so "prefer" falls back as APIM documents); `external` is refused at load.
+//! `caching-type="internal"` uses the gateway's own cache; `external` the external one (Redis,
+//! shared by every node; refused at load without one); `prefer-external`, APIM's default, the
+//! external one when there is one. The external cache is the gateway's I/O: the policy
+//! suspends its section with `Io::Cache` and completes with the answer.
 //! A lookup that misses assigns `default-value`; without one it leaves the variable unset
 //! (APIM's reference says both "null is assigned" and "the variable is not set"; APIM's own
 //! token-caching pattern tests `!context.Variables.ContainsKey("x")` after a lookup, which
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Fail, Flow, Origin, PolicyStep, Reader, Site};
-use crate::cache::CachedValue;
+use crate::cache::{CacheOp, CacheResult, CachedValue};
 use crate::context::RequestContext;
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
@@ -28,6 +30,7 @@ pub struct CacheLookupValue {
     key: Template,
     default: Option<Template>,
     variable: Arc<str>,
+    external: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -35,11 +38,13 @@ pub struct CacheStoreValue {
     key: Template,
     value: Template,
     duration: Seconds,
+    external: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct CacheRemoveValue {
     key: Template,
+    external: bool,
 }
 
 /// `duration`: a number of seconds, or an expression giving one.
@@ -49,14 +54,18 @@ enum Seconds {
     Expr(Expression),
 }
 
-/// Reads `caching-type`, refusing what certgate cannot do.
-fn caching_type(el: &El) -> Result<(), CompileError> {
+/// Reads `caching-type`: whether the policy uses the external cache. `external` needs one
+/// (`redis:` in the gateway's configuration); `prefer-external` (APIM's default) uses it when
+/// there is one, else the gateway's own, as APIM documents.
+pub(super) fn caching_type(el: &El, r: &Reader) -> Result<bool, CompileError> {
     match el.opt("caching-type").map(|a| (a, a.value.text.as_str())) {
-        None | Some((_, "internal" | "prefer-external")) => Ok(()),
+        None | Some((_, "prefer-external")) => Ok(r.external_cache),
+        Some((_, "internal")) => Ok(false),
+        Some((_, "external")) if r.external_cache => Ok(true),
         Some((a, "external")) => Err(el.attr_err(
             a,
             ErrorKind::InvalidValue,
-            "caching-type=\"external\" needs an external cache, which certgate does not have; use internal or prefer-external (the gateway's own cache)",
+            "caching-type=\"external\" needs an external cache: configure `redis` for the gateway, or use internal or prefer-external (the gateway's own cache)",
         )),
         Some((a, other)) => Err(el.attr_err(
             a,
@@ -88,8 +97,8 @@ impl PolicyStep for CacheLookupValue {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["key", "default-value", "variable-name", "caching-type"])?;
         el.only_children(&[], false)?;
-        caching_type(el)?;
         Ok(CacheLookupValue {
+            external: caching_type(el, r)?,
             key: key(el, r)?,
             default: el
                 .opt("default-value")
@@ -101,23 +110,65 @@ impl PolicyStep for CacheLookupValue {
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         let key = eval_key(&self.key, ctx, at.origin)?;
-        let value = match ctx.cache().get(&key) {
+        if self.external {
+            return Ok(Flow::Cache(Box::new(CacheOp::Get(key))));
+        }
+        let found = ctx.cache().get(&key);
+        self.found(found, ctx, at.origin)
+    }
+}
+
+impl CacheLookupValue {
+    /// The variable from what the cache found (or the default).
+    fn found(
+        &self,
+        found: Option<CachedValue>,
+        ctx: &mut dyn RequestContext,
+        o: &Origin,
+    ) -> Result<Flow, Fail> {
+        let value = match found {
             Some(v) => v.value(),
             None => match &self.default {
-                Some(d) => d.eval(ctx).map_err(|e| at.origin.expr_failed(&e))?,
+                Some(d) => d.eval(ctx).map_err(|e| o.expr_failed(&e))?,
                 None => return Ok(Flow::Next),
             },
         };
         ctx.state_mut().set_variable(&self.variable, value);
         Ok(Flow::Next)
     }
+
+    /// The external cache's answer.
+    pub(crate) fn complete(
+        &self,
+        r: CacheResult,
+        ctx: &mut dyn RequestContext,
+        o: &Origin,
+    ) -> Result<Flow, Fail> {
+        let found = r.map_err(|why| unavailable(o, &why))?;
+        self.found(found, ctx, o)
+    }
+}
+
+/// The external cache could not be asked and the configuration says to refuse.
+pub(super) fn unavailable(o: &Origin, why: &str) -> Fail {
+    o.fail(
+        "CacheUnavailable",
+        &format!("The external cache is unavailable: {why}."),
+        503,
+        "Service unavailable",
+    )
+}
+
+/// `Set`/`Remove` answered: nothing to do unless the cache could not be asked.
+fn done(r: CacheResult, o: &Origin) -> Result<Flow, Fail> {
+    r.map(|_| Flow::Next).map_err(|why| unavailable(o, &why))
 }
 
 impl PolicyStep for CacheStoreValue {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["key", "value", "duration", "caching-type"])?;
         el.only_children(&[], false)?;
-        caching_type(el)?;
+        let external = caching_type(el, r)?;
         let d = el.req("duration")?;
         let duration = match expr::compile(&d.value, el.src, r.route)? {
             Some(e) if matches!(e.ty(), Ty::Int | Ty::Object) => Seconds::Expr(e),
@@ -134,6 +185,7 @@ impl PolicyStep for CacheStoreValue {
             key: key(el, r)?,
             value: el.template(el.req("value")?, r.route)?,
             duration,
+            external,
         })
     }
 
@@ -167,8 +219,19 @@ impl PolicyStep for CacheStoreValue {
                 "Internal server error",
             ));
         };
-        ctx.cache().set(&key, cached, Duration::from_secs(seconds));
+        let ttl = Duration::from_secs(seconds);
+        if self.external {
+            return Ok(Flow::Cache(Box::new(CacheOp::Set(key, cached, ttl))));
+        }
+        ctx.cache().set(&key, cached, ttl);
         Ok(Flow::Next)
+    }
+}
+
+impl CacheStoreValue {
+    /// The external cache's answer.
+    pub(crate) fn complete(&self, r: CacheResult, o: &Origin) -> Result<Flow, Fail> {
+        done(r, o)
     }
 }
 
@@ -176,14 +239,26 @@ impl PolicyStep for CacheRemoveValue {
     fn read(el: &El, r: &Reader) -> Result<Self, CompileError> {
         el.only_attrs(&["key", "caching-type"])?;
         el.only_children(&[], false)?;
-        caching_type(el)?;
-        Ok(CacheRemoveValue { key: key(el, r)? })
+        Ok(CacheRemoveValue {
+            external: caching_type(el, r)?,
+            key: key(el, r)?,
+        })
     }
 
     fn run(&self, ctx: &mut dyn RequestContext, at: &Site) -> Result<Flow, Fail> {
         let key = eval_key(&self.key, ctx, at.origin)?;
+        if self.external {
+            return Ok(Flow::Cache(Box::new(CacheOp::Remove(key))));
+        }
         ctx.cache().remove(&key);
         Ok(Flow::Next)
+    }
+}
+
+impl CacheRemoveValue {
+    /// The external cache's answer.
+    pub(crate) fn complete(&self, r: CacheResult, o: &Origin) -> Result<Flow, Fail> {
+        done(r, o)
     }
 }
 

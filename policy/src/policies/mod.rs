@@ -188,6 +188,9 @@ pub(crate) enum Flow {
     Send(Box<crate::outcall::Outcall>),
     /// Obtain this access token and hand it to the step (`authentication-managed-identity`).
     Token(Box<crate::outcall::TokenRequest>),
+    /// Ask the external cache and hand the answer to the step (`cache-*` policies whose
+    /// `caching-type` chose the external cache).
+    Cache(Box<crate::cache::CacheOp>),
     /// Count in the shared store and hand the decisions to the step (`rate-limit`, `quota`
     /// and their by-key forms, when the counters are shared between nodes).
     Count(Box<crate::counters::CountRequest>),
@@ -202,6 +205,8 @@ pub(crate) struct Reader<'r> {
     pub target: HeaderTarget,
     /// Where `openid-config` URLs are registered for the gateway to fetch.
     pub openid: &'r crate::openid::OpenIdRegistry,
+    /// Whether the gateway has an external cache (`caching-type`).
+    pub external_cache: bool,
 }
 
 /// What a running policy gets besides the request.
@@ -325,6 +330,7 @@ pub(crate) mod testing {
             route,
             openid: &openid,
             target: HeaderTarget::Request,
+            external_cache: false,
         };
         Policy::read(&el, &reader)
             .unwrap_or_else(|| panic!("<{}> is not in the catalogue", root.name))
@@ -385,6 +391,7 @@ pub(crate) mod testing {
             Ok(Flow::Send(c)) => panic!("the step sends {c:?}: use run_step"),
             Ok(Flow::Token(t)) => panic!("the step needs a token {t:?}: use run_step"),
             Ok(Flow::Count(c)) => panic!("the step counts in a shared store {c:?}"),
+            Ok(Flow::Cache(c)) => panic!("the step asks an external cache {c:?}"),
             Err(e) => Err(e),
         }
     }

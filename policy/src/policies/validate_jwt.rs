@@ -995,6 +995,7 @@ mod tests {
             route: &route,
             target: crate::policies::HeaderTarget::Request,
             openid: &registry,
+            external_cache: false,
         };
         let p = crate::policies::Policy::read(
             &crate::element::El {

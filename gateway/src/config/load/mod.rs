@@ -56,6 +56,8 @@ pub struct LoadOptions {
     pub value_cache: Option<Arc<LocalCache>>,
     /// The snapshot's generation, given by whoever owns the series (`server::Control`).
     pub generation: u64,
+    /// Set by the loader itself: the configuration names Redis, the external cache.
+    pub external_cache: bool,
 }
 
 impl Default for LoadOptions {
@@ -65,6 +67,7 @@ impl Default for LoadOptions {
             counters: Arc::new(LocalCounters::default()),
             value_cache: None,
             generation: 0,
+            external_cache: false,
         }
     }
 }
@@ -244,6 +247,7 @@ impl Loader {
             &backends,
             &LoadOptions {
                 counters,
+                external_cache: redis.is_some(),
                 ..opts.clone()
             },
         );

@@ -45,6 +45,7 @@ impl Loader {
         let f = r.on_failure.as_ref();
         let rate_limit = on_failure(self, f.and_then(|f| f.rate_limit.as_ref()));
         let quota = on_failure(self, f.and_then(|f| f.quota.as_ref()));
+        let cache = on_failure(self, f.and_then(|f| f.cache.as_ref()));
         let password = match &r.password {
             Some(_) => self.password(&r.password),
             None => info.redis_settings().password().map(str::to_string),
@@ -70,6 +71,7 @@ impl Loader {
             command_timeout: self.duration(&r.command_timeout, Duration::from_millis(250)),
             rate_limit: rate_limit?,
             quota: quota?,
+            cache: cache?,
         };
         Some(Redis::new(settings))
     }

@@ -140,6 +140,7 @@ impl Loader {
                             route,
                             counters: opts.counters.clone(),
                             openid: crate::proxy::openid::REGISTRY.clone(),
+                            external_cache: opts.external_cache,
                             secrets: secrets.clone(),
                         },
                     )
