@@ -268,10 +268,22 @@ fn malformed_configurations_are_located() {
     );
     expect("redis: { url: \"http://x\" }\n", 1, 15, "redis url:");
     expect(
-        "redis: { url: \"rediss://127.0.0.1:6380\" }\n",
+        "redis: { url: \"redis+unix:///run/redis.sock\" }\n",
         1,
         15,
-        "TLS (rediss://) and Unix sockets are not supported yet",
+        "Unix sockets are not supported",
+    );
+    expect(
+        "redis: { url: \"redis://127.0.0.1:6380\", tls: { server-name: r } }\n",
+        1,
+        15,
+        "a `tls` section needs a rediss:// url",
+    );
+    expect(
+        "redis: { url: \"rediss://127.0.0.1:6380\", tls: { certificate-id: nope } }\n",
+        1,
+        65,
+        "unknown certificate id 'nope'",
     );
     expect(
         "redis: { url: \"redis://127.0.0.1:6379\", on-failure: { quota: maybe } }\n",

@@ -18,8 +18,14 @@ struct RedisServer {
 
 impl RedisServer {
     fn start(port: u16) -> RedisServer {
+        RedisServer::start_with(port, &["--port", &port.to_string()])
+    }
+
+    /// With `args` saying which port (`--port`, or `--port 0 --tls-port` and the TLS files).
+    fn start_with(port: u16, args: &[&str]) -> RedisServer {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(args)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -317,4 +323,74 @@ fn cached_responses_are_shared_between_nodes_through_redis() {
         redis_lines(&b)
     );
     assert_eq!(backend.requests().len(), 1);
+}
+
+/// `rediss://`: TLS to Redis through Pingora's connector, Redis's certificate checked against
+/// the configured CA and name, the gateway's client certificate presented. Without the client
+/// certificate Redis refuses the handshake: the configured failure answer, counted.
+#[test]
+fn redis_over_tls_with_a_client_certificate() {
+    let d = Demo::start();
+    let pki = |f: &str| d.pki(f);
+    // Redis verifies clients against the demo root and the intermediate that issued them.
+    let bundle = d.dir.path().join("redis-client-cas.pem");
+    let cas = [pki("dev-intermediate-ca.pem"), pki("root-ca.pem")]
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .concat();
+    std::fs::write(&bundle, cas).unwrap();
+    let port = free_port();
+    let tls_port = port.to_string();
+    let (cert, key, ca) = (
+        pki("backend-server.chain.pem"),
+        pki("backend-server.key.pem"),
+        bundle.display().to_string(),
+    );
+    let _redis = RedisServer::start_with(
+        port,
+        &[
+            "--port",
+            "0",
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "yes",
+        ],
+    );
+    let with_redis = |client: &str| {
+        let (status, body) = d.reconfigure(|text| {
+            let base = text.split("\nredis:").next().unwrap_or(&text).to_string();
+            format!(
+                "{base}\nredis:\n  url: rediss://127.0.0.1:{port}\n  command-timeout: 1s\n  on-failure: {{ rate-limit: refuse }}\n  tls:\n    ca-certificates: [pki/backend-root-ca.pem]\n    server-name: localhost\n{client}"
+            )
+        });
+        assert_eq!(status, 200, "{body}");
+    };
+    with_redis("    certificate-id: backend-client\n");
+    serve_api_with_policy(&d, "limited", LIMITED);
+    for left in ["9", "8"] {
+        let (status, head, body) = d.curl(API, "/limited/x", CLIENT, &["-H", "X-Tenant: tls"]);
+        assert_eq!(status, 200, "{head}{body}");
+        assert_eq!(header(&head, "x-left"), Some(left), "{head}");
+    }
+    // Without the client certificate: no connection, the configured refusal.
+    with_redis("");
+    let (status, head, body) = d.curl(API, "/limited/x", CLIENT, &["-H", "X-Tenant: tls"]);
+    assert_eq!(status, 503, "{head}{body}");
+    let m = d.admin("GET", "/metrics").2;
+    // TLS 1.3: the handshake completes on the client's side before Redis checks the
+    // certificate, so the refusal arrives as the first command's error.
+    assert_eq!(
+        metric(
+            &m,
+            "certgate_redis_unavailable_total{choice=\"refuse\",family=\"rate-limit\"}"
+        ),
+        1.0,
+        "{m}"
+    );
 }

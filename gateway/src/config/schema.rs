@@ -88,6 +88,20 @@ pub(crate) struct RedisConfig {
     pub command_timeout: Option<S<String>>,
     /// What each policy family does when Redis does not answer.
     pub on_failure: Option<RedisOnFailure>,
+    /// TLS towards Redis (`rediss://`): trust anchors, client certificate, name.
+    pub tls: Option<RedisTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct RedisTls {
+    /// PEM files of the CAs Redis's certificate chains to (default: the system's).
+    #[serde(default)]
+    pub ca_certificates: Vec<S<String>>,
+    /// A `certificates[]` id with a key: the client certificate Redis asks for.
+    pub certificate_id: Option<S<String>>,
+    /// The name sent as SNI and checked in Redis's certificate (default: the URL's host).
+    pub server_name: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

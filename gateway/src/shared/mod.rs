@@ -5,17 +5,22 @@
 //! Redis cannot answer, each policy family does what `on-failure` says: go on without it
 //! (counted) or refuse with 503 through on-error.
 //!
-//! The `redis` crate speaks the protocol and multiplexes; the socket is the gateway's own (a
-//! TCP connection), so the binary links no second TLS library.
+//! The `redis` crate speaks the protocol and multiplexes; the socket is the gateway's own: a
+//! TCP connection, or for `rediss://` a TLS one from Pingora's connector (trust anchors, client
+//! certificate and name as for backends), so the binary links no second TLS library.
 //!
 //! Must not: run policy, or block a request thread.
 
 mod cache;
 mod counters;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use certgate_policy::crypto::x509::X509;
+use pingora::connectors::TransportConnector;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::utils::tls::CertKey;
 use redis::aio::MultiplexedConnection;
 use redis::RedisConnectionInfo;
 
@@ -40,8 +45,29 @@ impl OnFailure {
     }
 }
 
+/// TLS towards Redis, ready for Pingora's connector.
+#[derive(Clone)]
+pub(crate) struct RedisTls {
+    /// Trust anchors; `None`: the system's.
+    pub ca: Option<Arc<Box<[X509]>>>,
+    /// The client certificate and key.
+    pub client: Option<Arc<CertKey>>,
+    /// SNI and the name checked in Redis's certificate.
+    pub server_name: String,
+}
+
+impl std::fmt::Debug for RedisTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("RedisTls")
+            .field("server_name", &self.server_name)
+            .field("client_certificate", &self.client.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The `redis:` section, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct RedisSettings {
     /// `host:port`.
     pub address: String,
@@ -56,7 +82,12 @@ pub(crate) struct RedisSettings {
     pub quota: OnFailure,
     /// `allow`: a lookup misses, a store is not made.
     pub cache: OnFailure,
+    /// `rediss://`.
+    pub tls: Option<RedisTls>,
 }
+
+/// Pingora's connector: TLS to Redis the way backends get it, with the one TLS library.
+static CONNECTOR: LazyLock<TransportConnector> = LazyLock::new(|| TransportConnector::new(None));
 
 /// How long a failed connection attempt keeps the next one away.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -142,16 +173,44 @@ impl Redis {
             )));
         }
         let connect = async {
-            let tcp = tokio::net::TcpStream::connect(&self.settings.address)
-                .await
-                .map_err(|e| RedisFailure::Error(format!("{}: {e}", self.settings.address)))?;
-            let _ = tcp.set_nodelay(true);
+            let at = |e: &dyn std::fmt::Display| {
+                RedisFailure::Error(format!("{}: {e}", self.settings.address))
+            };
             let config = redis::AsyncConnectionConfig::new();
-            let (conn, driver) = MultiplexedConnection::new_with_config(&self.info, tcp, config)
-                .await
-                .map_err(|e| RedisFailure::Error(e.to_string()))?;
             // The driver owns the socket; it ends when the connection breaks.
-            tokio::spawn(driver);
+            let failed = |e: redis::RedisError| RedisFailure::Error(e.to_string());
+            let conn = match &self.settings.tls {
+                None => {
+                    let tcp = tokio::net::TcpStream::connect(&self.settings.address)
+                        .await
+                        .map_err(|e| at(&e))?;
+                    let _ = tcp.set_nodelay(true);
+                    let (conn, driver) =
+                        MultiplexedConnection::new_with_config(&self.info, tcp, config)
+                            .await
+                            .map_err(failed)?;
+                    tokio::spawn(driver);
+                    conn
+                }
+                Some(tls) => {
+                    let addr = tokio::net::lookup_host(&self.settings.address)
+                        .await
+                        .map_err(|e| at(&e))?
+                        .next()
+                        .ok_or_else(|| at(&"the name does not resolve"))?;
+                    let mut peer = HttpPeer::new(addr, true, tls.server_name.clone());
+                    peer.options.connection_timeout = Some(self.settings.connect_timeout);
+                    peer.options.ca = tls.ca.clone();
+                    peer.client_cert_key = tls.client.clone();
+                    let stream = CONNECTOR.new_stream(&peer).await.map_err(|e| at(&e))?;
+                    let (conn, driver) =
+                        MultiplexedConnection::new_with_config(&self.info, stream, config)
+                            .await
+                            .map_err(failed)?;
+                    tokio::spawn(driver);
+                    conn
+                }
+            };
             Ok(conn)
         };
         let r = match tokio::time::timeout(self.settings.connect_timeout, connect).await {

@@ -237,7 +237,7 @@ impl Loader {
         let backends = self.backends(&cfg.backends, &certificates);
         // With Redis, the plans count in it (every node sees one counter); without, in this
         // process, across reloads.
-        let redis = self.redis(cfg.redis.as_ref());
+        let redis = self.redis(cfg.redis.as_ref(), &certificates);
         let counters: Arc<dyn CounterStore> = match &redis {
             Some(_) => Arc::new(crate::shared::RedisCounters::default()),
             None => opts.counters.clone(),

@@ -1,22 +1,37 @@
 //! Loading, section by section: `redis`, the state nodes share. The URL is read by the `redis`
-//! crate; `rediss://` (TLS) and Unix sockets are refused (certgate connects over plain TCP).
-//! Must not: connect (the first request that needs Redis does).
+//! crate; `rediss://` takes `tls` (trust anchors, a client certificate from `certificates[]`,
+//! the server name); Unix sockets are refused. Must not: connect (the first request that needs
+//! Redis does).
 
 use super::*;
-use crate::shared::{OnFailure, Redis, RedisSettings};
+use crate::shared::{OnFailure, Redis, RedisSettings, RedisTls};
 
-const NOT_TCP: &str = "redis url: certgate connects to Redis over TCP (redis://host:port); TLS \
-                       (rediss://) and Unix sockets are not supported yet";
+const NOT_TCP: &str = "redis url: certgate connects to Redis over TCP (redis://host:port, or \
+                       rediss://host:port with TLS); Unix sockets are not supported";
 
 impl Loader {
-    pub(super) fn redis(&mut self, r: Option<&schema::RedisConfig>) -> Option<Arc<Redis>> {
+    pub(super) fn redis(
+        &mut self,
+        r: Option<&schema::RedisConfig>,
+        certs: &HashMap<String, CertMaterial>,
+    ) -> Option<Arc<Redis>> {
         let r = r?;
         let scheme = r.url.value.split("://").next().unwrap_or("");
-        if scheme != "redis" && ["rediss", "unix", "redis+unix"].contains(&scheme) {
+        if ["unix", "redis+unix"].contains(&scheme) {
             self.at(&r.url, NOT_TCP);
             return None;
         }
-        let info = match ::redis::IntoConnectionInfo::into_connection_info(r.url.value.as_str()) {
+        let tls = scheme == "rediss";
+        if !tls && r.tls.is_some() {
+            self.at(&r.url, "redis: a `tls` section needs a rediss:// url");
+        }
+        // The crate parses rediss:// only with its own TLS features: certgate does TLS
+        // itself, so the URL is read as redis:// and TLS added after.
+        let plain = match r.url.value.strip_prefix("rediss://") {
+            Some(rest) => format!("redis://{rest}"),
+            None => r.url.value.clone(),
+        };
+        let info = match ::redis::IntoConnectionInfo::into_connection_info(plain.as_str()) {
             Ok(i) => i,
             Err(e) => {
                 // The crate's message never includes the password it did not parse.
@@ -24,8 +39,8 @@ impl Loader {
                 return None;
             }
         };
-        let address = match info.addr() {
-            ::redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
+        let (address, host) = match info.addr() {
+            ::redis::ConnectionAddr::Tcp(host, port) => (format!("{host}:{port}"), host.clone()),
             _ => {
                 self.at(&r.url, NOT_TCP);
                 return None;
@@ -69,10 +84,61 @@ impl Loader {
                 .map_or_else(|| "certgate:".to_string(), |p| p.value.clone()),
             connect_timeout: self.duration(&r.connect_timeout, Duration::from_secs(1)),
             command_timeout: self.duration(&r.command_timeout, Duration::from_millis(250)),
+            tls: if tls {
+                Some(self.redis_tls(r.tls.as_ref(), host, certs)?)
+            } else {
+                None
+            },
             rate_limit: rate_limit?,
             quota: quota?,
             cache: cache?,
         };
         Some(Redis::new(settings))
+    }
+
+    fn redis_tls(
+        &mut self,
+        t: Option<&schema::RedisTls>,
+        host: String,
+        certs: &HashMap<String, CertMaterial>,
+    ) -> Option<RedisTls> {
+        let mut cas = Vec::new();
+        let mut client = None;
+        let mut server_name = host;
+        if let Some(t) = t {
+            for f in &t.ca_certificates {
+                if let Some(bytes) = self.read(f) {
+                    cas.extend(self.parse_certs(f, &bytes));
+                }
+            }
+            if let Some(id) = &t.certificate_id {
+                match certs.get(&id.value) {
+                    None => self.at(id, format!("unknown certificate id '{}'", id.value)),
+                    Some(CertMaterial { key: None, .. }) => self.at(
+                        id,
+                        format!(
+                            "certificate '{}' has no private key; a client certificate needs pem + key or pfx",
+                            id.value
+                        ),
+                    ),
+                    Some(m) => {
+                        let mut chain = vec![m.cert.x509().clone()];
+                        chain.extend(m.chain.iter().cloned());
+                        client = m
+                            .key
+                            .clone()
+                            .map(|k| Arc::new(pingora::utils::tls::CertKey::new(chain, k)));
+                    }
+                }
+            }
+            if let Some(n) = &t.server_name {
+                server_name = n.value.clone();
+            }
+        }
+        Some(RedisTls {
+            ca: (!cas.is_empty()).then(|| Arc::new(cas.into_boxed_slice())),
+            client,
+            server_name,
+        })
     }
 }
