@@ -180,3 +180,33 @@ fn systemd_unit_is_hardened() {
         2
     );
 }
+
+/// The optional Redis (deploy/kubernetes/redis): its manifests parse, its kustomization lists
+/// them, only certgate pods reach it, and the configuration the ConfigMap shows commented out
+/// names its Service.
+#[test]
+fn the_optional_redis_is_reachable_only_by_certgate_and_named_by_the_config() {
+    let dir = deploy().join("kubernetes/redis");
+    let kustomization = &documents(&dir.join("kustomization.yaml"))[0];
+    assert_eq!(kustomization["resources"][0], "redis.yaml");
+    let docs = documents(&dir.join("redis.yaml"));
+    let of = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap();
+    let service = of("Service");
+    assert_eq!(service["spec"]["ports"][0]["port"], 6379);
+    let policy = of("NetworkPolicy");
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+            ["app.kubernetes.io/name"],
+        "certgate"
+    );
+    let args = of("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(args.contains(&"--maxmemory".to_string()), "{args:?}");
+    let config_map = std::fs::read_to_string(deploy().join("kubernetes/configmap.yaml")).unwrap();
+    let name = service["metadata"]["name"].as_str().unwrap();
+    assert!(config_map.contains(&format!("url: redis://{name}:6379")));
+}
