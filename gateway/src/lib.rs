@@ -25,3 +25,4 @@ mod tls;
 // and loading a configuration (what the configuration tests check).
 pub use cli::{execute, CertCommand, Cli, Command, Outcome, PkiCommand};
 pub use config::{load, ConfigError, LoadOptions};
+pub use shared::Redis;

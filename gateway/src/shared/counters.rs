@@ -68,7 +68,7 @@ impl CounterStore for RedisCounters {
 impl Redis {
     /// Counts `request` in Redis. When Redis cannot answer: the family's `on-failure` choice,
     /// counted.
-    pub(crate) async fn count(&self, request: &CountRequest) -> CountResult {
+    pub async fn count(&self, request: &CountRequest) -> CountResult {
         let mut invocation = SCRIPT.prepare_invoke();
         for c in &request.counts {
             invocation

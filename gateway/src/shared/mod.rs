@@ -160,6 +160,25 @@ impl Redis {
         })
     }
 
+    /// A Redis at `address` (`host:port`, plain TCP) with the defaults of a `redis:` section
+    /// that sets nothing else: for benchmarks and tools (`bench/examples/redis_count.rs`); the
+    /// gateway builds its own from the configuration.
+    pub fn at_address(address: &str) -> Arc<Redis> {
+        Redis::new(RedisSettings {
+            address: address.to_string(),
+            db: 0,
+            username: None,
+            password: None,
+            key_prefix: "certgate:".into(),
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_millis(250),
+            rate_limit: OnFailure::Refuse,
+            quota: OnFailure::Refuse,
+            cache: OnFailure::Refuse,
+            tls: None,
+        })
+    }
+
     /// The live connection, or a new one.
     async fn connection(&self) -> Result<MultiplexedConnection, RedisFailure> {
         let mut c = self.conn.lock().await;
