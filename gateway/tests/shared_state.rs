@@ -394,3 +394,58 @@ fn redis_over_tls_with_a_client_certificate() {
         "{m}"
     );
 }
+
+/// Redis killed while requests are under way: every request gets a defined answer (200
+/// before, 503 after, as configured) within the command timeout's reach; none hangs.
+#[test]
+fn killing_redis_mid_load_leaves_no_request_hanging() {
+    let port = free_port();
+    let mut redis = RedisServer::start(port);
+    let d = std::sync::Arc::new(gateway(
+        port,
+        "  command-timeout: 300ms\n  on-failure: { rate-limit: refuse }\n",
+        "limited",
+        &LIMITED.replace("calls=\"10\"", "calls=\"100000\""),
+    ));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                for _ in 0..15 {
+                    let started = Instant::now();
+                    let tenant = format!("X-Tenant: load-{c}");
+                    let (status, _, _) = d.curl(
+                        API,
+                        "/limited/x",
+                        CLIENT,
+                        &["-H", &tenant, "--max-time", "5"],
+                    );
+                    seen.push((status, started.elapsed()));
+                }
+                seen
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    redis.stop();
+    let mut statuses = std::collections::BTreeMap::new();
+    for c in clients {
+        for (status, took) in c.join().unwrap() {
+            assert!(status == 200 || status == 503, "status {status}");
+            assert!(took < Duration::from_secs(3), "a request took {took:?}");
+            *statuses.entry(status).or_insert(0) += 1;
+        }
+    }
+    assert!(statuses.get(&503).copied().unwrap_or(0) > 0, "{statuses:?}");
+    let _back = RedisServer::start(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = 0;
+    while status != 200 && Instant::now() < deadline {
+        status = d
+            .curl(API, "/limited/x", CLIENT, &["-H", "X-Tenant: after"])
+            .0;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status, 200, "recovered");
+}
