@@ -77,7 +77,10 @@ pub use context::{
     BackendCertificate, BackendTarget, Deployment, ExpressionBudget, HeaderWrite, MetricEvent,
     RequestContext, RequestState, RouteInfo, Severity, SimpleContext, TraceEvent, UrlView,
 };
-pub use counters::{Count, CountRequest, CountResult, CounterStore, Decision, LocalCounters};
+pub use counters::{
+    now_ms, Count, CountRequest, CountResult, CounterStore, Decision, LocalCounters, Window,
+    WindowState, YEAR_ONE_MS,
+};
 pub use exec::{Answer, Io, SectionOutcome, StepPath};
 pub use expr::{EvalError, EvalErrorKind, Template, BUDGET_EXCEEDED};
 pub use http::{is_framing, FRAMING_HEADERS};

@@ -754,11 +754,11 @@ fn context_response_body_reads_the_backends_body() {
 struct SharedStore;
 
 impl certgate_policy::CounterStore for SharedStore {
-    fn hit(&self, _: &str, _: u64, limit: u64, period: Duration) -> certgate_policy::Decision {
+    fn hit(&self, c: &certgate_policy::Count) -> certgate_policy::Decision {
         certgate_policy::Decision {
             allowed: true,
-            remaining: limit,
-            retry_after: period,
+            remaining: c.limit,
+            retry_after: c.period,
         }
     }
     fn shared(&self) -> bool {

@@ -1,42 +1,67 @@
 //! Rate-limit and quota counters in Redis: each count is one Lua script run, atomic on the
-//! server, so every node sees one counter. The window is the in-process store's: fixed, from
-//! the first call counted, renewed when it has passed (the key's time to live).
+//! server, so every node sees one counter. The windows are the in-process store's (APIM's:
+//! sliding for rate limits, fixed from `first-period-start` for quotas), on Redis's clock.
 //!
 //! Must not: count on the request path synchronously (the plan suspends; `count` is awaited).
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use certgate_policy::{CountRequest, CountResult, CounterStore, Decision, LocalCounters};
+use certgate_policy::{
+    Count, CountRequest, CountResult, CounterStore, Decision, LocalCounters, Window,
+};
 
 use super::{OnFailure, Redis};
 
-/// Counts every key of a request in order and stops at the first refusal. Per key:
-/// `ARGV` amount, limit, window (ms); the answer is allowed (1/0), remaining and the window's
-/// time left (ms) per key counted. A missing key starts a window; `PEXPIRE` only when the key
-/// has none, so the window is the first call's.
+/// Counts every key of a request in order and stops at the first refusal, with
+/// `certgate_policy::Window::decide`'s arithmetic on Redis's clock (one clock for every node).
+/// Per key, `ARGV`: amount, limit, period (ms), mode (0 sliding, 1 fixed), origin (ms). A key's
+/// periods are `<key>:<index>`; a sliding window reads the period before too. The answer is
+/// allowed (1/0), remaining and retry-after (ms) per key counted.
 const COUNT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 for i, key in ipairs(KEYS) do
-  local amount = tonumber(ARGV[3 * i - 2])
-  local limit = tonumber(ARGV[3 * i - 1])
-  local period = tonumber(ARGV[3 * i])
-  local count = tonumber(redis.call('GET', key) or '0')
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then ttl = period end
-  if count + amount > limit then
+  local a = 5 * (i - 1)
+  local amount = tonumber(ARGV[a + 1])
+  local limit = tonumber(ARGV[a + 2])
+  local period = tonumber(ARGV[a + 3])
+  local sliding = tonumber(ARGV[a + 4]) == 0
+  local origin = tonumber(ARGV[a + 5])
+  local since = now - origin
+  local index = math.floor(since / period)
+  local elapsed = since - index * period
+  local here = key .. ':' .. index
+  local current = tonumber(redis.call('GET', here) or '0')
+  local previous = 0
+  if sliding then
+    previous = tonumber(redis.call('GET', key .. ':' .. (index - 1)) or '0')
+  end
+  local carried = math.ceil(previous * (period - elapsed) / period)
+  local used = carried + current
+  local left = period - elapsed
+  if used + amount > limit then
+    local retry = left
+    if sliding and previous > 0 and current + amount <= limit then
+      local out_at = period * (1 - (limit - current - amount) / previous)
+      retry = math.max(math.floor(out_at - elapsed), 1)
+    end
     out[#out + 1] = 0
-    out[#out + 1] = math.max(limit - count, 0)
-    out[#out + 1] = ttl
+    out[#out + 1] = math.max(limit - used, 0)
+    out[#out + 1] = retry
     return out
   end
   if amount > 0 then
-    count = redis.call('INCRBY', key, amount)
-    if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, period) end
+    redis.call('INCRBY', here, amount)
+    -- A sliding period is read during the next one too.
+    if redis.call('PTTL', here) < 0 then
+      if sliding then redis.call('PEXPIRE', here, left + period) else redis.call('PEXPIRE', here, left) end
+    end
   end
   out[#out + 1] = 1
-  out[#out + 1] = limit - count
-  out[#out + 1] = ttl
+  out[#out + 1] = math.max(limit - used - amount, 0)
+  out[#out + 1] = left
 end
 return out
 "#;
@@ -56,8 +81,8 @@ pub(crate) struct RedisCounters {
 }
 
 impl CounterStore for RedisCounters {
-    fn hit(&self, key: &str, amount: u64, limit: u64, period: Duration) -> Decision {
-        self.fallback.hit(key, amount, limit, period)
+    fn hit(&self, count: &Count) -> Decision {
+        self.fallback.hit(count)
     }
 
     fn shared(&self) -> bool {
@@ -71,11 +96,17 @@ impl Redis {
     pub async fn count(&self, request: &CountRequest) -> CountResult {
         let mut invocation = SCRIPT.prepare_invoke();
         for c in &request.counts {
+            let (mode, origin) = match c.window {
+                Window::Sliding => (0, 0),
+                Window::Fixed { origin_ms } => (1, origin_ms),
+            };
             invocation
                 .key(self.key("count", &c.key))
                 .arg(c.amount.min(MAX_EXACT))
                 .arg(c.limit.min(MAX_EXACT))
-                .arg(c.period.as_millis().clamp(1, u128::from(MAX_EXACT)) as u64);
+                .arg(c.period.as_millis().clamp(1, u128::from(MAX_EXACT)) as u64)
+                .arg(mode)
+                .arg(origin);
         }
         let answer = self
             .run("count", |mut conn| async move {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Fail, Flow, Origin, PolicyStep, Reader, Site};
 use crate::context::{HeaderWrite, RequestContext};
-use crate::counters::{Count, CountRequest, CountResult, Decision};
+use crate::counters::{Count, CountRequest, CountResult, Decision, Window, YEAR_ONE_MS};
 use crate::element::El;
 use crate::error::{CompileError, ErrorKind};
 use crate::expr::{Expression, Template};
@@ -39,6 +39,8 @@ pub struct RateLimit {
     pub remaining_header: Option<Arc<str>>,
     pub remaining_variable: Option<Arc<str>>,
     pub total_header: Option<Arc<str>>,
+    /// Sliding for rate limits, fixed (from `first-period-start`) for quotas.
+    pub window: Window,
 }
 
 impl PolicyStep for RateLimit {
@@ -84,6 +86,13 @@ impl PolicyStep for RateLimit {
             .transpose()?
             .unwrap_or(1);
         let lit = |n: &str| el.opt(n).map(|a| el.literal(a).map(Arc::from)).transpose();
+        let window = if quota {
+            Window::Fixed {
+                origin_ms: first_period_start(el)?,
+            }
+        } else {
+            Window::Sliding
+        };
         // Counters are per policy instance: the same key under two policies counts twice.
         let counter_scope = format!(
             "{}:{}:{}:{}",
@@ -105,6 +114,7 @@ impl PolicyStep for RateLimit {
             remaining_header: lit("remaining-calls-header-name")?,
             remaining_variable: lit("remaining-calls-variable-name")?,
             total_header: lit("total-calls-header-name")?,
+            window,
         })
     }
 
@@ -118,9 +128,7 @@ impl PolicyStep for RateLimit {
                 quota: self.quota,
             })));
         }
-        let d = at
-            .counters
-            .hit(&count.key, count.amount, count.limit, count.period);
+        let d = at.counters.hit(&count);
         self.apply(d, ctx, at.origin).map(|()| Flow::Next)
     }
 }
@@ -149,6 +157,7 @@ impl RateLimit {
             amount: if counts { self.increment_count } else { 0 },
             limit: self.calls,
             period: self.period,
+            window: self.window,
         }))
     }
 
@@ -216,6 +225,24 @@ impl RateLimit {
     }
 }
 
+/// `first-period-start` (`yyyy-MM-ddTHH:mm:ssZ`), in Unix milliseconds; APIM's default is the
+/// first day of year one, so periods of whole days renew at UTC midnight.
+pub(crate) fn first_period_start(el: &El) -> Result<i64, CompileError> {
+    let Some(a) = el.opt("first-period-start") else {
+        return Ok(YEAR_ONE_MS);
+    };
+    let text = el.literal(a)?;
+    crate::dotnet::DateTime::parse_json_date(text)
+        .map(|d| d.to_universal().wall.and_utc().timestamp_millis())
+        .ok_or_else(|| {
+            el.attr_err(
+                a,
+                ErrorKind::InvalidValue,
+                format!("first-period-start '{text}' is not a date-time (yyyy-MM-ddTHH:mm:ssZ)"),
+            )
+        })
+}
+
 /// The shared counters could not be asked and the configuration says to refuse.
 pub(crate) fn unavailable(o: &Origin, why: &str) -> Fail {
     o.fail(
@@ -266,5 +293,23 @@ mod tests {
             refused(r#"<rate-limit-by-key calls="0" renewal-period="60" counter-key="k"/>"#)
                 .contains("calls")
         );
+        assert!(refused(
+            r#"<quota-by-key calls="1" renewal-period="3600" counter-key="k" first-period-start="soon"/>"#
+        )
+        .contains("first-period-start 'soon' is not a date-time"));
+    }
+
+    #[test]
+    fn quota_periods_start_at_first_period_start() {
+        // Periods of an hour from 00:30 UTC: the current one ends at the next half hour.
+        let p = read(r#"<quota-by-key calls="1" renewal-period="3600" counter-key="k" first-period-start="2020-01-01T00:30:00Z"/>"#).unwrap();
+        let counters = LocalCounters::default();
+        run_counted(&p, &mut SimpleContext::new("GET", "/"), &counters).unwrap();
+        let mut ctx = SimpleContext::new("GET", "/");
+        run_counted(&p, &mut ctx, &counters).unwrap_err();
+        let retry: u64 = ctx.response_header_values("Retry-After")[0].parse().unwrap();
+        let now = crate::counters::now_ms() / 1000;
+        let half_hour = (now - 1800).rem_euclid(3600);
+        assert!((3600 - half_hour).abs_diff(retry as i64) <= 2, "{retry} vs {half_hour}");
     }
 }

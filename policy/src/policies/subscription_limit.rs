@@ -97,6 +97,14 @@ impl PolicyStep for SubscriptionLimit {
                 remaining_header: lit("remaining-calls-header-name")?,
                 remaining_variable: lit("remaining-calls-variable-name")?,
                 total_header: lit("total-calls-header-name")?,
+                // APIM: rate limits slide; quotas renew in fixed periods from year one.
+                window: if quota {
+                    crate::counters::Window::Fixed {
+                        origin_ms: crate::counters::YEAR_ONE_MS,
+                    }
+                } else {
+                    crate::counters::Window::Sliding
+                },
             })
         };
         let (calls, period) = limits(el, quota)?;
