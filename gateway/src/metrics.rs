@@ -11,7 +11,7 @@
 //! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
 //! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`; and
 //! `custom_<name>_total{namespace,<dimensions>}` for each `emit-metric` name, with
-//! `custom_metrics_dropped_total{reason}`; with Redis, `redis_connects_total{result}`,
+//! `custom_metrics_dropped_total{reason}`; `crl_fetches_total{result}`; with Redis, `redis_connects_total{result}`,
 //! `redis_commands_total{command,result}`, `redis_command_duration_seconds{command}` and
 //! `redis_unavailable_total{family,choice}`.
 
@@ -46,6 +46,7 @@ pub(crate) struct Metrics {
     pub openid_fetches: IntCounterVec,
     /// The value cache's counts (set on each scrape).
     pub value_cache: IntGaugeVec,
+    pub crl_fetches: IntCounterVec,
     pub redis_connects: IntCounterVec,
     pub redis_commands: IntCounterVec,
     pub redis_latency: HistogramVec,
@@ -223,6 +224,13 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             let _ = r.register(Box::new(g.clone()));
             g
         },
+        crl_fetches: counter_vec(
+            &r,
+            "certgate_crl_fetches_total",
+            "CRLs fetched from distribution points, by result (ok, failed, refused: not the \
+             issuer's or not signed by it)",
+            &["result"],
+        ),
         redis_connects: counter_vec(
             &r,
             "certgate_redis_connects_total",

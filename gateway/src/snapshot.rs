@@ -241,6 +241,8 @@ pub struct Snapshot {
     pub value_cache: Arc<certgate_policy::LocalCache>,
     /// Where `authentication-managed-identity` gets its tokens.
     pub managed_identity: Arc<IdentitySource>,
+    /// How often CRLs at distribution points are fetched (`trust.crl-refresh`, `crl-retry`).
+    pub crl_refresh: certgate_policy::Refresh,
     /// Redis, when the configuration shares state between nodes (`redis:`).
     pub redis: Option<Arc<crate::shared::Redis>>,
 }

@@ -267,6 +267,7 @@ fn malformed_configurations_are_located() {
         "source client-secret needs client-id, tenant-id and client-secret",
     );
     expect("redis: { url: \"http://x\" }\n", 1, 15, "redis url:");
+    expect("trust: { crl-refresh: never }\n", 1, 23, "not a duration");
     expect(
         "redis: { url: \"redis+unix:///run/redis.sock\" }\n",
         1,

@@ -2700,3 +2700,103 @@ fn retry_calls_the_backend_again() {
         "the body goes with every attempt: {calls:?}"
     );
 }
+
+/// Issue 15: revocation checked online. The DEV CA opts in to distribution points; a client
+/// whose certificate names a local CRL server is admitted once the gateway fetched the CA's
+/// CRL, refused within the refresh interval after the CA revokes it (no reload), and a CRL
+/// signed by another CA, or a server that fails, is refused and counted while the last good
+/// CRL keeps deciding.
+#[test]
+fn client_certificates_are_checked_against_the_crl_at_their_distribution_point() {
+    use certgate_policy::pki::{crl, issue, KeyKind, Profile, Spec};
+    let served = std::sync::Arc::new(std::sync::Mutex::new((200u16, String::new())));
+    let s = served.clone();
+    let crl_server = LocalHttp::start(move |_, _| s.lock().unwrap().clone());
+    let d = Demo::start();
+    let url = format!("http://127.0.0.1:{}/dev.crl", crl_server.port);
+    let client = {
+        let name = {
+            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
+            b.append_entry_by_text("CN", "Online Client").unwrap();
+            b.build()
+        };
+        let urls = [url.as_str()];
+        let mut spec = Spec::new(name, Profile::Client);
+        spec.crl_urls = &urls;
+        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
+    };
+    std::fs::write(d.pki("online-client.pem"), client.cert_pem()).unwrap();
+    std::fs::write(d.pki("online-client.key.pem"), client.key_pem()).unwrap();
+    let serve = |crl: String| *served.lock().unwrap() = (200, crl);
+    serve(crl(&d.tree.dev_ca, &[], -1, 30).unwrap().to_pem().unwrap());
+    std::fs::write(
+        d.dir.path().join("policies/online.xml"),
+        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "    crls: [pki/dev-intermediate-ca.crl.pem]",
+            "    crls: [pki/dev-intermediate-ca.crl.pem]\n    crl-distribution-points: true",
+        )
+        .replace(
+            "trusted-proxies:",
+            "  - name: online\n    path: /online\n    backend: demo\n    policy: policies/online.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+            + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
+    });
+    assert_eq!(status, 200, "{body}");
+    let call = || d.curl(API, "/online/x", Some("online-client"), &[]);
+    let until = |want: u16| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, head, body) = call();
+            if status == want || Instant::now() > deadline {
+                return (status, head, body);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // The first sight names the URL; once fetched, the client is admitted.
+    let (status, head, body) = until(200);
+    assert_eq!(status, 200, "{head}{body}");
+    let fetches = |result: &str| {
+        metric(
+            &d.admin("GET", "/metrics").2,
+            &format!("certgate_crl_fetches_total{{result=\"{result}\"}}"),
+        )
+    };
+    assert!(fetches("ok") >= 1.0);
+
+    // The CA revokes it: refused within the refresh interval, without a reload.
+    serve(
+        crl(&d.tree.dev_ca, &[&client.cert], -1, 30)
+            .unwrap()
+            .to_pem()
+            .unwrap(),
+    );
+    let (status, head, body) = until(401);
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificaterevoked"),
+        "{head}"
+    );
+
+    // A CRL from another CA (here: listing nobody) is refused; the last good one stays.
+    serve(crl(&d.tree.tst_ca, &[], -1, 30).unwrap().to_pem().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fetches("refused") < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(fetches("refused") >= 1.0);
+    assert_eq!(call().0, 401, "still revoked by the last good CRL");
+    // The server failing: counted, the last good CRL still decides.
+    *served.lock().unwrap() = (500, "down".into());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fetches("failed") < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(fetches("failed") >= 1.0);
+    assert_eq!(call().0, 401);
+}

@@ -17,6 +17,24 @@ pub(crate) fn append_extension(b: &mut X509Builder, ext: &X509Extension) -> Resu
     return b.append_extension(ext);
 }
 
+/// A CRL Distribution Points extension naming `urls` (the demo PKI and tests). The two bindings
+/// spell the constructor alike; rust-openssl marks it deprecated in favour of DER builders it
+/// has none of for this extension.
+pub(crate) fn crl_distribution_points(urls: &[&str]) -> Result<X509Extension, ErrorStack> {
+    let value = urls
+        .iter()
+        .map(|u| format!("URI:{u}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    #[allow(deprecated)]
+    X509Extension::new_nid(
+        None,
+        None,
+        crate::crypto::nid::Nid::CRL_DISTRIBUTION_POINTS,
+        &value,
+    )
+}
+
 /// Strict DER and extension checks for every chain the store verifies.
 pub(crate) fn set_strict(b: &mut X509StoreBuilderRef) -> Result<(), ErrorStack> {
     #[cfg(feature = "openssl")]

@@ -48,6 +48,7 @@ mod pipeline;
 pub mod pki;
 mod plan;
 mod policies;
+mod revocation;
 mod sections;
 #[doc(hidden)]
 pub mod snippets;
@@ -95,6 +96,7 @@ pub use value::Value;
 // Certificates and trust, shared with the gateway's TLS layer.
 pub use cert::{CertError, Certificate, DistinguishedName, Name, NameError};
 pub use crl::Crl;
+pub use revocation::{distribution_points, CrlRefused, OnlineCrl, OnlineCrls, Refresh};
 pub use thumbprints::ThumbprintSet;
 pub use trust::{SentChain, TrustFailure, TrustStore, VerificationCache};
 pub use validation::ClientCertificateFailure;

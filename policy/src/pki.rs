@@ -173,6 +173,8 @@ pub struct Spec<'a> {
     pub emails: &'a [&'a str],
     /// URI subject alternative names.
     pub uris: &'a [&'a str],
+    /// CRL distribution points (`http://` URLs).
+    pub crl_urls: &'a [&'a str],
 }
 
 impl<'a> Spec<'a> {
@@ -187,6 +189,7 @@ impl<'a> Spec<'a> {
             ips: &[],
             emails: &[],
             uris: &[],
+            crl_urls: &[],
         }
     }
 }
@@ -271,6 +274,12 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
         }
         let ext = san.build(&b.x509v3_context(ctx_issuer.map(|c| &**c), None))?;
         append_extension(&mut b, &ext)?;
+    }
+    if !spec.crl_urls.is_empty() {
+        append_extension(
+            &mut b,
+            &crate::crypto_compat::crl_distribution_points(spec.crl_urls)?,
+        )?;
     }
     let signer = issuer.map_or(&key, |i| &i.key);
     b.sign(signer, MessageDigest::sha256())?;

@@ -22,6 +22,7 @@ use crate::crypto::x509::{X509Ref, X509StoreContext, X509};
 use dashmap::DashMap;
 
 use crate::crl::Crl;
+use crate::revocation::OnlineCrls;
 
 use crate::cert::Certificate;
 
@@ -107,6 +108,8 @@ struct CacheKey {
     chain: [u8; 32],
     generation: u64,
     revocation: bool,
+    /// The online CRLs' epoch (0 without them): a CRL taken since makes a new key.
+    epoch: u64,
 }
 
 impl Hash for CacheKey {
@@ -116,6 +119,7 @@ impl Hash for CacheKey {
         state.write(&self.chain[..4]);
         state.write_u64(self.generation);
         state.write_u8(self.revocation as u8);
+        state.write_u64(self.epoch);
     }
 }
 
@@ -128,6 +132,9 @@ struct CacheEntry {
 
 /// How long a failed verification is remembered.
 const FAILURE_TTL: Duration = Duration::from_secs(60);
+/// How long an answer that read online CRLs is kept (a CRL that runs out without a new one
+/// makes the status unknown within this time).
+const ONLINE_TTL: Duration = Duration::from_secs(60);
 
 /// Chain-verification results by certificate, shared by all workers, bounded in size.
 pub struct VerificationCache {
@@ -239,6 +246,8 @@ pub struct TrustStore {
     /// Roots and intermediates parsed once, by SHA-256 of their DER, so cached results share
     /// them instead of holding a parsed copy each.
     parsed: std::collections::HashMap<[u8; 32], Arc<Certificate>>,
+    /// CRLs fetched from distribution points, for the certificates these CAs issued.
+    online: Option<(Arc<OnlineCrls>, Vec<Vec<u8>>)>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -306,7 +315,16 @@ impl TrustStore {
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             cache,
             crl_horizon,
+            online: None,
         })
+    }
+
+    /// Checks certificates issued by `issuers` (CA stores that opted in) against the CRLs at
+    /// their distribution points, as `registry` last fetched them.
+    pub fn with_online_crls(mut self, registry: Arc<OnlineCrls>, issuers: &[X509]) -> TrustStore {
+        let ders = issuers.iter().filter_map(|c| c.to_der().ok()).collect();
+        self.online = Some((registry, ders));
+        self
     }
 
     /// The root certificates (`Root` store).
@@ -317,7 +335,7 @@ impl TrustStore {
     /// CRLs are configured: strict hostnames then refuse revoked clients and clients whose
     /// revocation status is unknown, as nginx's `ssl_crl` does.
     pub fn has_crls(&self) -> bool {
-        !self.crls.is_empty()
+        !self.crls.is_empty() || self.online.as_ref().is_some_and(|(_, i)| !i.is_empty())
     }
 
     /// This store's generation: part of every cache key, so a reload never reuses an answer.
@@ -356,6 +374,10 @@ impl TrustStore {
             },
             generation: self.generation,
             revocation: check_revocation,
+            epoch: match &self.online {
+                Some((r, _)) if check_revocation => r.epoch(),
+                _ => 0,
+            },
         };
         if let Some(hit) = self.cache.get(&key, now) {
             self.cache.hits.fetch_add(1, Ordering::Relaxed);
@@ -371,6 +393,9 @@ impl TrustStore {
                 if check_revocation {
                     if let Some(h) = self.crl_horizon {
                         until = until.min(h);
+                    }
+                    if self.online.is_some() {
+                        until = until.min(now + ONLINE_TTL);
                     }
                 }
                 until
@@ -454,6 +479,18 @@ impl TrustStore {
         let now = SystemTime::now();
         for pair in chain.windows(2) {
             let (cert, issuer) = (&pair[0], &pair[1]);
+            if let Some(fetched) = self.online_crl(cert, issuer) {
+                let crl = fetched?;
+                if crl.next_update().is_some_and(|n| n < now) {
+                    return Err(TrustFailure::RevocationUnknown(
+                        "the CRL from the distribution point has expired".into(),
+                    ));
+                }
+                if crl.revokes(cert) {
+                    return Err(TrustFailure::Revoked);
+                }
+                continue;
+            }
             let key = issuer.public_key().map_err(other)?;
             let subject = issuer.subject_name().to_der().map_err(other)?;
             let crl = self
@@ -483,6 +520,34 @@ impl TrustStore {
             }
         }
         Ok(())
+    }
+}
+
+impl TrustStore {
+    /// For a certificate whose issuer opted in and which names distribution points: the CRL
+    /// fetched from one of them (checked against the issuer when it was taken), or unknown when
+    /// none has been fetched yet. `None`: not checked online (the configured CRLs apply).
+    fn online_crl(
+        &self,
+        cert: &X509,
+        issuer: &X509,
+    ) -> Option<Result<Arc<crate::crl::Crl>, TrustFailure>> {
+        let (registry, issuers) = self.online.as_ref()?;
+        let der = issuer.to_der().ok()?;
+        if !issuers.contains(&der) {
+            return None;
+        }
+        let urls = crate::revocation::distribution_points(cert);
+        if urls.is_empty() {
+            return None;
+        }
+        let fetched = urls
+            .iter()
+            .filter_map(|u| registry.crl_for(u, issuer))
+            .find_map(|c| c.current());
+        Some(fetched.ok_or_else(|| {
+            TrustFailure::RevocationUnknown(format!("no CRL fetched yet from {}", urls.join(", ")))
+        }))
     }
 }
 

@@ -30,6 +30,7 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     // 1: certificates, CRLs, trust, thumbprints, the demo PKI: nothing of expressions.
     ("cert", 1),
     ("crl", 1),
+    ("revocation", 1),
     ("trust", 1),
     ("thumbprints", 1),
     ("pki", 1),

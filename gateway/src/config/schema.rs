@@ -224,6 +224,10 @@ pub(crate) struct CaCertificate {
     pub store: Store,
     #[serde(default)]
     pub crls: Vec<S<String>>,
+    /// Check the certificates this CA issued against the CRLs at their distribution points
+    /// (fetched by the gateway), rather than only `crls`.
+    #[serde(default)]
+    pub crl_distribution_points: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,6 +239,12 @@ pub(crate) struct TrustOptions {
     /// Capacity of the verification cache, in certificates.
     #[serde(default)]
     pub cache_capacity: Option<usize>,
+    /// Longest time between two fetches of a distribution point's CRL (default 1h).
+    #[serde(default)]
+    pub crl_refresh: Option<S<String>>,
+    /// Wait after a failed CRL fetch before the next try (default 30s).
+    #[serde(default)]
+    pub crl_retry: Option<S<String>>,
 }
 
 /// A certificate entity (`context.Deployment.Certificates`, `certificate-id`).

@@ -34,6 +34,7 @@ use pingora::upstreams::peer::HttpPeer;
 
 mod access_log;
 mod calls;
+pub(crate) mod crl;
 mod identity;
 pub(crate) mod openid;
 mod outcall;

@@ -32,7 +32,8 @@ const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// Sends `call` and counts the result under `policy`.
 pub(super) async fn send(snap: &Snapshot, call: &Outcall, policy: &str) -> SendResult {
-    let result = match tokio::time::timeout(call.timeout, exchange(snap, call)).await {
+    let exchange = exchange(snap, call, snap.max_send_response);
+    let result = match tokio::time::timeout(call.timeout, exchange).await {
         Ok(r) => r,
         Err(_) => Err(SendFailure::Timeout(format!(
             "No response from {} within {} s.",
@@ -63,7 +64,34 @@ fn origin_of(url: &str) -> String {
     format!("{}{host}", &url[..after_scheme])
 }
 
-async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
+/// A `GET` of `url` by the gateway itself (a CRL, an OpenID document): at most `max` body
+/// bytes within `timeout`; the body of a 200, else why not.
+pub(super) async fn get(
+    snap: &Snapshot,
+    url: &str,
+    timeout: std::time::Duration,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    let call = Outcall {
+        method: "GET".into(),
+        url: url.to_string(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        timeout,
+        certificate: None,
+        identity: None,
+    };
+    let r = match tokio::time::timeout(timeout, exchange(snap, &call, max)).await {
+        Ok(r) => r.map_err(|e| format!("{}: {}", origin_of(url), e.message()))?,
+        Err(_) => return Err(format!("{}: no answer within {timeout:?}", origin_of(url))),
+    };
+    if r.status != 200 {
+        return Err(format!("{} answered {}", origin_of(url), r.status));
+    }
+    Ok(r.body.to_vec())
+}
+
+async fn exchange(snap: &Snapshot, call: &Outcall, max: usize) -> SendResult {
     let uri: http::Uri = call.url.parse().map_err(|_| {
         SendFailure::Invalid(format!("'{}' is not a valid URL.", origin_of(&call.url)))
     })?;
@@ -115,14 +143,7 @@ async fn exchange(snap: &Snapshot, call: &Outcall) -> SendResult {
             .map_err(|_| invalid("Content-Length"))?;
     }
 
-    let r = exchange_with(
-        &peer,
-        &target.authority,
-        req,
-        &call.body,
-        snap.max_send_response,
-    )
-    .await?;
+    let r = exchange_with(&peer, &target.authority, req, &call.body, max).await?;
     let headers = r
         .headers
         .into_iter()

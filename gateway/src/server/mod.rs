@@ -121,6 +121,12 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     admin.add_tcp(&snap.admin.to_string());
     server.add_service(admin);
     server.add_service(pingora::services::background::background_service(
+        "crl-distribution-points",
+        CrlFetcher {
+            state: state.clone(),
+        },
+    ));
+    server.add_service(pingora::services::background::background_service(
         "openid-config",
         OpenIdFetcher {
             state: state.clone(),
@@ -129,6 +135,27 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     install_sighup(control.clone());
     watch_files(control);
     server.run_forever()
+}
+
+/// Fetches the CRLs at client certificates' distribution points when they are due
+/// (`proxy::crl`).
+struct CrlFetcher {
+    state: Arc<ArcSwap<crate::snapshot::Snapshot>>,
+}
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for CrlFetcher {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        loop {
+            let snap = self.state.load_full();
+            crate::proxy::crl::refresh_due(&snap).await;
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = crate::proxy::crl::WAKE.notified() => {}
+            }
+        }
+    }
 }
 
 /// Fetches `validate-jwt`'s OpenID configurations when they are due (`proxy::openid`).

@@ -307,9 +307,14 @@ mod tests {
         run_counted(&p, &mut SimpleContext::new("GET", "/"), &counters).unwrap();
         let mut ctx = SimpleContext::new("GET", "/");
         run_counted(&p, &mut ctx, &counters).unwrap_err();
-        let retry: u64 = ctx.response_header_values("Retry-After")[0].parse().unwrap();
+        let retry: u64 = ctx.response_header_values("Retry-After")[0]
+            .parse()
+            .unwrap();
         let now = crate::counters::now_ms() / 1000;
         let half_hour = (now - 1800).rem_euclid(3600);
-        assert!((3600 - half_hour).abs_diff(retry as i64) <= 2, "{retry} vs {half_hour}");
+        assert!(
+            (3600 - half_hour).abs_diff(retry as i64) <= 2,
+            "{retry} vs {half_hour}"
+        );
     }
 }

@@ -298,6 +298,19 @@ impl Loader {
             self.expression_budget(cfg.expression_limits.as_ref());
         let value_cache = self.value_cache(cfg.cache.as_ref(), opts.value_cache.as_ref());
         let managed_identity = self.managed_identity(cfg.managed_identity.as_ref());
+        let crl_refresh = {
+            let t = cfg.trust.as_ref();
+            certgate_policy::Refresh {
+                max_age: self.duration(
+                    &t.and_then(|t| t.crl_refresh.clone()),
+                    Duration::from_secs(3600),
+                ),
+                retry_after: self.duration(
+                    &t.and_then(|t| t.crl_retry.clone()),
+                    Duration::from_secs(30),
+                ),
+            }
+        };
         let request_head_timeout =
             self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
         let (trust, admin) = (trust?, admin?);
@@ -333,6 +346,7 @@ impl Loader {
             value_cache,
             managed_identity: Arc::new(managed_identity?),
             redis,
+            crl_refresh,
             named_values: self.named.clone(),
         })
     }

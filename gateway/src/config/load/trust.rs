@@ -14,11 +14,15 @@ impl Loader {
         opts: &LoadOptions,
     ) -> Option<Arc<TrustStore>> {
         let (mut roots, mut inter, mut crls) = (Vec::new(), Vec::new(), Vec::new());
+        let mut online = Vec::new();
         for ca in &cfg.ca_certificates {
             let Some(b) = self.read(&ca.file) else {
                 continue;
             };
             let certs = self.parse_certs(&ca.file, &b);
+            if ca.crl_distribution_points {
+                online.extend(certs.iter().cloned());
+            }
             match ca.store {
                 Store::Root => roots.extend(certs),
                 Store::CertificateAuthority => inter.extend(certs),
@@ -49,6 +53,9 @@ impl Loader {
                     .trust
                     .as_ref()
                     .is_some_and(|t| t.allow_client_intermediates);
+                if !online.is_empty() {
+                    t = t.with_online_crls(crate::proxy::crl::REGISTRY.clone(), &online);
+                }
                 Some(Arc::new(t))
             }
             Err(e) => {
