@@ -120,16 +120,21 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     );
     admin.add_tcp(&snap.admin.to_string());
     server.add_service(admin);
+    // What the gateway fetches for itself, each second and at once when woken.
     server.add_service(pingora::services::background::background_service(
         "crl-distribution-points",
-        CrlFetcher {
+        Fetcher {
             state: state.clone(),
+            wake: &crate::proxy::crl::WAKE,
+            run: |snap| Box::pin(crate::proxy::crl::refresh_due(snap)),
         },
     ));
     server.add_service(pingora::services::background::background_service(
         "openid-config",
-        OpenIdFetcher {
+        Fetcher {
             state: state.clone(),
+            wake: &crate::proxy::openid::WAKE,
+            run: |snap| Box::pin(crate::proxy::openid::refresh_due(snap)),
         },
     ));
     install_sighup(control.clone());
@@ -137,42 +142,27 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
     server.run_forever()
 }
 
-/// Fetches the CRLs at client certificates' distribution points when they are due
-/// (`proxy::crl`).
-struct CrlFetcher {
+/// A background fetch that runs every second over the current snapshot, and at once when
+/// `wake` is notified: the CRLs at distribution points (`proxy::crl`), `validate-jwt`'s OpenID
+/// configurations (`proxy::openid`).
+struct Fetcher {
     state: Arc<ArcSwap<crate::snapshot::Snapshot>>,
+    wake: &'static tokio::sync::Notify,
+    run: for<'a> fn(
+        &'a crate::snapshot::Snapshot,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>,
 }
 
 #[async_trait::async_trait]
-impl pingora::services::background::BackgroundService for CrlFetcher {
+impl pingora::services::background::BackgroundService for Fetcher {
     async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
         loop {
             let snap = self.state.load_full();
-            crate::proxy::crl::refresh_due(&snap).await;
+            (self.run)(&snap).await;
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = crate::proxy::crl::WAKE.notified() => {}
-            }
-        }
-    }
-}
-
-/// Fetches `validate-jwt`'s OpenID configurations when they are due (`proxy::openid`).
-struct OpenIdFetcher {
-    state: Arc<ArcSwap<crate::snapshot::Snapshot>>,
-}
-
-#[async_trait::async_trait]
-impl pingora::services::background::BackgroundService for OpenIdFetcher {
-    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
-        loop {
-            let snap = self.state.load_full();
-            crate::proxy::openid::refresh_due(&snap).await;
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = crate::proxy::openid::WAKE.notified() => {}
+                _ = self.wake.notified() => {}
             }
         }
     }
