@@ -239,6 +239,44 @@ fn bench_chain_verification(c: &mut Criterion) {
             b.iter(|| black_box(trust.verify(&leaf, &none, false).is_ok()))
         });
         if kind == KeyKind::EcdsaP256 {
+            // Issue 15: a cache hit with revocation checked against a CRL fetched from the
+            // leaf's distribution point (the hit reads the CRLs' epoch, nothing more).
+            let online = Arc::new(certgate_policy::OnlineCrls::default());
+            let with_cdp = {
+                let urls = ["http://127.0.0.1:9/dev.crl"];
+                let mut name = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
+                name.append_entry_by_text("CN", "Online Client").unwrap();
+                let mut spec = certgate_policy::pki::Spec::new(
+                    name.build(),
+                    certgate_policy::pki::Profile::Client,
+                );
+                spec.crl_urls = &urls;
+                certgate_policy::pki::issue(kind, &spec, Some(&pki.dev_ca)).unwrap()
+            };
+            let root_crl = certgate_policy::pki::crl(&pki.root, &[], -1, 30).unwrap();
+            let online_trust = TrustStore::new(
+                vec![pki.root.cert.clone()],
+                vec![pki.dev_ca.cert.clone()],
+                vec![root_crl],
+            )
+            .unwrap()
+            .with_online_crls(online.clone(), std::slice::from_ref(&pki.dev_ca.cert));
+            let online_leaf = Certificate::from_x509(with_cdp.cert.clone()).unwrap();
+            assert!(
+                online_trust.verify(&online_leaf, &none, true).is_err(),
+                "not fetched yet"
+            );
+            let dev_crl = certgate_policy::pki::crl(&pki.dev_ca, &[], -1, 30).unwrap();
+            online
+                .crl_for("http://127.0.0.1:9/dev.crl", &pki.dev_ca.cert)
+                .unwrap()
+                .take(dev_crl.to_der(), certgate_policy::Refresh::default())
+                .unwrap();
+            online.changed();
+            assert!(online_trust.verify(&online_leaf, &none, true).is_ok());
+            g.bench_function("ecdsa_p256_cached_online_revocation", |b| {
+                b.iter(|| black_box(online_trust.verify(&online_leaf, &none, true).is_ok()))
+            });
             let mut ids: String = (0..9).map(|i| format!(r#"<identity subject="CN=Client {i}" issuer-subject="CN=APIM Sample DEV Intermediate CA"/>"#)).collect();
             ids.push_str(r#"<identity subject="CN=Valid Client" issuer-subject="CN=APIM Sample DEV Intermediate CA"/>"#);
             let plan = compile_snippet(&format!(r#"<validate-client-certificate validate-trust="true" validate-revocation="false"><identities>{ids}</identities></validate-client-certificate>"#)).unwrap();

@@ -74,6 +74,30 @@ fn unreachable_metric(name: &str) -> ! {
 }
 
 pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let m = metrics();
+    // Series a dashboard plots are exported from the start, at zero, so that "nothing
+    // happened" reads 0 rather than "no data" (Prometheus's advice for known label values).
+    for r in ["ok", "failed", "refused"] {
+        m.crl_fetches.with_label_values(&[r]);
+    }
+    for r in ["ok", "failed"] {
+        m.redis_connects.with_label_values(&[r]);
+    }
+    for c in ["count", "get", "set", "del"] {
+        m.redis_latency.with_label_values(&[c]);
+        for r in ["ok", "error", "timeout"] {
+            m.redis_commands.with_label_values(&[c, r]);
+        }
+    }
+    for f in ["rate-limit", "quota", "cache"] {
+        for c in ["allow", "refuse"] {
+            m.redis_unavailable.with_label_values(&[f, c]);
+        }
+    }
+    m
+});
+
+fn metrics() -> Metrics {
     let r = Registry::new();
     let latency = HistogramVec::new(
         HistogramOpts::new(
@@ -253,7 +277,7 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         ),
         registry: r,
     }
-});
+}
 
 /// The text exposition of every metric.
 pub(crate) fn render() -> String {

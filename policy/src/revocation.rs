@@ -312,7 +312,12 @@ mod tests {
         let impostor = issue(
             KeyKind::EcdsaP256,
             &Spec::new(
-                pki.dev_ca.cert.subject_name().to_owned().unwrap(),
+                {
+                    // The DEV CA's name, with another key.
+                    let mut b = crate::crypto::x509::X509NameBuilder::new().unwrap();
+                    b.append_entry_by_text("CN", crate::pki::DEV_CA_CN).unwrap();
+                    b.build()
+                },
                 Profile::Ca,
             ),
             None,
