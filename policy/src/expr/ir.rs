@@ -625,8 +625,9 @@ pub enum ConvertFn {
     GuidTryParse,
     /// `Nullable<T>.Value`: the value, or `InvalidOperationException` when null.
     NullableValue,
-    /// `WebUtility.HtmlEncode`, `Uri.EscapeDataString`, `Uri.UnescapeDataString`.
+    /// `WebUtility.HtmlEncode`, `HtmlDecode`, `Uri.EscapeDataString`, `Uri.UnescapeDataString`.
     HtmlEncode,
+    HtmlDecode,
     EscapeDataString,
     UnescapeDataString,
     /// `int.Parse` (range of `Int32`), `long.Parse`, `double.Parse`, `bool.Parse`.
