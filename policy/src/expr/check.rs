@@ -724,6 +724,7 @@ impl<'a> Checker<'a> {
             "long" | "Int64" => stat(Static::Int64),
             "double" | "Double" => stat(Static::Double),
             "bool" | "Boolean" => stat(Static::Boolean),
+            "char" | "Char" => stat(Static::Char),
             "System" => Ok((Ir::Const(Value::Null), Ty::Namespace("System"))),
             "Newtonsoft" => Ok((Ir::Const(Value::Null), Ty::Namespace("Newtonsoft"))),
             _ => match static_class(name) {

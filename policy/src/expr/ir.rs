@@ -241,6 +241,22 @@ pub enum Static {
     Int64,
     Double,
     Boolean,
+    /// `char`/`Char` (`char.IsDigit`).
+    Char,
+}
+
+/// A `char.IsX` test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CharClass {
+    Digit,
+    Letter,
+    LetterOrDigit,
+    WhiteSpace,
+    Upper,
+    Lower,
+    Punctuation,
+    Number,
+    Control,
 }
 
 /// The type a value is converted to at run time (casts, `GetValueOrDefault<T>`).
@@ -625,6 +641,13 @@ pub enum ConvertFn {
     GuidTryParse,
     /// `Nullable<T>.Value`: the value, or `InvalidOperationException` when null.
     NullableValue,
+    /// `Math.Sign` (of an int or a double; NaN fails as .NET's `ArithmeticException`).
+    Sign,
+    /// `char.IsDigit`, `IsLetter`, ... (on a char).
+    CharIs(CharClass),
+    /// `char.ToUpper`, `char.ToLower` (invariant, one char).
+    CharUpper,
+    CharLower,
     /// `WebUtility.HtmlEncode`, `HtmlDecode`, `Uri.EscapeDataString`, `Uri.UnescapeDataString`.
     HtmlEncode,
     HtmlDecode,

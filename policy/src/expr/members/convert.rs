@@ -153,6 +153,28 @@ pub(crate) fn static_method(
         (Static::JsonConvert, "SerializeObject") => return serialize(b, args, off),
         (Static::Math, "Max" | "Min" | "Abs") => return math(b, m, args, off),
         (Static::Math, "Floor") => (ConvertFn::Floor, &[Ty::Double], Ty::Double),
+        (Static::Math, "Sign") => (ConvertFn::Sign, &[Ty::Double], Ty::Int),
+        (Static::Char, "ToUpper" | "ToUpperInvariant") => {
+            (ConvertFn::CharUpper, &[Ty::Char], Ty::Char)
+        }
+        (Static::Char, "ToLower" | "ToLowerInvariant") => {
+            (ConvertFn::CharLower, &[Ty::Char], Ty::Char)
+        }
+        (Static::Char, class) => {
+            let c = match class {
+                "IsDigit" => CharClass::Digit,
+                "IsLetter" => CharClass::Letter,
+                "IsLetterOrDigit" => CharClass::LetterOrDigit,
+                "IsWhiteSpace" => CharClass::WhiteSpace,
+                "IsUpper" => CharClass::Upper,
+                "IsLower" => CharClass::Lower,
+                "IsPunctuation" => CharClass::Punctuation,
+                "IsNumber" => CharClass::Number,
+                "IsControl" => CharClass::Control,
+                _ => return unknown_member(&Ty::Static(s), m, off),
+            };
+            (ConvertFn::CharIs(c), &[Ty::Char], Ty::Bool)
+        }
         (Static::Math, "Ceiling") => (ConvertFn::Ceiling, &[Ty::Double], Ty::Double),
         (Static::Math, "Truncate") => (ConvertFn::Truncate, &[Ty::Double], Ty::Double),
         (Static::Math, "Sqrt") => (ConvertFn::Sqrt, &[Ty::Double], Ty::Double),
@@ -568,6 +590,55 @@ pub(crate) fn eval(
                 }
             }
         }
+        ConvertFn::Sign => match num(arg(args, 0)) {
+            Some(x) if x.is_nan() => {
+                return fail(
+                    EvalErrorKind::Other,
+                    "Function does not accept floating point Not-a-Number values.",
+                )
+            }
+            Some(x) if x > 0.0 => Value::Int(1),
+            Some(x) if x < 0.0 => Value::Int(-1),
+            _ => Value::Int(0),
+        },
+        ConvertFn::CharIs(class) => {
+            let Value::Char(c) = arg(args, 0) else {
+                return Ok(Value::Bool(false));
+            };
+            let c = *c;
+            // Unicode categories as std knows them; .NET's IsDigit is Nd only, so the other
+            // numeric characters (superscripts, fractions) are left to IsNumber.
+            let digit = c.is_ascii_digit()
+                || (!c.is_ascii()
+                    && c.is_numeric()
+                    && !matches!(c, '\u{b2}' | '\u{b3}' | '\u{b9}' | '\u{bc}'..='\u{be}'));
+            Value::Bool(match class {
+                CharClass::Digit => digit,
+                CharClass::Letter => c.is_alphabetic(),
+                CharClass::LetterOrDigit => c.is_alphabetic() || digit,
+                CharClass::WhiteSpace => c.is_whitespace(),
+                CharClass::Upper => c.is_uppercase(),
+                CharClass::Lower => c.is_lowercase(),
+                CharClass::Punctuation => c.is_ascii_punctuation() && !"$+<=>^`|~".contains(c),
+                CharClass::Number => c.is_numeric(),
+                CharClass::Control => c.is_control(),
+            })
+        }
+        ConvertFn::CharUpper | ConvertFn::CharLower => {
+            let Value::Char(c) = arg(args, 0) else {
+                return Ok(arg(args, 0).clone());
+            };
+            let mapped: Vec<char> = if matches!(f, ConvertFn::CharUpper) {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
+            // A char that maps to several (ß → SS) stays itself, as .NET's one-char mapping.
+            match mapped[..] {
+                [one] => Value::Char(one),
+                _ => Value::Char(*c),
+            }
+        }
         ConvertFn::Abs => match arg(args, 0) {
             Value::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| {
                 EvalError::new(
@@ -952,6 +1023,24 @@ mod tests {
             "<a> &amp; '' é &bogus; & x"
         );
         assert_eq!(s("@(WebUtility.HtmlDecode(null) == null)"), "True");
+        for (expr, want) in [
+            ("@(Math.Sign(-3))", "-1"),
+            ("@(Math.Sign(0.5))", "1"),
+            ("@(Math.Sign(0))", "0"),
+            ("@(char.IsDigit('7') && !char.IsDigit('x') && !char.IsDigit('²'))", "True"),
+            ("@(char.IsNumber('²'))", "True"),
+            ("@(char.IsLetter('é') && char.IsLetterOrDigit('4') && char.IsWhiteSpace(' '))", "True"),
+            ("@(char.IsUpper('A') && char.IsLower('a') && char.IsPunctuation('!') && !char.IsPunctuation('+'))", "True"),
+            ("@(char.ToUpper('a').ToString() + char.ToLower('Q'))", "Aq"),
+            ("@(\"a1b2\".Where(c => char.IsDigit(c)).Count())", "2"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert!(
+            s("@(Math.Sign(double.NaN))").contains("Not-a-Number")
+                || s("@(Math.Sign(0.0/0.0))").contains("Not-a-Number")
+        );
+        assert!(s("@(char.IsEmoji('x'))").contains("IsEmoji"));
     }
 
     /// `TryParse(s, out x)`: the value and true, or the type's default and false; never a
