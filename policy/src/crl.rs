@@ -117,6 +117,28 @@ fn digest_for(oid: &ObjectIdentifier) -> Option<Option<MessageDigest>> {
     })
 }
 
+/// True when `signature` over `tbs` was made by `key` with `algorithm`, one we accept (CRLs
+/// and OCSP responses are signed alike).
+pub(crate) fn verify_signed<T: HasPublic>(
+    algorithm: &ObjectIdentifier,
+    tbs: &[u8],
+    signature: &[u8],
+    key: &PKeyRef<T>,
+) -> bool {
+    let checked = match digest_for(algorithm) {
+        None => return false,
+        Some(Some(digest)) => Verifier::new(digest, key).and_then(|mut v| {
+            v.update(tbs)?;
+            v.verify(signature)
+        }),
+        // Ed25519 signs the message itself, in one shot.
+        Some(None) => {
+            Verifier::new_without_digest(key).and_then(|mut v| v.verify_oneshot(signature, tbs))
+        }
+    };
+    checked.unwrap_or(false)
+}
+
 impl Crl {
     /// Reads a DER CRL.
     pub fn from_der(der: &[u8]) -> Result<Crl, CrlError> {
@@ -198,17 +220,7 @@ impl Crl {
 
     /// True when the signature was made by `key` with an algorithm we accept.
     pub fn verify<T: HasPublic>(&self, key: &PKeyRef<T>) -> bool {
-        let checked = match digest_for(&self.signature_algorithm) {
-            None => return false,
-            Some(Some(digest)) => Verifier::new(digest, key).and_then(|mut v| {
-                v.update(&self.tbs)?;
-                v.verify(&self.signature)
-            }),
-            // Ed25519 signs the message itself, in one shot.
-            Some(None) => Verifier::new_without_digest(key)
-                .and_then(|mut v| v.verify_oneshot(&self.signature, &self.tbs)),
-        };
-        checked.unwrap_or(false)
+        verify_signed(&self.signature_algorithm, &self.tbs, &self.signature, key)
     }
 
     /// True when `cert`'s serial number is listed.

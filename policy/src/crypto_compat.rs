@@ -35,6 +35,17 @@ pub(crate) fn crl_distribution_points(urls: &[&str]) -> Result<X509Extension, Er
     )
 }
 
+/// An Authority Information Access extension naming OCSP responders (the demo PKI and tests).
+pub(crate) fn ocsp_responders(urls: &[&str]) -> Result<X509Extension, ErrorStack> {
+    let value = urls
+        .iter()
+        .map(|u| format!("OCSP;URI:{u}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    #[allow(deprecated)]
+    X509Extension::new_nid(None, None, crate::crypto::nid::Nid::INFO_ACCESS, &value)
+}
+
 /// Strict DER and extension checks for every chain the store verifies.
 pub(crate) fn set_strict(b: &mut X509StoreBuilderRef) -> Result<(), ErrorStack> {
     #[cfg(feature = "openssl")]

@@ -42,6 +42,7 @@ mod http;
 mod last_error;
 mod liquid;
 mod named_values;
+mod ocsp;
 mod openid;
 mod outcall;
 mod pipeline;
@@ -96,6 +97,7 @@ pub use value::Value;
 // Certificates and trust, shared with the gateway's TLS layer.
 pub use cert::{CertError, Certificate, DistinguishedName, Name, NameError};
 pub use crl::Crl;
+pub use ocsp::{ocsp_urls, OcspAnswer, OcspEntry, OcspRefused, OcspStatus, OnlineOcsp};
 pub use revocation::{distribution_points, CrlRefused, OnlineCrl, OnlineCrls, Refresh};
 pub use thumbprints::ThumbprintSet;
 pub use trust::{SentChain, TrustFailure, TrustStore, VerificationCache};

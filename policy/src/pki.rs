@@ -175,6 +175,8 @@ pub struct Spec<'a> {
     pub uris: &'a [&'a str],
     /// CRL distribution points (`http://` URLs).
     pub crl_urls: &'a [&'a str],
+    /// OCSP responders (Authority Information Access, `http://` URLs).
+    pub ocsp_urls: &'a [&'a str],
 }
 
 impl<'a> Spec<'a> {
@@ -190,6 +192,7 @@ impl<'a> Spec<'a> {
             emails: &[],
             uris: &[],
             crl_urls: &[],
+            ocsp_urls: &[],
         }
     }
 }
@@ -279,6 +282,12 @@ pub fn issue(kind: KeyKind, spec: &Spec, issuer: Option<&Issued>) -> Result<Issu
         append_extension(
             &mut b,
             &crate::crypto_compat::crl_distribution_points(spec.crl_urls)?,
+        )?;
+    }
+    if !spec.ocsp_urls.is_empty() {
+        append_extension(
+            &mut b,
+            &crate::crypto_compat::ocsp_responders(spec.ocsp_urls)?,
         )?;
     }
     let signer = issuer.map_or(&key, |i| &i.key);

@@ -92,14 +92,65 @@ pub struct OnlineCrl {
     /// The CA the CRL must come from.
     issuer: X509,
     current: RwLock<Option<Arc<Crl>>>,
-    times: Mutex<Times>,
+    schedule: Schedule,
 }
+
+/// When a fetched answer (a CRL, an OCSP response) is due again: never tried, `retry_after`
+/// after a failure, or at the refresh time the last answer set.
+#[derive(Default)]
+pub(crate) struct Schedule(Mutex<Times>);
 
 #[derive(Default)]
 struct Times {
     tried: Option<Instant>,
     failed: bool,
     refresh_at: Option<SystemTime>,
+}
+
+impl Schedule {
+    pub(crate) fn tried(&self, now: Instant) {
+        if let Ok(mut t) = self.0.lock() {
+            t.tried = Some(now);
+        }
+    }
+
+    pub(crate) fn failed(&self) {
+        if let Ok(mut t) = self.0.lock() {
+            t.failed = true;
+        }
+    }
+
+    /// An answer was taken: due again at `refresh_at` (at least a second from now).
+    pub(crate) fn succeeded(&self, refresh_at: SystemTime) {
+        let now = SystemTime::now();
+        if let Ok(mut t) = self.0.lock() {
+            t.failed = false;
+            t.refresh_at = Some(refresh_at.max(now + Duration::from_secs(1)));
+        }
+    }
+
+    pub(crate) fn due(&self, now: Instant, refresh: Refresh) -> bool {
+        let Ok(t) = self.0.lock() else {
+            return false;
+        };
+        match (t.tried, t.refresh_at) {
+            (Some(at), _) if t.failed => now.saturating_duration_since(at) >= refresh.retry_after,
+            (_, Some(r)) => SystemTime::now() >= r,
+            (None, None) => true,
+            // Under way.
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// When an answer valid until `next_update` is fetched again: a minute before it runs out, and
+/// at least every `max_age`.
+pub(crate) fn refresh_time(next_update: Option<SystemTime>, refresh: Refresh) -> SystemTime {
+    let mut at = SystemTime::now() + refresh.max_age;
+    if let Some(next) = next_update {
+        at = at.min(next.checked_sub(Duration::from_secs(60)).unwrap_or(next));
+    }
+    at
 }
 
 impl std::fmt::Debug for OnlineCrl {
@@ -136,49 +187,28 @@ impl OnlineCrl {
             return Err(CrlRefused::BadSignature);
         }
         let n = crl.revoked_count();
-        let now = SystemTime::now();
-        // Fetched again before it runs out (a minute early), and at least every max-age.
-        let mut refresh_at = now + refresh.max_age;
-        if let Some(next) = crl.next_update() {
-            refresh_at = refresh_at.min(next.checked_sub(Duration::from_secs(60)).unwrap_or(next));
-        }
+        let refresh_at = refresh_time(crl.next_update(), refresh);
         if let Ok(mut c) = self.current.write() {
             *c = Some(Arc::new(crl));
         }
-        if let Ok(mut t) = self.times.lock() {
-            t.failed = false;
-            t.refresh_at = Some(refresh_at.max(now + Duration::from_secs(1)));
-        }
+        self.schedule.succeeded(refresh_at);
         Ok(n)
     }
 
     /// A fetch is starting now.
     pub fn tried(&self, now: Instant) {
-        if let Ok(mut t) = self.times.lock() {
-            t.tried = Some(now);
-        }
+        self.schedule.tried(now);
     }
 
     /// The fetch failed (or was refused): tried again after `retry_after`.
     pub fn failed(&self) {
-        if let Ok(mut t) = self.times.lock() {
-            t.failed = true;
-        }
+        self.schedule.failed();
     }
 
     /// Whether the gateway should fetch it now: never tried, failed and the retry wait is
     /// over, or its refresh time has come.
     pub fn due(&self, now: Instant, refresh: Refresh) -> bool {
-        let Ok(t) = self.times.lock() else {
-            return false;
-        };
-        match (t.tried, t.refresh_at) {
-            (Some(at), _) if t.failed => now.saturating_duration_since(at) >= refresh.retry_after,
-            (_, Some(r)) => SystemTime::now() >= r,
-            (None, None) => true,
-            // Under way.
-            (Some(_), None) => false,
-        }
+        self.schedule.due(now, refresh)
     }
 }
 
@@ -222,7 +252,7 @@ impl OnlineCrls {
             url: url.into(),
             issuer: issuer.to_owned(),
             current: RwLock::new(None),
-            times: Mutex::new(Times::default()),
+            schedule: Schedule::default(),
         });
         m.insert(url.to_string(), c.clone());
         drop(m);

@@ -22,6 +22,7 @@ use crate::crypto::x509::{X509Ref, X509StoreContext, X509};
 use dashmap::DashMap;
 
 use crate::crl::Crl;
+use crate::ocsp::{OcspStatus, OnlineOcsp};
 use crate::revocation::OnlineCrls;
 
 use crate::cert::Certificate;
@@ -248,6 +249,8 @@ pub struct TrustStore {
     parsed: std::collections::HashMap<[u8; 32], Arc<Certificate>>,
     /// CRLs fetched from distribution points, for the certificates these CAs issued.
     online: Option<(Arc<OnlineCrls>, Vec<Vec<u8>>)>,
+    /// OCSP answers, for the certificates these CAs issued.
+    ocsp: Option<(Arc<OnlineOcsp>, Vec<Vec<u8>>)>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -316,7 +319,16 @@ impl TrustStore {
             cache,
             crl_horizon,
             online: None,
+            ocsp: None,
         })
+    }
+
+    /// Asks OCSP responders about certificates issued by `issuers` (CA stores that opted in),
+    /// as `registry` last heard; before CRLs for those certificates.
+    pub fn with_ocsp(mut self, registry: Arc<OnlineOcsp>, issuers: &[X509]) -> TrustStore {
+        let ders = issuers.iter().filter_map(|c| c.to_der().ok()).collect();
+        self.ocsp = Some((registry, ders));
+        self
     }
 
     /// Checks certificates issued by `issuers` (CA stores that opted in) against the CRLs at
@@ -335,7 +347,9 @@ impl TrustStore {
     /// CRLs are configured: strict hostnames then refuse revoked clients and clients whose
     /// revocation status is unknown, as nginx's `ssl_crl` does.
     pub fn has_crls(&self) -> bool {
-        !self.crls.is_empty() || self.online.as_ref().is_some_and(|(_, i)| !i.is_empty())
+        !self.crls.is_empty()
+            || self.online.as_ref().is_some_and(|(_, i)| !i.is_empty())
+            || self.ocsp.as_ref().is_some_and(|(_, i)| !i.is_empty())
     }
 
     /// This store's generation: part of every cache key, so a reload never reuses an answer.
@@ -374,9 +388,11 @@ impl TrustStore {
             },
             generation: self.generation,
             revocation: check_revocation,
-            epoch: match &self.online {
-                Some((r, _)) if check_revocation => r.epoch(),
-                _ => 0,
+            epoch: if check_revocation {
+                self.online.as_ref().map_or(0, |(r, _)| r.epoch())
+                    + self.ocsp.as_ref().map_or(0, |(r, _)| r.epoch())
+            } else {
+                0
             },
         };
         if let Some(hit) = self.cache.get(&key, now) {
@@ -394,7 +410,7 @@ impl TrustStore {
                     if let Some(h) = self.crl_horizon {
                         until = until.min(h);
                     }
-                    if self.online.is_some() {
+                    if self.online.is_some() || self.ocsp.is_some() {
                         until = until.min(now + ONLINE_TTL);
                     }
                 }
@@ -479,6 +495,23 @@ impl TrustStore {
         let now = SystemTime::now();
         for pair in chain.windows(2) {
             let (cert, issuer) = (&pair[0], &pair[1]);
+            if let Some(answer) = self.ocsp_answer(cert, issuer) {
+                let answer = answer?;
+                if answer.next_update.is_some_and(|n| n < now) {
+                    return Err(TrustFailure::RevocationUnknown(
+                        "the OCSP answer has expired".into(),
+                    ));
+                }
+                match answer.status {
+                    OcspStatus::Good => continue,
+                    OcspStatus::Revoked => return Err(TrustFailure::Revoked),
+                    OcspStatus::Unknown => {
+                        return Err(TrustFailure::RevocationUnknown(
+                            "the OCSP responder does not know the certificate".into(),
+                        ))
+                    }
+                }
+            }
             if let Some(fetched) = self.online_crl(cert, issuer) {
                 let crl = fetched?;
                 if crl.next_update().is_some_and(|n| n < now) {
@@ -524,6 +557,27 @@ impl TrustStore {
 }
 
 impl TrustStore {
+    /// For a certificate whose issuer opted in to OCSP and which names a responder: its last
+    /// answer, or unknown when none has come yet. `None`: not checked with OCSP.
+    fn ocsp_answer(
+        &self,
+        cert: &X509,
+        issuer: &X509,
+    ) -> Option<Result<crate::ocsp::OcspAnswer, TrustFailure>> {
+        let (registry, issuers) = self.ocsp.as_ref()?;
+        if !issuers.contains(&issuer.to_der().ok()?) {
+            return None;
+        }
+        let urls = crate::ocsp::ocsp_urls(cert);
+        let url = urls.first()?;
+        let answer = registry
+            .entry_for(url, cert, issuer)
+            .and_then(|e| e.current());
+        Some(answer.ok_or_else(|| {
+            TrustFailure::RevocationUnknown(format!("no OCSP answer yet from {url}"))
+        }))
+    }
+
     /// For a certificate whose issuer opted in and which names distribution points: the CRL
     /// fetched from one of them (checked against the issuer when it was taken), or unknown when
     /// none has been fetched yet. `None`: not checked online (the configured CRLs apply).

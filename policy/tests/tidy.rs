@@ -31,6 +31,7 @@ const POLICY_LAYERS: &[(&str, u8)] = &[
     ("cert", 1),
     ("crl", 1),
     ("revocation", 1),
+    ("ocsp", 1),
     ("trust", 1),
     ("thumbprints", 1),
     ("pki", 1),
