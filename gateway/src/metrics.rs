@@ -11,7 +11,7 @@
 //! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
 //! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`; and
 //! `custom_<name>_total{namespace,<dimensions>}` for each `emit-metric` name, with
-//! `custom_metrics_dropped_total{reason}`; `crl_fetches_total{result}`; with Redis, `redis_connects_total{result}`,
+//! `custom_metrics_dropped_total{reason}`; `crl_fetches_total{result}`, `ocsp_requests_total{result}`; with Redis, `redis_connects_total{result}`,
 //! `redis_commands_total{command,result}`, `redis_command_duration_seconds{command}` and
 //! `redis_unavailable_total{family,choice}`.
 
@@ -47,6 +47,7 @@ pub(crate) struct Metrics {
     /// The value cache's counts (set on each scrape).
     pub value_cache: IntGaugeVec,
     pub crl_fetches: IntCounterVec,
+    pub ocsp_requests: IntCounterVec,
     pub redis_connects: IntCounterVec,
     pub redis_commands: IntCounterVec,
     pub redis_latency: HistogramVec,
@@ -79,6 +80,9 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     // happened" reads 0 rather than "no data" (Prometheus's advice for known label values).
     for r in ["ok", "failed", "refused"] {
         m.crl_fetches.with_label_values(&[r]);
+    }
+    for r in ["good", "revoked", "unknown", "failed", "refused"] {
+        m.ocsp_requests.with_label_values(&[r]);
     }
     for r in ["ok", "failed"] {
         m.redis_connects.with_label_values(&[r]);
@@ -253,6 +257,13 @@ fn metrics() -> Metrics {
             "certgate_crl_fetches_total",
             "CRLs fetched from distribution points, by result (ok, failed, refused: not the \
              issuer's or not signed by it)",
+            &["result"],
+        ),
+        ocsp_requests: counter_vec(
+            &r,
+            "certgate_ocsp_requests_total",
+            "OCSP requests for client certificates, by result (good, revoked, unknown: the \
+             answer; failed; refused: not signed by the issuer or a delegated responder)",
             &["result"],
         ),
         redis_connects: counter_vec(

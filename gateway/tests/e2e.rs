@@ -2800,3 +2800,128 @@ fn client_certificates_are_checked_against_the_crl_at_their_distribution_point()
     assert!(fetches("failed") >= 1.0);
     assert_eq!(call().0, 401);
 }
+
+/// Issue 15: OCSP. The DEV CA opts in; a client whose certificate names a local responder
+/// (`openssl ocsp`) is admitted once the responder said good, refused within the refresh
+/// interval after the responder's index revokes it (no reload), and every request is counted.
+#[test]
+fn client_certificates_are_checked_with_the_ocsp_responder_they_name() {
+    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
+    let d = Demo::start();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let client = {
+        let name = {
+            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
+            b.append_entry_by_text("CN", "OCSP Client").unwrap();
+            b.build()
+        };
+        let urls = [url.as_str()];
+        let mut spec = Spec::new(name, Profile::Client);
+        spec.ocsp_urls = &urls;
+        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
+    };
+    std::fs::write(d.pki("ocsp-client.pem"), client.cert_pem()).unwrap();
+    std::fs::write(d.pki("ocsp-client.key.pem"), client.key_pem()).unwrap();
+    let serial = client
+        .cert
+        .serial_number()
+        .to_bn()
+        .unwrap()
+        .to_hex_str()
+        .unwrap()
+        .to_string();
+    let index = d.dir.path().join("ocsp-index.txt");
+    let write_index = |status: &str| {
+        let line = match status {
+            "R" => format!("R\t301231235959Z\t240101000000Z\t{serial}\tunknown\t/CN=OCSP Client\n"),
+            _ => format!("V\t301231235959Z\t\t{serial}\tunknown\t/CN=OCSP Client\n"),
+        };
+        std::fs::write(&index, line).unwrap();
+    };
+    write_index("V");
+    let mut responder = Command::new("openssl")
+        .args(["ocsp", "-port", &port.to_string(), "-index"])
+        .arg(&index)
+        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
+        .args(["-rsigner", &d.pki("dev-intermediate-ca.pem")])
+        .args([
+            "-rkey",
+            &d.pki("dev-intermediate-ca.key.pem"),
+            "-ndays",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // No connect probe: `openssl ocsp` serves one connection at a time and waits forever on
+    // one that sends nothing. The gateway retries after `crl-retry` if it is early.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(
+        d.dir.path().join("policies/ocsp.xml"),
+        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "    crls: [pki/dev-intermediate-ca.crl.pem]",
+            "    crls: [pki/dev-intermediate-ca.crl.pem]\n    ocsp: true",
+        )
+        .replace(
+            "trusted-proxies:",
+            "  - name: ocsp\n    path: /ocsp\n    backend: demo\n    policy: policies/ocsp.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+            + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
+    });
+    assert_eq!(status, 200, "{body}");
+    let until = |want: u16| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]);
+            if r.0 == want || Instant::now() > deadline {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let (status, head, body) = until(200);
+    let log = std::fs::read_to_string(d.dir.path().join("gateway.err")).unwrap_or_default();
+    assert_eq!(status, 200, "{head}{body}\n{log}");
+    // The CA revokes it at the responder: refused within the refresh interval.
+    write_index("R");
+    let (status, head, body) = until(401);
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificaterevoked"),
+        "{head}"
+    );
+    let m = d.admin("GET", "/metrics").2;
+    assert!(
+        metric(&m, "certgate_ocsp_requests_total{result=\"good\"}") >= 1.0,
+        "{m}"
+    );
+    assert!(
+        metric(&m, "certgate_ocsp_requests_total{result=\"revoked\"}") >= 1.0,
+        "{m}"
+    );
+    // The responder gone: counted as failed; the last answer (revoked) still decides.
+    let _ = responder.kill();
+    let _ = responder.wait();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metric(
+        &d.admin("GET", "/metrics").2,
+        "certgate_ocsp_requests_total{result=\"failed\"}",
+    ) < 1.0
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let m = d.admin("GET", "/metrics").2;
+    assert!(
+        metric(&m, "certgate_ocsp_requests_total{result=\"failed\"}") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]).0, 401);
+}

@@ -228,6 +228,9 @@ pub(crate) struct CaCertificate {
     /// (fetched by the gateway), rather than only `crls`.
     #[serde(default)]
     pub crl_distribution_points: bool,
+    /// Ask the OCSP responders the certificates this CA issued name (before any CRL).
+    #[serde(default)]
+    pub ocsp: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,6 +36,7 @@ mod access_log;
 mod calls;
 pub(crate) mod crl;
 mod identity;
+pub(crate) mod ocsp;
 pub(crate) mod openid;
 mod outcall;
 mod session;

@@ -64,19 +64,33 @@ fn origin_of(url: &str) -> String {
     format!("{}{host}", &url[..after_scheme])
 }
 
-/// A `GET` of `url` by the gateway itself (a CRL, an OpenID document): at most `max` body
-/// bytes within `timeout`; the body of a 200, else why not.
+/// A `GET` of `url` by the gateway itself (a CRL): at most `max` body bytes within
+/// `timeout`; the body of a 200, else why not.
 pub(super) async fn get(
     snap: &Snapshot,
     url: &str,
     timeout: std::time::Duration,
     max: usize,
 ) -> Result<Vec<u8>, String> {
+    fetch(snap, "GET", url, Vec::new(), Vec::new(), timeout, max).await
+}
+
+/// A request the gateway makes for itself (a CRL, an OCSP query): at most `max` body bytes
+/// within `timeout`; the body of a 200, else why not.
+pub(super) async fn fetch(
+    snap: &Snapshot,
+    method: &str,
+    url: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout: std::time::Duration,
+    max: usize,
+) -> Result<Vec<u8>, String> {
     let call = Outcall {
-        method: "GET".into(),
+        method: method.into(),
         url: url.to_string(),
-        headers: Vec::new(),
-        body: Vec::new(),
+        headers,
+        body,
         timeout,
         certificate: None,
         identity: None,

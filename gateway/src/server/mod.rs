@@ -130,6 +130,14 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
         },
     ));
     server.add_service(pingora::services::background::background_service(
+        "ocsp",
+        Fetcher {
+            state: state.clone(),
+            wake: &crate::proxy::ocsp::WAKE,
+            run: |snap| Box::pin(crate::proxy::ocsp::refresh_due(snap)),
+        },
+    ));
+    server.add_service(pingora::services::background::background_service(
         "openid-config",
         Fetcher {
             state: state.clone(),

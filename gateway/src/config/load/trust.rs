@@ -14,7 +14,7 @@ impl Loader {
         opts: &LoadOptions,
     ) -> Option<Arc<TrustStore>> {
         let (mut roots, mut inter, mut crls) = (Vec::new(), Vec::new(), Vec::new());
-        let mut online = Vec::new();
+        let (mut online, mut ocsp) = (Vec::new(), Vec::new());
         for ca in &cfg.ca_certificates {
             let Some(b) = self.read(&ca.file) else {
                 continue;
@@ -22,6 +22,9 @@ impl Loader {
             let certs = self.parse_certs(&ca.file, &b);
             if ca.crl_distribution_points {
                 online.extend(certs.iter().cloned());
+            }
+            if ca.ocsp {
+                ocsp.extend(certs.iter().cloned());
             }
             match ca.store {
                 Store::Root => roots.extend(certs),
@@ -55,6 +58,9 @@ impl Loader {
                     .is_some_and(|t| t.allow_client_intermediates);
                 if !online.is_empty() {
                     t = t.with_online_crls(crate::proxy::crl::REGISTRY.clone(), &online);
+                }
+                if !ocsp.is_empty() {
+                    t = t.with_ocsp(crate::proxy::ocsp::REGISTRY.clone(), &ocsp);
                 }
                 Some(Arc::new(t))
             }
