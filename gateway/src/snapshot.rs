@@ -49,6 +49,8 @@ pub struct HostnameSpec {
     pub certificate: CertMaterial,
     pub negotiate_client_certificate: bool,
     pub strict: bool,
+    /// `ocsp-stapling`: the certificate's OCSP answer, fetched in the background.
+    pub staple: Option<Arc<certgate_policy::OcspEntry>>,
 }
 
 impl HostnameSpec {

@@ -169,6 +169,7 @@ fn malformed_configurations_are_located() {
     expect("listeners:\n  - address: 127.0.0.1:1\n    hostnames:\n      - host: a.test\n        certificate: { pem: pki/nope.pem, key: pki/server.key.pem }\n", 5, 29, "cannot read");
     expect("listeners:\n  - address: 127.0.0.1:1\n    hostnames:\n      - host: a.test\n        certificate: { pem: pki/server.pem, key: pki/backend-client.key.pem }\n", 5, 29, "does not belong");
     expect("listeners:\n  - address: 127.0.0.1:1\n    hostnames:\n      - host: a.test\n        certificate: { pfx: pki/server.pfx, password: wrong }\n", 5, 29, "wrong password");
+    expect("listeners:\n  - address: 127.0.0.1:1\n    hostnames:\n      - host: a.test\n        certificate: { pem: pki/server.chain.pem, key: pki/server.key.pem }\n        ocsp-stapling: true\n", 4, 15, "names no OCSP responder");
     expect("admin:\n  address: 9901\n", 2, 12, "not an address");
     // Certificates and trust.
     expect(

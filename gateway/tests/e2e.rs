@@ -2925,3 +2925,90 @@ fn client_certificates_are_checked_with_the_ocsp_responder_they_name() {
     );
     assert_eq!(d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]).0, 401);
 }
+
+/// Issue 15: OCSP stapling of the gateway's own certificate (`ocsp-stapling`, nginx's
+/// `ssl_stapling`): the certificate names a local responder; the gateway fetches the answer in
+/// the background and staples it for clients that ask (`openssl s_client -status`).
+#[test]
+fn the_gateways_certificate_is_stapled_with_its_ocsp_answer() {
+    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
+    let d = Demo::start();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let server = {
+        let name = {
+            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
+            b.append_entry_by_text("CN", "api.certgate.test").unwrap();
+            b.build()
+        };
+        let urls = [url.as_str()];
+        let mut spec = Spec::new(name, Profile::Server);
+        spec.dns = &["api.certgate.test", "localhost"];
+        spec.ocsp_urls = &urls;
+        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
+    };
+    let chain = [server.cert_pem(), d.tree.dev_ca.cert_pem()].concat();
+    std::fs::write(d.pki("stapled.chain.pem"), chain).unwrap();
+    std::fs::write(d.pki("stapled.key.pem"), server.key_pem()).unwrap();
+    let serial = server
+        .cert
+        .serial_number()
+        .to_bn()
+        .unwrap()
+        .to_hex_str()
+        .unwrap()
+        .to_string();
+    let index = d.dir.path().join("staple-index.txt");
+    std::fs::write(
+        &index,
+        format!("V\t301231235959Z\t\t{serial}\tunknown\t/CN=api.certgate.test\n"),
+    )
+    .unwrap();
+    let mut responder = Command::new("openssl")
+        .args(["ocsp", "-port", &port.to_string(), "-index"])
+        .arg(&index)
+        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
+        .args(["-rsigner", &d.pki("dev-intermediate-ca.pem")])
+        .args([
+            "-rkey",
+            &d.pki("dev-intermediate-ca.key.pem"),
+            "-ndays",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // No connect probe: `openssl ocsp` waits forever on a connection that sends nothing.
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = d.reconfigure(|text| {
+        text.replacen(
+            "certificate: { pem: pki/server.chain.pem, key: pki/server.key.pem }\n        negotiate-client-certificate: true",
+            "certificate: { pem: pki/stapled.chain.pem, key: pki/stapled.key.pem }\n        negotiate-client-certificate: true\n        ocsp-stapling: true",
+            1,
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let request = b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut out = String::new();
+    while Instant::now() < deadline {
+        out = d.s_client(&["-status"], request);
+        if out.contains("Cert Status: good") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        out.contains("OCSP Response Status: successful"),
+        "no staple: {out}"
+    );
+    assert!(out.contains("Cert Status: good"), "{out}");
+    let m = d.admin("GET", "/metrics").2;
+    assert!(
+        metric(&m, "certgate_ocsp_requests_total{result=\"good\"}") >= 1.0,
+        "{m}"
+    );
+    let _ = responder.kill();
+    let _ = responder.wait();
+}

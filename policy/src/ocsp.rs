@@ -119,7 +119,7 @@ pub struct OcspEntry {
     pub request: Vec<u8>,
     cert_id: CertId,
     issuer: X509,
-    current: RwLock<Option<OcspAnswer>>,
+    current: RwLock<Option<(OcspAnswer, Arc<[u8]>)>>,
     schedule: Schedule,
 }
 
@@ -184,7 +184,18 @@ impl OcspEntry {
 
     /// The last answer taken; `None` before the first.
     pub fn current(&self) -> Option<OcspAnswer> {
-        self.current.read().ok().and_then(|c| *c)
+        self.current
+            .read()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(a, _)| *a))
+    }
+
+    /// The last response as received, to staple: only a `good` one that has not run out.
+    pub fn staple(&self) -> Option<Arc<[u8]>> {
+        let c = self.current.read().ok()?;
+        let (answer, der) = c.as_ref()?;
+        let fresh = answer.next_update.is_none_or(|n| n > SystemTime::now());
+        (answer.status == OcspStatus::Good && fresh).then(|| der.clone())
     }
 
     /// Reads a response; takes it when it is signed by the issuer (or a responder it
@@ -234,7 +245,7 @@ impl OcspEntry {
             next_update: single.next_update.map(|t| t.0.to_system_time()),
         };
         if let Ok(mut c) = self.current.write() {
-            *c = Some(answer);
+            *c = Some((answer, Arc::from(bytes)));
         }
         self.schedule
             .succeeded(refresh_time(answer.next_update, refresh));

@@ -188,6 +188,10 @@ pub(crate) struct Hostname {
     /// Reject the handshake without a trusted client certificate (nginx `ssl_verify_client on`).
     #[serde(default)]
     pub strict: bool,
+    /// Staple the certificate's OCSP response, fetched from the responder it names (nginx
+    /// `ssl_stapling on`).
+    #[serde(default)]
+    pub ocsp_stapling: bool,
 }
 
 /// A certificate with its private key: PEM chain + key, or PFX + password.

@@ -303,6 +303,10 @@ impl TlsAccept for Handshake {
         for c in &h.certificate.chain {
             let _ = ext::ssl_add_chain_cert(ssl, c);
         }
+        // A current, good OCSP answer is stapled (sent when the client asks for it).
+        if let Some(der) = h.staple.as_ref().and_then(|e| e.staple()) {
+            let _ = ssl.set_ocsp_status(&der);
+        }
         // BoringSSL calls this before it looks for a session to resume, so the context set
         // here decides resumption; with OpenSSL the client-hello callback set it already.
         sessions::bind(ssl, h);
@@ -398,5 +402,10 @@ pub(crate) fn settings(
     if listener.http2 {
         s.enable_h2();
     }
+    // OpenSSL sends a stapled response only when the context has a status callback saying so;
+    // BoringSSL sends the one set on the connection by itself.
+    #[cfg(feature = "openssl")]
+    s.set_status_callback(|ssl| Ok(ssl.ocsp_status().is_some()))
+        .map_err(tls_err)?;
     Ok(s)
 }

@@ -59,12 +59,32 @@ impl Loader {
                 let Some(certificate) = self.key_pair(&h.certificate, &host) else {
                     continue;
                 };
+                let staple = if h.ocsp_stapling {
+                    let cert = certificate.cert.x509();
+                    let url = certgate_policy::ocsp_urls(cert).into_iter().next();
+                    let entry = match (url, certificate.chain.first()) {
+                        (Some(url), Some(issuer)) => {
+                            crate::proxy::ocsp::REGISTRY.entry_for(&url, cert, issuer)
+                        }
+                        _ => None,
+                    };
+                    if entry.is_none() {
+                        self.at(
+                            &h.host,
+                            format!("ocsp-stapling for '{host}': the certificate names no OCSP responder (Authority Information Access) or its issuer is not in the chain"),
+                        );
+                    }
+                    entry
+                } else {
+                    None
+                };
                 hostnames.push(HostnameSpec {
                     host,
                     default: h.default,
                     certificate,
                     negotiate_client_certificate: h.negotiate_client_certificate,
                     strict: h.strict,
+                    staple,
                 });
             }
             if defaults == 0 {
