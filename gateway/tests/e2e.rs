@@ -2906,9 +2906,41 @@ fn client_certificates_are_checked_with_the_ocsp_responder_they_name() {
         metric(&m, "certgate_ocsp_requests_total{result=\"revoked\"}") >= 1.0,
         "{m}"
     );
-    // The responder gone: counted as failed; the last answer (revoked) still decides.
+    // A responder signing with a key the CA never delegated (here: another CA's), saying
+    // good: refused and counted; the last answer (revoked) still decides.
     let _ = responder.kill();
     let _ = responder.wait();
+    write_index("V");
+    let mut impostor = Command::new("openssl")
+        .args(["ocsp", "-port", &port.to_string(), "-index"])
+        .arg(&index)
+        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
+        .args(["-rsigner", &d.pki("tst-intermediate-ca.pem")])
+        .args([
+            "-rkey",
+            &d.pki("tst-intermediate-ca.key.pem"),
+            "-ndays",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let refused = || {
+        metric(
+            &d.admin("GET", "/metrics").2,
+            "certgate_ocsp_requests_total{result=\"refused\"}",
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while refused() < 1.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(refused() >= 1.0);
+    assert_eq!(d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]).0, 401);
+    // The responder gone: counted as failed; the last answer (revoked) still decides.
+    let _ = impostor.kill();
+    let _ = impostor.wait();
     let deadline = Instant::now() + Duration::from_secs(15);
     while metric(
         &d.admin("GET", "/metrics").2,
