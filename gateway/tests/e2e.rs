@@ -3044,3 +3044,85 @@ fn the_gateways_certificate_is_stapled_with_its_ocsp_answer() {
     let _ = responder.kill();
     let _ = responder.wait();
 }
+
+/// Issue 15: a CRL from a distribution point that runs out while its server is down makes the
+/// status unknown (the last good CRL decides only while it is current), even for a client whose
+/// verification was cached.
+#[test]
+fn a_fetched_crl_that_runs_out_makes_the_status_unknown() {
+    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
+    let served = std::sync::Arc::new(std::sync::Mutex::new((200u16, String::new())));
+    let s = served.clone();
+    let crl_server = LocalHttp::start(move |_, _| s.lock().unwrap().clone());
+    let d = Demo::start();
+    let url = format!("http://127.0.0.1:{}/dev.crl", crl_server.port);
+    let client = {
+        let name = {
+            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
+            b.append_entry_by_text("CN", "Short CRL Client").unwrap();
+            b.build()
+        };
+        let urls = [url.as_str()];
+        let mut spec = Spec::new(name, Profile::Client);
+        spec.crl_urls = &urls;
+        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
+    };
+    std::fs::write(d.pki("short-client.pem"), client.cert_pem()).unwrap();
+    std::fs::write(d.pki("short-client.key.pem"), client.key_pem()).unwrap();
+    // A CRL that runs out in six seconds.
+    let now = std::time::SystemTime::now();
+    let short = certgate_policy::Crl::issue(
+        &d.tree.dev_ca.cert,
+        &d.tree.dev_ca.key,
+        &[],
+        now - Duration::from_secs(60),
+        now + Duration::from_secs(6),
+        7,
+    )
+    .unwrap();
+    *served.lock().unwrap() = (200, short.to_pem().unwrap());
+    std::fs::write(
+        d.dir.path().join("policies/short.xml"),
+        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
+    )
+    .unwrap();
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "    crls: [pki/dev-intermediate-ca.crl.pem]",
+            "    crls: [pki/dev-intermediate-ca.crl.pem]\n    crl-distribution-points: true",
+        )
+        .replace(
+            "trusted-proxies:",
+            "  - name: short\n    path: /short\n    backend: demo\n    policy: policies/short.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+            + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
+    });
+    assert_eq!(status, 200, "{body}");
+    let until = |want: u16| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = d.curl(API, "/short/x", Some("short-client"), &[]);
+            if r.0 == want || Instant::now() > deadline {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let (status, head, body) = until(200);
+    assert_eq!(status, 200, "{head}{body}");
+    // The server goes down; the CRL runs out: unknown.
+    *served.lock().unwrap() = (503, "down".into());
+    let (status, head, body) = until(401);
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificaterevocationunknown"),
+        "{head}"
+    );
+    // (nextUpdate has whole seconds: the CRL runs out up to a second before now + 6 s.)
+    let at = std::time::SystemTime::now().duration_since(now).unwrap();
+    assert!(
+        at >= Duration::from_secs(5),
+        "unknown only once the CRL ran out: {at:?}"
+    );
+}

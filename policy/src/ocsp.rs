@@ -377,6 +377,14 @@ impl OnlineOcsp {
             .unwrap_or_default()
     }
 
+    /// The earliest `nextUpdate` of the answers held: verifications made with them end there.
+    pub fn earliest_next_update(&self) -> Option<SystemTime> {
+        self.all()
+            .iter()
+            .filter_map(|e| e.current()?.next_update)
+            .min()
+    }
+
     /// Moves on after an answer was taken.
     pub fn changed(&self) {
         self.epoch

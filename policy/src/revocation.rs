@@ -270,6 +270,14 @@ impl OnlineCrls {
             .unwrap_or_default()
     }
 
+    /// The earliest `nextUpdate` of the CRLs held: answers made with them end there.
+    pub fn earliest_next_update(&self) -> Option<SystemTime> {
+        self.all()
+            .iter()
+            .filter_map(|c| c.current()?.next_update())
+            .min()
+    }
+
     /// Moves on after a CRL was taken (cached verifications made before are not reused).
     pub fn changed(&self) {
         self.epoch.fetch_add(1, Ordering::Relaxed);

@@ -411,7 +411,20 @@ impl TrustStore {
                         until = until.min(h);
                     }
                     if self.online.is_some() || self.ocsp.is_some() {
+                        // A minute at most, and never past an online CRL's or answer's end
+                        // (then the status is unknown, not what it was).
                         until = until.min(now + ONLINE_TTL);
+                        let ends = [
+                            self.online
+                                .as_ref()
+                                .and_then(|(r, _)| r.earliest_next_update()),
+                            self.ocsp
+                                .as_ref()
+                                .and_then(|(r, _)| r.earliest_next_update()),
+                        ];
+                        for end in ends.into_iter().flatten() {
+                            until = until.min(end);
+                        }
                     }
                 }
                 until
