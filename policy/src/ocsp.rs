@@ -474,9 +474,12 @@ mod tests {
             .serial_number()
             .to_bn()
             .unwrap()
-            .to_hex_str()
-            .unwrap()
-            .to_string();
+            .to_vec()
+            .iter()
+            // As `openssl ca` writes serials in its index: two upper-case digits per byte (the
+            // bindings' own hex differs: BoringSSL's is lower case, without padding).
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>();
 
         let registry = Arc::new(OnlineOcsp::default());
         let root_crl = crl(&pki.root, &[], -1, 30).unwrap();
