@@ -8,8 +8,7 @@
 //! The DER structures are RustCrypto's `x509-ocsp` (both TLS backends, as for CRLs); signatures
 //! are checked with the crypto library. Must not: do I/O.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use x509_cert::der::asn1::{Null, ObjectIdentifier, OctetString};
@@ -25,7 +24,7 @@ use x509_ocsp::{
 
 use crate::crypto::hash::{hash, MessageDigest};
 use crate::crypto::x509::{X509Ref, X509};
-use crate::revocation::{refresh_time, Refresh, Schedule};
+use crate::revocation::{refresh_time, Refresh, Registry, Schedule};
 
 const AIA_OID: &str = "1.3.6.1.5.5.7.1.1";
 const OCSP_METHOD: &str = "1.3.6.1.5.5.7.48.1";
@@ -326,12 +325,12 @@ impl OcspEntry {
 type CertKey = (Vec<u8>, Vec<u8>);
 
 /// Every certificate the trust store asked about, across reloads.
-#[derive(Default)]
-pub struct OnlineOcsp {
-    map: Mutex<HashMap<CertKey, Arc<OcspEntry>>>,
-    waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
-    /// Moves when an answer is taken (the verification cache's key, as for CRLs).
-    epoch: std::sync::atomic::AtomicU64,
+pub struct OnlineOcsp(Registry<CertKey, OcspEntry>);
+
+impl Default for OnlineOcsp {
+    fn default() -> Self {
+        OnlineOcsp(Registry::new(MAX_ENTRIES))
+    }
 }
 
 impl std::fmt::Debug for OnlineOcsp {
@@ -353,52 +352,28 @@ impl OnlineOcsp {
             issuer.to_der().ok()?,
             cert.serial_number().to_bn().ok()?.to_vec(),
         );
-        let mut m = self.map.lock().ok()?;
-        if let Some(e) = m.get(&key) {
-            return Some(e.clone());
-        }
-        if m.len() >= MAX_ENTRIES {
-            return None;
-        }
-        let e = Arc::new(OcspEntry::new(url, cert, issuer).ok()?);
-        m.insert(key, e.clone());
-        drop(m);
-        if let Some(w) = self.waker.get() {
-            w();
-        }
-        Some(e)
+        self.0
+            .get_or_insert(key, || OcspEntry::new(url, cert, issuer).ok())
     }
 
     /// Every registered certificate.
     pub fn all(&self) -> Vec<Arc<OcspEntry>> {
-        self.map
-            .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The earliest `nextUpdate` of the answers held: verifications made with them end there.
-    pub fn earliest_next_update(&self) -> Option<SystemTime> {
-        self.all()
-            .iter()
-            .filter_map(|e| e.current()?.next_update)
-            .min()
+        self.0.all()
     }
 
     /// Moves on after an answer was taken.
     pub fn changed(&self) {
-        self.epoch
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.changed();
     }
 
     /// The current epoch.
     pub fn epoch(&self) -> u64 {
-        self.epoch.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.epoch()
     }
 
     /// What to call when a new certificate is registered (once; the gateway's fetcher).
     pub fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
-        let _ = self.waker.set(waker);
+        self.0.set_waker(waker);
     }
 }
 
@@ -469,17 +444,7 @@ mod tests {
         let client = issue(KeyKind::EcdsaP256, &spec, Some(&pki.dev_ca)).unwrap();
         assert_eq!(ocsp_urls(&client.cert), [url]);
         assert!(ocsp_urls(&pki.valid.cert).is_empty());
-        let serial = client
-            .cert
-            .serial_number()
-            .to_bn()
-            .unwrap()
-            .to_vec()
-            .iter()
-            // As `openssl ca` writes serials in its index: two upper-case digits per byte (the
-            // bindings' own hex differs: BoringSSL's is lower case, without padding).
-            .map(|b| format!("{b:02X}"))
-            .collect::<String>();
+        let serial = crate::pki::index_serial(&client.cert);
 
         let registry = Arc::new(OnlineOcsp::default());
         let root_crl = crl(&pki.root, &[], -1, 30).unwrap();

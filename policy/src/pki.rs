@@ -457,6 +457,16 @@ impl DemoPki {
     }
 }
 
+/// `cert`'s serial number as `openssl ca` writes it in an index file (`openssl ocsp -index`
+/// answers from one): two upper-case hex digits per byte. The bindings' own hex differs
+/// (BoringSSL's is lower case and unpadded).
+pub fn index_serial(cert: &X509Ref) -> String {
+    cert.serial_number()
+        .to_bn()
+        .map(|b| b.to_vec().iter().map(|b| format!("{b:02X}")).collect())
+        .unwrap_or_default()
+}
+
 /// A CRL issued by `issuer`, revoking `revoked`, valid from `last_days` to `next_days` (days
 /// from now; a negative `next_days` makes an expired CRL).
 pub fn crl(

@@ -212,15 +212,74 @@ impl OnlineCrl {
     }
 }
 
-/// Every distribution point the trust store asked for, across reloads.
-#[derive(Default)]
-pub struct OnlineCrls {
-    map: Mutex<HashMap<String, Arc<OnlineCrl>>>,
-    /// Moves when a CRL is taken: part of the verification cache's key, so an answer made
-    /// with an older CRL is not reused.
+/// What a revocation registry holds per key, shared by the CRL and OCSP registries: the
+/// entries registered on first sight (bounded: a flood of certificates must not grow memory,
+/// or fetches, without bound), an epoch that moves when an answer is taken (part of the
+/// verification cache's key, so an answer made before is not reused), and the waker that tells
+/// the gateway's fetcher a new entry is waiting.
+pub(crate) struct Registry<K, V> {
+    map: Mutex<HashMap<K, Arc<V>>>,
+    max: usize,
     epoch: AtomicU64,
-    /// Tells the gateway's fetcher that a new URL is waiting.
     waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Registry<K, V> {
+    pub(crate) fn new(max: usize) -> Registry<K, V> {
+        Registry {
+            map: Mutex::new(HashMap::new()),
+            max,
+            epoch: AtomicU64::new(0),
+            waker: OnceLock::new(),
+        }
+    }
+
+    /// The entry under `key`, made by `make` and registered on first sight (the fetcher is
+    /// woken). `None` past the bound, or when `make` cannot make one.
+    pub(crate) fn get_or_insert(&self, key: K, make: impl FnOnce() -> Option<V>) -> Option<Arc<V>> {
+        let mut m = self.map.lock().ok()?;
+        if let Some(e) = m.get(&key) {
+            return Some(e.clone());
+        }
+        if m.len() >= self.max {
+            return None;
+        }
+        let e = Arc::new(make()?);
+        m.insert(key, e.clone());
+        drop(m);
+        if let Some(w) = self.waker.get() {
+            w();
+        }
+        Some(e)
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<V>> {
+        self.map
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(waker);
+    }
+}
+
+/// Every distribution point the trust store asked for, across reloads.
+pub struct OnlineCrls(Registry<String, OnlineCrl>);
+
+impl Default for OnlineCrls {
+    fn default() -> Self {
+        OnlineCrls(Registry::new(MAX_URLS))
+    }
 }
 
 impl std::fmt::Debug for OnlineCrls {
@@ -231,66 +290,41 @@ impl std::fmt::Debug for OnlineCrls {
     }
 }
 
-/// Most distribution points remembered (a flood of certificates naming new URLs must not grow
-/// memory, or fetches, without bound).
+/// Most distribution points remembered.
 const MAX_URLS: usize = 1000;
 
 impl OnlineCrls {
     /// The CRL at `url` from `issuer`: registered on first sight (the fetcher is woken).
     /// `None` past the registry's bound.
     pub fn crl_for(&self, url: &str, issuer: &X509Ref) -> Option<Arc<OnlineCrl>> {
-        let Ok(mut m) = self.map.lock() else {
-            return None;
-        };
-        if let Some(c) = m.get(url) {
-            return Some(c.clone());
-        }
-        if m.len() >= MAX_URLS {
-            return None;
-        }
-        let c = Arc::new(OnlineCrl {
-            url: url.into(),
-            issuer: issuer.to_owned(),
-            current: RwLock::new(None),
-            schedule: Schedule::default(),
-        });
-        m.insert(url.to_string(), c.clone());
-        drop(m);
-        if let Some(w) = self.waker.get() {
-            w();
-        }
-        Some(c)
+        self.0.get_or_insert(url.to_string(), || {
+            Some(OnlineCrl {
+                url: url.into(),
+                issuer: issuer.to_owned(),
+                current: RwLock::new(None),
+                schedule: Schedule::default(),
+            })
+        })
     }
 
     /// Every registered distribution point.
     pub fn all(&self) -> Vec<Arc<OnlineCrl>> {
-        self.map
-            .lock()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The earliest `nextUpdate` of the CRLs held: answers made with them end there.
-    pub fn earliest_next_update(&self) -> Option<SystemTime> {
-        self.all()
-            .iter()
-            .filter_map(|c| c.current()?.next_update())
-            .min()
+        self.0.all()
     }
 
     /// Moves on after a CRL was taken (cached verifications made before are not reused).
     pub fn changed(&self) {
-        self.epoch.fetch_add(1, Ordering::Relaxed);
+        self.0.changed();
     }
 
     /// The current epoch.
     pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Relaxed)
+        self.0.epoch()
     }
 
     /// What to call when a new URL is registered (once; the gateway's fetcher).
     pub fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
-        let _ = self.waker.set(waker);
+        self.0.set_waker(waker);
     }
 }
 

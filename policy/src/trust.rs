@@ -92,6 +92,9 @@ pub struct Verified {
     pub depth: usize,
     /// Earliest notAfter in the chain: the result holds until then.
     pub not_after: Option<SystemTime>,
+    /// Earliest `nextUpdate` of the online CRLs and OCSP answers the revocation check read:
+    /// past it the status is unknown, not what it was.
+    online_until: Option<SystemTime>,
 }
 
 impl Verified {
@@ -411,18 +414,10 @@ impl TrustStore {
                         until = until.min(h);
                     }
                     if self.online.is_some() || self.ocsp.is_some() {
-                        // A minute at most, and never past an online CRL's or answer's end
-                        // (then the status is unknown, not what it was).
+                        // A minute at most, and never past the end of an online CRL or answer
+                        // this verification read.
                         until = until.min(now + ONLINE_TTL);
-                        let ends = [
-                            self.online
-                                .as_ref()
-                                .and_then(|(r, _)| r.earliest_next_update()),
-                            self.ocsp
-                                .as_ref()
-                                .and_then(|(r, _)| r.earliest_next_update()),
-                        ];
-                        for end in ends.into_iter().flatten() {
+                        if let Some(end) = v.online_until {
                             until = until.min(end);
                         }
                     }
@@ -472,9 +467,11 @@ impl TrustStore {
         if !ok {
             return Err(map_error(err.unwrap_or((-1, "chain not verified"))));
         }
-        if check_revocation {
-            self.check_revocation(&chain)?;
-        }
+        let online_until = if check_revocation {
+            self.check_revocation(&chain)?
+        } else {
+            None
+        };
         // The leaf is parsed already; the rest is the trust store's own parsed certificates,
         // except intermediates the client sent (when allowed), parsed here.
         let mut not_after = leaf.validity().map(|(_, na)| na);
@@ -499,13 +496,21 @@ impl TrustStore {
             issuer,
             depth: chain.len(),
             not_after,
+            online_until,
         })
     }
 
     /// Every certificate below the anchor needs a current CRL from its issuer that does not
     /// list it; a missing or outdated CRL means the status is unknown (which fails `Verify()`).
-    fn check_revocation(&self, chain: &[X509]) -> Result<(), TrustFailure> {
+    /// The earliest `nextUpdate` of the online CRLs and OCSP answers read, if any.
+    fn check_revocation(&self, chain: &[X509]) -> Result<Option<SystemTime>, TrustFailure> {
         let now = SystemTime::now();
+        let mut online_until: Option<SystemTime> = None;
+        let mut read = |end: Option<SystemTime>| {
+            if let Some(e) = end {
+                online_until = Some(online_until.map_or(e, |u| u.min(e)));
+            }
+        };
         for pair in chain.windows(2) {
             let (cert, issuer) = (&pair[0], &pair[1]);
             if let Some(answer) = self.ocsp_answer(cert, issuer) {
@@ -515,6 +520,7 @@ impl TrustStore {
                         "the OCSP answer has expired".into(),
                     ));
                 }
+                read(answer.next_update);
                 match answer.status {
                     OcspStatus::Good => continue,
                     OcspStatus::Revoked => return Err(TrustFailure::Revoked),
@@ -535,6 +541,7 @@ impl TrustStore {
                 if crl.revokes(cert) {
                     return Err(TrustFailure::Revoked);
                 }
+                read(crl.next_update());
                 continue;
             }
             let key = issuer.public_key().map_err(other)?;
@@ -565,7 +572,7 @@ impl TrustStore {
                 return Err(TrustFailure::Revoked);
             }
         }
-        Ok(())
+        Ok(online_until)
     }
 }
 
