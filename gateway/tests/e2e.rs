@@ -2701,6 +2701,106 @@ fn retry_calls_the_backend_again() {
     );
 }
 
+/// A certificate the demo DEV CA issues for `cn` (a client, or with `dns` names a server)
+/// naming CRL distribution points and OCSP responders, written as `pki/<stem>.pem` (with the CA
+/// after it: a chain) and `pki/<stem>.key.pem`.
+fn issue_online(
+    d: &Demo,
+    stem: &str,
+    cn: &str,
+    dns: &[&str],
+    crl_urls: &[&str],
+    ocsp_urls: &[&str],
+) -> certgate_policy::pki::Issued {
+    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
+    let name = {
+        let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
+        b.append_entry_by_text("CN", cn).unwrap();
+        b.build()
+    };
+    let profile = if dns.is_empty() {
+        Profile::Client
+    } else {
+        Profile::Server
+    };
+    let mut spec = Spec::new(name, profile);
+    spec.dns = dns;
+    spec.crl_urls = crl_urls;
+    spec.ocsp_urls = ocsp_urls;
+    let issued = issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap();
+    let chain = [issued.cert_pem(), d.tree.dev_ca.cert_pem()].concat();
+    std::fs::write(d.pki(&format!("{stem}.pem")), chain).unwrap();
+    std::fs::write(d.pki(&format!("{stem}.key.pem")), issued.key_pem()).unwrap();
+    issued
+}
+
+/// The DEV CA's store opts in to `option` (`crl-distribution-points` or `ocsp`), answers are
+/// refreshed every 2 s and retried after 1 s, and the API `name` checks client certificates
+/// with revocation.
+fn check_revocation_online(d: &Demo, option: &str, name: &str) {
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "    crls: [pki/dev-intermediate-ca.crl.pem]",
+            &format!("    crls: [pki/dev-intermediate-ca.crl.pem]\n    {option}: true"),
+        ) + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
+    });
+    assert_eq!(status, 200, "{body}");
+    serve_api_with_policy(
+        d,
+        name,
+        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
+    );
+}
+
+/// Calls `path` as `client` until it answers `want` (15 s at most); the last answer.
+fn until_status(d: &Demo, path: &str, client: &str, want: u16) -> (u16, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = d.curl(API, path, Some(client), &[]);
+        if r.0 == want || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits (15 s at most) until the counter `series` of `/metrics` reaches 1; its value.
+fn until_counted(d: &Demo, series: &str) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = metric(&d.admin("GET", "/metrics").2, series);
+        if v >= 1.0 || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `cert`'s line in an `openssl ca` index: `V` (valid) or `R` (revoked).
+fn index_line(status: &str, cert: &certgate_policy::crypto::x509::X509) -> String {
+    let serial = certgate_policy::pki::index_serial(cert);
+    let revoked = if status == "R" { "240101000000Z" } else { "" };
+    format!("{status}\t301231235959Z\t{revoked}\t{serial}\tunknown\t/CN=x\n")
+}
+
+/// `openssl ocsp` on `port` for the DEV CA, answering from `index` and signing as the CA whose
+/// pki stem is `signer`. No connect probe follows: it serves one connection at a time and waits
+/// forever on one that sends nothing; the gateway retries after `crl-retry` if it is early.
+fn ocsp_responder(d: &Demo, port: u16, index: &Path, signer: &str) -> std::process::Child {
+    let child = Command::new("openssl")
+        .args(["ocsp", "-port", &port.to_string(), "-index"])
+        .arg(index)
+        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
+        .args(["-rsigner", &d.pki(&format!("{signer}.pem"))])
+        .args(["-rkey", &d.pki(&format!("{signer}.key.pem")), "-ndays", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    child
+}
+
 /// Issue 15: revocation checked online. The DEV CA opts in to distribution points; a client
 /// whose certificate names a local CRL server is admitted once the gateway fetched the CA's
 /// CRL, refused within the refresh interval after the CA revokes it (no reload), and a CRL
@@ -2708,65 +2808,22 @@ fn retry_calls_the_backend_again() {
 /// CRL keeps deciding.
 #[test]
 fn client_certificates_are_checked_against_the_crl_at_their_distribution_point() {
-    use certgate_policy::pki::{crl, issue, KeyKind, Profile, Spec};
+    use certgate_policy::pki::crl;
     let served = std::sync::Arc::new(std::sync::Mutex::new((200u16, String::new())));
     let s = served.clone();
     let crl_server = LocalHttp::start(move |_, _| s.lock().unwrap().clone());
     let d = Demo::start();
     let url = format!("http://127.0.0.1:{}/dev.crl", crl_server.port);
-    let client = {
-        let name = {
-            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
-            b.append_entry_by_text("CN", "Online Client").unwrap();
-            b.build()
-        };
-        let urls = [url.as_str()];
-        let mut spec = Spec::new(name, Profile::Client);
-        spec.crl_urls = &urls;
-        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
-    };
-    std::fs::write(d.pki("online-client.pem"), client.cert_pem()).unwrap();
-    std::fs::write(d.pki("online-client.key.pem"), client.key_pem()).unwrap();
+    let client = issue_online(&d, "online-client", "Online Client", &[], &[&url], &[]);
     let serve = |crl: String| *served.lock().unwrap() = (200, crl);
     serve(crl(&d.tree.dev_ca, &[], -1, 30).unwrap().to_pem().unwrap());
-    std::fs::write(
-        d.dir.path().join("policies/online.xml"),
-        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
-    )
-    .unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "    crls: [pki/dev-intermediate-ca.crl.pem]",
-            "    crls: [pki/dev-intermediate-ca.crl.pem]\n    crl-distribution-points: true",
-        )
-        .replace(
-            "trusted-proxies:",
-            "  - name: online\n    path: /online\n    backend: demo\n    policy: policies/online.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-            + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
-    });
-    assert_eq!(status, 200, "{body}");
+    check_revocation_online(&d, "crl-distribution-points", "online");
     let call = || d.curl(API, "/online/x", Some("online-client"), &[]);
-    let until = |want: u16| {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let (status, head, body) = call();
-            if status == want || Instant::now() > deadline {
-                return (status, head, body);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
     // The first sight names the URL; once fetched, the client is admitted.
-    let (status, head, body) = until(200);
+    let (status, head, body) = until_status(&d, "/online/x", "online-client", 200);
     assert_eq!(status, 200, "{head}{body}");
-    let fetches = |result: &str| {
-        metric(
-            &d.admin("GET", "/metrics").2,
-            &format!("certgate_crl_fetches_total{{result=\"{result}\"}}"),
-        )
-    };
-    assert!(fetches("ok") >= 1.0);
+    let fetches = |result: &str| format!("certgate_crl_fetches_total{{result=\"{result}\"}}");
+    assert!(metric(&d.admin("GET", "/metrics").2, &fetches("ok")) >= 1.0);
 
     // The CA revokes it: refused within the refresh interval, without a reload.
     serve(
@@ -2775,7 +2832,7 @@ fn client_certificates_are_checked_against_the_crl_at_their_distribution_point()
             .to_pem()
             .unwrap(),
     );
-    let (status, head, body) = until(401);
+    let (status, head, body) = until_status(&d, "/online/x", "online-client", 401);
     assert_eq!(status, 401, "{head}{body}");
     assert_eq!(
         header(&head, "x-error-reason"),
@@ -2785,19 +2842,11 @@ fn client_certificates_are_checked_against_the_crl_at_their_distribution_point()
 
     // A CRL from another CA (here: listing nobody) is refused; the last good one stays.
     serve(crl(&d.tree.tst_ca, &[], -1, 30).unwrap().to_pem().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while fetches("refused") < 1.0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(fetches("refused") >= 1.0);
+    assert!(until_counted(&d, &fetches("refused")) >= 1.0);
     assert_eq!(call().0, 401, "still revoked by the last good CRL");
     // The server failing: counted, the last good CRL still decides.
     *served.lock().unwrap() = (500, "down".into());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while fetches("failed") < 1.0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(fetches("failed") >= 1.0);
+    assert!(until_counted(&d, &fetches("failed")) >= 1.0);
     assert_eq!(call().0, 401);
 }
 
@@ -2806,158 +2855,44 @@ fn client_certificates_are_checked_against_the_crl_at_their_distribution_point()
 /// interval after the responder's index revokes it (no reload), and every request is counted.
 #[test]
 fn client_certificates_are_checked_with_the_ocsp_responder_they_name() {
-    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
     let d = Demo::start();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
-    let client = {
-        let name = {
-            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
-            b.append_entry_by_text("CN", "OCSP Client").unwrap();
-            b.build()
-        };
-        let urls = [url.as_str()];
-        let mut spec = Spec::new(name, Profile::Client);
-        spec.ocsp_urls = &urls;
-        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
-    };
-    std::fs::write(d.pki("ocsp-client.pem"), client.cert_pem()).unwrap();
-    std::fs::write(d.pki("ocsp-client.key.pem"), client.key_pem()).unwrap();
-    let serial = client
-        .cert
-        .serial_number()
-        .to_bn()
-        .unwrap()
-        .to_vec()
-        .iter()
-        // As `openssl ca` writes serials in its index: two upper-case digits per byte (the
-        // bindings' own hex differs: BoringSSL's is lower case, without padding).
-        .map(|b| format!("{b:02X}"))
-        .collect::<String>();
+    let client = issue_online(&d, "ocsp-client", "OCSP Client", &[], &[], &[&url]);
     let index = d.dir.path().join("ocsp-index.txt");
-    let write_index = |status: &str| {
-        let line = match status {
-            "R" => format!("R\t301231235959Z\t240101000000Z\t{serial}\tunknown\t/CN=OCSP Client\n"),
-            _ => format!("V\t301231235959Z\t\t{serial}\tunknown\t/CN=OCSP Client\n"),
-        };
-        std::fs::write(&index, line).unwrap();
-    };
+    let write_index =
+        |status: &str| std::fs::write(&index, index_line(status, &client.cert)).unwrap();
     write_index("V");
-    let mut responder = Command::new("openssl")
-        .args(["ocsp", "-port", &port.to_string(), "-index"])
-        .arg(&index)
-        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
-        .args(["-rsigner", &d.pki("dev-intermediate-ca.pem")])
-        .args([
-            "-rkey",
-            &d.pki("dev-intermediate-ca.key.pem"),
-            "-ndays",
-            "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // No connect probe: `openssl ocsp` serves one connection at a time and waits forever on
-    // one that sends nothing. The gateway retries after `crl-retry` if it is early.
-    std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(
-        d.dir.path().join("policies/ocsp.xml"),
-        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
-    )
-    .unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "    crls: [pki/dev-intermediate-ca.crl.pem]",
-            "    crls: [pki/dev-intermediate-ca.crl.pem]\n    ocsp: true",
-        )
-        .replace(
-            "trusted-proxies:",
-            "  - name: ocsp\n    path: /ocsp\n    backend: demo\n    policy: policies/ocsp.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-            + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
-    });
-    assert_eq!(status, 200, "{body}");
-    let until = |want: u16| {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let r = d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]);
-            if r.0 == want || Instant::now() > deadline {
-                return r;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let (status, head, body) = until(200);
+    let mut responder = ocsp_responder(&d, port, &index, "dev-intermediate-ca");
+    check_revocation_online(&d, "ocsp", "ocsp");
+    let (status, head, body) = until_status(&d, "/ocsp/x", "ocsp-client", 200);
     let log = std::fs::read_to_string(d.dir.path().join("gateway.err")).unwrap_or_default();
     assert_eq!(status, 200, "{head}{body}\n{log}");
     // The CA revokes it at the responder: refused within the refresh interval.
     write_index("R");
-    let (status, head, body) = until(401);
+    let (status, head, body) = until_status(&d, "/ocsp/x", "ocsp-client", 401);
     assert_eq!(status, 401, "{head}{body}");
     assert_eq!(
         header(&head, "x-error-reason"),
         Some("clientcertificaterevoked"),
         "{head}"
     );
+    let requests = |result: &str| format!("certgate_ocsp_requests_total{{result=\"{result}\"}}");
     let m = d.admin("GET", "/metrics").2;
-    assert!(
-        metric(&m, "certgate_ocsp_requests_total{result=\"good\"}") >= 1.0,
-        "{m}"
-    );
-    assert!(
-        metric(&m, "certgate_ocsp_requests_total{result=\"revoked\"}") >= 1.0,
-        "{m}"
-    );
+    assert!(metric(&m, &requests("good")) >= 1.0, "{m}");
+    assert!(metric(&m, &requests("revoked")) >= 1.0, "{m}");
     // A responder signing with a key the CA never delegated (here: another CA's), saying
     // good: refused and counted; the last answer (revoked) still decides.
     let _ = responder.kill();
     let _ = responder.wait();
     write_index("V");
-    let mut impostor = Command::new("openssl")
-        .args(["ocsp", "-port", &port.to_string(), "-index"])
-        .arg(&index)
-        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
-        .args(["-rsigner", &d.pki("tst-intermediate-ca.pem")])
-        .args([
-            "-rkey",
-            &d.pki("tst-intermediate-ca.key.pem"),
-            "-ndays",
-            "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let refused = || {
-        metric(
-            &d.admin("GET", "/metrics").2,
-            "certgate_ocsp_requests_total{result=\"refused\"}",
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while refused() < 1.0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(refused() >= 1.0);
+    let mut impostor = ocsp_responder(&d, port, &index, "tst-intermediate-ca");
+    assert!(until_counted(&d, &requests("refused")) >= 1.0);
     assert_eq!(d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]).0, 401);
     // The responder gone: counted as failed; the last answer (revoked) still decides.
     let _ = impostor.kill();
     let _ = impostor.wait();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while metric(
-        &d.admin("GET", "/metrics").2,
-        "certgate_ocsp_requests_total{result=\"failed\"}",
-    ) < 1.0
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let m = d.admin("GET", "/metrics").2;
-    assert!(
-        metric(&m, "certgate_ocsp_requests_total{result=\"failed\"}") >= 1.0,
-        "{m}"
-    );
+    assert!(until_counted(&d, &requests("failed")) >= 1.0);
     assert_eq!(d.curl(API, "/ocsp/x", Some("ocsp-client"), &[]).0, 401);
 }
 
@@ -2966,59 +2901,21 @@ fn client_certificates_are_checked_with_the_ocsp_responder_they_name() {
 /// the background and staples it for clients that ask (`openssl s_client -status`).
 #[test]
 fn the_gateways_certificate_is_stapled_with_its_ocsp_answer() {
-    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
     let d = Demo::start();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/");
-    let server = {
-        let name = {
-            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
-            b.append_entry_by_text("CN", "api.certgate.test").unwrap();
-            b.build()
-        };
-        let urls = [url.as_str()];
-        let mut spec = Spec::new(name, Profile::Server);
-        spec.dns = &["api.certgate.test", "localhost"];
-        spec.ocsp_urls = &urls;
-        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
-    };
-    let chain = [server.cert_pem(), d.tree.dev_ca.cert_pem()].concat();
-    std::fs::write(d.pki("stapled.chain.pem"), chain).unwrap();
-    std::fs::write(d.pki("stapled.key.pem"), server.key_pem()).unwrap();
-    let serial = server
-        .cert
-        .serial_number()
-        .to_bn()
-        .unwrap()
-        .to_vec()
-        .iter()
-        // As `openssl ca` writes serials in its index: two upper-case digits per byte (the
-        // bindings' own hex differs: BoringSSL's is lower case, without padding).
-        .map(|b| format!("{b:02X}"))
-        .collect::<String>();
+    let server = issue_online(
+        &d,
+        "stapled.chain",
+        "api.certgate.test",
+        &["api.certgate.test", "localhost"],
+        &[],
+        &[&url],
+    );
+    std::fs::rename(d.pki("stapled.chain.key.pem"), d.pki("stapled.key.pem")).unwrap();
     let index = d.dir.path().join("staple-index.txt");
-    std::fs::write(
-        &index,
-        format!("V\t301231235959Z\t\t{serial}\tunknown\t/CN=api.certgate.test\n"),
-    )
-    .unwrap();
-    let mut responder = Command::new("openssl")
-        .args(["ocsp", "-port", &port.to_string(), "-index"])
-        .arg(&index)
-        .args(["-CA", &d.pki("dev-intermediate-ca.pem")])
-        .args(["-rsigner", &d.pki("dev-intermediate-ca.pem")])
-        .args([
-            "-rkey",
-            &d.pki("dev-intermediate-ca.key.pem"),
-            "-ndays",
-            "1",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // No connect probe: `openssl ocsp` waits forever on a connection that sends nothing.
-    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&index, index_line("V", &server.cert)).unwrap();
+    let mut responder = ocsp_responder(&d, port, &index, "dev-intermediate-ca");
     let (status, body) = d.reconfigure(|text| {
         text.replacen(
             "certificate: { pem: pki/server.chain.pem, key: pki/server.key.pem }\n        negotiate-client-certificate: true",
@@ -3056,25 +2953,12 @@ fn the_gateways_certificate_is_stapled_with_its_ocsp_answer() {
 /// verification was cached.
 #[test]
 fn a_fetched_crl_that_runs_out_makes_the_status_unknown() {
-    use certgate_policy::pki::{issue, KeyKind, Profile, Spec};
     let served = std::sync::Arc::new(std::sync::Mutex::new((200u16, String::new())));
     let s = served.clone();
     let crl_server = LocalHttp::start(move |_, _| s.lock().unwrap().clone());
     let d = Demo::start();
     let url = format!("http://127.0.0.1:{}/dev.crl", crl_server.port);
-    let client = {
-        let name = {
-            let mut b = certgate_policy::crypto::x509::X509NameBuilder::new().unwrap();
-            b.append_entry_by_text("CN", "Short CRL Client").unwrap();
-            b.build()
-        };
-        let urls = [url.as_str()];
-        let mut spec = Spec::new(name, Profile::Client);
-        spec.crl_urls = &urls;
-        issue(KeyKind::EcdsaP256, &spec, Some(&d.tree.dev_ca)).unwrap()
-    };
-    std::fs::write(d.pki("short-client.pem"), client.cert_pem()).unwrap();
-    std::fs::write(d.pki("short-client.key.pem"), client.key_pem()).unwrap();
+    issue_online(&d, "short-client", "Short CRL Client", &[], &[&url], &[]);
     // A CRL that runs out in six seconds.
     let now = std::time::SystemTime::now();
     let short = certgate_policy::Crl::issue(
@@ -3087,38 +2971,17 @@ fn a_fetched_crl_that_runs_out_makes_the_status_unknown() {
     )
     .unwrap();
     *served.lock().unwrap() = (200, short.to_pem().unwrap());
-    std::fs::write(
-        d.dir.path().join("policies/short.xml"),
-        r#"<policies><inbound><base /><validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false" /></inbound></policies>"#,
-    )
-    .unwrap();
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "    crls: [pki/dev-intermediate-ca.crl.pem]",
-            "    crls: [pki/dev-intermediate-ca.crl.pem]\n    crl-distribution-points: true",
-        )
-        .replace(
-            "trusted-proxies:",
-            "  - name: short\n    path: /short\n    backend: demo\n    policy: policies/short.xml\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-            + "\ntrust:\n  crl-refresh: 2s\n  crl-retry: 1s\n"
-    });
-    assert_eq!(status, 200, "{body}");
-    let until = |want: u16| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let r = d.curl(API, "/short/x", Some("short-client"), &[]);
-            if r.0 == want || Instant::now() > deadline {
-                return r;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let (status, head, body) = until(200);
+    check_revocation_online(&d, "crl-distribution-points", "short");
+    let (status, head, body) = until_status(&d, "/short/x", "short-client", 200);
     assert_eq!(status, 200, "{head}{body}");
     // The server goes down; the CRL runs out: unknown.
     *served.lock().unwrap() = (503, "down".into());
-    let (status, head, body) = until(401);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut status, mut head, mut body) = (0, String::new(), String::new());
+    while status != 401 && Instant::now() < deadline {
+        (status, head, body) = d.curl(API, "/short/x", Some("short-client"), &[]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(status, 401, "{head}{body}");
     assert_eq!(
         header(&head, "x-error-reason"),
