@@ -11,7 +11,7 @@
 //! send-one-way-request), `value_cache{count=hits|misses|stores|evictions|entries|bytes}`,
 //! `managed_identity_tokens_total{result}`, `openid_fetches_total{result}`; and
 //! `custom_<name>_total{namespace,<dimensions>}` for each `emit-metric` name, with
-//! `custom_metrics_dropped_total{reason}`; `crl_fetches_total{result}`, `ocsp_requests_total{result}`; with Redis, `redis_connects_total{result}`,
+//! `custom_metrics_dropped_total{reason}`; `crl_fetches_total{result}`, `ocsp_requests_total{result}`, `revocation_waits_total{result}`; with Redis, `redis_connects_total{result}`,
 //! `redis_commands_total{command,result}`, `redis_command_duration_seconds{command}` and
 //! `redis_unavailable_total{family,choice}`.
 
@@ -48,6 +48,7 @@ pub(crate) struct Metrics {
     pub value_cache: IntGaugeVec,
     pub crl_fetches: IntCounterVec,
     pub ocsp_requests: IntCounterVec,
+    pub revocation_waits: IntCounterVec,
     pub redis_connects: IntCounterVec,
     pub redis_commands: IntCounterVec,
     pub redis_latency: HistogramVec,
@@ -83,6 +84,9 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
     for r in ["good", "revoked", "unknown", "failed", "refused"] {
         m.ocsp_requests.with_label_values(&[r]);
+    }
+    for r in ["answered", "timeout"] {
+        m.revocation_waits.with_label_values(&[r]);
     }
     for r in ["ok", "failed"] {
         m.redis_connects.with_label_values(&[r]);
@@ -264,6 +268,14 @@ fn metrics() -> Metrics {
             "certgate_ocsp_requests_total",
             "OCSP requests for client certificates, by result (good, revoked, unknown: the \
              answer; failed; refused: not signed by the issuer or a delegated responder)",
+            &["result"],
+        ),
+        revocation_waits: counter_vec(
+            &r,
+            "certgate_revocation_waits_total",
+            "Requests that waited for the first CRL or OCSP answer their client certificate \
+             needs (trust.revocation-wait), by result (answered: the fetch ended in time; \
+             timeout: the status stayed unknown)",
             &["result"],
         ),
         redis_connects: counter_vec(

@@ -245,6 +245,8 @@ pub struct Snapshot {
     pub managed_identity: Arc<IdentitySource>,
     /// How often CRLs at distribution points are fetched (`trust.crl-refresh`, `crl-retry`).
     pub crl_refresh: certgate_policy::Refresh,
+    /// Longest a request waits for a first CRL or OCSP answer (`trust.revocation-wait`).
+    pub revocation_wait: Duration,
     /// Redis, when the configuration shares state between nodes (`redis:`).
     pub redis: Option<Arc<crate::shared::Redis>>,
 }

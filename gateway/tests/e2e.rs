@@ -2995,3 +2995,84 @@ fn a_fetched_crl_that_runs_out_makes_the_status_unknown() {
         "unknown only once the CRL ran out: {at:?}"
     );
 }
+
+/// Issue 15: a request never waits on a fetch longer than `trust.revocation-wait`. A client
+/// seen for the first time names a distribution point the gateway has not fetched yet: its
+/// first request waits for that fetch (here 600 ms) and is admitted, on an API and on a strict
+/// hostname (the handshake lets a status still being fetched through; the request decides). A
+/// fetch slower than the bound leaves the status unknown: refused as unknown, on the strict
+/// hostname too, after the bound and not later. With `revocation-wait: 0s` nothing waits.
+#[test]
+fn a_first_request_waits_a_bounded_time_for_the_first_revocation_answer() {
+    use certgate_policy::pki::crl;
+    let d = Demo::start();
+    let dev_crl = crl(&d.tree.dev_ca, &[], -1, 30).unwrap().to_pem().unwrap();
+    let crl_server = LocalHttp::start(move |r, _| {
+        // `/slow-N.crl` answers after 600 ms, `/stuck-N.crl` after 5 s.
+        let delay = if r.line.contains("/slow") { 600 } else { 5000 };
+        std::thread::sleep(Duration::from_millis(delay));
+        (200, dev_crl.clone())
+    });
+    let url = |name: &str| format!("http://127.0.0.1:{}/{name}.crl", crl_server.port);
+    for stem in ["slow-1", "slow-2", "stuck-1", "stuck-2", "slow-3"] {
+        issue_online(&d, stem, stem, &[], &[&url(stem)], &[]);
+    }
+    check_revocation_online(&d, "crl-distribution-points", "waited");
+    let timed = |host: &str, path: &str, client: &str| {
+        let started = Instant::now();
+        let r = d.curl(host, path, Some(client), &[]);
+        (r, started.elapsed())
+    };
+    let waits = |result: &str| {
+        metric(
+            &d.admin("GET", "/metrics").2,
+            &format!("certgate_revocation_waits_total{{result=\"{result}\"}}"),
+        )
+    };
+    let strict = "partner.certgate.test";
+    let strict_path = "/waited/x";
+
+    // Answered within the bound: admitted at the first request.
+    let ((status, head, body), took) = timed(API, "/waited/x", "slow-1");
+    assert_eq!(status, 200, "{head}{body}");
+    assert!(took >= Duration::from_millis(500), "it waited: {took:?}");
+    let ((status, head, body), _) = timed(strict, strict_path, "slow-2");
+    assert_eq!(status, 200, "strict, waited: {head}{body}");
+    assert_eq!(waits("answered"), 2.0);
+
+    // Slower than the bound (2 s by default): unknown, refused after the bound.
+    let ((status, head, body), took) = timed(API, "/waited/x", "stuck-1");
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificaterevocationunknown"),
+        "{head}"
+    );
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(4500),
+        "waited the bound: {took:?}"
+    );
+    let ((status, head, body), _) = timed(strict, strict_path, "stuck-2");
+    assert_eq!(status, 401, "strict, still unknown: {head}{body}");
+    assert_eq!(waits("timeout"), 2.0);
+
+    // `0s`: no wait; a status not fetched yet is unknown at once (on a strict hostname, in
+    // the handshake).
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "  crl-retry: 1s\n",
+            "  crl-retry: 1s\n  revocation-wait: 0s\n",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let ((status, _, _), _) = timed(strict, strict_path, "slow-3");
+    assert_eq!(status, 0, "refused in the handshake");
+    assert_eq!(waits("answered") + waits("timeout"), 4.0);
+
+    // Out of range: refused at load with its place, the running configuration kept.
+    let (status, body) =
+        d.reconfigure(|text| text.replace("revocation-wait: 0s", "revocation-wait: 1m"));
+    assert_ne!(status, 200, "{body}");
+    assert!(body.contains("between 0s and 30s"), "{body}");
+    assert!(body.contains("certgate.yaml:"), "{body}");
+}

@@ -315,6 +315,11 @@ impl OcspEntry {
         self.schedule.failed();
     }
 
+    /// No request to the responder has ended yet (neither answered nor failed).
+    pub fn first_pending(&self) -> bool {
+        self.schedule.first_pending()
+    }
+
     /// Whether the gateway should ask now.
     pub fn due(&self, now: Instant, refresh: Refresh) -> bool {
         self.schedule.due(now, refresh)
@@ -458,11 +463,12 @@ mod tests {
         assert!(store.has_crls());
         let leaf = Certificate::from_x509(client.cert.clone()).unwrap();
         let verify = || store.verify(&leaf, &SentChain::default(), true);
-        assert!(matches!(verify(), Err(TrustFailure::RevocationUnknown(m)) if m.contains(url)));
+        assert!(matches!(verify(), Err(TrustFailure::RevocationPending(m)) if m.contains(url)));
         let entry = registry
             .entry_for(url, &client.cert, &pki.dev_ca.cert)
             .unwrap();
         assert!(entry.due(Instant::now(), Refresh::default()));
+        assert!(entry.first_pending());
 
         // Good, signed by the CA: verified.
         let good = respond(

@@ -129,6 +129,14 @@ impl Schedule {
         }
     }
 
+    /// No fetch has ended yet: the first answer may be moments away (a request may wait for
+    /// it, `trust.revocation-wait`). After a failure the status is plainly unknown.
+    pub(crate) fn first_pending(&self) -> bool {
+        self.0
+            .lock()
+            .is_ok_and(|t| !t.failed && t.refresh_at.is_none())
+    }
+
     pub(crate) fn due(&self, now: Instant, refresh: Refresh) -> bool {
         let Ok(t) = self.0.lock() else {
             return false;
@@ -203,6 +211,11 @@ impl OnlineCrl {
     /// The fetch failed (or was refused): tried again after `retry_after`.
     pub fn failed(&self) {
         self.schedule.failed();
+    }
+
+    /// No fetch from it has ended yet (neither taken nor failed).
+    pub fn first_pending(&self) -> bool {
+        self.schedule.first_pending()
     }
 
     /// Whether the gateway should fetch it now: never tried, failed and the retry wait is
@@ -369,11 +382,18 @@ mod tests {
         assert!(store.has_crls());
         let leaf = Certificate::from_x509(client.cert.clone()).unwrap();
         let verify = || store.verify(&leaf, &SentChain::default(), true);
-        // Not fetched yet: unknown, and the fetcher is told.
-        assert!(matches!(verify(), Err(TrustFailure::RevocationUnknown(m)) if m.contains(url)));
+        // Not fetched yet: pending (unknown, not cached), and the fetcher is told.
+        assert!(matches!(verify(), Err(TrustFailure::RevocationPending(m)) if m.contains(url)));
         assert_eq!(woken.load(Ordering::Relaxed), 1);
         let entry = registry.crl_for(url, &pki.dev_ca.cert).unwrap();
         assert!(entry.due(Instant::now(), Refresh::default()));
+        assert!(entry.first_pending());
+        // The first fetch fails: plainly unknown, with nothing more to wait for.
+        entry.tried(Instant::now());
+        assert!(entry.first_pending());
+        entry.failed();
+        assert!(!entry.first_pending());
+        assert!(matches!(verify(), Err(TrustFailure::RevocationUnknown(m)) if m.contains(url)));
 
         // A CRL from another CA, or with another key's signature, is refused.
         let other = crl(&pki.tst_ca, &[], -1, 30).unwrap();

@@ -45,6 +45,11 @@ pub enum TrustFailure {
     #[error("the revocation status could not be determined ({0})")]
     /// No current CRL for an issuer of the chain.
     RevocationUnknown(String),
+    #[error("the revocation status is not known yet ({0})")]
+    /// Unknown for now: the first fetch of an online CRL or OCSP answer the chain needs has
+    /// not ended. It reads as [`TrustFailure::RevocationUnknown`]; the gateway may wait a
+    /// bounded time for the answer before it settles on that (`trust.revocation-wait`).
+    RevocationPending(String),
     #[error("chain verification failed: {0}")]
     /// The TLS library failed otherwise.
     Other(String),
@@ -342,6 +347,12 @@ impl TrustStore {
         self
     }
 
+    /// Some CA store checks revocation online (distribution points or OCSP).
+    pub fn checks_online(&self) -> bool {
+        self.online.as_ref().is_some_and(|(_, i)| !i.is_empty())
+            || self.ocsp.as_ref().is_some_and(|(_, i)| !i.is_empty())
+    }
+
     /// The root certificates (`Root` store).
     pub fn roots(&self) -> &[X509] {
         &self.roots
@@ -424,6 +435,8 @@ impl TrustStore {
                 }
                 until
             }
+            // Not cached: the answer is moments away, and whoever waits for it must see it.
+            Err(TrustFailure::RevocationPending(_)) => return outcome,
             Err(_) => now + FAILURE_TTL,
         };
         self.cache.insert(
@@ -590,11 +603,15 @@ impl TrustStore {
         }
         let urls = crate::ocsp::ocsp_urls(cert);
         let url = urls.first()?;
-        let answer = registry
-            .entry_for(url, cert, issuer)
-            .and_then(|e| e.current());
+        let entry = registry.entry_for(url, cert, issuer);
+        let answer = entry.as_ref().and_then(|e| e.current());
         Some(answer.ok_or_else(|| {
-            TrustFailure::RevocationUnknown(format!("no OCSP answer yet from {url}"))
+            let why = format!("no OCSP answer yet from {url}");
+            if entry.is_some_and(|e| e.first_pending()) {
+                TrustFailure::RevocationPending(why)
+            } else {
+                TrustFailure::RevocationUnknown(why)
+            }
         }))
     }
 
@@ -615,12 +632,18 @@ impl TrustStore {
         if urls.is_empty() {
             return None;
         }
-        let fetched = urls
+        let points: Vec<_> = urls
             .iter()
             .filter_map(|u| registry.crl_for(u, issuer))
-            .find_map(|c| c.current());
+            .collect();
+        let fetched = points.iter().find_map(|c| c.current());
         Some(fetched.ok_or_else(|| {
-            TrustFailure::RevocationUnknown(format!("no CRL fetched yet from {}", urls.join(", ")))
+            let why = format!("no CRL fetched yet from {}", urls.join(", "));
+            if points.iter().any(|c| c.first_pending()) {
+                TrustFailure::RevocationPending(why)
+            } else {
+                TrustFailure::RevocationUnknown(why)
+            }
         }))
     }
 }

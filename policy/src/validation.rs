@@ -105,7 +105,9 @@ impl From<&TrustFailure> for ClientCertificateFailure {
             TrustFailure::Expired => ClientCertificateFailure::Expired,
             TrustFailure::NotYetValid => ClientCertificateFailure::NotYetValid,
             TrustFailure::Revoked => ClientCertificateFailure::Revoked,
-            TrustFailure::RevocationUnknown(_) => ClientCertificateFailure::RevocationUnknown,
+            TrustFailure::RevocationUnknown(_) | TrustFailure::RevocationPending(_) => {
+                ClientCertificateFailure::RevocationUnknown
+            }
             TrustFailure::NotTrusted(_) | TrustFailure::Other(_) => {
                 ClientCertificateFailure::NotTrusted
             }

@@ -252,6 +252,10 @@ pub(crate) struct TrustOptions {
     /// Wait after a failed CRL fetch before the next try (default 30s).
     #[serde(default)]
     pub crl_retry: Option<S<String>>,
+    /// Longest a request waits for the first CRL or OCSP answer its client certificate needs
+    /// (default 2s; `0s`: never wait, the status is unknown until the answer is in).
+    #[serde(default)]
+    pub revocation_wait: Option<S<String>>,
 }
 
 /// A certificate entity (`context.Deployment.Certificates`, `certificate-id`).

@@ -61,6 +61,7 @@ pub(crate) async fn refresh_due(snap: &Snapshot) {
                 }
             },
         };
+        super::revocation_wait::fetch_ended();
         crate::metrics::METRICS
             .crl_fetches
             .with_label_values(&[result])

@@ -39,6 +39,7 @@ mod identity;
 pub(crate) mod ocsp;
 pub(crate) mod openid;
 mod outcall;
+pub(crate) mod revocation_wait;
 mod session;
 mod upstream;
 
@@ -648,6 +649,14 @@ impl ProxyHttp for Gateway {
         }
         if let Some(answered) = self.forwarded_certificate(session, rc, &snap).await? {
             return Ok(answered);
+        }
+        // A client seen for the first time may need a first CRL or OCSP answer: wait for it
+        // (bounded) before the strict check or a policy reads the status.
+        if let Some(cert) = &rc.certificate {
+            if snap.trust.checks_online() && !snap.revocation_wait.is_zero() {
+                revocation_wait::settle(&snap.trust, cert, &rc.sent_chain, snap.revocation_wait)
+                    .await;
+            }
         }
         if let Err(r) = Self::admit(session, rc, &snap) {
             rc.snapshot = Some(snap);

@@ -80,6 +80,7 @@ pub(crate) async fn refresh_due(snap: &Snapshot) {
                 }
             },
         };
+        super::revocation_wait::fetch_ended();
         crate::metrics::METRICS
             .ocsp_requests
             .with_label_values(&[result])

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use certgate_policy::Certificate;
-use certgate_policy::{SentChain, TrustStore};
+use certgate_policy::{SentChain, TrustFailure, TrustStore};
 use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::TlsAccept;
 use pingora::protocols::tls::TlsRef;
@@ -118,7 +118,17 @@ type ParsedLeaf = Arc<std::sync::OnceLock<Arc<Certificate>>>;
 static PARSED_LEAF: std::sync::LazyLock<Option<Index<Ssl, ParsedLeaf>>> =
     std::sync::LazyLock::new(|| Ssl::new_ex_index().ok());
 
-fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
+/// What the handshake's strict check needs: the trust store, where the leaf's parse is kept,
+/// and whether a revocation status still being fetched for the first time passes the handshake
+/// (`trust.revocation-wait` is set: each request then waits for it, bounded, and is refused
+/// if it stays unknown; `proxy::revocation_wait`).
+struct Strict {
+    trust: Arc<TrustStore>,
+    parsed: ParsedLeaf,
+    pending_passes: bool,
+}
+
+fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>, pending_passes: bool) {
     if !h.strict && !h.negotiate_client_certificate {
         ssl.set_verify(SslVerifyMode::NONE);
         return;
@@ -133,7 +143,11 @@ fn set_verify(ssl: &mut SslRef, h: &HostnameSpec, trust: Arc<TrustStore>) {
         if let Some(index) = *PARSED_LEAF {
             ssl.set_ex_data(index, parsed.clone());
         }
-        (trust, parsed)
+        Strict {
+            trust,
+            parsed,
+            pending_passes,
+        }
     });
     let mode = if h.strict {
         SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT
@@ -150,11 +164,8 @@ fn is_parse_of(parsed: &Certificate, x509: &pingora::tls::x509::X509Ref) -> bool
 
 /// The strict check of the client's leaf certificate in the handshake: the refusal's metric
 /// label, if it is refused. The parse is kept in `parsed` for the connection.
-fn leaf_refusal(
-    trust: &TrustStore,
-    parsed: &ParsedLeaf,
-    leaf: pingora::tls::x509::X509,
-) -> Option<&'static str> {
+fn leaf_refusal(strict: &Strict, leaf: pingora::tls::x509::X509) -> Option<&'static str> {
+    let parsed = &strict.parsed;
     // The library may call back more than once for the leaf of one verification; the parse is
     // reused only for the same certificate (a renegotiation may bring another).
     let cert = match parsed.get().filter(|c| is_parse_of(c, &leaf)) {
@@ -163,7 +174,15 @@ fn leaf_refusal(
     };
     match cert {
         Ok(c) => {
-            let refusal = strict_check(trust, &c).err().map(|f| f.handshake_label());
+            let refusal =
+                match strict
+                    .trust
+                    .verify(&c, &SentChain::default(), strict.trust.has_crls())
+                {
+                    Ok(_) => None,
+                    Err(TrustFailure::RevocationPending(_)) if strict.pending_passes => None,
+                    Err(f) => Some(ClientCertificateFailure::from(&f).handshake_label()),
+                };
             let _ = parsed.set(c);
             refusal
         }
@@ -174,17 +193,13 @@ fn leaf_refusal(
 /// OpenSSL: a verify callback over OpenSSL's own chain building, which decides nothing here
 /// (every depth but the leaf is accepted; the leaf gets the strict check).
 #[cfg(feature = "openssl")]
-fn verify_with(
-    ssl: &mut SslRef,
-    mode: SslVerifyMode,
-    strict: Option<(Arc<TrustStore>, ParsedLeaf)>,
-) {
+fn verify_with(ssl: &mut SslRef, mode: SslVerifyMode, strict: Option<Strict>) {
     ssl.set_verify_callback(mode, move |_pre, ctx| {
         if oversized(ctx) {
             handshake_failed("client_certificate_too_large");
             return false;
         }
-        let Some((trust, parsed)) = &strict else {
+        let Some(strict) = &strict else {
             return true;
         };
         if ctx.error_depth() != 0 {
@@ -193,7 +208,7 @@ fn verify_with(
         let Some(leaf) = ctx.current_cert().map(|c| c.to_owned()) else {
             return false;
         };
-        let refusal = leaf_refusal(trust, parsed, leaf);
+        let refusal = leaf_refusal(strict, leaf);
         if let Some(reason) = refusal {
             handshake_failed(reason);
         }
@@ -206,11 +221,7 @@ fn verify_with(
 /// strict check never used: it decides from certgate's trust store and verification cache.
 /// BoringSSL still checks the client's CertificateVerify signature (proof of possession).
 #[cfg(not(feature = "openssl"))]
-fn verify_with(
-    ssl: &mut SslRef,
-    mode: SslVerifyMode,
-    strict: Option<(Arc<TrustStore>, ParsedLeaf)>,
-) {
+fn verify_with(ssl: &mut SslRef, mode: SslVerifyMode, strict: Option<Strict>) {
     use pingora::tls::ssl::{SslAlert, SslVerifyError};
     ssl.set_custom_verify_callback(mode, move |ssl| {
         let leaf = ssl.peer_certificate();
@@ -226,14 +237,14 @@ fn verify_with(
             handshake_failed("client_certificate_too_large");
             return Err(SslVerifyError::Invalid(SslAlert::BAD_CERTIFICATE));
         }
-        let Some((trust, parsed)) = &strict else {
+        let Some(strict) = &strict else {
             return Ok(());
         };
         let Some(leaf) = leaf else {
             handshake_failed("client_certificate_missing");
             return Err(SslVerifyError::Invalid(SslAlert::CERTIFICATE_REQUIRED));
         };
-        match leaf_refusal(trust, parsed, leaf) {
+        match leaf_refusal(strict, leaf) {
             None => Ok(()),
             Some(reason) => {
                 handshake_failed(reason);
@@ -310,7 +321,7 @@ impl TlsAccept for Handshake {
         // BoringSSL calls this before it looks for a session to resume, so the context set
         // here decides resumption; with OpenSSL the client-hello callback set it already.
         sessions::bind(ssl, h);
-        set_verify(ssl, h, snap.trust.clone());
+        set_verify(ssl, h, snap.trust.clone(), !snap.revocation_wait.is_zero());
         shed_certificate_after_handshake(ssl);
     }
 

@@ -311,6 +311,7 @@ impl Loader {
                 ),
             }
         };
+        let revocation_wait = self.revocation_wait(cfg.trust.as_ref());
         let request_head_timeout =
             self.duration(&cfg.request_head_timeout, Duration::from_secs(10));
         let (trust, admin) = (trust?, admin?);
@@ -347,8 +348,30 @@ impl Loader {
             managed_identity: Arc::new(managed_identity?),
             redis,
             crl_refresh,
+            revocation_wait,
             named_values: self.named.clone(),
         })
+    }
+
+    /// `trust.revocation-wait`: 0 (never wait) up to 30 s, default 2 s. Longer would hold
+    /// requests past what clients wait for an answer.
+    fn revocation_wait(&mut self, t: Option<&schema::TrustOptions>) -> Duration {
+        let Some(s) = t.and_then(|t| t.revocation_wait.as_ref()) else {
+            return Duration::from_secs(2);
+        };
+        match humantime::parse_duration(&s.value) {
+            Ok(v) if v <= Duration::from_secs(30) => v,
+            _ => {
+                self.at(
+                    s,
+                    format!(
+                        "'{}' is not a duration between 0s and 30s (e.g. 2s, 500ms)",
+                        s.value
+                    ),
+                );
+                Duration::from_secs(2)
+            }
+        }
     }
 
     pub(super) fn duration(&mut self, d: &Option<S<String>>, default: Duration) -> Duration {
