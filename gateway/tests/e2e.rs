@@ -2079,7 +2079,7 @@ fn a_failing_openid_provider_is_counted_and_readiness_waits_for_the_first_fetch(
         if r.line.starts_with("GET /down/") {
             // Slow, then broken: the readiness window is observable.
             std::thread::sleep(Duration::from_millis(2500));
-            (500, r#"{"error":"down"}"#.into())
+            (500, r#"{"error":"down"}"#.to_string())
         } else {
             (404, "{}".into())
         }
@@ -2307,7 +2307,7 @@ fn cors_preflights_are_answered_by_the_gateway_and_grants_reach_responses() {
 fn retry_calls_a_flaky_service_again() {
     let flaky = LocalHttp::start(|_, n| {
         if n < 3 {
-            (503, "busy".into())
+            (503, "busy".to_string())
         } else {
             (200, "fine".into())
         }
@@ -2362,9 +2362,9 @@ fn wait_sends_requests_together() {
     let (a, b) = (service(0), service(1));
     let slow = LocalHttp::start(|_, _| {
         std::thread::sleep(Duration::from_secs(3));
-        (200, "slow".into())
+        (200, "slow".to_string())
     });
-    let fast = LocalHttp::start(|_, _| (200, "fast".into()));
+    let fast = LocalHttp::start(|_, _| (200, "fast".to_string()));
     let d = Demo::start();
     serve_api_with_policy(
         &d,
@@ -3075,4 +3075,65 @@ fn a_first_request_waits_a_bounded_time_for_the_first_revocation_answer() {
     assert_ne!(status, 200, "{body}");
     assert!(body.contains("between 0s and 30s"), "{body}");
     assert!(body.contains("certgate.yaml:"), "{body}");
+}
+
+/// Issue 15: OCSP, the responder down. The responder's good answer runs out in six seconds;
+/// the responder then fails: the last answer keeps admitting the client while it is current,
+/// and once it has run out the status is unknown (refused as such), even for a client whose
+/// verification was cached. A stale answer (past its nextUpdate) is refused and counted. The
+/// answers are written by `pki::ocsp_response`: `openssl ocsp` counts nextUpdate in minutes.
+#[test]
+fn an_ocsp_answer_that_runs_out_while_the_responder_is_down_makes_the_status_unknown() {
+    use certgate_policy::OcspStatus;
+    use std::time::SystemTime;
+    let served: std::sync::Arc<std::sync::Mutex<(u16, Vec<u8>)>> = Default::default();
+    let s = served.clone();
+    let responder = LocalHttp::start(move |_, _| s.lock().unwrap().clone());
+    let d = Demo::start();
+    let url = format!("http://127.0.0.1:{}/", responder.port);
+    let client = issue_online(&d, "ocsp-short", "OCSP Short", &[], &[], &[&url]);
+    let answer = |status, this: SystemTime, next: SystemTime| {
+        certgate_policy::pki::ocsp_response(&client.cert, &d.tree.dev_ca, status, this, next)
+            .unwrap()
+    };
+    let now = SystemTime::now();
+    let minute = Duration::from_secs(60);
+    *served.lock().unwrap() = (
+        200,
+        answer(OcspStatus::Good, now - minute, now + Duration::from_secs(6)),
+    );
+    check_revocation_online(&d, "ocsp", "short-ocsp");
+    // The first request waits for the first answer (trust.revocation-wait).
+    let (status, head, body) = d.curl(API, "/short-ocsp/x", Some("ocsp-short"), &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    // The responder now serves a stale answer, then fails: counted, the good one stays.
+    *served.lock().unwrap() = (
+        200,
+        answer(OcspStatus::Revoked, now - 2 * minute, now - minute),
+    );
+    let requests = |result: &str| format!("certgate_ocsp_requests_total{{result=\"{result}\"}}");
+    assert!(until_counted(&d, &requests("refused")) >= 1.0);
+    assert_eq!(d.curl(API, "/short-ocsp/x", Some("ocsp-short"), &[]).0, 200);
+    *served.lock().unwrap() = (503, b"down".to_vec());
+    assert!(until_counted(&d, &requests("failed")) >= 1.0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut status, mut head, mut body) = (0, String::new(), String::new());
+    while status != 401 && Instant::now() < deadline {
+        (status, head, body) = d.curl(API, "/short-ocsp/x", Some("ocsp-short"), &[]);
+        if status == 200 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert_eq!(status, 401, "{head}{body}");
+    assert_eq!(
+        header(&head, "x-error-reason"),
+        Some("clientcertificaterevocationunknown"),
+        "{head}"
+    );
+    // (nextUpdate has whole seconds: the answer runs out up to a second before now + 6 s.)
+    let at = SystemTime::now().duration_since(now).unwrap();
+    assert!(
+        at >= Duration::from_secs(5),
+        "admitted by the last answer while it was current: {at:?}"
+    );
 }

@@ -246,17 +246,7 @@ impl Crl {
         next_update: SystemTime,
         number: u32,
     ) -> Result<Crl, CrlError> {
-        let (oid, params) = match key.id() {
-            Id::EC => (ECDSA_SHA256, None),
-            // sha256WithRSAEncryption carries an explicit NULL parameter (RFC 4055 §5).
-            Id::RSA => (RSA_SHA256, Some(Any::null())),
-            Id::ED25519 => (ED25519, None),
-            _ => return Err(CrlError::UnsupportedKey),
-        };
-        let algorithm = AlgorithmIdentifierOwned {
-            oid: ObjectIdentifier::new(oid).map_err(malformed)?,
-            parameters: params,
-        };
+        let algorithm = signature_algorithm(key)?;
         let time = |t: SystemTime| Time::try_from(t).map_err(|_| CrlError::Time);
         let this = time(this_update)?;
         let entries = revoked
@@ -296,17 +286,7 @@ impl Crl {
             crl_extensions: Some(vec![crl_number]),
         };
         let tbs_der = tbs.to_der().map_err(malformed)?;
-        let signature = match key.id() {
-            Id::ED25519 => {
-                let mut s = Signer::new_without_digest(key).map_err(crypto)?;
-                s.sign_oneshot_to_vec(&tbs_der).map_err(crypto)?
-            }
-            _ => {
-                let mut s = Signer::new(MessageDigest::sha256(), key).map_err(crypto)?;
-                s.update(&tbs_der).map_err(crypto)?;
-                s.sign_to_vec().map_err(crypto)?
-            }
-        };
+        let signature = sign(key, &tbs_der)?;
         let raw = RawCertificateList {
             tbs_cert_list: Any::from_der(&tbs_der).map_err(malformed)?,
             signature_algorithm: algorithm,
@@ -314,6 +294,38 @@ impl Crl {
         };
         Crl::from_der(&raw.to_der().map_err(malformed)?)
     }
+}
+
+/// The signature algorithm `key` signs with (SHA-256, or Ed25519's own), as X.509 names it.
+pub(crate) fn signature_algorithm(
+    key: &PKeyRef<Private>,
+) -> Result<AlgorithmIdentifierOwned, CrlError> {
+    let (oid, params) = match key.id() {
+        Id::EC => (ECDSA_SHA256, None),
+        // sha256WithRSAEncryption carries an explicit NULL parameter (RFC 4055 §5).
+        Id::RSA => (RSA_SHA256, Some(Any::null())),
+        Id::ED25519 => (ED25519, None),
+        _ => return Err(CrlError::UnsupportedKey),
+    };
+    Ok(AlgorithmIdentifierOwned {
+        oid: ObjectIdentifier::new(oid).map_err(malformed)?,
+        parameters: params,
+    })
+}
+
+/// `key`'s signature over `tbs` (DER), with [`signature_algorithm`]'s algorithm.
+pub(crate) fn sign(key: &PKeyRef<Private>, tbs: &[u8]) -> Result<Vec<u8>, CrlError> {
+    Ok(match key.id() {
+        Id::ED25519 => {
+            let mut s = Signer::new_without_digest(key).map_err(crypto)?;
+            s.sign_oneshot_to_vec(tbs).map_err(crypto)?
+        }
+        _ => {
+            let mut s = Signer::new(MessageDigest::sha256(), key).map_err(crypto)?;
+            s.update(tbs).map_err(crypto)?;
+            s.sign_to_vec().map_err(crypto)?
+        }
+    })
 }
 
 /// `days` days from now (negative: in the past), for issuing test and demo CRLs.

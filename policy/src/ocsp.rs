@@ -104,6 +104,10 @@ pub enum OcspRefused {
     /// `thisUpdate` in the future.
     #[error("the response is not yet valid")]
     NotYetValid,
+    /// `nextUpdate` has passed: a stale answer (a responder's cache) never replaces a current
+    /// one.
+    #[error("the response has run out")]
+    Expired,
 }
 
 fn malformed(e: impl std::fmt::Display) -> OcspRefused {
@@ -147,18 +151,78 @@ fn key_bits(cert: &X509Ref) -> Result<Vec<u8>, OcspRefused> {
         .to_vec())
 }
 
+/// The `CertID` that names `cert` (SHA-1 hashes, as responders expect).
+fn cert_id(cert: &X509Ref, issuer: &X509Ref) -> Result<CertId, OcspRefused> {
+    let serial = cert.serial_number().to_bn().map_err(malformed)?.to_vec();
+    Ok(CertId {
+        hash_algorithm: AlgorithmIdentifierOwned {
+            oid: ObjectIdentifier::new_unwrap(SHA1),
+            parameters: Some(Null.into()),
+        },
+        issuer_name_hash: sha1(&issuer.subject_name().to_der().map_err(malformed)?)?,
+        issuer_key_hash: sha1(&key_bits(issuer)?)?,
+        serial_number: SerialNumber::new(&serial).map_err(malformed)?,
+    })
+}
+
+/// A responder's answer for `cert`, signed by its issuer (`issuer`, `key`): `good` or
+/// `revoked`, valid from `this_update` to `next_update`. For tests and demos that need
+/// answers `openssl ocsp` cannot write (it counts `nextUpdate` in whole minutes).
+pub(crate) fn issue_response(
+    cert: &X509Ref,
+    issuer: &X509Ref,
+    key: &crate::crypto::pkey::PKeyRef<crate::crypto::pkey::Private>,
+    status: OcspStatus,
+    this_update: SystemTime,
+    next_update: SystemTime,
+) -> Result<Vec<u8>, OcspRefused> {
+    let time = |t: SystemTime| {
+        let since = t.duration_since(std::time::UNIX_EPOCH).map_err(malformed)?;
+        // Whole seconds: DER's GeneralizedTime has no fraction.
+        x509_cert::der::DateTime::from_unix_duration(Duration::from_secs(since.as_secs()))
+            .map(x509_ocsp::OcspGeneralizedTime::from)
+            .map_err(malformed)
+    };
+    let cert_status = match status {
+        OcspStatus::Good => CertStatus::good(),
+        OcspStatus::Revoked => CertStatus::revoked(x509_ocsp::RevokedInfo {
+            revocation_time: time(this_update)?,
+            revocation_reason: None,
+        }),
+        OcspStatus::Unknown => CertStatus::unknown(),
+    };
+    let name = issuer.subject_name().to_der().map_err(malformed)?;
+    let tbs = x509_ocsp::ResponseData {
+        version: Default::default(),
+        responder_id: ResponderId::ByName(
+            x509_cert::name::Name::from_der(&name).map_err(malformed)?,
+        ),
+        produced_at: time(this_update)?,
+        responses: vec![x509_ocsp::SingleResponse {
+            cert_id: cert_id(cert, issuer)?,
+            cert_status,
+            this_update: time(this_update)?,
+            next_update: Some(time(next_update)?),
+            single_extensions: None,
+        }],
+        response_extensions: None,
+    };
+    let tbs_der = tbs.to_der().map_err(malformed)?;
+    let signature = crate::crl::sign(key, &tbs_der).map_err(malformed)?;
+    let basic = BasicOcspResponse {
+        tbs_response_data: tbs,
+        signature_algorithm: crate::crl::signature_algorithm(key).map_err(malformed)?,
+        signature: x509_cert::der::asn1::BitString::from_bytes(&signature).map_err(malformed)?,
+        certs: None,
+    };
+    OcspResponse::successful(basic)
+        .and_then(|r| r.to_der())
+        .map_err(malformed)
+}
+
 impl OcspEntry {
     fn new(url: &str, cert: &X509Ref, issuer: &X509Ref) -> Result<OcspEntry, OcspRefused> {
-        let serial = cert.serial_number().to_bn().map_err(malformed)?.to_vec();
-        let cert_id = CertId {
-            hash_algorithm: AlgorithmIdentifierOwned {
-                oid: ObjectIdentifier::new_unwrap(SHA1),
-                parameters: Some(Null.into()),
-            },
-            issuer_name_hash: sha1(&issuer.subject_name().to_der().map_err(malformed)?)?,
-            issuer_key_hash: sha1(&key_bits(issuer)?)?,
-            serial_number: SerialNumber::new(&serial).map_err(malformed)?,
-        };
+        let cert_id = cert_id(cert, issuer)?;
         let request = OcspRequest {
             tbs_request: TbsRequest {
                 request_list: vec![Request {
@@ -234,6 +298,12 @@ impl OcspEntry {
         let now = SystemTime::now();
         if single.this_update.0.to_system_time() > now + SKEW {
             return Err(OcspRefused::NotYetValid);
+        }
+        if single
+            .next_update
+            .is_some_and(|n| n.0.to_system_time() < now)
+        {
+            return Err(OcspRefused::Expired);
         }
         let answer = OcspAnswer {
             status: match single.cert_status {
@@ -525,5 +595,54 @@ mod tests {
         );
         registry.changed();
         assert!(matches!(verify(), Err(TrustFailure::RevocationUnknown(_))));
+
+        // A good answer that ran out is an unknown status; one that starts in the future is
+        // refused. (Written by `issue_response`, which, unlike `openssl ocsp`, sets seconds.)
+        let now = SystemTime::now();
+        let answer = |status, this: SystemTime, next: SystemTime| {
+            issue_response(
+                &client.cert,
+                &pki.dev_ca.cert,
+                &pki.dev_ca.key,
+                status,
+                this,
+                next,
+            )
+            .unwrap()
+        };
+        let minute = Duration::from_secs(60);
+        let current = answer(OcspStatus::Good, now - minute, now + minute);
+        assert_eq!(
+            entry.take(&current, Refresh::default()).unwrap().status,
+            OcspStatus::Good
+        );
+        registry.changed();
+        assert!(verify().is_ok());
+        // Stale (a responder's cache): refused, the current answer stays.
+        let stale = answer(OcspStatus::Revoked, now - 2 * minute, now - minute);
+        assert_eq!(
+            entry.take(&stale, Refresh::default()),
+            Err(OcspRefused::Expired)
+        );
+        assert!(verify().is_ok());
+        // Current when taken, then it runs out (nextUpdate has whole seconds).
+        let short = answer(OcspStatus::Good, now - minute, now + Duration::from_secs(2));
+        entry.take(&short, Refresh::default()).unwrap();
+        registry.changed();
+        assert!(verify().is_ok());
+        std::thread::sleep(Duration::from_millis(2100));
+        // The cached verification ends at the answer's nextUpdate.
+        assert!(
+            matches!(verify(), Err(TrustFailure::RevocationUnknown(m)) if m.contains("expired"))
+        );
+        let early = answer(OcspStatus::Good, now + 10 * minute, now + 20 * minute);
+        assert_eq!(
+            entry.take(&early, Refresh::default()),
+            Err(OcspRefused::NotYetValid)
+        );
+        let revoked = answer(OcspStatus::Revoked, now - minute, now + minute);
+        entry.take(&revoked, Refresh::default()).unwrap();
+        registry.changed();
+        assert_eq!(verify().unwrap_err(), TrustFailure::Revoked);
     }
 }

@@ -467,6 +467,24 @@ pub fn index_serial(cert: &X509Ref) -> String {
         .unwrap_or_default()
 }
 
+/// An OCSP response from `issuer` for `cert`, valid from `this_update` to `next_update`.
+pub fn ocsp_response(
+    cert: &X509Ref,
+    issuer: &Issued,
+    status: crate::OcspStatus,
+    this_update: std::time::SystemTime,
+    next_update: std::time::SystemTime,
+) -> Result<Vec<u8>, crate::ocsp::OcspRefused> {
+    crate::ocsp::issue_response(
+        cert,
+        &issuer.cert,
+        &issuer.key,
+        status,
+        this_update,
+        next_update,
+    )
+}
+
 /// A CRL issued by `issuer`, revoking `revoked`, valid from `last_days` to `next_days` (days
 /// from now; a negative `next_days` makes an expired CRL).
 pub fn crl(

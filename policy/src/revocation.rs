@@ -65,6 +65,10 @@ pub enum CrlRefused {
     /// The signature is not the CA's.
     #[error("the CRL's signature is not the issuer's")]
     BadSignature,
+    /// Its `nextUpdate` has passed: a stale CRL (a server's cache) never replaces a current
+    /// one.
+    #[error("the CRL has run out")]
+    Expired,
 }
 
 /// How often CRLs are fetched again.
@@ -193,6 +197,9 @@ impl OnlineCrl {
             .map_err(|e| CrlRefused::Malformed(e.to_string()))?;
         if !crl.verify(&key) {
             return Err(CrlRefused::BadSignature);
+        }
+        if crl.next_update().is_some_and(|n| n < SystemTime::now()) {
+            return Err(CrlRefused::Expired);
         }
         let n = crl.revoked_count();
         let refresh_at = refresh_time(crl.next_update(), refresh);
@@ -437,13 +444,15 @@ mod tests {
         registry.changed();
         assert_eq!(verify().unwrap_err(), TrustFailure::Revoked);
 
-        // The responder went away and the last CRL ran out: unknown again.
+        // A stale CRL (a server's cache) is refused: the current one stays.
         let expired = crl(&pki.dev_ca, &[], -3, -1).unwrap();
-        assert_eq!(entry.take(expired.to_der(), Refresh::default()), Ok(0));
-        registry.changed();
-        assert!(
-            matches!(verify(), Err(TrustFailure::RevocationUnknown(m)) if m.contains("expired"))
+        assert_eq!(
+            entry.take(expired.to_der(), Refresh::default()),
+            Err(CrlRefused::Expired)
         );
+        assert_eq!(verify().unwrap_err(), TrustFailure::Revoked);
+        // The server went away and the last CRL ran out: unknown again (e2e:
+        // a_fetched_crl_that_runs_out_makes_the_status_unknown).
 
         // A failed fetch is tried again after the retry wait.
         entry.tried(Instant::now() - Duration::from_secs(60));

@@ -397,8 +397,8 @@ pub(crate) struct LocalHttp {
 }
 
 impl LocalHttp {
-    pub(crate) fn start(
-        answer: impl Fn(&Received, usize) -> (u16, String) + Send + Sync + 'static,
+    pub(crate) fn start<B: Into<Vec<u8>>>(
+        answer: impl Fn(&Received, usize) -> (u16, B) + Send + Sync + 'static,
     ) -> LocalHttp {
         use std::io::{BufRead, BufReader, Read, Write};
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -460,12 +460,14 @@ impl LocalHttp {
                                 all.push(req.clone());
                                 all.len()
                             };
-                            let (status, text) = answer(&req, n);
+                            let (status, body) = answer(&req, n);
+                            let body: Vec<u8> = body.into();
                             let _ = write!(
                                 w,
-                                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-                                text.len()
+                                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                                body.len()
                             );
+                            let _ = w.write_all(&body);
                         }
                     });
                 }
