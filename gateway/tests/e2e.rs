@@ -2976,12 +2976,7 @@ fn a_fetched_crl_that_runs_out_makes_the_status_unknown() {
     assert_eq!(status, 200, "{head}{body}");
     // The server goes down; the CRL runs out: unknown.
     *served.lock().unwrap() = (503, "down".into());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (mut status, mut head, mut body) = (0, String::new(), String::new());
-    while status != 401 && Instant::now() < deadline {
-        (status, head, body) = d.curl(API, "/short/x", Some("short-client"), &[]);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (status, head, body) = until_status(&d, "/short/x", "short-client", 401);
     assert_eq!(status, 401, "{head}{body}");
     assert_eq!(
         header(&head, "x-error-reason"),
@@ -3116,14 +3111,7 @@ fn an_ocsp_answer_that_runs_out_while_the_responder_is_down_makes_the_status_unk
     assert_eq!(d.curl(API, "/short-ocsp/x", Some("ocsp-short"), &[]).0, 200);
     *served.lock().unwrap() = (503, b"down".to_vec());
     assert!(until_counted(&d, &requests("failed")) >= 1.0);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (mut status, mut head, mut body) = (0, String::new(), String::new());
-    while status != 401 && Instant::now() < deadline {
-        (status, head, body) = d.curl(API, "/short-ocsp/x", Some("ocsp-short"), &[]);
-        if status == 200 {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+    let (status, head, body) = until_status(&d, "/short-ocsp/x", "ocsp-short", 401);
     assert_eq!(status, 401, "{head}{body}");
     assert_eq!(
         header(&head, "x-error-reason"),
