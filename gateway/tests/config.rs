@@ -294,6 +294,18 @@ fn malformed_configurations_are_located() {
         "on-failure 'maybe': expected allow or refuse",
     );
     expect(
+        "redis: { url: \"redis://127.0.0.1:6379\", connections: 0 }\n",
+        1,
+        54,
+        "connections: 0 is not between 1 and 64",
+    );
+    expect(
+        "trust: { revocation-wait: 31s }\n",
+        1,
+        27,
+        "between 0s and 30s",
+    );
+    expect(
         "redis: { url: \"redis://127.0.0.1:6379\", command-timeout: forever }\n",
         1,
         58,

@@ -75,12 +75,13 @@ const LIMITED: &str = r#"<policies>
 
 const CLIENT: Option<&str> = Some("dev-valid-client");
 
-/// Two gateway processes, one Redis: 20 calls sent alternately, exactly 10 allowed.
+/// Two gateway processes, one Redis: 20 calls sent alternately, exactly 10 allowed. One
+/// node uses one connection, the other three (`connections`), in turn.
 #[test]
 fn two_gateways_sharing_redis_enforce_one_limit_exactly() {
     let redis = RedisServer::start(free_port());
     let a = gateway(redis.port, "", "limited", LIMITED);
-    let b = gateway(redis.port, "", "limited", LIMITED);
+    let b = gateway(redis.port, "  connections: 3\n", "limited", LIMITED);
     let mut allowed = 0;
     let mut lefts = Vec::new();
     for i in 0..20 {
@@ -108,6 +109,23 @@ fn two_gateways_sharing_redis_enforce_one_limit_exactly() {
         )
     };
     assert_eq!(counted(&a) + counted(&b), 21.0);
+    let connects = |d: &Demo| {
+        metric(
+            &d.admin("GET", "/metrics").2,
+            "certgate_redis_connects_total{result=\"ok\"}",
+        )
+    };
+    assert_eq!((connects(&a), connects(&b)), (1.0, 3.0));
+    // A reload keeps the connections unless it changes how they connect.
+    let call = |d: &Demo| d.curl(API, "/limited/x", CLIENT, &["-H", "X-Tenant: t3"]).0;
+    let (status, body) = a.reconfigure(|y| y + "  command-timeout: 400ms\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(call(&a), 200);
+    assert_eq!(connects(&a), 1.0, "same connection after a reload");
+    let (status, body) = a.reconfigure(|y| y + "  connections: 2\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((call(&a), call(&a)), (200, 200));
+    assert_eq!(connects(&a), 3.0, "two new connections");
 }
 
 /// Redis killed: the rate limit configured to refuse answers 503 through on-error, the quota

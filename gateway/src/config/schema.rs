@@ -86,6 +86,9 @@ pub(crate) struct RedisConfig {
     pub connect_timeout: Option<S<String>>,
     /// Longest wait for one command, connecting included (default 250ms).
     pub command_timeout: Option<S<String>>,
+    /// Multiplexed connections per node, commands spread over them in turn (default 1, at
+    /// most 64).
+    pub connections: Option<S<usize>>,
     /// What each policy family does when Redis does not answer.
     pub on_failure: Option<RedisOnFailure>,
     /// TLS towards Redis (`rediss://`): trust anchors, client certificate, name.

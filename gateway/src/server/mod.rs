@@ -57,6 +57,7 @@ pub(crate) fn run(config: &Path, opts: &RunOptions) -> Result<(), String> {
             value_cache: None,
             generation: 1,
             external_cache: false,
+            redis: None,
         },
     )
     .map_err(|errors| ReloadError::Invalid(errors).to_string())?;

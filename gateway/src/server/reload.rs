@@ -84,6 +84,7 @@ impl Control {
             value_cache: Some(self.state.load().value_cache.clone()),
             generation: self.next_generation.fetch_add(1, Ordering::Relaxed),
             external_cache: false,
+            redis: self.state.load().redis.clone(),
         };
         let loaded = load(&self.config, &opts).map_err(ReloadError::Invalid);
         // Listening sockets are bound once; a reload that moved or re-set one would leave the

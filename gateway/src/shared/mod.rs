@@ -1,6 +1,7 @@
 //! State shared between gateway nodes, in Redis (`redis:` in the configuration): the
-//! rate-limit and quota counters (`counters`) and the external cache (`cache`). One multiplexed connection per node, opened on
-//! first use and opened again after it broke (at most once a second while Redis is away);
+//! rate-limit and quota counters (`counters`) and the external cache (`cache`). One multiplexed
+//! connection per node (or `connections` of them, used in turn), each opened on first use and
+//! opened again after it broke (at most once a second while Redis is away);
 //! every command is bounded by `command-timeout`, so a request never hangs on Redis. When
 //! Redis cannot answer, each policy family does what `on-failure` says: go on without it
 //! (counted) or refuse with 503 through on-error.
@@ -54,6 +55,9 @@ pub(crate) struct RedisTls {
     pub client: Option<Arc<CertKey>>,
     /// SNI and the name checked in Redis's certificate.
     pub server_name: String,
+    /// The client certificate and key as the configuration gave them (DER, concatenated), to
+    /// tell whether a reload changed them.
+    pub client_der: Vec<u8>,
 }
 
 impl std::fmt::Debug for RedisTls {
@@ -71,6 +75,8 @@ impl std::fmt::Debug for RedisTls {
 pub(crate) struct RedisSettings {
     /// `host:port`.
     pub address: String,
+    /// Multiplexed connections (`connections`), used in turn.
+    pub connections: usize,
     pub db: i64,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -86,17 +92,60 @@ pub(crate) struct RedisSettings {
     pub tls: Option<RedisTls>,
 }
 
+impl RedisSettings {
+    /// A digest of what a connection is opened with: equal digests, interchangeable
+    /// connections. (A digest, so that the password is not kept twice.)
+    fn identity(&self) -> [u8; 32] {
+        use certgate_policy::crypto::hash::{hash, MessageDigest};
+        let mut parts: Vec<u8> = Vec::new();
+        let mut add = |b: &[u8]| {
+            parts.extend((b.len() as u64).to_be_bytes());
+            parts.extend(b);
+        };
+        add(self.address.as_bytes());
+        add(&self.db.to_be_bytes());
+        add(self.username.as_deref().unwrap_or("\0").as_bytes());
+        add(self.password.as_deref().unwrap_or("\0").as_bytes());
+        add(&self.connections.to_be_bytes());
+        add(&self.connect_timeout.as_nanos().to_be_bytes());
+        if let Some(t) = &self.tls {
+            add(t.server_name.as_bytes());
+            for c in t.ca.iter().flat_map(|c| c.iter()) {
+                add(&c.to_der().unwrap_or_default());
+            }
+            add(&t.client_der);
+        }
+        let mut out = [0u8; 32];
+        if let Ok(d) = hash(MessageDigest::sha256(), &parts) {
+            out.copy_from_slice(&d[..32]);
+        }
+        out
+    }
+}
+
 /// Pingora's connector: TLS to Redis the way backends get it, with the one TLS library.
 static CONNECTOR: LazyLock<TransportConnector> = LazyLock::new(|| TransportConnector::new(None));
 
 /// How long a failed connection attempt keeps the next one away.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
-/// The node's Redis: its settings and its connection.
+/// The node's Redis: its settings and its connections.
 pub struct Redis {
     pub(crate) settings: RedisSettings,
+    pool: Arc<Pool>,
+}
+
+/// The connections, kept across reloads that do not change how they connect (address,
+/// database, credentials, TLS, how many): a reload does not reconnect.
+struct Pool {
+    /// What makes a connection: a digest of everything it was opened with.
+    identity: [u8; 32],
     info: RedisConnectionInfo,
-    conn: tokio::sync::Mutex<Conn>,
+    /// One multiplexed connection pipelines every command a node sends; more than one spreads
+    /// the work of reading replies over more driver tasks (and Redis I/O threads).
+    conns: Box<[tokio::sync::Mutex<Conn>]>,
+    /// The next connection to use.
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -143,7 +192,16 @@ impl std::fmt::Display for RedisFailure {
 }
 
 impl Redis {
-    pub(crate) fn new(settings: RedisSettings) -> Arc<Redis> {
+    /// The Redis `settings` describe, with `previous`'s connections when they connect the
+    /// same way.
+    pub(crate) fn new(settings: RedisSettings, previous: Option<&Redis>) -> Arc<Redis> {
+        let identity = settings.identity();
+        if let Some(p) = previous.filter(|p| p.pool.identity == identity) {
+            return Arc::new(Redis {
+                settings,
+                pool: p.pool.clone(),
+            });
+        }
         let mut info = RedisConnectionInfo::default()
             .set_db(settings.db)
             .set_skip_set_lib_name();
@@ -153,10 +211,17 @@ impl Redis {
         if let Some(p) = &settings.password {
             info = info.set_password(p);
         }
+        let conns = (0..settings.connections.max(1))
+            .map(|_| tokio::sync::Mutex::new(Conn::default()))
+            .collect();
         Arc::new(Redis {
             settings,
-            info,
-            conn: tokio::sync::Mutex::new(Conn::default()),
+            pool: Arc::new(Pool {
+                identity,
+                info,
+                conns,
+                turn: std::sync::atomic::AtomicUsize::new(0),
+            }),
         })
     }
 
@@ -164,24 +229,31 @@ impl Redis {
     /// that sets nothing else: for benchmarks and tools (`bench/examples/redis_count.rs`); the
     /// gateway builds its own from the configuration.
     pub fn at_address(address: &str) -> Arc<Redis> {
-        Redis::new(RedisSettings {
-            address: address.to_string(),
-            db: 0,
-            username: None,
-            password: None,
-            key_prefix: "certgate:".into(),
-            connect_timeout: Duration::from_secs(1),
-            command_timeout: Duration::from_millis(250),
-            rate_limit: OnFailure::Refuse,
-            quota: OnFailure::Refuse,
-            cache: OnFailure::Refuse,
-            tls: None,
-        })
+        Redis::new(
+            RedisSettings {
+                address: address.to_string(),
+                connections: 1,
+                db: 0,
+                username: None,
+                password: None,
+                key_prefix: "certgate:".into(),
+                connect_timeout: Duration::from_secs(1),
+                command_timeout: Duration::from_millis(250),
+                rate_limit: OnFailure::Refuse,
+                quota: OnFailure::Refuse,
+                cache: OnFailure::Refuse,
+                tls: None,
+            },
+            None,
+        )
     }
 
-    /// The live connection, or a new one.
-    async fn connection(&self) -> Result<MultiplexedConnection, RedisFailure> {
-        let mut c = self.conn.lock().await;
+    /// Connection `slot`'s live connection, or a new one.
+    async fn connection(&self, slot: usize) -> Result<MultiplexedConnection, RedisFailure> {
+        let Some(c) = self.pool.conns.get(slot) else {
+            return Err(RedisFailure::Error("no such connection".into()));
+        };
+        let mut c = c.lock().await;
         if let Some(live) = &c.live {
             return Ok(live.clone());
         }
@@ -205,7 +277,7 @@ impl Redis {
                         .map_err(|e| at(&e))?;
                     let _ = tcp.set_nodelay(true);
                     let (conn, driver) =
-                        MultiplexedConnection::new_with_config(&self.info, tcp, config)
+                        MultiplexedConnection::new_with_config(&self.pool.info, tcp, config)
                             .await
                             .map_err(failed)?;
                     tokio::spawn(driver);
@@ -223,7 +295,7 @@ impl Redis {
                     peer.client_cert_key = tls.client.clone();
                     let stream = CONNECTOR.new_stream(&peer).await.map_err(|e| at(&e))?;
                     let (conn, driver) =
-                        MultiplexedConnection::new_with_config(&self.info, stream, config)
+                        MultiplexedConnection::new_with_config(&self.pool.info, stream, config)
                             .await
                             .map_err(failed)?;
                     tokio::spawn(driver);
@@ -252,8 +324,10 @@ impl Redis {
 
     /// Forgets a connection that failed, so the next command opens a new one (at once: only a
     /// failed attempt to connect keeps the next one away).
-    async fn broken(&self) {
-        self.conn.lock().await.live = None;
+    async fn broken(&self, slot: usize) {
+        if let Some(c) = self.pool.conns.get(slot) {
+            c.lock().await.live = None;
+        }
     }
 
     /// Runs `command` (named `name` in the metrics) over the connection, within
@@ -264,8 +338,13 @@ impl Redis {
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let started = Instant::now();
+        let slot = self
+            .pool
+            .turn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.pool.conns.len().max(1);
         let result = match tokio::time::timeout(self.settings.command_timeout, async {
-            let conn = self.connection().await?;
+            let conn = self.connection(slot).await?;
             command(conn)
                 .await
                 .map_err(|e| RedisFailure::Error(e.to_string()))
@@ -281,7 +360,7 @@ impl Redis {
             if matches!(e, RedisFailure::Timeout)
                 || matches!(e, RedisFailure::Error(m) if is_connection_error(m))
             {
-                self.broken().await;
+                self.broken(slot).await;
             }
         }
         let m = &crate::metrics::METRICS;

@@ -58,6 +58,8 @@ pub struct LoadOptions {
     pub generation: u64,
     /// Set by the loader itself: the configuration names Redis, the external cache.
     pub external_cache: bool,
+    /// The running Redis: its connections are kept when the new one connects the same way.
+    pub redis: Option<Arc<crate::shared::Redis>>,
 }
 
 impl Default for LoadOptions {
@@ -68,6 +70,7 @@ impl Default for LoadOptions {
             value_cache: None,
             generation: 0,
             external_cache: false,
+            redis: None,
         }
     }
 }
@@ -237,7 +240,7 @@ impl Loader {
         let backends = self.backends(&cfg.backends, &certificates);
         // With Redis, the plans count in it (every node sees one counter); without, in this
         // process, across reloads.
-        let redis = self.redis(cfg.redis.as_ref(), &certificates);
+        let redis = self.redis(cfg.redis.as_ref(), &certificates, opts.redis.as_deref());
         let counters: Arc<dyn CounterStore> = match &redis {
             Some(_) => Arc::new(crate::shared::RedisCounters::default()),
             None => opts.counters.clone(),

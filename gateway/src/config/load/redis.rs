@@ -14,6 +14,7 @@ impl Loader {
         &mut self,
         r: Option<&schema::RedisConfig>,
         certs: &HashMap<String, CertMaterial>,
+        previous: Option<&Redis>,
     ) -> Option<Arc<Redis>> {
         let r = r?;
         let scheme = r.url.value.split("://").next().unwrap_or("");
@@ -70,8 +71,20 @@ impl Loader {
             .as_ref()
             .map(|u| u.value.clone())
             .or_else(|| info.redis_settings().username().map(str::to_string));
+        let connections = match &r.connections {
+            None => 1,
+            Some(n) if (1..=64).contains(&n.value) => n.value,
+            Some(n) => {
+                self.at(
+                    n,
+                    format!("connections: {} is not between 1 and 64", n.value),
+                );
+                1
+            }
+        };
         let settings = RedisSettings {
             address,
+            connections,
             db: r
                 .database
                 .as_ref()
@@ -93,7 +106,7 @@ impl Loader {
             quota: quota?,
             cache: cache?,
         };
-        Some(Redis::new(settings))
+        Some(Redis::new(settings, previous))
     }
 
     fn redis_tls(
@@ -104,6 +117,7 @@ impl Loader {
     ) -> Option<RedisTls> {
         let mut cas = Vec::new();
         let mut client = None;
+        let mut client_der = Vec::new();
         let mut server_name = host;
         if let Some(t) = t {
             for f in &t.ca_certificates {
@@ -122,6 +136,10 @@ impl Loader {
                         ),
                     ),
                     Some(m) => {
+                        client_der.extend(m.cert.x509().to_der().unwrap_or_default());
+                        if let Some(k) = &m.key {
+                            client_der.extend(k.private_key_to_der().unwrap_or_default());
+                        }
                         let mut chain = vec![m.cert.x509().clone()];
                         chain.extend(m.chain.iter().cloned());
                         client = m
@@ -139,6 +157,7 @@ impl Loader {
             ca: (!cas.is_empty()).then(|| Arc::new(cas.into_boxed_slice())),
             client,
             server_name,
+            client_der,
         })
     }
 }
