@@ -105,6 +105,8 @@ pub enum Obj {
     Json(crate::dotnet::json::Token),
     /// A `StringBuilder`: shared and mutable, as in .NET.
     Builder(std::sync::Mutex<String>),
+    /// A `Random`: shared and mutable, as in .NET.
+    Random(std::sync::Mutex<crate::dotnet::Random>),
     /// What `send-request` received (APIM's `IResponse` in a variable).
     Response(crate::outcall::SentResponse),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
@@ -153,6 +155,7 @@ impl Value {
                 Obj::Hasher(_, Some(_)) => "HMAC",
                 Obj::Exception { type_name, .. } => type_name,
                 Obj::Builder(_) => "StringBuilder",
+                Obj::Random(_) => "Random",
                 Obj::Response(_) => "IResponse",
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
@@ -266,6 +269,7 @@ impl Value {
                 | Obj::Match(_)
                 | Obj::Group(_)
                 | Obj::Hasher(..)
+                | Obj::Random(_)
                 | Obj::Response(_) => J::String(self.to_dotnet_string()),
             },
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),

@@ -372,6 +372,10 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "CopyTo", "EnsureCapacity", "Equals", "GetChunks", "Insert", "Length", "MaxCapacity",
         "Remove", "Replace", "ToString",
     ]),
+    ("System.Random", &[
+        "Equals", "GetHashCode", "GetItems", "Next", "NextBytes", "NextDouble", "NextInt64",
+        "NextSingle", "Shared", "Shuffle", "ToString",
+    ]),
     ("System.Exception", &[
         "Data", "GetBaseException", "GetType", "HelpLink", "HResult", "InnerException", "Message",
         "Source", "StackTrace", "TargetSite", "ToString",

@@ -10,6 +10,7 @@ mod datetime;
 mod enums;
 mod hash;
 pub(crate) mod json;
+mod random;
 pub(crate) mod regex;
 pub(crate) mod xml_json;
 
@@ -18,3 +19,4 @@ pub(crate) use auth::{parse_basic, parse_jwt, BasicCredentials, Jwt};
 pub(crate) use datetime::{DateKind, DateTime, TimeSpan};
 pub(crate) use enums::{NameType, StringComparison};
 pub(crate) use hash::{hash_class, HashAlgorithm, Key};
+pub(crate) use random::Random;

@@ -767,6 +767,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Hasher) => members::crypto::member(recv, name, off),
             Ty::Obj(ObjKind::Exception) => members::exception::member(recv, name, off),
             Ty::Obj(ObjKind::Builder) => members::builder::member(recv, name, off),
+            Ty::Obj(ObjKind::Random) => unknown_member(rty, name, off),
             Ty::Obj(ObjKind::Json(k)) => members::json::member(recv, *k, name, off),
             Ty::Obj(k @ (ObjKind::Response | ObjKind::ResponseHeaders | ObjKind::ResponseBody)) => {
                 members::response::member(recv, *k, name, off)
@@ -876,6 +877,7 @@ impl<'a> Checker<'a> {
             }
             Ty::Obj(ObjKind::Hasher) => members::crypto::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Builder) => members::builder::method(self, recv, name, args, off),
+            Ty::Obj(ObjKind::Random) => members::random::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
             }
@@ -1047,6 +1049,7 @@ impl<'a> Checker<'a> {
                 None => match members::crypto::new(self, other, args, off)
                     .or_else(|| members::exception::new(self, other, args, off))
                     .or_else(|| members::builder::new(self, other, args, off))
+                    .or_else(|| members::random::new(self, other, args, off))
                 {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),

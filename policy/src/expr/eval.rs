@@ -596,6 +596,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Json(f) => members::json::eval(f, &args, env),
         Builtin::Exception(f) => members::exception::eval(f, &args),
         Builtin::Builder(f) => members::builder::eval(f, &args, env),
+        Builtin::Random(f) => members::random::eval(f, &args),
         Builtin::Response(f) => members::response::eval(f, &args),
     }
 }

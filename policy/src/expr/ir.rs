@@ -64,6 +64,8 @@ pub enum ObjKind {
     Json(JsonKind),
     Exception,
     Builder,
+    /// `System.Random`.
+    Random,
     /// `IResponse` from `send-request`.
     Response,
     /// `IResponse.Headers`: carried as the response itself.
@@ -165,6 +167,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Json(k)) => f.write_str(k.class()),
             Ty::Obj(ObjKind::Exception) => f.write_str("Exception"),
             Ty::Obj(ObjKind::Builder) => f.write_str("StringBuilder"),
+            Ty::Obj(ObjKind::Random) => f.write_str("Random"),
             Ty::Obj(ObjKind::Response) => f.write_str("IResponse"),
             Ty::Obj(ObjKind::ResponseHeaders) => {
                 f.write_str("IReadOnlyDictionary<string, string[]>")
@@ -345,7 +348,18 @@ pub enum Builtin {
     Json(JsonFn),
     Exception(ExceptionFn),
     Builder(BuilderFn),
+    Random(RandomFn),
     Response(ResponseFn),
+}
+
+/// `System.Random` (`members/random.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RandomFn {
+    New,
+    Next,
+    NextBelow,
+    NextBetween,
+    NextDouble,
 }
 
 /// `IResponse` from `send-request` (`members/response.rs`).
@@ -754,6 +768,8 @@ impl Builtin {
             Builtin::Exception(_) => false,
             // A builder is mutable and shared.
             Builtin::Builder(_) => false,
+            // A generator has state, and an unseeded one is random.
+            Builtin::Random(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
             Builtin::Str(_)

@@ -18,6 +18,7 @@ pub(crate) mod datetime;
 pub(crate) mod exception;
 pub(crate) mod format;
 pub(crate) mod json;
+pub(crate) mod random;
 pub(crate) mod regex;
 pub(crate) mod response;
 pub(crate) mod string;
