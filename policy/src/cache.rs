@@ -32,6 +32,7 @@ impl CachedValue {
             | Value::Char(_)
             | Value::Bytes(_)
             | Value::DateTime(_)
+            | Value::DateTimeOffset(_)
             | Value::TimeSpan(_) => Some(CachedValue(v)),
             _ => None,
         }
@@ -86,7 +87,15 @@ impl CachedValue {
                     crate::dotnet::DateKind::Local => b'l',
                     crate::dotnet::DateKind::Utc => b'u',
                     crate::dotnet::DateKind::Unspecified => b'n',
+                    // `new` admits no DateTimeOffset inside a DateTime.
+                    crate::dotnet::DateKind::Offset(_) => b'n',
                 });
+            }
+            Value::DateTimeOffset(d) => {
+                out.push(b'o');
+                let nanos = d.utc().and_utc().timestamp_nanos_opt().unwrap_or(0);
+                out.extend_from_slice(&nanos.to_le_bytes());
+                out.extend_from_slice(&d.offset_minutes().to_le_bytes());
             }
             Value::TimeSpan(t) => {
                 out.push(b'p');
@@ -120,6 +129,14 @@ impl CachedValue {
                     _ => return None,
                 };
                 Value::DateTime(crate::dotnet::DateTime { wall, kind })
+            }
+            b'o' => {
+                let (nanos, minutes) = rest.split_at_checked(8)?;
+                let utc = chrono::DateTime::from_timestamp_nanos(i64_of(nanos)?).naive_utc();
+                let minutes = i32::from_le_bytes(minutes.try_into().ok()?);
+                Value::DateTimeOffset(
+                    crate::dotnet::DateTimeOffset::from_utc(utc).to_offset(minutes)?,
+                )
             }
             b'p' => Value::TimeSpan(crate::dotnet::TimeSpan(i64_of(rest)?)),
             _ => return None,
@@ -376,5 +393,32 @@ mod tests {
         assert!(CachedValue::new(Value::Bytes(Arc::from(&b"ab"[..]))).is_some());
         assert!(CachedValue::new(Value::Null).is_none());
         assert!(CachedValue::new(Value::Array(Arc::from(vec![Value::Int(1)]))).is_none());
+    }
+
+    #[test]
+    fn values_come_back_from_an_external_cache_as_stored() {
+        let offset = crate::dotnet::DateTimeOffset::parse_dotnet("2024-05-06T10:00:00.25+02:00")
+            .map(Value::DateTimeOffset)
+            .unwrap();
+        let date = crate::dotnet::DateTime::parse_dotnet("2024-05-06T10:00:00").unwrap();
+        for v in [
+            Value::str("x"),
+            Value::Int(-3),
+            Value::Double(1.5),
+            Value::Bool(true),
+            Value::Char('é'),
+            Value::Bytes(Arc::from(&b"ab"[..])),
+            Value::DateTime(date),
+            offset,
+            Value::TimeSpan(crate::dotnet::TimeSpan(42)),
+        ] {
+            let back = CachedValue::from_bytes(&CachedValue::new(v.clone()).unwrap().to_bytes())
+                .unwrap()
+                .value();
+            assert_eq!(back.to_dotnet_string(), v.to_dotnet_string());
+            assert_eq!(back.type_name(), v.type_name());
+        }
+        assert!(CachedValue::from_bytes(b"o123").is_none());
+        assert!(CachedValue::from_bytes(b"").is_none());
     }
 }

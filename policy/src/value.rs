@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::cert::Certificate;
-use crate::dotnet::{DateTime, NameType, StringComparison, TimeSpan};
+use crate::dotnet::{DateTime, DateTimeOffset, NameType, StringComparison, TimeSpan};
 
 /// Parts of the request context that expressions navigate (`context.Request.Headers`, ...).
 /// They are values so that `var h = context.Request.Headers;` works like C#.
@@ -64,6 +64,8 @@ pub enum Value {
     Str(Arc<str>),
     /// `DateTime`.
     DateTime(DateTime),
+    /// `DateTimeOffset`.
+    DateTimeOffset(DateTimeOffset),
     /// `TimeSpan`.
     TimeSpan(TimeSpan),
     /// `byte[]`.
@@ -137,6 +139,7 @@ impl Value {
             Value::Char(_) => "char",
             Value::Str(_) => "string",
             Value::DateTime(_) => "DateTime",
+            Value::DateTimeOffset(_) => "DateTimeOffset",
             Value::TimeSpan(_) => "TimeSpan",
             Value::Bytes(_) => "byte[]",
             Value::Cert(_) => "X509Certificate2",
@@ -178,6 +181,7 @@ impl Value {
             Value::Char(c) => c.to_string(),
             Value::Str(s) => s.to_string(),
             Value::DateTime(d) => d.to_string(),
+            Value::DateTimeOffset(d) => d.to_string(),
             Value::TimeSpan(t) => t.to_string(),
             Value::Bytes(_) => "System.Byte[]".into(),
             Value::Cert(c) => c.to_dotnet_string(),
@@ -218,6 +222,7 @@ impl Value {
             (Value::Double(a), Value::Double(b)) => a == b,
             (Value::Char(a), Value::Char(b)) => a == b,
             (Value::DateTime(a), Value::DateTime(b)) => a.wall == b.wall,
+            (Value::DateTimeOffset(a), Value::DateTimeOffset(b)) => a == b,
             (Value::TimeSpan(a), Value::TimeSpan(b)) => a == b,
             // Reference types: reference equality, as C# does for byte[] and certificates.
             (Value::Bytes(a), Value::Bytes(b)) => Arc::ptr_eq(a, b),
@@ -242,6 +247,8 @@ impl Value {
             Value::Char(c) => J::String(c.to_string()),
             Value::Str(s) => J::String(s.to_string()),
             Value::DateTime(d) => J::String(d.format("s")),
+            // Json.NET's ISO form with the offset.
+            Value::DateTimeOffset(d) => J::String(d.0.format("yyyy-MM-ddTHH:mm:ssK")),
             Value::TimeSpan(t) => J::String(t.to_string()),
             Value::Bytes(b) => {
                 use base64::Engine;

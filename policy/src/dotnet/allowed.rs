@@ -372,6 +372,16 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "CopyTo", "EnsureCapacity", "Equals", "GetChunks", "Insert", "Length", "MaxCapacity",
         "Remove", "Replace", "ToString",
     ]),
+    ("System.DateTimeOffset", &[
+        "Add", "AddDays", "AddHours", "AddMilliseconds", "AddMinutes", "AddMonths", "AddSeconds",
+        "AddTicks", "AddYears", "Compare", "CompareTo", "Date", "DateTime", "Day", "DayOfWeek",
+        "DayOfYear", "Equals", "EqualsExact", "FromFileTime", "FromUnixTimeMilliseconds",
+        "FromUnixTimeSeconds", "GetHashCode", "Hour", "LocalDateTime", "MaxValue", "Millisecond",
+        "MinValue", "Minute", "Month", "Now", "Offset", "Parse", "ParseExact", "Second",
+        "Subtract", "Ticks", "TimeOfDay", "ToFileTime", "ToLocalTime", "ToOffset", "ToString",
+        "ToUniversalTime", "ToUnixTimeMilliseconds", "ToUnixTimeSeconds", "TryParse",
+        "TryParseExact", "UnixEpoch", "UtcDateTime", "UtcNow", "UtcTicks", "Year",
+    ]),
     ("System.Random", &[
         "Equals", "GetHashCode", "GetItems", "Next", "NextBytes", "NextDouble", "NextInt64",
         "NextSingle", "Shared", "Shuffle", "ToString",
@@ -417,6 +427,7 @@ pub(crate) fn apim_member(ty: &str, member: &str) -> Option<&'static str> {
             | "System.Boolean"
             | "System.Char"
             | "System.DateTime"
+            | "System.DateTimeOffset"
             | "System.TimeSpan"
     );
     has(ty)

@@ -14,6 +14,8 @@ pub enum DateKind {
     Local,
     Utc,
     Unspecified,
+    /// The wall time of a `DateTimeOffset`, this many minutes ahead of UTC.
+    Offset(i32),
 }
 
 /// A .NET `DateTime`: wall-clock time plus kind. Comparisons ignore the kind, as .NET does.
@@ -212,6 +214,10 @@ impl DateTime {
     pub fn to_universal(self) -> DateTime {
         match self.kind {
             DateKind::Utc => self,
+            DateKind::Offset(m) => DateTime {
+                wall: self.wall - chrono::Duration::minutes(i64::from(m)),
+                kind: DateKind::Utc,
+            },
             _ => {
                 let wall = Local
                     .from_local_datetime(&self.wall)
@@ -230,7 +236,7 @@ impl DateTime {
             DateKind::Local => self,
             _ => DateTime {
                 wall: Utc
-                    .from_utc_datetime(&self.wall)
+                    .from_utc_datetime(&self.to_universal().wall)
                     .with_timezone(&Local)
                     .naive_local(),
                 kind: DateKind::Local,
@@ -274,13 +280,17 @@ impl DateTime {
     fn zone_k(&self) -> String {
         match self.kind {
             DateKind::Utc => "Z".to_string(),
-            DateKind::Local => self.local_offset(),
+            DateKind::Local | DateKind::Offset(_) => self.local_offset(),
             DateKind::Unspecified => String::new(),
         }
     }
 
-    /// .NET's `zzz`: the machine's offset at this wall time, `+hh:mm`.
+    /// .NET's `zzz`: the machine's offset at this wall time, `+hh:mm` (a `DateTimeOffset`'s
+    /// own).
     fn local_offset(&self) -> String {
+        if let DateKind::Offset(m) = self.kind {
+            return offset_text(m);
+        }
         Local
             .from_local_datetime(&self.wall)
             .earliest()
@@ -355,6 +365,134 @@ impl DateTime {
                 out
             }
         }
+    }
+}
+
+/// `+hh:mm` for an offset in minutes.
+fn offset_text(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    format!("{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// A .NET `DateTimeOffset`: a wall time and its offset from UTC (`DateKind::Offset`). Compared,
+/// subtracted and hashed by the instant it names, as .NET does.
+#[derive(Clone, Copy, Debug)]
+pub struct DateTimeOffset(pub DateTime);
+
+impl PartialEq for DateTimeOffset {
+    fn eq(&self, other: &Self) -> bool {
+        self.utc() == other.utc()
+    }
+}
+
+impl DateTimeOffset {
+    /// The offset in minutes.
+    pub fn offset_minutes(self) -> i32 {
+        match self.0.kind {
+            DateKind::Offset(m) => m,
+            _ => 0,
+        }
+    }
+
+    /// The instant, as UTC wall time.
+    pub fn utc(self) -> NaiveDateTime {
+        self.0.to_universal().wall
+    }
+
+    /// `wall` at `minutes` from UTC.
+    pub fn at(wall: NaiveDateTime, minutes: i32) -> DateTimeOffset {
+        DateTimeOffset(DateTime {
+            wall,
+            kind: DateKind::Offset(minutes),
+        })
+    }
+
+    /// A UTC instant at offset 0.
+    pub fn from_utc(utc: NaiveDateTime) -> DateTimeOffset {
+        DateTimeOffset::at(utc, 0)
+    }
+
+    pub fn utc_now() -> DateTimeOffset {
+        DateTimeOffset::from_utc(Utc::now().naive_utc())
+    }
+
+    /// `DateTimeOffset.Now`: the machine's offset.
+    pub fn now() -> DateTimeOffset {
+        let now = Local::now();
+        DateTimeOffset::at(now.naive_local(), now.offset().local_minus_utc() / 60)
+    }
+
+    /// `new DateTimeOffset(dateTime)`: a UTC one at offset 0, a local or unspecified one at the
+    /// machine's offset then.
+    pub fn from_date_time(d: DateTime) -> DateTimeOffset {
+        match d.kind {
+            DateKind::Utc => DateTimeOffset::from_utc(d.wall),
+            DateKind::Offset(_) => DateTimeOffset(d),
+            DateKind::Local | DateKind::Unspecified => {
+                let minutes = Local
+                    .from_local_datetime(&d.wall)
+                    .earliest()
+                    .map_or(0, |l| l.offset().local_minus_utc() / 60);
+                DateTimeOffset::at(d.wall, minutes)
+            }
+        }
+    }
+
+    /// `FromUnixTimeMilliseconds`; `None` out of .NET's range.
+    pub fn from_unix_ms(ms: i64) -> Option<DateTimeOffset> {
+        let d = chrono::DateTime::from_timestamp_millis(ms)?;
+        (d.year() >= 1 && d.year() <= 9999).then(|| DateTimeOffset::from_utc(d.naive_utc()))
+    }
+
+    /// `ToUnixTimeMilliseconds` (floored, as .NET does for instants before 1970).
+    pub fn to_unix_ms(self) -> i64 {
+        self.utc().and_utc().timestamp_millis()
+    }
+
+    /// `DateTimeOffset.Parse`: ISO 8601 and RFC 1123 keep their offset; a time without one is
+    /// at the machine's offset. `None` as `DateTime.Parse` fails.
+    pub fn parse_dotnet(s: &str) -> Option<DateTimeOffset> {
+        let t = s.trim();
+        let parsed = chrono::DateTime::parse_from_rfc3339(t)
+            .or_else(|_| chrono::DateTime::parse_from_rfc2822(t));
+        if let Ok(d) = parsed {
+            return Some(DateTimeOffset::at(
+                d.naive_local(),
+                d.offset().local_minus_utc() / 60,
+            ));
+        }
+        let d = DateTime::parse_dotnet(t)?;
+        Some(DateTimeOffset::from_date_time(d))
+    }
+
+    /// `ToString(format)`: the wall time's, with this offset for `zzz`, `K` and `o`; `u`, `r`
+    /// and `R` write the instant in UTC, as .NET does.
+    pub fn format(self, fmt: &str) -> String {
+        match fmt {
+            "" | "G" => self.to_string(),
+            "u" | "r" | "R" => DateTime {
+                wall: self.utc(),
+                kind: DateKind::Utc,
+            }
+            .format(fmt),
+            other => self.0.format(other),
+        }
+    }
+
+    /// `ToOffset(span)`: the same instant at another offset.
+    pub fn to_offset(self, minutes: i32) -> Option<DateTimeOffset> {
+        let wall = self
+            .utc()
+            .checked_add_signed(chrono::Duration::minutes(i64::from(minutes)))?;
+        Some(DateTimeOffset::at(wall, minutes))
+    }
+}
+
+impl fmt::Display for DateTimeOffset {
+    /// en-US: `5/6/2024 10:00:00 AM +02:00`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.0, offset_text(self.offset_minutes()))
     }
 }
 

@@ -705,6 +705,7 @@ impl<'a> Checker<'a> {
             "context" => Ok((Ir::Const(Value::Handle(Handle::Context)), Ty::Handle(Handle::Context))),
             "String" | "string" => stat(Static::String),
             "DateTime" => stat(Static::DateTime),
+            "DateTimeOffset" => stat(Static::DateTimeOffset),
             "TimeSpan" => stat(Static::TimeSpan),
             "Convert" => stat(Static::Convert),
             "WebUtility" => stat(Static::WebUtility),
@@ -749,6 +750,10 @@ impl<'a> Checker<'a> {
                 members::collections::member(recv, rty, name, off)
             }
             Ty::DateTime | Ty::TimeSpan => members::datetime::member(recv, rty, name, off),
+            Ty::DateTimeOffset => members::datetime_offset::member(recv, name, off),
+            Ty::Static(Static::DateTimeOffset) => {
+                members::datetime_offset::static_member(name, off)
+            }
             Ty::Static(s @ (Static::DateTime | Static::TimeSpan)) => {
                 members::datetime::static_member(*s, name, off)
             }
@@ -867,8 +872,12 @@ impl<'a> Checker<'a> {
             Ty::Static(s @ (Static::TimeSpan | Static::DateTime)) => {
                 members::datetime::static_method(self, *s, name, args, off)
             }
+            Ty::Static(Static::DateTimeOffset) => {
+                members::datetime_offset::static_method(self, name, args, off)
+            }
             Ty::Static(s) => members::convert::static_method(self, *s, name, args, off),
             Ty::DateTime => members::datetime::method(self, recv, name, args, off),
+            Ty::DateTimeOffset => members::datetime_offset::method(self, recv, name, args, off),
             Ty::Array(_) | Ty::Bytes => {
                 members::collections::method(self, recv, rty, name, args, off)
             }
@@ -1043,6 +1052,9 @@ impl<'a> Checker<'a> {
                 members::cert::new(self, args, off)
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
+            "DateTimeOffset" | "System.DateTimeOffset" => {
+                members::datetime_offset::new(self, args, off)
+            }
             "Regex" | "System.Text.RegularExpressions.Regex" => members::regex::new(self, args, off),
             other => match members::json::class(other) {
                 Some(k) => members::json::new(self, k, args, off),
@@ -1137,9 +1149,11 @@ impl<'a> Checker<'a> {
             }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let ok = (lt.is_numeric() && rt.is_numeric())
-                    || (lt == rt && matches!(lt, Ty::DateTime | Ty::TimeSpan))
-                    || (matches!(lt, Ty::DateTime | Ty::TimeSpan) && rt == Ty::Null)
-                    || (matches!(rt, Ty::DateTime | Ty::TimeSpan) && lt == Ty::Null);
+                    || (lt == rt && matches!(lt, Ty::DateTime | Ty::DateTimeOffset | Ty::TimeSpan))
+                    || (matches!(lt, Ty::DateTime | Ty::DateTimeOffset | Ty::TimeSpan)
+                        && rt == Ty::Null)
+                    || (matches!(rt, Ty::DateTime | Ty::DateTimeOffset | Ty::TimeSpan)
+                        && lt == Ty::Null);
                 if !ok {
                     return bad();
                 }
@@ -1162,6 +1176,9 @@ impl<'a> Checker<'a> {
                     (Ty::Int, Ty::Int) | (Ty::Char, Ty::Int) | (Ty::Int, Ty::Char) => Ty::Int,
                     (a, b) if a.is_numeric() && b.is_numeric() => Ty::Double,
                     (Ty::DateTime, Ty::TimeSpan) | (Ty::TimeSpan, Ty::DateTime) => Ty::DateTime,
+                    (Ty::DateTimeOffset, Ty::TimeSpan) | (Ty::TimeSpan, Ty::DateTimeOffset) => {
+                        Ty::DateTimeOffset
+                    }
                     (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
                     _ => return bad(),
                 };
@@ -1173,6 +1190,8 @@ impl<'a> Checker<'a> {
                     (a, b) if a.is_numeric() && b.is_numeric() => Ty::Double,
                     (Ty::DateTime, Ty::DateTime) => Ty::TimeSpan,
                     (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                    (Ty::DateTimeOffset, Ty::DateTimeOffset) => Ty::TimeSpan,
+                    (Ty::DateTimeOffset, Ty::TimeSpan) => Ty::DateTimeOffset,
                     (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
                     _ => return bad(),
                 };
@@ -1235,6 +1254,7 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.Text.Encoding" => Ty::Static(Static::Encoding),
         "System.String" => Ty::Static(Static::String),
         "System.DateTime" => Ty::Static(Static::DateTime),
+        "System.DateTimeOffset" => Ty::Static(Static::DateTimeOffset),
         "System.TimeSpan" => Ty::Static(Static::TimeSpan),
         "System.Convert" => Ty::Static(Static::Convert),
         "System.Math" => Ty::Static(Static::Math),

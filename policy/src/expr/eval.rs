@@ -270,6 +270,7 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                 // Lifted comparison: null compares false, as in C#.
                 (Value::Null, _) | (_, Value::Null) => return Ok(Value::Bool(false)),
                 (Value::DateTime(a), Value::DateTime(b)) => a.wall.cmp(&b.wall),
+                (Value::DateTimeOffset(a), Value::DateTimeOffset(b)) => a.utc().cmp(&b.utc()),
                 (Value::TimeSpan(a), Value::TimeSpan(b)) => a.cmp(b),
                 (Value::Int(a), Value::Int(b)) => a.cmp(b),
                 _ => match (num(&x), num(&y)) {
@@ -299,6 +300,13 @@ fn binary(op: BinOp, x: Value, y: Value) -> R<Value> {
                     return d.checked_add(TimeSpan(-t.0)).map(Value::DateTime).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "The added or subtracted value results in an un-representable DateTime."))
                 }
                 (Value::DateTime(a), Value::DateTime(b)) if op == BinOp::Sub => return Ok(Value::TimeSpan(a.since(*b))),
+                (Value::DateTimeOffset(d), Value::TimeSpan(t)) | (Value::TimeSpan(t), Value::DateTimeOffset(d)) if op == BinOp::Add => {
+                    return d.0.checked_add(*t).map(|w| Value::DateTimeOffset(crate::dotnet::DateTimeOffset(w))).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "The added or subtracted value results in an un-representable DateTime."))
+                }
+                (Value::DateTimeOffset(d), Value::TimeSpan(t)) if op == BinOp::Sub => {
+                    return d.0.checked_add(TimeSpan(-t.0)).map(|w| Value::DateTimeOffset(crate::dotnet::DateTimeOffset(w))).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "The added or subtracted value results in an un-representable DateTime."))
+                }
+                (Value::DateTimeOffset(a), Value::DateTimeOffset(b)) if op == BinOp::Sub => return Ok(Value::TimeSpan(members::datetime_offset::since(*a, *b))),
                 (Value::TimeSpan(a), Value::TimeSpan(b)) => {
                     let r = if op == BinOp::Add { a.0.checked_add(b.0) } else { a.0.checked_sub(b.0) };
                     return r.map(|t| Value::TimeSpan(TimeSpan(t))).ok_or_else(overflow);
@@ -519,6 +527,7 @@ fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
         (_, Value::Null) => Ordering::Greater,
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
         (Value::DateTime(x), Value::DateTime(y)) => x.wall.cmp(&y.wall),
+        (Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => x.utc().cmp(&y.utc()),
         (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Int(x), Value::Int(y)) => x.cmp(y),
@@ -597,6 +606,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Exception(f) => members::exception::eval(f, &args),
         Builtin::Builder(f) => members::builder::eval(f, &args, env),
         Builtin::Random(f) => members::random::eval(f, &args),
+        Builtin::Offset(f) => members::datetime_offset::eval(f, &args),
         Builtin::Response(f) => members::response::eval(f, &args),
     }
 }

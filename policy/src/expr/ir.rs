@@ -23,6 +23,7 @@ pub enum Ty {
     Char,
     Str,
     DateTime,
+    DateTimeOffset,
     TimeSpan,
     Bytes,
     Cert,
@@ -140,6 +141,7 @@ impl fmt::Display for Ty {
             Ty::Char => f.write_str("char"),
             Ty::Str => f.write_str("string"),
             Ty::DateTime => f.write_str("DateTime"),
+            Ty::DateTimeOffset => f.write_str("DateTimeOffset"),
             Ty::TimeSpan => f.write_str("TimeSpan"),
             Ty::Bytes => f.write_str("byte[]"),
             Ty::Cert => f.write_str("X509Certificate2"),
@@ -216,6 +218,7 @@ pub enum TextEncoding {
 pub enum Static {
     String,
     DateTime,
+    DateTimeOffset,
     TimeSpan,
     Convert,
     WebUtility,
@@ -271,6 +274,7 @@ pub enum CastTo {
     Double,
     Bool,
     DateTime,
+    DateTimeOffset,
     TimeSpan,
     Bytes,
     Cert,
@@ -287,6 +291,7 @@ impl CastTo {
             Ty::Double => CastTo::Double,
             Ty::Bool => CastTo::Bool,
             Ty::DateTime => CastTo::DateTime,
+            Ty::DateTimeOffset => CastTo::DateTimeOffset,
             Ty::TimeSpan => CastTo::TimeSpan,
             Ty::Bytes => CastTo::Bytes,
             Ty::Cert => CastTo::Cert,
@@ -349,7 +354,33 @@ pub enum Builtin {
     Exception(ExceptionFn),
     Builder(BuilderFn),
     Random(RandomFn),
+    Offset(OffsetFn),
     Response(ResponseFn),
+}
+
+/// `DateTimeOffset` (`members/datetime_offset.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetFn {
+    UtcNow,
+    Now,
+    FromUnixSeconds,
+    FromUnixMs,
+    Parse,
+    TryParse,
+    New,
+    ToUnixSeconds,
+    ToUnixMs,
+    UtcDateTime,
+    LocalDateTime,
+    DateTime,
+    Offset,
+    UtcTicks,
+    Add(TicksPerUnit),
+    AddSpan,
+    Since,
+    ToUniversal,
+    ToLocal,
+    ToOffset,
 }
 
 /// `System.Random` (`members/random.rs`).
@@ -770,6 +801,8 @@ impl Builtin {
             Builtin::Builder(_) => false,
             // A generator has state, and an unseeded one is random.
             Builtin::Random(_) => false,
+            // Reads the clock (UtcNow), or the machine's zone.
+            Builtin::Offset(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
             Builtin::Str(_)

@@ -203,6 +203,15 @@ pub(crate) mod testing {
         show(expr, &SimpleContext::default())
     }
 
+    /// Asserts that `expr` fails (to compile or to run) with a message containing `message`.
+    pub(crate) fn assert_refused(expr: &str, message: &str) {
+        let got = s(expr);
+        assert!(
+            got.starts_with("ERR") && got.contains(message),
+            "{expr}: {got}"
+        );
+    }
+
     /// The kind of the failure `expr` raises against an empty GET request (`None` when it does
     /// not compile or does not fail).
     pub(crate) fn failure(expr: &str) -> Option<EvalErrorKind> {

@@ -674,6 +674,7 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         (CastTo::Double, Value::Char(c)) => Ok(Value::Double(c as u32 as f64)),
         (CastTo::Bool, v @ Value::Bool(_)) => Ok(v),
         (CastTo::DateTime, v @ Value::DateTime(_)) => Ok(v),
+        (CastTo::DateTimeOffset, v @ Value::DateTimeOffset(_)) => Ok(v),
         (CastTo::TimeSpan, v @ Value::TimeSpan(_)) => Ok(v),
         (CastTo::Bytes, v @ Value::Bytes(_)) => Ok(v),
         (CastTo::Bytes, Value::Array(a)) => {

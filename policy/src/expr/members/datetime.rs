@@ -99,16 +99,7 @@ pub(crate) fn method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
-    let unit = match m {
-        "AddDays" => Some(TICKS_PER_DAY),
-        "AddHours" => Some(TICKS_PER_HOUR),
-        "AddMinutes" => Some(TICKS_PER_MINUTE),
-        "AddSeconds" => Some(TICKS_PER_SECOND),
-        "AddMilliseconds" => Some(TICKS_PER_MS),
-        "AddTicks" => Some(1),
-        _ => None,
-    };
-    if let Some(u) = unit {
+    if let Some(u) = add_unit(m) {
         let a = b.args(m, args, &[Ty::Double], 1, off)?;
         return Ok((date(DateFn::Add(u), with_recv(recv, a)), Ty::DateTime));
     }
@@ -146,6 +137,19 @@ pub(crate) fn method(
         "ToLocalTime" => Ok((date(DateFn::ToLocal, vec![recv]), Ty::DateTime)),
         _ => unknown_member(&Ty::DateTime, m, off),
     }
+}
+
+/// The ticks per unit of `AddDays`, `AddHours`, ... (`DateTime` and `DateTimeOffset`).
+pub(crate) fn add_unit(m: &str) -> Option<TicksPerUnit> {
+    Some(match m {
+        "AddDays" => TICKS_PER_DAY,
+        "AddHours" => TICKS_PER_HOUR,
+        "AddMinutes" => TICKS_PER_MINUTE,
+        "AddSeconds" => TICKS_PER_SECOND,
+        "AddMilliseconds" => TICKS_PER_MS,
+        "AddTicks" => 1,
+        _ => return None,
+    })
 }
 
 /// `TimeSpan.FromX(..)`; `DateTime.Parse` is refused with a reason.

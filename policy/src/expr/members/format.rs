@@ -8,6 +8,7 @@ use crate::value::Value;
 pub(crate) fn format_value(v: &Value, fmt: &str) -> String {
     match v {
         Value::DateTime(d) => d.format(fmt),
+        Value::DateTimeOffset(d) => d.format(fmt),
         Value::Int(i) => {
             let (kind, digits) = fmt.split_at(fmt.len().min(1));
             let digits: usize = digits.parse().unwrap_or(0).min(64);

@@ -15,6 +15,7 @@ pub(crate) mod context;
 pub(crate) mod convert;
 pub(crate) mod crypto;
 pub(crate) mod datetime;
+pub(crate) mod datetime_offset;
 pub(crate) mod exception;
 pub(crate) mod format;
 pub(crate) mod json;
