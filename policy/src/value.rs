@@ -45,6 +45,7 @@ pub enum Handle {
 pub enum EnumValue {
     StringComparison(StringComparison),
     NameType(NameType),
+    DayOfWeek(crate::dotnet::DayOfWeek),
 }
 
 #[derive(Clone, Debug)]
@@ -191,6 +192,7 @@ impl Value {
             Value::Handle(h) => format!("{h:?}"),
             Value::Enum(EnumValue::StringComparison(s)) => format!("{s:?}"),
             Value::Enum(EnumValue::NameType(n)) => format!("{n:?}"),
+            Value::Enum(EnumValue::DayOfWeek(d)) => d.name().to_string(),
             // A match and a group print their value, as .NET's `Capture.ToString()`.
             Value::Obj(o) => match &**o {
                 Obj::Match(m) => m.whole().value.to_string(),

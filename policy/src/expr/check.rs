@@ -527,7 +527,8 @@ impl<'a> Checker<'a> {
                 }
                 let explicit_ok = matches!(from, Ty::Object | Ty::Null)
                     || (from.is_numeric() && to.is_numeric())
-                    || (from == Ty::DistName && to == Ty::Str);
+                    || (from == Ty::DistName && to == Ty::Str)
+                    || (from == Ty::DayOfWeek && to == Ty::Int);
                 let Some(cast) = CastTo::of(&to) else {
                     return type_err(off, format!("cannot cast to '{to}'"));
                 };
@@ -721,6 +722,7 @@ impl<'a> Checker<'a> {
             "RegexOptions" => stat(Static::RegexOptions),
             "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
+            "DayOfWeek" => stat(Static::DayOfWeek),
             "int" | "Int32" => stat(Static::Int32),
             "long" | "Int64" => stat(Static::Int64),
             "double" | "Double" => stat(Static::Double),
@@ -761,6 +763,7 @@ impl<'a> Checker<'a> {
                 members::string::static_member(*s, name, off)
             }
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
+            Ty::Static(Static::DayOfWeek) => members::datetime::day_of_week(name, off),
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
             Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),

@@ -41,6 +41,7 @@ pub enum Ty {
     Static(Static),
     StringComparison,
     NameType,
+    DayOfWeek,
     /// A namespace prefix such as `System.Net`, on the way to a static class.
     Namespace(&'static str),
     /// One of APIM's helper types (`members/auth.rs`).
@@ -155,6 +156,7 @@ impl fmt::Display for Ty {
             Ty::Static(s) => write!(f, "{s:?}"),
             Ty::StringComparison => f.write_str("StringComparison"),
             Ty::NameType => f.write_str("X509NameType"),
+            Ty::DayOfWeek => f.write_str("DayOfWeek"),
             Ty::Namespace(n) => f.write_str(n),
             Ty::Obj(ObjKind::Basic) => f.write_str("BasicAuthCredentials"),
             Ty::Obj(ObjKind::Jwt) => f.write_str("Jwt"),
@@ -241,6 +243,7 @@ pub enum Static {
     Formatting,
     StringComparison,
     X509NameType,
+    DayOfWeek,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
     /// (`int.Parse`).
     Int32,
@@ -737,6 +740,7 @@ pub enum DateFn {
     DaysInMonth,
     IsLeapYear,
     TimeOfDay,
+    DayOfWeek,
 }
 
 /// Arrays, `byte[]` and `KeyValuePair` (`members/collections.rs`).

@@ -669,6 +669,9 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         (CastTo::Int, v @ Value::Int(_)) => Ok(v),
         (CastTo::Int, Value::Double(d)) if explicit => Ok(Value::Int(d as i64)),
         (CastTo::Int, Value::Char(c)) => Ok(Value::Int(c as i64)),
+        (CastTo::Int, Value::Enum(crate::value::EnumValue::DayOfWeek(d))) if explicit => {
+            Ok(Value::Int(i64::from(d.0)))
+        }
         (CastTo::Double, Value::Double(d)) => Ok(Value::Double(d)),
         (CastTo::Double, Value::Int(i)) => Ok(Value::Double(i as f64)),
         (CastTo::Double, Value::Char(c)) => Ok(Value::Double(c as u32 as f64)),

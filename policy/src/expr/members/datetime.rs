@@ -36,6 +36,7 @@ pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<
                 "Date" => return call(DateFn::Date, Ty::DateTime),
                 "Ticks" => return call(DateFn::Ticks, Ty::Int),
                 "TimeOfDay" => return call(DateFn::TimeOfDay, Ty::TimeSpan),
+                "DayOfWeek" => return call(DateFn::DayOfWeek, Ty::DayOfWeek),
                 _ => return unknown_member(rty, name, off),
             };
             call(DateFn::Part(k), Ty::Int)
@@ -136,6 +137,17 @@ pub(crate) fn method(
         "ToUniversalTime" => Ok((date(DateFn::ToUniversal, vec![recv]), Ty::DateTime)),
         "ToLocalTime" => Ok((date(DateFn::ToLocal, vec![recv]), Ty::DateTime)),
         _ => unknown_member(&Ty::DateTime, m, off),
+    }
+}
+
+/// `DayOfWeek.X`.
+pub(crate) fn day_of_week(name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    match crate::dotnet::DayOfWeek::named(name) {
+        Some(d) => Ok((
+            Ir::Const(Value::Enum(crate::value::EnumValue::DayOfWeek(d))),
+            Ty::DayOfWeek,
+        )),
+        None => unknown_member(&Ty::Static(Static::DayOfWeek), name, off),
     }
 }
 
@@ -385,6 +397,16 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                 Value::Int(days)
             }
         }
+        DateFn::DayOfWeek => {
+            let Value::DateTime(d) = arg(args, 0) else {
+                return fail(EvalErrorKind::NullReference, NULL_REF);
+            };
+            use chrono::Datelike;
+            let n = d.wall.weekday().num_days_from_sunday() as u8;
+            Value::Enum(crate::value::EnumValue::DayOfWeek(
+                crate::dotnet::DayOfWeek(n),
+            ))
+        }
         DateFn::TimeOfDay => {
             let Value::DateTime(d) = arg(args, 0) else {
                 return fail(
@@ -463,7 +485,7 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
 
 #[cfg(test)]
 mod tests {
-    use crate::expr::testing::s;
+    use crate::expr::testing::{assert_refused, s};
 
     #[test]
     fn dates_and_spans_in_ticks() {
@@ -542,5 +564,24 @@ mod tests {
         assert!(s("@(DateTime.Now.AddYears(2147483647))").contains("un-representable"));
         assert!(s("@(DateTime.DaysInMonth(2024, 13))").contains("between one and twelve"));
         assert!(s("@(DateTime.IsLeapYear(0))").contains("between 1 and 9999"));
+    }
+
+    #[test]
+    fn days_of_the_week_as_dotnet_names_them() {
+        for (expr, want) in [
+            ("@(new DateTime(2024, 5, 6).DayOfWeek)", "Monday"),
+            ("@(new DateTime(2024, 5, 5).DayOfWeek.ToString())", "Sunday"),
+            ("@(new DateTime(2024, 5, 11).DayOfWeek == DayOfWeek.Saturday)", "True"),
+            ("@(new DateTime(2024, 5, 11).DayOfWeek != DayOfWeek.Saturday)", "False"),
+            ("@((int)new DateTime(2024, 5, 10).DayOfWeek)", "5"),
+            ("@(DateTimeOffset.Parse(\"2024-05-06T23:30:00-02:00\").DayOfWeek)", "Monday"),
+            ("@(DateTime.UtcNow.DayOfWeek == DayOfWeek.Sunday || DateTime.UtcNow.DayOfWeek != DayOfWeek.Sunday)", "True"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            "@(DayOfWeek.Funday)",
+            "does not contain a definition for 'Funday'",
+        );
     }
 }

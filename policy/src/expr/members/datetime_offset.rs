@@ -92,7 +92,7 @@ pub(crate) fn member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> 
         "Offset" => (OffsetFn::Offset, Ty::TimeSpan),
         "UtcTicks" => (OffsetFn::UtcTicks, Ty::Int),
         "Year" | "Month" | "Day" | "Hour" | "Minute" | "Second" | "Millisecond" | "DayOfYear"
-        | "Ticks" | "Date" | "TimeOfDay" => {
+        | "Ticks" | "Date" | "TimeOfDay" | "DayOfWeek" => {
             // The parts of the wall time: DateTime's members on `.DateTime`.
             let wall = call(OffsetFn::DateTime, vec![recv]);
             return super::datetime::member(wall, &Ty::DateTime, name, off);
