@@ -2860,8 +2860,14 @@ fn client_certificates_are_checked_with_the_ocsp_responder_they_name() {
     let url = format!("http://127.0.0.1:{port}/");
     let client = issue_online(&d, "ocsp-client", "OCSP Client", &[], &[], &[&url]);
     let index = d.dir.path().join("ocsp-index.txt");
-    let write_index =
-        |status: &str| std::fs::write(&index, index_line(status, &client.cert)).unwrap();
+    // Written aside and renamed into place: `openssl ocsp` reloads its index when the file's
+    // inode or mtime changes, and mtime has whole seconds (a rewrite within the second it was
+    // read went unnoticed).
+    let write_index = |status: &str| {
+        let next = index.with_extension("next");
+        std::fs::write(&next, index_line(status, &client.cert)).unwrap();
+        std::fs::rename(&next, &index).unwrap();
+    };
     write_index("V");
     let mut responder = ocsp_responder(&d, port, &index, "dev-intermediate-ca");
     check_revocation_online(&d, "ocsp", "ocsp");
