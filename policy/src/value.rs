@@ -110,6 +110,8 @@ pub enum Obj {
     Builder(std::sync::Mutex<String>),
     /// A `Random`: shared and mutable, as in .NET.
     Random(std::sync::Mutex<crate::dotnet::Random>),
+    /// A `Uri`.
+    Uri(crate::dotnet::uri::Uri),
     /// What `send-request` received (APIM's `IResponse` in a variable).
     Response(crate::outcall::SentResponse),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
@@ -160,6 +162,7 @@ impl Value {
                 Obj::Exception { type_name, .. } => type_name,
                 Obj::Builder(_) => "StringBuilder",
                 Obj::Random(_) => "Random",
+                Obj::Uri(_) => "Uri",
                 Obj::Response(_) => "IResponse",
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
@@ -198,6 +201,7 @@ impl Value {
                 Obj::Match(m) => m.whole().value.to_string(),
                 Obj::Group(g) => g.value.to_string(),
                 Obj::Regex(r) => r.pattern().to_string(),
+                Obj::Uri(u) => u.to_display(),
                 Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
                 Obj::Builder(m) => m.lock().map(|s| s.clone()).unwrap_or_default(),
                 // Newtonsoft: a string value is its text, anything else indented JSON.
@@ -233,7 +237,11 @@ impl Value {
             (Value::Array(a), Value::Array(b)) => Arc::ptr_eq(a, b),
             (Value::Enum(a), Value::Enum(b)) => a == b,
             (Value::Handle(a), Value::Handle(b)) => a == b,
-            (Value::Obj(a), Value::Obj(b)) => Arc::ptr_eq(a, b),
+            // Uri overloads ==: the same URI, fragments aside.
+            (Value::Obj(a), Value::Obj(b)) => match (&**a, &**b) {
+                (Obj::Uri(x), Obj::Uri(y)) => x.same(y),
+                _ => Arc::ptr_eq(a, b),
+            },
             _ => false,
         }
     }
@@ -279,6 +287,7 @@ impl Value {
                 | Obj::Group(_)
                 | Obj::Hasher(..)
                 | Obj::Random(_)
+                | Obj::Uri(_)
                 | Obj::Response(_) => J::String(self.to_dotnet_string()),
             },
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),

@@ -723,6 +723,8 @@ impl<'a> Checker<'a> {
             "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
             "DayOfWeek" => stat(Static::DayOfWeek),
+            "UriKind" => stat(Static::UriKind),
+            "UriPartial" => stat(Static::UriPartial),
             "int" | "Int32" => stat(Static::Int32),
             "long" | "Int64" => stat(Static::Int64),
             "double" | "Double" => stat(Static::Double),
@@ -764,6 +766,13 @@ impl<'a> Checker<'a> {
             }
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(Static::DayOfWeek) => members::datetime::day_of_week(name, off),
+            Ty::Static(Static::UriKind) => members::uri::kind_member(name, off),
+            Ty::Static(Static::UriPartial) => members::uri::partial_member(name, off),
+            Ty::Static(Static::Uri) => match members::uri::static_member(name) {
+                Some(r) => Ok(r),
+                None => members::convert::static_member(Static::Uri, name, off),
+            },
+            Ty::Obj(ObjKind::Uri) => members::uri::member(recv, name, off),
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
             Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),
@@ -878,6 +887,10 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::DateTimeOffset) => {
                 members::datetime_offset::static_method(self, name, args, off)
             }
+            Ty::Static(Static::Uri) if matches!(name, "IsWellFormedUriString" | "TryCreate") => {
+                members::uri::static_method(self, name, args, off)
+                    .unwrap_or_else(|| unknown_member(rty, name, off))
+            }
             Ty::Static(s) => members::convert::static_method(self, *s, name, args, off),
             Ty::DateTime => members::datetime::method(self, recv, name, args, off),
             Ty::DateTimeOffset => members::datetime_offset::method(self, recv, name, args, off),
@@ -890,6 +903,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Hasher) => members::crypto::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Builder) => members::builder::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Random) => members::random::method(self, recv, name, args, off),
+            Ty::Obj(ObjKind::Uri) => members::uri::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
             }
@@ -1065,6 +1079,7 @@ impl<'a> Checker<'a> {
                     .or_else(|| members::exception::new(self, other, args, off))
                     .or_else(|| members::builder::new(self, other, args, off))
                     .or_else(|| members::random::new(self, other, args, off))
+                    .or_else(|| members::uri::new(self, other, args, off))
                 {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),

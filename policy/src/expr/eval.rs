@@ -607,6 +607,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Builder(f) => members::builder::eval(f, &args, env),
         Builtin::Random(f) => members::random::eval(f, &args),
         Builtin::Offset(f) => members::datetime_offset::eval(f, &args),
+        Builtin::Uri(f) => members::uri::eval(f, &args),
         Builtin::Response(f) => members::response::eval(f, &args),
     }
 }

@@ -68,6 +68,8 @@ pub enum ObjKind {
     Builder,
     /// `System.Random`.
     Random,
+    /// `System.Uri`.
+    Uri,
     /// `IResponse` from `send-request`.
     Response,
     /// `IResponse.Headers`: carried as the response itself.
@@ -172,6 +174,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Exception) => f.write_str("Exception"),
             Ty::Obj(ObjKind::Builder) => f.write_str("StringBuilder"),
             Ty::Obj(ObjKind::Random) => f.write_str("Random"),
+            Ty::Obj(ObjKind::Uri) => f.write_str("Uri"),
             Ty::Obj(ObjKind::Response) => f.write_str("IResponse"),
             Ty::Obj(ObjKind::ResponseHeaders) => {
                 f.write_str("IReadOnlyDictionary<string, string[]>")
@@ -244,6 +247,8 @@ pub enum Static {
     StringComparison,
     X509NameType,
     DayOfWeek,
+    UriKind,
+    UriPartial,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
     /// (`int.Parse`).
     Int32,
@@ -358,7 +363,35 @@ pub enum Builtin {
     Builder(BuilderFn),
     Random(RandomFn),
     Offset(OffsetFn),
+    Uri(UriFn),
     Response(ResponseFn),
+}
+
+/// `System.Uri` (`members/uri.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UriFn {
+    New,
+    TryNew,
+    Join,
+    IsWellFormed,
+    WellFormedOriginal,
+    AbsoluteUri,
+    AbsolutePath,
+    Authority,
+    Host,
+    Port,
+    Scheme,
+    Query,
+    Fragment,
+    PathAndQuery,
+    Segments,
+    LocalPath,
+    UserInfo,
+    OriginalString,
+    IsAbsolute,
+    IsDefaultPort,
+    IsLoopback,
+    LeftPart,
 }
 
 /// `DateTimeOffset` (`members/datetime_offset.rs`).
@@ -807,6 +840,8 @@ impl Builtin {
             Builtin::Random(_) => false,
             // Reads the clock (UtcNow), or the machine's zone.
             Builtin::Offset(_) => false,
+            // A Uri is an object (reference identity aside, cheap to make at run time).
+            Builtin::Uri(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
             Builtin::Str(_)

@@ -23,3 +23,4 @@ pub(crate) mod random;
 pub(crate) mod regex;
 pub(crate) mod response;
 pub(crate) mod string;
+pub(crate) mod uri;
