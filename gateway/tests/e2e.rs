@@ -1073,6 +1073,9 @@ fn request_bodies_read_by_policies_are_buffered_and_forwarded_as_apim_does() {
       <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "replace")">
         <set-body>@{ var b = context.Request.Body.As<JObject>(); b["seen"] = true; return b.ToString(Newtonsoft.Json.Formatting.None); }</set-body>
       </when>
+      <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "form")">
+        <set-body>@{ var body = context.Request.Body.AsFormUrlEncodedContent(); body["newKey"].Add("newValue"); return body.ToFormUrlEncodedContent(); }</set-body>
+      </when>
       <when condition="@(context.Request.Url.Query.GetValueOrDefault("mode", "") == "none")">
         <set-header name="X-Has-Body" exists-action="override"><value>@((context.Request.Body != null).ToString())</value></set-header>
       </when>
@@ -1130,6 +1133,19 @@ fn request_bodies_read_by_policies_are_buffered_and_forwarded_as_apim_does() {
     assert_eq!(
         echo(&body)["body"],
         r#"{"tenant":"contoso","n":1,"seen":true}"#,
+        "{body}"
+    );
+    // A form body changed in place, as APIM's reference example does it.
+    let (status, head, body) = d.curl(
+        API,
+        "/body/x?mode=form",
+        client,
+        &["--data-binary", "grant_type=client_credentials&scope=a+b"],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    assert_eq!(
+        echo(&body)["body"],
+        "grant_type=client_credentials&scope=a+b&newKey=newValue",
         "{body}"
     );
     // Chunked on the way in, buffered, sent with its length.

@@ -112,6 +112,10 @@ pub enum Obj {
     Random(std::sync::Mutex<crate::dotnet::Random>),
     /// A `Uri`.
     Uri(crate::dotnet::uri::Uri),
+    /// A form body (`AsFormUrlEncodedContent()`): shared and mutable.
+    Form(std::sync::Mutex<crate::dotnet::form::Form>),
+    /// One name's values of a form: a view of it.
+    FormList { form: Arc<Obj>, key: Arc<str> },
     /// What `send-request` received (APIM's `IResponse` in a variable).
     Response(crate::outcall::SentResponse),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
@@ -163,6 +167,8 @@ impl Value {
                 Obj::Builder(_) => "StringBuilder",
                 Obj::Random(_) => "Random",
                 Obj::Uri(_) => "Uri",
+                Obj::Form(_) => "Dictionary`2",
+                Obj::FormList { .. } => "List`1",
                 Obj::Response(_) => "IResponse",
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
@@ -202,6 +208,8 @@ impl Value {
                 Obj::Group(g) => g.value.to_string(),
                 Obj::Regex(r) => r.pattern().to_string(),
                 Obj::Uri(u) => u.to_display(),
+                Obj::Form(_) => "System.Collections.Generic.Dictionary`2[System.String,System.Collections.Generic.IList`1[System.String]]".into(),
+                Obj::FormList { .. } => "System.Collections.Generic.List`1[System.String]".into(),
                 Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
                 Obj::Builder(m) => m.lock().map(|s| s.clone()).unwrap_or_default(),
                 // Newtonsoft: a string value is its text, anything else indented JSON.
@@ -281,6 +289,15 @@ impl Value {
                 },
                 Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
                 Obj::Builder(_) => J::String(self.to_dotnet_string()),
+                Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
+                Obj::FormList { form, key } => match &**form {
+                    Obj::Form(f) => f
+                        .lock()
+                        .ok()
+                        .and_then(|f| f.values(key).map(|v| J::from(v.to_vec())))
+                        .unwrap_or_else(|| J::Array(Vec::new())),
+                    _ => J::Null,
+                },
                 Obj::Jwt(_)
                 | Obj::Regex(_)
                 | Obj::Match(_)

@@ -8,6 +8,7 @@ mod allowed;
 mod auth;
 mod datetime;
 mod enums;
+pub(crate) mod form;
 mod hash;
 pub(crate) mod json;
 mod random;

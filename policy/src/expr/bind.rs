@@ -112,6 +112,8 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Builder) => "System.Text.StringBuilder",
         Ty::Obj(ObjKind::Random) => "System.Random",
         Ty::Obj(ObjKind::Uri) => "System.Uri",
+        Ty::Obj(ObjKind::Form) => "System.Collections.Generic.IDictionary",
+        Ty::Obj(ObjKind::FormList) => "System.Collections.Generic.IList",
         Ty::Obj(ObjKind::Response) => "IResponse",
         Ty::Obj(ObjKind::ResponseHeaders) => "IReadOnlyDictionary",
         Ty::Obj(ObjKind::ResponseBody) => "IMessageBody",

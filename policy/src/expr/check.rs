@@ -314,7 +314,10 @@ impl<'a> Checker<'a> {
                         let (elem, items) = members::json::items(it, k);
                         (items, Ty::Array(Box::new(elem)))
                     }
-                    t => (it, t),
+                    t => match members::form::items(it.clone(), &t) {
+                        Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
+                        None => (it, t),
+                    },
                 };
                 let elem = match &ity {
                     Ty::Array(e) => (**e).clone(),
@@ -773,6 +776,9 @@ impl<'a> Checker<'a> {
                 None => members::convert::static_member(Static::Uri, name, off),
             },
             Ty::Obj(ObjKind::Uri) => members::uri::member(recv, name, off),
+            Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
+                members::form::member(recv, rty, name, off)
+            }
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
             Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),
@@ -843,6 +849,16 @@ impl<'a> Checker<'a> {
                 return members::collections::positional(self, f, source, elem, args, off);
             }
         }
+        if let (Some(op), Some((elem, items))) = (linq, members::form::items(recv.clone(), rty)) {
+            return self.linq(
+                op,
+                items,
+                &Ty::Array(Box::new(elem.clone())),
+                elem,
+                args,
+                off,
+            );
+        }
         if let (Some(op), Ty::Obj(ObjKind::Json(k))) = (linq, rty) {
             let (elem, items) = members::json::items(recv, *k);
             return self.linq(
@@ -904,6 +920,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Builder) => members::builder::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Random) => members::random::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Uri) => members::uri::method(self, recv, name, args, off),
+            Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
+                members::form::method(self, recv, rty, name, args, off)
+            }
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
             }
@@ -1059,6 +1078,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::ResponseHeaders) => members::response::index(self, recv, index),
             Ty::Obj(ObjKind::Groups) => members::regex::index(self, recv, index),
             Ty::Obj(ObjKind::Json(_)) => members::json::index(self, recv, index),
+            Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
+                members::form::index(self, recv, rty, index)
+            }
             t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),
         }
     }
@@ -1248,7 +1270,7 @@ fn sequence_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
             Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)),
             Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![recv]),
         ),
-        _ => return None,
+        t => return members::form::items(recv, t),
     })
 }
 

@@ -70,6 +70,10 @@ pub enum ObjKind {
     Random,
     /// `System.Uri`.
     Uri,
+    /// `AsFormUrlEncodedContent()`: `IDictionary<string, IList<string>>`.
+    Form,
+    /// One name's values in such a form: `IList<string>`.
+    FormList,
     /// `IResponse` from `send-request`.
     Response,
     /// `IResponse.Headers`: carried as the response itself.
@@ -175,6 +179,8 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Builder) => f.write_str("StringBuilder"),
             Ty::Obj(ObjKind::Random) => f.write_str("Random"),
             Ty::Obj(ObjKind::Uri) => f.write_str("Uri"),
+            Ty::Obj(ObjKind::Form) => f.write_str("IDictionary<string, IList<string>>"),
+            Ty::Obj(ObjKind::FormList) => f.write_str("IList<string>"),
             Ty::Obj(ObjKind::Response) => f.write_str("IResponse"),
             Ty::Obj(ObjKind::ResponseHeaders) => {
                 f.write_str("IReadOnlyDictionary<string, string[]>")
@@ -364,7 +370,29 @@ pub enum Builtin {
     Random(RandomFn),
     Offset(OffsetFn),
     Uri(UriFn),
+    Form(FormFn),
     Response(ResponseFn),
+}
+
+/// A form body's dictionary and lists (`members/form.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormFn {
+    Index,
+    Count,
+    Keys,
+    ContainsKey,
+    Remove,
+    Encode,
+    QueryString,
+    Items,
+    ListItems,
+    ListCount,
+    ListIndex,
+    ListAdd,
+    ListContains,
+    ListIndexOf,
+    ListRemove,
+    ListClear,
 }
 
 /// `System.Uri` (`members/uri.rs`).
@@ -624,6 +652,8 @@ pub enum BodyAs {
     Str,
     Bytes,
     Json(JsonKind),
+    /// `AsFormUrlEncodedContent()`.
+    Form,
 }
 
 /// `X509Certificate2`, its extensions, `X500DistinguishedName`, `Oid` (`members/cert.rs`).
@@ -842,6 +872,8 @@ impl Builtin {
             Builtin::Offset(_) => false,
             // A Uri is an object (reference identity aside, cheap to make at run time).
             Builtin::Uri(_) => false,
+            // A form is mutable and shared.
+            Builtin::Form(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
             Builtin::Str(_)

@@ -34,7 +34,36 @@ pub(crate) fn body_as(
         }
         t => return type_err(off, format!("the body cannot be read as '{t}'; expected string, byte[], JObject, JArray or JToken")),
     };
-    let preserve = match args {
+    let preserve = preserve_content(b, "As", args, off)?;
+    Ok((
+        Ir::Call(
+            Builtin::Context(ContextFn::BodyAs(kind)),
+            vec![recv, preserve],
+        ),
+        ty,
+    ))
+}
+
+/// `Body.AsFormUrlEncodedContent([preserveContent])`: `members/form.rs`'s dictionary.
+pub(crate) fn as_form(
+    b: &mut dyn Binder,
+    recv: Ir,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let preserve = preserve_content(b, "AsFormUrlEncodedContent", args, off)?;
+    Ok((
+        Ir::Call(
+            Builtin::Context(ContextFn::BodyAs(BodyAs::Form)),
+            vec![recv, preserve],
+        ),
+        super::form::FORM,
+    ))
+}
+
+/// The optional `preserveContent` argument, positional or named.
+fn preserve_content(b: &mut dyn Binder, m: &str, args: &[Expr], off: usize) -> CheckResult<Ir> {
+    Ok(match args {
         [] => Ir::Const(Value::Bool(false)),
         [a] => match &a.kind {
             ExprKind::Named { name, value } if name == "preserveContent" => {
@@ -43,20 +72,13 @@ pub(crate) fn body_as(
             ExprKind::Named { name, .. } => {
                 return type_err(
                     a.offset,
-                    format!("'As' has no parameter named '{name}'; expected preserveContent"),
+                    format!("'{m}' has no parameter named '{name}'; expected preserveContent"),
                 )
             }
             _ => b.coerce(a, &Ty::Bool)?,
         },
-        _ => return type_err(off, "'As' takes at most preserveContent"),
-    };
-    Ok((
-        Ir::Call(
-            Builtin::Context(ContextFn::BodyAs(kind)),
-            vec![recv, preserve],
-        ),
-        ty,
-    ))
+        _ => return type_err(off, format!("'{m}' takes at most preserveContent")),
+    })
 }
 
 /// The response a receiver holds: null (a variable `ignore-error` left null) is a
@@ -113,6 +135,7 @@ fn body_value(kind: BodyAs, body: &[u8], env: &mut Env) -> EvalResult<Value> {
     Ok(match kind {
         BodyAs::Bytes => Value::Bytes(body.into()),
         BodyAs::Str => Value::Str(String::from_utf8_lossy(body).into()),
+        BodyAs::Form => return super::form::from_body(body, env),
         BodyAs::Json(k) => {
             env.charge_bytes(body.len())?;
             let text = String::from_utf8_lossy(body);

@@ -173,6 +173,10 @@ pub(crate) fn method(
     if matches!(h, Handle::RequestBody | Handle::ResponseBody) && name == "As" {
         return super::body::body_as(b, recv, type_args, args, off);
     }
+    if matches!(h, Handle::RequestBody | Handle::ResponseBody) && name == "AsFormUrlEncodedContent"
+    {
+        return super::body::as_form(b, recv, args, off);
+    }
     let call = |f: ContextFn, a: Vec<Ir>, ty: Ty| {
         Ok((Ir::Call(Builtin::Context(f), with_recv(recv, a)), ty))
     };

@@ -17,6 +17,7 @@ pub(crate) mod crypto;
 pub(crate) mod datetime;
 pub(crate) mod datetime_offset;
 pub(crate) mod exception;
+pub(crate) mod form;
 pub(crate) mod format;
 pub(crate) mod json;
 pub(crate) mod random;

@@ -58,6 +58,9 @@ pub(crate) fn method(
             ))
         }
         (ObjKind::ResponseBody, "As") => super::body::body_as(b, recv, type_args, args, off),
+        (ObjKind::ResponseBody, "AsFormUrlEncodedContent") => {
+            super::body::as_form(b, recv, args, off)
+        }
         _ => unknown_member(&Ty::Obj(k), name, off),
     }
 }

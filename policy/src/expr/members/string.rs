@@ -207,6 +207,11 @@ pub(crate) fn static_method(
             let mut irs = vec![b.coerce(sep, &Ty::Str)?];
             for a in rest {
                 let (ir, ty) = b.expr(a)?;
+                // A form's list joins as its values.
+                let (ir, ty) = match super::form::items(ir.clone(), &ty) {
+                    Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
+                    None => (ir, ty),
+                };
                 check_printable(&ty, a.offset)?;
                 irs.push(ir);
             }
