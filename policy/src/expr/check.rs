@@ -849,18 +849,12 @@ impl<'a> Checker<'a> {
                 return members::collections::positional(self, f, source, elem, args, off);
             }
         }
-        if let (Some(op), Some((elem, items))) = (linq, members::form::items(recv.clone(), rty)) {
-            return self.linq(
-                op,
-                items,
-                &Ty::Array(Box::new(elem.clone())),
-                elem,
-                args,
-                off,
-            );
-        }
-        if let (Some(op), Ty::Obj(ObjKind::Json(k))) = (linq, rty) {
-            let (elem, items) = members::json::items(recv, *k);
+        // Tokens and forms iterate as their items.
+        let items = match rty {
+            Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv.clone(), *k)),
+            t => members::form::items(recv.clone(), t),
+        };
+        if let (Some(op), Some((elem, items))) = (linq, items) {
             return self.linq(
                 op,
                 items,
