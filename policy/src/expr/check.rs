@@ -727,6 +727,7 @@ impl<'a> Checker<'a> {
             "X509NameType" => stat(Static::X509NameType),
             "DayOfWeek" => stat(Static::DayOfWeek),
             "UriKind" => stat(Static::UriKind),
+            "StringSplitOptions" => stat(Static::StringSplitOptions),
             "UriPartial" => stat(Static::UriPartial),
             "int" | "Int32" => stat(Static::Int32),
             "long" | "Int64" => stat(Static::Int64),
@@ -770,6 +771,7 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(Static::DayOfWeek) => members::datetime::day_of_week(name, off),
             Ty::Static(Static::UriKind) => members::uri::kind_member(name, off),
+            Ty::Static(Static::StringSplitOptions) => members::string::split_options(name, off),
             Ty::Static(Static::UriPartial) => members::uri::partial_member(name, off),
             Ty::Static(Static::Uri) => match members::uri::static_member(name) {
                 Some(r) => Ok(r),
@@ -1243,6 +1245,7 @@ impl<'a> Checker<'a> {
                 let ty = match (&lt, &rt) {
                     (Ty::Int, Ty::Int) => Ty::Int,
                     (Ty::Bool, Ty::Bool) => Ty::Bool,
+                    (Ty::SplitOptions, Ty::SplitOptions) => Ty::SplitOptions,
                     _ => return bad(),
                 };
                 Ok((fold(b(li, ri)), ty))

@@ -42,6 +42,9 @@ pub enum Ty {
     StringComparison,
     NameType,
     DayOfWeek,
+    /// `StringSplitOptions` (flags, carried as an int: `None` 0, `RemoveEmptyEntries` 1,
+    /// `TrimEntries` 2), typed so that `Split` tells it from a count.
+    SplitOptions,
     /// A namespace prefix such as `System.Net`, on the way to a static class.
     Namespace(&'static str),
     /// One of APIM's helper types (`members/auth.rs`).
@@ -163,6 +166,7 @@ impl fmt::Display for Ty {
             Ty::StringComparison => f.write_str("StringComparison"),
             Ty::NameType => f.write_str("X509NameType"),
             Ty::DayOfWeek => f.write_str("DayOfWeek"),
+            Ty::SplitOptions => f.write_str("StringSplitOptions"),
             Ty::Namespace(n) => f.write_str(n),
             Ty::Obj(ObjKind::Basic) => f.write_str("BasicAuthCredentials"),
             Ty::Obj(ObjKind::Jwt) => f.write_str("Jwt"),
@@ -255,6 +259,7 @@ pub enum Static {
     DayOfWeek,
     UriKind,
     UriPartial,
+    StringSplitOptions,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
     /// (`int.Parse`).
     Int32,

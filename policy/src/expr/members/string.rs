@@ -138,6 +138,14 @@ pub(crate) fn method(
                     }
                     Ty::Array(e) if matches!(*e, Ty::Char | Ty::Str) => irs.push(ir),
                     Ty::StringComparison => {}
+                    // Options travel as a negative marker so that they are not separators.
+                    Ty::SplitOptions => irs.push(Ir::Neg(Box::new(ir))),
+                    Ty::Int => {
+                        return type_err(
+                            a.offset,
+                            "'Split' with a count is not supported by certgate (APIM allows String.Split(separator, count) in expressions; certgate does not implement it yet)",
+                        )
+                    }
                     t => {
                         return type_err(
                             a.offset,
@@ -177,6 +185,17 @@ pub(crate) fn method(
     };
     a.insert(0, recv);
     Ok((str_call(b, f, a), ty))
+}
+
+/// `StringSplitOptions.X`.
+pub(crate) fn split_options(name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    let v = match name {
+        "None" => 0,
+        "RemoveEmptyEntries" => 1,
+        "TrimEntries" => 2,
+        _ => return unknown_member(&Ty::Static(Static::StringSplitOptions), name, off),
+    };
+    Ok((Ir::Const(Value::Int(v)), Ty::SplitOptions))
 }
 
 /// `String.IsNullOrEmpty`, `String.Equals`, `String.Join`, `String.Format`, `String.Concat`.
@@ -376,12 +395,31 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
         StrFn::Split => {
             let s = s_arg(args, 0)?;
             let mut seps: Vec<String> = Vec::new();
+            let mut options = 0;
             for a in &args[1..] {
                 match a {
                     Value::Str(x) => seps.push(x.to_string()),
                     Value::Array(xs) => seps.extend(xs.iter().map(Value::to_dotnet_string)),
+                    // StringSplitOptions, negated by the checker (0 stays 0: None).
+                    Value::Int(o) => options = -o,
                     _ => {}
                 }
+            }
+            if options != 0 {
+                let parts = split_any(s, &seps).into_iter().map(|p| {
+                    if options & 2 != 0 {
+                        p.trim()
+                    } else {
+                        p
+                    }
+                });
+                return Ok(Value::Array(
+                    parts
+                        .filter(|p| options & 1 == 0 || !p.is_empty())
+                        .map(Value::str)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ));
             }
             if args.len() == 1 {
                 // Used for LINQ over a string's characters.
@@ -540,6 +578,24 @@ mod tests {
         assert_eq!(
             split_any("a,b;;c", &[",".into(), ";".into()]),
             vec!["a", "b", "", "c"]
+        );
+    }
+
+    #[test]
+    fn split_options_remove_and_trim_entries_as_dotnet_does() {
+        use crate::expr::testing::{assert_refused, s};
+        for (expr, want) in [
+            ("@(\"a,,b\".Split(new [] {','}, StringSplitOptions.RemoveEmptyEntries).Length)", "2"),
+            ("@(\"a,,b\".Split(',', StringSplitOptions.None).Length)", "3"),
+            ("@(String.Join(\"|\", \" a , ,b \".Split(',', StringSplitOptions.TrimEntries)))", "a||b"),
+            ("@(String.Join(\"|\", \" a , ,b \".Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))", "a|b"),
+            ("@(String.Join(\"|\", \"a; b;;c\".Split(new [] {\"; \", \";\"}, StringSplitOptions.RemoveEmptyEntries)))", "a|b|c"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            "@(\"a,b,c\".Split(',', 2))",
+            "with a count is not supported by certgate",
         );
     }
 }
