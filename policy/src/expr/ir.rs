@@ -724,7 +724,9 @@ pub enum StrFn {
 pub enum ConvertFn {
     FromBase64,
     ToBase64,
-    ToInt32,
+    /// `Convert.ToByte`, `ToSByte`, `ToInt16`, `ToUInt16`, `ToInt32`, `ToUInt32`, `ToInt64`,
+    /// `ToUInt64`: the target's range (checked: .NET's `OverflowException`).
+    ToInteger(IntRange),
     ToDouble,
     ToBoolean,
     ToStringDyn,
@@ -779,6 +781,15 @@ pub enum ConvertFn {
     TryParseInt64,
     TryParseDouble,
     TryParseBool,
+}
+
+/// An integer type's range and .NET's name for it in overflow messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntRange {
+    pub min: i64,
+    pub max: i64,
+    /// "an unsigned byte", "an Int32", ...
+    pub name: &'static str,
 }
 
 /// `DateTime` and `TimeSpan` members and statics (`members/datetime.rs`).

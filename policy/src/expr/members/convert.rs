@@ -102,7 +102,10 @@ pub(crate) fn static_method(
     let (f, params, ty): (ConvertFn, &[Ty], Ty) = match (s, m) {
         (Static::Convert, "FromBase64String") => (ConvertFn::FromBase64, &[Ty::Str], Ty::Bytes),
         (Static::Convert, "ToBase64String") => (ConvertFn::ToBase64, &[Ty::Bytes], Ty::Str),
-        (Static::Convert, "ToInt32" | "ToInt64") => (ConvertFn::ToInt32, &[Ty::Object], Ty::Int),
+        (Static::Convert, m) if int_range(m).is_some() => {
+            let r = int_range(m).unwrap_or(INT64);
+            (ConvertFn::ToInteger(r), &[Ty::Object], Ty::Int)
+        }
         (Static::Convert, "ToDouble") => (ConvertFn::ToDouble, &[Ty::Object], Ty::Double),
         (Static::Convert, "ToBoolean") => (ConvertFn::ToBoolean, &[Ty::Object], Ty::Bool),
         (Static::Convert, "ToString") => (ConvertFn::ToStringDyn, &[Ty::Object], Ty::Str),
@@ -357,30 +360,52 @@ pub(crate) fn eval(
                 )
             }
         },
-        ConvertFn::ToInt32 => match arg(args, 0) {
-            Value::Null => Value::Int(0),
-            Value::Int(i) => Value::Int(*i),
-            Value::Double(d) => Value::Int(d.round() as i64),
-            Value::Bool(b) => Value::Int(*b as i64),
-            Value::Str(s) => match s.trim().parse::<i64>() {
-                Ok(i) => Value::Int(i),
-                Err(_) => {
+        ConvertFn::ToInteger(r) => {
+            let overflow = || {
+                EvalError::new(
+                    EvalErrorKind::Overflow,
+                    format!("Value was either too large or too small for {}.", r.name),
+                )
+            };
+            let i = match arg(args, 0) {
+                Value::Null => 0,
+                Value::Int(i) => *i,
+                Value::Char(c) => i64::from(u32::from(*c)),
+                // .NET rounds half to even ("banker's rounding").
+                Value::Double(d) => {
+                    let d = d.round_ties_even();
+                    if !d.is_finite() || d < r.min as f64 || d > r.max as f64 {
+                        return Err(overflow());
+                    }
+                    d as i64
+                }
+                Value::Bool(b) => *b as i64,
+                Value::Str(s) => {
+                    let t = s.trim();
+                    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return fail(
+                            EvalErrorKind::Format,
+                            "Input string was not in a correct format.",
+                        );
+                    }
+                    t.parse::<i64>().map_err(|_| overflow())?
+                }
+                v => {
                     return fail(
-                        EvalErrorKind::Format,
-                        "Input string was not in a correct format.",
+                        EvalErrorKind::InvalidCast,
+                        format!(
+                            "Unable to cast object of type '{}' to type 'IConvertible'.",
+                            v.type_name()
+                        ),
                     )
                 }
-            },
-            v => {
-                return fail(
-                    EvalErrorKind::InvalidCast,
-                    format!(
-                        "Unable to cast object of type '{}' to type 'IConvertible'.",
-                        v.type_name()
-                    ),
-                )
+            };
+            if i < r.min || i > r.max {
+                return Err(overflow());
             }
-        },
+            Value::Int(i)
+        }
         ConvertFn::ToDouble => match arg(args, 0) {
             Value::Null => Value::Double(0.0),
             v => match num(v) {
@@ -871,6 +896,29 @@ fn hyphenated(h: &str) -> String {
     )
 }
 
+const INT64: IntRange = IntRange {
+    min: i64::MIN,
+    max: i64::MAX,
+    name: "an Int64",
+};
+
+/// The range `Convert.ToX` converts into (`ToUInt64` stops at `long.MaxValue`: certgate's
+/// integers are 64-bit signed).
+fn int_range(m: &str) -> Option<IntRange> {
+    let r = |min: i64, max: i64, name| IntRange { min, max, name };
+    Some(match m {
+        "ToByte" => r(0, 255, "an unsigned byte"),
+        "ToSByte" => r(-128, 127, "a signed byte"),
+        "ToInt16" => r(i16::MIN.into(), i16::MAX.into(), "an Int16"),
+        "ToUInt16" => r(0, u16::MAX.into(), "a UInt16"),
+        "ToInt32" => r(i32::MIN.into(), i32::MAX.into(), "an Int32"),
+        "ToUInt32" => r(0, u32::MAX.into(), "a UInt32"),
+        "ToInt64" => INT64,
+        "ToUInt64" => r(0, i64::MAX, "a UInt64"),
+        _ => return None,
+    })
+}
+
 fn new_guid() -> String {
     let mut b = [0u8; 16];
     if crate::crypto::rand::rand_bytes(&mut b).is_err() {
@@ -1091,5 +1139,50 @@ mod tests {
     fn url_encoding() {
         assert_eq!(url_encode("a b&c/é"), "a+b%26c%2F%C3%A9");
         assert_eq!(url_encode("1+1 (x)!*~"), "1%2B1+(x)!*%7E");
+    }
+
+    #[test]
+    fn integer_conversions_keep_their_type_s_range() {
+        use crate::expr::testing::{assert_refused, s};
+        for (expr, want) in [
+            ("@(Convert.ToByte(\"255\"))", "255"),
+            ("@(Convert.ToSByte(-128))", "-128"),
+            ("@(Convert.ToUInt16(' '))", "32"),
+            ("@(Convert.ToInt32(-2.5))", "-2"),
+            ("@(Convert.ToInt64(\"+7\"))", "7"),
+            ("@(Convert.ToUInt64(true))", "1"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        for (expr, message) in [
+            (
+                "@(Convert.ToByte(256))",
+                "too large or too small for an unsigned byte",
+            ),
+            (
+                "@(Convert.ToSByte(\"200\"))",
+                "too large or too small for a signed byte",
+            ),
+            (
+                "@(Convert.ToInt32(3000000000))",
+                "too large or too small for an Int32",
+            ),
+            (
+                "@(Convert.ToUInt32(-1))",
+                "too large or too small for a UInt32",
+            ),
+            (
+                "@(Convert.ToInt64(\"99999999999999999999\"))",
+                "too large or too small for an Int64",
+            ),
+            (
+                "@(Convert.ToInt16(1e10))",
+                "too large or too small for an Int16",
+            ),
+            ("@(Convert.ToInt32(\"1x\"))", "not in a correct format"),
+            ("@(Convert.ToInt32(\"\"))", "not in a correct format"),
+        ] {
+            assert_refused(expr, message);
+        }
     }
 }
