@@ -116,6 +116,8 @@ pub enum Obj {
     Form(std::sync::Mutex<crate::dotnet::form::Form>),
     /// One name's values of a form: a view of it.
     FormList { form: Arc<Obj>, key: Arc<str> },
+    /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
+    Collection(std::sync::Mutex<Collection>),
     /// What `send-request` received (APIM's `IResponse` in a variable).
     Response(crate::outcall::SentResponse),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
@@ -123,6 +125,14 @@ pub enum Obj {
         type_name: &'static str,
         message: Arc<str>,
     },
+}
+
+/// What a `List<T>` or a `Dictionary<TKey, TValue>` holds (`members/generic.rs`).
+#[derive(Debug)]
+pub enum Collection {
+    List(Vec<Value>),
+    /// Pairs in the order their keys were added.
+    Dict(Vec<(Value, Value)>),
 }
 
 impl Value {
@@ -169,6 +179,10 @@ impl Value {
                 Obj::Uri(_) => "Uri",
                 Obj::Form(_) => "Dictionary`2",
                 Obj::FormList { .. } => "List`1",
+                Obj::Collection(c) => match c.lock().map(|c| matches!(*c, Collection::Dict(_))) {
+                    Ok(true) => "Dictionary`2",
+                    _ => "List`1",
+                },
                 Obj::Response(_) => "IResponse",
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
@@ -210,6 +224,7 @@ impl Value {
                 Obj::Uri(u) => u.to_display(),
                 Obj::Form(_) => "System.Collections.Generic.Dictionary`2[System.String,System.Collections.Generic.IList`1[System.String]]".into(),
                 Obj::FormList { .. } => "System.Collections.Generic.List`1[System.String]".into(),
+                Obj::Collection(_) => format!("System.Collections.Generic.{}", self.type_name()),
                 Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
                 Obj::Builder(m) => m.lock().map(|s| s.clone()).unwrap_or_default(),
                 // Newtonsoft: a string value is its text, anything else indented JSON.
@@ -290,6 +305,16 @@ impl Value {
                 Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
                 Obj::Builder(_) => J::String(self.to_dotnet_string()),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
+                // Json.NET writes a list as an array, a dictionary as an object keyed by the
+                // keys' text.
+                Obj::Collection(c) => match &*c.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Collection::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
+                    Collection::Dict(d) => J::Object(
+                        d.iter()
+                            .map(|(k, v)| (k.to_dotnet_string(), v.to_json()))
+                            .collect(),
+                    ),
+                },
                 Obj::FormList { form, key } => match &**form {
                     Obj::Form(f) => f
                         .lock()

@@ -382,6 +382,19 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "ToUniversalTime", "ToUnixTimeMilliseconds", "ToUnixTimeSeconds", "TryParse",
         "TryParseExact", "UnixEpoch", "UtcDateTime", "UtcNow", "UtcTicks", "Year",
     ]),
+    ("System.Collections.Generic.List", &[
+        "Add", "AddRange", "AsReadOnly", "BinarySearch", "Capacity", "Clear", "Contains",
+        "ConvertAll", "CopyTo", "Count", "EnsureCapacity", "Exists", "Find", "FindAll",
+        "FindIndex", "FindLast", "FindLastIndex", "ForEach", "GetEnumerator", "GetRange",
+        "IndexOf", "Insert", "InsertRange", "Item", "LastIndexOf", "Remove", "RemoveAll",
+        "RemoveAt", "RemoveRange", "Reverse", "Slice", "Sort", "ToArray", "TrimExcess",
+        "TrueForAll",
+    ]),
+    ("System.Collections.Generic.Dictionary", &[
+        "Add", "Clear", "Comparer", "ContainsKey", "ContainsValue", "Count", "EnsureCapacity",
+        "GetEnumerator", "Item", "Keys", "Remove", "TrimExcess", "TryAdd", "TryGetValue",
+        "Values",
+    ]),
     ("System.Random", &[
         "Equals", "GetHashCode", "GetItems", "Next", "NextBytes", "NextDouble", "NextInt64",
         "NextSingle", "Shared", "Shuffle", "ToString",

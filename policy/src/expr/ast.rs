@@ -121,6 +121,9 @@ pub(crate) enum ExprKind {
     New {
         ty: TypeName,
         args: Vec<Expr>,
+        /// A collection initializer: `new List<string> { "a" }`,
+        /// `new Dictionary<string, int> { { "a", 1 }, ["b"] = 2 }`.
+        init: Vec<Init>,
     },
     NewArray {
         elem: Option<TypeName>,
@@ -172,6 +175,17 @@ pub(crate) enum ExprKind {
     },
     /// `typeof(T)`, `default(T)` are not supported; `nameof(x)` folds to a string in the parser.
     Default(TypeName),
+}
+
+/// One entry of a collection initializer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Init {
+    /// `item`: `Add(item)`.
+    Item(Expr),
+    /// `{ key, value }`: `Add(key, value)`.
+    Pair(Expr, Expr),
+    /// `[key] = value`: the indexer's set.
+    Index(Expr, Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]

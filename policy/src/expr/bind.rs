@@ -113,6 +113,8 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Random) => "System.Random",
         Ty::Obj(ObjKind::Uri) => "System.Uri",
         Ty::Obj(ObjKind::Form) => "System.Collections.Generic.IDictionary",
+        Ty::List(_) => "System.Collections.Generic.List",
+        Ty::Dict(..) => "System.Collections.Generic.Dictionary",
         Ty::Obj(ObjKind::FormList) => "System.Collections.Generic.IList",
         Ty::Obj(ObjKind::Response) => "IResponse",
         Ty::Obj(ObjKind::ResponseHeaders) => "IReadOnlyDictionary",
@@ -166,6 +168,25 @@ pub(crate) fn input_and_out(
     let out = b.out_arg(out, result)?;
     let tmp = b.temp(off)?;
     Ok((out_call(call(x), tmp, out, default), Ty::Bool))
+}
+
+/// `TryGetValue(key, out v)`: the key goes to local `k` (which `contains` and `get` read), then
+/// `contains ? (v = get, true) : (v = default, false)`.
+pub(crate) fn try_get(key: Ir, k: u16, out: u16, contains: Ir, get: Ir, default: Value) -> Ir {
+    let found = |value: Ir, yes: bool| {
+        Ir::Seq(vec![
+            Ir::Assign(out, Box::new(value)),
+            Ir::Const(Value::Bool(yes)),
+        ])
+    };
+    Ir::Seq(vec![
+        Ir::Assign(k, Box::new(key)),
+        Ir::Cond(
+            Box::new(contains),
+            Box::new(found(get, true)),
+            Box::new(found(Ir::Const(default), false)),
+        ),
+    ])
 }
 
 /// What a method with an out parameter becomes: `call` yields the value or null; the out local
@@ -281,6 +302,13 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "StringBuilder" | "System.Text.StringBuilder" => Ty::Obj(ObjKind::Builder),
         "Random" | "System.Random" => Ty::Obj(ObjKind::Random),
         "Uri" | "System.Uri" => Ty::Obj(ObjKind::Uri),
+        "List" | "System.Collections.Generic.List" if t.args.len() == 1 => {
+            Ty::List(Box::new(resolve_type(&t.args[0], off)?))
+        }
+        "Dictionary" | "System.Collections.Generic.Dictionary" if t.args.len() == 2 => Ty::Dict(
+            Box::new(resolve_type(&t.args[0], off)?),
+            Box::new(resolve_type(&t.args[1], off)?),
+        ),
         "HashAlgorithm" | "HMAC" | "KeyedHashAlgorithm" => Ty::Obj(ObjKind::Hasher),
         h if crate::dotnet::hash_class(h).is_some() => Ty::Obj(ObjKind::Hasher),
         "Regex" | "System.Text.RegularExpressions.Regex" => Ty::Obj(ObjKind::Regex),

@@ -314,7 +314,9 @@ impl<'a> Checker<'a> {
                         let (elem, items) = members::json::items(it, k);
                         (items, Ty::Array(Box::new(elem)))
                     }
-                    t => match members::form::items(it.clone(), &t) {
+                    t => match members::form::items(it.clone(), &t)
+                        .or_else(|| members::generic::items(it.clone(), &t))
+                    {
                         Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
                         None => (it, t),
                     },
@@ -447,7 +449,15 @@ impl<'a> Checker<'a> {
                 off,
                 "a lambda is only allowed as an argument of Any, All, Where, Select, First, Count",
             ),
-            ExprKind::New { ty, args } => self.new_object(ty, args, off),
+            ExprKind::New { ty, args, init } => {
+                if let Some(r) = members::generic::new(self, ty, args, init, off) {
+                    return r;
+                }
+                if !init.is_empty() {
+                    return type_err(off, format!("a collection initializer is supported by certgate for List<T> and Dictionary<TKey, TValue>, not '{}'", ty.name));
+                }
+                self.new_object(ty, args, off)
+            }
             ExprKind::NewArray { elem, items } => {
                 let mut irs = Vec::new();
                 let mut ety = match elem {
@@ -641,6 +651,9 @@ impl<'a> Checker<'a> {
                 let (recv, rty) = self.expr(target)?;
                 match rty {
                     Ty::Obj(ObjKind::Json(_)) => members::json::set_index(self, recv, index, value),
+                    t @ (Ty::List(_) | Ty::Dict(..)) => {
+                        members::generic::set_index(self, recv, &t, index, value)
+                    }
                     t => type_err(off, format!("an element of '{t}' cannot be assigned; only a JObject's or JArray's")),
                 }
             }
@@ -781,6 +794,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
                 members::form::member(recv, rty, name, off)
             }
+            Ty::List(_) | Ty::Dict(..) => members::generic::member(recv, rty, name, off),
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
             Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),
@@ -846,6 +860,8 @@ impl<'a> Checker<'a> {
             "Concat" => Some(CollectionFn::Concat),
             _ => None,
         };
+        // `List<T>.Reverse()` reverses in place, unlike LINQ's: the list's own member decides.
+        let positional = positional.filter(|_| !(name == "Reverse" && matches!(rty, Ty::List(_))));
         if let Some(f) = positional {
             if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
                 return members::collections::positional(self, f, source, elem, args, off);
@@ -854,7 +870,8 @@ impl<'a> Checker<'a> {
         // Tokens and forms iterate as their items.
         let items = match rty {
             Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv.clone(), *k)),
-            t => members::form::items(recv.clone(), t),
+            t => members::form::items(recv.clone(), t)
+                .or_else(|| members::generic::items(recv.clone(), t)),
         };
         if let (Some(op), Some((elem, items))) = (linq, items) {
             return self.linq(
@@ -918,6 +935,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Uri) => members::uri::method(self, recv, name, args, off),
             Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
                 members::form::method(self, recv, rty, name, args, off)
+            }
+            Ty::List(_) | Ty::Dict(..) => {
+                members::generic::method(self, recv, rty, name, args, off)
             }
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
@@ -1077,6 +1097,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
                 members::form::index(self, recv, rty, index)
             }
+            Ty::List(_) | Ty::Dict(..) => members::generic::index(self, recv, rty, index),
             t => type_err(off, format!("cannot apply indexing with [] to '{t}'")),
         }
     }
@@ -1267,7 +1288,10 @@ fn sequence_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
             Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)),
             Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![recv]),
         ),
-        t => return members::form::items(recv, t),
+        t => {
+            return members::form::items(recv.clone(), t)
+                .or_else(|| members::generic::items(recv, t))
+        }
     })
 }
 
@@ -1437,7 +1461,16 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 work.push(target);
                 work.extend(args);
             }
-            ExprKind::Invoke { args, .. } | ExprKind::New { args, .. } => work.extend(args),
+            ExprKind::Invoke { args, .. } => work.extend(args),
+            ExprKind::New { args, init, .. } => {
+                work.extend(args);
+                for i in init {
+                    match i {
+                        Init::Item(e) => work.push(e),
+                        Init::Pair(a, b) | Init::Index(a, b) => work.extend([a, b]),
+                    }
+                }
+            }
             ExprKind::Index { target, index, .. } => work.extend([&**target, &**index]),
             ExprKind::Unary(_, x)
             | ExprKind::Cast { expr: x, .. }

@@ -609,6 +609,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Offset(f) => members::datetime_offset::eval(f, &args),
         Builtin::Uri(f) => members::uri::eval(f, &args),
         Builtin::Form(f) => members::form::eval(f, &args, env),
+        Builtin::Generic(f) => members::generic::eval(f, &args, env),
         Builtin::Response(f) => members::response::eval(f, &args),
     }
 }

@@ -36,6 +36,10 @@ pub enum Ty {
     /// `X509Extension`.
     Extension,
     Array(Box<Ty>),
+    /// `List<T>` (`members/generic.rs`).
+    List(Box<Ty>),
+    /// `Dictionary<TKey, TValue>`.
+    Dict(Box<Ty>, Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
     Handle(Handle),
     Static(Static),
@@ -160,6 +164,8 @@ impl fmt::Display for Ty {
             Ty::Extensions => f.write_str("X509ExtensionCollection"),
             Ty::Extension => f.write_str("X509Extension"),
             Ty::Array(t) => write!(f, "{t}[]"),
+            Ty::List(t) => write!(f, "List<{t}>"),
+            Ty::Dict(k, v) => write!(f, "Dictionary<{k}, {v}>"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
             Ty::Static(s) => write!(f, "{s:?}"),
@@ -376,7 +382,33 @@ pub enum Builtin {
     Offset(OffsetFn),
     Uri(UriFn),
     Form(FormFn),
+    Generic(GenericFn),
     Response(ResponseFn),
+}
+
+/// `List<T>` and `Dictionary<TKey, TValue>` (`members/generic.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenericFn {
+    /// An empty one: a dictionary (true) or a list.
+    New(bool),
+    ListFrom,
+    Count,
+    Items,
+    Keys,
+    Values,
+    Add,
+    AddPair,
+    Get,
+    Set,
+    Contains,
+    IndexOf,
+    Insert,
+    Remove,
+    RemoveAt,
+    ContainsKey,
+    ContainsValue,
+    RemoveKey,
+    Clear,
 }
 
 /// A form body's dictionary and lists (`members/form.rs`).
@@ -890,6 +922,7 @@ impl Builtin {
             Builtin::Uri(_) => false,
             // A form is mutable and shared.
             Builtin::Form(_) => false,
+            Builtin::Generic(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
             Builtin::Str(_)

@@ -1165,13 +1165,58 @@ impl Parser {
         }
         let args = if self.is("(") {
             self.args("(", ")")?
+        } else if self.is("{") {
+            Vec::new()
         } else {
             return self.err(format!("expected '(' after 'new {}'", ty.name));
         };
+        let init = if self.is("{") {
+            self.initializer()?
+        } else {
+            Vec::new()
+        };
         Ok(Expr {
-            kind: ExprKind::New { ty, args },
+            kind: ExprKind::New { ty, args, init },
             offset,
         })
+    }
+
+    /// `{ item, { key, value }, [key] = value }` after `new T(...)`.
+    fn initializer(&mut self) -> Result<Vec<Init>, ParseError> {
+        self.expect("{")?;
+        self.enter()?;
+        let mut out = Vec::new();
+        while !self.eat("}") {
+            let entry = if self.eat("[") {
+                let key = self.expr()?;
+                self.expect("]")?;
+                self.expect("=")?;
+                Init::Index(key, self.expr()?)
+            } else if self.is("{") {
+                let mut pair = self.args("{", "}")?;
+                if pair.len() != 2 {
+                    return self
+                        .err("an initializer's '{ key, value }' takes two values".to_string());
+                }
+                let value = pair.pop();
+                let key = pair.pop();
+                match (key, value) {
+                    (Some(k), Some(v)) => Init::Pair(k, v),
+                    _ => {
+                        return self
+                            .err("an initializer's '{ key, value }' takes two values".to_string())
+                    }
+                }
+            } else {
+                Init::Item(self.expr()?)
+            };
+            out.push(entry);
+            if !self.eat(",") && !self.is("}") {
+                return self.err(format!("expected ',' or '}}', found {}", self.peek()));
+            }
+        }
+        self.depth -= 1;
+        Ok(out)
     }
 }
 

@@ -242,21 +242,15 @@ fn try_get_value(
     let out = b.out_arg(out, &value_ty)?;
     let k = b.temp(off)?;
     let lookup = |f: Builtin| Ir::Call(f, vec![recv.clone(), Ir::Local(k)]);
-    let found = |v: Ir, yes: bool| {
-        Ir::Seq(vec![
-            Ir::Assign(out, Box::new(v)),
-            Ir::Const(Value::Bool(yes)),
-        ])
-    };
     Ok((
-        Ir::Seq(vec![
-            Ir::Assign(k, Box::new(key)),
-            Ir::Cond(
-                Box::new(lookup(Builtin::Context(contains))),
-                Box::new(found(lookup(index), true)),
-                Box::new(found(Ir::Const(Value::Null), false)),
-            ),
-        ]),
+        try_get(
+            key,
+            k,
+            out,
+            lookup(Builtin::Context(contains)),
+            lookup(index),
+            Value::Null,
+        ),
         Ty::Bool,
     ))
 }

@@ -227,7 +227,9 @@ pub(crate) fn static_method(
             for a in rest {
                 let (ir, ty) = b.expr(a)?;
                 // A form's list joins as its values.
-                let (ir, ty) = match super::form::items(ir.clone(), &ty) {
+                let (ir, ty) = match super::form::items(ir.clone(), &ty)
+                    .or_else(|| super::generic::items(ir.clone(), &ty))
+                {
                     Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
                     None => (ir, ty),
                 };

@@ -1,0 +1,474 @@
+//! `System.Collections.Generic`'s `List<T>` and `Dictionary<TKey, TValue>` as policies build
+//! them: `new List<string>()`, `new List<int> { 1, 2 }`, `new Dictionary<string, string> {
+//! { "a", "b" }, ["c"] = "d" }`; `Add`, `Count`, indexers that read and write, `Contains`,
+//! `IndexOf`, `Insert`, `Remove`, `RemoveAt`, `Clear`, `ToArray`; `ContainsKey`,
+//! `ContainsValue`, `TryGetValue(key, out v)`, `Keys`, `Values`; `foreach`, LINQ,
+//! `String.Join`, `JsonConvert.SerializeObject`. Both are shared and mutable, as in .NET; what
+//! they hold counts against the expression's memory budget as it grows. A dictionary keeps its
+//! keys in the order they were added (as .NET's does while nothing is removed). Checker
+//! bindings and evaluator in one file.
+
+use std::sync::{Arc, Mutex};
+
+use crate::expr::ast::{Expr, Init, TypeName};
+use crate::expr::bind::*;
+use crate::expr::env::*;
+use crate::expr::ir::*;
+use crate::value::{Obj, Value};
+
+fn call(f: GenericFn, args: Vec<Ir>) -> Ir {
+    Ir::Call(Builtin::Generic(f), args)
+}
+
+/// `new List<T>(..)`, `new Dictionary<K, V>(..)` with their initializers; `None` when `ty` is
+/// neither.
+pub(crate) fn new(
+    b: &mut dyn Binder,
+    ty: &TypeName,
+    args: &[Expr],
+    init: &[Init],
+    off: usize,
+) -> Option<CheckResult<(Ir, Ty)>> {
+    let short = ty
+        .name
+        .strip_prefix("System.Collections.Generic.")
+        .unwrap_or(&ty.name);
+    if !matches!(short, "List" | "Dictionary") {
+        return None;
+    }
+    Some((|| {
+        let rty = match (short, ty.args.as_slice()) {
+            ("List", [t]) => Ty::List(Box::new(resolve_type(t, off)?)),
+            ("Dictionary", [k, v]) => {
+                Ty::Dict(Box::new(resolve_type(k, off)?), Box::new(resolve_type(v, off)?))
+            }
+            _ => {
+                return type_err(
+                    off,
+                    format!("'{short}' needs its type arguments, as in List<string> or Dictionary<string, string>"),
+                )
+            }
+        };
+        let dict = matches!(rty, Ty::Dict(..));
+        let made = match (&rty, args) {
+            (_, []) => call(GenericFn::New(dict), vec![]),
+            // A capacity changes nothing here.
+            (_, [a]) if b.expr(a).map(|(_, t)| t == Ty::Int).unwrap_or(false) => {
+                call(GenericFn::New(dict), vec![])
+            }
+            (Ty::List(elem), [a]) => {
+                let (ir, t) = b.expr(a)?;
+                match sequence(ir, &t) {
+                    Some((e, items)) if e == **elem || **elem == Ty::Object => {
+                        call(GenericFn::ListFrom, vec![items])
+                    }
+                    _ => {
+                        return type_err(
+                            a.offset,
+                            format!("a List<{elem}> is made from a capacity or a sequence of {elem}, not '{t}'"),
+                        )
+                    }
+                }
+            }
+            _ => {
+                return type_err(
+                    off,
+                    format!(
+                    "'{short}' takes no arguments here (a comparer is not supported by certgate)"
+                ),
+                )
+            }
+        };
+        if init.is_empty() {
+            return Ok((made, rty));
+        }
+        // `tmp = new ..; tmp.Add(..); ..; tmp`.
+        let tmp = b.temp(off)?;
+        let mut seq = vec![Ir::Assign(tmp, Box::new(made))];
+        for entry in init {
+            let (ir, _) = match entry {
+                Init::Item(e) => method(
+                    b,
+                    Ir::Local(tmp),
+                    &rty,
+                    "Add",
+                    std::slice::from_ref(e),
+                    e.offset,
+                )?,
+                Init::Pair(k, v) => method(
+                    b,
+                    Ir::Local(tmp),
+                    &rty,
+                    "Add",
+                    &[k.clone(), v.clone()],
+                    k.offset,
+                )?,
+                Init::Index(k, v) => set_index(b, Ir::Local(tmp), &rty, k, v)?,
+            };
+            seq.push(ir);
+        }
+        seq.push(Ir::Local(tmp));
+        Ok((Ir::Seq(seq), rty))
+    })())
+}
+
+/// What iterating a list or a dictionary gives (a snapshot): the element type and the items.
+pub(crate) fn items(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
+    match rty {
+        Ty::List(e) => Some(((**e).clone(), call(GenericFn::Items, vec![recv]))),
+        Ty::Dict(k, v) => Some((
+            Ty::Pair(k.clone(), v.clone()),
+            call(GenericFn::Items, vec![recv]),
+        )),
+        _ => None,
+    }
+}
+
+/// What a constructor argument iterates: arrays, and lists and dictionaries.
+fn sequence(ir: Ir, t: &Ty) -> Option<(Ty, Ir)> {
+    match t {
+        Ty::Array(e) => Some(((**e).clone(), ir)),
+        t => items(ir, t),
+    }
+}
+
+/// `Count`, `Keys`, `Values`.
+pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    let (f, ty) = match (rty, name) {
+        (_, "Count") => (GenericFn::Count, Ty::Int),
+        (Ty::Dict(k, _), "Keys") => (GenericFn::Keys, Ty::Array(k.clone())),
+        (Ty::Dict(_, v), "Values") => (GenericFn::Values, Ty::Array(v.clone())),
+        _ => return unknown_member(rty, name, off),
+    };
+    Ok((call(f, vec![recv]), ty))
+}
+
+/// `list[i]`, `dict[key]`.
+pub(crate) fn index(b: &mut dyn Binder, recv: Ir, rty: &Ty, index: &Expr) -> CheckResult<(Ir, Ty)> {
+    let (key_ty, value_ty) = key_value(rty);
+    let key = b.coerce(index, &key_ty)?;
+    Ok((call(GenericFn::Get, vec![recv, key]), value_ty))
+}
+
+/// `list[i] = v`, `dict[key] = v`: the value, as an assignment gives.
+pub(crate) fn set_index(
+    b: &mut dyn Binder,
+    recv: Ir,
+    rty: &Ty,
+    index: &Expr,
+    value: &Expr,
+) -> CheckResult<(Ir, Ty)> {
+    let (key_ty, value_ty) = key_value(rty);
+    let key = b.coerce(index, &key_ty)?;
+    let v = b.coerce(value, &value_ty)?;
+    Ok((call(GenericFn::Set, vec![recv, key, v]), value_ty))
+}
+
+fn key_value(rty: &Ty) -> (Ty, Ty) {
+    match rty {
+        Ty::List(e) => (Ty::Int, (**e).clone()),
+        Ty::Dict(k, v) => ((**k).clone(), (**v).clone()),
+        _ => (Ty::Object, Ty::Object),
+    }
+}
+
+/// Methods.
+pub(crate) fn method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    rty: &Ty,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let (k, v) = key_value(rty);
+    let list = matches!(rty, Ty::List(_));
+    if !list && m == "TryGetValue" {
+        let [key, out] = args else {
+            return type_err(
+                off,
+                "'TryGetValue' takes 2 arguments: the key and 'out var value'",
+            );
+        };
+        let key = b.coerce(key, &k)?;
+        let out = b.out_arg(out, &v)?;
+        let tmp = b.temp(off)?;
+        let default = match v {
+            Ty::Int => Value::Int(0),
+            Ty::Double => Value::Double(0.0),
+            Ty::Bool => Value::Bool(false),
+            _ => Value::Null,
+        };
+        let lookup = |f: GenericFn| call(f, vec![recv.clone(), Ir::Local(tmp)]);
+        return Ok((
+            try_get(
+                key,
+                tmp,
+                out,
+                lookup(GenericFn::ContainsKey),
+                lookup(GenericFn::Get),
+                default,
+            ),
+            Ty::Bool,
+        ));
+    }
+    let (f, params, ty): (GenericFn, Vec<Ty>, Ty) = match (list, m) {
+        (true, "Add") => (GenericFn::Add, vec![v], Ty::Void),
+        (true, "Contains") => (GenericFn::Contains, vec![v], Ty::Bool),
+        (true, "IndexOf") => (GenericFn::IndexOf, vec![v], Ty::Int),
+        (true, "Insert") => (GenericFn::Insert, vec![Ty::Int, v], Ty::Void),
+        (true, "Remove") => (GenericFn::Remove, vec![v], Ty::Bool),
+        (true, "RemoveAt") => (GenericFn::RemoveAt, vec![Ty::Int], Ty::Void),
+        (true, "ToArray") => (GenericFn::Items, vec![], Ty::Array(Box::new(v))),
+        (false, "Add") => (GenericFn::AddPair, vec![k, v], Ty::Void),
+        (false, "ContainsKey") => (GenericFn::ContainsKey, vec![k], Ty::Bool),
+        (false, "ContainsValue") => (GenericFn::ContainsValue, vec![v], Ty::Bool),
+        (false, "Remove") => (GenericFn::RemoveKey, vec![k], Ty::Bool),
+        (_, "Clear") => (GenericFn::Clear, vec![], Ty::Void),
+        _ => return unknown_member(rty, m, off),
+    };
+    let a = b.args(m, args, &params, params.len(), off)?;
+    Ok((call(f, with_recv(recv, a)), ty))
+}
+
+/// A value's weight against the memory budget.
+fn weight(v: &Value) -> usize {
+    16 + match v {
+        Value::Str(s) => s.len(),
+        _ => 0,
+    }
+}
+
+fn out_of_range() -> EvalError {
+    EvalError::new(
+        EvalErrorKind::OutOfRange,
+        "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')",
+    )
+}
+
+pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
+    use crate::value::Collection as C;
+    let made = |c: C| Ok(Value::Obj(Arc::new(Obj::Collection(Mutex::new(c)))));
+    match f {
+        GenericFn::New(true) => return made(C::Dict(Vec::new())),
+        GenericFn::New(false) => return made(C::List(Vec::new())),
+        GenericFn::ListFrom => {
+            let items: Vec<Value> = match arg(args, 0) {
+                Value::Array(a) => a.to_vec(),
+                _ => {
+                    return fail(
+                        EvalErrorKind::Argument,
+                        "Value cannot be null. (Parameter 'collection')",
+                    )
+                }
+            };
+            env.charge_bytes(items.iter().map(weight).sum())?;
+            return made(C::List(items));
+        }
+        _ => {}
+    }
+    let Value::Obj(o) = arg(args, 0) else {
+        return fail(EvalErrorKind::NullReference, NULL_REF);
+    };
+    let Obj::Collection(cell) = &**o else {
+        return fail(EvalErrorKind::InvalidCast, "not a List or a Dictionary");
+    };
+    // A panic while the lock was held leaves a whole collection: keep going.
+    let mut c = cell.lock().unwrap_or_else(|e| e.into_inner());
+    let x = arg(args, 1).clone();
+    let key_str = |k: &Value| k.to_dotnet_string();
+    Ok(match (&mut *c, f) {
+        (C::List(l), GenericFn::Count) => Value::Int(l.len() as i64),
+        (C::Dict(d), GenericFn::Count) => Value::Int(d.len() as i64),
+        (C::List(l), GenericFn::Items) => Value::Array(l.clone().into()),
+        (C::Dict(d), GenericFn::Items) => Value::Array(
+            d.iter()
+                .map(|(k, v)| Value::Pair(Arc::new((k.clone(), v.clone()))))
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+        (C::Dict(d), GenericFn::Keys) => {
+            Value::Array(d.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>().into())
+        }
+        (C::Dict(d), GenericFn::Values) => {
+            Value::Array(d.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>().into())
+        }
+        (C::List(l), GenericFn::Add) => {
+            env.charge_bytes(weight(&x))?;
+            l.push(x);
+            Value::Null
+        }
+        (C::Dict(d), GenericFn::AddPair) => {
+            let v = arg(args, 2).clone();
+            if x.is_null() {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'key')",
+                );
+            }
+            if d.iter().any(|(have, _)| have.dotnet_eq(&x)) {
+                return fail(
+                    EvalErrorKind::Argument,
+                    format!(
+                        "An item with the same key has already been added. Key: {}",
+                        key_str(&x)
+                    ),
+                );
+            }
+            env.charge_bytes(weight(&x) + weight(&v))?;
+            d.push((x, v));
+            Value::Null
+        }
+        (C::Dict(d), GenericFn::Get) => match d.iter().find(|(have, _)| have.dotnet_eq(&x)) {
+            Some((_, v)) => v.clone(),
+            None => {
+                return fail(
+                    EvalErrorKind::KeyNotFound,
+                    format!(
+                        "The given key '{}' was not present in the dictionary.",
+                        key_str(&x)
+                    ),
+                )
+            }
+        },
+        (C::List(l), GenericFn::Get) => {
+            let i = usize::try_from(i_arg(args, 1)?).map_err(|_| out_of_range())?;
+            l.get(i).cloned().ok_or_else(out_of_range)?
+        }
+        (C::Dict(d), GenericFn::Set) => {
+            let v = arg(args, 2).clone();
+            if x.is_null() {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'key')",
+                );
+            }
+            env.charge_bytes(weight(&v))?;
+            match d.iter_mut().find(|(have, _)| have.dotnet_eq(&x)) {
+                Some(slot) => slot.1 = v.clone(),
+                None => d.push((x, v.clone())),
+            }
+            v
+        }
+        (C::List(l), GenericFn::Set) => {
+            let v = arg(args, 2).clone();
+            let i = usize::try_from(i_arg(args, 1)?).map_err(|_| out_of_range())?;
+            let slot = l.get_mut(i).ok_or_else(out_of_range)?;
+            *slot = v.clone();
+            v
+        }
+        (C::List(l), GenericFn::Contains) => Value::Bool(l.iter().any(|v| v.dotnet_eq(&x))),
+        (C::List(l), GenericFn::IndexOf) => Value::Int(
+            l.iter()
+                .position(|v| v.dotnet_eq(&x))
+                .map_or(-1, |i| i as i64),
+        ),
+        (C::List(l), GenericFn::Insert) => {
+            let i = usize::try_from(i_arg(args, 1)?).map_err(|_| out_of_range())?;
+            let v = arg(args, 2).clone();
+            if i > l.len() {
+                return Err(out_of_range());
+            }
+            env.charge_bytes(weight(&v))?;
+            l.insert(i, v);
+            Value::Null
+        }
+        (C::List(l), GenericFn::Remove) => match l.iter().position(|v| v.dotnet_eq(&x)) {
+            Some(i) => {
+                l.remove(i);
+                Value::Bool(true)
+            }
+            None => Value::Bool(false),
+        },
+        (C::List(l), GenericFn::RemoveAt) => {
+            let i = usize::try_from(i_arg(args, 1)?).map_err(|_| out_of_range())?;
+            if i >= l.len() {
+                return Err(out_of_range());
+            }
+            l.remove(i);
+            Value::Null
+        }
+        (C::Dict(d), GenericFn::ContainsKey) => Value::Bool(d.iter().any(|(k, _)| k.dotnet_eq(&x))),
+        (C::Dict(d), GenericFn::ContainsValue) => {
+            Value::Bool(d.iter().any(|(_, v)| v.dotnet_eq(&x)))
+        }
+        (C::Dict(d), GenericFn::RemoveKey) => {
+            let before = d.len();
+            d.retain(|(have, _)| !have.dotnet_eq(&x));
+            Value::Bool(d.len() != before)
+        }
+        (C::List(l), GenericFn::Clear) => {
+            l.clear();
+            Value::Null
+        }
+        (C::Dict(d), GenericFn::Clear) => {
+            d.clear();
+            Value::Null
+        }
+        // The checker binds each function to its kind of collection.
+        _ => return fail(EvalErrorKind::InvalidCast, "not this kind of collection"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::testing::{assert_refused, s};
+
+    #[test]
+    fn lists_and_dictionaries_as_policies_build_them() {
+        for (expr, want) in [
+            ("@(new List<string>().Count)", "0"),
+            ("@(new List<string> { \"a\", \"b\" }.Count)", "2"),
+            ("@{ var l = new List<string>(); l.Add(\"x\"); l.Add(\"y\"); l.Insert(0, \"w\"); return String.Join(\",\", l); }", "w,x,y"),
+            ("@{ var l = new List<int> { 3, 1, 2 }; l.Remove(1); l.RemoveAt(0); return l[0]; }", "2"),
+            ("@{ var l = new List<int> { 3, 1, 2 }; l[1] = 9; return l.Sum(); }", "14"),
+            ("@(new List<int> { 3, 1, 2 }.OrderBy(x => x).First())", "1"),
+            ("@(new List<string> { \"a\" }.Contains(\"a\") && new List<string> { \"a\" }.IndexOf(\"b\") == -1)", "True"),
+            ("@(new List<string>(new [] {\"p\", \"q\"}).ToArray().Length)", "2"),
+            ("@(new List<string>(10).Count)", "0"),
+            ("@{ var n = 0; foreach (var x in new List<int> { 1, 2, 3 }) { n += x; } return n; }", "6"),
+            ("@(JsonConvert.SerializeObject(new List<string> { \"a\", \"b\" }))", "[\"a\",\"b\"]"),
+            ("@{ List<string> l = new List<string>(); l.Add(\"z\"); l.Clear(); return l.Count; }", "0"),
+            // Dictionaries.
+            ("@(new Dictionary<string, string> { { \"a\", \"1\" }, [\"b\"] = \"2\" }[\"b\"])", "2"),
+            ("@{ var d = new Dictionary<string, int>(); d[\"x\"] = 1; d[\"x\"] = 5; d.Add(\"y\", 2); return d[\"x\"] + d.Count; }", "7"),
+            ("@{ var d = new Dictionary<string, string> { { \"k\", \"v\" } }; string v; return d.TryGetValue(\"k\", out v) ? v : \"none\"; }", "v"),
+            ("@{ var d = new Dictionary<string, int> { { \"k\", 1 } }; int v; var found = d.TryGetValue(\"q\", out v); return found + \"/\" + v; }", "False/0"),
+            ("@(String.Join(\",\", new Dictionary<string, string> { { \"b\", \"1\" }, { \"a\", \"2\" } }.Keys))", "b,a"),
+            ("@(new Dictionary<string, string> { { \"b\", \"1\" } }.ContainsKey(\"b\"))", "True"),
+            ("@(new Dictionary<string, string> { { \"b\", \"1\" } }.ContainsValue(\"2\"))", "False"),
+            ("@{ var d = new Dictionary<string, string> { { \"a\", \"1\" } }; d.Remove(\"a\"); return d.Count; }", "0"),
+            ("@(new Dictionary<string, int> { { \"a\", 1 }, { \"b\", 2 } }.Sum(kv => kv.Value))", "3"),
+            ("@{ var s = \"\"; foreach (var kv in new Dictionary<string, string> { { \"a\", \"1\" } }) { s += kv.Key + \"=\" + kv.Value; } return s; }", "a=1"),
+            ("@(JsonConvert.SerializeObject(new Dictionary<string, object> { { \"n\", 1 }, { \"s\", \"x\" } }))", "{\"n\":1,\"s\":\"x\"}"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        for (expr, message) in [
+            (
+                "@(new Dictionary<string, string> { { \"a\", \"1\" }, { \"a\", \"2\" } }.Count)",
+                "An item with the same key has already been added. Key: a",
+            ),
+            (
+                "@(new Dictionary<string, string>()[\"nope\"])",
+                "The given key 'nope' was not present in the dictionary.",
+            ),
+            ("@(new List<string>()[0])", "Index was out of range"),
+            ("@(new List<string> { 1 })", "cannot"),
+            (
+                "@(new List<string>().Reverse())",
+                "'List<string>.Reverse' is not supported by certgate",
+            ),
+            (
+                "@(new HashSet<string> { \"a\" })",
+                "initializer is supported by certgate for List",
+            ),
+            (
+                "@(new List<string>().ForEach(null))",
+                "not supported by certgate",
+            ),
+        ] {
+            assert_refused(expr, message);
+        }
+    }
+}
