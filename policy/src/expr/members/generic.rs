@@ -352,6 +352,7 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
         }
         (C::List(l), GenericFn::Set) => {
             let v = arg(args, 2).clone();
+            env.charge_bytes(weight(&v))?;
             let i = usize::try_from(i_arg(args, 1)?).map_err(|_| out_of_range())?;
             let slot = l.get_mut(i).ok_or_else(out_of_range)?;
             *slot = v.clone();
@@ -470,5 +471,12 @@ mod tests {
         ] {
             assert_refused(expr, message);
         }
+    }
+
+    #[test]
+    fn a_collection_that_grows_past_the_memory_budget_is_stopped() {
+        // Doubling a string into a list: the budget ends it, not the gateway's memory.
+        let got = s("@{ var l = new List<string>(); var x = \"xxxxxxxxxxxxxxxx\"; foreach (var i in new [] {1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24}) { x = x + x; l.Add(x); } return l.Count; }");
+        assert!(got.starts_with("ERR") && got.contains("budget"), "{got}");
     }
 }
