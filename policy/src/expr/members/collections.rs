@@ -49,7 +49,12 @@ pub(crate) fn method(
                 Ty::Bool,
             ))
         }
-        (Ty::Array(_), "ToArray" | "ToList") => Ok((recv, rty.clone())),
+        (Ty::Array(_), "ToArray") => Ok((recv, rty.clone())),
+        // A new list of the items, which the policy may then change.
+        (Ty::Array(e), "ToList") => Ok((
+            Ir::Call(Builtin::Generic(GenericFn::ListFrom), vec![recv]),
+            Ty::List(e.clone()),
+        )),
         _ => unknown_member(rty, name, off),
     }
 }

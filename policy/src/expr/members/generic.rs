@@ -220,6 +220,11 @@ pub(crate) fn method(
         (true, "Remove") => (GenericFn::Remove, vec![v], Ty::Bool),
         (true, "RemoveAt") => (GenericFn::RemoveAt, vec![Ty::Int], Ty::Void),
         (true, "ToArray") => (GenericFn::Items, vec![], Ty::Array(Box::new(v))),
+        (true, "ToList") => {
+            b.args(m, args, &[], 0, off)?;
+            let items = call(GenericFn::Items, vec![recv]);
+            return Ok((call(GenericFn::ListFrom, vec![items]), rty.clone()));
+        }
         (false, "Add") => (GenericFn::AddPair, vec![k, v], Ty::Void),
         (false, "ContainsKey") => (GenericFn::ContainsKey, vec![k], Ty::Bool),
         (false, "ContainsValue") => (GenericFn::ContainsValue, vec![v], Ty::Bool),
@@ -427,6 +432,8 @@ mod tests {
             ("@(new List<string> { \"a\" }.Contains(\"a\") && new List<string> { \"a\" }.IndexOf(\"b\") == -1)", "True"),
             ("@(new List<string>(new [] {\"p\", \"q\"}).ToArray().Length)", "2"),
             ("@(new List<string>(10).Count)", "0"),
+            ("@{ var l = new [] {1, 2, 3}.Where(x => x > 1).ToList(); l.Add(7); return l.Sum(); }", "12"),
+            ("@{ var a = new List<int> { 1 }; var b = a.ToList(); b.Add(2); return a.Count + \"/\" + b.Count; }", "1/2"),
             ("@{ var n = 0; foreach (var x in new List<int> { 1, 2, 3 }) { n += x; } return n; }", "6"),
             ("@(JsonConvert.SerializeObject(new List<string> { \"a\", \"b\" }))", "[\"a\",\"b\"]"),
             ("@{ List<string> l = new List<string>(); l.Add(\"z\"); l.Clear(); return l.Count; }", "0"),
