@@ -133,6 +133,8 @@ pub enum Collection {
     List(Vec<Value>),
     /// Pairs in the order their keys were added.
     Dict(Vec<(Value, Value)>),
+    /// Distinct items, in the order they were added.
+    Set(Vec<Value>),
 }
 
 impl Value {
@@ -179,8 +181,9 @@ impl Value {
                 Obj::Uri(_) => "Uri",
                 Obj::Form(_) => "Dictionary`2",
                 Obj::FormList { .. } => "List`1",
-                Obj::Collection(c) => match c.lock().map(|c| matches!(*c, Collection::Dict(_))) {
-                    Ok(true) => "Dictionary`2",
+                Obj::Collection(c) => match c.lock().as_deref() {
+                    Ok(Collection::Dict(_)) => "Dictionary`2",
+                    Ok(Collection::Set(_)) => "HashSet`1",
                     _ => "List`1",
                 },
                 Obj::Response(_) => "IResponse",
@@ -308,7 +311,9 @@ impl Value {
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.
                 Obj::Collection(c) => match &*c.lock().unwrap_or_else(|e| e.into_inner()) {
-                    Collection::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
+                    Collection::List(l) | Collection::Set(l) => {
+                        J::Array(l.iter().map(Value::to_json).collect())
+                    }
                     Collection::Dict(d) => J::Object(
                         d.iter()
                             .map(|(k, v)| (k.to_dotnet_string(), v.to_json()))

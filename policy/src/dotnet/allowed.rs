@@ -390,6 +390,12 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "RemoveAt", "RemoveRange", "Reverse", "Slice", "Sort", "ToArray", "TrimExcess",
         "TrueForAll",
     ]),
+    ("System.Collections.Generic.HashSet", &[
+        "Add", "Clear", "Comparer", "Contains", "CopyTo", "Count", "EnsureCapacity",
+        "ExceptWith", "GetEnumerator", "IntersectWith", "IsProperSubsetOf", "IsProperSupersetOf",
+        "IsSubsetOf", "IsSupersetOf", "Overlaps", "Remove", "RemoveWhere", "SetEquals",
+        "SymmetricExceptWith", "TrimExcess", "TryGetValue", "UnionWith",
+    ]),
     ("System.Collections.Generic.Dictionary", &[
         "Add", "Clear", "Comparer", "ContainsKey", "ContainsValue", "Count", "EnsureCapacity",
         "GetEnumerator", "Item", "Keys", "Remove", "TrimExcess", "TryAdd", "TryGetValue",

@@ -115,6 +115,7 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Form) => "System.Collections.Generic.IDictionary",
         Ty::List(_) => "System.Collections.Generic.List",
         Ty::Dict(..) => "System.Collections.Generic.Dictionary",
+        Ty::Set(_) => "System.Collections.Generic.HashSet",
         Ty::Obj(ObjKind::FormList) => "System.Collections.Generic.IList",
         Ty::Obj(ObjKind::Response) => "IResponse",
         Ty::Obj(ObjKind::ResponseHeaders) => "IReadOnlyDictionary",
@@ -304,6 +305,9 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Uri" | "System.Uri" => Ty::Obj(ObjKind::Uri),
         "List" | "System.Collections.Generic.List" if t.args.len() == 1 => {
             Ty::List(Box::new(resolve_type(&t.args[0], off)?))
+        }
+        "HashSet" | "System.Collections.Generic.HashSet" if t.args.len() == 1 => {
+            Ty::Set(Box::new(resolve_type(&t.args[0], off)?))
         }
         "Dictionary" | "System.Collections.Generic.Dictionary" if t.args.len() == 2 => Ty::Dict(
             Box::new(resolve_type(&t.args[0], off)?),

@@ -794,7 +794,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
                 members::form::member(recv, rty, name, off)
             }
-            Ty::List(_) | Ty::Dict(..) => members::generic::member(recv, rty, name, off),
+            Ty::List(_) | Ty::Dict(..) | Ty::Set(_) => {
+                members::generic::member(recv, rty, name, off)
+            }
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
             Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),
@@ -936,7 +938,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Form | ObjKind::FormList) => {
                 members::form::method(self, recv, rty, name, args, off)
             }
-            Ty::List(_) | Ty::Dict(..) => {
+            Ty::List(_) | Ty::Dict(..) | Ty::Set(_) => {
                 members::generic::method(self, recv, rty, name, args, off)
             }
             Ty::Obj(ObjKind::Json(k)) => {

@@ -40,6 +40,8 @@ pub enum Ty {
     List(Box<Ty>),
     /// `Dictionary<TKey, TValue>`.
     Dict(Box<Ty>, Box<Ty>),
+    /// `HashSet<T>`.
+    Set(Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
     Handle(Handle),
     Static(Static),
@@ -166,6 +168,7 @@ impl fmt::Display for Ty {
             Ty::Array(t) => write!(f, "{t}[]"),
             Ty::List(t) => write!(f, "List<{t}>"),
             Ty::Dict(k, v) => write!(f, "Dictionary<{k}, {v}>"),
+            Ty::Set(t) => write!(f, "HashSet<{t}>"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
             Ty::Static(s) => write!(f, "{s:?}"),
@@ -391,7 +394,12 @@ pub enum Builtin {
 pub enum GenericFn {
     /// An empty one: a dictionary (true) or a list.
     New(bool),
+    NewSet,
     ListFrom,
+    SetFrom,
+    /// `HashSet<T>.Add`: false when the item was there.
+    SetAdd,
+    UnionWith,
     Count,
     Items,
     Keys,

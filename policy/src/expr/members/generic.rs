@@ -1,4 +1,4 @@
-//! `System.Collections.Generic`'s `List<T>` and `Dictionary<TKey, TValue>` as policies build
+//! `System.Collections.Generic`'s `List<T>`, `HashSet<T>` and `Dictionary<TKey, TValue>` as policies build
 //! them: `new List<string>()`, `new List<int> { 1, 2 }`, `new Dictionary<string, string> {
 //! { "a", "b" }, ["c"] = "d" }`; `Add`, `Count`, indexers that read and write, `Contains`,
 //! `IndexOf`, `Insert`, `Remove`, `RemoveAt`, `Clear`, `ToArray`; `ContainsKey`,
@@ -33,12 +33,13 @@ pub(crate) fn new(
         .name
         .strip_prefix("System.Collections.Generic.")
         .unwrap_or(&ty.name);
-    if !matches!(short, "List" | "Dictionary") {
+    if !matches!(short, "List" | "Dictionary" | "HashSet") {
         return None;
     }
     Some((|| {
         let rty = match (short, ty.args.as_slice()) {
             ("List", [t]) => Ty::List(Box::new(resolve_type(t, off)?)),
+            ("HashSet", [t]) => Ty::Set(Box::new(resolve_type(t, off)?)),
             ("Dictionary", [k, v]) => {
                 Ty::Dict(Box::new(resolve_type(k, off)?), Box::new(resolve_type(v, off)?))
             }
@@ -49,18 +50,27 @@ pub(crate) fn new(
                 )
             }
         };
-        let dict = matches!(rty, Ty::Dict(..));
+        let empty = match rty {
+            Ty::Set(_) => GenericFn::NewSet,
+            Ty::Dict(..) => GenericFn::New(true),
+            _ => GenericFn::New(false),
+        };
         let made = match (&rty, args) {
-            (_, []) => call(GenericFn::New(dict), vec![]),
+            (_, []) => call(empty, vec![]),
             // A capacity changes nothing here.
             (_, [a]) if b.expr(a).map(|(_, t)| t == Ty::Int).unwrap_or(false) => {
-                call(GenericFn::New(dict), vec![])
+                call(empty, vec![])
             }
-            (Ty::List(elem), [a]) => {
+            (Ty::List(elem) | Ty::Set(elem), [a]) => {
                 let (ir, t) = b.expr(a)?;
+                let from = if matches!(rty, Ty::Set(_)) {
+                    GenericFn::SetFrom
+                } else {
+                    GenericFn::ListFrom
+                };
                 match sequence(ir, &t) {
                     Some((e, items)) if e == **elem || **elem == Ty::Object => {
-                        call(GenericFn::ListFrom, vec![items])
+                        call(from, vec![items])
                     }
                     _ => {
                         return type_err(
@@ -115,7 +125,7 @@ pub(crate) fn new(
 /// What iterating a list or a dictionary gives (a snapshot): the element type and the items.
 pub(crate) fn items(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
     match rty {
-        Ty::List(e) => Some(((**e).clone(), call(GenericFn::Items, vec![recv]))),
+        Ty::List(e) | Ty::Set(e) => Some(((**e).clone(), call(GenericFn::Items, vec![recv]))),
         Ty::Dict(k, v) => Some((
             Ty::Pair(k.clone(), v.clone()),
             call(GenericFn::Items, vec![recv]),
@@ -166,7 +176,7 @@ pub(crate) fn set_index(
 
 fn key_value(rty: &Ty) -> (Ty, Ty) {
     match rty {
-        Ty::List(e) => (Ty::Int, (**e).clone()),
+        Ty::List(e) | Ty::Set(e) => (Ty::Int, (**e).clone()),
         Ty::Dict(k, v) => ((**k).clone(), (**v).clone()),
         _ => (Ty::Object, Ty::Object),
     }
@@ -183,6 +193,27 @@ pub(crate) fn method(
 ) -> CheckResult<(Ir, Ty)> {
     let (k, v) = key_value(rty);
     let list = matches!(rty, Ty::List(_));
+    if let Ty::Set(_) = rty {
+        let (f, params, ty): (GenericFn, Vec<Ty>, Ty) = match m {
+            "Add" => (GenericFn::SetAdd, vec![v], Ty::Bool),
+            "Contains" => (GenericFn::Contains, vec![v], Ty::Bool),
+            "Remove" => (GenericFn::Remove, vec![v], Ty::Bool),
+            "Clear" => (GenericFn::Clear, vec![], Ty::Void),
+            "UnionWith" => {
+                let [a] = args else {
+                    return type_err(off, "'UnionWith' takes a sequence");
+                };
+                let (ir, t) = b.expr(a)?;
+                let Some((_, items)) = sequence(ir, &t) else {
+                    return type_err(a.offset, format!("'UnionWith' takes a sequence, not '{t}'"));
+                };
+                return Ok((call(GenericFn::UnionWith, vec![recv, items]), Ty::Void));
+            }
+            _ => return unknown_member(rty, m, off),
+        };
+        let a = b.args(m, args, &params, params.len(), off)?;
+        return Ok((call(f, with_recv(recv, a)), ty));
+    }
     if !list && m == "TryGetValue" {
         let [key, out] = args else {
             return type_err(
@@ -257,6 +288,19 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
     match f {
         GenericFn::New(true) => return made(C::Dict(Vec::new())),
         GenericFn::New(false) => return made(C::List(Vec::new())),
+        GenericFn::NewSet => return made(C::Set(Vec::new())),
+        GenericFn::SetFrom => {
+            let mut set: Vec<Value> = Vec::new();
+            if let Value::Array(a) = arg(args, 0) {
+                for v in a.iter() {
+                    if !set.iter().any(|x| x.dotnet_eq(v)) {
+                        set.push(v.clone());
+                    }
+                }
+            }
+            env.charge_bytes(set.iter().map(weight).sum())?;
+            return made(C::Set(set));
+        }
         GenericFn::ListFrom => {
             let items: Vec<Value> = match arg(args, 0) {
                 Value::Array(a) => a.to_vec(),
@@ -283,9 +327,29 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
     let x = arg(args, 1).clone();
     let key_str = |k: &Value| k.to_dotnet_string();
     Ok(match (&mut *c, f) {
-        (C::List(l), GenericFn::Count) => Value::Int(l.len() as i64),
+        (C::List(l) | C::Set(l), GenericFn::Count) => Value::Int(l.len() as i64),
+        (C::Set(l), GenericFn::SetAdd) => {
+            if l.iter().any(|v| v.dotnet_eq(&x)) {
+                Value::Bool(false)
+            } else {
+                env.charge_bytes(weight(&x))?;
+                l.push(x);
+                Value::Bool(true)
+            }
+        }
+        (C::Set(l), GenericFn::UnionWith) => {
+            if let Value::Array(a) = &x {
+                for v in a.iter() {
+                    if !l.iter().any(|have| have.dotnet_eq(v)) {
+                        env.charge_bytes(weight(v))?;
+                        l.push(v.clone());
+                    }
+                }
+            }
+            Value::Null
+        }
         (C::Dict(d), GenericFn::Count) => Value::Int(d.len() as i64),
-        (C::List(l), GenericFn::Items) => Value::Array(l.clone().into()),
+        (C::List(l) | C::Set(l), GenericFn::Items) => Value::Array(l.clone().into()),
         (C::Dict(d), GenericFn::Items) => Value::Array(
             d.iter()
                 .map(|(k, v)| Value::Pair(Arc::new((k.clone(), v.clone()))))
@@ -363,7 +427,9 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             *slot = v.clone();
             v
         }
-        (C::List(l), GenericFn::Contains) => Value::Bool(l.iter().any(|v| v.dotnet_eq(&x))),
+        (C::List(l) | C::Set(l), GenericFn::Contains) => {
+            Value::Bool(l.iter().any(|v| v.dotnet_eq(&x)))
+        }
         (C::List(l), GenericFn::IndexOf) => Value::Int(
             l.iter()
                 .position(|v| v.dotnet_eq(&x))
@@ -379,7 +445,8 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             l.insert(i, v);
             Value::Null
         }
-        (C::List(l), GenericFn::Remove) => match l.iter().position(|v| v.dotnet_eq(&x)) {
+        (C::List(l) | C::Set(l), GenericFn::Remove) => match l.iter().position(|v| v.dotnet_eq(&x))
+        {
             Some(i) => {
                 l.remove(i);
                 Value::Bool(true)
@@ -403,7 +470,7 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             d.retain(|(have, _)| !have.dotnet_eq(&x));
             Value::Bool(d.len() != before)
         }
-        (C::List(l), GenericFn::Clear) => {
+        (C::List(l) | C::Set(l), GenericFn::Clear) => {
             l.clear();
             Value::Null
         }
@@ -432,6 +499,11 @@ mod tests {
             ("@(new List<string> { \"a\" }.Contains(\"a\") && new List<string> { \"a\" }.IndexOf(\"b\") == -1)", "True"),
             ("@(new List<string>(new [] {\"p\", \"q\"}).ToArray().Length)", "2"),
             ("@(new List<string>(10).Count)", "0"),
+            ("@(new HashSet<string> { \"a\", \"b\", \"a\" }.Count)", "2"),
+            ("@{ var h = new HashSet<string>(); var first = h.Add(\"x\"); var again = h.Add(\"x\"); return first + \"/\" + again + \"/\" + h.Count; }", "True/False/1"),
+            ("@{ var h = new HashSet<int>(new [] {1, 2, 2}); h.UnionWith(new [] {2, 3}); h.Remove(1); return String.Join(\",\", h); }", "2,3"),
+            ("@(new HashSet<string> { \"a\" }.Contains(\"a\"))", "True"),
+            ("@(JsonConvert.SerializeObject(new HashSet<int> { 2, 1, 2 }))", "[2,1]"),
             ("@{ var l = new [] {1, 2, 3}.Where(x => x > 1).ToList(); l.Add(7); return l.Sum(); }", "12"),
             ("@{ var a = new List<int> { 1 }; var b = a.ToList(); b.Add(2); return a.Count + \"/\" + b.Count; }", "1/2"),
             ("@{ var n = 0; foreach (var x in new List<int> { 1, 2, 3 }) { n += x; } return n; }", "6"),
@@ -468,8 +540,12 @@ mod tests {
                 "'List<string>.Reverse' is not supported by certgate",
             ),
             (
-                "@(new HashSet<string> { \"a\" })",
+                "@(new Queue<string> { \"a\" })",
                 "initializer is supported by certgate for List",
+            ),
+            (
+                "@(new HashSet<string>().IsSubsetOf(null))",
+                "not supported by certgate",
             ),
             (
                 "@(new List<string>().ForEach(null))",
