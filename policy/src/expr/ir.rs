@@ -395,6 +395,10 @@ pub enum GenericFn {
     /// An empty one: a dictionary (true) or a list.
     New(bool),
     NewSet,
+    /// `JsonConvert.DeserializeObject<List<T>>` (0), `<HashSet<T>>` (1) and
+    /// `<Dictionary<string, T>>` (2): the JSON text, each value converted to T (`None`: kept as
+    /// a token).
+    FromJson(u8, Option<CastTo>),
     ListFrom,
     SetFrom,
     /// `HashSet<T>.Add`: false when the item was there.

@@ -122,6 +122,49 @@ pub(crate) fn new(
     })())
 }
 
+/// `JsonConvert.DeserializeObject<List<T>>(text)` (and `HashSet<T>`, `Dictionary<string, T>`)
+/// for T a string, a number, a bool or a token (`object`, `JToken`); `None` when `t` is none of
+/// these collections.
+pub(crate) fn from_json(t: &TypeName, text: Vec<Ir>, off: usize) -> Option<CheckResult<(Ir, Ty)>> {
+    let short = t
+        .name
+        .strip_prefix("System.Collections.Generic.")
+        .unwrap_or(&t.name);
+    let (kind, value_arg) = match (short, t.args.as_slice()) {
+        ("List", [v]) => (0, v),
+        ("HashSet", [v]) => (1, v),
+        ("Dictionary", [k, v]) if matches!(k.name.as_str(), "string" | "String") => (2, v),
+        _ => return None,
+    };
+    Some((|| {
+        let elem = resolve_type(value_arg, off)?;
+        let to = match &elem {
+            Ty::Str => Some(CastTo::Str),
+            Ty::Int => Some(CastTo::Int),
+            Ty::Double => Some(CastTo::Double),
+            Ty::Bool => Some(CastTo::Bool),
+            Ty::Object | Ty::Obj(ObjKind::Json(_)) => None,
+            other => {
+                return type_err(
+                    off,
+                    format!("'DeserializeObject' into a collection of '{other}' is not supported by certgate"),
+                )
+            }
+        };
+        let elem = if to.is_none() {
+            Ty::Obj(ObjKind::Json(JsonKind::Token))
+        } else {
+            elem
+        };
+        let rty = match kind {
+            0 => Ty::List(Box::new(elem)),
+            1 => Ty::Set(Box::new(elem)),
+            _ => Ty::Dict(Box::new(Ty::Str), Box::new(elem)),
+        };
+        Ok((call(GenericFn::FromJson(kind, to), text), rty))
+    })())
+}
+
 /// What iterating a list or a dictionary gives (a snapshot): the element type and the items.
 pub(crate) fn items(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
     match rty {
@@ -289,6 +332,52 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
         GenericFn::New(true) => return made(C::Dict(Vec::new())),
         GenericFn::New(false) => return made(C::List(Vec::new())),
         GenericFn::NewSet => return made(C::Set(Vec::new())),
+        GenericFn::FromJson(kind, to) => {
+            use crate::dotnet::json::{Token, TokenType};
+            let Some(text) = opt_s(args, 0) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'value')",
+                );
+            };
+            env.step()?;
+            env.charge_bytes(text.len())?;
+            let want = if kind == 2 {
+                TokenType::Object
+            } else {
+                TokenType::Array
+            };
+            let doc = Token::parse(text, Some(want)).map_err(super::json::err)?;
+            let value = |t: Token| match to {
+                Some(c) => super::json::convert(&t, c),
+                None => Ok(super::json::token(t)),
+            };
+            let children = doc.children();
+            return match kind {
+                2 => {
+                    let mut pairs = Vec::with_capacity(children.len());
+                    for p in children {
+                        let name = p.name().map(Value::Str).unwrap_or(Value::Null);
+                        pairs.push((name, value(p.property_value())?));
+                    }
+                    made(C::Dict(pairs))
+                }
+                _ => {
+                    let mut items: Vec<Value> = Vec::with_capacity(children.len());
+                    for c in children {
+                        let v = value(c)?;
+                        if kind == 0 || !items.iter().any(|x| x.dotnet_eq(&v)) {
+                            items.push(v);
+                        }
+                    }
+                    made(if kind == 0 {
+                        C::List(items)
+                    } else {
+                        C::Set(items)
+                    })
+                }
+            };
+        }
         GenericFn::SetFrom => {
             let mut set: Vec<Value> = Vec::new();
             if let Value::Array(a) = arg(args, 0) {
@@ -504,6 +593,10 @@ mod tests {
             ("@{ var h = new HashSet<int>(new [] {1, 2, 2}); h.UnionWith(new [] {2, 3}); h.Remove(1); return String.Join(\",\", h); }", "2,3"),
             ("@(new HashSet<string> { \"a\" }.Contains(\"a\"))", "True"),
             ("@(JsonConvert.SerializeObject(new HashSet<int> { 2, 1, 2 }))", "[2,1]"),
+            ("@(JsonConvert.DeserializeObject<Dictionary<string, string>>(\"{\\\"a\\\":\\\"1\\\",\\\"b\\\":2}\")[\"b\"])", "2"),
+            ("@(JsonConvert.DeserializeObject<List<int>>(\"[3,4]\").Sum())", "7"),
+            ("@(JsonConvert.DeserializeObject<HashSet<string>>(\"[\\\"x\\\",\\\"x\\\"]\").Count)", "1"),
+            ("@((string)JsonConvert.DeserializeObject<Dictionary<string, JToken>>(\"{\\\"o\\\":{\\\"k\\\":\\\"v\\\"}}\")[\"o\"][\"k\"])", "v"),
             ("@{ var l = new [] {1, 2, 3}.Where(x => x > 1).ToList(); l.Add(7); return l.Sum(); }", "12"),
             ("@{ var a = new List<int> { 1 }; var b = a.ToList(); b.Add(2); return a.Count + \"/\" + b.Count; }", "1/2"),
             ("@{ var n = 0; foreach (var x in new List<int> { 1, 2, 3 }) { n += x; } return n; }", "6"),

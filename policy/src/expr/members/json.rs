@@ -160,13 +160,16 @@ pub(crate) fn deserialize(
         [] => Ok((json(JsonFn::Parse(JsonKind::Token), a), Ty::Object)),
         [t] => match class(&t.name) {
             Some(k) => Ok((json(JsonFn::Parse(k), a), tok(k))),
-            None => type_err(
-                off,
-                format!(
-                    "'JsonConvert.DeserializeObject' into '{}' is not supported by certgate; deserialize to JObject, JArray or JToken",
-                    t.name
+            None => match super::generic::from_json(t, a, off) {
+                Some(r) => r,
+                None => type_err(
+                    off,
+                    format!(
+                        "'JsonConvert.DeserializeObject' into '{}' is not supported by certgate; deserialize to JObject, JArray, JToken, List<T>, HashSet<T> or Dictionary<string, T>",
+                        t.name
+                    ),
                 ),
-            ),
+            },
         },
         _ => type_err(off, "'DeserializeObject' takes one type argument"),
     }
@@ -377,7 +380,7 @@ pub(crate) fn items(recv: Ir, k: JsonKind) -> (Ty, Ir) {
     (elem, json(JsonFn::Items, vec![recv]))
 }
 
-fn err(e: JsonError) -> EvalError {
+pub(crate) fn err(e: JsonError) -> EvalError {
     match e {
         JsonError::Reader(m) => EvalError::new(EvalErrorKind::Format, m),
         JsonError::Invalid(m) => EvalError::new(EvalErrorKind::InvalidCast, m),
@@ -385,7 +388,7 @@ fn err(e: JsonError) -> EvalError {
     }
 }
 
-fn token(t: Token) -> Value {
+pub(crate) fn token(t: Token) -> Value {
     Value::Obj(Arc::new(Obj::Json(t)))
 }
 
@@ -602,7 +605,7 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
 }
 
 /// `(string)token` and the other explicit conversions, as Newtonsoft makes them.
-fn convert(t: &Token, to: CastTo) -> EvalResult<Value> {
+pub(crate) fn convert(t: &Token, to: CastTo) -> EvalResult<Value> {
     let v = t.property_value().value();
     let bad = || {
         EvalError::new(
