@@ -827,7 +827,7 @@ mod tests {
             Some(EvalErrorKind::InvalidCast)
         );
         assert!(
-            s(r#"@(JsonConvert.DeserializeObject<Dictionary<string, string>>("{}"))"#)
+            s(r#"@(JsonConvert.DeserializeObject<Queue<string>>("[]"))"#)
                 .contains("not supported by certgate")
         );
         assert!(s(r#"@(JObject.Parse("{}").Merge(null))"#)
