@@ -907,7 +907,15 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::Regex) => members::regex::static_method(self, name, args, off),
             Ty::Static(Static::Json(k)) => members::json::static_method(self, *k, name, args, off),
             Ty::Static(Static::JsonConvert) if name == "DeserializeObject" => {
-                members::json::deserialize(self, type_args, args, off)
+                // Into a List, HashSet or Dictionary: the collections' family; else a token.
+                let collection = match type_args {
+                    [t] => members::generic::from_json(self, t, args, off),
+                    _ => None,
+                };
+                match collection {
+                    Some(r) => r,
+                    None => members::json::deserialize(self, type_args, args, off),
+                }
             }
             Ty::Static(Static::Hash(alg, keyed)) => {
                 members::crypto::static_method(self, *alg, *keyed, name, args, off)

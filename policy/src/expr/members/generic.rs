@@ -125,7 +125,12 @@ pub(crate) fn new(
 /// `JsonConvert.DeserializeObject<List<T>>(text)` (and `HashSet<T>`, `Dictionary<string, T>`)
 /// for T a string, a number, a bool or a token (`object`, `JToken`); `None` when `t` is none of
 /// these collections.
-pub(crate) fn from_json(t: &TypeName, text: Vec<Ir>, off: usize) -> Option<CheckResult<(Ir, Ty)>> {
+pub(crate) fn from_json(
+    b: &mut dyn Binder,
+    t: &TypeName,
+    args: &[Expr],
+    off: usize,
+) -> Option<CheckResult<(Ir, Ty)>> {
     let short = t
         .name
         .strip_prefix("System.Collections.Generic.")
@@ -137,6 +142,7 @@ pub(crate) fn from_json(t: &TypeName, text: Vec<Ir>, off: usize) -> Option<Check
         _ => return None,
     };
     Some((|| {
+        let text = b.args("DeserializeObject", args, &[Ty::Str], 1, off)?;
         let elem = resolve_type(value_arg, off)?;
         let to = match &elem {
             Ty::Str => Some(CastTo::Str),

@@ -160,16 +160,13 @@ pub(crate) fn deserialize(
         [] => Ok((json(JsonFn::Parse(JsonKind::Token), a), Ty::Object)),
         [t] => match class(&t.name) {
             Some(k) => Ok((json(JsonFn::Parse(k), a), tok(k))),
-            None => match super::generic::from_json(t, a, off) {
-                Some(r) => r,
-                None => type_err(
-                    off,
-                    format!(
-                        "'JsonConvert.DeserializeObject' into '{}' is not supported by certgate; deserialize to JObject, JArray, JToken, List<T>, HashSet<T> or Dictionary<string, T>",
-                        t.name
-                    ),
+            None => type_err(
+                off,
+                format!(
+                    "'JsonConvert.DeserializeObject' into '{}' is not supported by certgate; deserialize to JObject, JArray, JToken, List<T>, HashSet<T> or Dictionary<string, T>",
+                    t.name
                 ),
-            },
+            ),
         },
         _ => type_err(off, "'DeserializeObject' takes one type argument"),
     }
