@@ -116,6 +116,8 @@ pub enum Obj {
     Form(std::sync::Mutex<crate::dotnet::form::Form>),
     /// One name's values of a form: a view of it.
     FormList { form: Arc<Obj>, key: Arc<str> },
+    /// An `IPAddress`.
+    Ip(std::net::IpAddr),
     /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
     Collection(std::sync::Mutex<Collection>),
     /// What `send-request` received (APIM's `IResponse` in a variable).
@@ -179,6 +181,7 @@ impl Value {
                 Obj::Builder(_) => "StringBuilder",
                 Obj::Random(_) => "Random",
                 Obj::Uri(_) => "Uri",
+                Obj::Ip(_) => "IPAddress",
                 Obj::Form(_) => "Dictionary`2",
                 Obj::FormList { .. } => "List`1",
                 Obj::Collection(c) => match c.lock().as_deref() {
@@ -225,6 +228,7 @@ impl Value {
                 Obj::Group(g) => g.value.to_string(),
                 Obj::Regex(r) => r.pattern().to_string(),
                 Obj::Uri(u) => u.to_display(),
+                Obj::Ip(ip) => ip.to_string(),
                 Obj::Form(_) => "System.Collections.Generic.Dictionary`2[System.String,System.Collections.Generic.IList`1[System.String]]".into(),
                 Obj::FormList { .. } => "System.Collections.Generic.List`1[System.String]".into(),
                 Obj::Collection(_) => format!("System.Collections.Generic.{}", self.type_name()),
@@ -266,6 +270,7 @@ impl Value {
             // Uri overloads ==: the same URI, fragments aside.
             (Value::Obj(a), Value::Obj(b)) => match (&**a, &**b) {
                 (Obj::Uri(x), Obj::Uri(y)) => x.same(y),
+                (Obj::Ip(x), Obj::Ip(y)) => x == y,
                 _ => Arc::ptr_eq(a, b),
             },
             _ => false,
@@ -335,6 +340,7 @@ impl Value {
                 | Obj::Hasher(..)
                 | Obj::Random(_)
                 | Obj::Uri(_)
+                | Obj::Ip(_)
                 | Obj::Response(_) => J::String(self.to_dotnet_string()),
             },
             Value::Handle(_) | Value::Enum(_) => J::String(self.to_dotnet_string()),

@@ -382,6 +382,14 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "ToUniversalTime", "ToUnixTimeMilliseconds", "ToUnixTimeSeconds", "TryParse",
         "TryParseExact", "UnixEpoch", "UtcDateTime", "UtcNow", "UtcTicks", "Year",
     ]),
+    ("System.Net.IPAddress", &[
+        "Address", "AddressFamily", "Any", "Broadcast", "Equals", "GetAddressBytes",
+        "GetHashCode", "HostToNetworkOrder", "IPv6Any", "IPv6Loopback", "IPv6None",
+        "IsIPv4MappedToIPv6", "IsIPv6LinkLocal", "IsIPv6Multicast", "IsIPv6SiteLocal",
+        "IsIPv6Teredo", "IsIPv6UniqueLocal", "IsLoopback", "Loopback", "MapToIPv4", "MapToIPv6",
+        "NetworkToHostOrder", "None", "Parse", "ScopeId", "ToString", "TryFormat", "TryParse",
+        "TryWriteBytes",
+    ]),
     ("System.Collections.Generic.List", &[
         "Add", "AddRange", "AsReadOnly", "BinarySearch", "Capacity", "Clear", "Contains",
         "ConvertAll", "CopyTo", "Count", "EnsureCapacity", "Exists", "Find", "FindAll",

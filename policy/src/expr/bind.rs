@@ -112,6 +112,7 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Builder) => "System.Text.StringBuilder",
         Ty::Obj(ObjKind::Random) => "System.Random",
         Ty::Obj(ObjKind::Uri) => "System.Uri",
+        Ty::Obj(ObjKind::Ip) | Ty::Static(S::IpAddress) => "System.Net.IPAddress",
         Ty::Obj(ObjKind::Form) => "System.Collections.Generic.IDictionary",
         Ty::List(_) => "System.Collections.Generic.List",
         Ty::Dict(..) => "System.Collections.Generic.Dictionary",
@@ -303,6 +304,7 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "StringBuilder" | "System.Text.StringBuilder" => Ty::Obj(ObjKind::Builder),
         "Random" | "System.Random" => Ty::Obj(ObjKind::Random),
         "Uri" | "System.Uri" => Ty::Obj(ObjKind::Uri),
+        "IPAddress" | "System.Net.IPAddress" => Ty::Obj(ObjKind::Ip),
         "List" | "System.Collections.Generic.List" if t.args.len() == 1 => {
             Ty::List(Box::new(resolve_type(&t.args[0], off)?))
         }

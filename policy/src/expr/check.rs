@@ -741,6 +741,7 @@ impl<'a> Checker<'a> {
             "DayOfWeek" => stat(Static::DayOfWeek),
             "UriKind" => stat(Static::UriKind),
             "StringSplitOptions" => stat(Static::StringSplitOptions),
+            "IPAddress" => stat(Static::IpAddress),
             "UriPartial" => stat(Static::UriPartial),
             "int" | "Int32" => stat(Static::Int32),
             "long" | "Int64" => stat(Static::Int64),
@@ -785,6 +786,8 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::DayOfWeek) => members::datetime::day_of_week(name, off),
             Ty::Static(Static::UriKind) => members::uri::kind_member(name, off),
             Ty::Static(Static::StringSplitOptions) => members::string::split_options(name, off),
+            Ty::Static(Static::IpAddress) => members::ip::static_member(name, off),
+            Ty::Obj(ObjKind::Ip) => members::ip::member(recv, name, off),
             Ty::Static(Static::UriPartial) => members::uri::partial_member(name, off),
             Ty::Static(Static::Uri) => match members::uri::static_member(name) {
                 Some(r) => Ok(r),
@@ -926,6 +929,8 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::DateTimeOffset) => {
                 members::datetime_offset::static_method(self, name, args, off)
             }
+            Ty::Static(Static::IpAddress) => members::ip::static_method(self, name, args, off),
+            Ty::Obj(ObjKind::Ip) => members::ip::method(self, recv, name, args, off),
             Ty::Static(Static::Uri) if matches!(name, "IsWellFormedUriString" | "TryCreate") => {
                 members::uri::static_method(self, name, args, off)
                     .unwrap_or_else(|| unknown_member(rty, name, off))
@@ -1322,6 +1327,7 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.Text.RegularExpressions.Regex" => Ty::Static(Static::Regex),
         "System.Text.RegularExpressions.RegexOptions" => Ty::Static(Static::RegexOptions),
         "System.Net.WebUtility" => Ty::Static(Static::WebUtility),
+        "System.Net.IPAddress" => Ty::Static(Static::IpAddress),
         "System.Text.Encoding" => Ty::Static(Static::Encoding),
         "System.String" => Ty::Static(Static::String),
         "System.DateTime" => Ty::Static(Static::DateTime),

@@ -610,6 +610,7 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Uri(f) => members::uri::eval(f, &args),
         Builtin::Form(f) => members::form::eval(f, &args, env),
         Builtin::Generic(f) => members::generic::eval(f, &args, env),
+        Builtin::Ip(f) => members::ip::eval(f, &args),
         Builtin::Response(f) => members::response::eval(f, &args),
     }
 }

@@ -83,6 +83,8 @@ pub enum ObjKind {
     Form,
     /// One name's values in such a form: `IList<string>`.
     FormList,
+    /// `System.Net.IPAddress`.
+    Ip,
     /// `IResponse` from `send-request`.
     Response,
     /// `IResponse.Headers`: carried as the response itself.
@@ -194,6 +196,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::Uri) => f.write_str("Uri"),
             Ty::Obj(ObjKind::Form) => f.write_str("IDictionary<string, IList<string>>"),
             Ty::Obj(ObjKind::FormList) => f.write_str("IList<string>"),
+            Ty::Obj(ObjKind::Ip) => f.write_str("IPAddress"),
             Ty::Obj(ObjKind::Response) => f.write_str("IResponse"),
             Ty::Obj(ObjKind::ResponseHeaders) => {
                 f.write_str("IReadOnlyDictionary<string, string[]>")
@@ -269,6 +272,7 @@ pub enum Static {
     UriKind,
     UriPartial,
     StringSplitOptions,
+    IpAddress,
     /// `int`/`Int32`, `long`/`Int64`, `double`/`Double`, `bool`/`Boolean` as static classes
     /// (`int.Parse`).
     Int32,
@@ -386,7 +390,20 @@ pub enum Builtin {
     Uri(UriFn),
     Form(FormFn),
     Generic(GenericFn),
+    Ip(IpFn),
     Response(ResponseFn),
+}
+
+/// `System.Net.IPAddress` (`members/ip.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpFn {
+    Parse,
+    TryParse,
+    IsLoopback,
+    IsMapped,
+    Bytes,
+    ToV4,
+    ToV6,
 }
 
 /// `List<T>` and `Dictionary<TKey, TValue>` (`members/generic.rs`).
@@ -935,6 +952,7 @@ impl Builtin {
             // A form is mutable and shared.
             Builtin::Form(_) => false,
             Builtin::Generic(_) => false,
+            Builtin::Ip(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
             Builtin::Str(_)

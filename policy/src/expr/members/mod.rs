@@ -20,6 +20,7 @@ pub(crate) mod exception;
 pub(crate) mod form;
 pub(crate) mod format;
 pub(crate) mod generic;
+pub(crate) mod ip;
 pub(crate) mod json;
 pub(crate) mod random;
 pub(crate) mod regex;
