@@ -314,6 +314,10 @@ impl<'a> Checker<'a> {
                         let (elem, items) = members::json::items(it, k);
                         (items, Ty::Array(Box::new(elem)))
                     }
+                    t @ Ty::Group(..) => match sequence_of(it.clone(), &t) {
+                        Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
+                        None => (it, t),
+                    },
                     t => match members::form::items(it.clone(), &t)
                         .or_else(|| members::generic::items(it.clone(), &t))
                     {
@@ -768,7 +772,7 @@ impl<'a> Checker<'a> {
                 members::cert::member(recv, rty, name, off)
             }
             Ty::Str => members::string::member(recv, name, off),
-            Ty::Array(_) | Ty::Bytes | Ty::Pair(..) => {
+            Ty::Array(_) | Ty::Bytes | Ty::Pair(..) | Ty::Group(..) => {
                 members::collections::member(recv, rty, name, off)
             }
             Ty::DateTime | Ty::TimeSpan => members::datetime::member(recv, rty, name, off),
@@ -854,6 +858,7 @@ impl<'a> Checker<'a> {
             "Max" => Some(Linq::Max),
             "Average" => Some(Linq::Average),
             "Distinct" => Some(Linq::Distinct),
+            "GroupBy" => Some(Linq::GroupBy),
             _ => None,
         };
         let positional = match name {
@@ -875,6 +880,7 @@ impl<'a> Checker<'a> {
         // Tokens and forms iterate as their items.
         let items = match rty {
             Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv.clone(), *k)),
+            Ty::Group(..) => sequence_of(recv.clone(), rty),
             t => members::form::items(recv.clone(), t)
                 .or_else(|| members::generic::items(recv.clone(), t)),
         };
@@ -1015,6 +1021,7 @@ impl<'a> Checker<'a> {
         };
         let body_want = match op {
             Linq::Select
+            | Linq::GroupBy
             | Linq::OrderBy
             | Linq::OrderByDescending
             | Linq::Sum
@@ -1032,7 +1039,12 @@ impl<'a> Checker<'a> {
         let (slot, body, body_ty) = match args {
             [] if !matches!(
                 op,
-                Linq::All | Linq::Where | Linq::Select | Linq::OrderBy | Linq::OrderByDescending
+                Linq::All
+                    | Linq::Where
+                    | Linq::Select
+                    | Linq::OrderBy
+                    | Linq::OrderByDescending
+                    | Linq::GroupBy
             ) =>
             {
                 (0, None, elem.clone())
@@ -1074,6 +1086,10 @@ impl<'a> Checker<'a> {
                 Ty::Array(Box::new(elem.clone()))
             }
             Linq::Min | Linq::Max => body_ty.clone(),
+            Linq::GroupBy => Ty::Array(Box::new(Ty::Group(
+                Box::new(body_ty.clone()),
+                Box::new(elem.clone()),
+            ))),
             Linq::Average => Ty::Double,
             Linq::Sum if body_ty == Ty::Int => Ty::Int,
             Linq::Sum => Ty::Double,
@@ -1302,6 +1318,10 @@ fn sequence_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
         Ty::Handle(Handle::Certificates) => (
             Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)),
             Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![recv]),
+        ),
+        Ty::Group(_, t) => (
+            (**t).clone(),
+            Ir::Call(Builtin::Collection(CollectionFn::PairValue), vec![recv]),
         ),
         t => {
             return members::form::items(recv.clone(), t)

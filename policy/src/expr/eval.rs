@@ -477,6 +477,47 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
             }
             Ok(Value::Array(out.into()))
         }
+        Linq::GroupBy => {
+            let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
+            // Scalar keys by value in a map; anything else by C#'s `==`, one step per look.
+            let mut index = std::collections::HashMap::new();
+            for it in items.iter() {
+                let key = project(env, it)?;
+                let found = match scalar_key(&key) {
+                    Some(k) => index.get(&k).copied().ok_or(Some(k)),
+                    None => {
+                        let mut at = None;
+                        for (i, (k, _)) in groups.iter().enumerate() {
+                            env.step()?;
+                            if k.dotnet_eq(&key) {
+                                at = Some(i);
+                                break;
+                            }
+                        }
+                        at.ok_or(None)
+                    }
+                };
+                match found {
+                    Ok(i) => {
+                        if let Some((_, members)) = groups.get_mut(i) {
+                            members.push(it.clone());
+                        }
+                    }
+                    Err(scalar) => {
+                        if let Some(k) = scalar {
+                            index.insert(k, groups.len());
+                        }
+                        groups.push((key, vec![it.clone()]));
+                    }
+                }
+            }
+            Ok(Value::Array(
+                groups
+                    .into_iter()
+                    .map(|(k, members)| Value::Pair(Arc::new((k, Value::Array(members.into())))))
+                    .collect(),
+            ))
+        }
         Linq::OrderBy | Linq::OrderByDescending => {
             let mut keyed = Vec::with_capacity(items.len());
             for it in items.iter() {

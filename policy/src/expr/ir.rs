@@ -42,6 +42,8 @@ pub enum Ty {
     Dict(Box<Ty>, Box<Ty>),
     /// `HashSet<T>`.
     Set(Box<Ty>),
+    /// `IGrouping<TKey, T>` (`GroupBy`): carried as a pair of the key and an array of items.
+    Group(Box<Ty>, Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
     Handle(Handle),
     Static(Static),
@@ -171,6 +173,7 @@ impl fmt::Display for Ty {
             Ty::List(t) => write!(f, "List<{t}>"),
             Ty::Dict(k, v) => write!(f, "Dictionary<{k}, {v}>"),
             Ty::Set(t) => write!(f, "HashSet<{t}>"),
+            Ty::Group(k, t) => write!(f, "IGrouping<{k}, {t}>"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
             Ty::Static(s) => write!(f, "{s:?}"),
@@ -1013,6 +1016,8 @@ pub enum Linq {
     Max,
     Average,
     Distinct,
+    /// Groups by the key the lambda gives, in the order keys first appear.
+    GroupBy,
 }
 
 /// Compiled expression nodes.

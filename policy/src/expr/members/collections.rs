@@ -19,7 +19,9 @@ pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<
         (Ty::Array(_) | Ty::Bytes, "Length" | "Count") => {
             Ok((coll(CollectionFn::Length, vec![recv]), Ty::Int))
         }
-        (Ty::Pair(k, _), "Key") => Ok((coll(CollectionFn::PairKey, vec![recv]), (**k).clone())),
+        (Ty::Pair(k, _) | Ty::Group(k, _), "Key") => {
+            Ok((coll(CollectionFn::PairKey, vec![recv]), (**k).clone()))
+        }
         (Ty::Pair(_, v), "Value") => Ok((coll(CollectionFn::PairValue, vec![recv]), (**v).clone())),
         _ => unknown_member(rty, name, off),
     }
@@ -292,8 +294,8 @@ mod tests {
         );
         assert!(s("@(new [] {\"a\"}.Sum())").contains("needs numbers"));
         assert!(s("@(new [] {1}.Distinct(null))").contains("takes no argument"));
-        assert!(s("@(new [] {1}.GroupBy(x => x))")
-            .contains("'int[].GroupBy' is not supported by certgate"));
+        assert!(s("@(new [] {1}.Aggregate((a, b) => a + b))")
+            .contains("'int[].Aggregate' is not supported by certgate"));
     }
 
     /// `new T[n]`: default values, the size bounded before anything is allocated.
@@ -315,5 +317,20 @@ mod tests {
             Some(EvalErrorKind::MemoryBudget)
         );
         assert!(s("@(new byte[\"x\"])").contains("cannot implicitly convert"));
+    }
+
+    #[test]
+    fn group_by_groups_in_the_order_keys_first_appear() {
+        use crate::expr::testing::s;
+        for (expr, want) in [
+            ("@(new [] {\"apple\", \"avocado\", \"banana\"}.GroupBy(x => x[0]).Count())", "2"),
+            ("@(new [] {\"apple\", \"avocado\", \"banana\"}.GroupBy(x => x[0]).First().Key)", "a"),
+            ("@(new [] {\"apple\", \"avocado\", \"banana\"}.GroupBy(x => x[0]).First().Count())", "2"),
+            ("@(String.Join(\";\", new [] {3, 1, 4, 1, 5}.GroupBy(x => x % 2).Select(g => g.Key + \":\" + g.Sum())))", "1:10;0:4"),
+            ("@{ var s = \"\"; foreach (var g in new [] {\"a\", \"b\", \"a\"}.GroupBy(x => x)) { foreach (var x in g) { s += x; } s += \"|\"; } return s; }", "aa|b|"),
+            ("@(new [] {\"a\", \"b\", \"a\"}.GroupBy(x => x).OrderByDescending(g => g.Count()).First().Key)", "a"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
     }
 }
