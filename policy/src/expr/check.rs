@@ -894,6 +894,17 @@ impl<'a> Checker<'a> {
                 off,
             );
         }
+        if name == "Aggregate" {
+            let seq = match rty {
+                Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv.clone(), *k)),
+                t => sequence_of(recv.clone(), t)
+                    .or_else(|| members::form::items(recv.clone(), t))
+                    .or_else(|| members::generic::items(recv.clone(), t)),
+            };
+            if let Some((elem, source)) = seq {
+                return self.aggregate(source, elem, args, off);
+            }
+        }
         if let Some(op) = linq {
             let elem = match rty {
                 Ty::Array(e) => Some((**e).clone()),
@@ -1107,6 +1118,55 @@ impl<'a> Checker<'a> {
             },
             ty,
         ))
+    }
+
+    /// `Aggregate((acc, x) => ..)` and `Aggregate(seed, (acc, x) => ..)`.
+    fn aggregate(&mut self, source: Ir, elem: Ty, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
+        let (seed, lambda) = match args {
+            [l] => (None, l),
+            [s, l] => (Some(s), l),
+            _ => {
+                return type_err(
+                    off,
+                    "'Aggregate' takes (acc, x) => ..., or a seed and (acc, x) => ... (a result selector is not supported by certgate)",
+                )
+            }
+        };
+        let ExprKind::Lambda { params, body } = &lambda.kind else {
+            return type_err(
+                lambda.offset,
+                "'Aggregate' takes a lambda such as (acc, x) => acc + x",
+            );
+        };
+        let [(a, aoff), (x, xoff)] = params.as_slice() else {
+            return type_err(
+                lambda.offset,
+                "the lambda for 'Aggregate' takes two parameters: the accumulator and the item",
+            );
+        };
+        let (seed, acc_ty) = match seed {
+            Some(s) => {
+                let (ir, ty) = self.expr(s)?;
+                (Some(Box::new(ir)), ty)
+            }
+            None => (None, elem.clone()),
+        };
+        self.scope(|c| {
+            let acc = c.declare(a, acc_ty.clone(), *aoff)?;
+            let item = c.declare(x, elem.clone(), *xoff)?;
+            let (ir, ty) = c.expr(body)?;
+            let body = c.convert(ir, &ty, &acc_ty, body.offset)?;
+            Ok((
+                Ir::Fold {
+                    source: Box::new(source),
+                    seed,
+                    acc,
+                    item,
+                    body: Box::new(body),
+                },
+                acc_ty.clone(),
+            ))
+        })
     }
 
     fn index(&mut self, recv: Ir, rty: &Ty, index: &Expr, off: usize) -> R<(Ir, Ty)> {

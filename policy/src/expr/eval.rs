@@ -137,6 +137,29 @@ pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             set_local(env, *slot, v.clone());
             Ok(v)
         }
+        Ir::Fold {
+            source,
+            seed,
+            acc,
+            item,
+            body,
+        } => {
+            let items = sequence(eval(source, env)?)?;
+            let (mut value, rest) = match seed {
+                Some(s) => (eval(s, env)?, &items[..]),
+                None => match items.split_first() {
+                    Some((first, rest)) => (first.clone(), rest),
+                    None => return fail(EvalErrorKind::Other, "Sequence contains no elements"),
+                },
+            };
+            for it in rest {
+                env.step()?;
+                set_local(env, *acc, value);
+                set_local(env, *item, it.clone());
+                value = eval(body, env)?;
+            }
+            Ok(value)
+        }
         Ir::Seq(items) => {
             let mut last = Value::Null;
             for i in items {

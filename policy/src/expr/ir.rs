@@ -1062,6 +1062,15 @@ pub enum Ir {
     /// Evaluates each in order; the last one's value is the result (what an `out` argument's
     /// method becomes: the call, the assignments, the returned bool).
     Seq(Vec<Ir>),
+    /// LINQ's `Aggregate([seed, ](acc, x) => body)`: `acc` starts as the seed (or the first
+    /// item) and becomes `body` for each item in turn.
+    Fold {
+        source: Box<Ir>,
+        seed: Option<Box<Ir>>,
+        acc: u16,
+        item: u16,
+        body: Box<Ir>,
+    },
 }
 
 #[derive(Clone, Debug)]
