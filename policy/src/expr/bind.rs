@@ -308,6 +308,21 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "List" | "System.Collections.Generic.List" if t.args.len() == 1 => {
             Ty::List(Box::new(resolve_type(&t.args[0], off)?))
         }
+        // The read-only views of a sequence a policy casts to: an array of the items.
+        "IEnumerable"
+        | "ICollection"
+        | "IList"
+        | "IReadOnlyCollection"
+        | "IReadOnlyList"
+        | "System.Collections.Generic.IEnumerable"
+        | "System.Collections.Generic.ICollection"
+        | "System.Collections.Generic.IList"
+        | "System.Collections.Generic.IReadOnlyCollection"
+        | "System.Collections.Generic.IReadOnlyList"
+            if t.args.len() == 1 =>
+        {
+            Ty::Array(Box::new(resolve_type(&t.args[0], off)?))
+        }
         "HashSet" | "System.Collections.Generic.HashSet" if t.args.len() == 1 => {
             Ty::Set(Box::new(resolve_type(&t.args[0], off)?))
         }

@@ -714,6 +714,16 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         }
         (CastTo::Cert, v @ Value::Cert(_)) => Ok(v),
         (CastTo::StrArray, v @ Value::Array(_)) => Ok(v),
+        // A List<string> or HashSet<string> seen through IEnumerable<string>: its items now.
+        (CastTo::StrArray, Value::Obj(o)) if matches!(&*o, Obj::Collection(_)) => match &*o {
+            Obj::Collection(c) => match &*c.lock().unwrap_or_else(|e| e.into_inner()) {
+                crate::value::Collection::List(l) | crate::value::Collection::Set(l) => {
+                    Ok(Value::Array(l.clone().into()))
+                }
+                crate::value::Collection::Dict(_) => Err(bad(&Value::Obj(o.clone()))),
+            },
+            _ => Err(bad(&Value::Obj(o.clone()))),
+        },
         (CastTo::Obj(k), Value::Obj(o)) if is_kind(&o, k) => Ok(Value::Obj(o)),
         (_, v) => Err(bad(&v)),
     }
