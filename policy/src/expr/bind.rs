@@ -285,10 +285,33 @@ pub(crate) fn json_class(name: &str) -> Option<JsonKind> {
     })
 }
 
+/// The width and signedness of a narrow integer type a cast names: C#'s unchecked explicit
+/// conversion keeps the low bits (`(byte)300` is 44). `None` for `int`, `long` and the rest.
+pub(super) fn narrow_cast(t: &TypeName) -> Option<(u8, bool)> {
+    if t.array || !t.args.is_empty() {
+        return None;
+    }
+    let short = t.name.strip_prefix("System.").unwrap_or(&t.name);
+    Some(match short {
+        "byte" | "Byte" => (8, false),
+        "sbyte" | "SByte" => (8, true),
+        "short" | "Int16" => (16, true),
+        "ushort" | "UInt16" => (16, false),
+        "int" | "Int32" => (32, true),
+        "uint" | "UInt32" => (32, false),
+        _ => return None,
+    })
+}
+
 pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
     let base = match t.name.as_str() {
         "string" | "String" | "System.String" => Ty::Str,
         "int" | "Int32" | "long" | "Int64" | "short" | "System.Int32" => Ty::Int,
+        // The other integer types are 64-bit integers here; a cast to one wraps to its width
+        // (`narrow_cast`).
+        "sbyte" | "SByte" | "ushort" | "UInt16" | "Int16" | "uint" | "UInt32" | "ulong"
+        | "UInt64" | "System.Int64" | "System.Int16" | "System.UInt16" | "System.UInt32"
+        | "System.UInt64" | "System.SByte" | "System.Byte" => Ty::Int,
         "byte" | "Byte" if t.array => return Ok(Ty::Bytes),
         "byte" | "Byte" => Ty::Int,
         "bool" | "Boolean" | "System.Boolean" => Ty::Bool,

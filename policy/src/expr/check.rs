@@ -534,6 +534,22 @@ impl<'a> Checker<'a> {
             ExprKind::Cast { ty, expr } => {
                 let to = resolve_type(ty, off)?;
                 let (ir, from) = self.expr(expr)?;
+                // A number cast to a narrower integer keeps its low bits, as C# does unchecked.
+                if to == Ty::Char && from.is_numeric() && from != Ty::Char {
+                    return Ok((
+                        fold(Ir::Call(Builtin::Convert(ConvertFn::ToChar), vec![ir])),
+                        Ty::Char,
+                    ));
+                }
+                if let (Some((bits, signed)), true) = (narrow_cast(ty), from.is_numeric()) {
+                    return Ok((
+                        fold(Ir::Call(
+                            Builtin::Convert(ConvertFn::Narrow(bits, signed)),
+                            vec![ir],
+                        )),
+                        Ty::Int,
+                    ));
+                }
                 if let (Ty::Obj(ObjKind::Json(_)), Some(c)) =
                     (&from, members::json::conversion(ir.clone(), &to))
                 {

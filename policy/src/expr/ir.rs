@@ -791,6 +791,11 @@ pub enum ConvertFn {
     /// `Convert.ToByte`, `ToSByte`, `ToInt16`, `ToUInt16`, `ToInt32`, `ToUInt32`, `ToInt64`,
     /// `ToUInt64`: the target's range (checked: .NET's `OverflowException`).
     ToInteger(IntRange),
+    /// `(byte)x`, `(short)x`, `(uint)x`, ...: the low `bits` of the integer (or of a double
+    /// truncated toward zero), signed or not.
+    Narrow(u8, bool),
+    /// `(char)n`: the UTF-16 code unit `n` keeps in its low 16 bits.
+    ToChar,
     ToDouble,
     ToBoolean,
     ToStringDyn,

@@ -835,13 +835,20 @@ impl Parser {
         let offset = self.offset();
         self.bump();
         if let Tok::Ident(n) = self.peek().clone() {
-            const CASTABLE: [&str; 14] = [
+            const CASTABLE: [&str; 21] = [
                 "string",
                 "int",
                 "long",
                 "bool",
                 "double",
                 "byte",
+                "sbyte",
+                "short",
+                "ushort",
+                "uint",
+                "ulong",
+                "decimal",
+                "char",
                 "object",
                 "DateTime",
                 "TimeSpan",

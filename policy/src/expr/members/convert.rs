@@ -360,6 +360,40 @@ pub(crate) fn eval(
                 )
             }
         },
+        ConvertFn::ToChar => {
+            let n = match arg(args, 0) {
+                Value::Int(i) => *i,
+                Value::Double(d) => *d as i64,
+                _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+            };
+            // A lone surrogate has no `char` here: U+FFFD stands for it.
+            Value::Char(char::from_u32((n as u64 & 0xFFFF) as u32).unwrap_or('\u{FFFD}'))
+        }
+        ConvertFn::Narrow(bits, signed) => {
+            let i = match arg(args, 0) {
+                Value::Int(i) => *i,
+                Value::Char(c) => i64::from(u32::from(*c)),
+                // Truncated toward zero; NaN and out-of-range values are unspecified in C#
+                // (0 here, as `as` gives for NaN).
+                Value::Double(d) => *d as i64,
+                Value::Null => return fail(EvalErrorKind::NullReference, NULL_REF),
+                v => {
+                    return fail(
+                        EvalErrorKind::InvalidCast,
+                        format!(
+                            "Unable to cast object of type '{}' to an integer.",
+                            v.type_name()
+                        ),
+                    )
+                }
+            };
+            let low = (i as u64) & ((1u64 << bits) - 1);
+            Value::Int(if signed && low >> (bits - 1) == 1 {
+                (low as i64) - (1i64 << bits)
+            } else {
+                low as i64
+            })
+        }
         ConvertFn::ToInteger(r) => {
             let overflow = || {
                 EvalError::new(
@@ -1155,6 +1189,16 @@ mod tests {
     fn integer_conversions_keep_their_type_s_range() {
         use crate::expr::testing::{assert_refused, s};
         for (expr, want) in [
+            // Casts keep the low bits, as C#'s unchecked conversions do.
+            ("@((byte)(context.Request.Method.Length + 253))", "0"),
+            ("@((short)40000)", "-25536"),
+            ("@((int)3000000000)", "-1294967296"),
+            ("@((uint)(0 - context.Request.Method.Length))", "4294967293"),
+            ("@((int)-2.9)", "-2"),
+            ("@((long)3000000000)", "3000000000"),
+            ("@((ushort)'A')", "65"),
+            ("@((char)(context.Request.Method.Length + 62))", "A"),
+            ("@((decimal)1.5 * 2)", "3"),
             ("@(Convert.ToByte(\"255\"))", "255"),
             ("@(Convert.ToSByte(-128))", "-128"),
             ("@(Convert.ToUInt16(' '))", "32"),
