@@ -754,6 +754,8 @@ pub enum CertFn {
 /// `string` members and `String.*` statics (`members/string.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StrFn {
+    /// `IndexOfAny(chars)` (false) and `LastIndexOfAny(chars)` (true).
+    IndexOfAny(bool),
     Length,
     Contains,
     StartsWith,

@@ -122,6 +122,12 @@ pub(crate) fn method(
         "ToCharArray" => (StrFn::ToCharArray, vec![], 0, Ty::Array(Box::new(Ty::Char))),
         "Substring" => (StrFn::Substring, vec![Ty::Int, Ty::Int], 1, s.clone()),
         "IndexOf" => (StrFn::IndexOf, vec![s.clone()], 1, Ty::Int),
+        "IndexOfAny" | "LastIndexOfAny" => (
+            StrFn::IndexOfAny(m == "LastIndexOfAny"),
+            vec![Ty::Array(Box::new(Ty::Char))],
+            1,
+            Ty::Int,
+        ),
         "PadLeft" => (StrFn::PadLeft, vec![Ty::Int, Ty::Char], 1, s.clone()),
         "PadRight" => (StrFn::PadRight, vec![Ty::Int, Ty::Char], 1, s.clone()),
         "Split" => {
@@ -456,6 +462,26 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
                 &units[start as usize..(start + len) as usize],
             ))
         }
+        StrFn::IndexOfAny(last) => {
+            let s = s_arg(args, 0)?;
+            let Value::Array(chars) = arg(args, 1) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'anyOf')",
+                );
+            };
+            let any: Vec<char> = chars
+                .iter()
+                .filter_map(|c| match c {
+                    Value::Char(c) => Some(*c),
+                    _ => None,
+                })
+                .collect();
+            let hit = |c: char| any.contains(&c);
+            let at = if last { s.rfind(hit) } else { s.find(hit) };
+            // .NET counts UTF-16 units.
+            Value::Int(at.map_or(-1, |i| s[..i].encode_utf16().count() as i64))
+        }
         StrFn::IndexOf | StrFn::LastIndexOf => {
             let s = s_arg(args, 0)?;
             let n = s_arg(args, 1)?;
@@ -589,6 +615,9 @@ mod tests {
         for (expr, want) in [
             ("@(\"a,,b\".Split(new [] {','}, StringSplitOptions.RemoveEmptyEntries).Length)", "2"),
             ("@(\"a,,b\".Split(',', StringSplitOptions.None).Length)", "3"),
+            ("@(\"héllo, world\".IndexOfAny(new [] {',', 'o'}))", "4"),
+            ("@(\"hello, world\".LastIndexOfAny(new [] {',', 'o'}))", "8"),
+            ("@(\"abc\".IndexOfAny(new [] {'x'}))", "-1"),
             ("@(String.Join(\"|\", \" a , ,b \".Split(',', StringSplitOptions.TrimEntries)))", "a||b"),
             ("@(String.Join(\"|\", \" a , ,b \".Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))", "a|b"),
             ("@(String.Join(\"|\", \"a; b;;c\".Split(new [] {\"; \", \";\"}, StringSplitOptions.RemoveEmptyEntries)))", "a|b|c"),
