@@ -430,7 +430,7 @@ impl Gateway {
             if memo.is_some_and(|m| m.fresh(generation, rc.start)) {
                 return Ok(());
             }
-            crate::tls::strict_check(&snap.trust, cert).map_err(boundary::strict_refusal)?;
+            crate::tls::strict_check(&snap.trust, cert, false).map_err(boundary::strict_refusal)?;
             if let Some(m) = memo {
                 m.record(generation, rc.start);
             }

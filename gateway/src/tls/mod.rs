@@ -174,15 +174,9 @@ fn leaf_refusal(strict: &Strict, leaf: pingora::tls::x509::X509) -> Option<&'sta
     };
     match cert {
         Ok(c) => {
-            let refusal =
-                match strict
-                    .trust
-                    .verify(&c, &SentChain::default(), strict.trust.has_crls())
-                {
-                    Ok(_) => None,
-                    Err(TrustFailure::RevocationPending(_)) if strict.pending_passes => None,
-                    Err(f) => Some(ClientCertificateFailure::from(&f).handshake_label()),
-                };
+            let refusal = strict_check(&strict.trust, &c, strict.pending_passes)
+                .err()
+                .map(|f| f.handshake_label());
             let _ = parsed.set(c);
             refusal
         }
@@ -277,15 +271,19 @@ fn shed_certificate_after_handshake(_ssl: &mut TlsRef) {}
 
 /// What a strict hostname demands of a client certificate, in the handshake and again on every
 /// request (a resumed session or a reload may have changed the answer): a chain to a trusted
-/// root, validity now, and no revocation when CRLs are configured.
+/// root, validity now, and no revocation when CRLs are configured. `pending_passes`: a
+/// revocation status whose first fetch is under way passes (the handshake, when requests wait
+/// for it: `Strict`).
 pub(crate) fn strict_check(
     trust: &TrustStore,
     cert: &Certificate,
+    pending_passes: bool,
 ) -> Result<(), ClientCertificateFailure> {
-    trust
-        .verify(cert, &SentChain::default(), trust.has_crls())
-        .map(|_| ())
-        .map_err(|f| ClientCertificateFailure::from(&f))
+    match trust.verify(cert, &SentChain::default(), trust.has_crls()) {
+        Ok(_) => Ok(()),
+        Err(TrustFailure::RevocationPending(_)) if pending_passes => Ok(()),
+        Err(f) => Err(ClientCertificateFailure::from(&f)),
+    }
 }
 
 #[async_trait]

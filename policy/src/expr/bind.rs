@@ -172,23 +172,45 @@ pub(crate) fn input_and_out(
     Ok((out_call(call(x), tmp, out, default), Ty::Bool))
 }
 
-/// `TryGetValue(key, out v)`: the key goes to local `k` (which `contains` and `get` read), then
-/// `contains ? (v = get, true) : (v = default, false)`.
-pub(crate) fn try_get(key: Ir, k: u16, out: u16, contains: Ir, get: Ir, default: Value) -> Ir {
+/// `TryGetValue(key, out v)` on a dictionary with keys of `key_ty` and values of `value_ty`:
+/// the key goes to a hidden local, then `contains ? (v = get, true) : (v = default, false)`,
+/// where `lookup(key)` makes the contains and get calls from the expression that reads it.
+pub(crate) fn try_get(
+    b: &mut dyn Binder,
+    args: &[Expr],
+    key_ty: &Ty,
+    value_ty: &Ty,
+    default: Value,
+    lookup: impl Fn(Ir) -> (Ir, Ir),
+    off: usize,
+) -> R<(Ir, Ty)> {
+    let [key, out] = args else {
+        return type_err(
+            off,
+            "'TryGetValue' takes 2 arguments: the key and 'out var value'",
+        );
+    };
+    let key = b.coerce(key, key_ty)?;
+    let out = b.out_arg(out, value_ty)?;
+    let k = b.temp(off)?;
+    let (contains, get) = lookup(Ir::Local(k));
     let found = |value: Ir, yes: bool| {
         Ir::Seq(vec![
             Ir::Assign(out, Box::new(value)),
             Ir::Const(Value::Bool(yes)),
         ])
     };
-    Ir::Seq(vec![
-        Ir::Assign(k, Box::new(key)),
-        Ir::Cond(
-            Box::new(contains),
-            Box::new(found(get, true)),
-            Box::new(found(Ir::Const(default), false)),
-        ),
-    ])
+    Ok((
+        Ir::Seq(vec![
+            Ir::Assign(k, Box::new(key)),
+            Ir::Cond(
+                Box::new(contains),
+                Box::new(found(get, true)),
+                Box::new(found(Ir::Const(default), false)),
+            ),
+        ]),
+        Ty::Bool,
+    ))
 }
 
 /// What a method with an out parameter becomes: `call` yields the value or null; the out local

@@ -308,22 +308,10 @@ impl<'a> Checker<'a> {
                 body,
             } => {
                 let (it, ity) = self.expr(iter)?;
-                // A token iterates as its items (an object's pairs, an array's tokens).
-                let (it, ity) = match ity {
-                    Ty::Obj(ObjKind::Json(k)) => {
-                        let (elem, items) = members::json::items(it, k);
-                        (items, Ty::Array(Box::new(elem)))
-                    }
-                    t @ Ty::Group(..) => match sequence_of(it.clone(), &t) {
-                        Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
-                        None => (it, t),
-                    },
-                    t => match members::form::items(it.clone(), &t)
-                        .or_else(|| members::generic::items(it.clone(), &t))
-                    {
-                        Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
-                        None => (it, t),
-                    },
+                // Tokens, groups, forms and collections iterate as their items.
+                let (it, ity) = match items_of(it.clone(), &ity) {
+                    Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
+                    None => (it, ity),
                 };
                 let elem = match &ity {
                     Ty::Array(e) => (**e).clone(),
@@ -893,14 +881,7 @@ impl<'a> Checker<'a> {
                 return members::collections::positional(self, f, source, elem, args, off);
             }
         }
-        // Tokens and forms iterate as their items.
-        let items = match rty {
-            Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv.clone(), *k)),
-            Ty::Group(..) => sequence_of(recv.clone(), rty),
-            t => members::form::items(recv.clone(), t)
-                .or_else(|| members::generic::items(recv.clone(), t)),
-        };
-        if let (Some(op), Some((elem, items))) = (linq, items) {
+        if let (Some(op), Some((elem, items))) = (linq, items_of(recv.clone(), rty)) {
             return self.linq(
                 op,
                 items,
@@ -911,13 +892,7 @@ impl<'a> Checker<'a> {
             );
         }
         if name == "Aggregate" {
-            let seq = match rty {
-                Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv.clone(), *k)),
-                t => sequence_of(recv.clone(), t)
-                    .or_else(|| members::form::items(recv.clone(), t))
-                    .or_else(|| members::generic::items(recv.clone(), t)),
-            };
-            if let Some((elem, source)) = seq {
+            if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
                 return self.aggregate(source, elem, args, off);
             }
         }
@@ -1382,28 +1357,30 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// What LINQ's positional operators iterate: the element type and the items.
+/// What LINQ's positional operators and `Aggregate` iterate: the element type and the items.
 fn sequence_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
     Some(match rty {
         Ty::Array(e) => ((**e).clone(), recv),
         Ty::Bytes => (Ty::Int, recv),
-        Ty::Obj(ObjKind::Json(k)) => {
-            let (elem, items) = members::json::items(recv, *k);
-            (elem, items)
-        }
         Ty::Handle(Handle::Certificates) => (
             Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Cert)),
             Ir::Call(Builtin::Context(ContextFn::CertsAsArray), vec![recv]),
         ),
-        Ty::Group(_, t) => (
+        t => return items_of(recv, t),
+    })
+}
+
+/// What a token, a group, a form or a collection iterates as (`foreach`, LINQ): the element
+/// type and an array of its items. `None` for every other type.
+fn items_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
+    match rty {
+        Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv, *k)),
+        Ty::Group(_, t) => Some((
             (**t).clone(),
             Ir::Call(Builtin::Collection(CollectionFn::PairValue), vec![recv]),
-        ),
-        t => {
-            return members::form::items(recv.clone(), t)
-                .or_else(|| members::generic::items(recv, t))
-        }
-    })
+        )),
+        t => members::form::items(recv.clone(), t).or_else(|| members::generic::items(recv, t)),
+    }
 }
 
 /// The static classes found by a name that families own (`JObject`, `SHA256`, ...).

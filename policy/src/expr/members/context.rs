@@ -232,27 +232,18 @@ fn try_get_value(
     let Some((index, key_ty, value_ty)) = indexer(h) else {
         return unknown_member(&Ty::Handle(h), "TryGetValue", off);
     };
-    let [key, out] = args else {
-        return type_err(
-            off,
-            "'TryGetValue' takes 2 arguments: the key and 'out var value'",
-        );
-    };
-    let key = b.coerce(key, &key_ty)?;
-    let out = b.out_arg(out, &value_ty)?;
-    let k = b.temp(off)?;
-    let lookup = |f: Builtin| Ir::Call(f, vec![recv.clone(), Ir::Local(k)]);
-    Ok((
-        try_get(
-            key,
-            k,
-            out,
-            lookup(Builtin::Context(contains)),
-            lookup(index),
-            Value::Null,
-        ),
-        Ty::Bool,
-    ))
+    try_get(
+        b,
+        args,
+        &key_ty,
+        &value_ty,
+        Value::Null,
+        |k: Ir| {
+            let call = |f: Builtin| Ir::Call(f, vec![recv.clone(), k.clone()]);
+            (call(Builtin::Context(contains)), call(index))
+        },
+        off,
+    )
 }
 
 /// `Headers[name]`, `Query[name]`, `MatchedParameters[name]`, `Variables[name]`,

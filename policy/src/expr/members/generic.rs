@@ -264,33 +264,17 @@ pub(crate) fn method(
         return Ok((call(f, with_recv(recv, a)), ty));
     }
     if !list && m == "TryGetValue" {
-        let [key, out] = args else {
-            return type_err(
-                off,
-                "'TryGetValue' takes 2 arguments: the key and 'out var value'",
-            );
-        };
-        let key = b.coerce(key, &k)?;
-        let out = b.out_arg(out, &v)?;
-        let tmp = b.temp(off)?;
         let default = match v {
             Ty::Int => Value::Int(0),
             Ty::Double => Value::Double(0.0),
             Ty::Bool => Value::Bool(false),
             _ => Value::Null,
         };
-        let lookup = |f: GenericFn| call(f, vec![recv.clone(), Ir::Local(tmp)]);
-        return Ok((
-            try_get(
-                key,
-                tmp,
-                out,
-                lookup(GenericFn::ContainsKey),
-                lookup(GenericFn::Get),
-                default,
-            ),
-            Ty::Bool,
-        ));
+        let lookup = |key: Ir| {
+            let of = |f: GenericFn| call(f, vec![recv.clone(), key.clone()]);
+            (of(GenericFn::ContainsKey), of(GenericFn::Get))
+        };
+        return try_get(b, args, &k, &v, default, lookup, off);
     }
     let (f, params, ty): (GenericFn, Vec<Ty>, Ty) = match (list, m) {
         (true, "Add") => (GenericFn::Add, vec![v], Ty::Void),
