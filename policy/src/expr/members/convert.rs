@@ -277,29 +277,15 @@ fn parse(f: ConvertFn, args: &[Value]) -> EvalResult<Value> {
         },
         ConvertFn::ParseDouble => Value::Double(t.parse().map_err(|_| bad())?),
         _ => {
-            let digits = t.strip_prefix('+').unwrap_or(t);
-            if digits.is_empty()
-                || !digits
-                    .strip_prefix('-')
-                    .unwrap_or(digits)
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-            {
-                return Err(bad());
-            }
-            let (name, min, max) = if f == ConvertFn::ParseInt32 {
-                ("Int32", i64::from(i32::MIN), i64::from(i32::MAX))
+            let r = if f == ConvertFn::ParseInt32 {
+                INT32
             } else {
-                ("Int64", i64::MIN, i64::MAX)
+                INT64
             };
-            match digits.parse::<i64>() {
-                Ok(i) if (min..=max).contains(&i) => Value::Int(i),
-                _ => {
-                    return fail(
-                        EvalErrorKind::Overflow,
-                        format!("Value was either too large or too small for an {name}."),
-                    )
-                }
+            match integer_text(t, r) {
+                Ok(i) => Value::Int(i),
+                Err(IntText::Format) => return Err(bad()),
+                Err(IntText::Overflow) => return Err(r.overflow()),
             }
         }
     })
@@ -395,12 +381,7 @@ pub(crate) fn eval(
             })
         }
         ConvertFn::ToInteger(r) => {
-            let overflow = || {
-                EvalError::new(
-                    EvalErrorKind::Overflow,
-                    format!("Value was either too large or too small for {}.", r.name),
-                )
-            };
+            let overflow = || r.overflow();
             let i = match arg(args, 0) {
                 Value::Null => 0,
                 Value::Int(i) => *i,
@@ -414,17 +395,16 @@ pub(crate) fn eval(
                     d as i64
                 }
                 Value::Bool(b) => *b as i64,
-                Value::Str(s) => {
-                    let t = s.trim();
-                    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                Value::Str(s) => match integer_text(s.trim(), r) {
+                    Ok(i) => i,
+                    Err(IntText::Format) => {
                         return fail(
                             EvalErrorKind::Format,
                             "Input string was not in a correct format.",
-                        );
+                        )
                     }
-                    t.parse::<i64>().map_err(|_| overflow())?
-                }
+                    Err(IntText::Overflow) => return Err(overflow()),
+                },
                 v => {
                     return fail(
                         EvalErrorKind::InvalidCast,
@@ -946,6 +926,41 @@ const INT64: IntRange = IntRange {
     name: "an Int64",
 };
 
+const INT32: IntRange = IntRange {
+    min: i32::MIN as i64,
+    max: i32::MAX as i64,
+    name: "an Int32",
+};
+
+impl IntRange {
+    /// .NET's `OverflowException` for a value outside the range.
+    fn overflow(self) -> EvalError {
+        EvalError::new(
+            EvalErrorKind::Overflow,
+            format!("Value was either too large or too small for {}.", self.name),
+        )
+    }
+}
+
+/// Why a text is not an integer of a range.
+enum IntText {
+    Format,
+    Overflow,
+}
+
+/// An integer written as .NET's `int.Parse` and `Convert.ToInt32(string)` read it: one optional
+/// sign and decimal digits (the caller trims), within `r`.
+fn integer_text(t: &str, r: IntRange) -> Result<i64, IntText> {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IntText::Format);
+    }
+    match t.parse::<i64>() {
+        Ok(i) if (r.min..=r.max).contains(&i) => Ok(i),
+        _ => Err(IntText::Overflow),
+    }
+}
+
 /// The range `Convert.ToX` converts into (`ToUInt64` stops at `long.MaxValue`: certgate's
 /// integers are 64-bit signed).
 fn int_range(m: &str) -> Option<IntRange> {
@@ -955,7 +970,7 @@ fn int_range(m: &str) -> Option<IntRange> {
         "ToSByte" => r(-128, 127, "a signed byte"),
         "ToInt16" => r(i16::MIN.into(), i16::MAX.into(), "an Int16"),
         "ToUInt16" => r(0, u16::MAX.into(), "a UInt16"),
-        "ToInt32" => r(i32::MIN.into(), i32::MAX.into(), "an Int32"),
+        "ToInt32" => INT32,
         "ToUInt32" => r(0, u32::MAX.into(), "a UInt32"),
         "ToInt64" => INT64,
         "ToUInt64" => r(0, i64::MAX, "a UInt64"),
@@ -1023,6 +1038,16 @@ mod tests {
             failure("@(int.Parse(context.Request.Url.Query.GetValueOrDefault(\"x\")))"),
             Some(EvalErrorKind::Argument)
         );
+        // One sign at most, as .NET reads it (`+-5` used to parse as -5).
+        for text in ["+-5", "-+5", "--5", "+"] {
+            assert_eq!(
+                failure(&format!(
+                    "@(int.Parse(\"{text}\" + context.Request.Url.Query.GetValueOrDefault(\"x\", \"\")))"
+                )),
+                Some(EvalErrorKind::Format),
+                "{text}"
+            );
+        }
         assert_eq!(
             failure(
                 "@(bool.Parse(\"yes\" + context.Request.Url.Query.GetValueOrDefault(\"x\", \"\")))"
