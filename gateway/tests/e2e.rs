@@ -1406,6 +1406,130 @@ fn backend_connections_closed_while_idle_leave_the_pool() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+/// Issue 11, patch 0019: a request without a body is proxied in one straight line (no channel
+/// pair between a downstream and an upstream half). What the two halves did together must
+/// still hold: a response whose body comes after its head is passed on whole; a backend that
+/// breaks off is a 502 or a cut response; and a client that leaves while the backend has not
+/// answered ends the backend request at once (499 `ClientClosedRequest`, counted), instead of
+/// holding the backend connection until the backend answers.
+#[test]
+fn bodyless_requests_keep_the_duplex_guarantees() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    let d = Demo::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // How long the backend's connection stayed open after a "/slow" request arrived.
+    let (held_tx, held_rx) = mpsc::channel::<Duration>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(16) {
+            let Ok(mut conn) = conn else { return };
+            let held_tx = held_tx.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if line.contains("/slow") {
+                    // Answers only after 8 s, unless the gateway closes the connection first.
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(8)));
+                    let start = std::time::Instant::now();
+                    let _ = conn.read(&mut byte);
+                    let _ = held_tx.send(start.elapsed());
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate");
+                } else if line.contains("/split") {
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello");
+                    std::thread::sleep(Duration::from_millis(300));
+                    let _ = conn.write_all(b"world");
+                    std::thread::sleep(Duration::from_millis(200));
+                } else if line.contains("/short") {
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+                }
+                // "/none": closed without an answer.
+            });
+        }
+    });
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "backends:\n",
+            &format!("backends:\n  - id: raw\n    url: http://127.0.0.1:{port}\n"),
+        )
+        .replace(
+            "trusted-proxies:",
+            "  - name: raw\n    path: /raw\n    backend: raw\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
+        )
+    });
+    assert_eq!(status, 200, "{body}");
+    let client = Some("dev-valid-client");
+
+    // The head and the first half of the body, then the rest 300 ms later: one whole answer.
+    let (status, head, body) = d.curl(API, "/raw/split", client, &[]);
+    assert_eq!((status, body.as_str()), (200, "helloworld"), "{head}");
+
+    // The backend closes without answering: 502, counted.
+    let (status, head, _) = d.curl(API, "/raw/none", client, &[]);
+    assert_eq!(status, 502, "{head}");
+
+    // The backend breaks off inside its body: the client gets the head and a cut body, never a
+    // complete-looking answer.
+    let (status, head, body) = d.curl(API, "/raw/short", client, &[]);
+    assert_eq!(status, 200, "{head}");
+    assert!(body.len() < 10, "{body}");
+
+    // The client leaves 300 ms after its request, long before the backend answers.
+    let forwarded = {
+        let pem = std::fs::read(d.pki("dev-valid-client.pem")).unwrap();
+        percent_encoding::percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.plain)).unwrap();
+    write!(
+        s,
+        "GET /raw/slow HTTP/1.1\r\nHost: {API}\r\nX-ARR-ClientCert: {forwarded}\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+    let held = held_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        held < Duration::from_secs(3),
+        "the backend connection was held {held:?} after the client left"
+    );
+    let closed = until_counted(
+        &d,
+        "certgate_request_refusals_total{reason=\"ClientClosedRequest\"}",
+    );
+    assert_eq!(closed, 1.0);
+    let m = d.admin("GET", "/metrics").2;
+    assert!(
+        metric(
+            &m,
+            "certgate_backend_errors_total{reason=\"BackendConnectionFailure\"}"
+        ) >= 1.0,
+        "{m}"
+    );
+    // And the gateway serves on.
+    let (status, _, body) = d.curl(API, "/raw/split", client, &[]);
+    assert_eq!((status, body.as_str()), (200, "helloworld"));
+
+    // A body an inbound policy decides for a GET without one still reaches the backend (the
+    // request body filter runs on the empty body's end).
+    serve_api_with_policy(
+        &d,
+        "decided",
+        "<policies><inbound><base /><set-body>decided</set-body></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>",
+    );
+    let (status, head, body) = d.curl(API, "/decided/x", client, &[]);
+    assert_eq!(status, 200, "{head}{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echo["body"], "decided", "{body}");
+}
+
 /// Issue 14: `send-request` over real sockets. The demo backend (HTTPS, requires a client
 /// certificate) is called by URL from inbound: the configured backend with that origin gives
 /// the call its trust anchors, SNI and client certificate, so its echo shows the gateway's

@@ -880,6 +880,21 @@ impl ProxyHttp for Gateway {
                 Section::Backend,
                 *code,
             ),
+            // The client went away before its answer (nginx's 499): nothing can be sent, but
+            // the request is counted and logged, and the backend connection is dropped with it.
+            ErrorType::ConnectionClosed if e.esource() == &ErrorSource::Downstream => {
+                crate::metrics::METRICS
+                    .refusals
+                    .with_label_values(&["ClientClosedRequest"])
+                    .inc();
+                LastError::gateway(
+                    "gateway",
+                    "ClientClosedRequest",
+                    "The client closed the connection before the answer.",
+                    Section::Backend,
+                    499,
+                )
+            }
             // The client's side broke: a body whose framing cannot be read (malformed chunks,
             // shorter than its Content-Length). The backend connection is dropped with it.
             _ if e.esource() == &ErrorSource::Downstream => {

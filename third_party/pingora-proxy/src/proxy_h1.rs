@@ -113,7 +113,9 @@ where
             return (false, true, Some(e));
         }
 
-        session.set_upstream_h1_upgrade_request_status(is_h1_upgrade_req(&req));
+        // certgate patch 0019: kept for the choice of the body-less path below.
+        let upstream_is_upgrade = is_h1_upgrade_req(&req);
+        session.set_upstream_h1_upgrade_request_status(upstream_is_upgrade);
 
         session.upstream_compression.request_filter(&req);
 
@@ -138,6 +140,26 @@ where
             Ok(reader) => reader,
             Err(e) => return (false, false, Some(e)),
         };
+
+        // certgate patch 0019: a request without a body, on a plain HTTP/1 session with the cache
+        // off, needs no duplex: it is proxied in one straight line (see `proxy_1to1_bodyless`).
+        if downstream_custom_message_writer.is_none()
+            && downstream_custom_message_reader.is_none()
+            && !session.cache.enabled()
+            && !session.was_upgraded()
+            && !upstream_is_upgrade
+            && !session.downstream_session.is_upgrade_req()
+            && session.downstream_session.as_http1().is_some()
+            && session.as_mut().is_body_empty()
+        {
+            session.as_mut().enable_retry_buffering();
+            return match self.proxy_1to1_bodyless(session, client_session, ctx).await {
+                Ok((downstream_can_reuse, upstream_can_reuse)) => {
+                    (downstream_can_reuse, upstream_can_reuse, None)
+                }
+                Err(e) => (false, false, Some(e)),
+            };
+        }
 
         let (tx_upstream, rx_upstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
         let (tx_downstream, rx_downstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
@@ -188,6 +210,177 @@ where
                 (downstream_can_reuse, upstream_can_reuse, None)
             }
             Err(e) => (false, false, Some(e)),
+        }
+    }
+
+    /// certgate patch 0019: `proxy_1to1` for a request whose body is empty, on an HTTP/1
+    /// downstream session with the cache off and no upgrade: the same steps as the duplex
+    /// (`proxy_handle_downstream` and `proxy_handle_upstream` joined by two channels), in one
+    /// straight line. The request body filters see the empty body's end and what they make of
+    /// it goes upstream; the response is read task by task, and the tasks that are ready
+    /// together (a head and the body read with it) go through the same filters and out in one
+    /// `write_response_tasks`, as the duplex batches them. While the backend has not answered,
+    /// the downstream connection is watched (`read_body_or_idle`) as in the duplex, so a client
+    /// that goes away or sends data after its request ends it.
+    ///
+    /// Why: the duplex costs two channels, a `try_join!` and a `select!` per task for a GET;
+    /// nearly every kept-alive API request is one. Returns (downstream reusable, upstream
+    /// reusable).
+    async fn proxy_1to1_bodyless(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        ctx: &mut SV::CTX,
+    ) -> Result<(bool, bool)>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        // The request's end, through the body filters (`send_body_to_pipe`), then upstream
+        // (`send_body_to1`). A failed write leaves the upstream connection unusable, but the
+        // response may still come, as in the duplex.
+        let mut data = session.as_ref().get_retry_buffer();
+        session
+            .downstream_modules_ctx
+            .request_body_filter(&mut data, true)
+            .await?;
+        self.inner
+            .request_body_filter(session, &mut data, true, ctx)
+            .await?;
+        let mut upstream_can_reuse = true;
+        let mut send_error = None;
+        if let Err(e) = send_body_to1(client_session, Some(HttpTask::Body(data, true))).await {
+            warn!("send error, draining read buf: {e}");
+            upstream_can_reuse = false;
+            send_error = Some(e);
+        }
+
+        let mut serve_from_cache = proxy_cache::ServeFromCache::new();
+        let mut range_body_filter = proxy_cache::range_filter::RangeBodyFilter::new();
+        let mut downstream_errored = false;
+        let mut tasks: Vec<HttpTask> = Vec::new();
+        let mut upstream_done = false;
+        while !upstream_done {
+            let task = {
+                let read = client_session.read_response_task();
+                futures::pin_mut!(read);
+                match futures::poll!(read.as_mut()) {
+                    std::task::Poll::Ready(task) => task,
+                    std::task::Poll::Pending => {
+                        // Nothing more is ready: what is, goes out before waiting.
+                        if !tasks.is_empty() {
+                            let downstream_done = self
+                                .bodyless_response_tasks(
+                                    session,
+                                    ctx,
+                                    std::mem::take(&mut tasks),
+                                    &mut serve_from_cache,
+                                    &mut range_body_filter,
+                                )
+                                .await?;
+                            if downstream_done {
+                                // The downstream response ended by its own framing before
+                                // the upstream's: unread bytes stay on the upstream.
+                                return Ok((self.finish_downstream(session).await, false));
+                            }
+                        }
+                        loop {
+                            tokio::select! {
+                                biased;
+                                task = read.as_mut() => break task,
+                                idle = session.downstream_session.read_body_or_idle(true),
+                                    if !downstream_errored => {
+                                    match idle {
+                                        Err(e) => return Err(e.into_down()),
+                                        // A body after an empty one: not expected, as the
+                                        // duplex, which would pass it to the pipe's closed end.
+                                        Ok(_) => downstream_errored = true,
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            match task {
+                Ok(task) => {
+                    upstream_done = task.is_end();
+                    tasks.push(task);
+                }
+                Err(e) => {
+                    // As the duplex: the error (or the earlier send error) goes down the same
+                    // path as the tasks before it, which fails the request.
+                    tasks.push(HttpTask::Failed(send_error.take().unwrap_or(e).into_up()));
+                    self.bodyless_response_tasks(
+                        session,
+                        ctx,
+                        tasks,
+                        &mut serve_from_cache,
+                        &mut range_body_filter,
+                    )
+                    .await?;
+                    return Ok((false, false));
+                }
+            }
+        }
+        if !tasks.is_empty() {
+            self.bodyless_response_tasks(
+                    session,
+                    ctx,
+                    tasks,
+                    &mut serve_from_cache,
+                    &mut range_body_filter,
+                )
+                .await?;
+        }
+        let reuse_downstream = !downstream_errored && self.finish_downstream(session).await;
+        Ok((reuse_downstream, upstream_can_reuse))
+    }
+
+    /// certgate patch 0019: `process_upstream_tasks` with the cache off: each task through the
+    /// upstream and downstream filters, then all of them written together.
+    async fn bodyless_response_tasks(
+        &self,
+        session: &mut Session,
+        ctx: &mut SV::CTX,
+        mut tasks: Vec<HttpTask>,
+        serve_from_cache: &mut ServeFromCache,
+        range_body_filter: &mut RangeBodyFilter,
+    ) -> Result<bool>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        for slot in tasks.iter_mut() {
+            let mut t = std::mem::replace(slot, HttpTask::Done);
+            #[cfg(feature = "upstream_modules")]
+            if let HttpTask::Header(header, end_of_stream) = &t {
+                self.inner
+                    .adjust_upstream_modules(session, header, *end_of_stream, ctx)
+                    .await?;
+            }
+            #[cfg(feature = "upstream_modules")]
+            session.upstream_modules_filter_task(&mut t).await?;
+            session.upstream_compression.response_filter(&mut t);
+            *slot = self
+                .h1_response_filter(session, t, ctx, serve_from_cache, range_body_filter, false)
+                .await?;
+        }
+        session.write_response_tasks(tasks).await
+    }
+
+    /// certgate patch 0019: the end of `proxy_handle_downstream`: the downstream body finished;
+    /// whether the downstream connection can be reused.
+    async fn finish_downstream(&self, session: &mut Session) -> bool {
+        match session.as_mut().finish_body().await {
+            Ok(_) => {
+                debug!("finished sending body to downstream");
+                true
+            }
+            Err(e) => {
+                error!("Error finish sending body to downstream: {}", e);
+                false
+            }
         }
     }
 
