@@ -880,9 +880,12 @@ impl ProxyHttp for Gateway {
                 Section::Backend,
                 *code,
             ),
-            // The client went away before its answer (nginx's 499): nothing can be sent, but
-            // the request is counted and logged, and the backend connection is dropped with it.
-            ErrorType::ConnectionClosed if e.esource() == &ErrorSource::Downstream => {
+            // The client went away before its answer (nginx's 499): its connection closed, or
+            // its HTTP/2 stream was reset or broke. Nothing can be sent, but the request is
+            // counted and logged, and the backend connection is dropped with it.
+            ErrorType::ConnectionClosed | ErrorType::H2Error
+                if e.esource() == &ErrorSource::Downstream =>
+            {
                 crate::metrics::METRICS
                     .refusals
                     .with_label_values(&["ClientClosedRequest"])

@@ -141,15 +141,16 @@ where
             Err(e) => return (false, false, Some(e)),
         };
 
-        // certgate patch 0019: a request without a body, on a plain HTTP/1 session with the cache
-        // off, needs no duplex: it is proxied in one straight line (see `proxy_1to1_bodyless`).
+        // certgate patch 0019: a request without a body, from an HTTP/1 or HTTP/2 client, with the
+        // cache off, needs no duplex: it is proxied in one straight line (see `proxy_1to1_bodyless`).
         if downstream_custom_message_writer.is_none()
             && downstream_custom_message_reader.is_none()
             && !session.cache.enabled()
             && !session.was_upgraded()
             && !upstream_is_upgrade
             && !session.downstream_session.is_upgrade_req()
-            && session.downstream_session.as_http1().is_some()
+            && !session.downstream_session.is_custom()
+            && !session.downstream_session.is_subrequest()
             && session.as_mut().is_body_empty()
         {
             session.as_mut().enable_retry_buffering();
@@ -213,8 +214,8 @@ where
         }
     }
 
-    /// certgate patch 0019: `proxy_1to1` for a request whose body is empty, on an HTTP/1
-    /// downstream session with the cache off and no upgrade: the same steps as the duplex
+    /// certgate patch 0019: `proxy_1to1` for a request whose body is empty, on an HTTP/1 or
+    /// HTTP/2 downstream session with the cache off and no upgrade: the same steps as the duplex
     /// (`proxy_handle_downstream` and `proxy_handle_upstream` joined by two channels), in one
     /// straight line. The request body filters see the empty body's end and what they make of
     /// it goes upstream; the response is read task by task, and the tasks that are ready
