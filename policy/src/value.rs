@@ -122,6 +122,8 @@ pub enum Obj {
     Collection(std::sync::Mutex<Collection>),
     /// What `send-request` received (APIM's `IResponse` in a variable).
     Response(crate::outcall::SentResponse),
+    /// A System.Xml.Linq object (`members/xml.rs`).
+    Xml(crate::dotnet::xml::XObject),
     /// An exception (`new Exception(..)`, or a failure caught by `catch`).
     Exception {
         type_name: &'static str,
@@ -190,6 +192,7 @@ impl Value {
                     _ => "List`1",
                 },
                 Obj::Response(_) => "IResponse",
+                Obj::Xml(x) => x.class(),
                 Obj::Json(t) => match t.token_type() {
                     crate::dotnet::json::TokenType::Object => "JObject",
                     crate::dotnet::json::TokenType::Array => "JArray",
@@ -234,6 +237,7 @@ impl Value {
                 Obj::Collection(_) => format!("System.Collections.Generic.{}", self.type_name()),
                 Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
                 Obj::Builder(m) => m.lock().map(|s| s.clone()).unwrap_or_default(),
+                Obj::Xml(x) => x.to_text(),
                 // Newtonsoft: a string value is its text, anything else indented JSON.
                 Obj::Json(t) => match t.read(|v| v.as_str().map(str::to_string)) {
                     Some(s) if !t.is_property() => s,
@@ -271,6 +275,8 @@ impl Value {
             (Value::Obj(a), Value::Obj(b)) => match (&**a, &**b) {
                 (Obj::Uri(x), Obj::Uri(y)) => x.same(y),
                 (Obj::Ip(x), Obj::Ip(y)) => x == y,
+                // Names and namespaces are equal by value; nodes by reference.
+                (Obj::Xml(x), Obj::Xml(y)) => x.same(y),
                 _ => Arc::ptr_eq(a, b),
             },
             _ => false,
@@ -311,7 +317,7 @@ impl Value {
                     None => t.value(),
                 },
                 Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
-                Obj::Builder(_) => J::String(self.to_dotnet_string()),
+                Obj::Builder(_) | Obj::Xml(_) => J::String(self.to_dotnet_string()),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.

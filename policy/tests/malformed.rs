@@ -69,11 +69,11 @@ fn casts_to_types_certgate_lacks_say_so_by_name() {
     let value = |e: &str| inbound(&format!("<set-variable name=\"v\" value=\"{e}\" />"));
     // `<set-variable name="v" value="` is 30 characters: `@(` is at 31, the body starts at 33.
     expect(
-        &value(r#"@(((XElement)context.Variables["x"]).ToString())"#),
+        &value(r#"@(((XDocumentType)context.Variables["x"]).ToString())"#),
         ErrorKind::ExpressionType,
         2,
         34,
-        "'XElement' is not supported by certgate (APIM allows System.Xml.Linq.XElement",
+        "'XDocumentType' is not supported by certgate (APIM allows System.Xml.Linq.XDocumentType",
     );
     // IResponse is supported (send-request), but set-variable holds only APIM's basic types.
     expect(

@@ -241,6 +241,45 @@ const MEMBERS: &[(&str, &[&str])] = &[
     ("Newtonsoft.Json.JsonConvert", &[
         "SerializeObject", "DeserializeObject",
     ]),
+    // System.Xml.Linq: each class with its own members; `apim_member` adds the base classes'.
+    ("System.Xml.Linq.XObject", &[
+        "AddAnnotation", "Annotation", "Annotations", "BaseUri", "Changed", "Changing",
+        "Document", "NodeType", "Parent", "RemoveAnnotations",
+    ]),
+    ("System.Xml.Linq.XNode", &[
+        "AddAfterSelf", "AddBeforeSelf", "Ancestors", "CompareDocumentOrder", "CreateReader",
+        "DeepEquals", "DocumentOrderComparer", "ElementsAfterSelf", "ElementsBeforeSelf",
+        "EqualityComparer", "IsAfter", "IsBefore", "NextNode", "NodesAfterSelf",
+        "NodesBeforeSelf", "PreviousNode", "ReadFrom", "Remove", "ReplaceWith", "ToString",
+        "WriteTo",
+    ]),
+    ("System.Xml.Linq.XContainer", &[
+        "Add", "AddFirst", "CreateWriter", "DescendantNodes", "Descendants", "Element",
+        "Elements", "FirstNode", "LastNode", "Nodes", "RemoveNodes", "ReplaceNodes",
+    ]),
+    ("System.Xml.Linq.XElement", &[
+        "AncestorsAndSelf", "Attribute", "Attributes", "DescendantNodesAndSelf",
+        "DescendantsAndSelf", "EmptySequence", "FirstAttribute", "GetDefaultNamespace",
+        "GetNamespaceOfPrefix", "GetPrefixOfNamespace", "HasAttributes", "HasElements",
+        "IsEmpty", "LastAttribute", "Load", "Name", "Parse", "RemoveAll", "RemoveAttributes",
+        "ReplaceAll", "ReplaceAttributes", "Save", "SetAttributeValue", "SetElementValue",
+        "SetValue", "Value",
+    ]),
+    // `Load` is the one member APIM leaves out.
+    ("System.Xml.Linq.XDocument", &["Declaration", "DocumentType", "Parse", "Root", "Save"]),
+    ("System.Xml.Linq.XAttribute", &[
+        "EmptySequence", "IsNamespaceDeclaration", "Name", "NextAttribute", "PreviousAttribute",
+        "Remove", "SetValue", "ToString", "Value",
+    ]),
+    ("System.Xml.Linq.XText", &["Value"]),
+    ("System.Xml.Linq.XCData", &["Value"]),
+    ("System.Xml.Linq.XComment", &["Value"]),
+    ("System.Xml.Linq.XProcessingInstruction", &["Data", "Target"]),
+    ("System.Xml.Linq.XName", &["Get", "LocalName", "Namespace", "NamespaceName", "ToString"]),
+    ("System.Xml.Linq.XNamespace", &[
+        "Get", "GetName", "NamespaceName", "None", "ToString", "Xml", "Xmlns",
+    ]),
+    ("System.Xml.Linq.XDeclaration", &["Encoding", "Standalone", "ToString", "Version"]),
     ("System.Uri", &[
         "AbsolutePath", "AbsoluteUri", "Authority", "CheckHostName", "CheckSchemeName", "Compare",
         "DnsSafeHost", "EscapeDataString", "EscapeUriString", "Fragment", "GetComponents",
@@ -470,6 +509,27 @@ pub(crate) fn apim_member(ty: &str, member: &str) -> Option<&'static str> {
                 .then(|| has("ByteArrayExtensions"))
                 .flatten()
         })
+        .or_else(|| xlinq_bases(ty).iter().find_map(|b| has(b)))
+}
+
+/// The base classes of an XLinq class, nearest first (their members are its members too).
+fn xlinq_bases(ty: &str) -> &'static [&'static str] {
+    const NODE: &[&str] = &["System.Xml.Linq.XNode", "System.Xml.Linq.XObject"];
+    const CONTAINER: &[&str] = &[
+        "System.Xml.Linq.XContainer",
+        "System.Xml.Linq.XNode",
+        "System.Xml.Linq.XObject",
+    ];
+    match ty {
+        "System.Xml.Linq.XElement" | "System.Xml.Linq.XDocument" => CONTAINER,
+        "System.Xml.Linq.XContainer" => &CONTAINER[1..],
+        "System.Xml.Linq.XText"
+        | "System.Xml.Linq.XCData"
+        | "System.Xml.Linq.XComment"
+        | "System.Xml.Linq.XProcessingInstruction" => NODE,
+        "System.Xml.Linq.XNode" | "System.Xml.Linq.XAttribute" => &NODE[1..],
+        _ => &[],
+    }
 }
 
 /// C#'s keyword aliases of allowed types.

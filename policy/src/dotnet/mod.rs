@@ -14,6 +14,7 @@ pub(crate) mod json;
 mod random;
 pub(crate) mod regex;
 pub(crate) mod uri;
+pub(crate) mod xml;
 pub(crate) mod xml_json;
 
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};

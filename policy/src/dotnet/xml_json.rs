@@ -132,7 +132,7 @@ impl XmlToJson {
 
 /// How deep a document's elements nest, counted over its tags without parsing it (comments,
 /// declarations and self-closing tags do not open a level; an over-count only refuses).
-fn nesting(text: &str) -> usize {
+pub(crate) fn nesting(text: &str) -> usize {
     let b = text.as_bytes();
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;

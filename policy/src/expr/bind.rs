@@ -5,7 +5,7 @@
 //! Must not: know any particular member (those are `members/*`).
 
 use super::ast::{BinOp, Expr, TypeName};
-use super::ir::{Builtin, CastTo, Ir, JsonFn, JsonKind, ObjKind, Ty};
+use super::ir::{Builtin, CastTo, Ir, JsonFn, JsonKind, ObjKind, Ty, XmlFn, XmlKind};
 use crate::context::RouteInfo;
 use crate::value::Value;
 
@@ -121,6 +121,8 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Response) => "IResponse",
         Ty::Obj(ObjKind::ResponseHeaders) => "IReadOnlyDictionary",
         Ty::Obj(ObjKind::ResponseBody) => "IMessageBody",
+        Ty::Obj(ObjKind::Xml(k)) | Ty::Static(S::Xml(k)) => xml_full_name(*k),
+        Ty::Static(S::XmlNodeType) => "System.Xml.XmlNodeType",
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
         }
@@ -267,6 +269,14 @@ pub(crate) fn implicit(ir: Ir, from: &Ty, to: &Ty, off: usize) -> R<Ir> {
             Ty::Obj(ObjKind::Json(JsonKind::Token | JsonKind::Value)),
         ) => Ok(Ir::Call(Builtin::Json(JsonFn::FromValue), vec![ir])),
         (Ty::Null, Ty::DateTime | Ty::TimeSpan | Ty::Int | Ty::Bool | Ty::Double) => Ok(ir),
+        // XLinq's class tree, and a string's implicit conversions to XName and XNamespace.
+        (Ty::Obj(ObjKind::Xml(a)), Ty::Obj(ObjKind::Xml(b))) if a.is_a(*b) => Ok(ir),
+        (Ty::Str, Ty::Obj(ObjKind::Xml(XmlKind::Name))) => {
+            Ok(Ir::Call(Builtin::Xml(XmlFn::Name), vec![ir]))
+        }
+        (Ty::Str, Ty::Obj(ObjKind::Xml(XmlKind::Namespace))) => {
+            Ok(Ir::Call(Builtin::Xml(XmlFn::Namespace), vec![ir]))
+        }
         (Ty::Object, _) => type_err(off, format!("cannot implicitly convert 'object' to '{to}'; expected an explicit cast such as ({to})")),
         _ => type_err(off, format!("cannot implicitly convert type '{from}' to '{to}'")),
     }
@@ -305,6 +315,46 @@ pub(crate) fn json_class(name: &str) -> Option<JsonKind> {
         "JValue" => JsonKind::Value,
         _ => return None,
     })
+}
+
+/// The XLinq class a name designates (`XElement`, `System.Xml.Linq.XDocument`, ...).
+pub(crate) fn xml_class(name: &str) -> Option<XmlKind> {
+    let short = name.strip_prefix("System.Xml.Linq.").unwrap_or(name);
+    Some(match short {
+        "XObject" => XmlKind::Object,
+        "XNode" => XmlKind::Node,
+        "XContainer" => XmlKind::Container,
+        "XDocument" => XmlKind::Document,
+        "XElement" => XmlKind::Element,
+        "XAttribute" => XmlKind::Attribute,
+        "XText" => XmlKind::Text,
+        "XCData" => XmlKind::CData,
+        "XComment" => XmlKind::Comment,
+        "XProcessingInstruction" => XmlKind::Pi,
+        "XName" => XmlKind::Name,
+        "XNamespace" => XmlKind::Namespace,
+        "XDeclaration" => XmlKind::Declaration,
+        _ => return None,
+    })
+}
+
+/// The full .NET name of an XLinq class (`dotnet::apim_member` looks members up by it).
+fn xml_full_name(k: XmlKind) -> &'static str {
+    match k {
+        XmlKind::Object => "System.Xml.Linq.XObject",
+        XmlKind::Node => "System.Xml.Linq.XNode",
+        XmlKind::Container => "System.Xml.Linq.XContainer",
+        XmlKind::Document => "System.Xml.Linq.XDocument",
+        XmlKind::Element => "System.Xml.Linq.XElement",
+        XmlKind::Attribute => "System.Xml.Linq.XAttribute",
+        XmlKind::Text => "System.Xml.Linq.XText",
+        XmlKind::CData => "System.Xml.Linq.XCData",
+        XmlKind::Comment => "System.Xml.Linq.XComment",
+        XmlKind::Pi => "System.Xml.Linq.XProcessingInstruction",
+        XmlKind::Name => "System.Xml.Linq.XName",
+        XmlKind::Namespace => "System.Xml.Linq.XNamespace",
+        XmlKind::Declaration => "System.Xml.Linq.XDeclaration",
+    }
 }
 
 /// The width and signedness of a narrow integer type a cast names: C#'s unchecked explicit
@@ -381,9 +431,10 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Match" | "System.Text.RegularExpressions.Match" => Ty::Obj(ObjKind::Match),
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
-        other => match json_class(other) {
-            Some(k) => Ty::Obj(ObjKind::Json(k)),
-            None => {
+        other => match (json_class(other), xml_class(other)) {
+            (Some(k), _) => Ty::Obj(ObjKind::Json(k)),
+            (None, Some(k)) => Ty::Obj(ObjKind::Xml(k)),
+            (None, None) => {
                 return type_err(
                     off,
                     not_in_certgate(other).unwrap_or_else(|| {

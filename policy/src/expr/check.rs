@@ -543,13 +543,18 @@ impl<'a> Checker<'a> {
                 {
                     return Ok((c, to));
                 }
+                if let Some(c) = members::xml::conversion(ir.clone(), &from, &to) {
+                    return Ok((c, to));
+                }
                 if let Ok(ir) = self.convert(ir.clone(), &from, &to, off) {
                     return Ok((ir, to));
                 }
                 let explicit_ok = matches!(from, Ty::Object | Ty::Null)
                     || (from.is_numeric() && to.is_numeric())
                     || (from == Ty::DistName && to == Ty::Str)
-                    || (from == Ty::DayOfWeek && to == Ty::Int);
+                    || (from == Ty::DayOfWeek && to == Ty::Int)
+                    // Down XLinq's class tree (`(XElement)node`), checked at run time.
+                    || matches!((&from, &to), (Ty::Obj(ObjKind::Xml(f)), Ty::Obj(ObjKind::Xml(t))) if t.is_a(*f));
                 let Some(cast) = CastTo::of(&to) else {
                     return type_err(off, format!("cannot cast to '{to}'"));
                 };
@@ -810,6 +815,13 @@ impl<'a> Checker<'a> {
             }
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
+            Ty::Static(
+                s @ (Static::Xml(_)
+                | Static::XmlNodeType
+                | Static::SaveOptions
+                | Static::LoadOptions),
+            ) => members::xml::static_member(*s, name, off),
+            Ty::Obj(ObjKind::Xml(k)) => members::xml::member(recv, *k, name, off),
             Ty::Static(Static::Formatting) => members::json::formatting_member(name, off),
             Ty::Static(s) => members::convert::static_member(*s, name, off),
             Ty::Namespace(ns) => namespace_member(ns, name, off),
@@ -839,9 +851,13 @@ impl<'a> Checker<'a> {
         off: usize,
     ) -> R<(Ir, Ty)> {
         // Methods every value has.
-        let json_text = matches!(rty, Ty::Obj(ObjKind::Json(_))) && !args.is_empty();
+        let json_text =
+            matches!(rty, Ty::Obj(ObjKind::Json(_) | ObjKind::Xml(_))) && !args.is_empty();
         if name == "ToString" && !json_text && !matches!(rty, Ty::Static(_) | Ty::Namespace(_)) {
             return members::convert::to_string(self, recv, args, off);
+        }
+        if let Some(r) = members::xml::seq_method(self, recv.clone(), rty, name, args, off) {
+            return r;
         }
         let linq = match name {
             "Any" => Some(Linq::Any),
@@ -917,6 +933,7 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::String) => members::string::static_method(self, name, args, off),
             Ty::Static(Static::Regex) => members::regex::static_method(self, name, args, off),
             Ty::Static(Static::Json(k)) => members::json::static_method(self, *k, name, args, off),
+            Ty::Static(Static::Xml(k)) => members::xml::static_method(self, *k, name, args, off),
             Ty::Static(Static::JsonConvert) if name == "DeserializeObject" => {
                 // Into a List, HashSet or Dictionary: the collections' family; else a token.
                 let collection = match type_args {
@@ -965,6 +982,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
             }
+            Ty::Obj(ObjKind::Xml(k)) => members::xml::method(self, recv, *k, name, args, off),
             Ty::Obj(k @ (ObjKind::Response | ObjKind::ResponseHeaders | ObjKind::ResponseBody)) => {
                 members::response::method(self, recv, *k, name, type_args, args, off)
             }
@@ -1190,6 +1208,7 @@ impl<'a> Checker<'a> {
                 members::cert::new(self, args, off)
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
+            "string" | "String" | "System.String" => members::string::new(self, args, off),
             "DateTimeOffset" | "System.DateTimeOffset" => {
                 members::datetime_offset::new(self, args, off)
             }
@@ -1201,6 +1220,7 @@ impl<'a> Checker<'a> {
                     .or_else(|| members::builder::new(self, other, args, off))
                     .or_else(|| members::random::new(self, other, args, off))
                     .or_else(|| members::uri::new(self, other, args, off))
+                    .or_else(|| members::xml::new(self, other, args, off))
                 {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
@@ -1276,6 +1296,13 @@ impl<'a> Checker<'a> {
                 Ok((fold(Ir::Coalesce(Box::new(li), Box::new(ri))), ty))
             }
             BinOp::Eq | BinOp::Ne => {
+                // `e.Name == "a"`: the string converts to an XName.
+                let xname = Ty::Obj(ObjKind::Xml(XmlKind::Name));
+                if (lt == xname && rt == Ty::Str) || (lt == Ty::Str && rt == xname) {
+                    let li = self.convert(li, &lt, &xname, l.offset)?;
+                    let ri = self.convert(ri, &rt, &xname, r.offset)?;
+                    return Ok((b(li, ri), Ty::Bool));
+                }
                 let ok = lt == rt
                     || matches!(lt, Ty::Object | Ty::Null)
                     || matches!(rt, Ty::Object | Ty::Null)
@@ -1299,6 +1326,13 @@ impl<'a> Checker<'a> {
                 Ok((fold(b(li, ri)), Ty::Bool))
             }
             BinOp::Add => {
+                // `ns + "local"`: an XName.
+                if lt == Ty::Obj(ObjKind::Xml(XmlKind::Namespace)) && rt == Ty::Str {
+                    return Ok((
+                        Ir::Call(Builtin::Xml(XmlFn::NsName), vec![li, ri]),
+                        Ty::Obj(ObjKind::Xml(XmlKind::Name)),
+                    ));
+                }
                 if lt == Ty::Str || rt == Ty::Str {
                     check_printable(&lt, l.offset)?;
                     check_printable(&rt, r.offset)?;
@@ -1388,6 +1422,7 @@ fn static_class(name: &str) -> Option<Static> {
     members::json::class(name)
         .map(Static::Json)
         .or_else(|| members::crypto::class(name))
+        .or_else(|| members::xml::class(name))
 }
 
 /// `System.X` names: the namespaces and static classes policies may spell in full.

@@ -93,6 +93,168 @@ pub enum ObjKind {
     ResponseHeaders,
     /// `IResponse.Body`: carried as the response itself.
     ResponseBody,
+    /// A System.Xml.Linq object, by the class it is known as (`members/xml.rs`).
+    Xml(XmlKind),
+}
+
+/// System.Xml.Linq's classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XmlKind {
+    Object,
+    Node,
+    Container,
+    Document,
+    Element,
+    Attribute,
+    Text,
+    CData,
+    Comment,
+    Pi,
+    Name,
+    Namespace,
+    Declaration,
+}
+
+impl XmlKind {
+    pub fn class(self) -> &'static str {
+        match self {
+            XmlKind::Object => "XObject",
+            XmlKind::Node => "XNode",
+            XmlKind::Container => "XContainer",
+            XmlKind::Document => "XDocument",
+            XmlKind::Element => "XElement",
+            XmlKind::Attribute => "XAttribute",
+            XmlKind::Text => "XText",
+            XmlKind::CData => "XCData",
+            XmlKind::Comment => "XComment",
+            XmlKind::Pi => "XProcessingInstruction",
+            XmlKind::Name => "XName",
+            XmlKind::Namespace => "XNamespace",
+            XmlKind::Declaration => "XDeclaration",
+        }
+    }
+
+    /// Whether an object of this class is also one of `other` (C#'s implicit reference
+    /// conversion along XLinq's class tree).
+    pub fn is_a(self, other: XmlKind) -> bool {
+        use XmlKind as K;
+        self == other
+            || match other {
+                K::Object => !matches!(self, K::Name | K::Namespace | K::Declaration),
+                K::Node => matches!(
+                    self,
+                    K::Container
+                        | K::Document
+                        | K::Element
+                        | K::Text
+                        | K::CData
+                        | K::Comment
+                        | K::Pi
+                ),
+                K::Container => matches!(self, K::Document | K::Element),
+                K::Text => self == K::CData,
+                _ => false,
+            }
+    }
+}
+
+/// System.Xml.Linq (`members/xml.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XmlFn {
+    /// `XDocument.Parse` (true) or `XElement.Parse`.
+    Parse(bool),
+    /// A string as an `XName` (the implicit conversion).
+    Name,
+    /// `XName.Get(expanded)` or `XName.Get(local, namespace)`.
+    NameGet,
+    /// A string as an `XNamespace` (`XNamespace.Get`, the implicit conversion).
+    Namespace,
+    /// `ns + "local"`, `ns.GetName(local)`.
+    NsName,
+    NewElement,
+    /// `new XElement(other)`.
+    CopyElement,
+    NewDocument,
+    NewAttribute,
+    /// `new XText` (0), `XCData` (1), `XComment` (2), `XProcessingInstruction` (3).
+    NewLeaf(u8),
+    NewDeclaration,
+    Prop(XmlProp),
+    /// A query on the receiver; whether a name argument follows.
+    Query(XmlQuery, bool),
+    /// The same query on each item of a sequence (`System.Xml.Linq.Extensions`).
+    SeqQuery(XmlQuery, bool),
+    /// `Remove()` on a sequence.
+    SeqRemove,
+    Edit(XmlEdit),
+    /// `ToString([SaveOptions])`.
+    ToText,
+    /// An explicit conversion of an element or attribute (`(int)e`).
+    Convert(CastTo),
+}
+
+/// Properties of the XLinq classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XmlProp {
+    Name,
+    LocalName,
+    NamespaceName,
+    /// `XName.Namespace`.
+    NameNamespace,
+    Value,
+    Root,
+    Declaration,
+    Parent,
+    Document,
+    NodeType,
+    HasElements,
+    HasAttributes,
+    IsEmpty,
+    FirstNode,
+    LastNode,
+    NextNode,
+    PreviousNode,
+    FirstAttribute,
+    LastAttribute,
+    Version,
+    Encoding,
+    Standalone,
+    Target,
+    Data,
+}
+
+/// The axis methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XmlQuery {
+    Elements,
+    Element,
+    Descendants,
+    DescendantsAndSelf,
+    Ancestors,
+    AncestorsAndSelf,
+    Attributes,
+    Attribute,
+    Nodes,
+    DescendantNodes,
+}
+
+/// The methods that change a tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XmlEdit {
+    Add,
+    AddFirst,
+    AddBeforeSelf,
+    AddAfterSelf,
+    ReplaceWith,
+    ReplaceNodes,
+    ReplaceAll,
+    Remove,
+    RemoveNodes,
+    RemoveAll,
+    RemoveAttributes,
+    SetValue,
+    SetAttributeValue,
+    SetElementValue,
 }
 
 /// Newtonsoft.Json's token classes (`members/json.rs`).
@@ -176,6 +338,7 @@ impl fmt::Display for Ty {
             Ty::Group(k, t) => write!(f, "IGrouping<{k}, {t}>"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
+            Ty::Static(Static::Xml(k)) => f.write_str(k.class()),
             Ty::Static(s) => write!(f, "{s:?}"),
             Ty::StringComparison => f.write_str("StringComparison"),
             Ty::NameType => f.write_str("X509NameType"),
@@ -205,6 +368,7 @@ impl fmt::Display for Ty {
                 f.write_str("IReadOnlyDictionary<string, string[]>")
             }
             Ty::Obj(ObjKind::ResponseBody) => f.write_str("IMessageBody"),
+            Ty::Obj(ObjKind::Xml(k)) => f.write_str(k.class()),
         }
     }
 }
@@ -284,6 +448,12 @@ pub enum Static {
     Boolean,
     /// `char`/`Char` (`char.IsDigit`).
     Char,
+    /// `XDocument`, `XElement`, `XName`, `XNamespace`, ... as static classes.
+    Xml(XmlKind),
+    /// `XmlNodeType`, `SaveOptions`, `LoadOptions` (their values are numbers).
+    XmlNodeType,
+    SaveOptions,
+    LoadOptions,
 }
 
 /// A `char.IsX` test.
@@ -339,7 +509,8 @@ impl CastTo {
                 | ObjKind::Group
                 | ObjKind::Hasher
                 | ObjKind::Response
-                | ObjKind::Json(_)),
+                | ObjKind::Json(_)
+                | ObjKind::Xml(_)),
             ) => CastTo::Obj(*k),
             _ => return None,
         })
@@ -395,6 +566,7 @@ pub enum Builtin {
     Generic(GenericFn),
     Ip(IpFn),
     Response(ResponseFn),
+    Xml(XmlFn),
 }
 
 /// `System.Net.IPAddress` (`members/ip.rs`).
@@ -723,6 +895,8 @@ pub enum BodyAs {
     Json(JsonKind),
     /// `AsFormUrlEncodedContent()`.
     Form,
+    /// `As<XDocument>()` (true), `As<XElement>()` or `As<XNode>()`.
+    Xml(bool),
 }
 
 /// `X509Certificate2`, its extensions, `X500DistinguishedName`, `Oid` (`members/cert.rs`).
@@ -965,6 +1139,8 @@ impl Builtin {
             Builtin::Ip(_) => false,
             // Responses exist only at run time.
             Builtin::Response(_) => false,
+            // Trees are mutable and shared; names could fold but are cheap.
+            Builtin::Xml(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -1,6 +1,6 @@
 //! `IMessageBody.As<T>(preserveContent)`: the request's body (`context.Request.Body`) and a
 //! `send-request` response's (`((IResponse)r).Body`), read as `string`, `byte[]`, `JObject`,
-//! `JArray` or `JToken`. Reading without `preserveContent: true` consumes a body, as APIM
+//! `JArray`, `JToken`, `XDocument`, `XElement` or `XNode`. Reading without `preserveContent: true` consumes a body, as APIM
 //! says: a second read fails. Checker binding and evaluator in one file.
 
 use crate::expr::ast::{Expr, ExprKind, TypeName};
@@ -11,7 +11,7 @@ use crate::outcall::SentResponse;
 use crate::value::{Obj, Value};
 
 /// `Body.As<T>()`, `Body.As<T>(true)`, `Body.As<T>(preserveContent: true)`: T is `string`,
-/// `byte[]`, `JObject`, `JArray` or `JToken` (the XML ones are refused by name).
+/// `byte[]`, `JObject`, `JArray`, `JToken`, `XDocument`, `XElement` or `XNode`.
 pub(crate) fn body_as(
     b: &mut dyn Binder,
     recv: Ir,
@@ -32,7 +32,9 @@ pub(crate) fn body_as(
         Ty::Obj(ObjKind::Json(k @ (JsonKind::Object | JsonKind::Array | JsonKind::Token))) => {
             BodyAs::Json(*k)
         }
-        t => return type_err(off, format!("the body cannot be read as '{t}'; expected string, byte[], JObject, JArray or JToken")),
+        Ty::Obj(ObjKind::Xml(XmlKind::Document)) => BodyAs::Xml(true),
+        Ty::Obj(ObjKind::Xml(XmlKind::Element | XmlKind::Node)) => BodyAs::Xml(false),
+        t => return type_err(off, format!("the body cannot be read as '{t}'; expected string, byte[], JObject, JArray, JToken, XDocument, XElement or XNode")),
     };
     let preserve = preserve_content(b, "As", args, off)?;
     Ok((
@@ -136,6 +138,10 @@ fn body_value(kind: BodyAs, body: &[u8], env: &mut Env) -> EvalResult<Value> {
         BodyAs::Bytes => Value::Bytes(body.into()),
         BodyAs::Str => Value::Str(String::from_utf8_lossy(body).into()),
         BodyAs::Form => return super::form::from_body(body, env),
+        BodyAs::Xml(document) => {
+            let text = String::from_utf8_lossy(body);
+            return super::xml::parse(&text, document, false, env);
+        }
         BodyAs::Json(k) => {
             env.charge_bytes(body.len())?;
             let text = String::from_utf8_lossy(body);

@@ -748,6 +748,9 @@ fn is_kind(o: &Obj, k: ObjKind) -> bool {
     if let (Obj::Json(t), ObjKind::Json(jk)) = (o, k) {
         return super::json::fits(t, jk);
     }
+    if let (Obj::Xml(x), ObjKind::Xml(xk)) = (o, k) {
+        return super::xml::fits(x, xk);
+    }
     matches!(
         (o, k),
         (Obj::Basic(_), ObjKind::Basic)

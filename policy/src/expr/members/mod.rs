@@ -27,3 +27,4 @@ pub(crate) mod regex;
 pub(crate) mod response;
 pub(crate) mod string;
 pub(crate) mod uri;
+pub(crate) mod xml;

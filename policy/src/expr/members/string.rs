@@ -204,6 +204,25 @@ pub(crate) fn split_options(name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     Ok((Ir::Const(Value::Int(v)), Ty::SplitOptions))
 }
 
+/// `new string(c, count)`: `count` copies of a character (a pad of the empty string).
+pub(crate) fn new(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
+    let [c, n] = args else {
+        return type_err(
+            off,
+            "'string' is created from a character and a count, such as new string('-', 3)",
+        );
+    };
+    let c = b.coerce(c, &Ty::Char)?;
+    let n = b.coerce(n, &Ty::Int)?;
+    Ok((
+        Ir::Call(
+            Builtin::Str(StrFn::PadLeft),
+            vec![Ir::Const(Value::str("")), n, c],
+        ),
+        Ty::Str,
+    ))
+}
+
 /// `String.IsNullOrEmpty`, `String.Equals`, `String.Join`, `String.Format`, `String.Concat`.
 pub(crate) fn static_method(
     b: &mut dyn Binder,
@@ -509,7 +528,16 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
         }
         StrFn::PadLeft | StrFn::PadRight => {
             let s = s_arg(args, 0)?;
-            let width = i_arg(args, 1)?.clamp(0, 1 << 20) as usize;
+            let width = i_arg(args, 1)?;
+            if width < 0 {
+                return fail(
+                    EvalErrorKind::OutOfRange,
+                    "Non-negative number required. (Parameter 'totalWidth')",
+                );
+            }
+            // Refused before it is built when it would pass the string budget.
+            env.check_len(usize::try_from(width).unwrap_or(usize::MAX))?;
+            let width = width as usize;
             let c = match arg(args, 2) {
                 Value::Char(c) => *c,
                 _ => ' ',
