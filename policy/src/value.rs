@@ -136,9 +136,138 @@ pub enum Obj {
 pub enum Collection {
     List(Vec<Value>),
     /// Pairs in the order their keys were added.
-    Dict(Vec<(Value, Value)>),
+    Dict(Keyed<Value>),
     /// Distinct items, in the order they were added.
-    Set(Vec<Value>),
+    Set(Keyed<()>),
+}
+
+/// Entries in the order they were added, found by key in constant time: a client-sized JSON
+/// array read into a `HashSet` or `Dictionary` must not cost a scan per item. Keys compare as
+/// C#'s `==` does ([`Value::dotnet_eq`]); keys of the few types that compare by value but have
+/// no hash here (dates, URIs, ...) are found by a scan of those alone.
+#[derive(Debug, Default)]
+pub struct Keyed<V> {
+    entries: Vec<(Value, V)>,
+    index: std::collections::HashMap<HashKey, usize>,
+}
+
+/// A key's identity for hashing: scalars by value (an integral double as the integer it
+/// equals), reference types by address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum HashKey {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Bits(u64),
+    Char(char),
+    Str(Arc<str>),
+    Ptr(usize),
+}
+
+fn hash_key(v: &Value) -> Option<HashKey> {
+    Some(match v {
+        Value::Null => HashKey::Null,
+        Value::Bool(b) => HashKey::Bool(*b),
+        Value::Int(i) => HashKey::Int(*i),
+        Value::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => HashKey::Int(*d as i64),
+        Value::Double(d) => HashKey::Bits(d.to_bits()),
+        Value::Char(c) => HashKey::Char(*c),
+        Value::Str(s) => HashKey::Str(s.clone()),
+        Value::Bytes(b) => HashKey::Ptr(Arc::as_ptr(b).cast::<u8>() as usize),
+        Value::Cert(c) => HashKey::Ptr(Arc::as_ptr(c) as usize),
+        Value::Ext(e) => HashKey::Ptr(Arc::as_ptr(e) as usize),
+        Value::Array(a) => HashKey::Ptr(Arc::as_ptr(a).cast::<u8>() as usize),
+        // Objects compare by reference, except those that overload `==`.
+        Value::Obj(o) if !matches!(&**o, Obj::Uri(_) | Obj::Ip(_) | Obj::Xml(_)) => {
+            HashKey::Ptr(Arc::as_ptr(o) as usize)
+        }
+        _ => return None,
+    })
+}
+
+impl<V> Keyed<V> {
+    pub fn new() -> Keyed<V> {
+        Keyed {
+            entries: Vec::new(),
+            index: std::collections::HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries, in the order they were added.
+    pub fn entries(&self) -> &[(Value, V)] {
+        &self.entries
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    fn position(&self, k: &Value) -> Option<usize> {
+        match hash_key(k) {
+            Some(h) => self.index.get(&h).copied(),
+            None => self.entries.iter().position(|(x, _)| x.dotnet_eq(k)),
+        }
+    }
+
+    pub fn contains(&self, k: &Value) -> bool {
+        self.position(k).is_some()
+    }
+
+    pub fn get(&self, k: &Value) -> Option<&V> {
+        self.position(k)
+            .and_then(|i| self.entries.get(i))
+            .map(|(_, v)| v)
+    }
+
+    /// Adds `k` unless it is there already; whether it was added.
+    pub fn add(&mut self, k: Value, v: V) -> bool {
+        if self.contains(&k) {
+            return false;
+        }
+        if let Some(h) = hash_key(&k) {
+            self.index.insert(h, self.entries.len());
+        }
+        self.entries.push((k, v));
+        true
+    }
+
+    /// Sets the value of `k`, adding it when it is not there.
+    pub fn set(&mut self, k: Value, v: V) {
+        match self.position(&k).and_then(|i| self.entries.get_mut(i)) {
+            Some(slot) => slot.1 = v,
+            None => {
+                self.add(k, v);
+            }
+        }
+    }
+
+    /// Removes `k`; whether it was there. (Rare: the index is rebuilt.)
+    pub fn remove(&mut self, k: &Value) -> bool {
+        let Some(i) = self.position(k) else {
+            return false;
+        };
+        self.entries.remove(i);
+        self.index.clear();
+        for (j, (key, _)) in self.entries.iter().enumerate() {
+            if let Some(h) = hash_key(key) {
+                self.index.insert(h, j);
+            }
+        }
+        true
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.index.clear();
+    }
 }
 
 impl Value {
@@ -322,11 +451,11 @@ impl Value {
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.
                 Obj::Collection(c) => match &*c.lock().unwrap_or_else(|e| e.into_inner()) {
-                    Collection::List(l) | Collection::Set(l) => {
-                        J::Array(l.iter().map(Value::to_json).collect())
-                    }
+                    Collection::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
+                    Collection::Set(l) => J::Array(l.keys().map(Value::to_json).collect()),
                     Collection::Dict(d) => J::Object(
-                        d.iter()
+                        d.entries()
+                            .iter()
                             .map(|(k, v)| (k.to_dotnet_string(), v.to_json()))
                             .collect(),
                     ),
@@ -371,6 +500,41 @@ fn format_double(d: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_entries_are_found_by_dotnet_equality_in_constant_time() {
+        let mut k: Keyed<i32> = Keyed::new();
+        // 200 000 distinct keys: a scan per add would be 2e10 comparisons.
+        for i in 0..200_000 {
+            assert!(k.add(Value::Str(format!("k{i}").into()), i));
+        }
+        assert_eq!(k.len(), 200_000);
+        assert_eq!(k.get(&Value::str("k199999")), Some(&199_999));
+        assert!(!k.add(Value::str("k5"), 0));
+        // C#'s ==: 1 and 1.0 are one key; arrays and objects by reference.
+        let mut n: Keyed<()> = Keyed::new();
+        assert!(n.add(Value::Int(1), ()));
+        assert!(!n.add(Value::Double(1.0), ()));
+        assert!(n.add(Value::Double(1.5), ()));
+        let a: Arc<[Value]> = Arc::from(vec![Value::Int(1)]);
+        assert!(n.add(Value::Array(a.clone()), ()));
+        assert!(!n.add(Value::Array(a), ()));
+        assert!(n.add(Value::Array(Arc::from(vec![Value::Int(1)])), ()));
+        // Keys without a hash (dates) are found by a scan.
+        let d =
+            Value::DateTime(crate::dotnet::DateTime::parse_iso("2026-01-02T03:04:05Z").unwrap());
+        assert!(n.add(d.clone(), ()));
+        assert!(!n.add(d.clone(), ()));
+        // Removing keeps the rest found, in order.
+        assert!(n.remove(&Value::Int(1)));
+        assert!(!n.contains(&Value::Int(1)));
+        assert!(n.contains(&Value::Double(1.5)) && n.contains(&d));
+        assert!(n
+            .keys()
+            .next()
+            .is_some_and(|k| k.dotnet_eq(&Value::Double(1.5))));
+        assert_eq!(n.len(), 4);
+    }
 
     #[test]
     fn dotnet_strings() {

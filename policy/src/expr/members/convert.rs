@@ -731,8 +731,9 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         // A List<string> or HashSet<string> seen through IEnumerable<string>: its items now.
         (CastTo::StrArray, Value::Obj(o)) if matches!(&*o, Obj::Collection(_)) => match &*o {
             Obj::Collection(c) => match &*c.lock().unwrap_or_else(|e| e.into_inner()) {
-                crate::value::Collection::List(l) | crate::value::Collection::Set(l) => {
-                    Ok(Value::Array(l.clone().into()))
+                crate::value::Collection::List(l) => Ok(Value::Array(l.clone().into())),
+                crate::value::Collection::Set(l) => {
+                    Ok(Value::Array(l.keys().cloned().collect::<Vec<_>>().into()))
                 }
                 crate::value::Collection::Dict(_) => Err(bad(&Value::Obj(o.clone()))),
             },

@@ -14,7 +14,7 @@ use crate::expr::ast::{Expr, Init, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
-use crate::value::{Obj, Value};
+use crate::value::{Keyed, Obj, Value};
 
 fn call(f: GenericFn, args: Vec<Ir>) -> Ir {
     Ir::Call(Builtin::Generic(f), args)
@@ -319,9 +319,9 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
     use crate::value::Collection as C;
     let made = |c: C| Ok(Value::Obj(Arc::new(Obj::Collection(Mutex::new(c)))));
     match f {
-        GenericFn::New(true) => return made(C::Dict(Vec::new())),
+        GenericFn::New(true) => return made(C::Dict(Keyed::new())),
         GenericFn::New(false) => return made(C::List(Vec::new())),
-        GenericFn::NewSet => return made(C::Set(Vec::new())),
+        GenericFn::NewSet => return made(C::Set(Keyed::new())),
         GenericFn::FromJson(kind, to) => {
             use crate::dotnet::json::{Token, TokenType};
             let Some(text) = opt_s(args, 0) else {
@@ -344,40 +344,39 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             };
             let children = doc.children();
             return match kind {
+                // A repeated name: the last value, as Newtonsoft's `dictionary[key] = value`.
                 2 => {
-                    let mut pairs = Vec::with_capacity(children.len());
+                    let mut pairs = Keyed::new();
                     for p in children {
                         let name = p.name().map(Value::Str).unwrap_or(Value::Null);
-                        pairs.push((name, value(p.property_value())?));
+                        pairs.set(name, value(p.property_value())?);
                     }
                     made(C::Dict(pairs))
                 }
-                _ => {
-                    let mut items: Vec<Value> = Vec::with_capacity(children.len());
+                1 => {
+                    let mut set = Keyed::new();
                     for c in children {
-                        let v = value(c)?;
-                        if kind == 0 || !items.iter().any(|x| x.dotnet_eq(&v)) {
-                            items.push(v);
-                        }
+                        set.add(value(c)?, ());
                     }
-                    made(if kind == 0 {
-                        C::List(items)
-                    } else {
-                        C::Set(items)
-                    })
+                    made(C::Set(set))
+                }
+                _ => {
+                    let items = children
+                        .into_iter()
+                        .map(value)
+                        .collect::<EvalResult<Vec<_>>>()?;
+                    made(C::List(items))
                 }
             };
         }
         GenericFn::SetFrom => {
-            let mut set: Vec<Value> = Vec::new();
+            let mut set = Keyed::new();
             if let Value::Array(a) = arg(args, 0) {
                 for v in a.iter() {
-                    if !set.iter().any(|x| x.dotnet_eq(v)) {
-                        set.push(v.clone());
-                    }
+                    set.add(v.clone(), ());
                 }
             }
-            env.charge_bytes(set.iter().map(weight).sum())?;
+            env.charge_bytes(set.keys().map(weight).sum())?;
             return made(C::Set(set));
         }
         GenericFn::ListFrom => {
@@ -406,41 +405,44 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
     let x = arg(args, 1).clone();
     let key_str = |k: &Value| k.to_dotnet_string();
     Ok(match (&mut *c, f) {
-        (C::List(l) | C::Set(l), GenericFn::Count) => Value::Int(l.len() as i64),
+        (C::List(l), GenericFn::Count) => Value::Int(l.len() as i64),
+        (C::Set(l), GenericFn::Count) => Value::Int(l.len() as i64),
         (C::Set(l), GenericFn::SetAdd) => {
-            if l.iter().any(|v| v.dotnet_eq(&x)) {
-                Value::Bool(false)
-            } else {
-                env.charge_bytes(weight(&x))?;
-                l.push(x);
-                Value::Bool(true)
+            let w = weight(&x);
+            let added = l.add(x, ());
+            if added {
+                env.charge_bytes(w)?;
             }
+            Value::Bool(added)
         }
         (C::Set(l), GenericFn::UnionWith) => {
             if let Value::Array(a) = &x {
                 for v in a.iter() {
-                    if !l.iter().any(|have| have.dotnet_eq(v)) {
+                    if l.add(v.clone(), ()) {
                         env.charge_bytes(weight(v))?;
-                        l.push(v.clone());
                     }
                 }
             }
             Value::Null
         }
         (C::Dict(d), GenericFn::Count) => Value::Int(d.len() as i64),
-        (C::List(l) | C::Set(l), GenericFn::Items) => Value::Array(l.clone().into()),
+        (C::List(l), GenericFn::Items) => Value::Array(l.clone().into()),
+        (C::Set(l), GenericFn::Items) => Value::Array(l.keys().cloned().collect::<Vec<_>>().into()),
         (C::Dict(d), GenericFn::Items) => Value::Array(
-            d.iter()
+            d.entries()
+                .iter()
                 .map(|(k, v)| Value::Pair(Arc::new((k.clone(), v.clone()))))
                 .collect::<Vec<_>>()
                 .into(),
         ),
-        (C::Dict(d), GenericFn::Keys) => {
-            Value::Array(d.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>().into())
-        }
-        (C::Dict(d), GenericFn::Values) => {
-            Value::Array(d.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>().into())
-        }
+        (C::Dict(d), GenericFn::Keys) => Value::Array(d.keys().cloned().collect::<Vec<_>>().into()),
+        (C::Dict(d), GenericFn::Values) => Value::Array(
+            d.entries()
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+                .into(),
+        ),
         (C::List(l), GenericFn::Add) => {
             env.charge_bytes(weight(&x))?;
             l.push(x);
@@ -454,7 +456,7 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
                     "Value cannot be null. (Parameter 'key')",
                 );
             }
-            if d.iter().any(|(have, _)| have.dotnet_eq(&x)) {
+            if d.contains(&x) {
                 return fail(
                     EvalErrorKind::Argument,
                     format!(
@@ -464,11 +466,11 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
                 );
             }
             env.charge_bytes(weight(&x) + weight(&v))?;
-            d.push((x, v));
+            d.add(x, v);
             Value::Null
         }
-        (C::Dict(d), GenericFn::Get) => match d.iter().find(|(have, _)| have.dotnet_eq(&x)) {
-            Some((_, v)) => v.clone(),
+        (C::Dict(d), GenericFn::Get) => match d.get(&x) {
+            Some(v) => v.clone(),
             None => {
                 return fail(
                     EvalErrorKind::KeyNotFound,
@@ -492,10 +494,7 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
                 );
             }
             env.charge_bytes(weight(&v))?;
-            match d.iter_mut().find(|(have, _)| have.dotnet_eq(&x)) {
-                Some(slot) => slot.1 = v.clone(),
-                None => d.push((x, v.clone())),
-            }
+            d.set(x, v.clone());
             v
         }
         (C::List(l), GenericFn::Set) => {
@@ -506,9 +505,8 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             *slot = v.clone();
             v
         }
-        (C::List(l) | C::Set(l), GenericFn::Contains) => {
-            Value::Bool(l.iter().any(|v| v.dotnet_eq(&x)))
-        }
+        (C::List(l), GenericFn::Contains) => Value::Bool(l.iter().any(|v| v.dotnet_eq(&x))),
+        (C::Set(l), GenericFn::Contains) => Value::Bool(l.contains(&x)),
         (C::List(l), GenericFn::IndexOf) => Value::Int(
             l.iter()
                 .position(|v| v.dotnet_eq(&x))
@@ -524,8 +522,8 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             l.insert(i, v);
             Value::Null
         }
-        (C::List(l) | C::Set(l), GenericFn::Remove) => match l.iter().position(|v| v.dotnet_eq(&x))
-        {
+        (C::Set(l), GenericFn::Remove) => Value::Bool(l.remove(&x)),
+        (C::List(l), GenericFn::Remove) => match l.iter().position(|v| v.dotnet_eq(&x)) {
             Some(i) => {
                 l.remove(i);
                 Value::Bool(true)
@@ -540,16 +538,16 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             l.remove(i);
             Value::Null
         }
-        (C::Dict(d), GenericFn::ContainsKey) => Value::Bool(d.iter().any(|(k, _)| k.dotnet_eq(&x))),
+        (C::Dict(d), GenericFn::ContainsKey) => Value::Bool(d.contains(&x)),
         (C::Dict(d), GenericFn::ContainsValue) => {
-            Value::Bool(d.iter().any(|(_, v)| v.dotnet_eq(&x)))
+            Value::Bool(d.entries().iter().any(|(_, v)| v.dotnet_eq(&x)))
         }
-        (C::Dict(d), GenericFn::RemoveKey) => {
-            let before = d.len();
-            d.retain(|(have, _)| !have.dotnet_eq(&x));
-            Value::Bool(d.len() != before)
+        (C::Dict(d), GenericFn::RemoveKey) => Value::Bool(d.remove(&x)),
+        (C::List(l), GenericFn::Clear) => {
+            l.clear();
+            Value::Null
         }
-        (C::List(l) | C::Set(l), GenericFn::Clear) => {
+        (C::Set(l), GenericFn::Clear) => {
             l.clear();
             Value::Null
         }
@@ -565,6 +563,40 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
 #[cfg(test)]
 mod tests {
     use crate::expr::testing::{assert_refused, s};
+
+    #[test]
+    fn client_sized_sets_and_dictionaries_are_read_in_linear_time() {
+        use crate::context::SimpleContext;
+        use crate::expr::testing::show;
+        // 99 999 distinct strings and a repeated one (the item budget: 100 000), in a request body.
+        let items: Vec<String> = (0..99_999).map(|i| format!("\"v{i}\"")).collect();
+        let mut ctx = SimpleContext::new("POST", "/");
+        ctx.request_body = Some(format!("[{},\"v0\"]", items.join(",")).into_bytes());
+        assert_eq!(
+            show(
+                r#"@(JsonConvert.DeserializeObject<HashSet<string>>(context.Request.Body.As<string>(true)).Count)"#,
+                &ctx
+            ),
+            "99999"
+        );
+        assert_eq!(
+            show(
+                r#"@{ var s = new HashSet<string>(); s.UnionWith(JsonConvert.DeserializeObject<List<string>>(context.Request.Body.As<string>(true))); return s.Contains("v99998") + "/" + s.Count; }"#,
+                &ctx
+            ),
+            "True/99999"
+        );
+        let pairs: Vec<String> = (0..99_999).map(|i| format!("\"k{i}\":{i}")).collect();
+        // A repeated name keeps the last value, as Newtonsoft's dictionary[key] = value.
+        ctx.request_body = Some(format!("{{{},\"k7\":-7}}", pairs.join(",")).into_bytes());
+        assert_eq!(
+            show(
+                r#"@{ var d = JsonConvert.DeserializeObject<Dictionary<string, int>>(context.Request.Body.As<string>(true)); return d["k7"] + "/" + d.Count + "/" + d.ContainsKey("k99998"); }"#,
+                &ctx
+            ),
+            "-7/99999/True"
+        );
+    }
 
     #[test]
     fn lists_and_dictionaries_as_policies_build_them() {
