@@ -377,6 +377,33 @@ impl Value {
         }
     }
 
+    /// The order `OrderBy` and `List<T>.Sort()` put values in: numbers by value, strings
+    /// ordinally, dates and spans in time, null first; values of different kinds by kind.
+    pub fn order(&self, other: &Value) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let num = |v: &Value| match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Double(d) => Some(*d),
+            Value::Char(c) => Some(*c as u32 as f64),
+            _ => None,
+        };
+        match (self, other) {
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Null, _) => Ordering::Less,
+            (_, Value::Null) => Ordering::Greater,
+            (Value::Str(x), Value::Str(y)) => x.cmp(y),
+            (Value::DateTime(x), Value::DateTime(y)) => x.wall.cmp(&y.wall),
+            (Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => x.utc().cmp(&y.utc()),
+            (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
+            (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+            (Value::Int(x), Value::Int(y)) => x.cmp(y),
+            _ => match (num(self), num(other)) {
+                (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+                _ => self.type_name().cmp(other.type_name()),
+            },
+        }
+    }
+
     /// C# `==` on two values (the checker has made sure the comparison is meaningful).
     pub fn dotnet_eq(&self, other: &Value) -> bool {
         match (self, other) {

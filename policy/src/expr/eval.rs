@@ -548,9 +548,9 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
             }
             // Stable, as LINQ's; descending keeps equal keys in their order too.
             if op == Linq::OrderBy {
-                keyed.sort_by(|a, b| order(&a.0, &b.0));
+                keyed.sort_by(|a, b| a.0.order(&b.0));
             } else {
-                keyed.sort_by(|a, b| order(&b.0, &a.0));
+                keyed.sort_by(|a, b| b.0.order(&a.0));
             }
             Ok(Value::Array(keyed.into_iter().map(|(_, v)| v).collect()))
         }
@@ -579,27 +579,6 @@ fn scalar_key(v: &Value) -> Option<(u8, String)> {
         Value::Str(s) => (5, s.to_string()),
         _ => return None,
     })
-}
-
-/// The order `OrderBy` sorts keys in: numbers by value, strings ordinally, dates and spans in
-/// time, null first; keys of different kinds by kind.
-fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Less,
-        (_, Value::Null) => Ordering::Greater,
-        (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        (Value::DateTime(x), Value::DateTime(y)) => x.wall.cmp(&y.wall),
-        (Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => x.utc().cmp(&y.utc()),
-        (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        _ => match (num(a), num(b)) {
-            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-            _ => a.type_name().cmp(b.type_name()),
-        },
-    }
 }
 
 /// `Sum`, `Min`, `Max`, `Average` of the (non-null) values, as LINQ computes them.
@@ -640,7 +619,7 @@ fn aggregate(op: Linq, values: Vec<Value>) -> R<Value> {
             let mut best: Option<Value> = None;
             for v in values {
                 best = match best {
-                    Some(b) if order(&v, &b) != pick => Some(b),
+                    Some(b) if v.order(&b) != pick => Some(b),
                     _ => Some(v),
                 };
             }

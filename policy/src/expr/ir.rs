@@ -613,6 +613,28 @@ pub enum GenericFn {
     ContainsValue,
     RemoveKey,
     Clear,
+    /// `Dictionary.TryAdd(k, v)`: false when the key was there.
+    TryAdd,
+    /// `List<T>.Sort()`, `Reverse()`, `AddRange(items)`: in place.
+    Sort,
+    Reverse,
+    AddRange,
+    /// `HashSet<T>` against a sequence.
+    SetOp(SetOp),
+}
+
+/// `HashSet<T>`'s set algebra.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOp {
+    IntersectWith,
+    ExceptWith,
+    SymmetricExceptWith,
+    IsSubsetOf,
+    IsSupersetOf,
+    IsProperSubsetOf,
+    IsProperSupersetOf,
+    Overlaps,
+    SetEquals,
 }
 
 /// A form body's dictionary and lists (`members/form.rs`).

@@ -248,17 +248,25 @@ pub(crate) fn method(
             "Contains" => (GenericFn::Contains, vec![v], Ty::Bool),
             "Remove" => (GenericFn::Remove, vec![v], Ty::Bool),
             "Clear" => (GenericFn::Clear, vec![], Ty::Void),
-            "UnionWith" => {
-                let [a] = args else {
-                    return type_err(off, "'UnionWith' takes a sequence");
+            _ => {
+                let (f, ty) = match m {
+                    "UnionWith" => (GenericFn::UnionWith, Ty::Void),
+                    "IntersectWith" => (GenericFn::SetOp(SetOp::IntersectWith), Ty::Void),
+                    "ExceptWith" => (GenericFn::SetOp(SetOp::ExceptWith), Ty::Void),
+                    "SymmetricExceptWith" => {
+                        (GenericFn::SetOp(SetOp::SymmetricExceptWith), Ty::Void)
+                    }
+                    "IsSubsetOf" => (GenericFn::SetOp(SetOp::IsSubsetOf), Ty::Bool),
+                    "IsSupersetOf" => (GenericFn::SetOp(SetOp::IsSupersetOf), Ty::Bool),
+                    "IsProperSubsetOf" => (GenericFn::SetOp(SetOp::IsProperSubsetOf), Ty::Bool),
+                    "IsProperSupersetOf" => (GenericFn::SetOp(SetOp::IsProperSupersetOf), Ty::Bool),
+                    "Overlaps" => (GenericFn::SetOp(SetOp::Overlaps), Ty::Bool),
+                    "SetEquals" => (GenericFn::SetOp(SetOp::SetEquals), Ty::Bool),
+                    _ => return unknown_member(rty, m, off),
                 };
-                let (ir, t) = b.expr(a)?;
-                let Some((_, items)) = sequence(ir, &t) else {
-                    return type_err(a.offset, format!("'UnionWith' takes a sequence, not '{t}'"));
-                };
-                return Ok((call(GenericFn::UnionWith, vec![recv, items]), Ty::Void));
+                let items = sequence_arg(b, m, args, off)?;
+                return Ok((call(f, vec![recv, items]), ty));
             }
-            _ => return unknown_member(rty, m, off),
         };
         let a = b.args(m, args, &params, params.len(), off)?;
         return Ok((call(f, with_recv(recv, a)), ty));
@@ -284,6 +292,13 @@ pub(crate) fn method(
         (true, "Remove") => (GenericFn::Remove, vec![v], Ty::Bool),
         (true, "RemoveAt") => (GenericFn::RemoveAt, vec![Ty::Int], Ty::Void),
         (true, "ToArray") => (GenericFn::Items, vec![], Ty::Array(Box::new(v))),
+        (true, "Sort") => (GenericFn::Sort, vec![], Ty::Void),
+        (true, "Reverse") => (GenericFn::Reverse, vec![], Ty::Void),
+        (true, "AddRange") => {
+            let items = sequence_arg(b, m, args, off)?;
+            return Ok((call(GenericFn::AddRange, vec![recv, items]), Ty::Void));
+        }
+        (false, "TryAdd") => (GenericFn::TryAdd, vec![k, v], Ty::Bool),
         (true, "ToList") => {
             b.args(m, args, &[], 0, off)?;
             let items = call(GenericFn::Items, vec![recv]);
@@ -298,6 +313,19 @@ pub(crate) fn method(
     };
     let a = b.args(m, args, &params, params.len(), off)?;
     Ok((call(f, with_recv(recv, a)), ty))
+}
+
+/// The one argument of a method that takes a sequence (`UnionWith`, `AddRange`, ...): its
+/// items as an array.
+fn sequence_arg(b: &mut dyn Binder, m: &str, args: &[Expr], off: usize) -> CheckResult<Ir> {
+    let [a] = args else {
+        return type_err(off, format!("'{m}' takes a sequence"));
+    };
+    let (ir, t) = b.expr(a)?;
+    match sequence(ir, &t) {
+        Some((_, items)) => Ok(items),
+        None => type_err(a.offset, format!("'{m}' takes a sequence, not '{t}'")),
+    }
 }
 
 /// A value's weight against the memory budget.
@@ -551,6 +579,56 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             l.clear();
             Value::Null
         }
+        (C::Dict(d), GenericFn::TryAdd) => {
+            let v = arg(args, 2).clone();
+            if x.is_null() {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'key')",
+                );
+            }
+            let w = weight(&x) + weight(&v);
+            let added = d.add(x, v);
+            if added {
+                env.charge_bytes(w)?;
+            }
+            Value::Bool(added)
+        }
+        (C::List(l), GenericFn::Sort) => {
+            l.sort_by(|a, b| a.order(b));
+            Value::Null
+        }
+        (C::List(l), GenericFn::Reverse) => {
+            l.reverse();
+            Value::Null
+        }
+        (C::List(l), GenericFn::AddRange) => {
+            let Value::Array(a) = &x else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'collection')",
+                );
+            };
+            if l.len() + a.len() > env.max_items() {
+                return over_budget(format!(
+                    "a collection of {} items (at most {})",
+                    l.len() + a.len(),
+                    env.max_items()
+                ));
+            }
+            env.charge_bytes(a.iter().map(weight).sum())?;
+            l.extend(a.iter().cloned());
+            Value::Null
+        }
+        (C::Set(l), GenericFn::SetOp(op)) => {
+            let Value::Array(a) = &x else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'other')",
+                );
+            };
+            set_op(l, op, a)
+        }
         (C::Dict(d), GenericFn::Clear) => {
             d.clear();
             Value::Null
@@ -558,6 +636,50 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
         // The checker binds each function to its kind of collection.
         _ => return fail(EvalErrorKind::InvalidCast, "not this kind of collection"),
     })
+}
+
+/// `HashSet<T>`'s set algebra against `other`'s items, in time linear in both.
+fn set_op(set: &mut Keyed<()>, op: SetOp, other: &[Value]) -> Value {
+    let mut theirs: Keyed<()> = Keyed::new();
+    for v in other {
+        theirs.add(v.clone(), ());
+    }
+    let common = set.keys().filter(|k| theirs.contains(k)).count();
+    let (mine, their) = (set.len(), theirs.len());
+    let keep = |set: &mut Keyed<()>, f: &dyn Fn(&Value) -> bool| {
+        let mut next = Keyed::new();
+        for k in set.keys().filter(|k| f(k)) {
+            next.add(k.clone(), ());
+        }
+        *set = next;
+    };
+    match op {
+        SetOp::IntersectWith => {
+            keep(set, &|k| theirs.contains(k));
+            Value::Null
+        }
+        SetOp::ExceptWith => {
+            keep(set, &|k| !theirs.contains(k));
+            Value::Null
+        }
+        SetOp::SymmetricExceptWith => {
+            let mut before: Keyed<()> = Keyed::new();
+            for k in set.keys() {
+                before.add(k.clone(), ());
+            }
+            keep(set, &|k| !theirs.contains(k));
+            for k in theirs.keys().filter(|k| !before.contains(k)) {
+                set.add(k.clone(), ());
+            }
+            Value::Null
+        }
+        SetOp::IsSubsetOf => Value::Bool(common == mine),
+        SetOp::IsSupersetOf => Value::Bool(common == their),
+        SetOp::IsProperSubsetOf => Value::Bool(common == mine && their > mine),
+        SetOp::IsProperSupersetOf => Value::Bool(common == their && mine > their),
+        SetOp::Overlaps => Value::Bool(common > 0),
+        SetOp::SetEquals => Value::Bool(common == mine && common == their),
+    }
 }
 
 #[cfg(test)]
