@@ -773,15 +773,15 @@ mod tests {
             ("@(new List<string>()[0])", "Index was out of range"),
             ("@(new List<string> { 1 })", "cannot"),
             (
-                "@(new List<string>().Reverse())",
-                "'List<string>.Reverse' is not supported by certgate",
+                "@(new List<string>().GetRange(0, 1))",
+                "'List<string>.GetRange' is not supported by certgate",
             ),
             (
                 "@(new Queue<string> { \"a\" })",
                 "initializer is supported by certgate for List",
             ),
             (
-                "@(new HashSet<string>().IsSubsetOf(null))",
+                "@(new HashSet<string>().RemoveWhere(null))",
                 "not supported by certgate",
             ),
             (
