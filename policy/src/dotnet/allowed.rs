@@ -376,7 +376,10 @@ const MEMBERS: &[(&str, &[&str])] = &[
     // APIM's allow-lists for System.Text.RegularExpressions (a match and a group also have what
     // `Group` and `Capture` give them).
     ("System.Text.RegularExpressions.Regex", &[
-        "IsMatch", "Match", "Matches", "Replace", "Split", "Unescape",
+        "CacheSize", "Count", "EnumerateMatches", "Escape", "GetGroupNames", "GetGroupNumbers",
+        "GroupNameFromNumber", "GroupNumberFromName", "InfiniteMatchTimeout", "IsMatch", "Match",
+        "Matches", "MatchTimeout", "Options", "Replace", "RightToLeft", "Split", "ToString",
+        "Unescape",
     ]),
     ("System.Text.RegularExpressions.Match", &[
         "Empty", "Groups", "Result", "Captures", "Success", "Index", "Length", "Value",

@@ -815,6 +815,9 @@ pub enum RegexFn {
     /// `Groups[n]` / `Groups["name"]`.
     Group,
     GroupCount,
+    /// `Regex.Escape(text)`, `Regex.Unescape(text)`.
+    Escape,
+    Unescape,
 }
 
 /// The registered claims `Jwt` has properties for (RFC 7519 §4.1).

@@ -34,7 +34,7 @@ pub(crate) fn new(
     )
 }
 
-/// `Append`, `AppendLine`, `Insert`, `Clear`.
+/// `Append`, `AppendLine`, `AppendFormat`, `Insert`, `Clear`.
 pub(crate) fn method(
     b: &mut dyn Binder,
     recv: Ir,
@@ -66,6 +66,11 @@ pub(crate) fn method(
             b.args(m, args, &[Ty::Int, Ty::Str], 2, off)?,
         ),
         "Clear" => (BuilderFn::Clear, b.args(m, args, &[], 0, off)?),
+        // What String.Format makes of the same arguments, appended.
+        "AppendFormat" => {
+            let (text, _) = super::string::static_method(b, "Format", args, off)?;
+            (BuilderFn::Append, vec![text])
+        }
         _ => return unknown_member(&TY, m, off),
     };
     Ok((call(f, with_recv(recv, a)), TY))
@@ -160,8 +165,12 @@ mod tests {
             failure(r#"@(new StringBuilder("a").Insert(5, "x"))"#),
             Some(EvalErrorKind::OutOfRange)
         );
-        assert!(s(r#"@(new StringBuilder().AppendFormat("{0}", 1))"#)
-            .contains("'StringBuilder.AppendFormat' is not supported by certgate"));
+        assert_eq!(
+            s(r#"@(new StringBuilder("a").AppendFormat("-{0:D3}-{1}", 7, "b").ToString())"#),
+            "a-007-b"
+        );
+        assert!(s(r#"@(new StringBuilder().EnsureCapacity(8))"#)
+            .contains("'StringBuilder.EnsureCapacity' is not supported by certgate"));
         // Growth is charged: doubling a builder runs into the budget.
         assert_eq!(
             failure(

@@ -89,6 +89,15 @@ pub(crate) fn static_method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    if let "Escape" | "Unescape" = m {
+        let f = if m == "Escape" {
+            RegexFn::Escape
+        } else {
+            RegexFn::Unescape
+        };
+        let a = b.args(m, args, &[Ty::Str], 1, off)?;
+        return Ok((rx(f, a), Ty::Str));
+    }
     let Some((f, ty, extra)) = operation(m) else {
         return unknown_member(&Ty::Static(Static::Regex), m, off);
     };
@@ -110,6 +119,86 @@ pub(crate) fn static_method(
         irs.push(b.coerce(&args[2], &Ty::Str)?);
     }
     Ok((rx(f, irs), ty))
+}
+
+/// `Regex.Escape`: the metacharacters `\ * + ? | { [ ( ) ^ $ . #` and white space escaped
+/// (`]` and `}` are left as they are, as .NET leaves them).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '*' | '+' | '?' | '|' | '{' | '[' | '(' | ')' | '^' | '$' | '.' | '#' | ' ' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `Regex.Unescape`: the escapes a pattern may hold turned into their characters; `Err`:
+/// .NET's message for an escape it does not know.
+fn unescape(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    let hex = |chars: &mut std::iter::Peekable<std::str::Chars>, n: usize| {
+        let digits: String = (0..n).filter_map(|_| chars.next()).collect();
+        u32::from_str_radix(&digits, 16)
+            .ok()
+            .filter(|_| digits.len() == n)
+            .and_then(char::from_u32)
+            .ok_or_else(|| format!("Insufficient or invalid hexadecimal digits in '{s}'."))
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            return Err(format!("Illegal \\ at end of pattern '{s}'."));
+        };
+        out.push(match e {
+            'a' => '\u{7}',
+            'b' => '\u{8}',
+            't' => '\t',
+            'r' => '\r',
+            'v' => '\u{b}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'e' => '\u{1b}',
+            'x' => hex(&mut chars, 2)?,
+            'u' => hex(&mut chars, 4)?,
+            'c' => match chars.next() {
+                Some(l) if l.is_ascii_alphabetic() => {
+                    char::from((l.to_ascii_uppercase() as u8) - b'@')
+                }
+                _ => return Err(format!("Unrecognized control character in '{s}'.")),
+            },
+            '0'..='7' => {
+                let mut v = e.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|d| d.to_digit(8)) {
+                        Some(d) => {
+                            v = v * 8 + d;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                char::from_u32(v & 0xFF).unwrap_or('\0')
+            }
+            e if e.is_alphanumeric() || e == '_' => {
+                return Err(format!("Unrecognized escape sequence \\{e} in '{s}'."))
+            }
+            e => e,
+        });
+    }
+    Ok(out)
 }
 
 /// `new Regex(pattern[, options[, timeout]])`.
@@ -170,6 +259,15 @@ pub(crate) fn index(b: &mut dyn Binder, recv: Ir, index: &Expr) -> CheckResult<(
 }
 
 pub(crate) fn eval(f: RegexFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
+    match f {
+        RegexFn::Escape => return Ok(Value::str(&escape(s_arg(args, 0)?))),
+        RegexFn::Unescape => {
+            return unescape(s_arg(args, 0)?)
+                .map(|t| Value::str(&t))
+                .or_else(|e| fail(EvalErrorKind::Argument, e))
+        }
+        _ => {}
+    }
     if f == RegexFn::New {
         let p = s_arg(args, 0)?;
         let opts = int(arg(args, 1)).unwrap_or(0);
@@ -324,6 +422,25 @@ mod tests {
     /// What the engine cannot run: refused at load for a constant pattern (by position), an
     /// `ArgumentException` for one computed per request; results are bounded before they exist.
     #[test]
+    fn escape_and_unescape_as_dotnet() {
+        assert_eq!(
+            s(r#"@(Regex.Escape("1+1=2? (yes) $5 #x"))"#),
+            r"1\+1=2\?\ \(yes\)\ \$5\ \#x"
+        );
+        assert_eq!(
+            s(r#"@(Regex.Unescape(Regex.Escape("a.b*c [d] {e}")))"#),
+            "a.b*c [d] {e}"
+        );
+        assert_eq!(s(r#"@(Regex.Unescape(@"\101\cA\t").Length)"#), "3");
+        assert!(
+            s(r#"@(Regex.Unescape(@"\q"))"#).starts_with("ERR Unrecognized escape sequence \\q")
+        );
+        assert!(s(r#"@(Regex.Unescape(@"\x4"))"#)
+            .starts_with("ERR Insufficient or invalid hexadecimal digits"));
+        assert!(s(r#"@(Regex.Unescape(@"a\"))"#).starts_with("ERR Illegal \\ at end of pattern"));
+    }
+
+    #[test]
     fn unsupported_patterns_and_bounds() {
         let e = s(r#"@(Regex.IsMatch("ab", "a(?=b)"))"#);
         assert!(
@@ -332,8 +449,9 @@ mod tests {
         );
         assert!(s(r#"@(Regex.IsMatch("a", "a", RegexOptions.RightToLeft))"#)
             .contains("RegexOptions.RightToLeft"));
-        assert!(s(r#"@(Regex.Unescape("a"))"#)
-            .contains("'Regex.Unescape' is not supported by certgate"));
+        assert!(
+            s(r#"@(Regex.CacheSize)"#).contains("'Regex.CacheSize' is not supported by certgate")
+        );
         assert!(s(r#"@(Regex.IsMatch("a"))"#).contains("takes the input, the pattern"));
         assert!(s(r#"@(RegexOptions.Fast)"#).contains("does not contain a definition for 'Fast'"));
         let ctx = SimpleContext::new("GET", "/?p=a(%3F%3Db)");
