@@ -1406,6 +1406,63 @@ fn backend_connections_closed_while_idle_leave_the_pool() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+/// Issue 13: a SOAP request read and changed as System.Xml.Linq reads it: the policy takes the
+/// symbol out of the envelope (`Descendants(ns + "Symbol")`) into a header, marks the envelope
+/// and sends it on; a body that is not XML fails the expression, and on-error answers.
+#[test]
+fn xml_bodies_are_read_and_rewritten_with_xlinq() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "soap",
+        r#"<policies>
+  <inbound>
+    <base />
+    <set-header name="X-Symbol" exists-action="override"><value>@{ XNamespace q = "urn:quotes"; return context.Request.Body.As<XDocument>(preserveContent: true).Descendants(q + "Symbol").Single().Value; }</value></set-header>
+    <set-body>@{ var doc = context.Request.Body.As<XDocument>(); doc.Root.SetAttributeValue("seen", "true"); return doc.ToString(SaveOptions.DisableFormatting); }</set-body>
+  </inbound>
+  <backend><forward-request /></backend>
+  <on-error><return-response><set-status code="400" reason="Bad XML" /><set-body>@(context.LastError.Reason)</set-body></return-response></on-error>
+</policies>"#,
+    );
+    let client = Some("dev-valid-client");
+    let envelope = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><GetQuote xmlns="urn:quotes"><Symbol>MSFT</Symbol></GetQuote></s:Body></s:Envelope>"#;
+    let (status, head, body) = d.curl(
+        API,
+        "/soap/quote",
+        client,
+        &["-H", "Content-Type: text/xml", "--data-binary", envelope],
+    );
+    assert_eq!(status, 200, "{head}{body}");
+    let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        echo["headers"]
+            .to_string()
+            .to_ascii_lowercase()
+            .contains(r#"["x-symbol","msft"]"#),
+        "{body}"
+    );
+    assert_eq!(
+        echo["body"],
+        envelope.replacen(r#"envelope/">"#, r#"envelope/" seen="true">"#, 1),
+        "{body}"
+    );
+    // Not XML: the expression fails and on-error answers with its reason.
+    let (status, head, body) = d.curl(
+        API,
+        "/soap/quote",
+        client,
+        &[
+            "-H",
+            "Content-Type: text/xml",
+            "--data-binary",
+            "{\"not\":\"xml\"}",
+        ],
+    );
+    assert_eq!(status, 400, "{head}{body}");
+    assert_eq!(body, "ExpressionValueEvaluationFailure", "{head}");
+}
+
 /// Issue 11, patch 0019: a request without a body is proxied in one straight line (no channel
 /// pair between a downstream and an upstream half). What the two halves did together must
 /// still hold: a response whose body comes after its head is passed on whole; a backend that
