@@ -1509,6 +1509,14 @@ fn bodyless_requests_keep_the_duplex_guarantees() {
                     std::thread::sleep(Duration::from_millis(200));
                 } else if line.contains("/short") {
                     let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+                } else if line.contains("/head") {
+                    // The request head as it arrived, under a response head of mixed case.
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nX-Backend-MiXed: v\r\ncontent-length: {}\r\n\r\n",
+                        head.len()
+                    );
+                    let _ = conn.write_all(&head);
                 }
                 // "/none": closed without an answer.
             });
@@ -1593,6 +1601,20 @@ fn bodyless_requests_keep_the_duplex_guarantees() {
     // And the gateway serves on.
     let (status, _, body) = d.curl(API, "/raw/split", client, &[]);
     assert_eq!((status, body.as_str()), (200, "helloworld"));
+
+    // Header names keep their case both ways (patch 0020 makes a case map only for names the
+    // writer would not reproduce): mixed case as given, lower case as given.
+    let r = raw(
+        d.plain,
+        format!(
+            "GET /raw/head HTTP/1.1\r\nHost: {API}\r\nX-ARR-ClientCert: {forwarded}\r\nX-MiXed-Case: 1\r\nx-lower: 2\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(r.contains("\r\nX-Backend-MiXed: v\r\n"), "{r}");
+    assert!(r.contains("\r\nX-MiXed-Case: 1\r\n"), "{r}");
+    assert!(r.contains("\r\nx-lower: 2\r\n"), "{r}");
 
     // A body an inbound policy decides for a GET without one still reaches the backend (the
     // request body filter runs on the empty body's end).

@@ -85,6 +85,9 @@ pub enum HeaderNameVariant<'a> {
 pub struct RequestHeader {
     base: ReqParts,
     header_name_map: Option<CaseMap>,
+    // certgate patch 0020: case was asked for (`build`); the case map is made only once a
+    // name's case is one the writer without it would not reproduce.
+    preserve_case: bool,
     raw_target: RawTarget,
     // whether we send END_STREAM with HEADERS for h2 requests
     send_end_stream: bool,
@@ -153,6 +156,7 @@ impl RequestHeader {
         RequestHeader {
             base,
             header_name_map: None,
+            preserve_case: false,
             raw_target: RawTarget::FromUri,
             send_end_stream: true,
         }
@@ -167,9 +171,8 @@ impl RequestHeader {
         size_hint: Option<usize>,
     ) -> Result<Self> {
         let mut req = Self::build_no_case(method, path, size_hint)?;
-        req.header_name_map = Some(CaseMap::with_capacity(http_header_map_upper_bound(
-            size_hint,
-        )));
+        // certgate patch 0020: the case map is made when a name needs it.
+        req.preserve_case = true;
         Ok(req)
     }
 
@@ -204,7 +207,7 @@ impl RequestHeader {
             .try_into()
             .explain_err(InvalidHTTPHeader, |_| "invalid value while append")?;
         append_header_value(
-            self.header_name_map.as_mut(),
+            case_map(&mut self.header_name_map, self.preserve_case),
             &mut self.base.headers,
             name,
             header_value,
@@ -224,7 +227,7 @@ impl RequestHeader {
             .try_into()
             .explain_err(InvalidHTTPHeader, |_| "invalid value while insert")?;
         insert_header_value(
-            self.header_name_map.as_mut(),
+            case_map(&mut self.header_name_map, self.preserve_case),
             &mut self.base.headers,
             name,
             header_value,
@@ -256,7 +259,7 @@ impl RequestHeader {
 
     /// Returns true if the request has case-sensitive headers.
     pub fn has_case(&self) -> bool {
-        self.header_name_map.is_some()
+        self.header_name_map.is_some() || self.preserve_case
     }
 
     pub fn map<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
@@ -407,6 +410,7 @@ impl Clone for RequestHeader {
         Self {
             base: self.as_owned_parts(),
             header_name_map: self.header_name_map.clone(),
+            preserve_case: self.preserve_case,
             raw_target: self.raw_target.clone(),
             send_end_stream: self.send_end_stream,
         }
@@ -422,6 +426,7 @@ impl From<ReqParts> for RequestHeader {
         Self {
             base: parts,
             header_name_map: None,
+            preserve_case: false,
             // The Uri is the only target available here, so it is the one that serializes.
             raw_target: RawTarget::FromUri,
             send_end_stream: true,
@@ -453,6 +458,8 @@ pub struct ResponseHeader {
     base: RespParts,
     // an ordered header map to store the original case of each header name
     header_name_map: Option<CaseMap>,
+    // certgate patch 0020: as `RequestHeader::preserve_case`.
+    preserve_case: bool,
     // the reason phrase of the response, if unset, a default one will be used
     reason_phrase: Option<String>,
 }
@@ -476,6 +483,7 @@ impl Clone for ResponseHeader {
         Self {
             base: self.as_owned_parts(),
             header_name_map: self.header_name_map.clone(),
+            preserve_case: self.preserve_case,
             reason_phrase: self.reason_phrase.clone(),
         }
     }
@@ -487,6 +495,7 @@ impl From<RespParts> for ResponseHeader {
         Self {
             base: parts,
             header_name_map: None,
+            preserve_case: false,
             reason_phrase: None,
         }
     }
@@ -507,9 +516,8 @@ impl From<Box<ResponseHeader>> for Box<RespParts> {
 impl ResponseHeader {
     fn new(size_hint: Option<usize>) -> Self {
         let mut resp_header = Self::new_no_case(size_hint);
-        resp_header.header_name_map = Some(CaseMap::with_capacity(http_header_map_upper_bound(
-            size_hint,
-        )));
+        // certgate patch 0020: the case map is made when a name needs it.
+        resp_header.preserve_case = true;
         resp_header
     }
 
@@ -519,6 +527,7 @@ impl ResponseHeader {
         ResponseHeader {
             base,
             header_name_map: None,
+            preserve_case: false,
             reason_phrase: None,
         }
     }
@@ -558,7 +567,7 @@ impl ResponseHeader {
             .try_into()
             .explain_err(InvalidHTTPHeader, |_| "invalid value while append")?;
         append_header_value(
-            self.header_name_map.as_mut(),
+            case_map(&mut self.header_name_map, self.preserve_case),
             &mut self.base.headers,
             name,
             header_value,
@@ -578,7 +587,7 @@ impl ResponseHeader {
             .try_into()
             .explain_err(InvalidHTTPHeader, |_| "invalid value while insert")?;
         insert_header_value(
-            self.header_name_map.as_mut(),
+            case_map(&mut self.header_name_map, self.preserve_case),
             &mut self.base.headers,
             name,
             header_value,
@@ -610,7 +619,7 @@ impl ResponseHeader {
 
     /// Returns true if the response has case-sensitive headers.
     pub fn has_case(&self) -> bool {
-        self.header_name_map.is_some()
+        self.header_name_map.is_some() || self.preserve_case
     }
 
     pub fn map<F: FnMut(HeaderNameVariant, &HeaderValue) -> Result<()>>(
@@ -830,9 +839,50 @@ fn http_header_map_upper_bound(size_hint: Option<usize>) -> usize {
     )
 }
 
+/// certgate patch 0020: where a header name's case goes: nowhere (no case asked for), or a
+/// case map made when the first name needs one.
+struct CaseSlot<'a> {
+    map: &'a mut Option<CaseMap>,
+    preserve: bool,
+}
+
+fn case_map(map: &mut Option<CaseMap>, preserve: bool) -> CaseSlot<'_> {
+    CaseSlot { map, preserve }
+}
+
+impl<'a> CaseSlot<'a> {
+    /// The case map to record `wire` (the name as written) in: made now, holding the names the
+    /// writer without one writes for the headers already there, when this name needs it;
+    /// `None` when nothing needs recording. Most heads never need one: every name as the
+    /// writer without a case map writes it (or in lower case) is reproduced without it, and
+    /// each case map costs an allocation, a second hash insert per header and a copy per clone.
+    fn get<T>(self, name: &HeaderName, wire: &[u8], value_map: &HMap<T>) -> Option<&'a mut CaseMap> {
+        if self.map.is_none() {
+            if !self.preserve || plain_case(name, wire) {
+                return None;
+            }
+            let mut m = CaseMap::with_capacity(value_map.len() + 1);
+            for (n, _) in value_map.iter() {
+                m.append(n.clone(), n.into_case_header_name());
+            }
+            *self.map = Some(m);
+        }
+        self.map.as_mut()
+    }
+}
+
+/// certgate patch 0020: whether a name written `wire` needs no case map: the writer without one
+/// writes a known name in its titled form and any other in lower case, so a name written that
+/// way, or in lower case (a known one then goes out titled: only its case changes, and field
+/// names are case-insensitive, RFC 9110 §5.1), is reproduced without it.
+fn plain_case(name: &HeaderName, wire: &[u8]) -> bool {
+    wire == name.as_str().as_bytes()
+        || case_header_name::titled_header_name_str(name).is_some_and(|t| t.as_bytes() == wire)
+}
+
 #[inline]
 fn append_header_value<T>(
-    name_map: Option<&mut CaseMap>,
+    name_map: CaseSlot<'_>,
     value_map: &mut HMap<T>,
     name: impl IntoCaseHeaderName,
     value: T,
@@ -843,7 +893,7 @@ fn append_header_value<T>(
         .try_into()
         .or_err(InvalidHTTPHeader, "invalid header name")?;
     // store the original case in the map
-    if let Some(name_map) = name_map {
+    if let Some(name_map) = name_map.get(&header_name, case_header_name.as_slice(), value_map) {
         // Use the non-panicking `try_append`: the infallible `append` calls
         // `.expect("size overflows MAX_SIZE")` internally, which would abort the
         // process if the case map ever exceeded `http`'s `MAX_SIZE` (1 << 15).
@@ -861,7 +911,7 @@ fn append_header_value<T>(
 
 #[inline]
 fn insert_header_value<T>(
-    name_map: Option<&mut CaseMap>,
+    name_map: CaseSlot<'_>,
     value_map: &mut HMap<T>,
     name: impl IntoCaseHeaderName,
     value: T,
@@ -871,7 +921,7 @@ fn insert_header_value<T>(
         .as_slice()
         .try_into()
         .or_err(InvalidHTTPHeader, "invalid header name")?;
-    if let Some(name_map) = name_map {
+    if let Some(name_map) = name_map.get(&header_name, case_header_name.as_slice(), value_map) {
         // store the original case in the map
         name_map.insert(header_name.clone(), case_header_name);
     }
@@ -1045,6 +1095,50 @@ mod tests {
         assert_eq!(8, http_header_map_upper_bound(None));
         assert_eq!(16, http_header_map_upper_bound(Some(16)));
         assert_eq!(4096, http_header_map_upper_bound(Some(7777)));
+    }
+
+    // certgate patch 0020: a head whose names the writer reproduces has no case map; the
+    // first name it would not reproduce makes one, holding every name so far.
+    #[test]
+    fn case_map_made_only_when_a_name_needs_it() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("host", "a").unwrap();
+        req.append_header("Content-Type", "t").unwrap();
+        req.append_header("x-lower", "1").unwrap();
+        req.append_header("x-lower", "2").unwrap();
+        assert!(req.header_name_map.is_none());
+        assert!(req.has_case());
+        let mut buf: Vec<u8> = vec![];
+        req.header_to_h1_wire(&mut buf);
+        assert_eq!(
+            buf,
+            b"Host: a\r\nContent-Type: t\r\nx-lower: 1\r\nx-lower: 2\r\n".to_vec()
+        );
+        // A name the writer would not reproduce: the map is made, and every name written as
+        // before, this one as it was given.
+        req.append_header("X-MiXed", "m").unwrap();
+        req.append_header("x-lower", "3").unwrap();
+        assert!(req.header_name_map.is_some());
+        let mut buf: Vec<u8> = vec![];
+        req.header_to_h1_wire(&mut buf);
+        assert_eq!(
+            buf,
+            b"Host: a\r\nContent-Type: t\r\nx-lower: 1\r\nx-lower: 2\r\nx-lower: 3\r\nX-MiXed: m\r\n"
+                .to_vec()
+        );
+        // A clone keeps it; a head built without case never makes one.
+        let c = req.clone();
+        assert!(c.header_name_map.is_some());
+        let mut resp = ResponseHeader::build_no_case(200, None).unwrap();
+        resp.append_header("X-MiXed", "m").unwrap();
+        assert!(resp.header_name_map.is_none() && !resp.has_case());
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.insert_header("Server", "s").unwrap();
+        assert!(resp.header_name_map.is_none());
+        resp.insert_header("X-Served-By", "b").unwrap();
+        let mut buf: Vec<u8> = vec![];
+        resp.header_to_h1_wire(&mut buf);
+        assert_eq!(buf, b"Server: s\r\nX-Served-By: b\r\n".to_vec());
     }
 
     #[test]
