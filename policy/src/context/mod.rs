@@ -104,6 +104,18 @@ impl UrlView<'_> {
         self.query_values(name).into_iter().next()
     }
 
+    /// Every parameter, percent-decoded, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (decode_component(k), decode_component(v))
+            })
+            .collect()
+    }
+
     /// Every value of a query parameter, in order.
     pub fn query_values(&self, name: &str) -> Vec<String> {
         self.query

@@ -1408,6 +1408,10 @@ fn sequence_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
 /// type and an array of its items. `None` for every other type.
 fn items_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
     match rty {
+        Ty::Handle(h) if members::context::entry_type(*h).is_some() => Some((
+            members::context::entry_type(*h)?,
+            Ir::Call(Builtin::Context(ContextFn::Entries), vec![recv]),
+        )),
         Ty::Obj(ObjKind::Json(k)) => Some(members::json::items(recv, *k)),
         Ty::Group(_, t) => Some((
             (**t).clone(),

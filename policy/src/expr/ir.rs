@@ -893,6 +893,9 @@ pub enum ContextFn {
     CertsIndex,
     CertsCount,
     CertsAsArray,
+    /// The entries of a context dictionary (headers, query, matched parameters) as an array of
+    /// pairs: a name and its values (`string[]`), or a matched parameter's value.
+    Entries,
     /// `Certificates.Any(c => c.Value.Thumbprint == x)` rewritten to a hash-set lookup.
     CertsHasThumbprint,
     /// The same with `x` = `context.Request.Certificate.Thumbprint`, probed in binary.
@@ -1100,6 +1103,9 @@ pub enum CollectionFn {
     Index,
     PairKey,
     PairValue,
+    /// The keys (values) of an array of pairs: a dictionary's `Keys` (`Values`).
+    PairKeys,
+    PairValues,
     /// `new T[n]` (the default value is the second argument) and `new byte[n]`.
     NewArray,
     NewBytes,
@@ -1181,6 +1187,8 @@ impl Builtin {
             Builtin::Collection(
                 CollectionFn::PairKey
                 | CollectionFn::PairValue
+                | CollectionFn::PairKeys
+                | CollectionFn::PairValues
                 | CollectionFn::NewArray
                 | CollectionFn::NewBytes,
             ) => false,

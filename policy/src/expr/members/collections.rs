@@ -179,6 +179,19 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
             }
             _ => return fail(EvalErrorKind::NullReference, NULL_REF),
         },
+        CollectionFn::PairKeys | CollectionFn::PairValues => match arg(args, 0) {
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|p| match p {
+                        Value::Pair(p) if f == CollectionFn::PairKeys => p.0.clone(),
+                        Value::Pair(p) => p.1.clone(),
+                        _ => Value::Null,
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+        },
         CollectionFn::Length => match arg(args, 0) {
             Value::Array(a) => Value::Int(a.len() as i64),
             Value::Bytes(b) => Value::Int(b.len() as i64),

@@ -102,6 +102,28 @@ pub(crate) fn member(
         (Handle::Deployment, "GatewayId") => call(ContextFn::DeploymentGatewayId, Ty::Str),
         (Handle::Deployment, "Region") => call(ContextFn::DeploymentRegion, Ty::Str),
         (Handle::Certificates, "Count") => call(ContextFn::CertsCount, Ty::Int),
+        // The dictionaries' sizes and keys, from their entries.
+        (h, "Count" | "Keys" | "Values") if entry_type(h).is_some() => {
+            let entries = Ir::Call(Builtin::Context(ContextFn::Entries), vec![recv]);
+            let (elem_key, elem_value) = match entry_type(h) {
+                Some(Ty::Pair(k, v)) => (*k, *v),
+                _ => (Ty::Str, Ty::Str),
+            };
+            Ok(match name {
+                "Count" => (
+                    Ir::Call(Builtin::Collection(CollectionFn::Length), vec![entries]),
+                    Ty::Int,
+                ),
+                "Keys" => (
+                    Ir::Call(Builtin::Collection(CollectionFn::PairKeys), vec![entries]),
+                    Ty::Array(Box::new(elem_key)),
+                ),
+                _ => (
+                    Ir::Call(Builtin::Collection(CollectionFn::PairValues), vec![entries]),
+                    Ty::Array(Box::new(elem_value)),
+                ),
+            })
+        }
         (Handle::LastError, f) => {
             let field = match f {
                 "Source" => ErrorField::Source,
@@ -264,9 +286,70 @@ pub(crate) fn indexer(h: Handle) -> Option<(Builtin, Ty, Ty)> {
     Some((Builtin::Context(f), Ty::Str, ty))
 }
 
+/// What the entries of a context dictionary are, when they can be enumerated (`foreach`, LINQ,
+/// `Count`, `Keys`): a name and its values for headers and query parameters, a name and a
+/// value for matched parameters.
+pub(crate) fn entry_type(h: Handle) -> Option<Ty> {
+    let values = Ty::Array(Box::new(Ty::Str));
+    Some(match h {
+        Handle::RequestHeaders
+        | Handle::ResponseHeaders
+        | Handle::Query
+        | Handle::OriginalQuery => Ty::Pair(Box::new(Ty::Str), Box::new(values)),
+        Handle::MatchedParameters => Ty::Pair(Box::new(Ty::Str), Box::new(Ty::Str)),
+        _ => return None,
+    })
+}
+
+/// Name/value pairs grouped by name (case-insensitively for headers), in the order the names
+/// first appear: one entry per name with all its values.
+fn grouped(pairs: Vec<(String, String)>, ignore_case: bool) -> Value {
+    let mut out: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (k, v) in pairs {
+        let key = if ignore_case {
+            k.to_ascii_lowercase()
+        } else {
+            k.clone()
+        };
+        match index.get(&key) {
+            Some(&i) => out[i].1.push(Value::str(&v)),
+            None => {
+                index.insert(key, out.len());
+                out.push((k, vec![Value::str(&v)]));
+            }
+        }
+    }
+    Value::Array(
+        out.into_iter()
+            .map(|(k, vs)| Value::Pair(Arc::new((Value::str(&k), Value::Array(vs.into())))))
+            .collect::<Vec<_>>()
+            .into(),
+    )
+}
+
 pub(crate) fn eval(f: ContextFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     let ctx = env.ctx;
     Ok(match f {
+        ContextFn::Entries => {
+            let v = match arg(args, 0) {
+                Value::Handle(Handle::RequestHeaders) => grouped(ctx.request_headers(), true),
+                Value::Handle(Handle::ResponseHeaders) => grouped(ctx.response_headers(), true),
+                Value::Handle(h @ (Handle::Query | Handle::OriginalQuery)) => {
+                    let url = url_of(ctx, &Value::Handle(*h));
+                    grouped(url.query_pairs(), false)
+                }
+                Value::Handle(Handle::MatchedParameters) => Value::Array(
+                    ctx.matched_parameters()
+                        .into_iter()
+                        .map(|(k, v)| Value::Pair(Arc::new((Value::str(&k), Value::str(&v)))))
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+                _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+            };
+            return env.charge(v);
+        }
         ContextFn::RequestMethod => Value::str(ctx.method()),
         ContextFn::RequestIp => Value::str(&ip_string(ctx.client_ip())),
         ContextFn::RequestCertificate => ctx
@@ -522,6 +605,36 @@ mod tests {
     /// certgate has no products, subscriptions or users: they are null, typed as APIM's, so
     /// `context.Product?.Name ?? "none"` (APIM's lab sample) runs and a plain member access
     /// fails as in APIM for a request without a subscription.
+    #[test]
+    fn dictionaries_enumerate_their_entries() {
+        use crate::context::SimpleContext;
+        let ctx = SimpleContext::new("GET", "/x?a=1&b=%20&a=2&c")
+            .with_header("X-A", "1")
+            .with_header("x-a", "2")
+            .with_header("Accept", "*/*");
+        let run = |e: &str| show(e, &ctx);
+        // Headers: one entry per name (case-insensitive), its values in order.
+        assert_eq!(
+            run(
+                r#"@(string.Join(";", context.Request.Headers.Select(h => h.Key + "=" + string.Join(",", h.Value))))"#
+            ),
+            "X-A=1,2;Accept=*/*"
+        );
+        assert_eq!(run("@(context.Request.Headers.Count)"), "2");
+        // Query parameters, decoded, in the order their names first appear.
+        assert_eq!(
+            run(r#"@(string.Join(",", context.Request.Url.Query.Keys))"#),
+            "a,b,c"
+        );
+        assert_eq!(
+            run(
+                r#"@{ var s = ""; foreach (var p in context.Request.Url.Query) { s += p.Key + ":" + p.Value.Length + "[" + string.Join("|", p.Value) + "]"; } return s; }"#
+            ),
+            "a:2[1|2]b:1[ ]c:1[]"
+        );
+        assert_eq!(run("@(context.Request.MatchedParameters.Any())"), "False");
+    }
+
     #[test]
     fn product_subscription_and_user_are_null() {
         use crate::expr::testing::failure;
