@@ -300,7 +300,8 @@ fn bench_chain_verification(c: &mut Criterion) {
     g.finish();
 }
 
-/// An inbound section that reads what issue 13 added: a JSON body's member, a JWT's subject.
+/// An inbound section that reads what issue 13 added: a JSON body's member, a SOAP body's element
+/// (System.Xml.Linq), a JWT's subject.
 fn bench_expressions_over_request_data(c: &mut Criterion) {
     let plan_of = |inbound: &str| {
         let text =
@@ -315,6 +316,11 @@ fn bench_expressions_over_request_data(c: &mut Criterion) {
     let jwt = plan_of(
         r#"<set-variable name="sub" value="@(context.Request.Headers.GetValueOrDefault("Authorization", "").AsJwt()?.Subject)" />"#,
     );
+    let xml = plan_of(
+        r#"<set-variable name="symbol" value="@{ XNamespace q = &quot;urn:quotes&quot;; return context.Request.Body.As<XDocument>(preserveContent: true).Descendants(q + &quot;Symbol&quot;).First().Value; }" />"#,
+    );
+    // A 300-byte SOAP request.
+    let soap = br#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header/><s:Body><GetQuote xmlns="urn:quotes"><Symbol>MSFT</Symbol><Currency>EUR</Currency><Detail>full</Detail></GetQuote></s:Body></s:Envelope>"#;
     // A 250-byte body and a typical RS256 token's header and claims (the signature unread).
     let body = br#"{"x":"value","id":12345,"items":[{"sku":"A-1","qty":2},{"sku":"B-2","qty":1}],"customer":{"name":"Contoso","tier":"gold","region":"westeurope"},"note":"a typical small API request body for the benchmark"}"#;
     let token = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImtleS0xIn0.eyJpc3MiOiJodHRwczovL2xvZ2luLmV4YW1wbGUuY29tLyIsInN1YiI6ImJvYiIsImF1ZCI6ImFwaTovL3dlYXRoZXIiLCJleHAiOjE3MDAwMDAwMDAsImlhdCI6MTY5OTk5NjQwMCwic2NwIjoicmVhZCB3cml0ZSJ9.c2lnbmF0dXJl";
@@ -327,6 +333,17 @@ fn bench_expressions_over_request_data(c: &mut Criterion) {
                 ctx
             },
             |ctx| black_box(json.run_section(certgate_policy::Section::Inbound, ctx)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("xml_body_member", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut ctx = SimpleContext::new("POST", "/");
+                ctx.request_body = Some(soap.to_vec());
+                ctx
+            },
+            |ctx| black_box(xml.run_section(certgate_policy::Section::Inbound, ctx)),
             BatchSize::SmallInput,
         )
     });
