@@ -53,6 +53,13 @@ impl<'a> Checker<'a> {
         if matches!(ty, Ty::Static(_) | Ty::Namespace(_)) {
             return type_err(e.offset, format!("'{ty}' is a type, not a value"));
         }
+        // C# refuses a method that returns nothing where a value is expected.
+        if ty == Ty::Void {
+            return type_err(
+                e.offset,
+                "the expression returns no value (the method returns void); a policy expression must produce one",
+            );
+        }
         Ok(Checked {
             ir,
             ty,

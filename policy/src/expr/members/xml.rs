@@ -1157,13 +1157,18 @@ mod tests {
 
     #[test]
     fn errors_are_dotnet_exceptions() {
+        // A method that returns nothing is not a value (C# refuses it too).
+        assert_refused(
+            r#"@(new XElement("a").Add("x"))"#,
+            "the expression returns no value",
+        );
         assert!(x(r#"XDocument.Parse("<a>")"#).starts_with("ERR "));
         assert_eq!(
             x(r#"new XElement("a b")"#),
             "ERR The ' ' character, hexadecimal value 0x20, cannot be included in a name."
         );
         assert_eq!(
-            x(r#"new XElement("a").Remove()"#),
+            x(r#"{ new XElement("a").Remove(); return "removed"; }"#),
             "ERR The parent is missing."
         );
         assert_eq!(
