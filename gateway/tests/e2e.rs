@@ -1371,17 +1371,7 @@ fn backend_connections_closed_while_idle_leave_the_pool() {
             });
         }
     });
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "backends:\n",
-            &format!("backends:\n  - id: closing\n    url: http://127.0.0.1:{port}\n"),
-        )
-        .replace(
-            "trusted-proxies:",
-            "  - name: closing\n    path: /closing\n    backend: closing\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-    });
-    assert_eq!(status, 200, "{body}");
+    serve_api_on_plain_backend(&d, "closing", port);
     let client = Some("dev-valid-client");
     let (status, head, body) = d.curl(API, "/closing/a", client, &[]);
     assert_eq!((status, body.as_str()), (200, "ok"), "{head}");
@@ -1522,17 +1512,7 @@ fn bodyless_requests_keep_the_duplex_guarantees() {
             });
         }
     });
-    let (status, body) = d.reconfigure(|text| {
-        text.replace(
-            "backends:\n",
-            &format!("backends:\n  - id: raw\n    url: http://127.0.0.1:{port}\n"),
-        )
-        .replace(
-            "trusted-proxies:",
-            "  - name: raw\n    path: /raw\n    backend: raw\n    operations:\n      - { name: any, method: \"*\", url-template: \"/{*rest}\" }\n\ntrusted-proxies:",
-        )
-    });
-    assert_eq!(status, 200, "{body}");
+    serve_api_on_plain_backend(&d, "raw", port);
     let client = Some("dev-valid-client");
 
     for proto in ["--http1.1", "--http2"] {
@@ -1627,6 +1607,22 @@ fn bodyless_requests_keep_the_duplex_guarantees() {
     assert_eq!(status, 200, "{head}{body}");
     let echo: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(echo["body"], "decided", "{body}");
+}
+
+/// Adds a backend `name` at `http://127.0.0.1:port` and an API `/name` on it (every method and
+/// path, no policy), and reloads.
+fn serve_api_on_plain_backend(d: &Demo, name: &str, port: u16) {
+    let (status, body) = d.reconfigure(|text| {
+        text.replace(
+            "backends:\n",
+            &format!("backends:\n  - id: {name}\n    url: http://127.0.0.1:{port}\n"),
+        )
+        .replace(
+            "trusted-proxies:",
+            &format!("  - name: {name}\n    path: /{name}\n    backend: {name}\n    operations:\n      - {{ name: any, method: \"*\", url-template: \"/{{*rest}}\" }}\n\ntrusted-proxies:"),
+        )
+    });
+    assert_eq!(status, 200, "{body}");
 }
 
 /// Issue 14: `send-request` over real sockets. The demo backend (HTTPS, requires a client
