@@ -55,14 +55,16 @@ pub(crate) fn is_trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
 /// where a lookup costs a hash of the value. Only successful decodes are kept; bounded, and
 /// cleared when full (a miss only costs one decode).
 pub(crate) struct DecodeCache {
-    map: dashmap::DashMap<Box<[u8]>, Arc<Certificate>>,
+    /// Keyed ahash: a value is a few KiB of PEM, which SipHash reads slowly, and a client
+    /// cannot choose colliding values against a random key.
+    map: dashmap::DashMap<Box<[u8]>, Arc<Certificate>, ahash::RandomState>,
     capacity: usize,
 }
 
 impl DecodeCache {
     pub(crate) fn new(capacity: usize) -> DecodeCache {
         DecodeCache {
-            map: dashmap::DashMap::new(),
+            map: dashmap::DashMap::with_hasher(ahash::RandomState::new()),
             capacity: capacity.max(1),
         }
     }
