@@ -332,6 +332,46 @@ impl Value {
         }
     }
 
+    /// The full name of the .NET type the value is (`GetType().FullName`): `System.String`,
+    /// `System.Int32` (every integer here), `System.FormatException`,
+    /// `Newtonsoft.Json.Linq.JObject`, `System.Xml.Linq.XElement`, ...
+    pub fn dotnet_type_full_name(&self) -> String {
+        let short = match self {
+            Value::Null => return String::new(),
+            Value::Bool(_) => "Boolean",
+            Value::Int(_) => "Int32",
+            Value::Double(_) => "Double",
+            Value::Char(_) => "Char",
+            Value::Str(_) => "String",
+            Value::DateTime(_) => "DateTime",
+            Value::DateTimeOffset(_) => "DateTimeOffset",
+            Value::TimeSpan(_) => "TimeSpan",
+            Value::Bytes(_) => "Byte[]",
+            Value::Array(_) => "Object[]",
+            Value::Cert(_) => {
+                return "System.Security.Cryptography.X509Certificates.X509Certificate2".into()
+            }
+            Value::Ext(_) => {
+                return "System.Security.Cryptography.X509Certificates.X509Extension".into()
+            }
+            Value::Obj(o) => match &**o {
+                Obj::Json(_) => return format!("Newtonsoft.Json.Linq.{}", self.type_name()),
+                Obj::Xml(x) => return format!("System.Xml.Linq.{}", x.class()),
+                Obj::Regex(_) | Obj::Match(_) | Obj::Group(_) => {
+                    return format!("System.Text.RegularExpressions.{}", self.type_name())
+                }
+                Obj::Builder(_) => return "System.Text.StringBuilder".into(),
+                Obj::Ip(_) => return "System.Net.IPAddress".into(),
+                Obj::Collection(_) | Obj::Form(_) | Obj::FormList { .. } => {
+                    return format!("System.Collections.Generic.{}", self.type_name())
+                }
+                _ => self.type_name(),
+            },
+            _ => self.type_name(),
+        };
+        format!("System.{short}")
+    }
+
     /// `ToString()` as .NET prints it (`True`/`False` for booleans, en-US dates).
     pub fn to_dotnet_string(&self) -> String {
         match self {

@@ -839,6 +839,7 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Exception) => members::exception::member(recv, name, off),
             Ty::Obj(ObjKind::Builder) => members::builder::member(recv, name, off),
             Ty::Obj(ObjKind::Random) => unknown_member(rty, name, off),
+            Ty::Obj(ObjKind::Type) => members::convert::type_member(recv, name, off),
             Ty::Obj(ObjKind::Json(k)) => members::json::member(recv, *k, name, off),
             Ty::Obj(k @ (ObjKind::Response | ObjKind::ResponseHeaders | ObjKind::ResponseBody)) => {
                 members::response::member(recv, *k, name, off)
@@ -860,6 +861,13 @@ impl<'a> Checker<'a> {
         // Methods every value has.
         let json_text =
             matches!(rty, Ty::Obj(ObjKind::Json(_) | ObjKind::Xml(_))) && !args.is_empty();
+        if name == "GetType" && args.is_empty() && !matches!(rty, Ty::Static(_) | Ty::Namespace(_))
+        {
+            return Ok((
+                Ir::Call(Builtin::Convert(ConvertFn::GetType), vec![recv]),
+                Ty::Obj(ObjKind::Type),
+            ));
+        }
         if name == "ToString" && !json_text && !matches!(rty, Ty::Static(_) | Ty::Namespace(_)) {
             return members::convert::to_string(self, recv, args, off);
         }

@@ -95,6 +95,8 @@ pub enum ObjKind {
     ResponseBody,
     /// A System.Xml.Linq object, by the class it is known as (`members/xml.rs`).
     Xml(XmlKind),
+    /// `System.Type` from `GetType()`: carried as the type's full name.
+    Type,
 }
 
 /// System.Xml.Linq's classes.
@@ -368,6 +370,7 @@ impl fmt::Display for Ty {
                 f.write_str("IReadOnlyDictionary<string, string[]>")
             }
             Ty::Obj(ObjKind::ResponseBody) => f.write_str("IMessageBody"),
+            Ty::Obj(ObjKind::Type) => f.write_str("Type"),
             Ty::Obj(ObjKind::Xml(k)) => f.write_str(k.class()),
         }
     }
@@ -990,6 +993,10 @@ pub enum StrFn {
 /// (`members/convert.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvertFn {
+    /// `x.GetType()`: the value's .NET type, as its full name.
+    GetType,
+    /// `Type.Name` (0), `FullName` (1), `Namespace` (2).
+    TypePart(u8),
     FromBase64,
     ToBase64,
     /// `Convert.ToByte`, `ToSByte`, `ToInt16`, `ToUInt16`, `ToInt32`, `ToUInt32`, `ToInt64`,

@@ -321,6 +321,20 @@ fn math(b: &mut dyn Binder, m: &str, args: &[Expr], off: usize) -> CheckResult<(
     Ok((conv(b, f, irs), ty))
 }
 
+/// `Type.Name`, `FullName`, `Namespace` (of what `GetType()` gives).
+pub(crate) fn type_member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    let part = match name {
+        "Name" => 0,
+        "FullName" => 1,
+        "Namespace" => 2,
+        _ => return unknown_member(&Ty::Obj(ObjKind::Type), name, off),
+    };
+    Ok((
+        Ir::Call(Builtin::Convert(ConvertFn::TypePart(part)), vec![recv]),
+        Ty::Str,
+    ))
+}
+
 pub(crate) fn eval(
     f: ConvertFn,
     args: &[Value],
@@ -329,6 +343,19 @@ pub(crate) fn eval(
 ) -> EvalResult<Value> {
     let ctx = env.ctx;
     Ok(match f {
+        ConvertFn::GetType => match arg(args, 0) {
+            Value::Null => return fail(EvalErrorKind::NullReference, NULL_REF),
+            v => Value::str(&v.dotnet_type_full_name()),
+        },
+        ConvertFn::TypePart(part) => {
+            let full = s_arg(args, 0)?;
+            let (ns, name) = full.rsplit_once('.').unwrap_or(("", full));
+            Value::str(match part {
+                0 => name,
+                1 => full,
+                _ => ns,
+            })
+        }
         ConvertFn::FromBase64 => {
             let s = s_arg(args, 0)?;
             let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();

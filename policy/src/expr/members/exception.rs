@@ -257,6 +257,14 @@ mod tests {
                 r#"@(new Exception("x").HResult)"#,
                 "'Exception.HResult' is not supported by certgate",
             ),
+            (
+                r#"@{ string s = null; return s.GetType().Name; }"#,
+                "Object reference not set to an instance of an object.",
+            ),
+            (
+                r#"@(new Exception("x").GetType().Assembly)"#,
+                "'Type' does not contain a definition for 'Assembly'",
+            ),
         ] {
             assert!(s(expr).contains(msg), "{expr}: {}", s(expr));
         }
