@@ -151,10 +151,9 @@ pub struct Keyed<V> {
     index: std::collections::HashMap<HashKey, usize>,
 }
 
-/// A key's identity for hashing: scalars by value (an integral double as the integer it
-/// equals), reference types by address.
+/// A key's identity for hashing: scalars by value, reference types by address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum HashKey {
+pub(crate) enum HashKey {
     Null,
     Bool(bool),
     Int(i64),
@@ -164,12 +163,18 @@ enum HashKey {
     Ptr(usize),
 }
 
-fn hash_key(v: &Value) -> Option<HashKey> {
+/// `v`'s [`HashKey`]; `None` for the types that compare by value but have no hash here (dates,
+/// URIs, ...). `numbers_by_value`: an integral double is the integer it equals, as C#'s `==`
+/// has it (dictionary and set keys); otherwise a double is its bits and never an integer's
+/// equal, as `Equals` has it for LINQ's `Distinct` and `GroupBy` over boxed values.
+pub(crate) fn hash_key(v: &Value, numbers_by_value: bool) -> Option<HashKey> {
     Some(match v {
         Value::Null => HashKey::Null,
         Value::Bool(b) => HashKey::Bool(*b),
         Value::Int(i) => HashKey::Int(*i),
-        Value::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => HashKey::Int(*d as i64),
+        Value::Double(d) if numbers_by_value && d.fract() == 0.0 && d.abs() < 9.2e18 => {
+            HashKey::Int(*d as i64)
+        }
         Value::Double(d) => HashKey::Bits(d.to_bits()),
         Value::Char(c) => HashKey::Char(*c),
         Value::Str(s) => HashKey::Str(s.clone()),
@@ -211,7 +216,7 @@ impl<V> Keyed<V> {
     }
 
     fn position(&self, k: &Value) -> Option<usize> {
-        match hash_key(k) {
+        match hash_key(k, true) {
             Some(h) => self.index.get(&h).copied(),
             None => self.entries.iter().position(|(x, _)| x.dotnet_eq(k)),
         }
@@ -232,7 +237,7 @@ impl<V> Keyed<V> {
         if self.contains(&k) {
             return false;
         }
-        if let Some(h) = hash_key(&k) {
+        if let Some(h) = hash_key(&k, true) {
             self.index.insert(h, self.entries.len());
         }
         self.entries.push((k, v));
@@ -257,7 +262,7 @@ impl<V> Keyed<V> {
         self.entries.remove(i);
         self.index.clear();
         for (j, (key, _)) in self.entries.iter().enumerate() {
-            if let Some(h) = hash_key(key) {
+            if let Some(h) = hash_key(key, true) {
                 self.index.insert(h, j);
             }
         }

@@ -13,7 +13,7 @@ use super::members::format::format_value;
 type R<T> = EvalResult<T>;
 use super::ir::*;
 use crate::dotnet::TimeSpan;
-use crate::value::Value;
+use crate::value::{hash_key, Value};
 
 enum Flow {
     Next,
@@ -489,8 +489,8 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
             let mut seen = std::collections::HashSet::new();
             for it in items.iter() {
                 env.step()?;
-                // Scalars by value in a set; anything else by C#'s `==` (reference equality).
-                let fresh = match scalar_key(it) {
+                // Hashed by value (scalars) or address (reference types); the rest by C#'s `==`.
+                let fresh = match hash_key(it, false) {
                     Some(k) => seen.insert(k),
                     None => !out.iter().any(|o| o.dotnet_eq(it)),
                 };
@@ -502,11 +502,12 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
         }
         Linq::GroupBy => {
             let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
-            // Scalar keys by value in a map; anything else by C#'s `==`, one step per look.
+            // Keys hashed by value or address in a map; the rest by C#'s `==`, one step per
+            // look.
             let mut index = std::collections::HashMap::new();
             for it in items.iter() {
                 let key = project(env, it)?;
-                let found = match scalar_key(&key) {
+                let found = match hash_key(&key, false) {
                     Some(k) => index.get(&k).copied().ok_or(Some(k)),
                     None => {
                         let mut at = None;
@@ -566,19 +567,6 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
             aggregate(op, values)
         }
     }
-}
-
-/// A hashable form of a scalar, for `Distinct`.
-fn scalar_key(v: &Value) -> Option<(u8, String)> {
-    Some(match v {
-        Value::Null => (0, String::new()),
-        Value::Bool(b) => (1, b.to_string()),
-        Value::Int(i) => (2, i.to_string()),
-        Value::Double(d) => (3, d.to_bits().to_string()),
-        Value::Char(c) => (4, c.to_string()),
-        Value::Str(s) => (5, s.to_string()),
-        _ => return None,
-    })
 }
 
 /// `Sum`, `Min`, `Max`, `Average` of the (non-null) values, as LINQ computes them.

@@ -708,6 +708,21 @@ mod tests {
             ),
             "True/99999"
         );
+        // Tokens are distinct by reference: Distinct and GroupBy hash them by address.
+        let objects: Vec<String> = (0..99_999).map(|i| format!("{{\"i\":{i}}}")).collect();
+        ctx.request_body = Some(format!("[{}]", objects.join(",")).into_bytes());
+        assert_eq!(
+            show(
+                r#"@{ var a = JArray.Parse(context.Request.Body.As<string>(true)); return a.Distinct().Count() + "/" + a.GroupBy(t => t).Count(); }"#,
+                &ctx
+            ),
+            "99999/99999"
+        );
+        // Equals, not ==: a boxed 1 and 1.0 stay two, as in .NET.
+        assert_eq!(
+            crate::expr::testing::s("@(new object[] { 1, 1.0, 1 }.Distinct().Count())"),
+            "2"
+        );
         let pairs: Vec<String> = (0..99_999).map(|i| format!("\"k{i}\":{i}")).collect();
         // A repeated name keeps the last value, as Newtonsoft's dictionary[key] = value.
         ctx.request_body = Some(format!("{{{},\"k7\":-7}}", pairs.join(",")).into_bytes());
