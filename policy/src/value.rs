@@ -260,13 +260,23 @@ impl<V> Keyed<V> {
             return false;
         };
         self.entries.remove(i);
+        self.reindex();
+        true
+    }
+
+    /// Keeps the entries whose key passes `keep`, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Value) -> bool) {
+        self.entries.retain(|(k, _)| keep(k));
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
         self.index.clear();
         for (j, (key, _)) in self.entries.iter().enumerate() {
             if let Some(h) = hash_key(key, true) {
                 self.index.insert(h, j);
             }
         }
-        true
     }
 
     pub fn clear(&mut self) {

@@ -504,19 +504,14 @@ impl XRef {
         })
     }
 
-    /// Runs `f` on this node's store, locked, with its current index.
+    /// Runs `f` on this node's store, locked, with its current index (found again should the
+    /// store move between [`XRef::resolve`] and the lock).
     fn with<R>(&self, f: impl FnOnce(&mut Nodes, usize) -> R) -> R {
-        let mut store = self.store.clone();
-        let mut id = self.id;
         loop {
+            let (store, id) = self.resolve();
             let mut nodes = lock(&store.inner);
-            match nodes.forward.clone() {
-                Some((next, off)) => {
-                    drop(nodes);
-                    store = next;
-                    id += off;
-                }
-                None => return f(&mut nodes, id),
+            if nodes.forward.is_none() {
+                return f(&mut nodes, id);
             }
         }
     }

@@ -646,30 +646,24 @@ fn set_op(set: &mut Keyed<()>, op: SetOp, other: &[Value]) -> Value {
     }
     let common = set.keys().filter(|k| theirs.contains(k)).count();
     let (mine, their) = (set.len(), theirs.len());
-    let keep = |set: &mut Keyed<()>, f: &dyn Fn(&Value) -> bool| {
-        let mut next = Keyed::new();
-        for k in set.keys().filter(|k| f(k)) {
-            next.add(k.clone(), ());
-        }
-        *set = next;
-    };
     match op {
         SetOp::IntersectWith => {
-            keep(set, &|k| theirs.contains(k));
+            set.retain(|k| theirs.contains(k));
             Value::Null
         }
         SetOp::ExceptWith => {
-            keep(set, &|k| !theirs.contains(k));
+            set.retain(|k| !theirs.contains(k));
             Value::Null
         }
         SetOp::SymmetricExceptWith => {
-            let mut before: Keyed<()> = Keyed::new();
-            for k in set.keys() {
-                before.add(k.clone(), ());
-            }
-            keep(set, &|k| !theirs.contains(k));
-            for k in theirs.keys().filter(|k| !before.contains(k)) {
-                set.add(k.clone(), ());
+            let only_theirs: Vec<Value> = theirs
+                .keys()
+                .filter(|k| !set.contains(k))
+                .cloned()
+                .collect();
+            set.retain(|k| !theirs.contains(k));
+            for k in only_theirs {
+                set.add(k, ());
             }
             Value::Null
         }

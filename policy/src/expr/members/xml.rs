@@ -42,21 +42,7 @@ pub(crate) fn class(name: &str) -> Option<Static> {
 
 /// Whether the value `o` is of class `k` (for casts, `is` and `as`).
 pub(crate) fn fits(o: &XObject, k: XmlKind) -> bool {
-    let actual = match o {
-        XObject::Ref(r) => match r.kind() {
-            Kind::Document => XmlKind::Document,
-            Kind::Element => XmlKind::Element,
-            Kind::Attribute => XmlKind::Attribute,
-            Kind::Leaf(LeafKind::Text) => XmlKind::Text,
-            Kind::Leaf(LeafKind::CData) => XmlKind::CData,
-            Kind::Leaf(LeafKind::Comment) => XmlKind::Comment,
-            Kind::Leaf(LeafKind::Pi) => XmlKind::Pi,
-        },
-        XObject::Name(_) => XmlKind::Name,
-        XObject::Namespace(_) => XmlKind::Namespace,
-        XObject::Declaration(_) => XmlKind::Declaration,
-    };
-    actual.is_a(k)
+    xml_class(o.class()).is_some_and(|actual| actual.is_a(k))
 }
 
 /// `XmlNodeType.X`, `SaveOptions.X`, `LoadOptions.X` (as their numbers), `XNamespace.None`,
