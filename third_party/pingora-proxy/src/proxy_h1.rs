@@ -353,21 +353,40 @@ where
         SV::CTX: Send + Sync,
     {
         for slot in tasks.iter_mut() {
-            let mut t = std::mem::replace(slot, HttpTask::Done);
-            #[cfg(feature = "upstream_modules")]
-            if let HttpTask::Header(header, end_of_stream) = &t {
-                self.inner
-                    .adjust_upstream_modules(session, header, *end_of_stream, ctx)
-                    .await?;
-            }
-            #[cfg(feature = "upstream_modules")]
-            session.upstream_modules_filter_task(&mut t).await?;
-            session.upstream_compression.response_filter(&mut t);
+            let t = std::mem::replace(slot, HttpTask::Done);
             *slot = self
-                .h1_response_filter(session, t, ctx, serve_from_cache, range_body_filter, false)
+                .filter_upstream_task(session, t, ctx, serve_from_cache, range_body_filter)
                 .await?;
         }
         session.write_response_tasks(tasks).await
+    }
+
+    /// certgate patch 0019: what every task read from the upstream goes through before it is
+    /// written downstream (upstream modules, compression, `h1_response_filter`); the duplex's
+    /// `process_upstream_tasks` and the body-less path both call it.
+    async fn filter_upstream_task(
+        &self,
+        session: &mut Session,
+        mut t: HttpTask,
+        ctx: &mut SV::CTX,
+        serve_from_cache: &mut ServeFromCache,
+        range_body_filter: &mut RangeBodyFilter,
+    ) -> Result<HttpTask>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        #[cfg(feature = "upstream_modules")]
+        if let HttpTask::Header(header, end_of_stream) = &t {
+            self.inner
+                .adjust_upstream_modules(session, header, *end_of_stream, ctx)
+                .await?;
+        }
+        #[cfg(feature = "upstream_modules")]
+        session.upstream_modules_filter_task(&mut t).await?;
+        session.upstream_compression.response_filter(&mut t);
+        self.h1_response_filter(session, t, ctx, serve_from_cache, range_body_filter, false)
+            .await
     }
 
     /// certgate patch 0019: the end of `proxy_handle_downstream`: the downstream body finished;
@@ -597,17 +616,9 @@ where
                 // skip downstream filtering entirely as the 304 will not be sent
                 break;
             }
-            #[cfg(feature = "upstream_modules")]
-            if let HttpTask::Header(header, end_of_stream) = &t {
-                self.inner
-                    .adjust_upstream_modules(session, header, *end_of_stream, ctx)
-                    .await?;
-            }
-            #[cfg(feature = "upstream_modules")]
-            session.upstream_modules_filter_task(&mut t).await?;
-            session.upstream_compression.response_filter(&mut t);
+            // certgate patch 0019: the filters shared with the body-less path.
             let task = self
-                .h1_response_filter(session, t, ctx, serve_from_cache, range_body_filter, false)
+                .filter_upstream_task(session, t, ctx, serve_from_cache, range_body_filter)
                 .await?;
             if serve_from_cache.is_miss_header() {
                 response_state.enable_cached_response();
@@ -1027,18 +1038,9 @@ where
             }
         }
 
-        let mut reuse_downstream = !downstream_state.is_errored();
-        if reuse_downstream {
-            match session.as_mut().finish_body().await {
-                Ok(_) => {
-                    debug!("finished sending body to downstream");
-                }
-                Err(e) => {
-                    error!("Error finish sending body to downstream: {}", e);
-                    reuse_downstream = false;
-                }
-            }
-        }
+        // certgate patch 0019: shared with the body-less path.
+        let reuse_downstream =
+            !downstream_state.is_errored() && self.finish_downstream(session).await;
         // Signal the upstream half that the downstream half completed cleanly before
         // dropping rx, so a resulting task-pipe closure is treated as benign.
         pipe_state.store(PipeState::DownstreamComplete as u8, Ordering::Release);
