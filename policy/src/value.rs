@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::cert::Certificate;
-use crate::dotnet::{DateTime, DateTimeOffset, NameType, StringComparison, TimeSpan};
+use crate::dotnet::{DateTime, DateTimeOffset, NameType, TimeSpan};
 
 /// Parts of the request context that expressions navigate (`context.Request.Headers`, ...).
 /// They are values so that `var h = context.Request.Headers;` works like C#.
@@ -43,9 +43,9 @@ pub enum Handle {
 /// Values of the .NET enums policies use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EnumValue {
-    StringComparison(StringComparison),
     NameType(NameType),
-    DayOfWeek(crate::dotnet::DayOfWeek),
+    /// A value of one of the enums carried by name and number (`dotnet::EnumType`).
+    Named(crate::dotnet::EnumType, i64),
 }
 
 #[derive(Clone, Debug)]
@@ -369,6 +369,7 @@ impl Value {
             Value::Ext(_) => {
                 return "System.Security.Cryptography.X509Certificates.X509Extension".into()
             }
+            Value::Enum(EnumValue::Named(t, _)) => return t.full_name().into(),
             Value::Obj(o) => match &**o {
                 Obj::Json(_) => return format!("Newtonsoft.Json.Linq.{}", self.type_name()),
                 Obj::Xml(x) => return format!("System.Xml.Linq.{}", x.class()),
@@ -406,9 +407,8 @@ impl Value {
             Value::Array(_) => "System.Object[]".into(),
             Value::Pair(p) => format!("[{}, {}]", p.0.to_dotnet_string(), p.1.to_dotnet_string()),
             Value::Handle(h) => format!("{h:?}"),
-            Value::Enum(EnumValue::StringComparison(s)) => format!("{s:?}"),
             Value::Enum(EnumValue::NameType(n)) => format!("{n:?}"),
-            Value::Enum(EnumValue::DayOfWeek(d)) => d.name().to_string(),
+            Value::Enum(EnumValue::Named(t, v)) => t.display(*v),
             // A match and a group print their value, as .NET's `Capture.ToString()`.
             Value::Obj(o) => match &**o {
                 Obj::Match(m) => m.whole().value.to_string(),

@@ -20,6 +20,6 @@ pub(crate) mod xml_json;
 pub(crate) use allowed::{apim_member, apim_type, APIM_TYPES};
 pub(crate) use auth::{parse_basic, parse_jwt, BasicCredentials, Jwt};
 pub(crate) use datetime::{DateKind, DateTime, DateTimeOffset, TimeSpan};
-pub(crate) use enums::{DayOfWeek, NameType, StringComparison};
+pub(crate) use enums::{EnumType, NameType};
 pub(crate) use hash::{hash_class, HashAlgorithm, Key};
 pub(crate) use random::Random;

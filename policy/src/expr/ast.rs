@@ -173,8 +173,10 @@ pub(crate) enum ExprKind {
         index: Box<Expr>,
         value: Box<Expr>,
     },
-    /// `typeof(T)`, `default(T)` are not supported; `nameof(x)` folds to a string in the parser.
+    /// `default(T)`; `nameof(x)` folds to a string in the parser.
     Default(TypeName),
+    /// `typeof(T)`: the type's `System.Type` (carried as its full name).
+    TypeOf(TypeName),
 }
 
 /// One entry of a collection initializer.

@@ -7,6 +7,7 @@
 use super::ast::{BinOp, Expr, TypeName};
 use super::ir::{Builtin, CastTo, Ir, JsonFn, JsonKind, ObjKind, Ty, XmlFn, XmlKind};
 use crate::context::RouteInfo;
+use crate::dotnet::EnumType;
 use crate::value::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub(crate) trait Binder {
     /// The local an `out` argument writes, holding values of `ty`: an existing local of that
     /// type (`out x`), or one it declares (`out var x`, `out T x`). Anything else is an error.
     fn out_arg(&mut self, e: &Expr, ty: &Ty) -> R<u16>;
+    /// The type of a local in scope, by name.
+    fn local_type(&self, name: &str) -> Option<Ty>;
     /// A hidden local for intermediate values (scoped like the expression's other locals).
     fn temp(&mut self, off: usize) -> R<u16>;
     /// Constant folding of a node just built (the checker's; families call it so that they
@@ -77,7 +80,7 @@ pub(crate) fn unknown_member<T>(rty: &Ty, name: &str, off: usize) -> R<T> {
 }
 
 /// The .NET (or APIM context) type a checker type stands for, as `dotnet::apim_member` names it.
-fn dotnet_name(ty: &Ty) -> Option<&'static str> {
+pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
     use super::ir::Static as S;
     use crate::value::Handle as H;
     Some(match ty {
@@ -123,6 +126,8 @@ fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::ResponseBody) => "IMessageBody",
         Ty::Obj(ObjKind::Xml(k)) | Ty::Static(S::Xml(k)) => xml_full_name(*k),
         Ty::Static(S::XmlNodeType) => "System.Xml.XmlNodeType",
+        Ty::Static(S::EnumClass) => "System.Enum",
+        Ty::Enum(e) | Ty::Static(S::Enum(e)) => e.full_name(),
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
         }
@@ -431,10 +436,12 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Match" | "System.Text.RegularExpressions.Match" => Ty::Obj(ObjKind::Match),
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
-        other => match (json_class(other), xml_class(other)) {
-            (Some(k), _) => Ty::Obj(ObjKind::Json(k)),
-            (None, Some(k)) => Ty::Obj(ObjKind::Xml(k)),
-            (None, None) => {
+        "Type" | "System.Type" => Ty::Obj(ObjKind::Type),
+        other => match (json_class(other), xml_class(other), EnumType::named(other)) {
+            (Some(k), _, _) => Ty::Obj(ObjKind::Json(k)),
+            (None, Some(k), _) => Ty::Obj(ObjKind::Xml(k)),
+            (None, None, Some(e)) => Ty::Enum(e),
+            (None, None, None) => {
                 return type_err(
                     off,
                     not_in_certgate(other).unwrap_or_else(|| {

@@ -559,7 +559,8 @@ impl<'a> Checker<'a> {
                 let explicit_ok = matches!(from, Ty::Object | Ty::Null)
                     || (from.is_numeric() && to.is_numeric())
                     || (from == Ty::DistName && to == Ty::Str)
-                    || (from == Ty::DayOfWeek && to == Ty::Int)
+                    || (matches!(from, Ty::Enum(_)) && to == Ty::Int)
+                    || (from == Ty::Int && matches!(to, Ty::Enum(_)))
                     // Down XLinq's class tree (`(XElement)node`), checked at run time.
                     || matches!((&from, &to), (Ty::Obj(ObjKind::Xml(f)), Ty::Obj(ObjKind::Xml(t))) if t.is_a(*f));
                 let Some(cast) = CastTo::of(&to) else {
@@ -683,9 +684,20 @@ impl<'a> Checker<'a> {
                     Ty::Int => Value::Int(0),
                     Ty::Double => Value::Double(0.0),
                     Ty::Bool => Value::Bool(false),
+                    Ty::Enum(e) => Value::Enum(crate::value::EnumValue::Named(e, 0)),
                     _ => Value::Null,
                 };
                 Ok((Ir::Const(v), ty))
+            }
+            ExprKind::TypeOf(t) => {
+                let ty = resolve_type(t, off)?;
+                match members::convert::type_full_name(&ty) {
+                    Some(name) => Ok((Ir::Const(Value::str(&name)), Ty::Obj(ObjKind::Type))),
+                    None => type_err(
+                        off,
+                        format!("'typeof({ty})' is not supported by certgate"),
+                    ),
+                }
             }
         }
     }
@@ -756,9 +768,8 @@ impl<'a> Checker<'a> {
             "JTokenType" => stat(Static::JTokenType),
             "Formatting" => stat(Static::Formatting),
             "RegexOptions" => stat(Static::RegexOptions),
-            "StringComparison" => stat(Static::StringComparison),
             "X509NameType" => stat(Static::X509NameType),
-            "DayOfWeek" => stat(Static::DayOfWeek),
+            "Enum" => stat(Static::EnumClass),
             "UriKind" => stat(Static::UriKind),
             "StringSplitOptions" => stat(Static::StringSplitOptions),
             "IPAddress" => stat(Static::IpAddress),
@@ -799,11 +810,9 @@ impl<'a> Checker<'a> {
             Ty::Static(s @ (Static::DateTime | Static::TimeSpan)) => {
                 members::datetime::static_member(*s, name, off)
             }
-            Ty::Static(s @ (Static::String | Static::StringComparison)) => {
-                members::string::static_member(*s, name, off)
-            }
+            Ty::Static(s @ Static::String) => members::string::static_member(*s, name, off),
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
-            Ty::Static(Static::DayOfWeek) => members::datetime::day_of_week(name, off),
+            Ty::Static(Static::Enum(t)) => members::enums::static_member(*t, name, off),
             Ty::Static(Static::UriKind) => members::uri::kind_member(name, off),
             Ty::Static(Static::StringSplitOptions) => members::string::split_options(name, off),
             Ty::Static(Static::IpAddress) => members::ip::static_member(name, off),
@@ -970,6 +979,9 @@ impl<'a> Checker<'a> {
                 members::datetime_offset::static_method(self, name, args, off)
             }
             Ty::Static(Static::IpAddress) => members::ip::static_method(self, name, args, off),
+            Ty::Static(Static::EnumClass) => {
+                members::enums::static_method(self, name, type_args, args, off)
+            }
             Ty::Obj(ObjKind::Ip) => members::ip::method(self, recv, name, args, off),
             Ty::Static(Static::Uri) if matches!(name, "IsWellFormedUriString" | "TryCreate") => {
                 members::uri::static_method(self, name, args, off)
@@ -1440,6 +1452,7 @@ fn items_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
 fn static_class(name: &str) -> Option<Static> {
     members::json::class(name)
         .map(Static::Json)
+        .or_else(|| members::enums::class(name))
         .or_else(|| members::crypto::class(name))
         .or_else(|| members::xml::class(name))
 }
@@ -1466,13 +1479,17 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.BitConverter" => Ty::Static(Static::BitConverter),
         "System.Guid" => Ty::Static(Static::Guid),
         "System.Security" => Ty::Namespace("System.Security"),
+        "System.Net.Sockets" => Ty::Namespace("System.Net.Sockets"),
+        "System.Security.Cryptography.X509Certificates" => {
+            Ty::Namespace("System.Security.Cryptography.X509Certificates")
+        }
+        "System.Enum" => Ty::Static(Static::EnumClass),
         "Newtonsoft.Json" => Ty::Namespace("Newtonsoft.Json"),
         "Newtonsoft.Json.Linq" => Ty::Namespace("Newtonsoft.Json.Linq"),
         "Newtonsoft.Json.JsonConvert" => Ty::Static(Static::JsonConvert),
         "Newtonsoft.Json.Formatting" => Ty::Static(Static::Formatting),
         "Newtonsoft.Json.Linq.JTokenType" => Ty::Static(Static::JTokenType),
         "System.Security.Cryptography" => Ty::Namespace("System.Security.Cryptography"),
-        "System.StringComparison" => Ty::Static(Static::StringComparison),
         "System.Int32" => Ty::Static(Static::Int32),
         "System.Int64" => Ty::Static(Static::Int64),
         "System.Double" => Ty::Static(Static::Double),
@@ -1566,6 +1583,10 @@ impl Binder for Checker<'_> {
     fn temp(&mut self, off: usize) -> R<u16> {
         self.alloc_slot(off)
     }
+    fn local_type(&self, name: &str) -> Option<Ty> {
+        let found = self.locals.iter().rev().find(|(n, _, _)| n == name);
+        found.map(|(_, _, ty)| ty.clone())
+    }
     fn fold(&self, ir: Ir) -> Ir {
         fold(ir)
     }
@@ -1598,7 +1619,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
     while let Some(e) = work.pop() {
         match &e.kind {
             ExprKind::Ident(i) if i == name => return true,
-            ExprKind::Ident(_) | ExprKind::Lit(_) | ExprKind::Default(_) => {}
+            ExprKind::Ident(_) | ExprKind::Lit(_) | ExprKind::Default(_) | ExprKind::TypeOf(_) => {}
             ExprKind::Member { target, .. } => work.push(target),
             ExprKind::Call { target, args, .. } => {
                 work.push(target);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::cert::Certificate;
 use crate::context::{RequestContext, UrlView};
-use crate::dotnet::StringComparison;
 use crate::value::{EnumValue, Handle, Value};
 
 /// A runtime failure inside an expression: its kind (the .NET exception it stands for) and
@@ -225,7 +224,11 @@ pub(crate) fn cert_arg(args: &[Value]) -> R<&Arc<Certificate>> {
 pub(crate) fn ignore_case(args: &[Value], i: usize) -> bool {
     matches!(
         arg(args, i),
-        Value::Enum(EnumValue::StringComparison(StringComparison::IgnoreCase))
+        // CurrentCultureIgnoreCase, InvariantCultureIgnoreCase, OrdinalIgnoreCase.
+        Value::Enum(EnumValue::Named(
+            crate::dotnet::EnumType::StringComparison,
+            1 | 3 | 5
+        ))
     )
 }
 

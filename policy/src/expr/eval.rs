@@ -644,5 +644,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Ip(f) => members::ip::eval(f, &args),
         Builtin::Response(f) => members::response::eval(f, &args),
         Builtin::Xml(f) => members::xml::eval(f, &args, env),
+        Builtin::Enum(f) => members::enums::eval(f, &args),
     }
 }

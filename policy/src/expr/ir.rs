@@ -9,6 +9,9 @@ use std::fmt;
 use super::ast::BinOp;
 use crate::value::{Handle, Value};
 
+/// `StringComparison`, as the string members take it.
+pub(crate) const COMPARISON: Ty = Ty::Enum(crate::dotnet::EnumType::StringComparison);
+
 /// Static types of the C# subset.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ty {
@@ -47,9 +50,9 @@ pub enum Ty {
     Pair(Box<Ty>, Box<Ty>),
     Handle(Handle),
     Static(Static),
-    StringComparison,
     NameType,
-    DayOfWeek,
+    /// One of the enums carried by name and number (`members/enums.rs`).
+    Enum(crate::dotnet::EnumType),
     /// `StringSplitOptions` (flags, carried as an int: `None` 0, `RemoveEmptyEntries` 1,
     /// `TrimEntries` 2), typed so that `Split` tells it from a count.
     SplitOptions,
@@ -341,10 +344,9 @@ impl fmt::Display for Ty {
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
             Ty::Static(Static::Xml(k)) => f.write_str(k.class()),
+            Ty::Enum(t) | Ty::Static(Static::Enum(t)) => f.write_str(t.name()),
             Ty::Static(s) => write!(f, "{s:?}"),
-            Ty::StringComparison => f.write_str("StringComparison"),
             Ty::NameType => f.write_str("X509NameType"),
-            Ty::DayOfWeek => f.write_str("DayOfWeek"),
             Ty::SplitOptions => f.write_str("StringSplitOptions"),
             Ty::Namespace(n) => f.write_str(n),
             Ty::Obj(ObjKind::Basic) => f.write_str("BasicAuthCredentials"),
@@ -436,9 +438,7 @@ pub enum Static {
     /// `JTokenType` (its values are their names) and `Formatting` (`None` 0, `Indented` 1).
     JTokenType,
     Formatting,
-    StringComparison,
     X509NameType,
-    DayOfWeek,
     UriKind,
     UriPartial,
     StringSplitOptions,
@@ -455,6 +455,10 @@ pub enum Static {
     Xml(XmlKind),
     /// `XmlNodeType`, `SaveOptions`, `LoadOptions` (their values are numbers).
     XmlNodeType,
+    /// An enum carried by name and number, as the class of its values (`MidpointRounding.ToEven`).
+    Enum(crate::dotnet::EnumType),
+    /// `System.Enum` (`Enum.Parse(typeof(T), text)`).
+    EnumClass,
     SaveOptions,
     LoadOptions,
 }
@@ -488,6 +492,8 @@ pub enum CastTo {
     Cert,
     StrArray,
     Obj(ObjKind),
+    /// An enum carried by name and number: from a boxed value of it, or from a number.
+    Enum(crate::dotnet::EnumType),
 }
 
 impl CastTo {
@@ -504,6 +510,7 @@ impl CastTo {
             Ty::Bytes => CastTo::Bytes,
             Ty::Cert => CastTo::Cert,
             Ty::Array(e) if **e == Ty::Str => CastTo::StrArray,
+            Ty::Enum(t) => CastTo::Enum(*t),
             Ty::Obj(
                 k @ (ObjKind::Basic
                 | ObjKind::Jwt
@@ -570,6 +577,21 @@ pub enum Builtin {
     Ip(IpFn),
     Response(ResponseFn),
     Xml(XmlFn),
+    Enum(EnumFn),
+}
+
+/// `System.Enum`'s statics over one enum (`members/enums.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumFn {
+    /// `Enum.Parse`: the text and whether case is ignored; a `FormatException`-like failure
+    /// (.NET's `ArgumentException`) when no member has that name or number.
+    Parse(crate::dotnet::EnumType),
+    /// The same, null when it does not parse (`Enum.TryParse`).
+    TryParse(crate::dotnet::EnumType),
+    /// `Enum.GetName`: the member's name, null when none has the number.
+    GetName(crate::dotnet::EnumType),
+    /// `Enum.IsDefined`: a value, a number or a name.
+    IsDefined(crate::dotnet::EnumType),
 }
 
 /// `System.Net.IPAddress` (`members/ip.rs`).
@@ -579,6 +601,8 @@ pub enum IpFn {
     TryParse,
     IsLoopback,
     IsMapped,
+    /// `AddressFamily`.
+    Family,
     Bytes,
     ToV4,
     ToV6,
@@ -1075,6 +1099,10 @@ pub struct IntRange {
 /// `DateTime` and `TimeSpan` members and statics (`members/datetime.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DateFn {
+    /// `DateTime.Kind`.
+    Kind,
+    /// `DateTime.SpecifyKind(d, kind)`.
+    SpecifyKind,
     Now,
     UtcNow,
     Add(TicksPerUnit),
@@ -1179,6 +1207,7 @@ impl Builtin {
             Builtin::Response(_) => false,
             // Trees are mutable and shared; names could fold but are cheap.
             Builtin::Xml(_) => false,
+            Builtin::Enum(_) => true,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -1062,6 +1062,12 @@ impl Parser {
                     self.expect(")")?;
                     ExprKind::Default(ty)
                 }
+                "typeof" if self.is("(") => {
+                    self.bump();
+                    let ty = self.type_name()?;
+                    self.expect(")")?;
+                    ExprKind::TypeOf(ty)
+                }
                 _ if KEYWORDS.contains(&s.as_str()) => {
                     return Err(ParseError {
                         offset,

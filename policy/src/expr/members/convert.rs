@@ -12,7 +12,7 @@ use crate::expr::ast::{BinOp, Expr};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
-use crate::value::{Handle, Obj, Value};
+use crate::value::{EnumValue, Handle, Obj, Value};
 
 fn conv(b: &dyn Binder, f: ConvertFn, args: Vec<Ir>) -> Ir {
     b.fold(Ir::Call(Builtin::Convert(f), args))
@@ -185,8 +185,22 @@ pub(crate) fn static_method(
         (Static::Math, "Log10") => (ConvertFn::Log10, &[Ty::Double], Ty::Double),
         (Static::Math, "Pow") => (ConvertFn::Pow, &[Ty::Double, Ty::Double], Ty::Double),
         (Static::Math, "Round") => {
-            // Round(x) and Round(x, digits), to even at the midpoint as .NET's default.
-            let a = b.args(m, args, &[Ty::Double, Ty::Int], 1, off)?;
+            // Round(x[, digits][, mode]): to even at the midpoint unless a MidpointRounding
+            // says otherwise. The IR's arguments are always x, digits, mode.
+            let mode = Ty::Enum(crate::dotnet::EnumType::MidpointRounding);
+            let second_is_mode = match args {
+                [_, second] => b.expr(second)?.1 == mode,
+                _ => false,
+            };
+            let params = if second_is_mode {
+                vec![Ty::Double, mode]
+            } else {
+                vec![Ty::Double, Ty::Int, mode]
+            };
+            let mut a = b.args(m, args, &params, 1, off)?;
+            if params.len() == 2 && a.len() == 2 {
+                a.insert(1, Ir::Const(Value::Int(0)));
+            }
             return Ok((conv(b, ConvertFn::Round, a), Ty::Double));
         }
         _ => return unknown_member(&Ty::Static(s), m, off),
@@ -319,6 +333,25 @@ fn math(b: &mut dyn Binder, m: &str, args: &[Expr], off: usize) -> CheckResult<(
         irs.push(b.convert(ir, &t, &ty, o)?);
     }
     Ok((conv(b, f, irs), ty))
+}
+
+/// The full name `typeof(T)` gives a type (`System.String`, `Newtonsoft.Json.Linq.JObject`);
+/// `None` for the generic collections, whose .NET names carry their arguments' assemblies.
+pub(crate) fn type_full_name(ty: &Ty) -> Option<String> {
+    Some(match ty {
+        Ty::Object => "System.Object".into(),
+        Ty::Int => "System.Int32".into(),
+        Ty::Char => "System.Char".into(),
+        Ty::Bytes => "System.Byte[]".into(),
+        Ty::Enum(e) => e.full_name().into(),
+        Ty::Obj(ObjKind::Json(k)) => format!("Newtonsoft.Json.Linq.{}", k.class()),
+        Ty::Obj(ObjKind::Type) => "System.Type".into(),
+        Ty::Obj(ObjKind::Hasher) => "System.Security.Cryptography.HashAlgorithm".into(),
+        Ty::Cert => "System.Security.Cryptography.X509Certificates.X509Certificate2".into(),
+        Ty::Array(e) => format!("{}[]", type_full_name(e)?),
+        Ty::List(_) | Ty::Dict(..) | Ty::Set(_) | Ty::Group(..) | Ty::Pair(..) => return None,
+        t => dotnet_name(t)?.into(),
+    })
 }
 
 /// `Type.Name`, `FullName`, `Namespace` (of what `GetType()` gives).
@@ -637,8 +670,25 @@ pub(crate) fn eval(
         ),
         ConvertFn::Round => {
             let x = num(arg(args, 0)).unwrap_or(0.0);
+            let round: fn(f64) -> f64 = match args.get(2) {
+                None | Some(Value::Enum(EnumValue::Named(_, 0))) => f64::round_ties_even,
+                Some(Value::Enum(EnumValue::Named(_, 1))) => f64::round,
+                Some(Value::Enum(EnumValue::Named(_, 2))) => f64::trunc,
+                Some(Value::Enum(EnumValue::Named(_, 3))) => f64::floor,
+                Some(Value::Enum(EnumValue::Named(_, 4))) => f64::ceil,
+                Some(v) => {
+                    return fail(
+                        EvalErrorKind::Argument,
+                        format!(
+                            "The value '{}' is not valid for this usage of the type \
+                             MidpointRounding. (Parameter 'mode')",
+                            v.to_dotnet_string()
+                        ),
+                    )
+                }
+            };
             match args.get(1) {
-                None => Value::Double(x.round_ties_even()),
+                None => Value::Double(round(x)),
                 Some(d) => {
                     let d = num(d).unwrap_or(0.0);
                     if !(0.0..=15.0).contains(&d) {
@@ -652,7 +702,7 @@ pub(crate) fn eval(
                         return Ok(Value::Double(x));
                     }
                     let p = 10f64.powi(d as i32);
-                    Value::Double((x * p).round_ties_even() / p)
+                    Value::Double(round(x * p) / p)
                 }
             }
         }
@@ -735,8 +785,15 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
         (CastTo::Int, v @ Value::Int(_)) => Ok(v),
         (CastTo::Int, Value::Double(d)) if explicit => Ok(Value::Int(d as i64)),
         (CastTo::Int, Value::Char(c)) => Ok(Value::Int(c as i64)),
-        (CastTo::Int, Value::Enum(crate::value::EnumValue::DayOfWeek(d))) if explicit => {
-            Ok(Value::Int(i64::from(d.0)))
+        (CastTo::Int, Value::Enum(crate::value::EnumValue::Named(_, n))) if explicit => {
+            Ok(Value::Int(n))
+        }
+        (CastTo::Enum(t), v @ Value::Enum(crate::value::EnumValue::Named(of, _))) if of == t => {
+            Ok(v)
+        }
+        // `(MidpointRounding)1`: any number is a value of the enum, named or not (as .NET).
+        (CastTo::Enum(t), Value::Int(n)) if explicit => {
+            Ok(Value::Enum(crate::value::EnumValue::Named(t, n)))
         }
         (CastTo::Double, Value::Double(d)) => Ok(Value::Double(d)),
         (CastTo::Double, Value::Int(i)) => Ok(Value::Double(i as f64)),
@@ -1121,6 +1178,34 @@ mod tests {
             Some(EvalErrorKind::Format)
         );
         assert!(s("@(Encoding.UTF7)").contains("'Encoding.UTF7' is not supported by certgate"));
+    }
+
+    /// `Math.Round` with a `MidpointRounding`, with and without digits.
+    #[test]
+    fn rounding_modes() {
+        use crate::expr::testing::{failure, s};
+        for (expr, want) in [
+            ("@(Math.Round(2.5, MidpointRounding.AwayFromZero))", "3"),
+            ("@(Math.Round(-2.5, MidpointRounding.AwayFromZero))", "-3"),
+            ("@(Math.Round(2.5, MidpointRounding.ToEven))", "2"),
+            (
+                "@(Math.Round(2.567, 2, MidpointRounding.ToNegativeInfinity))",
+                "2.56",
+            ),
+            (
+                "@(Math.Round(2.561, 2, MidpointRounding.ToPositiveInfinity))",
+                "2.57",
+            ),
+            ("@(Math.Round(-2.569, 2, MidpointRounding.ToZero))", "-2.56"),
+            ("@(Math.Round(1.005, 2))", "1"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure("@(Math.Round(2.5, (MidpointRounding)7))"),
+            Some(EvalErrorKind::Argument)
+        );
+        assert!(s("@(Math.Round(2.5, DayOfWeek.Monday))").starts_with("ERR"));
     }
 
     /// `Guid.Parse` takes .NET's N, D, B and P forms and gives the D form; `Guid.Empty`.

@@ -2,12 +2,12 @@
 //! (`FromX`, `TotalX`, parts, constructors), in .NET ticks. Checker bindings and evaluator in
 //! one file.
 
-use crate::dotnet::{DateKind, DateTime, TimeSpan};
+use crate::dotnet::{DateKind, DateTime, EnumType, TimeSpan};
 use crate::expr::ast::Expr;
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
-use crate::value::Value;
+use crate::value::{EnumValue, Value};
 
 const TICKS_PER_DAY: TicksPerUnit = 864_000_000_000;
 const TICKS_PER_HOUR: TicksPerUnit = 36_000_000_000;
@@ -36,7 +36,8 @@ pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<
                 "Date" => return call(DateFn::Date, Ty::DateTime),
                 "Ticks" => return call(DateFn::Ticks, Ty::Int),
                 "TimeOfDay" => return call(DateFn::TimeOfDay, Ty::TimeSpan),
-                "DayOfWeek" => return call(DateFn::DayOfWeek, Ty::DayOfWeek),
+                "DayOfWeek" => return call(DateFn::DayOfWeek, Ty::Enum(EnumType::DayOfWeek)),
+                "Kind" => return call(DateFn::Kind, Ty::Enum(EnumType::DateTimeKind)),
                 _ => return unknown_member(rty, name, off),
             };
             call(DateFn::Part(k), Ty::Int)
@@ -140,17 +141,6 @@ pub(crate) fn method(
     }
 }
 
-/// `DayOfWeek.X`.
-pub(crate) fn day_of_week(name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
-    match crate::dotnet::DayOfWeek::named(name) {
-        Some(d) => Ok((
-            Ir::Const(Value::Enum(crate::value::EnumValue::DayOfWeek(d))),
-            Ty::DayOfWeek,
-        )),
-        None => unknown_member(&Ty::Static(Static::DayOfWeek), name, off),
-    }
-}
-
 /// The ticks per unit of `AddDays`, `AddHours`, ... (`DateTime` and `DateTimeOffset`).
 pub(crate) fn add_unit(m: &str) -> Option<TicksPerUnit> {
     Some(match m {
@@ -208,6 +198,11 @@ pub(crate) fn static_method(
             let a = b.args(m, args, &[Ty::Int, Ty::Int], 2, off)?;
             return Ok((b.fold(date(DateFn::DaysInMonth, a)), Ty::Int));
         }
+        (Static::DateTime, "SpecifyKind") => {
+            let kind = Ty::Enum(EnumType::DateTimeKind);
+            let a = b.args(m, args, &[Ty::DateTime, kind], 2, off)?;
+            return Ok((b.fold(date(DateFn::SpecifyKind, a)), Ty::DateTime));
+        }
         (Static::DateTime, "IsLeapYear") => {
             let a = b.args(m, args, &[Ty::Int], 1, off)?;
             return Ok((b.fold(date(DateFn::IsLeapYear, a)), Ty::Bool));
@@ -244,18 +239,71 @@ pub(crate) fn new(
         )?;
         return Ok((b.fold(date(DateFn::NewTimeSpan, a)), Ty::TimeSpan));
     }
-    let a = b.args(
-        "DateTime",
-        args,
-        &[Ty::Int, Ty::Int, Ty::Int, Ty::Int, Ty::Int, Ty::Int],
-        3,
-        off,
-    )?;
+    // (y, m, d[, h, min, s[, ms]][, kind]): the IR's arguments are always the seven numbers
+    // and the kind.
+    let kind = Ty::Enum(EnumType::DateTimeKind);
+    let with_kind = match args {
+        [_, _, _, _, _, _, .., last] => b.expr(last)?.1 == kind,
+        _ => false,
+    };
+    let numbers = args.len() - usize::from(with_kind);
+    if !matches!(numbers, 3 | 6 | 7) {
+        return type_err(
+            off,
+            "'DateTime' takes (year, month, day), (year, month, day, hour, minute, second) \
+             or (.., millisecond), each optionally followed by a DateTimeKind",
+        );
+    }
+    let mut params = vec![Ty::Int; numbers];
+    if with_kind {
+        params.push(kind);
+    }
+    let given = b.args("DateTime", args, &params, params.len(), off)?;
+    let mut a: Vec<Ir> = given.iter().take(numbers).cloned().collect();
+    a.resize(7, Ir::Const(Value::Int(0)));
+    a.push(match given.get(numbers) {
+        Some(k) => k.clone(),
+        None => Ir::Const(Value::Enum(EnumValue::Named(EnumType::DateTimeKind, 0))),
+    });
     Ok((date(DateFn::New, a), Ty::DateTime))
+}
+
+/// The `DateKind` a `DateTimeKind` value stands for.
+fn date_kind(v: &Value) -> EvalResult<DateKind> {
+    match v {
+        Value::Enum(EnumValue::Named(_, 1)) => Ok(DateKind::Utc),
+        Value::Enum(EnumValue::Named(_, 2)) => Ok(DateKind::Local),
+        Value::Enum(EnumValue::Named(_, 0)) | Value::Null => Ok(DateKind::Unspecified),
+        v => fail(
+            EvalErrorKind::Argument,
+            format!(
+                "Invalid DateTimeKind value '{}'. (Parameter 'kind')",
+                v.to_dotnet_string()
+            ),
+        ),
+    }
 }
 
 pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
     Ok(match f {
+        DateFn::Kind => match arg(args, 0) {
+            Value::DateTime(d) => Value::Enum(EnumValue::Named(
+                EnumType::DateTimeKind,
+                match d.kind {
+                    DateKind::Utc => 1,
+                    DateKind::Local => 2,
+                    DateKind::Unspecified | DateKind::Offset(_) => 0,
+                },
+            )),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+        },
+        DateFn::SpecifyKind => match arg(args, 0) {
+            Value::DateTime(d) => Value::DateTime(DateTime {
+                wall: d.wall,
+                kind: date_kind(arg(args, 1))?,
+            }),
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+        },
         DateFn::Now => Value::DateTime(DateTime::now()),
         DateFn::UtcNow => Value::DateTime(DateTime::utc_now()),
         DateFn::Add(unit) => {
@@ -402,10 +450,8 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                 return fail(EvalErrorKind::NullReference, NULL_REF);
             };
             use chrono::Datelike;
-            let n = d.wall.weekday().num_days_from_sunday() as u8;
-            Value::Enum(crate::value::EnumValue::DayOfWeek(
-                crate::dotnet::DayOfWeek(n),
-            ))
+            let n = d.wall.weekday().num_days_from_sunday();
+            Value::Enum(EnumValue::Named(EnumType::DayOfWeek, n.into()))
         }
         DateFn::TimeOfDay => {
             let Value::DateTime(d) = arg(args, 0) else {
@@ -422,11 +468,14 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
         DateFn::New => {
             let p = |i: usize| int(arg(args, i)).unwrap_or(0);
             let date = chrono::NaiveDate::from_ymd_opt(p(0) as i32, p(1) as u32, p(2) as u32);
-            let dt = date.and_then(|d| d.and_hms_opt(p(3) as u32, p(4) as u32, p(5) as u32));
+            let dt = date.and_then(|d| {
+                let ms = u32::try_from(p(6)).ok().filter(|ms| *ms < 1000)?;
+                d.and_hms_milli_opt(p(3) as u32, p(4) as u32, p(5) as u32, ms)
+            });
             match dt {
                 Some(wall) => Value::DateTime(DateTime {
                     wall,
-                    kind: DateKind::Unspecified,
+                    kind: date_kind(arg(args, 7))?,
                 }),
                 None => {
                     return fail(
@@ -486,6 +535,54 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
 #[cfg(test)]
 mod tests {
     use crate::expr::testing::{assert_refused, s};
+
+    /// `DateTime.Kind`, `SpecifyKind` and the constructors with milliseconds and a kind.
+    #[test]
+    fn kinds() {
+        for (expr, want) in [
+            ("@(new DateTime(2024, 1, 2).Kind)", "Unspecified"),
+            ("@(DateTime.UtcNow.Kind)", "Utc"),
+            ("@(DateTime.Now.Kind)", "Local"),
+            (
+                "@(new DateTime(2024, 1, 2, 3, 4, 5, 678).Millisecond)",
+                "678",
+            ),
+            (
+                "@(new DateTime(2024, 1, 2, 3, 4, 5, 678, DateTimeKind.Utc).Kind)",
+                "Utc",
+            ),
+            (
+                "@(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).ToUniversalTime().Hour)",
+                "3",
+            ),
+            (
+                "@(DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified).Kind)",
+                "Unspecified",
+            ),
+            (
+                "@(DateTimeOffset.Parse(\"2024-05-06T10:00:00+02:00\").DateTime.Kind)",
+                "Unspecified",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            "@(new DateTime(2024, 1))",
+            "'DateTime' takes (year, month, day)",
+        );
+        assert_refused(
+            "@(new DateTime(2024, 1, 2, 3, 4, 5, 6, 7))",
+            "'DateTime' takes",
+        );
+        assert_refused(
+            "@(new DateTime(2024, 1, 2, 3, 4, 5, 1000))",
+            "un-representable DateTime",
+        );
+        assert_refused(
+            "@(DateTime.SpecifyKind(DateTime.UtcNow, (DateTimeKind)5))",
+            "Invalid DateTimeKind value '5'",
+        );
+    }
 
     #[test]
     fn dates_and_spans_in_ticks() {

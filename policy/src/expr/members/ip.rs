@@ -1,6 +1,6 @@
 //! `System.Net.IPAddress`, as policies check a caller's address (`IPAddress.Parse`,
 //! `IPAddress.TryParse(text, out ip)`, `IPAddress.Loopback`, `Any`, `IPv6Loopback`,
-//! `IPAddress.IsLoopback(ip)`; `GetAddressBytes()`, `ToString()`, `IsIPv4MappedToIPv6`,
+//! `IPAddress.IsLoopback(ip)`; `GetAddressBytes()`, `ToString()`, `IsIPv4MappedToIPv6`, `AddressFamily`,
 //! `MapToIPv4()`, `MapToIPv6()`, `==` by value). Checker bindings and evaluator in one file; the
 //! address is std's `IpAddr`, which parses the forms .NET accepts for IPv4 and IPv6 text
 //! (not .NET's legacy shorthand such as `10.1`, which is refused as a `FormatException`).
@@ -68,6 +68,10 @@ pub(crate) fn static_method(
 pub(crate) fn member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match name {
         "IsIPv4MappedToIPv6" => Ok((call(IpFn::IsMapped, vec![recv]), Ty::Bool)),
+        "AddressFamily" => Ok((
+            call(IpFn::Family, vec![recv]),
+            Ty::Enum(crate::dotnet::EnumType::AddressFamily),
+        )),
         _ => unknown_member(&TY, name, off),
     }
 }
@@ -126,6 +130,11 @@ pub(crate) fn eval(f: IpFn, args: &[Value]) -> EvalResult<Value> {
             }
         }
         IpFn::IsLoopback => Value::Bool(ip_arg(args)?.is_loopback()),
+        // AddressFamily.InterNetwork (2) or InterNetworkV6 (23).
+        IpFn::Family => Value::Enum(crate::value::EnumValue::Named(
+            crate::dotnet::EnumType::AddressFamily,
+            if ip_arg(args)?.is_ipv4() { 2 } else { 23 },
+        )),
         IpFn::IsMapped => {
             Value::Bool(matches!(ip_arg(args)?, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some()))
         }

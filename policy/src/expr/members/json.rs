@@ -277,11 +277,11 @@ pub(crate) fn method(
             call(JsonFn::Remove, a, Ty::Bool)
         }
         "Property" if object => {
-            let a = b.args(m, args, &[Ty::Str, Ty::StringComparison], 1, off)?;
+            let a = b.args(m, args, &[Ty::Str, COMPARISON], 1, off)?;
             call(JsonFn::Property, a, tok(JsonKind::Property))
         }
         "GetValue" if object => {
-            let a = b.args(m, args, &[Ty::Str, Ty::StringComparison], 1, off)?;
+            let a = b.args(m, args, &[Ty::Str, COMPARISON], 1, off)?;
             call(JsonFn::Index, a, tok(JsonKind::Token))
         }
         "TryGetValue" if object => input_and_out(

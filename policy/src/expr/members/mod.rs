@@ -16,6 +16,7 @@ pub(crate) mod convert;
 pub(crate) mod crypto;
 pub(crate) mod datetime;
 pub(crate) mod datetime_offset;
+pub(crate) mod enums;
 pub(crate) mod exception;
 pub(crate) mod form;
 pub(crate) mod format;

@@ -6,12 +6,11 @@
 use std::borrow::Cow;
 
 use super::format::dotnet_format;
-use crate::dotnet::StringComparison;
 use crate::expr::ast::Expr;
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
-use crate::value::{EnumValue, Value};
+use crate::value::Value;
 
 fn str_call(b: &dyn Binder, f: StrFn, args: Vec<Ir>) -> Ir {
     b.fold(Ir::Call(Builtin::Str(f), args))
@@ -25,23 +24,10 @@ pub(crate) fn member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> 
     }
 }
 
-/// `String.Empty` and `StringComparison.X`.
+/// `String.Empty`.
 pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match (s, name) {
         (Static::String, "Empty") => Ok((Ir::Const(Value::str("")), Ty::Str)),
-        (Static::StringComparison, v) => {
-            let c = match v {
-                "Ordinal" | "InvariantCulture" | "CurrentCulture" => StringComparison::Ordinal,
-                "OrdinalIgnoreCase" | "InvariantCultureIgnoreCase" | "CurrentCultureIgnoreCase" => {
-                    StringComparison::IgnoreCase
-                }
-                _ => return unknown_member(&Ty::Static(s), name, off),
-            };
-            Ok((
-                Ir::Const(Value::Enum(EnumValue::StringComparison(c))),
-                Ty::StringComparison,
-            ))
-        }
         _ => unknown_member(&Ty::Static(s), name, off),
     }
 }
@@ -65,30 +51,10 @@ pub(crate) fn method(
     }
     let s = Ty::Str;
     let (f, params, required, ty): (StrFn, Vec<Ty>, usize, Ty) = match m {
-        "Contains" => (
-            StrFn::Contains,
-            vec![s.clone(), Ty::StringComparison],
-            1,
-            Ty::Bool,
-        ),
-        "StartsWith" => (
-            StrFn::StartsWith,
-            vec![s.clone(), Ty::StringComparison],
-            1,
-            Ty::Bool,
-        ),
-        "EndsWith" => (
-            StrFn::EndsWith,
-            vec![s.clone(), Ty::StringComparison],
-            1,
-            Ty::Bool,
-        ),
-        "Equals" => (
-            StrFn::Equals,
-            vec![s.clone(), Ty::StringComparison],
-            1,
-            Ty::Bool,
-        ),
+        "Contains" => (StrFn::Contains, vec![s.clone(), COMPARISON], 1, Ty::Bool),
+        "StartsWith" => (StrFn::StartsWith, vec![s.clone(), COMPARISON], 1, Ty::Bool),
+        "EndsWith" => (StrFn::EndsWith, vec![s.clone(), COMPARISON], 1, Ty::Bool),
+        "Equals" => (StrFn::Equals, vec![s.clone(), COMPARISON], 1, Ty::Bool),
         "ToUpper" | "ToUpperInvariant" => (StrFn::ToUpper, vec![], 0, s.clone()),
         "ToLower" | "ToLowerInvariant" => (StrFn::ToLower, vec![], 0, s.clone()),
         "Replace" => (StrFn::Replace, vec![s.clone(), s.clone()], 2, s.clone()),
@@ -143,7 +109,7 @@ pub(crate) fn method(
                         irs.push(Ir::Call(Builtin::Convert(ConvertFn::ToStringDyn), vec![ir]))
                     }
                     Ty::Array(e) if matches!(*e, Ty::Char | Ty::Str) => irs.push(ir),
-                    Ty::StringComparison => {}
+                    Ty::Enum(crate::dotnet::EnumType::StringComparison) => {}
                     // Options travel as a negative marker so that they are not separators.
                     Ty::SplitOptions => irs.push(Ir::Neg(Box::new(ir))),
                     Ty::Int => {
@@ -241,7 +207,7 @@ pub(crate) fn static_method(
             Ok((str_call(b, f, a), Ty::Bool))
         }
         "Equals" => {
-            let a = b.args(m, args, &[Ty::Str, Ty::Str, Ty::StringComparison], 2, off)?;
+            let a = b.args(m, args, &[Ty::Str, Ty::Str, COMPARISON], 2, off)?;
             Ok((str_call(b, StrFn::Equals, a), Ty::Bool))
         }
         "Join" => {
