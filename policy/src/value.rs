@@ -149,6 +149,9 @@ pub enum Collection {
 pub struct Keyed<V> {
     entries: Vec<(Value, V)>,
     index: std::collections::HashMap<HashKey, usize>,
+    /// String keys found ignoring case (`StringComparer.OrdinalIgnoreCase`); the first
+    /// spelling added is the one kept.
+    fold_case: bool,
 }
 
 /// A key's identity for hashing: scalars by value, reference types by address.
@@ -195,6 +198,28 @@ impl<V> Keyed<V> {
         Keyed {
             entries: Vec::new(),
             index: std::collections::HashMap::new(),
+            fold_case: false,
+        }
+    }
+
+    /// An empty one whose string keys are found ignoring case.
+    pub fn folding_case() -> Keyed<V> {
+        Keyed {
+            fold_case: true,
+            ..Keyed::new()
+        }
+    }
+
+    pub fn folds_case(&self) -> bool {
+        self.fold_case
+    }
+
+    fn hash_of(&self, k: &Value) -> Option<HashKey> {
+        match k {
+            Value::Str(s) if self.fold_case => {
+                Some(HashKey::Str(crate::dotnet::text::fold_case(s).into()))
+            }
+            k => hash_key(k, true),
         }
     }
 
@@ -216,7 +241,7 @@ impl<V> Keyed<V> {
     }
 
     fn position(&self, k: &Value) -> Option<usize> {
-        match hash_key(k, true) {
+        match self.hash_of(k) {
             Some(h) => self.index.get(&h).copied(),
             None => self.entries.iter().position(|(x, _)| x.dotnet_eq(k)),
         }
@@ -237,7 +262,7 @@ impl<V> Keyed<V> {
         if self.contains(&k) {
             return false;
         }
-        if let Some(h) = hash_key(&k, true) {
+        if let Some(h) = self.hash_of(&k) {
             self.index.insert(h, self.entries.len());
         }
         self.entries.push((k, v));
@@ -272,8 +297,8 @@ impl<V> Keyed<V> {
 
     fn reindex(&mut self) {
         self.index.clear();
-        for (j, (key, _)) in self.entries.iter().enumerate() {
-            if let Some(h) = hash_key(key, true) {
+        for j in 0..self.entries.len() {
+            if let Some(h) = self.entries.get(j).and_then(|(key, _)| self.hash_of(key)) {
                 self.index.insert(h, j);
             }
         }
@@ -433,7 +458,7 @@ impl Value {
     }
 
     /// The order `OrderBy` and `List<T>.Sort()` put values in: numbers by value, strings
-    /// ordinally, dates and spans in time, null first; values of different kinds by kind.
+    /// in the culture's order (`dotnet::text`), dates and spans in time, null first; values of different kinds by kind.
     pub fn order(&self, other: &Value) -> std::cmp::Ordering {
         use std::cmp::Ordering;
         let num = |v: &Value| match v {
@@ -446,7 +471,12 @@ impl Value {
             (Value::Null, Value::Null) => Ordering::Equal,
             (Value::Null, _) => Ordering::Less,
             (_, Value::Null) => Ordering::Greater,
-            (Value::Str(x), Value::Str(y)) => x.cmp(y),
+            // `Comparer<string>.Default`, as `OrderBy` and `Sort` use it: the culture's order.
+            (Value::Str(x), Value::Str(y)) => crate::dotnet::text::compare(
+                Some(x),
+                Some(y),
+                crate::dotnet::text::Comparison::Culture,
+            ),
             (Value::DateTime(x), Value::DateTime(y)) => x.wall.cmp(&y.wall),
             (Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => x.utc().cmp(&y.utc()),
             (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),

@@ -13,6 +13,7 @@ mod hash;
 pub(crate) mod json;
 mod random;
 pub(crate) mod regex;
+pub(crate) mod text;
 pub(crate) mod uri;
 pub(crate) mod xml;
 pub(crate) mod xml_json;

@@ -127,6 +127,7 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Xml(k)) | Ty::Static(S::Xml(k)) => xml_full_name(*k),
         Ty::Static(S::XmlNodeType) => "System.Xml.XmlNodeType",
         Ty::Static(S::EnumClass) => "System.Enum",
+        Ty::Static(S::StringComparer) | Ty::Obj(ObjKind::Comparer) => "System.StringComparer",
         Ty::Enum(e) | Ty::Static(S::Enum(e)) => e.full_name(),
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
             "System.Security.Cryptography.HashAlgorithm"
@@ -437,6 +438,7 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
         "Type" | "System.Type" => Ty::Obj(ObjKind::Type),
+        "StringComparer" | "System.StringComparer" => Ty::Obj(ObjKind::Comparer),
         other => match (json_class(other), xml_class(other), EnumType::named(other)) {
             (Some(k), _, _) => Ty::Obj(ObjKind::Json(k)),
             (None, Some(k), _) => Ty::Obj(ObjKind::Xml(k)),

@@ -770,6 +770,7 @@ impl<'a> Checker<'a> {
             "RegexOptions" => stat(Static::RegexOptions),
             "X509NameType" => stat(Static::X509NameType),
             "Enum" => stat(Static::EnumClass),
+            "StringComparer" => stat(Static::StringComparer),
             "UriKind" => stat(Static::UriKind),
             "StringSplitOptions" => stat(Static::StringSplitOptions),
             "IPAddress" => stat(Static::IpAddress),
@@ -813,6 +814,7 @@ impl<'a> Checker<'a> {
             Ty::Static(s @ Static::String) => members::string::static_member(*s, name, off),
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(Static::Enum(t)) => members::enums::static_member(*t, name, off),
+            Ty::Static(Static::StringComparer) => members::string::comparer(name, off),
             Ty::Static(Static::UriKind) => members::uri::kind_member(name, off),
             Ty::Static(Static::StringSplitOptions) => members::string::split_options(name, off),
             Ty::Static(Static::IpAddress) => members::ip::static_member(name, off),
@@ -979,6 +981,9 @@ impl<'a> Checker<'a> {
                 members::datetime_offset::static_method(self, name, args, off)
             }
             Ty::Static(Static::IpAddress) => members::ip::static_method(self, name, args, off),
+            Ty::Obj(ObjKind::Comparer) => {
+                members::string::comparer_method(self, recv, name, args, off)
+            }
             Ty::Static(Static::EnumClass) => {
                 members::enums::static_method(self, name, type_args, args, off)
             }
@@ -1484,6 +1489,7 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
             Ty::Namespace("System.Security.Cryptography.X509Certificates")
         }
         "System.Enum" => Ty::Static(Static::EnumClass),
+        "System.StringComparer" => Ty::Static(Static::StringComparer),
         "Newtonsoft.Json" => Ty::Namespace("Newtonsoft.Json"),
         "Newtonsoft.Json.Linq" => Ty::Namespace("Newtonsoft.Json.Linq"),
         "Newtonsoft.Json.JsonConvert" => Ty::Static(Static::JsonConvert),

@@ -100,6 +100,8 @@ pub enum ObjKind {
     Xml(XmlKind),
     /// `System.Type` from `GetType()`: carried as the type's full name.
     Type,
+    /// `StringComparer.X`: carried as the `StringComparison` it compares as.
+    Comparer,
 }
 
 /// System.Xml.Linq's classes.
@@ -355,6 +357,7 @@ impl fmt::Display for Ty {
                 f.write_str("IReadOnlyDictionary<string, string[]> (claims)")
             }
             Ty::Obj(ObjKind::Regex) => f.write_str("Regex"),
+            Ty::Obj(ObjKind::Comparer) => f.write_str("StringComparer"),
             Ty::Obj(ObjKind::Match) => f.write_str("Match"),
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
@@ -459,6 +462,8 @@ pub enum Static {
     Enum(crate::dotnet::EnumType),
     /// `System.Enum` (`Enum.Parse(typeof(T), text)`).
     EnumClass,
+    /// `StringComparer` (`StringComparer.OrdinalIgnoreCase`).
+    StringComparer,
     SaveOptions,
     LoadOptions,
 }
@@ -1011,6 +1016,11 @@ pub enum StrFn {
     Insert,
     Remove,
     ToCharArray,
+    /// `String.Compare(a, b[, ignoreCase | comparison])`, `CompareOrdinal`, `a.CompareTo(b)`:
+    /// the two strings and a bool or a `StringComparison` (none: the culture's).
+    Compare,
+    /// `Normalize([form])` (false) and `IsNormalized([form])` (true).
+    Normalize(bool),
 }
 
 /// `Convert`, `Encoding.UTF8`, `WebUtility`, `JsonConvert`, `Guid`, `Math`, `ToString`

@@ -55,11 +55,34 @@ pub(crate) fn new(
             Ty::Dict(..) => GenericFn::New(true),
             _ => GenericFn::New(false),
         };
+        // `new Dictionary<string, T>(StringComparer.OrdinalIgnoreCase)`, also after a capacity
+        // or, for a set, after its items: the comparer goes last to the run-time call.
+        let comparer_ty = Ty::Obj(ObjKind::Comparer);
+        let (args, comparer) = match args {
+            [rest @ .., last] if !matches!(rty, Ty::List(_)) && b.expr(last)?.1 == comparer_ty => {
+                let keys = match &rty {
+                    Ty::Dict(k, _) | Ty::Set(k) => (**k).clone(),
+                    _ => Ty::Object,
+                };
+                if keys != Ty::Str {
+                    return type_err(
+                        last.offset,
+                        format!("a StringComparer compares string keys, not '{keys}'"),
+                    );
+                }
+                (rest, Some(b.expr(last)?.0))
+            }
+            _ => (args, None),
+        };
+        let with_comparer = |mut a: Vec<Ir>| {
+            a.extend(comparer.clone());
+            a
+        };
         let made = match (&rty, args) {
-            (_, []) => call(empty, vec![]),
+            (_, []) => call(empty, with_comparer(vec![])),
             // A capacity changes nothing here.
             (_, [a]) if b.expr(a).map(|(_, t)| t == Ty::Int).unwrap_or(false) => {
-                call(empty, vec![])
+                call(empty, with_comparer(vec![]))
             }
             (Ty::List(elem) | Ty::Set(elem), [a]) => {
                 let (ir, t) = b.expr(a)?;
@@ -70,7 +93,7 @@ pub(crate) fn new(
                 };
                 match sequence(ir, &t) {
                     Some((e, items)) if e == **elem || **elem == Ty::Object => {
-                        call(from, vec![items])
+                        call(from, with_comparer(vec![items]))
                     }
                     _ => {
                         return type_err(
@@ -84,7 +107,7 @@ pub(crate) fn new(
                 return type_err(
                     off,
                     format!(
-                    "'{short}' takes no arguments here (a comparer is not supported by certgate)"
+                    "'{short}' takes no arguments here, or a capacity, its items or a StringComparer"
                 ),
                 )
             }
@@ -343,13 +366,23 @@ fn out_of_range() -> EvalError {
     )
 }
 
+/// The index of a new dictionary or set: a StringComparer given to the constructor (the last
+/// argument) is carried as its StringComparison, and the ignore-case ones (1, 3, 5) find
+/// string keys ignoring case.
+fn keyed<V>(args: &[Value]) -> Keyed<V> {
+    match args.last() {
+        Some(Value::Enum(crate::value::EnumValue::Named(_, 1 | 3 | 5))) => Keyed::folding_case(),
+        _ => Keyed::new(),
+    }
+}
+
 pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
     use crate::value::Collection as C;
     let made = |c: C| Ok(Value::Obj(Arc::new(Obj::Collection(Mutex::new(c)))));
     match f {
-        GenericFn::New(true) => return made(C::Dict(Keyed::new())),
+        GenericFn::New(true) => return made(C::Dict(keyed(args))),
         GenericFn::New(false) => return made(C::List(Vec::new())),
-        GenericFn::NewSet => return made(C::Set(Keyed::new())),
+        GenericFn::NewSet => return made(C::Set(keyed(args))),
         GenericFn::FromJson(kind, to) => {
             use crate::dotnet::json::{Token, TokenType};
             let Some(text) = opt_s(args, 0) else {
@@ -398,7 +431,7 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             };
         }
         GenericFn::SetFrom => {
-            let mut set = Keyed::new();
+            let mut set = keyed(args);
             if let Value::Array(a) = arg(args, 0) {
                 for v in a.iter() {
                     set.add(v.clone(), ());
@@ -800,6 +833,44 @@ mod tests {
         ] {
             assert_refused(expr, message);
         }
+    }
+
+    /// A dictionary or set made with an ignore-case `StringComparer` finds string keys ignoring
+    /// case and keeps the first spelling; the ordinal ones do not.
+    #[test]
+    fn string_comparers_given_to_dictionaries_and_sets() {
+        for (expr, want) in [
+            (
+                r#"@{ var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { { "Content-Type", "a" } }; d["content-type"] = "b"; return d.Count + "/" + d["CONTENT-TYPE"] + "/" + string.Join(",", d.Keys); }"#,
+                "1/b/Content-Type",
+            ),
+            (
+                r#"@{ var d = new Dictionary<string, int>(16, StringComparer.InvariantCultureIgnoreCase); d.Add("A", 1); return d.ContainsKey("a") + "/" + d.TryAdd("a", 2); }"#,
+                "True/False",
+            ),
+            (
+                r#"@{ var d = new Dictionary<string, int>(StringComparer.Ordinal); d.Add("A", 1); return d.ContainsKey("a").ToString(); }"#,
+                "False",
+            ),
+            (
+                r#"@(new HashSet<string>(new [] {"a", "A", "b"}, StringComparer.OrdinalIgnoreCase).Count)"#,
+                "2",
+            ),
+            (
+                r#"@{ var h = new HashSet<string>(StringComparer.OrdinalIgnoreCase); h.Add("X"); return h.Contains("x") + "/" + h.Remove("x") + "/" + h.Count; }"#,
+                "True/True/0",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            "@(new Dictionary<int, string>(StringComparer.Ordinal))",
+            "a StringComparer compares string keys, not 'int'",
+        );
+        assert_refused(
+            "@(new List<string>(StringComparer.Ordinal))",
+            "List<string> is made from",
+        );
     }
 
     #[test]

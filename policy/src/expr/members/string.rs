@@ -32,6 +32,46 @@ pub(crate) fn static_member(s: Static, name: &str, off: usize) -> CheckResult<(I
     }
 }
 
+/// `StringComparer.Ordinal`, `OrdinalIgnoreCase`, `InvariantCulture[IgnoreCase]`,
+/// `CurrentCulture[IgnoreCase]`: carried as the `StringComparison` of the same name.
+pub(crate) fn comparer(name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
+    let how = crate::dotnet::EnumType::StringComparison;
+    match how.value(name) {
+        Some(n) => Ok((
+            Ir::Const(Value::Enum(crate::value::EnumValue::Named(how, n))),
+            Ty::Obj(ObjKind::Comparer),
+        )),
+        None => unknown_member(&Ty::Static(Static::StringComparer), name, off),
+    }
+}
+
+/// `comparer.Compare(a, b)` and `comparer.Equals(a, b)`.
+pub(crate) fn comparer_method(
+    b: &mut dyn Binder,
+    recv: Ir,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    if !matches!(m, "Compare" | "Equals") {
+        return unknown_member(&Ty::Obj(ObjKind::Comparer), m, off);
+    }
+    let mut a = b.args(m, args, &[Ty::Str, Ty::Str], 2, off)?;
+    a.push(recv);
+    let compared = str_call(b, StrFn::Compare, a);
+    if m == "Compare" {
+        return Ok((compared, Ty::Int));
+    }
+    Ok((
+        Ir::Binary(
+            crate::expr::ast::BinOp::Eq,
+            Box::new(compared),
+            Box::new(Ir::Const(Value::Int(0))),
+        ),
+        Ty::Bool,
+    ))
+}
+
 /// `s[i]`: a `char`, as C# indexes UTF-16 code units.
 pub(crate) fn index(b: &mut dyn Binder, recv: Ir, index: &Expr) -> CheckResult<(Ir, Ty)> {
     let k = b.coerce(index, &Ty::Int)?;
@@ -55,6 +95,17 @@ pub(crate) fn method(
         "StartsWith" => (StrFn::StartsWith, vec![s.clone(), COMPARISON], 1, Ty::Bool),
         "EndsWith" => (StrFn::EndsWith, vec![s.clone(), COMPARISON], 1, Ty::Bool),
         "Equals" => (StrFn::Equals, vec![s.clone(), COMPARISON], 1, Ty::Bool),
+        "CompareTo" => (StrFn::Compare, vec![s.clone()], 1, Ty::Int),
+        "Normalize" | "IsNormalized" => (
+            StrFn::Normalize(m == "IsNormalized"),
+            vec![Ty::Enum(crate::dotnet::EnumType::NormalizationForm)],
+            0,
+            if m == "Normalize" {
+                s.clone()
+            } else {
+                Ty::Bool
+            },
+        ),
         "ToUpper" | "ToUpperInvariant" => (StrFn::ToUpper, vec![], 0, s.clone()),
         "ToLower" | "ToLowerInvariant" => (StrFn::ToLower, vec![], 0, s.clone()),
         "Replace" => (StrFn::Replace, vec![s.clone(), s.clone()], 2, s.clone()),
@@ -210,6 +261,34 @@ pub(crate) fn static_method(
             let a = b.args(m, args, &[Ty::Str, Ty::Str, COMPARISON], 2, off)?;
             Ok((str_call(b, StrFn::Equals, a), Ty::Bool))
         }
+        "Compare" | "CompareOrdinal" => {
+            let mut a = match args {
+                [x, y] => vec![b.coerce(x, &Ty::Str)?, b.coerce(y, &Ty::Str)?],
+                [x, y, how] => {
+                    let (how, t) = b.expr(how)?;
+                    if t != Ty::Bool && t != COMPARISON || m == "CompareOrdinal" {
+                        return type_err(
+                            args[2].offset,
+                            format!("'{m}' takes two strings and ignoreCase or a StringComparison, not '{t}'"),
+                        );
+                    }
+                    vec![b.coerce(x, &Ty::Str)?, b.coerce(y, &Ty::Str)?, how]
+                }
+                _ => {
+                    return type_err(
+                        off,
+                        format!("'{m}' with other than two strings (and how to compare) is not supported by certgate"),
+                    )
+                }
+            };
+            if m == "CompareOrdinal" {
+                a.push(Ir::Const(Value::Enum(crate::value::EnumValue::Named(
+                    crate::dotnet::EnumType::StringComparison,
+                    4,
+                ))));
+            }
+            Ok((str_call(b, StrFn::Compare, a), Ty::Int))
+        }
         "Join" => {
             let Some((sep, rest)) = args.split_first() else {
                 return type_err(off, "'Join' needs a separator and values");
@@ -267,8 +346,49 @@ pub(crate) fn splice_utf16(s: &str, start: i64, end: Option<i64>, text: &str) ->
 }
 
 pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {
+    use crate::dotnet::text::{self, Comparison, Form};
     let lower = |s: &str| s.to_lowercase();
     Ok(match f {
+        StrFn::Compare => {
+            let how = match args.get(2) {
+                None | Some(Value::Bool(false)) => Comparison::Culture,
+                Some(Value::Bool(true)) => Comparison::CultureIgnoreCase,
+                Some(Value::Enum(crate::value::EnumValue::Named(_, n))) => {
+                    match Comparison::of(*n) {
+                        Some(c) => c,
+                        None => return fail(
+                            EvalErrorKind::Argument,
+                            format!("The string comparison type passed in is currently not supported. (Parameter 'comparisonType'): {n}"),
+                        ),
+                    }
+                }
+                Some(_) => Comparison::Culture,
+            };
+            Value::Int(match text::compare(opt_s(args, 0), opt_s(args, 1), how) {
+                std::cmp::Ordering::Less => -1,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => 1,
+            })
+        }
+        StrFn::Normalize(test) => {
+            let s = s_arg(args, 0)?;
+            let form = match args.get(1) {
+                None => Some(Form::C),
+                Some(Value::Enum(crate::value::EnumValue::Named(_, n))) => Form::of(*n),
+                Some(_) => None,
+            };
+            let Some(form) = form else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Invalid normalization form. (Parameter 'normalizationForm')",
+                );
+            };
+            if test {
+                Value::Bool(text::is_normalized(s, form))
+            } else {
+                env.charge(Value::str(&text::normalize(s, form)))?
+            }
+        }
         StrFn::Length => Value::Int(s_arg(args, 0)?.encode_utf16().count() as i64),
         StrFn::Contains | StrFn::StartsWith | StrFn::EndsWith | StrFn::Equals => {
             let (s, needle) = if f == StrFn::Equals
@@ -284,11 +404,12 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
             if f == StrFn::Equals {
                 return Ok(Value::Bool(match (s, needle) {
                     (Some(a), Some(n)) => {
-                        if ic {
-                            a.to_lowercase() == n.to_lowercase()
+                        let how = if ic {
+                            Comparison::OrdinalIgnoreCase
                         } else {
-                            a == n
-                        }
+                            Comparison::Ordinal
+                        };
+                        text::equals(a, n, how)
                     }
                     (None, None) => true,
                     _ => false,
@@ -573,6 +694,58 @@ mod tests {
         assert_eq!(s("@(String.IsNullOrEmpty(null))"), "True");
         assert_eq!(s("@(String.Format(\"{0:D2}\", 7))"), "07");
         assert!(s("@(\"a\".Replace(\"\", \"b\"))").contains("zero length"));
+    }
+
+    /// `String.Compare` under each comparison, `CompareOrdinal`, `CompareTo`, `StringComparer`,
+    /// and `Normalize`/`IsNormalized`.
+    #[test]
+    fn comparisons_and_normalization() {
+        use crate::expr::testing::{assert_refused, failure, s};
+        for (expr, want) in [
+            (r#"@(String.Compare("a", "B"))"#, "-1"),
+            (r#"@(String.Compare("a", "B", StringComparison.Ordinal))"#, "1"),
+            (r#"@(String.CompareOrdinal("a", "B"))"#, "1"),
+            (r#"@(String.Compare("abc", "ABC", true))"#, "0"),
+            (r#"@(String.Compare("abc", "ABC", false))"#, "-1"),
+            (r#"@(String.Compare("abc", "ABD", StringComparison.OrdinalIgnoreCase))"#, "-1"),
+            (r#"@(String.Compare(null, "a"))"#, "-1"),
+            (r#"@("b".CompareTo("a"))"#, "1"),
+            (r#"@("b".CompareTo(null))"#, "1"),
+            (r#"@(StringComparer.OrdinalIgnoreCase.Equals("Ab", "aB"))"#, "True"),
+            (r#"@(StringComparer.Ordinal.Equals("Ab", "aB"))"#, "False"),
+            (r#"@(StringComparer.Ordinal.Compare("a", "b"))"#, "-1"),
+            (r#"@(new [] {"b", "a", "C"}.OrderBy(x => x).First())"#, "a"),
+            ("@(\"e\\u0301\".Normalize() == \"\\u00e9\")", "True"),
+            ("@(\"\\u00e9\".Normalize(NormalizationForm.FormD).Length)", "2"),
+            ("@(\"\\u00e9\".IsNormalized() + \"/\" + \"\\u00e9\".IsNormalized(NormalizationForm.FormD))", "True/False"),
+            ("@(\"\\ufb01\".Normalize(NormalizationForm.FormKC))", "fi"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure(r#"@(String.Compare("a", "b", (StringComparison)9))"#),
+            Some(crate::expr::env::EvalErrorKind::Argument)
+        );
+        assert_eq!(
+            failure(r#"@("x".Normalize((NormalizationForm)3))"#),
+            Some(crate::expr::env::EvalErrorKind::Argument)
+        );
+        assert_refused(
+            r#"@(String.Compare("a", "b", 1))"#,
+            "takes two strings and ignoreCase or a StringComparison",
+        );
+        assert_refused(
+            r#"@(String.CompareOrdinal("a", "b", true))"#,
+            "takes two strings",
+        );
+        assert_refused(
+            r#"@(String.Compare("a", 0, "b", 0, 1))"#,
+            "is not supported by certgate",
+        );
+        assert_refused(
+            r#"@(StringComparer.Ordinal.GetHashCode("a"))"#,
+            "GetHashCode",
+        );
     }
 
     /// Trimming given characters, and editing by UTF-16 index with .NET's range failures.
