@@ -24,6 +24,59 @@ pub struct Extension {
 
 pub(crate) const OID_SAN: &str = "2.5.29.17";
 
+/// The OIDs whose friendly names .NET's `Oid` knows and policies meet: name attributes,
+/// extended key usages, signature and key algorithms (extensions are `friendly_name`'s).
+const OID_NAMES: &[(&str, &str)] = &[
+    ("2.5.4.3", "CN"),
+    ("2.5.4.6", "C"),
+    ("2.5.4.7", "L"),
+    ("2.5.4.8", "S"),
+    ("2.5.4.10", "O"),
+    ("2.5.4.11", "OU"),
+    ("2.5.4.5", "SERIALNUMBER"),
+    ("1.2.840.113549.1.9.1", "E"),
+    ("0.9.2342.19200300.100.1.25", "DC"),
+    ("1.3.6.1.5.5.7.3.1", "Server Authentication"),
+    ("1.3.6.1.5.5.7.3.2", "Client Authentication"),
+    ("1.3.6.1.5.5.7.3.3", "Code Signing"),
+    ("1.3.6.1.5.5.7.3.4", "Secure Email"),
+    ("1.2.840.113549.1.1.1", "RSA"),
+    ("1.2.840.10045.2.1", "ECC"),
+    ("1.2.840.113549.1.1.11", "sha256RSA"),
+    ("1.2.840.113549.1.1.12", "sha384RSA"),
+    ("1.2.840.113549.1.1.13", "sha512RSA"),
+    ("1.2.840.113549.1.1.5", "sha1RSA"),
+    ("1.2.840.10045.4.3.2", "sha256ECDSA"),
+    ("1.2.840.10045.4.3.3", "sha384ECDSA"),
+    ("1.2.840.10045.4.3.4", "sha512ECDSA"),
+    ("2.16.840.1.101.3.4.2.1", "sha256"),
+    ("1.3.14.3.2.26", "sha1"),
+];
+
+/// `new Oid(text)`: the value and friendly name, from either (.NET accepts both); an unknown
+/// name has no value.
+pub(crate) fn oid_lookup(text: &str) -> (Option<&str>, &str) {
+    let dotted = !text.is_empty()
+        && text
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if dotted {
+        let name = OID_NAMES
+            .iter()
+            .find(|(o, _)| *o == text)
+            .map_or_else(|| friendly_name(text), |(_, n)| *n);
+        return (Some(text), name);
+    }
+    let by_name = OID_NAMES
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(text))
+        .map(|(o, n)| (*o, *n));
+    match by_name {
+        Some((oid, name)) => (Some(oid), name),
+        None => (None, text),
+    }
+}
+
 pub(crate) fn friendly_name(oid: &str) -> &'static str {
     match oid {
         "2.5.29.17" => "Subject Alternative Name",

@@ -24,7 +24,7 @@ pub(crate) mod extensions;
 pub(crate) mod name;
 mod tbs;
 
-pub(crate) use extensions::Extension;
+pub(crate) use extensions::{oid_lookup, Extension};
 
 pub use name::{DistinguishedName, Name, NameError};
 

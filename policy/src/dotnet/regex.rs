@@ -130,6 +130,39 @@ impl Match {
             .unwrap_or_else(Group::failed)
     }
 
+    /// `Result(replacement)`: the replacement pattern with this match's groups put in (`$1`,
+    /// `${name}`, `$&`, `$$`), as `Replace` would put them for this match.
+    pub fn result(&self, replacement: &str) -> String {
+        let mut out = String::new();
+        for p in pieces(replacement) {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Number(n) => {
+                    match n.parse::<usize>().ok().and_then(|i| self.groups.get(i)) {
+                        Some(g) => out.push_str(&g.value),
+                        // A group the pattern does not have stays as written, as .NET leaves it.
+                        None => {
+                            out.push('$');
+                            out.push_str(n);
+                        }
+                    }
+                }
+                Piece::Name(n) => {
+                    let known = self.names.iter().any(|x| x.as_deref() == Some(n))
+                        || n.parse::<usize>().is_ok_and(|i| i < self.groups.len());
+                    if known {
+                        out.push_str(&self.named(n).value);
+                    } else {
+                        out.push_str("${");
+                        out.push_str(n);
+                        out.push('}');
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// `Groups["name"]` (a number as text names the numbered group, as in .NET).
     pub fn named(&self, name: &str) -> Group {
         if let Some(i) = self.names.iter().position(|n| n.as_deref() == Some(name)) {
@@ -245,24 +278,32 @@ impl Regex {
 /// .NET's replacement syntax in the `regex` crate's: `$N` ends at the last digit (`$1a` is group
 /// 1 then `a`; the crate would read a group named `1a`), `$&` is the whole match, and a `$` that
 /// starts no substitution is literal.
-fn translate_replacement(r: &str) -> String {
+/// One piece of a .NET replacement pattern: text, or a group (`$1`, `${name}`; `$&` is group
+/// 0). `$$` is a dollar sign; a `$` that starts nothing else is itself.
+enum Piece<'a> {
+    Text(&'a str),
+    Number(&'a str),
+    Name(&'a str),
+}
+
+fn pieces(r: &str) -> Vec<Piece<'_>> {
     let b = r.as_bytes();
-    let mut out = String::with_capacity(r.len() + 8);
+    let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         if b[i] != b'$' {
             let next = r[i..].find('$').map_or(r.len(), |n| i + n);
-            out.push_str(&r[i..next]);
+            out.push(Piece::Text(&r[i..next]));
             i = next;
             continue;
         }
         match b.get(i + 1) {
             Some(b'$') => {
-                out.push_str("$$");
+                out.push(Piece::Text("$"));
                 i += 2;
             }
             Some(b'&') => {
-                out.push_str("${0}");
+                out.push(Piece::Number("0"));
                 i += 2;
             }
             Some(d) if d.is_ascii_digit() => {
@@ -270,22 +311,38 @@ fn translate_replacement(r: &str) -> String {
                     .iter()
                     .position(|c| !c.is_ascii_digit())
                     .map_or(b.len(), |n| i + 1 + n);
-                out.push_str(&format!("${{{}}}", &r[i + 1..end]));
+                out.push(Piece::Number(&r[i + 1..end]));
                 i = end;
             }
             Some(b'{') => match r[i + 2..].find('}') {
                 Some(n) => {
-                    out.push_str(&r[i..i + 3 + n]);
+                    out.push(Piece::Name(&r[i + 2..i + 2 + n]));
                     i += 3 + n;
                 }
                 None => {
-                    out.push_str("$$");
+                    out.push(Piece::Text("$"));
                     i += 1;
                 }
             },
             _ => {
-                out.push_str("$$");
+                out.push(Piece::Text("$"));
                 i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A .NET replacement pattern in the `regex` crate's syntax.
+fn translate_replacement(r: &str) -> String {
+    let mut out = String::with_capacity(r.len() + 8);
+    for p in pieces(r) {
+        match p {
+            Piece::Text(t) => out.push_str(&t.replace('$', "$$")),
+            Piece::Number(n) | Piece::Name(n) => {
+                out.push_str("${");
+                out.push_str(n);
+                out.push('}');
             }
         }
     }

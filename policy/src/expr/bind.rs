@@ -93,7 +93,7 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::DateTime | Ty::Static(S::DateTime) => "System.DateTime",
         Ty::DateTimeOffset | Ty::Static(S::DateTimeOffset) => "System.DateTimeOffset",
         Ty::TimeSpan | Ty::Static(S::TimeSpan) => "System.TimeSpan",
-        Ty::Array(_) | Ty::Bytes => "System.Array",
+        Ty::Array(_) | Ty::Bytes | Ty::Static(S::Array) => "System.Array",
         Ty::Static(S::Math) => "System.Math",
         Ty::Static(S::Convert) => "System.Convert",
         Ty::Static(S::Encoding | S::Encoder(_)) => "System.Text.Encoding",
@@ -438,6 +438,7 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
         "Type" | "System.Type" => Ty::Obj(ObjKind::Type),
+        "Oid" | "System.Security.Cryptography.Oid" => Ty::Oid,
         "StringComparer" | "System.StringComparer" => Ty::Obj(ObjKind::Comparer),
         other => match (json_class(other), xml_class(other), EnumType::named(other)) {
             (Some(k), _, _) => Ty::Obj(ObjKind::Json(k)),

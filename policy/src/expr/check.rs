@@ -771,6 +771,7 @@ impl<'a> Checker<'a> {
             "X509NameType" => stat(Static::X509NameType),
             "Enum" => stat(Static::EnumClass),
             "StringComparer" => stat(Static::StringComparer),
+            "Array" => stat(Static::Array),
             "UriKind" => stat(Static::UriKind),
             "StringSplitOptions" => stat(Static::StringSplitOptions),
             "IPAddress" => stat(Static::IpAddress),
@@ -983,6 +984,9 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::IpAddress) => members::ip::static_method(self, name, args, off),
             Ty::Obj(ObjKind::Comparer) => {
                 members::string::comparer_method(self, recv, name, args, off)
+            }
+            Ty::Static(Static::Array) => {
+                members::collections::static_method(self, name, type_args, args, off)
             }
             Ty::Static(Static::EnumClass) => {
                 members::enums::static_method(self, name, type_args, args, off)
@@ -1240,6 +1244,7 @@ impl<'a> Checker<'a> {
                 members::cert::new(self, args, off)
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
+            "Oid" | "System.Security.Cryptography.Oid" => members::cert::new_oid(self, args, off),
             "string" | "String" | "System.String" => members::string::new(self, args, off),
             "DateTimeOffset" | "System.DateTimeOffset" => {
                 members::datetime_offset::new(self, args, off)
@@ -1490,6 +1495,7 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         }
         "System.Enum" => Ty::Static(Static::EnumClass),
         "System.StringComparer" => Ty::Static(Static::StringComparer),
+        "System.Array" => Ty::Static(Static::Array),
         "Newtonsoft.Json" => Ty::Namespace("Newtonsoft.Json"),
         "Newtonsoft.Json.Linq" => Ty::Namespace("Newtonsoft.Json.Linq"),
         "Newtonsoft.Json.JsonConvert" => Ty::Static(Static::JsonConvert),

@@ -464,6 +464,8 @@ pub enum Static {
     EnumClass,
     /// `StringComparer` (`StringComparer.OrdinalIgnoreCase`).
     StringComparer,
+    /// `System.Array` (`Array.IndexOf`, `Array.Exists`, ...).
+    Array,
     SaveOptions,
     LoadOptions,
 }
@@ -850,6 +852,8 @@ pub enum RegexFn {
     /// `Regex.Escape(text)`, `Regex.Unescape(text)`.
     Escape,
     Unescape,
+    /// `Match.Result(replacement)`.
+    Result,
 }
 
 /// The registered claims `Jwt` has properties for (RFC 7519 §4.1).
@@ -962,6 +966,8 @@ pub enum BodyAs {
 /// `X509Certificate2`, its extensions, `X500DistinguishedName`, `Oid` (`members/cert.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertFn {
+    /// `new Oid(valueOrName[, friendlyName])`: a pair (value, friendly name).
+    NewOid,
     Thumbprint,
     Subject,
     Issuer,
@@ -1162,6 +1168,8 @@ pub enum CollectionFn {
     ElementAtOrDefault,
     Reverse,
     Concat,
+    /// `Array.IndexOf(a, x)` (false) and `Array.LastIndexOf(a, x)` (true): -1 when not there.
+    IndexOf(bool),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1228,7 +1236,8 @@ impl Builtin {
                 | CollectionFn::ElementAt
                 | CollectionFn::ElementAtOrDefault
                 | CollectionFn::Reverse
-                | CollectionFn::Concat,
+                | CollectionFn::Concat
+                | CollectionFn::IndexOf(_),
             ) => true,
             Builtin::Collection(
                 CollectionFn::PairKey

@@ -105,6 +105,12 @@ pub(crate) fn extension_index(b: &mut dyn Binder, recv: Ir, index: &Expr) -> Che
 }
 
 /// `new X509Certificate2(byte[] [, password])`.
+/// `new Oid(valueOrName[, friendlyName])`.
+pub(crate) fn new_oid(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
+    let a = b.args("Oid", args, &[Ty::Str, Ty::Str], 1, off)?;
+    Ok((b.fold(Ir::Call(Builtin::Cert(CertFn::NewOid), a)), Ty::Oid))
+}
+
 pub(crate) fn new(b: &mut dyn Binder, args: &[Expr], off: usize) -> CheckResult<(Ir, Ty)> {
     let a = b.args("X509Certificate2", args, &[Ty::Bytes, Ty::Str], 1, off)?;
     Ok((Ir::Call(Builtin::Cert(CertFn::New), a), Ty::Cert))
@@ -124,6 +130,21 @@ pub(crate) fn eval(f: CertFn, args: &[Value], env: &mut Env) -> EvalResult<Value
             Value::Bool(ctx.verify_certificate(cert_arg(args)?, false).is_ok())
         }
         CertFn::RawData => Value::Bytes(cert_arg(args)?.raw_data().clone()),
+        CertFn::NewOid => {
+            let text = opt_s(args, 0).unwrap_or("");
+            let (oid, name) = match (opt_s(args, 0), opt_s(args, 1)) {
+                // Both given: taken as they are.
+                (Some(o), Some(n)) => (Some(o), n),
+                _ => crate::cert::oid_lookup(text),
+            };
+            let oid = oid.map_or(Value::Null, Value::str);
+            let name = if name.is_empty() {
+                Value::Null
+            } else {
+                Value::str(name)
+            };
+            Value::Pair(Arc::new((oid, name)))
+        }
         CertFn::Version => Value::Int(cert_arg(args)?.version()),
         CertFn::SignatureAlgorithm => {
             let c = cert_arg(args)?;
@@ -212,6 +233,28 @@ pub(crate) fn eval(f: CertFn, args: &[Value], env: &mut Env) -> EvalResult<Value
 #[cfg(test)]
 mod tests {
     use crate::expr::testing::s;
+
+    /// `new Oid(..)` from a value or a friendly name, as .NET resolves either.
+    #[test]
+    fn oids() {
+        for (expr, want) in [
+            (r#"@(new Oid("2.5.4.3").FriendlyName)"#, "CN"),
+            (
+                r#"@(new Oid("2.5.29.17").FriendlyName)"#,
+                "Subject Alternative Name",
+            ),
+            (r#"@(new Oid("sha256RSA").Value)"#, "1.2.840.113549.1.1.11"),
+            (r#"@(new Oid("1.2.3.4").FriendlyName == null)"#, "True"),
+            (r#"@(new Oid("nothing").Value == null)"#, "True"),
+            (r#"@(new Oid("1.2.3", "mine").FriendlyName)"#, "mine"),
+            (
+                r#"@{ Oid o = new Oid("2.5.4.10"); return o.Value + "=" + o.FriendlyName; }"#,
+                "2.5.4.10=O",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+    }
 
     #[test]
     fn certificate_members_bind_and_fail_like_dotnet() {

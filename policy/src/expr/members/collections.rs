@@ -1,8 +1,12 @@
 //! Arrays, `byte[]` and `KeyValuePair` (what iterating a dictionary gives): `Length`,
-//! `Contains`, indexing, `Key`/`Value`, `ToArray`/`ToList`. Checker bindings and evaluator in
-//! one file; LINQ over them is the checker's and evaluator's own driver.
+//! `Contains`, indexing, `Key`/`Value`, `ToArray`/`ToList`, and `System.Array`'s statics that
+//! read an array (`IndexOf`, `Exists`, `Find`, `ConvertAll`, `Empty`, ...). Checker bindings and
+//! evaluator in one file; LINQ over them is the checker's and evaluator's own driver.
+//!
+//! Arrays are values here: the statics that change one in place (`Sort`, `Reverse`, `Fill`,
+//! `Resize`, ...) are refused by name.
 
-use crate::expr::ast::Expr;
+use crate::expr::ast::{Expr, ExprKind, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
@@ -16,9 +20,10 @@ fn coll(f: CollectionFn, args: Vec<Ir>) -> Ir {
 pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match (rty, name) {
         // `Count` is what a list or a `MatchCollection` has; certgate's sequences stand for them.
-        (Ty::Array(_) | Ty::Bytes, "Length" | "Count") => {
+        (Ty::Array(_) | Ty::Bytes, "Length" | "Count" | "LongLength") => {
             Ok((coll(CollectionFn::Length, vec![recv]), Ty::Int))
         }
+        (Ty::Array(_) | Ty::Bytes, "Rank") => Ok((Ir::Const(Value::Int(1)), Ty::Int)),
         (Ty::Pair(k, _) | Ty::Group(k, _), "Key") => {
             Ok((coll(CollectionFn::PairKey, vec![recv]), (**k).clone()))
         }
@@ -52,12 +57,119 @@ pub(crate) fn method(
             ))
         }
         (Ty::Array(_), "ToArray") => Ok((recv, rty.clone())),
+        (Ty::Array(_) | Ty::Bytes, "GetValue") => {
+            let elem = match rty {
+                Ty::Array(e) => (**e).clone(),
+                _ => Ty::Int,
+            };
+            let a = b.args(name, args, &[Ty::Int], 1, off)?;
+            Ok((b.fold(coll(CollectionFn::Index, with_recv(recv, a))), elem))
+        }
+        (Ty::Array(_) | Ty::Bytes, "GetLength" | "GetLowerBound" | "GetUpperBound") => {
+            // One dimension: 0 is the only one there is.
+            let [dim] = args else {
+                return type_err(off, format!("'{name}' takes the dimension"));
+            };
+            if !matches!(dim.kind, ExprKind::Lit(crate::expr::ast::Lit::Int(0))) {
+                return type_err(
+                    dim.offset,
+                    format!("'{name}' of an array of one dimension takes 0"),
+                );
+            }
+            let length = coll(CollectionFn::Length, vec![recv]);
+            Ok(match name {
+                "GetLength" => (length, Ty::Int),
+                "GetLowerBound" => (Ir::Const(Value::Int(0)), Ty::Int),
+                _ => (
+                    Ir::Binary(
+                        crate::expr::ast::BinOp::Sub,
+                        Box::new(length),
+                        Box::new(Ir::Const(Value::Int(1))),
+                    ),
+                    Ty::Int,
+                ),
+            })
+        }
         // A new list of the items, which the policy may then change.
         (Ty::Array(e), "ToList") => Ok((
             Ir::Call(Builtin::Generic(GenericFn::ListFrom), vec![recv]),
             Ty::List(e.clone()),
         )),
         _ => unknown_member(rty, name, off),
+    }
+}
+
+/// `Array.X(a, ..)`: `IndexOf`/`LastIndexOf`, `Empty<T>()`, and those taking a predicate or a
+/// converter, which are the LINQ call they equal (`Array.Exists(a, p)` is `a.Any(p)`,
+/// `Array.FindAll(a, p)` is `a.Where(p).ToArray()`).
+pub(crate) fn static_method(
+    b: &mut dyn Binder,
+    m: &str,
+    type_args: &[TypeName],
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let linq = match m {
+        "Exists" => Some(("Any", false)),
+        "TrueForAll" => Some(("All", false)),
+        "Find" => Some(("FirstOrDefault", false)),
+        "FindLast" => Some(("LastOrDefault", false)),
+        "FindAll" => Some(("Where", true)),
+        "ConvertAll" => Some(("Select", true)),
+        _ => None,
+    };
+    if let Some((name, to_array)) = linq {
+        let [array, f] = args else {
+            return type_err(off, format!("'Array.{m}' takes the array and a function"));
+        };
+        let call = |target: Expr, name: &str, args: Vec<Expr>| Expr {
+            kind: ExprKind::Call {
+                target: Box::new(target),
+                name: name.into(),
+                type_args: Vec::new(),
+                args,
+                null_cond: false,
+            },
+            offset: off,
+        };
+        let mut e = call(array.clone(), name, vec![f.clone()]);
+        if to_array {
+            e = call(e, "ToArray", Vec::new());
+        }
+        return b.expr(&e);
+    }
+    match m {
+        "IndexOf" | "LastIndexOf" => {
+            let [array, item] = args else {
+                return type_err(
+                    off,
+                    format!("'Array.{m}' with other than the array and the item is not supported by certgate"),
+                );
+            };
+            let (a, ty) = b.expr(array)?;
+            let elem = match &ty {
+                Ty::Array(e) => (**e).clone(),
+                Ty::Bytes => Ty::Int,
+                t => {
+                    return type_err(
+                        array.offset,
+                        format!("'Array.{m}' needs an array, not '{t}'"),
+                    )
+                }
+            };
+            let x = b.coerce(item, &elem)?;
+            let f = CollectionFn::IndexOf(m == "LastIndexOf");
+            Ok((b.fold(coll(f, vec![a, x])), Ty::Int))
+        }
+        "Empty" => {
+            let ([t], []) = (type_args, args) else {
+                return type_err(off, "'Array.Empty' takes a type argument and no arguments");
+            };
+            let elem = resolve_type(t, off)?;
+            let empty: std::sync::Arc<[Value]> = Vec::new().into();
+            Ok((Ir::Const(Value::Array(empty)), Ty::Array(Box::new(elem))))
+        }
+        _ => unknown_member(&Ty::Static(Static::Array), m, off),
     }
 }
 
@@ -205,6 +317,29 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
                 _ => return fail(EvalErrorKind::NullReference, NULL_REF),
             })
         }
+        CollectionFn::IndexOf(last) => {
+            let needle = arg(args, 1);
+            let found = match arg(args, 0) {
+                Value::Array(a) if last => a.iter().rposition(|x| x.dotnet_eq(needle)),
+                Value::Array(a) => a.iter().position(|x| x.dotnet_eq(needle)),
+                Value::Bytes(b) => {
+                    let n = int(needle);
+                    let is = |x: &u8| Some(i64::from(*x)) == n;
+                    if last {
+                        b.iter().rposition(is)
+                    } else {
+                        b.iter().position(is)
+                    }
+                }
+                _ => {
+                    return fail(
+                        EvalErrorKind::Argument,
+                        "Value cannot be null. (Parameter 'array')",
+                    )
+                }
+            };
+            Value::Int(found.map_or(-1, |i| i as i64))
+        }
         CollectionFn::Index => {
             let i = i_arg(args, 1)?;
             let r = match arg(args, 0) {
@@ -229,8 +364,57 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
 
 #[cfg(test)]
 mod tests {
-    use crate::expr::testing::s;
+    use crate::expr::testing::{assert_refused, failure, s};
     use crate::expr::EvalErrorKind;
+
+    /// `System.Array`'s statics that read an array, and the members of one dimension.
+    #[test]
+    fn array_statics() {
+        for (expr, want) in [
+            ("@(Array.IndexOf(new [] {1, 2, 1}, 1))", "0"),
+            ("@(Array.LastIndexOf(new [] {1, 2, 1}, 1))", "2"),
+            ("@(Array.IndexOf(new [] {\"a\", \"b\"}, \"c\"))", "-1"),
+            ("@(Array.IndexOf(new byte[] {7, 9}, 9))", "1"),
+            ("@(Array.Exists(new [] {1, 2}, x => x > 1))", "True"),
+            ("@(Array.TrueForAll(new [] {1, 2}, x => x > 1))", "False"),
+            ("@(Array.Find(new [] {1, 2, 3}, x => x > 1))", "2"),
+            ("@(Array.FindLast(new [] {1, 2, 3}, x => x > 1))", "3"),
+            (
+                "@(string.Join(\",\", Array.FindAll(new [] {1, 2, 3}, x => x != 2)))",
+                "1,3",
+            ),
+            (
+                "@(Array.ConvertAll(new [] {\"1\", \"22\"}, x => x.Length)[1])",
+                "2",
+            ),
+            ("@(Array.Empty<string>().Length)", "0"),
+            ("@(new [] {4, 5}.GetValue(1))", "5"),
+            (
+                "@(new [] {4, 5}.GetLength(0) + new [] {4, 5}.GetUpperBound(0) + new [] {4}.Rank)",
+                "4",
+            ),
+            ("@(new [] {4, 5}.LongLength)", "2"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure("@(Array.IndexOf((int[])null, 1))"),
+            Some(EvalErrorKind::Argument)
+        );
+        assert_refused(
+            "@(Array.IndexOf(new [] {1}, 1, 0))",
+            "is not supported by certgate",
+        );
+        assert_refused(
+            "@(Array.Sort(new [] {2, 1}))",
+            "'Array.Sort' is not supported by certgate",
+        );
+        assert_refused(
+            "@(Array.Exists(new [] {1}))",
+            "takes the array and a function",
+        );
+        assert_refused("@(new [] {1}.GetLength(1))", "takes 0");
+    }
 
     #[test]
     fn arrays_and_bytes() {

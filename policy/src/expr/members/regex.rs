@@ -223,6 +223,10 @@ pub(crate) fn method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    if k == ObjKind::Match && m == "Result" {
+        let a = b.args(m, args, &[Ty::Str], 1, off)?;
+        return Ok((rx(RegexFn::Result, with_recv(recv, a)), Ty::Str));
+    }
     let op = (k == ObjKind::Regex).then(|| operation(m)).flatten();
     let Some((f, ty, extra)) = op else {
         return unknown_member(&Ty::Obj(k), m, off);
@@ -307,6 +311,25 @@ pub(crate) fn eval(f: RegexFn, args: &[Value], env: &mut Env) -> EvalResult<Valu
             )?;
             Value::Str(re.replace(s, r).into())
         }
+        (RegexFn::Result, Obj::Match(m)) => {
+            let Some(r) = opt_s(args, 1) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'replacement')",
+                );
+            };
+            // .NET refuses Result on a failed match.
+            if !m.whole().success {
+                return fail(
+                    EvalErrorKind::Other,
+                    "Result cannot be called on a failed Match.",
+                );
+            }
+            // Each group can be put in many times: bound the text before building it.
+            let widest = m.groups.iter().map(|g| g.value.len()).max().unwrap_or(0);
+            env.check_len(r.len().saturating_mul(widest.max(1)))?;
+            Value::str(&m.result(r))
+        }
         (RegexFn::Success, Obj::Match(m)) => Value::Bool(m.whole().success),
         (RegexFn::Value, Obj::Match(m)) => Value::Str(m.whole().value.clone()),
         (RegexFn::Index, Obj::Match(m)) => Value::Int(m.whole().index),
@@ -348,6 +371,29 @@ mod tests {
     use crate::context::SimpleContext;
     use crate::expr::testing::{failure, s, show};
     use crate::expr::EvalErrorKind;
+
+    /// `Match.Result` puts the match's groups into a replacement pattern as `Replace` would.
+    #[test]
+    fn match_result() {
+        for (expr, want) in [
+            (
+                r#"@(Regex.Match("key=value", @"(\w+)=(\w+)").Result("$2:$1"))"#,
+                "value:key",
+            ),
+            (
+                r#"@(Regex.Match("key=value", @"(?<k>\w+)=").Result("[${k}] $& $$ $9"))"#,
+                "[key] key= $ $9",
+            ),
+            (r#"@(Regex.Match("a1", @"\d").Result("$0$0"))"#, "11"),
+            (r#"@(Regex.Replace("a1b2", @"\d", "<$&>"))"#, "a<1>b<2>"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure(r#"@(Regex.Match("a", @"\d").Result("$0"))"#),
+            Some(EvalErrorKind::Other)
+        );
+    }
 
     /// APIM's reference example, and the other members as .NET answers them.
     #[test]
