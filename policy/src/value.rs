@@ -34,6 +34,14 @@ pub enum Handle {
     Product,
     Subscription,
     User,
+    /// The objects reached only through those (`IGroup`, `IUserIdentity`), and the ones
+    /// certgate has no such thing for (`context.Api.SubscriptionKeyParameterNames`,
+    /// `context.Request.PrivateEndpointConnection`, `IAzureVnetInfo`): null as well.
+    Group,
+    UserIdentity,
+    KeyParameterNames,
+    PrivateEndpoint,
+    VnetInfo,
     /// `context.Request.Body` (an `IMessageBody`).
     RequestBody,
     /// `context.Response.Body` (an `IMessageBody`).

@@ -8,7 +8,7 @@ use super::ast::{BinOp, Expr, TypeName};
 use super::ir::{Builtin, CastTo, Ir, JsonFn, JsonKind, ObjKind, Ty, XmlFn, XmlKind};
 use crate::context::RouteInfo;
 use crate::dotnet::EnumType;
-use crate::value::Value;
+use crate::value::{Handle, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 /// A type error in an expression: where (offset into the expression text) and why.
@@ -140,6 +140,11 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Handle(H::Product) => "IProduct",
         Ty::Handle(H::Subscription) => "ISubscription",
         Ty::Handle(H::User) => "IUser",
+        Ty::Handle(H::Group) => "IGroup",
+        Ty::Handle(H::UserIdentity) => "IUserIdentity",
+        Ty::Handle(H::KeyParameterNames) => "ISubscriptionKeyParameterNames",
+        Ty::Handle(H::PrivateEndpoint) => "IPrivateEndpointConnection",
+        Ty::Handle(H::VnetInfo) => "IAzureVnetInfo",
         Ty::Handle(H::RequestBody | H::ResponseBody) => "IMessageBody",
         Ty::Handle(H::Url | H::OriginalUrl) => "IUrl",
         Ty::Handle(
@@ -438,6 +443,22 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "Group" | "System.Text.RegularExpressions.Group" => Ty::Obj(ObjKind::Group),
         "BasicAuthCredentials" => Ty::Obj(ObjKind::Basic),
         "Type" | "System.Type" => Ty::Obj(ObjKind::Type),
+        // APIM's context interfaces, as a value stored in a variable is cast back to one.
+        "IRequest" => Ty::Handle(Handle::Request),
+        "IUrl" => Ty::Handle(Handle::Url),
+        "IMessageBody" => Ty::Handle(Handle::RequestBody),
+        "IApi" | "IContextApi" => Ty::Handle(Handle::Api),
+        "IOperation" => Ty::Handle(Handle::Operation),
+        "IDeployment" => Ty::Handle(Handle::Deployment),
+        "ILastError" => Ty::Handle(Handle::LastError),
+        "IProduct" => Ty::Handle(Handle::Product),
+        "ISubscription" => Ty::Handle(Handle::Subscription),
+        "IUser" => Ty::Handle(Handle::User),
+        "IGroup" => Ty::Handle(Handle::Group),
+        "IUserIdentity" => Ty::Handle(Handle::UserIdentity),
+        "ISubscriptionKeyParameterNames" => Ty::Handle(Handle::KeyParameterNames),
+        "IPrivateEndpointConnection" => Ty::Handle(Handle::PrivateEndpoint),
+        "IAzureVnetInfo" => Ty::Handle(Handle::VnetInfo),
         "Oid" | "System.Security.Cryptography.Oid" => Ty::Oid,
         "StringComparer" | "System.StringComparer" => Ty::Obj(ObjKind::Comparer),
         other => match (json_class(other), xml_class(other), EnumType::named(other)) {

@@ -307,6 +307,11 @@ impl Ty {
                     Handle::Product
                         | Handle::Subscription
                         | Handle::User
+                        | Handle::Group
+                        | Handle::UserIdentity
+                        | Handle::KeyParameterNames
+                        | Handle::PrivateEndpoint
+                        | Handle::VnetInfo
                         | Handle::RequestBody
                         | Handle::ResponseBody
                 )
@@ -399,6 +404,11 @@ pub(crate) fn handle_type_name(h: Handle) -> &'static str {
         Handle::Product => "IProduct",
         Handle::Subscription => "ISubscription",
         Handle::User => "IUser",
+        Handle::Group => "IGroup",
+        Handle::UserIdentity => "IUserIdentity",
+        Handle::KeyParameterNames => "ISubscriptionKeyParameterNames",
+        Handle::PrivateEndpoint => "IPrivateEndpointConnection",
+        Handle::VnetInfo => "IAzureVnetInfo",
         Handle::RequestBody | Handle::ResponseBody => "IMessageBody",
     }
 }
@@ -501,6 +511,8 @@ pub enum CastTo {
     Obj(ObjKind),
     /// An enum carried by name and number: from a boxed value of it, or from a number.
     Enum(crate::dotnet::EnumType),
+    /// One of APIM's context interfaces (`IProduct`, `IUrl`, `IMessageBody`, ...).
+    Handle(Handle),
 }
 
 impl CastTo {
@@ -518,6 +530,7 @@ impl CastTo {
             Ty::Cert => CastTo::Cert,
             Ty::Array(e) if **e == Ty::Str => CastTo::StrArray,
             Ty::Enum(t) => CastTo::Enum(*t),
+            Ty::Handle(h) => CastTo::Handle(*h),
             Ty::Obj(
                 k @ (ObjKind::Basic
                 | ObjKind::Jwt

@@ -49,11 +49,22 @@ pub(crate) fn member(
             };
             Ok((Ir::Const(Value::Null), Ty::Handle(h)))
         }
-        (Handle::Product | Handle::Subscription | Handle::User, _) => {
-            match absent_member(h, name) {
-                Some(ty) => call(ContextFn::OfNull, ty),
-                None => unknown_member(&rty, name, off),
-            }
+        (
+            Handle::Product
+            | Handle::Subscription
+            | Handle::User
+            | Handle::Group
+            | Handle::UserIdentity
+            | Handle::KeyParameterNames
+            | Handle::PrivateEndpoint
+            | Handle::VnetInfo,
+            _,
+        ) => match absent_member(h, name) {
+            Some(ty) => call(ContextFn::OfNull, ty),
+            None => unknown_member(&rty, name, off),
+        },
+        (Handle::Request, "PrivateEndpointConnection") => {
+            Ok((Ir::Const(Value::Null), Ty::Handle(Handle::PrivateEndpoint)))
         }
         (Handle::Request, "Method") => call(ContextFn::RequestMethod, Ty::Str),
         (Handle::Request, "IpAddress") => call(ContextFn::RequestIp, Ty::Str),
@@ -140,6 +151,11 @@ pub(crate) fn member(
         (Handle::Api, "Name") => konst(&route.api_name),
         (Handle::Api, "Id") => konst(&route.api_id),
         (Handle::Api, "Path") => konst(&route.api_path),
+        // certgate has no subscriptions, so no subscription key names.
+        (Handle::Api, "SubscriptionKeyParameterNames") => Ok((
+            Ir::Const(Value::Null),
+            Ty::Handle(Handle::KeyParameterNames),
+        )),
         (Handle::Operation, "Name") => konst(&route.operation_name),
         (Handle::Operation, "Id") => konst(&route.operation_id),
         (Handle::Operation, "Method") => konst(&route.operation_method),
@@ -148,8 +164,10 @@ pub(crate) fn member(
     }
 }
 
-/// The members APIM documents on `IProduct`, `ISubscription`, `IUser` (apim-reference.md
-/// §2.4.2), with their types; the collections among them (`Groups`, `Identities`) are left out.
+/// The members APIM documents on `IProduct`, `ISubscription`, `IUser` and what they lead to
+/// (`IGroup`, `IUserIdentity`), and on the objects certgate has none of
+/// (`ISubscriptionKeyParameterNames`, `IPrivateEndpointConnection`), with their types
+/// (apim-reference.md §2.4.2).
 fn absent_member(h: Handle, name: &str) -> Option<Ty> {
     Some(match (h, name) {
         (Handle::Product, "ApprovalRequired" | "SubscriptionRequired") => Ty::Bool,
@@ -161,6 +179,14 @@ fn absent_member(h: Handle, name: &str) -> Option<Ty> {
         (Handle::Subscription, "Id" | "Key" | "Name" | "PrimaryKey" | "SecondaryKey") => Ty::Str,
         (Handle::User, "Email" | "FirstName" | "Id" | "LastName" | "Note") => Ty::Str,
         (Handle::User, "RegistrationDate") => Ty::DateTime,
+        (Handle::Product | Handle::User, "Groups") => {
+            Ty::Array(Box::new(Ty::Handle(Handle::Group)))
+        }
+        (Handle::User, "Identities") => Ty::Array(Box::new(Ty::Handle(Handle::UserIdentity))),
+        (Handle::Group, "Id" | "Name" | "Description" | "Type") => Ty::Str,
+        (Handle::UserIdentity, "Id" | "Provider") => Ty::Str,
+        (Handle::KeyParameterNames, "Header" | "Query") => Ty::Str,
+        (Handle::PrivateEndpoint, "Name" | "GroupId" | "MemberName") => Ty::Str,
         _ => return None,
     })
 }
@@ -649,7 +675,42 @@ mod tests {
             Some(EvalErrorKind::NullReference)
         );
         assert!(s("@(context.User.Nope)").contains("does not contain a definition for 'Nope'"));
-        assert!(s("@(context.User.Groups)").contains("'IUser.Groups' is not supported by certgate"));
+        // The collections and the objects they hold compile, typed as APIM has them.
+        assert_eq!(
+            s(r#"@(context.User?.Groups?.Any(g => g.Name == "admins") ?? false)"#),
+            "False"
+        );
+        assert_eq!(
+            s(r#"@(context.Product?.Groups?.Select(g => g.Id).FirstOrDefault() ?? "-")"#),
+            "-"
+        );
+        assert_eq!(s("@(context.User?.Identities?.Count() ?? 0)"), "0");
+        assert_eq!(
+            failure("@(context.Product.Groups)"),
+            Some(EvalErrorKind::NullReference)
+        );
+        assert_eq!(
+            s("@(context.Api.SubscriptionKeyParameterNames?.Header ?? \"none\")"),
+            "none"
+        );
+        assert_eq!(
+            s("@(context.Request.PrivateEndpointConnection == null)"),
+            "True"
+        );
+        // A context object kept in a variable is cast back to its interface; null casts to any.
+        assert_eq!(
+            s("@(((IProduct)context.Variables.GetValueOrDefault(\"p\")) == null)"),
+            "True"
+        );
+        assert_eq!(
+            s("@(((IUrl)(object)context.Request.OriginalUrl).Path)"),
+            "/"
+        );
+        assert_eq!(
+            failure("@((IUser)(object)context.Request.Url)"),
+            Some(EvalErrorKind::InvalidCast)
+        );
+        assert!(s("@(context.User.Nope)").contains("does not contain a definition for 'Nope'"));
         assert_eq!(s("@(context.Tracing)"), "False");
         assert_eq!(
             s("@(context.Elapsed.Ticks >= 0 && context.Timestamp <= DateTime.UtcNow)"),

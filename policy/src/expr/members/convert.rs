@@ -824,6 +824,12 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
             _ => Err(bad(&Value::Obj(o.clone()))),
         },
         (CastTo::Obj(k), Value::Obj(o)) if is_kind(&o, k) => Ok(Value::Obj(o)),
+        // The two bodies are both IMessageBody, the two URLs both IUrl.
+        (CastTo::Handle(want), Value::Handle(h))
+            if crate::expr::ir::handle_type_name(want) == crate::expr::ir::handle_type_name(h) =>
+        {
+            Ok(Value::Handle(h))
+        }
         (_, v) => Err(bad(&v)),
     }
 }
