@@ -147,6 +147,10 @@ pub enum Collection {
     Dict(Keyed<Value>),
     /// Distinct items, in the order they were added.
     Set(Keyed<()>),
+    /// `Queue<T>`: the front first.
+    Queue(std::collections::VecDeque<Value>),
+    /// `Stack<T>`: the top last.
+    Stack(Vec<Value>),
 }
 
 /// Entries in the order they were added, found by key in constant time: a client-sized JSON
@@ -366,6 +370,8 @@ impl Value {
                 Obj::Collection(c) => match c.lock().as_deref() {
                     Ok(Collection::Dict(_)) => "Dictionary`2",
                     Ok(Collection::Set(_)) => "HashSet`1",
+                    Ok(Collection::Queue(_)) => "Queue`1",
+                    Ok(Collection::Stack(_)) => "Stack`1",
                     _ => "List`1",
                 },
                 Obj::Response(_) => "IResponse",
@@ -573,6 +579,8 @@ impl Value {
                 Obj::Collection(c) => match &*c.lock().unwrap_or_else(|e| e.into_inner()) {
                     Collection::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
                     Collection::Set(l) => J::Array(l.keys().map(Value::to_json).collect()),
+                    Collection::Queue(q) => J::Array(q.iter().map(Value::to_json).collect()),
+                    Collection::Stack(s) => J::Array(s.iter().rev().map(Value::to_json).collect()),
                     Collection::Dict(d) => J::Object(
                         d.entries()
                             .iter()

@@ -120,6 +120,8 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::List(_) => "System.Collections.Generic.List",
         Ty::Dict(..) => "System.Collections.Generic.Dictionary",
         Ty::Set(_) => "System.Collections.Generic.HashSet",
+        Ty::Queue(_) => "System.Collections.Generic.Queue",
+        Ty::Stack(_) => "System.Collections.Generic.Stack",
         Ty::Obj(ObjKind::FormList) => "System.Collections.Generic.IList",
         Ty::Obj(ObjKind::Response) => "IResponse",
         Ty::Obj(ObjKind::ResponseHeaders) => "IReadOnlyDictionary",
@@ -431,6 +433,12 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         }
         "HashSet" | "System.Collections.Generic.HashSet" if t.args.len() == 1 => {
             Ty::Set(Box::new(resolve_type(&t.args[0], off)?))
+        }
+        "Queue" | "System.Collections.Generic.Queue" if t.args.len() == 1 => {
+            Ty::Queue(Box::new(resolve_type(&t.args[0], off)?))
+        }
+        "Stack" | "System.Collections.Generic.Stack" if t.args.len() == 1 => {
+            Ty::Stack(Box::new(resolve_type(&t.args[0], off)?))
         }
         "Dictionary" | "System.Collections.Generic.Dictionary" if t.args.len() == 2 => Ty::Dict(
             Box::new(resolve_type(&t.args[0], off)?),

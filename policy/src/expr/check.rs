@@ -452,6 +452,9 @@ impl<'a> Checker<'a> {
                 if let Some(r) = members::generic::new(self, ty, args, init, off) {
                     return r;
                 }
+                if let (true, Some(r)) = (init.is_empty(), members::queue::new(self, ty, args, off)) {
+                    return r;
+                }
                 if !init.is_empty() {
                     return type_err(off, format!("a collection initializer is supported by certgate for List<T> and Dictionary<TKey, TValue>, not '{}'", ty.name));
                 }
@@ -832,6 +835,7 @@ impl<'a> Checker<'a> {
             Ty::List(_) | Ty::Dict(..) | Ty::Set(_) => {
                 members::generic::member(recv, rty, name, off)
             }
+            Ty::Queue(_) | Ty::Stack(_) => members::queue::member(recv, rty, name, off),
             Ty::Static(Static::RegexOptions) => members::regex::options_member(name, off),
             Ty::Static(Static::JTokenType) => members::json::token_type_member(name, off),
             Ty::Static(
@@ -1015,6 +1019,7 @@ impl<'a> Checker<'a> {
             Ty::List(_) | Ty::Dict(..) | Ty::Set(_) => {
                 members::generic::method(self, recv, rty, name, args, off)
             }
+            Ty::Queue(_) | Ty::Stack(_) => members::queue::method(self, recv, rty, name, args, off),
             Ty::Obj(ObjKind::Json(k)) => {
                 members::json::method(self, recv, *k, name, type_args, args, off)
             }
@@ -1454,7 +1459,7 @@ fn items_of(recv: Ir, rty: &Ty) -> Option<(Ty, Ir)> {
             (**t).clone(),
             Ir::Call(Builtin::Collection(CollectionFn::PairValue), vec![recv]),
         )),
-        t => members::form::items(recv.clone(), t).or_else(|| members::generic::items(recv, t)),
+        t => members::collection_items(recv, t),
     }
 }
 

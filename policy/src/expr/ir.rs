@@ -45,6 +45,9 @@ pub enum Ty {
     Dict(Box<Ty>, Box<Ty>),
     /// `HashSet<T>`.
     Set(Box<Ty>),
+    /// `Queue<T>` and `Stack<T>` (`members/queue.rs`).
+    Queue(Box<Ty>),
+    Stack(Box<Ty>),
     /// `IGrouping<TKey, T>` (`GroupBy`): carried as a pair of the key and an array of items.
     Group(Box<Ty>, Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
@@ -347,6 +350,8 @@ impl fmt::Display for Ty {
             Ty::List(t) => write!(f, "List<{t}>"),
             Ty::Dict(k, v) => write!(f, "Dictionary<{k}, {v}>"),
             Ty::Set(t) => write!(f, "HashSet<{t}>"),
+            Ty::Queue(t) => write!(f, "Queue<{t}>"),
+            Ty::Stack(t) => write!(f, "Stack<{t}>"),
             Ty::Group(k, t) => write!(f, "IGrouping<{k}, {t}>"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Handle(h) => f.write_str(handle_type_name(*h)),
@@ -598,6 +603,29 @@ pub enum Builtin {
     Response(ResponseFn),
     Xml(XmlFn),
     Enum(EnumFn),
+    Queue(QueueFn),
+}
+
+/// `Queue<T>` and `Stack<T>` (`members/queue.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueFn {
+    /// An empty one: a stack (true) or a queue.
+    New(bool),
+    /// One holding a sequence's items (a stack has the last on top).
+    From(bool),
+    /// `Enqueue`/`Push`.
+    Put,
+    /// `Dequeue`/`Pop`.
+    Take,
+    Peek,
+    /// `TryDequeue`/`TryPop` and `TryPeek`: null when empty.
+    TryTake,
+    TryPeek,
+    Count,
+    Contains,
+    Clear,
+    /// `ToArray()` and enumeration: in the order they would be taken.
+    Items,
 }
 
 /// `System.Enum`'s statics over one enum (`members/enums.rs`).
@@ -1239,6 +1267,8 @@ impl Builtin {
             // Trees are mutable and shared; names could fold but are cheap.
             Builtin::Xml(_) => false,
             Builtin::Enum(_) => true,
+            // Queues and stacks are mutable and shared.
+            Builtin::Queue(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

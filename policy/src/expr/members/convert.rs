@@ -819,6 +819,12 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
                 crate::value::Collection::Set(l) => {
                     Ok(Value::Array(l.keys().cloned().collect::<Vec<_>>().into()))
                 }
+                crate::value::Collection::Queue(q) => {
+                    Ok(Value::Array(q.iter().cloned().collect::<Vec<_>>().into()))
+                }
+                crate::value::Collection::Stack(s) => Ok(Value::Array(
+                    s.iter().rev().cloned().collect::<Vec<_>>().into(),
+                )),
                 crate::value::Collection::Dict(_) => Err(bad(&Value::Obj(o.clone()))),
             },
             _ => Err(bad(&Value::Obj(o.clone()))),

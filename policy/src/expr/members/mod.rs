@@ -23,9 +23,21 @@ pub(crate) mod format;
 pub(crate) mod generic;
 pub(crate) mod ip;
 pub(crate) mod json;
+pub(crate) mod queue;
 pub(crate) mod random;
 pub(crate) mod regex;
 pub(crate) mod response;
 pub(crate) mod string;
 pub(crate) mod uri;
 pub(crate) mod xml;
+
+use super::ir::{Ir, Ty};
+
+/// What a mutable collection iterates (a form's list, `List<T>`, `HashSet<T>`,
+/// `Dictionary<TKey, TValue>`, `Queue<T>`, `Stack<T>`): the element type and an array of its
+/// items now. `None` for every other type.
+pub(crate) fn collection_items(recv: Ir, ty: &Ty) -> Option<(Ty, Ir)> {
+    form::items(recv.clone(), ty)
+        .or_else(|| queue::items(recv.clone(), ty))
+        .or_else(|| generic::items(recv, ty))
+}

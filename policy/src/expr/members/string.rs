@@ -296,10 +296,8 @@ pub(crate) fn static_method(
             let mut irs = vec![b.coerce(sep, &Ty::Str)?];
             for a in rest {
                 let (ir, ty) = b.expr(a)?;
-                // A form's list joins as its values.
-                let (ir, ty) = match super::form::items(ir.clone(), &ty)
-                    .or_else(|| super::generic::items(ir.clone(), &ty))
-                {
+                // A collection (a form's list, a List, a Queue, ...) joins as its values.
+                let (ir, ty) = match super::collection_items(ir.clone(), &ty) {
                     Some((elem, items)) => (items, Ty::Array(Box::new(elem))),
                     None => (ir, ty),
                 };
