@@ -128,6 +128,10 @@ pub enum Obj {
     Ip(std::net::IpAddr),
     /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
     Collection(std::sync::Mutex<Collection>),
+    /// `Tuple<T1, ..>` (`Tuple.Create`): its items, immutable.
+    Tuple(Box<[Value]>),
+    /// `IEnumerator<T>` (`GetEnumerator()`): the items and how many `MoveNext` has passed.
+    Enumerator(std::sync::Mutex<(Arc<[Value]>, usize)>),
     /// What `send-request` received (APIM's `IResponse` in a variable).
     Response(crate::outcall::SentResponse),
     /// A System.Xml.Linq object (`members/xml.rs`).
@@ -367,6 +371,16 @@ impl Value {
                 Obj::Ip(_) => "IPAddress",
                 Obj::Form(_) => "Dictionary`2",
                 Obj::FormList { .. } => "List`1",
+                Obj::Tuple(items) => match items.len() {
+                    1 => "Tuple`1",
+                    2 => "Tuple`2",
+                    3 => "Tuple`3",
+                    4 => "Tuple`4",
+                    5 => "Tuple`5",
+                    6 => "Tuple`6",
+                    _ => "Tuple`7",
+                },
+                Obj::Enumerator(_) => "IEnumerator`1",
                 Obj::Collection(c) => match c.lock().as_deref() {
                     Ok(Collection::Dict(_)) => "Dictionary`2",
                     Ok(Collection::Set(_)) => "HashSet`1",
@@ -458,6 +472,10 @@ impl Value {
                 Obj::Form(_) => "System.Collections.Generic.Dictionary`2[System.String,System.Collections.Generic.IList`1[System.String]]".into(),
                 Obj::FormList { .. } => "System.Collections.Generic.List`1[System.String]".into(),
                 Obj::Collection(_) => format!("System.Collections.Generic.{}", self.type_name()),
+                Obj::Tuple(items) => {
+                    let items: Vec<String> = items.iter().map(Value::to_dotnet_string).collect();
+                    format!("({})", items.join(", "))
+                }
                 Obj::Exception { type_name, message } => format!("System.{type_name}: {message}"),
                 Obj::Builder(m) => m.lock().map(|s| s.clone()).unwrap_or_default(),
                 Obj::Xml(x) => x.to_text(),
@@ -573,6 +591,15 @@ impl Value {
                 },
                 Obj::Exception { message, .. } => serde_json::json!({ "Message": &**message }),
                 Obj::Builder(_) | Obj::Xml(_) => J::String(self.to_dotnet_string()),
+                // Json.NET writes a tuple's items as Item1, Item2, ...
+                Obj::Tuple(items) => J::Object(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("Item{}", i + 1), v.to_json()))
+                        .collect(),
+                ),
+                Obj::Enumerator(_) => J::Object(Default::default()),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.

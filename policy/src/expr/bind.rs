@@ -121,6 +121,9 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Dict(..) => "System.Collections.Generic.Dictionary",
         Ty::Set(_) => "System.Collections.Generic.HashSet",
         Ty::Queue(_) => "System.Collections.Generic.Queue",
+        Ty::Tuple(_) | Ty::Static(S::Tuple) => "System.Tuple",
+        Ty::Enumerator(_) => "System.Collections.Generic.IEnumerator",
+        Ty::Pair(..) | Ty::Static(S::KeyValuePair) => "System.Collections.Generic.KeyValuePair",
         Ty::Stack(_) => "System.Collections.Generic.Stack",
         Ty::Obj(ObjKind::FormList) => "System.Collections.Generic.IList",
         Ty::Obj(ObjKind::Response) => "IResponse",
@@ -433,6 +436,35 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         }
         "HashSet" | "System.Collections.Generic.HashSet" if t.args.len() == 1 => {
             Ty::Set(Box::new(resolve_type(&t.args[0], off)?))
+        }
+        "IDictionary"
+        | "IReadOnlyDictionary"
+        | "System.Collections.Generic.IDictionary"
+        | "System.Collections.Generic.IReadOnlyDictionary"
+            if t.args.len() == 2 =>
+        {
+            Ty::Dict(
+                Box::new(resolve_type(&t.args[0], off)?),
+                Box::new(resolve_type(&t.args[1], off)?),
+            )
+        }
+        "ISet" | "IReadOnlySet" | "System.Collections.Generic.ISet" if t.args.len() == 1 => {
+            Ty::Set(Box::new(resolve_type(&t.args[0], off)?))
+        }
+        "KeyValuePair" | "System.Collections.Generic.KeyValuePair" if t.args.len() == 2 => {
+            Ty::Pair(
+                Box::new(resolve_type(&t.args[0], off)?),
+                Box::new(resolve_type(&t.args[1], off)?),
+            )
+        }
+        "Tuple" | "System.Tuple" if (1..=7).contains(&t.args.len()) => Ty::Tuple(
+            t.args
+                .iter()
+                .map(|a| resolve_type(a, off))
+                .collect::<R<Vec<_>>>()?,
+        ),
+        "IEnumerator" | "System.Collections.Generic.IEnumerator" if t.args.len() == 1 => {
+            Ty::Enumerator(Box::new(resolve_type(&t.args[0], off)?))
         }
         "Queue" | "System.Collections.Generic.Queue" if t.args.len() == 1 => {
             Ty::Queue(Box::new(resolve_type(&t.args[0], off)?))

@@ -775,6 +775,8 @@ impl<'a> Checker<'a> {
             "Enum" => stat(Static::EnumClass),
             "StringComparer" => stat(Static::StringComparer),
             "Array" => stat(Static::Array),
+            "Tuple" => stat(Static::Tuple),
+            "KeyValuePair" => stat(Static::KeyValuePair),
             "UriKind" => stat(Static::UriKind),
             "StringSplitOptions" => stat(Static::StringSplitOptions),
             "IPAddress" => stat(Static::IpAddress),
@@ -804,9 +806,12 @@ impl<'a> Checker<'a> {
                 members::cert::member(recv, rty, name, off)
             }
             Ty::Str => members::string::member(recv, name, off),
-            Ty::Array(_) | Ty::Bytes | Ty::Pair(..) | Ty::Group(..) => {
-                members::collections::member(recv, rty, name, off)
-            }
+            Ty::Array(_)
+            | Ty::Bytes
+            | Ty::Pair(..)
+            | Ty::Group(..)
+            | Ty::Tuple(_)
+            | Ty::Enumerator(_) => members::collections::member(recv, rty, name, off),
             Ty::DateTime | Ty::TimeSpan => members::datetime::member(recv, rty, name, off),
             Ty::DateTimeOffset => members::datetime_offset::member(recv, name, off),
             Ty::Static(Static::DateTimeOffset) => {
@@ -938,6 +943,17 @@ impl<'a> Checker<'a> {
                 off,
             );
         }
+        if name == "GetEnumerator" && args.is_empty() {
+            if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
+                return Ok((
+                    Ir::Call(
+                        Builtin::Collection(CollectionFn::GetEnumerator),
+                        vec![source],
+                    ),
+                    Ty::Enumerator(Box::new(elem)),
+                ));
+            }
+        }
         if name == "Aggregate" {
             if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
                 return self.aggregate(source, elem, args, off);
@@ -989,6 +1005,9 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Comparer) => {
                 members::string::comparer_method(self, recv, name, args, off)
             }
+            Ty::Static(s @ (Static::Tuple | Static::KeyValuePair)) => {
+                members::collections::create(self, *s, name, args, off)
+            }
             Ty::Static(Static::Array) => {
                 members::collections::static_method(self, name, type_args, args, off)
             }
@@ -1003,7 +1022,7 @@ impl<'a> Checker<'a> {
             Ty::Static(s) => members::convert::static_method(self, *s, name, args, off),
             Ty::DateTime => members::datetime::method(self, recv, name, args, off),
             Ty::DateTimeOffset => members::datetime_offset::method(self, recv, name, args, off),
-            Ty::Array(_) | Ty::Bytes => {
+            Ty::Array(_) | Ty::Bytes | Ty::Pair(..) | Ty::Tuple(_) | Ty::Enumerator(_) => {
                 members::collections::method(self, recv, rty, name, args, off)
             }
             Ty::Obj(k @ (ObjKind::Regex | ObjKind::Match | ObjKind::Group | ObjKind::Groups)) => {
@@ -1250,6 +1269,9 @@ impl<'a> Checker<'a> {
             }
             t @ ("TimeSpan" | "DateTime") => members::datetime::new(self, t, args, off),
             "Oid" | "System.Security.Cryptography.Oid" => members::cert::new_oid(self, args, off),
+            "Tuple" | "System.Tuple" | "KeyValuePair" | "System.Collections.Generic.KeyValuePair" => {
+                members::collections::new(self, ty, args, off)
+            }
             "string" | "String" | "System.String" => members::string::new(self, args, off),
             "DateTimeOffset" | "System.DateTimeOffset" => {
                 members::datetime_offset::new(self, args, off)

@@ -48,6 +48,10 @@ pub enum Ty {
     /// `Queue<T>` and `Stack<T>` (`members/queue.rs`).
     Queue(Box<Ty>),
     Stack(Box<Ty>),
+    /// `Tuple<T1, ..>` (`members/collections.rs`).
+    Tuple(Vec<Ty>),
+    /// `IEnumerator<T>`.
+    Enumerator(Box<Ty>),
     /// `IGrouping<TKey, T>` (`GroupBy`): carried as a pair of the key and an array of items.
     Group(Box<Ty>, Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
@@ -306,6 +310,13 @@ impl Ty {
                 | Ty::Extensions
                 | Ty::Extension
                 | Ty::Obj(_)
+                | Ty::List(_)
+                | Ty::Dict(..)
+                | Ty::Set(_)
+                | Ty::Queue(_)
+                | Ty::Stack(_)
+                | Ty::Tuple(_)
+                | Ty::Enumerator(_)
                 | Ty::Handle(
                     Handle::Product
                         | Handle::Subscription
@@ -351,6 +362,11 @@ impl fmt::Display for Ty {
             Ty::Dict(k, v) => write!(f, "Dictionary<{k}, {v}>"),
             Ty::Set(t) => write!(f, "HashSet<{t}>"),
             Ty::Queue(t) => write!(f, "Queue<{t}>"),
+            Ty::Tuple(ts) => {
+                let names: Vec<String> = ts.iter().map(|t| t.to_string()).collect();
+                write!(f, "Tuple<{}>", names.join(", "))
+            }
+            Ty::Enumerator(t) => write!(f, "IEnumerator<{t}>"),
             Ty::Stack(t) => write!(f, "Stack<{t}>"),
             Ty::Group(k, t) => write!(f, "IGrouping<{k}, {t}>"),
             Ty::Pair(k, v) => write!(f, "KeyValuePair<{k}, {v}>"),
@@ -481,6 +497,9 @@ pub enum Static {
     StringComparer,
     /// `System.Array` (`Array.IndexOf`, `Array.Exists`, ...).
     Array,
+    /// `Tuple.Create`, `KeyValuePair.Create`.
+    Tuple,
+    KeyValuePair,
     SaveOptions,
     LoadOptions,
 }
@@ -518,6 +537,23 @@ pub enum CastTo {
     Enum(crate::dotnet::EnumType),
     /// One of APIM's context interfaces (`IProduct`, `IUrl`, `IMessageBody`, ...).
     Handle(Handle),
+    /// A generic collection, a pair or a tuple, by its shape (the item types are the
+    /// checker's: a value of the shape with items of other types fails where an item is used).
+    Shape(Shape),
+}
+
+/// The generic shapes a cast checks at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    List,
+    Dict,
+    Set,
+    Queue,
+    Stack,
+    Pair,
+    /// A tuple of this many items.
+    Tuple(u8),
+    Enumerator,
 }
 
 impl CastTo {
@@ -536,6 +572,14 @@ impl CastTo {
             Ty::Array(e) if **e == Ty::Str => CastTo::StrArray,
             Ty::Enum(t) => CastTo::Enum(*t),
             Ty::Handle(h) => CastTo::Handle(*h),
+            Ty::List(_) => CastTo::Shape(Shape::List),
+            Ty::Dict(..) => CastTo::Shape(Shape::Dict),
+            Ty::Set(_) => CastTo::Shape(Shape::Set),
+            Ty::Queue(_) => CastTo::Shape(Shape::Queue),
+            Ty::Stack(_) => CastTo::Shape(Shape::Stack),
+            Ty::Pair(..) => CastTo::Shape(Shape::Pair),
+            Ty::Tuple(ts) => CastTo::Shape(Shape::Tuple(u8::try_from(ts.len()).ok()?)),
+            Ty::Enumerator(_) => CastTo::Shape(Shape::Enumerator),
             Ty::Obj(
                 k @ (ObjKind::Basic
                 | ObjKind::Jwt
@@ -1211,6 +1255,19 @@ pub enum CollectionFn {
     Concat,
     /// `Array.IndexOf(a, x)` (false) and `Array.LastIndexOf(a, x)` (true): -1 when not there.
     IndexOf(bool),
+    /// `Tuple.Create(..)`, `new Tuple<..>(..)`.
+    NewTuple,
+    /// `ItemN` (0-based here).
+    TupleItem(u8),
+    /// `Equals` on tuples and pairs: item by item.
+    ItemsEqual,
+    /// `new KeyValuePair<K, V>(k, v)`, `KeyValuePair.Create(k, v)`.
+    NewPair,
+    /// `GetEnumerator()` (over an array of the items), `MoveNext()`, `Current`, `Reset()`.
+    GetEnumerator,
+    MoveNext,
+    Current,
+    Reset,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1280,7 +1337,10 @@ impl Builtin {
                 | CollectionFn::ElementAtOrDefault
                 | CollectionFn::Reverse
                 | CollectionFn::Concat
-                | CollectionFn::IndexOf(_),
+                | CollectionFn::IndexOf(_)
+                | CollectionFn::TupleItem(_)
+                | CollectionFn::ItemsEqual
+                | CollectionFn::NewPair,
             ) => true,
             Builtin::Collection(
                 CollectionFn::PairKey
@@ -1288,7 +1348,13 @@ impl Builtin {
                 | CollectionFn::PairKeys
                 | CollectionFn::PairValues
                 | CollectionFn::NewArray
-                | CollectionFn::NewBytes,
+                | CollectionFn::NewBytes
+                // A tuple is an object; an enumerator has state.
+                | CollectionFn::NewTuple
+                | CollectionFn::GetEnumerator
+                | CollectionFn::MoveNext
+                | CollectionFn::Current
+                | CollectionFn::Reset,
             ) => false,
             Builtin::Convert(f) => !matches!(
                 f,

@@ -1,7 +1,8 @@
-//! Arrays, `byte[]` and `KeyValuePair` (what iterating a dictionary gives): `Length`,
-//! `Contains`, indexing, `Key`/`Value`, `ToArray`/`ToList`, and `System.Array`'s statics that
-//! read an array (`IndexOf`, `Exists`, `Find`, `ConvertAll`, `Empty`, ...). Checker bindings and
-//! evaluator in one file; LINQ over them is the checker's and evaluator's own driver.
+//! Arrays, `byte[]`, `KeyValuePair` (what iterating a dictionary gives), `Tuple` and
+//! `IEnumerator<T>`: `Length`, `Contains`, indexing, `Key`/`Value`, `Item1`.., `MoveNext`/
+//! `Current`, `ToArray`/`ToList`, and `System.Array`'s statics that read an array (`IndexOf`,
+//! `Exists`, `Find`, `ConvertAll`, `Empty`, ...). Checker bindings and evaluator in one file;
+//! LINQ over them is the checker's and evaluator's own driver.
 //!
 //! Arrays are values here: the statics that change one in place (`Sort`, `Reverse`, `Fill`,
 //! `Resize`, ...) are refused by name.
@@ -10,7 +11,9 @@ use crate::expr::ast::{Expr, ExprKind, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
 use crate::expr::ir::*;
-use crate::value::Value;
+use std::sync::{Arc, Mutex};
+
+use crate::value::{Obj, Value};
 
 fn coll(f: CollectionFn, args: Vec<Ir>) -> Ir {
     Ir::Call(Builtin::Collection(f), args)
@@ -28,6 +31,22 @@ pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<
             Ok((coll(CollectionFn::PairKey, vec![recv]), (**k).clone()))
         }
         (Ty::Pair(_, v), "Value") => Ok((coll(CollectionFn::PairValue, vec![recv]), (**v).clone())),
+        (Ty::Tuple(items), item) => {
+            let n = item
+                .strip_prefix("Item")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| (1..=items.len()).contains(n));
+            match n {
+                Some(n) => Ok((
+                    coll(CollectionFn::TupleItem((n - 1) as u8), vec![recv]),
+                    items[n - 1].clone(),
+                )),
+                None => unknown_member(rty, name, off),
+            }
+        }
+        (Ty::Enumerator(e), "Current") => {
+            Ok((coll(CollectionFn::Current, vec![recv]), (**e).clone()))
+        }
         _ => unknown_member(rty, name, off),
     }
 }
@@ -57,6 +76,20 @@ pub(crate) fn method(
             ))
         }
         (Ty::Array(_), "ToArray") => Ok((recv, rty.clone())),
+        (Ty::Pair(..) | Ty::Tuple(_), "Equals") => {
+            let a = b.args(name, args, std::slice::from_ref(rty), 1, off)?;
+            Ok((coll(CollectionFn::ItemsEqual, with_recv(recv, a)), Ty::Bool))
+        }
+        (Ty::Enumerator(_), "MoveNext" | "Reset" | "Dispose") => {
+            b.args(name, args, &[], 0, off)?;
+            let (f, ty) = match name {
+                "MoveNext" => (CollectionFn::MoveNext, Ty::Bool),
+                "Reset" => (CollectionFn::Reset, Ty::Void),
+                // Nothing to release.
+                _ => return Ok((Ir::Const(Value::Null), Ty::Void)),
+            };
+            Ok((coll(f, vec![recv]), ty))
+        }
         (Ty::Array(_) | Ty::Bytes, "GetValue") => {
             let elem = match rty {
                 Ty::Array(e) => (**e).clone(),
@@ -171,6 +204,73 @@ pub(crate) fn static_method(
         }
         _ => unknown_member(&Ty::Static(Static::Array), m, off),
     }
+}
+
+/// `new Tuple<T1, ..>(..)` and `new KeyValuePair<K, V>(k, v)`: the arguments checked against
+/// the type's arguments.
+pub(crate) fn new(
+    b: &mut dyn Binder,
+    ty: &TypeName,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    let rty = resolve_type(ty, off)?;
+    let (params, f) = match &rty {
+        Ty::Tuple(items) => (items.clone(), CollectionFn::NewTuple),
+        Ty::Pair(k, v) => (vec![(**k).clone(), (**v).clone()], CollectionFn::NewPair),
+        t => return type_err(off, format!("cannot create '{t}' here")),
+    };
+    let a = b.args(&ty.name, args, &params, params.len(), off)?;
+    Ok((coll(f, a), rty))
+}
+
+/// `Tuple.Create(a, b, ..)` and `KeyValuePair.Create(k, v)`: typed by their arguments.
+pub(crate) fn create(
+    b: &mut dyn Binder,
+    s: Static,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    if m != "Create" {
+        return unknown_member(&Ty::Static(s), m, off);
+    }
+    let pair = s == Static::KeyValuePair;
+    let arity_ok = if pair {
+        args.len() == 2
+    } else {
+        (1..=7).contains(&args.len())
+    };
+    if !arity_ok {
+        let takes = if pair {
+            "a key and a value"
+        } else {
+            "1 to 7 items"
+        };
+        return type_err(off, format!("'{s:?}.Create' takes {takes}"));
+    }
+    let mut irs = Vec::with_capacity(args.len());
+    let mut tys = Vec::with_capacity(args.len());
+    for a in args {
+        let (ir, t) = b.expr(a)?;
+        if matches!(t, Ty::Null | Ty::Void) {
+            return type_err(
+                a.offset,
+                format!("the type of this item cannot be inferred from '{t}'"),
+            );
+        }
+        irs.push(ir);
+        tys.push(t);
+    }
+    if pair {
+        let v = tys.pop().unwrap_or(Ty::Object);
+        let k = tys.pop().unwrap_or(Ty::Object);
+        return Ok((
+            coll(CollectionFn::NewPair, irs),
+            Ty::Pair(Box::new(k), Box::new(v)),
+        ));
+    }
+    Ok((coll(CollectionFn::NewTuple, irs), Ty::Tuple(tys)))
 }
 
 /// `a[i]`: the element type (`int` for `byte[]`).
@@ -317,6 +417,72 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
                 _ => return fail(EvalErrorKind::NullReference, NULL_REF),
             })
         }
+        CollectionFn::NewTuple => Value::Obj(Arc::new(Obj::Tuple(args.to_vec().into()))),
+        CollectionFn::NewPair => {
+            Value::Pair(Arc::new((arg(args, 0).clone(), arg(args, 1).clone())))
+        }
+        CollectionFn::TupleItem(i) => match arg(args, 0) {
+            Value::Obj(o) => match &**o {
+                Obj::Tuple(items) => items.get(usize::from(i)).cloned().unwrap_or(Value::Null),
+                _ => return fail(EvalErrorKind::InvalidCast, "not a Tuple"),
+            },
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+        },
+        // Item by item with each item's Equals (strings, numbers by value; objects by reference).
+        CollectionFn::ItemsEqual => {
+            let items = |v: &Value| -> Option<Vec<Value>> {
+                match v {
+                    Value::Pair(p) => Some(vec![p.0.clone(), p.1.clone()]),
+                    Value::Obj(o) => match &**o {
+                        Obj::Tuple(items) => Some(items.to_vec()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            };
+            let Some(mine) = items(arg(args, 0)) else {
+                return fail(EvalErrorKind::NullReference, NULL_REF);
+            };
+            Value::Bool(items(arg(args, 1)).is_some_and(|theirs| {
+                mine.len() == theirs.len() && mine.iter().zip(&theirs).all(|(a, b)| a.dotnet_eq(b))
+            }))
+        }
+        CollectionFn::GetEnumerator => match arg(args, 0) {
+            Value::Array(a) => Value::Obj(Arc::new(Obj::Enumerator(Mutex::new((a.clone(), 0))))),
+            Value::Bytes(b) => {
+                let items: Vec<Value> = b.iter().map(|x| Value::Int(i64::from(*x))).collect();
+                Value::Obj(Arc::new(Obj::Enumerator(Mutex::new((items.into(), 0)))))
+            }
+            _ => return fail(EvalErrorKind::NullReference, NULL_REF),
+        },
+        CollectionFn::MoveNext | CollectionFn::Current | CollectionFn::Reset => {
+            let Value::Obj(o) = arg(args, 0) else {
+                return fail(EvalErrorKind::NullReference, NULL_REF);
+            };
+            let Obj::Enumerator(cell) = &**o else {
+                return fail(EvalErrorKind::InvalidCast, "not an IEnumerator");
+            };
+            let mut state = cell.lock().unwrap_or_else(|e| e.into_inner());
+            let (items, passed) = &mut *state;
+            match f {
+                CollectionFn::MoveNext => {
+                    // Past the end it stays past the end.
+                    *passed = (*passed + 1).min(items.len() + 1);
+                    Value::Bool(*passed <= items.len())
+                }
+                CollectionFn::Reset => {
+                    *passed = 0;
+                    Value::Null
+                }
+                // Before the first MoveNext or after the last, .NET's generic enumerators give
+                // the default value.
+                _ => passed
+                    .checked_sub(1)
+                    .and_then(|i| items.get(i))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            }
+        }
         CollectionFn::IndexOf(last) => {
             let needle = arg(args, 1);
             let found = match arg(args, 0) {
@@ -366,6 +532,80 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
 mod tests {
     use crate::expr::testing::{assert_refused, failure, s};
     use crate::expr::EvalErrorKind;
+
+    /// Tuples and pairs made and read; `Equals` item by item, `==` by reference (as C#'s
+    /// `Tuple` has it); enumerators step through a sequence.
+    #[test]
+    fn tuples_pairs_and_enumerators() {
+        for (expr, want) in [
+            (r#"@(Tuple.Create(1, "a").Item2)"#, "a"),
+            (r#"@(Tuple.Create(1, "a", 2.5))"#, "(1, a, 2.5)"),
+            (r#"@(new Tuple<int, string>(1, "a").Item1 + 1)"#, "2"),
+            (
+                r#"@(Tuple.Create(1, "a").Equals(Tuple.Create(1, "a")))"#,
+                "True",
+            ),
+            (
+                r#"@(Tuple.Create(1, "a") == Tuple.Create(1, "a"))"#,
+                "False",
+            ),
+            (r#"@(Tuple.Create(1, 2).GetType().Name)"#, "Tuple`2"),
+            (
+                r#"@(JsonConvert.SerializeObject(Tuple.Create(1, "a")))"#,
+                r#"{"Item1":1,"Item2":"a"}"#,
+            ),
+            (r#"@(new KeyValuePair<string, int>("k", 3).Value)"#, "3"),
+            (r#"@(KeyValuePair.Create("k", 3).Key)"#, "k"),
+            (
+                r#"@{ var e = new [] {1, 2}.GetEnumerator(); var a = e.MoveNext() + "" + e.Current; e.MoveNext(); var b = e.Current; var c = e.MoveNext(); e.Reset(); return a + b + c + e.MoveNext() + e.Current; }"#,
+                "True12FalseTrue1",
+            ),
+            (
+                r#"@{ var e = new List<string> { "x" }.GetEnumerator(); return e.Current == null && e.MoveNext() && e.Current == "x"; }"#,
+                "True",
+            ),
+            (
+                r#"@(((Tuple<int, string>)(object)Tuple.Create(1, "a")).Item2)"#,
+                "a",
+            ),
+            (
+                r#"@(((KeyValuePair<string, int>)(object)KeyValuePair.Create("k", 1)).Key)"#,
+                "k",
+            ),
+            (
+                r#"@(((IDictionary<string, int>)(object)new Dictionary<string, int> { { "a", 1 } })["a"])"#,
+                "1",
+            ),
+            (
+                r#"@(((ISet<int>)(object)new HashSet<int> { 1 }).Contains(1))"#,
+                "True",
+            ),
+            (
+                r#"@(((Queue<int>)(object)new Queue<int>(new [] {5})).Peek())"#,
+                "5",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure(r#"@((Tuple<int, int, int>)(object)Tuple.Create(1, 2))"#),
+            Some(EvalErrorKind::InvalidCast)
+        );
+        assert_eq!(
+            failure(r#"@((IDictionary<string, int>)(object)new List<int>())"#),
+            Some(EvalErrorKind::InvalidCast)
+        );
+        assert_refused(
+            r#"@(Tuple.Create(1, 2).Item3)"#,
+            "does not contain a definition for 'Item3'",
+        );
+        assert_refused(
+            r#"@(new Tuple<int, string>("a", 1))"#,
+            "cannot implicitly convert",
+        );
+        assert_refused(r#"@(Tuple.Create())"#, "takes 1 to 7 items");
+        assert_refused(r#"@(KeyValuePair.Create(null, 1))"#, "cannot be inferred");
+    }
 
     /// `System.Array`'s statics that read an array, and the members of one dimension.
     #[test]

@@ -830,6 +830,7 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
             _ => Err(bad(&Value::Obj(o.clone()))),
         },
         (CastTo::Obj(k), Value::Obj(o)) if is_kind(&o, k) => Ok(Value::Obj(o)),
+        (CastTo::Shape(shape), v) if has_shape(&v, shape) => Ok(v),
         // The two bodies are both IMessageBody, the two URLs both IUrl.
         (CastTo::Handle(want), Value::Handle(h))
             if crate::expr::ir::handle_type_name(want) == crate::expr::ir::handle_type_name(h) =>
@@ -837,6 +838,28 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
             Ok(Value::Handle(h))
         }
         (_, v) => Err(bad(&v)),
+    }
+}
+
+/// Whether `v` is a collection, pair or tuple of `shape` (for casts).
+fn has_shape(v: &Value, shape: Shape) -> bool {
+    use crate::value::Collection as C;
+    match (v, shape) {
+        (Value::Pair(_), Shape::Pair) => true,
+        (Value::Obj(o), _) => match (&**o, shape) {
+            (Obj::Tuple(items), Shape::Tuple(n)) => items.len() == usize::from(n),
+            (Obj::Enumerator(_), Shape::Enumerator) => true,
+            (Obj::Collection(c), _) => matches!(
+                (&*c.lock().unwrap_or_else(|e| e.into_inner()), shape),
+                (C::List(_), Shape::List)
+                    | (C::Dict(_), Shape::Dict)
+                    | (C::Set(_), Shape::Set)
+                    | (C::Queue(_), Shape::Queue)
+                    | (C::Stack(_), Shape::Stack)
+            ),
+            _ => false,
+        },
+        _ => false,
     }
 }
 
