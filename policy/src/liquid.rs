@@ -104,7 +104,8 @@ impl Filter for DateFilter {
         let text = input.to_kstr().to_string();
         let date = DateTime::parse_dotnet(&text).or_else(|| DateTime::parse_json_date(&text));
         Ok(match date {
-            Some(d) => Value::scalar(d.format(&format)),
+            // A format .NET refuses leaves the text as it is, as DotLiquid's filter does.
+            Some(d) => Value::scalar(d.format(&format).unwrap_or(text)),
             // DotLiquid leaves what is not a date as it is.
             None => Value::scalar(text),
         })
@@ -602,7 +603,7 @@ fn parse_dates(json: &mut serde_json::Value) {
     match json {
         serde_json::Value::String(s) => {
             if let Some(d) = DateTime::parse_json_date(s) {
-                *s = d.format("MM/dd/yyyy HH:mm:ss");
+                *s = d.format("MM/dd/yyyy HH:mm:ss").unwrap_or_default();
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(parse_dates),

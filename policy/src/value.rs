@@ -566,9 +566,11 @@ impl Value {
             Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
             Value::Char(c) => J::String(c.to_string()),
             Value::Str(s) => J::String(s.to_string()),
-            Value::DateTime(d) => J::String(d.format("s")),
+            Value::DateTime(d) => J::String(d.format("s").unwrap_or_default()),
             // Json.NET's ISO form with the offset.
-            Value::DateTimeOffset(d) => J::String(d.0.format("yyyy-MM-ddTHH:mm:ssK")),
+            Value::DateTimeOffset(d) => {
+                J::String(d.0.format("yyyy-MM-ddTHH:mm:ssK").unwrap_or_default())
+            }
             Value::TimeSpan(t) => J::String(t.to_string()),
             Value::Bytes(b) => {
                 use base64::Engine;

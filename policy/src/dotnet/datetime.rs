@@ -155,13 +155,8 @@ impl DateTime {
     /// The form Newtonsoft writes a date in XML (`XmlConvert`'s round-trip form,
     /// `yyyy-MM-ddTHH:mm:ss.FFFFFFFK`: trailing zeros of the fraction dropped).
     pub fn to_xml_string(self) -> String {
-        let o = self.format("o");
-        // "o" is `yyyy-MM-ddTHH:mm:ss.fffffff` + zone: trim the fraction's zeros.
-        let (stamp, zone) = o.split_at(27.min(o.len()));
-        let (secs, frac) = stamp.split_at(19.min(stamp.len()));
-        let frac = frac.trim_end_matches('0');
-        let frac = if frac == "." { "" } else { frac };
-        format!("{secs}{frac}{zone}")
+        self.format("yyyy-MM-ddTHH:mm:ss.FFFFFFFK")
+            .unwrap_or_default()
     }
 
     /// `DateTime.Parse` for the forms APIs send: ISO 8601 (with `Z` or an offset: converted to a
@@ -297,73 +292,60 @@ impl DateTime {
             .map_or(String::new(), |d| d.format("%:z").to_string())
     }
 
-    /// `ToString(format)` for the common custom and standard format strings.
-    pub fn format(&self, fmt: &str) -> String {
-        match fmt {
-            "" | "G" => self.to_string(),
-            "o" | "O" => {
-                let suffix = self.zone_k();
-                // Seven fraction digits (.NET's ticks); chrono has no `%.7f`.
-                format!(
-                    "{}.{:07}{}",
-                    self.wall.format("%Y-%m-%dT%H:%M:%S"),
-                    self.wall.nanosecond() % 1_000_000_000 / 100,
-                    suffix
-                )
-            }
-            "s" => self.wall.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            "u" => self.wall.format("%Y-%m-%d %H:%M:%SZ").to_string(),
-            "d" => format!(
-                "{}/{}/{}",
-                self.wall.month(),
-                self.wall.day(),
-                self.wall.year()
-            ),
-            "r" | "R" => self.wall.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
-            custom => {
-                // .NET custom specifiers mapped to chrono, longest first.
-                let mut out = String::new();
-                let mut rest = custom;
-                const MAP: [(&str, &str); 16] = [
-                    ("yyyy", "%Y"),
-                    ("MMMM", "%B"),
-                    ("MMM", "%b"),
-                    ("MM", "%m"),
-                    ("dddd", "%A"),
-                    ("ddd", "%a"),
-                    ("dd", "%d"),
-                    ("HH", "%H"),
-                    ("hh", "%I"),
-                    ("mm", "%M"),
-                    ("ss", "%S"),
-                    ("fff", "%3f"),
-                    ("tt", "%p"),
-                    ("yy", "%y"),
-                    ("zzz", "%:z"),
-                    ("K", "%:z"),
-                ];
-                'outer: while !rest.is_empty() {
-                    for (net, ch) in MAP {
-                        if let Some(r) = rest.strip_prefix(net) {
-                            if ch == "%3f" {
-                                out.push_str(&format!("{:03}", self.wall.nanosecond() / 1_000_000));
-                            } else if net == "K" {
-                                out.push_str(&self.zone_k());
-                            } else if net == "zzz" {
-                                out.push_str(&self.local_offset());
-                            } else {
-                                out.push_str(&self.wall.format(ch).to_string());
-                            }
-                            rest = r;
-                            continue 'outer;
-                        }
-                    }
-                    let c = rest.chars().next().unwrap_or(' ');
-                    out.push(c);
-                    rest = &rest[c.len_utf8()..];
+    /// The offset .NET's `z` writes for this value: a `DateTimeOffset`'s own; for a
+    /// `DateTime`, of any kind, the machine's at its wall time.
+    fn z_minutes(&self) -> i32 {
+        if let DateKind::Offset(m) = self.kind {
+            return m;
+        }
+        Local
+            .from_local_datetime(&self.wall)
+            .earliest()
+            .map_or(0, |d| d.offset().local_minus_utc() / 60)
+    }
+
+    /// `ToString(format)`: the standard and custom format strings (`dotnet::date_format`);
+    /// `None` for a format .NET refuses (`FormatException`).
+    pub fn format(&self, fmt: &str) -> Option<String> {
+        if fmt.is_empty() {
+            return Some(self.to_string());
+        }
+        let offset_value = matches!(self.kind, DateKind::Offset(_));
+        let p = super::date_format::Pattern::new(fmt, offset_value)?;
+        let d = if p.writes_utc() {
+            self.to_universal()
+        } else {
+            *self
+        };
+        Some(super::date_format::write(
+            &d.wall,
+            &p,
+            d.z_minutes(),
+            &d.zone_k(),
+        ))
+    }
+
+    /// `DateTime.ParseExact(text, format, provider)`: a time with an offset (or `Z`) is
+    /// converted to local time, as .NET does; without one it is unspecified. `None` is .NET's
+    /// `FormatException`.
+    pub fn parse_exact(text: &str, fmt: &str) -> Option<DateTime> {
+        let p = super::date_format::Pattern::new(fmt, false)?;
+        let today = Local::now().date_naive();
+        let read = super::date_format::read(text, &p, today)?;
+        match read.offset {
+            None => Some(DateTime {
+                wall: read.wall,
+                kind: DateKind::Unspecified,
+            }),
+            Some(m) => Some(
+                DateTime {
+                    wall: read
+                        .wall
+                        .checked_sub_signed(chrono::Duration::minutes(i64::from(m)))?,
+                    kind: DateKind::Utc,
                 }
-                out
-            }
+                .to_local(),
+            ),
         }
     }
 }
@@ -466,17 +448,27 @@ impl DateTimeOffset {
         Some(DateTimeOffset::from_date_time(d))
     }
 
-    /// `ToString(format)`: the wall time's, with this offset for `zzz`, `K` and `o`; `u`, `r`
-    /// and `R` write the instant in UTC, as .NET does.
-    pub fn format(self, fmt: &str) -> String {
+    /// `ToString(format)`: the wall time's, with this offset for `z`, `K` and `o`; `u`, `r`,
+    /// `R` and `U` write the instant in UTC, as .NET does. `None` for a format .NET refuses.
+    pub fn format(self, fmt: &str) -> Option<String> {
         match fmt {
-            "" | "G" => self.to_string(),
-            "u" | "r" | "R" => DateTime {
-                wall: self.utc(),
-                kind: DateKind::Utc,
-            }
-            .format(fmt),
+            "" | "G" => Some(self.to_string()),
             other => self.0.format(other),
+        }
+    }
+
+    /// `DateTimeOffset.ParseExact(text, format, provider)`: the offset the text gives, or the
+    /// machine's at that wall time (.NET's `AssumeLocal`).
+    pub fn parse_exact(text: &str, fmt: &str) -> Option<DateTimeOffset> {
+        let p = super::date_format::Pattern::new(fmt, true)?;
+        let today = Local::now().date_naive();
+        let read = super::date_format::read(text, &p, today)?;
+        match read.offset {
+            Some(m) => Some(DateTimeOffset::at(read.wall, m)),
+            None => Some(DateTimeOffset::from_date_time(DateTime {
+                wall: read.wall,
+                kind: DateKind::Local,
+            })),
         }
     }
 
@@ -655,8 +647,10 @@ mod tests {
         assert_eq!(dt(2023, 1, 2, 0, 0, 0).to_string(), "1/2/2023 12:00:00 AM");
         assert_eq!(dt(2023, 1, 2, 13, 7, 0).to_string(), "1/2/2023 1:07:00 PM");
         assert_eq!(
-            dt(2023, 1, 2, 13, 7, 0).format("yyyy-MM-dd HH:mm:ss"),
-            "2023-01-02 13:07:00"
+            dt(2023, 1, 2, 13, 7, 0)
+                .format("yyyy-MM-dd HH:mm:ss")
+                .as_deref(),
+            Some("2023-01-02 13:07:00")
         );
     }
 

@@ -6,6 +6,7 @@
 
 mod allowed;
 mod auth;
+pub(crate) mod date_format;
 mod datetime;
 mod enums;
 pub(crate) mod form;

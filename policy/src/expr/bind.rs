@@ -521,3 +521,33 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         base
     })
 }
+
+/// `ParseExact(text, format[, provider])` (and `TimeSpan`'s): the text and the format checked
+/// as strings; the provider may be given as `null` (APIM allows no `CultureInfo`; certgate
+/// reads dates in the invariant culture either way).
+pub(crate) fn text_and_format(
+    b: &mut dyn Binder,
+    m: &str,
+    args: &[Expr],
+    off: usize,
+) -> R<Vec<Ir>> {
+    let (text, format) = match args {
+        [t, f] | [t, f, _] => (t, f),
+        _ => {
+            return type_err(
+                off,
+                format!("'{m}' takes the text, the format and a format provider (null)"),
+            )
+        }
+    };
+    if let Some(p) = args.get(2) {
+        let (_, t) = b.expr(p)?;
+        if !matches!(t, Ty::Null | Ty::Object) {
+            return type_err(
+                p.offset,
+                format!("a format provider of type '{t}' is not supported by certgate; pass null"),
+            );
+        }
+    }
+    Ok(vec![b.coerce(text, &Ty::Str)?, b.coerce(format, &Ty::Str)?])
+}

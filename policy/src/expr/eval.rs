@@ -126,7 +126,7 @@ pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
         }
         Ir::Format(a, fmt) => {
             let v = eval(a, env)?;
-            Ok(Value::str(&format_value(&v, fmt)))
+            Ok(Value::str(&format_value(&v, fmt)?))
         }
         Ir::NewArray(items) => {
             let v = items.iter().map(|i| eval(i, env)).collect::<R<Vec<_>>>()?;

@@ -807,6 +807,8 @@ pub enum UriFn {
 /// `DateTimeOffset` (`members/datetime_offset.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OffsetFn {
+    /// `DateTimeOffset.ParseExact(text, format, provider)`.
+    ParseExact,
     UtcNow,
     Now,
     FromUnixSeconds,
@@ -1200,6 +1202,8 @@ pub struct IntRange {
 /// `DateTime` and `TimeSpan` members and statics (`members/datetime.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DateFn {
+    /// `DateTime.ParseExact(text, format, provider)`.
+    ParseExact,
     /// `DateTime.Kind`.
     Kind,
     /// `DateTime.SpecifyKind(d, kind)`.

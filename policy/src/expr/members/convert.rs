@@ -526,7 +526,7 @@ pub(crate) fn eval(
         },
         ConvertFn::ToStringFormat => match arg(args, 0) {
             Value::Null => return fail(EvalErrorKind::NullReference, NULL_REF),
-            v => string(format_value(v, opt_s(args, 1).unwrap_or(""))),
+            v => string(format_value(v, opt_s(args, 1).unwrap_or(""))?),
         },
         ConvertFn::UrlDecode => match opt_s(args, 0) {
             None => Value::Null,

@@ -194,6 +194,10 @@ pub(crate) fn static_method(
                 off,
             );
         }
+        (Static::DateTime, "ParseExact") => {
+            let a = text_and_format(b, m, args, off)?;
+            return Ok((date(DateFn::ParseExact, a), Ty::DateTime));
+        }
         (Static::DateTime, "DaysInMonth") => {
             let a = b.args(m, args, &[Ty::Int, Ty::Int], 2, off)?;
             return Ok((b.fold(date(DateFn::DaysInMonth, a)), Ty::Int));
@@ -356,6 +360,23 @@ pub(crate) fn eval(f: DateFn, args: &[Value]) -> EvalResult<Value> {
                         .and_then(|e| (d.wall - e).num_microseconds())
                         .unwrap_or(0);
                     Value::Int(us.saturating_mul(10))
+                }
+            }
+        }
+        DateFn::ParseExact => {
+            let (Some(text), Some(format)) = (opt_s(args, 0), opt_s(args, 1)) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 's')",
+                );
+            };
+            match DateTime::parse_exact(text, format) {
+                Some(d) => Value::DateTime(d),
+                None => {
+                    return fail(
+                        EvalErrorKind::Format,
+                        format!("String '{text}' was not recognized as a valid DateTime."),
+                    )
                 }
             }
         }

@@ -54,6 +54,10 @@ pub(crate) fn static_method(
             let a = b.args(m, args, &[Ty::Str], 1, off)?;
             Ok((call(OffsetFn::Parse, a), TY))
         }
+        "ParseExact" => {
+            let a = text_and_format(b, m, args, off)?;
+            Ok((call(OffsetFn::ParseExact, a), TY))
+        }
         "TryParse" => input_and_out(
             b,
             m,
@@ -202,6 +206,21 @@ pub(crate) fn eval(f: OffsetFn, args: &[Value]) -> EvalResult<Value> {
                 ),
             };
         }
+        OffsetFn::ParseExact => {
+            let (Some(text), Some(format)) = (opt_s(args, 0), opt_s(args, 1)) else {
+                return fail(
+                    EvalErrorKind::Argument,
+                    "Value cannot be null. (Parameter 'input')",
+                );
+            };
+            return match DateTimeOffset::parse_exact(text, format) {
+                Some(d) => dto(d),
+                None => fail(
+                    EvalErrorKind::Format,
+                    format!("String '{text}' was not recognized as a valid DateTime."),
+                ),
+            };
+        }
         OffsetFn::Parse | OffsetFn::TryParse => {
             let parsed = opt_s(args, 0).and_then(DateTimeOffset::parse_dotnet);
             return match (parsed, f) {
@@ -311,6 +330,97 @@ pub(crate) fn since(a: DateTimeOffset, b: DateTimeOffset) -> TimeSpan {
 #[cfg(test)]
 mod tests {
     use crate::expr::testing::{assert_refused, s};
+
+    /// `DateTime.ParseExact` and `DateTimeOffset.ParseExact` with .NET's format language; the
+    /// offset a text gives is kept by a `DateTimeOffset` and converted to local time by a
+    /// `DateTime`.
+    #[test]
+    fn parse_exact() {
+        for (expr, want) in [
+            (
+                r#"@(DateTime.ParseExact("20240506", "yyyyMMdd", null).ToString("yyyy-MM-dd"))"#,
+                "2024-05-06",
+            ),
+            (
+                r#"@(DateTime.ParseExact("6 May 2024 2:03 PM", "d MMM yyyy h:mm tt", null).Hour)"#,
+                "14",
+            ),
+            (
+                r#"@(DateTime.ParseExact("2024-05-06T10:00:00", "s", null).Kind)"#,
+                "Unspecified",
+            ),
+            (
+                r#"@(DateTime.ParseExact("2024-05-06T10:00:00Z", "yyyy-MM-ddTHH:mm:ssK", null).Kind)"#,
+                "Local",
+            ),
+            (
+                r#"@(DateTime.ParseExact("2024-05-06T10:00:00Z", "yyyy-MM-ddTHH:mm:ssK", null).ToUniversalTime().Hour)"#,
+                "10",
+            ),
+            (
+                r#"@(DateTimeOffset.ParseExact("2024-05-06T10:00:00-05:00", "yyyy-MM-ddTHH:mm:sszzz", null).Offset.TotalHours)"#,
+                "-5",
+            ),
+            (
+                r#"@(DateTimeOffset.ParseExact("Mon, 06 May 2024 10:00:00 GMT", "r", null).Hour)"#,
+                "10",
+            ),
+            (
+                r#"@(DateTime.ParseExact("10:30", "HH:mm", null).Date == DateTime.Today)"#,
+                "True",
+            ),
+            (
+                r#"@(new DateTime(2024, 5, 6, 7, 8, 9).ToString("%h"))"#,
+                "7",
+            ),
+            (
+                r#"@(new DateTimeOffset(new DateTime(2024, 5, 6, 7, 8, 9), TimeSpan.FromHours(2)).ToString("u"))"#,
+                "2024-05-06 05:08:09Z",
+            ),
+            (
+                r#"@(new DateTimeOffset(new DateTime(2024, 5, 6, 7, 8, 9), TimeSpan.FromHours(2)).ToString("yyyy-MM-ddTHH:mm:sszzz"))"#,
+                "2024-05-06T07:08:09+02:00",
+            ),
+            (
+                r#"@(string.Format("{0:yyyy/MM/dd}", new DateTime(2024, 5, 6)))"#,
+                "2024/05/06",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        for (expr, msg) in [
+            (
+                r#"@(DateTime.ParseExact("2024-05", "yyyy-MM-dd", null))"#,
+                "String '2024-05' was not recognized as a valid DateTime.",
+            ),
+            (
+                r#"@(DateTime.ParseExact("Tue 6 May 2024", "ddd d MMM yyyy", null))"#,
+                "not recognized",
+            ),
+            (
+                r#"@(DateTime.ParseExact("2024", "Q", null))"#,
+                "not recognized",
+            ),
+            (
+                r#"@(DateTime.ParseExact(null, "yyyy", null))"#,
+                "Value cannot be null",
+            ),
+            (
+                r#"@(new DateTime(2024, 5, 6).ToString("Q"))"#,
+                "Input string was not in a correct format.",
+            ),
+            (
+                r#"@(DateTime.ParseExact("2024", "yyyy", "en-US"))"#,
+                "a format provider of type 'string' is not supported by certgate",
+            ),
+            (
+                r#"@(DateTime.ParseExact("2024"))"#,
+                "'ParseExact' takes the text, the format",
+            ),
+        ] {
+            assert_refused(expr, msg);
+        }
+    }
 
     #[test]
     fn instants_with_offsets_as_dotnet_computes_them() {

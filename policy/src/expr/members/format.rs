@@ -5,10 +5,16 @@ use crate::expr::env::*;
 use crate::value::Value;
 
 /// Format strings for `{x:FMT}` and `ToString(FMT)`: numbers (`D2`, `N0`, `X`), dates.
-pub(crate) fn format_value(v: &Value, fmt: &str) -> String {
-    match v {
-        Value::DateTime(d) => d.format(fmt),
-        Value::DateTimeOffset(d) => d.format(fmt),
+pub(crate) fn format_value(v: &Value, fmt: &str) -> EvalResult<String> {
+    let bad_format = || {
+        EvalError::new(
+            EvalErrorKind::Format,
+            "Input string was not in a correct format.",
+        )
+    };
+    Ok(match v {
+        Value::DateTime(d) => d.format(fmt).ok_or_else(bad_format)?,
+        Value::DateTimeOffset(d) => d.format(fmt).ok_or_else(bad_format)?,
         Value::Int(i) => {
             let (kind, digits) = fmt.split_at(fmt.len().min(1));
             let digits: usize = digits.parse().unwrap_or(0).min(64);
@@ -36,7 +42,7 @@ pub(crate) fn format_value(v: &Value, fmt: &str) -> String {
             }
         }
         _ => v.to_dotnet_string(),
-    }
+    })
 }
 
 fn group_thousands(i: i64) -> String {
@@ -89,7 +95,7 @@ pub(crate) fn dotnet_format(fmt: &str, args: &[Value]) -> EvalResult<String> {
                 out.push_str(&if f.is_empty() {
                     v.to_dotnet_string()
                 } else {
-                    format_value(v, f)
+                    format_value(v, f)?
                 });
                 while chars.peek().is_some_and(|(j, _)| *j <= end) {
                     chars.next();

@@ -500,7 +500,7 @@ fn refused<T>(why: String) -> EvalResult<T> {
 fn text_of(v: &Value) -> String {
     match v {
         Value::Bool(b) => if *b { "true" } else { "false" }.into(),
-        Value::DateTime(d) => d.format("o"),
+        Value::DateTime(d) => d.format("o").unwrap_or_default(),
         v => v.to_dotnet_string(),
     }
 }
