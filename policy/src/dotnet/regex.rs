@@ -1,11 +1,14 @@
-//! .NET regular expressions (`System.Text.RegularExpressions`) run on the `regex` crate: the
-//! options `RegexOptions` combines, the replacement syntax of `Regex.Replace`, and what a match
+//! .NET regular expressions (`System.Text.RegularExpressions`) on `fancy-regex`: the options
+//! `RegexOptions` combines, the replacement syntax of `Regex.Replace`, and what a match
 //! reports (`Success`, `Value`, `Index` and `Length` in UTF-16 units, groups by number and name).
 //!
-//! The `regex` crate matches in time linear in the input, so the catastrophic backtracking that
-//! APIM's match timeout guards against cannot happen; the price is that look-around,
-//! backreferences and atomic groups are refused when the pattern is compiled (at load for a
-//! constant pattern), with the engine's reason. The compiled program is bounded in size.
+//! A pattern without look-around, backreferences or atomic groups runs on the `regex` crate
+//! that `fancy-regex` delegates to, in time linear in the input. One with them backtracks, up to
+//! a bound on its steps ([`BACKTRACK_LIMIT`]): past it the match fails as .NET's does past its
+//! match timeout ([`Timeout`], `RegexMatchTimeoutException`), so catastrophic backtracking
+//! costs a bounded amount of work. The compiled program is bounded in size. What neither
+//! engine reads as .NET does (character-class subtraction, balancing groups) is refused when
+//! the pattern is compiled (at load for a constant pattern), with the reason.
 //!
 //! Must not: import anything else from this crate.
 
@@ -41,10 +44,23 @@ pub(crate) fn option(name: &str) -> Option<i64> {
     })
 }
 
+/// How many backtracking steps one match may take (`fancy-regex`'s count): a few milliseconds
+/// of work in a release build, where .NET would give up at its match timeout. Patterns whose
+/// look-around holds only what the linear engine runs (`(?=.*\d)`) take a handful of steps.
+pub(crate) const BACKTRACK_LIMIT: usize = 100_000;
+
+/// A match that ran out of its backtracking bound: .NET's `RegexMatchTimeoutException`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout;
+
+fn timeout(_: fancy_regex::Error) -> Timeout {
+    Timeout
+}
+
 /// A compiled pattern, with its group names by number (for `Groups["name"]`).
 #[derive(Debug)]
 pub struct Regex {
-    re: regex::Regex,
+    re: fancy_regex::Regex,
 }
 
 impl PartialEq for Regex {
@@ -73,29 +89,76 @@ pub(crate) fn compile(pattern: &str, options: i64, size_limit: usize) -> Result<
             named.join(", RegexOptions.")
         ));
     }
-    let re = regex::RegexBuilder::new(pattern)
+    if let Some(why) = not_dotnet(pattern) {
+        return Err(format!(
+            "the regular expression is not supported by certgate: {why}"
+        ));
+    }
+    let re = fancy_regex::RegexBuilder::new(pattern)
         .case_insensitive(options & IGNORE_CASE != 0)
         .multi_line(options & MULTILINE != 0)
         .dot_matches_new_line(options & SINGLELINE != 0)
         .ignore_whitespace(options & IGNORE_PATTERN_WHITESPACE != 0)
-        .size_limit(size_limit)
-        .dfa_size_limit(size_limit)
+        .delegate_size_limit(size_limit)
+        .delegate_dfa_size_limit(size_limit)
+        .backtrack_limit(BACKTRACK_LIMIT)
         .build()
         .map_err(|e| match e {
-            regex::Error::CompiledTooBig(_) => format!(
-                "the regular expression compiles to more than {size_limit} bytes, certgate's bound"
-            ),
+            fancy_regex::Error::CompileError(fancy_regex::CompileError::InnerError(b))
+                if b.size_limit().is_some() =>
+            {
+                format!(
+                    "the regular expression compiles to more than {size_limit} bytes, certgate's bound"
+                )
+            }
             e => {
                 let why = e.to_string();
                 let why = why.lines().last().unwrap_or_default().trim();
                 let why = why.strip_prefix("error: ").unwrap_or(why);
-                format!(
-                    "the regular expression is not supported by certgate, whose engine runs in \
-                     linear time without look-around, backreferences or atomic groups: {why}"
-                )
+                format!("the regular expression is not supported by certgate: {why}")
             }
         })?;
     Ok(Regex { re })
+}
+
+/// What .NET reads in a pattern that the engine would read otherwise, without an error:
+/// character-class subtraction (`[a-z-[aeiou]]`, a union here) and balancing groups.
+fn not_dotnet(pattern: &str) -> Option<&'static str> {
+    let b = pattern.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if depth == 0 => {
+                depth = 1;
+                // A `]` right after `[` or `[^` is a member, not the end.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b'[' if b.get(i.wrapping_sub(1)) == Some(&b'-') => {
+                return Some("character class subtraction ([a-z-[aeiou]])");
+            }
+            b'[' => depth += 1,
+            b']' if depth > 0 => depth -= 1,
+            b'(' if depth == 0 && pattern[i..].starts_with("(?<")
+                || pattern[i..].starts_with("(?'") =>
+            {
+                let close = if b[i + 2] == b'<' { '>' } else { '\'' };
+                let name = pattern[i + 3..].split(close).next().unwrap_or("");
+                if name.contains('-') && !name.starts_with(['=', '!']) {
+                    return Some("balancing groups ((?<open-close>...))");
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// One group of a match (`Group`): whether it took part, and what it matched.
@@ -196,34 +259,34 @@ impl Regex {
         self.re.as_str()
     }
 
-    pub fn is_match(&self, input: &str) -> bool {
-        self.re.is_match(input)
+    pub fn is_match(&self, input: &str) -> Result<bool, Timeout> {
+        self.re.is_match(input).map_err(timeout)
     }
 
     /// `Match`: the first match, or `Match.Empty` (unsuccessful).
-    pub fn first(&self, input: &str) -> Match {
-        match self.re.captures(input) {
+    pub fn first(&self, input: &str) -> Result<Match, Timeout> {
+        Ok(match self.re.captures(input).map_err(timeout)? {
             Some(c) => self.to_match(input, &c),
             None => Match {
                 groups: vec![Group::failed()],
                 names: Vec::new(),
             },
-        }
+        })
     }
 
     /// `Matches`: every match, at most `limit` of them (`None` past it).
-    pub fn all(&self, input: &str, limit: usize) -> Option<Vec<Match>> {
+    pub fn all(&self, input: &str, limit: usize) -> Result<Option<Vec<Match>>, Timeout> {
         let mut out = Vec::new();
         for c in self.re.captures_iter(input) {
             if out.len() == limit {
-                return None;
+                return Ok(None);
             }
-            out.push(self.to_match(input, &c));
+            out.push(self.to_match(input, &c.map_err(timeout)?));
         }
-        Some(out)
+        Ok(Some(out))
     }
 
-    fn to_match(&self, input: &str, c: &regex::Captures<'_>) -> Match {
+    fn to_match(&self, input: &str, c: &fancy_regex::Captures<'_>) -> Match {
         let groups = (0..c.len())
             .map(|i| match c.get(i) {
                 Some(m) => Group {
@@ -242,22 +305,29 @@ impl Regex {
     }
 
     /// How many matches `input` has (to bound a replacement before building it).
-    pub fn count(&self, input: &str) -> usize {
-        self.re.find_iter(input).count()
+    pub fn count(&self, input: &str) -> Result<usize, Timeout> {
+        let mut n = 0;
+        for m in self.re.find_iter(input) {
+            m.map_err(timeout)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// `Replace` with .NET's substitutions (`$1`, `${name}`, `$$`, `$&`).
-    pub fn replace(&self, input: &str, replacement: &str) -> String {
+    pub fn replace(&self, input: &str, replacement: &str) -> Result<String, Timeout> {
         self.re
-            .replace_all(input, translate_replacement(replacement).as_str())
-            .into_owned()
+            .try_replacen(input, 0, translate_replacement(replacement).as_str())
+            .map(|c| c.into_owned())
+            .map_err(timeout)
     }
 
     /// `Split`: the pieces between matches, with the captured groups between them, as .NET.
-    pub fn split(&self, input: &str, limit: usize) -> Option<Vec<String>> {
+    pub fn split(&self, input: &str, limit: usize) -> Result<Option<Vec<String>>, Timeout> {
         let mut out = Vec::new();
         let mut last = 0;
         for c in self.re.captures_iter(input) {
+            let c = c.map_err(timeout)?;
             let Some(m) = c.get(0) else { continue };
             out.push(input[last..m.start()].to_string());
             out.extend(
@@ -267,17 +337,14 @@ impl Regex {
             );
             last = m.end();
             if out.len() > limit {
-                return None;
+                return Ok(None);
             }
         }
         out.push(input[last..].to_string());
-        Some(out)
+        Ok(Some(out))
     }
 }
 
-/// .NET's replacement syntax in the `regex` crate's: `$N` ends at the last digit (`$1a` is group
-/// 1 then `a`; the crate would read a group named `1a`), `$&` is the whole match, and a `$` that
-/// starts no substitution is literal.
 /// One piece of a .NET replacement pattern: text, or a group (`$1`, `${name}`; `$&` is group
 /// 0). `$$` is a dollar sign; a `$` that starts nothing else is itself.
 enum Piece<'a> {
@@ -333,7 +400,9 @@ fn pieces(r: &str) -> Vec<Piece<'_>> {
     out
 }
 
-/// A .NET replacement pattern in the `regex` crate's syntax.
+/// A .NET replacement pattern in the engine's syntax: `$N` ends at the last digit (`$1a` is
+/// group 1 then `a`; the engine would read a group named `1a`), `$&` is the whole match, and a
+/// `$` that starts no substitution is literal.
 fn translate_replacement(r: &str) -> String {
     let mut out = String::with_capacity(r.len() + 8);
     for p in pieces(r) {
@@ -353,32 +422,56 @@ fn translate_replacement(r: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Look-around, backreferences and atomic groups backtrack, within the bound; a pattern
+    /// that backtracks without end stops at it.
+    #[test]
+    fn backtracking_patterns_run_within_their_bound() {
+        let look = compile(r"^(?=.*\d)(?=.*[A-Z]).{8,}$", 0, 1 << 16).unwrap();
+        assert!(look.is_match("Passw0rdX").unwrap());
+        assert!(!look.is_match("password").unwrap());
+        let back = compile(r"(\w)\1", 0, 1 << 16).unwrap();
+        assert_eq!(&*back.first("abccd").unwrap().whole().value, "cc");
+        let behind = compile(r"(?<!\$)\b\d+", 0, 1 << 16).unwrap();
+        assert_eq!(behind.replace("$5 and 7", "n").unwrap(), "$5 and n");
+        let atomic = compile(r"(?>a+)b", 0, 1 << 16).unwrap();
+        assert!(atomic.is_match("aab").unwrap());
+        // Exponential in the input without a bound; a look-ahead over easy parts is not.
+        for p in [r"^(a+)+\1$", r"^(\w+\s?)*\1!$", r"^(a|aa)+\1?$"] {
+            let evil = compile(p, 0, 1 << 16).unwrap();
+            let input = format!("{}c", "a".repeat(40));
+            assert_eq!(evil.is_match(&input), Err(Timeout), "{p}");
+        }
+        let easy = compile(r"(?=(a+)+b)", 0, 1 << 16).unwrap();
+        assert_eq!(easy.is_match(&"a".repeat(10_000)), Ok(false));
+    }
+
     #[test]
     fn matches_report_utf16_positions_and_named_groups() {
         let re = compile(r"max-age=(?<maxAge>\d+)", 0, 1 << 16).unwrap();
-        let m = re.first("é, max-age=60");
+        let m = re.first("é, max-age=60").unwrap();
         assert!(m.whole().success);
         assert_eq!((m.whole().index, m.whole().length), (3, 10));
         assert_eq!(&*m.named("maxAge").value, "60");
         assert_eq!(&*m.named("1").value, "60");
         assert!(!m.named("none").success);
         assert!(!m.group(7).success);
-        assert!(!re.first("no").whole().success);
+        assert!(!re.first("no").unwrap().whole().success);
     }
 
     #[test]
     fn options_replacement_and_split() {
         let re = compile("^b", IGNORE_CASE | MULTILINE | CULTURE_INVARIANT, 1 << 16).unwrap();
-        assert!(re.is_match("a\nB"));
+        assert!(re.is_match("a\nB").unwrap());
         let re = compile(r"(\d)(?<x>\w)", 0, 1 << 16).unwrap();
         assert_eq!(
-            re.replace("1a 2b", "$2$1a-${x}-$&-$$-$z"),
+            re.replace("1a 2b", "$2$1a-${x}-$&-$$-$z").unwrap(),
             "a1a-a-1a-$-$z b2a-b-2b-$-$z"
         );
         assert_eq!(
             compile(",", 0, 1 << 16)
                 .unwrap()
                 .split("a,b,,c", 10)
+                .unwrap()
                 .unwrap(),
             ["a", "b", "", "c"]
         );
@@ -386,17 +479,28 @@ mod tests {
             compile("(-)", 0, 1 << 16)
                 .unwrap()
                 .split("a-b", 10)
+                .unwrap()
                 .unwrap(),
             ["a", "-", "b"]
         );
-        assert_eq!(compile(",", 0, 1 << 16).unwrap().split(",,,,", 2), None);
+        assert_eq!(compile(",", 0, 1 << 16).unwrap().split(",,,,", 2), Ok(None));
     }
 
     #[test]
     fn what_the_engine_cannot_run_is_refused_with_its_reason() {
-        for p in [r"a(?=b)", r"(a)\1", r"(?<!x)y"] {
+        for p in [
+            r"[a-z-[aeiou]]",
+            r"(?<o-c>x)",
+            r"(?'o-c'x)",
+            r"a(",
+            r"[\d-[5]]",
+        ] {
             let e = compile(p, 0, 1 << 16).unwrap_err();
             assert!(e.contains("not supported by certgate"), "{p}: {e}");
+        }
+        // What looks like them but is not: a literal '-' before a class, an escaped bracket.
+        for p in [r"a-[bc]", r"[a\-\[]", r"(?<name>x)(?<=a-b)"] {
+            assert!(compile(p, 0, 1 << 16).is_ok(), "{p}");
         }
         assert!(compile("a", RIGHT_TO_LEFT, 1 << 16)
             .unwrap_err()

@@ -38,6 +38,8 @@ pub enum EvalErrorKind {
     DivideByZero,
     /// `ArgumentException`/`ArgumentNullException`: a null or invalid argument.
     Argument,
+    /// `RegexMatchTimeoutException`: a backtracking pattern ran out of its bound.
+    RegexTimeout,
     /// The evaluation ran out of its step budget (loops over hostile data).
     StepLimit,
     /// The evaluation ran out of its memory budget.

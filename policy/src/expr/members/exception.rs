@@ -28,6 +28,7 @@ const CLASSES: &[(&str, &[EvalErrorKind])] = &[
             EvalErrorKind::Overflow,
             EvalErrorKind::DivideByZero,
             EvalErrorKind::Argument,
+            EvalErrorKind::RegexTimeout,
             EvalErrorKind::Other,
         ],
     ),
@@ -45,6 +46,7 @@ const CLASSES: &[(&str, &[EvalErrorKind])] = &[
     ("KeyNotFoundException", &[EvalErrorKind::KeyNotFound]),
     ("OverflowException", &[EvalErrorKind::Overflow]),
     ("DivideByZeroException", &[EvalErrorKind::DivideByZero]),
+    ("RegexMatchTimeoutException", &[EvalErrorKind::RegexTimeout]),
     // Newtonsoft's reader failures are certgate's format failures.
     ("JsonReaderException", &[EvalErrorKind::Format]),
     ("JsonException", &[EvalErrorKind::Format]),
@@ -83,6 +85,7 @@ fn name_of(kind: EvalErrorKind) -> &'static str {
         EvalErrorKind::Overflow => "OverflowException",
         EvalErrorKind::DivideByZero => "DivideByZeroException",
         EvalErrorKind::Argument => "ArgumentException",
+        EvalErrorKind::RegexTimeout => "RegexMatchTimeoutException",
         _ => "InvalidOperationException",
     }
 }
