@@ -93,3 +93,74 @@ pub(crate) fn pkcs12(
         b.build(password, friendly_name, key, cert)?.to_der()
     }
 }
+
+/// RSA-OAEP with `md` (and MGF1 with the same hash) for .NET's `OaepSHA256`-like paddings,
+/// encrypting with a public key. rust-openssl has the call; `boring` has none, so its build
+/// refuses, saying so.
+pub(crate) fn rsa_oaep_encrypt(
+    key: &crate::crypto::pkey::PKeyRef<crate::crypto::pkey::Public>,
+    md: crate::crypto::hash::MessageDigest,
+    data: &[u8],
+) -> Result<Vec<u8>, String> {
+    #[cfg(feature = "openssl")]
+    {
+        use crate::crypto::rsa::Padding;
+        let mut e = crate::crypto::encrypt::Encrypter::new(key).map_err(oaep_failed)?;
+        e.set_rsa_padding(Padding::PKCS1_OAEP)
+            .map_err(oaep_failed)?;
+        e.set_rsa_oaep_md(md).map_err(oaep_failed)?;
+        e.set_rsa_mgf1_md(md).map_err(oaep_failed)?;
+        let mut out = vec![0u8; e.encrypt_len(data).map_err(oaep_failed)?];
+        let n = e.encrypt(data, &mut out).map_err(oaep_failed)?;
+        out.truncate(n);
+        Ok(out)
+    }
+    #[cfg(not(feature = "openssl"))]
+    {
+        let _ = (key, md, data);
+        Err(OAEP_SHA2_REFUSED.into())
+    }
+}
+
+/// The same, decrypting with a private key.
+pub(crate) fn rsa_oaep_decrypt(
+    key: &PKeyRef<Private>,
+    md: crate::crypto::hash::MessageDigest,
+    data: &[u8],
+) -> Result<Vec<u8>, String> {
+    #[cfg(feature = "openssl")]
+    {
+        use crate::crypto::rsa::Padding;
+        let mut d = crate::crypto::encrypt::Decrypter::new(key).map_err(oaep_failed)?;
+        d.set_rsa_padding(Padding::PKCS1_OAEP)
+            .map_err(oaep_failed)?;
+        d.set_rsa_oaep_md(md).map_err(oaep_failed)?;
+        d.set_rsa_mgf1_md(md).map_err(oaep_failed)?;
+        let mut out = vec![0u8; d.decrypt_len(data).map_err(oaep_failed)?];
+        let n = d.decrypt(data, &mut out).map_err(oaep_failed)?;
+        out.truncate(n);
+        Ok(out)
+    }
+    #[cfg(not(feature = "openssl"))]
+    {
+        let _ = (key, md, data);
+        Err(OAEP_SHA2_REFUSED.into())
+    }
+}
+
+#[cfg(feature = "openssl")]
+fn oaep_failed(_: ErrorStack) -> String {
+    "The RSA operation failed (bad key, data or padding).".into()
+}
+
+#[cfg(not(feature = "openssl"))]
+const OAEP_SHA2_REFUSED: &str = "RSA OAEP with a SHA-2 hash is not supported by certgate's \
+    BoringSSL build; use RSAEncryptionPadding.OaepSHA1 or Pkcs1";
+
+/// A private key as unencrypted PKCS#8 DER.
+pub(crate) fn pkcs8_der(key: &PKeyRef<Private>) -> Result<Vec<u8>, ErrorStack> {
+    #[cfg(feature = "openssl")]
+    return key.private_key_to_pkcs8();
+    #[cfg(not(feature = "openssl"))]
+    return key.private_key_to_der_pkcs8();
+}

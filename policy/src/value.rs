@@ -128,6 +128,8 @@ pub enum Obj {
     Ip(std::net::IpAddr),
     /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
     Collection(std::sync::Mutex<Collection>),
+    /// `RSA`: a key that `Import…` replaces, or made on first use.
+    Rsa(std::sync::Mutex<crate::dotnet::rsa::RsaKey>),
     /// `Tuple<T1, ..>` (`Tuple.Create`): its items, immutable.
     Tuple(Box<[Value]>),
     /// `IEnumerator<T>` (`GetEnumerator()`): the items and how many `MoveNext` has passed.
@@ -381,6 +383,7 @@ impl Value {
                     _ => "Tuple`7",
                 },
                 Obj::Enumerator(_) => "IEnumerator`1",
+                Obj::Rsa(_) => "RSA",
                 Obj::Collection(c) => match c.lock().as_deref() {
                     Ok(Collection::Dict(_)) => "Dictionary`2",
                     Ok(Collection::Set(_)) => "HashSet`1",
@@ -602,6 +605,9 @@ impl Value {
                         .collect(),
                 ),
                 Obj::Enumerator(_) => J::Object(Default::default()),
+                // Json.NET would write the public parameters; a policy has no use for them in
+                // JSON, and a key's private ones must never be written by accident.
+                Obj::Rsa(_) => J::Object(Default::default()),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.

@@ -614,6 +614,100 @@ fn rsa_demo_tree_verifies_like_ecdsa() {
         .is_err());
 }
 
+/// `GetRSAPublicKey()` and `PublicKey` of an RSA client certificate: what its private key
+/// (imported from PEM in the expression) signs, the certificate's key verifies; an ECDSA
+/// certificate has no RSA key.
+#[test]
+fn rsa_keys_of_client_certificates_verify_what_their_private_keys_sign() {
+    let p = DemoPki::generate(KeyKind::Rsa2048).unwrap();
+    let rsa_cert = Arc::new(Certificate::from_x509(p.valid.cert.clone()).unwrap());
+    let key = String::from_utf8(p.valid.key_pem()).unwrap();
+    let run = |expr: &str| -> Result<String, String> {
+        let plan = compile_snippet(&format!(r#"<set-variable name="r" value="@({expr})"/>"#))
+            .map_err(|e| e.to_string())?;
+        let mut ctx = ctx_for(Client::None);
+        ctx.certificate = Some(rsa_cert.clone());
+        ctx.state
+            .set_variable(&Arc::from("key"), Value::Str(key.as_str().into()));
+        match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
+            PipelineResult::Proxied => Ok(ctx
+                .state
+                .variable("r")
+                .map(Value::to_dotnet_string)
+                .unwrap_or_default()),
+            _ => Err(ctx
+                .state
+                .last_error
+                .map(|e| e.message.to_string())
+                .unwrap_or_default()),
+        }
+    };
+    let c = "context.Request.Certificate";
+    assert_eq!(
+        run(&format!("{c}.GetRSAPublicKey().KeySize")).unwrap(),
+        "2048"
+    );
+    assert_eq!(
+        run(&format!(
+            "{c}.PublicKey.Oid.FriendlyName + \"/\" + {c}.PublicKey.Oid.Value"
+        ))
+        .unwrap(),
+        "RSA/1.2.840.113549.1.1.1"
+    );
+    assert_eq!(
+        run(&format!("{c}.GetRSAPrivateKey() == null")).unwrap(),
+        "True"
+    );
+    let sign_and_verify = format!(
+        r#"{{ var k = RSA.Create(); k.ImportFromPem((string)context.Variables["key"]); var d = Encoding.UTF8.GetBytes("challenge"); var s = k.SignData(d, HashAlgorithmName.SHA256, RSASignaturePadding.Pss); return {c}.GetRSAPublicKey().VerifyData(d, s, HashAlgorithmName.SHA256, RSASignaturePadding.Pss) + "/" + RSACertificateExtensions.GetRSAPublicKey({c}).VerifyData(new byte[] {{1}}, s, HashAlgorithmName.SHA256, RSASignaturePadding.Pss); }}"#
+    );
+    let plan_text = format!("@{sign_and_verify}");
+    let plan = compile_snippet(&format!(
+        r#"<set-variable name="r" value="{}"/>"#,
+        plan_text.replace('"', "&quot;").replace('<', "&lt;")
+    ))
+    .unwrap();
+    let mut ctx = ctx_for(Client::None);
+    ctx.certificate = Some(rsa_cert.clone());
+    ctx.state
+        .set_variable(&Arc::from("key"), Value::Str(key.as_str().into()));
+    assert!(matches!(
+        run_pipeline(&plan, &mut ctx, |_, _| Ok(())),
+        PipelineResult::Proxied
+    ));
+    assert_eq!(
+        ctx.state
+            .variable("r")
+            .map(Value::to_dotnet_string)
+            .as_deref(),
+        Some("True/False")
+    );
+    // The SubjectPublicKeyInfo a certificate shows is the one its RSA key exports.
+    assert_eq!(
+        run(&format!(
+            "Convert.ToBase64String({c}.PublicKey.ExportSubjectPublicKeyInfo()) == Convert.ToBase64String({c}.GetRSAPublicKey().ExportSubjectPublicKeyInfo())"
+        ))
+        .unwrap(),
+        "True"
+    );
+    // An ECDSA certificate: no RSA key, and its key says so.
+    let ec = cert(&pki().valid);
+    let plan = compile_snippet(r#"<set-variable name="r" value="@(context.Request.Certificate.GetRSAPublicKey() == null ? context.Request.Certificate.PublicKey.Oid.FriendlyName : &quot;rsa&quot;)"/>"#).unwrap();
+    let mut ctx = ctx_for(Client::None);
+    ctx.certificate = Some(ec);
+    assert!(matches!(
+        run_pipeline(&plan, &mut ctx, |_, _| Ok(())),
+        PipelineResult::Proxied
+    ));
+    assert_eq!(
+        ctx.state
+            .variable("r")
+            .map(Value::to_dotnet_string)
+            .as_deref(),
+        Some("ECC")
+    );
+}
+
 // ---- CRLs written by another implementation ----
 
 /// A CRL made by the `openssl ca` command (a v1 CRL without extensions, the form its

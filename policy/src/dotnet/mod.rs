@@ -2,7 +2,8 @@
 //! bottom of the crate so both can import them: `DateTime`, `TimeSpan`, `StringComparison`,
 //! `X509NameType`; and APIM's list of the .NET types expressions may name.
 //!
-//! Must not: import anything else from this crate.
+//! Must not: import anything else from this crate (`rsa.rs` uses the TLS library's alias and
+//! its compatibility calls, layer 0 as this is).
 
 mod allowed;
 mod auth;
@@ -14,6 +15,7 @@ mod hash;
 pub(crate) mod json;
 mod random;
 pub(crate) mod regex;
+pub(crate) mod rsa;
 pub(crate) mod text;
 pub(crate) mod uri;
 pub(crate) mod xml;

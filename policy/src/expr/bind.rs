@@ -132,6 +132,20 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Xml(k)) | Ty::Static(S::Xml(k)) => xml_full_name(*k),
         Ty::Static(S::XmlNodeType) => "System.Xml.XmlNodeType",
         Ty::Static(S::EnumClass) => "System.Enum",
+        Ty::Obj(ObjKind::Rsa) | Ty::Static(S::Rsa) => "System.Security.Cryptography.RSA",
+        Ty::Obj(ObjKind::HashName) | Ty::Static(S::HashName) => {
+            "System.Security.Cryptography.HashAlgorithmName"
+        }
+        Ty::Obj(ObjKind::SignPadding) | Ty::Static(S::SignPadding) => {
+            "System.Security.Cryptography.RSASignaturePadding"
+        }
+        Ty::Obj(ObjKind::EncryptPadding) | Ty::Static(S::EncryptPadding) => {
+            "System.Security.Cryptography.RSAEncryptionPadding"
+        }
+        Ty::Obj(ObjKind::PublicKey) => "System.Security.Cryptography.X509Certificates.PublicKey",
+        Ty::Static(S::RsaCertExtensions) => {
+            "System.Security.Cryptography.X509Certificates.RSACertificateExtensions"
+        }
         Ty::Static(S::StringComparer) | Ty::Obj(ObjKind::Comparer) => "System.StringComparer",
         Ty::Enum(e) | Ty::Static(S::Enum(e)) => e.full_name(),
         Ty::Obj(ObjKind::Hasher) | Ty::Static(S::Hash(..)) => {
@@ -500,6 +514,22 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "IPrivateEndpointConnection" => Ty::Handle(Handle::PrivateEndpoint),
         "IAzureVnetInfo" => Ty::Handle(Handle::VnetInfo),
         "Oid" | "System.Security.Cryptography.Oid" => Ty::Oid,
+        "RSA"
+        | "AsymmetricAlgorithm"
+        | "System.Security.Cryptography.RSA"
+        | "System.Security.Cryptography.AsymmetricAlgorithm" => Ty::Obj(ObjKind::Rsa),
+        "HashAlgorithmName" | "System.Security.Cryptography.HashAlgorithmName" => {
+            Ty::Obj(ObjKind::HashName)
+        }
+        "RSASignaturePadding" | "System.Security.Cryptography.RSASignaturePadding" => {
+            Ty::Obj(ObjKind::SignPadding)
+        }
+        "RSAEncryptionPadding" | "System.Security.Cryptography.RSAEncryptionPadding" => {
+            Ty::Obj(ObjKind::EncryptPadding)
+        }
+        "PublicKey" | "System.Security.Cryptography.X509Certificates.PublicKey" => {
+            Ty::Obj(ObjKind::PublicKey)
+        }
         "StringComparer" | "System.StringComparer" => Ty::Obj(ObjKind::Comparer),
         other => match (json_class(other), xml_class(other), EnumType::named(other)) {
             (Some(k), _, _) => Ty::Obj(ObjKind::Json(k)),

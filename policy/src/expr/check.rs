@@ -824,6 +824,20 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(Static::Enum(t)) => members::enums::static_member(*t, name, off),
             Ty::Static(Static::StringComparer) => members::string::comparer(name, off),
+            Ty::Static(
+                s @ (Static::Rsa
+                | Static::HashName
+                | Static::SignPadding
+                | Static::EncryptPadding
+                | Static::RsaCertExtensions),
+            ) => members::rsa::static_member(*s, name, off),
+            Ty::Obj(
+                k @ (ObjKind::Rsa
+                | ObjKind::HashName
+                | ObjKind::SignPadding
+                | ObjKind::EncryptPadding
+                | ObjKind::PublicKey),
+            ) => members::rsa::member(recv, *k, name, off),
             Ty::Static(Static::UriKind) => members::uri::kind_member(name, off),
             Ty::Static(Static::StringSplitOptions) => members::string::split_options(name, off),
             Ty::Static(Static::IpAddress) => members::ip::static_member(name, off),
@@ -1005,6 +1019,20 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Comparer) => {
                 members::string::comparer_method(self, recv, name, args, off)
             }
+            Ty::Static(
+                s @ (Static::Rsa
+                | Static::HashName
+                | Static::SignPadding
+                | Static::EncryptPadding
+                | Static::RsaCertExtensions),
+            ) => members::rsa::static_method(self, *s, name, args, off),
+            Ty::Obj(
+                k @ (ObjKind::Rsa
+                | ObjKind::HashName
+                | ObjKind::SignPadding
+                | ObjKind::EncryptPadding
+                | ObjKind::PublicKey),
+            ) => members::rsa::method(self, recv, *k, name, args, off),
             Ty::Static(s @ (Static::Tuple | Static::KeyValuePair)) => {
                 members::collections::create(self, *s, name, args, off)
             }
@@ -1285,6 +1313,7 @@ impl<'a> Checker<'a> {
                     .or_else(|| members::random::new(self, other, args, off))
                     .or_else(|| members::uri::new(self, other, args, off))
                     .or_else(|| members::xml::new(self, other, args, off))
+                    .or_else(|| members::rsa::new(self, other, args, off))
                 {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),
@@ -1490,6 +1519,7 @@ fn static_class(name: &str) -> Option<Static> {
     members::json::class(name)
         .map(Static::Json)
         .or_else(|| members::enums::class(name))
+        .or_else(|| members::rsa::class(name))
         .or_else(|| members::crypto::class(name))
         .or_else(|| members::xml::class(name))
 }

@@ -646,5 +646,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Xml(f) => members::xml::eval(f, &args, env),
         Builtin::Enum(f) => members::enums::eval(f, &args),
         Builtin::Queue(f) => members::queue::eval(f, &args, env),
+        Builtin::Rsa(f) => members::rsa::eval(f, &args, env),
     }
 }

@@ -109,6 +109,14 @@ pub enum ObjKind {
     Type,
     /// `StringComparer.X`: carried as the `StringComparison` it compares as.
     Comparer,
+    /// `RSA` (and `AsymmetricAlgorithm`) (`members/rsa.rs`).
+    Rsa,
+    /// `HashAlgorithmName`, `RSASignaturePadding`, `RSAEncryptionPadding`: carried as names.
+    HashName,
+    SignPadding,
+    EncryptPadding,
+    /// A certificate's `PublicKey`: carried as the certificate.
+    PublicKey,
 }
 
 /// System.Xml.Linq's classes.
@@ -384,6 +392,11 @@ impl fmt::Display for Ty {
             }
             Ty::Obj(ObjKind::Regex) => f.write_str("Regex"),
             Ty::Obj(ObjKind::Comparer) => f.write_str("StringComparer"),
+            Ty::Obj(ObjKind::Rsa) => f.write_str("RSA"),
+            Ty::Obj(ObjKind::HashName) => f.write_str("HashAlgorithmName"),
+            Ty::Obj(ObjKind::SignPadding) => f.write_str("RSASignaturePadding"),
+            Ty::Obj(ObjKind::EncryptPadding) => f.write_str("RSAEncryptionPadding"),
+            Ty::Obj(ObjKind::PublicKey) => f.write_str("PublicKey"),
             Ty::Obj(ObjKind::Match) => f.write_str("Match"),
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
@@ -500,6 +513,13 @@ pub enum Static {
     /// `Tuple.Create`, `KeyValuePair.Create`.
     Tuple,
     KeyValuePair,
+    /// `RSA`, `HashAlgorithmName`, `RSASignaturePadding`, `RSAEncryptionPadding`,
+    /// `RSACertificateExtensions` (`members/rsa.rs`).
+    Rsa,
+    HashName,
+    SignPadding,
+    EncryptPadding,
+    RsaCertExtensions,
     SaveOptions,
     LoadOptions,
 }
@@ -588,6 +608,10 @@ impl CastTo {
                 | ObjKind::Group
                 | ObjKind::Hasher
                 | ObjKind::Response
+                | ObjKind::Rsa
+                | ObjKind::HashName
+                | ObjKind::SignPadding
+                | ObjKind::EncryptPadding
                 | ObjKind::Json(_)
                 | ObjKind::Xml(_)),
             ) => CastTo::Obj(*k),
@@ -648,6 +672,33 @@ pub enum Builtin {
     Xml(XmlFn),
     Enum(EnumFn),
     Queue(QueueFn),
+    Rsa(RsaFn),
+}
+
+/// `RSA` and its companions (`members/rsa.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RsaFn {
+    /// `RSA.Create([bits])`: a key made on first use.
+    Create,
+    /// `GetRSAPublicKey` of a certificate or of its `PublicKey`.
+    FromCertificate,
+    /// A certificate's `PublicKey.ExportSubjectPublicKeyInfo()` and `PublicKey.Oid`.
+    CertificateKeyInfo,
+    KeyOid,
+    /// `RSAEncryptionPadding.OaepHashAlgorithm`.
+    OaepHash,
+    KeySize,
+    Import(crate::dotnet::rsa::DerForm),
+    ImportPem,
+    FromXml,
+    Export(crate::dotnet::rsa::DerForm),
+    ToXml,
+    SignData,
+    VerifyData,
+    SignHash,
+    VerifyHash,
+    Encrypt,
+    Decrypt,
 }
 
 /// `Queue<T>` and `Stack<T>` (`members/queue.rs`).
@@ -1330,6 +1381,8 @@ impl Builtin {
             Builtin::Enum(_) => true,
             // Queues and stacks are mutable and shared.
             Builtin::Queue(_) => false,
+            // Keys are objects; signatures are randomized (PSS) or costly.
+            Builtin::Rsa(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -32,6 +32,7 @@ pub(crate) fn member(recv: Ir, rty: &Ty, name: &str, off: usize) -> CheckResult<
                 "SignatureAlgorithm" => (CertFn::SignatureAlgorithm, Ty::Oid),
                 "HasPrivateKey" => (CertFn::HasPrivateKey, Ty::Bool),
                 "Extensions" => (CertFn::Extensions, Ty::Extensions),
+                "PublicKey" => return Ok(super::rsa::certificate_member(recv)),
                 _ => return unknown_member(rty, name, off),
             };
             cert(f, t)
@@ -71,6 +72,11 @@ pub(crate) fn method(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    if rty == &Ty::Cert {
+        if let Some(r) = super::rsa::certificate_method(b, recv.clone(), name, args, off) {
+            return r;
+        }
+    }
     let (f, params, required, ty): (CertFn, &[Ty], usize, Ty) = match (rty, name) {
         (Ty::Cert, "Verify") => (CertFn::Verify, &[], 0, Ty::Bool),
         (Ty::Cert, "VerifyNoRevocation") => (CertFn::VerifyNoRevocation, &[], 0, Ty::Bool),

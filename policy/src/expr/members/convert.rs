@@ -830,6 +830,11 @@ pub(crate) fn cast(to: CastTo, v: Value, explicit: bool) -> EvalResult<Value> {
             _ => Err(bad(&Value::Obj(o.clone()))),
         },
         (CastTo::Obj(k), Value::Obj(o)) if is_kind(&o, k) => Ok(Value::Obj(o)),
+        // Hash names and RSA paddings are carried as their names.
+        (
+            CastTo::Obj(ObjKind::HashName | ObjKind::SignPadding | ObjKind::EncryptPadding),
+            v @ Value::Str(_),
+        ) => Ok(v),
         (CastTo::Shape(shape), v) if has_shape(&v, shape) => Ok(v),
         // The two bodies are both IMessageBody, the two URLs both IUrl.
         (CastTo::Handle(want), Value::Handle(h))
@@ -880,6 +885,7 @@ fn is_kind(o: &Obj, k: ObjKind) -> bool {
             | (Obj::Group(_), ObjKind::Group)
             | (Obj::Hasher(..), ObjKind::Hasher)
             | (Obj::Response(_), ObjKind::Response)
+            | (Obj::Rsa(_), ObjKind::Rsa)
     )
 }
 

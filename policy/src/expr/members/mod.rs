@@ -27,6 +27,7 @@ pub(crate) mod queue;
 pub(crate) mod random;
 pub(crate) mod regex;
 pub(crate) mod response;
+pub(crate) mod rsa;
 pub(crate) mod string;
 pub(crate) mod uri;
 pub(crate) mod xml;
