@@ -128,6 +128,8 @@ pub enum Obj {
     Ip(std::net::IpAddr),
     /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
     Collection(std::sync::Mutex<Collection>),
+    /// `TimeZoneInfo`.
+    TimeZone(crate::dotnet::timezone::Zone),
     /// `RSA`: a key that `Import…` replaces, or made on first use.
     Rsa(std::sync::Mutex<crate::dotnet::rsa::RsaKey>),
     /// `Tuple<T1, ..>` (`Tuple.Create`): its items, immutable.
@@ -384,6 +386,7 @@ impl Value {
                 },
                 Obj::Enumerator(_) => "IEnumerator`1",
                 Obj::Rsa(_) => "RSA",
+                Obj::TimeZone(_) => "TimeZoneInfo",
                 Obj::Collection(c) => match c.lock().as_deref() {
                     Ok(Collection::Dict(_)) => "Dictionary`2",
                     Ok(Collection::Set(_)) => "HashSet`1",
@@ -475,6 +478,7 @@ impl Value {
                 Obj::Form(_) => "System.Collections.Generic.Dictionary`2[System.String,System.Collections.Generic.IList`1[System.String]]".into(),
                 Obj::FormList { .. } => "System.Collections.Generic.List`1[System.String]".into(),
                 Obj::Collection(_) => format!("System.Collections.Generic.{}", self.type_name()),
+                Obj::TimeZone(z) => z.display_name(),
                 Obj::Tuple(items) => {
                     let items: Vec<String> = items.iter().map(Value::to_dotnet_string).collect();
                     format!("({})", items.join(", "))
@@ -608,6 +612,7 @@ impl Value {
                 // Json.NET would write the public parameters; a policy has no use for them in
                 // JSON, and a key's private ones must never be written by accident.
                 Obj::Rsa(_) => J::Object(Default::default()),
+                Obj::TimeZone(z) => serde_json::json!({ "Id": z.id() }),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.

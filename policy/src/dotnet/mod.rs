@@ -17,6 +17,7 @@ mod random;
 pub(crate) mod regex;
 pub(crate) mod rsa;
 pub(crate) mod text;
+pub(crate) mod timezone;
 pub(crate) mod uri;
 pub(crate) mod xml;
 pub(crate) mod xml_json;

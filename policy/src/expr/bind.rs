@@ -132,6 +132,8 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::Xml(k)) | Ty::Static(S::Xml(k)) => xml_full_name(*k),
         Ty::Static(S::XmlNodeType) => "System.Xml.XmlNodeType",
         Ty::Static(S::EnumClass) => "System.Enum",
+        Ty::Obj(ObjKind::TimeZone) | Ty::Static(S::TimeZoneInfo) => "System.TimeZoneInfo",
+        Ty::Static(S::TimeZone) => "System.TimeZone",
         Ty::Obj(ObjKind::Rsa) | Ty::Static(S::Rsa) => "System.Security.Cryptography.RSA",
         Ty::Obj(ObjKind::HashName) | Ty::Static(S::HashName) => {
             "System.Security.Cryptography.HashAlgorithmName"
@@ -514,6 +516,9 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "IPrivateEndpointConnection" => Ty::Handle(Handle::PrivateEndpoint),
         "IAzureVnetInfo" => Ty::Handle(Handle::VnetInfo),
         "Oid" | "System.Security.Cryptography.Oid" => Ty::Oid,
+        "TimeZoneInfo" | "System.TimeZoneInfo" | "TimeZone" | "System.TimeZone" => {
+            Ty::Obj(ObjKind::TimeZone)
+        }
         "RSA"
         | "AsymmetricAlgorithm"
         | "System.Security.Cryptography.RSA"

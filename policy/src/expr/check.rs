@@ -775,6 +775,8 @@ impl<'a> Checker<'a> {
             "Enum" => stat(Static::EnumClass),
             "StringComparer" => stat(Static::StringComparer),
             "Array" => stat(Static::Array),
+            "TimeZoneInfo" => stat(Static::TimeZoneInfo),
+            "TimeZone" => stat(Static::TimeZone),
             "Tuple" => stat(Static::Tuple),
             "KeyValuePair" => stat(Static::KeyValuePair),
             "UriKind" => stat(Static::UriKind),
@@ -824,6 +826,10 @@ impl<'a> Checker<'a> {
             Ty::Static(Static::X509NameType) => members::cert::name_type(name, off),
             Ty::Static(Static::Enum(t)) => members::enums::static_member(*t, name, off),
             Ty::Static(Static::StringComparer) => members::string::comparer(name, off),
+            Ty::Static(s @ (Static::TimeZoneInfo | Static::TimeZone)) => {
+                members::timezone::static_member(*s, name, off)
+            }
+            Ty::Obj(ObjKind::TimeZone) => members::timezone::member(recv, name, off),
             Ty::Static(
                 s @ (Static::Rsa
                 | Static::HashName
@@ -1019,6 +1025,10 @@ impl<'a> Checker<'a> {
             Ty::Obj(ObjKind::Comparer) => {
                 members::string::comparer_method(self, recv, name, args, off)
             }
+            Ty::Static(s @ (Static::TimeZoneInfo | Static::TimeZone)) => {
+                members::timezone::static_method(self, *s, name, args, off)
+            }
+            Ty::Obj(ObjKind::TimeZone) => members::timezone::method(self, recv, name, args, off),
             Ty::Static(
                 s @ (Static::Rsa
                 | Static::HashName
@@ -1553,6 +1563,8 @@ fn namespace_member(ns: &'static str, n: &str, off: usize) -> R<(Ir, Ty)> {
         "System.Enum" => Ty::Static(Static::EnumClass),
         "System.StringComparer" => Ty::Static(Static::StringComparer),
         "System.Array" => Ty::Static(Static::Array),
+        "System.TimeZoneInfo" => Ty::Static(Static::TimeZoneInfo),
+        "System.TimeZone" => Ty::Static(Static::TimeZone),
         "Newtonsoft.Json" => Ty::Namespace("Newtonsoft.Json"),
         "Newtonsoft.Json.Linq" => Ty::Namespace("Newtonsoft.Json.Linq"),
         "Newtonsoft.Json.JsonConvert" => Ty::Static(Static::JsonConvert),

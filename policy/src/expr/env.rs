@@ -40,6 +40,8 @@ pub enum EvalErrorKind {
     Argument,
     /// `RegexMatchTimeoutException`: a backtracking pattern ran out of its bound.
     RegexTimeout,
+    /// `TimeZoneNotFoundException`: a zone id certgate does not know.
+    TimeZoneNotFound,
     /// The evaluation ran out of its step budget (loops over hostile data).
     StepLimit,
     /// The evaluation ran out of its memory budget.

@@ -647,5 +647,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Enum(f) => members::enums::eval(f, &args),
         Builtin::Queue(f) => members::queue::eval(f, &args, env),
         Builtin::Rsa(f) => members::rsa::eval(f, &args, env),
+        Builtin::Tz(f) => members::timezone::eval(f, &args),
     }
 }

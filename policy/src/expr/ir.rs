@@ -117,6 +117,8 @@ pub enum ObjKind {
     EncryptPadding,
     /// A certificate's `PublicKey`: carried as the certificate.
     PublicKey,
+    /// `TimeZoneInfo` (`members/timezone.rs`).
+    TimeZone,
 }
 
 /// System.Xml.Linq's classes.
@@ -397,6 +399,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::SignPadding) => f.write_str("RSASignaturePadding"),
             Ty::Obj(ObjKind::EncryptPadding) => f.write_str("RSAEncryptionPadding"),
             Ty::Obj(ObjKind::PublicKey) => f.write_str("PublicKey"),
+            Ty::Obj(ObjKind::TimeZone) => f.write_str("TimeZoneInfo"),
             Ty::Obj(ObjKind::Match) => f.write_str("Match"),
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
@@ -520,6 +523,9 @@ pub enum Static {
     SignPadding,
     EncryptPadding,
     RsaCertExtensions,
+    /// `TimeZoneInfo` and the obsolete `TimeZone` (`members/timezone.rs`).
+    TimeZoneInfo,
+    TimeZone,
     SaveOptions,
     LoadOptions,
 }
@@ -609,6 +615,7 @@ impl CastTo {
                 | ObjKind::Hasher
                 | ObjKind::Response
                 | ObjKind::Rsa
+                | ObjKind::TimeZone
                 | ObjKind::HashName
                 | ObjKind::SignPadding
                 | ObjKind::EncryptPadding
@@ -673,6 +680,33 @@ pub enum Builtin {
     Enum(EnumFn),
     Queue(QueueFn),
     Rsa(RsaFn),
+    Tz(TzFn),
+}
+
+/// `TimeZoneInfo` (`members/timezone.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TzFn {
+    Utc,
+    Local,
+    Find,
+    FromUtc,
+    ToUtc,
+    /// `ConvertTime(dateTime, to)`, `(dateTime, from, to)`, `(dateTimeOffset, to)`.
+    Convert,
+    ConvertFrom,
+    ConvertOffset,
+    Id,
+    DisplayName,
+    /// `StandardName` (false), `DaylightName` (true).
+    Name(bool),
+    BaseOffset,
+    SupportsDst,
+    UtcOffset,
+    IsDst,
+    IsInvalid,
+    /// `TimeZone.ToLocalTime(utc)`, `TimeZone.ToUniversalTime(local)`.
+    FromUtcOf,
+    ToUtcOf,
 }
 
 /// `RSA` and its companions (`members/rsa.rs`).
@@ -1383,6 +1417,8 @@ impl Builtin {
             Builtin::Queue(_) => false,
             // Keys are objects; signatures are randomized (PSS) or costly.
             Builtin::Rsa(_) => false,
+            // Zones are objects; conversions read the machine's zone.
+            Builtin::Tz(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -886,6 +886,7 @@ fn is_kind(o: &Obj, k: ObjKind) -> bool {
             | (Obj::Hasher(..), ObjKind::Hasher)
             | (Obj::Response(_), ObjKind::Response)
             | (Obj::Rsa(_), ObjKind::Rsa)
+            | (Obj::TimeZone(_), ObjKind::TimeZone)
     )
 }
 

@@ -29,6 +29,7 @@ const CLASSES: &[(&str, &[EvalErrorKind])] = &[
             EvalErrorKind::DivideByZero,
             EvalErrorKind::Argument,
             EvalErrorKind::RegexTimeout,
+            EvalErrorKind::TimeZoneNotFound,
             EvalErrorKind::Other,
         ],
     ),
@@ -47,6 +48,10 @@ const CLASSES: &[(&str, &[EvalErrorKind])] = &[
     ("OverflowException", &[EvalErrorKind::Overflow]),
     ("DivideByZeroException", &[EvalErrorKind::DivideByZero]),
     ("RegexMatchTimeoutException", &[EvalErrorKind::RegexTimeout]),
+    (
+        "TimeZoneNotFoundException",
+        &[EvalErrorKind::TimeZoneNotFound],
+    ),
     // Newtonsoft's reader failures are certgate's format failures.
     ("JsonReaderException", &[EvalErrorKind::Format]),
     ("JsonException", &[EvalErrorKind::Format]),
@@ -86,6 +91,7 @@ fn name_of(kind: EvalErrorKind) -> &'static str {
         EvalErrorKind::DivideByZero => "DivideByZeroException",
         EvalErrorKind::Argument => "ArgumentException",
         EvalErrorKind::RegexTimeout => "RegexMatchTimeoutException",
+        EvalErrorKind::TimeZoneNotFound => "TimeZoneNotFoundException",
         _ => "InvalidOperationException",
     }
 }
