@@ -46,6 +46,23 @@ impl Uri {
         }
     }
 
+    /// `MakeRelativeUri(other)`: the relative URI from this one to `other` when they share
+    /// scheme, host and port, else `other` itself; `None` when this one is relative (.NET's
+    /// `InvalidOperationException`).
+    pub(crate) fn relative_to(&self, other: &Uri) -> Option<Uri> {
+        let from = self.absolute.as_ref()?;
+        let Some(to) = other.absolute.as_ref() else {
+            return Some(other.clone());
+        };
+        Some(match from.make_relative(to) {
+            Some(rel) => Uri {
+                original: rel,
+                absolute: None,
+            },
+            None => other.clone(),
+        })
+    }
+
     /// `new Uri(baseUri, relative)`.
     pub(crate) fn join(&self, relative: &str) -> Option<Uri> {
         let joined = self.absolute.as_ref()?.join(relative).ok()?;

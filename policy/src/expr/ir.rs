@@ -865,6 +865,8 @@ pub enum FormFn {
 /// `System.Uri` (`members/uri.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UriFn {
+    /// `MakeRelativeUri(other)`.
+    MakeRelative,
     New,
     TryNew,
     Join,

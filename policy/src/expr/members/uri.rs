@@ -165,6 +165,7 @@ pub(crate) fn method(
             b.args(m, args, &[], 0, off)?,
             Ty::Bool,
         ),
+        "MakeRelativeUri" => (UriFn::MakeRelative, b.args(m, args, &[TY], 1, off)?, TY),
         _ => return unknown_member(&TY, m, off),
     };
     Ok((call(f, with_recv(recv, a)), ty))
@@ -209,6 +210,21 @@ pub(crate) fn eval(f: UriFn, args: &[Value]) -> EvalResult<Value> {
     let Obj::Uri(u) = &**o else {
         return fail(EvalErrorKind::InvalidCast, "not a Uri");
     };
+    if f == UriFn::MakeRelative {
+        let Value::Obj(other) = arg(args, 1) else {
+            return fail(
+                EvalErrorKind::Argument,
+                "Value cannot be null. (Parameter 'uri')",
+            );
+        };
+        let Obj::Uri(other) = &**other else {
+            return fail(EvalErrorKind::InvalidCast, "not a Uri");
+        };
+        return match u.relative_to(other) {
+            Some(r) => Ok(new_uri(r)),
+            None => fail(EvalErrorKind::Other, RELATIVE),
+        };
+    }
     // What a relative URI has.
     match f {
         UriFn::OriginalString => return Ok(Value::str(u.original())),
@@ -272,6 +288,24 @@ pub(crate) fn eval(f: UriFn, args: &[Value]) -> EvalResult<Value> {
 #[cfg(test)]
 mod tests {
     use crate::expr::testing::{assert_refused, s};
+
+    /// `MakeRelativeUri`: a relative path within one origin, the other URI across origins.
+    #[test]
+    fn relative_uris_between_two() {
+        for (expr, want) in [
+            (r#"@(new Uri("https://h/a/b").MakeRelativeUri(new Uri("https://h/a/c")).ToString())"#, "c"),
+            (r#"@(new Uri("https://h/a/b/").MakeRelativeUri(new Uri("https://h/a/c")).ToString())"#, "../c"),
+            (r#"@(new Uri("https://h/a").MakeRelativeUri(new Uri("https://h/a")).ToString())"#, ""),
+            (r#"@(new Uri("https://h/a").MakeRelativeUri(new Uri("https://h/b")).IsAbsoluteUri)"#, "False"),
+            (r#"@(new Uri("https://h/a").MakeRelativeUri(new Uri("http://h/a")).IsAbsoluteUri)"#, "True"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            r#"@(new Uri("a/b", UriKind.Relative).MakeRelativeUri(new Uri("https://h/")))"#,
+            "not supported for a relative URI",
+        );
+    }
 
     #[test]
     fn uris_as_dotnet_takes_them_apart() {
