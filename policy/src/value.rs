@@ -128,6 +128,8 @@ pub enum Obj {
     Ip(std::net::IpAddr),
     /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
     Collection(std::sync::Mutex<Collection>),
+    /// `StringReader`: the text and how far it has been read (a byte offset).
+    Reader(std::sync::Mutex<(Arc<str>, usize)>),
     /// `TimeZoneInfo`.
     TimeZone(crate::dotnet::timezone::Zone),
     /// `RSA`: a key that `Import…` replaces, or made on first use.
@@ -387,6 +389,7 @@ impl Value {
                 Obj::Enumerator(_) => "IEnumerator`1",
                 Obj::Rsa(_) => "RSA",
                 Obj::TimeZone(_) => "TimeZoneInfo",
+                Obj::Reader(_) => "StringReader",
                 Obj::Collection(c) => match c.lock().as_deref() {
                     Ok(Collection::Dict(_)) => "Dictionary`2",
                     Ok(Collection::Set(_)) => "HashSet`1",
@@ -613,6 +616,7 @@ impl Value {
                 // JSON, and a key's private ones must never be written by accident.
                 Obj::Rsa(_) => J::Object(Default::default()),
                 Obj::TimeZone(z) => serde_json::json!({ "Id": z.id() }),
+                Obj::Reader(_) => J::Object(Default::default()),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.

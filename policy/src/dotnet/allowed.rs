@@ -409,6 +409,14 @@ const MEMBERS: &[(&str, &[&str])] = &[
         "ContainsKey", "GetValue", "Properties", "Property", "PropertyValues", "TryGetValue",
         "Name", "Insert", "IndexOf", "RemoveAt", "Clear", "Contains", "CopyTo", "Item",
     ]),
+    ("System.IO.StringReader", &[
+        "Close", "Dispose", "Peek", "Read", "ReadAsync", "ReadBlock", "ReadLine",
+        "ReadLineAsync", "ReadToEnd", "ReadToEndAsync",
+    ]),
+    ("System.IO.StringWriter", &[
+        "Close", "Dispose", "Encoding", "Flush", "FormatProvider", "GetStringBuilder",
+        "NewLine", "ToString", "Write", "WriteAsync", "WriteLine", "WriteLineAsync",
+    ]),
     ("System.TimeZoneInfo", &[
         "BaseUtcOffset", "ClearCachedData", "ConvertTime", "ConvertTimeBySystemTimeZoneId",
         "ConvertTimeFromUtc", "ConvertTimeToUtc", "CreateCustomTimeZone", "DaylightName",

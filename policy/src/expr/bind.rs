@@ -134,6 +134,8 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Static(S::EnumClass) => "System.Enum",
         Ty::Obj(ObjKind::TimeZone) | Ty::Static(S::TimeZoneInfo) => "System.TimeZoneInfo",
         Ty::Static(S::TimeZone) => "System.TimeZone",
+        Ty::Obj(ObjKind::StringReader) => "System.IO.StringReader",
+        Ty::Obj(ObjKind::StringWriter) => "System.IO.StringWriter",
         Ty::Obj(ObjKind::Rsa) | Ty::Static(S::Rsa) => "System.Security.Cryptography.RSA",
         Ty::Obj(ObjKind::HashName) | Ty::Static(S::HashName) => {
             "System.Security.Cryptography.HashAlgorithmName"
@@ -516,6 +518,8 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "IPrivateEndpointConnection" => Ty::Handle(Handle::PrivateEndpoint),
         "IAzureVnetInfo" => Ty::Handle(Handle::VnetInfo),
         "Oid" | "System.Security.Cryptography.Oid" => Ty::Oid,
+        "StringReader" | "System.IO.StringReader" => Ty::Obj(ObjKind::StringReader),
+        "StringWriter" | "System.IO.StringWriter" => Ty::Obj(ObjKind::StringWriter),
         "TimeZoneInfo" | "System.TimeZoneInfo" | "TimeZone" | "System.TimeZone" => {
             Ty::Obj(ObjKind::TimeZone)
         }

@@ -1029,6 +1029,9 @@ impl<'a> Checker<'a> {
                 members::timezone::static_method(self, *s, name, args, off)
             }
             Ty::Obj(ObjKind::TimeZone) => members::timezone::method(self, recv, name, args, off),
+            Ty::Obj(k @ (ObjKind::StringReader | ObjKind::StringWriter)) => {
+                members::string_io::method(self, recv, *k, name, args, off)
+            }
             Ty::Static(
                 s @ (Static::Rsa
                 | Static::HashName
@@ -1324,6 +1327,7 @@ impl<'a> Checker<'a> {
                     .or_else(|| members::uri::new(self, other, args, off))
                     .or_else(|| members::xml::new(self, other, args, off))
                     .or_else(|| members::rsa::new(self, other, args, off))
+                    .or_else(|| members::string_io::new(self, other, args, off))
                 {
                 Some(r) => r,
                 None => type_err(off, not_in_certgate(other).unwrap_or_else(|| format!("cannot create '{other}' in a policy expression; expected X509Certificate2, TimeSpan or DateTime"))),

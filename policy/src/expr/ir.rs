@@ -119,6 +119,9 @@ pub enum ObjKind {
     PublicKey,
     /// `TimeZoneInfo` (`members/timezone.rs`).
     TimeZone,
+    /// `StringReader`; `StringWriter` (carried as a `StringBuilder`) (`members/string_io.rs`).
+    StringReader,
+    StringWriter,
 }
 
 /// System.Xml.Linq's classes.
@@ -400,6 +403,8 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::EncryptPadding) => f.write_str("RSAEncryptionPadding"),
             Ty::Obj(ObjKind::PublicKey) => f.write_str("PublicKey"),
             Ty::Obj(ObjKind::TimeZone) => f.write_str("TimeZoneInfo"),
+            Ty::Obj(ObjKind::StringReader) => f.write_str("StringReader"),
+            Ty::Obj(ObjKind::StringWriter) => f.write_str("StringWriter"),
             Ty::Obj(ObjKind::Match) => f.write_str("Match"),
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
             Ty::Obj(ObjKind::Groups) => f.write_str("GroupCollection"),
@@ -681,6 +686,17 @@ pub enum Builtin {
     Queue(QueueFn),
     Rsa(RsaFn),
     Tz(TzFn),
+    Reader(ReaderFn),
+}
+
+/// `StringReader` (`members/string_io.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReaderFn {
+    New,
+    ReadToEnd,
+    ReadLine,
+    Read,
+    Peek,
 }
 
 /// `TimeZoneInfo` (`members/timezone.rs`).
@@ -1421,6 +1437,8 @@ impl Builtin {
             Builtin::Rsa(_) => false,
             // Zones are objects; conversions read the machine's zone.
             Builtin::Tz(_) => false,
+            // A reader has a position.
+            Builtin::Reader(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length
