@@ -340,6 +340,49 @@ impl Token {
         }
     }
 
+    /// `Merge(content)` with Newtonsoft's default settings: an object takes the members of an
+    /// object it lacks, merges the containers both have of one type, and takes the other
+    /// values but null; an array takes the items of an array after its own
+    /// (`MergeArrayHandling.Concat`). Anything else merges nothing, as Newtonsoft ignores it.
+    pub fn merge(&self, content: &J) -> Result<(), JsonError> {
+        fn into(target: &mut J, content: &J) {
+            match (target, content) {
+                (J::Object(t), J::Object(c)) => {
+                    for (k, v) in c {
+                        match t.get_mut(k) {
+                            None => {
+                                t.insert(k.clone(), v.clone());
+                            }
+                            Some(existing) => {
+                                let containers = matches!(
+                                    (&*existing, v),
+                                    (J::Object(_), J::Object(_)) | (J::Array(_), J::Array(_))
+                                );
+                                if containers {
+                                    into(existing, v);
+                                } else if !v.is_null() {
+                                    *existing = v.clone();
+                                }
+                            }
+                        }
+                    }
+                }
+                (J::Array(t), J::Array(c)) => t.extend(c.iter().cloned()),
+                _ => {}
+            }
+        }
+        let mut doc = lock(&self.doc);
+        match walk_mut(&mut doc, &self.path) {
+            Some(target) => {
+                into(target, content);
+                Ok(())
+            }
+            None => Err(JsonError::Invalid(
+                "The token is no longer in its document.".into(),
+            )),
+        }
+    }
+
     /// `JObject.Remove(name)`: whether there was such a property.
     pub fn remove(&self, key: &str) -> Result<bool, JsonError> {
         let mut doc = lock(&self.doc);

@@ -565,7 +565,10 @@ impl<'a> Checker<'a> {
                     || (matches!(from, Ty::Enum(_)) && to == Ty::Int)
                     || (from == Ty::Int && matches!(to, Ty::Enum(_)))
                     // Down XLinq's class tree (`(XElement)node`), checked at run time.
-                    || matches!((&from, &to), (Ty::Obj(ObjKind::Xml(f)), Ty::Obj(ObjKind::Xml(t))) if t.is_a(*f));
+                    || matches!((&from, &to), (Ty::Obj(ObjKind::Xml(f)), Ty::Obj(ObjKind::Xml(t))) if t.is_a(*f))
+                    // Between Newtonsoft's token classes (`(JObject)token["a"]`), checked at
+                    // run time.
+                    || matches!((&from, &to), (Ty::Obj(ObjKind::Json(_)), Ty::Obj(ObjKind::Json(_))));
                 let Some(cast) = CastTo::of(&to) else {
                     return type_err(off, format!("cannot cast to '{to}'"));
                 };

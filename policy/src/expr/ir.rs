@@ -977,6 +977,8 @@ pub enum ExceptionFn {
 /// Newtonsoft.Json (`members/json.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JsonFn {
+    /// `Merge(content)` (Newtonsoft's default settings).
+    Merge,
     /// `JObject.Parse`, `JArray.Parse`, `JToken.Parse`, `JsonConvert.DeserializeObject`.
     Parse(JsonKind),
     /// A value as a token (`JToken.FromObject`, the implicit conversions to `JToken`).

@@ -323,6 +323,16 @@ pub(crate) fn method(
             };
             call(JsonFn::Add, a, Ty::Void)
         }
+        "Merge" => {
+            let [content] = args else {
+                return type_err(
+                    off,
+                    "'Merge' takes the content (JsonMergeSettings are not supported by certgate)",
+                );
+            };
+            let c = to_token(b, content)?;
+            call(JsonFn::Merge, vec![c], Ty::Void)
+        }
         "SelectToken" => {
             let a = b.args(m, args, &[Ty::Str], 1, off)?;
             call(JsonFn::SelectToken, a, tok(JsonKind::Token))
@@ -581,6 +591,17 @@ pub(crate) fn eval(f: JsonFn, args: &[Value], env: &mut Env) -> EvalResult<Value
             }
             Value::Null
         }
+        JsonFn::Merge => {
+            let t = token_arg(args, 0)?;
+            let content = match arg(args, 1) {
+                Value::Null => return Ok(Value::Null),
+                _ => token_arg(args, 1)?.value(),
+            };
+            env.charge_bytes(weight(&content))?;
+            env.step()?;
+            t.merge(&content).map_err(err)?;
+            Value::Null
+        }
         JsonFn::SelectToken => token_arg(args, 0)?
             .select(s_arg(args, 1)?)
             .map_err(err)?
@@ -653,6 +674,33 @@ mod tests {
     use crate::expr::EvalErrorKind;
 
     /// What APIM's documentation and public policy snippets do with JSON.
+    /// `Merge` with Newtonsoft's defaults: members added, containers merged, arrays
+    /// concatenated, nulls ignored, other content ignored.
+    #[test]
+    fn merge_as_newtonsoft() {
+        use crate::expr::testing::s;
+        for (expr, want) in [
+            (
+                r#"@{ var a = JObject.Parse("{\"x\":1,\"o\":{\"p\":1},\"l\":[1],\"n\":2}"); a.Merge(JObject.Parse("{\"y\":2,\"o\":{\"q\":2},\"l\":[2],\"n\":null,\"x\":3}")); return a.ToString(Formatting.None); }"#,
+                r#"{"x":3,"o":{"p":1,"q":2},"l":[1,2],"n":2,"y":2}"#,
+            ),
+            (
+                r#"@{ var a = JArray.Parse("[1]"); a.Merge(JArray.Parse("[1,2]")); return a.ToString(Formatting.None); }"#,
+                "[1,1,2]",
+            ),
+            (
+                r#"@{ var a = JObject.Parse("{\"a\":1}"); a.Merge(JArray.Parse("[1]")); a.Merge(null); return a.ToString(Formatting.None); }"#,
+                r#"{"a":1}"#,
+            ),
+            (
+                r#"@{ var a = JObject.Parse("{\"a\":{\"b\":1}}"); ((JObject)a["a"]).Merge(JObject.Parse("{\"c\":2}")); return a.ToString(Formatting.None); }"#,
+                r#"{"a":{"b":1,"c":2}}"#,
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+    }
+
     #[test]
     fn read_build_and_change_documents() {
         for (expr, want) in [
@@ -827,8 +875,14 @@ mod tests {
             s(r#"@(JsonConvert.DeserializeObject<Queue<string>>("[]"))"#)
                 .contains("not supported by certgate")
         );
-        assert!(s(r#"@(JObject.Parse("{}").Merge(null))"#)
-            .contains("'JObject.Merge' is not supported by certgate"));
+        assert!(s(r#"@(JObject.Parse("{}").CreateReader())"#)
+            .contains("'JObject.CreateReader' is not supported by certgate"));
+        // Down Newtonsoft's classes, checked at run time.
+        assert_eq!(s(r#"@(((JArray)JToken.Parse("[1,2]")).Count)"#), "2");
+        assert_eq!(
+            failure(r#"@((JArray)JToken.Parse("{}"))"#),
+            Some(EvalErrorKind::InvalidCast)
+        );
         assert!(s(r#"@{ var a = new [] {1}; a[0] = 2; return a[0]; }"#)
             .contains("only a JObject's or JArray's"));
         assert!(s(r#"@{ "x".Length = 2; return 1; }"#)
