@@ -128,6 +128,8 @@ pub enum Obj {
     Ip(std::net::IpAddr),
     /// A `List<T>` or a `Dictionary<TKey, TValue>`: shared and mutable.
     Collection(std::sync::Mutex<Collection>),
+    /// `SymmetricAlgorithm.Create("Aes")`: its settings, changed by assignment.
+    Symmetric(std::sync::Mutex<crate::dotnet::symmetric::Aes>),
     /// `StringReader`: the text and how far it has been read (a byte offset).
     Reader(std::sync::Mutex<(Arc<str>, usize)>),
     /// `TimeZoneInfo`.
@@ -390,6 +392,7 @@ impl Value {
                 Obj::Rsa(_) => "RSA",
                 Obj::TimeZone(_) => "TimeZoneInfo",
                 Obj::Reader(_) => "StringReader",
+                Obj::Symmetric(_) => "SymmetricAlgorithm",
                 Obj::Collection(c) => match c.lock().as_deref() {
                     Ok(Collection::Dict(_)) => "Dictionary`2",
                     Ok(Collection::Set(_)) => "HashSet`1",
@@ -617,6 +620,8 @@ impl Value {
                 Obj::Rsa(_) => J::Object(Default::default()),
                 Obj::TimeZone(z) => serde_json::json!({ "Id": z.id() }),
                 Obj::Reader(_) => J::Object(Default::default()),
+                // Never a key by accident.
+                Obj::Symmetric(_) => J::Object(Default::default()),
                 Obj::Form(f) => f.lock().map(|f| f.to_json()).unwrap_or(J::Null),
                 // Json.NET writes a list as an array, a dictionary as an object keyed by the
                 // keys' text.

@@ -16,6 +16,7 @@ pub(crate) mod json;
 mod random;
 pub(crate) mod regex;
 pub(crate) mod rsa;
+pub(crate) mod symmetric;
 pub(crate) mod text;
 pub(crate) mod timezone;
 pub(crate) mod uri;

@@ -167,6 +167,12 @@ pub(crate) enum ExprKind {
         name: String,
         value: Box<Expr>,
     },
+    /// `target.name = value` (a property with a setter: `aes.Key`, `builder.Length`).
+    SetMember {
+        target: Box<Expr>,
+        name: String,
+        value: Box<Expr>,
+    },
     /// `target[index] = value`.
     SetIndex {
         target: Box<Expr>,

@@ -135,6 +135,9 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::Obj(ObjKind::TimeZone) | Ty::Static(S::TimeZoneInfo) => "System.TimeZoneInfo",
         Ty::Static(S::TimeZone) => "System.TimeZone",
         Ty::Obj(ObjKind::StringReader) => "System.IO.StringReader",
+        Ty::Obj(ObjKind::Symmetric) | Ty::Static(S::Symmetric) => {
+            "System.Security.Cryptography.SymmetricAlgorithm"
+        }
         Ty::Obj(ObjKind::StringWriter) => "System.IO.StringWriter",
         Ty::Obj(ObjKind::Rsa) | Ty::Static(S::Rsa) => "System.Security.Cryptography.RSA",
         Ty::Obj(ObjKind::HashName) | Ty::Static(S::HashName) => {
@@ -519,6 +522,9 @@ pub(super) fn resolve_type(t: &TypeName, off: usize) -> R<Ty> {
         "IAzureVnetInfo" => Ty::Handle(Handle::VnetInfo),
         "Oid" | "System.Security.Cryptography.Oid" => Ty::Oid,
         "StringReader" | "System.IO.StringReader" => Ty::Obj(ObjKind::StringReader),
+        "SymmetricAlgorithm" | "System.Security.Cryptography.SymmetricAlgorithm" => {
+            Ty::Obj(ObjKind::Symmetric)
+        }
         "StringWriter" | "System.IO.StringWriter" => Ty::Obj(ObjKind::StringWriter),
         "TimeZoneInfo" | "System.TimeZoneInfo" | "TimeZone" | "System.TimeZone" => {
             Ty::Obj(ObjKind::TimeZone)

@@ -649,5 +649,6 @@ fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
         Builtin::Rsa(f) => members::rsa::eval(f, &args, env),
         Builtin::Tz(f) => members::timezone::eval(f, &args),
         Builtin::Reader(f) => members::string_io::eval(f, &args, env),
+        Builtin::Sym(f) => members::symmetric::eval(f, &args, env),
     }
 }

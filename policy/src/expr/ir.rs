@@ -119,6 +119,8 @@ pub enum ObjKind {
     PublicKey,
     /// `TimeZoneInfo` (`members/timezone.rs`).
     TimeZone,
+    /// `SymmetricAlgorithm` (`members/symmetric.rs`).
+    Symmetric,
     /// `StringReader`; `StringWriter` (carried as a `StringBuilder`) (`members/string_io.rs`).
     StringReader,
     StringWriter,
@@ -404,6 +406,7 @@ impl fmt::Display for Ty {
             Ty::Obj(ObjKind::PublicKey) => f.write_str("PublicKey"),
             Ty::Obj(ObjKind::TimeZone) => f.write_str("TimeZoneInfo"),
             Ty::Obj(ObjKind::StringReader) => f.write_str("StringReader"),
+            Ty::Obj(ObjKind::Symmetric) => f.write_str("SymmetricAlgorithm"),
             Ty::Obj(ObjKind::StringWriter) => f.write_str("StringWriter"),
             Ty::Obj(ObjKind::Match) => f.write_str("Match"),
             Ty::Obj(ObjKind::Group) => f.write_str("Group"),
@@ -528,6 +531,8 @@ pub enum Static {
     SignPadding,
     EncryptPadding,
     RsaCertExtensions,
+    /// `SymmetricAlgorithm` (`members/symmetric.rs`).
+    Symmetric,
     /// `TimeZoneInfo` and the obsolete `TimeZone` (`members/timezone.rs`).
     TimeZoneInfo,
     TimeZone,
@@ -620,6 +625,7 @@ impl CastTo {
                 | ObjKind::Hasher
                 | ObjKind::Response
                 | ObjKind::Rsa
+                | ObjKind::Symmetric
                 | ObjKind::TimeZone
                 | ObjKind::HashName
                 | ObjKind::SignPadding
@@ -687,6 +693,30 @@ pub enum Builtin {
     Rsa(RsaFn),
     Tz(TzFn),
     Reader(ReaderFn),
+    Sym(SymFn),
+}
+
+/// `SymmetricAlgorithm` (`members/symmetric.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymFn {
+    Create,
+    Get(SymProp),
+    Set(SymProp),
+    /// `GenerateKey()` (false), `GenerateIV()` (true).
+    Generate(bool),
+    /// `bytes.Encrypt(alg[, key, iv])` (false) and `Decrypt` (true).
+    Run(bool),
+}
+
+/// The properties of a `SymmetricAlgorithm`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymProp {
+    Key,
+    Iv,
+    Mode,
+    Padding,
+    KeySize,
+    BlockSize,
 }
 
 /// `StringReader` (`members/string_io.rs`).
@@ -958,6 +988,8 @@ pub enum ResponseFn {
 /// `StringBuilder` (`members/builder.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuilderFn {
+    /// `Length = n`.
+    SetLength,
     New,
     Append,
     AppendLine,
@@ -1441,6 +1473,8 @@ impl Builtin {
             Builtin::Tz(_) => false,
             // A reader has a position.
             Builtin::Reader(_) => false,
+            // Random keys, mutable settings.
+            Builtin::Sym(_) => false,
             Builtin::Str(_)
             | Builtin::Collection(
                 CollectionFn::Length

@@ -640,7 +640,23 @@ impl Parser {
                     offset,
                 })
             }
-            _ => self.err("only a local or an indexer can be assigned".into()),
+            ExprKind::Member {
+                target,
+                name,
+                null_cond: false,
+            } => {
+                self.bump();
+                let value = Box::new(self.expr()?);
+                Ok(Expr {
+                    kind: ExprKind::SetMember {
+                        target,
+                        name,
+                        value,
+                    },
+                    offset,
+                })
+            }
+            _ => self.err("only a local, an indexer or a property can be assigned".into()),
         }
     }
 

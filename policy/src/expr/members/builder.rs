@@ -76,6 +76,21 @@ pub(crate) fn method(
     Ok((call(f, with_recv(recv, a)), TY))
 }
 
+/// `builder.Length = n`: cut to `n` UTF-16 units, or lengthened with `'\0'`, as .NET does.
+pub(crate) fn set_member(
+    b: &mut dyn Binder,
+    recv: Ir,
+    name: &str,
+    value: &Expr,
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    if name != "Length" {
+        return type_err(off, format!("'StringBuilder.{name}' cannot be assigned"));
+    }
+    let n = b.coerce(value, &Ty::Int)?;
+    Ok((call(BuilderFn::SetLength, vec![recv, n]), Ty::Int))
+}
+
 /// `Length`.
 pub(crate) fn member(recv: Ir, name: &str, off: usize) -> CheckResult<(Ir, Ty)> {
     match name {
@@ -123,6 +138,24 @@ pub(crate) fn eval(f: BuilderFn, args: &[Value], env: &mut Env) -> EvalResult<Va
             *s = out;
         }
         BuilderFn::Clear => s.clear(),
+        BuilderFn::SetLength => {
+            let n = i_arg(args, 1)?;
+            let Ok(n) = usize::try_from(n) else {
+                return fail(
+                    EvalErrorKind::OutOfRange,
+                    "Length cannot be less than zero. (Parameter 'value')",
+                );
+            };
+            let units: Vec<u16> = s.encode_utf16().collect();
+            if n <= units.len() {
+                *s = String::from_utf16_lossy(&units[..n]);
+            } else {
+                env.check_len(s.len() + (n - units.len()))?;
+                env.charge_bytes(n - units.len())?;
+                s.extend(std::iter::repeat_n('\0', n - units.len()));
+            }
+            return Ok(Value::Int(n as i64));
+        }
         BuilderFn::Length => return Ok(Value::Int(s.encode_utf16().count() as i64)),
         BuilderFn::New => {}
     }
@@ -168,6 +201,23 @@ mod tests {
         assert_eq!(
             s(r#"@(new StringBuilder("a").AppendFormat("-{0:D3}-{1}", 7, "b").ToString())"#),
             "a-007-b"
+        );
+        // Length set: cut, or lengthened with NULs; the trailing-comma idiom.
+        assert_eq!(
+            s(
+                r#"@{ var b = new StringBuilder(); foreach (var x in new [] {"a", "b"}) { b.Append(x).Append(","); } b.Length = b.Length - 1; return b.ToString(); }"#
+            ),
+            "a,b"
+        );
+        assert_eq!(
+            s(
+                r#"@{ var b = new StringBuilder("x"); b.Length = 3; return b.ToString().Length + "/" + (int)b.ToString()[2]; }"#
+            ),
+            "3/0"
+        );
+        assert_eq!(
+            failure(r#"@{ var b = new StringBuilder("x"); b.Length = -1; return 1; }"#),
+            Some(EvalErrorKind::OutOfRange)
         );
         assert!(s(r#"@(new StringBuilder().EnsureCapacity(8))"#)
             .contains("'StringBuilder.EnsureCapacity' is not supported by certgate"));

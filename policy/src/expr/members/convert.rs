@@ -887,6 +887,7 @@ fn is_kind(o: &Obj, k: ObjKind) -> bool {
             | (Obj::Response(_), ObjKind::Response)
             | (Obj::Rsa(_), ObjKind::Rsa)
             | (Obj::TimeZone(_), ObjKind::TimeZone)
+            | (Obj::Symmetric(_), ObjKind::Symmetric)
     )
 }
 

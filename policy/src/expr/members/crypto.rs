@@ -6,8 +6,8 @@
 //!
 //! Also APIM's `Encrypt`/`Decrypt` extension methods on `byte[]` with an algorithm name, key and
 //! IV (`input.Encrypt("Aes", key, iv)`): AES in CBC mode with PKCS#7 padding, .NET's defaults
-//! for `Aes`, the key size choosing AES-128, -192 or -256. The `SymmetricAlgorithm` overloads
-//! are refused by name.
+//! for `Aes`, the key size choosing AES-128, -192 or -256 (`dotnet::symmetric`). The
+//! `SymmetricAlgorithm` overloads are `symmetric.rs`'s.
 //!
 //! The digests are the TLS library's. HMAC is written here over them (RFC 2104, ten lines)
 //! because BoringSSL's Rust binding has no HMAC for every digest .NET offers (no MD5, no
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::convert::bytes_of;
 use crate::crypto::hash::{hash, MessageDigest};
-use crate::crypto::symm::{self, Cipher};
+use crate::dotnet::symmetric::{check_iv, check_key, is_aes, Aes, CBC, PKCS7};
 use crate::dotnet::{hash_class, HashAlgorithm, Key};
 use crate::expr::ast::Expr;
 use crate::expr::bind::*;
@@ -120,10 +120,16 @@ pub(crate) fn symmetric(
     args: &[Expr],
     off: usize,
 ) -> CheckResult<(Ir, Ty)> {
+    // `Encrypt(alg)`, `Encrypt(alg, key, iv)` with an algorithm object.
+    if let Some(first) = args.first() {
+        if b.expr(first)?.1 == Ty::Obj(ObjKind::Symmetric) {
+            return super::symmetric::encrypt(b, recv, m, args, off);
+        }
+    }
     if args.len() != 3 {
         return type_err(
             off,
-            format!("'{m}' with a SymmetricAlgorithm object is not supported by certgate; use {m}(\"Aes\", key, iv)"),
+            format!("'{m}' takes an algorithm name, a key and an IV, or a SymmetricAlgorithm"),
         );
     }
     let a = b.args(m, args, &[Ty::Str, Ty::Bytes, Ty::Bytes], 3, off)?;
@@ -141,20 +147,6 @@ pub(crate) fn symmetric(
         CryptoFn::Decrypt
     };
     Ok((call(f, with_recv(recv, a)), Ty::Bytes))
-}
-
-/// The names .NET's `SymmetricAlgorithm.Create(name)` gives AES.
-fn is_aes(name: &str) -> bool {
-    matches!(
-        name,
-        "Aes"
-            | "AES"
-            | "System.Security.Cryptography.Aes"
-            | "AesManaged"
-            | "AesCryptoServiceProvider"
-            | "System.Security.Cryptography.AesManaged"
-            | "System.Security.Cryptography.AesCryptoServiceProvider"
-    )
 }
 
 /// `h.Key` (an HMAC's), `h.HashSize`.
@@ -233,27 +225,24 @@ pub(crate) fn eval(f: CryptoFn, args: &[Value], env: &mut Env) -> EvalResult<Val
                     "the algorithm '{alg}' is not supported by certgate; expected \"Aes\""
                 )));
             }
-            let cipher = match key.len() {
-                16 => Cipher::aes_128_cbc(),
-                24 => Cipher::aes_192_cbc(),
-                32 => Cipher::aes_256_cbc(),
-                n => return Err(cryptographic(format!("Specified key is not a valid size for this algorithm ({n} bytes; expected 16, 24 or 32)."))),
+            // .NET's defaults for a named algorithm: CBC, PKCS#7; the key's size picks
+            // AES-128, -192 or -256.
+            check_key(&key).map_err(cryptographic)?;
+            check_iv(&iv).map_err(cryptographic)?;
+            let aes = Aes {
+                key: key.to_vec(),
+                iv: iv.to_vec(),
+                mode: CBC,
+                padding: PKCS7,
             };
-            if iv.len() != 16 {
-                return Err(cryptographic("Specified initialization vector (IV) does not match the block size for this algorithm.".into()));
-            }
             // AES in CBC is linear in the input; the input is a value the budget admitted.
             env.step()?;
             let out = if f == CryptoFn::Encrypt {
-                symm::encrypt(cipher, &key, Some(&iv), &data)
+                aes.encrypt(&data)
             } else {
-                symm::decrypt(cipher, &key, Some(&iv), &data)
+                aes.decrypt(&data)
             };
-            // The library's reason (bad padding, mostly) says nothing a caller needs; keep it
-            // short, as .NET's CryptographicException does.
-            bytes(
-                out.map_err(|_| cryptographic("Padding is invalid and cannot be removed.".into()))?,
-            )
+            bytes(out.map_err(cryptographic)?)
         }
         CryptoFn::ComputeHash | CryptoFn::Key | CryptoFn::HashSize => {
             let Value::Obj(o) = arg(args, 0) else {
@@ -393,10 +382,13 @@ mod tests {
             s(&format!("@(Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(\"secret\").Encrypt(\"Aes\", {key}, {iv}).Decrypt(\"Aes\", {key}, {iv})))")),
             "secret"
         );
+        // Not a whole block, as .NET says; a whole block with a bad padding, likewise.
         assert!(s(&format!(
             "@(new byte[] {{1}}.Decrypt(\"Aes\", {key}, {iv}))"
         ))
-        .contains("Padding is invalid"));
+        .contains("The input data is not a complete block."));
+        assert!(s(&format!("@(new byte[16].Decrypt(\"Aes\", {key}, {iv}))"))
+            .contains("Padding is invalid"));
         assert!(s(&format!(
             "@(new byte[] {{1}}.Encrypt(\"Aes\", new byte[] {{1}}, {iv}))"
         ))

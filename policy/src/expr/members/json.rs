@@ -885,8 +885,11 @@ mod tests {
         );
         assert!(s(r#"@{ var a = new [] {1}; a[0] = 2; return a[0]; }"#)
             .contains("only a JObject's or JArray's"));
-        assert!(s(r#"@{ "x".Length = 2; return 1; }"#)
-            .contains("only a local or an indexer can be assigned"));
+        assert!(
+            s(r#"@{ "x".Length = 2; return 1; }"#).contains("'string.Length' cannot be assigned")
+        );
+        assert!(s(r#"@{ "x".Substring(0) = "y"; return 1; }"#)
+            .contains("only a local, an indexer or a property can be assigned"));
         // A document that doubles itself runs into the memory budget, not out of memory.
         assert_eq!(
             failure(

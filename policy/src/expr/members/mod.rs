@@ -30,6 +30,7 @@ pub(crate) mod response;
 pub(crate) mod rsa;
 pub(crate) mod string;
 pub(crate) mod string_io;
+pub(crate) mod symmetric;
 pub(crate) mod timezone;
 pub(crate) mod uri;
 pub(crate) mod xml;
