@@ -167,6 +167,9 @@ pub(crate) enum ExprKind {
         name: String,
         value: Box<Expr>,
     },
+    /// `x++` / `x--`: the step (an `Assign` of `x += 1` or `x -= 1`), whose value less the step
+    /// is the expression's.
+    PostStep(Box<Expr>),
     /// `target.name = value` (a property with a setter: `aes.Key`, `builder.Length`).
     SetMember {
         target: Box<Expr>,
@@ -232,6 +235,8 @@ pub(crate) enum StmtKind {
     },
     /// `throw e;`, or `throw;` inside a catch.
     Throw(Option<Expr>),
+    /// A local function: `T Name(T1 a, T2 b) { ... }` or `=> expr;` (`ret` None: `void`).
+    LocalFn(std::sync::Arc<LocalFn>),
     /// `using (resource) body`: the resource is a declaration or an expression.
     Using {
         resource: Box<Stmt>,
@@ -244,6 +249,18 @@ pub(crate) enum StmtKind {
 pub(crate) struct CatchClause {
     pub ty: Option<TypeName>,
     pub name: Option<String>,
+    pub body: Vec<Stmt>,
+    pub offset: usize,
+}
+
+/// A local function's declaration.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct LocalFn {
+    pub name: String,
+    /// `None`: `void`.
+    pub ret: Option<TypeName>,
+    /// Each parameter's type, name and offset.
+    pub params: Vec<(TypeName, String, usize)>,
     pub body: Vec<Stmt>,
     pub offset: usize,
 }

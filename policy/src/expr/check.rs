@@ -32,7 +32,18 @@ pub(crate) struct Checker<'a> {
     returns: Vec<(Ty, usize)>,
     /// The slots of the exceptions the enclosing `catch` clauses hold (`throw;` rethrows one).
     catch_slots: Vec<u16>,
+    /// The local functions in scope, innermost last.
+    local_fns: Vec<std::sync::Arc<LocalFn>>,
+    /// The local functions being inlined (a call to one of these recurses), and the return
+    /// type of the innermost (`Void` for `void`); a block lambda inside one is an entry with
+    /// no name, its returns its own.
+    inlining: Vec<(String, Ty)>,
+    /// How many calls of local functions this expression has inlined.
+    inlined: u32,
 }
+
+/// How many local-function calls one expression may inline: each is a copy of the body.
+const MAX_INLINED: u32 = 256;
 
 const MAX_SLOTS: u16 = 1024;
 
@@ -45,6 +56,9 @@ impl<'a> Checker<'a> {
             max_slots: 0,
             returns: Vec::new(),
             catch_slots: Vec::new(),
+            local_fns: Vec::new(),
+            inlining: Vec::new(),
+            inlined: 0,
         }
     }
 
@@ -132,12 +146,92 @@ impl<'a> Checker<'a> {
     // ---- statements ----
 
     fn stmts(&mut self, stmts: &[Stmt]) -> R<Vec<IrStmt>> {
-        self.scope(|c| {
+        // A block's local functions are callable anywhere in it, before their declaration too.
+        let outer_fns = self.local_fns.len();
+        for s in stmts {
+            if let StmtKind::LocalFn(f) = &s.kind {
+                if self.local_fns[outer_fns..].iter().any(|g| g.name == f.name) {
+                    return type_err(
+                        s.offset,
+                        format!(
+                            "a local function named '{}' is already defined in this scope",
+                            f.name
+                        ),
+                    );
+                }
+                self.local_fns.push(f.clone());
+            }
+        }
+        let r = self.scope(|c| {
             stmts
                 .iter()
                 .map(|s| c.stmt(s))
                 .collect::<R<Vec<_>>>()
                 .map(|v| v.into_iter().flatten().collect())
+        });
+        self.local_fns.truncate(outer_fns);
+        r
+    }
+
+    /// A call of a local function, compiled as its body inlined: the arguments evaluated in
+    /// the caller's scope, bound to the parameters, then the body as a block whose `return`
+    /// gives the call's value. Recursion is refused (each call is a copy).
+    fn call_local(&mut self, f: &LocalFn, args: &[Expr], off: usize) -> R<(Ir, Ty)> {
+        if self.inlining.iter().any(|(n, _)| *n == f.name) {
+            return type_err(
+                off,
+                format!(
+                    "'{}' calls itself; a recursive local function is not supported by certgate",
+                    f.name
+                ),
+            );
+        }
+        self.inlined += 1;
+        if self.inlined > MAX_INLINED {
+            return type_err(
+                off,
+                format!("more than {MAX_INLINED} calls of local functions in one expression"),
+            );
+        }
+        if args.len() != f.params.len() {
+            return type_err(
+                off,
+                format!("'{}' takes {} arguments", f.name, f.params.len()),
+            );
+        }
+        let ret = match &f.ret {
+            Some(t) => resolve_type(t, f.offset)?,
+            None => Ty::Void,
+        };
+        let mut values = Vec::with_capacity(args.len());
+        for (a, (t, _, at)) in args.iter().zip(&f.params) {
+            let ty = resolve_type(t, *at)?;
+            values.push((self.coerce(a, &ty)?, ty));
+        }
+        self.scope(|c| {
+            let mut seq = Vec::new();
+            for ((ir, ty), (_, name, at)) in values.into_iter().zip(&f.params) {
+                // A parameter may share a name with a local of the caller's.
+                let slot = c.alloc_slot(*at)?;
+                c.locals.push((name.clone(), slot, ty));
+                seq.push(Ir::Assign(slot, Box::new(ir)));
+            }
+            c.inlining.push((f.name.clone(), ret.clone()));
+            let outer = std::mem::take(&mut c.returns);
+            let body = c.stmts(&f.body);
+            c.returns = outer;
+            c.inlining.pop();
+            let mut body = body?;
+            if ret == Ty::Void {
+                body.push(IrStmt::Return(Ir::Const(Value::Null)));
+            } else if !definitely_returns(&body) {
+                return type_err(
+                    f.offset,
+                    format!("not all code paths of '{}' return a value", f.name),
+                );
+            }
+            seq.push(Ir::Block(body));
+            Ok((Ir::Seq(seq), ret.clone()))
         })
     }
 
@@ -275,6 +369,8 @@ impl<'a> Checker<'a> {
                         | ExprKind::SetIndex { .. }
                         | ExprKind::SetMember { .. }
                         | ExprKind::Call { .. }
+                        | ExprKind::Invoke { .. }
+                        | ExprKind::PostStep(_)
                 ) {
                     return type_err(
                         e.offset,
@@ -296,6 +392,31 @@ impl<'a> Checker<'a> {
                         vec![IrStmt::If(Ir::Const(Value::Bool(true)), e, Vec::new())]
                     }
                     c => vec![IrStmt::If(c, t, e)],
+                }
+            }
+            StmtKind::LocalFn(_) => Vec::new(),
+            // Inside a local function: its declared type, converted to.
+            StmtKind::Return(v) if matches!(self.inlining.last(), Some((n, _)) if !n.is_empty()) => {
+                let ret = self
+                    .inlining
+                    .last()
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or(Ty::Void);
+                match (v, &ret) {
+                    (None, Ty::Void) => vec![IrStmt::Return(Ir::Const(Value::Null))],
+                    (Some(e), Ty::Void) => {
+                        return type_err(e.offset, "a void local function returns no value")
+                    }
+                    (None, t) => {
+                        return type_err(
+                            s.offset,
+                            format!("the local function must return a '{t}'"),
+                        )
+                    }
+                    (Some(e), t) => {
+                        let ir = self.coerce(e, t)?;
+                        vec![IrStmt::Return(ir)]
+                    }
                 }
             }
             StmtKind::Return(v) => {
@@ -398,12 +519,17 @@ impl<'a> Checker<'a> {
                     c.call(recv, &rty, name, type_args, args, off)
                 })
             }
-            ExprKind::Invoke { name, .. } => type_err(
-                off,
-                format!(
-                    "'{name}' is not a known method; expected a member call such as x.{name}(...)"
-                ),
-            ),
+            ExprKind::Invoke { name, args } => {
+                match self.local_fns.iter().rev().find(|f| f.name == *name).cloned() {
+                    Some(f) => self.call_local(&f, args, off),
+                    None => type_err(
+                        off,
+                        format!(
+                            "'{name}' is not a known method; expected a member call such as x.{name}(...)"
+                        ),
+                    ),
+                }
+            }
             ExprKind::Index {
                 target,
                 index,
@@ -650,7 +776,10 @@ impl<'a> Checker<'a> {
             // A lambda's block body: its own returns, its type their common one.
             ExprKind::Block(stmts) => {
                 let outer = std::mem::take(&mut self.returns);
+                // A lambda's returns are its own, also inside a local function.
+                self.inlining.push((String::new(), Ty::Object));
                 let body = self.scope(|c| c.stmts(stmts));
+                self.inlining.pop();
                 let inner = std::mem::replace(&mut self.returns, outer);
                 let body = body?;
                 if !definitely_returns(&body) {
@@ -673,6 +802,23 @@ impl<'a> Checker<'a> {
                 off,
                 format!("'out {name}' is an argument only of methods with out parameters (TryParse, TryGetValue)"),
             ),
+            ExprKind::PostStep(step) => {
+                let (ir, ty) = self.expr(step)?;
+                if !ty.is_numeric() {
+                    return type_err(off, format!("'++' and '--' need a number, not '{ty}'"));
+                }
+                let back = match &step.kind {
+                    ExprKind::Assign {
+                        op: Some(BinOp::Add),
+                        ..
+                    } => BinOp::Sub,
+                    _ => BinOp::Add,
+                };
+                Ok((
+                    Ir::Binary(back, Box::new(ir), Box::new(Ir::Const(Value::Int(1)))),
+                    ty,
+                ))
+            }
             ExprKind::SetMember {
                 target,
                 name,
@@ -1783,6 +1929,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
                 value,
             } => work.extend([&**target, &**index, &**value]),
             ExprKind::SetMember { target, value, .. } => work.extend([&**target, &**value]),
+            ExprKind::PostStep(step) => work.push(step),
             ExprKind::Named { value, .. } => work.push(value),
             // Statements are not searched: a block lambda's body is never a thumbprint probe.
             ExprKind::Block(_) => return true,

@@ -328,3 +328,103 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod local_functions {
+    use super::testing::{assert_refused, s};
+
+    /// Local functions: block and expression bodies, void ones, parameters named as the
+    /// caller's locals, calls before the declaration, functions calling others; recursion and
+    /// wrong calls refused by name.
+    #[test]
+    fn local_functions_are_inlined_where_they_are_called() {
+        for (expr, want) in [
+            (
+                r#"@{ int Twice(int x) { return x * 2; } return Twice(3) + Twice(4); }"#,
+                "14",
+            ),
+            (
+                r#"@{ string Greet(string who) => "hi " + who; return Greet("bob"); }"#,
+                "hi bob",
+            ),
+            (
+                r#"@{ var x = 10; int Add(int x, int y) => x + y; return Add(1, x); }"#,
+                "11",
+            ),
+            (
+                r#"@{ return Half(5); double Half(int n) { return n / 2.0; } }"#,
+                "2.5",
+            ),
+            (
+                r#"@{ double One() { return 1; } return One() / 2; }"#,
+                "0.5",
+            ),
+            (
+                r#"@{ var sb = new StringBuilder(); void Put(string s) { if (s == null) { return; } sb.Append(s); } Put("a"); Put(null); Put("b"); return sb.ToString(); }"#,
+                "ab",
+            ),
+            (
+                r#"@{ static bool IsEven(int n) => n % 2 == 0; int Count(int[] xs) { var c = 0; foreach (var x in xs) { if (IsEven(x)) { c++; } } return c; } return Count(new [] {1, 2, 4}); }"#,
+                "2",
+            ),
+            (
+                r#"@{ int Sq(int n) => n * n; return new [] {1, 2, 3}.Select(v => Sq(v)).Sum(); }"#,
+                "14",
+            ),
+            (
+                r#"@{ string Kind(int n) { switch (n) { case 0: return "zero"; default: return "some"; } } return Kind(0) + Kind(2); }"#,
+                "zerosome",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            r#"@{ int Fact(int n) { return n <= 1 ? 1 : n * Fact(n - 1); } return Fact(5); }"#,
+            "'Fact' calls itself; a recursive local function is not supported by certgate",
+        );
+        assert_refused(
+            r#"@{ int A(int n) => B(n); int B(int n) => A(n); return A(1); }"#,
+            "calls itself",
+        );
+        assert_refused(
+            r#"@{ int F(int n) => n; return F(1, 2); }"#,
+            "'F' takes 1 arguments",
+        );
+        // `++` and `--`, prefix and postfix, on locals.
+        assert_eq!(
+            s(
+                r#"@{ var i = 5; var a = i++; var b = ++i; var c = i--; var d = --i; return a + "," + b + "," + c + "," + d + "," + i; }"#
+            ),
+            "5,7,7,5,5"
+        );
+        assert_eq!(
+            s(r#"@{ var n = 0; foreach (var x in new [] {1, 2, 3}) { n++; } return n; }"#),
+            "3"
+        );
+        assert_refused(
+            r#"@{ var a = new [] {1}; a[0]++; return a[0]; }"#,
+            "'++' and '--' step a local variable",
+        );
+        assert_refused(
+            r#"@{ int F(int n) { if (n > 0) { return 1; } } return F(1); }"#,
+            "not all code paths of 'F' return a value",
+        );
+        assert_refused(
+            r#"@{ void F() { return 1; } F(); return 0; }"#,
+            "a void local function returns no value",
+        );
+        assert_refused(
+            r#"@{ int F() => 1; int F() => 2; return F(); }"#,
+            "already defined",
+        );
+        assert_refused(
+            r#"@{ int F(int n) => "x"; return F(1); }"#,
+            "cannot implicitly convert",
+        );
+        // A function called from many places: each call is a copy, within a bound.
+        let wide = format!(
+            "@{{ int F(int n) => n; var s = 0; {} return s; }}",
+            "s += F(1); ".repeat(300)
+        );
+        assert_refused(&wide, "more than 256 calls of local functions");
+    }
+}

@@ -290,6 +290,8 @@ impl Parser {
                 }),
                 body: Box::new(self.stmt()?),
             }
+        } else if let Some(f) = self.try_local_fn(offset)? {
+            f
         } else if let Some(decl) = self.try_decl(true)? {
             decl
         } else {
@@ -447,6 +449,73 @@ impl Parser {
             StmtKind::Block(b) => Ok(b),
             _ => self.err("expected a block".into()),
         }
+    }
+
+    /// A local function, `[static] T Name(T1 a, ...) { ... }` or `=> expr;` (`T` may be
+    /// `void`): recognised by `Name(` after a type, else None (and nothing consumed).
+    fn try_local_fn(&mut self, offset: usize) -> Result<Option<StmtKind>, ParseError> {
+        let save = self.i;
+        if self.is_kw("static") {
+            self.bump();
+        }
+        let ret = if self.is_kw("void") {
+            self.bump();
+            None
+        } else if matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str())) {
+            match self.type_name() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.i = save;
+                    return Ok(None);
+                }
+            }
+        } else {
+            self.i = save;
+            return Ok(None);
+        };
+        let named = matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str()))
+            && matches!(self.peek_at(1), Tok::Punct("("));
+        if !named {
+            self.i = save;
+            return Ok(None);
+        }
+        let name = self.ident()?;
+        self.expect("(")?;
+        let mut params = Vec::new();
+        if !self.eat(")") {
+            loop {
+                let ty = self.type_name()?;
+                let at = self.offset();
+                params.push((ty, self.ident()?, at));
+                if self.eat(")") {
+                    break;
+                }
+                self.expect(",")?;
+            }
+        }
+        let body = if self.eat("=>") {
+            let at = self.offset();
+            let e = self.expr()?;
+            self.end_stmt()?;
+            // An expression body is the return of its value (or, for void, the statement).
+            vec![Stmt {
+                kind: if ret.is_some() {
+                    StmtKind::Return(Some(e))
+                } else {
+                    StmtKind::Expr(e)
+                },
+                offset: at,
+            }]
+        } else {
+            self.block()?
+        };
+        Ok(Some(StmtKind::LocalFn(std::sync::Arc::new(LocalFn {
+            name,
+            ret,
+            params,
+            body,
+            offset,
+        }))))
     }
 
     /// `var x = e;` or `Type x = e;` — recognised by lookahead, else None (and nothing consumed).
@@ -825,6 +894,15 @@ impl Parser {
                 offset,
             });
         }
+        if self.is("++") || self.is("--") {
+            // `++x`: the local stepped, the new value.
+            let up = self.is("++");
+            self.bump();
+            self.enter()?;
+            let e = self.unary();
+            self.depth -= 1;
+            return Self::step_of(e?, up, offset);
+        }
         if self.eat("-") {
             self.enter()?;
             let e = self.unary();
@@ -964,10 +1042,40 @@ impl Parser {
             } else if self.is("!") && matches!(self.peek_at(1), Tok::Punct(".")) {
                 // Null-forgiving `x!.y`: no runtime meaning.
                 self.bump();
+            } else if self.is("++") || self.is("--") {
+                // `x++`: the local stepped, the value it had (the new one less the step).
+                let up = self.is("++");
+                self.bump();
+                let step = Self::step_of(e, up, offset)?;
+                return Ok(Expr {
+                    kind: ExprKind::PostStep(Box::new(step)),
+                    offset,
+                });
             } else {
                 return Ok(e);
             }
         }
+    }
+
+    /// `x += 1` (`x -= 1`) for `++x`/`x++` (`--`): only a local steps.
+    fn step_of(e: Expr, up: bool, offset: usize) -> Result<Expr, ParseError> {
+        let ExprKind::Ident(target) = e.kind else {
+            return Err(ParseError {
+                offset,
+                message: "'++' and '--' step a local variable; use '+= 1' on anything else".into(),
+            });
+        };
+        Ok(Expr {
+            kind: ExprKind::Assign {
+                target,
+                op: Some(if up { BinOp::Add } else { BinOp::Sub }),
+                value: Box::new(Expr {
+                    kind: ExprKind::Lit(Lit::Int(1)),
+                    offset,
+                }),
+            },
+            offset,
+        })
     }
 
     fn args(&mut self, open: &str, close: &str) -> Result<Vec<Expr>, ParseError> {

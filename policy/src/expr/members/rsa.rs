@@ -491,7 +491,9 @@ mod tests {
             r#"@{ var r = RSA.Create(); r.FromXmlString("<RSAKeyValue><Modulus>AQAB</Modulus></RSAKeyValue>"); return 0; }"#,
             r#"@{ var a = RSA.Create(1024); var p = RSA.Create(); p.ImportRSAPublicKey(a.ExportRSAPublicKey(), out _); return p.SignData(new byte[] {1}, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).Length; }"#,
             r#"@(RSA.Create(1024).SignData(new byte[] {1}, new HashAlgorithmName("SHA3"), RSASignaturePadding.Pkcs1))"#,
-            r#"@{ var r = RSA.Create(1024); return r.Decrypt(new byte[] {1, 2}, RSAEncryptionPadding.Pkcs1).Length; }"#,
+            // (Not Pkcs1: OpenSSL 3.2+ answers a bad PKCS#1 v1.5 ciphertext with a synthetic
+            // plaintext, its defence against Bleichenbacher-style oracles, not an error.)
+            r#"@{ var r = RSA.Create(1024); return r.Decrypt(new byte[] {1, 2}, RSAEncryptionPadding.OaepSHA1).Length; }"#,
             r#"@(RSA.Create(1024).SignHash(new byte[] {1}, HashAlgorithmName.SHA256, RSASignaturePadding.Pss))"#,
             // PSS with SHA-512 needs more room than a 1024-bit key has, in .NET too.
             r#"@(RSA.Create(1024).SignData(new byte[] {1}, HashAlgorithmName.SHA512, RSASignaturePadding.Pss))"#,
