@@ -458,18 +458,7 @@ impl Parser {
         if self.is_kw("static") {
             self.bump();
         }
-        let ret = if self.is_kw("void") {
-            self.bump();
-            None
-        } else if matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str())) {
-            match self.type_name() {
-                Ok(t) => Some(t),
-                Err(_) => {
-                    self.i = save;
-                    return Ok(None);
-                }
-            }
-        } else {
+        let Some(ret) = self.leading_type("void") else {
             self.i = save;
             return Ok(None);
         };
@@ -518,22 +507,25 @@ impl Parser {
         }))))
     }
 
+    /// The type a declaration starts with: `Some(None)` for the keyword standing for none
+    /// (`var`, `void`), `Some(Some(t))` for a type name, `None` when no type starts here.
+    fn leading_type(&mut self, keyword: &str) -> Option<Option<TypeName>> {
+        if self.is_kw(keyword) {
+            self.bump();
+            return Some(None);
+        }
+        if !matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str())) {
+            return None;
+        }
+        self.type_name().ok().map(Some)
+    }
+
     /// `var x = e;` or `Type x = e;` — recognised by lookahead, else None (and nothing consumed).
     /// Not `terminated`: a `using` resource, `var x = e` with its initialiser and no `;`.
     fn try_decl(&mut self, terminated: bool) -> Result<Option<StmtKind>, ParseError> {
         let save = self.i;
-        let ty = if self.is_kw("var") {
-            self.bump();
-            None
-        } else if matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str())) {
-            match self.type_name() {
-                Ok(t) => Some(t),
-                Err(_) => {
-                    self.i = save;
-                    return Ok(None);
-                }
-            }
-        } else {
+        let Some(ty) = self.leading_type("var") else {
+            self.i = save;
             return Ok(None);
         };
         let is_decl = matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str()))
