@@ -213,6 +213,8 @@ pub(crate) enum StmtKind {
         name: String,
         init: Option<Expr>,
     },
+    /// `T a, b = 1;`: declarations in the enclosing scope.
+    Decls(Vec<Stmt>),
     Expr(Expr),
     If {
         cond: Expr,
@@ -235,6 +237,17 @@ pub(crate) enum StmtKind {
     },
     /// `throw e;`, or `throw;` inside a catch.
     Throw(Option<Expr>),
+    /// `while (cond) body`, `do body while (cond);` (`test_first` false), and `for (..; cond;
+    /// step) body` (its initialiser a statement before, `step` after each pass and each
+    /// `continue`; no `cond`: for ever, within the step budget).
+    Loop {
+        cond: Option<Expr>,
+        body: Box<Stmt>,
+        step: Vec<Expr>,
+        test_first: bool,
+    },
+    Break,
+    Continue,
     /// A local function: `T Name(T1 a, T2 b) { ... }` or `=> expr;` (`ret` None: `void`).
     LocalFn(std::sync::Arc<LocalFn>),
     /// `using (resource) body`: the resource is a declaration or an expression.

@@ -395,6 +395,51 @@ impl<'a> Checker<'a> {
                 }
             }
             StmtKind::LocalFn(_) => Vec::new(),
+            StmtKind::Decls(ds) => {
+                let mut out = Vec::new();
+                for d in ds {
+                    out.extend(self.stmt(d)?);
+                }
+                out
+            }
+            StmtKind::Loop {
+                cond,
+                body,
+                step,
+                test_first,
+            } => {
+                let cond = cond
+                    .as_ref()
+                    .map(|c| self.coerce(c, &Ty::Bool))
+                    .transpose()?;
+                let body = self.scope(|c| c.stmt(body))?;
+                let mut steps = Vec::new();
+                for e in step {
+                    if !matches!(
+                        e.kind,
+                        ExprKind::Assign { .. }
+                            | ExprKind::SetIndex { .. }
+                            | ExprKind::SetMember { .. }
+                            | ExprKind::Call { .. }
+                            | ExprKind::Invoke { .. }
+                            | ExprKind::PostStep(_)
+                    ) {
+                        return type_err(
+                            e.offset,
+                            "only assignment and call expressions can be used as a statement",
+                        );
+                    }
+                    steps.push(IrStmt::Eval(self.expr(e)?.0));
+                }
+                vec![IrStmt::Loop {
+                    cond,
+                    body,
+                    step: steps,
+                    test_first: *test_first,
+                }]
+            }
+            StmtKind::Break => vec![IrStmt::Break],
+            StmtKind::Continue => vec![IrStmt::Continue],
             // Inside a local function: its declared type, converted to.
             StmtKind::Return(v) if matches!(self.inlining.last(), Some((n, _)) if !n.is_empty()) => {
                 let ret = self
@@ -1953,6 +1998,27 @@ fn definitely_returns(body: &[IrStmt]) -> bool {
         }
         IrStmt::If(Ir::Const(Value::Bool(true)), t, _) => definitely_returns(t),
         IrStmt::If(_, t, e) => definitely_returns(t) && definitely_returns(e),
+        // `while (true)` / `for (;;)` without a `break` of its own ends only by returning (or
+        // by the step budget).
+        IrStmt::Loop {
+            cond: None | Some(Ir::Const(Value::Bool(true))),
+            body,
+            ..
+        } => !breaks(body),
+        _ => false,
+    })
+}
+
+/// Whether a loop body has a `break` of its own (not one of an inner loop's).
+fn breaks(body: &[IrStmt]) -> bool {
+    body.iter().any(|s| match s {
+        IrStmt::Break => true,
+        IrStmt::If(_, t, e) => breaks(t) || breaks(e),
+        IrStmt::Try {
+            body,
+            catches,
+            finally,
+        } => breaks(body) || catches.iter().any(|c| breaks(&c.body)) || breaks(finally),
         _ => false,
     })
 }

@@ -18,6 +18,9 @@ use crate::value::{hash_key, Value};
 enum Flow {
     Next,
     Return(Value),
+    /// `break` and `continue`, on their way to the innermost loop.
+    Break,
+    Continue,
 }
 
 pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
@@ -169,7 +172,9 @@ pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
         }
         Ir::Block(stmts) => match exec(stmts, env)? {
             Flow::Return(v) => Ok(v),
-            Flow::Next => fail(EvalErrorKind::Other, "block ended without a return"),
+            Flow::Next | Flow::Break | Flow::Continue => {
+                fail(EvalErrorKind::Other, "block ended without a return")
+            }
         },
     }
 }
@@ -188,8 +193,35 @@ fn exec(stmts: &[IrStmt], env: &mut Env) -> R<Flow> {
             }
             IrStmt::If(c, t, e) => {
                 let branch = if truth(eval(c, env)?)? { t } else { e };
-                if let Flow::Return(v) = exec(branch, env)? {
-                    return Ok(Flow::Return(v));
+                match exec(branch, env)? {
+                    Flow::Next => {}
+                    flow => return Ok(flow),
+                }
+            }
+            IrStmt::Break => return Ok(Flow::Break),
+            IrStmt::Continue => return Ok(Flow::Continue),
+            IrStmt::Loop {
+                cond,
+                body,
+                step,
+                test_first,
+            } => {
+                let mut first = true;
+                loop {
+                    env.step()?;
+                    let test = !first || *test_first;
+                    first = false;
+                    if let (true, Some(c)) = (test, cond) {
+                        if !truth(eval(c, env)?)? {
+                            break;
+                        }
+                    }
+                    match exec(body, env)? {
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Break => break,
+                        Flow::Next | Flow::Continue => {}
+                    }
+                    exec(step, env)?;
                 }
             }
             IrStmt::Return(e) => return Ok(Flow::Return(eval(e, env)?)),
@@ -213,8 +245,9 @@ fn exec(stmts: &[IrStmt], env: &mut Env) -> R<Flow> {
                 };
                 // `finally` runs whatever happened; a failure in it replaces the outcome.
                 exec(finally, env)?;
-                if let Flow::Return(v) = r? {
-                    return Ok(Flow::Return(v));
+                match r? {
+                    Flow::Next => {}
+                    flow => return Ok(flow),
                 }
             }
             IrStmt::Foreach(slot, it, body) => {
@@ -222,8 +255,10 @@ fn exec(stmts: &[IrStmt], env: &mut Env) -> R<Flow> {
                 for item in items.iter() {
                     env.step()?;
                     set_local(env, *slot, item.clone());
-                    if let Flow::Return(v) = exec(body, env)? {
-                        return Ok(Flow::Return(v));
+                    match exec(body, env)? {
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Break => break,
+                        Flow::Next | Flow::Continue => {}
                     }
                 }
             }

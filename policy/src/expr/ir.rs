@@ -1608,6 +1608,16 @@ pub enum IrStmt {
     If(Ir, Vec<IrStmt>, Vec<IrStmt>),
     Return(Ir),
     Foreach(u16, Ir, Vec<IrStmt>),
+    /// `while`, `do`/`while` (not `test_first`) and `for` (its `step` after each pass): a
+    /// step of the budget per pass. `cond` None: until `break` or `return`.
+    Loop {
+        cond: Option<Ir>,
+        body: Vec<IrStmt>,
+        step: Vec<IrStmt>,
+        test_first: bool,
+    },
+    Break,
+    Continue,
     /// `try { body } catch (T e) { .. } finally { .. }`.
     Try {
         body: Vec<IrStmt>,

@@ -428,3 +428,73 @@ mod local_functions {
         assert_refused(&wide, "more than 256 calls of local functions");
     }
 }
+#[cfg(test)]
+mod loops {
+    use super::testing::{assert_refused, failure, s};
+    use super::EvalErrorKind;
+
+    /// `while`, `do`/`while`, `for`, `break` and `continue`, with C#'s scoping; every pass a step
+    /// of the budget.
+    #[test]
+    fn loops_as_csharp_runs_them() {
+        for (expr, want) in [
+            (r#"@{ var i = 0; while (i < 3) { i++; } return i; }"#, "3"),
+            (
+                r#"@{ var n = 0; for (var i = 0; i < 4; i++) { n += i; } return n; }"#,
+                "6",
+            ),
+            (
+                r#"@{ var i = 10; do { i++; } while (i < 3); return i; }"#,
+                "11",
+            ),
+            (
+                r#"@{ var n = 0; for (var i = 0; ; i++) { if (i == 5) { break; } if (i % 2 == 0) { continue; } n += i; } return n; }"#,
+                "4",
+            ),
+            (
+                r#"@{ var s = ""; foreach (var c in "abcd") { if (c == 'b') continue; if (c == 'd') break; s += c; } return s; }"#,
+                "ac",
+            ),
+            (
+                r#"@{ int i, j; var n = 0; for (i = 0, j = 10; i < j; i++, j--) { n++; } return n; }"#,
+                "5",
+            ),
+            (
+                r#"@{ var n = 0; for (var i = 0; i < 3; i++) { for (var k = 0; k < 3; k++) { if (k == 1) break; n++; } } return n; }"#,
+                "3",
+            ),
+            (
+                r#"@{ var i = 0; while (true) { i++; if (i > 4) { return i; } } }"#,
+                "5",
+            ),
+            (
+                r#"@{ var n = 0; for (var i = 0; i < 3; i++) { switch (i) { case 1: continue; default: n += 10; break; } } return n; }"#,
+                "20",
+            ),
+            (
+                r#"@{ for (var i = 0; i < 2; i++) { } for (var i = 0; i < 2; i++) { } return 1; }"#,
+                "1",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure(r#"@{ var i = 0; while (true) { i++; } }"#),
+            Some(EvalErrorKind::StepLimit)
+        );
+        assert_refused(r#"@{ break; return 1; }"#, "'break' outside a loop");
+        assert_refused(
+            r#"@{ foreach (var x in new [] {1}) { var f = new [] {1}.Select(y => { continue; return y; }); } return 1; }"#,
+            "'continue' outside a loop",
+        );
+        assert_refused(r#"@{ foreach (var x in new [] {1}) { switch (x) { case 1: if (x > 0) { break; } return 2; default: break; } } return 1; }"#, "a 'break' inside a switch section other than its last statement is not supported by certgate");
+        assert_refused(
+            r#"@{ var i = 0; while (i < 3) { i++; if (i == 2) break; } }"#,
+            "not all code paths",
+        );
+        assert_refused(
+            r#"@{ for (var i = 0; i < 3; i + 1) { } return 1; }"#,
+            "only assignment and call expressions",
+        );
+    }
+}

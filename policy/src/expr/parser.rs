@@ -41,6 +41,9 @@ struct Parser {
     i: usize,
     base: usize,
     depth: usize,
+    /// What a `break` or `continue` here leaves: b'l' a loop, b's' a switch section, b'f' a
+    /// function or lambda body (neither crosses it).
+    jumps: Vec<u8>,
 }
 
 const KEYWORDS: [&str; 12] = [
@@ -58,6 +61,7 @@ impl Parser {
             i: 0,
             base,
             depth: 0,
+            jumps: Vec::new(),
         })
     }
 
@@ -213,7 +217,7 @@ impl Parser {
             self.bump();
             let iter = self.expr()?;
             self.expect(")")?;
-            let body = Box::new(self.stmt()?);
+            let body = Box::new(self.loop_body()?);
             StmtKind::Foreach {
                 ty,
                 name,
@@ -264,7 +268,77 @@ impl Parser {
                 finally,
             }
         } else if self.is_kw("switch") && self.peek_at(1) == &Tok::Punct("(") {
-            self.switch(offset)?
+            self.jumps.push(b's');
+            let s = self.switch(offset);
+            self.jumps.pop();
+            s?
+        } else if self.is_kw("while") && self.peek_at(1) == &Tok::Punct("(") {
+            self.bump();
+            self.expect("(")?;
+            let cond = self.expr()?;
+            self.expect(")")?;
+            let body = Box::new(self.loop_body()?);
+            StmtKind::Loop {
+                cond: Some(cond),
+                body,
+                step: Vec::new(),
+                test_first: true,
+            }
+        } else if self.is_kw("do") && matches!(self.peek_at(1), Tok::Punct("{")) {
+            self.bump();
+            let body = Box::new(self.loop_body()?);
+            if !self.is_kw("while") {
+                return self.err(format!(
+                    "expected 'while' after a do block, found {}",
+                    self.peek()
+                ));
+            }
+            self.bump();
+            self.expect("(")?;
+            let cond = self.expr()?;
+            self.expect(")")?;
+            self.end_stmt()?;
+            StmtKind::Loop {
+                cond: Some(cond),
+                body,
+                step: Vec::new(),
+                test_first: false,
+            }
+        } else if self.is_kw("for") && self.peek_at(1) == &Tok::Punct("(") {
+            return self.for_loop(offset);
+        } else if self.is_kw("break") || self.is_kw("continue") {
+            let brk = self.is_kw("break");
+            self.bump();
+            self.end_stmt()?;
+            let word = if brk { "break" } else { "continue" };
+            // The innermost loop, unless a switch section (for `break`) or a function body
+            // comes first.
+            let target = self
+                .jumps
+                .iter()
+                .rev()
+                .find(|j| **j == b'l' || **j == b'f' || (brk && **j == b's'))
+                .copied();
+            match target {
+                Some(b'l') => {}
+                Some(b's') => {
+                    return Err(ParseError {
+                        offset,
+                        message: "a 'break' inside a switch section other than its last statement is not supported by certgate".into(),
+                    })
+                }
+                _ => {
+                    return Err(ParseError {
+                        offset,
+                        message: format!("'{word}' outside a loop"),
+                    })
+                }
+            }
+            if brk {
+                StmtKind::Break
+            } else {
+                StmtKind::Continue
+            }
         } else if self.is_kw("throw") {
             self.bump();
             let e = if self.is(";") || self.is("}") {
@@ -300,6 +374,73 @@ impl Parser {
             StmtKind::Expr(e)
         };
         Ok(Stmt { kind, offset })
+    }
+
+    /// A loop's body, where `break` and `continue` are the loop's.
+    fn loop_body(&mut self) -> Result<Stmt, ParseError> {
+        self.jumps.push(b'l');
+        let body = self.stmt();
+        self.jumps.pop();
+        body
+    }
+
+    /// `for (init; cond; step) body`: the initialiser (a declaration or expressions) a
+    /// statement of an enclosing block, so its local is the loop's.
+    fn for_loop(&mut self, offset: usize) -> Result<Stmt, ParseError> {
+        self.bump();
+        self.expect("(")?;
+        let mut outer = Vec::new();
+        if !self.eat(";") {
+            let at = self.offset();
+            if let Some(d) = self.try_decl(true)? {
+                outer.push(Stmt {
+                    kind: d,
+                    offset: at,
+                });
+            } else {
+                loop {
+                    let e = self.expr()?;
+                    outer.push(Stmt {
+                        offset: e.offset,
+                        kind: StmtKind::Expr(e),
+                    });
+                    if self.eat(";") {
+                        break;
+                    }
+                    self.expect(",")?;
+                }
+            }
+        }
+        let cond = if self.is(";") {
+            None
+        } else {
+            Some(self.expr()?)
+        };
+        self.expect(";")?;
+        let mut step = Vec::new();
+        if !self.eat(")") {
+            loop {
+                step.push(self.expr()?);
+                if self.eat(")") {
+                    break;
+                }
+                self.expect(",")?;
+            }
+        }
+        let body = Box::new(self.loop_body()?);
+        outer.push(Stmt {
+            kind: StmtKind::Loop {
+                cond,
+                body,
+                step,
+                test_first: true,
+            },
+            offset,
+        });
+        Ok(Stmt {
+            kind: StmtKind::Block(outer),
+            offset,
+        })
     }
 
     /// `switch (e) { case A: case B: ...; break; default: ...; break; }`, as the `if` chain it
@@ -351,13 +492,17 @@ impl Parser {
                     let ends = matches!(
                         body.last(),
                         Some(Stmt {
-                            kind: StmtKind::Return(_) | StmtKind::Throw(_),
+                            kind: StmtKind::Return(_)
+                                | StmtKind::Throw(_)
+                                | StmtKind::Continue
+                                | StmtKind::Break,
                             ..
                         })
                     );
                     if !ends {
                         return self.err(
-                            "a switch section must end with 'break', 'return' or 'throw'".into(),
+                            "a switch section must end with 'break', 'continue', 'return' or 'throw'"
+                                .into(),
                         );
                     }
                     break;
@@ -432,7 +577,9 @@ impl Parser {
         }
         let offset = self.offset();
         self.enter()?;
+        self.jumps.push(b'f');
         let b = self.block();
+        self.jumps.pop();
         self.depth -= 1;
         Ok(Expr {
             kind: ExprKind::Block(b?),
@@ -482,13 +629,29 @@ impl Parser {
                 self.expect(",")?;
             }
         }
+        self.jumps.push(b'f');
+        let body = self.local_fn_body(ret.is_some());
+        self.jumps.pop();
+        let body = body?;
+        Ok(Some(StmtKind::LocalFn(std::sync::Arc::new(LocalFn {
+            name,
+            ret,
+            params,
+            body,
+            offset,
+        }))))
+    }
+
+    /// A local function's body: a block, or `=> expr;` (a return of its value, or for `void`
+    /// the statement).
+    fn local_fn_body(&mut self, returns: bool) -> Result<Vec<Stmt>, ParseError> {
         let body = if self.eat("=>") {
             let at = self.offset();
             let e = self.expr()?;
             self.end_stmt()?;
             // An expression body is the return of its value (or, for void, the statement).
             vec![Stmt {
-                kind: if ret.is_some() {
+                kind: if returns {
                     StmtKind::Return(Some(e))
                 } else {
                     StmtKind::Expr(e)
@@ -498,13 +661,7 @@ impl Parser {
         } else {
             self.block()?
         };
-        Ok(Some(StmtKind::LocalFn(std::sync::Arc::new(LocalFn {
-            name,
-            ret,
-            params,
-            body,
-            offset,
-        }))))
+        Ok(body)
     }
 
     /// The type a declaration starts with: `Some(None)` for the keyword standing for none
@@ -528,26 +685,46 @@ impl Parser {
             self.i = save;
             return Ok(None);
         };
+        // `T a, b = 1;` declares several (not with `var`, as C# has it).
         let is_decl = matches!(self.peek(), Tok::Ident(s) if !KEYWORDS.contains(&s.as_str()))
             && match self.peek_at(1) {
                 Tok::Punct("=") => true,
                 Tok::Punct(";") => terminated,
+                Tok::Punct(",") => terminated && ty.is_some(),
                 _ => false,
             };
         if !is_decl {
             self.i = save;
             return Ok(None);
         }
-        let name = self.ident()?;
-        let init = if self.eat("=") {
-            Some(self.expr()?)
-        } else {
-            None
-        };
+        let mut decls = Vec::new();
+        loop {
+            let offset = self.offset();
+            let name = self.ident()?;
+            let init = if self.eat("=") {
+                Some(self.expr()?)
+            } else {
+                None
+            };
+            decls.push(Stmt {
+                kind: StmtKind::Decl {
+                    ty: ty.clone(),
+                    name,
+                    init,
+                },
+                offset,
+            });
+            if !(terminated && ty.is_some() && self.eat(",")) {
+                break;
+            }
+        }
         if terminated {
             self.end_stmt()?;
         }
-        Ok(Some(StmtKind::Decl { ty, name, init }))
+        Ok(Some(match decls.len() {
+            1 => decls.remove(0).kind,
+            _ => StmtKind::Decls(decls),
+        }))
     }
 
     // ---- types ----
@@ -1407,7 +1584,7 @@ mod tests {
         for (expr, msg) in [
             (
                 r#"@{ switch (1) { case 1: var x = 1; } return 0; }"#,
-                "must end with 'break', 'return' or 'throw'",
+                "must end with 'break', 'continue', 'return' or 'throw'",
             ),
             (
                 r#"@{ switch ("x") { case string t: return t; } return ""; }"#,
