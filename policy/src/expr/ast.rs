@@ -167,6 +167,12 @@ pub(crate) enum ExprKind {
         name: String,
         value: Box<Expr>,
     },
+    /// `x is T name`: whether `x` is a `T`, with `name` declared and set to it when it is.
+    IsBind {
+        expr: Box<Expr>,
+        ty: TypeName,
+        name: String,
+    },
     /// `x++` / `x--`: the step (an `Assign` of `x += 1` or `x -= 1`), whose value less the step
     /// is the expression's.
     PostStep(Box<Expr>),

@@ -847,6 +847,34 @@ impl<'a> Checker<'a> {
                 off,
                 format!("'out {name}' is an argument only of methods with out parameters (TryParse, TryGetValue)"),
             ),
+            ExprKind::IsBind { expr, ty, name } => {
+                let to = resolve_type(ty, off)?;
+                let cast = CastTo::of(&to).ok_or_else(|| CheckError {
+                    offset: off,
+                    message: format!("cannot test for type '{to}'"),
+                })?;
+                let (ir, _) = self.expr(expr)?;
+                let tmp = self.alloc_slot(off)?;
+                let slot = self.declare(name, to, off)?;
+                let bind = Ir::Seq(vec![
+                    Ir::Assign(
+                        slot,
+                        Box::new(Ir::Cast(cast, Box::new(Ir::Local(tmp)))),
+                    ),
+                    Ir::Const(Value::Bool(true)),
+                ]);
+                Ok((
+                    Ir::Seq(vec![
+                        Ir::Assign(tmp, Box::new(ir)),
+                        Ir::Cond(
+                            Box::new(Ir::Is(cast, Box::new(Ir::Local(tmp)))),
+                            Box::new(bind),
+                            Box::new(Ir::Const(Value::Bool(false))),
+                        ),
+                    ]),
+                    Ty::Bool,
+                ))
+            }
             ExprKind::PostStep(step) => {
                 let (ir, ty) = self.expr(step)?;
                 if !ty.is_numeric() {
@@ -1975,6 +2003,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
             } => work.extend([&**target, &**index, &**value]),
             ExprKind::SetMember { target, value, .. } => work.extend([&**target, &**value]),
             ExprKind::PostStep(step) => work.push(step),
+            ExprKind::IsBind { expr, .. } => work.push(expr),
             ExprKind::Named { value, .. } => work.push(value),
             // Statements are not searched: a block lambda's body is never a thumbprint probe.
             ExprKind::Block(_) => return true,

@@ -157,6 +157,13 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             });
             continue;
         }
+        // `1..2` and `..`: C#'s ranges, which certgate does not support: said so by name.
+        if c == b'.' && b.get(i + 1) == Some(&b'.') {
+            return Err(err(
+                i,
+                "ranges ('a..b') are not supported by certgate; use Substring, Skip and Take",
+            ));
+        }
         if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
                 i += 1;
@@ -268,7 +275,13 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             }
             None => {
                 let ch = src[i..].chars().next().unwrap_or('?');
-                return Err(err(i, &format!("unexpected character '{ch}'")));
+                let why = match ch {
+                    '~' => {
+                        "the operator '~' is not supported by certgate; use ^ with -1".to_string()
+                    }
+                    _ => format!("unexpected character '{ch}'"),
+                };
+                return Err(err(i, &why));
             }
         }
     }

@@ -498,3 +498,83 @@ mod loops {
         );
     }
 }
+
+#[cfg(test)]
+mod patterns_and_named_refusals {
+    use super::testing::{assert_refused, s};
+
+    /// `is T name`, `is not null`, `is not T`; `const` locals.
+    #[test]
+    fn type_patterns_bind_what_they_test() {
+        for (expr, want) in [
+            (
+                r#"@{ object o = "text"; if (o is string t) { return t.Length; } return -1; }"#,
+                "4",
+            ),
+            (
+                r#"@{ object o = 5; if (!(o is string t)) { return "not a string"; } return t; }"#,
+                "not a string",
+            ),
+            (
+                r#"@(context.Variables.GetValueOrDefault("x") is not null)"#,
+                "False",
+            ),
+            (r#"@((object)"a" is not int)"#, "True"),
+            (r#"@{ const int limit = 3; return limit * 2; }"#, "6"),
+            (
+                r#"@{ object o = JObject.Parse("{\"a\":1}"); return o is JObject j && j.ContainsKey("a"); }"#,
+                "True",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+    }
+
+    /// C# constructs certgate does not run say so by name, not as a syntax error elsewhere.
+    #[test]
+    fn unsupported_constructs_are_named() {
+        for (expr, named) in [
+            (
+                r#"@(context.Request.Method switch { "GET" => 1, _ => 2 })"#,
+                "switch expressions",
+            ),
+            (r#"@((1, 2).Item1)"#, "tuple expressions"),
+            (
+                r#"@("abc"[1..2])"#,
+                "ranges ('a..b') are not supported by certgate",
+            ),
+            (r#"@(new [] {1, 2}[^1])"#, "indices from the end"),
+            (r#"@(1 << 2)"#, "shift operators"),
+            (r#"@(~1)"#, "the operator '~' is not supported by certgate"),
+            (
+                r#"@{ lock (context) { } return 1; }"#,
+                "'lock' statements are not supported by certgate",
+            ),
+            (
+                r#"@(checked(1 + 2))"#,
+                "'checked' is not supported by certgate",
+            ),
+            (r#"@(sizeof(int))"#, "'sizeof' is not supported by certgate"),
+            (
+                r#"@{ int x = default; return x; }"#,
+                "'default' without a type",
+            ),
+            (
+                r#"@{ var (a, b) = Tuple.Create(1, 2); return a; }"#,
+                "deconstruction",
+            ),
+            (
+                r#"@(context.Request.Method is "GET" or "POST")"#,
+                "patterns other than a type",
+            ),
+            (r#"@((object)1 is int or long)"#, "pattern combinators"),
+        ] {
+            assert_refused(expr, named);
+            assert!(
+                s(expr).contains("not supported by certgate"),
+                "{expr}: {}",
+                s(expr)
+            );
+        }
+    }
+}

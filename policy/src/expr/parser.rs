@@ -364,6 +364,30 @@ impl Parser {
                 }),
                 body: Box::new(self.stmt()?),
             }
+        } else if self.is_kw("const") {
+            // `const T x = e;`: a local like any other here.
+            self.bump();
+            match self.try_decl(true)? {
+                Some(d) => d,
+                None => return self.err("expected a declaration after 'const'".into()),
+            }
+        } else if let Some(word) = [
+            "lock",
+            "goto",
+            "yield",
+            "fixed",
+            "unsafe",
+            "checked",
+            "unchecked",
+        ]
+        .into_iter()
+        .filter(|w| self.is_kw(w))
+        // `checked(x)` and `unchecked(x)` are expressions, refused where they are read.
+        .find(|w| !(matches!(*w, "checked" | "unchecked") && self.peek_at(1) == &Tok::Punct("(")))
+        {
+            return self.err(format!("'{word}' statements are not supported by certgate"));
+        } else if self.is_kw("var") && matches!(self.peek_at(1), Tok::Punct("(")) {
+            return self.err("deconstruction ('var (a, b) = ...') is not supported by certgate; use Tuple's Item1 and Item2".into());
         } else if let Some(f) = self.try_local_fn(offset)? {
             f
         } else if let Some(decl) = self.try_decl(true)? {
@@ -987,15 +1011,24 @@ impl Parser {
                     "expression too long; split it into several policies or variables".into(),
                 );
             }
+            if self.is_kw("switch") && matches!(self.peek_at(1), Tok::Punct("{")) {
+                return self.err("switch expressions ('x switch { ... }') are not supported by certgate; use a switch statement or ?:".into());
+            }
             if min <= RELATIONAL && (self.is_kw("is") || self.is_kw("as")) {
                 let offset = self.offset();
                 let is = self.is_kw("is");
                 self.bump();
+                // `is not null`, `is not T`: the pattern negated.
+                let negated = is && self.is_kw("not");
+                if negated {
+                    self.bump();
+                }
                 let ty = if is && self.is_kw("null") {
                     self.bump();
+                    let op = if negated { BinOp::Ne } else { BinOp::Eq };
                     l = Expr {
                         kind: ExprKind::Binary(
-                            BinOp::Eq,
+                            op,
                             Box::new(l),
                             Box::new(Expr {
                                 kind: ExprKind::Lit(Lit::Null),
@@ -1005,9 +1038,47 @@ impl Parser {
                         offset,
                     };
                     continue;
+                } else if is && !matches!(self.peek(), Tok::Ident(_)) {
+                    return self.err("patterns other than a type, 'T name', 'null' and 'not' ('is \"GET\"', 'is > 1', 'is { }') are not supported by certgate; use == and the other operators".into());
                 } else {
                     self.type_name()?
                 };
+                if is && matches!(self.peek(), Tok::Ident(w) if w == "or" || w == "and") {
+                    return self.err("pattern combinators ('or', 'and') are not supported by certgate; use || and &&".into());
+                }
+                // `x is T name`: the test, and `name` the value as a T when it passes.
+                if is && !negated {
+                    if let Tok::Ident(name) = self.peek().clone() {
+                        if !KEYWORDS.contains(&name.as_str()) && name != "when" {
+                            self.bump();
+                            l = Expr {
+                                kind: ExprKind::IsBind {
+                                    expr: Box::new(l),
+                                    ty,
+                                    name,
+                                },
+                                offset,
+                            };
+                            continue;
+                        }
+                    }
+                }
+                if negated {
+                    l = Expr {
+                        kind: ExprKind::Unary(
+                            UnOp::Not,
+                            Box::new(Expr {
+                                kind: ExprKind::Is {
+                                    expr: Box::new(l),
+                                    ty,
+                                },
+                                offset,
+                            }),
+                        ),
+                        offset,
+                    };
+                    continue;
+                }
                 l = Expr {
                     kind: if is {
                         ExprKind::Is {
@@ -1062,6 +1133,14 @@ impl Parser {
                 kind: ExprKind::Unary(UnOp::Not, Box::new(e?)),
                 offset,
             });
+        }
+        if self.is("^") {
+            return self.err(
+                "indices from the end ('^1') are not supported by certgate; use Length - 1".into(),
+            );
+        }
+        if self.is("<") {
+            return self.err("shift operators ('<<', '>>') are not supported by certgate; multiply or divide by a power of two".into());
         }
         if self.is("++") || self.is("--") {
             // `++x`: the local stepped, the new value.
@@ -1332,6 +1411,9 @@ impl Parser {
             }
             Tok::Punct("(") => {
                 let e = self.expr()?;
+                if self.is(",") {
+                    return self.err("tuple expressions ('(a, b)') are not supported by certgate; use Tuple.Create(a, b)".into());
+                }
                 self.expect(")")?;
                 return Ok(e);
             }
@@ -1340,6 +1422,18 @@ impl Parser {
                 "true" => ExprKind::Lit(Lit::Bool(true)),
                 "false" => ExprKind::Lit(Lit::Bool(false)),
                 "new" => return self.new_expr(offset),
+                "checked" | "unchecked" | "sizeof" | "stackalloc" | "await" => {
+                    return Err(ParseError {
+                        offset,
+                        message: format!("'{s}' is not supported by certgate"),
+                    });
+                }
+                "default" if !self.is("(") => {
+                    return Err(ParseError {
+                        offset,
+                        message: "'default' without a type is not supported by certgate; write default(T)".into(),
+                    });
+                }
                 "nameof" if self.is("(") => {
                     self.bump();
                     let mut last = self.ident()?;
