@@ -324,12 +324,28 @@ fn to_string_serial_and_dates_in_dotnet_layout() {
 }
 
 fn eval_for(cert: &Arc<Certificate>, expr: &str) -> Result<String, String> {
-    let plan = compile_snippet(&format!(r#"<set-variable name="r" value="@({expr})"/>"#))
+    let pem = certgate_policy::Value::Bytes(pki().valid.cert_pem().into());
+    eval_value(cert, &[("pem", pem)], &format!("@({expr})"))
+}
+
+/// Runs `<set-variable name="r" value="{value}"/>` (the value escaped for the attribute) for a
+/// request with `cert` and the variables `vars`: `r`'s text, or the failure's message.
+fn eval_value(
+    cert: &Arc<Certificate>,
+    vars: &[(&str, Value)],
+    value: &str,
+) -> Result<String, String> {
+    let attr = value
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    let plan = compile_snippet(&format!(r#"<set-variable name="r" value="{attr}"/>"#))
         .map_err(|e| e.to_string())?;
     let mut ctx = ctx_for(Client::None);
     ctx.certificate = Some(cert.clone());
-    let pem = certgate_policy::Value::Bytes(pki().valid.cert_pem().into());
-    ctx.state.set_variable(&Arc::from("pem"), pem);
+    for (name, v) in vars {
+        ctx.state.set_variable(&Arc::from(*name), v.clone());
+    }
     match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
         PipelineResult::Proxied => Ok(ctx
             .state
@@ -622,26 +638,8 @@ fn rsa_keys_of_client_certificates_verify_what_their_private_keys_sign() {
     let p = DemoPki::generate(KeyKind::Rsa2048).unwrap();
     let rsa_cert = Arc::new(Certificate::from_x509(p.valid.cert.clone()).unwrap());
     let key = String::from_utf8(p.valid.key_pem()).unwrap();
-    let run = |expr: &str| -> Result<String, String> {
-        let plan = compile_snippet(&format!(r#"<set-variable name="r" value="@({expr})"/>"#))
-            .map_err(|e| e.to_string())?;
-        let mut ctx = ctx_for(Client::None);
-        ctx.certificate = Some(rsa_cert.clone());
-        ctx.state
-            .set_variable(&Arc::from("key"), Value::Str(key.as_str().into()));
-        match run_pipeline(&plan, &mut ctx, |_, _| Ok(())) {
-            PipelineResult::Proxied => Ok(ctx
-                .state
-                .variable("r")
-                .map(Value::to_dotnet_string)
-                .unwrap_or_default()),
-            _ => Err(ctx
-                .state
-                .last_error
-                .map(|e| e.message.to_string())
-                .unwrap_or_default()),
-        }
-    };
+    let vars = [("key", Value::Str(key.as_str().into()))];
+    let run = |expr: &str| eval_value(&rsa_cert, &vars, &format!("@({expr})"));
     let c = "context.Request.Certificate";
     assert_eq!(
         run(&format!("{c}.GetRSAPublicKey().KeySize")).unwrap(),
@@ -661,26 +659,9 @@ fn rsa_keys_of_client_certificates_verify_what_their_private_keys_sign() {
     let sign_and_verify = format!(
         r#"{{ var k = RSA.Create(); k.ImportFromPem((string)context.Variables["key"]); var d = Encoding.UTF8.GetBytes("challenge"); var s = k.SignData(d, HashAlgorithmName.SHA256, RSASignaturePadding.Pss); return {c}.GetRSAPublicKey().VerifyData(d, s, HashAlgorithmName.SHA256, RSASignaturePadding.Pss) + "/" + RSACertificateExtensions.GetRSAPublicKey({c}).VerifyData(new byte[] {{1}}, s, HashAlgorithmName.SHA256, RSASignaturePadding.Pss); }}"#
     );
-    let plan_text = format!("@{sign_and_verify}");
-    let plan = compile_snippet(&format!(
-        r#"<set-variable name="r" value="{}"/>"#,
-        plan_text.replace('"', "&quot;").replace('<', "&lt;")
-    ))
-    .unwrap();
-    let mut ctx = ctx_for(Client::None);
-    ctx.certificate = Some(rsa_cert.clone());
-    ctx.state
-        .set_variable(&Arc::from("key"), Value::Str(key.as_str().into()));
-    assert!(matches!(
-        run_pipeline(&plan, &mut ctx, |_, _| Ok(())),
-        PipelineResult::Proxied
-    ));
     assert_eq!(
-        ctx.state
-            .variable("r")
-            .map(Value::to_dotnet_string)
-            .as_deref(),
-        Some("True/False")
+        eval_value(&rsa_cert, &vars, &format!("@{sign_and_verify}")).unwrap(),
+        "True/False"
     );
     // The SubjectPublicKeyInfo a certificate shows is the one its RSA key exports.
     assert_eq!(
@@ -691,20 +672,13 @@ fn rsa_keys_of_client_certificates_verify_what_their_private_keys_sign() {
         "True"
     );
     // An ECDSA certificate: no RSA key, and its key says so.
-    let ec = cert(&pki().valid);
-    let plan = compile_snippet(r#"<set-variable name="r" value="@(context.Request.Certificate.GetRSAPublicKey() == null ? context.Request.Certificate.PublicKey.Oid.FriendlyName : &quot;rsa&quot;)"/>"#).unwrap();
-    let mut ctx = ctx_for(Client::None);
-    ctx.certificate = Some(ec);
-    assert!(matches!(
-        run_pipeline(&plan, &mut ctx, |_, _| Ok(())),
-        PipelineResult::Proxied
-    ));
     assert_eq!(
-        ctx.state
-            .variable("r")
-            .map(Value::to_dotnet_string)
-            .as_deref(),
-        Some("ECC")
+        eval_for(
+            &cert(&pki().valid),
+            r#"context.Request.Certificate.GetRSAPublicKey() == null ? context.Request.Certificate.PublicKey.Oid.FriendlyName : "rsa""#
+        )
+        .unwrap(),
+        "ECC"
     );
 }
 

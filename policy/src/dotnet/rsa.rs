@@ -345,49 +345,36 @@ impl RsaKey {
     /// `Encrypt(data, padding)` with the public key.
     pub(crate) fn encrypt(&mut self, data: &[u8], padding: &str) -> Result<Vec<u8>, Failure> {
         let k = self.public()?;
-        match padding {
-            "Pkcs1" | "OaepSHA1" => {
-                let p = if padding == "Pkcs1" {
-                    Padding::PKCS1
-                } else {
-                    Padding::PKCS1_OAEP
-                };
-                let mut out = vec![0u8; k.size() as usize];
-                let n = k.public_encrypt(data, &mut out, p).map_err(lib)?;
-                out.truncate(n);
-                Ok(out)
-            }
-            oaep => {
-                let md = oaep_digest(oaep)?;
-                {
-                    let key = PKey::from_rsa(k).map_err(lib)?;
-                    crate::crypto_compat::rsa_oaep_encrypt(&key, md, data)
-                }
-            }
-        }
+        let Some(p) = raw_padding(padding) else {
+            let key = PKey::from_rsa(k).map_err(lib)?;
+            return crate::crypto_compat::rsa_oaep_encrypt(&key, oaep_digest(padding)?, data);
+        };
+        let mut out = vec![0u8; k.size() as usize];
+        let n = k.public_encrypt(data, &mut out, p).map_err(lib)?;
+        out.truncate(n);
+        Ok(out)
     }
 
     /// `Decrypt(data, padding)` with the private key.
     pub(crate) fn decrypt(&mut self, data: &[u8], padding: &str) -> Result<Vec<u8>, Failure> {
         let k = self.private()?;
-        match padding {
-            "Pkcs1" | "OaepSHA1" => {
-                let p = if padding == "Pkcs1" {
-                    Padding::PKCS1
-                } else {
-                    Padding::PKCS1_OAEP
-                };
-                let mut out = vec![0u8; k.size() as usize];
-                let n = k.private_decrypt(data, &mut out, p).map_err(lib)?;
-                out.truncate(n);
-                Ok(out)
-            }
-            oaep => {
-                let md = oaep_digest(oaep)?;
-                let key = PKey::from_rsa(k.clone()).map_err(lib)?;
-                crate::crypto_compat::rsa_oaep_decrypt(&key, md, data)
-            }
-        }
+        let Some(p) = raw_padding(padding) else {
+            let key = PKey::from_rsa(k.clone()).map_err(lib)?;
+            return crate::crypto_compat::rsa_oaep_decrypt(&key, oaep_digest(padding)?, data);
+        };
+        let mut out = vec![0u8; k.size() as usize];
+        let n = k.private_decrypt(data, &mut out, p).map_err(lib)?;
+        out.truncate(n);
+        Ok(out)
+    }
+}
+
+/// The paddings both TLS libraries run directly: PKCS#1 v1.5 and OAEP with SHA-1.
+fn raw_padding(padding: &str) -> Option<Padding> {
+    match padding {
+        "Pkcs1" => Some(Padding::PKCS1),
+        "OaepSHA1" => Some(Padding::PKCS1_OAEP),
+        _ => None,
     }
 }
 
