@@ -94,6 +94,7 @@ pub(crate) fn dotnet_name(ty: &Ty) -> Option<&'static str> {
         Ty::DateTimeOffset | Ty::Static(S::DateTimeOffset) => "System.DateTimeOffset",
         Ty::TimeSpan | Ty::Static(S::TimeSpan) => "System.TimeSpan",
         Ty::Array(_) | Ty::Bytes | Ty::Static(S::Array) => "System.Array",
+        Ty::Static(S::Enumerable) => "System.Linq.Enumerable",
         Ty::Static(S::Math) => "System.Math",
         Ty::Static(S::Convert) => "System.Convert",
         Ty::Static(S::Encoding | S::Encoder(_)) => "System.Text.Encoding",

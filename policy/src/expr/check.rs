@@ -1019,6 +1019,7 @@ impl<'a> Checker<'a> {
             "Enum" => stat(Static::EnumClass),
             "StringComparer" => stat(Static::StringComparer),
             "Array" => stat(Static::Array),
+            "Enumerable" => stat(Static::Enumerable),
             "TimeZoneInfo" => stat(Static::TimeZoneInfo),
             "SymmetricAlgorithm" => stat(Static::Symmetric),
             "TimeZone" => stat(Static::TimeZone),
@@ -1181,6 +1182,11 @@ impl<'a> Checker<'a> {
             "Average" => Some(Linq::Average),
             "Distinct" => Some(Linq::Distinct),
             "GroupBy" => Some(Linq::GroupBy),
+            "ThenBy" => Some(Linq::ThenBy),
+            "ThenByDescending" => Some(Linq::ThenByDescending),
+            "SelectMany" => Some(Linq::SelectMany),
+            "TakeWhile" => Some(Linq::TakeWhile),
+            "SkipWhile" => Some(Linq::SkipWhile),
             _ => None,
         };
         let positional = match name {
@@ -1190,6 +1196,9 @@ impl<'a> Checker<'a> {
             "ElementAtOrDefault" => Some(CollectionFn::ElementAtOrDefault),
             "Reverse" => Some(CollectionFn::Reverse),
             "Concat" => Some(CollectionFn::Concat),
+            "Union" => Some(CollectionFn::SetOp(0)),
+            "Intersect" => Some(CollectionFn::SetOp(1)),
+            "Except" => Some(CollectionFn::SetOp(2)),
             _ => None,
         };
         // `List<T>.Reverse()` reverses in place, unlike LINQ's: the list's own member decides.
@@ -1299,6 +1308,9 @@ impl<'a> Checker<'a> {
             Ty::Static(s @ (Static::Tuple | Static::KeyValuePair)) => {
                 members::collections::create(self, *s, name, args, off)
             }
+            Ty::Static(Static::Enumerable) => {
+                members::collections::enumerable(self, name, type_args, args, off)
+            }
             Ty::Static(Static::Array) => {
                 members::collections::static_method(self, name, type_args, args, off)
             }
@@ -1392,9 +1404,12 @@ impl<'a> Checker<'a> {
         };
         let body_want = match op {
             Linq::Select
+            | Linq::SelectMany
             | Linq::GroupBy
             | Linq::OrderBy
             | Linq::OrderByDescending
+            | Linq::ThenBy
+            | Linq::ThenByDescending
             | Linq::Sum
             | Linq::Min
             | Linq::Max
@@ -1416,6 +1431,11 @@ impl<'a> Checker<'a> {
                     | Linq::OrderBy
                     | Linq::OrderByDescending
                     | Linq::GroupBy
+                    | Linq::ThenBy
+                    | Linq::ThenByDescending
+                    | Linq::SelectMany
+                    | Linq::TakeWhile
+                    | Linq::SkipWhile
             ) =>
             {
                 (0, None, elem.clone())
@@ -1442,8 +1462,45 @@ impl<'a> Checker<'a> {
             }
             _ => return type_err(off, format!("'{op:?}' takes a lambda such as x => ...")),
         };
+        // SelectMany: each item's sequence, as an array of its items.
+        let (body, body_ty) = match (op, body) {
+            (Linq::SelectMany, Some(b)) => match &body_ty {
+                Ty::Array(_) | Ty::Bytes => (Some(b), body_ty),
+                t => match sequence_of(*b, t) {
+                    Some((e, items)) => (Some(Box::new(items)), Ty::Array(Box::new(e))),
+                    None => {
+                        return type_err(
+                            off,
+                            format!("the lambda for 'SelectMany' gives a sequence, not '{t}'"),
+                        )
+                    }
+                },
+            },
+            (_, b) => (b, body_ty),
+        };
+        if matches!(op, Linq::ThenBy | Linq::ThenByDescending) {
+            let node = Ir::Linq {
+                op,
+                source: Box::new(Ir::Const(Value::Null)),
+                slot,
+                body,
+            };
+            return match then_by(source, node) {
+                Some(ir) => Ok((ir, Ty::Array(Box::new(elem)))),
+                None => type_err(
+                    off,
+                    format!("'{op:?}' follows OrderBy or OrderByDescending"),
+                ),
+            };
+        }
         let ty = match op {
             Linq::Any | Linq::All => Ty::Bool,
+            Linq::TakeWhile | Linq::SkipWhile => Ty::Array(Box::new(elem.clone())),
+            Linq::SelectMany => match &body_ty {
+                Ty::Bytes => Ty::Array(Box::new(Ty::Int)),
+                t => t.clone(),
+            },
+            Linq::ThenBy | Linq::ThenByDescending => Ty::Array(Box::new(elem.clone())),
             Linq::Count => Ty::Int,
             Linq::Where => Ty::Array(Box::new(elem.clone())),
             Linq::Select => Ty::Array(Box::new(body_ty.clone())),
@@ -1745,6 +1802,50 @@ impl<'a> Checker<'a> {
                 Ok((fold(b(li, ri)), ty))
             }
         }
+    }
+}
+
+/// `sorted.ThenBy(key)`: `node` (a sort by the new key, its source to be set) placed below the
+/// sorts of the `OrderBy`/`ThenBy` chain `sorted` ends with, so that the earlier keys, sorted
+/// after it and stably, decide first. `None` when `sorted` is not such a chain.
+fn then_by(sorted: Ir, node: Ir) -> Option<Ir> {
+    fn below(ir: Ir, node: Ir) -> Ir {
+        match ir {
+            Ir::Linq {
+                op: op @ (Linq::ThenBy | Linq::ThenByDescending),
+                source,
+                slot,
+                body,
+            } => Ir::Linq {
+                op,
+                source: Box::new(below(*source, node)),
+                slot,
+                body,
+            },
+            other => match node {
+                Ir::Linq { op, slot, body, .. } => Ir::Linq {
+                    op,
+                    source: Box::new(other),
+                    slot,
+                    body,
+                },
+                n => n,
+            },
+        }
+    }
+    match sorted {
+        Ir::Linq {
+            op: op @ (Linq::OrderBy | Linq::OrderByDescending),
+            source,
+            slot,
+            body,
+        } => Some(Ir::Linq {
+            op,
+            source: Box::new(below(*source, node)),
+            slot,
+            body,
+        }),
+        _ => None,
     }
 }
 

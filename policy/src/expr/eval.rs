@@ -577,13 +577,37 @@ fn linq(op: Linq, source: &Ir, slot: u16, body: Option<&Ir>, env: &mut Env) -> R
                     .collect(),
             ))
         }
-        Linq::OrderBy | Linq::OrderByDescending => {
+        Linq::SelectMany => {
+            let mut out = Vec::new();
+            for it in items.iter() {
+                let inner = sequence(project(env, it)?)?;
+                env.charge_bytes(inner.len() * 16)?;
+                out.extend(inner.iter().cloned());
+            }
+            Ok(Value::Array(out.into()))
+        }
+        Linq::TakeWhile | Linq::SkipWhile => {
+            let mut n = 0;
+            for it in items.iter() {
+                if !test(env, it)? {
+                    break;
+                }
+                n += 1;
+            }
+            let kept = if op == Linq::TakeWhile {
+                &items[..n]
+            } else {
+                &items[n..]
+            };
+            Ok(Value::Array(kept.to_vec().into()))
+        }
+        Linq::OrderBy | Linq::OrderByDescending | Linq::ThenBy | Linq::ThenByDescending => {
             let mut keyed = Vec::with_capacity(items.len());
             for it in items.iter() {
                 keyed.push((project(env, it)?, it.clone()));
             }
             // Stable, as LINQ's; descending keeps equal keys in their order too.
-            if op == Linq::OrderBy {
+            if matches!(op, Linq::OrderBy | Linq::ThenBy) {
                 keyed.sort_by(|a, b| a.0.order(&b.0));
             } else {
                 keyed.sort_by(|a, b| b.0.order(&a.0));

@@ -521,6 +521,8 @@ pub enum Static {
     StringComparer,
     /// `System.Array` (`Array.IndexOf`, `Array.Exists`, ...).
     Array,
+    /// `System.Linq.Enumerable`'s generators (`Range`, `Repeat`, `Empty`).
+    Enumerable,
     /// `Tuple.Create`, `KeyValuePair.Create`.
     Tuple,
     KeyValuePair,
@@ -1396,6 +1398,12 @@ pub enum CollectionFn {
     Concat,
     /// `Array.IndexOf(a, x)` (false) and `Array.LastIndexOf(a, x)` (true): -1 when not there.
     IndexOf(bool),
+    /// `Enumerable.Range(start, count)` and `Enumerable.Repeat(item, count)`.
+    Range,
+    Repeat,
+    /// LINQ's `Union` (0), `Intersect` (1) and `Except` (2): distinct items, in first-seen
+    /// order, by each item's `Equals`.
+    SetOp(u8),
     /// `Tuple.Create(..)`, `new Tuple<..>(..)`.
     NewTuple,
     /// `ItemN` (0-based here).
@@ -1487,6 +1495,7 @@ impl Builtin {
                 | CollectionFn::Reverse
                 | CollectionFn::Concat
                 | CollectionFn::IndexOf(_)
+                | CollectionFn::SetOp(_)
                 | CollectionFn::TupleItem(_)
                 | CollectionFn::ItemsEqual
                 | CollectionFn::NewPair,
@@ -1498,6 +1507,9 @@ impl Builtin {
                 | CollectionFn::PairValues
                 | CollectionFn::NewArray
                 | CollectionFn::NewBytes
+                // Arrays made at run time, charged there.
+                | CollectionFn::Range
+                | CollectionFn::Repeat
                 // A tuple is an object; an enumerator has state.
                 | CollectionFn::NewTuple
                 | CollectionFn::GetEnumerator
@@ -1547,6 +1559,14 @@ pub enum Linq {
     Distinct,
     /// Groups by the key the lambda gives, in the order keys first appear.
     GroupBy,
+    /// `ThenBy` / `ThenByDescending` after an `OrderBy`: a stable sort by the next key,
+    /// placed below the earlier keys' sorts so that they decide first.
+    ThenBy,
+    ThenByDescending,
+    /// The items of each item's sequence, in order.
+    SelectMany,
+    TakeWhile,
+    SkipWhile,
 }
 
 /// Compiled expression nodes.

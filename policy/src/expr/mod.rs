@@ -578,3 +578,67 @@ mod patterns_and_named_refusals {
         }
     }
 }
+#[cfg(test)]
+mod more_linq {
+    use super::testing::{assert_refused, failure, s};
+    use super::EvalErrorKind;
+
+    /// `ThenBy`, `SelectMany`, `TakeWhile`/`SkipWhile`, `Union`/`Intersect`/`Except`,
+    /// `Enumerable.Range`/`Repeat`/`Empty`, and `String.Concat` of a sequence.
+    #[test]
+    fn the_rest_of_linq_policies_use() {
+        for (expr, want) in [
+            (
+                r#"@(string.Join(",", new [] {"bb", "a", "cc", "b"}.OrderBy(x => x.Length).ThenBy(x => x)))"#,
+                "a,b,bb,cc",
+            ),
+            (
+                r#"@(string.Join(",", new [] {"bb", "a", "cc", "b"}.OrderBy(x => x.Length).ThenByDescending(x => x)))"#,
+                "b,a,cc,bb",
+            ),
+            (
+                r#"@(string.Join(",", new [] {"ab", "bb", "aa", "ba"}.OrderBy(x => x.Length).ThenBy(x => x[1]).ThenBy(x => x[0])))"#,
+                "aa,ba,ab,bb",
+            ),
+            (
+                r#"@(string.Join(",", new [] {"a,b", "c"}.SelectMany(x => x.Split(','))))"#,
+                "a,b,c",
+            ),
+            (
+                r#"@(new [] {1, 2}.SelectMany(x => new List<int> { x, x }).Count())"#,
+                "4",
+            ),
+            (
+                r#"@(string.Join(",", new [] {1, 2, 5, 1}.TakeWhile(x => x < 3)) + "/" + string.Join(",", new [] {1, 2, 5, 1}.SkipWhile(x => x < 3)))"#,
+                "1,2/5,1",
+            ),
+            (
+                r#"@(string.Join(",", new [] {1, 2, 2}.Union(new [] {3, 1})) + "/" + string.Join(",", new [] {1, 2, 2, 3}.Intersect(new [] {2, 3})) + "/" + string.Join(",", new [] {1, 2, 2, 3}.Except(new [] {3})))"#,
+                "1,2,3/2,3/1,2",
+            ),
+            (
+                r#"@(Enumerable.Range(1, 4).Sum() + "/" + string.Join("", Enumerable.Repeat("ab", 3)) + "/" + Enumerable.Empty<string>().Count())"#,
+                "10/ababab/0",
+            ),
+            (
+                r#"@(string.Concat(new [] {"a", "b"}) + string.Concat(new List<int> { 1, 2 }) + string.Concat("x", 1))"#,
+                "ab12x1",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_refused(
+            r#"@(new [] {1}.ThenBy(x => x))"#,
+            "'ThenBy' follows OrderBy",
+        );
+        assert_refused(r#"@(new [] {1}.SelectMany(x => x))"#, "gives a sequence");
+        assert_eq!(
+            failure(r#"@(Enumerable.Range(0, 100000000).Count())"#),
+            Some(EvalErrorKind::MemoryBudget)
+        );
+        assert_eq!(
+            failure(r#"@(Enumerable.Range(0, -1))"#),
+            Some(EvalErrorKind::OutOfRange)
+        );
+    }
+}

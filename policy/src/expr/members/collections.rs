@@ -273,6 +273,35 @@ pub(crate) fn create(
     Ok((coll(CollectionFn::NewTuple, irs), Ty::Tuple(tys)))
 }
 
+/// `Enumerable.Range(start, count)`, `Enumerable.Repeat(item, count)`, `Enumerable.Empty<T>()`.
+pub(crate) fn enumerable(
+    b: &mut dyn Binder,
+    m: &str,
+    type_args: &[TypeName],
+    args: &[Expr],
+    off: usize,
+) -> CheckResult<(Ir, Ty)> {
+    match m {
+        "Range" => {
+            let a = b.args(m, args, &[Ty::Int, Ty::Int], 2, off)?;
+            Ok((coll(CollectionFn::Range, a), Ty::Array(Box::new(Ty::Int))))
+        }
+        "Repeat" => {
+            let [item, count] = args else {
+                return type_err(off, "'Repeat' takes the item and the count");
+            };
+            let (item, ty) = b.expr(item)?;
+            let count = b.coerce(count, &Ty::Int)?;
+            Ok((
+                coll(CollectionFn::Repeat, vec![item, count]),
+                Ty::Array(Box::new(ty)),
+            ))
+        }
+        "Empty" => static_method(b, "Empty", type_args, args, off),
+        _ => unknown_member(&Ty::Static(Static::Enumerable), m, off),
+    }
+}
+
 /// `a[i]`: the element type (`int` for `byte[]`).
 pub(crate) fn index(b: &mut dyn Binder, recv: Ir, rty: &Ty, index: &Expr) -> CheckResult<(Ir, Ty)> {
     let ty = match rty {
@@ -345,6 +374,85 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
             let mut all = items(arg(args, 0))?;
             all.reverse();
             Value::Array(all.into())
+        }
+        CollectionFn::Range | CollectionFn::Repeat => {
+            let count = i_arg(args, 1)?;
+            let Ok(n) = usize::try_from(count) else {
+                return fail(
+                    EvalErrorKind::OutOfRange,
+                    "Specified argument was out of the range of valid values. (Parameter 'count')",
+                );
+            };
+            if n > env.max_items() {
+                return over_budget(format!(
+                    "a collection of {n} items (at most {})",
+                    env.max_items()
+                ));
+            }
+            if f == CollectionFn::Range {
+                let start = i_arg(args, 0)?;
+                if start
+                    .checked_add(count)
+                    .is_none_or(|end| end - 1 > i64::from(i32::MAX))
+                {
+                    return fail(
+                        EvalErrorKind::OutOfRange,
+                        "Specified argument was out of the range of valid values. (Parameter 'count')",
+                    );
+                }
+                Value::Array((start..start + count).map(Value::Int).collect())
+            } else {
+                Value::Array(vec![arg(args, 0).clone(); n].into())
+            }
+        }
+        CollectionFn::SetOp(which) => {
+            use crate::value::{hash_key, HashKey};
+            let (mine, theirs) = (items(arg(args, 0))?, items(arg(args, 1))?);
+            // Keys hashed as `Distinct` hashes them; other values compared by C#'s `==`.
+            let key = |v: &Value| hash_key(v, false);
+            let mut other: std::collections::HashSet<HashKey> = std::collections::HashSet::new();
+            let mut other_rest = Vec::new();
+            for v in &theirs {
+                env.step()?;
+                match key(v) {
+                    Some(k) => {
+                        other.insert(k);
+                    }
+                    None => other_rest.push(v.clone()),
+                }
+            }
+            let in_other = |v: &Value| match key(v) {
+                Some(k) => other.contains(&k),
+                None => other_rest.iter().any(|o| o.dotnet_eq(v)),
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut seen_rest: Vec<Value> = Vec::new();
+            let mut out = Vec::new();
+            let candidates = if which == 0 {
+                mine.iter().chain(theirs.iter()).collect::<Vec<_>>()
+            } else {
+                mine.iter().collect()
+            };
+            for v in candidates {
+                env.step()?;
+                let keep = match which {
+                    1 => in_other(v),
+                    2 => !in_other(v),
+                    _ => true,
+                };
+                let fresh = match key(v) {
+                    Some(k) => seen.insert(k),
+                    None if seen_rest.iter().any(|o| o.dotnet_eq(v)) => false,
+                    None => {
+                        seen_rest.push(v.clone());
+                        true
+                    }
+                };
+                if keep && fresh {
+                    out.push(v.clone());
+                }
+            }
+            Value::Array(out.into())
         }
         CollectionFn::Concat => {
             let mut all = items(arg(args, 0))?;

@@ -310,6 +310,11 @@ pub(crate) fn static_method(
             let mut irs = Vec::new();
             for a in args {
                 let (ir, ty) = b.expr(a)?;
+                // `String.Concat(list)`: the collection's items, as an array.
+                let (ir, ty) = match (m, args.len(), super::collection_items(ir.clone(), &ty)) {
+                    ("Concat", 1, Some((elem, items))) => (items, Ty::Array(Box::new(elem))),
+                    _ => (ir, ty),
+                };
                 check_printable(&ty, a.offset)?;
                 irs.push(ir);
             }
@@ -649,7 +654,15 @@ pub(crate) fn eval(f: StrFn, args: &[Value], env: &mut Env) -> EvalResult<Value>
             env.check_len(total)?;
             string(items.join(sep))
         }
-        StrFn::Concat => string(args.iter().map(Value::to_dotnet_string).collect::<String>()),
+        // `String.Concat(sequence)` is its items', as .NET's `Concat(IEnumerable<T>)`.
+        StrFn::Concat => match args {
+            [Value::Array(items)] => {
+                let text: String = items.iter().map(Value::to_dotnet_string).collect();
+                env.check_len(text.len())?;
+                string(text)
+            }
+            _ => string(args.iter().map(Value::to_dotnet_string).collect::<String>()),
+        },
         StrFn::Format => string(dotnet_format(s_arg(args, 0)?, &args[1..])?),
     })
 }
