@@ -632,6 +632,17 @@ mod more_linq {
             "'ThenBy' follows OrderBy",
         );
         assert_refused(r#"@(new [] {1}.SelectMany(x => x))"#, "gives a sequence");
+        // Typed lambda parameters, aligned interpolation and String.Format alignment.
+        assert_eq!(s(r#"@(new [] {1, 2}.Select((int x) => x * 2).Sum())"#), "6");
+        assert_eq!(s(r#"@($"[{7,3}|{7,-3}|{7,4:D2}]")"#), "[  7|7  |  07]");
+        assert_eq!(
+            s(r#"@(string.Format("[{0,5}|{1,-4}]", "ab", 1))"#),
+            "[   ab|1   ]"
+        );
+        assert_refused(
+            r#"@(string.Join(",", from x in new [] {3, 1} where x > 1 select x))"#,
+            "query expressions ('from x in ... select ...') are not supported by certgate",
+        );
         assert_eq!(
             failure(r#"@(Enumerable.Range(0, 100000000).Count())"#),
             Some(EvalErrorKind::MemoryBudget)

@@ -927,7 +927,17 @@ impl Parser {
         let offset = self.offset();
         self.bump();
         let mut params = Vec::new();
-        while let Tok::Ident(n) = self.peek().clone() {
+        while let Tok::Ident(_) = self.peek() {
+            // `(T x) =>`: the parameter's type is the call's to give; a declared one is read
+            // and left to it.
+            let before = self.i;
+            let typed = self.type_name().is_ok() && matches!(self.peek(), Tok::Ident(_));
+            if !typed {
+                self.i = before;
+            }
+            let Tok::Ident(n) = self.peek().clone() else {
+                break;
+            };
             params.push((n, self.offset()));
             self.bump();
             if !self.eat(",") {
@@ -1402,6 +1412,43 @@ impl Parser {
                             let mut p = Parser::new(&code, self.base + hole)?;
                             p.depth = self.depth;
                             let e = p.expr()?;
+                            // `{x,5}` / `{x,-5:D2}`: aligned as String.Format aligns.
+                            if p.eat(",") {
+                                let neg = p.eat("-");
+                                let Tok::Int(width) = p.bump() else {
+                                    return p
+                                        .err("expected the alignment's width after ','".into());
+                                };
+                                p.expect_eof()?;
+                                let spec = format!(
+                                    "{{0,{}{width}{}}}",
+                                    if neg { "-" } else { "" },
+                                    format
+                                        .as_deref()
+                                        .map(|f| format!(":{f}"))
+                                        .unwrap_or_default()
+                                );
+                                let at = e.offset;
+                                let lit = |s: String| Expr {
+                                    kind: ExprKind::Lit(Lit::Str(s)),
+                                    offset: at,
+                                };
+                                let aligned = Expr {
+                                    kind: ExprKind::Call {
+                                        target: Box::new(Expr {
+                                            kind: ExprKind::Ident("String".into()),
+                                            offset: at,
+                                        }),
+                                        name: "Format".into(),
+                                        type_args: Vec::new(),
+                                        args: vec![lit(spec), e],
+                                        null_cond: false,
+                                    },
+                                    offset: at,
+                                };
+                                segs.push(InterpSeg::Hole(aligned, None));
+                                continue;
+                            }
                             p.expect_eof()?;
                             segs.push(InterpSeg::Hole(e, format));
                         }
@@ -1422,6 +1469,15 @@ impl Parser {
                 "true" => ExprKind::Lit(Lit::Bool(true)),
                 "false" => ExprKind::Lit(Lit::Bool(false)),
                 "new" => return self.new_expr(offset),
+                "from"
+                    if matches!(self.peek(), Tok::Ident(_))
+                        && matches!(self.peek_at(1), Tok::Ident(w) if w == "in") =>
+                {
+                    return Err(ParseError {
+                        offset,
+                        message: "query expressions ('from x in ... select ...') are not supported by certgate; use the methods (Where, Select, OrderBy)".into(),
+                    });
+                }
                 "checked" | "unchecked" | "sizeof" | "stackalloc" | "await" => {
                     return Err(ParseError {
                         offset,

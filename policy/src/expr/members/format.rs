@@ -89,14 +89,30 @@ pub(crate) fn dotnet_format(fmt: &str, args: &[Value]) -> EvalResult<String> {
                 let end = fmt[i..].find('}').ok_or_else(bad)? + i;
                 let spec = &fmt[i + 1..end];
                 let (idx, f) = spec.split_once(':').unwrap_or((spec, ""));
-                let idx = idx.split(',').next().unwrap_or("");
+                // `{0,5}` right-aligns in five places, `{0,-5}` left-aligns.
+                let (idx, align) = match idx.split_once(',') {
+                    Some((i, a)) => (i, a.trim().parse::<i64>().map_err(|_| bad())?),
+                    None => (idx, 0),
+                };
                 let n: usize = idx.trim().parse().map_err(|_| bad())?;
                 let v = args.get(n).ok_or_else(|| EvalError::new(EvalErrorKind::OutOfRange, "Index (zero based) must be greater than or equal to zero and less than the size of the argument list."))?;
-                out.push_str(&if f.is_empty() {
+                let text = if f.is_empty() {
                     v.to_dotnet_string()
                 } else {
                     format_value(v, f)?
-                });
+                };
+                let width = usize::try_from(align.unsigned_abs()).unwrap_or(usize::MAX);
+                let pad = width.saturating_sub(text.encode_utf16().count());
+                if pad > 1 << 16 {
+                    return Err(bad());
+                }
+                if align > 0 {
+                    out.extend(std::iter::repeat_n(' ', pad));
+                }
+                out.push_str(&text);
+                if align < 0 {
+                    out.extend(std::iter::repeat_n(' ', pad));
+                }
                 while chars.peek().is_some_and(|(j, _)| *j <= end) {
                     chars.next();
                 }
