@@ -1229,6 +1229,9 @@ impl<'a> Checker<'a> {
                 ));
             }
         }
+        if let Some(r) = self.sequence_method(recv.clone(), rty, name, type_args, args, off) {
+            return r;
+        }
         if name == "Aggregate" {
             if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
                 return self.aggregate(source, elem, args, off);
@@ -1535,6 +1538,153 @@ impl<'a> Checker<'a> {
             },
             ty,
         ))
+    }
+
+    /// LINQ's `ToDictionary(key[, value])`, `ToHashSet()`, `Cast<T>()`, `OfType<T>()`,
+    /// `SequenceEqual(other)`, `Append(x)`, `Prepend(x)` on any sequence; `None` for other
+    /// names or receivers.
+    fn sequence_method(
+        &mut self,
+        recv: Ir,
+        rty: &Ty,
+        name: &str,
+        type_args: &[TypeName],
+        args: &[Expr],
+        off: usize,
+    ) -> Option<R<(Ir, Ty)>> {
+        if !matches!(
+            name,
+            "ToDictionary"
+                | "ToHashSet"
+                | "Cast"
+                | "OfType"
+                | "SequenceEqual"
+                | "Append"
+                | "Prepend"
+        ) {
+            return None;
+        }
+        let (elem, source) = sequence_of(recv, rty)?;
+        Some(self.sequence_call(source, elem, name, type_args, args, off))
+    }
+
+    fn sequence_call(
+        &mut self,
+        source: Ir,
+        elem: Ty,
+        name: &str,
+        type_args: &[TypeName],
+        args: &[Expr],
+        off: usize,
+    ) -> R<(Ir, Ty)> {
+        let seq = |t: Ty| Ty::Array(Box::new(t));
+        let linq = |op: Linq, source: Ir, slot: u16, body: Ir| Ir::Linq {
+            op,
+            source: Box::new(source),
+            slot,
+            body: Some(Box::new(body)),
+        };
+        match name {
+            "ToHashSet" => {
+                self.args(name, args, &[], 0, off)?;
+                Ok((
+                    Ir::Call(Builtin::Generic(GenericFn::SetFrom), vec![source]),
+                    Ty::Set(Box::new(elem)),
+                ))
+            }
+            "Append" | "Prepend" => {
+                let a = self.args(name, args, std::slice::from_ref(&elem), 1, off)?;
+                let one = Ir::NewArray(a);
+                let (first, second) = if name == "Append" {
+                    (source, one)
+                } else {
+                    (one, source)
+                };
+                Ok((
+                    Ir::Call(
+                        Builtin::Collection(CollectionFn::Concat),
+                        vec![first, second],
+                    ),
+                    seq(elem),
+                ))
+            }
+            "SequenceEqual" => {
+                let a = self.args(name, args, &[seq(elem)], 1, off)?;
+                Ok((
+                    Ir::Call(
+                        Builtin::Collection(CollectionFn::SequenceEqual),
+                        with_recv(source, a),
+                    ),
+                    Ty::Bool,
+                ))
+            }
+            "Cast" | "OfType" => {
+                let ([t], []) = (type_args, args) else {
+                    return type_err(
+                        off,
+                        format!("'{name}' takes a type argument and no arguments"),
+                    );
+                };
+                let to = resolve_type(t, off)?;
+                let Some(cast) = CastTo::of(&to) else {
+                    return type_err(off, format!("cannot convert to '{to}'"));
+                };
+                let slot = self.alloc_slot(off)?;
+                let item = || Box::new(Ir::Local(slot));
+                let source = if name == "OfType" {
+                    linq(Linq::Where, source, slot, Ir::Is(cast, item()))
+                } else {
+                    source
+                };
+                Ok((
+                    linq(Linq::Select, source, slot, Ir::Cast(cast, item())),
+                    seq(to),
+                ))
+            }
+            _ => {
+                // ToDictionary(key[, value]): one pass selecting (key, value) pairs.
+                let lambda = |e: &Expr| match &e.kind {
+                    ExprKind::Lambda { params, body } if params.len() == 1 => {
+                        Some((params[0].clone(), (**body).clone()))
+                    }
+                    _ => None,
+                };
+                let parts: Option<Vec<_>> = args.iter().map(lambda).collect();
+                let (Some(parts), 1..=2) = (parts, args.len()) else {
+                    return type_err(
+                        off,
+                        "'ToDictionary' takes a key selector, and a value selector (x => ...)",
+                    );
+                };
+                self.scope(|c| {
+                    let slot = c.alloc_slot(off)?;
+                    let mut irs = Vec::new();
+                    let mut tys = Vec::new();
+                    for ((p, _), body) in &parts {
+                        // Each lambda's parameter names the same item.
+                        let depth = c.locals.len();
+                        c.locals.push((p.clone(), slot, elem.clone()));
+                        let r = c.expr(body);
+                        c.locals.truncate(depth);
+                        let (ir, ty) = r?;
+                        irs.push(ir);
+                        tys.push(ty);
+                    }
+                    if parts.len() == 1 {
+                        irs.push(Ir::Local(slot));
+                        tys.push(elem.clone());
+                    }
+                    let pair = Ir::Call(Builtin::Collection(CollectionFn::NewPair), irs);
+                    let pairs = linq(Linq::Select, source, slot, pair);
+                    let v = tys.pop().unwrap_or(Ty::Object);
+                    let k = tys.pop().unwrap_or(Ty::Object);
+                    Ok((
+                        Ir::Call(Builtin::Generic(GenericFn::DictFromPairs), vec![pairs]),
+                        Ty::Dict(Box::new(k), Box::new(v)),
+                    ))
+                })
+            }
+        }
     }
 
     /// `Aggregate((acc, x) => ..)` and `Aggregate(seed, (acc, x) => ..)`.

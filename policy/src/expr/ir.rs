@@ -836,6 +836,8 @@ pub enum IpFn {
 /// `List<T>` and `Dictionary<TKey, TValue>` (`members/generic.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GenericFn {
+    /// `ToDictionary`: a dictionary of (key, value) pairs; a repeated or null key fails.
+    DictFromPairs,
     /// An empty one: a dictionary (true) or a list.
     New(bool),
     NewSet,
@@ -1398,6 +1400,8 @@ pub enum CollectionFn {
     Concat,
     /// `Array.IndexOf(a, x)` (false) and `Array.LastIndexOf(a, x)` (true): -1 when not there.
     IndexOf(bool),
+    /// `SequenceEqual(other)`: the same items in the same order, by each item's `Equals`.
+    SequenceEqual,
     /// `Enumerable.Range(start, count)` and `Enumerable.Repeat(item, count)`.
     Range,
     Repeat,
@@ -1496,6 +1500,7 @@ impl Builtin {
                 | CollectionFn::Concat
                 | CollectionFn::IndexOf(_)
                 | CollectionFn::SetOp(_)
+                | CollectionFn::SequenceEqual
                 | CollectionFn::TupleItem(_)
                 | CollectionFn::ItemsEqual
                 | CollectionFn::NewPair,

@@ -632,6 +632,44 @@ mod more_linq {
             "'ThenBy' follows OrderBy",
         );
         assert_refused(r#"@(new [] {1}.SelectMany(x => x))"#, "gives a sequence");
+        for (expr, want) in [
+            (
+                r#"@(new [] {"a", "bb"}.ToDictionary(x => x, x => x.Length)["bb"])"#,
+                "2",
+            ),
+            (
+                r#"@(new [] {"a", "bb"}.ToDictionary(k => k.Length)[1])"#,
+                "a",
+            ),
+            (r#"@(new [] {1, 1, 2}.ToHashSet().Count)"#, "2"),
+            (r#"@(new object[] {1, "a", 2}.OfType<int>().Sum())"#, "3"),
+            (
+                r#"@(JArray.Parse("[1,2]").Select(t => (object)t).Count())"#,
+                "2",
+            ),
+            (
+                r#"@(new object[] {"a", "b"}.Cast<string>().First().ToUpper())"#,
+                "A",
+            ),
+            (
+                r#"@(new [] {1, 2}.SequenceEqual(new [] {1, 2}) + "/" + new [] {1, 2}.SequenceEqual(new [] {2, 1}))"#,
+                "True/False",
+            ),
+            (
+                r#"@(string.Join(",", new [] {2}.Append(3).Prepend(1)))"#,
+                "1,2,3",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        assert_eq!(
+            failure(r#"@(new [] {"a", "a"}.ToDictionary(x => x))"#),
+            Some(EvalErrorKind::Argument)
+        );
+        assert_eq!(
+            failure(r#"@(new object[] {1, "a"}.Cast<int>().Sum())"#),
+            Some(EvalErrorKind::InvalidCast)
+        );
         // Typed lambda parameters, aligned interpolation and String.Format alignment.
         assert_eq!(s(r#"@(new [] {1, 2}.Select((int x) => x * 2).Sum())"#), "6");
         assert_eq!(s(r#"@($"[{7,3}|{7,-3}|{7,4:D2}]")"#), "[  7|7  |  07]");

@@ -375,6 +375,11 @@ pub(crate) fn eval(f: CollectionFn, args: &[Value], env: &mut Env) -> EvalResult
             all.reverse();
             Value::Array(all.into())
         }
+        CollectionFn::SequenceEqual => {
+            let (a, b) = (items(arg(args, 0))?, items(arg(args, 1))?);
+            env.step()?;
+            Value::Bool(a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.dotnet_eq(y)))
+        }
         CollectionFn::Range | CollectionFn::Repeat => {
             let count = i_arg(args, 1)?;
             let Ok(n) = usize::try_from(count) else {

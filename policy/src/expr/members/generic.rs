@@ -430,6 +430,33 @@ pub(crate) fn eval(f: GenericFn, args: &[Value], env: &mut Env) -> EvalResult<Va
                 }
             };
         }
+        GenericFn::DictFromPairs => {
+            let mut dict = Keyed::new();
+            if let Value::Array(a) = arg(args, 0) {
+                for p in a.iter() {
+                    let Value::Pair(p) = p else { continue };
+                    let (k, v) = (&p.0, &p.1);
+                    if k.is_null() {
+                        return fail(
+                            EvalErrorKind::Argument,
+                            "Value cannot be null. (Parameter 'key')",
+                        );
+                    }
+                    if dict.contains(k) {
+                        return fail(
+                            EvalErrorKind::Argument,
+                            format!(
+                                "An item with the same key has already been added. Key: {}",
+                                k.to_dotnet_string()
+                            ),
+                        );
+                    }
+                    env.charge_bytes(weight(k) + weight(v))?;
+                    dict.add(k.clone(), v.clone());
+                }
+            }
+            return made(C::Dict(dict));
+        }
         GenericFn::SetFrom => {
             let mut set = keyed(args);
             if let Value::Array(a) = arg(args, 0) {
