@@ -1189,6 +1189,19 @@ impl<'a> Checker<'a> {
             "SkipWhile" => Some(Linq::SkipWhile),
             _ => None,
         };
+        // `Select((x, i) => ..)`, `Where((x, i) => ..)`, `Zip(other, (a, b) => ..)`.
+        let two_params =
+            |e: &Expr| matches!(&e.kind, ExprKind::Lambda { params, .. } if params.len() == 2);
+        let indexed = match (name, args) {
+            ("Select" | "Where", [l]) => two_params(l),
+            ("Zip", [_, l]) => two_params(l),
+            _ => false,
+        };
+        if indexed {
+            if let Some((elem, source)) = sequence_of(recv.clone(), rty) {
+                return self.by_index(source, elem, name, args, off);
+            }
+        }
         let positional = match name {
             "Skip" => Some(CollectionFn::Skip),
             "Take" => Some(CollectionFn::Take),
@@ -1538,6 +1551,120 @@ impl<'a> Checker<'a> {
             },
             ty,
         ))
+    }
+
+    /// `Select((x, i) => ..)`, `Where((x, i) => ..)` and `Zip(other, (a, b) => ..)`: a pass over
+    /// the positions (`Enumerable.Range`) of the sequence evaluated once, the lambda's
+    /// parameters bound to the items there (and to the position).
+    fn by_index(
+        &mut self,
+        source: Ir,
+        elem: Ty,
+        name: &str,
+        args: &[Expr],
+        off: usize,
+    ) -> R<(Ir, Ty)> {
+        let (other, lambda) = match args {
+            [o, l] => (Some(o), l),
+            [l] => (None, l),
+            _ => return type_err(off, format!("'{name}' takes a lambda")),
+        };
+        let ExprKind::Lambda { params, body } = &lambda.kind else {
+            return type_err(lambda.offset, format!("'{name}' takes a lambda"));
+        };
+        let [(p0, o0), (p1, o1)] = params.as_slice() else {
+            return type_err(
+                lambda.offset,
+                format!("the lambda for '{name}' takes two parameters"),
+            );
+        };
+        let other = match other {
+            Some(o) => {
+                let (ir, ty) = self.expr(o)?;
+                match sequence_of(ir, &ty) {
+                    Some(s) => Some(s),
+                    None => {
+                        return type_err(o.offset, format!("'Zip' takes a sequence, not '{ty}'"))
+                    }
+                }
+            }
+            None => None,
+        };
+        let len = |slot: u16| {
+            Ir::Call(
+                Builtin::Collection(CollectionFn::Length),
+                vec![Ir::Local(slot)],
+            )
+        };
+        let at = |seq: u16, i: u16| {
+            Ir::Call(
+                Builtin::Collection(CollectionFn::Index),
+                vec![Ir::Local(seq), Ir::Local(i)],
+            )
+        };
+        self.scope(|c| {
+            let src = c.alloc_slot(off)?;
+            let oth = c.alloc_slot(off)?;
+            let i = c.alloc_slot(off)?;
+            let mut setup = vec![Ir::Assign(src, Box::new(source))];
+            let count = match &other {
+                Some((_, items)) => {
+                    setup.push(Ir::Assign(oth, Box::new(items.clone())));
+                    Ir::Cond(
+                        Box::new(Ir::Binary(
+                            BinOp::Lt,
+                            Box::new(len(src)),
+                            Box::new(len(oth)),
+                        )),
+                        Box::new(len(src)),
+                        Box::new(len(oth)),
+                    )
+                }
+                None => len(src),
+            };
+            let positions = Ir::Call(
+                Builtin::Collection(CollectionFn::Range),
+                vec![Ir::Const(Value::Int(0)), count],
+            );
+            // The parameters: the item (or the two items), and for Select/Where the position.
+            let x = c.declare(p0, elem.clone(), *o0)?;
+            let (second, second_ir) = match &other {
+                Some((oelem, _)) => (oelem.clone(), at(oth, i)),
+                None => (Ty::Int, Ir::Local(i)),
+            };
+            let y = c.declare(p1, second, *o1)?;
+            let (b, bty) = c.expr(body)?;
+            let b = if name == "Where" {
+                c.convert(b, &bty, &Ty::Bool, body.offset)?
+            } else {
+                b
+            };
+            let bound = Ir::Seq(vec![
+                Ir::Assign(x, Box::new(at(src, i))),
+                Ir::Assign(y, Box::new(second_ir)),
+                b,
+            ]);
+            let linq = |op: Linq, source: Ir, body: Ir| Ir::Linq {
+                op,
+                source: Box::new(source),
+                slot: i,
+                body: Some(Box::new(body)),
+            };
+            let (ir, ty) = if name == "Where" {
+                let kept = linq(Linq::Where, positions, bound);
+                (
+                    linq(Linq::Select, kept, at(src, i)),
+                    Ty::Array(Box::new(elem.clone())),
+                )
+            } else {
+                (
+                    linq(Linq::Select, positions, bound),
+                    Ty::Array(Box::new(bty)),
+                )
+            };
+            setup.push(ir);
+            Ok((Ir::Seq(setup), ty))
+        })
     }
 
     /// LINQ's `ToDictionary(key[, value])`, `ToHashSet()`, `Cast<T>()`, `OfType<T>()`,

@@ -662,6 +662,26 @@ mod more_linq {
         ] {
             assert_eq!(s(expr), want, "{expr}");
         }
+        for (expr, want) in [
+            (
+                r#"@(string.Join(",", new [] {"a", "b"}.Select((x, i) => x + i)))"#,
+                "a0,b1",
+            ),
+            (
+                r#"@(string.Join(",", new List<int> { 5, 6, 7 }.Where((x, i) => i != 1)))"#,
+                "5,7",
+            ),
+            (
+                r#"@(string.Join(",", new [] {1, 2, 3}.Zip(new [] {10, 20}, (a, b) => a + b)))"#,
+                "11,22",
+            ),
+            (
+                r#"@(new [] {"x"}.Zip(new List<string> { "y", "z" }, (a, b) => a + b).Single())"#,
+                "xy",
+            ),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
         assert_eq!(
             failure(r#"@(new [] {"a", "a"}.ToDictionary(x => x))"#),
             Some(EvalErrorKind::Argument)
