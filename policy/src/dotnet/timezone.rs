@@ -240,26 +240,24 @@ impl Zone {
         }
     }
 
-    /// `GetUtcOffset(dateTime)`.
-    pub fn utc_offset(&self, d: &DateTime) -> TimeSpan {
-        let instant = match d.kind {
+    /// The instant `GetUtcOffset` and `IsDaylightSavingTime` ask about: a local `DateTime`'s in
+    /// the machine's zone, any other's as `instant_of` has it (a skipped wall time as it reads).
+    fn asked_instant(&self, d: &DateTime) -> NaiveDateTime {
+        match d.kind {
             DateKind::Local if !self.local => Zone::local().instant_of(d).unwrap_or(d.wall),
             _ => self.instant_of(d).unwrap_or(d.wall),
-        };
-        minutes_span(self.offset_at_utc(&instant))
+        }
+    }
+
+    /// `GetUtcOffset(dateTime)`.
+    pub fn utc_offset(&self, d: &DateTime) -> TimeSpan {
+        minutes_span(self.offset_at_utc(&self.asked_instant(d)))
     }
 
     /// `IsDaylightSavingTime(dateTime)`.
     pub fn is_dst(&self, d: &DateTime) -> bool {
-        let instant = match d.kind {
-            DateKind::Local if !self.local => Zone::local().instant_of(d).unwrap_or(d.wall),
-            _ => self.instant_of(d).unwrap_or(d.wall),
-        };
-        self.tz
-            .offset_from_utc_datetime(&instant)
-            .dst_offset()
-            .num_minutes()
-            != 0
+        let o = self.tz.offset_from_utc_datetime(&self.asked_instant(d));
+        o.dst_offset().num_minutes() != 0
     }
 
     /// `IsInvalidTime(dateTime)`: a wall time this zone skips.

@@ -235,6 +235,26 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// An expression used as a statement (and a `for` loop's steps): only assignments, calls
+    /// and `++`/`--`, as C# allows.
+    fn statement_expr(&mut self, e: &Expr) -> R<IrStmt> {
+        if !matches!(
+            e.kind,
+            ExprKind::Assign { .. }
+                | ExprKind::SetIndex { .. }
+                | ExprKind::SetMember { .. }
+                | ExprKind::Call { .. }
+                | ExprKind::Invoke { .. }
+                | ExprKind::PostStep(_)
+        ) {
+            return type_err(
+                e.offset,
+                "only assignment and call expressions can be used as a statement",
+            );
+        }
+        Ok(IrStmt::Eval(self.expr(e)?.0))
+    }
+
     fn stmt(&mut self, s: &Stmt) -> R<Vec<IrStmt>> {
         Ok(match &s.kind {
             StmtKind::Block(b) => vec![IrStmt::If(
@@ -362,23 +382,7 @@ impl<'a> Checker<'a> {
                 })?;
                 vec![IrStmt::If(Ir::Const(Value::Bool(true)), stmts, Vec::new())]
             }
-            StmtKind::Expr(e) => {
-                if !matches!(
-                    e.kind,
-                    ExprKind::Assign { .. }
-                        | ExprKind::SetIndex { .. }
-                        | ExprKind::SetMember { .. }
-                        | ExprKind::Call { .. }
-                        | ExprKind::Invoke { .. }
-                        | ExprKind::PostStep(_)
-                ) {
-                    return type_err(
-                        e.offset,
-                        "only assignment and call expressions can be used as a statement",
-                    );
-                }
-                vec![IrStmt::Eval(self.expr(e)?.0)]
-            }
+            StmtKind::Expr(e) => vec![self.statement_expr(e)?],
             StmtKind::If { cond, then, els } => {
                 let c = self.coerce(cond, &Ty::Bool)?;
                 let t = self.scope(|c| c.stmt(then))?;
@@ -415,21 +419,7 @@ impl<'a> Checker<'a> {
                 let body = self.scope(|c| c.stmt(body))?;
                 let mut steps = Vec::new();
                 for e in step {
-                    if !matches!(
-                        e.kind,
-                        ExprKind::Assign { .. }
-                            | ExprKind::SetIndex { .. }
-                            | ExprKind::SetMember { .. }
-                            | ExprKind::Call { .. }
-                            | ExprKind::Invoke { .. }
-                            | ExprKind::PostStep(_)
-                    ) {
-                        return type_err(
-                            e.offset,
-                            "only assignment and call expressions can be used as a statement",
-                        );
-                    }
-                    steps.push(IrStmt::Eval(self.expr(e)?.0));
+                    steps.push(self.statement_expr(e)?);
                 }
                 vec![IrStmt::Loop {
                     cond,

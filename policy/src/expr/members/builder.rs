@@ -44,22 +44,12 @@ pub(crate) fn method(
 ) -> CheckResult<(Ir, Ty)> {
     let (f, a) = match m {
         "Append" | "AppendLine" => {
-            let max = usize::from(m == "Append");
-            if args.len() > 1 || args.len() < max {
-                return type_err(off, format!("'{m}' takes one value"));
-            }
-            let mut a = Vec::new();
-            for e in args {
-                let (ir, ty) = b.expr(e)?;
-                check_printable(&ty, e.offset)?;
-                a.push(ir);
-            }
             let f = if m == "Append" {
                 BuilderFn::Append
             } else {
                 BuilderFn::AppendLine
             };
-            (f, a)
+            (f, appended(b, m, args, m == "Append", off)?)
         }
         "Insert" => (
             BuilderFn::Insert,
@@ -89,6 +79,27 @@ pub(crate) fn set_member(
     }
     let n = b.coerce(value, &Ty::Int)?;
     Ok((call(BuilderFn::SetLength, vec![recv, n]), Ty::Int))
+}
+
+/// What `Append(x)` or `AppendLine([x])` (and a `StringWriter`'s `Write`, `WriteLine`) add:
+/// one printable value, which `required` says may not be left out.
+pub(crate) fn appended(
+    b: &mut dyn Binder,
+    m: &str,
+    args: &[Expr],
+    required: bool,
+    off: usize,
+) -> CheckResult<Vec<Ir>> {
+    if args.len() > 1 || args.len() < usize::from(required) {
+        return type_err(off, format!("'{m}' takes one value"));
+    }
+    let mut a = Vec::new();
+    for e in args {
+        let (ir, ty) = b.expr(e)?;
+        check_printable(&ty, e.offset)?;
+        a.push(ir);
+    }
+    Ok(a)
 }
 
 /// `Length`.

@@ -351,8 +351,8 @@ fn sequence_arg(b: &mut dyn Binder, m: &str, args: &[Expr], off: usize) -> Check
     }
 }
 
-/// A value's weight against the memory budget.
-fn weight(v: &Value) -> usize {
+/// A value's weight against the memory budget (also a queue's or stack's items').
+pub(crate) fn weight(v: &Value) -> usize {
     16 + match v {
         Value::Str(s) => s.len(),
         _ => 0,

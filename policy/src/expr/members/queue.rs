@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use super::generic::weight;
 use crate::expr::ast::{Expr, TypeName};
 use crate::expr::bind::*;
 use crate::expr::env::*;
@@ -137,14 +138,6 @@ pub(crate) fn method(
     };
     let a = b.args(m, args, &params, params.len(), off)?;
     Ok((call(f, with_recv(recv, a)), ty))
-}
-
-/// A value's weight against the memory budget (as `List<T>`'s items).
-fn weight(v: &Value) -> usize {
-    16 + match v {
-        Value::Str(s) => s.len(),
-        _ => 0,
-    }
 }
 
 pub(crate) fn eval(f: QueueFn, args: &[Value], env: &mut Env) -> EvalResult<Value> {

@@ -67,16 +67,10 @@ pub(crate) fn method(
             Ok((call(f, vec![recv]), ty))
         }
         (ObjKind::StringWriter, "Write" | "WriteLine") => {
-            let max = usize::from(m == "Write");
-            if args.len() > 1 || args.len() < max {
-                return type_err(off, format!("'{m}' takes one value"));
-            }
-            let mut a = vec![recv];
-            for e in args {
-                let (ir, ty) = b.expr(e)?;
-                check_printable(&ty, e.offset)?;
-                a.push(ir);
-            }
+            let a = with_recv(
+                recv,
+                super::builder::appended(b, m, args, m == "Write", off)?,
+            );
             let f = if m == "Write" {
                 BuilderFn::Append
             } else {
