@@ -106,17 +106,23 @@ impl Zone {
     }
 
     /// The machine's zone (`TimeZoneInfo.Local`), as the process's `TZ` or the system names it;
-    /// UTC when neither names a zone of the database.
+    /// UTC when neither names a zone of the database. Asked once per process: finding it reads
+    /// the environment and `/etc/localtime`, which a conversion on a request's path must not.
     pub fn local() -> Zone {
-        let tz = iana_time_zone::get_timezone()
-            .ok()
-            .and_then(|n| n.parse::<Tz>().ok())
-            .unwrap_or(Tz::UTC);
-        Zone {
-            id: tz.name().into(),
-            tz,
-            local: true,
-        }
+        static LOCAL: std::sync::OnceLock<Zone> = std::sync::OnceLock::new();
+        LOCAL
+            .get_or_init(|| {
+                let tz = iana_time_zone::get_timezone()
+                    .ok()
+                    .and_then(|n| n.parse::<Tz>().ok())
+                    .unwrap_or(Tz::UTC);
+                Zone {
+                    id: tz.name().into(),
+                    tz,
+                    local: true,
+                }
+            })
+            .clone()
     }
 
     /// `FindSystemTimeZoneById`: an IANA id (any case, as Linux's .NET finds them) or a Windows
