@@ -119,7 +119,8 @@ impl RsaKey {
         }
     }
 
-    /// The public half, whatever the key holds.
+    /// The public half, whatever the key holds (a private key's, rebuilt from its modulus and
+    /// exponent).
     fn public(&mut self) -> Result<Rsa<Public>, Failure> {
         match self.ready()? {
             RsaKey::Private(k) => Rsa::from_public_components(
@@ -127,11 +128,8 @@ impl RsaKey {
                 k.e().to_owned().map_err(lib)?,
             )
             .map_err(lib),
-            RsaKey::Public(k) => Rsa::from_public_components(
-                k.n().to_owned().map_err(lib)?,
-                k.e().to_owned().map_err(lib)?,
-            )
-            .map_err(lib),
+            // The library's handle shared, not the key copied.
+            RsaKey::Public(k) => Ok(k.clone()),
             RsaKey::Pending(_) => Err(lib("pending")),
         }
     }
