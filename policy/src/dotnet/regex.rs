@@ -498,6 +498,14 @@ mod tests {
             let e = compile(p, 0, 1 << 16).unwrap_err();
             assert!(e.contains("not supported by certgate"), "{p}: {e}");
         }
+        // A pattern from a client is scanned byte by byte: an escaped or bracketed multi-byte
+        // character never splits the scan mid-character.
+        for p in [r"\é(?<a-b>x)", r"[é-[ü]]", "(?<é-x>a)", r"\\é[\é]"] {
+            let _ = compile(p, 0, 1 << 16);
+        }
+        assert!(compile(r"\é(?<a-b>x)", 0, 1 << 16)
+            .unwrap_err()
+            .contains("balancing groups"));
         // What looks like them but is not: a literal '-' before a class, an escaped bracket.
         for p in [r"a-[bc]", r"[a\-\[]", r"(?<name>x)(?<=a-b)"] {
             assert!(compile(p, 0, 1 << 16).is_ok(), "{p}");
