@@ -8,7 +8,7 @@ export PROPTEST_CASES
 # The BoringSSL build (SPEC §1): same crates, `--no-default-features --features boringssl`.
 BORING := -p certgate -p certgate-policy --no-default-features --features boringssl
 
-.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench compare instructions idle
+.PHONY: help deps deps-boringssl run test fmt fmt-check lint unit boringssl bench compare instructions syscalls idle
 
 help:
 	@echo "make run    - build, write the demo PKI, start the demo backend and the gateway, print curl lines"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - criterion benchmarks (bench/)"
 	@echo "make compare - certgate vs nginx vs HAProxy side by side (bench/compare), writes bench/RESULTS.md"
 	@echo "make instructions - callgrind instructions per kept-alive request and where they go"
+	@echo "make syscalls - user/system CPU and system calls per kept-alive request, certgate and nginx"
 	@echo "make idle   - memory per idle kept-alive mTLS connection, production build (IDLE_ARGS=--nginx)"
 	@echo "make fmt    - format the workspace"
 	@echo "make lint   - clippy with warnings denied"
@@ -69,6 +70,11 @@ compare: deps-boringssl
 # missing). INSTRUCTIONS_ARGS="--policy" for the 1 000-certificate policy.
 instructions: deps
 	python3 bench/compare/instructions.py $(INSTRUCTIONS_ARGS)
+
+# User and system CPU and system calls (strace -c) per kept-alive request, certgate beside nginx
+# (installs nginx, oha and strace when missing). SYSCALLS_ARGS="--binary PATH --policy".
+syscalls: deps
+	python3 bench/compare/syscalls.py $(SYSCALLS_ARGS)
 
 # RSS per idle kept-alive mTLS connection for one binary (the production build: BoringSSL and
 # jemalloc), without a whole `make compare`. IDLE_ARGS="--nginx" measures nginx beside it.
