@@ -293,8 +293,17 @@ impl TransportConnector {
             }
             // test_reusable_stream: we assume server would never actively send data
             // first on an idle stream.
+            // certgate patch 0021: the address the stream was connected to is recorded in its
+            // socket digest (`connectors::l4::connect`, or one `getpeername` on first use,
+            // cached); compare with it instead of asking the kernel on every reuse.
             #[cfg(unix)]
-            let matches = peer.matches_fd(stream.id());
+            let matches = match stream.get_socket_digest() {
+                Some(digest) => match digest.peer_addr() {
+                    Some(connected) => connected_to(connected, peer.address()),
+                    None => peer.matches_fd(stream.id()),
+                },
+                None => peer.matches_fd(stream.id()),
+            };
             #[cfg(windows)]
             let matches = {
                 use std::os::windows::io::{AsRawSocket, RawSocket};
@@ -511,6 +520,21 @@ use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
+/// certgate patch 0021: whether a pooled stream connected to `connected` serves `wanted`, as
+/// `ConnFdReusable::check_fd_match` decides it from `getpeername` (an unspecified IPv4 address,
+/// which some systems map to loopback, matches any).
+#[cfg(unix)]
+fn connected_to(
+    connected: &crate::protocols::l4::socket::SocketAddr,
+    wanted: &crate::protocols::l4::socket::SocketAddr,
+) -> bool {
+    use crate::protocols::l4::socket::SocketAddr as Addr;
+    match wanted {
+        Addr::Inet(w) if w.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) => true,
+        _ => connected == wanted,
+    }
+}
+
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {
     let mut buf = [0; 1];
     // tokio::task::unconstrained because now_or_never may yield None when the future is ready
