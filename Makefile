@@ -45,9 +45,10 @@ lint: deps
 unit: deps
 	@echo "== cargo test (dev profile)"
 	$(CARGO) test --workspace
-	@echo "== the vendored pingora-pool's and pingora-http's own tests (third_party/README.md: why not pingora-core's and -proxy's)"
+	@echo "== the vendored pingora-pool's, pingora-http's and pingora-timeout's own tests (third_party/README.md: why not pingora-core's and -proxy's)"
 	$(CARGO) test --manifest-path third_party/pingora-pool/Cargo.toml --target-dir target/third_party
 	$(CARGO) test --manifest-path third_party/pingora-http/Cargo.toml --target-dir target/third_party
+	$(CARGO) test --manifest-path third_party/pingora-timeout/Cargo.toml --target-dir target/third_party
 
 # Builds BoringSSL from source (cmake, clang/libclang for bindgen) the first time: a few minutes.
 boringssl: deps-boringssl

@@ -104,6 +104,8 @@ pub struct TimerManager {
     // Start a new clock thread if this is -1 or staled. The clock thread should keep updating this
     clock_watchdog: AtomicI64,
     paused: AtomicBool,
+    // certgate patch 0022: tells this manager's entries in `recent` from another's
+    id: u64,
 }
 
 // Consider the clock thread is dead after it fails to update the thread in DELAYS_SEC
@@ -116,6 +118,10 @@ impl Default for TimerManager {
             zero: Instant::now(),
             clock_watchdog: AtomicI64::new(-DELAYS_SEC),
             paused: AtomicBool::new(false),
+            id: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            },
         }
     }
 }
@@ -203,9 +209,14 @@ impl TimerManager {
             return timer.subscribe();
         }
         let now: Time = (Instant::now() + duration - self.zero).into();
+        // certgate patch 0022: the timers this thread registered last are looked up first.
+        if let Some(stub) = recent::get(self, now) {
+            return stub;
+        }
         {
             let timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).read();
             if let Some(t) = timers.get(&now) {
+                recent::put(self, now, t);
                 return t.subscribe();
             }
         } // drop read lock
@@ -217,6 +228,7 @@ impl TimerManager {
         // is no possible race that can happen. The only other thread is the clock thread who
         // only removes timer from the tree
         let stub = timer.subscribe();
+        recent::put(self, now, &timer);
         timers.insert(now, timer);
         stub
     }
@@ -242,6 +254,59 @@ impl TimerManager {
     /// This function should be called right after fork().
     pub fn unpause(&self) {
         self.paused.store(false, Ordering::SeqCst)
+    }
+}
+
+/// certgate patch 0022: the last few timers each thread registered, by manager and expiry.
+///
+/// Timers are kept in a per-thread `BTreeMap` keyed by their 10 ms expiry slot, and every
+/// registration searched it under its lock: a busy proxy registers a timer or two per request
+/// (a read timeout, the keep-alive wait) with the same few durations, so consecutive
+/// registrations land in the same slots and the search (some 500 instructions with thousands of
+/// pending slots) found the same timers again. A hit here hands out the same `Timer` the map
+/// holds. A timer the clock thread fired in the meantime is still the right answer: its slot
+/// is then not after now, and a timer registered for it would fire at the next tick anyway,
+/// which the fired flag does at once.
+mod recent {
+    use super::{Time, Timer, TimerManager, TimerStub};
+    use std::cell::RefCell;
+
+    const SLOTS: usize = 4;
+
+    struct Entry {
+        manager: u64,
+        at: Time,
+        timer: Timer,
+    }
+
+    thread_local! {
+        static RECENT: RefCell<([Option<Entry>; SLOTS], usize)> =
+            const { RefCell::new(([None, None, None, None], 0)) };
+    }
+
+    pub(super) fn get(manager: &TimerManager, at: Time) -> Option<TimerStub> {
+        RECENT
+            .try_with(|recent| {
+                let recent = recent.borrow();
+                recent.0.iter().flatten().find_map(|e| {
+                    (e.manager == manager.id && e.at == at).then(|| e.timer.subscribe())
+                })
+            })
+            .ok()
+            .flatten()
+    }
+
+    pub(super) fn put(manager: &TimerManager, at: Time, timer: &Timer) {
+        let _ = RECENT.try_with(|recent| {
+            let mut recent = recent.borrow_mut();
+            let next = recent.1;
+            recent.0[next] = Some(Entry {
+                manager: manager.id,
+                at,
+                timer: Timer(timer.0.clone(), timer.1.clone()),
+            });
+            recent.1 = (next + 1) % SLOTS;
+        });
     }
 }
 
@@ -281,6 +346,37 @@ mod tests {
         t2.poll().await;
         // t2 fired along t1 so no extra wait time
         assert_eq!(now.elapsed().as_secs(), 0);
+    }
+
+    // certgate patch 0022: registrations found in the recent-timers cache share the map's timer
+    // and fire with it; another manager's timers are never handed out from it.
+    #[tokio::test]
+    async fn test_recent_timers_fire_and_stay_per_manager() {
+        let tm_a = Arc::new(TimerManager::new());
+        let tm = tm_a.clone();
+        std::thread::spawn(move || tm_a.clock_thread());
+        // a second manager without a clock thread: its timers never fire
+        let silent = TimerManager::new();
+
+        let now = Instant::now();
+        let mut stubs = Vec::new();
+        for _ in 0..50 {
+            stubs.push(tm.register_timer(Duration::from_millis(300)));
+            stubs.push(tm.register_timer(Duration::from_millis(600)));
+        }
+        let never = silent.register_timer(Duration::from_millis(300));
+        for stub in stubs {
+            stub.poll().await;
+        }
+        assert!(now.elapsed() >= Duration::from_millis(600));
+        assert!(now.elapsed() < Duration::from_secs(2));
+        // the silent manager's timer did not come from `tm`'s cache
+        let silent_wait = tokio::time::timeout(Duration::from_millis(200), never.poll()).await;
+        assert!(silent_wait.is_err());
+        // and `tm`'s next timer is not the silent manager's
+        let now = Instant::now();
+        tm.register_timer(Duration::from_millis(300)).poll().await;
+        assert!(now.elapsed() < Duration::from_secs(1));
     }
 
     #[test]
