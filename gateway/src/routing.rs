@@ -138,13 +138,15 @@ fn decode(s: &str) -> String {
 /// Where an API sends requests by default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BackendRef {
-    Id(String),
-    Url(String),
+    // Shared with every request routed here (a request holds its route's, without a copy).
+    Id(Arc<str>),
+    Url(Arc<str>),
 }
 
 #[derive(Debug)]
 pub struct OperationRoute {
-    pub name: String,
+    /// Shared with the requests it matches (their metrics and access-log lines).
+    pub name: Arc<str>,
     /// Upper-case method; None for `*`.
     pub method: Option<String>,
     pub template: UrlTemplate,
@@ -154,7 +156,8 @@ pub struct OperationRoute {
 
 #[derive(Debug)]
 pub struct ApiRoute {
-    pub name: String,
+    /// Shared with the requests it matches (their metrics and access-log lines).
+    pub name: Arc<str>,
     /// Normalised: no trailing slash; "" for the root.
     pub prefix: String,
     /// Lower-case; empty means every hostname.
@@ -392,14 +395,14 @@ mod tests {
             .route("api.example.test:8443", "GET", "/weather/today/Oslo")
             .unwrap();
         assert_eq!(
-            (m.api.name.as_str(), m.operation.unwrap().name.as_str()),
+            (&*m.api.name, &*m.operation.unwrap().name),
             ("weather", "today")
         );
         assert_eq!(m.params, vec![("city".to_string(), "Oslo".to_string())]);
         let m = r
             .route("PARTNER.example.test", "GET", "/weather/today/Oslo")
             .unwrap();
-        assert_eq!(m.api.name, "partner-weather");
+        assert_eq!(&*m.api.name, "partner-weather");
         assert_eq!(
             r.route("api.example.test", "POST", "/weather/today/Oslo")
                 .unwrap_err(),
@@ -415,7 +418,7 @@ mod tests {
             vec![("path".to_string(), "a/b".to_string())]
         );
         assert_eq!(
-            r.route("x", "GET", "/weather")
+            &*r.route("x", "GET", "/weather")
                 .unwrap()
                 .operation
                 .unwrap()
@@ -424,10 +427,7 @@ mod tests {
         );
         // Not under /weather: goes to the pass-through API.
         let m = r.route("x", "GET", "/weatherstation").unwrap();
-        assert_eq!(
-            (m.api.name.as_str(), m.operation.is_none()),
-            ("proxy", true)
-        );
+        assert_eq!((&*m.api.name, m.operation.is_none()), ("proxy", true));
         assert_eq!(normalise_prefix("weather/"), "/weather");
         assert_eq!(normalise_prefix("/"), "");
         assert_eq!(strip_port("[::1]:443"), "::1");

@@ -14,14 +14,19 @@ use crate::tls::ClientIdentity;
 
 /// The metrics, trace events and access-log line of a request that ran.
 pub(super) fn request(session: &Session, rc: &mut GatewayCtx) {
-    let status = session.response_written().map_or(0, |r| r.status.as_u16());
+    let status = session.response_written().map(|r| r.status);
     let m = &crate::metrics::METRICS;
     let elapsed = rc.start.elapsed();
+    let (api, operation) = (
+        rc.api.as_deref().unwrap_or(""),
+        rc.operation.as_deref().unwrap_or(""),
+    );
+    // `StatusCode::as_str` is the code's digits without formatting (0: no response written).
     m.requests
-        .with_label_values(&[&rc.api, &rc.operation, &status.to_string()])
+        .with_label_values(&[api, operation, status.as_ref().map_or("0", |s| s.as_str())])
         .inc();
     m.latency
-        .with_label_values(&[&rc.api])
+        .with_label_values(&[api])
         .observe(elapsed.as_secs_f64());
     let reason = rc
         .state
@@ -75,10 +80,10 @@ pub(super) fn request(session: &Session, rc: &mut GatewayCtx) {
             .original
             .as_ref()
             .map_or(rc.path.as_str(), |(p, _)| p.as_str()),
-        status,
+        status: status.map_or(0, |s| s.as_u16()),
         latency_ms: (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-        api: &rc.api,
-        operation: &rc.operation,
+        api,
+        operation,
         certificate_thumbprint: cert.map(|c| &**c.thumbprint()),
         certificate_subject: cert.map(|c| &**c.subject()),
         validation_reason: reason,

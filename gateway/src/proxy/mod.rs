@@ -679,8 +679,8 @@ impl ProxyHttp for Gateway {
             _ => found,
         };
         let route = found.map(|m| {
-            rc.api = m.api.name.clone();
-            rc.operation = m.operation.map(|o| o.name.clone()).unwrap_or_default();
+            rc.api = Some(m.api.name.clone());
+            rc.operation = m.operation.map(|o| o.name.clone());
             (m.plan.clone(), m.params, m.api.backend.clone())
         });
         rc.snapshot = Some(snap.clone());

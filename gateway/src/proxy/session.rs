@@ -64,9 +64,10 @@ pub(crate) struct GatewayCtx {
     /// A body that replaces the backend's (outbound set-body, or an error response there).
     pub(super) replace_body: Option<Vec<u8>>,
     pub(super) traces: Vec<TraceEvent>,
-    pub(super) api: String,
-    pub(super) operation: String,
-    pub(super) sni: Option<String>,
+    /// The matched API's and operation's names (the route's own, shared); None before routing.
+    pub(super) api: Option<Arc<str>>,
+    pub(super) operation: Option<Arc<str>>,
+    pub(super) sni: Option<Arc<str>>,
     pub(super) start: std::time::Instant,
     /// The backend chosen in `upstream_peer`, for `upstream_request_filter`.
     pub(super) upstream: Option<Upstream>,
@@ -138,8 +139,8 @@ impl Default for GatewayCtx {
             cursor: None,
             replace_body: None,
             traces: Vec::new(),
-            api: String::new(),
-            operation: String::new(),
+            api: None,
+            operation: None,
             sni: None,
             start: std::time::Instant::now(),
             upstream: None,

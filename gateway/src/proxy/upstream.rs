@@ -27,7 +27,7 @@ pub(super) async fn peer(rc: &mut GatewayCtx) -> Result<Box<HttpPeer>> {
     // set-backend-service wins over the API's default backend.
     let backend_id = match (&rc.state.backend, &rc.api_backend) {
         (Some(BackendTarget::BackendId(id)), _) => Some(&**id),
-        (None, Some(crate::routing::BackendRef::Id(id))) => Some(id.as_str()),
+        (None, Some(crate::routing::BackendRef::Id(id))) => Some(&**id),
         _ => None,
     };
     let backend: Option<Arc<BackendSpec>> = backend_id

@@ -38,7 +38,8 @@ pub(crate) mod sessions;
 pub(crate) struct ClientIdentity {
     pub certificate: Option<Arc<Certificate>>,
     pub sent_chain: SentChain,
-    pub sni: Option<String>,
+    /// Shared with each request on the connection (its access-log line).
+    pub sni: Option<Arc<str>>,
     /// The configured hostname the connection was negotiated for (SNI, or the default one):
     /// the only hostname its requests may name.
     pub hostname: Option<String>,
@@ -341,7 +342,7 @@ impl TlsAccept for Handshake {
                 .map(|h| h.host.clone())
         };
         let mut id = ClientIdentity {
-            sni,
+            sni: sni.map(Arc::from),
             hostname,
             ..Default::default()
         };

@@ -102,14 +102,14 @@ impl Loader {
             let backend = api.backend.as_ref().and_then(|b| {
                 if b.value.starts_with("http://") || b.value.starts_with("https://") {
                     match BackendUrl::parse(&b.value) {
-                        Ok(_) => Some(BackendRef::Url(b.value.clone())),
+                        Ok(_) => Some(BackendRef::Url(b.value.as_str().into())),
                         Err(e) => {
                             self.at(b, e);
                             None
                         }
                     }
                 } else if backends.contains_key(&b.value) {
-                    Some(BackendRef::Id(b.value.clone()))
+                    Some(BackendRef::Id(b.value.as_str().into()))
                 } else {
                     self.at(
                         b,
@@ -207,7 +207,7 @@ impl Loader {
                 };
                 match compile(route, op_doc.as_ref()) {
                     Ok(p) => operations.push(OperationRoute {
-                        name: op.name.value.clone(),
+                        name: op.name.value.as_str().into(),
                         method: (method != "*").then_some(method),
                         template,
                         template_text: op.url_template.value.clone(),
@@ -222,7 +222,7 @@ impl Loader {
                 .map(|h| h.value.to_ascii_lowercase())
                 .collect();
             apis.push(ApiRoute {
-                name: api.name.value.clone(),
+                name: api.name.value.as_str().into(),
                 prefix,
                 hostnames,
                 backend,
