@@ -252,7 +252,16 @@ backend be
     return [binary("haproxy"), "-f", str(conf), "-db"]
 
 
+# certgate's `key-exchange-groups` in the runs (None: the TLS library's default list, which
+# BoringSSL and OpenSSL 3.5+ head with the hybrid post-quantum X25519MLKEM768). `make compare`
+# sets it to X25519, the group nginx and HAProxy (Debian's OpenSSL 3.0, without ML-KEM)
+# negotiate with oha, so that a handshake does the same cryptography on every system.
+KEY_EXCHANGE_GROUPS = None
+
+
 def certgate_conf(work, d, allow, resumption, policy, certgate, http2=False):
+    groups = (f"    key-exchange-groups: [{KEY_EXCHANGE_GROUPS}]\n"
+              if KEY_EXCHANGE_GROUPS else "")
     policies = work / "policies"
     policies.mkdir(exist_ok=True)
     certificates = "".join(f"  - {{ id: allowed-{i}, file: {f} }}\n"
@@ -278,7 +287,7 @@ listeners:
     http2: {"true" if http2 else "false"}
     min-tls-version: "1.3"
     session-resumption: {"true" if resumption else "false"}
-    hostnames:
+{groups}    hostnames:
       - host: {HOST}
         default: true
         certificate: {{ pem: {d}/server.chain.pem, key: {d}/server.key.pem }}
@@ -684,7 +693,10 @@ def report(results, meta, args, path, memory=None, reload=None):
         "Gateway pinned to CPU 0 with one worker, oha/wrk and the backend on CPU 1; TLS 1.3; "
         f"{ALLOW_LIST}-thumbprint allow-list; 1 KiB response. `CPU/req` is the gateway's own "
         "user+system time per request (from /proc), `CPU s/10k` the same per 10 000 requests, "
-        "`vs nginx` the ratio of requests/s (higher is better) and of CPU/req (lower is better).",
+        "`vs nginx` the ratio of requests/s (higher is better) and of CPU/req (lower is better). "
+        "Key exchange: certgate `key-exchange-groups: "
+        f"{'[' + KEY_EXCHANGE_GROUPS + ']' if KEY_EXCHANGE_GROUPS else 'default (the TLS library’s list, hybrid X25519MLKEM768 first)'}`; "
+        "nginx and HAProxy (OpenSSL 3.0) negotiate X25519 with oha.",
         "",
     ]
     for key in args.keys:
@@ -763,6 +775,10 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "target/compare"))
     ap.add_argument("--results", default=str(ROOT / "bench/RESULTS.md"))
     ap.add_argument("--no-install", action="store_true")
+    ap.add_argument("--key-exchange-groups", default="X25519",
+                    help="certgate's key-exchange-groups, comma-separated (default X25519, as "
+                         "nginx and HAProxy negotiate with oha here; 'default': the TLS "
+                         "library's own list, hybrid X25519MLKEM768 first)")
     ap.add_argument("--reload-seconds", type=int, default=60,
                     help="reload-under-load test duration (0: skip)")
     ap.add_argument("--reload-rate", type=int, default=2000, help="requests/s during it")
@@ -771,6 +787,9 @@ def main():
     ap.add_argument("--idle", type=int, default=10_000,
                     help="idle kept-alive connections for the memory table (0: skip)")
     args = ap.parse_args()
+    global KEY_EXCHANGE_GROUPS
+    if args.key_exchange_groups != "default":
+        KEY_EXCHANGE_GROUPS = ", ".join(args.key_exchange_groups.split(","))
     args.systems = args.systems.split(",")
     args.scenarios = args.scenarios.split(",")
     args.keys = args.keys.split(",")

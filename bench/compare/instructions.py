@@ -94,7 +94,12 @@ def main():
     ap.add_argument("--policy", action="store_true",
                     help="with the 1 000-certificate validate policy (default: none)")
     ap.add_argument("--keep", type=Path, help="copy the callgrind profile here")
+    ap.add_argument("--key-exchange-groups", default="default",
+                    help="certgate's key-exchange-groups, comma-separated (default: the TLS "
+                         "library's own list)")
     args = ap.parse_args()
+    if args.key_exchange_groups != "default":
+        c.KEY_EXCHANGE_GROUPS = ", ".join(args.key_exchange_groups.split(","))
     c.install()  # nginx (the backend) and oha
     if shutil.which("valgrind") is None:
         c.log("installing valgrind from Debian")

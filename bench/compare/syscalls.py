@@ -108,7 +108,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--policy", action="store_true",
                     help="certgate with the 1 000-certificate validate policy (default: none)")
+    ap.add_argument("--key-exchange-groups", default="default",
+                    help="certgate's key-exchange-groups, comma-separated (default: the TLS "
+                         "library's own list)")
     args = ap.parse_args()
+    if args.key_exchange_groups != "default":
+        c.KEY_EXCHANGE_GROUPS = ", ".join(args.key_exchange_groups.split(","))
     c.install()
     if shutil.which("strace") is None:
         c.log("installing strace from Debian")

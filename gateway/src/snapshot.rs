@@ -91,6 +91,9 @@ pub struct ListenerSpec {
     pub session_resumption: bool,
     /// Socket read buffer per connection, bytes.
     pub read_buffer: usize,
+    /// Key-exchange groups in order of preference, as the TLS library names them joined by
+    /// `:`; None for the library's default list.
+    pub key_exchange_groups: Option<String>,
     pub hostnames: Vec<HostnameSpec>,
 }
 
@@ -337,13 +340,14 @@ impl Snapshot {
             .iter()
             .map(|l| {
                 format!(
-                    "{} tls={} http2={} min-tls={:?} resumption={} read-buffer={}",
+                    "{} tls={} http2={} min-tls={:?} resumption={} read-buffer={} groups={}",
                     l.address,
                     l.tls,
                     l.http2,
                     l.min_tls_version,
                     l.session_resumption,
-                    l.read_buffer
+                    l.read_buffer,
+                    l.key_exchange_groups.as_deref().unwrap_or("default")
                 )
             })
             .chain(std::iter::once(format!(

@@ -152,6 +152,24 @@ fn malformed_configurations_are_located() {
         22,
         "min-tls-version '1.1': expected \"1.2\" or \"1.3\"",
     );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    key-exchange-groups: [X25519, Curve0]\n",
+        4,
+        26,
+        "'Curve0' is not a key-exchange group this build's TLS library supports",
+    );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    key-exchange-groups: [\"X25519:P-256\"]\n",
+        4,
+        26,
+        "'X25519:P-256' is not a group name",
+    );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    key-exchange-groups: []\n",
+        4,
+        26,
+        "the list is empty",
+    );
     // Addresses, hosts and listeners.
     expect(
         "listeners:\n  - address: localhost\n    tls: false\n",

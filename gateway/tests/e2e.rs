@@ -475,6 +475,39 @@ fn listener_tls_options_resumption_off_and_tls13_only() {
     assert!(!old.contains("HTTP/1.1"), "{old}");
 }
 
+/// `key-exchange-groups` is the listener's offer: a client that offers none of its groups gets
+/// no handshake, one that offers one of them gets that group.
+#[test]
+fn listener_key_exchange_groups_are_the_ones_offered() {
+    let d = Demo::start_with(|yaml| {
+        yaml.replacen(
+            "    hostnames:\n",
+            "    key-exchange-groups: [P-384, P-256]\n    hostnames:\n",
+            1,
+        )
+    });
+    let cert = d.pki("dev-valid-client.pem");
+    let key = d.pki("dev-valid-client.key.pem");
+    let request = b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
+    let refused = d.s_client(
+        &["-groups", "X25519", "-cert", &cert, "-key", &key],
+        request,
+    );
+    assert!(!refused.contains("HTTP/1.1"), "{refused}");
+    let p256 = d.s_client(
+        &["-groups", "X25519:P-256", "-cert", &cert, "-key", &key],
+        request,
+    );
+    assert!(p256.contains("HTTP/1.1 200 OK"), "{p256}");
+    assert!(p256.contains("prime256v1"), "{p256}");
+    // A client with both of the listener's groups.
+    let both = d.s_client(
+        &["-groups", "P-256:P-384", "-cert", &cert, "-key", &key],
+        request,
+    );
+    assert!(both.contains("HTTP/1.1 200 OK"), "{both}");
+}
+
 #[test]
 fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
     let d = Demo::start();

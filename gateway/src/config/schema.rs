@@ -169,6 +169,11 @@ pub(crate) struct Listener {
     /// own default of 64 KiB costs ~60 KiB of RSS per idle kept-alive connection).
     #[serde(default)]
     pub read_buffer_bytes: Option<S<u64>>,
+    /// TLS key-exchange groups in order of preference (nginx `ssl_ecdh_curve`), e.g.
+    /// `[X25519MLKEM768, X25519, P-256]`; default: the TLS library's own list, which puts the
+    /// hybrid post-quantum X25519MLKEM768 first.
+    #[serde(default)]
+    pub key_exchange_groups: Option<S<Vec<String>>>,
     #[serde(default)]
     pub hostnames: Vec<Hostname>,
 }

@@ -377,6 +377,47 @@ impl TlsAccept for Handshake {
     }
 }
 
+/// A listener's `key-exchange-groups`, checked against the TLS library this build links (a
+/// scratch context takes the list as the listener's will), joined as the library reads it.
+pub(crate) fn key_exchange_groups(names: &[String]) -> Result<String, String> {
+    if names.is_empty() {
+        return Err("the list is empty; leave the setting out for the library's default".into());
+    }
+    if let Some(bad) = names.iter().find(|n| {
+        n.is_empty()
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(format!("'{bad}' is not a group name"));
+    }
+    let list = names.join(":");
+    let mut scratch = pingora::tls::ssl::SslContext::builder(pingora::tls::ssl::SslMethod::tls())
+        .map_err(|e| e.to_string())?;
+    for name in names {
+        if set_groups(&mut scratch, name).is_err() {
+            return Err(format!(
+                "'{name}' is not a key-exchange group this build's TLS library supports \
+                 (e.g. X25519MLKEM768, X25519, P-256, P-384)"
+            ));
+        }
+    }
+    set_groups(&mut scratch, &list).map_err(|e| e.to_string())?;
+    Ok(list)
+}
+
+/// Sets the key-exchange groups (`a:b:c`) on a context: `SSL_CTX_set1_groups_list` in OpenSSL,
+/// `SSL_CTX_set1_curves_list` (the same list under its older name) in BoringSSL.
+fn set_groups(
+    ctx: &mut pingora::tls::ssl::SslContextBuilder,
+    list: &str,
+) -> Result<(), pingora::tls::error::ErrorStack> {
+    #[cfg(feature = "openssl")]
+    return ctx.set_groups_list(list);
+    #[cfg(not(feature = "openssl"))]
+    return ctx.set_curves_list(list);
+}
+
 /// TLS settings for one listener: TLS 1.2 (unless `min-tls-version: "1.3"`) and 1.3, ALPN h2
 /// when enabled, session resumption (tickets and cache) that keeps the client certificate,
 /// unless switched off. Fixed for the life of the listening socket.
@@ -408,6 +449,9 @@ pub(crate) fn settings(
     }
     if listener.session_resumption {
         sessions::configure(&mut s, listener.address, state_for_sessions)?;
+    }
+    if let Some(groups) = &listener.key_exchange_groups {
+        set_groups(&mut s, groups).map_err(tls_err)?;
     }
     if listener.http2 {
         s.enable_h2();

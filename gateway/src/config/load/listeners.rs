@@ -116,9 +116,20 @@ impl Loader {
                     DEFAULT_READ_BUFFER
                 }
             };
+            let key_exchange_groups =
+                l.key_exchange_groups
+                    .as_ref()
+                    .and_then(|g| match crate::tls::key_exchange_groups(&g.value) {
+                        Ok(list) => Some(list),
+                        Err(e) => {
+                            self.at(g, format!("key-exchange-groups: {e}"));
+                            None
+                        }
+                    });
             out.push(ListenerSpec {
                 address,
                 read_buffer,
+                key_exchange_groups,
                 tls: l.tls,
                 http2: l.http2,
                 min_tls_version,
