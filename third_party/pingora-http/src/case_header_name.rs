@@ -38,6 +38,12 @@ impl CaseHeaderName {
 /// A trait that converts into case-sensitive header names.
 pub trait IntoCaseHeaderName {
     fn into_case_header_name(self) -> CaseHeaderName;
+
+    /// certgate patch 0024: the typed name, when this already is one: adding it then needs no
+    /// parse and, without a case map, no case bookkeeping.
+    fn typed_name(&self) -> Option<&HeaderName> {
+        None
+    }
 }
 
 impl IntoCaseHeaderName for CaseHeaderName {
@@ -62,11 +68,19 @@ impl IntoCaseHeaderName for HeaderName {
     fn into_case_header_name(self) -> CaseHeaderName {
         CaseHeaderName(titled_header_name(&self))
     }
+
+    fn typed_name(&self) -> Option<&HeaderName> {
+        Some(self)
+    }
 }
 
 impl IntoCaseHeaderName for &HeaderName {
     fn into_case_header_name(self) -> CaseHeaderName {
         CaseHeaderName(titled_header_name(self))
+    }
+
+    fn typed_name(&self) -> Option<&HeaderName> {
+        Some(self)
     }
 }
 

@@ -887,6 +887,17 @@ fn append_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<bool> {
+    if name_map.map.is_none() {
+        if let Some(typed) = name.typed_name() {
+            // certgate patch 0024: a typed name is written titled or in lower case, as the
+            // writer without a case map writes it (`CaseSlot::get` would find it plain): no
+            // map to make, and nothing to parse.
+            return value_map.try_append(typed.clone(), value).or_err(
+                InvalidHTTPHeader,
+                "header value map size overflows MAX_SIZE",
+            );
+        }
+    }
     let case_header_name = name.into_case_header_name();
     let header_name: HeaderName = case_header_name
         .as_slice()
@@ -916,6 +927,13 @@ fn insert_header_value<T>(
     name: impl IntoCaseHeaderName,
     value: T,
 ) -> Result<()> {
+    if name_map.map.is_none() {
+        if let Some(typed) = name.typed_name() {
+            // certgate patch 0024: as in `append_header_value`.
+            value_map.insert(typed.clone(), value);
+            return Ok(());
+        }
+    }
     let case_header_name = name.into_case_header_name();
     let header_name: HeaderName = case_header_name
         .as_slice()
@@ -1166,6 +1184,28 @@ mod tests {
         let mut buf: Vec<u8> = vec![];
         resp.header_to_h1_wire(&mut buf);
         assert_eq!(buf, b"Server: s\r\nX-Served-By: b\r\n".to_vec());
+    }
+
+    // certgate patch 0024: a typed name is added without a parse or a case map; once a map
+    // exists (a name needed one), it is recorded there in its titled form, as before.
+    #[test]
+    fn typed_names_need_no_case_map() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header(http::header::HOST, "a").unwrap();
+        req.insert_header(&http::header::ACCEPT, "*/*").unwrap();
+        req.insert_header(http::HeaderName::from_static("x-typed"), "t").unwrap();
+        assert!(req.header_name_map.is_none());
+        req.append_header("X-MiXed", "m").unwrap();
+        assert!(req.header_name_map.is_some());
+        req.append_header(http::header::CONTENT_LENGTH, "1").unwrap();
+        req.insert_header(http::header::ACCEPT, "text/plain").unwrap();
+        let mut buf: Vec<u8> = vec![];
+        req.header_to_h1_wire(&mut buf);
+        assert_eq!(
+            buf,
+            b"Host: a\r\naccept: text/plain\r\nx-typed: t\r\nX-MiXed: m\r\nContent-Length: 1\r\n"
+                .to_vec()
+        );
     }
 
     // certgate patch 0023: a field line written in one piece into free space, or piece by piece
