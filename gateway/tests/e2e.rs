@@ -475,6 +475,34 @@ fn listener_tls_options_resumption_off_and_tls13_only() {
     assert!(!old.contains("HTTP/1.1"), "{old}");
 }
 
+/// TLS records that reach the gateway together (the handshake's last flight with a request; a
+/// request head in two records) or in pieces (a record split inside its header) are all read:
+/// the reads that wait on the transport (patch 0025) must not wait while bytes are buffered.
+#[test]
+fn tls_records_arriving_together_or_in_pieces_are_all_served() {
+    let d = Demo::start();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/demo/tls_records.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([
+            &d.tls.to_string(),
+            &d.pki("root-ca.pem"),
+            &d.pki("dev-valid-client.pem"),
+            &d.pki("dev-valid-client.key.pem"),
+            API,
+            "/validate/weather/Oslo",
+        ])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        answer.matches("HTTP/1.1 200 OK").count(),
+        3,
+        "{answer}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `key-exchange-groups` is the listener's offer: a client that offers none of its groups gets
 /// no handshake, one that offers one of them gets that group.
 #[test]

@@ -79,6 +79,13 @@ pub trait Peek {
     async fn try_peek(&mut self, _buf: &mut [u8]) -> std::io::Result<bool> {
         Ok(false)
     }
+
+    /// certgate patch 0025: `Pending` (with `cx` registered for the transport's readiness) when
+    /// a read would find nothing: no bytes buffered here and the socket not readable. `Ready`
+    /// when a read may make progress, or when this transport cannot tell (the default).
+    fn poll_read_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
 }
 
 use std::any::Any;

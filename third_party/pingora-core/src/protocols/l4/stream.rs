@@ -1018,6 +1018,25 @@ impl Peek for Stream {
         self.rewind(buf);
         Ok(true)
     }
+
+    /// certgate patch 0025: bytes put back or left in the read buffer can be read at once;
+    /// otherwise the socket's readiness (an error is `Ready`: the read reports it).
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.rewind_read_buf.is_empty() {
+            return Poll::Ready(());
+        }
+        if let BufferedStream::BufferedRead(reader) = self.stream() {
+            if reader.pos < reader.rest.len() {
+                return Poll::Ready(());
+            }
+        }
+        match &self.stream().get_ref().stream {
+            RawStream::Tcp(s) => s.poll_read_ready(cx).map(|_| ()),
+            #[cfg(unix)]
+            RawStream::Unix(s) => s.poll_read_ready(cx).map(|_| ()),
+            RawStream::Virtual(_) => Poll::Ready(()),
+        }
+    }
 }
 
 #[async_trait]

@@ -129,13 +129,23 @@ impl<T> DerefMut for SslStream<T> {
 
 impl<T> AsyncRead for SslStream<T>
 where
-    T: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + crate::protocols::Peek + Unpin,
 {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // certgate patch 0025: with no decrypted bytes buffered, an `SSL_read` can only make
+        // progress on bytes from the transport (BoringSSL reads no further ahead than the record
+        // it needs), so while the transport has none it would return "want read" after
+        // resetting the error queue and going through the BIO: wait for the transport instead.
+        // A kept-alive connection asks twice per request (the idle watch while the backend
+        // answers, the wait for the next request).
+        #[cfg(feature = "boringssl")]
+        if self.ssl.ssl().pending() == 0 && self.ssl.get_mut().poll_read_ready(cx).is_pending() {
+            return Poll::Pending;
+        }
         Self::clear_error();
         Pin::new(&mut self.ssl).poll_read(cx, buf)
     }
