@@ -94,6 +94,9 @@ def main():
     ap.add_argument("--policy", action="store_true",
                     help="with the 1 000-certificate validate policy (default: none)")
     ap.add_argument("--keep", type=Path, help="copy the callgrind profile here")
+    ap.add_argument("--http2", action="store_true",
+                    help="HTTP/2: H2_STREAMS streams on each of 32 / H2_STREAMS connections "
+                         "(make compare's scenario e)")
     ap.add_argument("--key-exchange-groups", default="default",
                     help="certgate's key-exchange-groups, comma-separated (default: the TLS "
                          "library's own list)")
@@ -111,7 +114,7 @@ def main():
         old.unlink()
     d, allow = c.pki(binary, out, "ecdsa")
     backend = c.start(c.backend_conf(work), "backend", work, c.LOADGEN_CPU)
-    cmd = c.certgate_conf(work, d, allow, True, args.policy, binary)
+    cmd = c.certgate_conf(work, d, allow, True, args.policy, binary, args.http2)
     gw = subprocess.Popen(["valgrind", "--tool=callgrind",
                            f"--callgrind-out-file={work}/callgrind.out.%p"] + cmd,
                           stdout=open(work / "gateway.log", "wb"), stderr=subprocess.STDOUT,
@@ -122,7 +125,9 @@ def main():
 
         def load(n):
             r = subprocess.run(
-                ["oha", "--no-tui", "--output-format", "json", "-n", str(n), "-c", "32",
+                ["oha", "--no-tui", "--output-format", "json", "-n", str(n)] +
+                (["-c", str(32 // c.H2_STREAMS), "--http2", "-p", str(c.H2_STREAMS)]
+                 if args.http2 else ["-c", "32"]) + [
                  "--cacert", str(d / "root-ca.pem"), "--cert", str(d / "dev-valid-client.pem"),
                  "--key", str(d / "dev-valid-client.key.pem"), "--connect-to",
                  f"{c.HOST}:{c.PORT_TLS}:127.0.0.1:{c.PORT_TLS}", f"https://{c.HOST}:{c.PORT_TLS}/"],
@@ -152,7 +157,7 @@ def main():
     steady = (total(inc) - handshakes) / n
     print(f"certgate {'with the 1 000-certificate policy' if args.policy else 'without policy'}"
           f", {binary}")
-    print(f"instructions per request, all: {total(inc) / n:,.0f}; 32 handshakes: "
+    print(f"instructions per request, all: {total(inc) / n:,.0f}; the handshakes: "
           f"{handshakes / n:,.0f} per request; kept-alive request: {steady:,.0f}\n")
     print("| part of one kept-alive request | instructions | share |")
     print("|---|---:|---:|")
