@@ -259,6 +259,18 @@ backend be
 KEY_EXCHANGE_GROUPS = None
 
 
+def key_exchange_groups_option(ap, default):
+    ap.add_argument("--key-exchange-groups", default=default,
+                    help=f"certgate's key-exchange-groups, comma-separated (default {default}; "
+                         "X25519 is what nginx and HAProxy negotiate with oha here; 'default': "
+                         "the TLS library's own list, hybrid X25519MLKEM768 first)")
+
+
+def use_key_exchange_groups(value):
+    global KEY_EXCHANGE_GROUPS
+    KEY_EXCHANGE_GROUPS = None if value == "default" else ", ".join(value.split(","))
+
+
 def certgate_conf(work, d, allow, resumption, policy, certgate, http2=False):
     groups = (f"    key-exchange-groups: [{KEY_EXCHANGE_GROUPS}]\n"
               if KEY_EXCHANGE_GROUPS else "")
@@ -775,10 +787,7 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "target/compare"))
     ap.add_argument("--results", default=str(ROOT / "bench/RESULTS.md"))
     ap.add_argument("--no-install", action="store_true")
-    ap.add_argument("--key-exchange-groups", default="X25519",
-                    help="certgate's key-exchange-groups, comma-separated (default X25519, as "
-                         "nginx and HAProxy negotiate with oha here; 'default': the TLS "
-                         "library's own list, hybrid X25519MLKEM768 first)")
+    key_exchange_groups_option(ap, "X25519")
     ap.add_argument("--reload-seconds", type=int, default=60,
                     help="reload-under-load test duration (0: skip)")
     ap.add_argument("--reload-rate", type=int, default=2000, help="requests/s during it")
@@ -787,9 +796,7 @@ def main():
     ap.add_argument("--idle", type=int, default=10_000,
                     help="idle kept-alive connections for the memory table (0: skip)")
     args = ap.parse_args()
-    global KEY_EXCHANGE_GROUPS
-    if args.key_exchange_groups != "default":
-        KEY_EXCHANGE_GROUPS = ", ".join(args.key_exchange_groups.split(","))
+    use_key_exchange_groups(args.key_exchange_groups)
     args.systems = args.systems.split(",")
     args.scenarios = args.scenarios.split(",")
     args.keys = args.keys.split(",")

@@ -97,12 +97,9 @@ def main():
     ap.add_argument("--http2", action="store_true",
                     help="HTTP/2: H2_STREAMS streams on each of 32 / H2_STREAMS connections "
                          "(make compare's scenario e)")
-    ap.add_argument("--key-exchange-groups", default="default",
-                    help="certgate's key-exchange-groups, comma-separated (default: the TLS "
-                         "library's own list)")
+    c.key_exchange_groups_option(ap, "default")
     args = ap.parse_args()
-    if args.key_exchange_groups != "default":
-        c.KEY_EXCHANGE_GROUPS = ", ".join(args.key_exchange_groups.split(","))
+    c.use_key_exchange_groups(args.key_exchange_groups)
     c.install()  # nginx (the backend) and oha
     if shutil.which("valgrind") is None:
         c.log("installing valgrind from Debian")

@@ -108,12 +108,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--policy", action="store_true",
                     help="certgate with the 1 000-certificate validate policy (default: none)")
-    ap.add_argument("--key-exchange-groups", default="default",
-                    help="certgate's key-exchange-groups, comma-separated (default: the TLS "
-                         "library's own list)")
+    c.key_exchange_groups_option(ap, "default")
     args = ap.parse_args()
-    if args.key_exchange_groups != "default":
-        c.KEY_EXCHANGE_GROUPS = ", ".join(args.key_exchange_groups.split(","))
+    c.use_key_exchange_groups(args.key_exchange_groups)
     c.install()
     if shutil.which("strace") is None:
         c.log("installing strace from Debian")
