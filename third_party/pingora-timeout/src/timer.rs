@@ -72,10 +72,14 @@ pub struct TimerStub(Arc<Notify>, Arc<AtomicBool>);
 impl TimerStub {
     /// Wait for the timer to expire.
     pub async fn poll(self) {
+        // certgate patch 0026: the `Notified` first, then the flag. `notify_waiters` wakes the
+        // `Notified` futures that exist when it is called; created after the flag check, one
+        // missed a timer firing between the two, and its wait never ended.
+        let notified = self.0.notified();
         if self.1.load(Ordering::SeqCst) {
             return;
         }
-        self.0.notified().await;
+        notified.await;
     }
 }
 
