@@ -297,11 +297,10 @@ impl TransportConnector {
             // socket digest (`connectors::l4::connect`, or one `getpeername` on first use,
             // cached); compare with it instead of asking the kernel on every reuse.
             #[cfg(unix)]
-            let matches = match stream.get_socket_digest() {
-                Some(digest) => match digest.peer_addr() {
-                    Some(connected) => connected_to(connected, peer.address()),
-                    None => peer.matches_fd(stream.id()),
-                },
+            let digest = stream.get_socket_digest();
+            #[cfg(unix)]
+            let matches = match digest.as_deref().and_then(|d| d.peer_addr()) {
+                Some(connected) => connected_to(connected, peer.address()),
                 None => peer.matches_fd(stream.id()),
             };
             #[cfg(windows)]
