@@ -440,6 +440,23 @@ def oha(d, duration, concurrency, keepalive, http2=False):
     }
 
 
+def oha_requests(d, n, http2=False, cpu=None):
+    """`n` kept-alive mTLS GETs over 32 streams (HTTP/2: H2_STREAMS on each connection),
+    optionally pinned to `cpu`; raises unless every one was answered 200. For the one-binary
+    tools (instructions.py, syscalls.py), which count per request rather than per second."""
+    conns = ["-c", str(32 // H2_STREAMS), "--http2", "-p", str(H2_STREAMS)] if http2 else \
+        ["-c", "32"]
+    cmd = (["taskset", "-c", cpu] if cpu else []) + [
+        "oha", "--no-tui", "--output-format", "json", "-n", str(n)] + conns + [
+        "--cacert", str(d / "root-ca.pem"), "--cert", str(d / "dev-valid-client.pem"),
+        "--key", str(d / "dev-valid-client.key.pem"),
+        "--connect-to", f"{HOST}:{PORT_TLS}:127.0.0.1:{PORT_TLS}", f"https://{HOST}:{PORT_TLS}/"]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    codes = json.loads(r).get("statusCodeDistribution", {})
+    if codes.get("200", 0) != n:
+        raise RuntimeError(f"expected {n} answers 200, got {codes}")
+
+
 def wrk_forwarded(d, duration, concurrency):
     cmd = ["taskset", "-c", LOADGEN_CPU, "wrk", "-t1", f"-c{concurrency}", f"-d{duration}s",
            "--latency", "-s", str(ROOT / "load-tests/wrk/forwarded-header.lua"),

@@ -21,7 +21,6 @@ Usage: bench/compare/instructions.py [--binary PATH] [--requests N] [--policy] [
 """
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -121,17 +120,7 @@ def main():
             raise RuntimeError(f"gateway did not start under valgrind; see {work}/gateway.log")
 
         def load(n):
-            r = subprocess.run(
-                ["oha", "--no-tui", "--output-format", "json", "-n", str(n)] +
-                (["-c", str(32 // c.H2_STREAMS), "--http2", "-p", str(c.H2_STREAMS)]
-                 if args.http2 else ["-c", "32"]) + [
-                 "--cacert", str(d / "root-ca.pem"), "--cert", str(d / "dev-valid-client.pem"),
-                 "--key", str(d / "dev-valid-client.key.pem"), "--connect-to",
-                 f"{c.HOST}:{c.PORT_TLS}:127.0.0.1:{c.PORT_TLS}", f"https://{c.HOST}:{c.PORT_TLS}/"],
-                capture_output=True, text=True, check=True).stdout
-            codes = json.loads(r).get("statusCodeDistribution", {})
-            if codes.get("200", 0) != n:
-                raise RuntimeError(f"expected {n} answers 200, got {codes}")
+            c.oha_requests(d, n, http2=args.http2)
 
         load(500)
         c.sh(["callgrind_control", "-z", str(gw.pid)], stdout=subprocess.DEVNULL)

@@ -17,7 +17,6 @@ Usage: bench/compare/syscalls.py [--binary PATH] [--requests N] [--rounds R] [--
 """
 
 import argparse
-import json
 import shutil
 import signal
 import statistics
@@ -49,16 +48,7 @@ def counters(pids):
 
 
 def load(d, n):
-    r = subprocess.run(
-        ["taskset", "-c", c.LOADGEN_CPU, "oha", "--no-tui", "--output-format", "json", "-n",
-         str(n), "-c", "32", "--cacert", str(d / "root-ca.pem"), "--cert",
-         str(d / "dev-valid-client.pem"), "--key", str(d / "dev-valid-client.key.pem"),
-         "--connect-to", f"{c.HOST}:{c.PORT_TLS}:127.0.0.1:{c.PORT_TLS}",
-         f"https://{c.HOST}:{c.PORT_TLS}/"],
-        capture_output=True, text=True, check=True).stdout
-    codes = json.loads(r).get("statusCodeDistribution", {})
-    if codes.get("200", 0) != n:
-        raise RuntimeError(f"expected {n} answers 200, got {codes}")
+    c.oha_requests(d, n, cpu=c.LOADGEN_CPU)
 
 
 def task_dirs(pids):
