@@ -189,6 +189,27 @@ fn malformed_configurations_are_located() {
     expect("listeners:\n  - address: 127.0.0.1:1\n    hostnames:\n      - host: a.test\n        certificate: { pfx: pki/server.pfx, password: wrong }\n", 5, 29, "wrong password");
     expect("listeners:\n  - address: 127.0.0.1:1\n    hostnames:\n      - host: a.test\n        certificate: { pem: pki/server.chain.pem, key: pki/server.key.pem }\n        ocsp-stapling: true\n", 4, 15, "names no OCSP responder");
     expect("admin:\n  address: 9901\n", 2, 12, "not an address");
+    // The admin server on a listener's socket would share it (Pingora keys sockets by address):
+    // each would answer some of the other's connections.
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\nadmin:\n  address: 127.0.0.1:1\n",
+        5,
+        12,
+        "the admin address 127.0.0.1:1 takes the socket of the listener on 127.0.0.1:1",
+    );
+    expect(
+        "listeners:\n  - address: 0.0.0.0:1\n    tls: false\nadmin:\n  address: 127.0.0.1:1\n",
+        5,
+        12,
+        "takes the socket of the listener on 0.0.0.0:1",
+    );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:9901\n    tls: false\n",
+        2,
+        14,
+        "127.0.0.1:9901 is the admin address when `admin` is not set",
+    );
+    expect("listeners:\n  - address: 127.0.0.1:1\n    tls: false\n  - address: \"[::]:1\"\n    tls: false\n", 4, 14, "[::]:1 overlaps the listener on 127.0.0.1:1");
     // Certificates and trust.
     expect(
         "certificates:\n  - id: x\n    file: certgate.yaml\n",

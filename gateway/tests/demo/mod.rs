@@ -7,15 +7,30 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use certgate_policy::pki::{DemoPki, KeyKind};
 
+/// A port nothing listens on, and that no other caller in this test process was given.
+///
+/// The kernel may hand a closed port out again at once: two gateways started side by side (or
+/// one gateway's listener and its admin) were given the same one. Pingora opens one socket per
+/// address, so the two services shared it and answered each other's connections (a reload sent
+/// to the admin address reached the TLS listener).
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A running gateway and demo backend; both are killed on drop.

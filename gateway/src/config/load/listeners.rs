@@ -15,14 +15,22 @@ const DEFAULT_VALUE_CACHE_BYTES: u64 = 64 << 20;
 impl Loader {
     pub(super) fn listeners(&mut self, list: &[schema::Listener]) -> Vec<ListenerSpec> {
         let mut out = Vec::new();
-        let mut addresses = HashSet::new();
+        let mut addresses: Vec<SocketAddr> = Vec::new();
         for l in list {
             let Some(address) = self.address(&l.address) else {
                 continue;
             };
-            if !addresses.insert(address) {
-                self.at(&l.address, format!("two listeners on {address}"));
+            if let Some(other) = addresses.iter().find(|a| same_socket(**a, address)) {
+                self.at(
+                    &l.address,
+                    if *other == address {
+                        format!("two listeners on {address}")
+                    } else {
+                        format!("{address} overlaps the listener on {other} (same port, one of them on every address)")
+                    },
+                );
             }
+            addresses.push(address);
             if l.tls && l.hostnames.is_empty() {
                 self.at(
                     &l.address,
@@ -206,5 +214,37 @@ impl Loader {
             }
         }
         out
+    }
+}
+
+/// Whether two listening addresses take the same socket: the same port on the same address, or
+/// on every address (`0.0.0.0`, or `[::]`, which on Linux takes IPv4's too).
+///
+/// Why it is an error rather than left to the kernel: Pingora keys the sockets it opens by
+/// address, so the admin server on a listener's address would share that listener's socket and
+/// take some of its connections (each side answering the other's clients), not fail to bind.
+pub(super) fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
+    let every = |x: SocketAddr, y: SocketAddr| {
+        x.ip().is_unspecified() && (x.is_ipv6() || x.is_ipv4() == y.is_ipv4())
+    };
+    a.port() == b.port() && (a.ip() == b.ip() || every(a, b) || every(b, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_socket;
+
+    #[test]
+    fn sockets_overlap_on_one_port_and_a_shared_or_wildcard_address() {
+        let s = |a: &str| a.parse().unwrap();
+        assert!(same_socket(s("127.0.0.1:1"), s("127.0.0.1:1")));
+        assert!(same_socket(s("0.0.0.0:1"), s("127.0.0.1:1")));
+        assert!(same_socket(s("127.0.0.1:1"), s("0.0.0.0:1")));
+        assert!(same_socket(s("[::]:1"), s("127.0.0.1:1")));
+        assert!(same_socket(s("[::1]:1"), s("[::]:1")));
+        assert!(!same_socket(s("127.0.0.1:1"), s("127.0.0.1:2")));
+        assert!(!same_socket(s("127.0.0.1:1"), s("127.0.0.2:1")));
+        assert!(!same_socket(s("0.0.0.0:1"), s("[::1]:1")));
+        assert!(!same_socket(s("127.0.0.1:1"), s("[::1]:1")));
     }
 }

@@ -270,6 +270,30 @@ impl Loader {
             Some(a) => self.address(&a.address),
             None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
         };
+        // The admin server on a listener's socket would share it (see `same_socket`).
+        let clash = admin.and_then(|admin| {
+            let on = |s: &schema::Listener| s.address.value.parse().ok();
+            let l = cfg
+                .listeners
+                .iter()
+                .find(|s| on(s).is_some_and(|a| listeners::same_socket(a, admin)))?;
+            Some((admin, l))
+        });
+        if let Some((address, l)) = clash {
+            let message = format!(
+                "the admin address {address} takes the socket of the listener on {}",
+                l.address.value
+            );
+            match &cfg.admin {
+                Some(a) => self.at(&a.address, message),
+                None => self.at(
+                    &l.address,
+                    format!(
+                        "{message} (127.0.0.1:9901 is the admin address when `admin` is not set)"
+                    ),
+                ),
+            }
+        }
         let trusted_proxies = self.trusted_proxies(&cfg.trusted_proxies);
         let forwarded_certificate = cfg.forwarded_certificate.as_ref().and_then(|f| {
             // `HeaderName` accepts exactly the RFC 9110 token characters (lower-casing them).
