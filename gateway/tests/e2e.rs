@@ -862,6 +862,45 @@ fn backend_timeout_is_a_504_and_shutdown_drains_in_flight_requests() {
     }
 }
 
+/// A gateway that cannot take its listeners' addresses (another gateway holds them) exits with
+/// status 1 and says which address, after Pingora's 30 one-second retries; it does not run on
+/// without them (third_party patch 0027: the failed service used to panic its own thread only,
+/// leaving a process whose admin server answered "ready"). The running gateway is undisturbed.
+#[test]
+fn a_gateway_that_cannot_listen_exits() {
+    let d = Demo::start();
+    let runtime = d.dir.path().join("second-runtime");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let mut second = Command::new(bin())
+        .args(["run", "-c"])
+        .arg(d.dir.path().join("certgate.yaml"))
+        .arg("--runtime-dir")
+        .arg(&runtime)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second gateway is still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot listen, exiting"), "{err}");
+    assert!(err.contains("still in use"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let (status, _, _) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
+    assert_eq!(status, 200, "the first gateway still serves");
+}
+
 #[test]
 fn zero_downtime_upgrade_hands_over_the_sockets() {
     let mut d = Demo::start();

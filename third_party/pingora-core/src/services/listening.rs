@@ -283,14 +283,23 @@ impl<A: ServerApp + Send + Sync + 'static> ServiceTrait for Service<A> {
         listeners_per_fd: usize,
     ) {
         let runtime = current_handle();
-        let endpoints = self
+        // certgate patch 0027: a service that cannot listen ends the process. The `expect`
+        // here panicked only this service's thread: the server ran on without the listener
+        // (its admin service answering "ready") until something killed it.
+        let endpoints = match self
             .listeners
             .build(
                 #[cfg(unix)]
                 fds,
             )
             .await
-            .expect("Failed to build listeners");
+        {
+            Ok(endpoints) => endpoints,
+            Err(e) => {
+                error!("{}: cannot listen, exiting: {e}", self.name);
+                std::process::exit(1);
+            }
+        };
 
         let app_logic = self
             .app_logic
