@@ -440,12 +440,15 @@ def oha(d, duration, concurrency, keepalive, http2=False):
     }
 
 
-def oha_requests(d, n, http2=False, cpu=None):
-    """`n` kept-alive mTLS GETs over 32 streams (HTTP/2: H2_STREAMS on each connection),
-    optionally pinned to `cpu`; raises unless every one was answered 200. For the one-binary
-    tools (instructions.py, syscalls.py), which count per request rather than per second."""
+def oha_requests(d, n, http2=False, cpu=None, keepalive=True):
+    """`n` kept-alive mTLS GETs over 32 streams (HTTP/2: H2_STREAMS on each connection; not
+    `keepalive`: a new connection for each request), optionally pinned to `cpu`; raises unless
+    every one was answered 200. For the one-binary tools (instructions.py, syscalls.py), which
+    count per request rather than per second."""
     conns = ["-c", str(32 // H2_STREAMS), "--http2", "-p", str(H2_STREAMS)] if http2 else \
         ["-c", "32"]
+    if not keepalive:
+        conns.append("--disable-keepalive")
     cmd = (["taskset", "-c", cpu] if cpu else []) + [
         "oha", "--no-tui", "--output-format", "json", "-n", str(n)] + conns + [
         "--cacert", str(d / "root-ca.pem"), "--cert", str(d / "dev-valid-client.pem"),

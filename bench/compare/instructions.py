@@ -96,6 +96,10 @@ def main():
     ap.add_argument("--http2", action="store_true",
                     help="HTTP/2: H2_STREAMS streams on each of 32 / H2_STREAMS connections "
                          "(make compare's scenario e)")
+    ap.add_argument("--handshakes", choices=["full", "resumed"],
+                    help="a new connection per request (make compare's scenario b: full "
+                         "handshakes, resumption off; c: resumed): counts instructions per "
+                         "connection, split at the handshake, instead of per kept-alive request")
     c.key_exchange_groups_option(ap, "default")
     args = ap.parse_args()
     c.use_key_exchange_groups(args.key_exchange_groups)
@@ -110,7 +114,8 @@ def main():
         old.unlink()
     d, allow = c.pki(binary, out, "ecdsa")
     backend = c.start(c.backend_conf(work), "backend", work, c.LOADGEN_CPU)
-    cmd = c.certgate_conf(work, d, allow, True, args.policy, binary, args.http2)
+    cmd = c.certgate_conf(work, d, allow, args.handshakes != "full", args.policy, binary,
+                          args.http2)
     gw = subprocess.Popen(["valgrind", "--tool=callgrind",
                            f"--callgrind-out-file={work}/callgrind.out.%p"] + cmd,
                           stdout=open(work / "gateway.log", "wb"), stderr=subprocess.STDOUT,
@@ -120,7 +125,7 @@ def main():
             raise RuntimeError(f"gateway did not start under valgrind; see {work}/gateway.log")
 
         def load(n):
-            c.oha_requests(d, n, http2=args.http2)
+            c.oha_requests(d, n, http2=args.http2, keepalive=args.handshakes is None)
 
         load(500)
         c.sh(["callgrind_control", "-z", str(gw.pid)], stdout=subprocess.DEVNULL)
@@ -139,6 +144,9 @@ def main():
 
     inc, own = annotate(profile, True), annotate(profile, False)
     n = args.requests
+    if args.handshakes:
+        per_connection(args, binary, inc, own, n)
+        return
     handshakes = first(inc, r"\?\?\?:SSL_accept ")
     steady = (total(inc) - handshakes) / n
     print(f"certgate {'with the 1 000-certificate policy' if args.policy else 'without policy'}"
@@ -154,6 +162,38 @@ def main():
             print(f"| {label} | (inlined) | |")
         else:
             print(f"| {label} | {v:,.0f} | {v / steady:.0%} |")
+
+
+# The parts of a connection that carries one request (--handshakes), by inclusive cost; as
+# with PARTS, they may overlap.
+CONNECTION_PARTS = [
+    ("TLS handshake (SSL_accept)", "inclusive", r"\?\?\?:SSL_accept "),
+    ("  key exchange (ECDHE)", "inclusive", r"bssl::resolve_ecdhe_secret"),
+    ("  the client's CertificateVerify checked", "inclusive",
+     r"bssl::tls13_process_certificate_verify"),
+    ("  the server's CertificateVerify signed", "inclusive", r"bssl::tls13_add_certificate_verify"),
+    ("  the client's chain verified (certgate's callback)", "inclusive",
+     r"bssl::ssl_verify_peer_cert"),
+    ("  session tickets issued", "inclusive", r"bssl::add_new_session_tickets"),
+    ("  a session ticket opened", "inclusive", r"bssl::ssl_process_ticket"),
+    ("the request (process_new_http)", "inclusive",
+     r"HttpProxy<SV,C> as pingora_core::apps::HttpServerApp>::process_new_http::"),
+    ("allocator (self)", "self", r"(_rjem_|malloc\.c:|mi_)"),
+    ("memcpy (self)", "self", r"memmove-vec-unaligned-erms\.S:__memcpy"),
+]
+
+
+def per_connection(args, binary, inc, own, n):
+    print(f"certgate, a new connection per request ({args.handshakes} handshakes"
+          f"{', the 1 000-certificate policy' if args.policy else ''}), {binary}")
+    all_ = total(inc) / n
+    print(f"instructions per connection: {all_:,.0f}\n")
+    print("| part of one connection | instructions | share |")
+    print("|---|---:|---:|")
+    for label, kind, pattern in CONNECTION_PARTS:
+        v = (first(inc, pattern) if kind == "inclusive" else summed(own, pattern)) / n
+        if v:
+            print(f"| {label} | {v:,.0f} | {v / all_:.0%} |")
 
 
 if __name__ == "__main__":

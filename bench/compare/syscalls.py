@@ -47,8 +47,11 @@ def counters(pids):
     return user / c.CLK_TCK, system / c.CLK_TCK, faults, switches
 
 
+KEEPALIVE = True
+
+
 def load(d, n):
-    c.oha_requests(d, n, cpu=c.LOADGEN_CPU)
+    c.oha_requests(d, n, cpu=c.LOADGEN_CPU, keepalive=KEEPALIVE)
 
 
 def task_dirs(pids):
@@ -98,8 +101,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--policy", action="store_true",
                     help="certgate with the 1 000-certificate validate policy (default: none)")
+    ap.add_argument("--handshakes", choices=["full", "resumed"],
+                    help="a new connection per request (make compare's scenario b: full "
+                         "handshakes, resumption off on both; c: resumed)")
     c.key_exchange_groups_option(ap, "default")
     args = ap.parse_args()
+    global KEEPALIVE
+    KEEPALIVE = args.handshakes is None
+    resumption = args.handshakes != "full"
     c.use_key_exchange_groups(args.key_exchange_groups)
     c.install()
     if shutil.which("strace") is None:
@@ -110,8 +119,8 @@ def main():
     d, allow = c.pki(binary, work.parent, "ecdsa")
     backend = c.start(c.backend_conf(work), "backend", work, c.LOADGEN_CPU)
     systems = {
-        "nginx": c.nginx_conf(work, d, True),
-        "certgate": c.certgate_conf(work, d, allow, True, args.policy, binary),
+        "nginx": c.nginx_conf(work, d, resumption),
+        "certgate": c.certgate_conf(work, d, allow, resumption, args.policy, binary),
     }
     results = {}
     try:
@@ -139,7 +148,10 @@ def main():
         c.stop(backend)
 
     names = list(results)
-    print(f"kept-alive mTLS GET, 32 connections; CPU: medians of {args.rounds} runs of "
+    what = {None: "kept-alive mTLS GET, 32 connections",
+            "full": "mTLS GET on a new connection, full handshake, 32 at a time",
+            "resumed": "mTLS GET on a new connection, resumed, 32 at a time"}[args.handshakes]
+    print(f"{what}; CPU: medians of {args.rounds} runs of "
           f"{args.requests} requests; system calls: {args.strace_requests} requests under strace"
           f"{'; certgate with the 1 000-certificate policy' if args.policy else ''}\n")
     print("| | " + " | ".join(names) + " |")
