@@ -441,6 +441,37 @@ fn resumed_sessions_keep_the_client_certificate() {
     assert!(second.contains("HTTP/1.1 200 OK"), "{second}");
 }
 
+/// Session tickets as OpenSSL (and so nginx and HAProxy) hands them out: two after a full
+/// handshake, one after a resumption (the client used one). BoringSSL's own rule is two each
+/// time; certgate's ticket callback declines the second. The one ticket resumes in turn.
+#[test]
+fn a_resumption_gets_one_new_ticket() {
+    let d = Demo::start();
+    let (cert, key) = (
+        d.pki("dev-valid-client.pem"),
+        d.pki("dev-valid-client.key.pem"),
+    );
+    let request = b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
+    let tickets = |out: &str| out.matches(", NewSessionTicket").count();
+    let (one, two) = (d.dir.path().join("one.pem"), d.dir.path().join("two.pem"));
+    let (one, two) = (one.to_str().unwrap(), two.to_str().unwrap());
+    let full = d.s_client(
+        &["-msg", "-sess_out", one, "-cert", &cert, "-key", &key],
+        request,
+    );
+    assert!(full.contains("New, TLSv1.3"), "{full}");
+    assert!(full.contains("HTTP/1.1 200 OK"), "{full}");
+    assert_eq!(tickets(&full), 2, "{full}");
+    let resumed = d.s_client(&["-msg", "-sess_in", one, "-sess_out", two], request);
+    assert!(resumed.contains("Reused, TLSv1.3"), "{resumed}");
+    assert!(resumed.contains("HTTP/1.1 200 OK"), "{resumed}");
+    assert_eq!(tickets(&resumed), 1, "{resumed}");
+    let again = d.s_client(&["-msg", "-sess_in", two], request);
+    assert!(again.contains("Reused, TLSv1.3"), "{again}");
+    assert!(again.contains("HTTP/1.1 200 OK"), "{again}");
+    assert_eq!(tickets(&again), 1, "{again}");
+}
+
 /// `session-resumption: false` gives every connection a full handshake (what a handshake
 /// benchmark needs); `min-tls-version: "1.3"` refuses TLS 1.2.
 #[test]
