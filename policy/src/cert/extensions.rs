@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use x509_cert::der::asn1::ObjectIdentifier;
+
 use crate::crypto::x509::X509;
 
 use super::name::NameError;
@@ -99,7 +101,10 @@ pub(crate) fn read(
 ) -> Result<Vec<Arc<Extension>>, NameError> {
     let mut out = Vec::with_capacity(list.len());
     for ext in list {
-        let oid = ext.extn_id.to_string();
+        let oid = EXTENSION_OIDS
+            .iter()
+            .find(|(o, _)| *o == ext.extn_id)
+            .map_or_else(|| ext.extn_id.to_string(), |(_, text)| (*text).to_string());
         let raw = ext.extn_value.as_bytes();
         let formatted = if oid == OID_SAN {
             format_san(x509)
@@ -117,11 +122,37 @@ pub(crate) fn read(
     Ok(out)
 }
 
+/// The extensions `friendly_name` knows, in dotted form without formatting one: every client
+/// certificate's extensions are read at its handshake, and printing OIDs was ~10 000
+/// instructions of it.
+const EXTENSION_OIDS: &[(ObjectIdentifier, &str)] = &[
+    (ObjectIdentifier::new_unwrap("2.5.29.17"), "2.5.29.17"),
+    (ObjectIdentifier::new_unwrap("2.5.29.19"), "2.5.29.19"),
+    (ObjectIdentifier::new_unwrap("2.5.29.15"), "2.5.29.15"),
+    (ObjectIdentifier::new_unwrap("2.5.29.37"), "2.5.29.37"),
+    (ObjectIdentifier::new_unwrap("2.5.29.14"), "2.5.29.14"),
+    (ObjectIdentifier::new_unwrap("2.5.29.35"), "2.5.29.35"),
+    (ObjectIdentifier::new_unwrap("2.5.29.31"), "2.5.29.31"),
+    (
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1"),
+        "1.3.6.1.5.5.7.1.1",
+    ),
+    (ObjectIdentifier::new_unwrap("2.5.29.32"), "2.5.29.32"),
+];
+
+/// Lower-case hex bytes separated by spaces (`Format(false)` of an extension .NET has no
+/// formatter for), written straight into one string.
 fn hex_spaced(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(b.len() * 3);
+    for (i, x) in b.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push(HEX[usize::from(x >> 4)] as char);
+        out.push(HEX[usize::from(x & 15)] as char);
+    }
+    out
 }
 
 /// `DNS Name=a, IP Address=127.0.0.1, RFC822 Name=x@y, URL=u` in encoded order.
@@ -169,4 +200,30 @@ pub(crate) fn san_dns(x509: &X509) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_spaced_lower_case_pairs() {
+        assert_eq!(hex_spaced(&[]), "");
+        assert_eq!(hex_spaced(&[0x0a]), "0a");
+        assert_eq!(
+            hex_spaced(&[0x30, 0x03, 0x01, 0xff, 0x00]),
+            "30 03 01 ff 00"
+        );
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: Vec<String> = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex_spaced(&all), expected.join(" "));
+    }
+
+    #[test]
+    fn known_extension_oids_print_as_their_own_text() {
+        for (oid, text) in EXTENSION_OIDS {
+            assert_eq!(oid.to_string(), *text);
+            assert_ne!(friendly_name(text), "", "{text} has no friendly name");
+        }
+    }
 }
