@@ -506,6 +506,43 @@ fn listener_tls_options_resumption_off_and_tls13_only() {
     assert!(!old.contains("HTTP/1.1"), "{old}");
 }
 
+/// HTTP/1.1 pipelining (RFC 9112 9.3.2): requests sent without waiting are all answered, in
+/// order, whether they arrive together or while an earlier one is at the backend, with bodies
+/// or without. A body the gateway does not read (a refused request) is never taken for a
+/// request: the connection closes after the answer. `Connection: close` ends it too. Without
+/// pipelining turned on, Pingora closed the connection after the first answer.
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let d = Demo::start();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/demo/pipelining.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([
+            &d.tls.to_string(),
+            &d.pki("root-ca.pem"),
+            &d.pki("dev-valid-client.pem"),
+            &d.pki("dev-valid-client.key.pem"),
+            API,
+        ])
+        .args(["three", "later", "bodies", "refused", "close"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        printed,
+        "three: 200 /weather/Oslo, 200 /weather/Bergen, 200 /weather/Tromso\n\
+         later: 200 /weather/Oslo?delay=600, 200 /weather/Bergen\n\
+         bodies: 200 /one, 200 /weather/Oslo, 200 /two\n\
+         refused: 404 -, closed\n\
+         close: 200 /weather/Oslo, closed\n"
+    );
+}
+
 /// TLS records that reach the gateway together (the handshake's last flight with a request; a
 /// request head in two records) or in pieces (a record split inside its header) are all read:
 /// the reads that wait on the transport (patch 0025) must not wait while bytes are buffered.

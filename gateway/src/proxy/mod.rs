@@ -602,6 +602,10 @@ impl ProxyHttp for Gateway {
         if session.get_keepalive().is_some() {
             session.set_keepalive(Some(snap.keepalive_timeout));
         }
+        // HTTP/1.1 pipelining (RFC 9112 9.3.2): Pingora otherwise closes the connection after
+        // the first answer when the next request arrives early (answers stay in order either
+        // way; Pingora carries the flag over to the connection's next requests).
+        session.as_downstream_mut().set_pipelining_enabled(true);
         if let Err(r) = boundary::check_framing(session.req_header()) {
             rc.snapshot = Some(snap);
             return Self::refuse(session, rc, r).await;
