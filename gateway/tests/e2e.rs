@@ -930,18 +930,31 @@ fn backend_timeout_is_a_504_and_shutdown_drains_in_flight_requests() {
     }
 }
 
-/// A gateway that cannot take its listeners' addresses (another gateway holds them) exits with
-/// status 1 and says which address, after Pingora's 30 one-second retries; it does not run on
-/// without them (third_party patch 0027: the failed service used to panic its own thread only,
-/// leaving a process whose admin server answered "ready"). The running gateway is undisturbed.
+/// A gateway that cannot take its listeners' addresses (another gateway holds them) answers
+/// `/readyz` 503 while Pingora retries (patch 0028), then exits with status 1 and says which
+/// address, after the 30 one-second retries; it does not run on without them (patch 0027: the
+/// failed service used to panic its own thread only, leaving a process whose admin server
+/// answered "ready"). The running gateway is undisturbed.
 #[test]
 fn a_gateway_that_cannot_listen_exits() {
     let d = Demo::start();
     let runtime = d.dir.path().join("second-runtime");
     std::fs::create_dir_all(&runtime).unwrap();
+    // The same listeners, its own admin address.
+    let admin = free_port();
+    let cfg = d.dir.path().join("second.yaml");
+    let text = std::fs::read_to_string(d.dir.path().join("certgate.yaml")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            &format!("127.0.0.1:{}", d.admin),
+            &format!("127.0.0.1:{admin}"),
+        ),
+    )
+    .unwrap();
     let mut second = Command::new(bin())
         .args(["run", "-c"])
-        .arg(d.dir.path().join("certgate.yaml"))
+        .arg(&cfg)
         .arg("--runtime-dir")
         .arg(&runtime)
         .stdout(Stdio::null())
@@ -949,9 +962,21 @@ fn a_gateway_that_cannot_listen_exits() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut readiness = Vec::new();
     let status = loop {
         if let Some(status) = second.try_wait().unwrap() {
             break status;
+        }
+        if readiness.len() < 3 {
+            let out = Command::new("curl")
+                .args(["-s", "-w", " %{http_code}", "--max-time", "2"])
+                .arg(format!("http://127.0.0.1:{admin}/readyz"))
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).to_string();
+            if !said.trim().is_empty() && !said.ends_with(" 000") {
+                readiness.push(said);
+            }
         }
         if Instant::now() > deadline {
             let _ = second.kill();
@@ -965,6 +990,10 @@ fn a_gateway_that_cannot_listen_exits() {
     assert!(err.contains("cannot listen, exiting"), "{err}");
     assert!(err.contains("still in use"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    assert!(!readiness.is_empty(), "its admin server never answered");
+    for said in &readiness {
+        assert_eq!(said, "not ready: a listener is not bound yet\n 503");
+    }
     let (status, _, _) = d.curl(API, "/validate/weather/Oslo", Some("dev-valid-client"), &[]);
     assert_eq!(status, 200, "the first gateway still serves");
 }

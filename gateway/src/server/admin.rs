@@ -1,5 +1,5 @@
 //! The admin service on loopback: `/healthz`, `/readyz` (with the serving generation; 503 while
-//! a first `openid-config` fetch is under way), `/metrics` (Prometheus text) and `POST /admin/reload`.
+//! a listener is not bound yet or a first `openid-config` fetch is under way), `/metrics` (Prometheus text) and `POST /admin/reload`.
 //!
 //! Must not: be reachable from the proxy listeners (it has its own loopback address).
 
@@ -35,7 +35,14 @@ impl ServeHttp for Admin {
             ("GET", "/healthz") => reply(200, "text/plain", "ok\n".into()),
             ("GET", "/readyz") => {
                 let waiting = crate::proxy::openid::unsettled();
-                if waiting.is_empty() {
+                if pingora::services::listening::listeners_pending() > 0 {
+                    // A listener still waits for its address (third_party patch 0028).
+                    reply(
+                        503,
+                        "text/plain",
+                        "not ready: a listener is not bound yet\n".into(),
+                    )
+                } else if waiting.is_empty() {
                     reply(
                         200,
                         "text/plain",

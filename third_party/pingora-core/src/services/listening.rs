@@ -55,9 +55,23 @@ pub struct Service<A> {
     connection_filter: Arc<dyn ConnectionFilter>,
 }
 
+// certgate patch 0028: listening services created and not yet listening, so that a readiness
+// check can say "not ready" while a listener waits for its address (Pingora retries a bind
+// for 30 s). Counted from creation, not from start: services start on their own threads, and
+// one (an admin server) may answer before another has begun to bind. A service dropped
+// without being started stays counted.
+static PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// certgate patch 0028: how many listening services of this process have not yet bound their
+/// listeners (0 once every started service listens).
+pub fn listeners_pending() -> usize {
+    PENDING.load(std::sync::atomic::Ordering::Acquire)
+}
+
 impl<A> Service<A> {
     /// Create a new [`Service`] with the given application (see [`crate::apps`]).
     pub fn new(name: String, app_logic: A) -> Self {
+        PENDING.fetch_add(1, std::sync::atomic::Ordering::AcqRel); // certgate patch 0028
         Service {
             name,
             listeners: Listeners::new(),
@@ -72,6 +86,7 @@ impl<A> Service<A> {
     /// Create a new [`Service`] with the given application (see [`crate::apps`]) and the given
     /// [`Listeners`].
     pub fn with_listeners(name: String, listeners: Listeners, app_logic: A) -> Self {
+        PENDING.fetch_add(1, std::sync::atomic::Ordering::AcqRel); // certgate patch 0028
         Service {
             name,
             listeners,
@@ -294,7 +309,10 @@ impl<A: ServerApp + Send + Sync + 'static> ServiceTrait for Service<A> {
             )
             .await
         {
-            Ok(endpoints) => endpoints,
+            Ok(endpoints) => {
+                PENDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel); // certgate patch 0028
+                endpoints
+            }
             Err(e) => {
                 error!("{}: cannot listen, exiting: {e}", self.name);
                 std::process::exit(1);
