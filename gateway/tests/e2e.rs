@@ -514,19 +514,10 @@ fn listener_tls_options_resumption_off_and_tls13_only() {
 #[test]
 fn pipelined_requests_are_answered_in_order() {
     let d = Demo::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/demo/pipelining.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args([
-            &d.tls.to_string(),
-            &d.pki("root-ca.pem"),
-            &d.pki("dev-valid-client.pem"),
-            &d.pki("dev-valid-client.key.pem"),
-            API,
-        ])
-        .args(["three", "later", "bodies", "refused", "close"])
-        .output()
-        .unwrap();
+    let out = d.python_client(
+        "pipelining.py",
+        &["three", "later", "bodies", "refused", "close"],
+    );
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -549,19 +540,7 @@ fn pipelined_requests_are_answered_in_order() {
 #[test]
 fn tls_records_arriving_together_or_in_pieces_are_all_served() {
     let d = Demo::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/demo/tls_records.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args([
-            &d.tls.to_string(),
-            &d.pki("root-ca.pem"),
-            &d.pki("dev-valid-client.pem"),
-            &d.pki("dev-valid-client.key.pem"),
-            API,
-            "/validate/weather/Oslo",
-        ])
-        .output()
-        .unwrap();
+    let out = d.python_client("tls_records.py", &["/validate/weather/Oslo"]);
     let answer = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         answer.matches("HTTP/1.1 200 OK").count(),

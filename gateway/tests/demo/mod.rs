@@ -171,6 +171,27 @@ impl Demo {
         Err(format!("not ready after 20 s: {}", stderr(&demo)))
     }
 
+    /// Runs the Python client `tests/demo/SCRIPT` (for what curl and s_client cannot do:
+    /// choosing TLS records' segments, pipelining) as the valid client against the TLS
+    /// listener: `SCRIPT PORT CA CERT KEY HOST ARGS...`.
+    pub(crate) fn python_client(&self, script: &str, args: &[&str]) -> std::process::Output {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/demo")
+            .join(script);
+        Command::new("python3")
+            .arg(&script)
+            .args([
+                &self.tls.to_string(),
+                &self.pki("root-ca.pem"),
+                &self.pki("dev-valid-client.pem"),
+                &self.pki("dev-valid-client.key.pem"),
+                API,
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     pub(crate) fn pki(&self, f: &str) -> String {
         self.dir.path().join("pki").join(f).display().to_string()
     }
