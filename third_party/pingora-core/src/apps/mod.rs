@@ -337,14 +337,20 @@ where
                 |h2_stream, guard| {
                     let app = app.clone();
                     let shutdown = shutdown_for_session.clone();
-                    pingora_runtime::current_handle().spawn(async move {
-                        // hold `guard` for the session's lifetime so the accept
-                        // loop's idle timeout sees this connection as busy.
-                        let _guard = guard;
-                        // Note, `PersistentSettings` not currently relevant for h2
-                        app.process_new_http(ServerSession::new_http2(h2_stream), &shutdown)
-                            .await;
-                    });
+                    // certgate patch 0029: the stream's future is boxed where it is made. A
+                    // task holds its future inline and copies it when created and again when
+                    // it ends (tokio's `Cell::new`, `set_stage`): for a future of several KB,
+                    // each HTTP/2 stream paid those copies; moving a box costs a pointer.
+                    let stream_future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                        Box::pin(async move {
+                            // hold `guard` for the session's lifetime so the accept
+                            // loop's idle timeout sees this connection as busy.
+                            let _guard = guard;
+                            // Note, `PersistentSettings` not currently relevant for h2
+                            app.process_new_http(ServerSession::new_http2(h2_stream), &shutdown)
+                                .await;
+                        });
+                    pingora_runtime::current_handle().spawn(stream_future);
                 },
             )
             .await;
