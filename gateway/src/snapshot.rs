@@ -29,6 +29,25 @@ pub struct CertMaterial {
     /// Intermediates sent after the certificate.
     pub chain: Vec<X509>,
     pub key: Option<PKey<Private>>,
+    /// The certificate, chain and key as a TLS client presents them (with a key only), made
+    /// once at load: a backend connection asks for it on every request.
+    pub client: Option<Arc<pingora::utils::tls::CertKey>>,
+}
+
+impl CertMaterial {
+    pub fn new(cert: Arc<Certificate>, chain: Vec<X509>, key: Option<PKey<Private>>) -> Self {
+        let client = key.clone().map(|k| {
+            let mut all = vec![cert.x509().clone()];
+            all.extend(chain.iter().cloned());
+            Arc::new(pingora::utils::tls::CertKey::new(all, k))
+        });
+        CertMaterial {
+            cert,
+            chain,
+            key,
+            client,
+        }
+    }
 }
 
 impl std::fmt::Debug for CertMaterial {

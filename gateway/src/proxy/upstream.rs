@@ -110,13 +110,13 @@ pub(super) fn client_certificate(
     chosen: Option<&BackendCertificate>,
     spec: Option<&BackendSpec>,
 ) -> Result<Option<Arc<CertKey>>> {
-    let cert_id: Option<String> = match chosen {
-        Some(BackendCertificate::Id(id)) => Some(id.to_string()),
+    let cert_id: Option<&str> = match chosen {
+        Some(BackendCertificate::Id(id)) => Some(id),
         Some(BackendCertificate::Thumbprint(t)) => snap
             .certificates
             .iter()
             .find(|(_, m)| m.cert.thumbprint().eq_ignore_ascii_case(t))
-            .map(|(id, _)| id.clone()),
+            .map(|(id, _)| id.as_str()),
         Some(BackendCertificate::Pfx { body, password }) => {
             let p = certgate_policy::crypto::pkcs12::Pkcs12::from_der(body)
                 .and_then(|p| p.parse2(password.as_deref().unwrap_or("")))
@@ -136,18 +136,69 @@ pub(super) fn client_certificate(
             }
             None
         }
-        None => spec.and_then(|s| s.client_certificate.clone()),
+        None => spec.and_then(|s| s.client_certificate.as_deref()),
     };
     let Some(id) = cert_id else {
         return Ok(None);
     };
     let m = snap
         .certificates
-        .get(&id)
+        .get(id)
         .ok_or_else(|| http_error(500, "unknown client certificate"))?;
-    Ok(m.key.as_ref().map(|k| {
-        let mut chain = vec![m.cert.x509().clone()];
-        chain.extend(m.chain.iter().cloned());
-        Arc::new(CertKey::new(chain, k.clone()))
-    }))
+    Ok(m.client.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use certgate_policy::crypto::asn1::{Asn1Integer, Asn1Time};
+    use certgate_policy::crypto::bn::BigNum;
+    use certgate_policy::crypto::ec::{EcGroup, EcKey};
+    use certgate_policy::crypto::hash::MessageDigest;
+    use certgate_policy::crypto::nid::Nid;
+    use certgate_policy::crypto::pkey::{PKey, Private};
+    use certgate_policy::crypto::x509::{X509Builder, X509NameBuilder, X509};
+    use pingora::upstreams::peer::{HttpPeer, Peer};
+    use pingora::utils::tls::CertKey;
+
+    /// A self-signed certificate named `cn` with serial number 1.
+    fn serial_one(cn: &str) -> (X509, PKey<Private>) {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", cn).unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        let one = Asn1Integer::from_bn(&BigNum::from_u32(1).unwrap()).unwrap();
+        b.set_serial_number(&one).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        (b.build(), key)
+    }
+
+    /// Pooled backend connections are told apart by the client certificate they were
+    /// authenticated with (third_party patch 0030): two certificates with the same serial
+    /// number (common in private PKIs) must not share them.
+    #[test]
+    fn pooled_connections_are_per_client_certificate_even_with_one_serial() {
+        let (a, key_a) = serial_one("client A");
+        let (b, key_b) = serial_one("client B");
+        let hash = |cert: &X509, key: &PKey<Private>| {
+            let mut peer = HttpPeer::new("127.0.0.1:9443", true, "backend.test".into());
+            peer.client_cert_key = Some(Arc::new(CertKey::new(vec![cert.clone()], key.clone())));
+            peer.reuse_hash()
+        };
+        assert_ne!(hash(&a, &key_a), hash(&b, &key_b));
+        assert_eq!(hash(&a, &key_a), hash(&a, &key_a));
+        let plain = HttpPeer::new("127.0.0.1:9443", true, "backend.test".into()).reuse_hash();
+        assert_ne!(plain, hash(&a, &key_a));
+    }
 }

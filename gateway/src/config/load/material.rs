@@ -128,11 +128,7 @@ impl Loader {
             }
         }
         match Certificate::from_x509(leaf) {
-            Ok(c) => Some(CertMaterial {
-                cert: Arc::new(c),
-                chain: it.collect(),
-                key,
-            }),
+            Ok(c) => Some(CertMaterial::new(Arc::new(c), it.collect(), key)),
             Err(e) => {
                 self.at(at, format!("'{}': {e}", at.value));
                 None

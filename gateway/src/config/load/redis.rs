@@ -140,12 +140,7 @@ impl Loader {
                         if let Some(k) = &m.key {
                             client_der.extend(k.private_key_to_der().unwrap_or_default());
                         }
-                        let mut chain = vec![m.cert.x509().clone()];
-                        chain.extend(m.chain.iter().cloned());
-                        client = m
-                            .key
-                            .clone()
-                            .map(|k| Arc::new(pingora::utils::tls::CertKey::new(chain, k)));
+                        client = m.client.clone();
                     }
                 }
             }

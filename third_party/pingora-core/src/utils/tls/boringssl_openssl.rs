@@ -60,6 +60,15 @@ pub fn get_serial(cert: &X509) -> Result<String> {
 pub struct CertKey {
     certificates: Vec<X509>,
     key: PKey<Private>,
+    // certgate patch 0030: what identifies the certificates, read once here: the SHA-256 of
+    // each one's DER. `Hash` (part of an upstream peer's reuse hash, so of which pooled
+    // connection a request may take) used the serial numbers, read from each certificate on
+    // every request to a backend that gets a client certificate (a BIGNUM and two strings per
+    // certificate, ~2 000 instructions with a leaf and an intermediate); and two client
+    // certificates with the same serial from different CAs (small serials are common in
+    // private PKIs) shared pooled connections: a request could go out over a connection
+    // authenticated as the other one.
+    identity: Vec<u8>,
 }
 
 impl CertKey {
@@ -69,8 +78,20 @@ impl CertKey {
             !certificates.is_empty(),
             "expected a non-empty vector of certificates in CertKey::new"
         );
+        // certgate patch 0030: each certificate's DER digest (its serial if the digest fails).
+        let mut identity = Vec::with_capacity(32 * certificates.len());
+        for c in &certificates {
+            match c.digest(crate::tls::hash::MessageDigest::sha256()) {
+                Ok(d) => identity.extend_from_slice(&d),
+                Err(_) => identity.extend_from_slice(get_serial(c).unwrap_or_default().as_bytes()),
+            }
+        }
 
-        CertKey { certificates, key }
+        CertKey {
+            certificates,
+            key,
+            identity,
+        }
     }
 
     /// Peek at the leaf certificate.
@@ -105,11 +126,8 @@ impl CertKey {
 
 impl Hash for CertKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for certificate in &self.certificates {
-            if let Ok(serial) = get_serial(certificate) {
-                serial.hash(state)
-            }
-        }
+        // certgate patch 0030: the certificates' digests, read at construction.
+        self.identity.hash(state)
     }
 }
 
