@@ -80,18 +80,10 @@ pub(crate) fn oid_lookup(text: &str) -> (Option<&str>, &str) {
 }
 
 pub(crate) fn friendly_name(oid: &str) -> &'static str {
-    match oid {
-        "2.5.29.17" => "Subject Alternative Name",
-        "2.5.29.19" => "Basic Constraints",
-        "2.5.29.15" => "Key Usage",
-        "2.5.29.37" => "Enhanced Key Usage",
-        "2.5.29.14" => "Subject Key Identifier",
-        "2.5.29.35" => "Authority Key Identifier",
-        "2.5.29.31" => "CRL Distribution Points",
-        "1.3.6.1.5.5.7.1.1" => "Authority Information Access",
-        "2.5.29.32" => "Certificate Policies",
-        _ => "",
-    }
+    EXTENSIONS
+        .iter()
+        .find(|(_, dotted, _)| *dotted == oid)
+        .map_or("", |(_, _, name)| name)
 }
 
 /// The extensions of a certificate, as .NET shows them.
@@ -101,10 +93,15 @@ pub(crate) fn read(
 ) -> Result<Vec<Arc<Extension>>, NameError> {
     let mut out = Vec::with_capacity(list.len());
     for ext in list {
-        let oid = EXTENSION_OIDS
+        // A known extension's text comes from the table; printing OIDs was ~10 000
+        // instructions of every client certificate's handshake.
+        let (oid, name) = EXTENSIONS
             .iter()
-            .find(|(o, _)| *o == ext.extn_id)
-            .map_or_else(|| ext.extn_id.to_string(), |(_, text)| (*text).to_string());
+            .find(|(o, _, _)| *o == ext.extn_id)
+            .map_or_else(
+                || (ext.extn_id.to_string(), ""),
+                |(_, dotted, name)| ((*dotted).to_string(), *name),
+            );
         let raw = ext.extn_value.as_bytes();
         let formatted = if oid == OID_SAN {
             format_san(x509)
@@ -112,7 +109,7 @@ pub(crate) fn read(
             hex_spaced(raw)
         };
         out.push(Arc::new(Extension {
-            friendly_name: friendly_name(&oid).into(),
+            friendly_name: name.into(),
             oid: oid.into(),
             critical: ext.critical,
             raw: raw.into(),
@@ -122,22 +119,53 @@ pub(crate) fn read(
     Ok(out)
 }
 
-/// The extensions `friendly_name` knows, in dotted form without formatting one: every client
-/// certificate's extensions are read at its handshake, and printing OIDs was ~10 000
-/// instructions of it.
-const EXTENSION_OIDS: &[(ObjectIdentifier, &str)] = &[
-    (ObjectIdentifier::new_unwrap("2.5.29.17"), "2.5.29.17"),
-    (ObjectIdentifier::new_unwrap("2.5.29.19"), "2.5.29.19"),
-    (ObjectIdentifier::new_unwrap("2.5.29.15"), "2.5.29.15"),
-    (ObjectIdentifier::new_unwrap("2.5.29.37"), "2.5.29.37"),
-    (ObjectIdentifier::new_unwrap("2.5.29.14"), "2.5.29.14"),
-    (ObjectIdentifier::new_unwrap("2.5.29.35"), "2.5.29.35"),
-    (ObjectIdentifier::new_unwrap("2.5.29.31"), "2.5.29.31"),
+/// The extensions .NET names: OID, its dotted text, friendly name.
+const EXTENSIONS: &[(ObjectIdentifier, &str, &str)] = &[
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.17"),
+        "2.5.29.17",
+        "Subject Alternative Name",
+    ),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.19"),
+        "2.5.29.19",
+        "Basic Constraints",
+    ),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.15"),
+        "2.5.29.15",
+        "Key Usage",
+    ),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.37"),
+        "2.5.29.37",
+        "Enhanced Key Usage",
+    ),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.14"),
+        "2.5.29.14",
+        "Subject Key Identifier",
+    ),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.35"),
+        "2.5.29.35",
+        "Authority Key Identifier",
+    ),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.31"),
+        "2.5.29.31",
+        "CRL Distribution Points",
+    ),
     (
         ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1"),
         "1.3.6.1.5.5.7.1.1",
+        "Authority Information Access",
     ),
-    (ObjectIdentifier::new_unwrap("2.5.29.32"), "2.5.29.32"),
+    (
+        ObjectIdentifier::new_unwrap("2.5.29.32"),
+        "2.5.29.32",
+        "Certificate Policies",
+    ),
 ];
 
 /// Lower-case hex bytes separated by spaces (`Format(false)` of an extension .NET has no
@@ -221,9 +249,10 @@ mod tests {
 
     #[test]
     fn known_extension_oids_print_as_their_own_text() {
-        for (oid, text) in EXTENSION_OIDS {
+        for (oid, text, name) in EXTENSIONS {
             assert_eq!(oid.to_string(), *text);
             assert_ne!(friendly_name(text), "", "{text} has no friendly name");
+            assert_eq!(friendly_name(text), *name);
         }
     }
 }
