@@ -153,15 +153,21 @@ def main():
           f", {binary}")
     print(f"instructions per request, all: {total(inc) / n:,.0f}; the handshakes: "
           f"{handshakes / n:,.0f} per request; kept-alive request: {steady:,.0f}\n")
-    print("| part of one kept-alive request | instructions | share |")
+    # A part at 0: the optimiser folded the function into its caller in this build.
+    parts_table("part of one kept-alive request", PARTS, inc, own, n, steady, "(inlined)")
+
+
+def parts_table(title, parts, inc, own, n, whole, absent):
+    """Prints `parts` (label, "inclusive" or "self", pattern) per unit of `n`, with their
+    share of `whole`; a part that costs nothing reads `absent`, or is left out if None."""
+    print(f"| {title} | instructions | share |")
     print("|---|---:|---:|")
-    for label, kind, pattern in PARTS:
+    for label, kind, pattern in parts:
         v = (first(inc, pattern) if kind == "inclusive" else summed(own, pattern)) / n
-        if v == 0:
-            # The optimiser folded the function into its caller in this build.
-            print(f"| {label} | (inlined) | |")
-        else:
-            print(f"| {label} | {v:,.0f} | {v / steady:.0%} |")
+        if v:
+            print(f"| {label} | {v:,.0f} | {v / whole:.0%} |")
+        elif absent is not None:
+            print(f"| {label} | {absent} | |")
 
 
 # The parts of a connection that carries one request (--handshakes), by inclusive cost; as
@@ -188,12 +194,8 @@ def per_connection(args, binary, inc, own, n):
           f"{', the 1 000-certificate policy' if args.policy else ''}), {binary}")
     all_ = total(inc) / n
     print(f"instructions per connection: {all_:,.0f}\n")
-    print("| part of one connection | instructions | share |")
-    print("|---|---:|---:|")
-    for label, kind, pattern in CONNECTION_PARTS:
-        v = (first(inc, pattern) if kind == "inclusive" else summed(own, pattern)) / n
-        if v:
-            print(f"| {label} | {v:,.0f} | {v / all_:.0%} |")
+    # A part at 0 does not happen in this mode (tickets with resumption off).
+    parts_table("part of one connection", CONNECTION_PARTS, inc, own, n, all_, None)
 
 
 if __name__ == "__main__":

@@ -47,11 +47,8 @@ def counters(pids):
     return user / c.CLK_TCK, system / c.CLK_TCK, faults, switches
 
 
-KEEPALIVE = True
-
-
-def load(d, n):
-    c.oha_requests(d, n, cpu=c.LOADGEN_CPU, keepalive=KEEPALIVE)
+def load(d, n, keepalive):
+    c.oha_requests(d, n, cpu=c.LOADGEN_CPU, keepalive=keepalive)
 
 
 def task_dirs(pids):
@@ -70,7 +67,7 @@ def threads(pids):
     return [int(t.name) for t in task_dirs(pids)]
 
 
-def strace_counts(pids, d, n, work, name):
+def strace_counts(pids, d, n, keepalive, work, name):
     """System calls per name while n requests run, from `strace -c` on every thread."""
     out = work / f"strace.{name}.txt"
     cmd = ["strace", "-c", "-q", "-o", str(out)]
@@ -79,7 +76,7 @@ def strace_counts(pids, d, n, work, name):
     tracer = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     time.sleep(1)  # attached
     try:
-        load(d, n)
+        load(d, n, keepalive)
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(timeout=30)
@@ -106,8 +103,7 @@ def main():
                          "handshakes, resumption off on both; c: resumed)")
     c.key_exchange_groups_option(ap, "default")
     args = ap.parse_args()
-    global KEEPALIVE
-    KEEPALIVE = args.handshakes is None
+    keepalive = args.handshakes is None
     resumption = args.handshakes != "full"
     c.use_key_exchange_groups(args.key_exchange_groups)
     c.install()
@@ -131,16 +127,17 @@ def main():
             try:
                 if not c.wait_port(c.PORT_TLS):
                     raise RuntimeError(f"{name} did not start; see {work}/{name}.log")
-                load(d, 2_000)
+                load(d, 2_000, keepalive)
                 pids = c.tree(gw.pid)
                 rounds = []
                 for _ in range(args.rounds):
                     before = counters(pids)
-                    load(d, args.requests)
+                    load(d, args.requests, keepalive)
                     after = counters(pids)
                     rounds.append([(a - b) / args.requests for a, b in zip(after, before)])
                 med = [statistics.median(r[i] for r in rounds) for i in range(4)]
-                counts = strace_counts(c.tree(gw.pid), d, args.strace_requests, work, name)
+                counts = strace_counts(c.tree(gw.pid), d, args.strace_requests, keepalive, work,
+                                      name)
                 results[name] = (med[0] * 1e6, med[1] * 1e6, med[2], med[3], counts)
             finally:
                 c.stop(gw)
