@@ -119,53 +119,24 @@ pub(crate) fn read(
     Ok(out)
 }
 
+/// One entry of [`EXTENSIONS`]: the OID from its dotted text, the text itself, the name.
+macro_rules! extension {
+    ($dotted:literal, $name:literal) => {
+        (ObjectIdentifier::new_unwrap($dotted), $dotted, $name)
+    };
+}
+
 /// The extensions .NET names: OID, its dotted text, friendly name.
 const EXTENSIONS: &[(ObjectIdentifier, &str, &str)] = &[
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.17"),
-        "2.5.29.17",
-        "Subject Alternative Name",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.19"),
-        "2.5.29.19",
-        "Basic Constraints",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.15"),
-        "2.5.29.15",
-        "Key Usage",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.37"),
-        "2.5.29.37",
-        "Enhanced Key Usage",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.14"),
-        "2.5.29.14",
-        "Subject Key Identifier",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.35"),
-        "2.5.29.35",
-        "Authority Key Identifier",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.31"),
-        "2.5.29.31",
-        "CRL Distribution Points",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1"),
-        "1.3.6.1.5.5.7.1.1",
-        "Authority Information Access",
-    ),
-    (
-        ObjectIdentifier::new_unwrap("2.5.29.32"),
-        "2.5.29.32",
-        "Certificate Policies",
-    ),
+    extension!("2.5.29.17", "Subject Alternative Name"),
+    extension!("2.5.29.19", "Basic Constraints"),
+    extension!("2.5.29.15", "Key Usage"),
+    extension!("2.5.29.37", "Enhanced Key Usage"),
+    extension!("2.5.29.14", "Subject Key Identifier"),
+    extension!("2.5.29.35", "Authority Key Identifier"),
+    extension!("2.5.29.31", "CRL Distribution Points"),
+    extension!("1.3.6.1.5.5.7.1.1", "Authority Information Access"),
+    extension!("2.5.29.32", "Certificate Policies"),
 ];
 
 /// Lower-case hex bytes separated by spaces (`Format(false)` of an extension .NET has no
