@@ -93,6 +93,13 @@ const WAITING: u32 = u32::MAX;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StepPath(SmallVec<[u32; 7]>);
 
+impl StepPath {
+    /// The path of a section's first step.
+    pub(crate) fn first() -> StepPath {
+        StepPath(smallvec::smallvec![0])
+    }
+}
+
 enum Flow {
     Next,
     Stop(SectionOutcome),

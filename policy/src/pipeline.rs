@@ -206,6 +206,8 @@ impl Plan {
         }
         let outcome = match cursor.stage {
             Stage::ImplicitForward => SectionOutcome::Continue,
+            // Nothing follows a lone `forward-request`.
+            _ if self.lone_forward().is_some() => SectionOutcome::Continue,
             _ => self.resume_section(Section::Backend, &cursor.at, None, ctx),
         };
         self.settle(cursor.stage, outcome, ctx)
@@ -248,6 +250,19 @@ impl Plan {
     /// [`Plan::resume`] after a `retry`'s wait: its next attempt.
     pub fn after_sleep(&self, cursor: Cursor, ctx: &mut dyn RequestContext) -> Next {
         self.resume(cursor, None, ctx)
+    }
+
+    /// The timeout of the backend section's only step when that step is `forward-request`,
+    /// the section most routes have: the pipeline then knows its outcome without running it (a
+    /// request-path saving, same result).
+    fn lone_forward(&self) -> Option<Duration> {
+        match self.backend.as_slice() {
+            [crate::plan::Step {
+                op: crate::plan::Op::ForwardRequest { timeout },
+                ..
+            }] => Some(*timeout),
+            _ => None,
+        }
     }
 
     /// Takes the pipeline from the end of a section run (`outcome` in `stage`) to the next
@@ -317,6 +332,17 @@ impl Plan {
                 (_, SectionOutcome::Respond) => return Next::Finish(PipelineResult::Responded),
                 // `forward-request` is refused outside the backend section at compile time.
                 (Stage::Inbound, _) => {
+                    if let Some(timeout) = self.lone_forward() {
+                        // What running the backend section would give, without running it.
+                        ctx.state_mut().forward_timeout = Some(timeout);
+                        return Next::CallBackend {
+                            timeout: Some(timeout),
+                            cursor: Cursor {
+                                stage: Stage::Backend { answered: true },
+                                at: StepPath::first(),
+                            },
+                        };
+                    }
                     stage = Stage::Backend { answered: false };
                     Section::Backend
                 }

@@ -93,7 +93,9 @@ pub(crate) fn over_budget<T>(what: String) -> R<T> {
 
 pub(crate) struct Env<'c> {
     pub ctx: &'c dyn RequestContext,
-    pub locals: Vec<Value>,
+    /// The expression's local slots, inline for the few a typical condition has: an
+    /// evaluation allocates nothing before it produces a value.
+    pub locals: smallvec::SmallVec<[Value; 4]>,
     steps: u32,
     produced: usize,
     budget: crate::context::ExpressionBudget,
@@ -103,7 +105,10 @@ impl<'c> Env<'c> {
     pub(crate) fn new(ctx: &'c dyn RequestContext, slots: u16) -> Env<'c> {
         Env {
             ctx,
-            locals: vec![Value::Null; slots as usize],
+            locals: match slots {
+                0 => smallvec::SmallVec::new(),
+                n => smallvec::smallvec![Value::Null; n as usize],
+            },
             steps: 0,
             produced: 0,
             budget: ctx.expression_budget(),
@@ -137,8 +142,17 @@ impl<'c> Env<'c> {
         Ok(())
     }
 
-    /// Charges a value just produced against the evaluation's memory budget.
+    /// Charges a value just produced against the evaluation's memory budget. Inline: most
+    /// values (booleans, numbers, certificates) cost nothing and return at once.
+    #[inline]
     pub(crate) fn charge(&mut self, v: Value) -> R<Value> {
+        match &v {
+            Value::Str(_) | Value::Bytes(_) | Value::Array(_) => self.charge_sized(v),
+            _ => Ok(v),
+        }
+    }
+
+    fn charge_sized(&mut self, v: Value) -> R<Value> {
         let (len, items) = match &v {
             Value::Str(s) => (s.len(), 0),
             Value::Bytes(b) => (b.len(), 0),

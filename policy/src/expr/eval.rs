@@ -76,6 +76,15 @@ pub(crate) fn eval(ir: &Ir, env: &mut Env) -> R<Value> {
             Value::Null => eval(b, env),
             v => Ok(v),
         },
+        // `x == "literal"`, `x != null`: compared with the constant where it lies, without
+        // evaluating (cloning) it; neither side is produced, so nothing is charged.
+        Ir::Binary(op @ (BinOp::Eq | BinOp::Ne), a, b) if matches!(**b, Ir::Const(_)) => {
+            let x = eval(a, env)?;
+            let Ir::Const(c) = &**b else {
+                return fail(EvalErrorKind::Other, "internal: constant operand");
+            };
+            Ok(Value::Bool(x.dotnet_eq(c) == (*op == BinOp::Eq)))
+        }
         Ir::Binary(op, a, b) => {
             let x = eval(a, env)?;
             let y = eval(b, env)?;
@@ -267,6 +276,7 @@ fn exec(stmts: &[IrStmt], env: &mut Env) -> R<Flow> {
     Ok(Flow::Next)
 }
 
+#[inline]
 fn truth(v: Value) -> R<bool> {
     match v {
         Value::Bool(b) => Ok(b),
@@ -678,36 +688,110 @@ fn aggregate(op: Linq, values: Vec<Value>) -> R<Value> {
 /// A call of a .NET member: arguments first (few; inline on the stack, so an argument list costs
 /// no allocation, and no member short-circuits its arguments), then the member's family.
 fn call(b: Builtin, arg_irs: &[Ir], env: &mut Env) -> R<Value> {
+    // Most members read a property of a part of `context` (`context.Request.Certificate` is a
+    // call with the constant `context.Request` as its one argument) or take no argument: those
+    // need no vector to fill and drop.
+    match arg_irs {
+        [] => return dispatch(b, &[], arg_irs, env),
+        [Ir::Const(receiver)] => return dispatch(b, std::slice::from_ref(receiver), arg_irs, env),
+        _ => {}
+    }
     let mut args: smallvec::SmallVec<[Value; 4]> = smallvec::SmallVec::new();
     for a in arg_irs {
         args.push(eval(a, env)?);
     }
+    dispatch(b, &args, arg_irs, env)
+}
+
+fn dispatch(b: Builtin, args: &[Value], arg_irs: &[Ir], env: &mut Env) -> R<Value> {
     match b {
-        Builtin::Context(f) => members::context::eval(f, &args, env),
-        Builtin::Cert(f) => members::cert::eval(f, &args, env),
-        Builtin::Str(f) => members::string::eval(f, &args, env),
-        Builtin::Convert(f) => members::convert::eval(f, &args, arg_irs, env),
-        Builtin::Date(f) => members::datetime::eval(f, &args),
-        Builtin::Collection(f) => members::collections::eval(f, &args, env),
-        Builtin::Auth(f) => members::auth::eval(f, &args),
-        Builtin::Regex(f) => members::regex::eval(f, &args, env),
-        Builtin::Crypto(f) => members::crypto::eval(f, &args, env),
-        Builtin::Json(f) => members::json::eval(f, &args, env),
-        Builtin::Exception(f) => members::exception::eval(f, &args),
-        Builtin::Builder(f) => members::builder::eval(f, &args, env),
-        Builtin::Random(f) => members::random::eval(f, &args),
-        Builtin::Offset(f) => members::datetime_offset::eval(f, &args),
-        Builtin::Uri(f) => members::uri::eval(f, &args),
-        Builtin::Form(f) => members::form::eval(f, &args, env),
-        Builtin::Generic(f) => members::generic::eval(f, &args, env),
-        Builtin::Ip(f) => members::ip::eval(f, &args),
-        Builtin::Response(f) => members::response::eval(f, &args),
-        Builtin::Xml(f) => members::xml::eval(f, &args, env),
-        Builtin::Enum(f) => members::enums::eval(f, &args),
-        Builtin::Queue(f) => members::queue::eval(f, &args, env),
-        Builtin::Rsa(f) => members::rsa::eval(f, &args, env),
-        Builtin::Tz(f) => members::timezone::eval(f, &args),
-        Builtin::Reader(f) => members::string_io::eval(f, &args, env),
-        Builtin::Sym(f) => members::symmetric::eval(f, &args, env),
+        Builtin::Context(f) => members::context::eval(f, args, env),
+        Builtin::Cert(f) => members::cert::eval(f, args, env),
+        Builtin::Str(f) => members::string::eval(f, args, env),
+        Builtin::Convert(f) => members::convert::eval(f, args, arg_irs, env),
+        Builtin::Date(f) => members::datetime::eval(f, args),
+        Builtin::Collection(f) => members::collections::eval(f, args, env),
+        Builtin::Auth(f) => members::auth::eval(f, args),
+        Builtin::Regex(f) => members::regex::eval(f, args, env),
+        Builtin::Crypto(f) => members::crypto::eval(f, args, env),
+        Builtin::Json(f) => members::json::eval(f, args, env),
+        Builtin::Exception(f) => members::exception::eval(f, args),
+        Builtin::Builder(f) => members::builder::eval(f, args, env),
+        Builtin::Random(f) => members::random::eval(f, args),
+        Builtin::Offset(f) => members::datetime_offset::eval(f, args),
+        Builtin::Uri(f) => members::uri::eval(f, args),
+        Builtin::Form(f) => members::form::eval(f, args, env),
+        Builtin::Generic(f) => members::generic::eval(f, args, env),
+        Builtin::Ip(f) => members::ip::eval(f, args),
+        Builtin::Response(f) => members::response::eval(f, args),
+        Builtin::Xml(f) => members::xml::eval(f, args, env),
+        Builtin::Enum(f) => members::enums::eval(f, args),
+        Builtin::Queue(f) => members::queue::eval(f, args, env),
+        Builtin::Rsa(f) => members::rsa::eval(f, args, env),
+        Builtin::Tz(f) => members::timezone::eval(f, args),
+        Builtin::Reader(f) => members::string_io::eval(f, args, env),
+        Builtin::Sym(f) => members::symmetric::eval(f, args, env),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::SimpleContext;
+    use crate::expr::testing::{s, show};
+
+    /// `==`/`!=` against a constant (compared in place) gives what the general path gives, on
+    /// either side of the operator and across .NET's lifted and mixed-type rules.
+    #[test]
+    fn comparisons_with_a_constant_agree_with_the_general_path() {
+        for (expr, want) in [
+            ("@(context.Request.Certificate == null)", "True"),
+            ("@(context.Request.Certificate != null)", "False"),
+            ("@(null == context.Request.Certificate)", "True"),
+            (r#"@(context.Request.Method == "GET")"#, "True"),
+            (r#"@("GET" != context.Request.Method)"#, "False"),
+            (r#"@(context.Request.Method == null)"#, "False"),
+            ("@(context.Request.Headers.Count == 0)", "True"),
+            ("@(context.Request.Headers.Count == 0.0)", "True"),
+            ("@(context.Request.Headers.Count != 1)", "True"),
+        ] {
+            assert_eq!(s(expr), want, "{expr}");
+        }
+        let ctx = SimpleContext::new("GET", "/").with_header("X-Tenant", "contoso");
+        for (expr, want) in [
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault("X-Tenant") == "contoso")"#,
+                "True",
+            ),
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault("X-Tenant") != "contoso")"#,
+                "False",
+            ),
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault("X-Other") == null)"#,
+                "True",
+            ),
+        ] {
+            assert_eq!(show(expr, &ctx), want, "{expr}");
+        }
+    }
+
+    /// Comparing reads nothing new into memory: a header near the string limit compared with a
+    /// literal is not refused by the memory budget (a concatenation of the two would be).
+    #[test]
+    fn comparing_a_long_value_with_a_literal_is_not_charged() {
+        let long = "a".repeat((4 << 20) - 1);
+        let ctx = SimpleContext::new("GET", "/").with_header("X-Long", &long);
+        assert_eq!(
+            show(
+                r#"@(context.Request.Headers.GetValueOrDefault("X-Long") == "ab")"#,
+                &ctx
+            ),
+            "False"
+        );
+        assert!(show(
+            r#"@(context.Request.Headers.GetValueOrDefault("X-Long") + "ab")"#,
+            &ctx
+        )
+        .starts_with("ERR expression exceeded its memory budget"));
     }
 }
