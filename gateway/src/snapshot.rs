@@ -113,6 +113,8 @@ pub struct ListenerSpec {
     /// Key-exchange groups in order of preference, as the TLS library names them joined by
     /// `:`; None for the library's default list.
     pub key_exchange_groups: Option<String>,
+    /// TLS 1.3 cipher suites, the listener's choice first.
+    pub tls13_cipher_suites: Vec<crate::tls::Tls13Suite>,
     pub hostnames: Vec<HostnameSpec>,
 }
 
@@ -359,14 +361,15 @@ impl Snapshot {
             .iter()
             .map(|l| {
                 format!(
-                    "{} tls={} http2={} min-tls={:?} resumption={} read-buffer={} groups={}",
+                    "{} tls={} http2={} min-tls={:?} resumption={} read-buffer={} groups={} tls13-suites={}",
                     l.address,
                     l.tls,
                     l.http2,
                     l.min_tls_version,
                     l.session_resumption,
                     l.read_buffer,
-                    l.key_exchange_groups.as_deref().unwrap_or("default")
+                    l.key_exchange_groups.as_deref().unwrap_or("default"),
+                    crate::tls::Tls13Suite::join(&l.tls13_cipher_suites)
                 )
             })
             .chain(std::iter::once(format!(

@@ -170,6 +170,24 @@ fn malformed_configurations_are_located() {
         26,
         "the list is empty",
     );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    tls13-cipher-suites: [TLS_AES_128_GCM_SHA256, ECDHE-RSA-AES128-GCM-SHA256]\n",
+        4,
+        26,
+        "'ECDHE-RSA-AES128-GCM-SHA256' is not a TLS 1.3 cipher suite",
+    );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    tls13-cipher-suites: [TLS_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]\n",
+        4,
+        26,
+        "'TLS_AES_128_GCM_SHA256' is listed twice",
+    );
+    expect(
+        "listeners:\n  - address: 127.0.0.1:1\n    tls: false\n    tls13-cipher-suites: []\n",
+        4,
+        26,
+        "tls13-cipher-suites: the list is empty",
+    );
     // Addresses, hosts and listeners.
     expect(
         "listeners:\n  - address: localhost\n    tls: false\n",

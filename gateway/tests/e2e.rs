@@ -583,6 +583,58 @@ fn listener_key_exchange_groups_are_the_ones_offered() {
     assert!(both.contains("HTTP/1.1 200 OK"), "{both}");
 }
 
+/// TLS 1.3 suites are the listener's choice: by default AES-128-GCM even for a client that
+/// lists AES-256 first (OpenSSL's s_client does, as rustls does); `tls13-cipher-suites` sets
+/// the order and what is offered at all.
+#[test]
+fn the_listener_chooses_the_tls13_cipher_suite() {
+    let request = b"GET /validate/weather/Oslo HTTP/1.1\r\nHost: api.certgate.test\r\nConnection: close\r\n\r\n";
+    let client = |d: &Demo, suites: &str| {
+        let cert = d.pki("dev-valid-client.pem");
+        let key = d.pki("dev-valid-client.key.pem");
+        d.s_client(
+            &[
+                "-tls1_3",
+                "-ciphersuites",
+                suites,
+                "-cert",
+                &cert,
+                "-key",
+                &key,
+            ],
+            request,
+        )
+    };
+    let d = Demo::start();
+    let out = client(&d, "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256");
+    assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.contains("Cipher is TLS_AES_128_GCM_SHA256"), "{out}");
+    // A client with only the others still connects.
+    let out = client(&d, "TLS_CHACHA20_POLY1305_SHA256");
+    assert!(
+        out.contains("Cipher is TLS_CHACHA20_POLY1305_SHA256"),
+        "{out}"
+    );
+    drop(d);
+
+    let d = Demo::start_with(|yaml| {
+        yaml.replacen(
+            "    hostnames:\n",
+            "    tls13-cipher-suites: [TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256]\n    hostnames:\n",
+            1,
+        )
+    });
+    let out = client(
+        &d,
+        "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+    );
+    assert!(out.contains("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.contains("Cipher is TLS_AES_256_GCM_SHA384"), "{out}");
+    // A suite left out is not offered.
+    let out = client(&d, "TLS_AES_128_GCM_SHA256");
+    assert!(!out.contains("HTTP/1.1"), "{out}");
+}
+
 #[test]
 fn wrong_backend_ca_is_a_502_through_on_error_and_access_log_is_json() {
     let d = Demo::start();

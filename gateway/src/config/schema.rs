@@ -174,6 +174,12 @@ pub(crate) struct Listener {
     /// hybrid post-quantum X25519MLKEM768 first.
     #[serde(default)]
     pub key_exchange_groups: Option<S<Vec<String>>>,
+    /// TLS 1.3 cipher suites in the listener's order of preference (the listener chooses, as
+    /// nginx's `ssl_prefer_server_ciphers on`), e.g. `[TLS_AES_128_GCM_SHA256,
+    /// TLS_CHACHA20_POLY1305_SHA256]`; default: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305
+    /// (ChaCha20 first on a CPU without AES instructions).
+    #[serde(default)]
+    pub tls13_cipher_suites: Option<S<Vec<String>>>,
     #[serde(default)]
     pub hostnames: Vec<Hostname>,
 }

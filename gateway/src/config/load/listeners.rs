@@ -134,10 +134,21 @@ impl Loader {
                             None
                         }
                     });
+            let tls13_cipher_suites = match &l.tls13_cipher_suites {
+                None => crate::tls::Tls13Suite::default_order(),
+                Some(v) => match crate::tls::Tls13Suite::parse_list(&v.value) {
+                    Ok(list) => list,
+                    Err(e) => {
+                        self.at(v, format!("tls13-cipher-suites: {e}"));
+                        crate::tls::Tls13Suite::default_order()
+                    }
+                },
+            };
             out.push(ListenerSpec {
                 address,
                 read_buffer,
                 key_exchange_groups,
+                tls13_cipher_suites,
                 tls: l.tls,
                 http2: l.http2,
                 min_tls_version,
