@@ -534,6 +534,28 @@ fn pipelined_requests_are_answered_in_order() {
     );
 }
 
+/// A policy that rewrites the request's framing headers (deletes Transfer-Encoding, sets
+/// Content-Length) changes what goes to the backend, never how the gateway reads the client's
+/// body: a chunked body that holds a whole request stays a body, and the connection goes on
+/// with the client's next request.
+#[test]
+fn a_policy_cannot_reframe_the_clients_body() {
+    let d = Demo::start();
+    serve_api_with_policy(
+        &d,
+        "reframe",
+        r#"<policies><inbound><base /><set-header name="Transfer-Encoding" exists-action="delete" /><set-header name="Content-Length" exists-action="override"><value>0</value></set-header></inbound></policies>"#,
+    );
+    let out = d.python_client("pipelining.py", &["reframed"]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(printed, "reframed: 200 /x, 200 /weather/Oslo\n");
+}
+
 /// TLS records that reach the gateway together (the handshake's last flight with a request; a
 /// request head in two records) or in pieces (a record split inside its header) are all read:
 /// the reads that wait on the transport (patch 0025) must not wait while bytes are buffered.

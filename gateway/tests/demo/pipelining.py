@@ -9,6 +9,9 @@ Cases (one connection each), by name on the command line:
   refused   a POST the gateway refuses before reading its body (no such route), whose body is a
             whole request for another path, then a GET: the body must be skipped, never run;
   close     a GET with `Connection: close`, then a GET: the connection ends after the first.
+  reframed  a chunked POST to /reframe (whose policy deletes Transfer-Encoding and sets
+            Content-Length: 0) whose body is a whole request for another path, then a GET: the
+            body is framed as the client sent it, so it is never run as a request.
 For each case prints `CASE: STATUS PATH, STATUS PATH, ...`, the answers in the order they came
 (PATH: the request line the demo backend echoed, `-` for answers the gateway made itself).
 
@@ -93,6 +96,13 @@ for case in sys.argv[6:]:
     elif case == "refused":
         smuggled = get("/thumbprint/smuggled")
         tls.sendall(post("/no-such-api/x", smuggled) + get("/validate/weather/Oslo"))
+        got = answers(tls, 3, wait=3.0)
+    elif case == "reframed":
+        smuggled = get("/thumbprint/smuggled")
+        chunked = (f"POST /reframe/x HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\n"
+                   f"Transfer-Encoding: chunked\r\n\r\n{len(smuggled):x}\r\n").encode() \
+            + smuggled + b"\r\n0\r\n\r\n"
+        tls.sendall(chunked + get("/validate/weather/Oslo"))
         got = answers(tls, 3, wait=3.0)
     elif case == "close":
         tls.sendall(get("/validate/weather/Oslo", "Connection: close\r\n")

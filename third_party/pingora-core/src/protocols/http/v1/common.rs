@@ -176,8 +176,12 @@ pub(crate) fn is_chunked_encoding_from_headers(headers: &HMap) -> bool {
         return false;
     };
 
-    let bytes = last_header_value.as_bytes();
+    is_chunked_te_value(last_header_value.as_bytes())
+}
 
+/// Whether the last `Transfer-Encoding` value (`bytes`) ends in `chunked` (certgate patch 0031:
+/// the body of [`is_chunked_encoding_from_headers`], for a caller that has the value).
+pub(crate) fn is_chunked_te_value(bytes: &[u8]) -> bool {
     // Fast path: exact match for "chunked"
     if bytes.eq_ignore_ascii_case(b"chunked") {
         return true;

@@ -77,6 +77,15 @@ impl ProxyTaskState {
     }
 }
 
+/// certgate patch 0031: how a request's body is framed (RFC 9112 section 6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestFraming {
+    /// `Transfer-Encoding` ending in `chunked`.
+    Chunked,
+    /// `Content-Length` (0 without one).
+    Length(usize),
+}
+
 /// The HTTP 1.x server session
 pub struct HttpSession {
     underlying_stream: Stream,
@@ -115,6 +124,11 @@ pub struct HttpSession {
     response_written: Option<Box<ResponseHeader>>,
     /// The parsed request header
     request_header: Option<Box<RequestHeader>>,
+    /// certgate patch 0031: how the request body is framed, decided by [`Self::validate_request`]
+    /// from the header as it was read. The body reader uses it, not the header, which filters
+    /// may rewrite for the upstream by then (a `Content-Length` set, a `Transfer-Encoding`
+    /// removed must not reframe what the client sent).
+    request_framing: Option<RequestFraming>,
     /// An internal buffer that holds a copy of the request body up to a certain size
     retry_buffer: Option<FixedBuffer>,
     /// Whether this session is an upgraded session. This flag is calculated when sending the
@@ -220,6 +234,7 @@ impl HttpSession {
             update_resp_headers: true,
             response_written: None,
             request_header: None,
+            request_framing: None,
             read_timeout: Some(Duration::from_secs(60)),
             request_head_deadline: None, // certgate patch 0001
             write_timeout: None,
@@ -494,7 +509,7 @@ impl HttpSession {
                         if has_both_te_and_cl {
                             self.set_keepalive(None);
                         }
-                        self.validate_request()?;
+                        self.request_framing = Some(self.validated_framing()?);
 
                         return Ok(Some(s));
                     }
@@ -550,18 +565,23 @@ impl HttpSession {
     /// # Panics
     /// this function and most other functions will panic if called before [`Self::read_request()`]
     pub fn validate_request(&self) -> Result<()> {
+        self.validated_framing().map(|_| ())
+    }
+
+    /// certgate patch 0031: [`Self::validate_request`], giving the body's framing it found
+    /// (one lookup of each framing field; they were looked up five times per request).
+    fn validated_framing(&self) -> Result<RequestFraming> {
         let req_header = self.req_header();
 
         // Reject an ambiguous authority before anything routes on it.
         validate_request_authority(req_header)?;
 
-        // Validate/reconcile Content-Length per RFC 9110 section 8.6 (hyper
-        // parity): identical duplicates and comma-combined identical values are
-        // accepted and collapsed; differing or unparseable values are rejected.
-        // This is a no-op when Transfer-Encoding is present (TE overrides CL).
-        super::common::validate_content_length(&req_header.headers)?;
-
-        if req_header.headers.contains_key(TRANSFER_ENCODING) {
+        if let Some(last_te) = req_header
+            .headers
+            .get_all(TRANSFER_ENCODING)
+            .into_iter()
+            .next_back()
+        {
             // Per [RFC 9112 Section 6.1-16](https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-16),
             // HTTP/1.0 requests with Transfer-Encoding MUST be treated as having faulty framing.
             // We reject with 400 Bad Request and close the connection.
@@ -573,12 +593,20 @@ impl HttpSession {
             }
             // If chunked is not the final Transfer-Encoding, reject request
             // See https://datatracker.ietf.org/doc/html/rfc9112#section-6.3-2.4.3
-            if !self.is_chunked_encoding() {
+            if !super::common::is_chunked_te_value(last_te.as_bytes()) {
                 return Error::e_explain(InvalidHTTPHeader, "non-chunked final Transfer-Encoding");
             }
+            // Transfer-Encoding overrides Content-Length (not validated then).
+            return Ok(RequestFraming::Chunked);
         }
 
-        Ok(())
+        // Validate/reconcile Content-Length per RFC 9110 section 8.6 (hyper
+        // parity): identical duplicates and comma-combined identical values are
+        // accepted and collapsed; differing or unparseable values are rejected.
+        // https://datatracker.ietf.org/doc/html/rfc9112#section-6.3: "Request messages are
+        // never close-delimited", so no length is a length of 0.
+        let length = content_length_for_framing(&req_header.headers)?;
+        Ok(RequestFraming::Length(length.unwrap_or(0)))
     }
 
     /// Return a reference of the `RequestHeader` this session read
@@ -1242,6 +1270,14 @@ impl HttpSession {
                 // if upgraded _post_ 101 (and body was not init yet)
                 // treat as upgraded body (pass through until closed)
                 self.body_reader.init_close_delimited_owned(preread_body);
+            } else if let Some(framing) = self.request_framing {
+                // certgate patch 0031: as the header was read.
+                match framing {
+                    RequestFraming::Chunked => self.body_reader.init_chunked_owned(preread_body),
+                    RequestFraming::Length(n) => {
+                        self.body_reader.init_content_length_owned(n, preread_body)
+                    }
+                }
             } else if self.is_chunked_encoding() {
                 // if chunked encoding, content-length should be ignored
                 self.body_reader.init_chunked_owned(preread_body);
