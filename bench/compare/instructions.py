@@ -50,7 +50,7 @@ PARTS = [
      r"v1::client::HttpSession::read_resp_header_parts::"),
     ("Pingora: take a pooled backend connection", "inclusive",
      r"Connector<C>::get_http_session::"),
-    ("Pingora: return it to the pool (spawns an idle watcher)", "inclusive",
+    ("Pingora: return it to the pool (checks it, drops the heads, files it)", "inclusive",
      r"Connector<C>::release_http_session::"),
     ("allocator (self: malloc/free/sdallocx)", "self",
      r"(_rjem_|malloc\.c:|mi_)"),
