@@ -27,7 +27,7 @@ use pingora::tls::ssl::{
     NameType, Ssl, SslMode, SslOptions, SslRef, SslSessionCacheMode, SslVerifyMode, SslVersion,
 };
 
-use crate::snapshot::{HostnameSpec, ListenerSpec, MinTlsVersion, Snapshot};
+use crate::snapshot::{HostnameSpec, ListenerSpec, MinTlsVersion, Snapshot, Tls13Suite};
 use certgate_policy::crypto::ex_data::Index;
 use certgate_policy::ClientCertificateFailure;
 
@@ -428,91 +428,6 @@ pub(crate) fn key_exchange_groups(names: &[String]) -> Result<String, String> {
     }
     set_groups(&mut scratch, &list).map_err(|e| e.to_string())?;
     Ok(list)
-}
-
-/// A TLS 1.3 cipher suite (RFC 8446, B.4): the three both TLS libraries implement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tls13Suite {
-    /// `TLS_AES_128_GCM_SHA256`, the one every TLS 1.3 implementation has.
-    Aes128GcmSha256,
-    /// `TLS_AES_256_GCM_SHA384`.
-    Aes256GcmSha384,
-    /// `TLS_CHACHA20_POLY1305_SHA256`.
-    Chacha20Poly1305Sha256,
-}
-
-impl Tls13Suite {
-    const ALL: [Tls13Suite; 3] = [
-        Tls13Suite::Aes128GcmSha256,
-        Tls13Suite::Aes256GcmSha384,
-        Tls13Suite::Chacha20Poly1305Sha256,
-    ];
-
-    /// The IANA name, which OpenSSL and BoringSSL both use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tls13Suite::Aes128GcmSha256 => "TLS_AES_128_GCM_SHA256",
-            Tls13Suite::Aes256GcmSha384 => "TLS_AES_256_GCM_SHA384",
-            Tls13Suite::Chacha20Poly1305Sha256 => "TLS_CHACHA20_POLY1305_SHA256",
-        }
-    }
-
-    /// The listener's order when `tls13-cipher-suites` is not set. The listener chooses, not
-    /// the client: the key exchange (X25519, P-256) and the signature give 128-bit security, so
-    /// AES-256 and SHA-384, which many clients list first, add cost and no strength. Their key
-    /// schedule's HMAC-SHA-384 is software on CPUs that hash SHA-256 in hardware (about 6 % of
-    /// a full handshake's CPU, bench/RESULTS.md). Without AES instructions ChaCha20 is faster
-    /// and resists timing attacks, so it comes first there.
-    pub fn default_order() -> Vec<Tls13Suite> {
-        use Tls13Suite::*;
-        if aes_hardware() {
-            vec![Aes128GcmSha256, Aes256GcmSha384, Chacha20Poly1305Sha256]
-        } else {
-            vec![Chacha20Poly1305Sha256, Aes128GcmSha256, Aes256GcmSha384]
-        }
-    }
-
-    /// A listener's `tls13-cipher-suites`, in its order.
-    pub(crate) fn parse_list(names: &[String]) -> Result<Vec<Tls13Suite>, String> {
-        if names.is_empty() {
-            return Err("the list is empty; leave the setting out for the default".into());
-        }
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            let Some(suite) = Tls13Suite::ALL.into_iter().find(|s| s.name() == name) else {
-                return Err(format!(
-                    "'{name}' is not a TLS 1.3 cipher suite (TLS_AES_128_GCM_SHA256, \
-                     TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)"
-                ));
-            };
-            if out.contains(&suite) {
-                return Err(format!("'{name}' is listed twice"));
-            }
-            out.push(suite);
-        }
-        Ok(out)
-    }
-
-    /// The suites as OpenSSL reads a list: `A:B:C`.
-    pub fn join(suites: &[Tls13Suite]) -> String {
-        suites
-            .iter()
-            .map(|s| s.name())
-            .collect::<Vec<_>>()
-            .join(":")
-    }
-}
-
-/// Whether this CPU has AES instructions (AES-GCM is then both faster than ChaCha20 and
-/// constant-time).
-fn aes_hardware() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("aes")
-        && std::arch::is_x86_feature_detected!("pclmulqdq");
-    #[cfg(target_arch = "aarch64")]
-    return std::arch::is_aarch64_feature_detected!("aes");
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    return false;
 }
 
 /// Sets the TLS 1.3 suites on a context, chosen by the listener in this order.

@@ -135,12 +135,12 @@ impl Loader {
                         }
                     });
             let tls13_cipher_suites = match &l.tls13_cipher_suites {
-                None => crate::tls::Tls13Suite::default_order(),
-                Some(v) => match crate::tls::Tls13Suite::parse_list(&v.value) {
+                None => crate::snapshot::Tls13Suite::default_order(),
+                Some(v) => match crate::snapshot::Tls13Suite::parse_list(&v.value) {
                     Ok(list) => list,
                     Err(e) => {
                         self.at(v, format!("tls13-cipher-suites: {e}"));
-                        crate::tls::Tls13Suite::default_order()
+                        crate::snapshot::Tls13Suite::default_order()
                     }
                 },
             };
