@@ -1646,6 +1646,93 @@ fn backend_connections_closed_while_idle_leave_the_pool() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+/// How a backend's response body is framed is read from its head (RFC 9112 section 6.3), in
+/// any case of the field names: a length, chunks (a length beside them is ignored), or the
+/// connection's end (no framing field, or a transfer coding that does not end in chunked). A
+/// length that cannot be read, or two that differ, is a 502. A connection is pooled again only
+/// after a response framed by length or chunks (counted by the connections the backend
+/// accepts).
+#[test]
+fn a_backends_response_framing_is_read_from_its_head() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let d = Demo::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    // (path, response, whether the backend closes the connection after it)
+    const ANSWERS: [(&str, &str, bool); 8] = [
+        ("length", "HTTP/1.1 200 OK\r\ncontent-LENGTH: 5\r\n\r\nhello", false),
+        ("chunked", "HTTP/1.1 200 OK\r\nTRANSFER-encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n", false),
+        ("chunks-beside-a-length", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false),
+        ("keep-alive-field", "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=10\r\nContent-Length: 5\r\n\r\nhello", false),
+        ("until-close", "HTTP/1.1 200 OK\r\nX-Framing: none\r\n\r\nhello", true),
+        ("not-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello", true),
+        ("unreadable-length", "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello", true),
+        ("two-lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", true),
+    ];
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(64) {
+            let Ok(mut conn) = conn else { return };
+            counter.fetch_add(1, SeqCst);
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).unwrap_or(0) != 1 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let Some((_, response, close)) = ANSWERS
+                    .iter()
+                    .find(|(p, _, _)| line.starts_with(&format!("GET /{p} ")))
+                else {
+                    return;
+                };
+                if conn.write_all(response.as_bytes()).is_err() || *close {
+                    return;
+                }
+            });
+        }
+    });
+    serve_api_on_plain_backend(&d, "framing", port);
+    let client = Some("dev-valid-client");
+    // (path, status, body, connections accepted after it)
+    let cases = [
+        ("length", 200, "hello", 1),
+        ("chunked", 200, "hello", 1),
+        ("chunks-beside-a-length", 200, "hello", 1),
+        ("keep-alive-field", 200, "hello", 1),
+        ("until-close", 200, "hello", 1),
+        ("length", 200, "hello", 2),
+        ("not-chunked", 200, "hello", 2),
+        ("length", 200, "hello", 3),
+        ("unreadable-length", 502, "", 3),
+        ("length", 200, "hello", 4),
+        ("two-lengths", 502, "", 4),
+        ("length", 200, "hello", 5),
+    ];
+    for (path, status, body, connections) in cases {
+        let (got, head, got_body) = d.curl(API, &format!("/framing/{path}"), client, &[]);
+        assert_eq!(got, status, "{path}: {head}{got_body}");
+        if status == 200 {
+            assert_eq!(got_body, body, "{path}: {head}");
+        }
+        assert_eq!(
+            accepted.load(SeqCst),
+            connections,
+            "{path}: connections accepted"
+        );
+    }
+}
+
 /// Issue 13: a SOAP request read and changed as System.Xml.Linq reads it: the policy takes the
 /// symbol out of the envelope (`Descendants(ns + "Symbol")`) into a header, marks the envelope
 /// and sends it on; a body that is not XML fails the expression, and on-error answers.

@@ -67,6 +67,25 @@ pub struct HttpSession {
     // If allowed, does not fail with error on invalid content-length
     // (treats as close-delimited response).
     allow_h1_response_invalid_content_length: bool,
+    /// certgate patch 0032: which framing and reuse fields the response head has, noted by name
+    /// while the head is built (no lookup for a field that is not there).
+    response_fields: FramingFields,
+    /// certgate patch 0032: how the response body is framed, decided once when the head is
+    /// validated; the body reader uses it instead of looking the fields up again.
+    response_framing: Option<ResponseFraming>,
+}
+
+/// certgate patch 0032: how a response body is framed (RFC 9112 section 6.3), before what the
+/// status and the request method say (1xx, 204, 304, HEAD, an upgrade).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResponseFraming {
+    /// `Transfer-Encoding` ending in `chunked`.
+    Chunked,
+    /// A valid `Content-Length`.
+    Length(usize),
+    /// Until the connection closes: no framing field, a `Transfer-Encoding` not ending in
+    /// `chunked`, or an invalid `Content-Length` the peer's options tolerate.
+    Close,
 }
 
 /// HTTP 1.x client session
@@ -100,6 +119,8 @@ impl HttpSession {
             received_upgrade_req_body: false,
             close_delimited_resp: false,
             allow_h1_response_invalid_content_length: false,
+            response_fields: FramingFields::default(),
+            response_framing: None,
         }
     }
 
@@ -203,32 +224,55 @@ impl HttpSession {
 
     // Validate the response header read. This function must be called after the response header
     // read.
-    fn validate_response(&self) -> Result<()> {
+    // certgate patch 0032: it also gives the body's framing, from the fields the head was seen
+    // to have (`response_fields`): one lookup of the field that frames the body, none of a
+    // field that is absent.
+    fn validated_framing(&self) -> Result<ResponseFraming> {
         let resp_header = self
             .response_header
             .as_ref()
             .expect("response header must be read");
+
+        if self.response_fields.transfer_encoding {
+            // Transfer-Encoding overrides Content-Length (already removed from the head).
+            let chunked = resp_header
+                .headers
+                .get_all(header::TRANSFER_ENCODING)
+                .into_iter()
+                .next_back()
+                .is_some_and(|te| is_chunked_te_value(te.as_bytes()));
+            return Ok(if chunked {
+                ResponseFraming::Chunked
+            } else {
+                ResponseFraming::Close
+            });
+        }
+        if !self.response_fields.content_length {
+            return Ok(ResponseFraming::Close);
+        }
 
         // Validate/reconcile Content-Length per RFC 9110 section 8.6 (hyper
         // parity): identical duplicates and comma-combined identical values are
         // accepted and collapsed. Conflicting or duplicate values are always an
         // unrecoverable framing error. A peer may opt to tolerate a single,
         // otherwise-invalid value and treat the response as close-delimited.
-        // Note: Content-Length is already removed if Transfer-Encoding is present.
-        if let Err(e) = super::common::validate_content_length(&resp_header.headers) {
-            if self.allow_h1_response_invalid_content_length
-                && super::common::content_length_is_single_token(&resp_header.headers)
-            {
-                debug!(
-                    "tolerating invalid Content-Length ({e}); \
-                     treating response as close-delimited"
-                );
-            } else {
-                return Err(e);
+        match content_length_for_framing(&resp_header.headers) {
+            Ok(Some(length)) => Ok(ResponseFraming::Length(length)),
+            Ok(None) => Ok(ResponseFraming::Close),
+            Err(e) => {
+                if self.allow_h1_response_invalid_content_length
+                    && super::common::content_length_is_single_token(&resp_header.headers)
+                {
+                    debug!(
+                        "tolerating invalid Content-Length ({e}); \
+                         treating response as close-delimited"
+                    );
+                    Ok(ResponseFraming::Close)
+                } else {
+                    Err(e)
+                }
             }
         }
-
-        Ok(())
     }
 
     fn clear_response_header_read_state(&mut self) {
@@ -307,8 +351,10 @@ impl HttpSession {
 
                         let buf = std::mem::take(&mut self.response_header_read_buf).freeze();
 
+                        let mut fields = FramingFields::default();
                         for header in header_refs {
                             let header_name = header.get_name_bytes(&buf);
+                            fields.note(&header_name);
                             let header_name = header_name.into_case_header_name();
                             let value_bytes = header.get_value_bytes(&buf);
                             let header_value = pingora_http::header_value_from_raw(value_bytes);
@@ -320,25 +366,22 @@ impl HttpSession {
                             }
                         }
 
-                        let contains_transfer_encoding = response_header
-                            .headers
-                            .contains_key(header::TRANSFER_ENCODING);
-                        let contains_content_length =
-                            response_header.headers.contains_key(header::CONTENT_LENGTH);
-
                         // Transfer encoding overrides content length, so when
                         // both are present, we MUST remove content length. This is
                         // https://datatracker.ietf.org/doc/html/rfc9112#section-6.3-2.3
-                        if contains_content_length && contains_transfer_encoding {
+                        if fields.content_length && fields.transfer_encoding {
                             response_header.remove_header(&header::CONTENT_LENGTH);
+                            fields.content_length = false;
                         }
 
                         self.raw_header = Some(BufRef(0, s));
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
                         self.response_header = Some(response_header);
-                        if let Err(e) = self.validate_response() {
-                            return self.fail_response_header_read(e);
+                        self.response_fields = fields;
+                        match self.validated_framing() {
+                            Ok(framing) => self.response_framing = Some(framing),
+                            Err(e) => return self.fail_response_header_read(e),
                         }
                         // convert to upgrade body type
                         // https://datatracker.ietf.org/doc/html/rfc9110#status.101
@@ -623,6 +666,11 @@ impl HttpSession {
     /// it's behavior is different on different platforms.
     /// https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Keep-Alive
     fn get_keepalive_values(&self) -> (Option<u64>, Option<usize>) {
+        // certgate patch 0032: no lookup (a parse of the name and a hash) when the head as read
+        // has no such field, as nearly every one.
+        if !self.response_fields.keep_alive {
+            return (None, None);
+        }
         let Some(keep_alive_header) = self.get_header("Keep-Alive") else {
             return (None, None);
         };
@@ -707,6 +755,18 @@ impl HttpSession {
             if upgraded {
                 self.body_reader.init_close_delimited(preread_body);
                 self.close_delimited_resp = true;
+            } else if let Some(framing) = self.response_framing {
+                // certgate patch 0032: decided when the head was validated.
+                match framing {
+                    ResponseFraming::Chunked => self.body_reader.init_chunked(preread_body),
+                    ResponseFraming::Length(cl) => {
+                        self.body_reader.init_content_length(cl, preread_body)
+                    }
+                    ResponseFraming::Close => {
+                        self.body_reader.init_close_delimited(preread_body);
+                        self.close_delimited_resp = true;
+                    }
+                }
             } else if self.is_chunked_encoding() {
                 // if chunked encoding, content-length should be ignored
                 self.body_reader.init_chunked(preread_body);

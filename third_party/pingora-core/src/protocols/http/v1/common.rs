@@ -179,6 +179,29 @@ pub(crate) fn is_chunked_encoding_from_headers(headers: &HMap) -> bool {
     is_chunked_te_value(last_header_value.as_bytes())
 }
 
+/// certgate patch 0032: which framing and reuse fields a head has, noted from each field's name
+/// as the head is read (a name is a token: its case does not matter), so that a field it does not
+/// have is not looked up (a hash of the name each time) while the message is handled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FramingFields {
+    pub(crate) transfer_encoding: bool,
+    pub(crate) content_length: bool,
+    pub(crate) keep_alive: bool,
+}
+
+impl FramingFields {
+    /// Notes the field named `name` (as on the wire).
+    #[inline]
+    pub(crate) fn note(&mut self, name: &[u8]) {
+        match name.len() {
+            17 => self.transfer_encoding |= name.eq_ignore_ascii_case(b"transfer-encoding"),
+            14 => self.content_length |= name.eq_ignore_ascii_case(b"content-length"),
+            10 => self.keep_alive |= name.eq_ignore_ascii_case(b"keep-alive"),
+            _ => {}
+        }
+    }
+}
+
 /// Whether the last `Transfer-Encoding` value (`bytes`) ends in `chunked` (certgate patch 0031:
 /// the body of [`is_chunked_encoding_from_headers`], for a caller that has the value).
 pub(crate) fn is_chunked_te_value(bytes: &[u8]) -> bool {
@@ -415,6 +438,9 @@ pub(crate) fn content_length_for_framing(headers: &HMap) -> Result<Option<usize>
 /// HTTP/2 does not use `Content-Length` for framing, but reconciling it here
 /// keeps the H2 and downgraded-H1 paths consistent and rejects genuinely
 /// ambiguous values before they cross a proxy boundary.
+// certgate patch 0032: the HTTP/1 client validates as it decides the framing
+// (`validated_framing`); kept, with its tests, for upstream's callers.
+#[allow(dead_code)]
 pub(crate) fn validate_content_length(headers: &HMap) -> Result<()> {
     if headers.get(header::TRANSFER_ENCODING).is_some() {
         // HTTP/1: Transfer-Encoding takes precedence over Content-Length.
