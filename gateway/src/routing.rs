@@ -90,42 +90,47 @@ impl UrlTemplate {
     /// Matches a path (relative to the API prefix, starting with '/' or empty); the captured
     /// parameters, percent-decoded, or None.
     pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
+        // Walks the path's segments in place: a `{*rest}` takes the remaining text as it
+        // stands, which is the remaining segments joined by '/' (no vector of segments, no
+        // join).
         let path = path.strip_prefix('/').unwrap_or(path);
-        let mut parts = if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('/').collect::<Vec<_>>()
+        // `None`: no segment left. A trailing slash is not a segment of its own.
+        let mut left = (!path.is_empty()).then(|| path.strip_suffix('/').unwrap_or(path));
+        let mut next = || {
+            let l = left?;
+            Some(match l.split_once('/') {
+                Some((segment, after)) => {
+                    left = Some(after);
+                    segment
+                }
+                None => {
+                    left = None;
+                    l
+                }
+            })
         };
-        // A trailing slash is not a segment of its own.
-        if parts.last() == Some(&"") {
-            parts.pop();
-        }
         let mut params = Vec::new();
-        let mut i = 0;
         for seg in &self.segments {
             match seg {
                 Segment::Literal(l) => {
-                    if parts.get(i).is_none_or(|p| !p.eq_ignore_ascii_case(l)) {
+                    if !next()?.eq_ignore_ascii_case(l) {
                         return None;
                     }
-                    i += 1;
                 }
                 Segment::Param(n) => {
-                    let p = parts.get(i)?;
+                    let p = next()?;
                     if p.is_empty() {
                         return None;
                     }
                     params.push((n.clone(), decode(p)));
-                    i += 1;
                 }
                 Segment::Rest(n) => {
-                    let rest = parts.get(i..).map(|r| r.join("/")).unwrap_or_default();
-                    params.push((n.clone(), decode(&rest)));
+                    params.push((n.clone(), decode(left.unwrap_or(""))));
                     return Some(params);
                 }
             }
         }
-        (i == parts.len()).then_some(params)
+        next().is_none().then_some(params)
     }
 }
 
@@ -226,12 +231,14 @@ impl Router {
         method: &str,
         path: &str,
     ) -> Result<RouteMatch<'_>, RouteError> {
-        let host = strip_port(host);
+        // Without a port only when an API names hostnames (most name none).
+        let mut bare = None;
         for api in &self.apis {
-            if !api.hostnames.is_empty()
-                && !api.hostnames.iter().any(|h| h.eq_ignore_ascii_case(host))
-            {
-                continue;
+            if !api.hostnames.is_empty() {
+                let host = *bare.get_or_insert_with(|| strip_port(host));
+                if !api.hostnames.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+                    continue;
+                }
             }
             let Some(rest) = strip_prefix_ci(path, &api.prefix) else {
                 continue;
@@ -348,6 +355,90 @@ mod tests {
                 pass_through: Some(plan()),
             },
         ])
+    }
+
+    /// The matcher as it was first written (segments collected, `{*rest}` joined): what the
+    /// in-place walk must agree with.
+    fn matches_by_parts(t: &UrlTemplate, path: &str) -> Option<Vec<(String, String)>> {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let mut parts = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect::<Vec<_>>()
+        };
+        if parts.last() == Some(&"") {
+            parts.pop();
+        }
+        let mut params = Vec::new();
+        let mut i = 0;
+        for seg in &t.segments {
+            match seg {
+                Segment::Literal(l) => {
+                    if parts.get(i).is_none_or(|p| !p.eq_ignore_ascii_case(l)) {
+                        return None;
+                    }
+                    i += 1;
+                }
+                Segment::Param(n) => {
+                    let p = parts.get(i)?;
+                    if p.is_empty() {
+                        return None;
+                    }
+                    params.push((n.clone(), decode(p)));
+                    i += 1;
+                }
+                Segment::Rest(n) => {
+                    let rest = parts.get(i..).map(|r| r.join("/")).unwrap_or_default();
+                    params.push((n.clone(), decode(&rest)));
+                    return Some(params);
+                }
+            }
+        }
+        (i == parts.len()).then_some(params)
+    }
+
+    #[test]
+    fn the_in_place_walk_matches_as_the_segment_list_did() {
+        let templates = [
+            "/",
+            "/a",
+            "/a/b",
+            "/{x}",
+            "/a/{x}",
+            "/{*r}",
+            "/a/{*r}",
+            "/{x}/{*r}",
+            "/a/{x}/b",
+        ];
+        // Every path of up to four segments drawn from these, with and without the leading
+        // and a trailing slash.
+        let pieces = ["", "a", "A", "b", "x%20y", "%zz"];
+        let mut paths = vec![String::new(), "/".into(), "//".into()];
+        for n in 1..=4u32 {
+            for k in 0..pieces.len().pow(n) {
+                let mut k = k;
+                let mut segs = Vec::new();
+                for _ in 0..n {
+                    segs.push(pieces[k % pieces.len()]);
+                    k /= pieces.len();
+                }
+                let joined = segs.join("/");
+                for p in [
+                    joined.clone(),
+                    format!("/{joined}"),
+                    format!("{joined}/"),
+                    format!("/{joined}/"),
+                ] {
+                    paths.push(p);
+                }
+            }
+        }
+        for t in templates {
+            let t = UrlTemplate::parse(t).unwrap();
+            for p in &paths {
+                assert_eq!(t.matches(p), matches_by_parts(&t, p), "{t:?} {p:?}");
+            }
+        }
     }
 
     #[test]
