@@ -139,6 +139,8 @@ pub struct BackendUrl {
     pub base_path: String,
     /// `host:port` as sent in the Host header (IPv6 in brackets); built once, not per request.
     pub authority: String,
+    /// `authority` as a header value: each request's Host takes a reference to it, no copy.
+    pub host_header: http::HeaderValue,
     /// The socket address when the host is an IP literal: no resolution on the request path.
     pub ip: Option<std::net::SocketAddr>,
 }
@@ -188,12 +190,15 @@ impl BackendUrl {
             Some(a) => a.to_string(),
             None => format!("{host}:{port}"),
         };
+        let host_header = http::HeaderValue::from_str(&authority)
+            .map_err(|_| format!("'{url}': the host cannot be sent in a Host header"))?;
         Ok(BackendUrl {
             https,
             host,
             port,
             base_path: path.trim_end_matches('/').to_string(),
             authority,
+            host_header,
             ip,
         })
     }
@@ -565,6 +570,7 @@ mod tests {
                 port: 9443,
                 base_path: "/api".into(),
                 authority: "backend:9443".into(),
+                host_header: http::HeaderValue::from_static("backend:9443"),
                 ip: None,
             }
         );
@@ -575,5 +581,11 @@ mod tests {
         assert!(BackendUrl::parse("https://u@h").is_err());
         assert!(BackendUrl::parse("https://h:99999").is_err());
         assert!(BackendUrl::parse("https://h/a?b").is_err());
+        // A host that no Host header can carry is refused when the URL is read, not on each
+        // request.
+        assert_eq!(
+            BackendUrl::parse("http://a\u{1}b:80/"),
+            Err("'http://a\u{1}b:80/': the host cannot be sent in a Host header".into())
+        );
     }
 }

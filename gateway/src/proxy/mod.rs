@@ -1011,7 +1011,8 @@ fn prepare_upstream(rc: &GatewayCtx, upstream: &mut RequestHeader) -> Result<()>
                 .map_err(|_| http_error(500, "rewritten URL is not valid"))?,
         );
     }
-    upstream.insert_header("Host", up.url.authority.as_str())?;
+    // A typed name and a shared value: no name to parse, no value to copy.
+    upstream.insert_header(http::header::HOST, up.url.host_header.clone())?;
     // A body the policy decided (request_body_filter sends it), or the client's when it was
     // buffered whole, is framed by its length.
     let known = rc

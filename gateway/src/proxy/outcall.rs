@@ -144,7 +144,7 @@ async fn exchange(snap: &Snapshot, call: &Outcall, max: usize) -> SendResult {
         SendFailure::Invalid(format!("'{}' is not a valid method or path.", call.method))
     })?;
     let invalid = |k: &str| SendFailure::Invalid(format!("The header '{k}' is not valid."));
-    req.insert_header("Host", target.authority.as_str())
+    req.insert_header(http::header::HOST, target.host_header.clone())
         .map_err(|_| invalid("Host"))?;
     for (k, v) in &call.headers {
         req.append_header(k.clone(), v.as_str())
