@@ -1635,7 +1635,8 @@ where
             // certgate patch 0012: the request's processing runs in a box allocated once its
             // head is in, so a kept-alive connection waiting for its next request holds only
             // the small waiting state, not the request's (~10 KB) future.
-            Box::pin(self.process_request(session, ctx)).await
+            // certgate patch 0033: made in its box, not made on the stack and copied in.
+            boxed_in_place(|| self.process_request(session, ctx)).await
         }
     }
 
@@ -1668,6 +1669,19 @@ where
     }
 
     // TODO implement h2_options
+}
+
+/// certgate patch 0033: the future `make` returns, made in the heap memory it then lives in.
+/// `Box::pin(make())` makes the future on the stack and copies it into the box: the whole
+/// type's size (the request future's is ~8 KiB), although only its arguments are set before it
+/// first runs. Written through the box's uninitialised memory, with `make` inlined, the
+/// compiler writes the arguments there directly.
+#[inline(always)]
+fn boxed_in_place<F: std::future::Future>(make: impl FnOnce() -> F) -> std::pin::Pin<Box<F>> {
+    let mut slot = Box::<F>::new_uninit();
+    slot.write(make());
+    // SAFETY: `write` initialised the value.
+    Box::into_pin(unsafe { slot.assume_init() })
 }
 
 use pingora_core::services::listening::{RuntimeOptsOverride, Service};
