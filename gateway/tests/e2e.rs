@@ -1662,7 +1662,7 @@ fn a_backends_response_framing_is_read_from_its_head() {
     let accepted = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     // (path, response, whether the backend closes the connection after it)
-    const ANSWERS: [(&str, &str, bool); 8] = [
+    const ANSWERS: [(&str, &str, bool); 13] = [
         ("length", "HTTP/1.1 200 OK\r\ncontent-LENGTH: 5\r\n\r\nhello", false),
         ("chunked", "HTTP/1.1 200 OK\r\nTRANSFER-encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n", false),
         ("chunks-beside-a-length", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false),
@@ -1671,6 +1671,13 @@ fn a_backends_response_framing_is_read_from_its_head() {
         ("not-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nhello", true),
         ("unreadable-length", "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello", true),
         ("two-lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", true),
+        // Reuse: HTTP/1.0 only when asked for, never after a `Connection: close`; an
+        // informational head before the response.
+        ("http10-keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello", false),
+        ("http10", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", false),
+        ("http10-chunked", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false),
+        ("close-field", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", false),
+        ("early-hints", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false),
     ];
     std::thread::spawn(move || {
         for conn in listener.incoming().take(64) {
@@ -1718,9 +1725,28 @@ fn a_backends_response_framing_is_read_from_its_head() {
         ("length", 200, "hello", 4),
         ("two-lengths", 502, "", 4),
         ("length", 200, "hello", 5),
+        ("http10-keep-alive", 200, "hello", 5),
+        ("length", 200, "hello", 5),
+        ("http10", 200, "hello", 5),
+        ("length", 200, "hello", 6),
+        ("http10-chunked", 200, "hello", 6),
+        ("length", 200, "hello", 7),
+        ("close-field", 200, "hello", 7),
+        ("length", 200, "hello", 8),
+        ("early-hints", 200, "hello", 8),
+        ("length", 200, "hello", 8),
     ];
     for (path, status, body, connections) in cases {
-        let (got, head, got_body) = d.curl(API, &format!("/framing/{path}"), client, &[]);
+        let (mut got, mut head, mut got_body) =
+            d.curl(API, &format!("/framing/{path}"), client, &[]);
+        // An informational head reaches the client before the response.
+        let mut informational = Vec::new();
+        while (100..200).contains(&got) {
+            informational.push(got);
+            (got, head, got_body) = parse(got_body.into_bytes());
+        }
+        let expected_informational: &[u16] = if path == "early-hints" { &[103] } else { &[] };
+        assert_eq!(informational, expected_informational, "{path}");
         assert_eq!(got, status, "{path}: {head}{got_body}");
         if status == 200 {
             assert_eq!(got_body, body, "{path}: {head}");

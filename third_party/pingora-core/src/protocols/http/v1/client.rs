@@ -73,6 +73,22 @@ pub struct HttpSession {
     /// certgate patch 0032: how the response body is framed, decided once when the head is
     /// validated; the body reader uses it instead of looking the fields up again.
     response_framing: Option<ResponseFraming>,
+    /// certgate patch 0034: what the session still needs of the response head
+    /// [`Self::read_response_task`] handed over (instead of a copy of it).
+    handed_over: Option<HandedOver>,
+}
+
+/// certgate patch 0034: what an HTTP/1 client session needs of a response head after it has
+/// handed the head itself to its caller: the body's framing (with the status) and whether the
+/// connection can be reused (the status, the version, `Connection` and `Keep-Alive`).
+#[derive(Clone, Copy, Debug)]
+struct HandedOver {
+    status: StatusCode,
+    version: Version,
+    /// [`is_buf_keepalive`] of its `Connection` field.
+    connection: Option<bool>,
+    /// Its `Keep-Alive` parameters: timeout, max.
+    keepalive_values: (Option<u64>, Option<usize>),
 }
 
 /// certgate patch 0032: how a response body is framed (RFC 9112 section 6.3), before what the
@@ -121,6 +137,7 @@ impl HttpSession {
             allow_h1_response_invalid_content_length: false,
             response_fields: FramingFields::default(),
             response_framing: None,
+            handed_over: None,
         }
     }
 
@@ -485,6 +502,9 @@ impl HttpSession {
     }
 
     /// Return a reference of the [`ResponseHeader`] if the response is read
+    ///
+    /// certgate patch 0034: `None` after [`Self::read_response_task`] handed the head over;
+    /// [`Self::get_status`] still answers.
     pub fn resp_header(&self) -> Option<&ResponseHeader> {
         self.response_header.as_deref()
     }
@@ -506,7 +526,40 @@ impl HttpSession {
 
     /// Return the status code of the response if read
     pub fn get_status(&self) -> Option<StatusCode> {
-        self.response_header.as_ref().map(|h| h.status)
+        match (&self.response_header, &self.handed_over) {
+            (Some(h), _) => Some(h.status),
+            (None, Some(given)) => Some(given.status),
+            (None, None) => None,
+        }
+    }
+
+    /// The version of the response read (certgate patch 0034: also once handed over).
+    fn get_version(&self) -> Option<Version> {
+        match (&self.response_header, &self.handed_over) {
+            (Some(h), _) => Some(h.version),
+            (None, Some(given)) => Some(given.version),
+            (None, None) => None,
+        }
+    }
+
+    /// certgate patch 0034: the head just read, given to the caller whole instead of copied
+    /// (a copy and a drop of every field, per response); what the session needs of it later
+    /// is kept ([`HandedOver`]).
+    fn hand_over_response_header(&mut self) -> Result<Box<ResponseHeader>> {
+        let Some(header) = self.response_header.take() else {
+            return Error::e_explain(InternalError, "no response header to hand over");
+        };
+        self.handed_over = Some(HandedOver {
+            status: header.status,
+            version: header.version,
+            connection: is_buf_keepalive(header.headers.get(header::CONNECTION)),
+            keepalive_values: if self.response_fields.keep_alive {
+                keepalive_values(header.headers.get("Keep-Alive"))
+            } else {
+                (None, None)
+            },
+        });
+        Ok(header)
     }
 
     async fn do_read_body(&mut self) -> Result<Option<BufRef>> {
@@ -616,12 +669,9 @@ impl HttpSession {
 
         // Per [RFC 9112 Section 6.1-16](https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-16),
         // if Transfer-Encoding is received in HTTP/1.0 response, connection MUST be closed after processing.
-        if self.resp_header().map(|h| h.version) == Some(Version::HTTP_10)
-            && self
-                .resp_header()
-                .and_then(|h| h.headers.get(header::TRANSFER_ENCODING))
-                .is_some()
-        {
+        // certgate patch 0034: the field as the head was read (0032), which holds once the head
+        // was handed over.
+        if self.get_version() == Some(Version::HTTP_10) && self.response_fields.transfer_encoding {
             self.set_keepalive(None);
             return;
         }
@@ -636,7 +686,7 @@ impl HttpSession {
             } else {
                 self.set_keepalive(None);
             }
-        } else if self.resp_header().map(|h| h.version) == Some(Version::HTTP_11) {
+        } else if self.get_version() == Some(Version::HTTP_11) {
             self.set_keepalive(Some(0)); // on by default for http 1.1
         } else {
             self.set_keepalive(None); // off by default for http 1.0
@@ -657,7 +707,10 @@ impl HttpSession {
         match request_keepalive {
             // ignore what the server sends if request disables keepalive explicitly
             Some(false) => Some(false),
-            _ => is_buf_keepalive(self.get_header(header::CONNECTION)),
+            _ => match (&self.response_header, &self.handed_over) {
+                (None, Some(given)) => given.connection,
+                _ => is_buf_keepalive(self.get_header(header::CONNECTION)),
+            },
         }
     }
 
@@ -666,32 +719,15 @@ impl HttpSession {
     /// it's behavior is different on different platforms.
     /// https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Keep-Alive
     fn get_keepalive_values(&self) -> (Option<u64>, Option<usize>) {
+        if let (None, Some(given)) = (&self.response_header, &self.handed_over) {
+            return given.keepalive_values; // certgate patch 0034
+        }
         // certgate patch 0032: no lookup (a parse of the name and a hash) when the head as read
         // has no such field, as nearly every one.
         if !self.response_fields.keep_alive {
             return (None, None);
         }
-        let Some(keep_alive_header) = self.get_header("Keep-Alive") else {
-            return (None, None);
-        };
-
-        let Ok(header_value) = str::from_utf8(keep_alive_header.as_bytes()) else {
-            return (None, None);
-        };
-
-        let mut timeout = None;
-        let mut max = None;
-
-        for param in header_value.split(',') {
-            let parts = param.split_once('=').map(|(k, v)| (k.trim(), v));
-            match parts {
-                Some(("timeout", timeout_value)) => timeout = timeout_value.trim().parse().ok(),
-                Some(("max", max_value)) => max = max_value.trim().parse().ok(),
-                _ => {}
-            }
-        }
-
-        (timeout, max)
+        keepalive_values(self.get_header("Keep-Alive"))
     }
 
     /// Close the connection abruptly. This allows to signal the server that the connection is closed
@@ -870,7 +906,9 @@ impl HttpSession {
 
     pub async fn read_response_task(&mut self) -> Result<HttpTask> {
         if self.should_read_resp_header() {
-            let resp_header = self.read_resp_header_parts().await?;
+            // certgate patch 0034: the head itself, not a copy (`read_resp_header_parts`).
+            self.read_response().await?;
+            let resp_header = self.hand_over_response_header()?;
             let end_of_body = self.is_body_done();
             debug!("Response header: {resp_header:?}");
             trace!(
@@ -940,6 +978,32 @@ impl HttpSession {
     pub fn into_inner(self) -> Stream {
         self.underlying_stream
     }
+}
+
+/// The parameters of a `Keep-Alive` field (`timeout=5, max=1000` => 5, 1000): the body of
+/// `get_keepalive_values` before certgate patch 0034, for a caller that has the field.
+fn keepalive_values(keep_alive_header: Option<&HeaderValue>) -> (Option<u64>, Option<usize>) {
+    let Some(keep_alive_header) = keep_alive_header else {
+        return (None, None);
+    };
+
+    let Ok(header_value) = str::from_utf8(keep_alive_header.as_bytes()) else {
+        return (None, None);
+    };
+
+    let mut timeout = None;
+    let mut max = None;
+
+    for param in header_value.split(',') {
+        let parts = param.split_once('=').map(|(k, v)| (k.trim(), v));
+        match parts {
+            Some(("timeout", timeout_value)) => timeout = timeout_value.trim().parse().ok(),
+            Some(("max", max_value)) => max = max_value.trim().parse().ok(),
+            _ => {}
+        }
+    }
+
+    (timeout, max)
 }
 
 #[inline]
