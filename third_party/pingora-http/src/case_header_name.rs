@@ -44,6 +44,46 @@ pub trait IntoCaseHeaderName {
     fn typed_name(&self) -> Option<&HeaderName> {
         None
     }
+
+    /// certgate patch 0035: the name as written, when it can be read without making the
+    /// [`CaseHeaderName`]: adding it then makes one only when a case map keeps it.
+    fn wire(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// certgate patch 0035: a field name as read, a range of the buffer the head was read into.
+/// Adding it parses the name from the buffer; the shared slice of the buffer a case map keeps
+/// (a reference count, and a drop with the head) is taken only when one keeps it, which most
+/// heads never need (patch 0020).
+#[derive(Clone, Copy, Debug)]
+pub struct WireName<'a> {
+    buf: &'a Bytes,
+    range: (usize, usize),
+}
+
+impl<'a> WireName<'a> {
+    /// The name at `start..end` of `buf`.
+    ///
+    /// # Panics
+    /// When `start..end` is not a range of `buf`: the caller has just parsed the head from it.
+    pub fn new(buf: &'a Bytes, start: usize, end: usize) -> Self {
+        assert!(start <= end && end <= buf.len(), "a field name outside its head");
+        WireName {
+            buf,
+            range: (start, end),
+        }
+    }
+}
+
+impl IntoCaseHeaderName for WireName<'_> {
+    fn into_case_header_name(self) -> CaseHeaderName {
+        CaseHeaderName(self.buf.slice(self.range.0..self.range.1))
+    }
+
+    fn wire(&self) -> Option<&[u8]> {
+        Some(&self.buf[self.range.0..self.range.1])
+    }
 }
 
 impl IntoCaseHeaderName for CaseHeaderName {

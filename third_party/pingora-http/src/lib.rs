@@ -43,7 +43,7 @@ use authority::{raw_target_authority, RawTargetAuthority};
 
 mod case_header_name;
 use case_header_name::CaseHeaderName;
-pub use case_header_name::IntoCaseHeaderName;
+pub use case_header_name::{IntoCaseHeaderName, WireName};
 
 pub mod prelude {
     pub use crate::RequestHeader;
@@ -898,6 +898,20 @@ fn append_header_value<T>(
             );
         }
     }
+    if let Some(wire) = name.wire() {
+        // certgate patch 0035: parsed from where it was read; made a `CaseHeaderName` only for
+        // a case map.
+        let header_name = HeaderName::from_bytes(wire).or_err(InvalidHTTPHeader, "invalid header name")?;
+        if let Some(name_map) = name_map.get(&header_name, wire, value_map) {
+            name_map
+                .try_append(header_name.clone(), name.into_case_header_name())
+                .or_err(InvalidHTTPHeader, "header name map size overflows MAX_SIZE")?;
+        }
+        return value_map.try_append(header_name, value).or_err(
+            InvalidHTTPHeader,
+            "header value map size overflows MAX_SIZE",
+        );
+    }
     let case_header_name = name.into_case_header_name();
     let header_name: HeaderName = case_header_name
         .as_slice()
@@ -1206,6 +1220,28 @@ mod tests {
             b"Host: a\r\naccept: text/plain\r\nx-typed: t\r\nX-MiXed: m\r\nContent-Length: 1\r\n"
                 .to_vec()
         );
+    }
+
+    // certgate patch 0035: names added as read (`WireName`) make a case map only when one is
+    // needed, keep their case there, and are refused when they are not names.
+    #[test]
+    fn names_as_read_keep_their_case_only_when_needed() {
+        let buf = bytes::Bytes::from_static(b"hostContent-TypeX-MiXedbad name");
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header(WireName::new(&buf, 0, 4), "a").unwrap();
+        req.append_header(WireName::new(&buf, 4, 16), "t").unwrap();
+        assert!(req.header_name_map.is_none());
+        req.append_header(WireName::new(&buf, 16, 23), "m").unwrap();
+        assert!(req.header_name_map.is_some());
+        let mut wire: Vec<u8> = vec![];
+        req.header_to_h1_wire(&mut wire);
+        assert_eq!(wire, b"Host: a\r\nContent-Type: t\r\nX-MiXed: m\r\n".to_vec());
+        assert!(req.append_header(WireName::new(&buf, 23, 31), "x").is_err());
+        // Without case: no map whatever the name.
+        let mut resp = ResponseHeader::build_no_case(200, None).unwrap();
+        resp.append_header(WireName::new(&buf, 16, 23), "m").unwrap();
+        assert!(resp.header_name_map.is_none());
+        assert_eq!(resp.headers.get("x-mixed").unwrap(), "m");
     }
 
     // certgate patch 0023: a field line written in one piece into free space, or piece by piece

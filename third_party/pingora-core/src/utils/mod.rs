@@ -102,6 +102,11 @@ impl KVRef {
     pub fn value(&self) -> &BufRef {
         &self.value
     }
+
+    /// certgate patch 0035: the name, as a [`pingora_http::WireName`] of `buf`.
+    pub fn wire_name<'a>(&self, buf: &'a Bytes) -> pingora_http::WireName<'a> {
+        pingora_http::WireName::new(buf, self.name.0, self.name.1)
+    }
 }
 
 /// A [KVRef] which contains empty sub-slices.

@@ -18,7 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{header, header::AsHeaderName, HeaderValue, StatusCode, Version};
 use log::{debug, trace};
 use pingora_error::{Error, ErrorType::*, OrErr, Result, RetryType};
-use pingora_http::{HMap, IntoCaseHeaderName, RequestHeader, ResponseHeader};
+use pingora_http::{HMap, RequestHeader, ResponseHeader};
 use pingora_timeout::timeout;
 use std::io::ErrorKind;
 use std::str;
@@ -370,9 +370,9 @@ impl HttpSession {
 
                         let mut fields = FramingFields::default();
                         for header in header_refs {
-                            let header_name = header.get_name_bytes(&buf);
-                            fields.note(&header_name);
-                            let header_name = header_name.into_case_header_name();
+                            // certgate patch 0035: the name read where it is.
+                            fields.note(header.get_name(&buf));
+                            let header_name = header.wire_name(&buf);
                             let value_bytes = header.get_value_bytes(&buf);
                             let header_value = pingora_http::header_value_from_raw(value_bytes);
                             if let Err(e) = response_header
