@@ -51,21 +51,25 @@ impl ConnectionMeta {
 }
 
 struct PoolConnection<S> {
-    pub notify_use: oneshot::Sender<bool>,
+    /// certgate patch 0036: `None` for a connection no idle watcher waits on
+    /// ([`ConnectionPool::put_unwatched`]).
+    pub notify_use: Option<oneshot::Sender<bool>>,
     pub connection: S,
 }
 
 impl<S> PoolConnection<S> {
     pub fn new(notify_use: oneshot::Sender<bool>, connection: S) -> Self {
         PoolConnection {
-            notify_use,
+            notify_use: Some(notify_use),
             connection,
         }
     }
 
     pub fn release(self) -> S {
         // notify the idle watcher to release the connection
-        let _ = self.notify_use.send(true);
+        if let Some(notify_use) = self.notify_use {
+            let _ = notify_use.send(true);
+        }
         // wait for the watcher to release
         self.connection
     }
@@ -212,7 +216,8 @@ type Pool<S> = PoolNode<PoolConnection<S>>;
 /// be picked up by another user/request.
 pub struct ConnectionPool<S> {
     // Concurrent per-key pool index; each value handles per-key connection storage.
-    pools: DashMap<GroupKey, Arc<Pool<S>>>,
+    /// certgate patch 0036: FxHash (a group key is the hash of a peer the owner configured).
+    pools: DashMap<GroupKey, Arc<Pool<S>>, rustc_hash::FxBuildHasher>,
     lru: Lru<ID, ConnectionMeta>,
 }
 
@@ -223,7 +228,7 @@ impl<S> ConnectionPool<S> {
     /// or above `size`, the least recently used connection is dropped.
     pub fn new(size: usize) -> Self {
         ConnectionPool {
-            pools: DashMap::with_capacity(size),
+            pools: DashMap::with_capacity_and_hasher(size, rustc_hash::FxBuildHasher),
             lru: Lru::new(size),
         }
     }
@@ -357,6 +362,21 @@ impl<S> ConnectionPool<S> {
         let connection = PoolConnection::new(notify_use, connection);
         self.insert_pool_connection(meta.key, meta.id, connection);
         (notify_close, watch_use)
+    }
+
+    /// certgate patch 0036: [`Self::put`] for a connection no idle watcher waits on (its owner
+    /// sweeps the pool with [`Self::retain`], patch 0011): no eviction notifier and no pick-up
+    /// channel are made, two allocations and their frees per release.
+    pub fn put_unwatched(&self, meta: &ConnectionMeta, connection: S) {
+        let evicted = self.lru.add_unwatched(meta.id, meta.clone());
+        for meta in &evicted {
+            self.pop_evicted(meta);
+        }
+        let connection = PoolConnection {
+            notify_use: None,
+            connection,
+        };
+        self.insert_pool_connection(meta.key, meta.id, connection);
     }
 
     /// Actively monitor the health of a connection that is already released to this pool
@@ -543,6 +563,32 @@ mod tests {
         assert!(
             found_a1 == value1 && found_a2 == value3 || found_a2 == value1 && found_a1 == value3
         );
+    }
+
+    // certgate patch 0036: connections put without watchers are found by key, evicted beyond
+    // the pool's size (oldest first, their nodes emptied) and swept by `retain`, as watched ones.
+    #[test]
+    fn test_put_unwatched() {
+        let cp: ConnectionPool<String> = ConnectionPool::new(3);
+        for id in 1..=3 {
+            cp.put_unwatched(&ConnectionMeta::new(100 + (id as u64 % 2), id), format!("v{id}"));
+        }
+        assert_eq!(cp.get(&100).as_deref(), Some("v2"));
+        // 1 and 3 under 101; a fourth and fifth connection evict the oldest (1, then 3).
+        cp.put_unwatched(&ConnectionMeta::new(102, 4), "v4".into());
+        cp.put_unwatched(&ConnectionMeta::new(102, 5), "v5".into());
+        cp.put_unwatched(&ConnectionMeta::new(102, 6), "v6".into());
+        assert_eq!(cp.get(&101), None);
+        let mut rest = [cp.get(&102), cp.get(&102), cp.get(&102)].map(Option::unwrap);
+        rest.sort();
+        assert_eq!(rest, ["v4", "v5", "v6"]);
+        assert_eq!(cp.get(&102), None);
+        // Swept like any other.
+        cp.put_unwatched(&ConnectionMeta::new(103, 7), "v7".into());
+        cp.put_unwatched(&ConnectionMeta::new(103, 8), "v8".into());
+        cp.retain(|c| c != "v7");
+        assert_eq!(cp.get(&103).as_deref(), Some("v8"));
+        assert_eq!(cp.get(&103), None);
     }
 
     // certgate patch 0011

@@ -15,28 +15,43 @@
 use core::hash::{Hash, Hasher};
 use lru::LruCache;
 use parking_lot::Mutex;
-use std::collections::hash_map::DefaultHasher;
+use rustc_hash::{FxBuildHasher, FxHasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub struct Node<T> {
-    pub close_notifier: Arc<Notify>,
+    /// certgate patch 0036: `None` for an entry nobody watches ([`Lru::add_unwatched`]).
+    pub close_notifier: Option<Arc<Notify>>,
     pub meta: T,
     order: u64,
 }
 
 impl<T> Node<T> {
-    pub fn new(meta: T) -> Self {
+    /// certgate patch 0036: an entry with a close notifier, and the notifier.
+    pub fn new(meta: T) -> (Self, Arc<Notify>) {
+        let notifier = Arc::new(Notify::new());
+        let node = Node {
+            close_notifier: Some(notifier.clone()),
+            meta,
+            order: 0,
+        };
+        (node, notifier)
+    }
+
+    /// certgate patch 0036: an entry without a close notifier.
+    pub fn unwatched(meta: T) -> Self {
         Node {
-            close_notifier: Arc::new(Notify::new()),
+            close_notifier: None,
             meta,
             order: 0,
         }
     }
 
     pub fn notify_close(&self) {
-        self.close_notifier.notify_one();
+        if let Some(n) = &self.close_notifier {
+            n.notify_one();
+        }
     }
 }
 
@@ -56,7 +71,10 @@ where
     T: Send,
 {
     /// Per-shard caches. Individually unbounded; global cap enforced via `len`.
-    lrus: [Mutex<LruCache<K, Node<T>>>; N_SHARDS],
+    /// certgate patch 0036: hashed with FxHash, as is the shard choice (the keys are connection
+    /// IDs the pool's owner assigns, not input an attacker chooses; SipHash was four of the six
+    /// hashes of a connection's trip through the pool).
+    lrus: [Mutex<LruCache<K, Node<T>, FxBuildHasher>>; N_SHARDS],
     /// Total live entries across shards. Lower `order` = older entry.
     len: AtomicUsize,
     /// Monotonic stamp assigned at insert; used to compare age across shards.
@@ -73,7 +91,9 @@ where
 {
     pub fn new(size: usize) -> Self {
         Lru {
-            lrus: std::array::from_fn(|_| Mutex::new(LruCache::unbounded())),
+            lrus: std::array::from_fn(|_| {
+                Mutex::new(LruCache::unbounded_with_hasher(FxBuildHasher))
+            }),
             len: AtomicUsize::new(0),
             order: AtomicU64::new(0),
             size,
@@ -82,10 +102,11 @@ where
     }
 
     #[inline]
-    fn shard(&self, key: &K) -> &Mutex<LruCache<K, Node<T>>> {
-        let mut hasher = DefaultHasher::new();
+    fn shard(&self, key: &K) -> &Mutex<LruCache<K, Node<T>, FxBuildHasher>> {
+        let mut hasher = FxHasher::default();
         key.hash(&mut hasher);
-        &self.lrus[(hasher.finish() as usize) % N_SHARDS]
+        // FxHash's high bits are its best mixed.
+        &self.lrus[(hasher.finish() >> 60) as usize % N_SHARDS]
     }
 
     /// Drain to `size - headroom` by globally oldest `order`.
@@ -156,9 +177,14 @@ where
     }
 
     pub fn add(&self, key: K, meta: T) -> (Arc<Notify>, Vec<T>) {
-        let node = Node::new(meta);
-        let notifier = node.close_notifier.clone();
+        let (node, notifier) = Node::new(meta);
         (notifier, self.put(key, node))
+    }
+
+    /// certgate patch 0036: [`Self::add`] for an entry whose eviction nobody waits for: no
+    /// notifier is made (an allocation and a free per entry).
+    pub fn add_unwatched(&self, key: K, meta: T) -> Vec<T> {
+        self.put(key, Node::unwatched(meta))
     }
 
     pub fn pop(&self, key: &K) -> Option<Node<T>> {

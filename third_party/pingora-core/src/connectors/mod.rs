@@ -356,7 +356,8 @@ impl TransportConnector {
             on_eviction: callback,
         };
         // nobody waits on the eviction notice or the pick-up signal: a sweep or a get finds out
-        let _ = self.connection_pool.put(&meta, pooled);
+        // (certgate patch 0036: so none is made)
+        self.connection_pool.put_unwatched(&meta, pooled);
         self.start_sweeper();
     }
 
