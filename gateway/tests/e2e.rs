@@ -1759,6 +1759,109 @@ fn a_backends_response_framing_is_read_from_its_head() {
     }
 }
 
+/// HTTP/2 responses of every size arrive whole, over one connection with several streams at
+/// once and a client that reads slowly (patch 0037 gathers a small vectored write, an HTTP/2
+/// frame head and its payload or several frames, into one TLS record, and retries a gathered
+/// write that would block as TLS requires): bodies around the gathering limit (16 KiB), and
+/// one large enough to fill the socket's buffers.
+#[test]
+fn http2_responses_of_every_size_arrive_whole() {
+    use std::io::{Read, Write};
+    let d = Demo::start_with(|yaml| {
+        yaml.replacen("    hostnames:\n", "    http2: true\n    hostnames:\n", 1)
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The body of `/sized/N`: N bytes, byte i being i % 251.
+    let body = |n: usize| (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(64) {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if conn.read(&mut byte).unwrap_or(0) != 1 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                let n: usize = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|t| t.rsplit('/').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let b: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+                let mut out =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
+                out.extend_from_slice(&b);
+                if conn.write_all(&out).is_err() {
+                    return;
+                }
+            });
+        }
+    });
+    serve_api_on_plain_backend(&d, "sized", port);
+    let sizes = [
+        0usize, 1, 100, 1_000, 16_000, 16_384, 16_385, 40_000, 2_000_000,
+    ];
+    let out = d.dir.path().join("sized");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--http2",
+        "--parallel",
+        "--parallel-max",
+        "9",
+        "--max-time",
+        "60",
+        // A slow reader: the gateway's writes would block and are retried.
+        "--limit-rate",
+        "1M",
+        "--cacert",
+        &d.pki("root-ca.pem"),
+        "--cert",
+        &d.pki("dev-valid-client.pem"),
+        "--key",
+        &d.pki("dev-valid-client.key.pem"),
+        "--resolve",
+        &format!("{API}:{}:127.0.0.1", d.tls),
+        "-w",
+        "%{http_version} %{http_code} %{size_download}\n",
+    ]);
+    for n in sizes {
+        cmd.arg("-o")
+            .arg(out.join(n.to_string()))
+            .arg(format!("https://{API}:{}/sized/{n}", d.tls));
+    }
+    let res = cmd.output().unwrap();
+    let report = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert_eq!(report.lines().count(), sizes.len(), "{report}");
+    for line in report.lines() {
+        assert!(line.starts_with("2 200 "), "{report}");
+    }
+    for n in sizes {
+        let got = std::fs::read(out.join(n.to_string())).unwrap();
+        assert!(
+            got == body(n),
+            "/sized/{n}: {} bytes, not the body sent",
+            got.len()
+        );
+    }
+}
+
 /// Issue 13: a SOAP request read and changed as System.Xml.Linq reads it: the policy takes the
 /// symbol out of the envelope (`Descendants(ns + "Symbol")`) into a header, marks the envelope
 /// and sends it on; a body that is not XML fails the expression, and on-error answers.

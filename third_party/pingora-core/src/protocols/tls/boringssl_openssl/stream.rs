@@ -39,12 +39,48 @@ pub struct SslStream<T> {
     ssl: InnerSsl<T>,
     digest: Option<Arc<SslDigest>>,
     pub(super) timing: TimingDigest,
+    /// certgate patch 0037: the bytes of a gathered vectored write that TLS has committed to
+    /// and not yet finished (its write would block): retried as they are (`SSL_write` wants
+    /// the same buffer back), then dropped. `None` at rest, so an idle connection holds none.
+    gathered: Option<Vec<u8>>,
 }
+
+/// certgate patch 0037: the most a vectored write gathers into one TLS record: the largest
+/// record's plaintext (RFC 8446 section 5.1). Larger writes go out slice by slice, as before.
+const GATHER_LIMIT: usize = 16 * 1024;
 
 impl<T> SslStream<T>
 where
     T: AsyncRead + AsyncWrite + std::marker::Unpin,
 {
+    /// certgate patch 0037: writes `bufs` as one buffer, or retries the one TLS committed to
+    /// (whose bytes begin `bufs`: a writer that got `Pending` offers the same bytes again, as
+    /// `SSL_write` requires of its own callers). Returns how many bytes of `bufs` were written.
+    fn poll_write_gathered(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let gathered = match self.gathered.take() {
+            Some(g) => g,
+            None => {
+                let total = bufs.iter().map(|b| b.len()).sum();
+                let mut g = Vec::with_capacity(total);
+                for b in bufs {
+                    g.extend_from_slice(b);
+                }
+                g
+            }
+        };
+        match Pin::new(&mut self.ssl).poll_write(cx, &gathered) {
+            Poll::Pending => {
+                self.gathered = Some(gathered);
+                Poll::Pending
+            }
+            done => done,
+        }
+    }
+
     /// Create a new TLS connection from the given `stream`
     ///
     /// The caller needs to perform [`Self::connect()`] or [`Self::accept()`] to perform TLS
@@ -57,6 +93,7 @@ where
             ssl,
             digest: None,
             timing: Default::default(),
+            gathered: None,
         })
     }
 
@@ -161,6 +198,10 @@ where
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         Self::clear_error();
+        if self.gathered.is_some() {
+            // certgate patch 0037: a gathered write TLS committed to comes first.
+            return self.poll_write_gathered(cx, &[std::io::IoSlice::new(buf)]);
+        }
         Pin::new(&mut self.ssl).poll_write(cx, buf)
     }
 
@@ -180,6 +221,21 @@ where
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         Self::clear_error();
+        // certgate patch 0037: the slices of a small vectored write (an HTTP/2 frame head and
+        // its payload, several frames) gathered into one TLS record. The TLS stream underneath
+        // writes only the first slice of a vectored write, so each slice was a record of its
+        // own: an AEAD seal, a record header and a tag each.
+        let mut non_empty = 0;
+        let mut total = 0usize;
+        for b in bufs {
+            if !b.is_empty() {
+                non_empty += 1;
+                total = total.saturating_add(b.len());
+            }
+        }
+        if self.gathered.is_some() || (non_empty > 1 && total <= GATHER_LIMIT) {
+            return self.poll_write_gathered(cx, bufs);
+        }
         Pin::new(&mut self.ssl).poll_write_vectored(cx, bufs)
     }
 
