@@ -1654,7 +1654,7 @@ fn backend_connections_closed_while_idle_leave_the_pool() {
 /// accepts).
 #[test]
 fn a_backends_response_framing_is_read_from_its_head() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     let d = Demo::start();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1684,19 +1684,9 @@ fn a_backends_response_framing_is_read_from_its_head() {
             let Ok(mut conn) = conn else { return };
             counter.fetch_add(1, SeqCst);
             std::thread::spawn(move || loop {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if conn.read(&mut byte).unwrap_or(0) != 1 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let line = String::from_utf8_lossy(&head)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let Some(line) = request_line(&mut conn) else {
+                    return;
+                };
                 let Some((_, response, close)) = ANSWERS
                     .iter()
                     .find(|(p, _, _)| line.starts_with(&format!("GET /{p} ")))
@@ -1766,7 +1756,7 @@ fn a_backends_response_framing_is_read_from_its_head() {
 /// one large enough to fill the socket's buffers.
 #[test]
 fn http2_responses_of_every_size_arrive_whole() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let d = Demo::start_with(|yaml| {
         yaml.replacen("    hostnames:\n", "    http2: true\n    hostnames:\n", 1)
     });
@@ -1778,19 +1768,9 @@ fn http2_responses_of_every_size_arrive_whole() {
         for conn in listener.incoming().take(64) {
             let Ok(mut conn) = conn else { return };
             std::thread::spawn(move || loop {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if conn.read(&mut byte).unwrap_or(0) != 1 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let line = String::from_utf8_lossy(&head)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let Some(line) = request_line(&mut conn) else {
+                    return;
+                };
                 let n: usize = line
                     .split_whitespace()
                     .nth(1)
@@ -2077,6 +2057,22 @@ fn bodyless_requests_keep_the_duplex_guarantees() {
 
 /// Adds a backend `name` at `http://127.0.0.1:port` and an API `/name` on it (every method and
 /// path, no policy), and reloads.
+/// The request line of the next request head on `conn` (its fields are read and dropped);
+/// None when the connection ends first. For the scripted backends above.
+fn request_line(conn: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).unwrap_or(0) != 1 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    Some(text.lines().next().unwrap_or("").to_string())
+}
+
 fn serve_api_on_plain_backend(d: &Demo, name: &str, port: u16) {
     let (status, body) = d.reconfigure(|text| {
         text.replace(
