@@ -425,12 +425,17 @@ fn killing_redis_mid_load_leaves_no_request_hanging() {
         "limited",
         &LIMITED.replace("calls=\"10\"", "calls=\"100000\""),
     ));
+    // The load runs on past the kill (at 400 ms): a fixed number of requests could all be
+    // answered before it.
+    let load_start = Instant::now();
     let clients: Vec<_> = (0..4)
         .map(|c| {
             let d = d.clone();
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
-                for _ in 0..15 {
+                while seen.len() < 200
+                    && (seen.len() < 15 || load_start.elapsed() < Duration::from_millis(1500))
+                {
                     let started = Instant::now();
                     let tenant = format!("X-Tenant: load-{c}");
                     let (status, _, _) = d.curl(
