@@ -355,13 +355,18 @@ impl<S> ConnectionPool<S> {
         connection: S,
     ) -> (Arc<Notify>, oneshot::Receiver<bool>) {
         let (notify_close, evicted) = self.lru.add(meta.id, meta.clone());
-        for meta in &evicted {
+        let (notify_use, watch_use) = oneshot::channel();
+        self.file(meta, &evicted, PoolConnection::new(notify_use, connection));
+        (notify_close, watch_use)
+    }
+
+    /// Drops the connections the LRU evicted to make room, and files `connection` (certgate
+    /// patch 0036: the part of [`Self::put`] that [`Self::put_unwatched`] shares).
+    fn file(&self, meta: &ConnectionMeta, evicted: &[ConnectionMeta], connection: PoolConnection<S>) {
+        for meta in evicted {
             self.pop_evicted(meta);
         }
-        let (notify_use, watch_use) = oneshot::channel();
-        let connection = PoolConnection::new(notify_use, connection);
         self.insert_pool_connection(meta.key, meta.id, connection);
-        (notify_close, watch_use)
     }
 
     /// certgate patch 0036: [`Self::put`] for a connection no idle watcher waits on (its owner
@@ -369,14 +374,11 @@ impl<S> ConnectionPool<S> {
     /// channel are made, two allocations and their frees per release.
     pub fn put_unwatched(&self, meta: &ConnectionMeta, connection: S) {
         let evicted = self.lru.add_unwatched(meta.id, meta.clone());
-        for meta in &evicted {
-            self.pop_evicted(meta);
-        }
         let connection = PoolConnection {
             notify_use: None,
             connection,
         };
-        self.insert_pool_connection(meta.key, meta.id, connection);
+        self.file(meta, &evicted, connection);
     }
 
     /// Actively monitor the health of a connection that is already released to this pool

@@ -73,16 +73,17 @@ pub struct HttpSession {
     /// certgate patch 0032: how the response body is framed, decided once when the head is
     /// validated; the body reader uses it instead of looking the fields up again.
     response_framing: Option<ResponseFraming>,
-    /// certgate patch 0034: what the session still needs of the response head
-    /// [`Self::read_response_task`] handed over (instead of a copy of it).
-    handed_over: Option<HandedOver>,
+    /// certgate patch 0034: what the session needs of the response head it read, noted when
+    /// it is read, so it holds after [`Self::read_response_task`] hands the head over (instead
+    /// of a copy of it).
+    head_read: Option<HeadRead>,
 }
 
-/// certgate patch 0034: what an HTTP/1 client session needs of a response head after it has
-/// handed the head itself to its caller: the body's framing (with the status) and whether the
-/// connection can be reused (the status, the version, `Connection` and `Keep-Alive`).
+/// certgate patch 0034: what an HTTP/1 client session needs of a response head, whether or not
+/// it still holds the head: the body's framing (with the status) and whether the connection can
+/// be reused (the status, the version, `Connection` and `Keep-Alive`).
 #[derive(Clone, Copy, Debug)]
-struct HandedOver {
+struct HeadRead {
     status: StatusCode,
     version: Version,
     /// [`is_buf_keepalive`] of its `Connection` field.
@@ -137,7 +138,7 @@ impl HttpSession {
             allow_h1_response_invalid_content_length: false,
             response_fields: FramingFields::default(),
             response_framing: None,
-            handed_over: None,
+            head_read: None,
         }
     }
 
@@ -396,6 +397,7 @@ impl HttpSession {
                         self.buf = buf;
                         self.response_header = Some(response_header);
                         self.response_fields = fields;
+                        self.note_head_read();
                         match self.validated_framing() {
                             Ok(framing) => self.response_framing = Some(framing),
                             Err(e) => return self.fail_response_header_read(e),
@@ -526,40 +528,37 @@ impl HttpSession {
 
     /// Return the status code of the response if read
     pub fn get_status(&self) -> Option<StatusCode> {
-        match (&self.response_header, &self.handed_over) {
-            (Some(h), _) => Some(h.status),
-            (None, Some(given)) => Some(given.status),
-            (None, None) => None,
-        }
+        // certgate patch 0034: also once the head was handed over.
+        self.head_read.map(|h| h.status)
     }
 
     /// The version of the response read (certgate patch 0034: also once handed over).
     fn get_version(&self) -> Option<Version> {
-        match (&self.response_header, &self.handed_over) {
-            (Some(h), _) => Some(h.version),
-            (None, Some(given)) => Some(given.version),
-            (None, None) => None,
-        }
+        self.head_read.map(|h| h.version)
     }
 
-    /// certgate patch 0034: the head just read, given to the caller whole instead of copied
-    /// (a copy and a drop of every field, per response); what the session needs of it later
-    /// is kept ([`HandedOver`]).
-    fn hand_over_response_header(&mut self) -> Result<Box<ResponseHeader>> {
-        let Some(header) = self.response_header.take() else {
-            return Error::e_explain(InternalError, "no response header to hand over");
-        };
-        self.handed_over = Some(HandedOver {
+    /// certgate patch 0034: notes what the session needs of the head just read ([`HeadRead`]).
+    fn note_head_read(&mut self) {
+        self.head_read = self.response_header.as_deref().map(|header| HeadRead {
             status: header.status,
             version: header.version,
             connection: is_buf_keepalive(header.headers.get(header::CONNECTION)),
+            // patch 0032: no lookup when the head has no such field, as nearly every one.
             keepalive_values: if self.response_fields.keep_alive {
                 keepalive_values(header.headers.get("Keep-Alive"))
             } else {
                 (None, None)
             },
         });
-        Ok(header)
+    }
+
+    /// certgate patch 0034: the head just read, given to the caller whole instead of copied
+    /// (a copy and a drop of every field, per response); what the session needs of it later
+    /// was noted when it was read ([`HeadRead`]).
+    fn hand_over_response_header(&mut self) -> Result<Box<ResponseHeader>> {
+        self.response_header
+            .take()
+            .ok_or_else(|| Error::explain(InternalError, "no response header to hand over"))
     }
 
     async fn do_read_body(&mut self) -> Result<Option<BufRef>> {
@@ -707,10 +706,7 @@ impl HttpSession {
         match request_keepalive {
             // ignore what the server sends if request disables keepalive explicitly
             Some(false) => Some(false),
-            _ => match (&self.response_header, &self.handed_over) {
-                (None, Some(given)) => given.connection,
-                _ => is_buf_keepalive(self.get_header(header::CONNECTION)),
-            },
+            _ => self.head_read.and_then(|h| h.connection),
         }
     }
 
@@ -719,15 +715,8 @@ impl HttpSession {
     /// it's behavior is different on different platforms.
     /// https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Keep-Alive
     fn get_keepalive_values(&self) -> (Option<u64>, Option<usize>) {
-        if let (None, Some(given)) = (&self.response_header, &self.handed_over) {
-            return given.keepalive_values; // certgate patch 0034
-        }
-        // certgate patch 0032: no lookup (a parse of the name and a hash) when the head as read
-        // has no such field, as nearly every one.
-        if !self.response_fields.keep_alive {
-            return (None, None);
-        }
-        keepalive_values(self.get_header("Keep-Alive"))
+        // certgate patch 0034: noted when the head was read.
+        self.head_read.map_or((None, None), |h| h.keepalive_values)
     }
 
     /// Close the connection abruptly. This allows to signal the server that the connection is closed

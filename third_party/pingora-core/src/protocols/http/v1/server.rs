@@ -465,7 +465,11 @@ impl HttpSession {
                         };
                         let buf = buf.freeze();
 
+                        // certgate patch 0032: the framing fields noted as the head is built, as
+                        // the client does (no lookup of either afterwards).
+                        let mut fields = super::common::FramingFields::default();
                         for header in header_refs {
+                            fields.note(header.get_name(&buf));
                             // certgate patch 0035: the name read where it is.
                             let header_name = header.wire_name(&buf);
                             let value_bytes = header.get_value_bytes(&buf);
@@ -479,19 +483,13 @@ impl HttpSession {
                                 .or_err(InvalidHTTPHeader, "while parsing request header")?;
                         }
 
-                        let contains_transfer_encoding =
-                            request_header.headers.contains_key(TRANSFER_ENCODING);
-                        let contains_content_length =
-                            request_header.headers.contains_key(CONTENT_LENGTH);
-
                         // Transfer encoding overrides content length, so when
                         // both are present, we can remove content length. This
                         // is per https://datatracker.ietf.org/doc/html/rfc9112#section-6.3
                         //
                         // RFC 9112 Section 6.1 (https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-15)
                         // also requires us to disable keepalive when both headers are present.
-                        let has_both_te_and_cl =
-                            contains_content_length && contains_transfer_encoding;
+                        let has_both_te_and_cl = fields.content_length && fields.transfer_encoding;
                         if has_both_te_and_cl {
                             request_header.remove_header(&CONTENT_LENGTH);
                         }
